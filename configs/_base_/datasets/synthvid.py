@@ -1,0 +1,58 @@
+# SynthVID: the built-in synthetic video data set in the ILSVRC2015 layout,
+# made by `python tools/misc/gen_synthvid.py --out data/synthvid` and
+# converted with `python tools/dataset_converters/imagenet2coco_vid.py
+# -i data/synthvid -o data/synthvid/annotations --classes synthvid`.
+_base_ = './imagenet-vid.py'
+
+data_root = 'data/synthvid/'
+synthvid_classes = ('disc', 'box', 'triangle', 'cross')
+clip_num_frames = 1
+clip_stride = 1
+train_pipeline = [
+    dict(
+        type='CausalClipSample',
+        num_frames=clip_num_frames,
+        stride=clip_stride),
+    dict(
+        type='TransformBroadcaster',
+        share_random_params=True,
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadTrackAnnotations'),
+            dict(type='Resize', scale=(160, 96), keep_ratio=True),
+            dict(type='RandomFlip', prob=0.5),
+        ]),
+    dict(type='PackTrackInputs')
+]
+test_pipeline = [
+    dict(
+        type='TransformBroadcaster',
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(160, 96), keep_ratio=True),
+            dict(type='LoadTrackAnnotations'),
+        ]),
+    dict(type='PackTrackInputs')
+]
+train_dataloader = dict(
+    _delete_=True,
+    batch_size=4,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='ImagenetVIDDataset',
+        data_root=data_root,
+        metainfo=dict(classes=synthvid_classes),
+        ann_file='annotations/imagenet_vid_train.json',
+        data_prefix=dict(img_path='Data/VID'),
+        key_frames_only=True,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    num_workers=1,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=dict(classes=synthvid_classes),
+        ann_file='annotations/imagenet_vid_val.json',
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -1,0 +1,24 @@
+# ClockNet with the tiny R-FCN on SynthVID (`make demo`): memories with
+# temporal strides 1, 4 and 8 averaged, trained on ordered 6-frame clips.
+_base_ = '../memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py'
+model = dict(
+    aggregator=dict(
+        _delete_=True,
+        type='ClockNetAggregator',
+        strides=(1, 4, 8),
+        memnet=dict(type='MemNetAggregator', in_channels=64,
+                    mode='average')))
+train_pipeline = [
+    dict(type='CausalClipSample', num_frames=6, stride=1),
+    dict(
+        type='TransformBroadcaster',
+        share_random_params=True,
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadTrackAnnotations'),
+            dict(type='Resize', scale=(160, 96), keep_ratio=True),
+            dict(type='RandomFlip', prob=0.5),
+        ]),
+    dict(type='PackTrackInputs', meta_keys=('clip_stride', ))
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -1,0 +1,124 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Online (streaming) inference with an explicit state per video.
+
+Example::
+
+    from memvid_mm.apis import OnlineVideoInferencer, init_video_detector
+    model = init_video_detector('configs/clocknet/...py', 'ckpt.pth')
+    inferencer = OnlineVideoInferencer(model)
+    for frame_id, frame in enumerate(frames_of_video_a):
+        result = inferencer(frame, video_id='a', frame_id=frame_id)
+        result.pred_instances.bboxes  # (R, 4) x1y1x2y2, original image
+
+Several videos can be interleaved: each ``video_id`` keeps its own
+:class:`MemoryState`, created on its first frame and dropped by
+:meth:`OnlineVideoInferencer.close`.
+"""
+import copy
+from typing import Dict, Hashable, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from ..models.detectors import MemoryRFCN
+from ..models.layers import MemoryState
+from ..utils import allow_full_checkpoint_loading
+
+
+def init_video_detector(config: Union[str, Config],
+                        checkpoint: Optional[str] = None,
+                        device: str = 'cpu') -> torch.nn.Module:
+    """Build a memvid_mm video detector from a config and a checkpoint.
+
+    Args:
+        config (str or Config): Config file or object.
+        checkpoint (str, optional): Checkpoint to load. Defaults to None.
+        device (str): Device to put the model on. Defaults to ``'cpu'``.
+
+    Returns:
+        nn.Module: The model in eval mode with ``cfg`` attached.
+    """
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        allow_full_checkpoint_loading()
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+def _inference_pipeline(cfg: Config) -> Compose:
+    """The test pipeline of ``cfg`` reading in-memory frames, no labels."""
+    pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
+    for step in pipeline:
+        if step['type'] != 'TransformBroadcaster':
+            continue
+        transforms = []
+        for transform in step['transforms']:
+            if transform['type'] == 'LoadImageFromFile':
+                transform = dict(type='mmdet.LoadImageFromNDArray')
+            if 'Annotations' not in transform['type']:
+                transforms.append(transform)
+        step['transforms'] = transforms
+    return Compose(pipeline)
+
+
+class OnlineVideoInferencer:
+    """Feed frames one at a time; keep one :class:`MemoryState` per video.
+
+    Args:
+        model (nn.Module): A :class:`MemoryRFCN` built with
+            :func:`init_video_detector` (``model.cfg`` gives the pipeline).
+    """
+
+    def __init__(self, model: MemoryRFCN) -> None:
+        if not isinstance(model, MemoryRFCN):
+            raise TypeError(f'OnlineVideoInferencer needs a MemoryRFCN, got '
+                            f'{type(model).__name__}')
+        self.model = model
+        self.pipeline = _inference_pipeline(model.cfg)
+        self.states: Dict[Hashable, MemoryState] = {}
+
+    def close(self, video_id: Hashable) -> None:
+        """Forget the state of ``video_id``."""
+        self.states.pop(video_id, None)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray, video_id: Hashable,
+                 frame_id: int) -> DetDataSample:
+        """Detect objects in one frame of a video.
+
+        Args:
+            image (np.ndarray): The frame, (H, W, 3) uint8 BGR.
+            video_id (Hashable): Which stream the frame belongs to.
+            frame_id (int): Its index in the stream, from 0; a gap or a
+                restart at 0 resets the stream's memory.
+
+        Returns:
+            :obj:`DetDataSample`: ``pred_instances`` in image coordinates.
+        """
+        if not isinstance(image, np.ndarray) or image.ndim != 3:
+            raise ValueError(f'image must be an (H, W, 3) array, got '
+                             f'{getattr(image, "shape", type(image))}')
+        data = self.pipeline(
+            dict(
+                img=[image],
+                img_id=[frame_id],
+                img_path=[None],
+                frame_id=[frame_id],
+                video_id=[video_id],
+                video_length=[1],
+                ori_video_length=[1]))
+        data = self.model.data_preprocessor(
+            dict(inputs=[data['inputs']], data_samples=[data['data_samples']]),
+            False)
+        state = self.states.setdefault(video_id, MemoryState())
+        return self.model.predict_frame(data['inputs'][0],
+                                        data['data_samples'][0][0], state)

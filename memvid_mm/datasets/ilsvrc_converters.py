@@ -1,0 +1,599 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""ILSVRC2015 VID / DET to CocoVID JSON, the files mmtrack's converters make.
+
+Input layout (official ILSVRC2015, also written by :mod:`.synthvid`)::
+
+    ROOT/Data/VID/{train,val}/<video>/<frame:06d>.JPEG
+    ROOT/Annotations/VID/{train,val}/<video>/<frame:06d>.xml
+    ROOT/ImageSets/VID/train_<k>.txt    '<video> 1' (video relative to
+                                         train/), one file per class k
+    ROOT/ImageSets/VID/val.txt          '<video>/<frame:06d> <index>'
+    ROOT/Data/DET/train/<image>.JPEG, ROOT/Annotations/DET/train/<image>.xml
+    ROOT/ImageSets/DET/train_<k>.txt    '<image> 1|-1' (relative to train/)
+
+Output (CocoVID, as mmtrack's ``imagenet2coco_vid.py`` and
+``imagenet2coco_det.py``): ``categories`` (``id`` 1..C, ``name``,
+``encode_name`` = synset), ``videos`` (``id``, ``name``,
+``vid_train_frames``), ``images`` (``file_name`` relative to ``Data/VID`` or
+``Data/DET``, ``height``, ``width``, ``id``, ``frame_id``, ``video_id``,
+``is_vid_train_frame`` and, where the XML has a ``<degradation>`` tag as
+SynthVID's do, ``degradation``) and ``annotations`` (``id``, ``video_id``,
+``image_id``, ``category_id``, ``instance_id``, ``bbox`` [x, y, w, h],
+``area``, ``iscrowd``, ``occluded``, ``generated``). DET images have no
+``video_id``/``frame_id`` and their annotations have ``instance_id`` -1.
+
+Training key frames (``is_vid_train_frame``): the centre frame of each of
+``num_key_frames`` (15) equal segments of a training video,
+``floor((2 i + 1) N / (2 K))`` for ``i < K = min(15, N)``, 0-based (see
+:func:`select_key_frames`); FGFA's ``Lists/VID_train_15frames.txt`` (which
+mmtrack reads) takes 15 evenly spaced frames the same way and can be given as
+``key_frame_list`` to reproduce it exactly. Every val frame is a key frame.
+
+Bad input raises an error naming the file: a missing or malformed XML, an
+XML without ``<size>`` whose image is missing or unreadable, a video listed
+in ImageSets with no frames or with a gap in its frame numbers, a frame whose
+size differs from the video's first frame, a reversed box, and in VID a
+synset outside the class table (unless ``unknown_classes='skip'``, which
+drops and counts such boxes). With ``check_images=True`` every image is
+decoded and its size compared with the XML. Logged, not errors: frames
+without objects (normal in ILSVRC); in DET, objects of other synsets (mapped
+to the extra category ``other_categeries``, as mmtrack does) and candidate
+images without any object of the class table (left out).
+"""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from mmengine.logging import print_log
+from tqdm import tqdm
+
+from .class_tables import (IMAGENET_VID_CLASS_TABLE, OTHER_CATEGORY_NAME,
+                           check_class_table)
+
+VID_ANN_FILES = dict(
+    train='imagenet_vid_train.json', val='imagenet_vid_val.json')
+DET_ANN_FILE = 'imagenet_det_30plus1cls.json'
+NO_DEGRADATION = 'none'
+
+
+def select_key_frames(num_frames: int, num_key_frames: int = 15) -> List[int]:
+    """Pick evenly spaced training key frames of a video.
+
+    The video is cut into ``K = min(num_key_frames, num_frames)`` equal
+    segments and the centre frame of each is taken:
+    ``floor((2 i + 1) * num_frames / (2 K))`` for ``i = 0..K-1`` (0-based).
+    For 300 frames this gives 10, 30, ..., 290.
+
+    Args:
+        num_frames (int): Number of frames N of the video.
+        num_key_frames (int): Number of key frames. Defaults to 15.
+
+    Returns:
+        list[int]: K distinct, increasing frame indices.
+    """
+    if num_frames < 1 or num_key_frames < 1:
+        raise ValueError('num_frames and num_key_frames must be positive, '
+                         f'but got {num_frames} and {num_key_frames}')
+    k = min(num_key_frames, num_frames)
+    return [(2 * i + 1) * num_frames // (2 * k) for i in range(k)]
+
+
+def make_categories(class_table: Sequence[Sequence[str]],
+                    with_other: bool = False) -> List[dict]:
+    """CocoVID ``categories``: ids 1..C in table order.
+
+    Args:
+        class_table (Sequence[Sequence[str]]): ``(synset, name)`` pairs.
+        with_other (bool): Append mmtrack's DET category
+            ``other_categeries`` (id C+1, ``encode_name`` None).
+            Defaults to False.
+
+    Returns:
+        list[dict]: ``dict(id, name, encode_name)`` per category.
+    """
+    table = check_class_table(class_table)
+    categories = [
+        dict(id=i, name=name, encode_name=synset)
+        for i, (synset, name) in enumerate(table, 1)
+    ]
+    if with_other:
+        categories.append(
+            dict(
+                id=len(table) + 1, name=OTHER_CATEGORY_NAME, encode_name=None))
+    return categories
+
+
+def read_image_size(img_path: str) -> Tuple[int, int]:
+    """Decode an image and return its ``(height, width)``.
+
+    Raises:
+        FileNotFoundError: If the image does not exist.
+        ValueError: If the file cannot be decoded as an image.
+    """
+    if not osp.isfile(img_path):
+        raise FileNotFoundError(f'image file not found: {img_path}')
+    data = np.fromfile(img_path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise ValueError(f'cannot decode image file (corrupt?): {img_path}')
+    return int(img.shape[0]), int(img.shape[1])
+
+
+def _xml_text(node: ET.Element,
+              tag: str,
+              xml_path: str,
+              default: Optional[str] = None) -> Optional[str]:
+    """Text of child ``tag``; ``default`` when absent (error if None)."""
+    child = node.find(tag)
+    if child is None or child.text is None or not child.text.strip():
+        if default is not None:
+            return default
+        raise ValueError(f'{xml_path}: <{node.tag}> has no <{tag}> value')
+    return child.text.strip()
+
+
+def _xml_number(node: ET.Element, tag: str, xml_path: str) -> float:
+    """Numeric value of child ``tag``; error naming the file if not one."""
+    text = _xml_text(node, tag, xml_path)
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f'{xml_path}: <{tag}> is not a number: {text!r}')
+
+
+def _as_int_if_integral(value: float) -> float:
+    return int(value) if float(value).is_integer() else value
+
+
+def parse_voc_xml(xml_path: str) -> dict:
+    """Parse an ILSVRC (VOC-style) annotation file.
+
+    Args:
+        xml_path (str): Path of the XML file.
+
+    Returns:
+        dict: ``width``, ``height`` (None if there is no ``<size>``),
+        ``degradation`` (text of a ``<degradation>`` tag, or None) and
+        ``objects``: a list of dicts with ``name`` (synset), ``bbox``
+        ``(x1, y1, x2, y2)``, ``trackid`` (str or None), ``occluded`` and
+        ``generated`` (bool; False when absent).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If the file is not well-formed XML, a box field is
+            missing or not a number, or a box is reversed.
+    """
+    if not osp.isfile(xml_path):
+        raise FileNotFoundError(f'annotation file not found: {xml_path}')
+    try:
+        root = ET.parse(xml_path).getroot()
+    except ET.ParseError as e:
+        raise ValueError(f'malformed XML in {xml_path}: {e}') from e
+    width = height = None
+    size = root.find('size')
+    if size is not None:
+        width = int(_xml_number(size, 'width', xml_path))
+        height = int(_xml_number(size, 'height', xml_path))
+        if width <= 0 or height <= 0:
+            raise ValueError(f'{xml_path}: image size {width}x{height} is '
+                             'not positive')
+    degradation = root.find('degradation')
+    objects = [_parse_object(obj, xml_path) for obj in root.iter('object')]
+    return dict(
+        width=width,
+        height=height,
+        degradation=None if degradation is None else
+        (degradation.text or '').strip() or NO_DEGRADATION,
+        objects=objects)
+
+
+def _parse_object(obj: ET.Element, xml_path: str) -> dict:
+    """Parse one ``<object>`` element."""
+    name = _xml_text(obj, 'name', xml_path)
+    box = obj.find('bndbox')
+    if box is None:
+        raise ValueError(f'{xml_path}: <object> {name} has no <bndbox>')
+    x1, y1, x2, y2 = (
+        _as_int_if_integral(_xml_number(box, tag, xml_path))
+        for tag in ('xmin', 'ymin', 'xmax', 'ymax'))
+    if x2 < x1 or y2 < y1:
+        raise ValueError(f'{xml_path}: reversed box {(x1, y1, x2, y2)} for '
+                         f'object {name}')
+    trackid = obj.find('trackid')
+    return dict(
+        name=name,
+        bbox=(x1, y1, x2, y2),
+        trackid=None
+        if trackid is None else _xml_text(obj, 'trackid', xml_path),
+        occluded=_xml_text(obj, 'occluded', xml_path, '0') == '1',
+        generated=_xml_text(obj, 'generated', xml_path, '0') == '1')
+
+
+def _read_lines(path: str) -> List[List[str]]:
+    """Whitespace-split, non-empty lines of a text file."""
+    with open(path) as f:
+        return [line.split() for line in f if line.strip()]
+
+
+def _numbered_files(pattern_dir: str, prefix: str) -> List[str]:
+    """``<prefix><int>.txt`` files of a directory, in numeric order."""
+    regex = re.compile(re.escape(prefix) + r'(\d+)\.txt$')
+    found = []
+    for path in glob.glob(osp.join(pattern_dir, f'{prefix}*.txt')):
+        match = regex.match(osp.basename(path))
+        if match:
+            found.append((int(match.group(1)), path))
+    return [path for _, path in sorted(found)]
+
+
+def read_vid_video_list(root: str, split: str) -> List[str]:
+    """List the videos of a VID split from ``ImageSets/VID``.
+
+    ``train``: the union of the videos marked positive (second column not
+    ``-1``) in ``train_<k>.txt``; ``val``: the video directories of the
+    frames in ``val.txt``. Names are relative to ``Data/VID`` (they start
+    with ``train/`` or ``val/``) and sorted.
+
+    Args:
+        root (str): ILSVRC2015 root.
+        split (str): ``'train'`` or ``'val'``.
+
+    Returns:
+        list[str]: Sorted video names.
+    """
+    set_dir = osp.join(root, 'ImageSets', 'VID')
+    if split == 'train':
+        files = _numbered_files(set_dir, 'train_')
+        if not files:
+            raise FileNotFoundError(
+                f'no ImageSets/VID/train_<k>.txt files in {set_dir}')
+        names = {
+            tokens[0]
+            for path in files
+            for tokens in _read_lines(path)
+            if len(tokens) < 2 or tokens[1] != '-1'
+        }
+    elif split == 'val':
+        path = osp.join(set_dir, 'val.txt')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'val frame list not found: {path}')
+        names = {osp.dirname(tokens[0]) for tokens in _read_lines(path)}
+        if '' in names:
+            raise ValueError(f'{path}: lines must read <video>/<frame> '
+                             '<index>')
+    else:
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    prefix = split + '/'
+    return sorted(n if n.startswith(prefix) else prefix + n for n in names)
+
+
+def read_fgfa_key_frames(list_file: str) -> Dict[str, List[int]]:
+    """Read FGFA's ``Lists/VID_train_15frames.txt`` (as mmtrack does).
+
+    Lines read ``<video> <any> <frame, 1-based> <num_frames>``.
+
+    Returns:
+        dict[str, list[int]]: 0-based key frames per video name.
+    """
+    key_frames: Dict[str, List[int]] = {}
+    for tokens in _read_lines(list_file):
+        if len(tokens) < 3 or not tokens[2].isdigit():
+            raise ValueError(f'{list_file}: cannot parse line {tokens}')
+        key_frames.setdefault(tokens[0], []).append(int(tokens[2]) - 1)
+    return key_frames
+
+
+def list_video_frames(ann_dir: str) -> int:
+    """Count the frames of a video from its XML files.
+
+    Frames must be named ``000000.xml``, ``000001.xml``, ... with no gap.
+
+    Args:
+        ann_dir (str): ``Annotations/VID/<split>/<video>`` directory.
+
+    Returns:
+        int: Number of frames.
+    """
+    if not osp.isdir(ann_dir):
+        raise FileNotFoundError(f'video annotation dir not found: {ann_dir}')
+    names = sorted(n for n in os.listdir(ann_dir) if n.endswith('.xml'))
+    if not names:
+        raise ValueError(f'video has no frames (no .xml files): {ann_dir}')
+    for i, name in enumerate(names):
+        if name != f'{i:06d}.xml':
+            raise ValueError(f'{ann_dir}: expected frame file {i:06d}.xml '
+                             f'but found {name} (missing or extra frame)')
+    return len(names)
+
+
+class _CocoVIDWriter:
+    """Accumulates CocoVID entries with running ids."""
+
+    def __init__(self, categories: List[dict]) -> None:
+        self.out = dict(
+            categories=categories, videos=[], images=[], annotations=[])
+        self.synset2cat = {
+            c['encode_name']: c['id']
+            for c in categories if c['encode_name'] is not None
+        }
+        self.counts: Counter = Counter()
+
+    def add_image(self, **fields) -> int:
+        image = dict(id=len(self.out['images']) + 1)
+        image.update(fields)
+        self.out['images'].append(image)
+        return image['id']
+
+    def add_annotation(self, bbox: Sequence[float], **fields) -> None:
+        x1, y1, x2, y2 = bbox
+        w, h = x2 - x1, y2 - y1
+        ann = dict(id=len(self.out['annotations']) + 1)
+        ann.update(fields)
+        ann.update(bbox=[x1, y1, w, h], area=w * h, iscrowd=False)
+        self.out['annotations'].append(ann)
+        self.counts[fields['category_id']] += 1
+
+
+def _frame_size(info: dict, xml_path: str, img_path: str,
+                check_images: bool) -> Tuple[int, int]:
+    """(height, width) from the XML, checked against the image if asked."""
+    if info['height'] is None or check_images:
+        height, width = read_image_size(img_path)
+        if info['height'] is not None and (height, width) != (info['height'],
+                                                              info['width']):
+            raise ValueError(
+                f'{img_path} is {width}x{height} but {xml_path} says '
+                f"{info['width']}x{info['height']}")
+        return height, width
+    return info['height'], info['width']
+
+
+def convert_vid(root: str,
+                split: str,
+                class_table: Sequence[Sequence[str]] = (
+                    IMAGENET_VID_CLASS_TABLE),
+                num_key_frames: int = 15,
+                key_frame_list: Optional[str] = None,
+                check_images: bool = False,
+                unknown_classes: str = 'error',
+                show_progress: bool = True) -> dict:
+    """Convert one ILSVRC2015 VID split to a CocoVID dict.
+
+    Args:
+        root (str): ILSVRC2015 root (holding ``Data``, ``Annotations``,
+            ``ImageSets``).
+        split (str): ``'train'`` or ``'val'``.
+        class_table (Sequence[Sequence[str]]): ``(synset, name)`` pairs;
+            category ids are 1..C in this order. Defaults to the 30 VID
+            classes.
+        num_key_frames (int): Key frames per training video, see
+            :func:`select_key_frames`. Defaults to 15.
+        key_frame_list (str, optional): FGFA-style list giving the training
+            key frames instead. Defaults to None.
+        check_images (bool): Decode every image and check its size against
+            the XML. Defaults to False.
+        unknown_classes (str): ``'error'`` (raise on a synset outside the
+            class table) or ``'skip'`` (drop and count such boxes).
+            Defaults to ``'error'``.
+        show_progress (bool): Show a tqdm bar. Defaults to True.
+
+    Returns:
+        dict: CocoVID ``categories``, ``videos``, ``images``,
+        ``annotations``.
+    """
+    if unknown_classes not in ('error', 'skip'):
+        raise ValueError("unknown_classes must be 'error' or 'skip', got "
+                         f'{unknown_classes!r}')
+    writer = _CocoVIDWriter(make_categories(class_table))
+    fgfa = read_fgfa_key_frames(key_frame_list) if key_frame_list else None
+    videos = read_vid_video_list(root, split)
+    for video_id, name in enumerate(
+            tqdm(videos, desc=f'VID {split}', disable=not show_progress), 1):
+        num_frames = list_video_frames(
+            osp.join(root, 'Annotations', 'VID', name))
+        if split == 'val':
+            key_frames = list(range(num_frames))
+        elif fgfa is not None:
+            key_frames = sorted(set(fgfa.get(name, [])))
+        else:
+            key_frames = select_key_frames(num_frames, num_key_frames)
+        writer.out['videos'].append(
+            dict(id=video_id, name=name, vid_train_frames=key_frames))
+        _convert_video(writer, root, name, video_id, num_frames,
+                       set(key_frames), check_images, unknown_classes)
+    _log_summary(writer, f'VID {split}')
+    return writer.out
+
+
+def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
+                   num_frames: int, key_frames: set, check_images: bool,
+                   unknown_classes: str) -> None:
+    """Add the images and annotations of one video."""
+    track2instance: Dict[str, int] = {}
+    video_size = None
+    for frame_id in range(num_frames):
+        prefix = f'{name}/{frame_id:06d}'
+        xml_path = osp.join(root, 'Annotations', 'VID', prefix + '.xml')
+        img_path = osp.join(root, 'Data', 'VID', prefix + '.JPEG')
+        info = parse_voc_xml(xml_path)
+        height, width = _frame_size(info, xml_path, img_path, check_images)
+        if video_size is None:
+            video_size = (height, width)
+        elif (height, width) != video_size:
+            raise ValueError(
+                f'{xml_path}: frame size {width}x{height} differs from the '
+                f'first frame of video {name} ({video_size[1]}x'
+                f'{video_size[0]})')
+        fields = dict(
+            file_name=prefix + '.JPEG',
+            height=height,
+            width=width,
+            frame_id=frame_id,
+            video_id=video_id,
+            is_vid_train_frame=frame_id in key_frames)
+        if info['degradation'] is not None:
+            fields['degradation'] = info['degradation']
+        image_id = writer.add_image(**fields)
+        if not info['objects']:
+            writer.counts['frames_without_objects'] += 1
+        for obj in info['objects']:
+            category_id = writer.synset2cat.get(obj['name'])
+            if category_id is None:
+                if unknown_classes == 'error':
+                    raise ValueError(
+                        f"{xml_path}: synset {obj['name']} is not in the "
+                        'class table')
+                writer.counts['skipped_unknown_class'] += 1
+                continue
+            if obj['trackid'] is None:
+                raise ValueError(f'{xml_path}: <object> has no <trackid>')
+            if obj['trackid'] not in track2instance:
+                writer.counts['instances'] += 1
+                track2instance[obj['trackid']] = writer.counts['instances']
+            instance_id = track2instance[obj['trackid']]
+            writer.add_annotation(
+                obj['bbox'],
+                video_id=video_id,
+                image_id=image_id,
+                category_id=category_id,
+                instance_id=instance_id,
+                occluded=obj['occluded'],
+                generated=obj['generated'])
+
+
+def read_det_image_list(root: str,
+                        class_indices: Optional[Sequence[int]] = None,
+                        image_list: Optional[str] = None) -> List[str]:
+    """Candidate DET images, relative to ``Data/DET`` without extension.
+
+    Args:
+        root (str): ILSVRC2015 root.
+        class_indices (Sequence[int], optional): Read only
+            ``ImageSets/DET/train_<k>.txt`` for these k (the DET indices of
+            the wanted classes); all ``train_<k>.txt`` files when None.
+        image_list (str, optional): A list file (e.g. FGFA's
+            ``Lists/DET_train_30classes.txt``) whose first column names the
+            images relative to ``Data/DET``; used instead of ImageSets.
+
+    Returns:
+        list[str]: Sorted image names, e.g. ``'train/ILSVRC2013_train/...'``.
+    """
+    if image_list is not None:
+        names = {tokens[0] for tokens in _read_lines(image_list)}
+    else:
+        set_dir = osp.join(root, 'ImageSets', 'DET')
+        if class_indices is None:
+            files = _numbered_files(set_dir, 'train_')
+        else:
+            files = [
+                osp.join(set_dir, f'train_{k}.txt') for k in class_indices
+            ]
+        if not files:
+            raise FileNotFoundError(
+                f'no ImageSets/DET/train_<k>.txt files in {set_dir}')
+        names = set()
+        for path in files:
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'DET image set not found: {path}')
+            names |= {
+                tokens[0]
+                for tokens in _read_lines(path)
+                if len(tokens) < 2 or tokens[1] != '-1'
+            }
+    return sorted(n if n.startswith('train/') else 'train/' + n for n in names)
+
+
+def convert_det(root: str,
+                class_table: Sequence[Sequence[str]] = (
+                    IMAGENET_VID_CLASS_TABLE),
+                class_indices: Optional[Sequence[int]] = None,
+                image_list: Optional[str] = None,
+                check_images: bool = False,
+                show_progress: bool = True) -> dict:
+    """Convert ILSVRC DET train, restricted to the class table, to CocoVID.
+
+    Candidate images come from :func:`read_det_image_list`; an image is kept
+    when it has at least one object of the class table. Its objects of other
+    synsets get the extra category ``other_categeries`` (id C+1), as in
+    mmtrack's ``imagenet_det_30plus1cls.json``. Every kept image is a
+    training key frame (``is_vid_train_frame=True``); images have no
+    ``video_id`` (each becomes a one-frame video) and annotations have
+    ``instance_id`` -1.
+
+    Args:
+        root (str): ILSVRC2015 root.
+        class_table (Sequence[Sequence[str]]): ``(synset, name)`` pairs.
+            Defaults to the 30 VID classes.
+        class_indices (Sequence[int], optional): See
+            :func:`read_det_image_list`.
+        image_list (str, optional): See :func:`read_det_image_list`.
+        check_images (bool): Decode every image and check its size.
+            Defaults to False.
+        show_progress (bool): Show a tqdm bar. Defaults to True.
+
+    Returns:
+        dict: CocoVID ``categories``, ``images``, ``annotations``.
+    """
+    table = check_class_table(class_table)
+    writer = _CocoVIDWriter(make_categories(table, with_other=True))
+    del writer.out['videos']
+    other_id = len(table) + 1
+    names = read_det_image_list(root, class_indices, image_list)
+    for name in tqdm(names, desc='DET', disable=not show_progress):
+        xml_path = osp.join(root, 'Annotations', 'DET', name + '.xml')
+        img_path = osp.join(root, 'Data', 'DET', name + '.JPEG')
+        info = parse_voc_xml(xml_path)
+        cats = [
+            writer.synset2cat.get(o['name'], other_id) for o in info['objects']
+        ]
+        if all(c == other_id for c in cats):
+            writer.counts['images_without_table_class'] += 1
+            continue
+        height, width = _frame_size(info, xml_path, img_path, check_images)
+        image_id = writer.add_image(
+            file_name=name + '.JPEG',
+            height=height,
+            width=width,
+            is_vid_train_frame=True)
+        for obj, category_id in zip(info['objects'], cats):
+            writer.add_annotation(
+                obj['bbox'],
+                image_id=image_id,
+                category_id=category_id,
+                instance_id=-1)
+    _log_summary(writer, 'DET')
+    return writer.out
+
+
+def save_json(data: dict, out_file: str) -> None:
+    """Write a CocoVID dict as JSON, creating the directory."""
+    out_dir = osp.dirname(osp.abspath(out_file))
+    os.makedirs(out_dir, exist_ok=True)
+    with open(out_file, 'w') as f:
+        json.dump(data, f)
+
+
+def _log_summary(writer: _CocoVIDWriter, title: str) -> None:
+    """Log image/box counts per category and the skip counters."""
+    out, counts = writer.out, writer.counts
+    lines = [
+        f'{title}: {len(out.get("videos", []))} videos, '
+        f'{len(out["images"])} images, {len(out["annotations"])} boxes, '
+        f'{sum(bool(i["is_vid_train_frame"]) for i in out["images"])} key '
+        'frames'
+    ]
+    for key in ('frames_without_objects', 'skipped_unknown_class',
+                'images_without_table_class'):
+        if counts[key]:
+            lines.append(f'  {key.replace("_", " ")}: {counts[key]}')
+    for cat in out['categories']:
+        lines.append(f"  {cat['id']:3d} {cat['name']}: "
+                     f"{counts[cat['id']]} boxes")
+    print_log('\n'.join(lines), logger='current')

@@ -1,0 +1,391 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""ImageNet VID (and SynthVID) as an mmdet 3.3 video dataset."""
+import json
+import logging
+from collections import Counter
+from typing import Any, Dict, List, Sequence, Tuple, Union
+
+import numpy as np
+from mmdet.datasets import BaseVideoDataset
+from mmdet.registry import DATASETS
+from mmengine import fileio
+from mmengine.dataset import BaseDataset, force_full_init
+from mmengine.logging import print_log
+
+from .class_tables import IMAGENET_VID_CLASSES
+
+# Single images (DET) without ``video_id`` become one-frame videos with ids
+# above this, as in mmdet's ``BaseVideoDataset``.
+_SINGLE_VIDEO_ID = 100000
+_IMAGE_KEYS = ('id', 'file_name', 'height', 'width')
+_ANN_KEYS = ('id', 'image_id', 'category_id', 'bbox')
+
+
+def load_coco_vid(ann_file: str, backend_args: dict = None) -> dict:
+    """Read a CocoVID JSON file and check its top-level structure.
+
+    Args:
+        ann_file (str): Path (or URI) of the file.
+        backend_args (dict, optional): mmengine file backend arguments.
+
+    Returns:
+        dict: The parsed file; ``images``, ``annotations`` and
+        ``categories`` are lists.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is not valid JSON or a top-level list is missing.
+    """
+    with fileio.get_local_path(ann_file, backend_args=backend_args) as path:
+        try:
+            with open(path, encoding='utf-8') as f:
+                data = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(
+                f'malformed JSON in annotation file {ann_file}: {e}') from e
+    if not isinstance(data, dict):
+        raise ValueError(f'annotation file {ann_file} must hold a JSON '
+                         f'object, got {type(data).__name__}')
+    for key in ('images', 'annotations', 'categories'):
+        if not isinstance(data.get(key), list):
+            raise ValueError(f'annotation file {ann_file} has no list '
+                             f"'{key}'")
+    return data
+
+
+def _check_entries(entries: List[dict], keys: Sequence[str], what: str,
+                   ann_file: str) -> Dict[Any, dict]:
+    """Index entries by ``id``; error on missing keys or repeated ids."""
+    by_id: Dict[Any, dict] = {}
+    for entry in entries:
+        missing = [
+            k for k in keys if not isinstance(entry, dict) or k not in entry
+        ]
+        if missing:
+            raise ValueError(f'{ann_file}: {what} entry {entry!r:.200} lacks '
+                             f'{missing}')
+        if entry['id'] in by_id:
+            raise ValueError(f"{ann_file}: {what} id {entry['id']} repeats")
+        by_id[entry['id']] = entry
+    return by_id
+
+
+def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
+    """Group images into videos in time order and check each video.
+
+    Videos keep the order of their first image in the file; images without
+    ``video_id`` become one-frame videos (``frame_id`` 0).
+
+    Args:
+        images (list[dict]): CocoVID ``images`` entries.
+        ann_file (str): File name for error messages.
+
+    Returns:
+        list[list[dict]]: Per video, its image entries sorted by
+        ``frame_id``.
+
+    Raises:
+        ValueError: If a video's ``frame_id`` values are not exactly
+            0..n-1, or a frame's size differs from the video's first frame.
+    """
+    videos: Dict[Any, List[dict]] = {}
+    single_id = _SINGLE_VIDEO_ID
+    for img in images:
+        if 'video_id' not in img:
+            single_id += 1
+            videos[('single',
+                    single_id)] = [dict(img, video_id=single_id, frame_id=0)]
+            continue
+        if not isinstance(img.get('frame_id'), int):
+            raise ValueError(f"{ann_file}: image {img['file_name']} has a "
+                             'video_id but no integer frame_id')
+        videos.setdefault(img['video_id'], []).append(img)
+    out = []
+    for frames in videos.values():
+        frames = sorted(frames, key=lambda x: x['frame_id'])
+        ids = [f['frame_id'] for f in frames]
+        if ids != list(range(len(frames))):
+            raise ValueError(
+                f"{ann_file}: video {frames[0]['video_id']} has frame_ids "
+                f'{ids[:5]}...; expected 0..{len(frames) - 1} without gaps or '
+                'repeats')
+        size = (frames[0]['height'], frames[0]['width'])
+        for f in frames:
+            if (f['height'], f['width']) != size:
+                raise ValueError(
+                    f"{ann_file}: frame {f['file_name']} is {f['width']}x"
+                    f"{f['height']} but video {f['video_id']} is "
+                    f'{size[1]}x{size[0]}')
+        out.append(frames)
+    return out
+
+
+@DATASETS.register_module()
+class ImagenetVIDDataset(BaseVideoDataset):
+    """ImageNet VID in CocoVID format, for clip training and online testing.
+
+    Every frame of a video is kept (also frames without objects: clips need
+    them). ``data_list`` holds one dict per video (``video_id``,
+    ``video_length``, ``images``); each frame dict has the image entry's
+    fields, ``img_id``, ``img_path``, ``is_vid_train_frame``, ``degradation``
+    (``'none'`` when absent) and ``instances`` (``bbox`` x1y1x2y2,
+    ``bbox_label``, ``ignore_flag``, ``instance_id`` (-1 when absent),
+    ``occluded``, ``generated``).
+
+    Training (``test_mode=False``): the samples are the key frames, i.e. the
+    frames with ``is_vid_train_frame`` (every frame when
+    ``key_frames_only=False``) and, unless
+    ``filter_cfg=dict(filter_empty_gt=False)``, at least one non-ignored
+    object of the class list. ``len(dataset)`` is their number and
+    ``dataset[i]`` runs the pipeline on the video dict with ``key_frame_id``
+    set, so the plain ``DefaultSampler`` (and DDP, several clips per GPU,
+    ``ConcatDataset`` with DET) work. Videos whose frames are smaller than
+    ``filter_cfg['min_size']`` (32) are dropped. Do not use
+    ``TrackImgSampler`` or ``AspectRatioBatchSampler`` in training.
+
+    Test: as mmdet's ``BaseVideoDataset``: ``len`` is the number of videos
+    and ``TrackImgSampler`` serves ``(video_idx, frame_idx)``.
+
+    Bad input raises ``ValueError`` naming the annotation file: malformed
+    JSON, missing keys, repeated ids, an annotation of an unknown image or
+    category, a class of ``metainfo['classes']`` missing from
+    ``categories``, a gap or repeat in a video's ``frame_id``, or a frame
+    whose size differs from the rest of its video. Logged, not errors:
+    boxes of categories outside the class list (e.g. DET's
+    ``other_categeries``), ignored as mmdet does; ``videos`` entries without
+    images; images without ``is_vid_train_frame`` (taken as True).
+
+    Args:
+        key_frames_only (bool): Train only on ``is_vid_train_frame`` frames.
+            Defaults to True.
+        *args, **kwargs: See mmdet's ``BaseVideoDataset``. Use
+            ``metainfo=dict(classes=...)`` for another class list (SynthVID).
+    """
+
+    METAINFO = dict(classes=IMAGENET_VID_CLASSES)
+
+    def __init__(self, *args, key_frames_only: bool = True, **kwargs) -> None:
+        self.key_frames_only = key_frames_only
+        self._key_frames = np.zeros((0, 2), dtype=np.int64)
+        super().__init__(*args, **kwargs)
+
+    def full_init(self) -> None:
+        """Load, filter, subset and serialize; then index the key frames."""
+        if self._fully_initialized:
+            return
+        self.data_list = self.load_data_list()
+        self.data_list = self.filter_data()
+        if self._indices is not None:
+            self.data_list = self._get_unserialized_subset(self._indices)
+        self._key_frames = self._find_key_frames(self.data_list)
+        if self.serialize_data:
+            self.data_bytes, self.data_address = self._serialize_data()
+        self._fully_initialized = True
+
+    def load_data_list(self) -> List[dict]:
+        """Load and check the CocoVID file; one dict per video."""
+        data = load_coco_vid(self.ann_file, self.backend_args)
+        self._set_categories(data['categories'])
+        images = _check_entries(data['images'], _IMAGE_KEYS, 'image',
+                                self.ann_file)
+        anns_per_img: Dict[Any, List[dict]] = {i: [] for i in images}
+        anns = _check_entries(data['annotations'], _ANN_KEYS, 'annotation',
+                              self.ann_file)
+        for ann in anns.values():
+            if ann['image_id'] not in images:
+                raise ValueError(f"{self.ann_file}: annotation {ann['id']} "
+                                 f"refers to unknown image {ann['image_id']}")
+            if ann['category_id'] not in self._all_cat_names:
+                raise ValueError(
+                    f"{self.ann_file}: annotation {ann['id']} has unknown "
+                    f"category_id {ann['category_id']}")
+            anns_per_img[ann['image_id']].append(ann)
+        self._log_skipped(data, anns.values())
+        data_list = []
+        for frames in group_frames(list(images.values()), self.ann_file):
+            parsed = [
+                self.parse_data_info(
+                    dict(raw_img_info=f, raw_ann_info=anns_per_img[f['id']]))
+                for f in frames
+            ]
+            data_list.append(
+                dict(
+                    video_id=frames[0]['video_id'],
+                    images=parsed,
+                    video_length=len(parsed)))
+        return data_list
+
+    def _set_categories(self, categories: List[dict]) -> None:
+        """Map ``metainfo['classes']`` to category ids; error if missing."""
+        by_id = _check_entries(categories, ('id', 'name'), 'category',
+                               self.ann_file)
+        self._all_cat_names = {i: c['name'] for i, c in by_id.items()}
+        name2id = {c['name']: i for i, c in by_id.items()}
+        classes = list(self.metainfo['classes'])
+        missing = [c for c in classes if c not in name2id]
+        if missing:
+            raise ValueError(
+                f'{self.ann_file}: classes {missing} of metainfo are not '
+                f'among its categories {sorted(name2id)}')
+        self.cat_ids = [name2id[c] for c in classes]
+        self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
+
+    def _log_skipped(self, data: dict, anns: Any) -> None:
+        """Log what is ignored: other categories, empty videos, defaults."""
+        other = Counter(self._all_cat_names[a['category_id']] for a in anns
+                        if a['category_id'] not in self.cat2label)
+        if other:
+            print_log(
+                f'{self.ann_file}: ignoring boxes of categories outside the '
+                f'class list: {dict(other)}',
+                logger='current')
+        with_images = {i.get('video_id') for i in data['images']}
+        empty = [
+            v.get('id') for v in data.get('videos', [])
+            if isinstance(v, dict) and v.get('id') not in with_images
+        ]
+        if empty:
+            print_log(
+                f'{self.ann_file}: skipping {len(empty)} videos without '
+                f'images, e.g. ids {empty[:5]}',
+                logger='current',
+                level=logging.WARNING)
+        no_flag = sum('is_vid_train_frame' not in i for i in data['images'])
+        if no_flag and not self.test_mode:
+            print_log(
+                f'{self.ann_file}: {no_flag} images have no '
+                'is_vid_train_frame; taken as key frames',
+                logger='current',
+                level=logging.WARNING)
+
+    def parse_data_info(self, raw_data_info: dict) -> dict:
+        """Parse one frame: image fields, ``img_path`` and ``instances``.
+
+        Args:
+            raw_data_info (dict): ``raw_img_info`` (the image entry) and
+                ``raw_ann_info`` (its annotation entries).
+
+        Returns:
+            dict: The frame's data info (see the class docstring).
+        """
+        img_info = raw_data_info['raw_img_info']
+        data_info = super().parse_data_info(
+            dict(raw_img_info=img_info, raw_ann_info=[]))
+        data_info['img_id'] = img_info['id']
+        data_info.setdefault('is_vid_train_frame', True)
+        data_info.setdefault('degradation', 'none')
+        data_info['instances'] = [
+            inst for inst in (self._parse_instance(ann, img_info)
+                              for ann in raw_data_info['raw_ann_info'])
+            if inst is not None
+        ]
+        return data_info
+
+    def _parse_instance(self, ann: dict, img_info: dict) -> Union[dict, None]:
+        """One annotation to an instance; None for boxes mmdet drops."""
+        if (ann.get('ignore', False)
+                or ann['category_id'] not in self.cat2label):
+            return None
+        x1, y1, w, h = ann['bbox']
+        inter_w = max(0, min(x1 + w, img_info['width']) - max(x1, 0))
+        inter_h = max(0, min(y1 + h, img_info['height']) - max(y1, 0))
+        if inter_w * inter_h == 0 or w < 1 or h < 1 or ann.get('area',
+                                                               w * h) <= 0:
+            return None
+        return dict(
+            bbox=[x1, y1, x1 + w, y1 + h],
+            bbox_label=self.cat2label[ann['category_id']],
+            ignore_flag=int(bool(ann.get('iscrowd', False))),
+            instance_id=ann.get('instance_id', -1),
+            occluded=bool(ann.get('occluded', False)),
+            generated=bool(ann.get('generated', False)))
+
+    def filter_data(self) -> List[dict]:
+        """Keep every frame; in training drop videos below ``min_size``."""
+        if self.test_mode:
+            return self.data_list
+        min_size = (self.filter_cfg or {}).get('min_size', 32)
+        kept = [
+            v for v in self.data_list if min(
+                v['images'][0]['width'], v['images'][0]['height']) >= min_size
+        ]
+        if len(kept) < len(self.data_list):
+            print_log(
+                f'{self.ann_file}: dropped {len(self.data_list) - len(kept)} '
+                f'videos smaller than min_size={min_size}',
+                logger='current')
+        return kept
+
+    def _find_key_frames(self, videos: Sequence[dict]) -> np.ndarray:
+        """``(K, 2)`` int64 array of ``(video_idx, frame_idx)`` key frames."""
+        need_gt = (self.filter_cfg or {}).get('filter_empty_gt', True)
+        keys = [
+            (vi, fi) for vi, video in enumerate(videos)
+            for fi, frame in enumerate(video['images'])
+            if (frame['is_vid_train_frame'] or not self.key_frames_only) and (
+                not need_gt or any(not inst['ignore_flag']
+                                   for inst in frame['instances']))
+        ]
+        if not self.test_mode:
+            no_keys = len(videos) - len({vi for vi, _ in keys})
+            print_log(
+                f'{self.ann_file}: {len(keys)} training key frames in '
+                f'{len(videos)} videos ({no_keys} videos without any)',
+                logger='current',
+                level=logging.INFO if keys else logging.WARNING)
+        return np.array(keys, dtype=np.int64).reshape(-1, 2)
+
+    def _videos(self) -> List[dict]:
+        return [self.get_data_info(i) for i in range(self.num_videos)]
+
+    def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
+        """Subset videos in place (``indices`` index videos)."""
+        super().get_subset_(indices)
+        self._key_frames = self._find_key_frames(self._videos())
+
+    def get_subset(self, indices: Union[Sequence[int],
+                                        int]) -> 'ImagenetVIDDataset':
+        """Return a subset of the videos (``indices`` index videos)."""
+        sub = super().get_subset(indices)
+        sub._key_frames = sub._find_key_frames(sub._videos())
+        return sub
+
+    @property
+    def num_videos(self) -> int:
+        """Number of videos."""
+        return BaseDataset.__len__(self)
+
+    @property
+    def key_frames(self) -> np.ndarray:
+        """``(K, 2)`` int64 ``(video_idx, frame_idx)`` training samples."""
+        return self._key_frames.copy()
+
+    @force_full_init
+    def __len__(self) -> int:
+        """Number of key frames in training, of videos in test mode."""
+        if self.test_mode:
+            return self.num_videos
+        return len(self._key_frames)
+
+    def prepare_data(self, idx: Union[int, Tuple[int, int]]) -> Any:
+        """Run the pipeline for key frame ``idx`` or ``(video, frame)``.
+
+        Args:
+            idx (int | tuple[int, int]): In training, an int is a key-frame
+                index (the whole video dict goes to the pipeline with
+                ``key_frame_id`` set); in test mode an int is a video
+                index. A tuple is always ``(video_idx, frame_idx)``.
+
+        Returns:
+            Any: The pipeline output.
+        """
+        if not self.test_mode and not isinstance(idx, tuple):
+            video_idx, frame_idx = self._key_frames[idx]
+            idx = (int(video_idx), int(frame_idx))
+        return super().prepare_data(idx)
+
+    def get_cat_ids(self, idx: Union[int, Tuple[int, int]]) -> List[int]:
+        """Labels of key frame ``idx`` (training) or as mmdet's base."""
+        if not self.test_mode and not isinstance(idx, tuple):
+            idx = tuple(int(i) for i in self._key_frames[idx])
+        return super().get_cat_ids(idx)

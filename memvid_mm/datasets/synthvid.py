@@ -1,0 +1,755 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""SynthVID: a small synthetic video detection set in the ILSVRC2015 layout.
+
+It exists so that the whole pipeline (conversion, training, online
+evaluation) can run in minutes on a CPU, on data where looking at the recent
+past pays off:
+
+* 4 classes (:data:`SYNTHVID_CLASS_TABLE`), each with its own shape, texture
+  and hue, so one clean frame identifies the class: ``disc`` (orange,
+  concentric rings), ``box`` (blue, checkerboard), ``triangle`` (green,
+  horizontal stripes), ``cross`` (magenta, dark centre and tips).
+* 1-3 objects per video on a cluttered background. Object j of video i has
+  the speed class ``SPEED_CLASSES[(i + j) % 3]`` (fast, medium, slow, so
+  the classes are balanced over a split): its image-space speed per frame
+  is a fraction of its size drawn from :data:`SPEED_RANGES`, chosen so that
+  the ILSVRC motion IoU (mean IoU of a box with the same object's boxes
+  within +-10 frames) falls below 0.7 (fast), in [0.7, 0.9] (medium) or
+  above 0.9 (slow). Fast and medium objects also zoom a little.
+* A camera pan per video (static, slow or fast): the background moves; the
+  objects' image motion is drawn independently (the camera may follow them).
+* Objects enter and leave the frame; a box is annotated while at least a
+  quarter of it is inside the image (boxes are clipped to the image).
+* Per-frame degradations, in runs of 1-4 frames separated by 3-8 clean
+  frames (the first 2+ frames of each video are clean): ``blur`` (linear
+  motion blur 9-17 px and half desaturated), ``noise`` (Gaussian, sigma
+  55-85), ``occlusion`` (a textured grey patch over 50-75% of every object,
+  which is then ``occluded``) and ``dim`` (x0.06-0.15 brightness plus
+  noise). About 30% of frames are degraded. Each frame's XML has a
+  ``<degradation>`` tag (``none`` when clean), which the converter copies
+  into the CocoVID images as ``degradation``.
+
+Boxes are the full object extent (also when occluded), ``generated`` is 0.
+Randomness comes only from ``numpy.random.Generator``: split ``train`` uses
+``SeedSequence([seed, 0])`` and ``val`` ``SeedSequence([seed, 1])``, spawned
+into one child per video, so a video does not depend on how many are made.
+"""
+import glob
+import os
+import os.path as osp
+import shutil
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from .class_tables import SYNTHVID_CLASS_TABLE, SYNTHVID_CLASSES, ClassTable
+from .ilsvrc_converters import parse_voc_xml, read_vid_video_list
+
+DEGRADATIONS: Tuple[str, ...] = ('blur', 'noise', 'occlusion', 'dim')
+"""Per-frame degradation kinds (``'none'`` marks a clean frame)."""
+
+SPEED_RANGES: Dict[str, Tuple[float, float]] = dict(
+    fast=(0.045, 0.12), medium=(0.012, 0.024), slow=(0.0, 0.003))
+"""Image-space speed per frame, as a fraction of the object size."""
+
+SPEED_CLASSES: Tuple[str, ...] = ('fast', 'medium', 'slow')
+"""Object ``j`` of video ``i`` gets ``SPEED_CLASSES[(i + j) % 3]``."""
+
+# Hue (degrees) of each class, BGR conversion below.
+_CLASS_HUES = (20.0, 215.0, 120.0, 300.0)
+_MIN_VISIBLE = 0.25
+
+
+@dataclass
+class _Track:
+    """Motion of one object in image coordinates.
+
+    Attributes:
+        label (int): Class index.
+        size (float): Side length at ``t_mid`` in pixels.
+        aspect (float): Width / height.
+        centre (np.ndarray): ``(2,)`` centre (x, y) at ``t_mid``.
+        t_mid (float): Reference time.
+        velocity (np.ndarray): ``(2,)`` pixels per frame.
+        zoom (float): Relative size change per frame.
+        bright (tuple): BGR colour of the light texture parts.
+        dark (tuple): BGR colour of the dark texture parts.
+    """
+    label: int
+    size: float
+    aspect: float
+    centre: np.ndarray
+    t_mid: float
+    velocity: np.ndarray
+    zoom: float
+    bright: Tuple[int, int, int]
+    dark: Tuple[int, int, int]
+
+    def box(self, t: int) -> np.ndarray:
+        """Integer box ``(x1, y1, x2, y2)`` at frame t (not clipped)."""
+        dt = t - self.t_mid
+        scale = float(np.clip(1.0 + self.zoom * dt, 0.5, 1.6))
+        w = max(3, int(round(self.size * scale * np.sqrt(self.aspect))))
+        h = max(3, int(round(self.size * scale / np.sqrt(self.aspect))))
+        cx, cy = self.centre + self.velocity * dt
+        x1, y1 = int(round(cx - w / 2)), int(round(cy - h / 2))
+        return np.array([x1, y1, x1 + w, y1 + h], dtype=np.int64)
+
+
+def _hsv_to_bgr(hue: float, sat: float, val: float) -> Tuple[int, int, int]:
+    """Convert one HSV colour (hue in degrees, s/v in [0, 1]) to BGR."""
+    hsv = np.array([[[hue / 2.0, sat * 255.0, val * 255.0]]], np.float32)
+    bgr = cv2.cvtColor(hsv.round().astype(np.uint8), cv2.COLOR_HSV2BGR)
+    return tuple(int(c) for c in bgr[0, 0])
+
+
+def render_sprite(label: int, width: int, height: int, bright: Sequence[int],
+                  dark: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """Draw the class-specific shape and texture of one object.
+
+    Args:
+        label (int): Class index into :data:`SYNTHVID_CLASS_TABLE`.
+        width (int): Sprite width in pixels.
+        height (int): Sprite height in pixels.
+        bright (Sequence[int]): BGR colour of the light parts.
+        dark (Sequence[int]): BGR colour of the dark parts.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: ``(height, width, 3)`` uint8 BGR
+        image and ``(height, width)`` bool mask of the shape.
+    """
+    u = (np.arange(width) + 0.5) / width * 2.0 - 1.0
+    v = (np.arange(height) + 0.5) / height * 2.0 - 1.0
+    u, v = np.meshgrid(u, v)  # [h, w] each, in [-1, 1]
+    if label == 0:  # disc with concentric rings
+        r = np.sqrt(u**2 + v**2)
+        mask, light = r <= 1.0, np.floor(r * 3.0) % 2 == 0
+    elif label == 1:  # box with a 4x4 checkerboard
+        mask = np.ones_like(u, dtype=bool)
+        light = (np.floor((u + 1) * 2) + np.floor((v + 1) * 2)) % 2 == 0
+    elif label == 2:  # apex-up triangle with horizontal stripes
+        mask = np.abs(u) <= (v + 1.0) / 2.0 + 1.0 / width
+        light = np.floor((v + 1.0) * 2.5) % 2 == 1
+    elif label == 3:  # plus sign, dark centre and tips
+        mask = (np.abs(u) <= 0.36) | (np.abs(v) <= 0.36)
+        m = np.maximum(np.abs(u), np.abs(v))
+        light = (m > 0.36) & (m <= 0.75)
+    else:
+        raise ValueError(f'label must be in [0, 3], got {label}')
+    img = np.where(light[..., None], np.asarray(bright, np.uint8),
+                   np.asarray(dark, np.uint8)).astype(np.uint8)
+    return img, mask
+
+
+def _sample_track(rng: np.random.Generator, width: int, height: int,
+                  num_frames: int, speed: str) -> _Track:
+    """Draw one object of a speed class: class, size, colour and path."""
+    label = int(rng.integers(len(SYNTHVID_CLASS_TABLE)))
+    size = float(rng.uniform(0.16, 0.36) * height)
+    aspect = float(rng.uniform(0.8, 1.25)) if label != 0 else float(
+        rng.uniform(0.9, 1.1))
+    ratio = rng.uniform(*SPEED_RANGES[speed])
+    angle = rng.uniform(0, 2 * np.pi)
+    velocity = ratio * size * np.array([np.cos(angle), np.sin(angle)])
+    zoom = 0.0 if speed == 'slow' else float(rng.uniform(-0.004, 0.004))
+    margin = size * 0.6
+    centre = np.array([
+        rng.uniform(margin, width - margin),
+        rng.uniform(margin, height - margin)
+    ])
+    hue = (_CLASS_HUES[label] + rng.uniform(-12, 12)) % 360
+    sat, val = rng.uniform(0.65, 1.0), rng.uniform(0.75, 1.0)
+    return _Track(
+        label=label,
+        size=size,
+        aspect=aspect,
+        centre=centre,
+        t_mid=float(rng.uniform(0, num_frames - 1)),
+        velocity=velocity,
+        zoom=zoom,
+        bright=_hsv_to_bgr(hue, sat, val),
+        dark=_hsv_to_bgr(hue, sat, val * 0.4))
+
+
+def visible_box(box: np.ndarray, width: int,
+                height: int) -> Optional[np.ndarray]:
+    """Clip a box to the image; None when less than a quarter is inside."""
+    clipped = np.clip(box, 0, [width, height, width, height])
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    inside = (clipped[2] - clipped[0]) * (clipped[3] - clipped[1])
+    if clipped[2] - clipped[0] < 2 or clipped[3] - clipped[1] < 2:
+        return None
+    return clipped if inside >= _MIN_VISIBLE * area else None
+
+
+def degradation_schedule(rng: np.random.Generator,
+                         num_frames: int) -> List[str]:
+    """Per-frame degradation kinds: runs of 1-4 frames, 3-8 clean between.
+
+    Args:
+        rng (np.random.Generator): Random generator.
+        num_frames (int): Video length.
+
+    Returns:
+        list[str]: One of :data:`DEGRADATIONS` or ``'none'`` per frame.
+    """
+    schedule = ['none'] * num_frames
+    t = 2 + int(rng.integers(0, 4))
+    while t < num_frames:
+        run = int(rng.integers(1, 5))
+        kind = DEGRADATIONS[int(rng.integers(len(DEGRADATIONS)))]
+        schedule[t:t + run] = [kind] * len(schedule[t:t + run])
+        t += run + int(rng.integers(3, 9))
+    return schedule
+
+
+def _background(rng: np.random.Generator, width: int,
+                height: int) -> np.ndarray:
+    """A muted, smooth, cluttered background canvas (uint8 BGR)."""
+    base = np.array(
+        _hsv_to_bgr(
+            rng.uniform(0, 360), rng.uniform(0.05, 0.3),
+            rng.uniform(0.35, 0.65)), np.float32)
+    low = rng.standard_normal(
+        (max(2, height // 8), max(2, width // 8), 3)).astype(np.float32)
+    low = 0.8 * low.mean(axis=2, keepdims=True) + 0.35 * low  # mostly grey
+    canvas = base + 22.0 * cv2.resize(
+        low, (width, height), interpolation=cv2.INTER_CUBIC)
+    canvas = np.clip(canvas, 0, 255).astype(np.uint8)
+    for _ in range(int(rng.integers(6, 14)) * max(1, width // 160)):
+        colour = _hsv_to_bgr(
+            rng.uniform(0, 360), rng.uniform(0.0, 0.3), rng.uniform(0.2, 0.8))
+        centre = (int(rng.integers(width)), int(rng.integers(height)))
+        axes = (int(rng.integers(3, 14)), int(rng.integers(3, 14)))
+        cv2.ellipse(canvas, centre, axes, float(rng.uniform(0, 180)), 0, 360,
+                    colour, -1)
+    grain = rng.standard_normal(canvas.shape).astype(np.float32) * 3.0
+    return np.clip(canvas + grain, 0, 255).astype(np.uint8)
+
+
+def _camera_path(rng: np.random.Generator, num_frames: int) -> np.ndarray:
+    """Camera offsets ``(num_frames, 2)`` (x, y) in pixels, starting at 0."""
+    mode = rng.choice(['static', 'slow', 'fast'], p=[0.35, 0.35, 0.3])
+    speed = dict(
+        static=0.0, slow=rng.uniform(0.2, 0.6), fast=rng.uniform(0.8,
+                                                                 2.0))[mode]
+    angle = rng.normal(0.0, 0.35) + np.pi * float(rng.random() < 0.5)
+    step = speed * np.array([np.cos(angle), np.sin(angle)])
+    return np.arange(num_frames)[:, None] * step[None]
+
+
+def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray,
+           box: np.ndarray) -> None:
+    """Paste a sprite at ``box`` (x1, y1, x2, y2), clipped, in place."""
+    h, w = frame.shape[:2]
+    x1, y1, x2, y2 = box
+    cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+    if cx2 <= cx1 or cy2 <= cy1:
+        return
+    src = (slice(cy1 - y1, cy2 - y1), slice(cx1 - x1, cx2 - x1))
+    region = frame[cy1:cy2, cx1:cx2]
+    region[mask[src]] = sprite[src][mask[src]]
+
+
+def _motion_blur(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Linear motion blur (9-17 px, any angle), half desaturated."""
+    length = int(rng.integers(4, 9)) * 2 + 1
+    kernel = np.zeros((length, length), np.float32)
+    c, angle = length // 2, rng.uniform(0, np.pi)
+    dx, dy = c * np.cos(angle), c * np.sin(angle)
+    cv2.line(kernel, (int(round(c - dx)), int(round(c - dy))),
+             (int(round(c + dx)), int(round(c + dy))), 1.0, 1)
+    out = cv2.filter2D(img, -1, kernel / kernel.sum())
+    grey = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)[..., None]
+    return (0.5 * out + 0.5 * grey).astype(np.uint8)
+
+
+def _add_noise(img: np.ndarray,
+               rng: np.random.Generator,
+               sigma: float,
+               coarse: bool = False) -> np.ndarray:
+    """Gaussian noise; ``coarse`` adds half of it as 2x2 pixel blocks."""
+    h, w = img.shape[:2]
+    noise = rng.standard_normal(img.shape).astype(np.float32) * sigma
+    if coarse:
+        blocks = rng.standard_normal(((h + 1) // 2, (w + 1) // 2, 3))
+        blocks = blocks.repeat(2, axis=0).repeat(2, axis=1)[:h, :w]
+        noise = (noise + sigma * blocks.astype(np.float32)) / np.sqrt(2.0)
+    return np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+def _occlude(img: np.ndarray, boxes: Sequence[np.ndarray],
+             rng: np.random.Generator) -> np.ndarray:
+    """Cover 50-75% of each box from a random side with a grey patch."""
+    out = img.copy()
+    for box in boxes:
+        x1, y1, x2, y2 = (int(v) for v in box)
+        frac = rng.uniform(0.5, 0.75)
+        side = int(rng.integers(4))
+        if side == 0:
+            x2 = x1 + int(round((x2 - x1) * frac))
+        elif side == 1:
+            x1 = x2 - int(round((x2 - x1) * frac))
+        elif side == 2:
+            y2 = y1 + int(round((y2 - y1) * frac))
+        else:
+            y1 = y2 - int(round((y2 - y1) * frac))
+        grey = rng.uniform(60, 190)
+        patch = grey + 25.0 * rng.standard_normal(
+            (max(y2 - y1, 0), max(x2 - x1, 0), 1)).astype(np.float32)
+        out[y1:y2, x1:x2] = np.clip(patch, 0, 255).astype(np.uint8)
+    return out
+
+
+def apply_degradation(img: np.ndarray, kind: str, boxes: Sequence[np.ndarray],
+                      rng: np.random.Generator) -> np.ndarray:
+    """Degrade a frame.
+
+    Args:
+        img (np.ndarray): ``(H, W, 3)`` uint8 BGR frame.
+        kind (str): ``'none'`` or one of :data:`DEGRADATIONS`.
+        boxes (Sequence[np.ndarray]): Visible object boxes (x1, y1, x2, y2),
+            used by ``'occlusion'``.
+        rng (np.random.Generator): Random generator.
+
+    Returns:
+        np.ndarray: The degraded ``(H, W, 3)`` uint8 frame.
+    """
+    if kind == 'none':
+        return img
+    if kind == 'blur':
+        return _motion_blur(img, rng)
+    if kind == 'noise':
+        return _add_noise(img, rng, rng.uniform(70, 100), coarse=True)
+    if kind == 'occlusion':
+        return _occlude(img, boxes, rng)
+    if kind == 'dim':
+        dimmed = (img.astype(np.float32) * rng.uniform(0.06, 0.15))
+        return _add_noise(dimmed.astype(np.uint8), rng, 5.0)
+    raise ValueError(f"kind must be 'none' or one of {DEGRADATIONS}, "
+                     f'got {kind!r}')
+
+
+def _covered_fraction(box: np.ndarray, others: Sequence[np.ndarray]) -> float:
+    """Largest fraction of ``box`` covered by one of ``others``."""
+    area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1.0)
+    best = 0.0
+    for o in others:
+        iw = min(box[2], o[2]) - max(box[0], o[0])
+        ih = min(box[3], o[3]) - max(box[1], o[1])
+        if iw > 0 and ih > 0:
+            best = max(best, iw * ih / area)
+    return best
+
+
+def render_video(
+    rng: np.random.Generator,
+    num_frames: int,
+    width: int,
+    height: int,
+    speed_offset: int = 0
+) -> Tuple[List[np.ndarray], List[List[dict]], List[str]]:
+    """Render one SynthVID video.
+
+    Args:
+        rng (np.random.Generator): The video's own random generator.
+        num_frames (int): Number of frames L.
+        width (int): Frame width W.
+        height (int): Frame height H.
+        speed_offset (int): Object j gets the speed class
+            ``SPEED_CLASSES[(speed_offset + j) % 3]`` (the video index, so
+            speeds are balanced over a split). Defaults to 0.
+
+    Returns:
+        tuple: ``frames`` (L arrays ``(H, W, 3)`` uint8 BGR), ``objects``
+        (per frame a list of dicts ``trackid``, ``label``, ``bbox``
+        (x1, y1, x2, y2) ints clipped to the image, ``occluded``) and
+        ``degradations`` (per frame ``'none'`` or a degradation kind).
+        At least one frame has an object.
+    """
+    tracks = [
+        _sample_track(rng, width, height, num_frames,
+                      SPEED_CLASSES[(speed_offset + j) % len(SPEED_CLASSES)])
+        for j in range(int(rng.integers(1, 4)))
+    ]
+    camera = _camera_path(rng, num_frames)
+    pan = np.abs(camera).max(axis=0).astype(int) + 2
+    canvas = _background(rng, width + 2 * pan[0], height + 2 * pan[1])
+    schedule = degradation_schedule(rng, num_frames)
+    frames, objects = [], []
+    for t in range(num_frames):
+        ox, oy = (pan + np.round(camera[t])).astype(int)
+        frame = canvas[oy:oy + height, ox:ox + width].copy()
+        frame_objects = []
+        for trackid, track in enumerate(tracks):  # later tracks are in front
+            box = track.box(t)
+            sprite, mask = render_sprite(track.label, box[2] - box[0],
+                                         box[3] - box[1], track.bright,
+                                         track.dark)
+            _paste(frame, sprite, mask, box)
+            shown = visible_box(box, width, height)
+            for obj in frame_objects:
+                if shown is not None and _covered_fraction(
+                        obj['bbox'], [shown]) > 0.1:
+                    obj['occluded'] = True
+            if shown is not None:
+                frame_objects.append(
+                    dict(
+                        trackid=trackid,
+                        label=track.label,
+                        bbox=shown,
+                        occluded=False))
+        if schedule[t] == 'occlusion':
+            for obj in frame_objects:
+                obj['occluded'] = True
+        frames.append(
+            apply_degradation(frame, schedule[t],
+                              [o['bbox'] for o in frame_objects], rng))
+        objects.append(frame_objects)
+    if not any(objects):  # nothing ever in view: draw the video again
+        return render_video(rng, num_frames, width, height, speed_offset)
+    return frames, objects, schedule
+
+
+def _frame_xml(folder: str, frame_id: int, width: int, height: int,
+               objects: List[dict], degradation: str,
+               class_table: ClassTable) -> ET.ElementTree:
+    """Build the ILSVRC-style annotation of one frame."""
+    root = ET.Element('annotation')
+    ET.SubElement(root, 'folder').text = folder
+    ET.SubElement(root, 'filename').text = f'{frame_id:06d}'
+    source = ET.SubElement(root, 'source')
+    ET.SubElement(source, 'database').text = 'SynthVID'
+    size = ET.SubElement(root, 'size')
+    ET.SubElement(size, 'width').text = str(width)
+    ET.SubElement(size, 'height').text = str(height)
+    ET.SubElement(root, 'degradation').text = degradation
+    for obj in objects:
+        node = ET.SubElement(root, 'object')
+        ET.SubElement(node, 'trackid').text = str(obj['trackid'])
+        ET.SubElement(node, 'name').text = class_table[obj['label']][0]
+        box = ET.SubElement(node, 'bndbox')
+        for tag, value in zip(('xmin', 'ymin', 'xmax', 'ymax'), obj['bbox']):
+            ET.SubElement(box, tag).text = str(int(value))
+        ET.SubElement(node, 'occluded').text = str(int(obj['occluded']))
+        ET.SubElement(node, 'generated').text = '0'
+    return ET.ElementTree(root)
+
+
+def _video_name(split: str, index: int) -> str:
+    """Video path relative to ``Data/VID`` (ILSVRC2015 naming)."""
+    if split == 'train':
+        return (f'train/SynthVID_VID_train_{index // 1000:04d}/'
+                f'SynthVID_train_{index:08d}')
+    return f'val/SynthVID_val_{index:08d}'
+
+
+def generate_split(out_dir: str,
+                   split: str,
+                   num_videos: int,
+                   num_frames: int = 40,
+                   width: int = 160,
+                   height: int = 96,
+                   seed: int = 0,
+                   overwrite: bool = False,
+                   show_progress: bool = False) -> dict:
+    """Write one split of SynthVID in the ILSVRC2015 VID layout.
+
+    Args:
+        out_dir (str): Data set root.
+        split (str): ``'train'`` or ``'val'``.
+        num_videos (int): Number of videos.
+        num_frames (int): Frames per video. Defaults to 40.
+        width (int): Frame width. Defaults to 160.
+        height (int): Frame height. Defaults to 96.
+        seed (int): Data set seed; the split's stream is
+            ``SeedSequence([seed, 0 if train else 1])``. Defaults to 0.
+        overwrite (bool): Replace an existing split (its ``Data/VID``,
+            ``Annotations/VID`` folders) instead of raising
+            ``FileExistsError``. Defaults to False.
+        show_progress (bool): Show a tqdm bar. Defaults to False.
+
+    Returns:
+        dict: Counts: ``videos``, ``frames``, ``boxes`` and per degradation
+        kind the number of frames.
+    """
+    if split not in ('train', 'val'):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    if num_videos < 1 or num_frames < 1 or min(width, height) < 16:
+        raise ValueError('need num_videos >= 1, num_frames >= 1 and frames '
+                         f'of at least 16x16, got {num_videos}, {num_frames}'
+                         f', {width}x{height}')
+    _clear_split(out_dir, split, overwrite)
+    children = np.random.SeedSequence([seed, 0 if split == 'train' else 1
+                                       ]).spawn(num_videos)
+    stats = dict(videos=num_videos, frames=0, boxes=0)
+    stats.update({kind: 0 for kind in DEGRADATIONS})
+    class_videos: Dict[int, List[str]] = {}
+    val_lines = []
+    for index in tqdm(
+            range(num_videos), desc=f'SynthVID {split}',
+            disable=not show_progress):
+        frames, objects, schedule = render_video(
+            np.random.default_rng(children[index]),
+            num_frames,
+            width,
+            height,
+            speed_offset=index)
+        name = _video_name(split, index)
+        for d in ('Data', 'Annotations'):
+            os.makedirs(osp.join(out_dir, d, 'VID', name), exist_ok=True)
+        for t, (frame, objs) in enumerate(zip(frames, objects)):
+            cv2.imwrite(
+                osp.join(out_dir, 'Data', 'VID', name, f'{t:06d}.JPEG'), frame,
+                [cv2.IMWRITE_JPEG_QUALITY, 90])
+            _frame_xml(name, t, width, height, objs, schedule[t],
+                       SYNTHVID_CLASS_TABLE).write(
+                           osp.join(out_dir, 'Annotations', 'VID', name,
+                                    f'{t:06d}.xml'))
+            if split == 'val':
+                val_lines.append(f'{name[len("val/"):]}/{t:06d}')
+            stats['boxes'] += len(objs)
+            for obj in objs:
+                class_videos.setdefault(obj['label'], []).append(name)
+        stats['frames'] += num_frames
+        for kind in schedule:
+            if kind != 'none':
+                stats[kind] += 1
+    _write_image_sets(out_dir, split, class_videos, val_lines)
+    return stats
+
+
+def _clear_split(out_dir: str, split: str, overwrite: bool) -> None:
+    """Remove an existing split (if ``overwrite``) so no stale frame stays."""
+    dirs = [
+        osp.join(out_dir, d, 'VID', split) for d in ('Data', 'Annotations')
+    ]
+    sets = glob.glob(
+        osp.join(out_dir, 'ImageSets', 'VID',
+                 'train_*.txt' if split == 'train' else 'val.txt'))
+    if not any(osp.exists(d) for d in dirs) and not sets:
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f'{out_dir} already holds a SynthVID {split} split; pass '
+            'overwrite=True (--overwrite) to replace it')
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+    for f in sets:
+        os.remove(f)
+
+
+def _write_image_sets(out_dir: str, split: str, class_videos: Dict[int,
+                                                                   List[str]],
+                      val_lines: List[str]) -> None:
+    """Write ``ImageSets/VID/train_<k>.txt`` or ``val.txt``."""
+    set_dir = osp.join(out_dir, 'ImageSets', 'VID')
+    os.makedirs(set_dir, exist_ok=True)
+    if split == 'val':
+        with open(osp.join(set_dir, 'val.txt'), 'w') as f:
+            f.writelines(f'{line} {i}\n'
+                         for i, line in enumerate(val_lines, 1))
+        return
+    for label in range(len(SYNTHVID_CLASS_TABLE)):
+        names = sorted(set(class_videos.get(label, [])))
+        with open(osp.join(set_dir, f'train_{label + 1}.txt'), 'w') as f:
+            f.writelines(f'{n[len("train/"):]} 1\n' for n in names)
+
+
+def generate_synthvid(out_dir: str,
+                      num_train_videos: int = 24,
+                      num_val_videos: int = 8,
+                      num_frames: int = 40,
+                      width: int = 160,
+                      height: int = 96,
+                      seed: int = 0,
+                      overwrite: bool = False,
+                      show_progress: bool = False) -> dict:
+    """Write SynthVID (train and val) in the ILSVRC2015 VID layout.
+
+    Args:
+        out_dir (str): Data set root (gets ``Data``, ``Annotations``,
+            ``ImageSets``).
+        num_train_videos (int): Training videos. Defaults to 24.
+        num_val_videos (int): Validation videos. Defaults to 8.
+        num_frames (int): Frames per video. Defaults to 40.
+        width (int): Frame width. Defaults to 160.
+        height (int): Frame height. Defaults to 96.
+        seed (int): Seed; train and val use different streams of it.
+            Defaults to 0.
+        overwrite (bool): Replace existing splits. Defaults to False.
+        show_progress (bool): Show tqdm bars. Defaults to False.
+
+    Returns:
+        dict: ``{'train': counts, 'val': counts}``, see
+        :func:`generate_split`.
+    """
+    return {
+        split:
+        generate_split(out_dir, split, n, num_frames, width, height, seed,
+                       overwrite, show_progress)
+        for split, n in (('train', num_train_videos), ('val', num_val_videos))
+    }
+
+
+def box_motion_ious(coco_vid: dict, window: int = 10) -> np.ndarray:
+    """Motion IoU of every box of a CocoVID dict (ILSVRC speed measure).
+
+    The motion IoU of a box is the mean IoU with the boxes of the same
+    ``instance_id`` in the frames within ``+-window`` (the box itself
+    excluded); boxes whose object appears in no such frame are left out.
+    Speed classes: fast < 0.7 <= medium <= 0.9 < slow.
+
+    Args:
+        coco_vid (dict): CocoVID ``images`` and ``annotations``.
+        window (int): Half window in frames. Defaults to 10.
+
+    Returns:
+        np.ndarray: ``(B,)`` float64 motion IoUs.
+    """
+    frame_of = {img['id']: img['frame_id'] for img in coco_vid['images']}
+    tracks: Dict[Any, Dict[int, np.ndarray]] = {}
+    for ann in coco_vid['annotations']:
+        x, y, w, h = ann['bbox']
+        tracks.setdefault(
+            (ann.get('video_id'), ann['instance_id']),
+            {})[frame_of[ann['image_id']]] = np.array([x, y, x + w, y + h],
+                                                      float)
+    values = []
+    for boxes in tracks.values():
+        for t, box in boxes.items():
+            near = [
+                boxes[k] for k in range(t - window, t + window + 1)
+                if k != t and k in boxes
+            ]
+            if near:
+                values.append(np.mean(_ious(box, np.stack(near))))
+    return np.array(values, dtype=np.float64)
+
+
+def _ious(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """IoU of one (4,) x1y1x2y2 box with (N, 4) boxes."""
+    lt = np.maximum(box[:2], others[:, :2])
+    rb = np.minimum(box[2:], others[:, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+    area = np.prod(box[2:] - box[:2])
+    areas = np.prod(others[:, 2:] - others[:, :2], axis=1)
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def speed_split(motion_ious: np.ndarray) -> Dict[str, float]:
+    """Fractions of fast (< 0.7), medium and slow (> 0.9) boxes."""
+    n = max(len(motion_ious), 1)
+    return dict(
+        fast=float((motion_ious < 0.7).sum()) / n,
+        medium=float(((motion_ious >= 0.7) & (motion_ious <= 0.9)).sum()) / n,
+        slow=float((motion_ious > 0.9).sum()) / n)
+
+
+def _class_colours(num_classes: int) -> List[Tuple[int, int, int]]:
+    return [
+        _hsv_to_bgr(_CLASS_HUES[i % len(_CLASS_HUES)], 0.9, 1.0)
+        for i in range(num_classes)
+    ]
+
+
+def _preview_frames(schedule: List[str], num_cols: int,
+                    kind: str) -> List[int]:
+    """Consecutive frames from 2 before the first ``kind`` frame."""
+    num_frames = len(schedule)
+    if num_frames <= num_cols:
+        return list(range(num_frames))
+    first = schedule.index(kind) if kind in schedule else 2
+    start = int(np.clip(first - 2, 0, num_frames - num_cols))
+    return list(range(start, start + num_cols))
+
+
+def _preview_rows(schedules: Dict[str, List[str]], num_rows: int,
+                  num_cols: int) -> List[Tuple[str, List[int]]]:
+    """Pick ``(video, frames)`` per row; row r shows degradation r % 4."""
+    rows, used = [], set()
+    for r in range(num_rows):
+        kind = DEGRADATIONS[r % len(DEGRADATIONS)]
+        fresh = [n for n in schedules if n not in used]
+        name = ([n for n in fresh if kind in schedules[n]] or fresh
+                or list(schedules))[0]
+        used.add(name)
+        rows.append((name, _preview_frames(schedules[name], num_cols, kind)))
+    return rows
+
+
+def _draw_tile(img: np.ndarray, info: dict, title: str,
+               scale: int) -> np.ndarray:
+    """Upscale a frame, draw its boxes, class names and a title."""
+    synset2label = {s: i for i, (s, _) in enumerate(SYNTHVID_CLASS_TABLE)}
+    colours = _class_colours(len(SYNTHVID_CLASS_TABLE))
+    img = cv2.resize(
+        img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    for obj in info['objects']:
+        label = synset2label[obj['name']]
+        x1, y1, x2, y2 = (int(v * scale) for v in obj['bbox'])
+        cv2.rectangle(img, (x1, y1), (x2 - 1, y2 - 1), colours[label], 1)
+        cv2.putText(img, SYNTHVID_CLASSES[label], (x1, max(y1 - 2, 8)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, colours[label], 1)
+    cv2.putText(img, title, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                (255, 255, 255), 1)
+    return cv2.copyMakeBorder(img, 1, 1, 1, 1, cv2.BORDER_CONSTANT)
+
+
+def render_preview(root: str,
+                   out_file: str,
+                   split: str = 'val',
+                   num_rows: int = 4,
+                   num_cols: int = 6,
+                   scale: int = 2) -> np.ndarray:
+    """Render a contact sheet of SynthVID frames with their boxes (PNG).
+
+    Row r shows ``num_cols`` consecutive frames of a video around its first
+    frame with degradation ``DEGRADATIONS[r % 4]`` (a different video per
+    row where possible), with boxes, class names, frame number and
+    degradation kind.
+
+    Args:
+        root (str): SynthVID root.
+        out_file (str): Output image path (e.g. ``docs/synthvid.png``).
+        split (str): Split to show. Defaults to ``'val'``.
+        num_rows (int): Number of rows. Defaults to 4.
+        num_cols (int): Frames per row. Defaults to 6.
+        scale (int): Upscaling factor. Defaults to 2.
+
+    Returns:
+        np.ndarray: The sheet, ``(rows*(scale*H+2), cols*(scale*W+2), 3)``
+        uint8 BGR.
+    """
+    infos = {}
+    for name in read_vid_video_list(root, split):
+        ann_dir = osp.join(root, 'Annotations', 'VID', name)
+        infos[name] = [
+            parse_voc_xml(osp.join(ann_dir, f))
+            for f in sorted(os.listdir(ann_dir))
+        ]
+    schedules = {
+        n: [i['degradation'] or 'none' for i in v]
+        for n, v in infos.items()
+    }
+    rows = []
+    for name, frames in _preview_rows(schedules, num_rows, num_cols):
+        tiles = [
+            _draw_tile(
+                cv2.imread(
+                    osp.join(root, 'Data', 'VID', name, f'{t:06d}.JPEG')),
+                infos[name][t], f'frame {t}: {schedules[name][t]}', scale)
+            for t in frames
+        ]
+        while len(tiles) < num_cols:
+            tiles.append(np.zeros_like(tiles[0]))
+        rows.append(np.concatenate(tiles, axis=1))
+    sheet = np.concatenate(rows, axis=0)
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    if not cv2.imwrite(out_file, sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
+        raise ValueError(f'cannot write preview image {out_file}')
+    return sheet

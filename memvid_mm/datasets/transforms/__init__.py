@@ -1,0 +1,4 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+from .clip_sampling import CausalClipSample, causal_clip_indices
+
+__all__ = ['CausalClipSample', 'causal_clip_indices']

@@ -1,0 +1,403 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Per-frame records shared by the VID metric, the dump and eval_vid.py.
+
+A *frame record* is a dict with
+
+* ``img_id`` (int), ``video_id``, ``frame_id`` (int), ``img_path``;
+* predictions in the original image: ``bboxes`` (R, 4) float32
+  ``(x1, y1, x2, y2)``, ``scores`` (R,) float32, ``labels`` (R,) int64;
+* optionally the original-scale ground truth ``gt_bboxes`` (G, 4) float64,
+  ``gt_labels`` (G,), ``gt_instance_ids`` (G,) int64, ``gt_ignore_flags``
+  (G,) bool, and ``degradation`` (str or None).
+
+``DumpVIDResults`` pickles records without the ground truth, which is
+exactly the dump format of docs/design.md.
+"""
+import contextlib
+import io
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.logging import print_log
+
+from .vid_eval import eval_vid_map, format_vid_table
+
+PRED_KEYS = ('bboxes', 'scores', 'labels')
+GT_KEYS = ('gt_bboxes', 'gt_labels', 'gt_instance_ids', 'gt_ignore_flags')
+DUMP_KEYS = ('img_id', 'video_id', 'frame_id', 'img_path') + PRED_KEYS
+#: ``degradation`` value of the clean frames (SynthVID).
+CLEAN_DEGRADATION = 'none'
+#: pycocotools ``maxDets`` of mmdet's CocoMetric (``proposal_nums``).
+COCO_MAX_DETS = (100, 300, 1000)
+
+
+def to_numpy(value, dtype) -> np.ndarray:
+    """Convert a tensor / array / list to a numpy array of ``dtype``."""
+    if hasattr(value, 'detach'):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=dtype)
+
+
+def instances_to_gt(instances: Sequence[dict]) -> Dict[str, np.ndarray]:
+    """Arrays of the original-scale GT of one frame.
+
+    Args:
+        instances (Sequence[dict]): mmdet's parsed annotations (the
+            ``instances`` metainfo of a data sample), each with ``bbox``
+            ``[x1, y1, x2, y2]``, ``bbox_label``, ``instance_id`` and
+            ``ignore_flag``.
+
+    Returns:
+        dict[str, np.ndarray]: ``gt_bboxes`` (G, 4), ``gt_labels`` (G,),
+        ``gt_instance_ids`` (G,) (-1 when absent) and ``gt_ignore_flags``
+        (G,) bool.
+    """
+    if instances is None:
+        raise ValueError('the data sample has no "instances" metainfo (the '
+                         'original-scale GT); keep "instances" in the '
+                         'meta_keys of PackTrackInputs')
+    for i, inst in enumerate(instances):
+        if 'bbox' not in inst or 'bbox_label' not in inst:
+            raise ValueError(f'instances[{i}] needs "bbox" and "bbox_label",'
+                             f' got keys {sorted(inst)}')
+    return dict(
+        gt_bboxes=np.array([inst['bbox'] for inst in instances],
+                           dtype=np.float64).reshape(-1, 4),
+        gt_labels=np.array([inst['bbox_label'] for inst in instances],
+                           dtype=np.int64),
+        gt_instance_ids=np.array(
+            [inst.get('instance_id', -1) for inst in instances],
+            dtype=np.int64),
+        gt_ignore_flags=np.array(
+            [bool(inst.get('ignore_flag', 0)) for inst in instances],
+            dtype=bool))
+
+
+def _values_equal(a, b) -> bool:
+    """Equality of record values (arrays compared element-wise)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                and a.dtype == b.dtype and np.array_equal(a, b))
+    return a == b
+
+
+def frames_equal(a: dict, b: dict) -> bool:
+    """Whether two frame records have the same keys and content."""
+    return a.keys() == b.keys() and all(
+        _values_equal(a[key], b[key]) for key in a)
+
+
+def merge_frame_records(records: Sequence[dict]) -> List[dict]:
+    """Sort records by ``img_id`` and keep each frame once.
+
+    Under DDP a frame may arrive from more than one rank (or twice from one
+    rank); identical copies are merged, different ones are an error.
+
+    Args:
+        records (Sequence[dict]): Frame records, any order.
+
+    Returns:
+        list[dict]: One record per ``img_id``, sorted by ``img_id``.
+    """
+    by_id = {}
+    for record in records:
+        img_id = record['img_id']
+        if img_id in by_id:
+            if not frames_equal(by_id[img_id], record):
+                raise ValueError(f'img_id {img_id} was evaluated twice with '
+                                 'different content (predictions or GT)')
+            continue
+        by_id[img_id] = record
+    return [by_id[img_id] for img_id in sorted(by_id)]
+
+
+def frames_to_eval_inputs(
+        frames: Sequence[dict]) -> Tuple[List[dict], List[dict]]:
+    """Split frame records into ``eval_vid_map``'s two lists.
+
+    Args:
+        frames (Sequence[dict]): Frame records with predictions and GT.
+
+    Returns:
+        tuple[list[dict], list[dict]]: ``det_results`` and ``annotations``.
+    """
+    det_results, annotations = [], []
+    for frame in frames:
+        det_results.append({key: frame[key] for key in PRED_KEYS})
+        annotations.append(
+            dict(
+                bboxes=frame['gt_bboxes'],
+                labels=frame['gt_labels'],
+                instance_ids=frame['gt_instance_ids'],
+                ignore_flags=frame['gt_ignore_flags'],
+                video_id=frame['video_id'],
+                frame_id=frame['frame_id']))
+    return det_results, annotations
+
+
+def coco_ap50(frames: Sequence[dict],
+              num_classes: int,
+              max_dets: Sequence[int] = COCO_MAX_DETS) -> float:
+    """COCO-style bbox AP at IoU 0.5 (pycocotools) on the same frames.
+
+    Boxes are converted to COCO ``[x, y, w, h]`` with ``w = x2 - x1`` (the
+    exclusive convention of mmdet's ``CocoMetric``); ``gt_ignore_flags``
+    become ``iscrowd``; the value is pycocotools' AP at IoU 0.5, area
+    ``all`` and ``max_dets[-1]`` detections per image, which is what
+    mmdet's ``CocoMetric`` / ``CocoVideoMetric`` report as ``bbox_mAP_50``
+    with their default ``proposal_nums=(100, 300, 1000)``.
+
+    Args:
+        frames (Sequence[dict]): Frame records with predictions and GT.
+        num_classes (int): C; category ids are ``label + 1``.
+        max_dets (Sequence[int]): pycocotools ``maxDets`` (3 values).
+            Defaults to (100, 300, 1000).
+
+    Returns:
+        float: AP50 in [0, 1]; ``nan`` when there is no GT box.
+    """
+    from mmdet.datasets.api_wrappers import COCO, COCOeval
+
+    images, gts, dets = [], [], []
+    for frame in frames:
+        img_id = int(frame['img_id'])
+        images.append(dict(id=img_id))
+        for box, label, crowd in zip(frame['gt_bboxes'], frame['gt_labels'],
+                                     frame['gt_ignore_flags']):
+            w, h = float(box[2] - box[0]), float(box[3] - box[1])
+            gts.append(
+                dict(
+                    id=len(gts) + 1,  # pycocotools needs ids > 0
+                    image_id=img_id,
+                    category_id=int(label) + 1,
+                    bbox=[float(box[0]), float(box[1]), w, h],
+                    area=w * h,
+                    iscrowd=int(crowd)))
+        for box, score, label in zip(frame['bboxes'], frame['scores'],
+                                     frame['labels']):
+            dets.append(
+                dict(
+                    image_id=img_id,
+                    category_id=int(label) + 1,
+                    bbox=[
+                        float(box[0]),
+                        float(box[1]),
+                        float(box[2] - box[0]),
+                        float(box[3] - box[1])
+                    ],
+                    score=float(score)))
+    if not any(not g['iscrowd'] for g in gts):
+        return float('nan')
+    if not dets:
+        return 0.
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = dict(
+            images=images,
+            annotations=gts,
+            categories=[dict(id=c + 1) for c in range(num_classes)])
+        coco_gt.createIndex()
+        coco_dt = coco_gt.loadRes(dets)
+        coco_eval = COCOeval(coco_gt, coco_dt, 'bbox')
+        coco_eval.params.catIds = list(range(1, num_classes + 1))
+        coco_eval.params.imgIds = [image['id'] for image in images]
+        coco_eval.params.maxDets = list(max_dets)
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+    # precision: [T, R, K, A, M]; IoU 0.5 is T=0, area 'all' is A=0
+    precision = coco_eval.eval['precision'][0, :, :, 0, -1]
+    valid = precision > -1
+    return float(precision[valid].mean()) if valid.any() else float('nan')
+
+
+def degradation_subsets(frames: Sequence[dict]) -> Dict[str, List[dict]]:
+    """Split frames into ``clean`` / ``degraded`` by their ``degradation``.
+
+    Args:
+        frames (Sequence[dict]): Frame records.
+
+    Returns:
+        dict[str, list[dict]]: ``{}`` when no frame carries a degradation,
+        else ``clean`` (``degradation == 'none'``) and ``degraded`` (any
+        other value).
+    """
+    values = [frame.get('degradation') for frame in frames]
+    missing = sum(value is None for value in values)
+    if missing == len(values):
+        return {}
+    if missing:
+        raise ValueError(f'{missing} of {len(values)} frames carry no '
+                         'degradation value; all or none must')
+    return dict(
+        clean=[f for f, v in zip(frames, values) if v == CLEAN_DEGRADATION],
+        degraded=[f for f, v in zip(frames, values) if v != CLEAN_DEGRADATION])
+
+
+def evaluate_vid_frames(frames: Sequence[dict],
+                        class_names: Optional[Sequence[str]] = None,
+                        speed_ranges: Optional[dict] = None,
+                        with_coco_ap50: bool = True,
+                        with_degradation: bool = False,
+                        logger='silent') -> Tuple[dict, str]:
+    """Score frame records: VID mAP per speed, COCO AP50, degradations.
+
+    Args:
+        frames (Sequence[dict]): Frame records with predictions and GT,
+            each frame once.
+        class_names (Sequence[str], optional): Class names; label ``i`` is
+            ``class_names[i]``. Defaults to None (inferred from labels).
+        speed_ranges (dict, optional): See :func:`eval_vid_map`.
+        with_coco_ap50 (bool): Also compute ``bbox_mAP_50``. Defaults to
+            True.
+        with_degradation (bool): Also compute ``mAP_clean`` and
+            ``mAP_degraded`` when the frames carry a ``degradation``.
+            Defaults to False.
+        logger (MMLogger | str): Where to print the table. Defaults to
+            ``'silent'``.
+
+    Returns:
+        tuple[dict, str]: The scalar metrics (``mAP``, ``mAP_<split>``,
+        optionally ``bbox_mAP_50``, ``mAP_clean``, ``mAP_degraded``) and
+        the printable report (per-class table and the extra lines).
+    """
+    if not frames:
+        raise ValueError('no frames to evaluate')
+    det_results, annotations = frames_to_eval_inputs(frames)
+    num_classes = None if class_names is None else len(class_names)
+    results = eval_vid_map(
+        det_results,
+        annotations,
+        num_classes=num_classes,
+        class_names=class_names,
+        speed_ranges=speed_ranges,
+        logger='silent')
+    metrics = {
+        key: value
+        for key, value in results.items() if key.startswith('mAP')
+    }
+    num_classes = len(results['class_names'])
+    if with_coco_ap50:
+        metrics['bbox_mAP_50'] = coco_ap50(frames, num_classes)
+    if with_degradation:
+        subsets = degradation_subsets(frames)
+        if not subsets:
+            warnings.warn('with_degradation is set but no frame carries a '
+                          'degradation value; mAP_clean/mAP_degraded skipped')
+        for name, subset in subsets.items():
+            metrics[f'mAP_{name}'] = _subset_map(subset, num_classes)
+    extra = [
+        f'{key}: {value:.4f}' for key, value in metrics.items()
+        if key not in results
+    ]
+    report = '\n'.join([format_vid_table(results)] + extra)
+    print_log('\n' + report, logger=logger)
+    return metrics, report
+
+
+def _subset_map(frames: Sequence[dict], num_classes: int) -> float:
+    """mAP (split ``all``) on a subset of frames; ``nan`` if empty."""
+    if not frames:
+        return float('nan')
+    det_results, annotations = frames_to_eval_inputs(frames)
+    return eval_vid_map(
+        det_results,
+        annotations,
+        num_classes=num_classes,
+        speed_ranges=dict(all=(0., 1.)),
+        logger='silent')['mAP']
+
+
+def check_dump_frames(entries) -> None:
+    """Validate a ``DumpVIDResults`` pickle (list of frame dicts).
+
+    Args:
+        entries: The unpickled object.
+
+    Raises:
+        TypeError: ``entries`` is not a list of dicts.
+        ValueError: An entry misses a key, has malformed arrays, or an
+            ``img_id`` appears twice.
+    """
+    if not isinstance(entries, (list, tuple)):
+        raise TypeError('the dump must be a list of per-frame dicts, got '
+                        f'{type(entries).__name__}')
+    seen = set()
+    required = ('img_id', 'video_id', 'frame_id') + PRED_KEYS
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise TypeError(f'dump entry {i} must be a dict, got '
+                            f'{type(entry).__name__}')
+        missing = [key for key in required if key not in entry]
+        if missing:
+            raise ValueError(f'dump entry {i} misses {missing}')
+        where = f'dump entry {i} (img_id={entry["img_id"]!r})'
+        if entry['img_id'] in seen:
+            raise ValueError(f'{where}: img_id appears more than once')
+        seen.add(entry['img_id'])
+        try:
+            bboxes = to_numpy(entry['bboxes'], np.float64)
+            scores = to_numpy(entry['scores'], np.float64)
+            labels = to_numpy(entry['labels'], np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f'{where}: non-numeric predictions ({e})')
+        if bboxes.size == 0:
+            bboxes = bboxes.reshape(0, 4)
+        if bboxes.ndim != 2 or bboxes.shape[1] != 4:
+            raise ValueError(f'{where}: bboxes must be (R, 4), got '
+                             f'{bboxes.shape}')
+        if scores.shape != (len(bboxes), ) or labels.shape != scores.shape:
+            raise ValueError(f'{where}: scores {scores.shape} and labels '
+                             f'{labels.shape} must be ({len(bboxes)},)')
+        if not (np.isfinite(bboxes).all() and np.isfinite(scores).all()):
+            raise ValueError(f'{where}: non-finite bboxes or scores')
+        if np.any(labels != np.round(labels)):
+            raise ValueError(f'{where}: labels must be integers')
+
+
+def attach_ground_truth(dump_frames: Sequence[dict],
+                        gt_frames: Sequence[dict]) -> List[dict]:
+    """Join dumped predictions with the GT of the annotation file.
+
+    Args:
+        dump_frames (Sequence[dict]): Validated dump entries.
+        gt_frames (Sequence[dict]): One dict per annotated frame:
+            ``img_id``, ``video_id``, ``frame_id`` and the ``gt_*`` arrays.
+
+    Returns:
+        list[dict]: Frame records (predictions + GT) sorted by ``img_id``.
+
+    Raises:
+        ValueError: A dumped ``img_id`` is not in the annotation file, a
+            frame of the file is missing from the dump, or ``video_id`` /
+            ``frame_id`` disagree.
+    """
+    gt_by_id = {gt['img_id']: gt for gt in gt_frames}
+    unknown = [f['img_id'] for f in dump_frames if f['img_id'] not in gt_by_id]
+    if unknown:
+        raise ValueError(f'{len(unknown)} dumped frames are not in the '
+                         f'annotation file, e.g. img_id {unknown[:5]}')
+    dumped = {f['img_id'] for f in dump_frames}
+    missing = sorted(set(gt_by_id) - dumped)
+    if missing:
+        raise ValueError(f'{len(missing)} frames of the annotation file are '
+                         f'missing from the dump, e.g. img_id {missing[:5]}')
+    records = []
+    for frame in dump_frames:
+        gt = gt_by_id[frame['img_id']]
+        for key in ('video_id', 'frame_id'):
+            if frame[key] != gt[key]:
+                raise ValueError(f'img_id {frame["img_id"]}: dumped {key} '
+                                 f'{frame[key]!r} != {gt[key]!r} in the '
+                                 'annotation file')
+        record = dict(
+            img_id=frame['img_id'],
+            video_id=frame['video_id'],
+            frame_id=frame['frame_id'],
+            img_path=frame.get('img_path'),
+            bboxes=to_numpy(frame['bboxes'], np.float32).reshape(-1, 4),
+            scores=to_numpy(frame['scores'], np.float32),
+            labels=to_numpy(frame['labels'], np.int64))
+        record.update({key: gt[key] for key in GT_KEYS})
+        records.append(record)
+    return sorted(records, key=lambda r: r['img_id'])

@@ -1,0 +1,5 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+from .imagenet_vid_metric import (DumpVIDResults, ImagenetVIDMetric,
+                                  frame_record)
+
+__all__ = ['DumpVIDResults', 'ImagenetVIDMetric', 'frame_record']

@@ -1,0 +1,210 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""ImageNet VID evaluator (official protocol + motion splits) and dumper.
+
+Both metrics work with the stock TestLoop / ValLoop and
+``TrackImgSampler`` (one frame per step, "image process" of
+``BaseVideoMetric``) as well as with whole videos per step ("video
+process"). A frame is recorded from its ``pred_instances`` (original image
+scale) and, for the evaluator, its original-scale GT from the
+``instances`` metainfo (``gt_instances`` is in the resized image and is
+not used). Results of all ranks are gathered with mmdet's
+``collect_tracking_results`` and merged by ``img_id``, so every frame
+counts exactly once whatever the number of ranks and videos.
+"""
+from typing import List, Optional, Sequence
+
+import numpy as np
+from mmdet.evaluation.metrics.base_video_metric import BaseVideoMetric
+from mmdet.registry import METRICS
+from mmengine.fileio import dump
+from mmengine.logging import print_log
+
+from ..functional.vid_frames import (evaluate_vid_frames, instances_to_gt,
+                                     merge_frame_records, to_numpy)
+
+
+def _frames_with_predictions(data_samples: Sequence) -> list:
+    """The frames of a clip that carry ``pred_instances``."""
+    return [s for s in data_samples if s.get('pred_instances') is not None]
+
+
+def frame_record(data_sample,
+                 with_gt: bool = True,
+                 degradation_key: Optional[str] = None) -> dict:
+    """The frame record (see ``vid_frames``) of one frame's data sample.
+
+    Args:
+        data_sample (DetDataSample | dict): One frame with
+            ``pred_instances`` and the metainfo ``img_id``, ``video_id``,
+            ``frame_id``, ``img_path`` (and ``instances`` for the GT).
+        with_gt (bool): Also read the GT. Defaults to True.
+        degradation_key (str, optional): Metainfo key of the frame's
+            degradation type. Defaults to None.
+
+    Returns:
+        dict: The frame record.
+    """
+    pred = data_sample.get('pred_instances')
+    if pred is None:
+        raise ValueError('the data sample has no pred_instances')
+    for key in ('img_id', 'video_id', 'frame_id'):
+        if data_sample.get(key) is None:
+            raise ValueError(f'the data sample has no {key!r} metainfo')
+    record = dict(
+        img_id=int(data_sample.get('img_id')),
+        video_id=data_sample.get('video_id'),
+        frame_id=int(data_sample.get('frame_id')),
+        img_path=data_sample.get('img_path'),
+        bboxes=to_numpy(pred.get('bboxes'), np.float32).reshape(-1, 4),
+        scores=to_numpy(pred.get('scores'), np.float32).reshape(-1),
+        labels=to_numpy(pred.get('labels'), np.int64).reshape(-1))
+    if with_gt:
+        record.update(instances_to_gt(data_sample.get('instances')))
+        if degradation_key is not None:
+            record['degradation'] = data_sample.get(degradation_key)
+    return record
+
+
+class _VIDFrameMetric(BaseVideoMetric):
+    """Records one frame record per evaluated frame."""
+
+    with_gt = True
+    degradation_key = None
+
+    def process_image(self, data_samples: Sequence, ori_video_len: int):
+        """Record the frames of one step that carry predictions.
+
+        With ``TrackImgSampler`` this is the single frame of the step; for a
+        test clip it is its key frame(s) (the frames with
+        ``pred_instances``).
+
+        Args:
+            data_samples (Sequence[DetDataSample]): The frames of the step.
+            ori_video_len (int): Length of the video.
+        """
+        frames = _frames_with_predictions(data_samples)
+        if not frames:
+            raise ValueError('no frame of the step carries pred_instances')
+        self._record(frames)
+
+    def process_video(self, data_samples: Sequence):
+        """Record every frame of a whole video.
+
+        Args:
+            data_samples (Sequence[DetDataSample]): All frames of a video.
+        """
+        frames = _frames_with_predictions(data_samples)
+        if len(frames) != len(data_samples):
+            raise ValueError(f'{len(data_samples) - len(frames)} frames of '
+                             'the video carry no pred_instances')
+        self._record(frames)
+
+    def _record(self, frames: Sequence) -> None:
+        for frame in frames:
+            self.results.append(
+                frame_record(frame, self.with_gt, self.degradation_key))
+
+
+@METRICS.register_module()
+class ImagenetVIDMetric(_VIDFrameMetric):
+    """Official ImageNet VID mAP with FGFA's motion-speed splits.
+
+    Reports ``mAP``, ``mAP_fast``, ``mAP_medium``, ``mAP_slow`` (see
+    :func:`memvid_mm.evaluation.functional.eval_vid_map`), the COCO-style
+    ``bbox_mAP_50`` of the same frames (pycocotools, see
+    :func:`memvid_mm.evaluation.functional.coco_ap50`) and, with
+    ``degradation_key``, ``mAP_clean`` / ``mAP_degraded`` on the frames
+    whose degradation is / is not ``'none'``. The per-class table goes to
+    the log.
+
+    Args:
+        speed_ranges (dict, optional): ``{name: (lo, hi)}`` motion-IoU
+            splits; ``None`` gives all/fast/medium/slow. Defaults to None.
+        with_coco_ap50 (bool): Also report ``bbox_mAP_50``. Defaults to
+            True.
+        degradation_key (str, optional): Metainfo key holding each frame's
+            degradation type (SynthVID). Defaults to None.
+        collect_device (str): Device to gather results on. Defaults to
+            ``'cpu'``.
+        prefix (str, optional): Metric name prefix. Defaults to ``'vid'``.
+    """
+
+    default_prefix: Optional[str] = 'vid'
+
+    def __init__(self,
+                 speed_ranges: Optional[dict] = None,
+                 with_coco_ap50: bool = True,
+                 degradation_key: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.speed_ranges = speed_ranges
+        self.with_coco_ap50 = with_coco_ap50
+        self.degradation_key = degradation_key
+
+    def compute_metrics(self, results: List[dict]) -> dict:
+        """Score the gathered frame records.
+
+        Args:
+            results (list[dict]): Frame records of all ranks.
+
+        Returns:
+            dict: ``mAP``, ``mAP_<split>``, ``bbox_mAP_50`` and optionally
+            ``mAP_clean`` / ``mAP_degraded``.
+        """
+        frames = merge_frame_records(results)
+        classes = (self.dataset_meta or {}).get('classes')
+        metrics, _ = evaluate_vid_frames(
+            frames,
+            class_names=classes,
+            speed_ranges=self.speed_ranges,
+            with_coco_ap50=self.with_coco_ap50,
+            with_degradation=self.degradation_key is not None,
+            logger='current')
+        print_log(
+            f'ImageNet VID: {len(frames)} frames evaluated', logger='current')
+        return metrics
+
+
+@METRICS.register_module()
+class DumpVIDResults(_VIDFrameMetric):
+    """Dump per-frame predictions to a pickle for offline VID evaluation.
+
+    The file holds a list of dicts ``{img_id, video_id, frame_id,
+    img_path, bboxes (R, 4) float32 x1y1x2y2, scores (R,) float32, labels
+    (R,) int64}`` sorted by ``img_id``, each frame once (also under DDP).
+    Re-score it with ``tools/analysis_tools/eval_vid.py``.
+
+    Args:
+        out_file_path (str): Output path, ending in ``.pkl`` / ``.pickle``.
+        collect_device (str): Device to gather results on. Defaults to
+            ``'cpu'``.
+    """
+
+    default_prefix: Optional[str] = 'vid'
+    with_gt = False
+
+    def __init__(self,
+                 out_file_path: str,
+                 collect_device: str = 'cpu') -> None:
+        super().__init__(collect_device=collect_device)
+        if not str(out_file_path).endswith(('.pkl', '.pickle')):
+            raise ValueError('out_file_path must end with .pkl or .pickle, '
+                             f'got {out_file_path!r}')
+        self.out_file_path = out_file_path
+
+    def compute_metrics(self, results: List[dict]) -> dict:
+        """Write the merged frame records; reports no metric.
+
+        Args:
+            results (list[dict]): Frame records of all ranks.
+
+        Returns:
+            dict: Empty.
+        """
+        frames = merge_frame_records(results)
+        dump(frames, self.out_file_path)
+        print_log(
+            f'{len(frames)} frames dumped to {self.out_file_path}',
+            logger='current')
+        return {}

@@ -1,0 +1,11 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+from .clocknet import (ClockNetAggregator, clocknet_reference,
+                       combine_memories, takes_evidence)
+from .memnet import (MemNetAggregator, average_memory_update,
+                     memory_update_weights, weighted_memory_update)
+
+__all__ = [
+    'MemNetAggregator', 'average_memory_update', 'memory_update_weights',
+    'weighted_memory_update', 'ClockNetAggregator', 'takes_evidence',
+    'combine_memories', 'clocknet_reference'
+]

@@ -1,0 +1,259 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""ClockNet: K MemNet memories on time axes of different strides.
+
+Semantics (Memory Warps, Sec. 3.2; the paper's k = [1, 3, 4] means strides
+``2^(k-1)`` = 1, 4, 8). ``frame_index`` counts frames since the memories
+were reset (0 = first frame). For every frame t with features ``F_t`` and
+image ``I_t``:
+
+* ``frame_index == 0``: every memory is ``F_t`` and its anchor is t.
+* otherwise, for every memory k:
+
+  1. warp it from its anchor frame a_k (the last frame at which it took
+     image evidence; memory k is stored aligned to a_k) to t:
+     ``M_hat^k = warp(M^k, flow(I_t, I_{a_k}))``;
+  2. if it takes evidence at t (``frame_index % strides[k] == 0``):
+     ``M^k = psi_k(M_hat^k, F_t)`` and its anchor becomes t; otherwise
+     ``M^k`` and its anchor are kept unchanged.
+
+* the output at t is the mean over k of the warped/updated memories
+  (``M^k`` for memories that took evidence, ``M_hat^k`` for the others).
+
+Every frame thus needs K warps and at most K flows (NF = NW = K, as in the
+paper); memories whose anchors coincide share one flow, so
+:func:`clocknet_reference` computes the flow once per distinct anchor.
+With ``strides=(1,)`` this is exactly MemNet.
+
+Shape shorthand: N batch, C channels, h/w feature size, H/W image size,
+K number of memories, T number of frames.
+"""
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch.nn as nn
+from mmdet.registry import MODELS
+from mmdet.utils import OptConfigType, OptMultiConfig
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from ..layers.flow_warp import flow_warp
+
+FlowFn = Callable[[Tensor, Tensor], Tensor]
+WarpFn = Callable[[Tensor, Tensor], Tensor]
+UpdateFn = Callable[[int, Tensor, Tensor], Tensor]
+
+
+def check_strides(strides: Sequence[int]) -> tuple:
+    """Validate ClockNet strides and return them as a tuple of ints.
+
+    Args:
+        strides (Sequence[int]): One positive stride per memory.
+
+    Returns:
+        tuple[int]: The strides.
+    """
+    if isinstance(strides, int) or len(strides) == 0:
+        raise ValueError('strides must be a non-empty sequence of positive '
+                         f'ints, got {strides!r}')
+    out = tuple(int(s) for s in strides)
+    if any(s < 1 or s != s0 for s, s0 in zip(out, strides)):
+        raise ValueError(f'strides must be positive ints, got {strides!r}')
+    return out
+
+
+def takes_evidence(frame_index: int, strides: Sequence[int]) -> List[bool]:
+    """Which memories take image evidence at ``frame_index``.
+
+    Args:
+        frame_index (int): Frames since the memories were reset (0 = first
+            frame).
+        strides (Sequence[int]): Stride of each memory.
+
+    Returns:
+        list[bool]: K flags, ``frame_index % strides[k] == 0``.
+    """
+    if frame_index < 0:
+        raise ValueError(f'frame_index must be >= 0, got {frame_index}')
+    return [frame_index % int(s) == 0 for s in strides]
+
+
+def combine_memories(memories: Sequence[Tensor]) -> Tensor:
+    """Average the K memories of a frame: ``(1/K) sum_k M^k``.
+
+    Args:
+        memories (Sequence[Tensor]): K tensors ``(N, C, h, w)`` aligned to
+            the same frame.
+
+    Returns:
+        Tensor: ``(N, C, h, w)`` their mean.
+    """
+    if len(memories) == 0:
+        raise ValueError('combine_memories needs at least one memory')
+    total = memories[0]
+    for memory in memories[1:]:
+        total = total + memory
+    return total / len(memories)
+
+
+def clocknet_reference(features: Sequence[Tensor],
+                       imgs: Sequence[Tensor],
+                       strides: Sequence[int],
+                       flow_fn: FlowFn,
+                       update_fn: UpdateFn,
+                       warp_fn: WarpFn = flow_warp) -> List[Tensor]:
+    """Run the whole ClockNet recurrence over a sequence (reference).
+
+    A plain, readable implementation of the semantics in this module's
+    docstring, used by the tests and as the specification of the online
+    loop the detector implements frame by frame.
+
+    Args:
+        features (Sequence[Tensor]): T tensors ``(N, C, h, w)``, ``F_t``.
+        imgs (Sequence[Tensor]): T tensors ``(N, 3, H, W)``, ``I_t``.
+        strides (Sequence[int]): Stride of each of the K memories.
+        flow_fn (Callable): ``flow_fn(img_cur, img_anchor) -> (N, 2, H, W)``
+            backward flow from frame t to the anchor frame (e.g. a
+            :class:`~memvid_mm.models.motion.FlowNetSimple`).
+        update_fn (Callable): ``update_fn(k, warped_memory, feature) ->
+            memory``, psi of memory k (e.g.
+            :meth:`ClockNetAggregator.update`).
+        warp_fn (Callable): ``warp_fn(memory, flow) -> warped``. Defaults to
+            :func:`~memvid_mm.models.layers.flow_warp`.
+
+    Returns:
+        list[Tensor]: T tensors ``(N, C, h, w)``, the output (mean memory)
+        at every frame.
+    """
+    strides = check_strides(strides)
+    if len(features) != len(imgs):
+        raise ValueError(f'got {len(features)} features but {len(imgs)} '
+                         'images')
+    memories: List[Tensor] = []
+    anchors: List[int] = []
+    outputs = []
+    for t, (feature, img) in enumerate(zip(features, imgs)):
+        if t == 0:
+            memories = [feature] * len(strides)
+            anchors = [0] * len(strides)
+            outputs.append(combine_memories(memories))
+            continue
+        flows: Dict[int, Tensor] = {}  # one flow per distinct anchor
+        for a in anchors:
+            if a not in flows:
+                flows[a] = flow_fn(img, imgs[a])
+        current = [warp_fn(m, flows[a]) for m, a in zip(memories, anchors)]
+        for k, take in enumerate(takes_evidence(t, strides)):
+            if take:
+                current[k] = update_fn(k, current[k], feature)
+                memories[k], anchors[k] = current[k], t
+        outputs.append(combine_memories(current))
+    return outputs
+
+
+@MODELS.register_module()
+class ClockNetAggregator(BaseModule):
+    """ClockNet's K memories: schedule, per-memory psi and combination.
+
+    The detector runs the loop (see this module's docstring and
+    :func:`clocknet_reference`) with :meth:`takes_evidence`,
+    :meth:`update` and :meth:`combine`; the memories themselves live in a
+    :class:`~memvid_mm.models.layers.MemoryState`.
+
+    Args:
+        strides (Sequence[int]): Time stride of each memory; memory k takes
+            image evidence when ``frame_index % strides[k] == 0``. The
+            paper's ClockNet uses ``(1, 4, 8)``; ``(1,)`` is MemNet.
+            Defaults to ``(1, 4, 8)``.
+        memnet (dict, optional): Config of the psi module, a
+            ``MemNetAggregator``. Defaults to None, meaning
+            ``dict(type='MemNetAggregator', in_channels=1024,
+            mode='average')``.
+        share_memnet (bool): If True one psi module (``self.memnets[0]``) is
+            shared by all memories; if False memory k has its own copy
+            ``self.memnets[k]`` built from the same config (only matters for
+            ``mode='weighting'``). Defaults to True.
+        init_cfg (dict or list[dict], optional): Initialization config.
+            Defaults to None.
+    """
+
+    def __init__(self,
+                 strides: Sequence[int] = (1, 4, 8),
+                 memnet: OptConfigType = None,
+                 share_memnet: bool = True,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.strides = check_strides(strides)
+        if memnet is None:
+            memnet = dict(
+                type='MemNetAggregator', in_channels=1024, mode='average')
+        self.share_memnet = share_memnet
+        num_modules = 1 if share_memnet else len(self.strides)
+        self.memnets = nn.ModuleList(
+            [MODELS.build(memnet) for _ in range(num_modules)])
+
+    @property
+    def num_memories(self) -> int:
+        """int: Number K of memories."""
+        return len(self.strides)
+
+    def takes_evidence(self, frame_index: int) -> List[bool]:
+        """Flags of the memories that take image evidence at a frame.
+
+        Args:
+            frame_index (int): Frames since the reset (0 = first frame).
+
+        Returns:
+            list[bool]: K flags (all True at ``frame_index == 0``).
+        """
+        return takes_evidence(frame_index, self.strides)
+
+    def update(self, k: int, warped_memory: Tensor, feature: Tensor) -> Tensor:
+        """Apply memory k's psi.
+
+        Args:
+            k (int): Memory index in ``[0, K)``.
+            warped_memory (Tensor): ``(N, C, h, w)`` memory k warped to the
+                current frame.
+            feature (Tensor): ``(N, C, h, w)`` current image features.
+
+        Returns:
+            Tensor: ``(N, C, h, w)`` the new memory k.
+        """
+        if not 0 <= k < self.num_memories:
+            raise ValueError(f'memory index k must be in [0, '
+                             f'{self.num_memories}), got {k}')
+        memnet = self.memnets[0 if self.share_memnet else k]
+        return memnet(warped_memory, feature)
+
+    def combine(self, memories: Sequence[Tensor]) -> Tensor:
+        """Mean of the K memories aligned to the current frame.
+
+        Args:
+            memories (Sequence[Tensor]): K tensors ``(N, C, h, w)``.
+
+        Returns:
+            Tensor: ``(N, C, h, w)``.
+        """
+        if len(memories) != self.num_memories:
+            raise ValueError(f'expected {self.num_memories} memories, got '
+                             f'{len(memories)}')
+        return combine_memories(memories)
+
+    def run_sequence(self,
+                     features: Sequence[Tensor],
+                     imgs: Sequence[Tensor],
+                     flow_fn: FlowFn,
+                     warp_fn: Optional[WarpFn] = None) -> List[Tensor]:
+        """Run :func:`clocknet_reference` with this module's psi.
+
+        Args:
+            features (Sequence[Tensor]): T tensors ``(N, C, h, w)``.
+            imgs (Sequence[Tensor]): T tensors ``(N, 3, H, W)``.
+            flow_fn (Callable): ``flow_fn(img_cur, img_anchor)``.
+            warp_fn (Callable, optional): ``warp_fn(memory, flow)``.
+                Defaults to None (:func:`flow_warp`).
+
+        Returns:
+            list[Tensor]: T outputs ``(N, C, h, w)``.
+        """
+        return clocknet_reference(features, imgs, self.strides, flow_fn,
+                                  self.update, warp_fn or flow_warp)

@@ -1,0 +1,71 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Helpers that move between clip batches and per-frame batches.
+
+Shape shorthand: N clips in a batch, T frames per clip (axis 1 of the
+input, in time order, the key frame last), C, H, W image channels and size.
+"""
+from typing import List, Sequence, Tuple
+
+from torch import Tensor
+
+from mmdet.structures import DetDataSample, TrackDataSample
+
+LOSS_FRAME_CHOICES = ('last', 'all')
+
+
+def check_clip_inputs(inputs: Tensor,
+                      data_samples: Sequence[TrackDataSample]) -> None:
+    """Check that ``inputs`` (N, T, C, H, W) matches the N samples of T.
+
+    Raises:
+        ValueError: If ``inputs`` is not 5-D or the sample counts differ.
+    """
+    if inputs.dim() != 5:
+        raise ValueError(f'video detectors take inputs of shape (N, T, C, H, '
+                         f'W), got {tuple(inputs.shape)}; use '
+                         f'TrackDataPreprocessor and PackTrackInputs')
+    num_clips, num_frames = inputs.shape[:2]
+    if len(data_samples) != num_clips:
+        raise ValueError(f'inputs hold {num_clips} clips but '
+                         f'{len(data_samples)} data samples were given')
+    for sample in data_samples:
+        if len(sample) != num_frames:
+            raise ValueError(f'inputs hold {num_frames} frames per clip but '
+                             f'a TrackDataSample holds {len(sample)}')
+
+
+def loss_frame_indices(num_frames: int, loss_frames: str) -> List[int]:
+    """Clip positions that receive a detection loss.
+
+    Args:
+        num_frames (int): T, the clip length.
+        loss_frames (str): ``'last'`` (the key frame only) or ``'all'``.
+
+    Returns:
+        list[int]: Positions in ``[0, T)``, ascending.
+    """
+    if loss_frames == 'last':
+        return [num_frames - 1]
+    if loss_frames == 'all':
+        return list(range(num_frames))
+    raise ValueError(f'loss_frames must be one of {LOSS_FRAME_CHOICES}, got '
+                     f'"{loss_frames}"')
+
+
+def gather_frames(
+        inputs: Tensor, data_samples: Sequence[TrackDataSample],
+        frame_inds: Sequence[int]) -> Tuple[Tensor, List[DetDataSample]]:
+    """Collect the given clip positions of every clip as one image batch.
+
+    Args:
+        inputs (Tensor): (N, T, C, H, W).
+        data_samples (list[:obj:`TrackDataSample`]): N samples of T frames.
+        frame_inds (list[int]): L positions in ``[0, T)``.
+
+    Returns:
+        tuple: images (N * L, C, H, W) ordered clip-major, and the matching
+        N * L :obj:`DetDataSample` (the same objects, not copies).
+    """
+    images = inputs[:, list(frame_inds)].flatten(0, 1)  # [N*L, C, H, W]
+    samples = [sample[t] for sample in data_samples for t in frame_inds]
+    return images, samples

@@ -1,0 +1,317 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""MemoryRFCN: R-FCN on a feature memory warped over time (MemNet/ClockNet).
+
+Shape shorthand: N clips (or streams) processed together, T frames per
+training clip (axis 1 of the input, in time order, key frame last), K
+memories (time axes), C feature channels, h, w feature map size (stride
+16), H, W image size.
+
+One frame step (Eq. 1-2 of the paper, generalised to ClockNet):
+
+* for every memory k, warp it from its anchor frame (the last frame it took
+  image evidence) to the current frame with the FlowNet displacement
+  between the two images (NF = NW = K; a flow is computed once per
+  distinct anchor frame);
+* memories whose clock ticks at this frame aggregate the new image
+  features F_t (``psi``) and move their anchor to the current frame;
+* the output M_t is the mean of the K memories; RPN and R-FCN run on it.
+"""
+import random
+from typing import Hashable, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample, TrackDataSample
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from ..aggregators import ClockNetAggregator, MemNetAggregator
+from ..layers import MemoryState
+from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
+
+
+def evidence_keep_mask(num_frames: int, drop_prob: float,
+                       rng: random.Random) -> List[bool]:
+    """Which clip frames keep their image evidence during training.
+
+    The first frame always keeps it (the memory starts as M_1 = F_1); every
+    later frame loses it with probability ``drop_prob`` (0.8 in the paper).
+
+    Args:
+        num_frames (int): T, the clip length.
+        drop_prob (float): Probability of dropping a frame's evidence.
+        rng (random.Random): Source of randomness.
+
+    Returns:
+        list[bool]: T flags, True where the frame's features are used.
+    """
+    return [True] + [rng.random() >= drop_prob for _ in range(num_frames - 1)]
+
+
+@MODELS.register_module()
+class MemoryRFCN(BaseModel):
+    """Online video detector: R-FCN on a warped feature memory.
+
+    Args:
+        detector (dict): Config of the per-frame detector, an :class:`RFCN`
+            (its backbone + embedding neck give F_t, its RPN and R-FCN head
+            read the memory M_t).
+        motion (dict): Config of the flow network (``FlowNetSimple``).
+        warp (dict): Config of the warping neck (``FlowWarp``).
+        aggregator (dict): ``MemNetAggregator`` (one memory, stride 1) or
+            ``ClockNetAggregator`` (K memories with strides).
+        train_cfg (dict, optional): ``evidence_drop_prob`` (float, default
+            0.8) and ``loss_frames`` (``'last'`` or ``'all'``, default
+            ``'last'``).
+        test_cfg (dict, optional): Unused; the detector's own ``test_cfg``
+            sets the RPN / R-FCN test behaviour.
+        data_preprocessor (dict, optional): ``TrackDataPreprocessor``.
+        init_cfg (dict or list[dict], optional): Initialization config.
+
+    Training takes ordered clips (N, T, 3, H, W) and back-propagates through
+    time into FlowNet, the aggregator and every frame's backbone. Testing is
+    strictly online: one frame at a time, the state kept in an explicit
+    :class:`MemoryState` (``self.test_state``) that resets on a new video, on
+    ``frame_id == 0`` and on a gap in ``frame_id``.
+    """
+
+    def __init__(self,
+                 detector: ConfigType,
+                 motion: ConfigType,
+                 warp: ConfigType,
+                 aggregator: ConfigType,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.detector = MODELS.build(detector)
+        self.motion = MODELS.build(motion)
+        self.warp = MODELS.build(warp)
+        self.aggregator = self._build_aggregator(aggregator)
+        train_cfg = dict(train_cfg or {})
+        self.evidence_drop_prob = float(
+            train_cfg.pop('evidence_drop_prob', 0.8))
+        if not 0.0 <= self.evidence_drop_prob < 1.0:
+            raise ValueError(f'train_cfg.evidence_drop_prob must be in [0, '
+                             f'1), got {self.evidence_drop_prob}')
+        self.loss_frames = train_cfg.pop('loss_frames', 'last')
+        loss_frame_indices(1, self.loss_frames)  # validates the choice
+        if train_cfg:
+            raise ValueError(f'unknown MemoryRFCN train_cfg keys: '
+                             f'{sorted(train_cfg)}')
+        self.test_cfg = test_cfg
+        self.rng = random.Random(0)
+        self.test_state = MemoryState()
+
+    @staticmethod
+    def _build_aggregator(cfg: ConfigType) -> ClockNetAggregator:
+        """Build the aggregator; a MemNet becomes a ClockNet with K = 1."""
+        module = MODELS.build(cfg)
+        if isinstance(module, ClockNetAggregator):
+            return module
+        if isinstance(module, MemNetAggregator):
+            return ClockNetAggregator(strides=(1, ), memnet=cfg)
+        raise TypeError(f'aggregator must be a MemNetAggregator or '
+                        f'ClockNetAggregator, got {type(module).__name__}')
+
+    @property
+    def strides(self) -> Tuple[int, ...]:
+        """Temporal strides of the K memories."""
+        return tuple(self.aggregator.strides)
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Sequence[TrackDataSample] = None,
+                mode: str = 'tensor'):
+        """Dispatch to ``loss``, ``predict`` or ``_forward`` by ``mode``."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
+                           'predict and tensor mode')
+
+    def extract_feat(self, images: Tensor) -> Tensor:
+        """Per-frame features F (B, C, h, w) of images (B, 3, H, W)."""
+        feats = self.detector.extract_feat(images)
+        if len(feats) != 1:
+            raise ValueError(f'MemoryRFCN needs a single embedded feature '
+                             f'map from the detector neck, got {len(feats)}')
+        return feats[0]
+
+    def memory_step(self,
+                    state: MemoryState,
+                    image: Tensor,
+                    feature: Optional[Tensor],
+                    video_id: Hashable,
+                    frame_id: int,
+                    frame_index: Optional[int] = None) -> Tensor:
+        """Advance ``state`` by one frame and return M_t.
+
+        Args:
+            state (MemoryState): The per-video state; updated in place.
+            image (Tensor): The current frame (N, 3, H, W), normalised.
+            feature (Tensor, optional): F_t (N, C, h, w), or None when the
+                frame has no image evidence (dropped in training, or
+                propagated at test time). The first frame after a reset must
+                have features.
+            video_id (Hashable): Video of the frame (recorded in ``state``).
+            frame_id (int): Id of the frame (recorded in ``state``).
+            frame_index (int, optional): Frames elapsed since the first
+                frame of the memory, for the clock schedule. Defaults to
+                None, meaning ``state.frame_index`` (consecutive frames).
+
+        Returns:
+            Tensor: M_t, the mean of the K memories at this frame,
+            (N, C, h, w).
+        """
+        num_memories = len(self.strides)
+        if state.is_empty:
+            if feature is None:
+                raise ValueError('the first frame of a memory needs image '
+                                 'features (M_1 = F_1)')
+            state.write([feature] * num_memories, [image] * num_memories,
+                        [frame_id] * num_memories, video_id, frame_id)
+            return feature
+        if feature is None:
+            ticks = [False] * num_memories
+        else:
+            ticks = self.aggregator.takes_evidence(
+                state.frame_index if frame_index is None else frame_index)
+        memories = list(state.memories)
+        anchor_imgs = list(state.anchor_imgs)
+        anchor_ids = list(state.anchor_frame_ids)
+        flows = {}  # one flow per distinct anchor frame
+        current = []
+        for k, tick in enumerate(ticks):
+            if anchor_ids[k] not in flows:
+                flows[anchor_ids[k]] = self.motion(image, anchor_imgs[k])
+            warped = self.warp(memories[k], flows[anchor_ids[k]])
+            if tick:
+                warped = self.aggregator.update(k, warped, feature)
+                memories[k], anchor_imgs[k] = warped, image
+                anchor_ids[k] = frame_id
+            current.append(warped)
+        state.write(memories, anchor_imgs, anchor_ids, video_id, frame_id)
+        return self.aggregator.combine(current)
+
+    def _clip_memories(self, inputs: Tensor, keep: Sequence[bool],
+                       clip_stride: int) -> List[Tensor]:
+        """Run the memory over N clips and return M_t for every position.
+
+        Args:
+            inputs (Tensor): (N, T, 3, H, W).
+            keep (list[bool]): T flags, whether each frame's features enter.
+            clip_stride (int): Frames between clip positions; position t is
+                ``t * clip_stride`` frames after the first for the clocks.
+
+        Returns:
+            list[Tensor]: T memories, each (N, C, h, w).
+        """
+        num_clips, num_frames = inputs.shape[:2]
+        kept = [t for t in range(num_frames) if keep[t]]
+        feats = self.extract_feat(inputs[:, kept].flatten(0, 1))
+        feats = feats.unflatten(0, (num_clips, len(kept)))  # [N, L, C, h, w]
+        feat_at = {t: feats[:, i] for i, t in enumerate(kept)}
+        state = MemoryState()
+        return [
+            self.memory_step(state, inputs[:, t], feat_at.get(t), None, t,
+                             t * clip_stride) for t in range(num_frames)
+        ]
+
+    @staticmethod
+    def clip_stride_of(data_samples: Sequence[TrackDataSample]) -> int:
+        """The temporal stride of the training clips, from their metainfo.
+
+        ``CausalClipSample`` records it as ``clip_stride`` (pack it with
+        ``PackTrackInputs(meta_keys=('clip_stride', ...))``); all clips of
+        a batch must share it.
+        """
+        strides = {
+            sample[0].metainfo.get('clip_stride')
+            for sample in data_samples
+        }
+        if None in strides:
+            raise ValueError('MemoryRFCN training needs the "clip_stride" '
+                             'metainfo of CausalClipSample; add it to '
+                             'PackTrackInputs(meta_keys=...)')
+        if len(strides) != 1:
+            raise ValueError(f'clips of one batch must share clip_stride, '
+                             f'got {sorted(strides)}')
+        return int(strides.pop())
+
+    def loss(self, inputs: Tensor,
+             data_samples: Sequence[TrackDataSample]) -> dict:
+        """Losses of N ordered clips (N, T, 3, H, W), through time.
+
+        Image evidence of each frame but the first is dropped with
+        probability ``evidence_drop_prob`` (one draw per clip position,
+        shared by the N clips of the batch). The detection loss is taken on
+        the loss frames (``loss_frames``) from the memory features.
+        """
+        check_clip_inputs(inputs, data_samples)
+        num_frames = inputs.shape[1]
+        keep = evidence_keep_mask(num_frames, self.evidence_drop_prob,
+                                  self.rng)
+        memories = self._clip_memories(inputs, keep,
+                                       self.clip_stride_of(data_samples))
+        frame_inds = loss_frame_indices(num_frames, self.loss_frames)
+        _, samples = gather_frames(inputs, data_samples, frame_inds)
+        memory = torch.stack([memories[t] for t in frame_inds], dim=1)
+        return self.detector._head_loss((memory.flatten(0, 1), ), samples)
+
+    def predict_frame(self, image: Tensor, data_sample: DetDataSample,
+                      state: MemoryState) -> DetDataSample:
+        """Detect objects in one frame, online, with an explicit state.
+
+        Args:
+            image (Tensor): The frame (1, 3, H, W), normalised.
+            data_sample (:obj:`DetDataSample`): Its sample; ``video_id`` and
+                ``frame_id`` metainfo decide when ``state`` resets.
+            state (MemoryState): The video's state, updated in place.
+
+        Returns:
+            :obj:`DetDataSample`: ``data_sample`` with ``pred_instances``.
+        """
+        video_id = data_sample.metainfo.get('video_id')
+        frame_id = data_sample.metainfo.get('frame_id')
+        if frame_id is None:
+            raise ValueError('online MemoryRFCN needs "frame_id" in the '
+                             'frame metainfo (PackTrackInputs meta_keys)')
+        if state.needs_reset(video_id, frame_id):
+            state.reset()
+        memory = self.memory_step(state, image, self.extract_feat(image),
+                                  video_id, frame_id)
+        return self.detector._head_predict((memory, ), [data_sample],
+                                           rescale=True)[0]
+
+    def predict(self, inputs: Tensor,
+                data_samples: Sequence[TrackDataSample]
+                ) -> Sequence[TrackDataSample]:
+        """Online detection of frames served in video order.
+
+        Frames are processed one by one, in the order given, with the state
+        ``self.test_state`` that carries over between calls; the output of a
+        frame never depends on a later frame.
+        """
+        check_clip_inputs(inputs, data_samples)
+        for n, sample in enumerate(data_samples):
+            for t in range(len(sample)):
+                self.predict_frame(inputs[n, t:t + 1], sample[t],
+                                   self.test_state)
+        return data_samples
+
+    def _forward(self, inputs: Tensor,
+                 data_samples: Sequence[TrackDataSample] = None) -> tuple:
+        """Raw head outputs at the last frame of clips (N, T, 3, H, W)."""
+        memories = self._clip_memories(inputs, [True] * inputs.shape[1], 1)
+        samples = None
+        if data_samples is not None:
+            _, samples = gather_frames(inputs, data_samples,
+                                       [inputs.shape[1] - 1])
+        return self.detector._head_forward((memories[-1], ), samples)

@@ -1,0 +1,90 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""A per-frame baseline: an image detector applied to every frame."""
+from typing import Sequence
+
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from mmdet.registry import MODELS
+from mmdet.structures import TrackDataSample
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
+
+
+@MODELS.register_module()
+class PerFrameVideoDetector(BaseModel):
+    """Run any MMDetection image detector frame by frame on video data.
+
+    This is the baseline without temporal information (the paper's per-frame
+    R-FCN, mmtrack's Faster R-CNN baseline). It takes the video data flow of
+    MMDetection 3.3 (``PackTrackInputs`` + ``TrackDataPreprocessor``), so the
+    same datasets, samplers and VID metrics serve baselines and memory
+    models.
+
+    Args:
+        detector (dict): Config of the image detector (e.g. ``FasterRCNN``,
+            ``RFCN``), built with its own ``train_cfg`` / ``test_cfg``.
+        loss_frames (str): Frames of a training clip that get a loss:
+            ``'last'`` (the key frame) or ``'all'``. Defaults to ``'last'``.
+        data_preprocessor (dict, optional): Usually
+            ``TrackDataPreprocessor``. Defaults to None.
+        init_cfg (dict or list[dict], optional): Initialization config.
+            Defaults to None.
+
+    Inputs are (N, T, 3, H, W); ``predict`` fills ``pred_instances`` of
+    every frame's :obj:`DetDataSample` (boxes in the original image).
+    """
+
+    def __init__(self,
+                 detector: ConfigType,
+                 loss_frames: str = 'last',
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        loss_frame_indices(1, loss_frames)  # validates the choice
+        self.detector = MODELS.build(detector)
+        self.loss_frames = loss_frames
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Sequence[TrackDataSample] = None,
+                mode: str = 'tensor'):
+        """Dispatch to ``loss``, ``predict`` or ``_forward`` by ``mode``."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
+                           'predict and tensor mode')
+
+    def loss(self, inputs: Tensor,
+             data_samples: Sequence[TrackDataSample]) -> dict:
+        """Detection losses of the loss frames of N clips (N, T, 3, H, W)."""
+        check_clip_inputs(inputs, data_samples)
+        frame_inds = loss_frame_indices(inputs.shape[1], self.loss_frames)
+        images, samples = gather_frames(inputs, data_samples, frame_inds)
+        return self.detector.loss(images, samples)
+
+    def predict(self, inputs: Tensor,
+                data_samples: Sequence[TrackDataSample]
+                ) -> Sequence[TrackDataSample]:
+        """Detect objects in every frame of (N, T, 3, H, W)."""
+        check_clip_inputs(inputs, data_samples)
+        frame_inds = range(inputs.shape[1])
+        images, samples = gather_frames(inputs, data_samples, frame_inds)
+        self.detector.predict(images, samples, rescale=True)
+        return data_samples
+
+    def _forward(self, inputs: Tensor,
+                 data_samples: Sequence[TrackDataSample] = None) -> tuple:
+        """Raw outputs of the image detector for every frame."""
+        num_frames = inputs.shape[1]
+        images = inputs.flatten(0, 1)  # [N*T, 3, H, W]
+        samples = None
+        if data_samples is not None:
+            _, samples = gather_frames(inputs, data_samples,
+                                       range(num_frames))
+        return self.detector._forward(images, samples)

@@ -1,0 +1,181 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Pure functions that warp feature maps with a displacement (flow) field.
+
+Shape shorthand in this module:
+
+    N: batch size
+    C: feature channels
+    H, W: height and width of the image the flow was estimated on
+    h, w: height and width of the feature map being warped
+
+Conventions:
+
+* A flow / displacement field has 2 channels: channel 0 is the horizontal
+  displacement ``dx`` (columns, towards larger x), channel 1 the vertical
+  displacement ``dy`` (rows, towards larger y).
+* *Backward* warping: ``out[p] = feat[p + disp(p)]``, i.e. the content at
+  pixel ``p`` of the target frame is found at ``p + disp(p)`` in the frame
+  the features were computed on. Locations outside the map read zeros.
+* Sampling is done in *pixel coordinates* (cell indices of the map), with
+  an explicit bilinear interpolation, never through a normalised
+  ``[-1, 1]`` grid. Hence a zero displacement reproduces the input exactly
+  (bit for bit) and an integer displacement is an exact integer shift.
+  (mmtrack's ``flow_warp_feats`` normalises pixel coordinates by ``W`` but
+  samples with ``align_corners=True``, which maps pixel ``x`` to
+  ``x * (W - 1) / W`` and so shrinks the map towards the top left corner
+  even for a zero flow; this module does not have that bug.)
+"""
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def make_base_grid(h: int,
+                   w: int,
+                   device: torch.device = None,
+                   dtype: torch.dtype = torch.float32) -> Tensor:
+    """Build the identity sampling grid in pixel coordinates.
+
+    Args:
+        h (int): Height of the feature map.
+        w (int): Width of the feature map.
+        device (torch.device, optional): Device of the grid.
+            Defaults to None (the default device).
+        dtype (torch.dtype): Floating dtype of the grid.
+            Defaults to torch.float32.
+
+    Returns:
+        Tensor: ``(1, 2, h, w)`` grid whose channel 0 holds the column
+        index ``x`` and channel 1 the row index ``y`` of each cell (exact
+        integers).
+    """
+    if h <= 0 or w <= 0:
+        raise ValueError(f'make_base_grid needs h > 0 and w > 0, got '
+                         f'h={h}, w={w}')
+    ys = torch.arange(h, device=device, dtype=dtype)
+    xs = torch.arange(w, device=device, dtype=dtype)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
+    return torch.stack((grid_x, grid_y))[None]  # [1, 2, h, w]
+
+
+def flow_to_feature_displacement(flow: Tensor,
+                                 feat_hw: Sequence[int]) -> Tensor:
+    """Resize an image-resolution flow to a feature map and rescale it.
+
+    The flow is resized with bilinear interpolation (``align_corners=
+    False``, i.e. pixel centres are aligned, as between an image and its
+    stride-``s`` feature map) and its values are converted from image
+    pixels to feature cells: ``dx * w / W`` and ``dy * h / H``.
+
+    Args:
+        flow (Tensor): ``(N, 2, H, W)`` displacement in image pixels
+            (channel 0 = dx, 1 = dy).
+        feat_hw (Sequence[int]): ``(h, w)`` of the feature map.
+
+    Returns:
+        Tensor: ``(N, 2, h, w)`` displacement in feature cells. When
+        ``(h, w) == (H, W)`` the input values are returned unchanged.
+    """
+    if flow.dim() != 4 or flow.size(1) != 2:
+        raise ValueError('flow must have shape (N, 2, H, W), got '
+                         f'{tuple(flow.shape)}')
+    h, w = int(feat_hw[0]), int(feat_hw[1])
+    H, W = flow.shape[-2:]
+    if (h, w) == (H, W):
+        return flow
+    disp = F.interpolate(
+        flow, size=(h, w), mode='bilinear', align_corners=False)
+    scale = disp.new_tensor([w / W, h / H]).view(1, 2, 1, 1)
+    return disp * scale  # [N, 2, h, w]
+
+
+def _gather_cells(feat: Tensor, x: Tensor, y: Tensor) -> Tuple[Tensor, Tensor]:
+    """Read ``feat`` at integer cells ``(x, y)``, flagging invalid ones.
+
+    Args:
+        feat (Tensor): ``(N, C, h, w)`` feature map.
+        x (Tensor): ``(N, h, w)`` integer-valued column indices (float).
+        y (Tensor): ``(N, h, w)`` integer-valued row indices (float).
+
+    Returns:
+        tuple[Tensor, Tensor]: the values ``(N, C, h, w)`` (clamped to the
+        border for invalid cells) and a ``(N, 1, h, w)`` mask that is 1 for
+        cells inside the map and 0 outside.
+    """
+    n, c, h, w = feat.shape
+    valid = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+    index = y.clamp(0, h - 1).long() * w + x.clamp(0, w - 1).long()
+    index = index.view(n, 1, -1).expand(n, c, -1)  # [N, C, h*w]
+    values = feat.reshape(n, c, h * w).gather(2, index)
+    return values.view(n, c, h, w), valid.unsqueeze(1)
+
+
+def warp_by_displacement(feat: Tensor, disp: Tensor,
+                         base_grid: Tensor) -> Tensor:
+    """Bilinearly sample ``feat`` at ``base_grid + disp`` (zeros outside).
+
+    Differentiable w.r.t. ``feat`` and ``disp`` (the interpolation weights
+    carry the gradient of ``disp``; like any bilinear sampler the gradient
+    w.r.t. ``disp`` is discontinuous at integer positions).
+
+    Args:
+        feat (Tensor): ``(N, C, h, w)`` feature map to warp.
+        disp (Tensor): ``(N, 2, h, w)`` displacement in feature cells
+            (channel 0 = dx, 1 = dy), backward convention:
+            ``out[p] = feat[p + disp(p)]``.
+        base_grid (Tensor): ``(1, 2, h, w)`` identity grid from
+            :func:`make_base_grid`, same dtype as ``disp``.
+
+    Returns:
+        Tensor: ``(N, C, h, w)`` warped features, dtype of ``feat``.
+    """
+    if feat.dim() != 4:
+        raise ValueError('feat must have shape (N, C, h, w), got '
+                         f'{tuple(feat.shape)}')
+    n, _, h, w = feat.shape
+    if disp.shape != (n, 2, h, w):
+        raise ValueError(f'disp must have shape {(n, 2, h, w)} to warp '
+                         f'feat {tuple(feat.shape)}, got {tuple(disp.shape)}')
+    if base_grid.shape != (1, 2, h, w):
+        raise ValueError(f'base_grid must have shape {(1, 2, h, w)}, got '
+                         f'{tuple(base_grid.shape)}')
+    # Clamping to [-1, size] keeps every location whose bilinear support
+    # touches the map; anything further out reads zeros either way, and the
+    # clamp keeps the integer conversion below in range for huge flows.
+    x = (base_grid[:, 0] + disp[:, 0]).clamp(-1, w)  # [N, h, w]
+    y = (base_grid[:, 1] + disp[:, 1]).clamp(-1, h)  # [N, h, w]
+    x0, y0 = torch.floor(x), torch.floor(y)
+    wx1, wy1 = x - x0, y - y0
+    wx0, wy0 = 1 - wx1, 1 - wy1
+    out = None
+    for dy, wy in ((0, wy0), (1, wy1)):
+        for dx, wx in ((0, wx0), (1, wx1)):
+            values, valid = _gather_cells(feat, x0 + dx, y0 + dy)
+            weight = (wx * wy).unsqueeze(1) * valid  # [N, 1, h, w]
+            term = values * weight.to(feat.dtype)
+            out = term if out is None else out + term
+    return out
+
+
+def flow_warp(feat: Tensor, flow: Tensor) -> Tensor:
+    """Warp a feature map with an image-resolution flow.
+
+    Resizes ``flow`` to the feature map, rescales it to feature cells
+    (:func:`flow_to_feature_displacement`) and samples ``feat`` at
+    ``p + disp(p)`` (:func:`warp_by_displacement`). Builds the base grid on
+    every call; the :class:`~memvid_mm.models.necks.FlowWarp` neck caches it.
+
+    Args:
+        feat (Tensor): ``(N, C, h, w)`` features of the reference frame.
+        flow (Tensor): ``(N, 2, H, W)`` backward flow in image pixels from
+            the target frame to the reference frame.
+
+    Returns:
+        Tensor: ``(N, C, h, w)`` features aligned to the target frame.
+    """
+    h, w = feat.shape[-2:]
+    disp = flow_to_feature_displacement(flow, (h, w))
+    base_grid = make_base_grid(h, w, device=disp.device, dtype=disp.dtype)
+    return warp_by_displacement(feat, disp, base_grid)

@@ -1,0 +1,154 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Explicit per-video state of the MemNet / ClockNet memories.
+
+Shape shorthand: N batch (one video stream per row), C channels, h/w
+feature map size, H/W image size, K number of memories.
+"""
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class MemoryState:
+    """The memories of one video stream, owned by the caller.
+
+    The detector (or a streaming API) keeps one such object per video and
+    hands it in and out, so several videos can be processed at once. Nothing
+    in it is created lazily: an empty state has ``frame_index == 0`` and
+    empty lists.
+
+    Typical per-frame use::
+
+        if state.needs_reset(video_id, frame_id):
+            state.reset()
+        if state.is_empty:                 # first frame: M^k = F for all k
+            ...
+        else:                              # warp memory k from its anchor
+            ...                            # frame state.anchor_imgs[k]
+        state.write(memories, anchor_imgs, anchor_frame_ids,
+                    video_id, frame_id)
+
+    Attributes:
+        video_id (int | str | None): Video the memories belong to; None when
+            empty.
+        last_frame_id (int | None): ``frame_id`` of the last frame written.
+        frame_index (int): Number of frames written since the last reset
+            (0 when empty). It is the ``frame_index`` of the *next* frame
+            in the ClockNet schedule.
+        memories (list[Tensor]): K tensors ``(N, C, h, w)``; memory k is
+            aligned to (expressed in the coordinates of) its anchor frame.
+        anchor_imgs (list[Tensor]): K tensors ``(N, 3, H, W)``, the
+            (normalised) image of memory k's anchor frame, used to estimate
+            the flow from the current frame to the anchor.
+        anchor_frame_ids (list[int]): ``frame_id`` of each memory's anchor
+            frame (the last frame at which it took image evidence).
+    """
+
+    video_id: Optional[Union[int, str]] = None
+    last_frame_id: Optional[int] = None
+    frame_index: int = 0
+    memories: List[Tensor] = field(default_factory=list)
+    anchor_imgs: List[Tensor] = field(default_factory=list)
+    anchor_frame_ids: List[int] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        """bool: True when no frame has been written since the reset."""
+        return len(self.memories) == 0
+
+    @property
+    def num_memories(self) -> int:
+        """int: Number K of stored memories (0 when empty)."""
+        return len(self.memories)
+
+    def reset(self) -> None:
+        """Forget everything (in place)."""
+        self.video_id = None
+        self.last_frame_id = None
+        self.frame_index = 0
+        self.memories = []
+        self.anchor_imgs = []
+        self.anchor_frame_ids = []
+
+    def needs_reset(self, video_id: Any, frame_id: int) -> bool:
+        """Whether the frame ``(video_id, frame_id)`` starts a new sequence.
+
+        Args:
+            video_id (int | str): Video of the incoming frame.
+            frame_id (int): Index of the incoming frame in its video.
+
+        Returns:
+            bool: True when the state is empty, the video changed,
+            ``frame_id == 0`` or ``frame_id`` does not follow the last
+            written frame (``frame_id != last_frame_id + 1``).
+        """
+        return (self.is_empty or video_id != self.video_id or frame_id == 0
+                or self.last_frame_id is None
+                or frame_id != self.last_frame_id + 1)
+
+    def write(self, memories: Sequence[Tensor], anchor_imgs: Sequence[Tensor],
+              anchor_frame_ids: Sequence[int], video_id: Any,
+              frame_id: int) -> None:
+        """Store the memories after processing frame ``frame_id``.
+
+        Replaces the K memories/anchors, records ``video_id`` and
+        ``frame_id`` as the last frame and increments ``frame_index``.
+
+        Args:
+            memories (Sequence[Tensor]): K tensors ``(N, C, h, w)``.
+            anchor_imgs (Sequence[Tensor]): K tensors ``(N, 3, H, W)``.
+            anchor_frame_ids (Sequence[int]): K anchor frame ids.
+            video_id (int | str): Video of the frame just processed.
+            frame_id (int): Id of the frame just processed.
+        """
+        k = len(memories)
+        if k == 0:
+            raise ValueError('MemoryState.write needs at least one memory')
+        if len(anchor_imgs) != k or len(anchor_frame_ids) != k:
+            raise ValueError(
+                'memories, anchor_imgs and anchor_frame_ids must have the '
+                f'same length, got {k}, {len(anchor_imgs)} and '
+                f'{len(anchor_frame_ids)}')
+        if not self.is_empty and k != self.num_memories:
+            raise ValueError(f'MemoryState holds {self.num_memories} '
+                             f'memories, cannot write {k}')
+        self.memories = list(memories)
+        self.anchor_imgs = list(anchor_imgs)
+        self.anchor_frame_ids = [int(i) for i in anchor_frame_ids]
+        self.video_id = video_id
+        self.last_frame_id = int(frame_id)
+        self.frame_index += 1
+
+    def _map_tensors(self, fn) -> 'MemoryState':
+        """Return a copy whose tensors are ``fn(tensor)``."""
+        return MemoryState(
+            video_id=self.video_id,
+            last_frame_id=self.last_frame_id,
+            frame_index=self.frame_index,
+            memories=[fn(m) for m in self.memories],
+            anchor_imgs=[fn(i) for i in self.anchor_imgs],
+            anchor_frame_ids=list(self.anchor_frame_ids))
+
+    def detach(self) -> 'MemoryState':
+        """Return a copy whose tensors are detached from the graph.
+
+        Like ``Tensor.detach`` it does not modify ``self``; use
+        ``state = state.detach()`` to cut back-propagation through time.
+        """
+        return self._map_tensors(lambda t: t.detach())
+
+    def to(self, device: Union[str, torch.device]) -> 'MemoryState':
+        """Return a copy whose tensors live on ``device``.
+
+        Like ``Tensor.to`` it does not modify ``self``.
+
+        Args:
+            device (str | torch.device): Target device.
+
+        Returns:
+            MemoryState: The moved copy.
+        """
+        return self._map_tensors(lambda t: t.to(device))

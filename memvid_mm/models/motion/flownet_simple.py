@@ -1,0 +1,307 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""FlowNetSimple (FlowNetS, Dosovitskiy et al. 2015) as used by DFF/FGFA.
+
+Shape shorthand in this module:
+
+    N: batch size
+    H, W: size of the input images (as given to the detector)
+    h, w: size of the images fed to the network (``img_scale_factor`` * H/W)
+    Hp, Wp: h, w zero-padded up to a multiple of 64 (the encoder's stride)
+
+Flow units and conventions of :meth:`FlowNetSimple.forward`:
+
+* The network's raw prediction (``predict_raw_flow``) lives on a grid of
+  stride 4 w.r.t. the network input. FlowNet was trained on flow targets
+  divided by 20 (in network-input pixels), so ``raw * 20`` is a
+  displacement in network-input pixels and ``raw * flow_scale_factor``
+  (5 = 20 / 4) a displacement in cells of the stride-4 grid. mmtrack
+  multiplies by ``flow_scale_factor * 4 / img_scale_factor`` (= 40), which
+  is the same displacement in input-image pixels.
+* Here the raw prediction is upsampled to the network input (``x4``,
+  bilinear) and cropped to the un-padded ``(h, w)``, multiplied by
+  ``flow_scale_factor * 4`` (network-input pixels), then resized to
+  ``(H, W)`` with ``dx`` scaled by ``W / w`` and ``dy`` by ``H / h``. The
+  result is a displacement in **input-image pixels at input resolution**;
+  for even ``H`` and ``W`` and ``img_scale_factor=0.5`` a constant raw
+  prediction ``c`` yields ``c * 40``, like mmtrack.
+* Channel 0 is ``dx`` (columns), channel 1 ``dy`` (rows), *backward*
+  convention: the content at pixel p of ``img_cur`` is found at
+  ``p + flow(p)`` in ``img_prev``. mmtrack's DFF/FGFA call the network on
+  ``cat(key_img, ref_img)`` and warp the reference features to the key
+  frame with the result, so ``img_cur`` is that first (key) image and
+  ``img_prev`` the second (reference) one.
+"""
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmdet.registry import MODELS
+from mmdet.utils import OptMultiConfig
+from mmengine.model import BaseModule
+from torch import Tensor
+
+# Encoder: (name, in_channels, out_channels, kernel_size) per conv; the
+# first conv of each convN block has stride 2, the others stride 1. Names
+# and shapes are those of mmtrack's FlowNetSimple (and its released
+# ``flownet_simple.pth``).
+_ENCODER = (
+    ('conv1', ((6, 64, 7), )),
+    ('conv2', ((64, 128, 5), )),
+    ('conv3', ((128, 256, 5), (256, 256, 3))),
+    ('conv4', ((256, 512, 3), (512, 512, 3))),
+    ('conv5', ((512, 512, 3), (512, 512, 3))),
+    ('conv6', ((512, 1024, 3), (1024, 1024, 3))),
+)
+# Decoder, coarse to fine: (level l, channels of the input at level l,
+# deconv output channels). At level l: flow_l = predict_flow{l}(x_l);
+# x_{l-1} = cat(conv{l-1}, deconv{l-1}(x_l), upsample_flow{l-1}(flow_l)).
+_DECODER = ((6, 1024, 512), (5, 1026, 256), (4, 770, 128), (3, 386, 64))
+_FINAL_IN_CHANNELS = 194  # conv2 (128) + deconv2 (64) + upsampled flow (2)
+_LEAKY_RELU = dict(type='LeakyReLU', negative_slope=0.1)
+
+
+def _conv(in_channels: int, out_channels: int, kernel_size: int,
+          stride: int) -> ConvModule:
+    """Conv (with bias) + LeakyReLU(0.1), 'same' padding."""
+    return ConvModule(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=(kernel_size - 1) // 2,
+        bias=True,
+        act_cfg=_LEAKY_RELU)
+
+
+def _deconv(in_channels: int, out_channels: int,
+            act_cfg: OptMultiConfig) -> ConvModule:
+    """4x4 stride-2 transposed conv (no bias): exactly doubles h and w."""
+    return ConvModule(
+        in_channels,
+        out_channels,
+        4,
+        stride=2,
+        padding=1,
+        bias=False,
+        conv_cfg=dict(type='deconv'),
+        act_cfg=act_cfg)
+
+
+def _predict_flow(in_channels: int) -> ConvModule:
+    """3x3 conv (no bias, no activation) to the 2 flow channels."""
+    return ConvModule(in_channels, 2, 3, padding=1, bias=False, act_cfg=None)
+
+
+@MODELS.register_module()
+class FlowNetSimple(BaseModule):
+    """FlowNetSimple: flow between two normalised images.
+
+    Parameter names and shapes equal mmtrack's ``FlowNetSimple``, so its
+    released ``flownet_simple.pth`` loads with ``strict=True`` (e.g.
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)``). Unlike mmtrack's
+    version, every constant is given at construction and held in
+    non-persistent buffers (they follow ``.to()``, are not in the state
+    dict) and the forward needs no metainfo nor data-preprocessor config.
+
+    Input contract: images normalised by the detector's data preprocessor,
+    i.e. ``(rgb - img_norm_mean) / img_norm_std`` with RGB channel order.
+    They are un-normalised and re-normalised the FlowNet way,
+    ``rgb / flow_img_norm_std - flow_img_norm_mean`` (channel order as in
+    mmtrack: R, G, B against 0.411, 0.432, 0.450), resized by
+    ``img_scale_factor`` and zero-padded (in FlowNet's normalised space, as
+    mmtrack zeroes the padding) to a multiple of 64; the prediction is
+    cropped back, so any input size works. Padding the detector's batch
+    applies to all images alike; no per-image ``img_shape`` is used.
+
+    Args:
+        img_scale_factor (float): Resize factor of the images fed to the
+            network. Defaults to 0.5.
+        flow_scale_factor (float): Converts the raw prediction to
+            displacements in cells of its stride-4 grid (see the module
+            docstring). Defaults to 5.0.
+        img_norm_mean (Sequence[float]): RGB mean of the data preprocessor.
+            Defaults to ImageNet's (123.675, 116.28, 103.53).
+        img_norm_std (Sequence[float]): RGB std of the data preprocessor.
+            Defaults to ImageNet's (58.395, 57.12, 57.375).
+        flow_img_norm_mean (Sequence[float]): FlowNet's input mean, applied
+            after dividing by ``flow_img_norm_std``.
+            Defaults to (0.411, 0.432, 0.450).
+        flow_img_norm_std (Sequence[float]): FlowNet's input scale.
+            Defaults to (255.0, 255.0, 255.0).
+        zero_init_flow (bool): Set the weights of every flow prediction
+            layer (``predict_flow*``) to zero in :meth:`init_weights`, so an
+            untrained network predicts zero flow (the identity warp) and
+            learns motion from there. Only for training without FlowNet
+            weights (e.g. SynthVID); ignored parts of a ``Pretrained``
+            ``init_cfg`` would be overwritten, so the two are exclusive.
+            Defaults to False.
+        init_cfg (dict or list[dict], optional): Initialization config.
+            Defaults to None.
+    """
+
+    size_divisor = 64  # total stride of the encoder
+
+    def __init__(self,
+                 img_scale_factor: float = 0.5,
+                 flow_scale_factor: float = 5.0,
+                 img_norm_mean: Sequence[float] = (123.675, 116.28, 103.53),
+                 img_norm_std: Sequence[float] = (58.395, 57.12, 57.375),
+                 flow_img_norm_mean: Sequence[float] = (0.411, 0.432, 0.450),
+                 flow_img_norm_std: Sequence[float] = (255.0, 255.0, 255.0),
+                 zero_init_flow: bool = False,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if zero_init_flow and init_cfg is not None:
+            raise ValueError('zero_init_flow=True would overwrite the '
+                             'weights of init_cfg; use one or the other')
+        self.zero_init_flow = zero_init_flow
+        if not img_scale_factor > 0:
+            raise ValueError('img_scale_factor must be > 0, got '
+                             f'{img_scale_factor}')
+        self.img_scale_factor = float(img_scale_factor)
+        self.flow_scale_factor = float(flow_scale_factor)
+        constants = dict(
+            img_norm_mean=img_norm_mean,
+            img_norm_std=img_norm_std,
+            flow_img_norm_mean=flow_img_norm_mean,
+            flow_img_norm_std=flow_img_norm_std)
+        for name, value in constants.items():
+            if len(value) != 3:
+                raise ValueError(f'{name} needs 3 (RGB) values, got '
+                                 f'{value!r}')
+            self.register_buffer(
+                name,
+                torch.tensor(value, dtype=torch.float32).view(1, 3, 1, 1),
+                persistent=False)
+        for name, convs in _ENCODER:
+            self.add_module(
+                name,
+                nn.Sequential(*[
+                    _conv(cin, cout, k, stride=2 if i == 0 else 1)
+                    for i, (cin, cout, k) in enumerate(convs)
+                ]))
+        for level, in_channels, out_channels in _DECODER:
+            self.add_module(f'deconv{level - 1}',
+                            _deconv(in_channels, out_channels, _LEAKY_RELU))
+            self.add_module(f'predict_flow{level}', _predict_flow(in_channels))
+            self.add_module(f'upsample_flow{level - 1}',
+                            _deconv(2, 2, act_cfg=None))
+        self.predict_flow = _predict_flow(_FINAL_IN_CHANNELS)
+
+    def init_weights(self) -> None:
+        """Initialise as ``init_cfg`` says; zero the flow predictors when
+        ``zero_init_flow``."""
+        super().init_weights()
+        if self.zero_init_flow:
+            for name, module in self.named_children():
+                if name.startswith('predict_flow'):
+                    nn.init.zeros_(module.conv.weight)
+
+    def to_flownet_input(self, img: Tensor) -> Tensor:
+        """Turn detector-normalised images into FlowNet-normalised ones.
+
+        Args:
+            img (Tensor): ``(N, 3, H, W)`` ``(rgb - mean) / std``.
+
+        Returns:
+            Tensor: ``(N, 3, H, W)`` ``rgb / flow_std - flow_mean``.
+        """
+        rgb = img * self.img_norm_std + self.img_norm_mean
+        return rgb / self.flow_img_norm_std - self.flow_img_norm_mean
+
+    def network_size(self, hw: Tuple[int, int]) -> Tuple[int, int]:
+        """Size ``(h, w)`` at which images of size ``hw`` enter the network.
+
+        Args:
+            hw (tuple[int, int]): Input ``(H, W)``.
+
+        Returns:
+            tuple[int, int]: ``(round(H * s), round(W * s))``, at least 1.
+        """
+        return tuple(max(1, int(round(x * self.img_scale_factor))) for x in hw)
+
+    def predict_raw_flow(self, x: Tensor) -> Tensor:
+        """Run the encoder-decoder.
+
+        Args:
+            x (Tensor): ``(N, 6, Hp, Wp)`` FlowNet-normalised pair (current
+                frame in channels 0-2), ``Hp`` and ``Wp`` multiples of 64.
+
+        Returns:
+            Tensor: ``(N, 2, Hp / 4, Wp / 4)`` raw prediction (units: see
+            the module docstring).
+        """
+        if x.dim() != 4 or x.size(1) != 6 or \
+                x.size(2) % self.size_divisor or \
+                x.size(3) % self.size_divisor:
+            raise ValueError('predict_raw_flow needs (N, 6, Hp, Wp) with Hp '
+                             f'and Wp multiples of {self.size_divisor}, got '
+                             f'{tuple(x.shape)}')
+        skips = []
+        for name, _ in _ENCODER:
+            x = getattr(self, name)(x)
+            skips.append(x)  # conv1 ... conv6, strides 2 ... 64
+        for level, _, _ in _DECODER:
+            flow = getattr(self, f'predict_flow{level}')(x)
+            x = torch.cat(
+                (skips[level - 2], getattr(self, f'deconv{level - 1}')(x),
+                 getattr(self, f'upsample_flow{level - 1}')(flow)),
+                dim=1)
+        return self.predict_flow(x)  # [N, 2, Hp / 4, Wp / 4]
+
+    def raw_to_pixel_flow(self, raw: Tensor, net_hw: Tuple[int, int],
+                          img_hw: Tuple[int, int]) -> Tensor:
+        """Convert the raw prediction to a flow in input-image pixels.
+
+        Args:
+            raw (Tensor): ``(N, 2, Hp / 4, Wp / 4)`` raw prediction.
+            net_hw (tuple[int, int]): Un-padded network input ``(h, w)``.
+            img_hw (tuple[int, int]): Input image ``(H, W)``.
+
+        Returns:
+            Tensor: ``(N, 2, H, W)`` flow in input-image pixels.
+        """
+        (h, w), (H, W) = net_hw, img_hw
+        flow = F.interpolate(
+            raw, scale_factor=4, mode='bilinear', align_corners=False)
+        flow = flow[:, :, :h, :w] * (self.flow_scale_factor * 4)
+        if (h, w) != (H, W):
+            flow = F.interpolate(
+                flow, size=(H, W), mode='bilinear', align_corners=False)
+            flow = flow * flow.new_tensor([W / w, H / h]).view(1, 2, 1, 1)
+        return flow  # [N, 2, H, W]
+
+    def forward(self, img_cur: Tensor, img_prev: Tensor) -> Tensor:
+        """Estimate the backward flow from ``img_cur`` to ``img_prev``.
+
+        Args:
+            img_cur (Tensor): ``(N, 3, H, W)`` current (key) frame,
+                normalised by the data preprocessor (RGB).
+            img_prev (Tensor): ``(N, 3, H, W)`` earlier (reference/anchor)
+                frame, same normalisation.
+
+        Returns:
+            Tensor: ``(N, 2, H, W)`` flow in input-image pixels, channel 0 =
+            dx, 1 = dy: the content at pixel p of ``img_cur`` is at
+            ``p + flow(p)`` in ``img_prev``.
+        """
+        if img_cur.dim() != 4 or img_cur.size(1) != 3 or \
+                img_cur.shape != img_prev.shape:
+            raise ValueError('img_cur and img_prev must both be (N, 3, H, W),'
+                             f' got {tuple(img_cur.shape)} and '
+                             f'{tuple(img_prev.shape)}')
+        img_hw = tuple(img_cur.shape[-2:])
+        net_hw = self.network_size(img_hw)
+        x = torch.cat(
+            (self.to_flownet_input(img_cur), self.to_flownet_input(img_prev)),
+            dim=1)  # [N, 6, H, W]
+        if net_hw != img_hw:
+            x = F.interpolate(
+                x, size=net_hw, mode='bilinear', align_corners=False)
+        pad_h = -net_hw[0] % self.size_divisor
+        pad_w = -net_hw[1] % self.size_divisor
+        x = F.pad(x, (0, pad_w, 0, pad_h))  # [N, 6, Hp, Wp], zeros
+        raw = self.predict_raw_flow(x)
+        return self.raw_to_pixel_flow(raw, net_hw, img_hw)

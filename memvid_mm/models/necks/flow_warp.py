@@ -1,0 +1,111 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+from collections import OrderedDict
+from typing import Dict, List, Sequence, Tuple, Union
+
+import torch
+from mmdet.registry import MODELS
+from mmdet.utils import OptMultiConfig
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from ..layers.flow_warp import (flow_to_feature_displacement, make_base_grid,
+                                warp_by_displacement)
+
+GridKey = Tuple[int, int, torch.device, torch.dtype]
+
+
+@MODELS.register_module()
+class FlowWarp(BaseModule):
+    """Warp one or several feature maps with an image-resolution flow.
+
+    A parameter-free neck around :func:`memvid_mm.models.layers.flow_warp`:
+    for every map the flow is resized to the map, rescaled to feature cells
+    and the map is bilinearly sampled at ``p + disp(p)`` (zeros outside;
+    backward convention, see :mod:`memvid_mm.models.layers.flow_warp`).
+
+    The identity sampling grid of each map size is cached in
+    ``self.grid_cache``, a plain dict declared here in ``__init__`` and
+    keyed by ``(h, w, device, dtype)``, so it is built once per shape,
+    device and dtype rather than on every call. It is not part of the
+    state dict and needs no ``.to()``: a new device or dtype is simply a
+    new key. At most ``max_cached_grids`` grids are kept (oldest evicted
+    first), which bounds memory under multi-scale training.
+
+    Args:
+        max_cached_grids (int): Size bound of ``grid_cache``.
+            Defaults to 32.
+        init_cfg (dict or list[dict], optional): Initialization config.
+            Defaults to None.
+    """
+
+    def __init__(self,
+                 max_cached_grids: int = 32,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if max_cached_grids < 1:
+            raise ValueError('max_cached_grids must be >= 1, got '
+                             f'{max_cached_grids}')
+        self.max_cached_grids = max_cached_grids
+        self.grid_cache: Dict[GridKey, Tensor] = OrderedDict()
+
+    def base_grid(self, h: int, w: int, device: torch.device,
+                  dtype: torch.dtype) -> Tensor:
+        """Return the cached ``(1, 2, h, w)`` identity grid (pixel units).
+
+        Args:
+            h (int): Feature map height.
+            w (int): Feature map width.
+            device (torch.device): Device of the grid.
+            dtype (torch.dtype): Dtype of the grid.
+
+        Returns:
+            Tensor: ``(1, 2, h, w)``, channel 0 = x, channel 1 = y.
+        """
+        key = (int(h), int(w), torch.device(device), dtype)
+        grid = self.grid_cache.get(key)
+        if grid is None:
+            grid = make_base_grid(h, w, device=device, dtype=dtype)
+            if len(self.grid_cache) >= self.max_cached_grids:
+                self.grid_cache.popitem(last=False)
+            self.grid_cache[key] = grid
+        return grid
+
+    def warp(self, feat: Tensor, flow: Tensor) -> Tensor:
+        """Warp a single map.
+
+        Args:
+            feat (Tensor): ``(N, C, h, w)`` features of the reference frame.
+            flow (Tensor): ``(N, 2, H, W)`` backward flow in image pixels.
+
+        Returns:
+            Tensor: ``(N, C, h, w)`` warped features.
+        """
+        h, w = feat.shape[-2:]
+        disp = flow_to_feature_displacement(flow, (h, w))
+        grid = self.base_grid(h, w, disp.device, disp.dtype)
+        return warp_by_displacement(feat, disp, grid)
+
+    def forward(
+            self, feats: Union[Tensor, Sequence[Tensor]],
+            flow: Tensor) -> Union[Tensor, List[Tensor], Tuple[Tensor, ...]]:
+        """Warp ``feats`` from the reference frame to the target frame.
+
+        Args:
+            feats (Tensor | list[Tensor] | tuple[Tensor]): One ``(N, C, h,
+                w)`` map or a list/tuple of maps (e.g. several levels).
+            flow (Tensor): ``(N, 2, H, W)`` flow in image pixels, channel
+                0 = dx, 1 = dy, such that the content at pixel ``p`` of the
+                target frame is at ``p + flow(p)`` in the reference frame
+                (the output of ``FlowNetSimple(target_img, ref_img)``).
+
+        Returns:
+            Tensor | list[Tensor] | tuple[Tensor]: The warped map(s), of the
+            same kind and shapes as ``feats``.
+        """
+        if isinstance(feats, Tensor):
+            return self.warp(feats, flow)
+        if not isinstance(feats, (list, tuple)):
+            raise TypeError('feats must be a Tensor or a list/tuple of '
+                            f'Tensors, got {type(feats).__name__}')
+        warped = [self.warp(feat, flow) for feat in feats]
+        return tuple(warped) if isinstance(feats, tuple) else warped

@@ -1,0 +1,6 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Pure PyTorch ops: position-sensitive RoI Align / RoI pooling."""
+from .ps_roi_align import PSRoIAlign, ps_roi_align
+from .ps_roi_pool import PSRoIPool, ps_roi_pool
+
+__all__ = ['ps_roi_align', 'ps_roi_pool', 'PSRoIAlign', 'PSRoIPool']

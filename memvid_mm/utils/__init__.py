@@ -1,0 +1,4 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+from .launch import allow_full_checkpoint_loading, prepare_cpu_distributed
+
+__all__ = ['allow_full_checkpoint_loading', 'prepare_cpu_distributed']

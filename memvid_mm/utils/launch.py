@@ -1,0 +1,59 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Launch helpers shared by ``tools/train.py`` and ``tools/test.py``.
+
+Two things in the stock stack need a hand on the machines this project is
+developed on:
+
+* mmengine 0.10.7 initialises a distributed run with
+  ``torch.cuda.set_device``, which fails on a CPU-only torch build, and wraps
+  the model in ``DistributedDataParallel(device_ids=[LOCAL_RANK])``, which
+  PyTorch refuses for a CPU module. :func:`prepare_cpu_distributed` starts
+  the process group with the ``gloo`` backend itself and configures the
+  wrapper with ``device_ids=None``; mmengine then skips its own
+  initialisation because the group already exists.
+* torch >= 2.6 loads checkpoints with ``weights_only=True`` by default, and
+  mmengine 0.10.7 checkpoints hold Python objects (message hub history,
+  dataset meta). :func:`allow_full_checkpoint_loading` restores the old
+  behaviour for this process; load only checkpoints you trust.
+"""
+import os
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+
+def allow_full_checkpoint_loading() -> None:
+    """Let ``torch.load`` unpickle mmengine checkpoints (trusted files)."""
+    if os.environ.get('TORCH_FORCE_WEIGHTS_ONLY_LOAD', '0') in ('0', ''):
+        os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+
+
+def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Start a ``gloo`` process group for a CPU run launched by torchrun.
+
+    Does nothing when ``launcher`` is ``'none'`` or CUDA is available (the
+    stock NCCL path of mmengine handles GPUs).
+
+    Args:
+        cfg (Config): The run's config; ``env_cfg.dist_cfg`` and
+            ``model_wrapper_cfg`` are updated in place for the CPU run.
+        launcher (str): The job launcher, ``'none'``, ``'pytorch'``,
+            ``'slurm'`` or ``'mpi'``.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise ValueError(f'CPU distributed runs support launcher="pytorch" '
+                         f'(torchrun), got launcher="{launcher}"')
+    env_cfg = cfg.setdefault('env_cfg', {})
+    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper_cfg = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
+    wrapper_cfg['device_ids'] = None
+    wrapper_cfg.setdefault('broadcast_buffers', False)
+    wrapper_cfg.setdefault('find_unused_parameters',
+                           cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper_cfg
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend='gloo')

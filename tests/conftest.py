@@ -1,0 +1,22 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import random
+
+import numpy as np
+import pytest
+import torch
+from mmdet.utils import register_all_modules
+
+import memvid_mm  # noqa: F401  (registers every memvid_mm component)
+
+# Register mmdet's modules and make 'mmdet' the default scope, as the
+# `default_scope = 'mmdet'` of every config does for the runner.
+register_all_modules(init_default_scope=True)
+
+
+@pytest.fixture(autouse=True)
+def seed_everything():
+    """Make every test deterministic."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield

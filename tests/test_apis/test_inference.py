@@ -1,0 +1,57 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import numpy as np
+import pytest
+import torch
+
+from memvid_mm.apis import OnlineVideoInferencer, init_video_detector
+
+MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py'
+RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py'
+
+
+@pytest.fixture(scope='module')
+def model():
+    torch.manual_seed(0)
+    return init_video_detector(MEMNET_CFG)
+
+
+def frames(seed, num=4):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+            for _ in range(num)]
+
+
+def scores(result):
+    return result.pred_instances.scores.clone()
+
+
+def test_interleaved_videos_keep_separate_states(model):
+    video_a, video_b = frames(1), frames(2)
+    alone = OnlineVideoInferencer(model)
+    expected_a = [scores(alone(f, 'a', t)) for t, f in enumerate(video_a)]
+    expected_b = [scores(alone(f, 'b', t)) for t, f in enumerate(video_b)]
+    mixed = OnlineVideoInferencer(model)
+    for t in range(4):
+        assert torch.equal(scores(mixed(video_a[t], 'a', t)), expected_a[t])
+        assert torch.equal(scores(mixed(video_b[t], 'b', t)), expected_b[t])
+    assert set(mixed.states) == {'a', 'b'}
+    assert mixed.states['a'].frame_index == 4
+    mixed.close('a')
+    assert set(mixed.states) == {'b'}
+
+
+def test_results_are_in_image_coordinates(model):
+    inferencer = OnlineVideoInferencer(model)
+    result = inferencer(frames(3, 1)[0], 'v', 0)
+    boxes = result.pred_instances.bboxes
+    assert boxes.shape[-1] == 4
+    assert (boxes[:, 2] <= 96 + 1e-3).all() and (boxes[:, 3] <= 64 +
+                                                  1e-3).all()
+
+
+def test_bad_inputs_raise(model):
+    inferencer = OnlineVideoInferencer(model)
+    with pytest.raises(ValueError, match='image'):
+        inferencer(np.zeros((64, 96), dtype=np.uint8), 'v', 0)
+    with pytest.raises(TypeError, match='MemoryRFCN'):
+        OnlineVideoInferencer(init_video_detector(RFCN_CFG))

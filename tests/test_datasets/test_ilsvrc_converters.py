@@ -1,0 +1,461 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import importlib.util
+import json
+import os
+import os.path as osp
+import xml.etree.ElementTree as ET
+
+import cv2
+import numpy as np
+import pytest
+
+from memvid_mm.datasets import (IMAGENET_VID_CLASS_TABLE, IMAGENET_VID_CLASSES,
+                                SYNTHVID_CLASS_TABLE, check_class_table,
+                                convert_det, convert_vid, load_class_table,
+                                parse_voc_xml, select_key_frames)
+from memvid_mm.datasets.ilsvrc_converters import read_vid_video_list
+
+TRAIN_VIDEO = 'train/SynthVID_VID_train_0000/SynthVID_train_00000000'
+VID_IMAGE_KEYS = {
+    'file_name', 'height', 'width', 'id', 'frame_id', 'video_id',
+    'is_vid_train_frame', 'degradation'
+}
+VID_ANN_KEYS = {
+    'id', 'video_id', 'image_id', 'category_id', 'instance_id', 'bbox', 'area',
+    'iscrowd', 'occluded', 'generated'
+}
+TOOLS = osp.join(osp.dirname(__file__), '..', '..', 'tools')
+
+
+def _load_tool(name):
+    path = osp.join(TOOLS, 'dataset_converters', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _xml(path, objects=(), size=(64, 48), degradation=None):
+    """Write an ILSVRC-style XML; objects are (synset, box, trackid)."""
+    root = ET.Element('annotation')
+    if size is not None:
+        s = ET.SubElement(root, 'size')
+        ET.SubElement(s, 'width').text = str(size[0])
+        ET.SubElement(s, 'height').text = str(size[1])
+    if degradation is not None:
+        ET.SubElement(root, 'degradation').text = degradation
+    for synset, box, trackid in objects:
+        obj = ET.SubElement(root, 'object')
+        if trackid is not None:
+            ET.SubElement(obj, 'trackid').text = str(trackid)
+        ET.SubElement(obj, 'name').text = synset
+        b = ET.SubElement(obj, 'bndbox')
+        for tag, v in zip(('xmin', 'ymin', 'xmax', 'ymax'), box):
+            ET.SubElement(b, tag).text = str(v)
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    ET.ElementTree(root).write(path)
+
+
+def _xml_path(root, frame, video=TRAIN_VIDEO):
+    return osp.join(root, 'Annotations', 'VID', video, f'{frame:06d}.xml')
+
+
+def _img_path(root, frame, video=TRAIN_VIDEO):
+    return osp.join(root, 'Data', 'VID', video, f'{frame:06d}.JPEG')
+
+
+def test_select_key_frames():
+    assert select_key_frames(300) == list(range(10, 300, 20))
+    keys = select_key_frames(40)
+    assert len(keys) == 15 and keys == sorted(set(keys))
+    assert 0 <= keys[0] and keys[-1] < 40
+    assert select_key_frames(5) == [0, 1, 2, 3, 4]
+    assert select_key_frames(12, 4) == [1, 4, 7, 10]
+    with pytest.raises(ValueError, match='num_frames'):
+        select_key_frames(0)
+
+
+def test_imagenet_vid_class_table():
+    assert len(IMAGENET_VID_CLASS_TABLE) == 30
+    table = dict(IMAGENET_VID_CLASS_TABLE)
+    assert table['n02691156'] == 'airplane'
+    assert table['n02062744'] == 'whale'
+    assert table['n02084071'] == 'dog'
+    assert IMAGENET_VID_CLASSES[9] == 'domestic_cat'
+    assert len(set(table.values())) == 30
+
+
+def test_class_table_checks_and_files(tmp_path):
+    with pytest.raises(ValueError, match='repeats'):
+        check_class_table([('n1', 'a'), ('n1', 'b')])
+    with pytest.raises(TypeError, match='pairs'):
+        check_class_table([('n1', )])
+    with pytest.raises(ValueError, match='empty'):
+        check_class_table([])
+    assert load_class_table('synthvid') == SYNTHVID_CLASS_TABLE
+    f = tmp_path / 'classes.txt'
+    f.write_text('n1 cat\n\nn2 dog\n')
+    assert load_class_table(str(f)) == (('n1', 'cat'), ('n2', 'dog'))
+    f.write_text('n1 cat dog\n')
+    with pytest.raises(ValueError, match='classes.txt'):
+        load_class_table(str(f))
+    with pytest.raises(ValueError, match='class table'):
+        load_class_table('no_such_table')
+
+
+def test_vid_output_has_the_cocovid_fields(tiny_synthvid):
+    with open(
+            osp.join(tiny_synthvid, 'annotations',
+                     'imagenet_vid_train.json')) as f:
+        train = json.load(f)
+    assert list(train) == ['categories', 'videos', 'images', 'annotations']
+    assert train['categories'][0] == dict(
+        id=1, name='disc', encode_name='n90000001')
+    assert [v['name']
+            for v in train['videos']] == [TRAIN_VIDEO, TRAIN_VIDEO[:-1] + '1']
+    assert set(train['videos'][0]) == {'id', 'name', 'vid_train_frames'}
+    for im in train['images']:
+        assert set(im) == VID_IMAGE_KEYS
+    assert [im['id'] for im in train['images']] == list(range(1, 25))
+    first = train['images'][0]
+    assert first['file_name'] == TRAIN_VIDEO + '/000000.JPEG'
+    assert (first['height'], first['width'], first['frame_id']) == (48, 64, 0)
+    assert sum(im['is_vid_train_frame'] for im in train['images']) == 24
+    for ann in train['annotations']:
+        assert set(ann) == VID_ANN_KEYS
+        x, y, w, h = ann['bbox']
+        assert ann['area'] == w * h and ann['iscrowd'] is False
+    assert [a['id'] for a in train['annotations']
+            ] == list(range(1,
+                            len(train['annotations']) + 1))
+
+
+def test_vid_boxes_tracks_and_degradations_match_xml(tiny_synthvid):
+    coco = convert_vid(
+        tiny_synthvid,
+        'train',
+        SYNTHVID_CLASS_TABLE,
+        num_key_frames=4,
+        show_progress=False)
+    assert [
+        im['frame_id'] for im in coco['images']
+        if im['is_vid_train_frame'] and im['video_id'] == 1
+    ] == [1, 4, 7, 10]
+    assert coco['videos'][0]['vid_train_frames'] == [1, 4, 7, 10]
+    synset2cat = {s: i for i, (s, _) in enumerate(SYNTHVID_CLASS_TABLE, 1)}
+    track_of = {}
+    for im in coco['images']:
+        video = coco['videos'][im['video_id'] - 1]['name']
+        info = parse_voc_xml(_xml_path(tiny_synthvid, im['frame_id'], video))
+        assert im['degradation'] == info['degradation']
+        anns = [a for a in coco['annotations'] if a['image_id'] == im['id']]
+        assert len(anns) == len(info['objects'])
+        for ann, obj in zip(anns, info['objects']):
+            x1, y1, x2, y2 = obj['bbox']
+            assert ann['bbox'] == [x1, y1, x2 - x1, y2 - y1]
+            assert ann['category_id'] == synset2cat[obj['name']]
+            assert ann['occluded'] == obj['occluded']
+            key = (video, obj['trackid'])
+            assert track_of.setdefault(key, ann['instance_id']) == \
+                ann['instance_id']
+    # Instance ids are unique across videos.
+    assert len(set(track_of.values())) == len(track_of)
+
+
+def test_val_frames_are_all_key_frames(tiny_synthvid):
+    coco = convert_vid(
+        tiny_synthvid, 'val', SYNTHVID_CLASS_TABLE, show_progress=False)
+    assert len(coco['images']) == 24
+    assert all(im['is_vid_train_frame'] for im in coco['images'])
+    assert coco['images'][0]['file_name'] == (
+        'val/SynthVID_val_00000000/000000.JPEG')
+
+
+def test_fgfa_key_frame_list(tiny_synthvid_copy, tmp_path):
+    lst = tmp_path / 'VID_train_15frames.txt'
+    lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n{TRAIN_VIDEO} 1 10 12\n')
+    coco = convert_vid(
+        tiny_synthvid_copy,
+        'train',
+        SYNTHVID_CLASS_TABLE,
+        key_frame_list=str(lst),
+        show_progress=False)
+    keys = [(im['video_id'], im['frame_id']) for im in coco['images']
+            if im['is_vid_train_frame']]
+    assert keys == [(1, 2), (1, 9)]
+
+
+def test_video_list_accepts_split_prefixes(tmp_path):
+    sets = tmp_path / 'ImageSets' / 'VID'
+    sets.mkdir(parents=True)
+    (sets / 'train_1.txt').write_text('a/v1 1\ntrain/a/v2 1\n')
+    (sets / 'train_2.txt').write_text('a/v1 1\na/v3 -1\n')
+    (sets / 'train_15frames.txt').write_text('x/y 1 2 3\n')
+    (sets / 'val.txt').write_text('v9/000000 1\nv9/000001 2\nv8/000000 3\n')
+    assert read_vid_video_list(str(tmp_path),
+                               'train') == ['train/a/v1', 'train/a/v2']
+    assert read_vid_video_list(str(tmp_path), 'val') == ['val/v8', 'val/v9']
+
+
+def test_missing_image_sets_name_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match='ImageSets'):
+        convert_vid(str(tmp_path), 'train', show_progress=False)
+    with pytest.raises(FileNotFoundError, match='val.txt'):
+        convert_vid(str(tmp_path), 'val', show_progress=False)
+
+
+def test_malformed_xml_names_the_file(tiny_synthvid_copy):
+    path = _xml_path(tiny_synthvid_copy, 5)
+    with open(path, 'w') as f:
+        f.write('<annotation><size><width>64</width>')
+    with pytest.raises(ValueError, match='000005.xml'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'train',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
+
+
+@pytest.mark.parametrize('box,match', [((5, 5, 'x', 9), 'not a number'),
+                                       ((9, 5, 5, 9), 'reversed box')])
+def test_bad_boxes_name_the_file(tiny_synthvid_copy, box, match):
+    _xml(_xml_path(tiny_synthvid_copy, 3), [('n90000001', box, 0)])
+    with pytest.raises(ValueError, match=f'000003.xml.*{match}'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'train',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
+
+
+def test_missing_frame_in_a_video_is_an_error(tiny_synthvid_copy):
+    os.remove(_xml_path(tiny_synthvid_copy, 4))
+    with pytest.raises(ValueError, match='000004.xml'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'train',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
+
+
+def test_video_without_frames_is_an_error(tiny_synthvid_copy):
+    ann_dir = osp.dirname(_xml_path(tiny_synthvid_copy, 0))
+    for name in os.listdir(ann_dir):
+        os.remove(osp.join(ann_dir, name))
+    with pytest.raises(ValueError, match='no frames.*SynthVID_train_0+\\b'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'train',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
+
+
+def test_video_without_objects_is_kept(tiny_synthvid_copy):
+    for t in range(12):
+        _xml(_xml_path(tiny_synthvid_copy, t), [], degradation='none')
+    coco = convert_vid(
+        tiny_synthvid_copy, 'train', SYNTHVID_CLASS_TABLE, show_progress=False)
+    assert sum(im['video_id'] == 1 for im in coco['images']) == 12
+    assert not any(a['video_id'] == 1 for a in coco['annotations'])
+    assert any(a['video_id'] == 2 for a in coco['annotations'])
+
+
+def test_frame_of_another_size_is_an_error(tiny_synthvid_copy):
+    _xml(_xml_path(tiny_synthvid_copy, 7), [], size=(80, 48))
+    with pytest.raises(ValueError, match='000007.xml.*80x48.*64x48'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'train',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
+
+
+def test_unknown_synset_is_an_error_or_a_counted_skip(tiny_synthvid_copy):
+    _xml(
+        _xml_path(tiny_synthvid_copy, 2), [('n01234567', (1, 1, 9, 9), 7),
+                                           ('n90000002', (2, 2, 8, 8), 8)])
+    with pytest.raises(ValueError, match='000002.xml.*n01234567'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'train',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
+    coco = convert_vid(
+        tiny_synthvid_copy,
+        'train',
+        SYNTHVID_CLASS_TABLE,
+        unknown_classes='skip',
+        show_progress=False)
+    anns = [a for a in coco['annotations'] if a['image_id'] == 3]
+    assert [(a['category_id'], a['bbox']) for a in anns] == [(2, [2, 2, 6, 6])]
+    # The ImageNet table does not know SynthVID's synsets.
+    with pytest.raises(ValueError, match='n9000000'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'train',
+            IMAGENET_VID_CLASS_TABLE,
+            show_progress=False)
+
+
+def test_missing_trackid_is_an_error(tiny_synthvid_copy):
+    _xml(_xml_path(tiny_synthvid_copy, 2), [('n90000002', (2, 2, 8, 8), None)])
+    with pytest.raises(ValueError, match='000002.xml.*trackid'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'train',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
+
+
+def test_check_images_catches_missing_corrupt_and_resized_images(
+        tiny_synthvid_copy):
+    root = tiny_synthvid_copy
+    kwargs = dict(
+        class_table=SYNTHVID_CLASS_TABLE,
+        check_images=True,
+        show_progress=False)
+    assert len(convert_vid(root, 'train', **kwargs)['images']) == 24
+    os.remove(_img_path(root, 6))
+    # Sizes come from the XML, so without the check nothing is read.
+    assert len(
+        convert_vid(root, 'train', SYNTHVID_CLASS_TABLE,
+                    show_progress=False)['images']) == 24
+    with pytest.raises(FileNotFoundError, match='000006.JPEG'):
+        convert_vid(root, 'train', **kwargs)
+    with open(_img_path(root, 6), 'wb') as f:
+        f.write(b'not a jpeg at all')
+    with pytest.raises(ValueError, match='000006.JPEG'):
+        convert_vid(root, 'train', **kwargs)
+    cv2.imwrite(_img_path(root, 6), np.zeros((40, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match='000006.JPEG is 64x40'):
+        convert_vid(root, 'train', **kwargs)
+
+
+def test_size_is_read_from_the_image_when_the_xml_has_none(tiny_synthvid_copy):
+    root = tiny_synthvid_copy
+    _xml(_xml_path(root, 0), [], size=None)
+    coco = convert_vid(
+        root, 'train', SYNTHVID_CLASS_TABLE, show_progress=False)
+    assert (coco['images'][0]['width'], coco['images'][0]['height']) == (64,
+                                                                         48)
+    os.remove(_img_path(root, 0))
+    with pytest.raises(FileNotFoundError, match='000000.JPEG'):
+        convert_vid(root, 'train', SYNTHVID_CLASS_TABLE, show_progress=False)
+
+
+def _make_det(root):
+    """Four DET images: table class, mixed, only-other, negative-listed."""
+    names = {
+        'ILSVRC2013_train/n90000001/n90000001_1':
+        [('n90000001', (1, 2, 11, 12))],
+        'ILSVRC2014_train_0000/ILSVRC2014_train_00000001':
+        [('n90000003', (0, 0, 5, 5)), ('n77777777', (3, 3, 9, 9))],
+        'ILSVRC2014_train_0000/ILSVRC2014_train_00000002':
+        [('n77777777', (3, 3, 9, 9))],
+        'ILSVRC2014_train_0000/ILSVRC2014_train_00000003':
+        [('n90000002', (1, 1, 4, 4))],
+    }
+    for name, objs in names.items():
+        _xml(
+            osp.join(root, 'Annotations', 'DET', 'train', name + '.xml'),
+            [(s, b, None) for s, b in objs],
+            size=(32, 24))
+        img_path = osp.join(root, 'Data', 'DET', 'train', name + '.JPEG')
+        os.makedirs(osp.dirname(img_path), exist_ok=True)
+        cv2.imwrite(img_path, np.zeros((24, 32, 3), np.uint8))
+    sets = osp.join(root, 'ImageSets', 'DET')
+    os.makedirs(sets)
+    keys = list(names)
+    with open(osp.join(sets, 'train_1.txt'), 'w') as f:
+        f.write(f'{keys[0]} 1\n{keys[1]} 1\n{keys[3]} -1\n')
+    with open(osp.join(sets, 'train_7.txt'), 'w') as f:
+        f.write(f'{keys[2]} 1\n')
+    return keys
+
+
+def test_det_conversion_restricts_to_the_class_table(tmp_path):
+    keys = _make_det(str(tmp_path))
+    coco = convert_det(
+        str(tmp_path),
+        SYNTHVID_CLASS_TABLE,
+        check_images=True,
+        show_progress=False)
+    assert list(coco) == ['categories', 'images', 'annotations']
+    assert coco['categories'][-1] == dict(
+        id=5, name='other_categeries', encode_name=None)
+    assert [im['file_name'] for im in coco['images']
+            ] == [f'train/{keys[0]}.JPEG', f'train/{keys[1]}.JPEG']
+    for im in coco['images']:
+        assert set(im) == {
+            'file_name', 'height', 'width', 'id', 'is_vid_train_frame'
+        }
+        assert im['is_vid_train_frame'] is True
+        assert (im['height'], im['width']) == (24, 32)
+    assert [(a['image_id'], a['category_id'], a['bbox'], a['instance_id'])
+            for a in coco['annotations']] == [(1, 1, [1, 2, 10, 10], -1),
+                                              (2, 3, [0, 0, 5, 5], -1),
+                                              (2, 5, [3, 3, 6, 6], -1)]
+    # Restricting the image sets by class index.
+    only = convert_det(
+        str(tmp_path),
+        SYNTHVID_CLASS_TABLE,
+        class_indices=[7],
+        show_progress=False)
+    assert only['images'] == []
+    with pytest.raises(FileNotFoundError, match='train_3.txt'):
+        convert_det(
+            str(tmp_path),
+            SYNTHVID_CLASS_TABLE,
+            class_indices=[3],
+            show_progress=False)
+
+
+def test_det_image_list_and_missing_xml(tmp_path):
+    keys = _make_det(str(tmp_path))
+    lst = tmp_path / 'DET_train_30classes.txt'
+    lst.write_text(f'train/{keys[3]} 1\n')
+    coco = convert_det(
+        str(tmp_path),
+        SYNTHVID_CLASS_TABLE,
+        image_list=str(lst),
+        show_progress=False)
+    assert [im['file_name']
+            for im in coco['images']] == [f'train/{keys[3]}.JPEG']
+    lst.write_text('train/ILSVRC2013_train/n1/missing 1\n')
+    with pytest.raises(FileNotFoundError, match='missing.xml'):
+        convert_det(
+            str(tmp_path),
+            SYNTHVID_CLASS_TABLE,
+            image_list=str(lst),
+            show_progress=False)
+
+
+def test_vid_cli_writes_both_splits(tiny_synthvid, tmp_path):
+    cli = _load_tool('imagenet2coco_vid')
+    cli.main([
+        '-i', tiny_synthvid, '-o',
+        str(tmp_path), '--classes', 'synthvid', '--check-images'
+    ])
+    for split in ('train', 'val'):
+        with open(tmp_path / f'imagenet_vid_{split}.json') as f:
+            ref = json.load(f)
+        with open(
+                osp.join(tiny_synthvid, 'annotations',
+                         f'imagenet_vid_{split}.json')) as f:
+            assert json.load(f) == ref
+
+
+def test_det_cli_writes_30plus1cls(tmp_path):
+    _make_det(str(tmp_path))
+    classes = tmp_path / 'classes.txt'
+    classes.write_text(''.join(f'{s} {n}\n' for s, n in SYNTHVID_CLASS_TABLE))
+    cli = _load_tool('imagenet2coco_det')
+    cli.main([
+        '-i',
+        str(tmp_path), '-o',
+        str(tmp_path / 'ann'), '--classes',
+        str(classes)
+    ])
+    with open(tmp_path / 'ann' / 'imagenet_det_30plus1cls.json') as f:
+        coco = json.load(f)
+    assert len(coco['images']) == 2 and len(coco['categories']) == 5

@@ -1,0 +1,479 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import json
+import logging
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+from mmdet.datasets import TrackImgSampler
+from mmdet.models.data_preprocessors import TrackDataPreprocessor
+from mmdet.registry import DATASETS
+from mmengine.dataset import ConcatDataset, DefaultSampler, pseudo_collate
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+from torch.utils.data import DataLoader
+
+from memvid_mm.datasets import (IMAGENET_VID_CLASS_TABLE, IMAGENET_VID_CLASSES,
+                                SYNTHVID_CLASSES, ImagenetVIDDataset)
+
+T = 3
+TRAIN_PIPELINE = [
+    dict(type='CausalClipSample', num_frames=T, stride=2),
+    dict(
+        type='TransformBroadcaster',
+        share_random_params=True,
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadTrackAnnotations'),
+            dict(type='Resize', scale=(96, 72), keep_ratio=True),
+            dict(type='RandomFlip', prob=0.5),
+        ]),
+    dict(
+        type='PackTrackInputs',
+        meta_keys=('clip_frame_offsets', 'degradation')),
+]
+TEST_PIPELINE = [
+    dict(
+        type='TransformBroadcaster',
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(96, 72), keep_ratio=True),
+        ]),
+    dict(type='PackTrackInputs', meta_keys=('degradation', )),
+]
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    init_default_scope('mmdet')
+
+
+def _synthvid(root, split='train', **kwargs):
+    cfg = dict(
+        type='ImagenetVIDDataset',
+        data_root=root,
+        ann_file=f'annotations/imagenet_vid_{split}.json',
+        data_prefix=dict(img_path='Data/VID'),
+        metainfo=dict(classes=SYNTHVID_CLASSES),
+        pipeline=TRAIN_PIPELINE if split == 'train' else TEST_PIPELINE,
+        test_mode=split == 'val')
+    cfg.update(kwargs)
+    return DATASETS.build(cfg)
+
+
+def _load(root, split='train'):
+    with open(osp.join(root, 'annotations',
+                       f'imagenet_vid_{split}.json')) as f:
+        return json.load(f)
+
+
+def _dump(coco, path):
+    with open(path, 'w') as f:
+        json.dump(coco, f)
+    return str(path)
+
+
+def _mmtrack_vid_json():
+    """The exact field set of mmtrack's imagenet2coco_vid.py output."""
+    categories = [
+        dict(id=k, name=name, encode_name=synset)
+        for k, (synset, name) in enumerate(IMAGENET_VID_CLASS_TABLE, 1)
+    ]
+    video = 'train/ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000'
+    images = [
+        dict(
+            file_name=f'{video}/{t:06d}.JPEG',
+            height=48,
+            width=64,
+            id=t + 1,
+            frame_id=t,
+            video_id=1,
+            is_vid_train_frame=t in (1, 2)) for t in range(4)
+    ]
+    annotations = [
+        dict(
+            id=1,
+            video_id=1,
+            image_id=2,
+            category_id=30,
+            instance_id=1,
+            bbox=[1, 2, 10, 20],
+            area=200,
+            iscrowd=False,
+            occluded=True,
+            generated=False),
+        dict(
+            id=2,
+            video_id=1,
+            image_id=4,
+            category_id=1,
+            instance_id=2,
+            bbox=[5, 5, 8, 8],
+            area=64,
+            iscrowd=False,
+            occluded=False,
+            generated=True),
+    ]
+    return dict(
+        categories=categories,
+        videos=[dict(id=1, name=video, vid_train_frames=[1, 2])],
+        images=images,
+        annotations=annotations)
+
+
+def _mmtrack_det_json():
+    """The field set of mmtrack's imagenet2coco_det.py output."""
+    categories = [
+        dict(id=k, name=name, encode_name=synset)
+        for k, (synset, name) in enumerate(IMAGENET_VID_CLASS_TABLE, 1)
+    ] + [dict(id=31, name='other_categeries', encode_name=None)]
+    images = [
+        dict(
+            file_name=f'train/x/{i}.JPEG',
+            height=48,
+            width=64,
+            id=i,
+            is_vid_train_frame=True) for i in (1, 2)
+    ]
+    annotations = [
+        dict(
+            id=1,
+            image_id=1,
+            category_id=3,
+            bbox=[1, 1, 9, 9],
+            area=81,
+            iscrowd=False),
+        dict(
+            id=2,
+            image_id=1,
+            category_id=31,
+            bbox=[2, 2, 9, 9],
+            area=81,
+            iscrowd=False),
+        dict(
+            id=3,
+            image_id=2,
+            category_id=31,
+            bbox=[2, 2, 9, 9],
+            area=81,
+            iscrowd=False),
+    ]
+    return dict(categories=categories, images=images, annotations=annotations)
+
+
+def test_training_samples_are_the_key_frames(tiny_synthvid):
+    dataset = _synthvid(tiny_synthvid)
+    coco = _load(tiny_synthvid)
+    with_objects = {a['image_id'] for a in coco['annotations']}
+    expected = [(im['video_id'] - 1, im['frame_id']) for im in coco['images']
+                if im['is_vid_train_frame'] and im['id'] in with_objects]
+    assert dataset.num_videos == 2
+    assert len(dataset) == len(expected) > 0
+    assert [tuple(k) for k in dataset.key_frames] == expected
+    # Every frame is kept, also those without objects.
+    assert [dataset.get_len_per_video(i) for i in range(2)] == [12, 12]
+    video = dataset.get_data_info(0)
+    assert video['video_length'] == 12
+    assert [f['frame_id'] for f in video['images']] == list(range(12))
+    frame = video['images'][0]
+    assert frame['img_path'] == osp.join(tiny_synthvid, 'Data', 'VID',
+                                         frame['file_name'])
+    assert frame['degradation'] in ('none', 'blur', 'noise', 'occlusion',
+                                    'dim')
+    for inst in frame['instances']:
+        assert set(inst) == {
+            'bbox', 'bbox_label', 'ignore_flag', 'instance_id', 'occluded',
+            'generated'
+        }
+
+
+def test_getitem_is_a_causal_clip_of_the_key_frame(tiny_synthvid):
+    dataset = _synthvid(tiny_synthvid)
+    for i in (0, len(dataset) - 1):
+        video_idx, frame_idx = dataset.key_frames[i]
+        sample = dataset[i]['data_samples']
+        assert len(sample) == T
+        assert [f.metainfo['frame_id'] for f in sample
+                ] == [max(0, frame_idx - 4),
+                      max(0, frame_idx - 2), frame_idx]
+        assert sample[T - 1].metainfo['video_id'] == \
+            dataset.get_data_info(int(video_idx))['video_id']
+        assert len(sample[T - 1].gt_instances) > 0
+    assert len(dataset.get_cat_ids(0)) > 0
+
+
+def test_all_frames_with_objects_when_not_key_frames_only(tiny_synthvid):
+    coco = _load(tiny_synthvid)
+    with_objects = {a['image_id'] for a in coco['annotations']}
+    dataset = _synthvid(tiny_synthvid, key_frames_only=False)
+    assert len(dataset) == len(with_objects)
+    every = _synthvid(
+        tiny_synthvid,
+        key_frames_only=False,
+        filter_cfg=dict(filter_empty_gt=False))
+    assert len(every) == 24
+
+
+def test_serialized_and_subset_agree(tiny_synthvid):
+    plain = _synthvid(tiny_synthvid, serialize_data=False)
+    ser = _synthvid(tiny_synthvid)
+    assert len(plain) == len(ser)
+    assert plain.get_data_info(1) == ser.get_data_info(1)
+    sub = ser.get_subset([1])
+    assert sub.num_videos == 1
+    assert len(sub) == sum(k[0] == 1 for k in ser.key_frames)
+    assert all(k[0] == 0 for k in sub.key_frames)
+    indexed = _synthvid(tiny_synthvid, indices=[1])
+    assert len(indexed) == len(sub)
+    ser.get_subset_([1])
+    assert ser.num_videos == 1 and len(ser) == len(sub)
+    np.testing.assert_array_equal(ser.key_frames, sub.key_frames)
+
+
+def test_test_mode_serves_frames(tiny_synthvid):
+    dataset = _synthvid(tiny_synthvid, 'val')
+    assert len(dataset) == 2
+    sampler = TrackImgSampler(dataset)
+    indices = list(sampler)
+    assert indices[:2] == [(0, 0), (0, 1)] and len(indices) == 24
+    out = dataset[(1, 4)]
+    frame = out['data_samples'][0]
+    assert out['inputs'].shape == (1, 3, 72, 96)
+    assert frame.metainfo['frame_id'] == 4
+    assert frame.metainfo['video_length'] == 1
+    assert frame.metainfo['ori_video_length'] == 12
+    assert frame.metainfo['ori_shape'] == (48, 64)
+    assert 'degradation' in frame.metainfo
+    assert all('instance_id' in i for i in frame.metainfo['instances'])
+
+
+def test_end_to_end_batch_of_two_clips(tiny_synthvid):
+    dataset = _synthvid(tiny_synthvid)
+    loader = DataLoader(
+        dataset,
+        batch_size=2,
+        sampler=DefaultSampler(dataset, shuffle=True, seed=0),
+        collate_fn=pseudo_collate)
+    batch = next(iter(loader))
+    preprocessor = TrackDataPreprocessor(
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_size_divisor=16)
+    data = preprocessor(batch, training=True)
+    assert data['inputs'].shape == (2, T, 3, 80, 96)
+    for sample in data['data_samples']:
+        assert len(sample) == T
+        assert sample.metainfo['key_frames_inds'] == [T - 1]
+        assert [f.metainfo['clip_frame_offsets'] for f in sample][-1] == 0
+        boxes = sample[T - 1].gt_instances.bboxes
+        assert boxes.shape[1] == 4 and len(boxes) > 0
+        assert (boxes[:, 2:] > boxes[:, :2]).all()
+        assert boxes.max() <= 96
+
+
+def test_mmtrack_vid_json_loads_unchanged(tmp_path):
+    ann_file = _dump(_mmtrack_vid_json(), tmp_path / 'vid.json')
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    assert dataset.metainfo['classes'] == IMAGENET_VID_CLASSES
+    assert dataset.num_videos == 1 and len(dataset) == 1
+    assert [tuple(k) for k in dataset.key_frames] == [(0, 1)]
+    frames = dataset.get_data_info(0)['images']
+    assert len(frames) == 4 and frames[0]['instances'] == []
+    assert frames[1]['instances'] == [
+        dict(
+            bbox=[1, 2, 11, 22],
+            bbox_label=29,
+            ignore_flag=0,
+            instance_id=1,
+            occluded=True,
+            generated=False)
+    ]
+    assert frames[3]['instances'][0]['bbox_label'] == 0
+    assert frames[3]['instances'][0]['generated'] is True
+    assert frames[0]['degradation'] == 'none'
+    assert frames[2]['is_vid_train_frame'] is True
+    video = dataset[0]
+    assert video['key_frame_id'] == 1 and video['video_length'] == 4
+
+
+def test_mmtrack_det_json_gives_one_frame_videos(tmp_path):
+    ann_file = _dump(_mmtrack_det_json(), tmp_path / 'det.json')
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    assert dataset.num_videos == 2
+    # Image 2 has only an `other_categeries` box: no training sample.
+    assert len(dataset) == 1
+    frame = dataset.get_data_info(0)['images'][0]
+    assert frame['frame_id'] == 0 and frame['video_id'] > 100000
+    assert frame['instances'] == [
+        dict(
+            bbox=[1, 1, 10, 10],
+            bbox_label=2,
+            ignore_flag=0,
+            instance_id=-1,
+            occluded=False,
+            generated=False)
+    ]
+
+
+def test_concat_with_det_for_training(tiny_synthvid, tmp_path):
+    coco = _load(tiny_synthvid)
+    det = dict(
+        categories=coco['categories'],
+        images=[
+            dict(im, id=i + 1, is_vid_train_frame=True)
+            for i, im in enumerate(coco['images'][:3])
+        ],
+        annotations=[])
+    for im in det['images']:
+        del im['video_id'], im['frame_id']
+    det['annotations'] = [
+        dict(
+            id=1,
+            image_id=1,
+            category_id=2,
+            bbox=[3, 3, 20, 20],
+            area=400,
+            iscrowd=False,
+            instance_id=-1),
+        dict(
+            id=2,
+            image_id=3,
+            category_id=4,
+            bbox=[5, 5, 9, 9],
+            area=81,
+            iscrowd=False,
+            instance_id=-1),
+    ]
+    det_file = _dump(det, tmp_path / 'det.json')
+    concat = ConcatDataset([
+        dict(
+            type='ImagenetVIDDataset',
+            data_root=tiny_synthvid,
+            ann_file='annotations/imagenet_vid_train.json',
+            data_prefix=dict(img_path='Data/VID'),
+            metainfo=dict(classes=SYNTHVID_CLASSES),
+            pipeline=TRAIN_PIPELINE),
+        dict(
+            type='ImagenetVIDDataset',
+            ann_file=det_file,
+            data_prefix=dict(img_path=osp.join(tiny_synthvid, 'Data', 'VID')),
+            metainfo=dict(classes=SYNTHVID_CLASSES),
+            pipeline=TRAIN_PIPELINE)
+    ])
+    vid_len = len(concat.datasets[0])
+    assert len(concat) == vid_len + 2
+    det_clip = concat[vid_len + 1]['data_samples']
+    assert len(det_clip) == T
+    assert [f.metainfo['clip_frame_offsets'] for f in det_clip] == [0, 0, 0]
+    assert det_clip[0].metainfo['img_path'] == det_clip[2].metainfo['img_path']
+    assert det_clip[2].gt_instances.labels.tolist() == [3]
+    loader = DataLoader(
+        concat,
+        batch_size=2,
+        sampler=DefaultSampler(concat, shuffle=False),
+        collate_fn=pseudo_collate)
+    assert sum(len(b['inputs']) for b in loader) == len(concat)
+
+
+# --------------------------- bad input ------------------------------------
+
+
+def test_missing_annotation_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.json'):
+        ImagenetVIDDataset(ann_file=str(tmp_path / 'nope.json'))
+
+
+def test_malformed_json_names_the_file(tmp_path):
+    path = tmp_path / 'broken.json'
+    path.write_text('{"images": [')
+    with pytest.raises(ValueError, match='malformed JSON.*broken.json'):
+        ImagenetVIDDataset(ann_file=str(path))
+    path.write_text('[1, 2]')
+    with pytest.raises(ValueError, match='broken.json.*JSON object'):
+        ImagenetVIDDataset(ann_file=str(path))
+    path.write_text('{"images": [], "categories": []}')
+    with pytest.raises(
+            ValueError, match="broken.json has no list "
+            "'annotations'"):
+        ImagenetVIDDataset(ann_file=str(path))
+
+
+@pytest.mark.parametrize('edit,match', [
+    (lambda c: c['images'][0].pop('file_name'), r'image entry .* lacks'),
+    (lambda c: c['images'].append(dict(c['images'][0])), 'image id 1 '
+     'repeats'),
+    (lambda c: c['annotations'][0].update(image_id=99), 'unknown image 99'),
+    (lambda c: c['annotations'][0].update(category_id=77),
+     'unknown category_id 77'),
+    (lambda c: c['annotations'].append(dict(c['annotations'][0])),
+     'annotation id 1 repeats'),
+    (lambda c: c['categories'].pop(0), r"\['airplane'\] of metainfo"),
+    (lambda c: c['images'][2].update(frame_id=7), 'frame_ids'),
+    (lambda c: c['images'][2].update(frame_id=1), 'frame_ids'),
+    (lambda c: c['images'][3].pop('frame_id'), 'no integer frame_id'),
+    (lambda c: c['images'][2].update(width=80),
+     '000002.JPEG is 80x48 but video 1 is 64x48'),
+])
+def test_inconsistent_annotations_name_the_file(tmp_path, edit, match):
+    coco = _mmtrack_vid_json()
+    if 'airplane' in match:
+        coco['annotations'] = coco['annotations'][:1]
+    edit(coco)
+    ann_file = _dump(coco, tmp_path / 'bad_ann.json')
+    with pytest.raises(ValueError, match=f'bad_ann.json.*{match}'):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+
+
+def test_logged_skips_keep_the_rest_right(tmp_path):
+    coco = _mmtrack_vid_json()
+    coco['videos'].append(dict(id=5, name='empty', vid_train_frames=[]))
+    for im in coco['images']:
+        del im['is_vid_train_frame']
+    ann_file = _dump(coco, tmp_path / 'skips.json')
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    finally:
+        logger.removeHandler(handler)
+    text = '\n'.join(r.getMessage() for r in records)
+    assert 'skipping 1 videos without images' in text
+    assert '4 images have no is_vid_train_frame' in text
+    assert dataset.num_videos == 1
+    # Missing flags count as key frames: both frames with objects.
+    assert [tuple(k) for k in dataset.key_frames] == [(0, 1), (0, 3)]
+
+
+def test_boxes_of_classes_outside_the_list_are_ignored(tmp_path):
+    coco = _mmtrack_vid_json()
+    ann_file = _dump(coco, tmp_path / 'vid.json')
+    dataset = ImagenetVIDDataset(
+        ann_file=ann_file,
+        pipeline=[],
+        metainfo=dict(classes=('airplane', 'bear')))
+    frames = dataset.get_data_info(0)['images']
+    assert frames[1]['instances'] == []  # zebra is not in the list
+    assert frames[3]['instances'][0]['bbox_label'] == 0
+    assert [tuple(k) for k in dataset.key_frames] == []
+
+
+def test_missing_or_corrupt_image_names_the_file(tiny_synthvid_copy):
+    root = tiny_synthvid_copy
+    dataset = _synthvid(root)
+    video_idx, frame_idx = (int(v) for v in dataset.key_frames[0])
+    frame = dataset.get_data_info(video_idx)['images'][frame_idx]
+    os.remove(frame['img_path'])
+    with pytest.raises(FileNotFoundError, match=frame['file_name']):
+        dataset[0]
+    with open(frame['img_path'], 'wb') as f:
+        f.write(b'\xff\xd8 definitely not a JPEG')
+    with pytest.raises(Exception, match=frame['file_name']):
+        dataset[0]
+    cv2.imwrite(frame['img_path'], np.zeros((48, 64, 3), np.uint8))
+    assert len(dataset[0]['data_samples']) == T

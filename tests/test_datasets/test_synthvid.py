@@ -1,0 +1,297 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import filecmp
+import json
+import os
+import os.path as osp
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+
+import cv2
+import numpy as np
+import pytest
+
+from memvid_mm.datasets import (DEGRADATIONS, SYNTHVID_CLASS_TABLE,
+                                SYNTHVID_CLASSES, box_motion_ious, convert_vid,
+                                generate_synthvid, render_preview, speed_split)
+from memvid_mm.datasets.synthvid import (apply_degradation, render_sprite,
+                                         render_video)
+
+TRAIN_VIDEO = 'train/SynthVID_VID_train_0000/SynthVID_train_00000000'
+
+
+def _motion_ious(coco, window=10):
+    """Independent ILSVRC motion IoU: mean IoU with the same object within
+    +-window frames, per box (boxes without neighbours are skipped)."""
+    frame_of = {im['id']: im['frame_id'] for im in coco['images']}
+    tracks = defaultdict(dict)
+    for ann in coco['annotations']:
+        tracks[ann['instance_id']][frame_of[ann['image_id']]] = ann['bbox']
+
+    def iou(a, b):
+        iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+        ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+        inter = max(iw, 0) * max(ih, 0)
+        return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+    out = []
+    for boxes in tracks.values():
+        for t, box in boxes.items():
+            near = [
+                iou(box, boxes[k]) for k in range(t - window, t + window + 1)
+                if k != t and k in boxes
+            ]
+            if near:
+                out.append(sum(near) / len(near))
+    return np.array(out)
+
+
+@pytest.fixture(scope='module')
+def medium_synthvid(tmp_path_factory):
+    """15 train videos x 30 frames at 128x80 and their CocoVID dict."""
+    root = str(tmp_path_factory.mktemp('synthvid_medium'))
+    generate_synthvid(
+        root,
+        num_train_videos=15,
+        num_val_videos=1,
+        num_frames=30,
+        width=128,
+        height=80,
+        seed=11)
+    coco = convert_vid(
+        root, 'train', SYNTHVID_CLASS_TABLE, show_progress=False)
+    return root, coco
+
+
+def test_layout_is_ilsvrc2015(tiny_synthvid):
+    root = tiny_synthvid
+    for i in range(12):
+        assert osp.isfile(
+            osp.join(root, 'Data', 'VID', TRAIN_VIDEO, f'{i:06d}.JPEG'))
+        assert osp.isfile(
+            osp.join(root, 'Annotations', 'VID', TRAIN_VIDEO, f'{i:06d}.xml'))
+    img = cv2.imread(osp.join(root, 'Data', 'VID', TRAIN_VIDEO, '000000.JPEG'))
+    assert img.shape == (48, 64, 3)
+    sets = osp.join(root, 'ImageSets', 'VID')
+    train_lists = sorted(f for f in os.listdir(sets) if f.startswith('train'))
+    assert train_lists == [f'train_{k}.txt' for k in range(1, 5)]
+    listed = set()
+    for name in train_lists:
+        with open(osp.join(sets, name)) as f:
+            for line in f:
+                video, flag = line.split()
+                assert flag == '1' and not video.startswith('train/')
+                listed.add(video)
+    assert listed == {
+        'SynthVID_VID_train_0000/SynthVID_train_00000000',
+        'SynthVID_VID_train_0000/SynthVID_train_00000001'
+    }
+    with open(osp.join(sets, 'val.txt')) as f:
+        lines = [line.split() for line in f]
+    assert len(lines) == 2 * 12
+    assert lines[0] == ['SynthVID_val_00000000/000000', '1']
+    assert lines[-1] == ['SynthVID_val_00000001/000011', '24']
+
+
+def test_xml_has_ilsvrc_fields_and_degradation(tiny_synthvid):
+    synsets = {s for s, _ in SYNTHVID_CLASS_TABLE}
+    ann_dir = osp.join(tiny_synthvid, 'Annotations', 'VID', TRAIN_VIDEO)
+    num_objects = 0
+    for name in sorted(os.listdir(ann_dir)):
+        root = ET.parse(osp.join(ann_dir, name)).getroot()
+        assert root.find('size/width').text == '64'
+        assert root.find('size/height').text == '48'
+        assert root.find('degradation').text in ('none', ) + DEGRADATIONS
+        for obj in root.findall('object'):
+            num_objects += 1
+            assert obj.find('name').text in synsets
+            assert obj.find('trackid').text.isdigit()
+            assert obj.find('occluded').text in ('0', '1')
+            assert obj.find('generated').text == '0'
+            box = [
+                int(obj.find(f'bndbox/{t}').text)
+                for t in ('xmin', 'ymin', 'xmax', 'ymax')
+            ]
+            assert 0 <= box[0] < box[2] <= 64 and 0 <= box[1] < box[3] <= 48
+    assert num_objects > 0
+
+
+def test_same_seed_same_data_other_seed_other_data(tmp_path):
+    kwargs = dict(
+        num_train_videos=1,
+        num_val_videos=1,
+        num_frames=4,
+        width=48,
+        height=32)
+    for name, seed in (('a', 5), ('b', 5), ('c', 6)):
+        generate_synthvid(str(tmp_path / name), seed=seed, **kwargs)
+    rel = osp.join('Data', 'VID', TRAIN_VIDEO, '000003.JPEG')
+    assert filecmp.cmp(tmp_path / 'a' / rel, tmp_path / 'b' / rel, False)
+    assert not filecmp.cmp(tmp_path / 'a' / rel, tmp_path / 'c' / rel, False)
+    val = osp.join('Data', 'VID', 'val', 'SynthVID_val_00000000',
+                   '000003.JPEG')
+    assert not np.array_equal(
+        cv2.imread(str(tmp_path / 'a' / rel)),
+        cv2.imread(str(tmp_path / 'a' / val)))
+
+
+def test_speed_classes_are_all_well_represented(medium_synthvid):
+    _, coco = medium_synthvid
+    ious = _motion_ious(coco)
+    assert len(ious) > 400
+    fast = np.mean(ious < 0.7)
+    slow = np.mean(ious > 0.9)
+    medium = 1 - fast - slow
+    for name, frac in (('fast', fast), ('medium', medium), ('slow', slow)):
+        assert frac >= 0.2, (name, fast, medium, slow)
+    # The library helper agrees with this independent one.
+    np.testing.assert_allclose(np.sort(box_motion_ious(coco)), np.sort(ious))
+    split = speed_split(ious)
+    assert split['fast'] == pytest.approx(fast)
+    assert split['slow'] == pytest.approx(slow)
+
+
+def test_degradations_are_frequent_varied_and_recorded(medium_synthvid):
+    _, coco = medium_synthvid
+    kinds = [im['degradation'] for im in coco['images']]
+    counts = {k: kinds.count(k) for k in set(kinds)}
+    assert set(counts) == {'none', *DEGRADATIONS}
+    assert 0.15 < 1 - counts['none'] / len(kinds) < 0.45
+    by_video = defaultdict(list)
+    for im in coco['images']:
+        by_video[im['video_id']].append(im)
+    for frames in by_video.values():
+        frames.sort(key=lambda im: im['frame_id'])
+        assert [im['degradation'] for im in frames[:2]] == ['none'] * 2
+        # Runs are at most 4 frames long: the recent past is clean.
+        run = 0
+        for im in frames:
+            run = run + 1 if im['degradation'] != 'none' else 0
+            assert run <= 4
+    # Occlusion frames mark every object occluded.
+    occl_ids = {
+        im['id']
+        for im in coco['images'] if im['degradation'] == 'occlusion'
+    }
+    occl = [a for a in coco['annotations'] if a['image_id'] in occl_ids]
+    assert occl and all(a['occluded'] for a in occl)
+
+
+def test_objects_enter_and_leave_the_frame(medium_synthvid):
+    _, coco = medium_synthvid
+    frame_of = {im['id']: im['frame_id'] for im in coco['images']}
+    frames = defaultdict(set)
+    touches_border = 0
+    for ann in coco['annotations']:
+        frames[ann['instance_id']].add(frame_of[ann['image_id']])
+        x, y, w, h = ann['bbox']
+        touches_border += x == 0 or y == 0 or x + w == 128 or y + h == 80
+    partial = [f for f in frames.values() if len(f) < 30]
+    assert len(partial) >= 3
+    assert touches_border > 20
+
+
+def test_camera_pans_in_some_videos_only():
+    shifts = []
+    for i in range(8):
+        frames, _, schedule = render_video(
+            np.random.default_rng(100 + i), 12, 160, 96, speed_offset=i)
+        clean = [
+            t for t in range(1, 12) if schedule[t] == schedule[t - 1] == 'none'
+        ]
+        t = clean[0]
+        a, b = (
+            np.float32(cv2.cvtColor(frames[k], cv2.COLOR_BGR2GRAY))
+            for k in (t - 1, t))
+        (dx, dy), _ = cv2.phaseCorrelate(a, b)
+        shifts.append(np.hypot(dx, dy))
+    assert min(shifts) < 0.3
+    assert max(shifts) > 0.7
+
+
+def test_classes_have_distinct_shapes_and_textures():
+    masks, imgs = [], []
+    for label in range(len(SYNTHVID_CLASSES)):
+        img, mask = render_sprite(label, 30, 30, (0, 200, 255), (0, 60, 90))
+        assert img.shape == (30, 30, 3) and mask.shape == (30, 30)
+        assert mask.mean() > 0.3
+        # Two tones inside the shape: a texture, not a flat fill.
+        assert len(np.unique(img[mask], axis=0)) == 2
+        masks.append(mask)
+        imgs.append(img)
+    for i in range(len(masks)):
+        for j in range(i + 1, len(masks)):
+            iou = (masks[i] & masks[j]).sum() / (masks[i] | masks[j]).sum()
+            tex = np.mean(imgs[i] != imgs[j])
+            assert iou < 0.9 or tex > 0.2, (i, j)
+
+
+def test_degradations_hide_the_frame_content():
+    rng = np.random.default_rng(0)
+    frame = np.full((48, 64, 3), 90, np.uint8)
+    frame[::4] = 230  # fine stripes
+    box = np.array([8, 8, 40, 40])
+    assert apply_degradation(frame, 'none', [box], rng) is frame
+    dim = apply_degradation(frame, 'dim', [box], rng)
+    assert dim.mean() < 0.25 * frame.mean()
+    blur = apply_degradation(frame, 'blur', [box], rng)
+    assert (cv2.Laplacian(blur, cv2.CV_32F).var()
+            < 0.2 * cv2.Laplacian(frame, cv2.CV_32F).var())
+    noise = apply_degradation(frame, 'noise', [box], rng)
+    assert np.abs(noise.astype(float) - frame).mean() > 30
+    occl = apply_degradation(frame, 'occlusion', [box], rng)
+    changed = (occl != frame).any(axis=2)
+    assert changed[8:40, 8:40].mean() >= 0.45
+    assert not changed[:, 44:].any()
+    with pytest.raises(ValueError, match='kind'):
+        apply_degradation(frame, 'fog', [box], rng)
+
+
+def test_preview_png(tiny_synthvid, tmp_path):
+    out = tmp_path / 'docs' / 'synthvid.png'
+    sheet = render_preview(tiny_synthvid, str(out), num_rows=3, num_cols=4)
+    assert out.is_file()
+    assert sheet.shape == (3 * (48 * 2 + 2), 4 * (64 * 2 + 2), 3)
+    assert cv2.imread(str(out)).shape == sheet.shape
+
+
+def test_refuses_to_mix_with_an_existing_split(tmp_path):
+    kwargs = dict(num_val_videos=1, num_frames=3, width=32, height=32)
+    generate_synthvid(str(tmp_path), num_train_videos=3, **kwargs)
+    with pytest.raises(FileExistsError, match='overwrite'):
+        generate_synthvid(str(tmp_path), num_train_videos=2, **kwargs)
+    generate_synthvid(
+        str(tmp_path), num_train_videos=2, overwrite=True, **kwargs)
+    videos = os.listdir(tmp_path / 'Data/VID/train/SynthVID_VID_train_0000')
+    assert sorted(videos) == [
+        'SynthVID_train_00000000', 'SynthVID_train_00000001'
+    ]
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match='num_videos'):
+        generate_synthvid('/nonexistent', num_train_videos=0)
+
+
+def test_cli_generates_converts_and_previews(tmp_path):
+    import importlib.util
+    path = osp.join(
+        osp.dirname(__file__), '..', '..', 'tools', 'misc', 'gen_synthvid.py')
+    spec = importlib.util.spec_from_file_location('gen_synthvid', path)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    out = tmp_path / 'synthvid'
+    stats = cli.main([
+        '--out',
+        str(out), '--num-train-videos', '2', '--num-val-videos', '1',
+        '--num-frames', '5', '--width', '48', '--height', '32', '--seed', '1',
+        '--preview',
+        str(tmp_path / 'p.png')
+    ])
+    assert stats['train']['videos'] == 2 and stats['val']['frames'] == 5
+    with open(out / 'annotations' / 'imagenet_vid_val.json') as f:
+        val = json.load(f)
+    assert len(val['images']) == 5
+    assert [c['name'] for c in val['categories']] == list(SYNTHVID_CLASSES)
+    with open(out / 'synthvid.json') as f:
+        assert json.load(f)['seed'] == 1
+    assert (tmp_path / 'p.png').is_file()

@@ -1,0 +1,452 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Hand-worked and reference-checked cases of the ImageNet VID protocol.
+
+Boxes are inclusive: ``[0, 0, 99, 99]`` is 100 x 100 pixels. In the AP
+arithmetic, ``prec`` / ``rec`` are the cumulative precision / recall
+along the score ranking and ``env`` the precision envelope.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from memvid_mm.evaluation.functional import (compute_motion_iou, eval_vid_map,
+                                             gt_iou_thresholds,
+                                             pairwise_iou_inclusive,
+                                             vid_average_precision)
+
+BOX_A = [0, 0, 99, 99]
+BOX_B = [200, 0, 299, 99]
+BACKGROUND = [400, 400, 449, 449]
+
+
+def gt(boxes, labels=None, motion=None, ids=None, video=0, frame=0):
+    """One frame of annotations."""
+    boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    n = len(boxes)
+    ann = dict(
+        bboxes=boxes,
+        labels=np.zeros(n, np.int64) if labels is None else np.array(
+            labels, np.int64),
+        instance_ids=np.arange(n) if ids is None else np.array(ids),
+        video_id=video,
+        frame_id=frame)
+    if motion is not None:
+        ann['motion_ious'] = np.array(motion, dtype=np.float64)
+    return ann
+
+
+def det(boxes, scores, labels=None):
+    """One frame of detections."""
+    boxes = np.array(boxes, dtype=np.float32).reshape(-1, 4)
+    return dict(
+        bboxes=boxes,
+        scores=np.array(scores, dtype=np.float32),
+        labels=np.zeros(len(boxes), np.int64) if labels is None else np.array(
+            labels, np.int64))
+
+
+def evaluate(dets, anns, **kwargs):
+    kwargs.setdefault('logger', 'silent')
+    return eval_vid_map(dets, anns, **kwargs)
+
+
+def test_iou_uses_inclusive_pixels():
+    # overlap 5x5 = 25 pixels, union 100 + 100 - 25 = 175
+    iou, overlap = pairwise_iou_inclusive([[0, 0, 9, 9]], [[5, 5, 14, 14]])
+    assert iou[0] == pytest.approx(25 / 175) and overlap[0]
+    # sharing the pixel column x=9: 1 x 10 pixels, union 190
+    iou, _ = pairwise_iou_inclusive([[0, 0, 9, 9]], [[9, 0, 18, 9]])
+    assert iou[0] == pytest.approx(10 / 190)
+    # adjacent, no shared pixel
+    iou, overlap = pairwise_iou_inclusive([[0, 0, 9, 9]], [[10, 0, 19, 9]])
+    assert iou[0] == 0 and not overlap[0]
+
+
+def test_gt_threshold_is_looser_for_small_objects():
+    thr = gt_iou_thresholds([
+        [0, 0, 9, 9],  # 100 / (20 * 20) = 0.25
+        [0, 0, 14, 9],  # 150 / (25 * 20) = 0.3
+        [0, 0, 19, 29],  # 600 / (30 * 40) = 0.5
+        [0, 0, 99, 99],  # 10000 / 12100 = 0.83 -> capped at 0.5
+    ])
+    np.testing.assert_allclose(thr, [0.25, 0.3, 0.5, 0.5])
+
+
+def test_small_object_matches_below_half_iou():
+    # the same relative overlap: det 15x15 on a 10x10 GT: 100 / 225 = 0.444,
+    # det 150x150 on a 100x100 GT: 10000 / 22500 = 0.444
+    small = evaluate([det([[0, 0, 14, 14]], [0.9])], [gt([[0, 0, 9, 9]])])
+    large = evaluate([det([[0, 0, 149, 149]], [0.9])], [gt([BOX_A])])
+    assert small['mAP'] == 1.0  # 0.444 >= thr 0.25: TP
+    assert large['mAP'] == 0.0  # 0.444 < thr 0.5: FP, GT missed
+
+
+def test_average_precision_all_points_envelope():
+    # ranks TP, FP, TP with 2 positives: prec 1, 1/2, 2/3; rec 1/2, 1/2, 1
+    # env 1, 2/3, 2/3 -> AP = 1/2 * 1 + 1/2 * 2/3 = 5/6 (11-point: 0.848)
+    ap = vid_average_precision([1, 0, 1], [0, 1, 0], 2)
+    assert ap == pytest.approx(5 / 6)
+    assert vid_average_precision([], [], 3) == 0.0
+    assert math.isnan(vid_average_precision([0], [1], 0))
+
+
+def test_duplicate_detection_is_false_positive():
+    # frame 0: GT A, dets on A at 0.9 (TP) and 0.8 (duplicate: FP);
+    # frame 1: GT B, det on B at 0.7 (TP). Ranking TP, FP, TP: AP = 5/6
+    dets = [det([BOX_A, BOX_A], [0.9, 0.8]), det([BOX_B], [0.7])]
+    anns = [gt([BOX_A], frame=0), gt([BOX_B], frame=1)]
+    assert evaluate(dets, anns)['mAP'] == pytest.approx(5 / 6)
+
+
+def test_detection_takes_best_free_gt_in_score_order():
+    # GTs A=[0,0,99,99], C=[20,0,119,99].
+    # det1 (0.9) = [15,0,114,99]: IoU with A 8500/11500 = 0.739, with C
+    # 9500/10500 = 0.905 -> takes C (the best, not the first above 0.5).
+    # det2 (0.8) = [40,0,139,99]: IoU with C 8000/12000 = 0.667, with A
+    # 6000/14000 = 0.43 < 0.5 -> C is taken: FP. A is missed.
+    # ranking TP, FP with 2 positives: prec 1, 1/2; rec 1/2, 1/2 -> 1/2
+    # (had det1 taken A, det2 would have taken C: AP 1)
+    anns = [gt([BOX_A, [20, 0, 119, 99]])]
+    dets = [det([[15, 0, 114, 99], [40, 0, 139, 99]], [0.9, 0.8])]
+    assert evaluate(dets, anns)['mAP'] == pytest.approx(0.5)
+    # swapped scores: det2 first takes C, then det1 takes A: AP 1
+    dets = [det([[15, 0, 114, 99], [40, 0, 139, 99]], [0.8, 0.9])]
+    assert evaluate(dets, anns)['mAP'] == 1.0
+
+
+def test_class_confusion():
+    # frame 0: GT A of class 0; det class 1 on A (0.9), det class 0 on A
+    # (0.5). frame 1: GT B of class 1, undetected.
+    # class 0: the class-1 det does not consume A -> one TP: AP 1.
+    # class 1: one FP, 1 positive never found: AP 0. mAP = 0.5
+    dets = [det([BOX_A, BOX_A], [0.9, 0.5], [1, 0]), det([], [])]
+    anns = [gt([BOX_A], [0], frame=0), gt([BOX_B], [1], frame=1)]
+    res = evaluate(dets, anns, num_classes=2)
+    np.testing.assert_allclose(res['AP'], [1.0, 0.0])
+    assert res['mAP'] == 0.5
+
+
+def test_empty_class_is_left_out_of_the_mean():
+    # class 1 has detections but no GT, class 2 nothing: both AP nan
+    dets = [det([BOX_A, BOX_B], [0.9, 0.8], [0, 1])]
+    res = evaluate(dets, [gt([BOX_A], [0])], class_names=['a', 'b', 'c'])
+    assert res['AP'][0] == 1.0 and np.isnan(res['AP'][1:]).all()
+    assert res['mAP'] == 1.0
+    np.testing.assert_array_equal(res['num_pos'], [1, 0, 0])
+    np.testing.assert_array_equal(res['num_dets'], [1, 1, 0])
+
+
+def test_unmatched_detections_with_and_without_gt():
+    # frame 0: GT A, det A (0.9, TP), background det (0.8, FP);
+    # frame 1: no GT, det (0.95, FP). Ranking FP, TP, FP:
+    # prec 0, 1/2, 1/3; rec 0, 1, 1; env at rec 1 = 1/2 -> AP = 1/2
+    dets = [det([BOX_A, BACKGROUND], [0.9, 0.8]), det([BOX_B], [0.95])]
+    anns = [gt([BOX_A], frame=0), gt([], frame=1)]
+    assert evaluate(dets, anns)['mAP'] == pytest.approx(0.5)
+
+
+def test_motion_splits_and_fractional_false_positives():
+    # frame 0: GT a = A (motion 1.0, slow), b = B (motion 0.0, fast);
+    #   dets dX background 0.95, dA = A 0.9, dB = B 0.8
+    # frame 1: no GT; det dE 0.85
+    dets = [
+        det([BACKGROUND, BOX_A, BOX_B], [0.95, 0.9, 0.8]),
+        det([BACKGROUND], [0.85])
+    ]
+    anns = [
+        gt([BOX_A, BOX_B], motion=[1.0, 0.0], frame=0),
+        gt([], motion=[], frame=1)
+    ]
+    res = evaluate(dets, anns)
+    # all: dX FP, dA TP, dE FP, dB TP: prec 0, 1/2, 1/3, 1/2;
+    # rec 0, 1/2, 1/2, 1; env 1/2 everywhere -> AP = 1/2
+    assert res['mAP'] == pytest.approx(0.5)
+    # slow (a in, b ignored): dX overlaps nothing -> FP = in-split share of
+    # frame 0 = 1/2; dE in an empty frame -> in-split share of the data set
+    # = 1/2; dB matched the ignored b -> nothing.
+    # ranking dX (fp .5), dA (tp), dE (fp .5): prec at rec 1 = 1/1.5 = 2/3
+    assert res['mAP_slow'] == pytest.approx(2 / 3)
+    # fast (b in): dX fp .5, dA ignored, dE fp .5, dB tp: prec 1/2 -> 1/2
+    assert res['mAP_fast'] == pytest.approx(0.5)
+    # medium: no positives
+    assert math.isnan(res['mAP_medium'])
+    np.testing.assert_array_equal(res['num_pos_medium'], [0])
+
+
+def test_unmatched_detection_near_ignored_gt_is_not_a_false_positive():
+    # GTs c = A (slow), d = D=[300,0,399,99] (fast).
+    # dets: dN = [350,0,449,99] (0.95): IoU with D 5000/15000 = 1/3 < 0.5,
+    # unmatched; dC = A (0.9); dD = D (0.5).
+    box_d = [300, 0, 399, 99]
+    dets = [det([[350, 0, 449, 99], BOX_A, box_d], [0.95, 0.9, 0.5])]
+    anns = [gt([BOX_A, box_d], motion=[1.0, 0.0])]
+    res = evaluate(dets, anns)
+    # slow: dN's best ignored IoU 1/3 > in-split -1: no FP; dC TP; dD on
+    # ignored d: nothing -> AP 1 (a full FP for dN would give 1/2)
+    assert res['mAP_slow'] == pytest.approx(1.0)
+    # fast: dN near in-split d (1/3 > -1): full FP; dC nothing; dD TP:
+    # prec 0, 1/2 at rec 1 -> AP 1/2 (a fractional FP would give 2/3)
+    assert res['mAP_fast'] == pytest.approx(0.5)
+
+
+def test_equal_iou_with_both_kinds_gives_fractional_false_positive():
+    # GTs c = A (slow), d = B (fast); dT = [50,0,249,99] (0.95) has IoU
+    # 5000/25000 = 0.2 with both (unmatched, tie); dC = A (0.9).
+    dets = [det([[50, 0, 249, 99], BOX_A], [0.95, 0.9])]
+    anns = [gt([BOX_A, BOX_B], motion=[1.0, 0.0])]
+    res = evaluate(dets, anns)
+    # slow: tie -> fp = 1/2 (1 of the frame's 2 GTs in split); dC TP:
+    # prec 1/1.5 at rec 1 -> 2/3
+    assert res['mAP_slow'] == pytest.approx(2 / 3)
+    # all: both GTs in split, dT's in-split IoU 0.2 > -1: full FP; dC TP,
+    # d missed: prec 1/2 at rec 1/2 -> AP 1/4
+    assert res['mAP'] == pytest.approx(0.25)
+
+
+def test_fractional_share_counts_gts_of_all_classes():
+    # frame: c = A class 0 (slow), e = B class 1 (fast); class-0 dets: a
+    # background one (0.95) and dC = A (0.9). slow: the background det's
+    # fp = in-split share of ALL the frame's GTs = 1/2 -> AP0 = 1/1.5.
+    # (same-class share would give fp 1 and AP 1/2)
+    dets = [det([BACKGROUND, BOX_A], [0.95, 0.9], [0, 0])]
+    anns = [gt([BOX_A, BOX_B], labels=[0, 1], motion=[1.0, 0.0])]
+    res = evaluate(dets, anns, num_classes=2)
+    assert res['AP_slow'][0] == pytest.approx(2 / 3)
+    assert np.isnan(res['AP_slow'][1])
+    assert res['mAP_slow'] == pytest.approx(2 / 3)
+
+
+def test_empty_frame_uses_data_set_share():
+    # frame 0: a = A (slow), b = B (fast), g = G (fast); dets dA (0.9),
+    # dB (0.8). frame 1: no GT, det dE (0.95).
+    box_g = [600, 0, 699, 99]
+    dets = [det([BOX_A, BOX_B], [0.9, 0.8]), det([BACKGROUND], [0.95])]
+    anns = [
+        gt([BOX_A, BOX_B, box_g], motion=[1.0, 0.0, 0.0], frame=0),
+        gt([], motion=[], frame=1)
+    ]
+    res = evaluate(dets, anns)
+    # slow: 1 of 3 GTs in split -> dE fp 1/3; dA TP: prec 1/(4/3) = 3/4
+    assert res['mAP_slow'] == pytest.approx(0.75)
+    # fast: dE fp 2/3; dA nothing; dB TP: prec 1/(5/3) = 3/5 at rec 1/2,
+    # g missed -> AP = 1/2 * 3/5 = 0.3
+    assert res['mAP_fast'] == pytest.approx(0.3)
+
+
+def test_split_bounds_are_inclusive():
+    # motion exactly 0.7 is fast and medium, 0.9 medium and slow
+    anns = [gt([BOX_A, BOX_B], motion=[0.7, 0.9])]
+    dets = [det([BOX_A, BOX_B], [0.9, 0.8])]
+    res = evaluate(dets, anns)
+    np.testing.assert_array_equal(res['num_pos_fast'], [1])
+    np.testing.assert_array_equal(res['num_pos_medium'], [2])
+    np.testing.assert_array_equal(res['num_pos_slow'], [1])
+    for key in ('mAP', 'mAP_fast', 'mAP_medium', 'mAP_slow'):
+        assert res[key] == 1.0
+
+
+def test_ignore_flags_are_ignored_in_every_split():
+    # b is flagged: not a positive, a det on it is no TP / FP
+    anns = [gt([BOX_A, BOX_B], motion=[1.0, 1.0])]
+    anns[0]['ignore_flags'] = np.array([False, True])
+    dets = [det([BOX_B, BOX_A], [0.9, 0.8])]
+    res = evaluate(dets, anns)
+    np.testing.assert_array_equal(res['num_pos'], [1])
+    assert res['mAP'] == 1.0 and res['mAP_slow'] == 1.0
+
+
+def test_motion_iou_by_track_and_frame_window():
+    # track 1 (video 0): 100-wide box moving 10 px per frame, frames 0-2;
+    # IoU(f0, f1) = IoU(f1, f2) = 90/110, IoU(f0, f2) = 80/120.
+    # track 2: static in frames 0, 1 and 10 (window edge) -> 1.0; track 3:
+    # frames 0 and 11 -> no neighbour -> 0. Track 1 of video 1 is a
+    # different track (static box far away) even with the same id.
+    def box(x):
+        return [x, 0, x + 99, 99]
+
+    anns = [
+        gt([box(10), box(500)], ids=[1, 2], frame=1),
+        gt([box(0), box(500), box(800)], ids=[1, 2, 3], frame=0),
+        gt([box(20)], ids=[1], frame=2),
+        gt([box(500)], ids=[2], frame=10),
+        gt([box(800)], ids=[3], frame=11),
+        gt([box(0), box(1000)], ids=[1, -1], video=1, frame=0),
+        gt([box(0)], ids=[1], video=1, frame=1),
+    ]
+    motion = compute_motion_iou(anns)
+    a, b = 90 / 110, 80 / 120
+    np.testing.assert_allclose(motion[0], [a, 1.0])
+    np.testing.assert_allclose(motion[1], [(a + b) / 2, 1.0, 0.0])
+    np.testing.assert_allclose(motion[2], [(a + b) / 2])
+    np.testing.assert_allclose(motion[3], [1.0])
+    np.testing.assert_allclose(motion[4], [0.0])
+    np.testing.assert_allclose(motion[5], [1.0, 0.0])  # id -1: no track
+    np.testing.assert_allclose(motion[6], [1.0])
+
+
+def make_video(num_frames=12):
+    """Three tracks: static (slow), drifting 2 px (medium), jumping."""
+    anns = []
+    for f in range(num_frames):
+        boxes = [[0, 0, 99, 99], [200 + 2 * f, 200, 299 + 2 * f, 299],
+                 [0, 500 + 120 * f, 99, 599 + 120 * f]]
+        anns.append(gt(boxes, labels=[0, 1, 2], ids=[7, 8, 9], frame=f))
+    anns.append(gt([], frame=num_frames))  # a frame without objects
+    return anns
+
+
+def test_perfect_detections_score_one_in_every_split():
+    anns = make_video()
+    motion = np.concatenate(compute_motion_iou(anns))
+    assert ((motion >= 0.9).any() and ((motion > 0.7) & (motion < 0.9)).any()
+            and (motion == 0).any())
+    dets = [
+        det(a['bboxes'], np.linspace(1, 0.5, len(a['bboxes'])), a['labels'])
+        for a in anns
+    ]
+    res = evaluate(dets, anns)
+    for key in ('mAP', 'mAP_fast', 'mAP_medium', 'mAP_slow'):
+        assert res[key] == 1.0, key
+
+
+def test_invalid_inputs_raise():
+    with pytest.raises(ValueError, match='frames'):
+        evaluate([det([], [])], [gt([]), gt([])])
+    with pytest.raises(ValueError, match='labels must lie'):
+        evaluate([det([BOX_A], [0.5], [3])], [gt([BOX_A])], num_classes=2)
+    with pytest.raises(ValueError, match='shape'):
+        evaluate([
+            dict(
+                bboxes=np.zeros((2, 3)),
+                scores=np.zeros(2),
+                labels=np.zeros(2, int))
+        ], [gt([])])
+    with pytest.raises(ValueError, match='scores'):
+        evaluate([det([BOX_A], [np.nan])], [gt([BOX_A])])
+    with pytest.raises(ValueError, match='lo <= hi'):
+        evaluate([det([], [])], [gt([])], speed_ranges=dict(x=(0.9, 0.1)))
+
+
+# --- reference: a literal loop transcription of the devkit + FGFA --------
+
+
+def reference_eval(dets, anns, num_classes, ranges):
+    """Slow per-detection loops, written independently of the module."""
+    all_motion = [m for a in anns for m in a['motion_ious']]
+    out = {}
+    for name, (lo, hi) in ranges.items():
+        ignored = [[not lo <= m <= hi for m in a['motion_ious']] for a in anns]
+        n_in = sum(not i for ig in ignored for i in ig)
+        empty_weight = n_in / len(all_motion) if all_motion else 1.0
+        records = []
+        for d, a, ig in zip(dets, anns, ignored):
+            gts, labels = a['bboxes'], a['labels']
+            taken = [False] * len(gts)
+            for j in sorted(
+                    range(len(d['scores'])), key=lambda j: -d['scores'][j]):
+                bb, best, kbest = d['bboxes'][j], -math.inf, -1
+                ov_in, ov_ig = -1.0, -1.0
+                for k, g in enumerate(gts):
+                    if labels[k] != d['labels'][j] or taken[k]:
+                        continue
+                    iw = min(bb[2], g[2]) - max(bb[0], g[0]) + 1
+                    ih = min(bb[3], g[3]) - max(bb[1], g[1]) + 1
+                    if iw > 0 and ih > 0:
+                        ua = ((bb[2] - bb[0] + 1) * (bb[3] - bb[1] + 1) +
+                              (g[2] - g[0] + 1) * (g[3] - g[1] + 1) - iw * ih)
+                        ov = iw * ih / ua
+                        gw, gh = g[2] - g[0] + 1, g[3] - g[1] + 1
+                        thr = min(0.5, gw * gh / ((gw + 10) * (gh + 10)))
+                        if ov >= thr and ov > best:
+                            best, kbest = ov, k
+                        if ig[k]:
+                            ov_ig = max(ov_ig, ov)
+                        else:
+                            ov_in = max(ov_in, ov)
+                if kbest >= 0:
+                    taken[kbest] = True
+                    tp, fp = (0.0 if ig[kbest] else 1.0), 0.0
+                elif ov_in > ov_ig:
+                    tp, fp = 0.0, 1.0
+                elif ov_ig > ov_in:
+                    tp, fp = 0.0, 0.0
+                elif len(gts):
+                    tp, fp = 0.0, (len(gts) - sum(ig)) / len(gts)
+                else:
+                    tp, fp = 0.0, empty_weight
+                records.append((d['scores'][j], d['labels'][j], tp, fp))
+        records.sort(key=lambda r: -r[0])
+        aps = []
+        for c in range(num_classes):
+            npos = sum(1 for a, ig in zip(anns, ignored)
+                       for lab, i in zip(a['labels'], ig)
+                       if lab == c and not i)
+            if npos == 0:
+                aps.append(math.nan)
+                continue
+            ctp = cfp = 0.0
+            rec, prec = [], []
+            for _, lab, tp, fp in records:
+                if lab != c:
+                    continue
+                ctp, cfp = ctp + tp, cfp + fp
+                rec.append(ctp / npos)
+                prec.append(ctp / max(ctp + cfp, np.finfo(float).eps))
+            mrec, mpre = [0.0] + rec + [1.0], [0.0] + prec + [0.0]
+            for i in range(len(mpre) - 2, -1, -1):
+                mpre[i] = max(mpre[i], mpre[i + 1])
+            aps.append(
+                sum((mrec[i] - mrec[i - 1]) * mpre[i]
+                    for i in range(1, len(mrec)) if mrec[i] != mrec[i - 1]))
+        out[name] = np.array(aps)
+    return out
+
+
+def random_case(rng, num_frames=30, num_classes=3):
+    """Boxes on a 5 px grid (IoU ties), scores rounded (score ties)."""
+    anns, dets = [], []
+    for f in range(num_frames):
+        n_gt = rng.integers(0, 5)
+        xy = rng.integers(0, 8, size=(n_gt, 2)) * 10
+        wh = rng.integers(1, 6, size=(n_gt, 2)) * 10
+        boxes = np.concatenate([xy, xy + wh - 1], axis=1)
+        labels = rng.integers(0, num_classes, n_gt)
+        motion = rng.choice([0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0], n_gt)
+        anns.append(gt(boxes, labels, motion=motion, frame=f))
+        n_det = rng.integers(0, 9)
+        # mostly jittered GT boxes (with their label or another), some
+        # random boxes
+        near = (rng.random(n_det) < 0.7) & (n_gt > 0)
+        src = rng.integers(0, max(n_gt, 1), n_det)
+        xy_r = rng.integers(0, 8, size=(n_det, 2)) * 10
+        wh_r = rng.integers(1, 6, size=(n_det, 2)) * 10
+        dboxes = np.concatenate([xy_r, xy_r + wh_r - 1], axis=1)
+        dlabels = rng.integers(0, num_classes, n_det)
+        if n_gt:
+            dboxes[near] = boxes[src[near]]
+            same = near & (rng.random(n_det) < 0.8)
+            dlabels[same] = labels[src[same]]
+        dboxes = dboxes + rng.integers(-1, 2, size=(n_det, 4)) * 5
+        dboxes[:, 2:] = np.maximum(dboxes[:, 2:], dboxes[:, :2])
+        scores = np.round(rng.random(n_det), 1)  # ties on purpose
+        dets.append(det(dboxes, scores, dlabels))
+    return dets, anns
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2, 3])
+def test_matches_reference_loop_implementation(seed):
+    rng = np.random.default_rng(seed)
+    dets, anns = random_case(rng)
+    ranges = dict(
+        all=(0., 1.), fast=(0., 0.7), medium=(0.7, 0.9), slow=(0.9, 1.))
+    res = evaluate(dets, anns, num_classes=3, speed_ranges=ranges)
+    ref = reference_eval(dets, anns, 3, ranges)
+    for name in ranges:
+        key = 'AP' if name == 'all' else f'AP_{name}'
+        np.testing.assert_allclose(
+            res[key],
+            ref[name],
+            rtol=1e-12,
+            atol=1e-12,
+            err_msg=f'{name}: got {res[key]}, reference {ref[name]}')

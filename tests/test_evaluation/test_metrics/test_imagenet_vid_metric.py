@@ -1,0 +1,421 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""ImagenetVIDMetric / DumpVIDResults on a tiny CocoVID file, and the
+offline ``tools/analysis_tools/eval_vid.py`` round trip."""
+import importlib.util
+import json
+import math
+import os.path as osp
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmdet.datasets import BaseVideoDataset
+from mmdet.evaluation.metrics import CocoVideoMetric, base_video_metric
+from mmdet.registry import METRICS
+from mmdet.structures import DetDataSample, TrackDataSample
+from mmengine.evaluator import Evaluator
+from mmengine.registry import DefaultScope
+from mmengine.structures import InstanceData
+
+from memvid_mm.evaluation import DumpVIDResults, ImagenetVIDMetric
+from memvid_mm.evaluation.functional import eval_vid_map, instances_to_gt
+
+CLASSES = ('airplane', 'bicycle', 'bird')
+SPLIT_KEYS = ('mAP', 'mAP_fast', 'mAP_medium', 'mAP_slow')
+TOOL = osp.join(
+    osp.dirname(__file__), '..', '..', '..', 'tools', 'analysis_tools',
+    'eval_vid.py')
+
+
+def write_annotations(path):
+    """3 videos (6, 4 and 1 frames), 3 classes; slow, medium and fast
+    tracks; frames without objects. Boxes are COCO [x, y, w, h]."""
+    images, anns = [], []
+    categories = [
+        dict(id=i + 1, name=name, encode_name=f'n{i:08d}')
+        for i, name in enumerate(CLASSES)
+    ]
+    videos = [dict(id=v + 1, name=f'val/video_{v}') for v in range(3)]
+
+    def add_ann(img_id, video_id, cat, inst, box):
+        anns.append(
+            dict(
+                id=len(anns) + 1,
+                video_id=video_id,
+                image_id=img_id,
+                category_id=cat,
+                instance_id=inst,
+                bbox=box,
+                area=box[2] * box[3],
+                iscrowd=False,
+                occluded=False,
+                generated=False))
+
+    img_id = 1
+    for v, length in enumerate((6, 4, 1)):
+        for f in range(length):
+            images.append(
+                dict(
+                    id=img_id,
+                    video_id=v + 1,
+                    frame_id=f,
+                    file_name=f'val/video_{v}/{f:06d}.JPEG',
+                    height=360,
+                    width=480,
+                    is_vid_train_frame=True))
+            if v == 0 and f != 3:  # frame 3 of video 0 has no object
+                add_ann(img_id, 1, 1, 1, [10, 10, 100, 80])  # static
+                add_ann(img_id, 1, 2, 2, [150 + 3 * f, 50, 100, 100])
+            if v == 1:
+                add_ann(img_id, 2, 3, 3, [20 + 90 * f, 200, 60, 60])  # fast
+                add_ann(img_id, 2, 1, 4, [300, 20, 8, 6])  # tiny, static
+            if v == 2:
+                add_ann(img_id, 3, 2, 5, [40, 40, 200, 150])  # single frame
+            img_id += 1
+    data = dict(
+        categories=categories, videos=videos, images=images, annotations=anns)
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    return data
+
+
+@pytest.fixture
+def ann_file(tmp_path):
+    path = str(tmp_path / 'vid_val.json')
+    write_annotations(path)
+    return path
+
+
+def load_frames(ann_file):
+    """Per-frame metainfo as BaseVideoDataset.prepare_data hands it."""
+    dataset = BaseVideoDataset(
+        ann_file=ann_file,
+        metainfo=dict(classes=CLASSES),
+        test_mode=True,
+        pipeline=[])
+    frames = []
+    for v in range(len(dataset)):
+        video = dataset.get_data_info(v)
+        for img in video['images']:
+            frames.append(
+                dict(
+                    img_id=img['img_id'],
+                    video_id=video['video_id'],
+                    frame_id=img['frame_id'],
+                    img_path=img['img_path'],
+                    ori_shape=(img['height'], img['width']),
+                    ori_video_length=video['video_length'],
+                    instances=img['instances']))
+    return frames
+
+
+def predict(frames, rng, perfect=False):
+    """Jittered GT boxes (some with a wrong label) plus background boxes."""
+    preds = []
+    for meta in frames:
+        gt = instances_to_gt(meta['instances'])
+        boxes, labels = gt['gt_bboxes'], gt['gt_labels']
+        if not perfect:
+            boxes = boxes + rng.normal(0, 6, boxes.shape)
+            labels = np.where(
+                rng.random(len(labels)) < 0.8, labels,
+                rng.integers(0, 3, len(labels)))
+            xy = rng.uniform(0, 300, (2, 2))
+            boxes = np.concatenate([boxes, np.concatenate([xy, xy + 50], 1)])
+            labels = np.concatenate([labels, rng.integers(0, 3, 2)])
+        scores = rng.uniform(0.05, 1, len(boxes))
+        preds.append(
+            InstanceData(
+                bboxes=torch.tensor(boxes, dtype=torch.float32),
+                scores=torch.tensor(scores, dtype=torch.float32),
+                labels=torch.tensor(labels, dtype=torch.int64)))
+    return preds
+
+
+def det_sample(meta, pred, **extra):
+    sample = DetDataSample(metainfo=dict(meta, **extra))
+    sample.pred_instances = pred
+    return sample
+
+
+def image_steps(frames, preds, **extra):
+    """What the TestLoop hands the metric with TrackImgSampler."""
+    steps = []
+    for meta, pred in zip(frames, preds):
+        track = TrackDataSample()
+        track.video_data_samples = [det_sample(meta, pred, **extra)]
+        steps.append(track.to_dict())
+    return steps
+
+
+def video_steps(frames, preds):
+    """One step per whole video (video-level processing)."""
+    steps, by_video = [], {}
+    for meta, pred in zip(frames, preds):
+        by_video.setdefault(meta['video_id'],
+                            []).append(det_sample(meta, pred))
+    for samples in by_video.values():
+        track = TrackDataSample()
+        track.video_data_samples = samples
+        steps.append(track.to_dict())
+    return steps
+
+
+def run_metric(metric, steps):
+    metric.dataset_meta = dict(classes=CLASSES)
+    for step in steps:
+        metric.process(None, [step])
+    return metric.evaluate(1)
+
+
+def functional_reference(frames, preds, **kwargs):
+    dets = [
+        dict(
+            bboxes=p.bboxes.numpy(),
+            scores=p.scores.numpy(),
+            labels=p.labels.numpy()) for p in preds
+    ]
+    anns = []
+    for meta in frames:
+        gt = instances_to_gt(meta['instances'])
+        anns.append(
+            dict(
+                bboxes=gt['gt_bboxes'],
+                labels=gt['gt_labels'],
+                instance_ids=gt['gt_instance_ids'],
+                video_id=meta['video_id'],
+                frame_id=meta['frame_id']))
+    return eval_vid_map(
+        dets, anns, class_names=CLASSES, logger='silent', **kwargs)
+
+
+def assert_same_metrics(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if math.isnan(a[key]):
+            assert math.isnan(b[key]), key
+        else:
+            assert a[key] == pytest.approx(b[key], abs=1e-12), key
+
+
+def test_metric_agrees_with_functional_form(ann_file):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(0))
+    # as in a runner with default_scope='mmdet'
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        evaluator = Evaluator(dict(type='ImagenetVIDMetric'))
+    evaluator.dataset_meta = dict(classes=CLASSES)
+    for step in image_steps(frames, preds):
+        evaluator.metrics[0].process(None, [step])
+    metrics = evaluator.evaluate(1)
+    ref = functional_reference(frames, preds)
+    for key in SPLIT_KEYS:
+        assert metrics[f'vid/{key}'] == pytest.approx(ref[key]), key
+    assert 0 < metrics['vid/mAP'] < 1
+    assert 0 <= metrics['vid/bbox_mAP_50'] <= 1
+    # the fixture has objects of every speed
+    assert all(not math.isnan(metrics[f'vid/{k}']) for k in SPLIT_KEYS)
+
+
+def test_image_and_video_processing_agree(ann_file):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(1))
+    by_image = run_metric(ImagenetVIDMetric(), image_steps(frames, preds))
+    by_video = run_metric(ImagenetVIDMetric(), video_steps(frames, preds))
+    assert_same_metrics(by_image, by_video)
+
+
+def test_perfect_predictions_score_one(ann_file):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(2), perfect=True)
+    metrics = run_metric(ImagenetVIDMetric(), image_steps(frames, preds))
+    for key in SPLIT_KEYS:
+        assert metrics[f'vid/{key}'] == 1.0, key
+    # pycocotools divides by tp + fp + eps
+    assert metrics['vid/bbox_mAP_50'] == pytest.approx(1.0)
+
+
+def test_two_ranks_give_the_same_numbers_as_one(ann_file, monkeypatch):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(3))
+    steps = image_steps(frames, preds)
+    single = run_metric(ImagenetVIDMetric(), steps)
+    # TrackImgSampler gives each rank whole videos; rank 1 also gets one
+    # frame of rank 0 again (padding), which must count once
+    rank0, rank1 = ImagenetVIDMetric(), ImagenetVIDMetric()
+    video_ids = [f['video_id'] for f in frames]
+    first = sorted(set(video_ids))[0]
+    for step, vid in zip(steps, video_ids):
+        (rank0 if vid == first else rank1).process(None, [step])
+    rank1.process(None, [steps[0]])
+    gathered = rank0.results + rank1.results
+    monkeypatch.setattr(base_video_metric, 'collect_tracking_results',
+                        lambda results, device: list(gathered))
+    rank0.dataset_meta = dict(classes=CLASSES)
+    assert_same_metrics(rank0.evaluate(1), single)
+
+
+def test_conflicting_duplicate_frame_raises(ann_file):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(4))
+    other = predict(frames[:1], np.random.default_rng(5))
+    metric = ImagenetVIDMetric()
+    metric.dataset_meta = dict(classes=CLASSES)
+    for step in image_steps(frames, preds) + image_steps(frames[:1], other):
+        metric.process(None, [step])
+    with pytest.raises(ValueError, match='different content'):
+        metric.evaluate(1)
+
+
+def test_bbox_map_50_matches_mmdet_coco_video_metric(ann_file, tmp_path):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(6))
+    ours = run_metric(
+        ImagenetVIDMetric(speed_ranges=dict(all=(0., 1.))),
+        image_steps(frames, preds))
+    coco = CocoVideoMetric(
+        metric='bbox', outfile_prefix=str(tmp_path / 'coco'))
+    coco = run_metric(coco, image_steps(frames, preds))
+    assert ours['vid/bbox_mAP_50'] == pytest.approx(
+        coco['coco/bbox_mAP_50'], abs=5e-4)
+    assert set(ours) == {'vid/mAP', 'vid/bbox_mAP_50'}
+
+
+def test_degradation_subsets(ann_file):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(7))
+    kinds = [
+        'none' if f['video_id'] == frames[0]['video_id'] else 'blur'
+        for f in frames
+    ]
+    metric = ImagenetVIDMetric(degradation_key='degradation')
+    metric.dataset_meta = dict(classes=CLASSES)
+    for meta, pred, kind in zip(frames, preds, kinds):
+        metric.process(None, image_steps([meta], [pred], degradation=kind))
+    metrics = metric.evaluate(1)
+    for name, keep in (('clean', 'none'), ('degraded', 'blur')):
+        idx = [i for i, k in enumerate(kinds) if k == keep]
+        ref = functional_reference([frames[i] for i in idx],
+                                   [preds[i] for i in idx],
+                                   speed_ranges=dict(all=(0., 1.)))
+        assert metrics[f'vid/mAP_{name}'] == pytest.approx(ref['mAP'])
+    assert metrics['vid/mAP_clean'] != metrics['vid/mAP_degraded']
+
+
+def test_degradation_key_without_values_skips_subsets(ann_file):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(8))
+    metric = ImagenetVIDMetric(degradation_key='degradation')
+    with pytest.warns(UserWarning, match='degradation'):
+        metrics = run_metric(metric, image_steps(frames, preds))
+    assert 'vid/mAP_clean' not in metrics and 'vid/mAP' in metrics
+
+
+def test_missing_instances_metainfo_raises(ann_file):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(9))
+    meta = {k: v for k, v in frames[0].items() if k != 'instances'}
+    with pytest.raises(ValueError, match='instances'):
+        ImagenetVIDMetric().process(None, image_steps([meta], preds[:1]))
+
+
+def test_metrics_are_registered():
+    assert METRICS.get('ImagenetVIDMetric') is ImagenetVIDMetric
+    assert METRICS.get('DumpVIDResults') is DumpVIDResults
+
+
+# --- DumpVIDResults and tools/analysis_tools/eval_vid.py -----------------
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('eval_vid_tool', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def dump(frames, preds, path, extra_steps=()):
+    """DumpVIDResults over two simulated ranks (videos split)."""
+    rank0, rank1 = DumpVIDResults(path), DumpVIDResults(path)
+    steps = image_steps(frames, preds)
+    for i, step in enumerate(steps):
+        (rank0 if i % 2 else rank1).process(None, [step])
+    for step in extra_steps:
+        rank1.process(None, [step])
+    rank0.compute_metrics(rank0.results + rank1.results)
+    with open(path, 'rb') as f:
+        return pickle.load(f)
+
+
+def test_dump_format(ann_file, tmp_path):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(10))
+    steps = image_steps(frames, preds)
+    entries = dump(frames, preds, str(tmp_path / 'r.pkl'), steps[:2])
+    assert [e['img_id'] for e in entries] == sorted(f['img_id']
+                                                    for f in frames)
+    entry, pred = entries[0], preds[0]
+    assert set(entry) == {
+        'img_id', 'video_id', 'frame_id', 'img_path', 'bboxes', 'scores',
+        'labels'
+    }
+    assert entry['bboxes'].dtype == np.float32
+    assert entry['bboxes'].shape == (len(pred), 4)
+    np.testing.assert_array_equal(entry['scores'], pred.scores.numpy())
+    assert entry['img_path'] == frames[0]['img_path']
+    with pytest.raises(ValueError, match='.pkl'):
+        DumpVIDResults('results.json')
+
+
+def test_dump_and_offline_rescoring_round_trip(ann_file, tmp_path):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(11))
+    online = run_metric(ImagenetVIDMetric(), image_steps(frames, preds))
+    path = str(tmp_path / 'results.pkl')
+    dump(frames, preds, path)
+    out = str(tmp_path / 'metrics.json')
+    offline = load_tool().main(
+        [path, ann_file, '--dataset-type', 'BaseVideoDataset', '--out', out])
+    assert_same_metrics({f'vid/{k}': v for k, v in offline.items()}, online)
+    with open(out) as f:
+        assert json.load(f)['mAP'] == pytest.approx(online['vid/mAP'])
+
+
+def test_offline_rescoring_rejects_bad_dumps(ann_file, tmp_path):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(12))
+    good = dump(frames, preds, str(tmp_path / 'good.pkl'))
+    tool = load_tool()
+
+    def run(entries):
+        path = str(tmp_path / 'bad.pkl')
+        with open(path, 'wb') as f:
+            pickle.dump(entries, f)
+        return tool.main([
+            path, ann_file, '--dataset-type', 'BaseVideoDataset', '--no-coco'
+        ])
+
+    unknown = dict(good[0], img_id=999)
+    with pytest.raises(ValueError, match='not in the annotation file'):
+        run(good + [unknown])
+    with pytest.raises(ValueError, match='missing from the dump'):
+        run(good[1:])
+    with pytest.raises(ValueError, match='more than once'):
+        run(good + good[:1])
+    with pytest.raises(ValueError, match=r"misses \['scores'\]"):
+        run([{k: v for k, v in good[0].items() if k != 'scores'}] + good[1:])
+    with pytest.raises(ValueError, match=r'bboxes must be \(R, 4\)'):
+        run([dict(good[0], bboxes=np.zeros((2, 3)))] + good[1:])
+    with pytest.raises(ValueError, match='frame_id'):
+        run([dict(good[0], frame_id=good[0]['frame_id'] + 1)] + good[1:])
+    with pytest.raises(ValueError, match='labels must lie'):
+        bad = dict(good[0], labels=np.full_like(good[0]['labels'], 7))
+        run([bad] + good[1:])
+    with pytest.raises(TypeError, match='list'):
+        run({'img_id': 1})
+    with pytest.raises(ValueError, match='not registered'):
+        tool.main([
+            str(tmp_path / 'good.pkl'), ann_file, '--dataset-type',
+            'NoSuchDataset'
+        ])

@@ -1,0 +1,212 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import pytest
+import torch
+from mmdet.registry import MODELS
+
+from memvid_mm.models.aggregators import (ClockNetAggregator, MemNetAggregator,
+                                          clocknet_reference, combine_memories,
+                                          takes_evidence)
+from memvid_mm.models.layers import flow_warp
+from memvid_mm.models.motion import FlowNetSimple
+
+# frame_index -> which of the memories with strides (1, 4, 8) take evidence
+SCHEDULE_1_4_8 = [
+    [True, True, True],  # 0: first frame, every memory = F_0
+    [True, False, False],
+    [True, False, False],
+    [True, False, False],
+    [True, True, False],  # 4
+    [True, False, False],
+    [True, False, False],
+    [True, False, False],
+    [True, True, True],  # 8
+    [True, False, False],
+]
+# frame t -> anchors the memories are warped from (memory k's last
+# evidence frame), with strides (1, 4, 8)
+ANCHORS_1_4_8 = [
+    None, [0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0], [4, 4, 0], [5, 4, 0],
+    [6, 4, 0], [7, 4, 0], [8, 8, 8]
+]
+
+
+def _sequence(num_frames, channels=3, hw=(4, 6), img_hw=(16, 24)):
+    features = [torch.randn(1, channels, *hw) for _ in range(num_frames)]
+    imgs = [torch.randn(1, 3, *img_hw) for _ in range(num_frames)]
+    return features, imgs
+
+
+def _toy_flow(img_cur, img_prev):
+    """A deterministic, non-trivial flow that depends on both images."""
+    return (img_cur[:, :2] - img_prev[:, 1:]) * 1.5
+
+
+def _weighting_memnet(in_channels):
+    memnet = MemNetAggregator(in_channels, mode='weighting', hidden_channels=4)
+    with torch.no_grad():
+        for cnn in (memnet.memory_weight_cnn, memnet.feature_weight_cnn):
+            cnn[2].weight.normal_(std=0.5)
+    return memnet
+
+
+def test_takes_evidence_schedule_1_4_8_over_10_frames():
+    got = [takes_evidence(t, (1, 4, 8)) for t in range(10)]
+    assert got == SCHEDULE_1_4_8
+    clocknet = ClockNetAggregator(strides=(1, 4, 8))
+    assert [clocknet.takes_evidence(t) for t in range(10)] == SCHEDULE_1_4_8
+    with pytest.raises(ValueError, match='frame_index'):
+        takes_evidence(-1, (1, ))
+
+
+def test_combine_memories_is_mean():
+    memories = [torch.full((1, 2, 2, 2), v) for v in (1., 2., 6.)]
+    assert torch.equal(
+        combine_memories(memories), torch.full((1, 2, 2, 2), 3.))
+    assert torch.equal(
+        ClockNetAggregator(strides=(1, 2, 4)).combine(memories),
+        combine_memories(memories))
+    with pytest.raises(ValueError, match='expected 2'):
+        ClockNetAggregator(strides=(1, 2)).combine(memories)
+
+
+def test_memories_are_warped_from_their_anchor_frames():
+    """One flow per distinct anchor, from frame t to that anchor."""
+    calls = []
+
+    def recording_flow(img_cur, img_prev):
+        calls.append((int(img_cur[0, 0, 0, 0]), int(img_prev[0, 0, 0, 0])))
+        return torch.zeros(1, 2, 8, 8)
+
+    imgs = [torch.full((1, 3, 8, 8), float(t)) for t in range(10)]
+    features = [torch.randn(1, 2, 2, 2) for _ in range(10)]
+    clocknet_reference(features, imgs, (1, 4, 8), recording_flow,
+                       lambda k, m, f: (m + f) / 2)
+    expected = []
+    for t in range(1, 10):
+        for anchor in dict.fromkeys(ANCHORS_1_4_8[t]):
+            expected.append((t, anchor))
+    assert calls == expected
+    assert max(sum(1 for c in calls if c[0] == t) for t in range(1, 10)) <= 3
+
+
+def test_outputs_follow_the_clock_hand_worked():
+    """Zero flow, F_t = t, averaging: memories update only on their clock."""
+    features = [torch.full((1, 1, 2, 2), float(t)) for t in range(6)]
+    imgs = [torch.zeros(1, 3, 4, 4)] * 6
+    clocknet = ClockNetAggregator(
+        strides=(1, 4, 8), memnet=dict(type='MemNetAggregator', in_channels=1))
+    outs = clocknet.run_sequence(features, imgs,
+                                 lambda a, b: torch.zeros(1, 2, 4, 4))
+    # memory values per frame: m0 (stride 1), m1 (stride 4), m2 (stride 8)
+    expected = [(0., 0., 0.), (0.5, 0., 0.), (1.25, 0., 0.), (2.125, 0., 0.),
+                (3.0625, 2., 0.), (4.03125, 2., 0.)]
+    for out, mems in zip(outs, expected):
+        assert torch.allclose(out, torch.full((1, 1, 2, 2), sum(mems) / 3))
+
+
+def test_first_frame_memories_equal_features():
+    features, imgs = _sequence(1)
+    outs = clocknet_reference(features, imgs, (1, 4, 8), _toy_flow,
+                              lambda k, m, f: m * 0)
+    # every memory is F_0, so their mean is F_0 (up to float rounding of
+    # (F + F + F) / 3); psi (here: zeroing) is not applied on frame 0
+    assert torch.allclose(outs[0], features[0], rtol=0, atol=1e-6)
+
+
+def test_single_stride_one_clock_is_memnet():
+    features, imgs = _sequence(5)
+    memnet = _weighting_memnet(3)
+    clocknet = ClockNetAggregator(
+        strides=(1, ),
+        memnet=dict(
+            type='MemNetAggregator',
+            in_channels=3,
+            mode='weighting',
+            hidden_channels=4))
+    clocknet.memnets[0].load_state_dict(memnet.state_dict())
+    outs = clocknet.run_sequence(features, imgs, _toy_flow)
+    memory = features[0]
+    expected = [memory]
+    for t in range(1, 5):
+        warped = flow_warp(memory, _toy_flow(imgs[t], imgs[t - 1]))
+        memory = memnet(warped, features[t])
+        expected.append(memory)
+    assert len(outs) == 5
+    for out, exp in zip(outs, expected):
+        assert torch.equal(out, exp)
+
+
+def test_output_is_causal():
+    features, imgs = _sequence(6)
+    clocknet = ClockNetAggregator(
+        strides=(1, 2), memnet=dict(type='MemNetAggregator', in_channels=3))
+    outs = clocknet.run_sequence(features, imgs, _toy_flow)
+    features2 = features[:3] + [f + 1 for f in features[3:]]
+    imgs2 = imgs[:3] + [i * 2 for i in imgs[3:]]
+    outs2 = clocknet.run_sequence(features2, imgs2, _toy_flow)
+    for t in range(3):
+        assert torch.equal(outs[t], outs2[t])
+    assert not torch.equal(outs[3], outs2[3])
+
+
+def test_share_memnet_option():
+    cfg = dict(
+        type='MemNetAggregator',
+        in_channels=3,
+        mode='weighting',
+        hidden_channels=4)
+    shared = MODELS.build(
+        dict(type='ClockNetAggregator', strides=(1, 4, 8), memnet=cfg))
+    assert isinstance(shared, ClockNetAggregator)
+    assert shared.num_memories == 3 and len(shared.memnets) == 1
+    separate = ClockNetAggregator((1, 4, 8), memnet=cfg, share_memnet=False)
+    assert len(separate.memnets) == 3
+    with torch.no_grad():
+        separate.memnets[2].memory_weight_cnn[2].bias.fill_(10.)
+    memory, feature = torch.randn(1, 3, 2, 2), torch.randn(1, 3, 2, 2)
+    # memory 2 has its own psi (biased to keep the memory), memory 0 not
+    assert torch.allclose(
+        separate.update(2, memory, feature), memory, atol=1e-3)
+    assert torch.allclose(
+        separate.update(0, memory, feature), (memory + feature) / 2)
+    with pytest.raises(ValueError, match='memory index'):
+        separate.update(3, memory, feature)
+
+
+def test_default_memnet_and_bad_strides():
+    clocknet = ClockNetAggregator()
+    assert clocknet.strides == (1, 4, 8)
+    assert clocknet.memnets[0].mode == 'average'
+    assert clocknet.memnets[0].in_channels == 1024
+    for bad in ((), (1, 0), (1, 2.5), 4):
+        with pytest.raises(ValueError, match='strides'):
+            ClockNetAggregator(strides=bad)
+
+
+@pytest.fixture(scope='module')
+def flownet():
+    torch.manual_seed(0)
+    return FlowNetSimple()
+
+
+def test_gradients_reach_flownet_and_earlier_features(flownet):
+    """Back-propagation through time over a 3-frame recurrence."""
+    flownet.zero_grad()
+    features = [torch.randn(1, 4, 4, 4, requires_grad=True) for _ in range(3)]
+    imgs = [torch.randn(1, 3, 64, 64) for _ in range(3)]
+    clocknet = ClockNetAggregator(
+        strides=(1, 2),
+        memnet=dict(
+            type='MemNetAggregator',
+            in_channels=4,
+            mode='weighting',
+            hidden_channels=4))
+    outs = clocknet.run_sequence(features, imgs, flownet)
+    (outs[-1] * torch.randn_like(outs[-1])).sum().backward()
+    assert features[0].grad is not None
+    assert features[0].grad.abs().sum() > 0
+    assert features[1].grad.abs().sum() > 0
+    for name in ('conv1.0.conv.weight', 'conv6.1.conv.weight',
+                 'predict_flow.conv.weight'):
+        grad = flownet.get_parameter(name).grad
+        assert grad is not None and grad.abs().sum() > 0, name

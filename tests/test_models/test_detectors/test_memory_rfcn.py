@@ -1,0 +1,255 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import copy
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmdet.registry import MODELS
+from memvid_mm.models.detectors import MemoryRFCN
+from memvid_mm.models.layers import MemoryState
+from .clip_data import packed_clips
+
+MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py'
+
+
+def tiny_cfg(**aggregator) -> dict:
+    """The SynthVID MemNet config; ``aggregator`` replaces its aggregator."""
+    cfg = copy.deepcopy(Config.fromfile(MEMNET_CFG).model)
+    if aggregator:
+        cfg.aggregator = aggregator
+    return cfg
+
+
+def build(cfg: dict) -> MemoryRFCN:
+    return MODELS.build(cfg)
+
+
+@pytest.fixture(scope='module')
+def memnet_cfg() -> dict:
+    return tiny_cfg()
+
+
+@pytest.fixture(scope='module')
+def clocknet_cfg() -> dict:
+    return tiny_cfg(
+        type='ClockNetAggregator',
+        strides=(1, 4, 8),
+        memnet=dict(type='MemNetAggregator', in_channels=64, mode='average'))
+
+
+def preprocess(model, data, training):
+    return model.data_preprocessor(copy.deepcopy(data), training)
+
+
+def frame_data(video_id, frame_id, seed=0, size=(64, 64)):
+    """One frame (N = 1, T = 1) of a video, as served by TrackImgSampler."""
+    return packed_clips(
+        num_clips=1, num_frames=1, video_ids=[video_id],
+        first_frame_id=frame_id, seed=seed + 101 * frame_id, size=size)
+
+
+def online_scores(model, frames):
+    """Run frames online; return each frame's (bboxes, scores)."""
+    outputs = []
+    for data in frames:
+        batch = preprocess(model, data, False)
+        with torch.no_grad():
+            result = model.predict(**batch)[0][0].pred_instances
+        outputs.append((result.bboxes.clone(), result.scores.clone()))
+    return outputs
+
+
+def test_loss_returns_finite_scalars(memnet_cfg):
+    model = build(memnet_cfg)
+    model.train()
+    losses = model.loss(**preprocess(model, packed_clips(2, 3), True))
+    assert {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox'} <= set(
+        losses)
+    total = 0
+    for name, value in losses.items():
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            assert torch.isfinite(v).all(), name
+            if 'loss' in name:
+                total = total + v.sum()
+    total.backward()
+    grads = [p.grad for p in model.motion.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads), \
+        'no gradient reached FlowNet'
+
+
+def test_gradients_reach_earlier_frames(memnet_cfg):
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='last')
+    model = build(cfg)
+    model.train()
+    batch = preprocess(model, packed_clips(1, 3), True)
+    inputs = batch['inputs'].clone().requires_grad_(True)
+    losses = model.loss(inputs, batch['data_samples'])
+    sum(v for k, v in losses.items() if 'loss' in k and
+        not isinstance(v, list)).backward()
+    per_frame = inputs.grad.abs().sum(dim=(0, 2, 3, 4))  # [T]
+    assert (per_frame > 0).all(), per_frame
+
+
+def test_evidence_dropout_skips_features(memnet_cfg, monkeypatch):
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.999999, loss_frames='last')
+    model = build(cfg)
+    seen = []
+    original = model.extract_feat
+    monkeypatch.setattr(model, 'extract_feat',
+                        lambda x: seen.append(x.shape[0]) or original(x))
+    model.loss(**preprocess(model, packed_clips(2, 4), True))
+    assert seen == [2], 'only the first frame of each clip keeps evidence'
+
+
+def test_loss_frames_all(memnet_cfg):
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.8, loss_frames='all')
+    model = build(cfg)
+    losses = model.loss(**preprocess(model, packed_clips(2, 3), True))
+    assert torch.isfinite(losses['loss_cls'])
+
+
+def test_training_needs_clip_stride(memnet_cfg):
+    model = build(memnet_cfg)
+    data = packed_clips(1, 2)
+    for frame in data['data_samples'][0]:
+        frame.set_metainfo(dict(clip_stride=None))
+        del frame.clip_stride
+    with pytest.raises(ValueError, match='clip_stride'):
+        model.loss(**preprocess(model, data, True))
+
+
+def test_bad_config_raises(memnet_cfg):
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=1.5)
+    with pytest.raises(ValueError, match='evidence_drop_prob'):
+        build(cfg)
+    cfg.train_cfg = dict(loss_frames='middle')
+    with pytest.raises(ValueError, match='loss_frames'):
+        build(cfg)
+
+
+def test_predict_clip_returns_every_frame(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    batch = preprocess(model, packed_clips(1, 3), False)
+    with torch.no_grad():
+        results = model.predict(**batch)
+    assert len(results) == 1 and len(results[0]) == 3
+    for frame in results[0]:
+        pred = frame.pred_instances
+        assert pred.bboxes.shape[1] == 4
+        assert len(pred.scores) == len(pred.labels) == len(pred.bboxes)
+
+
+def test_online_equals_clip_and_is_causal(clocknet_cfg):
+    model = build(clocknet_cfg).eval()
+    frames = [frame_data(7, t) for t in range(6)]
+    reference = online_scores(model, frames)
+    # perturb the frames after t = 2: outputs up to t = 2 must not change
+    model.test_state.reset()
+    perturbed = frames[:3] + [frame_data(7, t, seed=99) for t in range(3, 6)]
+    changed = online_scores(model, perturbed)
+    for t in range(3):
+        assert torch.equal(reference[t][0], changed[t][0])
+        assert torch.equal(reference[t][1], changed[t][1])
+    assert any(not torch.equal(reference[t][1], changed[t][1])
+               for t in range(3, 6))
+
+
+def test_state_resets_between_videos(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    fresh = online_scores(model, [frame_data(2, 0, seed=5)])[0]
+    model.test_state.reset()
+    online_scores(model, [frame_data(1, t) for t in range(3)])
+    assert model.test_state.video_id == 1
+    after = online_scores(model, [frame_data(2, 0, seed=5)])[0]
+    assert model.test_state.video_id == 2
+    assert model.test_state.frame_index == 1
+    assert torch.equal(fresh[1], after[1])
+
+
+def test_state_resets_on_frame_gap(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    online_scores(model, [frame_data(3, t) for t in range(3)])
+    assert model.test_state.frame_index == 3
+    online_scores(model, [frame_data(3, 7)])
+    assert model.test_state.frame_index == 1
+    assert model.test_state.last_frame_id == 7
+
+
+def test_clocknet_flow_and_warp_counts(clocknet_cfg):
+    """NF = number of distinct anchors, NW = K per frame (strides 1, 4, 8)."""
+    model = build(clocknet_cfg).eval()
+    counts = dict(flow=0, warp=0)
+    model.motion.register_forward_hook(
+        lambda *_: counts.__setitem__('flow', counts['flow'] + 1))
+    model.warp.register_forward_hook(
+        lambda *_: counts.__setitem__('warp', counts['warp'] + 1))
+    per_frame = []
+    for t in range(10):
+        counts.update(flow=0, warp=0)
+        online_scores(model, [frame_data(0, t)])
+        per_frame.append((counts['flow'], counts['warp']))
+    # anchors before frame t: memory 1 at t-1, memory 2 at 4*floor((t-1)/4),
+    # memory 3 at 8*floor((t-1)/8); NF counts the distinct ones.
+    expected = [(0, 0)]
+    for t in range(1, 10):
+        anchors = {t - 1, 4 * ((t - 1) // 4), 8 * ((t - 1) // 8)}
+        expected.append((len(anchors), 3))
+    assert per_frame == expected
+
+
+def test_clocknet_with_one_memory_is_memnet(memnet_cfg):
+    memnet = build(memnet_cfg).eval()
+    clock_cfg = copy.deepcopy(memnet_cfg)
+    clock_cfg.aggregator = dict(
+        type='ClockNetAggregator',
+        strides=(1, ),
+        memnet=dict(type='MemNetAggregator', in_channels=64, mode='average'))
+    clocknet = build(clock_cfg).eval()
+    clocknet.load_state_dict(memnet.state_dict())
+    frames = [frame_data(4, t) for t in range(4)]
+    for a, b in zip(online_scores(memnet, frames),
+                    online_scores(clocknet, frames)):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_memory_step_first_write_is_the_feature(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    state = MemoryState()
+    image = torch.randn(1, 3, 64, 64)
+    feature = torch.randn(1, 64, 4, 4)
+    out = model.memory_step(state, image, feature, 'v', 0)
+    assert torch.equal(out, feature)
+    assert torch.equal(state.memories[0], feature)
+    with pytest.raises(ValueError, match='first frame'):
+        model.memory_step(MemoryState(), image, None, 'v', 0)
+
+
+def test_tensor_mode_returns_tensors(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    batch = preprocess(model, packed_clips(1, 3), False)
+    with torch.no_grad():
+        outs = model(batch['inputs'], batch['data_samples'], mode='tensor')
+    flat = []
+
+    def collect(x):
+        if isinstance(x, torch.Tensor):
+            flat.append(x)
+        elif isinstance(x, (list, tuple)):
+            for item in x:
+                collect(item)
+
+    collect(outs)
+    assert flat and all(torch.isfinite(t).all() for t in flat)
+
+
+def test_wrong_input_shape_raises(memnet_cfg):
+    model = build(memnet_cfg)
+    batch = preprocess(model, packed_clips(1, 2), True)
+    with pytest.raises(ValueError, match=r'\(N, T, C, H, W\)'):
+        model.loss(batch['inputs'][0], batch['data_samples'])

@@ -1,0 +1,182 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import pytest
+import torch
+import torch.nn.functional as F
+
+from memvid_mm.models.layers import (flow_to_feature_displacement, flow_warp,
+                                     make_base_grid, warp_by_displacement)
+
+
+def _constant_disp(n, h, w, dx, dy, dtype=torch.float32):
+    disp = torch.empty(n, 2, h, w, dtype=dtype)
+    disp[:, 0] = dx
+    disp[:, 1] = dy
+    return disp
+
+
+def _ramp(h, w, dtype=torch.float32):
+    """(1, 1, h, w) map whose value is the column index."""
+    return torch.arange(w, dtype=dtype).expand(1, 1, h, w).clone()
+
+
+def _mmtrack_style_warp(feat, disp):
+    """The normalisation of mmtrack's flow_warp_feats (the (W-1)/W bug).
+
+    Pixel coordinates are normalised by W (not W - 1) and sampled with
+    ``align_corners=True``. Kept here only to show that the regression test
+    below would catch it.
+    """
+    h, w = feat.shape[-2:]
+    grid = make_base_grid(h, w, dtype=disp.dtype) + disp
+    gx = grid[:, 0] / w * 2 - 1
+    gy = grid[:, 1] / h * 2 - 1
+    return F.grid_sample(
+        feat,
+        torch.stack((gx, gy), dim=-1),
+        mode='bilinear',
+        padding_mode='zeros',
+        align_corners=True)
+
+
+def _ramp_check(warp_fn):
+    """Whether warp_fn reproduces a ramp under zero and unit flows."""
+    h, w = 3, 7
+    ramp = _ramp(h, w)
+    same = warp_fn(ramp, _constant_disp(1, h, w, 0., 0.))
+    shifted = warp_fn(ramp, _constant_disp(1, h, w, 1., 0.))
+    return (torch.equal(same, ramp)
+            and torch.equal(shifted[..., :-1], ramp[..., 1:])
+            and torch.equal(shifted[..., -1], torch.zeros(1, 1, h)))
+
+
+def test_make_base_grid_holds_integer_pixel_coordinates():
+    grid = make_base_grid(3, 4, dtype=torch.float64)
+    assert grid.shape == (1, 2, 3, 4)
+    assert grid.dtype == torch.float64
+    assert torch.equal(grid[0, 0, 2], torch.arange(4, dtype=torch.float64))
+    assert torch.equal(grid[0, 1, :, 3], torch.arange(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match='h > 0'):
+        make_base_grid(0, 4)
+
+
+def test_zero_flow_is_identity():
+    feat = torch.randn(2, 5, 6, 9)
+    base = make_base_grid(6, 9)
+    out = warp_by_displacement(feat, torch.zeros(2, 2, 6, 9), base)
+    assert torch.equal(out, feat)
+    # also through the image-resolution path (flow resized to the map)
+    assert torch.equal(flow_warp(feat, torch.zeros(2, 2, 96, 144)), feat)
+
+
+def test_integer_flow_equals_roll_on_interior():
+    h, w, dx, dy = 7, 9, 2, -1
+    feat = torch.randn(2, 3, h, w)
+    out = warp_by_displacement(feat, _constant_disp(2, h, w, dx, dy),
+                               make_base_grid(h, w))
+    # out[y, x] = feat[y + dy, x + dx]
+    rolled = torch.roll(feat, shifts=(-dy, -dx), dims=(2, 3))
+    assert torch.equal(out[:, :, 1:, :w - 2], rolled[:, :, 1:, :w - 2])
+    # the rows/columns that read outside the map are zero
+    assert torch.equal(out[:, :, 0], torch.zeros(2, 3, w))
+    assert torch.equal(out[..., w - 2:], torch.zeros(2, 3, h, 2))
+
+
+def test_no_shrink_regression_of_mmtrack_normalisation():
+    """Zero/unit flow on a ramp: exact; mmtrack's W-normalisation fails."""
+
+    def ours(feat, disp):
+        return warp_by_displacement(feat, disp, make_base_grid(3, 7))
+
+    assert _ramp_check(ours)
+    # the same check catches the (W - 1) / W shrink of flow_warp_feats
+    assert not _ramp_check(_mmtrack_style_warp)
+    shrunk = _mmtrack_style_warp(_ramp(3, 7), _constant_disp(1, 3, 7, 0., 0.))
+    assert torch.allclose(shrunk, _ramp(3, 7) * 6 / 7, atol=1e-5)
+
+
+def test_fractional_flow_interpolates_bilinearly():
+    h, w = 4, 6
+    ramp = _ramp(h, w)
+    out = warp_by_displacement(ramp, _constant_disp(1, h, w, 0.25, 0.),
+                               make_base_grid(h, w))
+    assert torch.allclose(out[..., :-1], ramp[..., :-1] + 0.25)
+    # the last column mixes the border value with the zero outside
+    assert torch.allclose(out[..., -1], torch.full((1, 1, h), 0.75 * 5))
+
+
+def test_matches_correctly_normalised_grid_sample():
+    h, w = 5, 8
+    feat = torch.randn(2, 3, h, w, dtype=torch.float64)
+    disp = torch.randn(2, 2, h, w, dtype=torch.float64) * 2
+    out = warp_by_displacement(feat, disp,
+                               make_base_grid(h, w, dtype=torch.float64))
+    grid = make_base_grid(h, w, dtype=torch.float64) + disp
+    norm = torch.stack(
+        (grid[:, 0] * 2 / (w - 1) - 1, grid[:, 1] * 2 / (h - 1) - 1), dim=-1)
+    expected = F.grid_sample(
+        feat, norm, mode='bilinear', padding_mode='zeros', align_corners=True)
+    assert torch.allclose(out, expected, atol=1e-10)
+
+
+def test_far_outside_reads_zeros():
+    feat = torch.randn(1, 2, 4, 5)
+    out = warp_by_displacement(feat, _constant_disp(1, 4, 5, 1e9, -1e9),
+                               make_base_grid(4, 5))
+    assert torch.equal(out, torch.zeros_like(feat))
+
+
+def test_flow_to_feature_displacement_rescales_to_cells():
+    flow = _constant_disp(2, 32, 64, 3., -8.)
+    disp = flow_to_feature_displacement(flow, (8, 16))
+    assert disp.shape == (2, 2, 8, 16)
+    assert torch.allclose(disp[:, 0], torch.full((2, 8, 16), 0.75))
+    assert torch.allclose(disp[:, 1], torch.full((2, 8, 16), -2.0))
+    # anisotropic strides are rescaled per axis
+    disp = flow_to_feature_displacement(flow, (16, 8))
+    assert torch.allclose(disp[:, 0], torch.full((2, 16, 8), 3. / 8))
+    assert torch.allclose(disp[:, 1], torch.full((2, 16, 8), -4.0))
+    assert torch.equal(flow_to_feature_displacement(flow, (32, 64)), flow)
+    with pytest.raises(ValueError, match='flow'):
+        flow_to_feature_displacement(torch.zeros(1, 3, 4, 4), (2, 2))
+
+
+def test_flow_warp_shifts_by_flow_over_stride():
+    """An 8-pixel image flow is a 2-cell shift on a stride-4 map."""
+    feat = torch.randn(1, 3, 6, 10)
+    out = flow_warp(feat, _constant_disp(1, 24, 40, 8., 4.))
+    rolled = torch.roll(feat, shifts=(-1, -2), dims=(2, 3))
+    assert torch.allclose(out[..., :-1, :-2], rolled[..., :-1, :-2])
+    assert torch.allclose(out[..., -1, :], torch.zeros(1, 3, 10), atol=1e-5)
+
+
+def test_gradcheck_features_and_displacement():
+    h, w = 4, 5
+    feat = torch.randn(1, 2, h, w, dtype=torch.float64, requires_grad=True)
+    # fractional displacements (bilinear sampling is not differentiable
+    # at integer positions), some pointing outside the map
+    disp = (torch.rand(1, 2, h, w, dtype=torch.float64) * 4 - 2).add_(0.37)
+    disp.requires_grad_(True)
+    base = make_base_grid(h, w, dtype=torch.float64)
+    assert torch.autograd.gradcheck(
+        lambda f, d: warp_by_displacement(f, d, base), (feat, disp))
+
+
+def test_gradcheck_flow_warp_through_flow_resize():
+    feat = torch.randn(1, 2, 3, 4, dtype=torch.float64, requires_grad=True)
+    flow = (torch.rand(1, 2, 6, 8, dtype=torch.float64) * 3 - 1.5).add_(0.13)
+    flow.requires_grad_(True)
+    assert torch.autograd.gradcheck(flow_warp, (feat, flow))
+
+
+def test_bad_shapes_raise_value_error():
+    base = make_base_grid(4, 5)
+    with pytest.raises(ValueError, match='disp'):
+        warp_by_displacement(
+            torch.zeros(1, 2, 4, 5), torch.zeros(1, 2, 4, 4), base)
+    with pytest.raises(ValueError, match='base_grid'):
+        warp_by_displacement(
+            torch.zeros(1, 2, 4, 5), torch.zeros(1, 2, 4, 5),
+            make_base_grid(4, 4))
+    with pytest.raises(ValueError, match='feat'):
+        warp_by_displacement(
+            torch.zeros(2, 4, 5), torch.zeros(1, 2, 4, 5), base)

@@ -1,0 +1,90 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import pytest
+import torch
+
+from memvid_mm.models.layers import MemoryState
+
+
+def _write(state, video_id, frame_id, k=2, value=None):
+    feat = torch.randn(1, 4, 3, 5) if value is None else value
+    img = torch.randn(1, 3, 12, 20)
+    state.write([feat] * k, [img] * k, [frame_id] * k, video_id, frame_id)
+    return feat, img
+
+
+def test_new_state_is_empty_and_needs_reset():
+    state = MemoryState()
+    assert state.is_empty
+    assert state.frame_index == 0
+    assert state.memories == [] and state.anchor_imgs == []
+    assert state.needs_reset('a', 5)
+    # the lists are per instance, not shared between states
+    assert MemoryState().memories is not state.memories
+
+
+def test_first_write_equals_input():
+    state = MemoryState()
+    feat, img = _write(state, video_id=3, frame_id=0, k=3)
+    assert not state.is_empty
+    assert state.num_memories == 3
+    assert all(torch.equal(m, feat) for m in state.memories)
+    assert all(torch.equal(i, img) for i in state.anchor_imgs)
+    assert state.anchor_frame_ids == [0, 0, 0]
+    assert (state.video_id, state.last_frame_id, state.frame_index) == (3, 0,
+                                                                        1)
+
+
+def test_consecutive_frame_of_same_video_keeps_state():
+    state = MemoryState()
+    _write(state, 'v', 4)
+    assert not state.needs_reset('v', 5)
+    _write(state, 'v', 5)
+    assert state.frame_index == 2 and state.last_frame_id == 5
+
+
+def test_new_video_id_resets():
+    state = MemoryState()
+    _write(state, video_id=1, frame_id=0)
+    assert state.needs_reset(video_id=2, frame_id=1)
+    state.reset()
+    assert state.is_empty
+    assert (state.video_id, state.last_frame_id,
+            state.frame_index) == (None, None, 0)
+    assert state.anchor_frame_ids == [] and state.anchor_imgs == []
+
+
+def test_non_consecutive_or_first_frame_resets():
+    state = MemoryState()
+    _write(state, 'v', 7)
+    assert state.needs_reset('v', 9)  # skipped a frame
+    assert state.needs_reset('v', 7)  # same frame again
+    assert state.needs_reset('v', 6)  # went back
+    assert state.needs_reset('v', 0)  # a new pass over the video
+    assert not state.needs_reset('v', 8)
+
+
+def test_write_validates_lengths():
+    state = MemoryState()
+    with pytest.raises(ValueError, match='same length'):
+        state.write([torch.zeros(1)] * 2, [torch.zeros(1)], [0, 0], 'v', 0)
+    with pytest.raises(ValueError, match='at least one'):
+        state.write([], [], [], 'v', 0)
+    _write(state, 'v', 0, k=2)
+    with pytest.raises(ValueError, match='holds 2'):
+        _write(state, 'v', 1, k=3)
+
+
+def test_detach_and_to_return_copies():
+    state = MemoryState()
+    feat = torch.randn(1, 4, 3, 5, requires_grad=True) * 2
+    _write(state, 'v', 0, value=feat)
+    detached = state.detach()
+    assert all(not m.requires_grad for m in detached.memories)
+    assert state.memories[0].requires_grad  # the original is untouched
+    assert torch.equal(detached.memories[0], feat.detach())
+    assert (detached.video_id, detached.last_frame_id,
+            detached.frame_index) == ('v', 0, 1)
+    moved = state.to('cpu')
+    assert moved is not state
+    assert moved.memories[0].device.type == 'cpu'
+    assert moved.anchor_frame_ids == state.anchor_frame_ids

@@ -1,0 +1,196 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import pytest
+import torch
+from mmdet.registry import MODELS
+
+from memvid_mm.models.motion import FlowNetSimple
+
+# State dict of mmtrack 1.0.0rc1's FlowNetSimple (the keys and shapes of
+# its released flownet_simple.pth), written out by hand.
+MMTRACK_FLOWNET_KEYS = [
+    ('conv1.0.conv.weight', (64, 6, 7, 7)),
+    ('conv1.0.conv.bias', (64, )),
+    ('conv2.0.conv.weight', (128, 64, 5, 5)),
+    ('conv2.0.conv.bias', (128, )),
+    ('conv3.0.conv.weight', (256, 128, 5, 5)),
+    ('conv3.0.conv.bias', (256, )),
+    ('conv3.1.conv.weight', (256, 256, 3, 3)),
+    ('conv3.1.conv.bias', (256, )),
+    ('conv4.0.conv.weight', (512, 256, 3, 3)),
+    ('conv4.0.conv.bias', (512, )),
+    ('conv4.1.conv.weight', (512, 512, 3, 3)),
+    ('conv4.1.conv.bias', (512, )),
+    ('conv5.0.conv.weight', (512, 512, 3, 3)),
+    ('conv5.0.conv.bias', (512, )),
+    ('conv5.1.conv.weight', (512, 512, 3, 3)),
+    ('conv5.1.conv.bias', (512, )),
+    ('conv6.0.conv.weight', (1024, 512, 3, 3)),
+    ('conv6.0.conv.bias', (1024, )),
+    ('conv6.1.conv.weight', (1024, 1024, 3, 3)),
+    ('conv6.1.conv.bias', (1024, )),
+    ('deconv5.conv.weight', (1024, 512, 4, 4)),
+    ('predict_flow6.conv.weight', (2, 1024, 3, 3)),
+    ('upsample_flow5.conv.weight', (2, 2, 4, 4)),
+    ('deconv4.conv.weight', (1026, 256, 4, 4)),
+    ('predict_flow5.conv.weight', (2, 1026, 3, 3)),
+    ('upsample_flow4.conv.weight', (2, 2, 4, 4)),
+    ('deconv3.conv.weight', (770, 128, 4, 4)),
+    ('predict_flow4.conv.weight', (2, 770, 3, 3)),
+    ('upsample_flow3.conv.weight', (2, 2, 4, 4)),
+    ('deconv2.conv.weight', (386, 64, 4, 4)),
+    ('predict_flow3.conv.weight', (2, 386, 3, 3)),
+    ('upsample_flow2.conv.weight', (2, 2, 4, 4)),
+    ('predict_flow.conv.weight', (2, 194, 3, 3)),
+]
+MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
+STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+
+
+@pytest.fixture(scope='module')
+def flownet():
+    """One FlowNetSimple (~38M parameters) for the whole module."""
+    torch.manual_seed(0)
+    return MODELS.build(dict(type='FlowNetSimple', img_scale_factor=0.5))
+
+
+def _normalise(rgb):
+    return (rgb - MEAN) / STD
+
+
+def _constant_raw(value_x, value_y, calls=None):
+    """A stand-in for predict_raw_flow returning a constant prediction."""
+
+    def raw(x):
+        if calls is not None:
+            calls.append(x.clone())
+        out = x.new_empty(x.size(0), 2, x.size(2) // 4, x.size(3) // 4)
+        out[:, 0] = value_x
+        out[:, 1] = value_y
+        return out
+
+    return raw
+
+
+def test_state_dict_has_mmtrack_keys_and_shapes(flownet):
+    got = [(k, tuple(v.shape)) for k, v in flownet.state_dict().items()]
+    assert sorted(got) == sorted(MMTRACK_FLOWNET_KEYS)
+    num_params = sum(p.numel() for p in flownet.parameters())
+    assert 38e6 < num_params < 39e6
+
+
+def test_loads_mmtrack_state_dict_strict(flownet):
+    state = {k: torch.randn(shape) for k, shape in MMTRACK_FLOWNET_KEYS}
+    backup = {k: v.clone() for k, v in flownet.state_dict().items()}
+    try:
+        flownet.load_state_dict(state, strict=True)
+        assert torch.equal(flownet.predict_flow.conv.weight,
+                           state['predict_flow.conv.weight'])
+        assert torch.equal(
+            flownet.get_parameter('conv3.1.conv.bias'),
+            state['conv3.1.conv.bias'])
+    finally:
+        flownet.load_state_dict(backup, strict=True)
+
+
+def test_constants_are_non_persistent_buffers(flownet):
+    buffers = dict(flownet.named_buffers())
+    for name in ('img_norm_mean', 'img_norm_std', 'flow_img_norm_mean',
+                 'flow_img_norm_std'):
+        assert buffers[name].shape == (1, 3, 1, 1)  # follows .to()
+        assert name not in flownet.state_dict()
+    assert torch.allclose(buffers['img_norm_mean'], MEAN)
+    with pytest.raises(ValueError, match='img_norm_std'):
+        FlowNetSimple(img_norm_std=(1., 2.))
+
+
+@pytest.mark.parametrize('hw', [(96, 160), (75, 131)])
+def test_output_shape_for_sizes_not_divisible_by_64(flownet, hw):
+    img_cur = _normalise(torch.rand(2, 3, *hw) * 255)
+    img_prev = _normalise(torch.rand(2, 3, *hw) * 255)
+    with torch.no_grad():
+        flow = flownet(img_cur, img_prev)
+    assert flow.shape == (2, 2, *hw)
+    assert torch.isfinite(flow).all()
+
+
+def test_raw_prediction_has_stride_4_on_padded_input(flownet):
+    with torch.no_grad():
+        raw = flownet.predict_raw_flow(torch.randn(1, 6, 64, 128))
+    assert raw.shape == (1, 2, 16, 32)
+    with pytest.raises(ValueError, match='multiples of 64'):
+        flownet.predict_raw_flow(torch.randn(1, 6, 48, 64))
+
+
+def test_flow_units_even_size(flownet, monkeypatch):
+    """Raw c -> c * flow_scale_factor * 4 / img_scale_factor = 40c px."""
+    monkeypatch.setattr(flownet, 'predict_raw_flow', _constant_raw(0.25, -0.1))
+    img = torch.zeros(1, 3, 96, 160)
+    flow = flownet(img, img)
+    assert flow.shape == (1, 2, 96, 160)
+    assert torch.allclose(flow[:, 0], torch.full((1, 96, 160), 10.0))
+    assert torch.allclose(flow[:, 1], torch.full((1, 96, 160), -4.0))
+
+
+def test_flow_units_odd_size(flownet, monkeypatch):
+    """Odd sizes: the network sees round(H / 2) x round(W / 2) = 38 x 66."""
+    monkeypatch.setattr(flownet, 'predict_raw_flow', _constant_raw(1., 1.))
+    img = torch.zeros(1, 3, 75, 131)
+    flow = flownet(img, img)
+    assert flownet.network_size((75, 131)) == (38, 66)
+    assert torch.allclose(flow[:, 0], torch.full((1, 75, 131), 20 * 131 / 66))
+    assert torch.allclose(flow[:, 1], torch.full((1, 75, 131), 20 * 75 / 38))
+
+
+def test_flownet_input_normalisation_order_and_padding(flownet, monkeypatch):
+    calls = []
+    monkeypatch.setattr(flownet, 'predict_raw_flow',
+                        _constant_raw(0., 0., calls))
+    cur_rgb = torch.tensor([10., 20., 30.]).view(1, 3, 1, 1)
+    prev_rgb = torch.tensor([200., 100., 50.]).view(1, 3, 1, 1)
+    flownet(
+        _normalise(cur_rgb.expand(1, 3, 96, 160)),
+        _normalise(prev_rgb.expand(1, 3, 96, 160)))
+    x = calls[0]
+    assert x.shape == (1, 6, 64, 128)  # 48 x 80, zero-padded to 64
+    flow_mean = torch.tensor([0.411, 0.432, 0.450])
+    expected = torch.cat((cur_rgb.flatten() / 255 - flow_mean,
+                          prev_rgb.flatten() / 255 - flow_mean))
+    assert torch.allclose(
+        x[0, :, :48, :80], expected.view(6, 1, 1).expand(6, 48, 80), atol=1e-5)
+    assert torch.equal(x[:, :, 48:], torch.zeros(1, 6, 16, 128))
+    assert torch.equal(x[:, :, :, 80:], torch.zeros(1, 6, 64, 48))
+
+
+def test_gradients_reach_parameters(flownet):
+    flownet.zero_grad()
+    img_cur = _normalise(torch.rand(1, 3, 64, 64) * 255)
+    img_prev = _normalise(torch.rand(1, 3, 64, 64) * 255)
+    flownet(img_cur, img_prev).pow(2).mean().backward()
+    for name in ('conv1.0.conv.weight', 'deconv5.conv.weight',
+                 'predict_flow6.conv.weight', 'predict_flow.conv.weight'):
+        grad = flownet.get_parameter(name).grad
+        assert grad is not None and grad.abs().sum() > 0, name
+    flownet.zero_grad()
+
+
+def test_bad_inputs_raise_value_error(flownet):
+    with pytest.raises(ValueError, match='img_cur'):
+        flownet(torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 32))
+    with pytest.raises(ValueError, match='img_cur'):
+        flownet(torch.zeros(1, 1, 64, 64), torch.zeros(1, 1, 64, 64))
+    with pytest.raises(ValueError, match='img_scale_factor'):
+        FlowNetSimple(img_scale_factor=0)
+
+
+def test_zero_init_flow_predicts_zero_flow():
+    model = FlowNetSimple(zero_init_flow=True)
+    model.init_weights()
+    img_cur, img_prev = torch.randn(2, 1, 3, 64, 96)
+    with torch.no_grad():
+        flow = model(img_cur, img_prev)
+    assert flow.shape == (1, 2, 64, 96)
+    assert torch.equal(flow, torch.zeros_like(flow))
+    with pytest.raises(ValueError, match='zero_init_flow'):
+        FlowNetSimple(
+            zero_init_flow=True,
+            init_cfg=dict(type='Pretrained', checkpoint='x.pth'))

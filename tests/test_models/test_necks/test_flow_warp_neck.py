@@ -1,0 +1,96 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import pytest
+import torch
+from mmdet.registry import MODELS
+
+import memvid_mm.models.necks.flow_warp as flow_warp_neck_module
+from memvid_mm.models.layers import flow_warp
+from memvid_mm.models.necks import FlowWarp
+
+
+@pytest.fixture
+def neck():
+    return MODELS.build(dict(type='FlowWarp'))
+
+
+@pytest.fixture
+def grid_calls(monkeypatch):
+    """Count the base grids the neck builds."""
+    calls = []
+    real = flow_warp_neck_module.make_base_grid
+
+    def counting(h, w, device=None, dtype=torch.float32):
+        calls.append((h, w, dtype))
+        return real(h, w, device=device, dtype=dtype)
+
+    monkeypatch.setattr(flow_warp_neck_module, 'make_base_grid', counting)
+    return calls
+
+
+def test_builds_from_registry_without_state(neck):
+    assert isinstance(neck, FlowWarp)
+    assert neck.grid_cache == {}
+    assert len(neck.state_dict()) == 0
+
+
+def test_tensor_input_matches_flow_warp(neck):
+    feat = torch.randn(2, 4, 6, 10)
+    flow = torch.randn(2, 2, 24, 40) * 5
+    out = neck(feat, flow)
+    assert isinstance(out, torch.Tensor)
+    assert torch.equal(out, flow_warp(feat, flow))
+
+
+def test_zero_flow_is_identity(neck):
+    feat = torch.randn(1, 3, 5, 7)
+    assert torch.equal(neck(feat, torch.zeros(1, 2, 80, 112)), feat)
+
+
+def test_list_and_tuple_keep_their_kind(neck):
+    feats = [torch.randn(1, 4, 8, 12), torch.randn(1, 6, 4, 6)]
+    flow = torch.randn(1, 2, 32, 48) * 3
+    out = neck(feats, flow)
+    assert isinstance(out, list) and len(out) == 2
+    for o, f in zip(out, feats):
+        assert torch.equal(o, flow_warp(f, flow))
+    out = neck(tuple(feats), flow)
+    assert isinstance(out, tuple) and len(out) == 2
+    assert [o.shape for o in out] == [f.shape for f in feats]
+    with pytest.raises(TypeError, match='feats'):
+        neck({'a': feats[0]}, flow)
+
+
+def test_base_grid_is_built_once_per_shape_device_dtype(neck, grid_calls):
+    flow = torch.randn(1, 2, 32, 48)
+    neck(torch.randn(1, 4, 8, 12), flow)
+    neck(torch.randn(1, 4, 8, 12), flow)
+    assert grid_calls == [(8, 12, torch.float32)]
+    key = (8, 12, torch.device('cpu'), torch.float32)
+    cached = neck.grid_cache[key]
+    neck(torch.randn(1, 4, 8, 12), flow)
+    assert neck.grid_cache[key] is cached
+    neck(torch.randn(1, 4, 4, 6), flow)
+    neck(torch.randn(1, 4, 8, 12, dtype=torch.float64), flow.double())
+    assert grid_calls == [(8, 12, torch.float32), (4, 6, torch.float32),
+                          (8, 12, torch.float64)]
+    assert len(neck.grid_cache) == 3
+
+
+def test_grid_cache_is_bounded(grid_calls):
+    neck = FlowWarp(max_cached_grids=2)
+    flow = torch.zeros(1, 2, 16, 16)
+    for size in (2, 4, 8):
+        neck(torch.randn(1, 1, size, size), flow)
+    assert [k[:2] for k in neck.grid_cache] == [(4, 4), (8, 8)]
+    neck(torch.randn(1, 1, 2, 2), flow)  # evicted, so rebuilt
+    assert len(grid_calls) == 4
+    with pytest.raises(ValueError, match='max_cached_grids'):
+        FlowWarp(max_cached_grids=0)
+
+
+def test_gradients_reach_features_and_flow(neck):
+    feat = torch.randn(1, 2, 4, 5, requires_grad=True)
+    flow = (torch.rand(1, 2, 16, 20) * 4 - 2).requires_grad_(True)
+    neck([feat], flow)[0].pow(2).sum().backward()
+    assert feat.grad.abs().sum() > 0
+    assert flow.grad.abs().sum() > 0

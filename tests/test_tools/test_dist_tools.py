@@ -1,0 +1,150 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""tools/train.py, tools/test.py and the dist_*.sh launchers on CPU.
+
+These tests start real processes (``torchrun`` with the ``gloo`` backend for
+two ranks) on a tiny SynthVID, so they take about a minute together.
+"""
+import json
+import os
+import os.path as osp
+import pickle
+import socket
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
+                                convert_vid, generate_synthvid, save_json)
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def run(cmd, **env):
+    full_env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
+                    OMP_NUM_THREADS='1', **env)
+    proc = subprocess.run(
+        cmd, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+@pytest.fixture(scope='module')
+def synthvid_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('synthvid'))
+    generate_synthvid(
+        root, num_train_videos=3, num_val_videos=3, num_frames=8, width=96,
+        height=64, seed=3)
+    for split in ('train', 'val'):
+        save_json(
+            convert_vid(root, split, SYNTHVID_CLASS_TABLE),
+            osp.join(root, 'annotations', VID_ANN_FILES[split]))
+    return root
+
+
+def small_config(base: str, data_root: str, out_file: str,
+                 **overrides) -> str:
+    """Shrink a SynthVID config for a short run and write it to a file."""
+    cfg = Config.fromfile(osp.join(REPO_ROOT, base))
+    cfg.train_dataloader.dataset.data_root = data_root + '/'
+    cfg.train_dataloader.batch_size = 1
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    for split in ('val_dataloader', 'test_dataloader'):
+        cfg[split].dataset.data_root = data_root + '/'
+        cfg[split].num_workers = 0
+        cfg[split].persistent_workers = False
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=4,
+                         val_interval=100)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=4)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.log_processor = dict(type='LogProcessor', by_epoch=False)
+    cfg.merge_from_dict(overrides)
+    cfg.dump(out_file)
+    return out_file
+
+
+@pytest.fixture(scope='module')
+def trained_memnet(synthvid_root, tmp_path_factory):
+    """MemNet-3 trained for 4 iterations by 2 CPU processes."""
+    work_dir = str(tmp_path_factory.mktemp('memnet'))
+    cfg = small_config(MEMNET_CFG, synthvid_root,
+                       osp.join(work_dir, 'memnet.py'))
+    proc = run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
+                work_dir])
+    assert 'Iter(train) [4/4]' in proc.stdout + proc.stderr
+    checkpoint = osp.join(work_dir, 'iter_4.pth')
+    assert osp.exists(checkpoint)
+    return cfg, checkpoint, work_dir
+
+
+def test_two_process_test_matches_one_process(trained_memnet, synthvid_root):
+    cfg, checkpoint, work_dir = trained_memnet
+    results = {}
+    for nproc in (1, 2):
+        out = osp.join(work_dir, f'dets_{nproc}.pkl')
+        metrics_out = osp.join(work_dir, f'metrics_{nproc}.json')
+        if nproc == 1:
+            cmd = [sys.executable, 'tools/test.py', cfg, checkpoint]
+        else:
+            cmd = ['bash', 'tools/dist_test.sh', cfg, checkpoint, '2']
+        run(cmd + ['--work-dir', work_dir, '--out', out, '--metrics-out',
+                   metrics_out])
+        with open(metrics_out) as f:
+            metrics = json.load(f)
+        with open(out, 'rb') as f:
+            dets = pickle.load(f)
+        results[nproc] = (metrics, dets)
+    with open(osp.join(synthvid_root, 'annotations',
+                       VID_ANN_FILES['val'])) as f:
+        num_frames = len(json.load(f)['images'])
+    for metrics, dets in results.values():
+        img_ids = [d['img_id'] for d in dets]
+        assert len(img_ids) == len(set(img_ids)) == num_frames
+    assert results[1][0] == results[2][0]
+    assert 'vid/mAP' in results[1][0]
+    for a, b in zip(results[1][1], results[2][1]):
+        assert a['img_id'] == b['img_id']
+        assert (a['scores'] == b['scores']).all()
+
+
+def test_clocknet_r101_vid_trains_with_two_processes(synthvid_root,
+                                                      tmp_path):
+    """The paper-scale config runs a few iterations on 2 CPU processes.
+
+    Only the data (SynthVID instead of ImageNet VID, which CI does not have)
+    and the pretrained weights (nothing can be downloaded) are replaced.
+    """
+    memnet = Config.fromfile(osp.join(REPO_ROOT, MEMNET_CFG))
+    pipeline = memnet.train_dataloader.dataset.pipeline
+    pipeline[0] = dict(type='CausalClipSample', num_frames=6, stride=1)
+    cfg = small_config(
+        'configs/clocknet_r101_vid.py', synthvid_root,
+        str(tmp_path / 'clocknet.py'),
+        **{
+            'train_dataloader.dataset': memnet.train_dataloader.dataset,
+            'val_dataloader.dataset': memnet.val_dataloader.dataset,
+            'test_dataloader.dataset': memnet.test_dataloader.dataset,
+            'model.detector.backbone.init_cfg': None,
+            'model.motion.init_cfg': None,
+            'model.detector.roi_head.bbox_head.num_classes': 4,
+            'train_cfg.max_iters': 2,
+            'default_hooks.checkpoint.interval': 2,
+        })
+    loaded = Config.fromfile(cfg)
+    loaded.train_dataloader.dataset.data_root = synthvid_root + '/'
+    loaded.dump(cfg)
+    proc = run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
+                str(tmp_path)])
+    assert 'Iter(train) [2/2]' in proc.stdout + proc.stderr
+    assert osp.exists(tmp_path / 'iter_2.pth')

@@ -1,0 +1,213 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Time per frame of per-frame R-FCN, MemNet and ClockNet, online.
+
+Frames are made up front (random images, already normalised), so the time
+excludes data loading; each model then runs strictly online, one frame at a
+time through ``predict`` (the TestLoop path), after a few warm-up frames.
+Forward hooks time FlowNet (flow), the FlowWarp neck (warp) and the
+aggregator (psi + the mean over memories), and count the flows (NF) and
+warps (NW) per frame.
+
+Examples::
+
+    # the paper's scale: R-101, 600x1000 (pretrained weights not needed)
+    python tools/analysis_tools/benchmark.py --preset paper
+    # the SynthVID models of `make demo`
+    python tools/analysis_tools/benchmark.py --preset tiny
+    # any configs
+    python tools/analysis_tools/benchmark.py --configs A.py B.py \\
+        --shape 600 1000
+"""
+import argparse
+import time
+from collections import defaultdict
+from typing import Dict, List, Sequence
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample, TrackDataSample
+
+PRESETS = {
+    'paper': dict(
+        shape=(600, 1000),
+        configs=[
+            'configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py',
+            'configs/memnet/memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py',
+            'configs/clocknet_r101_vid.py',
+        ]),
+    'tiny': dict(
+        shape=(96, 160),
+        configs=[
+            'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+            'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+            'configs/clocknet/clocknet_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+        ]),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Online speed benchmark')
+    parser.add_argument('--preset', choices=sorted(PRESETS))
+    parser.add_argument('--configs', nargs='+', help='configs to time')
+    parser.add_argument(
+        '--shape', nargs=2, type=int, help='input height and width')
+    parser.add_argument('--frames', type=int, default=20,
+                        help='timed frames per model')
+    parser.add_argument('--warmup', type=int, default=3,
+                        help='untimed frames before timing')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch default)')
+    args = parser.parse_args()
+    if args.preset is None and not args.configs:
+        parser.error('give --preset or --configs')
+    preset = PRESETS.get(args.preset, {})
+    args.configs = args.configs or preset['configs']
+    args.shape = tuple(args.shape or preset.get('shape', (600, 1000)))
+    return args
+
+
+class SectionTimer:
+    """Accumulate wall time and call counts of modules via forward hooks.
+
+    Args:
+        device (torch.device): Synchronised before every reading on CUDA.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.seconds: Dict[str, float] = defaultdict(float)
+        self.calls: Dict[str, int] = defaultdict(int)
+        self._started: Dict[int, float] = {}
+
+    def _now(self) -> float:
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def watch(self, name: str, module: torch.nn.Module) -> None:
+        """Time every call of ``module`` under ``name``."""
+
+        def before(mod, args):
+            self._started[id(mod)] = self._now()
+
+        def after(mod, args, output):
+            self.seconds[name] += self._now() - self._started.pop(id(mod))
+            self.calls[name] += 1
+
+        module.register_forward_pre_hook(before)
+        module.register_forward_hook(after)
+
+    def watch_method(self, name: str, owner: object, method: str) -> None:
+        """Time calls of the bound method ``owner.method`` under ``name``.
+
+        The instance attribute set here shadows the class method for this
+        benchmark's model only.
+        """
+        original = getattr(owner, method)
+
+        def timed(*args, **kwargs):
+            start = self._now()
+            output = original(*args, **kwargs)
+            self.seconds[name] += self._now() - start
+            return output
+
+        setattr(owner, method, timed)
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+
+
+def make_frames(num: int, shape: Sequence[int],
+                device: torch.device) -> List[tuple]:
+    """``num`` consecutive frames of one video, already preprocessed."""
+    h, w = shape
+    frames = []
+    for frame_id in range(num):
+        sample = DetDataSample(
+            metainfo=dict(
+                img_id=frame_id,
+                frame_id=frame_id,
+                video_id=0,
+                img_shape=(h, w),
+                ori_shape=(h, w),
+                pad_shape=(h, w),
+                batch_input_shape=(h, w),
+                scale_factor=(1.0, 1.0)))
+        sample.gt_instances = InstanceData()
+        track_sample = TrackDataSample()
+        track_sample.video_data_samples = [sample]
+        frames.append((torch.randn(1, 1, 3, h, w, device=device),
+                       [track_sample]))
+    return frames
+
+
+def build_model(config: str, device: torch.device) -> torch.nn.Module:
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
+    return model.to(device).eval()
+
+
+def benchmark(config: str, args: argparse.Namespace) -> dict:
+    """Time one config online; return ms/frame and the section shares."""
+    device = torch.device(args.device)
+    model = build_model(config, device)
+    timer = SectionTimer(device)
+    if hasattr(model, 'motion'):
+        timer.watch('flow', model.motion)
+        timer.watch('warp', model.warp)
+        for memnet in model.aggregator.memnets:
+            timer.watch('aggregation', memnet)
+        timer.watch_method('aggregation', model.aggregator, 'combine')
+    frames = make_frames(args.warmup + args.frames, args.shape, device)
+    with torch.no_grad():
+        for inputs, samples in frames[:args.warmup]:
+            model.predict(inputs, samples)
+        timer.reset()
+        start = timer._now()
+        for inputs, samples in frames[args.warmup:]:
+            model.predict(inputs, samples)
+        total = timer._now() - start
+    n = args.frames
+    return dict(
+        config=config,
+        ms=1000 * total / n,
+        nf=timer.calls['flow'] / n,
+        nw=timer.calls['warp'] / n,
+        flow=timer.seconds['flow'] / total,
+        warp=timer.seconds['warp'] / total,
+        aggregation=timer.seconds['aggregation'] / total)
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device_name = (
+        torch.cuda.get_device_name(args.device)
+        if args.device.startswith('cuda') else
+        f'CPU, {torch.get_num_threads()} threads')
+    print(f'input {args.shape[0]}x{args.shape[1]}, {args.frames} frames '
+          f'after {args.warmup} warm-up, {device_name}, torch '
+          f'{torch.__version__}')
+    rows = [benchmark(config, args) for config in args.configs]
+    base_ms = rows[0]['ms']
+    print('| config | ms/frame | x first | NF | NW | flow % | warp % | '
+          'aggregation % | warp+aggregation % |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for row in rows:
+        print(f"| {row['config']} | {row['ms']:.1f} | "
+              f"{row['ms'] / base_ms:.3f} | {row['nf']:.2f} | "
+              f"{row['nw']:.2f} | {100 * row['flow']:.2f} | "
+              f"{100 * row['warp']:.3f} | {100 * row['aggregation']:.3f} | "
+              f"{100 * (row['warp'] + row['aggregation']):.3f} |")
+
+
+if __name__ == '__main__':
+    main()

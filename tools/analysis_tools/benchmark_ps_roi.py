@@ -1,0 +1,179 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Time and measure the PS RoI ops (forward + backward).
+
+R-FCN sized problem: 300 RoIs on a ``(1, 7*7*31, 38, 63)`` score map (a
+600x1000 image at stride 16, 30 classes + background). Boxes are random,
+16 to 516 pixels wide and high, seeded.
+
+Peak memory of one forward + backward: on CUDA
+``torch.cuda.max_memory_allocated`` minus the memory allocated before the
+call; on CPU the peak resident set size (RSS) seen by a thread polling
+``psutil`` every millisecond, minus the RSS before the call. So that freed
+tensors leave the RSS, glibc is told to serve every allocation above
+64 KiB with ``mmap`` (``mallopt(M_MMAP_THRESHOLD)``); the CPU figure is
+still approximate (page granularity, peaks shorter than the polling
+period).
+
+Example::
+
+    python tools/analysis_tools/benchmark_ps_roi.py --device cpu --repeats 5
+"""
+import argparse
+import ctypes
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, List, Tuple
+
+import torch
+
+# let the script run from a checkout without installing memvid_mm
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from memvid_mm.ops import ps_roi_align, ps_roi_pool  # noqa: E402
+
+
+def serve_large_allocations_with_mmap() -> bool:
+    """Make glibc return freed large blocks to the OS (CPU peak RSS)."""
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+        return bool(libc.mallopt(-3, 64 * 1024))  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--device',
+        default='all',
+        choices=['all', 'cpu', 'cuda'],
+        help='"all" runs the CPU and, when available, CUDA')
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--num-rois', type=int, default=300)
+    parser.add_argument('--num-classes', type=int, default=30)
+    parser.add_argument('--size', type=int, nargs=2, default=(38, 63))
+    return parser.parse_args()
+
+
+def make_inputs(num_rois: int, channels: int, size: Tuple[int, int],
+                device: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Seeded score map ``(1, channels, H, W)`` and ``(num_rois, 5)``."""
+    gen = torch.Generator().manual_seed(0)
+    height, width = size
+    feats = torch.randn(1, channels, height, width, generator=gen)
+    img_wh = torch.tensor([width * 16.0, height * 16.0])
+    xy = torch.rand(num_rois, 2, generator=gen) * img_wh
+    wh = torch.rand(num_rois, 2, generator=gen) * 500 + 16
+    x2y2 = torch.minimum(xy + wh, img_wh)
+    rois = torch.cat([torch.zeros(num_rois, 1), xy, x2y2], dim=1)
+    return feats.to(device).requires_grad_(), rois.to(device)
+
+
+class PeakRSS:
+    """Context manager polling the process RSS for its peak increase."""
+
+    def __enter__(self) -> 'PeakRSS':
+        import psutil
+        self._proc = psutil.Process()
+        self.base = self.peak = self._proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+            time.sleep(0.001)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    @property
+    def delta_mb(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+def sync(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def time_op(fn: Callable, feats: torch.Tensor, device: str, repeats: int,
+            warmup: int) -> Tuple[float, float, float]:
+    """Mean forward ms, mean backward ms and peak extra memory in MB."""
+    for _ in range(warmup):
+        fn().sum().backward()
+    feats.grad = None
+    fwd, bwd = [], []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        out = fn()
+        sync(device)
+        mid = time.perf_counter()
+        out.sum().backward()
+        sync(device)
+        fwd.append(mid - start)
+        bwd.append(time.perf_counter() - mid)
+        del out
+        feats.grad = None
+    if device == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn().sum().backward()
+        sync(device)
+        peak = (torch.cuda.max_memory_allocated() - before) / 2**20
+    else:
+        with PeakRSS() as rss:
+            fn().sum().backward()
+        peak = rss.delta_mb
+    feats.grad = None
+    mean = lambda v: 1e3 * sum(v) / len(v)  # noqa: E731
+    return mean(fwd), mean(bwd), peak
+
+
+def main() -> None:
+    args = parse_args()
+    mmap_ok = serve_large_allocations_with_mmap()
+    devices = ['cpu', 'cuda'] if args.device == 'all' else [args.device]
+    if 'cuda' in devices and not torch.cuda.is_available():
+        if args.device == 'cuda':
+            raise SystemExit('CUDA is not available')
+        devices.remove('cuda')
+    channels = 7 * 7 * (args.num_classes + 1)
+    cases = [
+        ('ps_roi_pool', '-', lambda f, r: ps_roi_pool(f, r, 7, 1 / 16)),
+        ('ps_roi_align', 'sampling_ratio=2',
+         lambda f, r: ps_roi_align(f, r, 7, 1 / 16, 2)),
+        ('ps_roi_align', 'sampling_ratio=-1',
+         lambda f, r: ps_roi_align(f, r, 7, 1 / 16, -1)),
+    ]
+    print(f'{args.num_rois} RoIs, map (1, {channels}, {args.size[0]}, '
+          f'{args.size[1]}), float32, torch {torch.__version__}, '
+          f'{torch.get_num_threads()} CPU threads, {args.repeats} repeats' +
+          ('' if mmap_ok else ' (CPU peak MB unreliable: no glibc)'))
+    widths = (6, 12, 17, 10, 11, 8)
+    titles = ('device', 'op', 'setting', 'forward ms', 'backward ms',
+              'peak MB')
+    rows: List[str] = [
+        '| ' + ' | '.join(t.ljust(w) for t, w in zip(titles, widths)) + ' |',
+        '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
+    ]
+    for device in devices:
+        feats, rois = make_inputs(args.num_rois, channels, tuple(args.size),
+                                  device)
+        for name, setting, op in cases:
+            fwd, bwd, peak = time_op(lambda: op(feats, rois), feats, device,
+                                     args.repeats, args.warmup)
+            rows.append(f'| {device:6} | {name:12} | {setting:17} | '
+                        f'{fwd:10.1f} | {bwd:11.1f} | {peak:8.1f} |')
+    print('\n'.join(rows))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,78 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Generate SynthVID in the ILSVRC2015 VID layout and convert it to CocoVID.
+
+Example::
+
+    python tools/misc/gen_synthvid.py --out data/synthvid \\
+        --num-train-videos 24 --num-val-videos 8 --seed 0 \\
+        --preview docs/synthvid.png
+
+writes ``data/synthvid/{Data,Annotations,ImageSets}``,
+``data/synthvid/annotations/imagenet_vid_{train,val}.json`` (unless
+``--no-convert``) and ``data/synthvid/synthvid.json`` (the settings and
+counts).
+"""
+import argparse
+import json
+import os.path as osp
+from typing import List, Optional
+
+from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
+                                box_motion_ious, convert_vid,
+                                generate_synthvid, render_preview, save_json,
+                                speed_split)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Generate SynthVID')
+    parser.add_argument('--out', default='data/synthvid', help='output root')
+    parser.add_argument('--num-train-videos', type=int, default=24)
+    parser.add_argument('--num-val-videos', type=int, default=8)
+    parser.add_argument('--num-frames', type=int, default=40)
+    parser.add_argument('--width', type=int, default=160)
+    parser.add_argument('--height', type=int, default=96)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace splits already in --out')
+    parser.add_argument(
+        '--no-convert',
+        action='store_true',
+        help='do not write annotations/imagenet_vid_{train,val}.json')
+    parser.add_argument(
+        '--preview', help='write a PNG contact sheet of val frames here')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    args = parse_args(argv)
+    stats = generate_synthvid(
+        args.out,
+        num_train_videos=args.num_train_videos,
+        num_val_videos=args.num_val_videos,
+        num_frames=args.num_frames,
+        width=args.width,
+        height=args.height,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        show_progress=True)
+    if not args.no_convert:
+        for split in ('train', 'val'):
+            coco = convert_vid(
+                args.out, split, SYNTHVID_CLASS_TABLE, show_progress=False)
+            save_json(coco,
+                      osp.join(args.out, 'annotations', VID_ANN_FILES[split]))
+            stats[split]['speed_split'] = speed_split(box_motion_ious(coco))
+    meta = dict(vars(args), class_table=SYNTHVID_CLASS_TABLE, stats=stats)
+    with open(osp.join(args.out, 'synthvid.json'), 'w') as f:
+        json.dump(meta, f, indent=1)
+    print(json.dumps(stats, indent=1))
+    if args.preview:
+        render_preview(args.out, args.preview)
+        print(f'preview written to {args.preview}')
+    return stats
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,146 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""The SynthVID main job behind ``make demo``.
+
+generate SynthVID -> convert it with the ImageNet VID converter -> train
+each model with ``tools/train.py`` -> test it with ``tools/test.py`` and the
+official ImageNet VID metric -> print the table side by side.
+
+Every step is a subprocess running the same command a user would type, so
+the demo exercises the real tools. Finished steps are kept (a model whose
+metrics file exists is not trained again) unless ``--overwrite`` is given.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DATA_ROOT = 'data/synthvid'
+MODELS = {
+    'Faster R-CNN (per-frame)':
+    'configs/faster_rcnn/faster-rcnn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+    'R-FCN (per-frame)':
+    'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+    'MemNet-3':
+    'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+    'ClockNet':
+    'configs/clocknet/clocknet_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+}
+COLUMNS = [('mAP', 'vid/mAP'), ('fast', 'vid/mAP_fast'),
+           ('medium', 'vid/mAP_medium'), ('slow', 'vid/mAP_slow'),
+           ('degraded', 'vid/mAP_degraded'), ('clean', 'vid/mAP_clean'),
+           ('COCO AP50', 'vid/bbox_mAP_50')]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='SynthVID demo')
+    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument(
+        '--models', nargs='+', choices=list(MODELS), default=list(MODELS),
+        help='which models to train and test')
+    parser.add_argument(
+        '--overwrite', action='store_true',
+        help='regenerate the data and retrain every model')
+    return parser.parse_args()
+
+
+def run(cmd: List[str], log_file: str) -> float:
+    """Run ``cmd`` from the repo root, tee to ``log_file``; return seconds."""
+    print('$ ' + ' '.join(cmd), flush=True)
+    start = time.time()
+    with open(log_file, 'w', encoding='utf-8') as log:
+        proc = subprocess.run(
+            cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        with open(log_file, encoding='utf-8') as log:
+            print(''.join(log.readlines()[-40:]))
+        raise SystemExit(f'command failed ({proc.returncode}); log: '
+                         f'{log_file}')
+    return time.time() - start
+
+
+def prepare_data(work_dir: str, overwrite: bool) -> None:
+    """Generate SynthVID and convert it, unless it is already there."""
+    ann_dir = osp.join(DATA_ROOT, 'annotations')
+    val_ann = osp.join(ann_dir, 'imagenet_vid_val.json')
+    if osp.exists(val_ann) and not overwrite:
+        print(f'SynthVID found in {DATA_ROOT}')
+        return
+    gen = [
+        sys.executable, 'tools/misc/gen_synthvid.py', '--out', DATA_ROOT,
+        '--no-convert', '--overwrite'
+    ]
+    run(gen, osp.join(work_dir, 'gen_synthvid.log'))
+    convert = [
+        sys.executable, 'tools/dataset_converters/imagenet2coco_vid.py',
+        '-i', DATA_ROOT, '-o', ann_dir, '--classes', 'synthvid'
+    ]
+    run(convert, osp.join(work_dir, 'convert.log'))
+
+
+def train_and_test(name: str, config: str, work_dir: str,
+                   overwrite: bool) -> Dict[str, float]:
+    """Train ``config`` then test its last checkpoint; return the metrics."""
+    model_dir = osp.join(work_dir, osp.splitext(osp.basename(config))[0])
+    metrics_file = osp.join(model_dir, 'test_metrics.json')
+    if osp.exists(metrics_file) and not overwrite:
+        with open(metrics_file, encoding='utf-8') as f:
+            return json.load(f)
+    os.makedirs(model_dir, exist_ok=True)
+    train_s = run([sys.executable, 'tools/train.py', config, '--work-dir',
+                   model_dir], osp.join(model_dir, 'train.log'))
+    with open(osp.join(model_dir, 'last_checkpoint'), encoding='utf-8') as f:
+        checkpoint = f.read().strip()
+    test_s = run([
+        sys.executable, 'tools/test.py', config, checkpoint, '--work-dir',
+        model_dir, '--out',
+        osp.join(model_dir, 'dets.pkl'), '--metrics-out', metrics_file
+    ], osp.join(model_dir, 'test.log'))
+    with open(metrics_file, encoding='utf-8') as f:
+        metrics = json.load(f)
+    metrics['train_s'], metrics['test_s'] = train_s, test_s
+    with open(metrics_file, 'w', encoding='utf-8') as f:
+        json.dump(metrics, f, indent=1)
+    print(f'{name}: mAP {metrics.get("vid/mAP", float("nan")):.4f} '
+          f'(train {train_s:.0f} s, test {test_s:.0f} s)')
+    return metrics
+
+
+def format_table(results: Dict[str, Dict[str, float]]) -> str:
+    """A Markdown table of the VID metrics (x100) per model."""
+    header = '| model | ' + ' | '.join(c for c, _ in COLUMNS) + ' |'
+    lines = [header, '|' + '---|' * (len(COLUMNS) + 1)]
+    for name, metrics in results.items():
+        cells = []
+        for _, key in COLUMNS:
+            value = metrics.get(key)
+            cells.append('n/a' if value is None else f'{100 * value:.1f}')
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    os.chdir(REPO_ROOT)
+    os.makedirs(args.work_dir, exist_ok=True)
+    start = time.time()
+    prepare_data(args.work_dir, args.overwrite)
+    results = {}
+    for name in args.models:
+        results[name] = train_and_test(name, MODELS[name], args.work_dir,
+                                       args.overwrite)
+    table = format_table(results)
+    with open(osp.join(args.work_dir, 'results.md'), 'w',
+              encoding='utf-8') as f:
+        f.write(table + '\n')
+    print('\nSynthVID val, official ImageNet VID protocol (AP x 100):\n')
+    print(table)
+    print(f'\ndemo finished in {time.time() - start:.0f} s')
+
+
+if __name__ == '__main__':
+    main()

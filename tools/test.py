@@ -1,0 +1,94 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Test a detector with MMEngine's TestLoop (MMDetection conventions).
+
+Example::
+
+    python tools/test.py CONFIG CHECKPOINT --out results.pkl
+    bash tools/dist_test.sh CONFIG CHECKPOINT 2
+
+``--out`` dumps one record per frame (see ``DumpVIDResults``), which
+``tools/analysis_tools/eval_vid.py`` re-scores without running the model.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+from mmengine.utils import mkdir_or_exist
+
+from memvid_mm.utils import (allow_full_checkpoint_loading,
+                             prepare_cpu_distributed)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument(
+        '--out', type=str,
+        help='dump per-frame predictions to this pickle file (.pkl)')
+    parser.add_argument(
+        '--metrics-out', type=str,
+        help='write the metrics returned by the test loop to this JSON file')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def add_dump_evaluator(cfg: Config, out_file: str) -> None:
+    """Append a ``DumpVIDResults`` metric to ``cfg.test_evaluator``."""
+    if not out_file.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must be a .pkl or .pickle file, got '
+                         f'"{out_file}"')
+    dump_metric = dict(type='DumpVIDResults', out_file_path=out_file)
+    evaluator = cfg.test_evaluator
+    if isinstance(evaluator, (list, tuple)):
+        cfg.test_evaluator = list(evaluator) + [dump_metric]
+    elif isinstance(evaluator, dict) and 'metrics' in evaluator:
+        evaluator['metrics'] = list(evaluator['metrics']) + [dump_metric]
+    else:
+        cfg.test_evaluator = [evaluator, dump_metric]
+
+
+def main() -> None:
+    args = parse_args()
+    allow_full_checkpoint_loading()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.out is not None:
+        add_dump_evaluator(cfg, args.out)
+    prepare_cpu_distributed(cfg, args.launcher)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if args.metrics_out is not None and is_main_process():
+        mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))
+        with open(args.metrics_out, 'w', encoding='utf-8') as f:
+            json.dump(metrics, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
