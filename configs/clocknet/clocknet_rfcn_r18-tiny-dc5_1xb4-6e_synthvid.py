@@ -19,6 +19,8 @@ train_pipeline = [
             dict(type='Resize', scale=(160, 96), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),
         ]),
-    dict(type='PackTrackInputs', meta_keys=('clip_stride', ))
+    dict(
+        type='PackTrackInputs',
+        meta_keys=('clip_frame_offsets', 'clip_stride'))
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

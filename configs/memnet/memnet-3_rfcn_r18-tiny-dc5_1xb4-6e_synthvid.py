@@ -24,7 +24,9 @@ train_pipeline = [
             dict(type='Resize', scale=(160, 96), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),
         ]),
-    dict(type='PackTrackInputs', meta_keys=('clip_stride', ))
+    dict(
+        type='PackTrackInputs',
+        meta_keys=('clip_frame_offsets', 'clip_stride'))
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 default_hooks = dict(logger=dict(interval=20))

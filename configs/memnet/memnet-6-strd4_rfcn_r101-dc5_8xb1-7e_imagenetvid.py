@@ -21,7 +21,9 @@ train_pipeline = [
             dict(type='Resize', scale=(1000, 600), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),
         ]),
-    dict(type='PackTrackInputs', meta_keys=('clip_stride', ))
+    dict(
+        type='PackTrackInputs',
+        meta_keys=('clip_frame_offsets', 'clip_stride'))
 ]
 train_dataloader = dict(
     dataset=dict(datasets=[

@@ -15,7 +15,9 @@ past pays off:
   is a fraction of its size drawn from :data:`SPEED_RANGES`, chosen so that
   the ILSVRC motion IoU (mean IoU of a box with the same object's boxes
   within +-10 frames) falls below 0.7 (fast), in [0.7, 0.9] (medium) or
-  above 0.9 (slow). Fast and medium objects also zoom a little.
+  above 0.9 (slow). Fast and medium objects also zoom (up to +-0.4% of
+  their size per frame). Later objects are drawn in front; an object whose
+  box is more than 10% covered by a front object's box is ``occluded``.
 * A camera pan per video (static, slow or fast): the background moves; the
   objects' image motion is drawn independently (the camera may follow them).
 * Objects enter and leave the frame; a box is annotated while at least a
@@ -23,11 +25,12 @@ past pays off:
 * Per-frame degradations, in runs of 1-4 frames separated by 3-8 clean
   frames (the first 2+ frames of each video are clean): ``blur`` (linear
   motion blur 9-17 px and half desaturated), ``noise`` (Gaussian, sigma
-  55-85), ``occlusion`` (a textured grey patch over 50-75% of every object,
-  which is then ``occluded``) and ``dim`` (x0.06-0.15 brightness plus
-  noise). About 30% of frames are degraded. Each frame's XML has a
-  ``<degradation>`` tag (``none`` when clean), which the converter copies
-  into the CocoVID images as ``degradation``.
+  70-100, half of it in 2x2 pixel blocks), ``occlusion`` (a textured grey
+  patch over 50-75% of every object, which is then ``occluded``) and
+  ``dim`` (x0.06-0.15 brightness plus noise). About 30% of frames are
+  degraded. Each frame's XML has a ``<degradation>`` tag (``none`` when
+  clean), which the converter copies into the CocoVID images as
+  ``degradation``.
 
 Boxes are the full object extent (also when occluded), ``generated`` is 0.
 Randomness comes only from ``numpy.random.Generator``: split ``train`` uses

@@ -159,10 +159,13 @@ def test_half_precision(dtype):
     gen = torch.Generator().manual_seed(6)
     x = torch.randn(1, 8, 6, 6, generator=gen)
     rois = random_rois(4, 1, 6, 6, 1.0, gen).float()
-    out = ps_roi_align(x.to(dtype), rois, 2, 1.0, 2)
+    x_half = x.to(dtype).requires_grad_()
+    out = ps_roi_align(x_half, rois, 2, 1.0, 2)
     assert out.dtype == dtype
-    ref = ps_roi_align(x.to(dtype).float(), rois, 2, 1.0, 2)
+    ref = ps_roi_align(x_half.detach().float(), rois, 2, 1.0, 2)
     assert torch.allclose(out.float(), ref, atol=5e-2, rtol=1e-2)
+    out.float().sum().backward()
+    assert x_half.grad.dtype == dtype and x_half.grad.abs().sum() > 0
 
 
 def test_module_repr():

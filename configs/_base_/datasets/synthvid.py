@@ -32,7 +32,7 @@ test_pipeline = [
             dict(type='Resize', scale=(160, 96), keep_ratio=True),
             dict(type='LoadTrackAnnotations'),
         ]),
-    dict(type='PackTrackInputs')
+    dict(type='PackTrackInputs', meta_keys=('degradation', ))
 ]
 train_dataloader = dict(
     _delete_=True,
@@ -56,3 +56,8 @@ val_dataloader = dict(
         ann_file='annotations/imagenet_vid_val.json',
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+
+# SynthVID records each frame's degradation: report mAP on clean and
+# degraded frames beside the official numbers.
+val_evaluator = dict(type='ImagenetVIDMetric', degradation_key='degradation')
+test_evaluator = val_evaluator

@@ -42,8 +42,10 @@ class CausalClipSample(BaseFrameSample):
     ``PackTrackInputs``: one entry per clip frame for every frame key, with
     ``video_id``, ``ori_video_length`` (the video's length) and
     ``video_length`` (T) copied in, plus ``key_frame_flags`` (True only for
-    the last frame) and ``clip_frame_offsets`` (``index - t`` per frame; pack
-    it with ``PackTrackInputs(meta_keys=('clip_frame_offsets', ))``).
+    the last frame), ``clip_frame_offsets`` (``index - t`` per frame) and
+    ``clip_stride`` (s, per frame; the memory models' clocks need it). Pack
+    the last two with ``PackTrackInputs(meta_keys=('clip_frame_offsets',
+    'clip_stride'))``.
     Without ``key_frame_id`` the key frame is drawn uniformly.
 
     Args:
@@ -92,6 +94,7 @@ class CausalClipSample(BaseFrameSample):
                                                self.stride)
         results = self._collate(video_infos, indices)
         results['clip_frame_offsets'] = offsets
+        results['clip_stride'] = [self.stride] * self.num_frames
         results['key_frame_flags'] = [False] * (self.num_frames - 1) + [True]
         return results
 

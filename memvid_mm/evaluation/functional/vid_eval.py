@@ -188,9 +188,9 @@ def _flatten(frames: Sequence[dict], fields: Dict[str, tuple],
     ``fields`` maps a key to ``(shape_tail, dtype, required)``. An optional
     key must be in every frame or in none.
     """
-    for key, (_, _, required) in fields.items():
+    for key in [key for key, field in fields.items() if not field[2]]:
         present = sum(isinstance(f, dict) and key in f for f in frames)
-        if not required and present not in (0, len(frames)):
+        if present not in (0, len(frames)):
             raise ValueError(f'{key!r} must be given in every frame of '
                              f'{what} or in none ({present} of '
                              f'{len(frames)} have it)')

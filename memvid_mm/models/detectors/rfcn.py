@@ -31,10 +31,10 @@ def rpn_data_samples(batch_data_samples: SampleList) -> SampleList:
             bboxes=gt.bboxes, labels=torch.zeros_like(gt.labels))
         if 'ignored_instances' in sample:
             ignored = sample.ignored_instances
+            boxes = ignored.get('bboxes', gt.bboxes[:0])
             rpn_sample.ignored_instances = InstanceData(
-                bboxes=ignored.get('bboxes', gt.bboxes[:0]),
-                labels=torch.zeros_like(
-                    ignored.get('labels', gt.labels[:0])))
+                bboxes=boxes,
+                labels=gt.labels.new_zeros(len(boxes)))
         rpn_samples.append(rpn_sample)
     return rpn_samples
 

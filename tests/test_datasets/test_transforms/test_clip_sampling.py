@@ -63,6 +63,7 @@ def test_clip_is_causal_ordered_and_flags_the_key_frame(tmp_path):
     assert out['img_id'] == [701, 703, 705]
     assert out['key_frame_flags'] == [False, False, True]
     assert out['clip_frame_offsets'] == [-4, -2, 0]
+    assert out['clip_stride'] == [2, 2, 2]
     assert out['video_id'] == [7] * 3
     assert out['video_length'] == [3] * 3
     assert out['ori_video_length'] == [6] * 3
