@@ -14,14 +14,17 @@ import json
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 
+import torch
+
 from memvid_mm.utils import (allow_full_checkpoint_loading,
-                             prepare_cpu_distributed)
+                             flush_denormals_on_cpu, prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,6 +69,8 @@ def add_dump_evaluator(cfg: Config, out_file: str) -> None:
 def main() -> None:
     args = parse_args()
     allow_full_checkpoint_loading()
+    if not torch.cuda.is_available():
+        flush_denormals_on_cpu()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

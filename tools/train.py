@@ -3,19 +3,20 @@
 
 Example::
 
-    python tools/train.py configs/rfcn/rfcn_r18-dc5_1xb4-6e_synthvid.py
+    python tools/train.py configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py
     bash tools/dist_train.sh configs/clocknet_r101_vid.py 4
 """
 import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from memvid_mm.utils import (allow_full_checkpoint_loading,
-                             prepare_cpu_distributed)
+                             flush_denormals_on_cpu, prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,6 +48,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     allow_full_checkpoint_loading()
+    if not torch.cuda.is_available():
+        flush_denormals_on_cpu()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

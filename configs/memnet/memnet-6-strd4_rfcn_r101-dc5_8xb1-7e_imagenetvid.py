@@ -1,7 +1,7 @@
 # MemNet-6-strd-4 (Table 1): 6-frame clips with temporal stride 4; at test
 # time the memory takes image evidence every 4th frame and is warped from
 # that frame to every frame in between (ClockNet with one time axis).
-_base_ = './memnet-3_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
+_base_ = './memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
 model = dict(
     aggregator=dict(
         _delete_=True,

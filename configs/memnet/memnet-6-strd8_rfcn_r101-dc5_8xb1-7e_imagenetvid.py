@@ -1,6 +1,6 @@
 # MemNet-6-strd-8 (Table 1): 6-frame clips with temporal stride 8 (see
 # memnet-6-strd4 for the test-time schedule).
-_base_ = './memnet-3_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
+_base_ = './memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
 model = dict(
     aggregator=dict(
         _delete_=True,

@@ -1,41 +1,8 @@
 # MemNet-6 with learned per-pixel weighting (Eq. 4, Table 1).
-_base_ = './memnet-3_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
+_base_ = './memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
 model = dict(
     aggregator=dict(
         type='MemNetAggregator',
         in_channels=1024,
         mode='weighting',
         hidden_channels=256))
-
-train_pipeline = [
-    dict(type='CausalClipSample', num_frames=6, stride=1),
-    dict(
-        type='TransformBroadcaster',
-        share_random_params=True,
-        transforms=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadTrackAnnotations'),
-            dict(type='Resize', scale=(1000, 600), keep_ratio=True),
-            dict(type='RandomFlip', prob=0.5),
-        ]),
-    dict(
-        type='PackTrackInputs',
-        meta_keys=('clip_frame_offsets', 'clip_stride'))
-]
-train_dataloader = dict(
-    dataset=dict(datasets=[
-        dict(
-            type='ImagenetVIDDataset',
-            data_root='data/ILSVRC/',
-            ann_file='annotations/imagenet_vid_train.json',
-            data_prefix=dict(img_path='Data/VID'),
-            key_frames_only=True,
-            pipeline=train_pipeline),
-        dict(
-            type='ImagenetVIDDataset',
-            data_root='data/ILSVRC/',
-            ann_file='annotations/imagenet_det_30plus1cls.json',
-            data_prefix=dict(img_path='Data/DET'),
-            key_frames_only=True,
-            pipeline=train_pipeline),
-    ]))

@@ -11,6 +11,10 @@ developed on:
   the process group with the ``gloo`` backend itself and configures the
   wrapper with ``device_ids=None``; mmengine then skips its own
   initialisation because the group already exists.
+* On a CPU, tiny gradients (R-FCN's box convs start at std 0.001) turn
+  into denormal floats, which x86 CPUs process up to 50x slower;
+  :func:`flush_denormals_on_cpu` flushes them to zero (values below 1e-38,
+  no effect on results).
 * torch >= 2.6 loads checkpoints with ``weights_only=True`` by default, and
   mmengine 0.10.7 checkpoints hold Python objects (message hub history,
   dataset meta). :func:`allow_full_checkpoint_loading` restores the old
@@ -21,6 +25,20 @@ import os
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+
+
+def flush_denormals_on_cpu(device: str = 'cpu') -> bool:
+    """Flush denormal floats to zero when running on the CPU.
+
+    Args:
+        device (str): The device the run uses. Defaults to ``'cpu'``.
+
+    Returns:
+        bool: Whether flushing is on (False on CUDA or unsupported CPUs).
+    """
+    if device != 'cpu':
+        return False
+    return torch.set_flush_denormal(True)
 
 
 def allow_full_checkpoint_loading() -> None:

@@ -19,7 +19,7 @@ from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
                                 convert_vid, generate_synthvid, save_json)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py'
+MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py'
 
 
 def free_port() -> int:
@@ -66,9 +66,11 @@ def small_config(base: str, data_root: str, out_file: str,
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=4,
                          val_interval=100)
     cfg.param_scheduler = []
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=4)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=4, by_epoch=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.log_processor = dict(type='LogProcessor', by_epoch=False)
+    cfg.load_from = None
     cfg.merge_from_dict(overrides)
     cfg.dump(out_file)
     return out_file
@@ -126,25 +128,40 @@ def test_clocknet_r101_vid_trains_with_two_processes(synthvid_root,
     and the pretrained weights (nothing can be downloaded) are replaced.
     """
     memnet = Config.fromfile(osp.join(REPO_ROOT, MEMNET_CFG))
-    pipeline = memnet.train_dataloader.dataset.pipeline
-    pipeline[0] = dict(type='CausalClipSample', num_frames=6, stride=1)
-    cfg = small_config(
-        'configs/clocknet_r101_vid.py', synthvid_root,
-        str(tmp_path / 'clocknet.py'),
+    memnet.train_dataloader.dataset.pipeline[0] = dict(
+        type='CausalClipSample', num_frames=6, stride=1)
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/clocknet_r101_vid.py'))
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[split].dataset = memnet[split].dataset
+    cfg.model.detector.backbone.init_cfg = None
+    cfg.model.motion.init_cfg = None
+    cfg.model.detector.roi_head.bbox_head.num_classes = 4
+    base = str(tmp_path / 'clocknet_base.py')
+    cfg.dump(base)
+    small = small_config(
+        base, synthvid_root, str(tmp_path / 'clocknet.py'),
         **{
-            'train_dataloader.dataset': memnet.train_dataloader.dataset,
-            'val_dataloader.dataset': memnet.val_dataloader.dataset,
-            'test_dataloader.dataset': memnet.test_dataloader.dataset,
-            'model.detector.backbone.init_cfg': None,
-            'model.motion.init_cfg': None,
-            'model.detector.roi_head.bbox_head.num_classes': 4,
             'train_cfg.max_iters': 2,
-            'default_hooks.checkpoint.interval': 2,
+            'default_hooks.checkpoint.interval': 2
         })
-    loaded = Config.fromfile(cfg)
-    loaded.train_dataloader.dataset.data_root = synthvid_root + '/'
-    loaded.dump(cfg)
-    proc = run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
+    proc = run(['bash', 'tools/dist_train.sh', small, '2', '--work-dir',
                 str(tmp_path)])
     assert 'Iter(train) [2/2]' in proc.stdout + proc.stderr
     assert osp.exists(tmp_path / 'iter_2.pth')
+
+
+def test_per_frame_rfcn_trains_and_tests_with_two_processes(
+        synthvid_root, tmp_path):
+    cfg = small_config('configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+                       synthvid_root, str(tmp_path / 'rfcn.py'),
+                       **{'train_cfg.max_iters': 2,
+                          'default_hooks.checkpoint.interval': 2})
+    run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
+         str(tmp_path)])
+    metrics_out = str(tmp_path / 'metrics.json')
+    run(['bash', 'tools/dist_test.sh', cfg, str(tmp_path / 'iter_2.pth'),
+         '2', '--work-dir', str(tmp_path), '--metrics-out', metrics_out])
+    with open(metrics_out) as f:
+        metrics = json.load(f)
+    assert {'vid/mAP', 'vid/mAP_fast', 'vid/mAP_medium', 'vid/mAP_slow',
+            'vid/bbox_mAP_50'} <= set(metrics)

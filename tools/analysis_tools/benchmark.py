@@ -30,6 +30,7 @@ from mmengine.structures import InstanceData
 
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, TrackDataSample
+from memvid_mm.utils import flush_denormals_on_cpu
 
 PRESETS = {
     'paper': dict(
@@ -43,8 +44,8 @@ PRESETS = {
         shape=(96, 160),
         configs=[
             'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
-            'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
-            'configs/clocknet/clocknet_rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+            'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
+            'configs/clocknet/clocknet_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
         ]),
 }
 
@@ -189,6 +190,7 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    flush_denormals_on_cpu(torch.device(args.device).type)
     device_name = (
         torch.cuda.get_device_name(args.device)
         if args.device.startswith('cuda') else

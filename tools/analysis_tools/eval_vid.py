@@ -8,10 +8,12 @@ Example::
         data/ILSVRC/annotations/imagenet_vid_val.json
 
 The ground truth is parsed by the same dataset class as at test time
-(``--dataset-type``, default ``ImagenetVIDDataset``), so labels follow its
-``cat2label`` (the file's categories among ``--classes``, in the order of
-``COCO.get_cat_ids``, i.e. of the ``categories`` list: id order for files
-written by mmtrack's converters) and the same boxes are kept.
+(``--dataset-type``, default ``ImagenetVIDDataset``), so the same boxes
+are kept and labels follow its ``cat2label`` for ``--classes`` (default:
+every category of the file, sorted by category id; the label order of the
+files written by the converters, ids 1..C in class-table order). Pass
+``--classes`` when the test config sets ``metainfo=dict(classes=...)`` to
+a subset or another order.
 """
 import argparse
 import json
@@ -38,7 +40,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--classes',
         nargs='+',
         help='class names (category names of the file) in label order; '
-        'default: every category of the file')
+        'default: every category of the file, sorted by category id')
     parser.add_argument(
         '--dataset-type',
         default='ImagenetVIDDataset',
@@ -47,8 +49,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--no-coco', action='store_true', help='skip the COCO-style AP50')
     parser.add_argument(
+        '--coco-backend',
+        default='numpy',
+        choices=['numpy', 'pycocotools'],
+        help='how to compute the COCO-style AP50 (same number; pycocotools '
+        'is far slower on the full ImageNet VID val)')
+    parser.add_argument(
         '--out', help='also write the metrics to this JSON file')
     return parser.parse_args(argv)
+
+
+def _category_id(category: dict):
+    """Sort key of a CocoVID category."""
+    return category['id']
 
 
 def load_gt_frames(
@@ -61,7 +74,8 @@ def load_gt_frames(
     Args:
         ann_file (str): CocoVID annotation JSON.
         classes (Sequence[str], optional): Class names in label order.
-            Defaults to every category of the file, in file order.
+            Defaults to every category of the file, sorted by id (the
+            label order of files written by the converters).
         dataset_type (str): Registered ``BaseVideoDataset`` subclass.
             Defaults to ``'ImagenetVIDDataset'``.
 
@@ -70,10 +84,12 @@ def load_gt_frames(
         frame with ``img_id``, ``video_id``, ``frame_id`` and the ``gt_*``
         arrays.
     """
-    if classes is None:
+    if classes is None:  # every category, sorted by id
         with open(ann_file) as f:
             categories = json.load(f).get('categories', [])
-        classes = [str(cat['name']) for cat in categories]
+        classes = [
+            str(cat['name']) for cat in sorted(categories, key=_category_id)
+        ]
     if not classes:
         raise ValueError(f'{ann_file} has no categories and no --classes '
                          'were given')
@@ -120,7 +136,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             raise ValueError(f'img_id {frame["img_id"]}: labels must lie in '
                              f'[0, {len(classes)})')
     metrics, report = evaluate_vid_frames(
-        frames, class_names=classes, with_coco_ap50=not args.no_coco)
+        frames,
+        class_names=classes,
+        with_coco_ap50=not args.no_coco,
+        coco_backend=args.coco_backend)
     print(report)
     print(f'{len(frames)} frames, {len(classes)} classes')
     if args.out:

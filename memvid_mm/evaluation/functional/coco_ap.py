@@ -29,8 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .vid_eval import (_flatten_annotations, _flatten_detections,
-                       _group_pairs, rank_detections)
+from .vid_eval import (_flatten_annotations, _flatten_detections, _group_pairs,
+                       rank_detections)
 
 #: pycocotools' area range ``all`` and recall thresholds.
 AREA_RANGE = (0., 1e10)
@@ -50,10 +50,12 @@ def coco_box_iou(det_boxes: np.ndarray, gt_boxes: np.ndarray,
         np.ndarray: (P,) IoU (intersection over the detection's area for
         crowd GTs); 0 without overlap.
     """
-    iw = (np.minimum(det_boxes[:, 2], gt_boxes[:, 2]) -
-          np.maximum(det_boxes[:, 0], gt_boxes[:, 0]))
-    ih = (np.minimum(det_boxes[:, 3], gt_boxes[:, 3]) -
-          np.maximum(det_boxes[:, 1], gt_boxes[:, 1]))
+    iw = (
+        np.minimum(det_boxes[:, 2], gt_boxes[:, 2]) -
+        np.maximum(det_boxes[:, 0], gt_boxes[:, 0]))
+    ih = (
+        np.minimum(det_boxes[:, 3], gt_boxes[:, 3]) -
+        np.maximum(det_boxes[:, 1], gt_boxes[:, 1]))
     overlap = (iw > 0) & (ih > 0)
     inter = np.where(overlap, iw * ih, 0.)
     det_area = _area(det_boxes)
@@ -103,8 +105,8 @@ def _coco_match(pair_det: np.ndarray, pair_gt: np.ndarray,
     """
     # per group: earliest detection; then non-ignored GTs, best IoU, and
     # among equal IoUs the GT listed last
-    alive = np.lexsort((-pair_gt, -pair_iou, gt_ignored[pair_gt], pair_time,
-                        pair_group))
+    alive = np.lexsort(
+        (-pair_gt, -pair_iou, gt_ignored[pair_gt], pair_time, pair_group))
     det_done = np.zeros(num_dets, dtype=bool)
     gt_taken = np.zeros(len(gt_ignored), dtype=bool)
     match_gt = np.full(num_dets, -1, dtype=np.int64)
@@ -114,8 +116,7 @@ def _coco_match(pair_det: np.ndarray, pair_gt: np.ndarray,
         match_gt[pair_det[first]] = pair_gt[first]
         det_done[pair_det[first]] = True
         gt_taken[pair_gt[first]] = ~gt_crowd[pair_gt[first]]
-        alive = alive[~(det_done[pair_det[alive]]
-                        | gt_taken[pair_gt[alive]])]
+        alive = alive[~(det_done[pair_det[alive]] | gt_taken[pair_gt[alive]])]
     return match_gt
 
 
@@ -179,9 +180,8 @@ def coco_box_ap50(det_results: Sequence[dict],
 
     matched = match_gt >= 0
     det_area = _area(det['bboxes'])
-    det_ignored = np.where(
-        matched, gt_ignored[np.maximum(match_gt, 0)],
-        (det_area < AREA_RANGE[0]) | (det_area > AREA_RANGE[1]))
+    det_ignored = (det_area < AREA_RANGE[0]) | (det_area > AREA_RANGE[1])
+    det_ignored[matched] = gt_ignored[match_gt[matched]]
     tp = (matched & ~det_ignored)[rank].astype(np.float64)
     fp = (~matched & ~det_ignored)[rank].astype(np.float64)
     num_pos = np.bincount(gt['labels'][~gt_ignored], minlength=num_classes)

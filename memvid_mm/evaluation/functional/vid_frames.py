@@ -21,11 +21,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.logging import print_log
 
+from .coco_ap import coco_box_ap50
 from .vid_eval import eval_vid_map, format_vid_table
 
 PRED_KEYS = ('bboxes', 'scores', 'labels')
 GT_KEYS = ('gt_bboxes', 'gt_labels', 'gt_instance_ids', 'gt_ignore_flags')
-DUMP_KEYS = ('img_id', 'video_id', 'frame_id', 'img_path') + PRED_KEYS
 #: ``degradation`` value of the clean frames (SynthVID).
 CLEAN_DEGRADATION = 'none'
 #: pycocotools ``maxDets`` of mmdet's CocoMetric (``proposal_nums``).
@@ -138,68 +138,88 @@ def frames_to_eval_inputs(
 
 def coco_ap50(frames: Sequence[dict],
               num_classes: int,
-              max_dets: Sequence[int] = COCO_MAX_DETS) -> float:
-    """COCO-style bbox AP at IoU 0.5 (pycocotools) on the same frames.
+              max_dets: Sequence[int] = COCO_MAX_DETS,
+              backend: str = 'numpy') -> float:
+    """COCO-style bbox AP at IoU 0.5 on the same frames.
 
-    Boxes are converted to COCO ``[x, y, w, h]`` with ``w = x2 - x1`` (the
-    exclusive convention of mmdet's ``CocoMetric``); ``gt_ignore_flags``
-    become ``iscrowd``; the value is pycocotools' AP at IoU 0.5, area
-    ``all`` and ``max_dets[-1]`` detections per image, which is what
-    mmdet's ``CocoMetric`` / ``CocoVideoMetric`` report as ``bbox_mAP_50``
-    with their default ``proposal_nums=(100, 300, 1000)``.
+    This is pycocotools' AP at IoU 0.5, area ``all`` and ``max_dets[-1]``
+    detections per image and category: what mmdet's ``CocoMetric`` /
+    ``CocoVideoMetric`` report as ``bbox_mAP_50`` with their default
+    ``proposal_nums=(100, 300, 1000)``. Boxes become COCO ``[x, y, w, h]``
+    with ``w = x2 - x1`` (mmdet's exclusive convention) and
+    ``gt_ignore_flags`` become ``iscrowd``.
 
     Args:
-        frames (Sequence[dict]): Frame records with predictions and GT.
+        frames (Sequence[dict]): Frame records with predictions and GT, in
+            ``img_id`` order (pycocotools ranks ties by image id).
         num_classes (int): C; category ids are ``label + 1``.
-        max_dets (Sequence[int]): pycocotools ``maxDets`` (3 values).
-            Defaults to (100, 300, 1000).
+        max_dets (Sequence[int]): pycocotools ``maxDets`` (3 values, the
+            last one is used). Defaults to (100, 300, 1000).
+        backend (str): ``'numpy'`` (:func:`coco_box_ap50`, vectorised, the
+            same number) or ``'pycocotools'`` (``COCOeval`` itself: minutes
+            and tens of GB on the full ImageNet VID val). Defaults to
+            ``'numpy'``.
 
     Returns:
-        float: AP50 in [0, 1]; ``nan`` when there is no GT box.
+        float: AP50 in [0, 1]; ``nan`` when there is no (non-crowd) GT box.
     """
-    from mmdet.datasets.api_wrappers import COCO, COCOeval
+    if backend == 'numpy':
+        det_results, annotations = frames_to_eval_inputs(frames)
+        return coco_box_ap50(det_results, annotations, num_classes,
+                             max_dets[-1])
+    if backend != 'pycocotools':
+        raise ValueError("backend must be 'numpy' or 'pycocotools', got "
+                         f'{backend!r}')
+    return _coco_ap50_pycocotools(frames, num_classes, max_dets)
 
+
+def _coco_lists(frames: Sequence[dict]) -> Tuple[list, list, list]:
+    """COCO ``images``, GT ``annotations`` and result dicts of frames."""
     images, gts, dets = [], [], []
     for frame in frames:
         img_id = int(frame['img_id'])
         images.append(dict(id=img_id))
         for box, label, crowd in zip(frame['gt_bboxes'], frame['gt_labels'],
                                      frame['gt_ignore_flags']):
-            w, h = float(box[2] - box[0]), float(box[3] - box[1])
+            x1, y1, x2, y2 = map(float, box)
             gts.append(
                 dict(
                     id=len(gts) + 1,  # pycocotools needs ids > 0
                     image_id=img_id,
                     category_id=int(label) + 1,
-                    bbox=[float(box[0]), float(box[1]), w, h],
-                    area=w * h,
+                    bbox=[x1, y1, x2 - x1, y2 - y1],
+                    area=(x2 - x1) * (y2 - y1),
                     iscrowd=int(crowd)))
         for box, score, label in zip(frame['bboxes'], frame['scores'],
                                      frame['labels']):
+            x1, y1, x2, y2 = map(float, box)
             dets.append(
                 dict(
                     image_id=img_id,
                     category_id=int(label) + 1,
-                    bbox=[
-                        float(box[0]),
-                        float(box[1]),
-                        float(box[2] - box[0]),
-                        float(box[3] - box[1])
-                    ],
+                    bbox=[x1, y1, x2 - x1, y2 - y1],
                     score=float(score)))
-    if not any(not g['iscrowd'] for g in gts):
+    return images, gts, dets
+
+
+def _coco_ap50_pycocotools(frames: Sequence[dict], num_classes: int,
+                           max_dets: Sequence[int]) -> float:
+    """:func:`coco_ap50` with pycocotools' ``COCOeval``."""
+    from mmdet.datasets.api_wrappers import COCO, COCOeval
+
+    images, gts, dets = _coco_lists(frames)
+    if all(gt['iscrowd'] for gt in gts):
         return float('nan')
     if not dets:
         return 0.
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools chatter
         coco_gt = COCO()
         coco_gt.dataset = dict(
             images=images,
             annotations=gts,
             categories=[dict(id=c + 1) for c in range(num_classes)])
         coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes(dets)
-        coco_eval = COCOeval(coco_gt, coco_dt, 'bbox')
+        coco_eval = COCOeval(coco_gt, coco_gt.loadRes(dets), 'bbox')
         coco_eval.params.catIds = list(range(1, num_classes + 1))
         coco_eval.params.imgIds = [image['id'] for image in images]
         coco_eval.params.maxDets = list(max_dets)
@@ -238,6 +258,7 @@ def evaluate_vid_frames(frames: Sequence[dict],
                         class_names: Optional[Sequence[str]] = None,
                         speed_ranges: Optional[dict] = None,
                         with_coco_ap50: bool = True,
+                        coco_backend: str = 'numpy',
                         with_degradation: bool = False,
                         logger='silent') -> Tuple[dict, str]:
     """Score frame records: VID mAP per speed, COCO AP50, degradations.
@@ -250,6 +271,8 @@ def evaluate_vid_frames(frames: Sequence[dict],
         speed_ranges (dict, optional): See :func:`eval_vid_map`.
         with_coco_ap50 (bool): Also compute ``bbox_mAP_50``. Defaults to
             True.
+        coco_backend (str): ``backend`` of :func:`coco_ap50`. Defaults to
+            ``'numpy'``.
         with_degradation (bool): Also compute ``mAP_clean`` and
             ``mAP_degraded`` when the frames carry a ``degradation``.
             Defaults to False.
@@ -278,7 +301,8 @@ def evaluate_vid_frames(frames: Sequence[dict],
     }
     num_classes = len(results['class_names'])
     if with_coco_ap50:
-        metrics['bbox_mAP_50'] = coco_ap50(frames, num_classes)
+        metrics['bbox_mAP_50'] = coco_ap50(
+            frames, num_classes, backend=coco_backend)
     if with_degradation:
         subsets = degradation_subsets(frames)
         if not subsets:

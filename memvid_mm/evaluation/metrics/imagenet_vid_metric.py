@@ -47,6 +47,9 @@ def frame_record(data_sample,
     pred = data_sample.get('pred_instances')
     if pred is None:
         raise ValueError('the data sample has no pred_instances')
+    missing = [k for k in ('bboxes', 'scores', 'labels') if k not in pred]
+    if missing:
+        raise ValueError(f'pred_instances has no {missing}')
     for key in ('img_id', 'video_id', 'frame_id'):
         if data_sample.get(key) is None:
             raise ValueError(f'the data sample has no {key!r} metainfo')
@@ -111,7 +114,7 @@ class ImagenetVIDMetric(_VIDFrameMetric):
 
     Reports ``mAP``, ``mAP_fast``, ``mAP_medium``, ``mAP_slow`` (see
     :func:`memvid_mm.evaluation.functional.eval_vid_map`), the COCO-style
-    ``bbox_mAP_50`` of the same frames (pycocotools, see
+    ``bbox_mAP_50`` of the same frames (COCOeval's AP at IoU 0.5, see
     :func:`memvid_mm.evaluation.functional.coco_ap50`) and, with
     ``degradation_key``, ``mAP_clean`` / ``mAP_degraded`` on the frames
     whose degradation is / is not ``'none'``. The per-class table goes to
@@ -122,6 +125,9 @@ class ImagenetVIDMetric(_VIDFrameMetric):
             splits; ``None`` gives all/fast/medium/slow. Defaults to None.
         with_coco_ap50 (bool): Also report ``bbox_mAP_50``. Defaults to
             True.
+        coco_backend (str): ``'numpy'`` (vectorised re-implementation of
+            COCOeval, checked equal to it) or ``'pycocotools'``. Defaults
+            to ``'numpy'``.
         degradation_key (str, optional): Metainfo key holding each frame's
             degradation type (SynthVID). Defaults to None.
         collect_device (str): Device to gather results on. Defaults to
@@ -134,12 +140,17 @@ class ImagenetVIDMetric(_VIDFrameMetric):
     def __init__(self,
                  speed_ranges: Optional[dict] = None,
                  with_coco_ap50: bool = True,
+                 coco_backend: str = 'numpy',
                  degradation_key: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.speed_ranges = speed_ranges
         self.with_coco_ap50 = with_coco_ap50
+        if coco_backend not in ('numpy', 'pycocotools'):
+            raise ValueError("coco_backend must be 'numpy' or 'pycocotools',"
+                             f' got {coco_backend!r}')
+        self.coco_backend = coco_backend
         self.degradation_key = degradation_key
 
     def compute_metrics(self, results: List[dict]) -> dict:
@@ -159,6 +170,7 @@ class ImagenetVIDMetric(_VIDFrameMetric):
             class_names=classes,
             speed_ranges=self.speed_ranges,
             with_coco_ap50=self.with_coco_ap50,
+            coco_backend=self.coco_backend,
             with_degradation=self.degradation_key is not None,
             logger='current')
         print_log(

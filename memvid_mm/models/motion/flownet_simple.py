@@ -62,6 +62,36 @@ _FINAL_IN_CHANNELS = 194  # conv2 (128) + deconv2 (64) + upsampled flow (2)
 _LEAKY_RELU = dict(type='LeakyReLU', negative_slope=0.1)
 
 
+def scaled_architecture(width_divisor: int) -> tuple:
+    """Encoder and decoder tables with feature channels divided.
+
+    Args:
+        width_divisor (int): Divides every feature width (not the 6 input or
+            the 2 flow channels); 1 gives mmtrack's FlowNetSimple.
+
+    Returns:
+        tuple: ``(encoder, decoder, final_in_channels)`` shaped like
+        ``_ENCODER``, ``_DECODER`` and ``_FINAL_IN_CHANNELS``.
+    """
+    if not isinstance(width_divisor, int) or width_divisor < 1 or \
+            64 % width_divisor:
+        raise ValueError('width_divisor must be a divisor of 64 (1, 2, 4, '
+                         f'8, ...), got {width_divisor!r}')
+
+    def scale(channels: int) -> int:
+        return channels if channels == 6 else channels // width_divisor
+
+    encoder = tuple((name, tuple((scale(cin), scale(cout), k)
+                                 for cin, cout, k in convs))
+                    for name, convs in _ENCODER)
+    out_of = {name: convs[-1][1] for name, convs in encoder}
+    decoder, in_channels = [], out_of['conv6']
+    for level, _, deconv_out in _DECODER:
+        decoder.append((level, in_channels, scale(deconv_out)))
+        in_channels = out_of[f'conv{level - 1}'] + scale(deconv_out) + 2
+    return encoder, tuple(decoder), in_channels
+
+
 def _conv(in_channels: int, out_channels: int, kernel_size: int,
           stride: int) -> ConvModule:
     """Conv (with bias) + LeakyReLU(0.1), 'same' padding."""
@@ -130,6 +160,9 @@ class FlowNetSimple(BaseModule):
             Defaults to (0.411, 0.432, 0.450).
         flow_img_norm_std (Sequence[float]): FlowNet's input scale.
             Defaults to (255.0, 255.0, 255.0).
+        width_divisor (int): Divide every feature width by this (1, 2, 4,
+            8, ...) for a lighter network, e.g. on SynthVID; only 1 matches
+            mmtrack's weights. Defaults to 1.
         zero_init_flow (bool): Set the weights of every flow prediction
             layer (``predict_flow*``) to zero in :meth:`init_weights`, so an
             untrained network predicts zero flow (the identity warp) and
@@ -150,6 +183,7 @@ class FlowNetSimple(BaseModule):
                  img_norm_std: Sequence[float] = (58.395, 57.12, 57.375),
                  flow_img_norm_mean: Sequence[float] = (0.411, 0.432, 0.450),
                  flow_img_norm_std: Sequence[float] = (255.0, 255.0, 255.0),
+                 width_divisor: int = 1,
                  zero_init_flow: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -175,20 +209,23 @@ class FlowNetSimple(BaseModule):
                 name,
                 torch.tensor(value, dtype=torch.float32).view(1, 3, 1, 1),
                 persistent=False)
-        for name, convs in _ENCODER:
+        encoder, decoder, final_in_channels = scaled_architecture(
+            width_divisor)
+        self.width_divisor = width_divisor
+        for name, convs in encoder:
             self.add_module(
                 name,
                 nn.Sequential(*[
                     _conv(cin, cout, k, stride=2 if i == 0 else 1)
                     for i, (cin, cout, k) in enumerate(convs)
                 ]))
-        for level, in_channels, out_channels in _DECODER:
+        for level, in_channels, out_channels in decoder:
             self.add_module(f'deconv{level - 1}',
                             _deconv(in_channels, out_channels, _LEAKY_RELU))
             self.add_module(f'predict_flow{level}', _predict_flow(in_channels))
             self.add_module(f'upsample_flow{level - 1}',
                             _deconv(2, 2, act_cfg=None))
-        self.predict_flow = _predict_flow(_FINAL_IN_CHANNELS)
+        self.predict_flow = _predict_flow(final_in_channels)
 
     def init_weights(self) -> None:
         """Initialise as ``init_cfg`` says; zero the flow predictors when

@@ -115,6 +115,18 @@ def test_detection_takes_best_free_gt_in_score_order():
     assert evaluate(dets, anns)['mAP'] == 1.0
 
 
+def test_equal_iou_goes_to_the_gt_listed_first():
+    # A=[0,0,99,99], C=[50,0,149,99]; det1 (0.9) = [25,0,124,99] has IoU
+    # 7500/12500 = 0.6 with both: the devkit's strict '>' keeps the first.
+    # det2 (0.8) = A (IoU with C 5000/15000 < 0.5).
+    # A listed first: det1 takes A, det2 is an FP: prec 1, 1/2 at rec 1/2
+    # -> AP 1/2. C listed first: det1 takes C, det2 takes A -> AP 1.
+    dets = [det([[25, 0, 124, 99], BOX_A], [0.9, 0.8])]
+    box_c = [50, 0, 149, 99]
+    assert evaluate(dets, [gt([BOX_A, box_c])])['mAP'] == pytest.approx(0.5)
+    assert evaluate(dets, [gt([box_c, BOX_A])])['mAP'] == 1.0
+
+
 def test_class_confusion():
     # frame 0: GT A of class 0; det class 1 on A (0.9), det class 0 on A
     # (0.5). frame 1: GT B of class 1, undetected.
@@ -202,6 +214,17 @@ def test_equal_iou_with_both_kinds_gives_fractional_false_positive():
     # all: both GTs in split, dT's in-split IoU 0.2 > -1: full FP; dC TP,
     # d missed: prec 1/2 at rec 1/2 -> AP 1/4
     assert res['mAP'] == pytest.approx(0.25)
+
+
+def test_duplicate_of_ignored_gt_compares_only_free_gts():
+    # GTs a = A (fast), c = B (slow). slow split: d1 = A (0.9) takes the
+    # ignored a: nothing. d2 = A (0.8), a duplicate: a is taken, so (as in
+    # FGFA's loop) it has no free candidate of either kind: -1 == -1 ->
+    # fp = in-split share 1/2. dB = B (0.7): TP. prec 1/1.5 -> AP 2/3
+    # (comparing with taken GTs too would absorb d2: AP 1)
+    dets = [det([BOX_A, BOX_A, BOX_B], [0.9, 0.8, 0.7])]
+    res = evaluate(dets, [gt([BOX_A, BOX_B], motion=[0.0, 1.0])])
+    assert res['mAP_slow'] == pytest.approx(2 / 3)
 
 
 def test_fractional_share_counts_gts_of_all_classes():

@@ -8,8 +8,7 @@ from memvid_mm.evaluation.functional import (coco_ap50, evaluate_vid_frames,
 from memvid_mm.evaluation.functional.vid_frames import degradation_subsets
 
 
-def record(img_id, video_id=0, frame_id=0, score=0.9, gt_boxes=None,
-           **extra):
+def record(img_id, video_id=0, frame_id=0, score=0.9, gt_boxes=None, **extra):
     """A frame record: one detection on the GT box [0, 0, 99, 99]."""
     gt_boxes = [[0, 0, 99, 99]] if gt_boxes is None else gt_boxes
     gt = instances_to_gt([
@@ -33,8 +32,8 @@ def test_instances_to_gt():
         dict(bbox=[1, 2, 3, 4], bbox_label=2, instance_id=5, ignore_flag=1),
         dict(bbox=[5, 6, 7, 8], bbox_label=0)
     ])
-    np.testing.assert_array_equal(gt['gt_bboxes'], [[1, 2, 3, 4],
-                                                    [5, 6, 7, 8]])
+    np.testing.assert_array_equal(gt['gt_bboxes'],
+                                  [[1, 2, 3, 4], [5, 6, 7, 8]])
     np.testing.assert_array_equal(gt['gt_labels'], [2, 0])
     np.testing.assert_array_equal(gt['gt_instance_ids'], [5, -1])
     np.testing.assert_array_equal(gt['gt_ignore_flags'], [True, False])
@@ -45,8 +44,9 @@ def test_instances_to_gt():
 
 def test_merge_keeps_each_frame_once_sorted_by_img_id():
     merged = merge_frame_records(
-        [record(3), record(1), record(2),
-         record(1), record(3)])
+        [record(3), record(1),
+         record(2), record(1),
+         record(3)])
     assert [r['img_id'] for r in merged] == [1, 2, 3]
     with pytest.raises(ValueError, match='img_id 2'):
         merge_frame_records([record(2), record(2, score=0.5)])

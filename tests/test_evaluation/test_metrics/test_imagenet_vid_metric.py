@@ -10,9 +10,8 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from mmdet.datasets import BaseVideoDataset
 from mmdet.evaluation.metrics import CocoVideoMetric, base_video_metric
-from mmdet.registry import METRICS
+from mmdet.registry import DATASETS, METRICS
 from mmdet.structures import DetDataSample, TrackDataSample
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DefaultScope
@@ -28,7 +27,7 @@ TOOL = osp.join(
     'eval_vid.py')
 
 
-def write_annotations(path):
+def write_annotations(path, reverse_categories=False):
     """3 videos (6, 4 and 1 frames), 3 classes; slow, medium and fast
     tracks; frames without objects. Boxes are COCO [x, y, w, h]."""
     images, anns = [], []
@@ -36,6 +35,8 @@ def write_annotations(path):
         dict(id=i + 1, name=name, encode_name=f'n{i:08d}')
         for i, name in enumerate(CLASSES)
     ]
+    if reverse_categories:
+        categories = categories[::-1]
     videos = [dict(id=v + 1, name=f'val/video_{v}') for v in range(3)]
 
     def add_ann(img_id, video_id, cat, inst, box):
@@ -87,13 +88,15 @@ def ann_file(tmp_path):
     return path
 
 
-def load_frames(ann_file):
-    """Per-frame metainfo as BaseVideoDataset.prepare_data hands it."""
-    dataset = BaseVideoDataset(
-        ann_file=ann_file,
-        metainfo=dict(classes=CLASSES),
-        test_mode=True,
-        pipeline=[])
+def load_frames(ann_file, dataset_type='ImagenetVIDDataset'):
+    """Per-frame metainfo as the test-time dataset hands it."""
+    dataset = DATASETS.build(
+        dict(
+            type=dataset_type,
+            ann_file=ann_file,
+            metainfo=dict(classes=CLASSES),
+            test_mode=True,
+            pipeline=[]))
     frames = []
     for v in range(len(dataset)):
         video = dataset.get_data_info(v)
@@ -312,12 +315,20 @@ def test_degradation_key_without_values_skips_subsets(ann_file):
     assert 'vid/mAP_clean' not in metrics and 'vid/mAP' in metrics
 
 
-def test_missing_instances_metainfo_raises(ann_file):
+def test_malformed_frames_raise(ann_file):
     frames = load_frames(ann_file)
     preds = predict(frames, np.random.default_rng(9))
     meta = {k: v for k, v in frames[0].items() if k != 'instances'}
     with pytest.raises(ValueError, match='instances'):
         ImagenetVIDMetric().process(None, image_steps([meta], preds[:1]))
+    no_scores = InstanceData(bboxes=preds[0].bboxes, labels=preds[0].labels)
+    with pytest.raises(ValueError, match='scores'):
+        ImagenetVIDMetric().process(None, image_steps(frames[:1], [no_scores]))
+    # video-level step in which a frame has no predictions
+    steps = video_steps(frames[:6], preds[:6])
+    del steps[0]['video_data_samples'][2].pred_instances
+    with pytest.raises(ValueError, match='no pred_instances'):
+        ImagenetVIDMetric().process(None, steps[:1])
 
 
 def test_metrics_are_registered():
@@ -336,14 +347,15 @@ def load_tool():
 
 
 def dump(frames, preds, path, extra_steps=()):
-    """DumpVIDResults over two simulated ranks (videos split)."""
+    """DumpVIDResults over two simulated ranks (frames interleaved, rank 0
+    gathers rank 1's results; ``extra_steps`` arrive again on rank 1)."""
     rank0, rank1 = DumpVIDResults(path), DumpVIDResults(path)
     steps = image_steps(frames, preds)
     for i, step in enumerate(steps):
         (rank0 if i % 2 else rank1).process(None, [step])
     for step in extra_steps:
         rank1.process(None, [step])
-    rank0.compute_metrics(rank0.results + rank1.results)
+    rank0.compute_metrics(rank1.results + rank0.results)
     with open(path, 'rb') as f:
         return pickle.load(f)
 
@@ -368,15 +380,24 @@ def test_dump_format(ann_file, tmp_path):
         DumpVIDResults('results.json')
 
 
-def test_dump_and_offline_rescoring_round_trip(ann_file, tmp_path):
-    frames = load_frames(ann_file)
+@pytest.mark.parametrize('dataset_type,reverse_categories',
+                         [('ImagenetVIDDataset', False),
+                          ('ImagenetVIDDataset', True),
+                          ('BaseVideoDataset', False)])
+def test_dump_and_offline_rescoring_round_trip(tmp_path, dataset_type,
+                                               reverse_categories):
+    # labels follow the categories sorted by id, also when the file lists
+    # them in another order
+    ann_file = str(tmp_path / 'vid_val.json')
+    write_annotations(ann_file, reverse_categories)
+    frames = load_frames(ann_file, dataset_type)
     preds = predict(frames, np.random.default_rng(11))
     online = run_metric(ImagenetVIDMetric(), image_steps(frames, preds))
     path = str(tmp_path / 'results.pkl')
     dump(frames, preds, path)
     out = str(tmp_path / 'metrics.json')
     offline = load_tool().main(
-        [path, ann_file, '--dataset-type', 'BaseVideoDataset', '--out', out])
+        [path, ann_file, '--out', out, '--dataset-type', dataset_type])
     assert_same_metrics({f'vid/{k}': v for k, v in offline.items()}, online)
     with open(out) as f:
         assert json.load(f)['mAP'] == pytest.approx(online['vid/mAP'])
@@ -392,9 +413,7 @@ def test_offline_rescoring_rejects_bad_dumps(ann_file, tmp_path):
         path = str(tmp_path / 'bad.pkl')
         with open(path, 'wb') as f:
             pickle.dump(entries, f)
-        return tool.main([
-            path, ann_file, '--dataset-type', 'BaseVideoDataset', '--no-coco'
-        ])
+        return tool.main([path, ann_file, '--no-coco'])
 
     unknown = dict(good[0], img_id=999)
     with pytest.raises(ValueError, match='not in the annotation file'):

@@ -4,6 +4,9 @@ import torch
 from mmdet.registry import MODELS
 
 from memvid_mm.models.motion import FlowNetSimple
+from memvid_mm.models.motion.flownet_simple import (_DECODER, _ENCODER,
+                                                  _FINAL_IN_CHANNELS,
+                                                  scaled_architecture)
 
 # State dict of mmtrack 1.0.0rc1's FlowNetSimple (the keys and shapes of
 # its released flownet_simple.pth), written out by hand.
@@ -194,3 +197,18 @@ def test_zero_init_flow_predicts_zero_flow():
         FlowNetSimple(
             zero_init_flow=True,
             init_cfg=dict(type='Pretrained', checkpoint='x.pth'))
+
+
+def test_width_divisor_gives_a_lighter_network_of_the_same_layout():
+    full = scaled_architecture(1)
+    assert full == (_ENCODER, _DECODER, _FINAL_IN_CHANNELS)
+    light = FlowNetSimple(width_divisor=8)
+    full_keys = {k for k in FlowNetSimple().state_dict()}
+    assert set(light.state_dict()) == full_keys
+    assert light.conv6[1].conv.weight.shape == (128, 128, 3, 3)
+    assert light.predict_flow.conv.weight.shape == (2, 16 + 8 + 2, 3, 3)
+    with torch.no_grad():
+        flow = light(torch.randn(1, 3, 64, 96), torch.randn(1, 3, 64, 96))
+    assert flow.shape == (1, 2, 64, 96)
+    with pytest.raises(ValueError, match='width_divisor'):
+        FlowNetSimple(width_divisor=3)
