@@ -24,7 +24,8 @@ from mmengine.utils import mkdir_or_exist
 import torch
 
 from memvid_mm.utils import (allow_full_checkpoint_loading,
-                             flush_denormals_on_cpu, prepare_cpu_distributed)
+                             finish_distributed, flush_denormals_on_cpu,
+                             prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -93,6 +94,7 @@ def main() -> None:
         mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))
         with open(args.metrics_out, 'w', encoding='utf-8') as f:
             json.dump(metrics, f, indent=1)
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -16,7 +16,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from memvid_mm.utils import (allow_full_checkpoint_loading,
-                             flush_denormals_on_cpu, prepare_cpu_distributed)
+                             finish_distributed, flush_denormals_on_cpu,
+                             prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -77,6 +78,7 @@ def main() -> None:
     else:
         runner = Runner.from_cfg(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

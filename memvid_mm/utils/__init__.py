@@ -1,8 +1,8 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
-from .launch import (allow_full_checkpoint_loading, flush_denormals_on_cpu,
-                     prepare_cpu_distributed)
+from .launch import (allow_full_checkpoint_loading, finish_distributed,
+                     flush_denormals_on_cpu, prepare_cpu_distributed)
 
 __all__ = [
-    'allow_full_checkpoint_loading', 'flush_denormals_on_cpu',
-    'prepare_cpu_distributed'
+    'allow_full_checkpoint_loading', 'finish_distributed',
+    'flush_denormals_on_cpu', 'prepare_cpu_distributed'
 ]

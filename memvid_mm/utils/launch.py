@@ -75,3 +75,15 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper_cfg
     if not torch_dist.is_initialized():
         torch_dist.init_process_group(backend='gloo')
+
+
+def finish_distributed() -> None:
+    """Wait for every rank, then tear the process group down.
+
+    Called at the end of ``tools/train.py`` / ``tools/test.py``: a ``gloo``
+    group left to the interpreter's exit can abort a rank ("terminate called
+    without an active exception") after the work is done.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()

@@ -103,19 +103,25 @@ class MemoryRFCN(BaseModel):
             raise ValueError(f'unknown MemoryRFCN train_cfg keys: '
                              f'{sorted(train_cfg)}')
         self.test_cfg = test_cfg
+        # Draws the evidence dropout; seeded so that runs repeat and every
+        # rank of a distributed run drops the same clip positions.
         self.rng = random.Random(0)
+        # The online state of the stock TestLoop path (``predict``); other
+        # callers hand their own states to ``predict_frame``.
         self.test_state = MemoryState()
 
     @staticmethod
     def _build_aggregator(cfg: ConfigType) -> ClockNetAggregator:
         """Build the aggregator; a MemNet becomes a ClockNet with K = 1."""
-        module = MODELS.build(cfg)
-        if isinstance(module, ClockNetAggregator):
-            return module
-        if isinstance(module, MemNetAggregator):
+        agg_type = cfg['type']
+        agg_cls = MODELS.get(agg_type) if isinstance(agg_type, str) else \
+            agg_type
+        if agg_cls is not None and issubclass(agg_cls, MemNetAggregator):
             return ClockNetAggregator(strides=(1, ), memnet=cfg)
+        if agg_cls is not None and issubclass(agg_cls, ClockNetAggregator):
+            return MODELS.build(cfg)
         raise TypeError(f'aggregator must be a MemNetAggregator or '
-                        f'ClockNetAggregator, got {type(module).__name__}')
+                        f'ClockNetAggregator config, got type {agg_type!r}')
 
     @property
     def strides(self) -> Tuple[int, ...]:

@@ -253,3 +253,10 @@ def test_wrong_input_shape_raises(memnet_cfg):
     batch = preprocess(model, packed_clips(1, 2), True)
     with pytest.raises(ValueError, match=r'\(N, T, C, H, W\)'):
         model.loss(batch['inputs'][0], batch['data_samples'])
+
+
+def test_aggregator_must_be_a_memory_aggregator(memnet_cfg):
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.aggregator = dict(type='FlowWarp')
+    with pytest.raises(TypeError, match='aggregator'):
+        build(cfg)
