@@ -21,8 +21,6 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 
-import torch
-
 from memvid_mm.utils import (allow_full_checkpoint_loading,
                              finish_distributed, flush_denormals_on_cpu,
                              prepare_cpu_distributed)

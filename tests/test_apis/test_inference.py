@@ -45,8 +45,8 @@ def test_results_are_in_image_coordinates(model):
     result = inferencer(frames(3, 1)[0], 'v', 0)
     boxes = result.pred_instances.bboxes
     assert boxes.shape[-1] == 4
-    assert (boxes[:, 2] <= 96 + 1e-3).all() and (boxes[:, 3] <= 64 +
-                                                  1e-3).all()
+    assert (boxes[:, 2] <= 96 + 1e-3).all()
+    assert (boxes[:, 3] <= 64 + 1e-3).all()
 
 
 def test_bad_inputs_raise(model):

@@ -120,8 +120,8 @@ def test_two_process_test_matches_one_process(trained_memnet, synthvid_root):
         assert (a['scores'] == b['scores']).all()
 
 
-def test_clocknet_r101_vid_trains_with_two_processes(synthvid_root,
-                                                      tmp_path):
+def test_clocknet_r101_vid_trains_with_two_processes(
+        synthvid_root, tmp_path):
     """The paper-scale config runs a few iterations on 2 CPU processes.
 
     Only the data (SynthVID instead of ImageNet VID, which CI does not have)

@@ -45,7 +45,8 @@ PRESETS = {
         configs=[
             'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
             'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
-            'configs/clocknet/clocknet_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
+            'configs/clocknet/'
+            'clocknet_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
         ]),
 }
 

@@ -4,9 +4,8 @@ import torch
 from mmdet.registry import MODELS
 
 from memvid_mm.models.motion import FlowNetSimple
-from memvid_mm.models.motion.flownet_simple import (_DECODER, _ENCODER,
-                                                  _FINAL_IN_CHANNELS,
-                                                  scaled_architecture)
+from memvid_mm.models.motion.flownet_simple import (
+    _DECODER, _ENCODER, _FINAL_IN_CHANNELS, scaled_architecture)
 
 # State dict of mmtrack 1.0.0rc1's FlowNetSimple (the keys and shapes of
 # its released flownet_simple.pth), written out by hand.
