@@ -1,0 +1,89 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""How much does a trained memory model's FlowNet move, against the objects?
+
+For consecutive frame pairs of a CocoVID set it reports the mean |flow| of
+the model's FlowNet (whole image and inside object boxes) and the mean
+box-centre motion of the objects themselves, in input pixels, so one can see
+whether the flow learned the motion it should compensate.
+
+Example::
+
+    python tools/analysis_tools/flow_stats.py \\
+        configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py \\
+        work_dirs/demo/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid/epoch_3.pth
+"""
+import argparse
+import json
+import os.path as osp
+from collections import defaultdict
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config
+
+from memvid_mm.apis import init_video_detector
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='FlowNet motion statistics')
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--pairs', type=int, default=100,
+                        help='consecutive frame pairs to measure')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    model = init_video_detector(cfg, args.checkpoint)
+    dataset = cfg.test_dataloader.dataset
+    ann_file = osp.join(dataset.data_root, dataset.ann_file)
+    img_root = osp.join(dataset.data_root, dataset.data_prefix.img_path)
+    with open(ann_file, encoding='utf-8') as f:
+        coco = json.load(f)
+    boxes = defaultdict(dict)
+    for ann in coco['annotations']:
+        boxes[ann['image_id']][ann['instance_id']] = ann['bbox']
+    frames = {(img['video_id'], img['frame_id']): img
+              for img in coco['images']}
+    pairs = [(frames[key], frames[(key[0], key[1] - 1)])
+             for key in sorted(frames) if (key[0], key[1] - 1) in frames]
+    pairs = pairs[::max(1, len(pairs) // args.pairs)][:args.pairs]
+    preprocessor = model.data_preprocessor
+    stats = defaultdict(list)
+    for cur, prev in pairs:
+        imgs = [
+            torch.from_numpy(
+                cv2.imread(osp.join(img_root, img['file_name']))).permute(
+                    2, 0, 1)[None].float() for img in (cur, prev)
+        ]
+        imgs = [(img[:, [2, 1, 0]] - preprocessor.mean) / preprocessor.std
+                for img in imgs]
+        with torch.no_grad():
+            flow = model.motion(*imgs)[0]  # [2, H, W]
+        magnitude = flow.norm(dim=0)
+        stats['flow_image'].append(magnitude.mean().item())
+        for track, (x, y, w, h) in boxes[cur['id']].items():
+            if track not in boxes[prev['id']] or w < 1 or h < 1:
+                continue
+            px, py, pw, ph = boxes[prev['id']][track]
+            stats['object_motion'].append(
+                float(np.hypot(px + pw / 2 - x - w / 2,
+                               py + ph / 2 - y - h / 2)))
+            x1, y1 = int(max(0, x)), int(max(0, y))
+            inside = magnitude[y1:int(y + h), x1:int(x + w)]
+            if inside.numel():
+                stats['flow_objects'].append(inside.mean().item())
+    print(f'{len(pairs)} consecutive frame pairs of {ann_file}')
+    for key, label in (('flow_image', 'mean |flow|, whole image'),
+                       ('flow_objects', 'mean |flow| inside object boxes'),
+                       ('object_motion', 'mean object box-centre motion')):
+        values = np.array(stats[key])
+        print(f'{label}: {values.mean():.2f} px (max {values.max():.2f}, '
+              f'{len(values)} samples)')
+
+
+if __name__ == '__main__':
+    main()
