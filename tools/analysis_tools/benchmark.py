@@ -4,6 +4,7 @@
 Frames are made up front (random images, already normalised), so the time
 excludes data loading; each model then runs strictly online, one frame at a
 time through ``predict`` (the TestLoop path), after a few warm-up frames.
+The models take turns frame by frame, so machine drift hits all alike.
 Forward hooks time FlowNet (flow), the FlowWarp neck (warp) and the
 aggregator (psi + the mean over memories), and count the flows (NF) and
 warps (NW) per frame.
@@ -152,13 +153,16 @@ def make_frames(num: int, shape: Sequence[int],
 def build_model(config: str, device: torch.device) -> torch.nn.Module:
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
+    # Same seed for every model: the detector (built first) gets the same
+    # random weights in each, so proposals, NMS and post-processing cost
+    # the same and only the memory machinery differs.
+    torch.manual_seed(0)
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
     return model.to(device).eval()
 
 
-def benchmark(config: str, args: argparse.Namespace) -> dict:
-    """Time one config online; return ms/frame and the section shares."""
-    device = torch.device(args.device)
+def watched_model(config: str, device: torch.device) -> tuple:
+    """Build ``config`` and hook a :class:`SectionTimer` onto its parts."""
     model = build_model(config, device)
     timer = SectionTimer(device)
     if hasattr(model, 'motion'):
@@ -167,24 +171,45 @@ def benchmark(config: str, args: argparse.Namespace) -> dict:
         for memnet in model.aggregator.memnets:
             timer.watch('aggregation', memnet)
         timer.watch_method('aggregation', model.aggregator, 'combine')
+    return model, timer
+
+
+def benchmark(args: argparse.Namespace) -> List[dict]:
+    """Time every config online on the same frames, interleaved.
+
+    Frame t of every model runs before frame t + 1 of any, so slow drifts
+    of the machine (other load, clock changes) spread evenly over the
+    models instead of favouring whichever ran first.
+
+    Returns:
+        list[dict]: Per config, ms/frame, NF, NW and the section shares.
+    """
+    device = torch.device(args.device)
+    models = [watched_model(config, device) for config in args.configs]
     frames = make_frames(args.warmup + args.frames, args.shape, device)
+    totals = [0.0] * len(models)
     with torch.no_grad():
-        for inputs, samples in frames[:args.warmup]:
-            model.predict(inputs, samples)
-        timer.reset()
-        start = timer._now()
-        for inputs, samples in frames[args.warmup:]:
-            model.predict(inputs, samples)
-        total = timer._now() - start
-    n = args.frames
-    return dict(
-        config=config,
-        ms=1000 * total / n,
-        nf=timer.calls['flow'] / n,
-        nw=timer.calls['warp'] / n,
-        flow=timer.seconds['flow'] / total,
-        warp=timer.seconds['warp'] / total,
-        aggregation=timer.seconds['aggregation'] / total)
+        for t, (inputs, samples) in enumerate(frames):
+            if t == args.warmup:
+                for _, timer in models:
+                    timer.reset()
+                totals = [0.0] * len(models)
+            for i, (model, timer) in enumerate(models):
+                start = timer._now()
+                model.predict(inputs, samples)
+                totals[i] += timer._now() - start
+    rows = []
+    for config, (_, timer), total in zip(args.configs, models, totals):
+        rows.append(
+            dict(
+                config=config,
+                ms=1000 * total / args.frames,
+                nf=timer.calls['flow'] / args.frames,
+                nw=timer.calls['warp'] / args.frames,
+                flow=timer.seconds['flow'] / total,
+                warp=timer.seconds['warp'] / total,
+                aggregation=timer.seconds['aggregation'] / total))
+    return rows
 
 
 def main() -> None:
@@ -199,7 +224,7 @@ def main() -> None:
     print(f'input {args.shape[0]}x{args.shape[1]}, {args.frames} frames '
           f'after {args.warmup} warm-up, {device_name}, torch '
           f'{torch.__version__}')
-    rows = [benchmark(config, args) for config in args.configs]
+    rows = benchmark(args)
     base_ms = rows[0]['ms']
     print('| config | ms/frame | x first | NF | NW | flow % | warp % | '
           'aggregation % | warp+aggregation % |')
