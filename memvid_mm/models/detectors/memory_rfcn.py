@@ -20,9 +20,9 @@ import random
 from typing import Hashable, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.model import BaseModel
 from torch import Tensor
 
+from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, TrackDataSample
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
@@ -50,7 +50,7 @@ def evidence_keep_mask(num_frames: int, drop_prob: float,
 
 
 @MODELS.register_module()
-class MemoryRFCN(BaseModel):
+class MemoryRFCN(BaseDetector):
     """Online video detector: R-FCN on a warped feature memory.
 
     Args:
@@ -127,20 +127,6 @@ class MemoryRFCN(BaseModel):
     def strides(self) -> Tuple[int, ...]:
         """Temporal strides of the K memories."""
         return tuple(self.aggregator.strides)
-
-    def forward(self,
-                inputs: Tensor,
-                data_samples: Sequence[TrackDataSample] = None,
-                mode: str = 'tensor'):
-        """Dispatch to ``loss``, ``predict`` or ``_forward`` by ``mode``."""
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs, data_samples)
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
-                           'predict and tensor mode')
 
     def extract_feat(self, images: Tensor) -> Tensor:
         """Per-frame features F (B, C, h, w) of images (B, 3, H, W)."""

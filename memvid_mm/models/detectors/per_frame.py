@@ -2,9 +2,9 @@
 """A per-frame baseline: an image detector applied to every frame."""
 from typing import Sequence
 
-from mmengine.model import BaseModel
 from torch import Tensor
 
+from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
 from mmdet.structures import TrackDataSample
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
@@ -12,7 +12,7 @@ from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
 
 
 @MODELS.register_module()
-class PerFrameVideoDetector(BaseModel):
+class PerFrameVideoDetector(BaseDetector):
     """Run any MMDetection image detector frame by frame on video data.
 
     This is the baseline without temporal information (the paper's per-frame
@@ -46,19 +46,14 @@ class PerFrameVideoDetector(BaseModel):
         self.detector = MODELS.build(detector)
         self.loss_frames = loss_frames
 
-    def forward(self,
-                inputs: Tensor,
-                data_samples: Sequence[TrackDataSample] = None,
-                mode: str = 'tensor'):
-        """Dispatch to ``loss``, ``predict`` or ``_forward`` by ``mode``."""
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs, data_samples)
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
-                           'predict and tensor mode')
+    def extract_feat(self, inputs: Tensor) -> tuple:
+        """Per-frame features of every frame of (N, T, 3, H, W) clips.
+
+        Returns:
+            tuple[Tensor]: The image detector's features, batch N * T in
+            clip-major order.
+        """
+        return self.detector.extract_feat(inputs.flatten(0, 1))
 
     def loss(self, inputs: Tensor,
              data_samples: Sequence[TrackDataSample]) -> dict:
