@@ -11,7 +11,7 @@ import memvid_mm  # noqa: F401  (registers every memvid_mm component)
 # Register mmdet's modules and make 'mmdet' the default scope, as the
 # `default_scope = 'mmdet'` of every config does for the runner.
 register_all_modules(init_default_scope=True)
-# As tools/train.py does on a CPU: denormal floats are up to 50x slower.
+# As tools/train.py does on a CPU: denormal floats are much slower.
 torch.set_flush_denormal(True)
 
 

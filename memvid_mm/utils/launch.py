@@ -12,7 +12,7 @@ developed on:
   wrapper with ``device_ids=None``; mmengine then skips its own
   initialisation because the group already exists.
 * On a CPU, tiny gradients (R-FCN's box convs start at std 0.001) turn
-  into denormal floats, which x86 CPUs process up to 50x slower;
+  into denormal floats, which x86 CPUs process many times slower;
   :func:`flush_denormals_on_cpu` flushes them to zero (values below 1e-38,
   no effect on results).
 * torch >= 2.6 loads checkpoints with ``weights_only=True`` by default, and
