@@ -1,9 +1,12 @@
 # MemNet-3 with the tiny R-FCN on SynthVID (`make demo`): averaging
 # aggregation (Eq. 3), ordered 3-frame clips, gradients through time, a
-# FlowNetSimple at 1/8 width trained with the detector (its flow predictions
-# start at zero, i.e. the identity warp). It starts from the 6-epoch
-# per-frame R-FCN (`load_from`, as video detectors start from an image
-# detector) and trains 3 epochs, like its control
+# FlowNetSimple at 1/8 width. As the paper's FlowNet is pre-trained on Flying
+# Chairs, this one is pre-trained on SynthVID's ground-truth flow first:
+#   python tools/misc/pretrain_flownet_synthvid.py THIS_CONFIG \
+#       --out work_dirs/demo/flownet_synthvid/flownet.pth
+# (`make demo` does it), then trained on with the detector. The detector
+# starts from the 6-epoch per-frame R-FCN (`load_from`, as video detectors
+# start from an image detector) and trains 3 epochs, like its control
 # rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py.
 # On SynthVID, evidence dropout 0.5 with a loss on every clip frame beat the
 # paper's 0.8 with a loss on the last frame (README, "Ablations").
@@ -18,7 +21,9 @@ model = dict(
         type='FlowNetSimple',
         img_scale_factor=0.5,
         width_divisor=8,
-        zero_init_flow=True),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/demo/flownet_synthvid/flownet.pth')),
     warp=dict(type='FlowWarp'),
     aggregator=dict(type='MemNetAggregator', in_channels=64, mode='average'),
     train_cfg=dict(evidence_drop_prob=0.5, loss_frames='all'))

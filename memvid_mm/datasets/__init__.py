@@ -8,8 +8,10 @@ from .ilsvrc_converters import (DET_ANN_FILE, VID_ANN_FILES, convert_det,
                                 convert_vid, parse_voc_xml, read_image_size,
                                 save_json, select_key_frames)
 from .imagenet_vid_dataset import ImagenetVIDDataset, load_coco_vid
-from .synthvid import (DEGRADATIONS, box_motion_ious, generate_synthvid,
-                       render_preview, speed_split)
+from .synthvid import (DEGRADATIONS, SceneMotion, box_motion_ious,
+                       generate_synthvid, render_preview, render_split,
+                       render_video, speed_split)
+from .synthvid_flow import SynthVIDFlowPairs
 
 __all__ = [
     'CLASS_TABLES', 'IMAGENET_VID_CLASS_TABLE', 'IMAGENET_VID_CLASSES',
@@ -18,5 +20,6 @@ __all__ = [
     'convert_vid', 'parse_voc_xml', 'read_image_size', 'save_json',
     'select_key_frames', 'ImagenetVIDDataset', 'load_coco_vid', 'DEGRADATIONS',
     'SYNTHVID_CLASS_TABLE', 'SYNTHVID_CLASSES', 'generate_synthvid',
-    'render_preview', 'box_motion_ious', 'speed_split'
+    'render_preview', 'render_split', 'render_video', 'SceneMotion',
+    'SynthVIDFlowPairs', 'box_motion_ious', 'speed_split'
 ]

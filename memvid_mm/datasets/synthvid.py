@@ -43,7 +43,8 @@ import os.path as osp
 import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import (Any, Dict, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import cv2
 import numpy as np
@@ -58,6 +59,11 @@ DEGRADATIONS: Tuple[str, ...] = ('blur', 'noise', 'occlusion', 'dim')
 SPEED_RANGES: Dict[str, Tuple[float, float]] = dict(
     fast=(0.045, 0.12), medium=(0.012, 0.024), slow=(0.0, 0.003))
 """Image-space speed per frame, as a fraction of the object size."""
+
+SPLIT_STREAMS: Dict[str, int] = dict(train=0, val=1, flow=2)
+"""Random stream of each split: ``SeedSequence([seed, SPLIT_STREAMS[split]])``.
+``flow`` videos are never written; they pre-train FlowNet (like Flying
+Chairs for the paper's FlowNet) without touching the detection splits."""
 
 SPEED_CLASSES: Tuple[str, ...] = ('fast', 'medium', 'slow')
 """Object ``j`` of video ``i`` gets ``SPEED_CLASSES[(i + j) % 3]``."""
@@ -101,6 +107,99 @@ class _Track:
         cx, cy = self.centre + self.velocity * dt
         x1, y1 = int(round(cx - w / 2)), int(round(cy - h / 2))
         return np.array([x1, y1, x1 + w, y1 + h], dtype=np.int64)
+
+
+@dataclass
+class SceneMotion:
+    """The geometry of one rendered video: enough for its exact flow.
+
+    Attributes:
+        tracks (list[_Track]): The objects in drawing order (later ones in
+            front).
+        camera_offsets (np.ndarray): ``(L, 2)`` int64 offset (x, y) of each
+            frame's window into the background canvas, in pixels.
+    """
+    tracks: List[_Track]
+    camera_offsets: np.ndarray
+
+    def backward_flow(self, t_cur: int, t_prev: int, width: int,
+                      height: int) -> np.ndarray:
+        """Ground-truth backward flow from frame ``t_cur`` to ``t_prev``.
+
+        Same convention as ``FlowNetSimple``: the content at pixel
+        ``p = (x, y)`` of frame ``t_cur`` is at ``p + flow[:, y, x]`` in
+        frame ``t_prev``. Background pixels move with the camera; pixels
+        on an object's shape (the front-most one) follow that object's
+        translation and zoom, pixel centres mapped through the sprite.
+        Degradations do not move content, so they do not change the flow.
+
+        Args:
+            t_cur (int): Frame the flow is defined on.
+            t_prev (int): Frame it points into (any frame of the video).
+            width (int): Frame width W.
+            height (int): Frame height H.
+
+        Returns:
+            np.ndarray: ``(2, H, W)`` float32, channel 0 = dx, 1 = dy.
+        """
+        self._check_frames(t_cur, t_prev)
+        flow = np.empty((2, height, width), np.float32)
+        flow[:] = (self.camera_offsets[t_cur] -
+                   self.camera_offsets[t_prev])[:, None, None]
+        for track, (x1, y1, x2, y2), mask in self._object_pixels(
+                t_cur, width, height):
+            cur, prev = track.box(t_cur), track.box(t_prev)
+            w, h = cur[2] - cur[0], cur[3] - cur[1]
+            xs, ys = np.arange(x1, x2), np.arange(y1, y2)
+            # Sprite pixel i (centre (i + 0.5) / w of the shape) at size w
+            # sits where the same shape point is at size w' in t_prev.
+            dx = (prev[0] + (xs - cur[0] + 0.5) *
+                  (prev[2] - prev[0]) / w - 0.5 - xs)
+            dy = (prev[1] + (ys - cur[1] + 0.5) *
+                  (prev[3] - prev[1]) / h - 0.5 - ys)
+            region = flow[:, y1:y2, x1:x2]
+            region[0][mask] = np.broadcast_to(dx[None, :], mask.shape)[mask]
+            region[1][mask] = np.broadcast_to(dy[:, None], mask.shape)[mask]
+        return flow
+
+    def object_mask(self, t: int, width: int, height: int) -> np.ndarray:
+        """Pixels of frame ``t`` covered by an object's shape.
+
+        Args:
+            t (int): Frame index.
+            width (int): Frame width W.
+            height (int): Frame height H.
+
+        Returns:
+            np.ndarray: ``(H, W)`` bool.
+        """
+        self._check_frames(t)
+        out = np.zeros((height, width), bool)
+        for _, (x1, y1, x2, y2), mask in self._object_pixels(t, width, height):
+            out[y1:y2, x1:x2] |= mask
+        return out
+
+    def _check_frames(self, *frames: int) -> None:
+        num_frames = len(self.camera_offsets)
+        for t in frames:
+            if not 0 <= t < num_frames:
+                raise ValueError(f'frame {t} is outside the video '
+                                 f'(0..{num_frames - 1})')
+
+    def _object_pixels(self, t: int, width: int, height: int) -> Iterator:
+        """Per visible object, back to front: ``(track, (x1, y1, x2, y2),
+        mask)``, the box clipped to the image and the ``(y2 - y1, x2 - x1)``
+        bool mask of its shape inside it."""
+        for track in self.tracks:  # later tracks are drawn in front
+            box = track.box(t)
+            x1, y1 = max(box[0], 0), max(box[1], 0)
+            x2, y2 = min(box[2], width), min(box[3], height)
+            if x2 <= x1 or y2 <= y1:
+                continue
+            _, mask = render_sprite(track.label, box[2] - box[0],
+                                    box[3] - box[1], (0, 0, 0), (0, 0, 0))
+            yield track, (x1, y1, x2, y2), mask[y1 - box[1]:y2 - box[1],
+                                                x1 - box[0]:x2 - box[0]]
 
 
 def _hsv_to_bgr(hue: float, sat: float, val: float) -> Tuple[int, int, int]:
@@ -355,7 +454,7 @@ def render_video(
     width: int,
     height: int,
     speed_offset: int = 0
-) -> Tuple[List[np.ndarray], List[List[dict]], List[str]]:
+) -> Tuple[List[np.ndarray], List[List[dict]], List[str], SceneMotion]:
     """Render one SynthVID video.
 
     Args:
@@ -370,9 +469,10 @@ def render_video(
     Returns:
         tuple: ``frames`` (L arrays ``(H, W, 3)`` uint8 BGR), ``objects``
         (per frame a list of dicts ``trackid``, ``label``, ``bbox``
-        (x1, y1, x2, y2) ints clipped to the image, ``occluded``) and
-        ``degradations`` (per frame ``'none'`` or a degradation kind).
-        At least one frame has an object.
+        (x1, y1, x2, y2) ints clipped to the image, ``occluded``),
+        ``degradations`` (per frame ``'none'`` or a degradation kind) and
+        the :class:`SceneMotion` (ground-truth flow between any two
+        frames). At least one frame has an object.
     """
     tracks = [
         _sample_track(rng, width, height, num_frames,
@@ -383,9 +483,12 @@ def render_video(
     pan = np.abs(camera).max(axis=0).astype(int) + 2
     canvas = _background(rng, width + 2 * pan[0], height + 2 * pan[1])
     schedule = degradation_schedule(rng, num_frames)
+    motion = SceneMotion(
+        tracks=tracks,
+        camera_offsets=(pan[None] + np.round(camera)).astype(np.int64))
     frames, objects = [], []
     for t in range(num_frames):
-        ox, oy = (pan + np.round(camera[t])).astype(int)
+        ox, oy = motion.camera_offsets[t]
         frame = canvas[oy:oy + height, ox:ox + width].copy()
         frame_objects = []
         for trackid, track in enumerate(tracks):  # later tracks are in front
@@ -415,7 +518,7 @@ def render_video(
         objects.append(frame_objects)
     if not any(objects):  # nothing ever in view: draw the video again
         return render_video(rng, num_frames, width, height, speed_offset)
-    return frames, objects, schedule
+    return frames, objects, schedule, motion
 
 
 def _frame_xml(folder: str, frame_id: int, width: int, height: int,
@@ -449,6 +552,45 @@ def _video_name(split: str, index: int) -> str:
         return (f'train/SynthVID_VID_train_{index // 1000:04d}/'
                 f'SynthVID_train_{index:08d}')
     return f'val/SynthVID_val_{index:08d}'
+
+
+def render_split(split: str,
+                 num_videos: int,
+                 num_frames: int = 40,
+                 width: int = 160,
+                 height: int = 96,
+                 seed: int = 0) -> Iterator[tuple]:
+    """Render the videos of one split in order, without writing them.
+
+    Video ``i`` of a split is drawn from child ``i`` of
+    ``SeedSequence([seed, SPLIT_STREAMS[split]])`` with ``speed_offset=i``:
+    for ``train`` and ``val`` exactly the videos :func:`generate_split`
+    writes; ``flow`` is a third, disjoint stream of videos for FlowNet
+    pre-training.
+
+    Args:
+        split (str): ``'train'``, ``'val'`` or ``'flow'``.
+        num_videos (int): Number of videos.
+        num_frames (int): Frames per video. Defaults to 40.
+        width (int): Frame width. Defaults to 160.
+        height (int): Frame height. Defaults to 96.
+        seed (int): Data set seed. Defaults to 0.
+
+    Yields:
+        tuple: :func:`render_video`'s output, one video at a time.
+    """
+    if split not in SPLIT_STREAMS:
+        raise ValueError(f'split must be one of {sorted(SPLIT_STREAMS)}, '
+                         f'got {split!r}')
+    children = np.random.SeedSequence([seed, SPLIT_STREAMS[split]
+                                       ]).spawn(num_videos)
+    for index, child in enumerate(children):
+        yield render_video(
+            np.random.default_rng(child),
+            num_frames,
+            width,
+            height,
+            speed_offset=index)
 
 
 def generate_split(out_dir: str,
@@ -487,21 +629,17 @@ def generate_split(out_dir: str,
                          f'of at least 16x16, got {num_videos}, {num_frames}'
                          f', {width}x{height}')
     _clear_split(out_dir, split, overwrite)
-    children = np.random.SeedSequence([seed, 0 if split == 'train' else 1
-                                       ]).spawn(num_videos)
     stats = dict(videos=num_videos, frames=0, boxes=0)
     stats.update({kind: 0 for kind in DEGRADATIONS})
     class_videos: Dict[int, List[str]] = {}
     val_lines = []
-    for index in tqdm(
-            range(num_videos), desc=f'SynthVID {split}',
-            disable=not show_progress):
-        frames, objects, schedule = render_video(
-            np.random.default_rng(children[index]),
-            num_frames,
-            width,
-            height,
-            speed_offset=index)
+    videos = render_split(split, num_videos, num_frames, width, height, seed)
+    for index, (frames, objects, schedule, _) in enumerate(
+            tqdm(
+                videos,
+                total=num_videos,
+                desc=f'SynthVID {split}',
+                disable=not show_progress)):
         name = _video_name(split, index)
         for d in ('Data', 'Annotations'):
             os.makedirs(osp.join(out_dir, d, 'VID', name), exist_ok=True)

@@ -193,7 +193,7 @@ def test_objects_enter_and_leave_the_frame(medium_synthvid):
 def test_camera_pans_in_some_videos_only():
     shifts = []
     for i in range(8):
-        frames, _, schedule = render_video(
+        frames, _, schedule, _ = render_video(
             np.random.default_rng(100 + i), 12, 160, 96, speed_offset=i)
         clean = [
             t for t in range(1, 12) if schedule[t] == schedule[t - 1] == 'none'

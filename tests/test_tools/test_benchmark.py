@@ -21,8 +21,10 @@ def test_benchmark_reports_nf_and_nw_per_model():
             if line.startswith('| configs/')]
     assert [r[0].strip() for r in rows] == configs
     # per-frame R-FCN: no flow, no warp
-    assert float(rows[0][3]) == 0 and float(rows[0][4]) == 0
+    assert float(rows[0][3]) == 1.0  # ratio of the first model to itself
+    assert float(rows[0][12]) == 0.0  # no memory time
+    assert float(rows[0][4]) == 0 and float(rows[0][5]) == 0
     # ClockNet (1, 4, 8) over frames 1..8: K = 3 warps per frame, and one
     # flow per distinct anchor frame: 1, 2, 2, 2, 2, 3, 3, 3 -> 18 / 8
-    assert float(rows[1][4]) == 3.0
-    assert float(rows[1][3]) == 2.25
+    assert float(rows[1][5]) == 3.0
+    assert float(rows[1][4]) == 2.25

@@ -7,7 +7,15 @@ time through ``predict`` (the TestLoop path), after a few warm-up frames.
 The models take turns frame by frame, so machine drift hits all alike.
 Forward hooks time FlowNet (flow), the FlowWarp neck (warp) and the
 aggregator (psi + the mean over memories), and count the flows (NF) and
-warps (NW) per frame.
+warps (NW) per frame. Every model's feature extraction (backbone + neck)
+and detection head (RPN + R-FCN on the given features, including
+proposal and box NMS) are timed too: the head's cost depends on the
+features it gets (how many boxes survive to NMS), so it is the one part
+that differs between models for reasons other than the memory. Besides
+the plain ratio of mean frame times (``x first``), the table gives the
+memory's own time (``memory ms`` = flow + warp + aggregation) and the ratio
+the first model would have with that time added (``first + memory``),
+which does not depend on how the machine's load fell on the shared parts.
 
 Examples::
 
@@ -165,6 +173,8 @@ def watched_model(config: str, device: torch.device) -> tuple:
     """Build ``config`` and hook a :class:`SectionTimer` onto its parts."""
     model = build_model(config, device)
     timer = SectionTimer(device)
+    timer.watch_method('features', model.detector, 'extract_feat')
+    timer.watch_method('head', model.detector, '_head_predict')
     if hasattr(model, 'motion'):
         timer.watch('flow', model.motion)
         timer.watch('warp', model.warp)
@@ -182,28 +192,39 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     models instead of favouring whichever ran first.
 
     Returns:
-        list[dict]: Per config, ms/frame, NF, NW and the section shares.
+        list[dict]: Per config, mean and median ms/frame, NF, NW, the
+        section shares, the feature and head times and the memory time
+        (flow + warp + aggregation) per frame.
     """
     device = torch.device(args.device)
     models = [watched_model(config, device) for config in args.configs]
     frames = make_frames(args.warmup + args.frames, args.shape, device)
-    totals = [0.0] * len(models)
+    frame_seconds = [[] for _ in models]
     with torch.no_grad():
         for t, (inputs, samples) in enumerate(frames):
             if t == args.warmup:
                 for _, timer in models:
                     timer.reset()
-                totals = [0.0] * len(models)
             for i, (model, timer) in enumerate(models):
                 start = timer._now()
                 model.predict(inputs, samples)
-                totals[i] += timer._now() - start
+                if t >= args.warmup:
+                    frame_seconds[i].append(timer._now() - start)
     rows = []
-    for config, (_, timer), total in zip(args.configs, models, totals):
+    for config, (_, timer), seconds in zip(args.configs, models,
+                                           frame_seconds):
+        seconds = torch.tensor(seconds, dtype=torch.float64)
+        total = float(seconds.sum())
         rows.append(
             dict(
                 config=config,
                 ms=1000 * total / args.frames,
+                median_ms=1000 * float(seconds.median()),
+                memory_ms=1000 * sum(timer.seconds[k] for k in
+                                     ('flow', 'warp', 'aggregation')) /
+                args.frames,
+                features_ms=1000 * timer.seconds['features'] / args.frames,
+                head_ms=1000 * timer.seconds['head'] / args.frames,
                 nf=timer.calls['flow'] / args.frames,
                 nw=timer.calls['warp'] / args.frames,
                 flow=timer.seconds['flow'] / total,
@@ -226,15 +247,20 @@ def main() -> None:
           f'{torch.__version__}')
     rows = benchmark(args)
     base_ms = rows[0]['ms']
-    print('| config | ms/frame | x first | NF | NW | flow % | warp % | '
-          'aggregation % | warp+aggregation % |')
-    print('|---|---|---|---|---|---|---|---|---|')
+    print('| config | ms/frame | median ms | x first | NF | NW | flow % | '
+          'warp % | aggregation % | warp+aggregation % | features ms | '
+          'head ms | memory ms | first + memory |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for row in rows:
         print(f"| {row['config']} | {row['ms']:.1f} | "
+              f"{row['median_ms']:.1f} | "
               f"{row['ms'] / base_ms:.3f} | {row['nf']:.2f} | "
               f"{row['nw']:.2f} | {100 * row['flow']:.2f} | "
               f"{100 * row['warp']:.3f} | {100 * row['aggregation']:.3f} | "
-              f"{100 * (row['warp'] + row['aggregation']):.3f} |")
+              f"{100 * (row['warp'] + row['aggregation']):.3f} | "
+              f"{row['features_ms']:.1f} | {row['head_ms']:.1f} | "
+              f"{row['memory_ms']:.1f} | "
+              f"{(base_ms + row['memory_ms']) / base_ms:.3f} |")
 
 
 if __name__ == '__main__':

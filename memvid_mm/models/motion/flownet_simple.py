@@ -31,7 +31,7 @@ Flow units and conventions of :meth:`FlowNetSimple.forward`:
   frame with the result, so ``img_cur`` is that first (key) image and
   ``img_prev`` the second (reference) one.
 """
-from typing import Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -167,8 +167,9 @@ class FlowNetSimple(BaseModule):
             layer (``predict_flow*``) to zero in :meth:`init_weights`, so an
             untrained network predicts zero flow (the identity warp) and
             learns motion from there. Only for training without FlowNet
-            weights (e.g. SynthVID); ignored parts of a ``Pretrained``
-            ``init_cfg`` would be overwritten, so the two are exclusive.
+            weights (e.g. SynthVID's FlowNet pre-training); parts of a
+            ``Pretrained`` ``init_cfg`` would be overwritten, so the two
+            are exclusive.
             Defaults to False.
         init_cfg (dict or list[dict], optional): Initialization config.
             Defaults to None.
@@ -270,23 +271,38 @@ class FlowNetSimple(BaseModule):
             Tensor: ``(N, 2, Hp / 4, Wp / 4)`` raw prediction (units: see
             the module docstring).
         """
+        return self.predict_raw_flows(x)[-1]
+
+    def predict_raw_flows(self, x: Tensor) -> List[Tensor]:
+        """Run the encoder-decoder, keeping every level's prediction.
+
+        Args:
+            x (Tensor): ``(N, 6, Hp, Wp)`` as in :meth:`predict_raw_flow`.
+
+        Returns:
+            list[Tensor]: Raw predictions coarse to fine, ``(N, 2, Hp / s,
+            Wp / s)`` for strides ``s`` = 64, 32, 16, 8 and 4 (the last is
+            :meth:`predict_raw_flow`'s output), in the same units.
+        """
         if x.dim() != 4 or x.size(1) != 6 or \
                 x.size(2) % self.size_divisor or \
                 x.size(3) % self.size_divisor:
             raise ValueError('predict_raw_flow needs (N, 6, Hp, Wp) with Hp '
                              f'and Wp multiples of {self.size_divisor}, got '
                              f'{tuple(x.shape)}')
-        skips = []
+        skips, flows = [], []
         for name, _ in _ENCODER:
             x = getattr(self, name)(x)
             skips.append(x)  # conv1 ... conv6, strides 2 ... 64
         for level, _, _ in _DECODER:
             flow = getattr(self, f'predict_flow{level}')(x)
+            flows.append(flow)  # [N, 2, Hp / 2**level, Wp / 2**level]
             x = torch.cat(
                 (skips[level - 2], getattr(self, f'deconv{level - 1}')(x),
                  getattr(self, f'upsample_flow{level - 1}')(flow)),
                 dim=1)
-        return self.predict_flow(x)  # [N, 2, Hp / 4, Wp / 4]
+        flows.append(self.predict_flow(x))  # [N, 2, Hp / 4, Wp / 4]
+        return flows
 
     def raw_to_pixel_flow(self, raw: Tensor, net_hw: Tuple[int, int],
                           img_hw: Tuple[int, int]) -> Tensor:
@@ -310,19 +326,17 @@ class FlowNetSimple(BaseModule):
             flow = flow * flow.new_tensor([W / w, H / h]).view(1, 2, 1, 1)
         return flow  # [N, 2, H, W]
 
-    def forward(self, img_cur: Tensor, img_prev: Tensor) -> Tensor:
-        """Estimate the backward flow from ``img_cur`` to ``img_prev``.
+    def network_input(self, img_cur: Tensor,
+                      img_prev: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        """Build the network input from two detector-normalised images.
 
         Args:
-            img_cur (Tensor): ``(N, 3, H, W)`` current (key) frame,
-                normalised by the data preprocessor (RGB).
-            img_prev (Tensor): ``(N, 3, H, W)`` earlier (reference/anchor)
-                frame, same normalisation.
+            img_cur (Tensor): ``(N, 3, H, W)`` current frame.
+            img_prev (Tensor): ``(N, 3, H, W)`` earlier frame.
 
         Returns:
-            Tensor: ``(N, 2, H, W)`` flow in input-image pixels, channel 0 =
-            dx, 1 = dy: the content at pixel p of ``img_cur`` is at
-            ``p + flow(p)`` in ``img_prev``.
+            tuple: ``x``, the ``(N, 6, Hp, Wp)`` FlowNet-normalised,
+            resized and zero-padded pair, and the un-padded ``(h, w)``.
         """
         if img_cur.dim() != 4 or img_cur.size(1) != 3 or \
                 img_cur.shape != img_prev.shape:
@@ -339,6 +353,98 @@ class FlowNetSimple(BaseModule):
                 x, size=net_hw, mode='bilinear', align_corners=False)
         pad_h = -net_hw[0] % self.size_divisor
         pad_w = -net_hw[1] % self.size_divisor
-        x = F.pad(x, (0, pad_w, 0, pad_h))  # [N, 6, Hp, Wp], zeros
+        return F.pad(x, (0, pad_w, 0, pad_h)), net_hw  # [N, 6, Hp, Wp]
+
+    def loss(self,
+             img_cur: Tensor,
+             img_prev: Tensor,
+             gt_flow: Tensor,
+             pixel_weight: Optional[Tensor] = None,
+             level_weights: Sequence[float] = (0.005, 0.01, 0.02, 0.08,
+                                               0.32)) -> Dict[str, Tensor]:
+        """Multi-scale end-point-error loss against a known flow.
+
+        As FlowNet is trained: the target, converted to raw units (network
+        input pixels / 20), is averaged over each level's cells and every
+        level's prediction pays its mean EPE times its weight; cells that
+        are mostly zero padding are left out. With ``pixel_weight`` the
+        means are weighted (the weights averaged over each cell like the
+        target), e.g. to let small moving objects count as much as the
+        background. The loss is reported in
+        input-image pixels (x 20 / ``img_scale_factor``; with the weights
+        (0, 0, 0, 0, 1) it is the finest level's EPE in pixels).
+
+        Args:
+            img_cur (Tensor): ``(N, 3, H, W)`` current frame.
+            img_prev (Tensor): ``(N, 3, H, W)`` earlier frame.
+            gt_flow (Tensor): ``(N, 2, H, W)`` true backward flow in
+                input-image pixels (the :meth:`forward` convention).
+            pixel_weight (Tensor, optional): ``(N, 1, H, W)`` non-negative
+                weight of every pixel. Defaults to None (all equal).
+            level_weights (Sequence[float]): Weights of the levels, strides
+                64, 32, 16, 8 and 4. Defaults to FlowNet's
+                (0.005, 0.01, 0.02, 0.08, 0.32).
+
+        Returns:
+            dict[str, Tensor]: ``loss_flow`` (to minimise) and ``epe``, the
+            mean EPE of :meth:`forward`'s output in pixels (no gradient).
+        """
+        if gt_flow.shape != (img_cur.size(0), 2) + img_cur.shape[-2:]:
+            raise ValueError('gt_flow must be (N, 2, H, W) like the images, '
+                             f'got {tuple(gt_flow.shape)} for images '
+                             f'{tuple(img_cur.shape)}')
+        if pixel_weight is None:
+            pixel_weight = gt_flow.new_ones(gt_flow.size(0), 1,
+                                            *gt_flow.shape[-2:])
+        if pixel_weight.shape != (gt_flow.size(0), 1) + gt_flow.shape[-2:] \
+                or (pixel_weight < 0).any():
+            raise ValueError('pixel_weight must be (N, 1, H, W) and >= 0, '
+                             f'got {tuple(pixel_weight.shape)}')
+        if len(level_weights) != len(_DECODER) + 1:
+            raise ValueError(f'need {len(_DECODER) + 1} level_weights, got '
+                             f'{len(level_weights)}')
+        x, net_hw = self.network_input(img_cur, img_prev)
+        raw_flows = self.predict_raw_flows(x)
+        (h, w), (H, W) = net_hw, gt_flow.shape[-2:]
+        # Input-image pixels -> network-input pixels / 20 (raw units).
+        target = F.interpolate(gt_flow, size=net_hw, mode='area')
+        target = target * target.new_tensor([w / W, h / H]).view(
+            1, 2, 1, 1) / (self.flow_scale_factor * 4)
+        padding = (0, x.size(3) - w, 0, x.size(2) - h)
+        target = F.pad(target, padding)
+        valid = F.pad(target.new_ones(1, 1, h, w), padding)
+        pixel_weight = F.pad(
+            F.interpolate(pixel_weight, size=net_hw, mode='area'), padding)
+        loss = gt_flow.new_zeros(())
+        for weight, raw in zip(level_weights, raw_flows):
+            stride = x.size(2) // raw.size(2)
+            cover = F.avg_pool2d(valid, stride)  # share of real pixels
+            level_target = F.avg_pool2d(target, stride) / cover.clamp(
+                min=1e-6)
+            cell_weight = F.avg_pool2d(pixel_weight, stride) * (cover > 0.5)
+            epe = (raw - level_target).norm(dim=1, keepdim=True)
+            loss = loss + weight * (epe * cell_weight).sum() / \
+                cell_weight.sum().clamp(min=1e-6)
+        unit = self.flow_scale_factor * 4 / self.img_scale_factor
+        with torch.no_grad():
+            flow = self.raw_to_pixel_flow(raw_flows[-1], net_hw, (H, W))
+            epe = (flow - gt_flow).norm(dim=1).mean()
+        return dict(loss_flow=loss * unit, epe=epe)
+
+    def forward(self, img_cur: Tensor, img_prev: Tensor) -> Tensor:
+        """Estimate the backward flow from ``img_cur`` to ``img_prev``.
+
+        Args:
+            img_cur (Tensor): ``(N, 3, H, W)`` current (key) frame,
+                normalised by the data preprocessor (RGB).
+            img_prev (Tensor): ``(N, 3, H, W)`` earlier (reference/anchor)
+                frame, same normalisation.
+
+        Returns:
+            Tensor: ``(N, 2, H, W)`` flow in input-image pixels, channel 0 =
+            dx, 1 = dy: the content at pixel p of ``img_cur`` is at
+            ``p + flow(p)`` in ``img_prev``.
+        """
+        x, net_hw = self.network_input(img_cur, img_prev)
         raw = self.predict_raw_flow(x)
-        return self.raw_to_pixel_flow(raw, net_hw, img_hw)
+        return self.raw_to_pixel_flow(raw, net_hw, tuple(img_cur.shape[-2:]))

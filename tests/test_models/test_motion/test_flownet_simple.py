@@ -211,3 +211,86 @@ def test_width_divisor_gives_a_lighter_network_of_the_same_layout():
     assert flow.shape == (1, 2, 64, 96)
     with pytest.raises(ValueError, match='width_divisor'):
         FlowNetSimple(width_divisor=3)
+
+
+def test_raw_flows_of_every_level(flownet):
+    x = torch.randn(1, 6, 64, 128)
+    with torch.no_grad():
+        flows = flownet.predict_raw_flows(x)
+        final = flownet.predict_raw_flow(x)
+    assert [tuple(f.shape[-2:]) for f in flows] == [(1, 2), (2, 4), (4, 8),
+                                                    (8, 16), (16, 32)]
+    assert torch.equal(flows[-1], final)
+
+
+def _constant_raw_flows(value_x, value_y):
+    """A stand-in for predict_raw_flows: every level constant."""
+
+    def raw_flows(x):
+        outs = []
+        for stride in (64, 32, 16, 8, 4):
+            out = x.new_empty(x.size(0), 2, x.size(2) // stride,
+                              x.size(3) // stride)
+            out[:, 0], out[:, 1] = value_x, value_y
+            outs.append(out)
+        return outs
+
+    return raw_flows
+
+
+def test_loss_is_zero_for_the_true_flow_and_in_pixels(flownet, monkeypatch):
+    """Raw (0.25, -0.1) is (10, -4) px (x 40): a zero loss against that
+    flow; against a zero flow every level's EPE is |(10, -4)| px."""
+    img = torch.zeros(2, 3, 96, 160)
+    gt = torch.empty(2, 2, 96, 160)
+    gt[:, 0], gt[:, 1] = 10.0, -4.0
+    monkeypatch.setattr(flownet, 'predict_raw_flows',
+                        _constant_raw_flows(0.25, -0.1))
+    losses = flownet.loss(img, img, gt)
+    assert losses['loss_flow'].item() == pytest.approx(0.0, abs=1e-4)
+    assert losses['epe'].item() == pytest.approx(0.0, abs=1e-4)
+    monkeypatch.setattr(flownet, 'predict_raw_flows',
+                        _constant_raw_flows(0.0, 0.0))
+    losses = flownet.loss(img, img, gt)
+    norm = (10.0**2 + 4.0**2)**0.5
+    assert losses['epe'].item() == pytest.approx(norm, rel=1e-5)
+    assert losses['loss_flow'].item() == pytest.approx(
+        (0.005 + 0.01 + 0.02 + 0.08 + 0.32) * norm, rel=1e-5)
+    only_finest = flownet.loss(img, img, gt, level_weights=(0, 0, 0, 0, 1))
+    assert only_finest['loss_flow'].item() == pytest.approx(norm, rel=1e-5)
+
+
+def test_loss_pixel_weight_selects_pixels(flownet, monkeypatch):
+    """Error only in the left half: weighting only the right half (whole
+    cells at every level: columns 0-79 | 80-159 at the 64-px level of the
+    80-px network input) gives zero loss, only the left half the full."""
+    img = torch.zeros(1, 3, 96, 160)
+    gt = torch.zeros(1, 2, 96, 160)
+    gt[:, 0, :, :80] = 8.0  # raw 0.2 on the left half, 0 on the right
+    monkeypatch.setattr(flownet, 'predict_raw_flows',
+                        _constant_raw_flows(0.0, 0.0))
+    right = torch.zeros(1, 1, 96, 160)
+    right[..., 128:] = 1.0  # network columns 64-79: the 2nd 64-px cell
+    weights = (0, 0, 0, 0, 1)
+    assert flownet.loss(img, img, gt, right, weights)['loss_flow'].item() \
+        == pytest.approx(0.0, abs=1e-5)
+    left = 1.0 - right
+    left[..., 64:] = 0.0
+    assert flownet.loss(img, img, gt, left, weights)['loss_flow'].item() \
+        == pytest.approx(8.0, rel=1e-5)
+    with pytest.raises(ValueError, match='pixel_weight'):
+        flownet.loss(img, img, gt, -right)
+
+
+def test_loss_trains_the_network_and_checks_shapes():
+    model = FlowNetSimple(width_divisor=16)
+    img_cur, img_prev = torch.randn(2, 1, 3, 64, 96)
+    gt = torch.randn(1, 2, 64, 96)
+    losses = model.loss(img_cur, img_prev, gt)
+    losses['loss_flow'].backward()
+    assert model.conv1[0].conv.weight.grad.abs().sum() > 0
+    assert not losses['epe'].requires_grad
+    with pytest.raises(ValueError, match='gt_flow'):
+        model.loss(img_cur, img_prev, gt[:, :, :32])
+    with pytest.raises(ValueError, match='level_weights'):
+        model.loss(img_cur, img_prev, gt, level_weights=(1.0, ))

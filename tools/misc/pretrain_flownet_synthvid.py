@@ -1,0 +1,245 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Pre-train a memory config's FlowNet on SynthVID's ground-truth flow.
+
+The paper (and the ImageNet VID configs) start from a FlowNet pre-trained on
+Flying Chairs; nothing can be downloaded for SynthVID, so this tool plays
+that part. With the generator settings of ``DATA_ROOT/synthvid.json`` it
+renders ``--num-videos`` videos of SynthVID's ``flow`` stream (never
+written, disjoint from train and val, like Flying Chairs for the paper),
+samples frame pairs up to ``--max-gap`` frames apart with their exact flow
+(:class:`memvid_mm.datasets.SynthVIDFlowPairs`) and trains the config's
+``model.motion`` network with FlowNet's multi-scale end-point-error loss
+(``FlowNetSimple.loss``); ``--balance-objects`` makes the object pixels
+of a pair weigh as much as its background pixels together (objects cover
+about a tenth of a frame). Images are normalised with the config's data
+preprocessor, as the detector feeds them. It writes a checkpoint
+(``state_dict`` of the motion network alone) for
+``model.motion.init_cfg=dict(type='Pretrained', ...)`` and a JSON with the
+end-point error (EPE) of the trained network and of a zero flow on
+SynthVID val pairs.
+
+Example::
+
+    python tools/misc/pretrain_flownet_synthvid.py \\
+        configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py \\
+        --out work_dirs/demo/flownet_synthvid/flownet.pth
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import time
+from typing import Dict, Optional, Sequence
+
+import torch
+from mmengine.config import Config, DictAction
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from mmdet.registry import MODELS
+
+import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
+from memvid_mm.datasets import SynthVIDFlowPairs
+from memvid_mm.utils import flush_denormals_on_cpu
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Pre-train a FlowNet on SynthVID ground-truth flow')
+    parser.add_argument('config', help='config whose model.motion to train')
+    parser.add_argument('--out', required=True, help='checkpoint to write')
+    parser.add_argument('--data-root', default='data/synthvid',
+                        help='SynthVID root holding synthvid.json')
+    parser.add_argument('--num-videos', type=int, default=300,
+                        help='videos of the flow stream to train on')
+    parser.add_argument('--iters', type=int, default=3000)
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--max-gap', type=int, default=8,
+                        help='largest frame distance of a training pair '
+                        '(ClockNet warps memories up to stride - 1 frames)')
+    parser.add_argument('--val-pairs', type=int, default=400,
+                        help='val pairs to score (evenly spaced)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--balance-objects',
+        action='store_true',
+        help='weigh object pixels as much as background pixels in the loss')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. model.motion.width_divisor=4')
+    return parser.parse_args(argv)
+
+
+def load_settings(data_root: str) -> Dict:
+    """The generator settings of a SynthVID root (its ``synthvid.json``)."""
+    path = osp.join(data_root, 'synthvid.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path} not found: generate SynthVID first '
+            '(python tools/misc/gen_synthvid.py --out DATA_ROOT)')
+    with open(path, encoding='utf-8') as f:
+        settings = json.load(f)
+    keys = ('num_train_videos', 'num_val_videos', 'num_frames', 'width',
+            'height', 'seed')
+    missing = [k for k in keys if k not in settings]
+    if missing:
+        raise KeyError(f'{path} lacks the generator settings {missing}')
+    return settings
+
+
+def build_motion(cfg: Config) -> nn.Module:
+    """The config's ``model.motion``, predicting zero flow at first."""
+    if 'motion' not in cfg.model:
+        raise KeyError('the config has no model.motion to pre-train')
+    motion_cfg = cfg.model.motion.copy()
+    motion_cfg.update(init_cfg=None, zero_init_flow=True)
+    motion = MODELS.build(motion_cfg)
+    motion.init_weights()
+    return motion
+
+
+def balanced_pixel_weight(object_mask: Tensor) -> Tensor:
+    """Weights ``(N, 1, H, W)`` under which the object pixels of an image
+    count as much as its background pixels (all 1 without objects)."""
+    mask = object_mask[:, None].float()  # [N, 1, H, W]
+    share = mask.mean(dim=(2, 3), keepdim=True)
+    weight = torch.where(mask > 0, 0.5 / share.clamp(min=1e-6),
+                         0.5 / (1 - share).clamp(min=1e-6))
+    no_split = (share == 0) | (share == 1)
+    return torch.where(no_split, torch.ones_like(weight), weight)
+
+
+def normalise(img: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """RGB [0, 255] -> the detector's normalisation."""
+    return (img - mean) / std
+
+
+@torch.no_grad()
+def evaluate(motion: nn.Module, pairs: SynthVIDFlowPairs, mean: Tensor,
+             std: Tensor, num_pairs: int) -> Dict[str, float]:
+    """Mean EPE of the network and of zero flow on evenly spaced pairs,
+    over all pixels and over the pixels of moving objects (object pixels
+    whose flow differs from the camera's by more than half a pixel)."""
+    motion.eval()
+    step = max(1, len(pairs) // num_pairs)
+    sums = dict(epe=0.0, zero_epe=0.0, moving_epe=0.0, moving_zero_epe=0.0)
+    counts = dict(all=0, moving=0)
+    for index in range(0, len(pairs), step)[:num_pairs]:
+        pair = pairs[index]
+        target = pair['flow'][None]
+        flow = motion(
+            normalise(pair['img_cur'][None], mean, std),
+            normalise(pair['img_prev'][None], mean, std))
+        epe = (flow - target).norm(dim=1)[0]
+        zero_epe = target[0].norm(dim=0)
+        background = target[0][:, ~pair['object_mask']]  # camera flow
+        camera = (background[:, :1] if background.numel() else
+                  target.new_zeros(2, 1))
+        moving = pair['object_mask'] & (
+            (target[0] - camera[:, :, None]).norm(dim=0) > 0.5)
+        sums['epe'] += epe.sum().item()
+        sums['zero_epe'] += zero_epe.sum().item()
+        sums['moving_epe'] += epe[moving].sum().item()
+        sums['moving_zero_epe'] += zero_epe[moving].sum().item()
+        counts['all'] += epe.numel()
+        counts['moving'] += int(moving.sum())
+    motion.train()
+    return dict(
+        epe=sums['epe'] / counts['all'],
+        zero_flow_epe=sums['zero_epe'] / counts['all'],
+        moving_epe=sums['moving_epe'] / max(counts['moving'], 1),
+        moving_zero_flow_epe=sums['moving_zero_epe'] /
+        max(counts['moving'], 1),
+        pairs=len(range(0, len(pairs), step)[:num_pairs]))
+
+
+def hflip(batch: Dict[str, Tensor], flip: Tensor) -> Dict[str, Tensor]:
+    """Mirror the selected samples of a batch (flow dx changes sign)."""
+    out = dict(batch)
+    for key in ('img_cur', 'img_prev', 'flow', 'object_mask'):
+        mirrored = batch[key].flip(-1)
+        if key == 'flow':
+            mirrored = mirrored * mirrored.new_tensor([-1.0, 1.0]).view(
+                1, 2, 1, 1)
+        where = flip.view(-1, *([1] * (mirrored.dim() - 1)))
+        out[key] = torch.where(where, mirrored, batch[key])
+    return out
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
+    args = parse_args(argv)
+    flush_denormals_on_cpu()
+    torch.manual_seed(args.seed)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    settings = load_settings(args.data_root)
+    preprocessor = cfg.model.data_preprocessor
+    mean = torch.tensor(preprocessor.mean, dtype=torch.float32).view(
+        1, 3, 1, 1)
+    std = torch.tensor(preprocessor.std, dtype=torch.float32).view(1, 3, 1, 1)
+    size = dict(
+        num_frames=settings['num_frames'],
+        width=settings['width'],
+        height=settings['height'],
+        seed=settings['seed'])
+    train_pairs = SynthVIDFlowPairs(
+        'flow', args.num_videos, max_gap=args.max_gap, **size)
+    val_pairs = SynthVIDFlowPairs(
+        'val', settings['num_val_videos'], max_gap=args.max_gap, **size)
+    motion = build_motion(cfg)
+    optimizer = torch.optim.Adam(motion.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=args.iters)
+    generator = torch.Generator().manual_seed(args.seed)
+    loader = DataLoader(
+        train_pairs,
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=generator)
+    start, it, running = time.time(), 0, 0.0
+    while it < args.iters:
+        for batch in loader:
+            flip = torch.rand(args.batch_size, generator=generator) < 0.5
+            batch = hflip(batch, flip)
+            losses = motion.loss(
+                normalise(batch['img_cur'], mean, std),
+                normalise(batch['img_prev'], mean, std), batch['flow'],
+                balanced_pixel_weight(batch['object_mask'])
+                if args.balance_objects else None)
+            optimizer.zero_grad()
+            losses['loss_flow'].backward()
+            optimizer.step()
+            scheduler.step()
+            it += 1
+            running += losses['epe'].item()
+            if it % 100 == 0:
+                print(f'iter {it}/{args.iters}: train EPE '
+                      f'{running / 100:.3f} px, '
+                      f'{time.time() - start:.0f} s', flush=True)
+                running = 0.0
+            if it == args.iters:
+                break
+    results = evaluate(motion, val_pairs, mean, std, args.val_pairs)
+    results.update(iters=args.iters, train_s=time.time() - start)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    torch.save(
+        dict(
+            state_dict=motion.state_dict(),
+            meta=dict(config=args.config, val=results)), args.out)
+    with open(osp.splitext(args.out)[0] + '.json', 'w',
+              encoding='utf-8') as f:
+        json.dump(results, f, indent=1)
+    print(f'val EPE {results["epe"]:.3f} px (zero flow '
+          f'{results["zero_flow_epe"]:.3f}); on moving objects '
+          f'{results["moving_epe"]:.3f} px (zero flow '
+          f'{results["moving_zero_flow_epe"]:.3f}); wrote {args.out}')
+    return results
+
+
+if __name__ == '__main__':
+    main()
