@@ -33,6 +33,9 @@ past pays off:
   ``degradation``.
 
 Boxes are the full object extent (also when occluded), ``generated`` is 0.
+The generator knows where every pixel moves, so :class:`SceneMotion` gives
+the exact (ground-truth) flow between any two frames of a video, e.g. to
+pre-train FlowNet (:mod:`memvid_mm.datasets.synthvid_flow`).
 Randomness comes only from ``numpy.random.Generator``: split ``train`` uses
 ``SeedSequence([seed, 0])`` and ``val`` ``SeedSequence([seed, 1])``, spawned
 into one child per video, so a video does not depend on how many are made.
