@@ -80,8 +80,10 @@ def small_config(base: str, data_root: str, out_file: str,
 def trained_memnet(synthvid_root, tmp_path_factory):
     """MemNet-3 trained for 4 iterations by 2 CPU processes."""
     work_dir = str(tmp_path_factory.mktemp('memnet'))
-    cfg = small_config(MEMNET_CFG, synthvid_root,
-                       osp.join(work_dir, 'memnet.py'))
+    # No FlowNet weights: `make demo` pre-trains them, tests do not.
+    cfg = small_config(
+        MEMNET_CFG, synthvid_root, osp.join(work_dir, 'memnet.py'),
+        **{'model.motion.init_cfg': None})
     proc = run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
                 work_dir])
     assert 'Iter(train) [4/4]' in proc.stdout + proc.stderr
