@@ -72,6 +72,25 @@ def test_missing_synthvid_settings_are_named(tmp_path):
         ])
 
 
+def test_too_few_pairs_for_a_batch(tmp_path):
+    tool = _load_tool()
+    (tmp_path / 'synthvid.json').write_text(
+        json.dumps(
+            dict(
+                num_train_videos=1,
+                num_val_videos=1,
+                num_frames=3,
+                width=64,
+                height=48,
+                seed=0)))
+    with pytest.raises(ValueError, match='--num-videos'):
+        tool.main([
+            MEMNET_CFG, '--out',
+            str(tmp_path / 'f.pth'), '--data-root',
+            str(tmp_path), '--num-videos', '1', '--batch-size', '8'
+        ])
+
+
 def test_balanced_pixel_weight():
     tool = _load_tool()
     mask = torch.zeros(2, 4, 5, dtype=torch.bool)

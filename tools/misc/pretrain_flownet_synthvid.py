@@ -190,6 +190,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
         'flow', args.num_videos, max_gap=args.max_gap, **size)
     val_pairs = SynthVIDFlowPairs(
         'val', settings['num_val_videos'], max_gap=args.max_gap, **size)
+    if len(train_pairs) < args.batch_size:
+        raise ValueError(f'{len(train_pairs)} training pairs cannot fill a '
+                         f'batch of {args.batch_size}; raise --num-videos')
     motion = build_motion(cfg)
     optimizer = torch.optim.Adam(motion.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
