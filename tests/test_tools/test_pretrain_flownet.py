@@ -24,19 +24,24 @@ def _load_tool():
     return module
 
 
-def test_pretrained_flownet_loads_into_the_memory_config(tmp_path):
-    tool = _load_tool()
-    data_root = tmp_path / 'synthvid'
-    data_root.mkdir()
+def _write_settings(data_root, num_frames: int) -> None:
+    """A SynthVID ``synthvid.json`` of 1 + 1 videos at 64x48."""
     (data_root / 'synthvid.json').write_text(
         json.dumps(
             dict(
                 num_train_videos=1,
                 num_val_videos=1,
-                num_frames=5,
+                num_frames=num_frames,
                 width=64,
                 height=48,
                 seed=0)))
+
+
+def test_pretrained_flownet_loads_into_the_memory_config(tmp_path):
+    tool = _load_tool()
+    data_root = tmp_path / 'synthvid'
+    data_root.mkdir()
+    _write_settings(data_root, num_frames=5)
     out = str(tmp_path / 'flownet' / 'flownet.pth')
     results = tool.main([
         MEMNET_CFG, '--out', out, '--data-root',
@@ -74,15 +79,7 @@ def test_missing_synthvid_settings_are_named(tmp_path):
 
 def test_too_few_pairs_for_a_batch(tmp_path):
     tool = _load_tool()
-    (tmp_path / 'synthvid.json').write_text(
-        json.dumps(
-            dict(
-                num_train_videos=1,
-                num_val_videos=1,
-                num_frames=3,
-                width=64,
-                height=48,
-                seed=0)))
+    _write_settings(tmp_path, num_frames=3)
     with pytest.raises(ValueError, match='--num-videos'):
         tool.main([
             MEMNET_CFG, '--out',

@@ -124,10 +124,11 @@ def evaluate(motion: nn.Module, pairs: SynthVIDFlowPairs, mean: Tensor,
     over all pixels and over the pixels of moving objects (object pixels
     whose flow differs from the camera's by more than half a pixel)."""
     motion.eval()
-    step = max(1, len(pairs) // num_pairs)
+    indices = range(0, len(pairs), max(1, len(pairs) // num_pairs))
+    indices = indices[:num_pairs]
     sums = dict(epe=0.0, zero_epe=0.0, moving_epe=0.0, moving_zero_epe=0.0)
     counts = dict(all=0, moving=0)
-    for index in range(0, len(pairs), step)[:num_pairs]:
+    for index in indices:
         pair = pairs[index]
         target = pair['flow'][None]
         flow = motion(
@@ -153,7 +154,7 @@ def evaluate(motion: nn.Module, pairs: SynthVIDFlowPairs, mean: Tensor,
         moving_epe=sums['moving_epe'] / max(counts['moving'], 1),
         moving_zero_flow_epe=sums['moving_zero_epe'] /
         max(counts['moving'], 1),
-        pairs=len(range(0, len(pairs), step)[:num_pairs]))
+        pairs=len(indices))
 
 
 def hflip(batch: Dict[str, Tensor], flip: Tensor) -> Dict[str, Tensor]:

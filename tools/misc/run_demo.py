@@ -28,27 +28,28 @@ from typing import Dict, List
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_ROOT = 'data/synthvid'
 # Stages in order: (name, config, stage whose last checkpoint it starts from,
-# whether it is tested and shown). Every shown model trains 6 + 3 epochs:
+# whether it is tested and shown, whether its FlowNet starts from the
+# pre-trained one). Every shown model trains 6 + 3 epochs:
 # the per-frame detectors 6 epochs then 3 more (the control), the memory
 # models 3 epochs from the same 6-epoch per-frame R-FCN.
 STAGES = [
     ('Faster R-CNN 6e',
      'configs/faster_rcnn/faster-rcnn_r18-tiny-dc5_1xb4-6e_synthvid.py', None,
-     False),
+     False, False),
     ('Faster R-CNN (per-frame)',
      'configs/faster_rcnn/faster-rcnn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
-     'Faster R-CNN 6e', True),
+     'Faster R-CNN 6e', True, False),
     ('R-FCN 6e', 'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py', None,
-     False),
+     False, False),
     ('R-FCN (per-frame)',
      'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py', 'R-FCN 6e',
-     True),
+     True, False),
     ('MemNet-3',
      'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
-     'R-FCN 6e', True),
+     'R-FCN 6e', True, True),
     ('ClockNet',
      'configs/clocknet/clocknet_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
-     'R-FCN 6e', True),
+     'R-FCN 6e', True, True),
 ]
 # The memory configs' FlowNet init_cfg points to this file under the default
 # work dir; the demo passes the actual path.
@@ -190,13 +191,13 @@ def main() -> None:
     flownet = pretrain_flownet(args.work_dir, args.overwrite)
     results = {}
     model_dirs = {}
-    for name, config, init_from, evaluate in STAGES:
+    for name, config, init_from, evaluate, uses_flownet in STAGES:
         model_dirs[name] = model_dir_of(args.work_dir, config)
         options = []
         if init_from:
             init_checkpoint = last_checkpoint(model_dirs[init_from])
             options.append(f'load_from={init_checkpoint}')
-        if config.startswith(('configs/memnet/', 'configs/clocknet/')):
+        if uses_flownet:
             options.append(f'model.motion.init_cfg.checkpoint={flownet}')
         stage = run_stage(config, model_dirs[name], options, evaluate,
                           args.overwrite)
