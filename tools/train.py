@@ -3,7 +3,7 @@
 
 Example::
 
-    python tools/train.py configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py
+    python tools/train.py configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py
     bash tools/dist_train.sh configs/clocknet_r101_vid.py 4
 """
 import argparse

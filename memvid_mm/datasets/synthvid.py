@@ -706,7 +706,7 @@ def _write_image_sets(out_dir: str, split: str, class_videos: Dict[int,
 
 def generate_synthvid(out_dir: str,
                       num_train_videos: int = 24,
-                      num_val_videos: int = 8,
+                      num_val_videos: int = 32,
                       num_frames: int = 40,
                       width: int = 160,
                       height: int = 96,
@@ -719,7 +719,8 @@ def generate_synthvid(out_dir: str,
         out_dir (str): Data set root (gets ``Data``, ``Annotations``,
             ``ImageSets``).
         num_train_videos (int): Training videos. Defaults to 24.
-        num_val_videos (int): Validation videos. Defaults to 8.
+        num_val_videos (int): Validation videos. Defaults to 32 (about
+            70 object tracks, so every speed split has about 20).
         num_frames (int): Frames per video. Defaults to 40.
         width (int): Frame width. Defaults to 160.
         height (int): Frame height. Defaults to 96.

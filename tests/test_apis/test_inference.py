@@ -5,8 +5,8 @@ import torch
 
 from memvid_mm.apis import OnlineVideoInferencer, init_video_detector
 
-MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py'
-RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py'
+MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
+RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
 
 
 @pytest.fixture(scope='module')

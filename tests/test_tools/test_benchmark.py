@@ -9,8 +9,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def test_benchmark_reports_nf_and_nw_per_model():
     configs = [
-        'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
-        'configs/clocknet/clocknet_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
+        'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py',
+        'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py',
     ]
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/benchmark.py', '--configs',

@@ -19,7 +19,7 @@ from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
                                 convert_vid, generate_synthvid, save_json)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py'
+MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 
 
 def free_port() -> int:
@@ -154,7 +154,7 @@ def test_clocknet_r101_vid_trains_with_two_processes(
 
 def test_per_frame_rfcn_trains_and_tests_with_two_processes(
         synthvid_root, tmp_path):
-    cfg = small_config('configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+    cfg = small_config('configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py',
                        synthvid_root, str(tmp_path / 'rfcn.py'),
                        **{'train_cfg.max_iters': 2,
                           'default_hooks.checkpoint.interval': 2})

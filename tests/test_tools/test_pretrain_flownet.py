@@ -12,7 +12,7 @@ from mmengine.config import Config
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MEMNET_CFG = osp.join(
     REPO_ROOT,
-    'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py')
+    'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
 
 
 def _load_tool():

@@ -52,10 +52,10 @@ PRESETS = {
     'tiny': dict(
         shape=(96, 160),
         configs=[
-            'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
-            'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
+            'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py',
+            'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py',
             'configs/clocknet/'
-            'clocknet_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py',
+            'clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py',
         ]),
 }
 

@@ -9,8 +9,8 @@ whether the flow learned the motion it should compensate.
 Example::
 
     python tools/analysis_tools/flow_stats.py \\
-        configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py \\
-        work_dirs/demo/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid/epoch_3.pth
+        configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py \\
+        work_dirs/demo/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid/epoch_3.pth
 """
 import argparse
 import json

@@ -4,7 +4,7 @@
 Example::
 
     python tools/misc/gen_synthvid.py --out data/synthvid \\
-        --num-train-videos 24 --num-val-videos 8 --seed 0 \\
+        --num-train-videos 24 --num-val-videos 32 --seed 0 \\
         --preview docs/synthvid.png
 
 writes ``data/synthvid/{Data,Annotations,ImageSets}``,
@@ -27,7 +27,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Generate SynthVID')
     parser.add_argument('--out', default='data/synthvid', help='output root')
     parser.add_argument('--num-train-videos', type=int, default=24)
-    parser.add_argument('--num-val-videos', type=int, default=8)
+    parser.add_argument('--num-val-videos', type=int, default=32)
     parser.add_argument('--num-frames', type=int, default=40)
     parser.add_argument('--width', type=int, default=160)
     parser.add_argument('--height', type=int, default=96)

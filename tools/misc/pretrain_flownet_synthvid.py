@@ -21,7 +21,7 @@ SynthVID val pairs.
 Example::
 
     python tools/misc/pretrain_flownet_synthvid.py \\
-        configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py \\
+        configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py \\
         --out work_dirs/demo/flownet_synthvid/flownet.pth
 """
 import argparse

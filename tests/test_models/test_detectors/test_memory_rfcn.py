@@ -10,7 +10,7 @@ from memvid_mm.models.detectors import MemoryRFCN
 from memvid_mm.models.layers import MemoryState
 from .clip_data import packed_clips
 
-MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py'
+MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 
 
 def tiny_cfg(**aggregator) -> dict:

@@ -9,8 +9,8 @@ from mmdet.registry import MODELS
 from .clip_data import packed_clips
 
 CONFIGS = [
-    'configs/rfcn/rfcn_r18-tiny-dc5_1xb4-6e_synthvid.py',
-    'configs/faster_rcnn/faster-rcnn_r18-tiny-dc5_1xb4-6e_synthvid.py',
+    'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py',
+    'configs/faster_rcnn/faster-rcnn_r18-tiny-d8_1xb4-6e_synthvid.py',
 ]
 
 

@@ -1,7 +1,7 @@
 # Per-frame tiny Faster R-CNN on SynthVID: ResNet-18 at 1/4 width with a
 # dilated conv5, trained from scratch (`make demo`, first stage).
 _base_ = [
-    '../_base_/models/faster-rcnn_r18-tiny-dc5.py',
+    '../_base_/models/faster-rcnn_r18-tiny-d8.py',
     '../_base_/datasets/synthvid.py',
     '../_base_/schedules/schedule_synthvid.py', '../_base_/default_runtime.py'
 ]

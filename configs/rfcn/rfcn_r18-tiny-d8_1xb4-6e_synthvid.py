@@ -1,6 +1,6 @@
 # Per-frame tiny R-FCN on SynthVID (the `make demo` baseline).
 _base_ = [
-    '../_base_/models/rfcn_r18-tiny-dc5.py', '../_base_/datasets/synthvid.py',
+    '../_base_/models/rfcn_r18-tiny-d8.py', '../_base_/datasets/synthvid.py',
     '../_base_/schedules/schedule_synthvid.py', '../_base_/default_runtime.py'
 ]
 default_hooks = dict(logger=dict(interval=20))

@@ -2,9 +2,9 @@
 # the control for the memory models, which start from the same checkpoint
 # and train for the same 3 epochs (`make demo` passes `load_from`).
 _base_ = [
-    '../_base_/models/rfcn_r18-tiny-dc5.py', '../_base_/datasets/synthvid.py',
+    '../_base_/models/rfcn_r18-tiny-d8.py', '../_base_/datasets/synthvid.py',
     '../_base_/schedules/schedule_synthvid_ft3e.py',
     '../_base_/default_runtime.py'
 ]
-load_from = 'work_dirs/demo/rfcn_r18-tiny-dc5_1xb4-6e_synthvid/epoch_6.pth'
+load_from = 'work_dirs/demo/rfcn_r18-tiny-d8_1xb4-6e_synthvid/epoch_6.pth'
 default_hooks = dict(logger=dict(interval=20))

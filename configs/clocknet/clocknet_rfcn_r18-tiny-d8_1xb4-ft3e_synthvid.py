@@ -3,7 +3,7 @@
 # from the same 6-epoch R-FCN checkpoint and for the same 3 epochs. Each
 # memory aggregates evidence with the learned weighting (Eq. 4), which beat
 # averaging on SynthVID (README, "Ablations").
-_base_ = '../memnet/memnet-3_rfcn_r18-tiny-dc5_1xb4-ft3e_synthvid.py'
+_base_ = '../memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 model = dict(
     aggregator=dict(
         _delete_=True,

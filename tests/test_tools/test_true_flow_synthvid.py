@@ -1,0 +1,116 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""tools/analysis_tools/test_true_flow_synthvid.py: the true flow in place
+of FlowNet, under the stock test loop."""
+import importlib.util
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
+                                convert_vid, generate_synthvid, render_split,
+                                save_json)
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+MEMNET_CFG = osp.join(
+    REPO_ROOT,
+    'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'test_true_flow_synthvid',
+        osp.join(REPO_ROOT, 'tools/analysis_tools/test_true_flow_synthvid.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return _load_tool()
+
+
+@pytest.fixture(scope='module')
+def motion():
+    """The geometry of SynthVID val video 0 (4 frames, 64x48, seed 5)."""
+    return next(iter(render_split('val', 1, 4, 64, 48, seed=5)))[3]
+
+
+def test_true_flow_returns_the_scene_flow_of_registered_frames(
+        tool, motion):
+    true_flow = tool.TrueFlow({'SynthVID_val_00000000': motion}, (64, 48))
+    frames = torch.zeros(4, 1, 3, 48, 64)
+    for t in range(4):
+        true_flow.register(frames[t], f'x/SynthVID_val_00000000/{t:06d}.JPEG',
+                           t)
+    flow = true_flow(frames[3], frames[0])
+    assert flow.shape == (1, 2, 48, 64)
+    np.testing.assert_array_equal(flow[0].numpy(),
+                                  motion.backward_flow(3, 0, 64, 48))
+    assert true_flow.num_calls == 1
+
+
+def test_true_flow_refuses_what_it_cannot_know(tool, motion):
+    true_flow = tool.TrueFlow({'SynthVID_val_00000000': motion}, (64, 48))
+    known, unknown = torch.zeros(2, 1, 3, 48, 64)
+    true_flow.register(known, 'x/SynthVID_val_00000000/000000.JPEG', 0)
+    with pytest.raises(KeyError, match='not registered'):
+        true_flow(known, unknown)
+    with pytest.raises(KeyError, match='SynthVID_val_00000007'):
+        true_flow.register(unknown, 'x/SynthVID_val_00000007/000000.JPEG', 0)
+    other = tool.TrueFlow({'A': motion, 'B': motion}, (64, 48))
+    other.register(known, 'x/A/000000.JPEG', 0)
+    other.register(unknown, 'x/B/000001.JPEG', 1)
+    with pytest.raises(ValueError, match='between videos'):
+        other(unknown, known)
+    big = torch.zeros(1, 3, 96, 128)
+    resized = tool.TrueFlow({'A': motion}, (64, 48))
+    resized.register(big, 'x/A/000001.JPEG', 1)
+    resized.register(big[:, :, 1:], 'x/A/000000.JPEG', 0)
+    with pytest.raises(ValueError, match='rendered at 64x48'):
+        resized(big, big[:, :, 1:])
+
+
+def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path):
+    root = str(tmp_path / 'synthvid')
+    # 160x96: the size the SynthVID configs test at, so no resizing.
+    generate_synthvid(root, num_train_videos=1, num_val_videos=2,
+                      num_frames=5, width=160, height=96, seed=2)
+    save_json(
+        dict(num_train_videos=1, num_val_videos=2, num_frames=5, width=160,
+             height=96, seed=2), osp.join(root, 'synthvid.json'))
+    save_json(
+        convert_vid(root, 'val', SYNTHVID_CLASS_TABLE),
+        osp.join(root, 'annotations', VID_ANN_FILES['val']))
+    cfg = Config.fromfile(MEMNET_CFG)
+    cfg.model.motion.init_cfg = None
+    cfg.test_dataloader.dataset.data_root = root + '/'
+    cfg.test_dataloader.num_workers = 0
+    cfg.test_dataloader.persistent_workers = False
+    config_file = str(tmp_path / 'memnet.py')
+    cfg.dump(config_file)
+    init_default_scope('mmdet')
+    checkpoint = str(tmp_path / 'memnet.pth')
+    torch.manual_seed(0)
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()},
+               checkpoint)
+    metrics = tool.main([
+        config_file, checkpoint, '--data-root', root, '--work-dir',
+        str(tmp_path / 'work'), '--metrics-out',
+        str(tmp_path / 'metrics.json')
+    ])
+    assert 'vid/mAP' in metrics
+    # MemNet: one flow per frame after the first of each video.
+    assert metrics['true_flow_calls'] == 2 * (5 - 1)
+    assert osp.exists(tmp_path / 'metrics.json')
+    with pytest.raises(FileNotFoundError, match='synthvid.json'):
+        tool.main([
+            config_file, checkpoint, '--data-root',
+            str(tmp_path), '--work-dir',
+            str(tmp_path / 'work')
+        ])
