@@ -1,17 +1,30 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
-"""tools/analysis_tools/benchmark.py runs and counts flows and warps."""
+"""tools/analysis_tools/benchmark.py runs, counts flows and warps and shares
+the detector's weights between the models it times."""
+import importlib.util
 import os.path as osp
 import subprocess
 import sys
 
+import pytest
+import torch
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
+CLOCKNET_CFG = (
+    'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark', osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_benchmark_reports_nf_and_nw_per_model():
-    configs = [
-        'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py',
-        'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py',
-    ]
+    configs = [RFCN_CFG, CLOCKNET_CFG]
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/benchmark.py', '--configs',
          *configs, '--shape', '64', '96', '--frames', '8', '--warmup', '1'],
@@ -20,11 +33,37 @@ def test_benchmark_reports_nf_and_nw_per_model():
     rows = [line.split('|')[1:-1] for line in proc.stdout.splitlines()
             if line.startswith('| configs/')]
     assert [r[0].strip() for r in rows] == configs
-    # per-frame R-FCN: no flow, no warp
-    assert float(rows[0][3]) == 1.0  # ratio of the first model to itself
-    assert float(rows[0][12]) == 0.0  # no memory time
-    assert float(rows[0][4]) == 0 and float(rows[0][5]) == 0
+    # per-frame R-FCN: ratios of the first model to itself, no flow, no
+    # warp, no memory time
+    assert float(rows[0][3]) == 1.0 and float(rows[0][4]) == 1.0
+    assert float(rows[0][5]) == 0 and float(rows[0][6]) == 0
+    assert float(rows[0][13]) == 0.0
+    assert float(rows[1][4]) > 0
     # ClockNet (1, 4, 8) over frames 1..8: K = 3 warps per frame, and one
     # flow per distinct anchor frame: 1, 2, 2, 2, 2, 3, 3, 3 -> 18 / 8
-    assert float(rows[1][5]) == 3.0
-    assert float(rows[1][4]) == 2.25
+    assert float(rows[1][6]) == 3.0
+    assert float(rows[1][5]) == 2.25
+
+
+def test_share_weights_makes_detectors_read_the_same_tensors():
+    tool = _load_tool()
+    device = torch.device('cpu')
+    rfcn = tool.build_model(osp.join(REPO_ROOT, RFCN_CFG), device)
+    clocknet = tool.build_model(osp.join(REPO_ROOT, CLOCKNET_CFG), device)
+    tool.share_weights(rfcn.detector, clocknet.detector)
+    src = rfcn.detector.state_dict(keep_vars=True)
+    dst = clocknet.detector.state_dict(keep_vars=True)
+    assert src.keys() == dst.keys()
+    assert all(src[k] is dst[k] for k in src)
+    # the modules themselves stay distinct, so each keeps its own hooks
+    assert rfcn.detector is not clocknet.detector
+    # the memory parts are untouched
+    assert not hasattr(rfcn, 'motion') and hasattr(clocknet, 'motion')
+
+
+def test_share_weights_rejects_different_detectors():
+    tool = _load_tool()
+    small = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))
+    other = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3))
+    with pytest.raises(ValueError, match='cannot share detector weights'):
+        tool.share_weights(small, other)

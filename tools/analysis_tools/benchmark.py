@@ -4,18 +4,24 @@
 Frames are made up front (random images, already normalised), so the time
 excludes data loading; each model then runs strictly online, one frame at a
 time through ``predict`` (the TestLoop path), after a few warm-up frames.
-The models take turns frame by frame, so machine drift hits all alike.
-Forward hooks time FlowNet (flow), the FlowWarp neck (warp) and the
-aggregator (psi + the mean over memories), and count the flows (NF) and
-warps (NW) per frame. Every model's feature extraction (backbone + neck)
-and detection head (RPN + R-FCN on the given features, including
-proposal and box NMS) are timed too: the head's cost depends on the
-features it gets (how many boxes survive to NMS), so it is the one part
-that differs between models for reasons other than the memory. Besides
-the plain ratio of mean frame times (``x first``), the table gives the
-memory's own time (``memory ms`` = flow + warp + aggregation) and the ratio
-the first model would have with that time added (``first + memory``),
-which does not depend on how the machine's load fell on the shared parts.
+The models take turns frame by frame, in an order that rotates every
+frame, so machine drift and any cost of running first or last hit all
+alike; the models share one copy of the detector's weights (the same
+tensors, not only the same values), so the shared parts run the same
+computation on the same memory. Forward hooks time FlowNet (flow), the
+FlowWarp neck (warp) and the aggregator (psi + the combination of the
+memories), and count the flows (NF) and warps (NW) per frame. Every
+model's feature extraction (backbone + neck) and detection head (RPN +
+R-FCN on the given features, including proposal and box NMS) are timed
+too: the head's cost depends on the features it gets (how many boxes
+survive to NMS), so it is the one part that differs between models for
+reasons other than the memory. Besides the plain ratio of mean frame
+times (``x first``), the table gives the median over frames of the
+per-frame ratio to the first model on the same frame (``median x first``,
+robust to a few frames hit by other load), the memory's own time
+(``memory ms`` = flow + warp + aggregation) and the ratio the first model
+would have with that time added (``first + memory``), which does not
+depend on how the machine's load fell on the shared parts.
 
 Examples::
 
@@ -161,12 +167,36 @@ def make_frames(num: int, shape: Sequence[int],
 def build_model(config: str, device: torch.device) -> torch.nn.Module:
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    # Same seed for every model: the detector (built first) gets the same
-    # random weights in each, so proposals, NMS and post-processing cost
-    # the same and only the memory machinery differs.
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
     return model.to(device).eval()
+
+
+def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> None:
+    """Make ``target`` use ``source``'s parameter and buffer tensors.
+
+    Both modules keep their own identity (and hooks); only the tensors are
+    shared, so the same computation reads the same memory in both.
+
+    Raises:
+        ValueError: If the two modules' state dicts differ in keys or
+            shapes.
+    """
+    src_state, dst_state = source.state_dict(), target.state_dict()
+    mismatched = sorted(
+        set(src_state) ^ set(dst_state)
+        | {k for k in set(src_state) & set(dst_state)
+           if src_state[k].shape != dst_state[k].shape})
+    if mismatched:
+        raise ValueError(f'cannot share detector weights, the detectors '
+                         f'differ at {mismatched[:5]}')
+    src_modules = dict(source.named_modules())
+    for name, module in target.named_modules():
+        src = src_modules[name]
+        for key in module._parameters:
+            module._parameters[key] = src._parameters[key]
+        for key in module._buffers:
+            module._buffers[key] = src._buffers[key]
 
 
 def watched_model(config: str, device: torch.device) -> tuple:
@@ -187,17 +217,22 @@ def watched_model(config: str, device: torch.device) -> tuple:
 def benchmark(args: argparse.Namespace) -> List[dict]:
     """Time every config online on the same frames, interleaved.
 
-    Frame t of every model runs before frame t + 1 of any, so slow drifts
-    of the machine (other load, clock changes) spread evenly over the
-    models instead of favouring whichever ran first.
+    Frame t of every model runs before frame t + 1 of any, and the order of
+    the models rotates from frame to frame, so slow drifts of the machine
+    (other load, clock changes) and the position in the round spread
+    evenly over the models. Every model's detector uses the first model's
+    weight tensors (:func:`share_weights`).
 
     Returns:
-        list[dict]: Per config, mean and median ms/frame, NF, NW, the
-        section shares, the feature and head times and the memory time
-        (flow + warp + aggregation) per frame.
+        list[dict]: Per config, mean and median ms/frame, the median
+        per-frame ratio to the first model, NF, NW, the section shares, the
+        feature and head times and the memory time (flow + warp +
+        aggregation) per frame.
     """
     device = torch.device(args.device)
     models = [watched_model(config, device) for config in args.configs]
+    for model, _ in models[1:]:
+        share_weights(models[0][0].detector, model.detector)
     frames = make_frames(args.warmup + args.frames, args.shape, device)
     frame_seconds = [[] for _ in models]
     with torch.no_grad():
@@ -205,11 +240,14 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
             if t == args.warmup:
                 for _, timer in models:
                     timer.reset()
-            for i, (model, timer) in enumerate(models):
+            for j in range(len(models)):
+                i = (t + j) % len(models)
+                model, timer = models[i]
                 start = timer._now()
                 model.predict(inputs, samples)
                 if t >= args.warmup:
                     frame_seconds[i].append(timer._now() - start)
+    first_seconds = torch.tensor(frame_seconds[0], dtype=torch.float64)
     rows = []
     for config, (_, timer), seconds in zip(args.configs, models,
                                            frame_seconds):
@@ -220,6 +258,7 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
                 config=config,
                 ms=1000 * total / args.frames,
                 median_ms=1000 * float(seconds.median()),
+                median_ratio=float((seconds / first_seconds).median()),
                 memory_ms=1000 * sum(timer.seconds[k] for k in
                                      ('flow', 'warp', 'aggregation')) /
                 args.frames,
@@ -247,14 +286,16 @@ def main() -> None:
           f'{torch.__version__}')
     rows = benchmark(args)
     base_ms = rows[0]['ms']
-    print('| config | ms/frame | median ms | x first | NF | NW | flow % | '
+    print('| config | ms/frame | median ms | x first | median x first | '
+          'NF | NW | flow % | '
           'warp % | aggregation % | warp+aggregation % | features ms | '
           'head ms | memory ms | first + memory |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    print('|' + '---|' * 15)
     for row in rows:
         print(f"| {row['config']} | {row['ms']:.1f} | "
               f"{row['median_ms']:.1f} | "
-              f"{row['ms'] / base_ms:.3f} | {row['nf']:.2f} | "
+              f"{row['ms'] / base_ms:.3f} | {row['median_ratio']:.3f} | "
+              f"{row['nf']:.2f} | "
               f"{row['nw']:.2f} | {100 * row['flow']:.2f} | "
               f"{100 * row['warp']:.3f} | {100 * row['aggregation']:.3f} | "
               f"{100 * (row['warp'] + row['aggregation']):.3f} | "
