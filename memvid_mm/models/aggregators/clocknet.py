@@ -16,8 +16,17 @@ image ``I_t``:
      ``M^k = psi_k(M_hat^k, F_t)`` and its anchor becomes t; otherwise
      ``M^k`` and its anchor are kept unchanged.
 
-* the output at t is the mean over k of the warped/updated memories
-  (``M^k`` for memories that took evidence, ``M_hat^k`` for the others).
+* the output at t combines the K warped/updated memories (``M^k`` for
+  memories that took evidence, ``M_hat^k`` for the others): their mean, as
+  in the paper (``combine='average'``), or a learned per-pixel weighting
+  (``combine='weighting'``): ``sum_k alpha^k M^k`` with ``alpha`` the
+  per-pixel softmax over k of logits ``g_k([M^k, M^r])``, where ``g_k`` is
+  a small CNN and ``M^r`` the memory of the smallest stride (the one that
+  took the most recent evidence), so each memory's weight can depend on
+  how well it agrees with the freshest one, e.g. where a long-stride
+  memory was warped over many frames with an imperfect flow. The ``g_k``
+  start at zero, so training starts from the average. (The paper found no
+  gain from a learned weighting on ImageNet VID; it is an option here.)
 
 Every frame thus needs K warps and at most K flows (NF = NW = K, as in the
 paper); memories whose anchors coincide share one flow, so
@@ -29,6 +38,7 @@ K number of memories, T number of frames.
 """
 from typing import Callable, Dict, List, Optional, Sequence
 
+import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
 from mmdet.utils import OptConfigType, OptMultiConfig
@@ -36,10 +46,13 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from ..layers.flow_warp import flow_warp
+from .memnet import weight_logit_cnn
 
 FlowFn = Callable[[Tensor, Tensor], Tensor]
 WarpFn = Callable[[Tensor, Tensor], Tensor]
 UpdateFn = Callable[[int, Tensor, Tensor], Tensor]
+CombineFn = Callable[[Sequence[Tensor]], Tensor]
+CLOCKNET_COMBINES = ('average', 'weighting')
 
 
 def check_strides(strides: Sequence[int]) -> tuple:
@@ -94,12 +107,45 @@ def combine_memories(memories: Sequence[Tensor]) -> Tensor:
     return total / len(memories)
 
 
+def weighted_combine_memories(memories: Sequence[Tensor],
+                              logits: Sequence[Tensor]) -> Tensor:
+    """Per-pixel softmax weighting of K memories: ``sum_k alpha^k M^k``.
+
+    Args:
+        memories (Sequence[Tensor]): K tensors ``(N, C, h, w)`` aligned to
+            the same frame.
+        logits (Sequence[Tensor]): K weight logits ``(N, 1, h, w)``; the
+            weights ``alpha`` are their softmax over k at every pixel.
+
+    Returns:
+        Tensor: ``(N, C, h, w)``; equal logits give the mean.
+    """
+    if len(memories) == 0 or len(memories) != len(logits):
+        raise ValueError(f'need one logit map per memory, got '
+                         f'{len(memories)} memories and {len(logits)} '
+                         'logit maps')
+    for memory, logit in zip(memories, logits):
+        if logit.dim() != 4 or logit.size(1) != 1 or \
+                logit.shape[2:] != memory.shape[2:] or \
+                logit.size(0) != memory.size(0):
+            raise ValueError(
+                'each logit map must be (N, 1, h, w) of its memory '
+                f'{tuple(memory.shape)}, got {tuple(logit.shape)}')
+    alphas = torch.softmax(torch.cat(list(logits), dim=1), dim=1)
+    total = alphas[:, 0:1] * memories[0]
+    for k in range(1, len(memories)):
+        total = total + alphas[:, k:k + 1] * memories[k]
+    return total
+
+
 def clocknet_reference(features: Sequence[Tensor],
                        imgs: Sequence[Tensor],
                        strides: Sequence[int],
                        flow_fn: FlowFn,
                        update_fn: UpdateFn,
-                       warp_fn: WarpFn = flow_warp) -> List[Tensor]:
+                       warp_fn: WarpFn = flow_warp,
+                       combine_fn: CombineFn = combine_memories
+                       ) -> List[Tensor]:
     """Run the whole ClockNet recurrence over a sequence (reference).
 
     A plain, readable implementation of the semantics in this module's
@@ -118,10 +164,13 @@ def clocknet_reference(features: Sequence[Tensor],
             :meth:`ClockNetAggregator.update`).
         warp_fn (Callable): ``warp_fn(memory, flow) -> warped``. Defaults to
             :func:`~memvid_mm.models.layers.flow_warp`.
+        combine_fn (Callable): ``combine_fn(memories) -> output`` over the K
+            memories of a frame. Defaults to :func:`combine_memories` (the
+            mean).
 
     Returns:
-        list[Tensor]: T tensors ``(N, C, h, w)``, the output (mean memory)
-        at every frame.
+        list[Tensor]: T tensors ``(N, C, h, w)``, the output (combined
+        memories) at every frame.
     """
     strides = check_strides(strides)
     if len(features) != len(imgs):
@@ -134,7 +183,7 @@ def clocknet_reference(features: Sequence[Tensor],
         if t == 0:
             memories = [feature] * len(strides)
             anchors = [0] * len(strides)
-            outputs.append(combine_memories(memories))
+            outputs.append(combine_fn(memories))
             continue
         flows: Dict[int, Tensor] = {}  # one flow per distinct anchor
         for a in anchors:
@@ -145,7 +194,7 @@ def clocknet_reference(features: Sequence[Tensor],
             if take:
                 current[k] = update_fn(k, current[k], feature)
                 memories[k], anchors[k] = current[k], t
-        outputs.append(combine_memories(current))
+        outputs.append(combine_fn(current))
     return outputs
 
 
@@ -171,6 +220,14 @@ class ClockNetAggregator(BaseModule):
             shared by all memories; if False memory k has its own copy
             ``self.memnets[k]`` built from the same config (only matters for
             ``mode='weighting'``). Defaults to True.
+        combine (str): How the K memories of a frame make its output:
+            ``'average'`` (the paper) or ``'weighting'`` (per-pixel softmax
+            over k of ``combine_cnns[k]([M^k, M^r])``, ``M^r`` the memory of
+            the smallest stride; see the module docstring). With K = 1 both
+            return the memory itself and no CNN is built. Defaults to
+            ``'average'``.
+        combine_hidden_channels (int): Hidden channels of each combination
+            weight CNN (``combine='weighting'`` only). Defaults to 256.
         init_cfg (dict or list[dict], optional): Initialization config.
             Defaults to None.
     """
@@ -179,6 +236,8 @@ class ClockNetAggregator(BaseModule):
                  strides: Sequence[int] = (1, 4, 8),
                  memnet: OptConfigType = None,
                  share_memnet: bool = True,
+                 combine: str = 'average',
+                 combine_hidden_channels: int = 256,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.strides = check_strides(strides)
@@ -189,6 +248,20 @@ class ClockNetAggregator(BaseModule):
         num_modules = 1 if share_memnet else len(self.strides)
         self.memnets = nn.ModuleList(
             [MODELS.build(memnet) for _ in range(num_modules)])
+        if combine not in CLOCKNET_COMBINES:
+            raise ValueError(f'combine must be one of {CLOCKNET_COMBINES}, '
+                             f'got {combine!r}')
+        self.combine_mode = combine
+        # The memory of the smallest stride took the latest evidence.
+        self.reference_index = self.strides.index(min(self.strides))
+        if combine == 'weighting' and self.num_memories > 1:
+            channels = self.memnets[0].in_channels
+            self.combine_cnns = nn.ModuleList([
+                weight_logit_cnn(2 * channels, combine_hidden_channels)
+                for _ in self.strides
+            ])
+        else:
+            self.combine_cnns = None
 
     @property
     def num_memories(self) -> int:
@@ -225,25 +298,33 @@ class ClockNetAggregator(BaseModule):
         return memnet(warped_memory, feature)
 
     def combine(self, memories: Sequence[Tensor]) -> Tensor:
-        """Mean of the K memories aligned to the current frame.
+        """Combine the K memories aligned to the current frame.
 
         Args:
             memories (Sequence[Tensor]): K tensors ``(N, C, h, w)``.
 
         Returns:
-            Tensor: ``(N, C, h, w)``.
+            Tensor: ``(N, C, h, w)``, their mean (``combine='average'``) or
+            learned per-pixel weighting (``combine='weighting'``).
         """
         if len(memories) != self.num_memories:
             raise ValueError(f'expected {self.num_memories} memories, got '
                              f'{len(memories)}')
-        return combine_memories(memories)
+        if self.combine_cnns is None:
+            return combine_memories(memories)
+        reference = memories[self.reference_index]
+        logits = [
+            cnn(torch.cat((memory, reference), dim=1))
+            for cnn, memory in zip(self.combine_cnns, memories)
+        ]
+        return weighted_combine_memories(memories, logits)
 
     def run_sequence(self,
                      features: Sequence[Tensor],
                      imgs: Sequence[Tensor],
                      flow_fn: FlowFn,
                      warp_fn: Optional[WarpFn] = None) -> List[Tensor]:
-        """Run :func:`clocknet_reference` with this module's psi.
+        """Run :func:`clocknet_reference` with this module's psi/combine.
 
         Args:
             features (Sequence[Tensor]): T tensors ``(N, C, h, w)``.
@@ -256,4 +337,5 @@ class ClockNetAggregator(BaseModule):
             list[Tensor]: T outputs ``(N, C, h, w)``.
         """
         return clocknet_reference(features, imgs, self.strides, flow_fn,
-                                  self.update, warp_fn or flow_warp)
+                                  self.update, warp_fn or flow_warp,
+                                  self.combine)

@@ -76,11 +76,19 @@ def weighted_memory_update(memory: Tensor, feature: Tensor,
     return alpha_m * memory + alpha_f * feature
 
 
-def _weight_cnn(in_channels: int, hidden_channels: int) -> nn.Sequential:
+def weight_logit_cnn(in_channels: int, hidden_channels: int) -> nn.Sequential:
     """3x3 conv -> ReLU -> 1x1 conv to one logit channel.
 
-    The last conv starts at zero, so a fresh model weighs memory and
-    features equally (it starts as Eq. 3).
+    The last conv starts at zero, so fresh weight CNNs give equal logits:
+    a per-pixel softmax over them starts as a plain mean (Eq. 3 for MemNet,
+    the paper's average for ClockNet's memories).
+
+    Args:
+        in_channels (int): Input channels.
+        hidden_channels (int): Channels after the 3x3 conv.
+
+    Returns:
+        nn.Sequential: Maps ``(N, in_channels, h, w)`` to ``(N, 1, h, w)``.
     """
     cnn = nn.Sequential(
         nn.Conv2d(in_channels, hidden_channels, 3, padding=1),
@@ -124,8 +132,10 @@ class MemNetAggregator(BaseModule):
         self.mode = mode
         self.hidden_channels = hidden_channels
         if mode == 'weighting':
-            self.memory_weight_cnn = _weight_cnn(in_channels, hidden_channels)
-            self.feature_weight_cnn = _weight_cnn(in_channels, hidden_channels)
+            self.memory_weight_cnn = weight_logit_cnn(in_channels,
+                                                      hidden_channels)
+            self.feature_weight_cnn = weight_logit_cnn(in_channels,
+                                                       hidden_channels)
 
     def forward(self, warped_memory: Tensor, feature: Tensor) -> Tensor:
         """Aggregate new image evidence into the warped memory.

@@ -5,7 +5,8 @@ from mmdet.registry import MODELS
 
 from memvid_mm.models.aggregators import (ClockNetAggregator, MemNetAggregator,
                                           clocknet_reference, combine_memories,
-                                          takes_evidence)
+                                          takes_evidence,
+                                          weighted_combine_memories)
 from memvid_mm.models.layers import flow_warp
 from memvid_mm.models.motion import FlowNetSimple
 
@@ -171,6 +172,72 @@ def test_share_memnet_option():
         separate.update(0, memory, feature), (memory + feature) / 2)
     with pytest.raises(ValueError, match='memory index'):
         separate.update(3, memory, feature)
+
+
+def test_weighted_combine_memories_hand_worked():
+    ones, threes = torch.ones(1, 2, 1, 2), torch.full((1, 2, 1, 2), 3.)
+    # pixel 0: equal logits -> mean 2; pixel 1: softmax(log 3, 0) = (3/4,
+    # 1/4) -> 3/4 * 1 + 1/4 * 3 = 1.5
+    logit_a = torch.tensor([[[[0., float(torch.log(torch.tensor(3.)))]]]])
+    logit_b = torch.zeros(1, 1, 1, 2)
+    out = weighted_combine_memories([ones, threes], [logit_a, logit_b])
+    assert torch.allclose(out, torch.tensor([2., 1.5]).expand(1, 2, 1, 2))
+    with pytest.raises(ValueError, match='one logit map per memory'):
+        weighted_combine_memories([ones, threes], [logit_a])
+    with pytest.raises(ValueError, match=r'\(N, 1, h, w\)'):
+        weighted_combine_memories([ones], [torch.zeros(1, 2, 1, 2)])
+
+
+def test_weighting_combine_starts_as_the_average_and_learns():
+    features, imgs = _sequence(9)
+    memnet = dict(type='MemNetAggregator', in_channels=3)
+    average = ClockNetAggregator((1, 4, 8), memnet=memnet)
+    weighting = ClockNetAggregator(
+        (1, 4, 8), memnet=memnet, combine='weighting',
+        combine_hidden_channels=4)
+    assert len(weighting.combine_cnns) == 3
+    assert weighting.combine_cnns[0][0].in_channels == 6  # [M^k, M^r]
+    # zero-initialised last convs: exactly the paper's average at first
+    for out_w, out_a in zip(
+            weighting.run_sequence(features, imgs, _toy_flow),
+            average.run_sequence(features, imgs, _toy_flow)):
+        assert torch.allclose(out_w, out_a, atol=1e-6)
+    # a large bias on memory 2's logit selects memory 2 alone
+    memories = [torch.randn(1, 3, 4, 6) for _ in range(3)]
+    with torch.no_grad():
+        weighting.combine_cnns[2][2].bias.fill_(30.)
+    assert torch.allclose(weighting.combine(memories), memories[2])
+    # gradients reach the weight CNNs through the output
+    weighting.combine(memories).sum().backward()
+    assert weighting.combine_cnns[2][2].bias.grad is not None
+    with pytest.raises(ValueError, match='combine must be one of'):
+        ClockNetAggregator((1, 4), memnet=memnet, combine='max')
+
+
+def test_weighting_combine_reference_is_the_smallest_stride():
+    memnet = dict(type='MemNetAggregator', in_channels=3)
+    clocknet = ClockNetAggregator((8, 1, 4), memnet=memnet,
+                                  combine='weighting',
+                                  combine_hidden_channels=4)
+    assert clocknet.reference_index == 1
+    seen = []
+    cnn = clocknet.combine_cnns[0]
+    cnn.register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    memories = [torch.randn(1, 3, 2, 2) for _ in range(3)]
+    clocknet.combine(memories)
+    assert torch.equal(seen[0], torch.cat((memories[0], memories[1]), 1))
+
+
+def test_weighting_combine_with_one_memory_is_memnet():
+    features, imgs = _sequence(5)
+    memnet = dict(type='MemNetAggregator', in_channels=3)
+    single = ClockNetAggregator((1, ), memnet=memnet, combine='weighting')
+    assert single.combine_cnns is None  # nothing to weigh, no parameters
+    plain = ClockNetAggregator((1, ), memnet=memnet)
+    for out_s, out_p in zip(
+            single.run_sequence(features, imgs, _toy_flow),
+            plain.run_sequence(features, imgs, _toy_flow)):
+        assert torch.equal(out_s, out_p)
 
 
 def test_default_memnet_and_bad_strides():
