@@ -30,6 +30,8 @@ def test_benchmark_reports_nf_and_nw_per_model():
          *configs, '--shape', '64', '96', '--frames', '8', '--warmup', '1'],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (f'{CLOCKNET_CFG}: detector weights shared with the first model'
+            in proc.stdout)
     rows = [line.split('|')[1:-1] for line in proc.stdout.splitlines()
             if line.startswith('| configs/')]
     assert [r[0].strip() for r in rows] == configs
@@ -65,5 +67,7 @@ def test_share_weights_rejects_different_detectors():
     tool = _load_tool()
     small = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))
     other = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3))
+    assert tool.weight_mismatch(small, other) == ['0.bias', '0.weight']
+    assert tool.weight_mismatch(small, small) == []
     with pytest.raises(ValueError, match='cannot share detector weights'):
         tool.share_weights(small, other)

@@ -4,24 +4,24 @@
 Frames are made up front (random images, already normalised), so the time
 excludes data loading; each model then runs strictly online, one frame at a
 time through ``predict`` (the TestLoop path), after a few warm-up frames.
-The models take turns frame by frame, in an order that rotates every
-frame, so machine drift and any cost of running first or last hit all
-alike; the models share one copy of the detector's weights (the same
-tensors, not only the same values), so the shared parts run the same
-computation on the same memory. Forward hooks time FlowNet (flow), the
-FlowWarp neck (warp) and the aggregator (psi + the combination of the
-memories), and count the flows (NF) and warps (NW) per frame. Every
-model's feature extraction (backbone + neck) and detection head (RPN +
-R-FCN on the given features, including proposal and box NMS) are timed
-too: the head's cost depends on the features it gets (how many boxes
-survive to NMS), so it is the one part that differs between models for
-reasons other than the memory. Besides the plain ratio of mean frame
-times (``x first``), the table gives the median over frames of the
-per-frame ratio to the first model on the same frame (``median x first``,
-robust to a few frames hit by other load), the memory's own time
-(``memory ms`` = flow + warp + aggregation) and the ratio the first model
-would have with that time added (``first + memory``), which does not
-depend on how the machine's load fell on the shared parts.
+The models take turns frame by frame, in an order that rotates every frame,
+so machine drift and any cost of running first or last hit all alike; models
+with the same detector share one copy of its weights (the same tensors, not
+only the same values), so the shared parts run the same computation on the
+same memory (the tool prints which models share). Forward hooks time FlowNet
+(flow), the FlowWarp neck (warp) and the aggregator (psi + the combination
+of the memories), and count the flows (NF) and warps (NW) per frame. Every
+model's feature extraction (backbone + neck) and detection head (RPN + R-FCN
+on the given features, including proposal and box NMS) are timed too: the
+head's cost depends on the features it gets (how many boxes survive to NMS),
+so it is the one part that differs between models for reasons other than the
+memory. Besides the plain ratio of mean frame times (``x first``), the table
+gives the median over frames of the per-frame ratio to the first model on
+the same frame (``median x first``, robust to a few frames hit by other
+load), the memory's own time (``memory ms`` = flow + warp + aggregation) and
+the ratio the first model would have with that time added (``first +
+memory``), which does not depend on how the machine's load fell on the
+shared parts.
 
 Examples::
 
@@ -172,6 +172,16 @@ def build_model(config: str, device: torch.device) -> torch.nn.Module:
     return model.to(device).eval()
 
 
+def weight_mismatch(source: torch.nn.Module,
+                    target: torch.nn.Module) -> List[str]:
+    """State-dict keys where two modules differ in presence or shape."""
+    src_state, dst_state = source.state_dict(), target.state_dict()
+    return sorted(
+        set(src_state) ^ set(dst_state)
+        | {k for k in set(src_state) & set(dst_state)
+           if src_state[k].shape != dst_state[k].shape})
+
+
 def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> None:
     """Make ``target`` use ``source``'s parameter and buffer tensors.
 
@@ -182,11 +192,7 @@ def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> None:
         ValueError: If the two modules' state dicts differ in keys or
             shapes.
     """
-    src_state, dst_state = source.state_dict(), target.state_dict()
-    mismatched = sorted(
-        set(src_state) ^ set(dst_state)
-        | {k for k in set(src_state) & set(dst_state)
-           if src_state[k].shape != dst_state[k].shape})
+    mismatched = weight_mismatch(source, target)
     if mismatched:
         raise ValueError(f'cannot share detector weights, the detectors '
                          f'differ at {mismatched[:5]}')
@@ -220,8 +226,9 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     Frame t of every model runs before frame t + 1 of any, and the order of
     the models rotates from frame to frame, so slow drifts of the machine
     (other load, clock changes) and the position in the round spread
-    evenly over the models. Every model's detector uses the first model's
-    weight tensors (:func:`share_weights`).
+    evenly over the models. Every model whose detector has the first
+    model's architecture uses the first model's weight tensors
+    (:func:`share_weights`); the tool prints which do.
 
     Returns:
         list[dict]: Per config, mean and median ms/frame, the median
@@ -231,8 +238,14 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     """
     device = torch.device(args.device)
     models = [watched_model(config, device) for config in args.configs]
-    for model, _ in models[1:]:
-        share_weights(models[0][0].detector, model.detector)
+    first_detector = models[0][0].detector
+    for config, (model, _) in zip(args.configs[1:], models[1:]):
+        if weight_mismatch(first_detector, model.detector):
+            print(f'{config}: own detector weights (its detector differs '
+                  'from the first model\'s)')
+        else:
+            share_weights(first_detector, model.detector)
+            print(f'{config}: detector weights shared with the first model')
     frames = make_frames(args.warmup + args.frames, args.shape, device)
     frame_seconds = [[] for _ in models]
     with torch.no_grad():
