@@ -251,7 +251,6 @@ class ClockNetAggregator(BaseModule):
         if combine not in CLOCKNET_COMBINES:
             raise ValueError(f'combine must be one of {CLOCKNET_COMBINES}, '
                              f'got {combine!r}')
-        self.combine_mode = combine
         # The memory of the smallest stride took the latest evidence.
         self.reference_index = self.strides.index(min(self.strides))
         if combine == 'weighting' and self.num_memories > 1:
