@@ -45,6 +45,59 @@ def test_benchmark_reports_nf_and_nw_per_model():
     # flow per distinct anchor frame: 1, 2, 2, 2, 2, 3, 3, 3 -> 18 / 8
     assert float(rows[1][6]) == 3.0
     assert float(rows[1][5]) == 2.25
+    # the first model's ratio to itself has no spread; page faults counted
+    assert rows[0][15].strip() == '1.000-1.000'
+    low, high = (float(v) for v in rows[1][15].split('-'))
+    assert low <= float(rows[1][3]) <= high
+    assert all(float(r[16]) >= 0 for r in rows)
+    assert 'malloc reuse' in proc.stdout
+
+
+def test_ratio_interval_brackets_the_ratio_of_means():
+    tool = _load_tool()
+    first = torch.tensor([1.0, 2.0, 1.5, 1.2, 1.8, 1.1])
+    # a constant per-frame ratio leaves no doubt about the ratio of means
+    low, high = tool.ratio_of_means_interval(1.1 * first, first)
+    assert low == pytest.approx(1.1) and high == pytest.approx(1.1)
+    noisy = first * torch.tensor([1.0, 1.3, 0.9, 1.2, 1.0, 1.1])
+    low, high = tool.ratio_of_means_interval(noisy, first)
+    assert low < float(noisy.mean() / first.mean()) < high
+    assert (low, high) == tool.ratio_of_means_interval(noisy, first)
+    with pytest.raises(ValueError, match='frame times'):
+        tool.ratio_of_means_interval(noisy[:5], first)
+
+
+# Faults while writing a 64 MB tensor that replaces one just freed.
+_REFILL_FAULTS = """
+import importlib.util, sys, torch
+spec = importlib.util.spec_from_file_location('benchmark', sys.argv[1])
+tool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tool)
+if sys.argv[2] == 'reuse':
+    tool.keep_freed_memory()
+for _ in range(2):
+    before = tool.minor_page_faults()
+    torch.ones(16 * 2**20)
+    print(tool.minor_page_faults() - before)
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith('linux'), reason='glibc mallopt is Linux')
+def test_keep_freed_memory_stops_refaulting_freed_pages():
+    tool_path = osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark.py')
+    faults = {}
+    for mode in ('system', 'reuse'):
+        proc = subprocess.run(
+            [sys.executable, '-c', _REFILL_FAULTS, tool_path, mode],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        faults[mode] = [int(v) for v in proc.stdout.split()]
+    pages = 64 * 2**20 // 4096
+    # glibc's default maps each 64 MB block afresh: every page faults again
+    assert faults['system'][1] > 0.9 * pages
+    # reused memory is already mapped
+    assert faults['reuse'][1] < 0.05 * pages
 
 
 def test_share_weights_makes_detectors_read_the_same_tensors():

@@ -21,7 +21,19 @@ the same frame (``median x first``, robust to a few frames hit by other
 load), the memory's own time (``memory ms`` = flow + warp + aggregation) and
 the ratio the first model would have with that time added (``first +
 memory``), which does not depend on how the machine's load fell on the
-shared parts.
+shared parts. ``x first`` comes with a 95% bootstrap interval (frames
+resampled in pairs, the same frames for both models), so a target can be
+judged against the noise of the machine.
+
+On the CPU, glibc's malloc returns large freed blocks to the kernel, and
+every frame then pays for the kernel zeroing fresh pages for the next
+frame's tensors (hundreds of thousands of page faults per frame at
+600x1000, a cost that grows with the bytes a model allocates, and that
+varies with the machine's state). By default the tool makes malloc keep and
+reuse freed memory (``--cpu-malloc reuse``, via ``mallopt``), as PyTorch's
+caching allocator does on CUDA, so the times are those of the computation;
+``--cpu-malloc system`` keeps glibc's defaults. The table gives the page
+faults per frame of each model either way.
 
 Examples::
 
@@ -34,9 +46,11 @@ Examples::
         --shape 600 1000
 """
 import argparse
+import ctypes
+import ctypes.util
 import time
 from collections import defaultdict
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
@@ -46,6 +60,11 @@ from mmengine.structures import InstanceData
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, TrackDataSample
 from memvid_mm.utils import flush_denormals_on_cpu
+
+try:  # POSIX only; page faults are not counted elsewhere
+    import resource
+except ImportError:
+    resource = None
 
 PRESETS = {
     'paper': dict(
@@ -79,6 +98,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch default)')
+    parser.add_argument(
+        '--cpu-malloc', choices=('reuse', 'system'), default='reuse',
+        help='CPU only: "reuse" makes glibc malloc keep freed memory for '
+        'the next frame instead of returning it to the kernel (default); '
+        '"system" keeps glibc\'s defaults')
     args = parser.parse_args()
     if args.preset is None and not args.configs:
         parser.error('give --preset or --configs')
@@ -138,6 +162,78 @@ class SectionTimer:
     def reset(self) -> None:
         self.seconds.clear()
         self.calls.clear()
+
+
+# glibc mallopt parameters (malloc.h).
+M_TRIM_THRESHOLD = -1
+M_MMAP_MAX = -4
+
+
+def keep_freed_memory() -> None:
+    """Make glibc's malloc reuse freed memory instead of returning it.
+
+    Every block comes from the heap (no ``mmap`` per large block) and the
+    heap is not trimmed, so a frame's tensors reuse the pages of the
+    previous frame's instead of faulting in fresh, kernel-zeroed ones.
+    Call it before the models are built.
+
+    Raises:
+        RuntimeError: If the C library has no ``mallopt`` (not glibc) or
+            refuses a setting; use ``--cpu-malloc system`` there.
+    """
+    libc_name = ctypes.util.find_library('c')
+    libc = ctypes.CDLL(libc_name) if libc_name else None
+    if libc is None or not hasattr(libc, 'mallopt'):
+        raise RuntimeError(
+            f'--cpu-malloc reuse needs glibc\'s mallopt, which the C library '
+            f'({libc_name}) lacks; pass --cpu-malloc system')
+    for param, value in ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1)):
+        if libc.mallopt(param, value) != 1:
+            raise RuntimeError(f'mallopt({param}, {value}) failed; pass '
+                               '--cpu-malloc system')
+
+
+def minor_page_faults() -> Optional[int]:
+    """Minor page faults of this process so far (None off POSIX)."""
+    if resource is None:
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def ratio_of_means_interval(seconds: torch.Tensor,
+                            first_seconds: torch.Tensor,
+                            level: float = 0.95,
+                            num_resamples: int = 2000,
+                            seed: int = 0) -> Tuple[float, float]:
+    """Percentile bootstrap interval of ``mean(seconds) / mean(first)``.
+
+    Frames are resampled with replacement in pairs: a resample takes the
+    same frames from both models, which ran them one after the other.
+
+    Args:
+        seconds (Tensor): ``(N,)`` frame times of a model.
+        first_seconds (Tensor): ``(N,)`` frame times of the first model on
+            the same frames.
+        level (float): Coverage of the interval. Defaults to 0.95.
+        num_resamples (int): Bootstrap resamples. Defaults to 2000.
+        seed (int): Seed of the resampling. Defaults to 0.
+
+    Returns:
+        tuple[float, float]: Lower and upper end of the interval.
+    """
+    if seconds.shape != first_seconds.shape or seconds.dim() != 1:
+        raise ValueError('need two (N,) tensors of frame times, got shapes '
+                         f'{tuple(seconds.shape)} and '
+                         f'{tuple(first_seconds.shape)}')
+    generator = torch.Generator().manual_seed(seed)
+    frames = torch.randint(
+        len(seconds), (num_resamples, len(seconds)), generator=generator)
+    ratios = (seconds.double()[frames].mean(dim=1) /
+              first_seconds.double()[frames].mean(dim=1))
+    tails = torch.tensor([(1 - level) / 2, (1 + level) / 2],
+                         dtype=torch.float64)
+    low, high = torch.quantile(ratios, tails).tolist()
+    return low, high
 
 
 def make_frames(num: int, shape: Sequence[int],
@@ -232,7 +328,8 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
 
     Returns:
         list[dict]: Per config, mean and median ms/frame, the median
-        per-frame ratio to the first model, NF, NW, the section shares, the
+        per-frame ratio to the first model, a 95% interval of the ratio of
+        means, the minor page faults per frame, NF, NW, the section shares, the
         feature and head times and the memory time (flow + warp +
         aggregation) per frame.
     """
@@ -248,6 +345,8 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
             print(f'{config}: detector weights shared with the first model')
     frames = make_frames(args.warmup + args.frames, args.shape, device)
     frame_seconds = [[] for _ in models]
+    counts_faults = minor_page_faults() is not None
+    frame_faults = [0 for _ in models]
     with torch.no_grad():
         for t, (inputs, samples) in enumerate(frames):
             if t == args.warmup:
@@ -256,22 +355,29 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
             for j in range(len(models)):
                 i = (t + j) % len(models)
                 model, timer = models[i]
+                faults = minor_page_faults()
                 start = timer._now()
                 model.predict(inputs, samples)
                 if t >= args.warmup:
                     frame_seconds[i].append(timer._now() - start)
+                    if counts_faults:
+                        frame_faults[i] += minor_page_faults() - faults
     first_seconds = torch.tensor(frame_seconds[0], dtype=torch.float64)
     rows = []
-    for config, (_, timer), seconds in zip(args.configs, models,
-                                           frame_seconds):
+    for config, (_, timer), seconds, faults in zip(args.configs, models,
+                                                   frame_seconds,
+                                                   frame_faults):
         seconds = torch.tensor(seconds, dtype=torch.float64)
         total = float(seconds.sum())
+        low, high = ratio_of_means_interval(seconds, first_seconds)
         rows.append(
             dict(
                 config=config,
                 ms=1000 * total / args.frames,
                 median_ms=1000 * float(seconds.median()),
                 median_ratio=float((seconds / first_seconds).median()),
+                ratio_interval=(low, high),
+                page_faults=faults / args.frames if counts_faults else None,
                 memory_ms=1000 * sum(timer.seconds[k] for k in
                                      ('flow', 'warp', 'aggregation')) /
                 args.frames,
@@ -289,11 +395,15 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    on_cpu = torch.device(args.device).type == 'cpu'
+    if on_cpu and args.cpu_malloc == 'reuse':
+        keep_freed_memory()
     flush_denormals_on_cpu(torch.device(args.device).type)
     device_name = (
         torch.cuda.get_device_name(args.device)
         if args.device.startswith('cuda') else
-        f'CPU, {torch.get_num_threads()} threads')
+        f'CPU, {torch.get_num_threads()} threads, malloc '
+        f'{args.cpu_malloc}')
     print(f'input {args.shape[0]}x{args.shape[1]}, {args.frames} frames '
           f'after {args.warmup} warm-up, {device_name}, torch '
           f'{torch.__version__}')
@@ -302,8 +412,9 @@ def main() -> None:
     print('| config | ms/frame | median ms | x first | median x first | '
           'NF | NW | flow % | '
           'warp % | aggregation % | warp+aggregation % | features ms | '
-          'head ms | memory ms | first + memory |')
-    print('|' + '---|' * 15)
+          'head ms | memory ms | first + memory | x first 95% interval | '
+          'page faults/frame |')
+    print('|' + '---|' * 17)
     for row in rows:
         print(f"| {row['config']} | {row['ms']:.1f} | "
               f"{row['median_ms']:.1f} | "
@@ -314,7 +425,11 @@ def main() -> None:
               f"{100 * (row['warp'] + row['aggregation']):.3f} | "
               f"{row['features_ms']:.1f} | {row['head_ms']:.1f} | "
               f"{row['memory_ms']:.1f} | "
-              f"{(base_ms + row['memory_ms']) / base_ms:.3f} |")
+              f"{(base_ms + row['memory_ms']) / base_ms:.3f} | "
+              f"{row['ratio_interval'][0]:.3f}-"
+              f"{row['ratio_interval'][1]:.3f} | "
+              + ('n/a' if row['page_faults'] is None else
+                 f"{row['page_faults']:.0f}") + ' |')
 
 
 if __name__ == '__main__':

@@ -81,7 +81,8 @@ def load_gt_frames(
 
     Returns:
         tuple[list[str], list[dict]]: The class names and one dict per
-        frame with ``img_id``, ``video_id``, ``frame_id`` and the ``gt_*``
+        frame with ``img_id``, ``video_id``, ``frame_id``, ``degradation``
+        (``'none'`` unless the file says otherwise) and the ``gt_*``
         arrays.
     """
     if classes is None:  # every category, sorted by id
@@ -116,7 +117,8 @@ def load_gt_frames(
             frame = dict(
                 img_id=img['img_id'],
                 video_id=video['video_id'],
-                frame_id=img['frame_id'])
+                frame_id=img['frame_id'],
+                degradation=img.get('degradation', 'none'))
             frame.update(instances_to_gt(img['instances']))
             frames.append(frame)
     return list(classes), frames

@@ -386,7 +386,8 @@ def attach_ground_truth(dump_frames: Sequence[dict],
     Args:
         dump_frames (Sequence[dict]): Validated dump entries.
         gt_frames (Sequence[dict]): One dict per annotated frame:
-            ``img_id``, ``video_id``, ``frame_id`` and the ``gt_*`` arrays.
+            ``img_id``, ``video_id``, ``frame_id``, the ``gt_*`` arrays
+            and optionally ``degradation`` (copied to the record).
 
     Returns:
         list[dict]: Frame records (predictions + GT) sorted by ``img_id``.
@@ -423,5 +424,7 @@ def attach_ground_truth(dump_frames: Sequence[dict],
             scores=to_numpy(frame['scores'], np.float32),
             labels=to_numpy(frame['labels'], np.int64))
         record.update({key: gt[key] for key in GT_KEYS})
+        if 'degradation' in gt:
+            record['degradation'] = gt['degradation']
         records.append(record)
     return sorted(records, key=lambda r: r['img_id'])

@@ -1,0 +1,129 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Paired video bootstrap of the difference between two detectors.
+
+The frames of a video are not independent samples (an object is seen in
+many of them), so the unit of resampling is the video: a resample draws as
+many videos as the set has, with replacement, and takes every frame of each
+drawn video. Both detectors are scored on the same resample, so the spread
+of their difference reflects which videos the set happens to hold, not the
+two models' spreads added up.
+"""
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import numpy as np
+
+# Instance ids of the k-th copy of a video are offset by k * this, so the
+# tracks of two copies never merge (motion IoU is per video and instance).
+_INSTANCE_ID_STRIDE = 1 << 32
+
+
+def group_by_video(frames: Sequence[dict]) -> List[List[dict]]:
+    """Frame records grouped per ``video_id``, videos in first-seen order.
+
+    Args:
+        frames (Sequence[dict]): Frame records with ``video_id``.
+
+    Returns:
+        list[list[dict]]: The frames of each video, in input order.
+    """
+    videos: Dict[object, List[dict]] = {}
+    for frame in frames:
+        videos.setdefault(frame['video_id'], []).append(frame)
+    return list(videos.values())
+
+
+def resample_videos(videos: Sequence[Sequence[dict]],
+                    picks: Sequence[int]) -> List[dict]:
+    """The frames of the picked videos, each pick a distinct video.
+
+    A video picked twice appears as two videos: the copies get new
+    ``video_id`` and ``img_id`` values and offset ``gt_instance_ids``, so
+    the motion IoU and the matching never mix two copies.
+
+    Args:
+        videos (Sequence[Sequence[dict]]): Frame records per video
+            (:func:`group_by_video`).
+        picks (Sequence[int]): Indices into ``videos``, repeats allowed.
+
+    Returns:
+        list[dict]: Frame records of the resample (shallow copies; arrays
+        shared with the input except the offset instance ids).
+    """
+    frames = []
+    for copy, video in enumerate(picks):
+        for frame in videos[video]:
+            record = dict(frame)
+            record['video_id'] = copy
+            record['img_id'] = len(frames)
+            ids = np.asarray(frame['gt_instance_ids'], dtype=np.int64)
+            record['gt_instance_ids'] = np.where(
+                ids >= 0, ids + copy * _INSTANCE_ID_STRIDE, ids)
+            frames.append(record)
+    return frames
+
+
+def paired_video_bootstrap(
+        base_frames: Sequence[dict],
+        model_frames: Sequence[dict],
+        score: Callable[[List[dict]], Dict[str, float]],
+        num_resamples: int = 200,
+        seed: int = 0) -> Dict[str, np.ndarray]:
+    """Resampled metric differences ``score(model) - score(base)``.
+
+    Args:
+        base_frames (Sequence[dict]): Frame records (predictions + GT) of
+            the reference detector.
+        model_frames (Sequence[dict]): Frame records of the other detector
+            on the same frames (same ``img_id`` set and ``video_id``
+            values).
+        score (Callable): Maps frame records to named metrics, e.g.
+            ``evaluate_vid_frames(frames, ...)[0]``.
+        num_resamples (int): Bootstrap resamples B. Defaults to 200.
+        seed (int): Seed of the video draws. Defaults to 0.
+
+    Returns:
+        dict[str, np.ndarray]: Per metric the (B,) resampled differences;
+        a metric that is ``nan`` in a resample (e.g. no degraded frame
+        drawn) is ``nan`` there.
+
+    Raises:
+        ValueError: If the two detectors were not run on the same frames.
+    """
+    base_ids = sorted((f['video_id'], f['img_id']) for f in base_frames)
+    model_ids = sorted((f['video_id'], f['img_id']) for f in model_frames)
+    if base_ids != model_ids:
+        raise ValueError('the two detectors must be scored on the same '
+                         'frames (same img_id and video_id)')
+    base_videos = group_by_video(
+        sorted(base_frames, key=lambda f: f['img_id']))
+    by_id = {f['img_id']: f for f in model_frames}
+    model_videos = [[by_id[f['img_id']] for f in video]
+                    for video in base_videos]
+    rng = np.random.default_rng(seed)
+    diffs: Dict[str, List[float]] = {}
+    for _ in range(num_resamples):
+        picks = rng.integers(len(base_videos), size=len(base_videos))
+        base = score(resample_videos(base_videos, picks))
+        model = score(resample_videos(model_videos, picks))
+        for key in base:
+            diffs.setdefault(key, []).append(model[key] - base[key])
+    return {key: np.asarray(values) for key, values in diffs.items()}
+
+
+def percentile_interval(samples: np.ndarray,
+                        level: float = 0.95) -> Tuple[float, float]:
+    """Percentile interval of bootstrap samples, ignoring ``nan``.
+
+    Args:
+        samples (np.ndarray): (B,) resampled values.
+        level (float): Coverage. Defaults to 0.95.
+
+    Returns:
+        tuple[float, float]: Lower and upper end (``nan`` when every
+        sample is ``nan``).
+    """
+    finite = samples[~np.isnan(samples)]
+    if not finite.size:
+        return float('nan'), float('nan')
+    low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)

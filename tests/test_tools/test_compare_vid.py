@@ -1,0 +1,110 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""tools/analysis_tools/compare_vid.py: gains and paired video-bootstrap
+intervals from two dumps of a SynthVID val split."""
+import importlib.util
+import json
+import os.path as osp
+import pickle
+
+import numpy as np
+import pytest
+
+from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, convert_vid,
+                                generate_synthvid, save_json)
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'compare_vid',
+        osp.join(REPO_ROOT, 'tools/analysis_tools/compare_vid.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def val_ann(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('synthvid_compare'))
+    generate_synthvid(
+        root, num_train_videos=1, num_val_videos=6, num_frames=16,
+        width=64, height=48, seed=5)
+    ann_file = osp.join(root, 'val.json')
+    save_json(
+        convert_vid(root, 'val', SYNTHVID_CLASS_TABLE, show_progress=False),
+        ann_file)
+    return ann_file
+
+
+def _dump(ann_file, path, on_degraded):
+    """GT boxes as detections (score 0.9); on degraded frames only if
+    ``on_degraded``."""
+    with open(ann_file) as f:
+        coco = json.load(f)
+    boxes = {}
+    for ann in coco['annotations']:
+        x, y, w, h = ann['bbox']
+        boxes.setdefault(ann['image_id'], []).append(
+            ([x, y, x + w, y + h], ann['category_id'] - 1))
+    entries = []
+    for img in coco['images']:
+        dets = boxes.get(img['id'], [])
+        if img['degradation'] != 'none' and not on_degraded:
+            dets = []
+        entries.append(
+            dict(
+                img_id=img['id'],
+                video_id=img['video_id'],
+                frame_id=img['frame_id'],
+                bboxes=np.array([d[0] for d in dets],
+                                np.float32).reshape(-1, 4),
+                scores=np.full(len(dets), 0.9, np.float32),
+                labels=np.array([d[1] for d in dets], np.int64)))
+    with open(path, 'wb') as f:
+        pickle.dump(entries, f)
+    return str(path)
+
+
+def test_gains_and_intervals(val_ann, tmp_path, capsys):
+    tool = _load_tool()
+    base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)
+    model = _dump(val_ann, tmp_path / 'model.pkl', on_degraded=True)
+    report = tmp_path / 'gains.md'
+    results = tool.main([
+        val_ann, base, model, '--names', 'blind', 'sees', '--bootstrap',
+        '20', '--out',
+        str(report)
+    ])
+    rows = results['sees']
+    # the model is the ground truth on every frame
+    for key in ('mAP', 'mAP_degraded', 'mAP_clean'):
+        assert rows[key]['model'] == pytest.approx(100.0)
+    # same detections on clean frames: no gain, in every resample
+    assert rows['mAP_clean']['gain'] == pytest.approx(0.0)
+    assert rows['mAP_clean']['interval'] == pytest.approx((0.0, 0.0))
+    # the base misses every degraded frame
+    assert rows['mAP_degraded']['base'] == pytest.approx(0.0)
+    assert rows['mAP_degraded']['interval'] == pytest.approx((100.0, 100.0))
+    low, high = rows['mAP']['interval']
+    assert 0 < low <= rows['mAP']['gain'] <= high
+    for name in ('gain fast - medium', 'gain fast - slow'):
+        low, high = rows[name]['interval']
+        assert low <= rows[name]['gain'] <= high
+    out = capsys.readouterr().out
+    assert 'sees vs blind' in out and '| mAP_degraded |' in out
+    assert '20 paired resamples of the 6 videos' in out
+    written = report.read_text()
+    assert written.startswith('sees vs blind')
+    assert '| mAP_degraded |' in written
+
+
+def test_bad_arguments(val_ann, tmp_path):
+    tool = _load_tool()
+    base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)
+    with pytest.raises(SystemExit):
+        tool.main([val_ann, base, base, '--names', 'only-one'])
+    with open(tmp_path / 'short.pkl', 'wb') as f:
+        pickle.dump(pickle.load(open(base, 'rb'))[1:], f)
+    with pytest.raises(ValueError, match='short.pkl: .*missing'):
+        tool.main([val_ann, base, str(tmp_path / 'short.pkl')])
