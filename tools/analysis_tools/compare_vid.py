@@ -25,16 +25,13 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from mmengine.fileio import load
 
-from memvid_mm.evaluation.functional import (attach_ground_truth,
-                                             check_dump_frames,
-                                             evaluate_vid_frames)
+from memvid_mm.evaluation.functional import evaluate_vid_frames
 from memvid_mm.evaluation.functional.bootstrap import (paired_video_bootstrap,
                                                        percentile_interval)
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from eval_vid import load_gt_frames  # noqa: E402
+from eval_vid import load_dump_frames, load_gt_frames  # noqa: E402
 
 METRICS = ('mAP', 'mAP_fast', 'mAP_medium', 'mAP_slow', 'mAP_degraded',
            'mAP_clean')
@@ -72,19 +69,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def load_frames(dump: str, gt_frames: List[dict],
                 num_classes: int) -> List[dict]:
-    """Frame records (predictions + GT) of one dump."""
-    entries = load(dump)
+    """Frame records of one dump; errors name the dump."""
     try:
-        check_dump_frames(entries)
-        frames = attach_ground_truth(entries, gt_frames)
+        return load_dump_frames(dump, gt_frames, num_classes)
     except (TypeError, ValueError) as error:
         raise ValueError(f'{dump}: {error}') from None
-    for frame in frames:
-        labels = frame['labels']
-        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-            raise ValueError(f'{dump}: img_id {frame["img_id"]} has labels '
-                             f'outside [0, {num_classes})')
-    return frames
 
 
 def compare(base_frames: List[dict], model_frames: List[dict],

@@ -124,19 +124,40 @@ def load_gt_frames(
     return list(classes), frames
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
-    """Run the tool; returns the metrics it printed."""
-    args = parse_args(argv)
-    entries = load(args.dump)
+def load_dump_frames(dump: str, gt_frames: Sequence[dict],
+                     num_classes: int) -> List[dict]:
+    """Frame records (predictions + GT) of a ``DumpVIDResults`` pickle.
+
+    Args:
+        dump (str): Path of the pickle.
+        gt_frames (Sequence[dict]): :func:`load_gt_frames`' frames.
+        num_classes (int): C; every label must lie in ``[0, C)``.
+
+    Returns:
+        list[dict]: Frame records sorted by ``img_id``.
+
+    Raises:
+        TypeError: If the pickle is not a list of dicts.
+        ValueError: If it is malformed, does not cover the annotated frames
+            exactly, or holds a label outside ``[0, C)``.
+    """
+    entries = load(dump)
     check_dump_frames(entries)
-    classes, gt_frames = load_gt_frames(args.ann_file, args.classes,
-                                        args.dataset_type)
     frames = attach_ground_truth(entries, gt_frames)
     for frame in frames:
         if frame['labels'].size and (frame['labels'].min() < 0
-                                     or frame['labels'].max() >= len(classes)):
+                                     or frame['labels'].max() >= num_classes):
             raise ValueError(f'img_id {frame["img_id"]}: labels must lie in '
-                             f'[0, {len(classes)})')
+                             f'[0, {num_classes})')
+    return frames
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    """Run the tool; returns the metrics it printed."""
+    args = parse_args(argv)
+    classes, gt_frames = load_gt_frames(args.ann_file, args.classes,
+                                        args.dataset_type)
+    frames = load_dump_frames(args.dump, gt_frames, len(classes))
     metrics, report = evaluate_vid_frames(
         frames,
         class_names=classes,
