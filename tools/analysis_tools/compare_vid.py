@@ -27,8 +27,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from memvid_mm.evaluation.functional import evaluate_vid_frames
-from memvid_mm.evaluation.functional.bootstrap import (paired_video_bootstrap,
-                                                       percentile_interval)
+from memvid_mm.evaluation.functional.bootstrap import (percentile_interval,
+                                                       resampled_scores)
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from eval_vid import load_dump_frames, load_gt_frames  # noqa: E402
@@ -76,28 +76,20 @@ def load_frames(dump: str, gt_frames: List[dict],
         raise ValueError(f'{dump}: {error}') from None
 
 
-def compare(base_frames: List[dict], model_frames: List[dict],
-            class_names: Sequence[str], num_resamples: int,
-            seed: int) -> Dict[str, dict]:
+def gain_rows(base: Dict[str, float], model: Dict[str, float],
+              samples: Dict[str, np.ndarray]) -> Dict[str, dict]:
     """Point metrics, gains and bootstrap intervals of one model.
+
+    Args:
+        base (dict[str, float]): The reference's metrics.
+        model (dict[str, float]): The model's metrics.
+        samples (dict[str, np.ndarray]): Per metric the (B,) resampled
+            differences model - reference.
 
     Returns:
         dict[str, dict]: Per metric (and per split contrast) ``base``,
         ``model``, ``gain`` and ``interval`` (low, high), all x 100.
     """
-    with_degradation = any(
-        f.get('degradation', 'none') != 'none' for f in base_frames)
-
-    def score(frames: List[dict]) -> Dict[str, float]:
-        return evaluate_vid_frames(
-            frames,
-            class_names=class_names,
-            with_coco_ap50=False,
-            with_degradation=with_degradation)[0]
-
-    base, model = score(base_frames), score(model_frames)
-    samples = paired_video_bootstrap(base_frames, model_frames, score,
-                                     num_resamples, seed)
     rows = {}
     for key in METRICS:
         if key not in base:
@@ -141,17 +133,34 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     args = parse_args(argv)
     names = args.names or [args.base, *args.models]
     class_names, gt_frames = load_gt_frames(args.ann_file, args.classes)
-    base_frames = load_frames(args.base, gt_frames, len(class_names))
+    frames = [
+        load_frames(dump, gt_frames, len(class_names))
+        for dump in (args.base, *args.models)
+    ]
+    with_degradation = any(
+        f.get('degradation', 'none') != 'none' for f in frames[0])
+
+    def score(records: List[dict]) -> Dict[str, float]:
+        return evaluate_vid_frames(
+            records,
+            class_names=class_names,
+            with_coco_ap50=False,
+            with_degradation=with_degradation)[0]
+
+    points = [score(records) for records in frames]
+    # every detector on the same resamples: the reference is scored once
+    samples = resampled_scores(frames, score, args.bootstrap, args.seed)
     results, report = {}, []
-    for name, dump in zip(names[1:], args.models):
-        rows = compare(base_frames,
-                       load_frames(dump, gt_frames, len(class_names)),
-                       class_names, args.bootstrap, args.seed)
+    for i, name in enumerate(names[1:], 1):
+        rows = gain_rows(
+            points[0], points[i],
+            {key: samples[i][key] - samples[0][key]
+             for key in samples[0]})
         report.append(format_rows(name, names[0], rows))
         print(report[-1] + '\n', flush=True)
         results[name] = rows
     report.append(f'{args.bootstrap} paired resamples of the '
-                  f'{len({f["video_id"] for f in base_frames})} videos, '
+                  f'{len({f["video_id"] for f in frames[0]})} videos, '
                   f'seed {args.seed}; the intervals cover the choice of '
                   'videos, not the randomness of training.')
     print(report[-1])

@@ -62,6 +62,53 @@ def resample_videos(videos: Sequence[Sequence[dict]],
     return frames
 
 
+def resampled_scores(
+        detector_frames: Sequence[Sequence[dict]],
+        score: Callable[[List[dict]], Dict[str, float]],
+        num_resamples: int = 200,
+        seed: int = 0) -> List[Dict[str, np.ndarray]]:
+    """Scores of several detectors on the same resamples of the videos.
+
+    Args:
+        detector_frames (Sequence[Sequence[dict]]): Per detector its frame
+            records (predictions + GT), all on the same frames (same
+            ``img_id`` set and ``video_id`` values).
+        score (Callable): Maps frame records to named metrics, e.g.
+            ``evaluate_vid_frames(frames, ...)[0]``.
+        num_resamples (int): Bootstrap resamples B. Defaults to 200.
+        seed (int): Seed of the video draws. Defaults to 0.
+
+    Returns:
+        list[dict[str, np.ndarray]]: Per detector, per metric the (B,)
+        resampled values; a metric that is ``nan`` in a resample (e.g. no
+        degraded frame drawn) is ``nan`` there.
+
+    Raises:
+        ValueError: If the detectors were not run on the same frames.
+    """
+    first = detector_frames[0]
+    first_ids = sorted((f['video_id'], f['img_id']) for f in first)
+    for frames in detector_frames[1:]:
+        if sorted((f['video_id'], f['img_id']) for f in frames) != first_ids:
+            raise ValueError('the detectors must be scored on the same '
+                             'frames (same img_id and video_id)')
+    first_videos = group_by_video(sorted(first, key=lambda f: f['img_id']))
+    per_detector_videos = []
+    for frames in detector_frames:
+        by_id = {f['img_id']: f for f in frames}
+        per_detector_videos.append([[by_id[f['img_id']] for f in video]
+                                    for video in first_videos])
+    rng = np.random.default_rng(seed)
+    values: List[Dict[str, List[float]]] = [{} for _ in detector_frames]
+    for _ in range(num_resamples):
+        picks = rng.integers(len(first_videos), size=len(first_videos))
+        for videos, detector_values in zip(per_detector_videos, values):
+            for key, value in score(resample_videos(videos, picks)).items():
+                detector_values.setdefault(key, []).append(value)
+    return [{key: np.asarray(v) for key, v in detector_values.items()}
+            for detector_values in values]
+
+
 def paired_video_bootstrap(
         base_frames: Sequence[dict],
         model_frames: Sequence[dict],
@@ -70,44 +117,27 @@ def paired_video_bootstrap(
         seed: int = 0) -> Dict[str, np.ndarray]:
     """Resampled metric differences ``score(model) - score(base)``.
 
+    Both detectors are scored on the same resamples
+    (:func:`resampled_scores`).
+
     Args:
         base_frames (Sequence[dict]): Frame records (predictions + GT) of
             the reference detector.
         model_frames (Sequence[dict]): Frame records of the other detector
-            on the same frames (same ``img_id`` set and ``video_id``
-            values).
-        score (Callable): Maps frame records to named metrics, e.g.
-            ``evaluate_vid_frames(frames, ...)[0]``.
+            on the same frames.
+        score (Callable): Maps frame records to named metrics.
         num_resamples (int): Bootstrap resamples B. Defaults to 200.
         seed (int): Seed of the video draws. Defaults to 0.
 
     Returns:
-        dict[str, np.ndarray]: Per metric the (B,) resampled differences;
-        a metric that is ``nan`` in a resample (e.g. no degraded frame
-        drawn) is ``nan`` there.
+        dict[str, np.ndarray]: Per metric the (B,) resampled differences.
 
     Raises:
         ValueError: If the two detectors were not run on the same frames.
     """
-    base_ids = sorted((f['video_id'], f['img_id']) for f in base_frames)
-    model_ids = sorted((f['video_id'], f['img_id']) for f in model_frames)
-    if base_ids != model_ids:
-        raise ValueError('the two detectors must be scored on the same '
-                         'frames (same img_id and video_id)')
-    base_videos = group_by_video(
-        sorted(base_frames, key=lambda f: f['img_id']))
-    by_id = {f['img_id']: f for f in model_frames}
-    model_videos = [[by_id[f['img_id']] for f in video]
-                    for video in base_videos]
-    rng = np.random.default_rng(seed)
-    diffs: Dict[str, List[float]] = {}
-    for _ in range(num_resamples):
-        picks = rng.integers(len(base_videos), size=len(base_videos))
-        base = score(resample_videos(base_videos, picks))
-        model = score(resample_videos(model_videos, picks))
-        for key in base:
-            diffs.setdefault(key, []).append(model[key] - base[key])
-    return {key: np.asarray(values) for key, values in diffs.items()}
+    base, model = resampled_scores([base_frames, model_frames], score,
+                                   num_resamples, seed)
+    return {key: model[key] - base[key] for key in base}
 
 
 def percentile_interval(samples: np.ndarray,
