@@ -1,7 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """tools/analysis_tools/benchmark.py runs, counts flows and warps and shares
 the detector's weights between the models it times."""
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -9,18 +8,11 @@ import sys
 import pytest
 import torch
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from . import REPO_ROOT, load_tool
+
 RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
 CLOCKNET_CFG = (
     'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark', osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_benchmark_reports_nf_and_nw_per_model():
@@ -54,7 +46,7 @@ def test_benchmark_reports_nf_and_nw_per_model():
 
 
 def test_ratio_interval_brackets_the_ratio_of_means():
-    tool = _load_tool()
+    tool = load_tool('tools/analysis_tools/benchmark.py')
     first = torch.tensor([1.0, 2.0, 1.5, 1.2, 1.8, 1.1])
     # a constant per-frame ratio leaves no doubt about the ratio of means
     low, high = tool.ratio_of_means_interval(1.1 * first, first)
@@ -90,7 +82,7 @@ def test_reused_malloc_memory_stops_the_page_faults_of_every_frame():
 
 
 def test_share_weights_makes_detectors_read_the_same_tensors():
-    tool = _load_tool()
+    tool = load_tool('tools/analysis_tools/benchmark.py')
     device = torch.device('cpu')
     rfcn = tool.build_model(osp.join(REPO_ROOT, RFCN_CFG), device)
     clocknet = tool.build_model(osp.join(REPO_ROOT, CLOCKNET_CFG), device)
@@ -106,7 +98,7 @@ def test_share_weights_makes_detectors_read_the_same_tensors():
 
 
 def test_share_weights_rejects_different_detectors():
-    tool = _load_tool()
+    tool = load_tool('tools/analysis_tools/benchmark.py')
     small = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))
     other = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3))
     assert tool.weight_mismatch(small, other) == ['0.bias', '0.weight']

@@ -1,7 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """tools/analysis_tools/compare_vid.py: gains and paired video-bootstrap
 intervals from two dumps of a SynthVID val split."""
-import importlib.util
 import json
 import os.path as osp
 import pickle
@@ -11,17 +10,7 @@ import pytest
 
 from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, convert_vid,
                                 generate_synthvid, save_json)
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'compare_vid',
-        osp.join(REPO_ROOT, 'tools/analysis_tools/compare_vid.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from . import load_tool
 
 
 @pytest.fixture(scope='module')
@@ -67,7 +56,7 @@ def _dump(ann_file, path, on_degraded):
 
 
 def test_gains_and_intervals(val_ann, tmp_path, capsys):
-    tool = _load_tool()
+    tool = load_tool('tools/analysis_tools/compare_vid.py')
     base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)
     model = _dump(val_ann, tmp_path / 'model.pkl', on_degraded=True)
     report = tmp_path / 'gains.md'
@@ -100,7 +89,7 @@ def test_gains_and_intervals(val_ann, tmp_path, capsys):
 
 
 def test_bad_arguments(val_ann, tmp_path):
-    tool = _load_tool()
+    tool = load_tool('tools/analysis_tools/compare_vid.py')
     base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)
     with pytest.raises(SystemExit):
         tool.main([val_ann, base, base, '--names', 'only-one'])

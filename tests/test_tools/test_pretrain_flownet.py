@@ -1,6 +1,5 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """tools/misc/pretrain_flownet_synthvid.py trains a loadable FlowNet."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -9,19 +8,11 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from . import REPO_ROOT, load_tool
+
 MEMNET_CFG = osp.join(
     REPO_ROOT,
     'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'pretrain_flownet_synthvid',
-        osp.join(REPO_ROOT, 'tools/misc/pretrain_flownet_synthvid.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write_settings(data_root, num_frames: int) -> None:
@@ -38,7 +29,7 @@ def _write_settings(data_root, num_frames: int) -> None:
 
 
 def test_pretrained_flownet_loads_into_the_memory_config(tmp_path):
-    tool = _load_tool()
+    tool = load_tool('tools/misc/pretrain_flownet_synthvid.py')
     data_root = tmp_path / 'synthvid'
     data_root.mkdir()
     _write_settings(data_root, num_frames=5)
@@ -46,9 +37,10 @@ def test_pretrained_flownet_loads_into_the_memory_config(tmp_path):
     results = tool.main([
         MEMNET_CFG, '--out', out, '--data-root',
         str(data_root), '--num-videos', '2', '--iters', '3', '--batch-size',
-        '2', '--max-gap', '2', '--val-pairs', '4'
+        '2', '--max-gap', '2', '--val-pairs', '4', '--seed', '3'
     ])
     assert results['iters'] == 3 and results['pairs'] == 4
+    assert results['seed'] == 3  # run_demo.py keeps a checkpoint by it
     for key in ('epe', 'zero_flow_epe', 'moving_epe', 'moving_zero_flow_epe'):
         assert results[key] >= 0
     with open(osp.splitext(out)[0] + '.json') as f:
@@ -68,7 +60,7 @@ def test_pretrained_flownet_loads_into_the_memory_config(tmp_path):
 
 
 def test_missing_synthvid_settings_are_named(tmp_path):
-    tool = _load_tool()
+    tool = load_tool('tools/misc/pretrain_flownet_synthvid.py')
     with pytest.raises(FileNotFoundError, match='synthvid.json'):
         tool.main([
             MEMNET_CFG, '--out',
@@ -78,7 +70,7 @@ def test_missing_synthvid_settings_are_named(tmp_path):
 
 
 def test_too_few_pairs_for_a_batch(tmp_path):
-    tool = _load_tool()
+    tool = load_tool('tools/misc/pretrain_flownet_synthvid.py')
     _write_settings(tmp_path, num_frames=3)
     with pytest.raises(ValueError, match='--num-videos'):
         tool.main([
@@ -89,7 +81,7 @@ def test_too_few_pairs_for_a_batch(tmp_path):
 
 
 def test_balanced_pixel_weight():
-    tool = _load_tool()
+    tool = load_tool('tools/misc/pretrain_flownet_synthvid.py')
     mask = torch.zeros(2, 4, 5, dtype=torch.bool)
     mask[0, :1, :2] = True  # 2 of 20 pixels on an object
     weight = tool.balanced_pixel_weight(mask)

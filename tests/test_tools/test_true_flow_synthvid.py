@@ -1,7 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """tools/analysis_tools/test_true_flow_synthvid.py: the true flow in place
 of FlowNet, under the stock test loop."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -14,25 +13,16 @@ from mmengine.registry import init_default_scope
 from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
                                 convert_vid, generate_synthvid, render_split,
                                 save_json)
+from . import REPO_ROOT, load_tool
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MEMNET_CFG = osp.join(
     REPO_ROOT,
     'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'test_true_flow_synthvid',
-        osp.join(REPO_ROOT, 'tools/analysis_tools/test_true_flow_synthvid.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def tool():
-    return _load_tool()
+    return load_tool('tools/analysis_tools/test_true_flow_synthvid.py')
 
 
 @pytest.fixture(scope='module')

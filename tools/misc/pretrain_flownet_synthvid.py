@@ -229,7 +229,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
             if it == args.iters:
                 break
     results = evaluate(motion, val_pairs, mean, std, args.val_pairs)
-    results.update(iters=args.iters, train_s=time.time() - start)
+    results.update(
+        iters=args.iters, train_s=time.time() - start, seed=args.seed)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     torch.save(
         dict(

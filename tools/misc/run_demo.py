@@ -19,9 +19,13 @@ gains over the per-frame R-FCN get 95% intervals from a paired bootstrap
 over the val videos (``tools/analysis_tools/compare_vid.py``), also for the
 difference between the gain on fast objects and on the other speeds.
 
-Every step is a subprocess running the same command a user would type, so
-the demo exercises the real tools. Finished stages are kept (a stage whose
-results file exists is not run again) unless ``--overwrite`` is given.
+Every training (FlowNet pre-training included) runs with the random seed
+``--seed`` (default 0; ``randomness.seed`` of the configs, which set none);
+the data do not depend on it, so runs with different seeds are scored on
+the same val videos. Every step is a subprocess running the same command a
+user would type, so the demo exercises the real tools. Finished stages are
+kept (a stage whose results file exists and names the same seed is not run
+again) unless ``--overwrite`` is given.
 """
 import argparse
 import json
@@ -30,7 +34,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_ROOT = 'data/synthvid'
@@ -79,6 +83,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='SynthVID demo')
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument(
+        '--seed', type=int, default=0,
+        help='random seed of every training (not of the data; default 0)')
+    parser.add_argument(
         '--overwrite', action='store_true',
         help='regenerate the data and retrain every model')
     return parser.parse_args()
@@ -122,21 +129,35 @@ def model_dir_of(work_dir: str, config: str) -> str:
     return osp.join(work_dir, osp.splitext(osp.basename(config))[0])
 
 
+def read_seed(results_file: str) -> Optional[int]:
+    """The ``seed`` recorded in a stage's results file (None if absent)."""
+    if not osp.exists(results_file):
+        return None
+    with open(results_file, encoding='utf-8') as f:
+        return json.load(f).get('seed')
+
+
 def last_checkpoint(model_dir: str) -> str:
     with open(osp.join(model_dir, 'last_checkpoint'), encoding='utf-8') as f:
         return f.read().strip()
 
 
-def pretrain_flownet(work_dir: str, overwrite: bool) -> str:
-    """Pre-train the memory models' FlowNet; return its checkpoint path."""
+def pretrain_flownet(work_dir: str, seed: int, overwrite: bool) -> str:
+    """Pre-train the memory models' FlowNet; return its checkpoint path.
+
+    A checkpoint already there is kept when its results file names the
+    same seed.
+    """
     checkpoint = osp.join(work_dir, FLOWNET_CHECKPOINT)
-    if osp.exists(checkpoint) and not overwrite:
+    if not overwrite and osp.exists(checkpoint) and read_seed(
+            osp.splitext(checkpoint)[0] + '.json') == seed:
         return checkpoint
     os.makedirs(osp.dirname(checkpoint), exist_ok=True)
     seconds = run([
         sys.executable, 'tools/misc/pretrain_flownet_synthvid.py',
         FLOWNET_CONFIG, '--out', checkpoint, '--data-root', DATA_ROOT,
-        *FLOWNET_PRETRAIN_OPTIONS
+        '--seed',
+        str(seed), *FLOWNET_PRETRAIN_OPTIONS
     ], osp.join(osp.dirname(checkpoint), 'pretrain.log'))
     print(f'FlowNet pre-trained in {seconds:.0f} s', flush=True)
     return checkpoint
@@ -169,13 +190,16 @@ def test(config: str, model_dir: str) -> Dict[str, float]:
 
 
 def run_stage(config: str, model_dir: str, options: List[str],
-              evaluate: bool, overwrite: bool) -> Dict[str, float]:
-    """Train (and test) one stage, unless its results are already there."""
+              evaluate: bool, seed: int,
+              overwrite: bool) -> Dict[str, float]:
+    """Train (and test) one stage with ``seed``, unless results of that
+    seed are already there."""
     done_file = osp.join(model_dir, 'stage_results.json')
-    if osp.exists(done_file) and not overwrite:
+    if not overwrite and read_seed(done_file) == seed:
         with open(done_file, encoding='utf-8') as f:
             return json.load(f)
-    results = dict(train_s=train(config, model_dir, options))
+    options = [*options, f'randomness.seed={seed}']
+    results = dict(seed=seed, train_s=train(config, model_dir, options))
     if evaluate:
         results.update(test(config, model_dir))
     with open(done_file, 'w', encoding='utf-8') as f:
@@ -241,7 +265,7 @@ def main() -> None:
     os.makedirs(args.work_dir, exist_ok=True)
     start = time.time()
     prepare_data(args.work_dir, args.overwrite)
-    flownet = pretrain_flownet(args.work_dir, args.overwrite)
+    flownet = pretrain_flownet(args.work_dir, args.seed, args.overwrite)
     results = {}
     model_dirs = {}
     for name, config, init_from, evaluate, uses_flownet in STAGES:
@@ -253,7 +277,7 @@ def main() -> None:
         if uses_flownet:
             options.append(f'model.motion.init_cfg.checkpoint={flownet}')
         stage = run_stage(config, model_dirs[name], options, evaluate,
-                          args.overwrite)
+                          args.seed, args.overwrite)
         print(f'{name}: trained in {stage["train_s"]:.0f} s' +
               (f', mAP {100 * stage["vid/mAP"]:.1f}' if evaluate else ''),
               flush=True)
@@ -268,7 +292,8 @@ def main() -> None:
     with open(osp.join(args.work_dir, 'results.md'), 'w',
               encoding='utf-8') as f:
         f.write(table + '\n\n' + gains + '\n')
-    print('\nSynthVID val, official ImageNet VID protocol (AP x 100):\n')
+    print('\nSynthVID val, official ImageNet VID protocol (AP x 100), '
+          f'training seed {args.seed}:\n')
     print(table)
     print('\nGains over the per-frame R-FCN (AP x 100):\n')
     print(gains)

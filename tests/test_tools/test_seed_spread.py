@@ -1,0 +1,105 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""tools/analysis_tools/seed_spread.py: spread over training runs and
+gains of the means, on hand-made metrics files."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from . import load_tool
+
+tool = load_tool('tools/analysis_tools/seed_spread.py')
+
+
+def _write(path, **metrics):
+    """A --metrics-out file with the given vid/* metrics (fractions)."""
+    data = {f'vid/{key}': value for key, value in metrics.items()}
+    data['vid/bbox_mAP_50'] = 0.5
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    return str(path)
+
+
+def test_spread_by_hand():
+    s = tool.spread(np.array([80.0, 90.0, 100.0]))
+    assert s == dict(mean=90.0, sd=10.0, low=80.0, high=100.0, runs=3)
+    single = tool.spread(np.array([70.0]))
+    assert single['mean'] == 70.0 and math.isnan(single['sd'])
+
+
+def test_gain_of_means_welch_by_hand():
+    # base mean 2, variance 2; model mean 6, variance 4
+    gain, error = tool.gain_of_means(np.array([1.0, 3.0]),
+                                     np.array([4.0, 6.0, 8.0]))
+    assert gain == pytest.approx(4.0)
+    assert error == pytest.approx(math.sqrt(4 / 3 + 2 / 2))
+    gain, error = tool.gain_of_means(np.array([1.0]), np.array([4.0, 6.0]))
+    assert gain == pytest.approx(4.0) and math.isnan(error)
+
+
+def test_report_from_files(tmp_path):
+    # reference: fast - slow = -10 and -20 (mean -15, variance 50);
+    # model: fast - slow = +10 and +20 and +30 (mean 20, variance 100)
+    base = [
+        _write(tmp_path / 'b1.json', mAP=0.5, mAP_fast=0.4, mAP_slow=0.5),
+        _write(tmp_path / 'b2.json', mAP=0.7, mAP_fast=0.5, mAP_slow=0.7),
+    ]
+    model = [
+        _write(tmp_path / f'm{i}.json', mAP=0.8, mAP_fast=fast,
+               mAP_slow=slow)
+        for i, (fast, slow) in enumerate([(0.7, 0.6), (0.8, 0.6),
+                                          (0.9, 0.6)])
+    ]
+    out = tmp_path / 'report.md'
+    report = tool.main(['--model', 'R-FCN', *base, '--model', 'MemNet',
+                        *model, '--out', str(out)])
+    assert out.read_text().strip() == report
+    lines = report.splitlines()
+    rfcn = next(line for line in lines if line.startswith('| R-FCN |'))
+    # mAP 50 and 70: mean 60, sd 14.1
+    assert '| 2 | 60.0 ± 14.1 (50.0-70.0) |' in rfcn
+    gains = next(line for line in lines if line.startswith('| MemNet |')
+                 and '±' in line and 'gain' not in line and '(' not in line)
+    cells = [cell.strip() for cell in gains.strip('|').split('|')]
+    # mAP: 80 - 60, error sqrt(0 / 3 + 200 / 2) = 10
+    assert cells[1] == '+20.0 ± 10.0'
+    # fast - slow contrast: 20 - (-15) = 35, error sqrt(100/3 + 50/2)
+    assert cells[-1] == f'+35.0 ± {math.sqrt(100 / 3 + 50 / 2):.1f}'
+    # medium is absent from the files: no column and no contrast with it
+    assert 'mAP_medium' not in report and 'fast - medium' not in report
+
+
+def test_bad_files_are_named(tmp_path):
+    good = _write(tmp_path / 'good.json', mAP=0.5, mAP_fast=0.4)
+    broken = tmp_path / 'broken.json'
+    broken.write_text('{"vid/mAP": ')
+    with pytest.raises(ValueError, match='broken.json: not valid JSON'):
+        tool.load_metrics(str(broken))
+    listing = tmp_path / 'list.json'
+    listing.write_text('[0.5]')
+    with pytest.raises(ValueError, match='list.json: expected a JSON'):
+        tool.load_metrics(str(listing))
+    other = tmp_path / 'other.json'
+    other.write_text('{"coco/bbox_mAP": 0.5}')
+    with pytest.raises(ValueError, match=r'other.json: no vid/mAP'):
+        tool.load_metrics(str(other))
+    text = tmp_path / 'text.json'
+    text.write_text('{"vid/mAP": "high"}')
+    with pytest.raises(ValueError, match="text.json: metric 'vid/mAP'"):
+        tool.load_metrics(str(text))
+    fewer = _write(tmp_path / 'fewer.json', mAP=0.5)
+    with pytest.raises(ValueError, match='fewer.json reports'):
+        tool.stack_runs([good, fewer])
+    with pytest.raises(ValueError, match='MemNet lacks metrics'):
+        tool.main(['--model', 'R-FCN', good, '--model', 'MemNet', fewer])
+    with pytest.raises(ValueError, match='given twice'):
+        tool.main(['--model', 'A', good, '--model', 'A', good])
+
+
+def test_command_line_needs_a_reference_and_files(tmp_path):
+    good = _write(tmp_path / 'good.json', mAP=0.5)
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--model', 'R-FCN', good])
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--model', 'R-FCN', good, '--model', 'MemNet'])

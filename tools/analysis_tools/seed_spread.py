@@ -1,0 +1,223 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Spread of the ImageNet VID metrics over training runs, and the gains of
+the means over a reference, from ``tools/test.py --metrics-out`` files.
+
+``compare_vid.py``'s intervals cover the choice of val videos for one
+trained model each. This tool covers the other source of variation, the
+training itself: train a config several times (e.g. ``--cfg-options
+randomness.seed=N``), test every checkpoint with ``--metrics-out`` and pass
+the files grouped by model, the reference first. Per model it prints every
+metric's mean, sample standard deviation and range over the runs; per
+model after the reference, the gain of the means with its standard error
+(Welch: ``sqrt(sd_model^2 / n_model + sd_ref^2 / n_ref)``; runs are not
+paired across models), and the same for the contrasts "gain on fast minus
+gain on medium / slow" (computed from each run's own split difference).
+
+Example::
+
+    python tools/analysis_tools/seed_spread.py \\
+        --model R-FCN seed1/rfcn/test_metrics.json \\
+            seed2/rfcn/test_metrics.json \\
+        --model ClockNet seed1/clocknet/test_metrics.json \\
+            seed2/clocknet/test_metrics.json
+"""
+import argparse
+import json
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+METRICS = ('mAP', 'mAP_fast', 'mAP_medium', 'mAP_slow', 'mAP_degraded',
+           'mAP_clean')
+# (name, minuend, subtrahend) of the split contrasts reported.
+SPLIT_CONTRASTS = (('fast - medium', 'mAP_fast', 'mAP_medium'),
+                   ('fast - slow', 'mAP_fast', 'mAP_slow'))
+METRIC_PREFIX = 'vid/'
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command line of the tool."""
+    parser = argparse.ArgumentParser(
+        description='Spread of VID metrics over training runs and gains '
+        'of the means over a reference')
+    parser.add_argument(
+        '--model',
+        nargs='+',
+        action='append',
+        required=True,
+        metavar=('NAME', 'METRICS_JSON'),
+        help='a model name and the metrics JSON of each of its runs; '
+        'repeat per model, the reference first')
+    parser.add_argument('--out', help='also write the report (Markdown) here')
+    args = parser.parse_args(argv)
+    for group in args.model:
+        if len(group) < 2:
+            parser.error(f'--model {group[0]} needs at least one metrics '
+                         'file after the name')
+    if len(args.model) < 2:
+        parser.error('give a reference and at least one other --model')
+    return args
+
+
+def load_metrics(path: str) -> Dict[str, float]:
+    """The ``vid/*`` metrics of one ``--metrics-out`` file, unprefixed.
+
+    Raises:
+        ValueError: If the file is not a JSON object of numbers or holds
+            no ``vid/mAP``; the message names the file.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(f'{path}: not valid JSON ({error})') from None
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: expected a JSON object of metrics, got '
+                         f'{type(data).__name__}')
+    metrics = {}
+    for key, value in data.items():
+        if not key.startswith(METRIC_PREFIX):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f'{path}: metric {key!r} is not a number: '
+                             f'{value!r}')
+        metrics[key[len(METRIC_PREFIX):]] = float(value)
+    if 'mAP' not in metrics:
+        raise ValueError(f'{path}: no {METRIC_PREFIX}mAP; is this a '
+                         'tools/test.py --metrics-out file of the VID '
+                         'metric?')
+    return metrics
+
+
+def stack_runs(paths: Sequence[str]) -> Dict[str, np.ndarray]:
+    """Per metric the ``(R,)`` values of R runs (x 100).
+
+    Raises:
+        ValueError: If the runs do not report the same metrics (names the
+            first file that differs from the first run).
+    """
+    runs = [load_metrics(path) for path in paths]
+    for path, metrics in zip(paths[1:], runs[1:]):
+        if set(metrics) != set(runs[0]):
+            raise ValueError(
+                f'{path} reports {sorted(metrics)}, but {paths[0]} '
+                f'reports {sorted(runs[0])}: runs of one model must be '
+                'tested the same way')
+    return {
+        key: 100 * np.array([metrics[key] for metrics in runs])
+        for key in runs[0]
+    }
+
+
+def spread(values: np.ndarray) -> Dict[str, float]:
+    """Mean, sample standard deviation (nan for one run), min and max."""
+    return dict(
+        mean=float(values.mean()),
+        sd=float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+        low=float(values.min()),
+        high=float(values.max()),
+        runs=len(values))
+
+
+def gain_of_means(base: np.ndarray,
+                  model: np.ndarray) -> Tuple[float, float]:
+    """Difference of the means and its Welch standard error.
+
+    Args:
+        base (np.ndarray): ``(R_b,)`` values of the reference's runs.
+        model (np.ndarray): ``(R_m,)`` values of the model's runs.
+
+    Returns:
+        tuple[float, float]: ``mean(model) - mean(base)`` and
+        ``sqrt(var(model) / R_m + var(base) / R_b)`` (sample variances;
+        nan unless both have at least two runs).
+    """
+    gain = float(model.mean() - base.mean())
+    if len(base) < 2 or len(model) < 2:
+        return gain, math.nan
+    error = math.sqrt(model.var(ddof=1) / len(model) +
+                      base.var(ddof=1) / len(base))
+    return gain, error
+
+
+def _number(value: float, sign: bool = False) -> str:
+    if math.isnan(value):
+        return '-'
+    return f'{value:+.1f}' if sign else f'{value:.1f}'
+
+
+def spread_table(runs: Dict[str, Dict[str, np.ndarray]]) -> str:
+    """Markdown: per model and metric, mean, sd and range over runs.
+
+    The columns are the metrics of :data:`METRICS` that the first model
+    (the reference) reports; every other model must report them too.
+    """
+    first = next(iter(runs.values()))
+    keys = [key for key in METRICS if key in first]
+    lines = ['| model | runs | ' + ' | '.join(keys) + ' |',
+             '|---|---|' + '---|' * len(keys)]
+    for name, metrics in runs.items():
+        cells = []
+        for key in keys:
+            s = spread(metrics[key])
+            cells.append(f'{s["mean"]:.1f} ± {_number(s["sd"])} '
+                         f'({s["low"]:.1f}-{s["high"]:.1f})')
+        count = len(next(iter(metrics.values())))
+        lines.append(f'| {name} | {count} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def gain_table(base_name: str, base: Dict[str, np.ndarray],
+               models: Dict[str, Dict[str, np.ndarray]]) -> str:
+    """Markdown: gains of the means over the reference, ± standard error,
+    for every metric and split contrast."""
+    contrasts = [c for c in SPLIT_CONTRASTS
+                 if c[1] in base and c[2] in base]
+    keys = [key for key in METRICS if key in base]
+    header = keys + [f'gain {name}' for name, _, _ in contrasts]
+    lines = [f'| gain over {base_name} | ' + ' | '.join(header) + ' |',
+             '|---|' + '---|' * len(header)]
+    for name, metrics in models.items():
+        cells = []
+        for key in keys:
+            gain, error = gain_of_means(base[key], metrics[key])
+            cells.append(f'{_number(gain, True)} ± {_number(error)}')
+        for _, first, second in contrasts:
+            gain, error = gain_of_means(base[first] - base[second],
+                                        metrics[first] - metrics[second])
+            cells.append(f'{_number(gain, True)} ± {_number(error)}')
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    """Run the tool; returns the report."""
+    args = parse_args(argv)
+    runs: Dict[str, Dict[str, np.ndarray]] = {}
+    for name, *paths in args.model:
+        if name in runs:
+            raise ValueError(f'--model {name} is given twice')
+        runs[name] = stack_runs(paths)
+    names: List[str] = list(runs)
+    base = runs[names[0]]
+    for name in names[1:]:
+        missing = sorted(set(base) - set(runs[name]))
+        if missing:
+            raise ValueError(f'--model {name} lacks metrics of the '
+                             f'reference {names[0]}: {missing}')
+    report = '\n\n'.join([
+        'AP x 100: mean ± sample standard deviation (min-max) over runs',
+        spread_table(runs),
+        'Gains of the means ± standard error (Welch; runs unpaired)',
+        gain_table(names[0], base, {n: runs[n] for n in names[1:]})
+    ])
+    print(report)
+    if args.out:
+        with open(args.out, 'w', encoding='utf-8') as f:
+            f.write(report + '\n')
+    return report
+
+
+if __name__ == '__main__':
+    main()
