@@ -59,6 +59,7 @@ from mmengine.structures import InstanceData
 
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, TrackDataSample
+from memvid_mm.evaluation.functional.bootstrap import percentile_interval
 from memvid_mm.utils import flush_denormals_on_cpu
 
 try:  # POSIX only; page faults are not counted elsewhere
@@ -231,10 +232,7 @@ def ratio_of_means_interval(seconds: torch.Tensor,
         len(seconds), (num_resamples, len(seconds)), generator=generator)
     ratios = (seconds.double()[frames].mean(dim=1) /
               first_seconds.double()[frames].mean(dim=1))
-    tails = torch.tensor([(1 - level) / 2, (1 + level) / 2],
-                         dtype=torch.float64)
-    low, high = torch.quantile(ratios, tails).tolist()
-    return low, high
+    return percentile_interval(ratios.numpy(), level)
 
 
 def make_frames(num: int, shape: Sequence[int],
@@ -396,10 +394,10 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    on_cpu = torch.device(args.device).type == 'cpu'
-    if on_cpu and args.cpu_malloc == 'reuse':
+    device_type = torch.device(args.device).type
+    if device_type == 'cpu' and args.cpu_malloc == 'reuse':
         keep_freed_memory()
-    flush_denormals_on_cpu(torch.device(args.device).type)
+    flush_denormals_on_cpu(device_type)
     device_name = (
         torch.cuda.get_device_name(args.device)
         if args.device.startswith('cuda') else
