@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 WORK_DIR ?= work_dirs/demo
 
-.PHONY: env demo test lint clean-env
+.PHONY: env demo test clean-env
 
 env: $(VENV)/.memvid_ready
 

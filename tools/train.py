@@ -15,9 +15,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from memvid_mm.utils import (allow_full_checkpoint_loading,
-                             finish_distributed, flush_denormals_on_cpu,
-                             prepare_cpu_distributed)
+from memvid_mm.utils import (allow_full_checkpoint_loading, finish_distributed,
+                             flush_denormals_on_cpu, prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:

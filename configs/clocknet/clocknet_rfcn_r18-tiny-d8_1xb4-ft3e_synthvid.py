@@ -38,3 +38,6 @@ train_pipeline = [
         meta_keys=('clip_frame_offsets', 'clip_stride'))
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# psi (learned) gets no gradient in an iteration whose clip frames all lost
+# their evidence after the first: multi-process training (DDP) must allow it.
+find_unused_parameters = True

@@ -19,13 +19,13 @@ from typing import Dict, Hashable, Optional, Union
 
 import numpy as np
 import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from ..models.detectors import MemoryRFCN
 from ..models.layers import MemoryState
 from ..utils import allow_full_checkpoint_loading

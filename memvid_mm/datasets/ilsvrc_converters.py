@@ -25,23 +25,30 @@ SynthVID's do, ``degradation``) and ``annotations`` (``id``, ``video_id``,
 Training key frames (``is_vid_train_frame``): the centre frame of each of
 ``num_key_frames`` (15) equal segments of a training video,
 ``floor((2 i + 1) N / (2 K))`` for ``i < K = min(15, N)``, 0-based (see
-:func:`select_key_frames`); FGFA's ``Lists/VID_train_15frames.txt`` (which
-mmtrack reads) takes 15 evenly spaced frames the same way and can be given as
-``key_frame_list`` to reproduce it exactly. Every val frame is a key frame.
+:func:`select_key_frames`). Given as ``key_frame_list``, FGFA's
+``Lists/VID_train_15frames.txt`` (15 evenly spaced frames per video) gives
+them instead, read as mmtrack reads it: the frame column is taken as 1-based
+and made 0-based by subtracting 1 (see :func:`read_fgfa_key_frames`), so the
+key frames are mmtrack's; they need not be the frames
+:func:`select_key_frames` picks. Every val frame is a key frame.
 
 Bad input raises an error naming the file: a missing or malformed XML, an
 XML without ``<size>`` whose image is missing or unreadable, a video listed
 in ImageSets with no frames or with a gap in its frame numbers, a frame whose
-size differs from the video's first frame, a reversed box, and in VID a
-synset outside the class table (unless ``unknown_classes='skip'``, which
-drops and counts such boxes). With ``check_images=True`` every image is
-decoded and its size compared with the XML. Logged, not errors: frames
-without objects (normal in ILSVRC); in DET, objects of other synsets (mapped
+size differs from the video's first frame, a reversed box, a line of
+``key_frame_list`` that cannot be parsed or whose frame lies outside its
+video (naming the list file and line), and in VID a synset outside the class
+table (unless ``unknown_classes='skip'``, which drops and counts such
+boxes). With ``check_images=True`` every image is decoded and its size
+compared with the XML. Logged, not errors: frames without objects (normal
+in ILSVRC); training videos missing from ``key_frame_list`` (they get no key
+frames); in DET, objects of other synsets (mapped
 to the extra category ``other_categeries``, as mmtrack does) and candidate
 images without any object of the class table (left out).
 """
 import glob
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -274,20 +281,62 @@ def read_vid_video_list(root: str, split: str) -> List[str]:
     return sorted(n if n.startswith(prefix) else prefix + n for n in names)
 
 
+def _read_fgfa_lines(list_file: str) -> Dict[str, List[Tuple[int, int]]]:
+    """``(0-based frame, line number)`` pairs per video of an FGFA list."""
+    entries: Dict[str, List[Tuple[int, int]]] = {}
+    with open(list_file) as f:
+        for line_no, line in enumerate(f, 1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            if len(tokens) < 3 or not tokens[2].isdigit():
+                raise ValueError(f'{list_file}, line {line_no}: cannot parse '
+                                 f'{line.strip()!r}; expected <video> <any> '
+                                 '<frame> <num_frames>')
+            entries.setdefault(tokens[0], []).append(
+                (int(tokens[2]) - 1, line_no))
+    return entries
+
+
 def read_fgfa_key_frames(list_file: str) -> Dict[str, List[int]]:
     """Read FGFA's ``Lists/VID_train_15frames.txt`` (as mmtrack does).
 
-    Lines read ``<video> <any> <frame, 1-based> <num_frames>``.
+    Lines read ``<video> <any> <frame> <num_frames>``. As in mmtrack's
+    ``imagenet2coco_vid.py``, the frame number is taken as 1-based and
+    made 0-based by subtracting 1; the returned frames index the video's
+    frame files ``000000.xml, 000001.xml, ...``.
+
+    Args:
+        list_file (str): Path of the list.
 
     Returns:
         dict[str, list[int]]: 0-based key frames per video name.
+
+    Raises:
+        ValueError: Naming the file and line if a line cannot be parsed.
     """
-    key_frames: Dict[str, List[int]] = {}
-    for tokens in _read_lines(list_file):
-        if len(tokens) < 3 or not tokens[2].isdigit():
-            raise ValueError(f'{list_file}: cannot parse line {tokens}')
-        key_frames.setdefault(tokens[0], []).append(int(tokens[2]) - 1)
-    return key_frames
+    return {
+        video: [frame for frame, _ in entries]
+        for video, entries in _read_fgfa_lines(list_file).items()
+    }
+
+
+def _fgfa_video_key_frames(entries: Dict[str, List[Tuple[int, int]]],
+                           list_file: str, name: str,
+                           num_frames: int) -> List[int]:
+    """Sorted 0-based key frames of video ``name`` from an FGFA list.
+
+    Raises:
+        ValueError: Naming the list file and line if a frame lies outside
+            the video's ``num_frames`` frames.
+    """
+    for frame, line_no in entries.get(name, []):
+        if not 0 <= frame < num_frames:
+            raise ValueError(
+                f'{list_file}, line {line_no}: frame {frame + 1} (1-based; '
+                f'{frame} 0-based) is outside video {name}, which has '
+                f'{num_frames} frames (1-based 1..{num_frames})')
+    return sorted({frame for frame, _ in entries.get(name, [])})
 
 
 def list_video_frames(ann_dir: str) -> int:
@@ -376,7 +425,8 @@ def convert_vid(root: str,
         num_key_frames (int): Key frames per training video, see
             :func:`select_key_frames`. Defaults to 15.
         key_frame_list (str, optional): FGFA-style list giving the training
-            key frames instead. Defaults to None.
+            key frames instead (1-based frame column, see
+            :func:`read_fgfa_key_frames`). Defaults to None.
         check_images (bool): Decode every image and check its size against
             the XML. Defaults to False.
         unknown_classes (str): ``'error'`` (raise on a synset outside the
@@ -392,8 +442,17 @@ def convert_vid(root: str,
         raise ValueError("unknown_classes must be 'error' or 'skip', got "
                          f'{unknown_classes!r}')
     writer = _CocoVIDWriter(make_categories(class_table))
-    fgfa = read_fgfa_key_frames(key_frame_list) if key_frame_list else None
+    fgfa = _read_fgfa_lines(key_frame_list) if key_frame_list else None
     videos = read_vid_video_list(root, split)
+    if fgfa is not None and split == 'train':
+        unlisted = [name for name in videos if name not in fgfa]
+        if unlisted:
+            print_log(
+                f'{key_frame_list}: {len(unlisted)} of the {len(videos)} '
+                'training videos are not in the key-frame list and get no '
+                f'key frames, e.g. {unlisted[:3]}',
+                logger='current',
+                level=logging.WARNING)
     for video_id, name in enumerate(
             tqdm(videos, desc=f'VID {split}', disable=not show_progress), 1):
         num_frames = list_video_frames(
@@ -401,7 +460,8 @@ def convert_vid(root: str,
         if split == 'val':
             key_frames = list(range(num_frames))
         elif fgfa is not None:
-            key_frames = sorted(set(fgfa.get(name, [])))
+            key_frames = _fgfa_video_key_frames(fgfa, key_frame_list, name,
+                                                num_frames)
         else:
             key_frames = select_key_frames(num_frames, num_key_frames)
         writer.out['videos'].append(

@@ -2,6 +2,8 @@
 """ImageNet VID (and SynthVID) as an mmdet 3.3 video dataset."""
 import json
 import logging
+import math
+import numbers
 from collections import Counter
 from typing import Any, Dict, List, Sequence, Tuple, Union
 
@@ -68,6 +70,42 @@ def _check_entries(entries: List[dict], keys: Sequence[str], what: str,
             raise ValueError(f"{ann_file}: {what} id {entry['id']} repeats")
         by_id[entry['id']] = entry
     return by_id
+
+
+def _is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is a finite real number (bools are not)."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def check_bbox(ann: dict, ann_file: str) -> None:
+    """Check that an annotation's ``bbox`` is a well-formed COCO box.
+
+    Well-formed is a list of exactly 4 finite numbers ``[x, y, w, h]`` with
+    ``w >= 0`` and ``h >= 0`` (and, when given, a finite ``area``).
+    Degenerate but well-formed boxes (``w`` or ``h`` below 1, zero area,
+    outside the image) pass; the dataset skips them as mmdet does.
+
+    Args:
+        ann (dict): One CocoVID ``annotations`` entry.
+        ann_file (str): File name for the error message.
+
+    Raises:
+        ValueError: Naming the file and the annotation id if the box (or
+            ``area``) is malformed.
+    """
+    bbox = ann['bbox']
+    where = f"{ann_file}: annotation {ann['id']}"
+    if not (isinstance(bbox, (list, tuple)) and len(bbox) == 4
+            and all(_is_finite_number(v) for v in bbox)):
+        raise ValueError(f'{where} has a malformed bbox {bbox!r:.100}; '
+                         'expected [x, y, w, h]: 4 finite numbers')
+    if bbox[2] < 0 or bbox[3] < 0:
+        raise ValueError(f'{where} has a bbox {bbox!r} with a negative '
+                         'width or height; expected [x, y, w, h]')
+    if 'area' in ann and not _is_finite_number(ann['area']):
+        raise ValueError(f"{where} has a malformed area {ann['area']!r:.100};"
+                         ' expected a finite number')
 
 
 def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
@@ -148,12 +186,15 @@ class ImagenetVIDDataset(BaseVideoDataset):
 
     Bad input raises ``ValueError`` naming the annotation file: malformed
     JSON, missing keys, repeated ids, an annotation of an unknown image or
-    category, a class of ``metainfo['classes']`` missing from
-    ``categories``, a gap or repeat in a video's ``frame_id``, or a frame
-    whose size differs from the rest of its video. Logged, not errors:
-    boxes of categories outside the class list (e.g. DET's
-    ``other_categeries``), ignored as mmdet does; ``videos`` entries without
-    images; images without ``is_vid_train_frame`` (taken as True).
+    category, a malformed ``bbox`` (not 4 finite numbers, or a negative
+    width or height; the error also names the annotation id), a class of
+    ``metainfo['classes']`` missing from ``categories``, a gap or repeat in
+    a video's ``frame_id``, or a frame whose size differs from the rest of
+    its video. Logged, not errors: boxes of categories outside the class
+    list (e.g. DET's ``other_categeries``), ignored as mmdet does;
+    degenerate boxes (width or height < 1, zero area, outside the image),
+    skipped as mmdet does and counted in one warning; ``videos`` entries
+    without images; images without ``is_vid_train_frame`` (taken as True).
 
     Args:
         key_frames_only (bool): Train only on ``is_vid_train_frame`` frames.
@@ -199,8 +240,10 @@ class ImagenetVIDDataset(BaseVideoDataset):
                 raise ValueError(
                     f"{self.ann_file}: annotation {ann['id']} has unknown "
                     f"category_id {ann['category_id']}")
+            check_bbox(ann, self.ann_file)
             anns_per_img[ann['image_id']].append(ann)
         self._log_skipped(data, anns.values())
+        self._num_degenerate = 0
         data_list = []
         for frames in group_frames(list(images.values()), self.ann_file):
             parsed = [
@@ -213,6 +256,14 @@ class ImagenetVIDDataset(BaseVideoDataset):
                     video_id=frames[0]['video_id'],
                     images=parsed,
                     video_length=len(parsed)))
+        if self._num_degenerate:
+            print_log(
+                f'{self.ann_file}: skipped {self._num_degenerate} degenerate '
+                'ground-truth boxes (width or height < 1, zero area or '
+                'outside the image), as mmdet does; they are not counted as '
+                'positives in the evaluation',
+                logger='current',
+                level=logging.WARNING)
         return data_list
 
     def _set_categories(self, categories: List[dict]) -> None:
@@ -282,7 +333,11 @@ class ImagenetVIDDataset(BaseVideoDataset):
         return data_info
 
     def _parse_instance(self, ann: dict, img_info: dict) -> Union[dict, None]:
-        """One annotation to an instance; None for boxes mmdet drops."""
+        """One annotation to an instance; None for boxes mmdet drops.
+
+        The box must have passed :func:`check_bbox`. Degenerate boxes of
+        the class list are counted in ``self._num_degenerate``.
+        """
         if (ann.get('ignore', False)
                 or ann['category_id'] not in self.cat2label):
             return None
@@ -291,6 +346,7 @@ class ImagenetVIDDataset(BaseVideoDataset):
         inter_h = max(0, min(y1 + h, img_info['height']) - max(y1, 0))
         if inter_w * inter_h == 0 or w < 1 or h < 1 or ann.get('area',
                                                                w * h) <= 0:
+            self._num_degenerate = getattr(self, '_num_degenerate', 0) + 1
             return None
         return dict(
             bbox=[x1, y1, x1 + w, y1 + h],

@@ -46,8 +46,7 @@ import os.path as osp
 import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import (Any, Dict, Iterator, List, Optional, Sequence,
-                    Tuple)
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np

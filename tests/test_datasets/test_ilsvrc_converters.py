@@ -1,6 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 import importlib.util
 import json
+import logging
 import os
 import os.path as osp
 import xml.etree.ElementTree as ET
@@ -8,6 +9,7 @@ import xml.etree.ElementTree as ET
 import cv2
 import numpy as np
 import pytest
+from mmengine.logging import MMLogger
 
 from memvid_mm.datasets import (IMAGENET_VID_CLASS_TABLE, IMAGENET_VID_CLASSES,
                                 SYNTHVID_CLASS_TABLE, check_class_table,
@@ -183,6 +185,47 @@ def test_fgfa_key_frame_list(tiny_synthvid_copy, tmp_path):
     keys = [(im['video_id'], im['frame_id']) for im in coco['images']
             if im['is_vid_train_frame']]
     assert keys == [(1, 2), (1, 9)]
+
+
+def test_fgfa_key_frame_list_is_checked(tiny_synthvid_copy, tmp_path):
+    lst = tmp_path / 'VID_train_15frames.txt'
+
+    def convert():
+        return convert_vid(
+            tiny_synthvid_copy,
+            'train',
+            SYNTHVID_CLASS_TABLE,
+            key_frame_list=str(lst),
+            show_progress=False)
+
+    # the video has 12 frames: 1-based 1..12
+    for bad in ('13', '0'):
+        lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n\n{TRAIN_VIDEO} 1 {bad} 12\n')
+        with pytest.raises(
+                ValueError,
+                match=r'VID_train_15frames.txt, line 3: frame '
+                f'{bad} .*outside video {TRAIN_VIDEO}'):
+            convert()
+    lst.write_text(f'{TRAIN_VIDEO} 1 x 12\n')
+    with pytest.raises(
+            ValueError, match='VID_train_15frames.txt, line 1: cannot parse'):
+        convert()
+    # the second training video is not listed: one warning with the count
+    lst.write_text(f'{TRAIN_VIDEO} 1 1 12\n{TRAIN_VIDEO} 1 12 12\n')
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        coco = convert()
+    finally:
+        logger.removeHandler(handler)
+    warned = [r for r in records if 'key-frame list' in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    assert '1 of the 2 training videos' in warned[0].getMessage()
+    assert coco['videos'][0]['vid_train_frames'] == [0, 11]
+    assert coco['videos'][1]['vid_train_frames'] == []
 
 
 def test_video_list_accepts_split_prefixes(tmp_path):

@@ -463,6 +463,56 @@ def test_boxes_of_classes_outside_the_list_are_ignored(tmp_path):
     assert [tuple(k) for k in dataset.key_frames] == []
 
 
+@pytest.mark.parametrize('bbox', [
+    [1, 2, float('nan'), 20],
+    [1, 2, 10, float('inf')],
+    None,
+    'box',
+    [1, 2, 10],
+    [1, 2, 10, 20, 5],
+    [1, 2, None, 20],
+    [1, '2', 10, 20],
+    [1, 2, -10, 20],
+    [1, 2, 10, -1],
+])
+def test_malformed_bbox_names_the_file_and_annotation(tmp_path, bbox):
+    coco = _mmtrack_vid_json()
+    coco['annotations'][1]['bbox'] = bbox
+    ann_file = _dump(coco, tmp_path / 'bad_box.json')
+    with pytest.raises(ValueError, match='bad_box.json: annotation 2 .*bbox'):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+
+
+def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path):
+    coco = _mmtrack_vid_json()
+    # zero width, width < 1, outside the 64x48 image, zero area
+    degenerate = ([5, 5, 0, 8], [5, 5, 0.5, 8], [100, 100, 5, 5], [5, 5, 8, 8])
+    for i, box in enumerate(degenerate):
+        coco['annotations'].append(
+            dict(
+                coco['annotations'][1],
+                id=10 + i,
+                bbox=box,
+                area=0 if i == 3 else box[2] * box[3]))
+    ann_file = _dump(coco, tmp_path / 'degenerate.json')
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    finally:
+        logger.removeHandler(handler)
+    warned = [
+        r for r in records if 'degenerate ground-truth' in r.getMessage()
+    ]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    assert 'degenerate.json: skipped 4 degenerate' in warned[0].getMessage()
+    frames = dataset.get_data_info(0)['images']
+    assert [len(f['instances']) for f in frames] == [0, 1, 0, 1]
+
+
 def test_missing_or_corrupt_image_names_the_file(tiny_synthvid_copy):
     root = tiny_synthvid_copy
     dataset = _synthvid(root)

@@ -167,3 +167,25 @@ def test_per_frame_rfcn_trains_and_tests_with_two_processes(
         metrics = json.load(f)
     assert {'vid/mAP', 'vid/mAP_fast', 'vid/mAP_medium', 'vid/mAP_slow',
             'vid/bbox_mAP_50'} <= set(metrics)
+
+
+def test_clocknet_with_learned_psi_trains_with_two_processes(
+        synthvid_root, tmp_path):
+    """Iterations in which no memory takes evidence leave psi unused.
+
+    With evidence dropout 0.99 nearly every clip drops the evidence of all
+    its frames after the first, so the learned psi (Eq. 4) gets no gradient;
+    DDP then fails unless the config sets ``find_unused_parameters``.
+    """
+    cfg = small_config(
+        'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py',
+        synthvid_root, str(tmp_path / 'clocknet.py'),
+        **{
+            'model.motion.init_cfg': None,
+            'model.train_cfg.evidence_drop_prob': 0.99,
+            'train_cfg.max_iters': 3,
+            'default_hooks.checkpoint.interval': 3
+        })
+    proc = run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
+                str(tmp_path)])
+    assert 'Iter(train) [3/3]' in proc.stdout + proc.stderr

@@ -1,44 +1,117 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """tools/misc/run_demo.py: every training gets the demo's seed, and a
-finished stage is kept only when it was trained with that seed."""
+finished stage is kept only when everything it depends on is unchanged."""
 import json
 import os
 import os.path as osp
 
-from . import load_tool
+import pytest
+
+from . import REPO_ROOT, load_tool
+
+CONFIG = osp.join(REPO_ROOT,
+                  'configs/rfcn/rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
 
 
-def test_stage_is_kept_only_for_the_same_seed(tmp_path, monkeypatch):
+@pytest.fixture
+def demo(tmp_path, monkeypatch):
+    """run_demo with tools/train.py replaced by a fake that writes a
+    checkpoint named after the call (``last_checkpoint`` as mmengine)."""
     tool = load_tool('tools/misc/run_demo.py')
     calls = []
 
     def fake_train(config, model_dir, options):
         os.makedirs(model_dir, exist_ok=True)  # as tools/train.py does
         calls.append(options)
+        checkpoint = osp.join(model_dir, f'epoch_{len(calls)}.pth')
+        with open(checkpoint, 'w') as f:
+            f.write(str(len(calls)))
+        with open(osp.join(model_dir, 'last_checkpoint'), 'w') as f:
+            f.write(checkpoint)
         return 1.5
 
     monkeypatch.setattr(tool, 'train', fake_train)
-    model_dir = str(tmp_path / 'stage')
+    return tool, calls, str(tmp_path / 'stage')
+
+
+def test_stage_is_kept_only_for_the_same_key(demo, tmp_path):
+    tool, calls, model_dir = demo
     done_file = osp.join(model_dir, 'stage_results.json')
-    assert tool.read_seed(done_file) is None
+    start = tmp_path / 'start.pth'
+    start.write_text('weights')
 
-    first = tool.run_stage('cfg.py', model_dir, ['load_from=a.pth'],
-                           evaluate=False, seed=0, overwrite=False)
-    assert calls == [['load_from=a.pth', 'randomness.seed=0']]
-    assert first == dict(seed=0, train_s=1.5)
-    assert tool.read_seed(done_file) == 0
+    def stage(seed=0, overwrite=False, options=(f'load_from={start}', )):
+        return tool.run_stage(CONFIG, model_dir, list(options), [str(start)],
+                              False, seed, overwrite)
 
-    # same seed: kept; another seed or --overwrite: trained again
-    assert tool.run_stage('cfg.py', model_dir, [], False, 0, False) == first
-    assert len(calls) == 1
-    tool.run_stage('cfg.py', model_dir, [], False, 1, False)
-    assert calls[-1] == ['randomness.seed=1'] and tool.read_seed(
-        done_file) == 1
-    tool.run_stage('cfg.py', model_dir, [], False, 1, True)
+    first = stage()
+    assert calls == [[f'load_from={start}', 'randomness.seed=0']]
+    assert first['checkpoint'] == osp.join(model_dir, 'epoch_1.pth')
+    assert first['key']['seed'] == 0
+    assert tool.read_record(done_file) == first
+
+    assert stage() == first and len(calls) == 1  # same key: kept
+    stage(seed=1)  # another seed
+    assert calls[-1][-1] == 'randomness.seed=1' and len(calls) == 2
+    stage(seed=1, overwrite=True)
     assert len(calls) == 3
-
-    # results of a demo from before seeding (no 'seed') are not reused
-    with open(done_file, 'w') as f:
-        json.dump(dict(train_s=2.0), f)
-    tool.run_stage('cfg.py', model_dir, [], False, 0, False)
+    stage(seed=1, options=())  # other options
     assert len(calls) == 4
+    stage(seed=1, options=())
+    assert len(calls) == 4
+    start.write_text('retrained weights')  # the start checkpoint changed
+    stage(seed=1, options=())
+    assert len(calls) == 5
+
+    # results of an older demo (no key) are not reused
+    with open(done_file, 'w') as f:
+        json.dump(dict(seed=1, train_s=2.0), f)
+    stage(seed=1, options=())
+    assert len(calls) == 6
+
+
+def test_interrupted_training_is_not_taken_for_a_finished_one(demo):
+    tool, calls, model_dir = demo
+    done_file = osp.join(model_dir, 'stage_results.json')
+    true_flow = osp.join(model_dir, tool.TRUE_FLOW_METRICS)
+    tool.run_stage(CONFIG, model_dir, [], [], False, 0, False)
+    with open(true_flow, 'w') as f:
+        json.dump({'vid/mAP': 0.5}, f)
+
+    def failing_train(config, model_dir, options):
+        raise SystemExit('command failed (1)')
+
+    tool.train = failing_train
+    with pytest.raises(SystemExit):
+        tool.run_stage(CONFIG, model_dir, [], [], False, 1, False)
+    # neither the old results nor the old true-flow test survive
+    assert not osp.exists(done_file)
+    assert not osp.exists(true_flow)
+
+
+def test_flownet_pretraining_is_kept_only_for_the_same_key(
+        tmp_path, monkeypatch):
+    tool = load_tool('tools/misc/run_demo.py')
+    commands = []
+
+    def fake_run(cmd, log_file):
+        commands.append(cmd)
+        with open(cmd[cmd.index('--out') + 1], 'w') as f:
+            f.write('flownet')
+        return 2.0
+
+    monkeypatch.setattr(tool, 'run', fake_run)
+    work_dir = str(tmp_path)
+    checkpoint = tool.pretrain_flownet(work_dir, 0, False)
+    assert checkpoint == osp.join(work_dir, tool.FLOWNET_CHECKPOINT)
+    assert commands[0][commands[0].index('--seed') + 1] == '0'
+    assert '--balance-objects' in commands[0]
+    tool.pretrain_flownet(work_dir, 0, False)
+    assert len(commands) == 1
+    # a FlowNet pre-trained with other options (e.g. by hand, with the
+    # tool's defaults) is not the demo's
+    monkeypatch.setattr(tool, 'FLOWNET_PRETRAIN_OPTIONS', ['--iters', '10'])
+    tool.pretrain_flownet(work_dir, 0, False)
+    assert len(commands) == 2
+    tool.pretrain_flownet(work_dir, 1, False)
+    assert len(commands) == 3

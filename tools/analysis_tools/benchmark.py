@@ -53,12 +53,12 @@ from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample, TrackDataSample
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
-from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample, TrackDataSample
 from memvid_mm.evaluation.functional.bootstrap import percentile_interval
 from memvid_mm.utils import flush_denormals_on_cpu
 

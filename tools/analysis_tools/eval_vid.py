@@ -13,7 +13,9 @@ are kept and labels follow its ``cat2label`` for ``--classes`` (default:
 every category of the file, sorted by category id; the label order of the
 files written by the converters, ids 1..C in class-table order). Pass
 ``--classes`` when the test config sets ``metainfo=dict(classes=...)`` to
-a subset or another order.
+a subset or another order. When a frame of the file has a ``degradation``
+other than ``'none'`` (SynthVID), ``mAP_clean`` and ``mAP_degraded`` are
+reported too, as in ``tools/test.py`` and ``compare_vid.py``.
 """
 import argparse
 import json
@@ -27,6 +29,7 @@ from memvid_mm.evaluation.functional import (attach_ground_truth,
                                              check_dump_frames,
                                              evaluate_vid_frames,
                                              instances_to_gt)
+from memvid_mm.evaluation.functional.vid_frames import CLEAN_DEGRADATION
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -152,6 +155,24 @@ def load_dump_frames(dump: str, gt_frames: Sequence[dict],
     return frames
 
 
+def has_degradation(frames: Sequence[dict]) -> bool:
+    """Whether some frame carries a degradation other than ``'none'``.
+
+    Decided as in ``compare_vid.py``: then ``mAP_clean`` and
+    ``mAP_degraded`` are reported too (SynthVID), as ``tools/test.py``
+    does with ``ImagenetVIDMetric(degradation_key='degradation')``.
+
+    Args:
+        frames (Sequence[dict]): Frame records.
+
+    Returns:
+        bool: True if any ``degradation`` differs from ``'none'``.
+    """
+    return any(
+        frame.get('degradation', CLEAN_DEGRADATION) != CLEAN_DEGRADATION
+        for frame in frames)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Run the tool; returns the metrics it printed."""
     args = parse_args(argv)
@@ -162,7 +183,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         frames,
         class_names=classes,
         with_coco_ap50=not args.no_coco,
-        coco_backend=args.coco_backend)
+        coco_backend=args.coco_backend,
+        with_degradation=has_degradation(frames))
     print(report)
     print(f'{len(frames)} frames, {len(classes)} classes')
     if args.out:

@@ -32,11 +32,10 @@ import time
 from typing import Dict, Optional, Sequence
 
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import Config, DictAction
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
-
-from mmdet.registry import MODELS
 
 import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
 from memvid_mm.datasets import SynthVIDFlowPairs
@@ -57,7 +56,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--max-gap', type=int, default=8,
                         help='largest frame distance of a training pair '
-                        '(ClockNet warps memories up to stride - 1 frames)')
+                        '(ClockNet warps a memory over up to its stride '
+                        'in frames)')
     parser.add_argument('--val-pairs', type=int, default=400,
                         help='val pairs to score (evenly spaced)')
     parser.add_argument('--seed', type=int, default=0)

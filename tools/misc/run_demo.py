@@ -23,11 +23,18 @@ Every training (FlowNet pre-training included) runs with the random seed
 ``--seed`` (default 0; ``randomness.seed`` of the configs, which set none);
 the data do not depend on it, so runs with different seeds are scored on
 the same val videos. Every step is a subprocess running the same command a
-user would type, so the demo exercises the real tools. Finished stages are
-kept (a stage whose results file exists and names the same seed is not run
-again) unless ``--overwrite`` is given.
+user would type, so the demo exercises the real tools.
+
+Finished stages are kept unless ``--overwrite`` is given: a stage (or the
+FlowNet pre-training) is not run again when its results file records the
+same key, i.e. the same seed, the same resolved config, the same options
+and the same contents of the checkpoints it starts from (SHA-256). A stage
+about to train deletes its results first, so an interrupted training is
+never taken for a finished one; the checkpoint a stage produced is recorded
+in its results, and later stages start from that file.
 """
 import argparse
+import hashlib
 import json
 import os
 import os.path as osp
@@ -35,6 +42,8 @@ import subprocess
 import sys
 import time
 from typing import Dict, List, Optional
+
+from mmengine.config import Config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_ROOT = 'data/synthvid'
@@ -73,6 +82,7 @@ FLOWNET_PRETRAIN_OPTIONS = ['--balance-objects', '--iters', '4000']
 # Gains of these models over the reference, with bootstrap intervals.
 COMPARED = ('R-FCN (per-frame)', ('MemNet-3', 'ClockNet'))
 BOOTSTRAP_RESAMPLES = 200
+TRUE_FLOW_METRICS = 'true_flow_metrics.json'
 COLUMNS = [('mAP', 'vid/mAP'), ('fast', 'vid/mAP_fast'),
            ('medium', 'vid/mAP_medium'), ('slow', 'vid/mAP_slow'),
            ('degraded', 'vid/mAP_degraded'), ('clean', 'vid/mAP_clean'),
@@ -129,12 +139,69 @@ def model_dir_of(work_dir: str, config: str) -> str:
     return osp.join(work_dir, osp.splitext(osp.basename(config))[0])
 
 
-def read_seed(results_file: str) -> Optional[int]:
-    """The ``seed`` recorded in a stage's results file (None if absent)."""
+def file_digest(path: str) -> str:
+    """SHA-256 of a file's contents."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def config_digest(config: str) -> str:
+    """SHA-256 of a config as resolved with its ``_base_`` files."""
+    text = Config.fromfile(config).pretty_text
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def stage_key(config: str, options: List[str], seed: int,
+              inputs: List[str]) -> dict:
+    """What a stage's results depend on, to decide whether to keep them.
+
+    Args:
+        config (str): The stage's config file.
+        options (list[str]): Its ``--cfg-options`` / command-line options.
+        seed (int): The training seed.
+        inputs (list[str]): Checkpoints it starts from (hashed).
+
+    Returns:
+        dict: ``seed``, ``config`` (digest), ``options`` and ``inputs``
+        (path -> digest), JSON-serialisable.
+    """
+    return dict(
+        seed=seed,
+        config=config_digest(config),
+        options=list(options),
+        inputs={path: file_digest(path)
+                for path in inputs})
+
+
+def read_record(results_file: str) -> Optional[dict]:
+    """A stage's results file, or None when there is none."""
     if not osp.exists(results_file):
         return None
     with open(results_file, encoding='utf-8') as f:
-        return json.load(f).get('seed')
+        return json.load(f)
+
+
+def kept_record(results_file: str, key: dict,
+                overwrite: bool) -> Optional[dict]:
+    """The results of a finished stage with ``key``, or None to (re)run.
+
+    Kept only when the file records the same key and the checkpoint it
+    names still exists.
+    """
+    record = None if overwrite else read_record(results_file)
+    if record is None or record.get('key') != key or not osp.exists(
+            record.get('checkpoint', '')):
+        return None
+    return record
+
+
+def remove_if_exists(*paths: str) -> None:
+    for path in paths:
+        if osp.exists(path):
+            os.remove(path)
 
 
 def last_checkpoint(model_dir: str) -> str:
@@ -145,20 +212,25 @@ def last_checkpoint(model_dir: str) -> str:
 def pretrain_flownet(work_dir: str, seed: int, overwrite: bool) -> str:
     """Pre-train the memory models' FlowNet; return its checkpoint path.
 
-    A checkpoint already there is kept when its results file names the
-    same seed.
+    A checkpoint already there is kept when ``flownet_stage.json`` beside
+    it records the same key (seed, config, options).
     """
     checkpoint = osp.join(work_dir, FLOWNET_CHECKPOINT)
-    if not overwrite and osp.exists(checkpoint) and read_seed(
-            osp.splitext(checkpoint)[0] + '.json') == seed:
+    record_file = osp.join(osp.dirname(checkpoint), 'flownet_stage.json')
+    options = ['--data-root', DATA_ROOT, *FLOWNET_PRETRAIN_OPTIONS]
+    key = stage_key(FLOWNET_CONFIG, options, seed, [])
+    if kept_record(record_file, key, overwrite) is not None:
         return checkpoint
     os.makedirs(osp.dirname(checkpoint), exist_ok=True)
+    remove_if_exists(record_file)
     seconds = run([
         sys.executable, 'tools/misc/pretrain_flownet_synthvid.py',
-        FLOWNET_CONFIG, '--out', checkpoint, '--data-root', DATA_ROOT,
-        '--seed',
-        str(seed), *FLOWNET_PRETRAIN_OPTIONS
+        FLOWNET_CONFIG, '--out', checkpoint, '--seed',
+        str(seed), *options
     ], osp.join(osp.dirname(checkpoint), 'pretrain.log'))
+    with open(record_file, 'w', encoding='utf-8') as f:
+        json.dump(dict(key=key, checkpoint=checkpoint, pretrain_s=seconds),
+                  f, indent=1)
     print(f'FlowNet pre-trained in {seconds:.0f} s', flush=True)
     return checkpoint
 
@@ -175,12 +247,13 @@ def train(config: str, model_dir: str, options: List[str]) -> float:
     return run(cmd, osp.join(model_dir, 'train.log'))
 
 
-def test(config: str, model_dir: str) -> Dict[str, float]:
-    """Test the last checkpoint in ``model_dir``; return the metrics."""
+def test(config: str, checkpoint: str,
+         model_dir: str) -> Dict[str, float]:
+    """Test ``checkpoint``; return the metrics."""
     metrics_file = osp.join(model_dir, 'test_metrics.json')
     test_s = run([
-        sys.executable, 'tools/test.py', config,
-        last_checkpoint(model_dir), '--work-dir', model_dir, '--out',
+        sys.executable, 'tools/test.py', config, checkpoint, '--work-dir',
+        model_dir, '--out',
         osp.join(model_dir, 'dets.pkl'), '--metrics-out', metrics_file
     ], osp.join(model_dir, 'test.log'))
     with open(metrics_file, encoding='utf-8') as f:
@@ -190,40 +263,56 @@ def test(config: str, model_dir: str) -> Dict[str, float]:
 
 
 def run_stage(config: str, model_dir: str, options: List[str],
-              evaluate: bool, seed: int,
+              inputs: List[str], evaluate: bool, seed: int,
               overwrite: bool) -> Dict[str, float]:
-    """Train (and test) one stage with ``seed``, unless results of that
-    seed are already there."""
+    """Train (and test) one stage with ``seed``, unless finished results
+    of the same key are there.
+
+    Args:
+        config (str): The stage's config.
+        model_dir (str): Its work dir.
+        options (list[str]): ``--cfg-options`` entries (``key=value``).
+        inputs (list[str]): Checkpoints named in ``options`` (hashed into
+            the key).
+        evaluate (bool): Test the trained model.
+        seed (int): Training seed (``randomness.seed``).
+        overwrite (bool): Train even if finished results are there.
+
+    Returns:
+        dict: ``key``, ``checkpoint`` (the trained model), ``train_s`` and,
+        when ``evaluate``, the test metrics.
+    """
     done_file = osp.join(model_dir, 'stage_results.json')
-    if not overwrite and read_seed(done_file) == seed:
-        with open(done_file, encoding='utf-8') as f:
-            return json.load(f)
     options = [*options, f'randomness.seed={seed}']
-    results = dict(seed=seed, train_s=train(config, model_dir, options))
+    key = stage_key(config, options, seed, inputs)
+    kept = kept_record(done_file, key, overwrite)
+    if kept is not None:
+        return kept
+    # results derived from an earlier training of this stage go first
+    remove_if_exists(done_file, osp.join(model_dir, TRUE_FLOW_METRICS))
+    results = dict(key=key, train_s=train(config, model_dir, options))
+    results['checkpoint'] = last_checkpoint(model_dir)
     if evaluate:
-        results.update(test(config, model_dir))
+        results.update(test(config, results['checkpoint'], model_dir))
     with open(done_file, 'w', encoding='utf-8') as f:
         json.dump(results, f, indent=1)
     return results
 
 
-def test_with_true_flow(config: str, model_dir: str,
+def test_with_true_flow(config: str, stage: dict, model_dir: str,
                         overwrite: bool) -> Dict[str, float]:
-    """Test the last checkpoint of a memory model with the true flow.
+    """Test a memory model's checkpoint with the true flow.
 
-    The result is kept next to the stage's own; it is recomputed when the
-    stage was re-run after it (or with ``overwrite``).
+    The result is kept next to the stage's own; :func:`run_stage` deletes
+    it whenever the stage trains again.
     """
-    metrics_file = osp.join(model_dir, 'true_flow_metrics.json')
-    stage_file = osp.join(model_dir, 'stage_results.json')
-    if osp.exists(metrics_file) and not overwrite and \
-            osp.getmtime(metrics_file) > osp.getmtime(stage_file):
+    metrics_file = osp.join(model_dir, TRUE_FLOW_METRICS)
+    if osp.exists(metrics_file) and not overwrite:
         with open(metrics_file, encoding='utf-8') as f:
             return json.load(f)
     run([
         sys.executable, 'tools/analysis_tools/test_true_flow_synthvid.py',
-        config,
-        last_checkpoint(model_dir), '--data-root', DATA_ROOT, '--work-dir',
+        config, stage['checkpoint'], '--data-root', DATA_ROOT, '--work-dir',
         model_dir, '--metrics-out', metrics_file
     ], osp.join(model_dir, 'test_true_flow.log'))
     with open(metrics_file, encoding='utf-8') as f:
@@ -268,25 +357,29 @@ def main() -> None:
     flownet = pretrain_flownet(args.work_dir, args.seed, args.overwrite)
     results = {}
     model_dirs = {}
+    stages = {}
     for name, config, init_from, evaluate, uses_flownet in STAGES:
         model_dirs[name] = model_dir_of(args.work_dir, config)
-        options = []
+        options, inputs = [], []
         if init_from:
-            init_checkpoint = last_checkpoint(model_dirs[init_from])
+            init_checkpoint = stages[init_from]['checkpoint']
             options.append(f'load_from={init_checkpoint}')
+            inputs.append(init_checkpoint)
         if uses_flownet:
             options.append(f'model.motion.init_cfg.checkpoint={flownet}')
-        stage = run_stage(config, model_dirs[name], options, evaluate,
-                          args.seed, args.overwrite)
-        print(f'{name}: trained in {stage["train_s"]:.0f} s' +
-              (f', mAP {100 * stage["vid/mAP"]:.1f}' if evaluate else ''),
+            inputs.append(flownet)
+        stages[name] = run_stage(config, model_dirs[name], options, inputs,
+                                 evaluate, args.seed, args.overwrite)
+        print(f'{name}: trained in {stages[name]["train_s"]:.0f} s' +
+              (f', mAP {100 * stages[name]["vid/mAP"]:.1f}'
+               if evaluate else ''),
               flush=True)
         if evaluate:
-            results[name] = stage
+            results[name] = stages[name]
     for name, config, _, evaluate, uses_flownet in STAGES:
         if evaluate and uses_flownet:
             results[f'{name}, true flow (diagnostic)'] = test_with_true_flow(
-                config, model_dirs[name], args.overwrite)
+                config, stages[name], model_dirs[name], args.overwrite)
     table = format_table(results)
     gains = compare_gains(args.work_dir, model_dirs)
     with open(osp.join(args.work_dir, 'results.md'), 'w',

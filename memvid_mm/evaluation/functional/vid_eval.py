@@ -37,8 +37,11 @@ Protocol (every rule below is tested in
   differs by 1..10 from its own (the ``frame_id``s of the same video, not
   positions in a list, so gaps in a video shorten the window); 0 when the
   track appears in no such frame. A negative ``instance_id`` means "no
-  track" (DET-style images): motion IoU 0. Precomputed values can be
-  handed in as ``motion_ious`` (e.g. the values FGFA ships).
+  track" (DET-style images): motion IoU 0. A video of more than one frame
+  that has GTs but none with ``instance_id >= 0`` is an error (its GTs
+  would all be ``fast``), and so is a ``(video_id, frame_id)`` given
+  twice. Precomputed values can be handed in as ``motion_ious`` (e.g. the
+  values FGFA ships).
 * Split ``[lo, hi]`` keeps the GTs with ``lo <= motion IoU <= hi``. GTs
   outside it are *ignored*: they are not positives and a detection
   matched to one is neither TP nor FP. GTs with ``ignore_flags`` set
@@ -306,6 +309,9 @@ def compute_motion_iou(annotations: Sequence[dict],
 
     Returns:
         list[np.ndarray]: One (G_f,) float64 array per frame.
+
+    Raises:
+        ValueError: If two frames share a ``(video_id, frame_id)``.
     """
     fields = dict(
         bboxes=((4, ), np.float64, True), instance_ids=((), np.int64, True))
@@ -365,6 +371,28 @@ def _motion_iou_flat(boxes: np.ndarray, instance_ids: np.ndarray,
 def _video_frame_ids(
         annotations: Sequence[dict]) -> Tuple[np.ndarray, np.ndarray]:
     """(F,) dense video index and (F,) integer ``frame_id`` per frame."""
+    _, video_index, frame_ids = _index_videos(annotations)
+    return video_index, frame_ids
+
+
+def _index_videos(
+        annotations: Sequence[dict]
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group the frames into videos and check each frame appears once.
+
+    Args:
+        annotations (Sequence[dict]): One dict per frame with ``video_id``
+            and ``frame_id``.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray, np.ndarray]: (V,) the distinct
+        ``video_id`` values, (F,) the dense video index of each frame into
+        them and (F,) the int64 ``frame_id`` of each frame.
+
+    Raises:
+        ValueError: If a key is missing or two frames share a
+            ``(video_id, frame_id)``, naming the video and frame.
+    """
     videos, frame_ids = [], []
     for i, ann in enumerate(annotations):
         for key in ('video_id', 'frame_id'):
@@ -373,11 +401,64 @@ def _video_frame_ids(
                                  'for the motion IoU)')
         videos.append(ann['video_id'])
         frame_ids.append(ann['frame_id'])
-    _, video_index = np.unique(np.asarray(videos), return_inverse=True)
+    names, video_index = np.unique(np.asarray(videos), return_inverse=True)
+    video_index = video_index.reshape(-1)
     frame_ids = np.asarray(frame_ids)
     if frame_ids.size and not np.issubdtype(frame_ids.dtype, np.integer):
         raise TypeError('frame_id must be an integer')
-    return video_index.reshape(-1), frame_ids.astype(np.int64)
+    frame_ids = frame_ids.astype(np.int64)
+    order = np.lexsort((frame_ids, video_index))
+    repeat = np.flatnonzero((video_index[order][1:] == video_index[order][:-1])
+                            & (frame_ids[order][1:] == frame_ids[order][:-1]))
+    if repeat.size:
+        first, second = sorted(order[repeat[0]:repeat[0] + 2])
+        raise ValueError(
+            f'video {_id_repr(videos[first])} has two frames with frame_id '
+            f'{frame_ids[first]} (annotations[{first}] and '
+            f'annotations[{second}]); each (video_id, frame_id) must appear '
+            'once')
+    return names, video_index, frame_ids
+
+
+def _id_repr(value) -> str:
+    """``repr`` of an id, numpy scalars shown as Python values."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _check_tracked_videos(instance_ids: np.ndarray, gt_frame: np.ndarray,
+                          video_names: np.ndarray,
+                          video_index: np.ndarray) -> None:
+    """Error if a multi-frame video has GTs but none of them is tracked.
+
+    Without an ``instance_id >= 0`` every GT of such a video would get
+    motion IoU 0, i.e. count as ``fast``. One-frame videos (e.g. DET
+    images) and videos without GT are fine.
+
+    Args:
+        instance_ids (np.ndarray): (G,) track ids, < 0: untracked.
+        gt_frame (np.ndarray): (G,) frame index of each GT.
+        video_names (np.ndarray): (V,) ``video_id`` of each video.
+        video_index (np.ndarray): (F,) video index of each frame.
+
+    Raises:
+        ValueError: Naming the first such video.
+    """
+    num_videos = len(video_names)
+    num_frames = np.bincount(video_index, minlength=num_videos)
+    gt_video = video_index[gt_frame]
+    has_gt = np.bincount(gt_video, minlength=num_videos) > 0
+    tracked = np.bincount(
+        gt_video[instance_ids >= 0], minlength=num_videos) > 0
+    bad = np.flatnonzero((num_frames > 1) & has_gt & ~tracked)
+    if bad.size:
+        video = bad[0]
+        raise ValueError(
+            f'video {_id_repr(video_names[video])} has {num_frames[video]} '
+            'frames and ground-truth boxes but no instance_id >= 0 '
+            '(missing instance_ids are filled with -1), so every box would '
+            f'count as fast ({bad.size} such videos); give the instance_ids '
+            'of the tracks (or motion_ious), or evaluate only the split '
+            '"all"')
 
 
 def _group_pairs(det: dict, gt: dict,
@@ -565,8 +646,10 @@ def _split_motion(gt: dict, annotations: Sequence[dict],
     if gt['instance_ids'] is None:
         raise ValueError('annotations need "instance_ids" (or '
                          '"motion_ious") for the motion-speed splits')
+    names, video_index, frame_ids = _index_videos(annotations)
+    _check_tracked_videos(gt['instance_ids'], gt['frame'], names, video_index)
     return _motion_iou_flat(gt['bboxes'], gt['instance_ids'], gt['frame'],
-                            *_video_frame_ids(annotations), MOTION_WINDOW)
+                            video_index, frame_ids, MOTION_WINDOW)
 
 
 def _check_speed_ranges(

@@ -50,8 +50,9 @@ def instances_to_gt(instances: Sequence[dict]) -> Dict[str, np.ndarray]:
 
     Returns:
         dict[str, np.ndarray]: ``gt_bboxes`` (G, 4), ``gt_labels`` (G,),
-        ``gt_instance_ids`` (G,) (-1 when absent) and ``gt_ignore_flags``
-        (G,) bool.
+        ``gt_instance_ids`` (G,) (-1 when absent: fine for one-frame
+        videos such as DET images; the speed splits reject a longer video
+        whose GTs all lack one) and ``gt_ignore_flags`` (G,) bool.
     """
     if instances is None:
         raise ValueError('the data sample has no "instances" metainfo (the '
@@ -110,6 +111,29 @@ def merge_frame_records(records: Sequence[dict]) -> List[dict]:
             continue
         by_id[img_id] = record
     return [by_id[img_id] for img_id in sorted(by_id)]
+
+
+def check_unique_frames(frames: Sequence[dict]) -> None:
+    """Check that no two frame records share a ``(video_id, frame_id)``.
+
+    Identical copies of a frame (same ``img_id``) must be merged first with
+    :func:`merge_frame_records`.
+
+    Args:
+        frames (Sequence[dict]): Frame records.
+
+    Raises:
+        ValueError: Naming the video, the frame id and both ``img_id``s.
+    """
+    seen = {}
+    for frame in frames:
+        key = (frame['video_id'], frame['frame_id'])
+        if key in seen:
+            raise ValueError(
+                f'video {key[0]} has two frame records with frame_id '
+                f'{key[1]} (img_id {seen[key]} and {frame["img_id"]}); each '
+                '(video_id, frame_id) must be one frame, evaluated once')
+        seen[key] = frame['img_id']
 
 
 def frames_to_eval_inputs(
@@ -265,7 +289,8 @@ def evaluate_vid_frames(frames: Sequence[dict],
 
     Args:
         frames (Sequence[dict]): Frame records with predictions and GT,
-            each frame once.
+            each frame once (a repeated ``(video_id, frame_id)`` raises
+            ``ValueError``; merge copies with :func:`merge_frame_records`).
         class_names (Sequence[str], optional): Class names; label ``i`` is
             ``class_names[i]``. Defaults to None (inferred from labels).
         speed_ranges (dict, optional): See :func:`eval_vid_map`.
@@ -286,6 +311,7 @@ def evaluate_vid_frames(frames: Sequence[dict],
     """
     if not frames:
         raise ValueError('no frames to evaluate')
+    check_unique_frames(frames)
     det_results, annotations = frames_to_eval_inputs(frames)
     num_classes = None if class_names is None else len(class_names)
     results = eval_vid_map(

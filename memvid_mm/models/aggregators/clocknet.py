@@ -251,7 +251,10 @@ class ClockNetAggregator(BaseModule):
         if combine not in CLOCKNET_COMBINES:
             raise ValueError(f'combine must be one of {CLOCKNET_COMBINES}, '
                              f'got {combine!r}')
-        # The memory of the smallest stride took the latest evidence.
+        # The memory of the smallest stride takes evidence most often; it
+        # holds the latest evidence whenever the other strides are its
+        # multiples (as in the paper's 1, 4, 8), and is the reference of
+        # the learned combination in any case.
         self.reference_index = self.strides.index(min(self.strides))
         if combine == 'weighting' and self.num_memories > 1:
             channels = self.memnets[0].in_channels

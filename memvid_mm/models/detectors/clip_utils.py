@@ -6,9 +6,8 @@ input, in time order, the key frame last), C, H, W image channels and size.
 """
 from typing import List, Sequence, Tuple
 
-from torch import Tensor
-
 from mmdet.structures import DetDataSample, TrackDataSample
+from torch import Tensor
 
 LOSS_FRAME_CHOICES = ('last', 'all')
 

@@ -16,16 +16,18 @@ One frame step (Eq. 1-2 of the paper, generalised to ClockNet):
   features F_t (``psi``) and move their anchor to the current frame;
 * the output M_t is the mean of the K memories; RPN and R-FCN run on it.
 """
+import logging
 import random
 from typing import Hashable, List, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor
-
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, TrackDataSample
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.logging import print_log
+from torch import Tensor
+
 from ..aggregators import ClockNetAggregator, MemNetAggregator
 from ..layers import MemoryState
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
@@ -89,6 +91,7 @@ class MemoryRFCN(BaseDetector):
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.detector = MODELS.build(detector)
         self.motion = MODELS.build(motion)
+        self.check_motion_normalisation()
         self.warp = MODELS.build(warp)
         self.aggregator = self._build_aggregator(aggregator)
         train_cfg = dict(train_cfg or {})
@@ -109,6 +112,38 @@ class MemoryRFCN(BaseDetector):
         # The online state of the stock TestLoop path (``predict``); other
         # callers hand their own states to ``predict_frame``.
         self.test_state = MemoryState()
+        # Whether a reset caused by a gap in frame_id was logged (once).
+        self.warned_frame_gap = False
+
+    def check_motion_normalisation(self) -> None:
+        """Check that FlowNet undoes the data preprocessor's normalisation.
+
+        FlowNet takes the normalised images and un-normalises them with its
+        own ``img_norm_mean`` / ``img_norm_std`` (RGB order). A detector
+        normalised otherwise (caffe-style BGR statistics, no ``bgr_to_rgb``,
+        no normalisation) would feed FlowNet wrong colours without any
+        error, so it is refused here.
+
+        Raises:
+            ValueError: Naming the mismatching setting.
+        """
+        preprocessor = self.data_preprocessor
+        if not getattr(preprocessor, '_enable_normalize', False):
+            raise ValueError('MemoryRFCN needs a data_preprocessor that '
+                             'normalises the images (mean and std): '
+                             'FlowNet un-normalises them')
+        if not getattr(preprocessor, '_channel_conversion', False):
+            raise ValueError('MemoryRFCN needs data_preprocessor.bgr_to_rgb'
+                             '=True: FlowNet takes RGB images')
+        for name in ('mean', 'std'):
+            ours = getattr(preprocessor, name).detach().flatten().cpu()
+            flownets = getattr(self.motion, f'img_norm_{name}')
+            flownets = flownets.detach().flatten().cpu()
+            if not torch.allclose(ours, flownets):
+                raise ValueError(
+                    f'data_preprocessor.{name}={ours.tolist()} differs from '
+                    f'motion.img_norm_{name}={flownets.tolist()}: FlowNet '
+                    f'would un-normalise the images wrongly')
 
     @staticmethod
     def _build_aggregator(cfg: ConfigType) -> ClockNetAggregator:
@@ -244,7 +279,10 @@ class MemoryRFCN(BaseDetector):
         Image evidence of each frame but the first is dropped with
         probability ``evidence_drop_prob`` (one draw per clip position,
         shared by the N clips of the batch). The detection loss is taken on
-        the loss frames (``loss_frames``) from the memory features.
+        the loss frames (``loss_frames``) from the memory features. Each
+        clip starts its memories afresh, as a test video does: its first
+        frame is frame 0 of the ClockNet schedule wherever the clip lies in
+        its video, and position t is ``t * clip_stride`` frames later.
         """
         check_clip_inputs(inputs, data_samples)
         num_frames = inputs.shape[1]
@@ -276,6 +314,17 @@ class MemoryRFCN(BaseDetector):
             raise ValueError('online MemoryRFCN needs "frame_id" in the '
                              'frame metainfo (PackTrackInputs meta_keys)')
         if state.needs_reset(video_id, frame_id):
+            if state.is_frame_gap(video_id, frame_id) and \
+                    not self.warned_frame_gap:
+                print_log(
+                    f'video {video_id}: frame {frame_id} does not follow '
+                    f'frame {state.last_frame_id}; the memory restarts '
+                    f'from this frame. Memory models need every frame of '
+                    f'a video in order (no frame_interval, no interleaved '
+                    f'videos); this is logged once.',
+                    logger='current',
+                    level=logging.WARNING)
+                self.warned_frame_gap = True
             state.reset()
         memory = self.memory_step(state, image, self.extract_feat(image),
                                   video_id, frame_id)

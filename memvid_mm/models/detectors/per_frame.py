@@ -2,12 +2,12 @@
 """A per-frame baseline: an image detector applied to every frame."""
 from typing import Sequence
 
-from torch import Tensor
-
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
 from mmdet.structures import TrackDataSample
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from torch import Tensor
+
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
 
 

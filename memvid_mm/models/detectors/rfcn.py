@@ -1,12 +1,11 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """R-FCN as an MMDetection two-stage detector with a reusable head path."""
 import torch
-from mmengine.structures import InstanceData
-from torch import Tensor
-
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, SampleList
+from mmengine.structures import InstanceData
+from torch import Tensor
 
 
 def rpn_data_samples(batch_data_samples: SampleList) -> SampleList:

@@ -20,6 +20,10 @@ Conventions:
   an explicit bilinear interpolation, never through a normalised
   ``[-1, 1]`` grid. Hence a zero displacement reproduces the input exactly
   (bit for bit) and an integer displacement is an exact integer shift.
+* Sampling coordinates and bilinear weights are computed in at least
+  float32 (:func:`coordinate_dtype`), also for a half-precision flow
+  (``--amp``): in float16 a cell index in [32, 64) would round to 1/32
+  cell, in bfloat16 to 1/4 cell.
   (mmtrack's ``flow_warp_feats`` normalises pixel coordinates by ``W`` but
   samples with ``align_corners=True``, which maps pixel ``x`` to
   ``x * (W - 1) / W`` and so shrinks the map towards the top left corner
@@ -30,6 +34,20 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+
+def coordinate_dtype(disp_dtype: torch.dtype) -> torch.dtype:
+    """Dtype of the sampling coordinates for a displacement dtype.
+
+    Args:
+        disp_dtype (torch.dtype): Dtype of the flow / displacement.
+
+    Returns:
+        torch.dtype: float32 for float16, bfloat16 and float32 (so a
+        half-precision flow is sampled at full precision), float64 for
+        float64.
+    """
+    return torch.promote_types(disp_dtype, torch.float32)
 
 
 def make_base_grid(h: int,
@@ -126,10 +144,13 @@ def warp_by_displacement(feat: Tensor, disp: Tensor,
             (channel 0 = dx, 1 = dy), backward convention:
             ``out[p] = feat[p + disp(p)]``.
         base_grid (Tensor): ``(1, 2, h, w)`` identity grid from
-            :func:`make_base_grid`, same dtype as ``disp``.
+            :func:`make_base_grid`, of dtype ``coordinate_dtype(disp.dtype)``
+            (another dtype is converted).
 
     Returns:
-        Tensor: ``(N, C, h, w)`` warped features, dtype of ``feat``.
+        Tensor: ``(N, C, h, w)`` warped features, dtype of ``feat``. The
+        sampling coordinates and weights are computed in
+        ``coordinate_dtype(disp.dtype)``, at least float32.
     """
     if feat.dim() != 4:
         raise ValueError('feat must have shape (N, C, h, w), got '
@@ -144,6 +165,8 @@ def warp_by_displacement(feat: Tensor, disp: Tensor,
     # Clamping to [-1, size] keeps every location whose bilinear support
     # touches the map; anything further out reads zeros either way, and the
     # clamp keeps the integer conversion below in range for huge flows.
+    coord_dtype = coordinate_dtype(disp.dtype)
+    disp, base_grid = disp.to(coord_dtype), base_grid.to(coord_dtype)
     x = (base_grid[:, 0] + disp[:, 0]).clamp(-1, w)  # [N, h, w]
     y = (base_grid[:, 1] + disp[:, 1]).clamp(-1, h)  # [N, h, w]
     x0, y0 = torch.floor(x), torch.floor(y)
@@ -177,5 +200,6 @@ def flow_warp(feat: Tensor, flow: Tensor) -> Tensor:
     """
     h, w = feat.shape[-2:]
     disp = flow_to_feature_displacement(flow, (h, w))
-    base_grid = make_base_grid(h, w, device=disp.device, dtype=disp.dtype)
+    base_grid = make_base_grid(
+        h, w, device=disp.device, dtype=coordinate_dtype(disp.dtype))
     return warp_by_displacement(feat, disp, base_grid)

@@ -89,6 +89,22 @@ class MemoryState:
                 or self.last_frame_id is None
                 or frame_id != self.last_frame_id + 1)
 
+    def is_frame_gap(self, video_id: Any, frame_id: int) -> bool:
+        """Whether ``frame_id`` skips frames of the video being tracked.
+
+        Args:
+            video_id (int | str): Video of the incoming frame.
+            frame_id (int): Index of the incoming frame in its video.
+
+        Returns:
+            bool: True when the state holds frames of ``video_id`` and
+            ``frame_id`` is neither 0 nor ``last_frame_id + 1`` (a reset
+            that is not the start of a video).
+        """
+        return (not self.is_empty and video_id == self.video_id
+                and frame_id != 0 and self.last_frame_id is not None
+                and frame_id != self.last_frame_id + 1)
+
     def write(self, memories: Sequence[Tensor], anchor_imgs: Sequence[Tensor],
               anchor_frame_ids: Sequence[int], video_id: Any,
               frame_id: int) -> None:

@@ -31,6 +31,7 @@ Flow units and conventions of :meth:`FlowNetSimple.forward`:
   frame with the result, so ``img_cur`` is that first (key) image and
   ``img_prev`` the second (reference) one.
 """
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -40,6 +41,8 @@ from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
 from mmdet.utils import OptMultiConfig
 from mmengine.model import BaseModule
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_with_prefix)
 from torch import Tensor
 
 # Encoder: (name, in_channels, out_channels, kernel_size) per conv; the
@@ -230,12 +233,68 @@ class FlowNetSimple(BaseModule):
 
     def init_weights(self) -> None:
         """Initialise as ``init_cfg`` says; zero the flow predictors when
-        ``zero_init_flow``."""
+        ``zero_init_flow``.
+
+        A ``Pretrained`` ``init_cfg`` (e.g. mmtrack's
+        ``flownet_simple.pth``) is loaded with ``strict=True``, by
+        :meth:`load_pretrained`: mmengine's ``PretrainedInit`` loads with
+        ``strict=False`` and would leave a random FlowNet, with only a
+        logged warning, for a checkpoint that does not fit.
+        """
+        if isinstance(self.init_cfg, dict) and \
+                self.init_cfg.get('type') == 'Pretrained':
+            self.load_pretrained(**{
+                k: v
+                for k, v in self.init_cfg.items() if k != 'type'
+            })
+            self._is_init = True
+            return
         super().init_weights()
         if self.zero_init_flow:
             for name, module in self.named_children():
                 if name.startswith('predict_flow'):
                     nn.init.zeros_(module.conv.weight)
+
+    def load_pretrained(self,
+                        checkpoint: str,
+                        prefix: Optional[str] = None,
+                        map_location: str = 'cpu') -> None:
+        """Load FlowNet weights strictly (every key, every shape).
+
+        Args:
+            checkpoint (str): Path or URL of the checkpoint: a state dict,
+                or a dict holding one under ``state_dict`` (mmtrack's
+                ``flownet_simple.pth``, or
+                ``tools/misc/pretrain_flownet_synthvid.py``'s output).
+            prefix (str, optional): Load only the keys under this prefix
+                (e.g. ``'motion.'`` of a whole detector's checkpoint), as
+                ``PretrainedInit``'s ``prefix``. Defaults to None.
+            map_location (str): Passed to ``torch.load``.
+                Defaults to ``'cpu'``.
+
+        Raises:
+            RuntimeError: When the checkpoint's keys or shapes do not fit
+                this network; the message names the checkpoint.
+        """
+        if prefix is None:
+            loaded = _load_checkpoint(checkpoint, map_location=map_location)
+            if not isinstance(loaded, dict):
+                raise RuntimeError(f'FlowNet checkpoint {checkpoint} holds '
+                                   f'no state dict')
+            state_dict = loaded.get('state_dict', loaded)
+            state_dict = {
+                re.sub(r'^module\.', '', k): v
+                for k, v in state_dict.items()
+            }
+        else:
+            state_dict = _load_checkpoint_with_prefix(
+                prefix, checkpoint, map_location=map_location)
+        try:
+            self.load_state_dict(state_dict, strict=True)
+        except RuntimeError as error:
+            raise RuntimeError(f'FlowNet checkpoint {checkpoint} does not '
+                               f'fit FlowNetSimple(width_divisor='
+                               f'{self.width_divisor}): {error}') from None
 
     def to_flownet_input(self, img: Tensor) -> Tensor:
         """Turn detector-normalised images into FlowNet-normalised ones.
@@ -287,7 +346,7 @@ class FlowNetSimple(BaseModule):
         if x.dim() != 4 or x.size(1) != 6 or \
                 x.size(2) % self.size_divisor or \
                 x.size(3) % self.size_divisor:
-            raise ValueError('predict_raw_flow needs (N, 6, Hp, Wp) with Hp '
+            raise ValueError('FlowNetSimple needs (N, 6, Hp, Wp) with Hp '
                              f'and Wp multiples of {self.size_divisor}, got '
                              f'{tuple(x.shape)}')
         skips, flows = [], []

@@ -8,8 +8,8 @@ from mmdet.utils import OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..layers.flow_warp import (flow_to_feature_displacement, make_base_grid,
-                                warp_by_displacement)
+from ..layers.flow_warp import (coordinate_dtype, flow_to_feature_displacement,
+                                make_base_grid, warp_by_displacement)
 
 GridKey = Tuple[int, int, torch.device, torch.dtype]
 
@@ -28,8 +28,11 @@ class FlowWarp(BaseModule):
     keyed by ``(h, w, device, dtype)``, so it is built once per shape,
     device and dtype rather than on every call. It is not part of the
     state dict and needs no ``.to()``: a new device or dtype is simply a
-    new key. At most ``max_cached_grids`` grids are kept (oldest evicted
-    first), which bounds memory under multi-scale training.
+    new key. :meth:`warp` samples in at least float32 whatever the dtype of
+    the flow (half-precision coordinates would misplace features), so a
+    float16 or bfloat16 flow uses the float32 grid. At most
+    ``max_cached_grids`` grids are kept (oldest evicted first), which bounds
+    memory under multi-scale training.
 
     Args:
         max_cached_grids (int): Size bound of ``grid_cache``.
@@ -82,7 +85,8 @@ class FlowWarp(BaseModule):
         """
         h, w = feat.shape[-2:]
         disp = flow_to_feature_displacement(flow, (h, w))
-        grid = self.base_grid(h, w, disp.device, disp.dtype)
+        grid = self.base_grid(h, w, disp.device,
+                              coordinate_dtype(disp.dtype))
         return warp_by_displacement(feat, disp, grid)
 
     def forward(

@@ -308,6 +308,41 @@ def test_motion_iou_by_track_and_frame_window():
     np.testing.assert_allclose(motion[6], [1.0])
 
 
+def test_repeated_video_frame_raises():
+    anns = [gt([BOX_A], frame=0), gt([BOX_A], frame=1), gt([BOX_A], frame=1)]
+    dets = [det([BOX_A], [0.9]) for _ in anns]
+    with pytest.raises(
+            ValueError,
+            match=r'video 0 has two frames with frame_id 1 '
+            r'\(annotations\[1\] and annotations\[2\]\)'):
+        evaluate(dets, anns)
+    with pytest.raises(ValueError, match='frame_id 1'):
+        compute_motion_iou(anns)
+    # the same frame_id in another video is another frame
+    anns[2]['video_id'] = 1
+    assert evaluate(dets, anns)['mAP'] == 1.0
+
+
+def test_untracked_multi_frame_video_raises_for_speed_splits():
+    anns = [gt([BOX_A], ids=[-1], video='v7', frame=f) for f in range(2)]
+    anns.append(gt([], video='v8', frame=0))
+    anns.append(gt([], video='v8', frame=1))  # no GT: fine
+    dets = [det([BOX_A], [0.9])] * 2 + [det([], [])] * 2
+    with pytest.raises(
+            ValueError,
+            match=r"video 'v7' has 2 frames and ground-truth boxes but no "
+            r'instance_id >= 0'):
+        evaluate(dets, anns)
+    # split "all" only does not need tracks
+    assert evaluate(dets, anns, speed_ranges=dict(all=(0., 1.)))['mAP'] == 1
+    # one tracked box suffices; single-frame videos need none
+    anns[0]['instance_ids'] = np.array([4])
+    assert evaluate(dets, anns)['mAP'] == 1.0
+    single = [gt([BOX_A], ids=[-1], video=v, frame=0) for v in range(3)]
+    res = evaluate([det([BOX_A], [0.9]) for _ in single], single)
+    assert res['mAP'] == res['mAP_fast'] == 1.0
+
+
 def make_video(num_frames=12):
     """Three tracks: static (slow), drifting 2 px (medium), jumping."""
     anns = []

@@ -79,10 +79,41 @@ def test_degradation_subsets():
 
 
 def test_evaluate_vid_frames_reports_table_and_metrics():
-    metrics, report = evaluate_vid_frames([record(1), record(2)],
-                                          class_names=['airplane'])
+    metrics, report = evaluate_vid_frames(
+        [record(1), record(2, frame_id=1)], class_names=['airplane'])
     assert metrics['mAP'] == 1.0
     assert metrics['bbox_mAP_50'] == pytest.approx(1.0)
     assert 'airplane' in report and 'bbox_mAP_50: 1.0000' in report
     with pytest.raises(ValueError, match='no frames'):
         evaluate_vid_frames([])
+
+
+def test_repeated_video_frame_with_another_img_id_raises():
+    # two records claim frame 1 of video 5
+    frames = [record(1, 5, 0), record(2, 5, 1), record(3, 5, 1)]
+    with pytest.raises(
+            ValueError, match=r'video 5 .* frame_id 1 \(img_id 2 and 3\)'):
+        evaluate_vid_frames(frames, with_coco_ap50=False)
+    # identical copies from two ranks are merged first, as before
+    merged = merge_frame_records(frames[:2] + frames[:2])
+    metrics, _ = evaluate_vid_frames(merged, with_coco_ap50=False)
+    assert metrics['mAP'] == 1.0
+
+
+def test_speed_splits_need_instance_ids_of_multi_frame_videos():
+    # instances without instance_id get -1: every box would be "fast"
+    untracked = [
+        dict(record(i, 3, i), gt_instance_ids=np.array([-1])) for i in range(2)
+    ]
+    with pytest.raises(ValueError, match='video 3 .*instance_id >= 0'):
+        evaluate_vid_frames(untracked, with_coco_ap50=False)
+    # fine: split "all" only, and one-frame videos (DET images)
+    metrics, _ = evaluate_vid_frames(
+        untracked, speed_ranges=dict(all=(0., 1.)), with_coco_ap50=False)
+    assert metrics['mAP'] == 1.0
+    det_images = [
+        dict(record(i, 100001 + i, 0), gt_instance_ids=np.array([-1]))
+        for i in range(2)
+    ]
+    metrics, _ = evaluate_vid_frames(det_images, with_coco_ap50=False)
+    assert metrics['mAP'] == metrics['mAP_fast'] == 1.0

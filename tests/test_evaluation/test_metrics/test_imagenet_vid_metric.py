@@ -438,3 +438,28 @@ def test_offline_rescoring_rejects_bad_dumps(ann_file, tmp_path):
             str(tmp_path / 'good.pkl'), ann_file, '--dataset-type',
             'NoSuchDataset'
         ])
+
+
+def test_offline_rescoring_reports_degradation_subsets(tmp_path):
+    # a SynthVID-like file: video 2 is degraded; eval_vid.py must report
+    # mAP_clean / mAP_degraded as the test-time metric does
+    ann_file = str(tmp_path / 'vid_val.json')
+    data = write_annotations(ann_file)
+    kinds = {1: 'none', 2: 'blur', 3: 'none'}
+    for img in data['images']:
+        img['degradation'] = kinds[img['video_id']]
+    with open(ann_file, 'w') as f:
+        json.dump(data, f)
+    frames = [
+        dict(meta, degradation=kinds[meta['video_id']])
+        for meta in load_frames(ann_file)
+    ]
+    preds = predict(frames, np.random.default_rng(13))
+    online = run_metric(
+        ImagenetVIDMetric(degradation_key='degradation'),
+        image_steps(frames, preds))
+    path = str(tmp_path / 'results.pkl')
+    dump(frames, preds, path)
+    offline = load_tool().main([path, ann_file])
+    assert {'mAP_clean', 'mAP_degraded'} <= set(offline)
+    assert_same_metrics({f'vid/{k}': v for k, v in offline.items()}, online)

@@ -4,9 +4,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.structures import InstanceData
-
 from mmdet.structures import DetDataSample, TrackDataSample
+from mmengine.structures import InstanceData
 
 
 def packed_clips(num_clips: int = 2,

@@ -1,11 +1,14 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 import copy
+import logging
+from unittest.mock import patch
 
 import pytest
 import torch
-from mmengine.config import Config
-
 from mmdet.registry import MODELS
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+
 from memvid_mm.models.detectors import MemoryRFCN
 from memvid_mm.models.layers import MemoryState
 from .clip_data import packed_clips
@@ -203,19 +206,57 @@ def test_clocknet_flow_and_warp_counts(clocknet_cfg):
     assert per_frame == expected
 
 
-def test_clocknet_with_one_memory_is_memnet(memnet_cfg):
-    memnet = build(memnet_cfg).eval()
-    clock_cfg = copy.deepcopy(memnet_cfg)
-    clock_cfg.aggregator = dict(
-        type='ClockNetAggregator',
-        strides=(1, ),
-        memnet=dict(type='MemNetAggregator', in_channels=64, mode='average'))
-    clocknet = build(clock_cfg).eval()
-    clocknet.load_state_dict(memnet.state_dict())
-    frames = [frame_data(4, t) for t in range(4)]
-    for a, b in zip(online_scores(memnet, frames),
-                    online_scores(clocknet, frames)):
-        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+def test_online_memnet_is_the_memnet_recurrence(memnet_cfg):
+    """M_1 = F_1, M_t = psi(warp(M_{t-1}, flow(I_t, I_{t-1})), F_t)."""
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.aggregator = dict(
+        type='MemNetAggregator', in_channels=64, mode='weighting',
+        hidden_channels=8)
+    model = build(cfg).eval()
+    torch.manual_seed(3)
+    with torch.no_grad():  # move the weighting away from the average
+        for param in model.aggregator.parameters():
+            param.add_(torch.randn_like(param) * 0.3)
+    images = [torch.randn(1, 3, 64, 64) for _ in range(5)]
+    state = MemoryState()
+    psi = model.aggregator.memnets[0]
+    with torch.no_grad():
+        feats = [model.extract_feat(image) for image in images]
+        memory = feats[0]
+        for t, (image, feat) in enumerate(zip(images, feats)):
+            online = model.memory_step(state, image, feat, 'v', t)
+            if t > 0:
+                flow = model.motion(image, images[t - 1])
+                memory = psi(model.warp(memory, flow), feat)
+            assert torch.equal(online, memory), t
+
+
+def test_online_clocknet_equals_the_reference_recurrence(clocknet_cfg):
+    """memory_step over 10 frames is clocknet_reference (K = 3, weighted)."""
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.aggregator.combine = 'weighting'
+    cfg.aggregator.combine_hidden_channels = 8
+    cfg.aggregator.memnet = dict(
+        type='MemNetAggregator', in_channels=64, mode='weighting',
+        hidden_channels=8)
+    model = build(cfg).eval()
+    torch.manual_seed(4)
+    with torch.no_grad():  # neither psi nor the combination is the mean
+        for param in model.aggregator.parameters():
+            param.add_(torch.randn_like(param) * 0.3)
+    images = [torch.randn(1, 3, 64, 64) for _ in range(10)]
+    with torch.no_grad():
+        feats = [model.extract_feat(image) for image in images]
+        reference = model.aggregator.run_sequence(feats, images,
+                                                  model.motion, model.warp)
+        state = MemoryState()
+        for t in range(10):
+            online = model.memory_step(state, images[t], feats[t], 'v', t)
+            # t = 0 returns F_1 itself, the reference combines K copies
+            assert torch.allclose(online, reference[t], atol=1e-6), t
+        assert state.anchor_frame_ids == [9, 8, 8]
+    # the combination really depends on which memories are combined
+    assert not torch.allclose(reference[9], reference[8], atol=1e-3)
 
 
 def test_memory_step_first_write_is_the_feature(memnet_cfg):
@@ -260,3 +301,34 @@ def test_aggregator_must_be_a_memory_aggregator(memnet_cfg):
     cfg.aggregator = dict(type='FlowWarp')
     with pytest.raises(TypeError, match='aggregator'):
         build(cfg)
+
+
+def test_normalisation_must_match_flownet(memnet_cfg):
+    """FlowNet un-normalises the images: the two settings must agree."""
+    for preprocessor, message in (
+            (dict(mean=[103.53, 116.28, 123.675]), 'data_preprocessor.mean'),
+            (dict(std=[1., 1., 1.]), 'data_preprocessor.std'),
+            (dict(bgr_to_rgb=False), 'bgr_to_rgb'),
+            (dict(mean=None, std=None), 'normalises')):
+        cfg = copy.deepcopy(memnet_cfg)
+        cfg.data_preprocessor.update(preprocessor)
+        with pytest.raises(ValueError, match=message):
+            build(cfg)
+    cfg = copy.deepcopy(memnet_cfg)  # both changed alike: accepted
+    cfg.data_preprocessor.update(mean=[0., 0., 0.], std=[1., 1., 1.])
+    cfg.motion.update(img_norm_mean=[0., 0., 0.], img_norm_std=[1., 1., 1.])
+    build(cfg)
+
+
+def test_frame_gap_reset_is_logged_once(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    logger = MMLogger.get_current_instance()
+    with patch.object(logger, 'log') as log:
+        online_scores(model, [frame_data(3, t) for t in (0, 1, 5, 9)])
+        online_scores(model, [frame_data(4, 0)])  # a new video: no gap
+    messages = [
+        c.args[1] for c in log.call_args_list if c.args[0] == logging.WARNING
+    ]
+    assert len(messages) == 1, messages
+    assert 'video 3: frame 5 does not follow frame 1' in messages[0]
+    assert model.test_state.video_id == 4

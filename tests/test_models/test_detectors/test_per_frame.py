@@ -3,9 +3,9 @@ import copy
 
 import pytest
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import Config
 
-from mmdet.registry import MODELS
 from .clip_data import packed_clips
 
 CONFIGS = [

@@ -4,8 +4,9 @@ import torch
 from mmdet.registry import MODELS
 
 from memvid_mm.models.motion import FlowNetSimple
-from memvid_mm.models.motion.flownet_simple import (
-    _DECODER, _ENCODER, _FINAL_IN_CHANNELS, scaled_architecture)
+from memvid_mm.models.motion.flownet_simple import (_DECODER, _ENCODER,
+                                                    _FINAL_IN_CHANNELS,
+                                                    scaled_architecture)
 
 # State dict of mmtrack 1.0.0rc1's FlowNetSimple (the keys and shapes of
 # its released flownet_simple.pth), written out by hand.
@@ -92,6 +93,53 @@ def test_loads_mmtrack_state_dict_strict(flownet):
             state['conv3.1.conv.bias'])
     finally:
         flownet.load_state_dict(backup, strict=True)
+
+
+def test_pretrained_init_cfg_loads_strictly(tmp_path):
+    """``init_cfg=Pretrained`` loads every key or raises naming the file.
+
+    mmengine's own ``PretrainedInit`` loads with ``strict=False`` and would
+    keep a random FlowNet for a checkpoint that does not fit.
+    """
+    source = FlowNetSimple(width_divisor=8)
+    # mmtrack's layout: a plain state dict; the SynthVID pre-training's:
+    # one under 'state_dict'; a whole detector's: under a prefix.
+    plain = tmp_path / 'plain.pth'
+    torch.save(source.state_dict(), plain)
+    wrapped = tmp_path / 'wrapped.pth'
+    torch.save(dict(state_dict=source.state_dict(), meta={}), wrapped)
+    detector = tmp_path / 'detector.pth'
+    torch.save(
+        dict(state_dict={
+            f'motion.{k}': v
+            for k, v in source.state_dict().items()
+        }), detector)
+    for init_cfg in (dict(type='Pretrained', checkpoint=str(plain)),
+                     dict(type='Pretrained', checkpoint=str(wrapped)),
+                     dict(type='Pretrained', checkpoint=str(detector),
+                          prefix='motion.')):
+        target = FlowNetSimple(width_divisor=8, init_cfg=init_cfg)
+        target.init_weights()
+        for key, value in source.state_dict().items():
+            assert torch.equal(target.state_dict()[key], value), key
+    # a checkpoint of another width does not fit: a clear error
+    other = tmp_path / 'other.pth'
+    torch.save(FlowNetSimple(width_divisor=4).state_dict(), other)
+    target = FlowNetSimple(
+        width_divisor=8,
+        init_cfg=dict(type='Pretrained', checkpoint=str(other)))
+    with pytest.raises(RuntimeError, match='other.pth does not fit'):
+        target.init_weights()
+    # a missing key is an error too, not a partly random network
+    partial = tmp_path / 'partial.pth'
+    state = source.state_dict()
+    state.pop('predict_flow.conv.weight')
+    torch.save(state, partial)
+    target = FlowNetSimple(
+        width_divisor=8,
+        init_cfg=dict(type='Pretrained', checkpoint=str(partial)))
+    with pytest.raises(RuntimeError, match='predict_flow.conv.weight'):
+        target.init_weights()
 
 
 def test_constants_are_non_persistent_buffers(flownet):

@@ -94,3 +94,22 @@ def test_gradients_reach_features_and_flow(neck):
     neck([feat], flow)[0].pow(2).sum().backward()
     assert feat.grad.abs().sum() > 0
     assert flow.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('half', [torch.float16, torch.bfloat16])
+def test_half_precision_flow_is_sampled_in_float32(neck, half):
+    """A half-precision flow (``--amp``) must not quantise the positions.
+
+    At x = 60 a bfloat16 coordinate has steps of 0.25 cell (float16: 1/32),
+    so 60.3 would be sampled at 60.25; float32 coordinates keep 60.3.
+    """
+    feat = torch.arange(64.).repeat(1, 1, 2, 1)  # [1, 1, 2, 64], value = x
+    flow = torch.full((1, 2, 2, 64), 0.3)
+    flow[:, 1] = 0.
+    flow = flow.to(half)  # 0.3 itself is rounded, the sum must not be
+    out = neck(feat, flow)
+    expected = torch.arange(64.) + flow[0, 0, 0].float()
+    assert torch.allclose(out[0, 0, 0, :63], expected[:63], atol=1e-5)
+    assert out.shape == feat.shape and out.dtype == torch.float32
+    assert list(neck.grid_cache) == [(2, 64, torch.device('cpu'),
+                                      torch.float32)]
