@@ -1,10 +1,12 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
+import logging
 import random
 
 import numpy as np
 import pytest
 import torch
 from mmdet.utils import register_all_modules
+from mmengine.logging import MMLogger
 
 import memvid_mm  # noqa: F401  (registers every memvid_mm component)
 
@@ -22,3 +24,21 @@ def seed_everything():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def log_records():
+    """Collect what mmengine's current logger emits during a test.
+
+    Yields:
+        list[logging.LogRecord]: The records, in order.
+    """
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)

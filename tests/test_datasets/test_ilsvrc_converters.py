@@ -9,7 +9,6 @@ import xml.etree.ElementTree as ET
 import cv2
 import numpy as np
 import pytest
-from mmengine.logging import MMLogger
 
 from memvid_mm.datasets import (IMAGENET_VID_CLASS_TABLE, IMAGENET_VID_CLASSES,
                                 SYNTHVID_CLASS_TABLE, check_class_table,
@@ -187,7 +186,8 @@ def test_fgfa_key_frame_list(tiny_synthvid_copy, tmp_path):
     assert keys == [(1, 2), (1, 9)]
 
 
-def test_fgfa_key_frame_list_is_checked(tiny_synthvid_copy, tmp_path):
+def test_fgfa_key_frame_list_is_checked(tiny_synthvid_copy, tmp_path,
+                                        log_records):
     lst = tmp_path / 'VID_train_15frames.txt'
 
     def convert():
@@ -212,16 +212,9 @@ def test_fgfa_key_frame_list_is_checked(tiny_synthvid_copy, tmp_path):
         convert()
     # the second training video is not listed: one warning with the count
     lst.write_text(f'{TRAIN_VIDEO} 1 1 12\n{TRAIN_VIDEO} 1 12 12\n')
-    logger = MMLogger.get_current_instance()
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger.addHandler(handler)
-    try:
-        coco = convert()
-    finally:
-        logger.removeHandler(handler)
-    warned = [r for r in records if 'key-frame list' in r.getMessage()]
+    log_records.clear()
+    coco = convert()
+    warned = [r for r in log_records if 'key-frame list' in r.getMessage()]
     assert len(warned) == 1 and warned[0].levelno == logging.WARNING
     assert '1 of the 2 training videos' in warned[0].getMessage()
     assert coco['videos'][0]['vid_train_frames'] == [0, 11]

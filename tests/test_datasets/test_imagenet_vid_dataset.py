@@ -11,7 +11,6 @@ from mmdet.datasets import TrackImgSampler
 from mmdet.models.data_preprocessors import TrackDataPreprocessor
 from mmdet.registry import DATASETS
 from mmengine.dataset import ConcatDataset, DefaultSampler, pseudo_collate
-from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 
@@ -427,22 +426,14 @@ def test_inconsistent_annotations_name_the_file(tmp_path, edit, match):
         ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
 
 
-def test_logged_skips_keep_the_rest_right(tmp_path):
+def test_logged_skips_keep_the_rest_right(tmp_path, log_records):
     coco = _mmtrack_vid_json()
     coco['videos'].append(dict(id=5, name='empty', vid_train_frames=[]))
     for im in coco['images']:
         del im['is_vid_train_frame']
     ann_file = _dump(coco, tmp_path / 'skips.json')
-    logger = MMLogger.get_current_instance()
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger.addHandler(handler)
-    try:
-        dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
-    finally:
-        logger.removeHandler(handler)
-    text = '\n'.join(r.getMessage() for r in records)
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    text = '\n'.join(r.getMessage() for r in log_records)
     assert 'skipping 1 videos without images' in text
     assert '4 images have no is_vid_train_frame' in text
     assert dataset.num_videos == 1
@@ -483,7 +474,8 @@ def test_malformed_bbox_names_the_file_and_annotation(tmp_path, bbox):
         ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
 
 
-def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path):
+def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path,
+                                                       log_records):
     coco = _mmtrack_vid_json()
     # zero width, width < 1, outside the 64x48 image, zero area
     degenerate = ([5, 5, 0, 8], [5, 5, 0.5, 8], [100, 100, 5, 5], [5, 5, 8, 8])
@@ -495,17 +487,10 @@ def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path):
                 bbox=box,
                 area=0 if i == 3 else box[2] * box[3]))
     ann_file = _dump(coco, tmp_path / 'degenerate.json')
-    logger = MMLogger.get_current_instance()
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger.addHandler(handler)
-    try:
-        dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
-    finally:
-        logger.removeHandler(handler)
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
     warned = [
-        r for r in records if 'degenerate ground-truth' in r.getMessage()
+        r for r in log_records
+        if 'degenerate ground-truth' in r.getMessage()
     ]
     assert len(warned) == 1 and warned[0].levelno == logging.WARNING
     assert 'degenerate.json: skipped 4 degenerate' in warned[0].getMessage()
