@@ -40,9 +40,12 @@ def test_stage_is_kept_only_for_the_same_key(demo, tmp_path):
     start = tmp_path / 'start.pth'
     start.write_text('weights')
 
-    def stage(seed=0, overwrite=False, options=(f'load_from={start}', )):
+    def stage(seed=0,
+              overwrite=False,
+              options=(f'load_from={start}', ),
+              data='synthvid-a'):
         return tool.run_stage(CONFIG, model_dir, list(options), [str(start)],
-                              False, seed, overwrite)
+                              data, False, seed, overwrite)
 
     first = stage()
     assert calls == [[f'load_from={start}', 'randomness.seed=0']]
@@ -62,19 +65,21 @@ def test_stage_is_kept_only_for_the_same_key(demo, tmp_path):
     start.write_text('retrained weights')  # the start checkpoint changed
     stage(seed=1, options=())
     assert len(calls) == 5
+    stage(seed=1, options=(), data='synthvid-b')  # the data changed
+    assert len(calls) == 6
 
     # results of an older demo (no key) are not reused
     with open(done_file, 'w') as f:
         json.dump(dict(seed=1, train_s=2.0), f)
-    stage(seed=1, options=())
-    assert len(calls) == 6
+    stage(seed=1, options=(), data='synthvid-b')
+    assert len(calls) == 7
 
 
 def test_interrupted_training_is_not_taken_for_a_finished_one(demo):
     tool, calls, model_dir = demo
     done_file = osp.join(model_dir, 'stage_results.json')
     true_flow = osp.join(model_dir, tool.TRUE_FLOW_METRICS)
-    tool.run_stage(CONFIG, model_dir, [], [], False, 0, False)
+    tool.run_stage(CONFIG, model_dir, [], [], 'd', False, 0, False)
     with open(true_flow, 'w') as f:
         json.dump({'vid/mAP': 0.5}, f)
 
@@ -83,7 +88,7 @@ def test_interrupted_training_is_not_taken_for_a_finished_one(demo):
 
     tool.train = failing_train
     with pytest.raises(SystemExit):
-        tool.run_stage(CONFIG, model_dir, [], [], False, 1, False)
+        tool.run_stage(CONFIG, model_dir, [], [], 'd', False, 1, False)
     # neither the old results nor the old true-flow test survive
     assert not osp.exists(done_file)
     assert not osp.exists(true_flow)
@@ -102,16 +107,35 @@ def test_flownet_pretraining_is_kept_only_for_the_same_key(
 
     monkeypatch.setattr(tool, 'run', fake_run)
     work_dir = str(tmp_path)
-    checkpoint = tool.pretrain_flownet(work_dir, 0, False)
+    checkpoint = tool.pretrain_flownet(work_dir, 0, 'd', False)
     assert checkpoint == osp.join(work_dir, tool.FLOWNET_CHECKPOINT)
     assert commands[0][commands[0].index('--seed') + 1] == '0'
     assert '--balance-objects' in commands[0]
-    tool.pretrain_flownet(work_dir, 0, False)
+    tool.pretrain_flownet(work_dir, 0, 'd', False)
     assert len(commands) == 1
     # a FlowNet pre-trained with other options (e.g. by hand, with the
     # tool's defaults) is not the demo's
     monkeypatch.setattr(tool, 'FLOWNET_PRETRAIN_OPTIONS', ['--iters', '10'])
-    tool.pretrain_flownet(work_dir, 0, False)
+    tool.pretrain_flownet(work_dir, 0, 'd', False)
     assert len(commands) == 2
-    tool.pretrain_flownet(work_dir, 1, False)
+    tool.pretrain_flownet(work_dir, 1, 'd', False)
     assert len(commands) == 3
+    tool.pretrain_flownet(work_dir, 1, 'other data', False)
+    assert len(commands) == 4
+
+
+def test_tree_digest_follows_file_names_and_contents(tmp_path):
+    tool = load_tool('tools/misc/run_demo.py')
+    root = tmp_path / 'synthvid'
+    (root / 'annotations').mkdir(parents=True)
+    (root / 'annotations' / 'val.json').write_text('{}')
+    (root / 'a.jpg').write_bytes(b'pixels')
+    first = tool.tree_digest(str(root))
+    assert tool.tree_digest(str(root)) == first
+    (root / 'a.jpg').write_bytes(b'other pixels')
+    second = tool.tree_digest(str(root))
+    assert second != first
+    (root / 'a.jpg').rename(root / 'b.jpg')
+    assert tool.tree_digest(str(root)) not in (first, second)
+    assert tool.tree_digest(str(tmp_path / 'missing')) == \
+        tool.tree_digest(str(tmp_path / 'also_missing'))

@@ -27,8 +27,9 @@ user would type, so the demo exercises the real tools.
 
 Finished stages are kept unless ``--overwrite`` is given: a stage (or the
 FlowNet pre-training) is not run again when its results file records the
-same key, i.e. the same seed, the same resolved config, the same options
-and the same contents of the checkpoints it starts from (SHA-256). A stage
+same key, i.e. the same seed, the same resolved config, the same options,
+the same SynthVID files and the same contents of the checkpoints it starts
+from (SHA-256). A stage
 about to train deletes its results first, so an interrupted training is
 never taken for a finished one; the checkpoint a stage produced is recorded
 in its results, and later stages start from that file.
@@ -154,8 +155,27 @@ def config_digest(config: str) -> str:
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
+def tree_digest(root: str) -> str:
+    """SHA-256 over every file under ``root``: relative paths and contents.
+
+    Args:
+        root (str): A directory (the SynthVID root).
+
+    Returns:
+        str: The digest; that of an empty tree when ``root`` is missing.
+    """
+    digest = hashlib.sha256()
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = osp.join(folder, name)
+            digest.update(osp.relpath(path, root).encode('utf-8') + b'\0')
+            digest.update(file_digest(path).encode('ascii'))
+    return digest.hexdigest()
+
+
 def stage_key(config: str, options: List[str], seed: int,
-              inputs: List[str]) -> dict:
+              inputs: List[str], data: str) -> dict:
     """What a stage's results depend on, to decide whether to keep them.
 
     Args:
@@ -163,17 +183,20 @@ def stage_key(config: str, options: List[str], seed: int,
         options (list[str]): Its ``--cfg-options`` / command-line options.
         seed (int): The training seed.
         inputs (list[str]): Checkpoints it starts from (hashed).
+        data (str): Digest of the data it trains and tests on
+            (:func:`tree_digest` of the SynthVID root).
 
     Returns:
-        dict: ``seed``, ``config`` (digest), ``options`` and ``inputs``
-        (path -> digest), JSON-serialisable.
+        dict: ``seed``, ``config`` (digest), ``options``, ``inputs``
+        (path -> digest) and ``data``, JSON-serialisable.
     """
     return dict(
         seed=seed,
         config=config_digest(config),
         options=list(options),
         inputs={path: file_digest(path)
-                for path in inputs})
+                for path in inputs},
+        data=data)
 
 
 def read_record(results_file: str) -> Optional[dict]:
@@ -209,16 +232,17 @@ def last_checkpoint(model_dir: str) -> str:
         return f.read().strip()
 
 
-def pretrain_flownet(work_dir: str, seed: int, overwrite: bool) -> str:
+def pretrain_flownet(work_dir: str, seed: int, data: str,
+                     overwrite: bool) -> str:
     """Pre-train the memory models' FlowNet; return its checkpoint path.
 
     A checkpoint already there is kept when ``flownet_stage.json`` beside
-    it records the same key (seed, config, options).
+    it records the same key (seed, config, options, ``data`` digest).
     """
     checkpoint = osp.join(work_dir, FLOWNET_CHECKPOINT)
     record_file = osp.join(osp.dirname(checkpoint), 'flownet_stage.json')
     options = ['--data-root', DATA_ROOT, *FLOWNET_PRETRAIN_OPTIONS]
-    key = stage_key(FLOWNET_CONFIG, options, seed, [])
+    key = stage_key(FLOWNET_CONFIG, options, seed, [], data)
     if kept_record(record_file, key, overwrite) is not None:
         return checkpoint
     os.makedirs(osp.dirname(checkpoint), exist_ok=True)
@@ -263,7 +287,7 @@ def test(config: str, checkpoint: str,
 
 
 def run_stage(config: str, model_dir: str, options: List[str],
-              inputs: List[str], evaluate: bool, seed: int,
+              inputs: List[str], data: str, evaluate: bool, seed: int,
               overwrite: bool) -> Dict[str, float]:
     """Train (and test) one stage with ``seed``, unless finished results
     of the same key are there.
@@ -274,6 +298,7 @@ def run_stage(config: str, model_dir: str, options: List[str],
         options (list[str]): ``--cfg-options`` entries (``key=value``).
         inputs (list[str]): Checkpoints named in ``options`` (hashed into
             the key).
+        data (str): Digest of the SynthVID files (:func:`tree_digest`).
         evaluate (bool): Test the trained model.
         seed (int): Training seed (``randomness.seed``).
         overwrite (bool): Train even if finished results are there.
@@ -284,7 +309,7 @@ def run_stage(config: str, model_dir: str, options: List[str],
     """
     done_file = osp.join(model_dir, 'stage_results.json')
     options = [*options, f'randomness.seed={seed}']
-    key = stage_key(config, options, seed, inputs)
+    key = stage_key(config, options, seed, inputs, data)
     kept = kept_record(done_file, key, overwrite)
     if kept is not None:
         return kept
@@ -354,7 +379,9 @@ def main() -> None:
     os.makedirs(args.work_dir, exist_ok=True)
     start = time.time()
     prepare_data(args.work_dir, args.overwrite)
-    flownet = pretrain_flownet(args.work_dir, args.seed, args.overwrite)
+    data = tree_digest(DATA_ROOT)
+    flownet = pretrain_flownet(args.work_dir, args.seed, data,
+                               args.overwrite)
     results = {}
     model_dirs = {}
     stages = {}
@@ -369,7 +396,7 @@ def main() -> None:
             options.append(f'model.motion.init_cfg.checkpoint={flownet}')
             inputs.append(flownet)
         stages[name] = run_stage(config, model_dirs[name], options, inputs,
-                                 evaluate, args.seed, args.overwrite)
+                                 data, evaluate, args.seed, args.overwrite)
         print(f'{name}: trained in {stages[name]["train_s"]:.0f} s' +
               (f', mAP {100 * stages[name]["vid/mAP"]:.1f}'
                if evaluate else ''),
