@@ -36,13 +36,15 @@ Bad input raises an error naming the file: a missing or malformed XML, an
 XML without ``<size>`` whose image is missing or unreadable, a video listed
 in ImageSets with no frames or with a gap in its frame numbers, a frame whose
 size differs from the video's first frame, a reversed box, a line of
-``key_frame_list`` that cannot be parsed or whose frame lies outside its
-video (naming the list file and line), and in VID a synset outside the class
-table (unless ``unknown_classes='skip'``, which drops and counts such
-boxes). With ``check_images=True`` every image is decoded and its size
-compared with the XML. Logged, not errors: frames without objects (normal
-in ILSVRC); training videos missing from ``key_frame_list`` (they get no key
-frames); in DET, objects of other synsets (mapped
+``key_frame_list`` that cannot be parsed or whose frame lies beyond its
+video's last frame (naming the list file and line), and in VID a synset
+outside the class table (unless ``unknown_classes='skip'``, which drops and
+counts such boxes). With ``check_images=True`` every image is decoded and
+its size compared with the XML. Logged, not errors: frames without objects
+(normal in ILSVRC); training videos missing from ``key_frame_list`` (they
+get no key frames); entries of ``key_frame_list`` with frame 0, which the
+1-based reading puts before the first frame (not key frames, as in
+mmtrack); in DET, objects of other synsets (mapped
 to the extra category ``other_categeries``, as mmtrack does) and candidate
 images without any object of the class table (left out).
 """
@@ -326,17 +328,21 @@ def _fgfa_video_key_frames(entries: Dict[str, List[Tuple[int, int]]],
                            num_frames: int) -> List[int]:
     """Sorted 0-based key frames of video ``name`` from an FGFA list.
 
+    An entry with frame 0 (0-based -1) names no frame of the video under
+    the 1-based reading; it is left out, as mmtrack's converter leaves it
+    out, and :func:`convert_vid` logs how many there were.
+
     Raises:
-        ValueError: Naming the list file and line if a frame lies outside
+        ValueError: Naming the list file and line if a frame lies beyond
             the video's ``num_frames`` frames.
     """
     for frame, line_no in entries.get(name, []):
-        if not 0 <= frame < num_frames:
+        if not -1 <= frame < num_frames:
             raise ValueError(
                 f'{list_file}, line {line_no}: frame {frame + 1} (1-based; '
                 f'{frame} 0-based) is outside video {name}, which has '
                 f'{num_frames} frames (1-based 1..{num_frames})')
-    return sorted({frame for frame, _ in entries.get(name, [])})
+    return sorted({frame for frame, _ in entries.get(name, []) if frame >= 0})
 
 
 def list_video_frames(ann_dir: str) -> int:
@@ -451,6 +457,19 @@ def convert_vid(root: str,
                 f'{key_frame_list}: {len(unlisted)} of the {len(videos)} '
                 'training videos are not in the key-frame list and get no '
                 f'key frames, e.g. {unlisted[:3]}',
+                logger='current',
+                level=logging.WARNING)
+        zero_lines = [
+            line_no for entries in fgfa.values()
+            for frame, line_no in entries if frame == -1
+        ]
+        if zero_lines:
+            print_log(
+                f'{key_frame_list}: {len(zero_lines)} entries give frame 0 '
+                f'(first at line {min(zero_lines)}), which the 1-based '
+                'frame column puts before the first frame; they are not '
+                'key frames (as in mmtrack). If the list is 0-based, every '
+                'key frame is one frame early.',
                 logger='current',
                 level=logging.WARNING)
     for video_id, name in enumerate(

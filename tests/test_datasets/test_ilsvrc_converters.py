@@ -199,13 +199,22 @@ def test_fgfa_key_frame_list_is_checked(tiny_synthvid_copy, tmp_path,
             show_progress=False)
 
     # the video has 12 frames: 1-based 1..12
-    for bad in ('13', '0'):
-        lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n\n{TRAIN_VIDEO} 1 {bad} 12\n')
-        with pytest.raises(
-                ValueError,
-                match=r'VID_train_15frames.txt, line 3: frame '
-                f'{bad} .*outside video {TRAIN_VIDEO}'):
-            convert()
+    lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n\n{TRAIN_VIDEO} 1 13 12\n')
+    with pytest.raises(
+            ValueError,
+            match=r'VID_train_15frames.txt, line 3: frame '
+            f'13 .*outside video {TRAIN_VIDEO}'):
+        convert()
+    # frame 0 is before the first frame when read 1-based: left out, as
+    # mmtrack leaves it out, with one warning naming its line
+    lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n\n{TRAIN_VIDEO} 1 0 12\n')
+    log_records.clear()
+    coco = convert()
+    warned = [r for r in log_records if 'give frame 0' in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    assert '1 entries give frame 0 (first at line 3)' in \
+        warned[0].getMessage()
+    assert coco['videos'][0]['vid_train_frames'] == [2]
     lst.write_text(f'{TRAIN_VIDEO} 1 x 12\n')
     with pytest.raises(
             ValueError, match='VID_train_15frames.txt, line 1: cannot parse'):
