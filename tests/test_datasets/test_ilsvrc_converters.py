@@ -198,6 +198,16 @@ def test_fgfa_key_frame_list_is_checked(tiny_synthvid_copy, tmp_path,
             key_frame_list=str(lst),
             show_progress=False)
 
+    def convert_warning(lines, phrase):
+        """Convert with ``lines`` as the list; the one warning logged
+        with ``phrase``."""
+        lst.write_text(lines)
+        log_records.clear()
+        coco = convert()
+        warned = [r for r in log_records if phrase in r.getMessage()]
+        assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+        return coco, warned[0].getMessage()
+
     # the video has 12 frames: 1-based 1..12
     lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n\n{TRAIN_VIDEO} 1 13 12\n')
     with pytest.raises(
@@ -207,25 +217,18 @@ def test_fgfa_key_frame_list_is_checked(tiny_synthvid_copy, tmp_path,
         convert()
     # frame 0 is before the first frame when read 1-based: left out, as
     # mmtrack leaves it out, with one warning naming its line
-    lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n\n{TRAIN_VIDEO} 1 0 12\n')
-    log_records.clear()
-    coco = convert()
-    warned = [r for r in log_records if 'give frame 0' in r.getMessage()]
-    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
-    assert '1 entries give frame 0 (first at line 3)' in \
-        warned[0].getMessage()
+    coco, message = convert_warning(
+        f'{TRAIN_VIDEO} 1 3 12\n\n{TRAIN_VIDEO} 1 0 12\n', 'give frame 0')
+    assert '1 entries give frame 0 (first at line 3)' in message
     assert coco['videos'][0]['vid_train_frames'] == [2]
     lst.write_text(f'{TRAIN_VIDEO} 1 x 12\n')
     with pytest.raises(
             ValueError, match='VID_train_15frames.txt, line 1: cannot parse'):
         convert()
     # the second training video is not listed: one warning with the count
-    lst.write_text(f'{TRAIN_VIDEO} 1 1 12\n{TRAIN_VIDEO} 1 12 12\n')
-    log_records.clear()
-    coco = convert()
-    warned = [r for r in log_records if 'key-frame list' in r.getMessage()]
-    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
-    assert '1 of the 2 training videos' in warned[0].getMessage()
+    coco, message = convert_warning(
+        f'{TRAIN_VIDEO} 1 1 12\n{TRAIN_VIDEO} 1 12 12\n', 'key-frame list')
+    assert '1 of the 2 training videos' in message
     assert coco['videos'][0]['vid_train_frames'] == [0, 11]
     assert coco['videos'][1]['vid_train_frames'] == []
 
