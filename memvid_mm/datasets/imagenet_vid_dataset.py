@@ -108,6 +108,24 @@ def check_bbox(ann: dict, ann_file: str) -> None:
                          ' expected a finite number')
 
 
+def is_degenerate_box(ann: dict, img_info: dict) -> bool:
+    """Whether a checked box is one mmdet drops from training and GT.
+
+    Args:
+        ann (dict): Annotation whose ``bbox`` passed :func:`check_bbox`.
+        img_info (dict): Its image, with ``width`` and ``height``.
+
+    Returns:
+        bool: True for a width or height below 1, a zero ``area`` or a box
+        entirely outside the image.
+    """
+    x1, y1, w, h = ann['bbox']
+    inter_w = max(0, min(x1 + w, img_info['width']) - max(x1, 0))
+    inter_h = max(0, min(y1 + h, img_info['height']) - max(y1, 0))
+    return (inter_w * inter_h == 0 or w < 1 or h < 1
+            or ann.get('area', w * h) <= 0)
+
+
 def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
     """Group images into videos in time order and check each video.
 
@@ -243,7 +261,10 @@ class ImagenetVIDDataset(BaseVideoDataset):
             check_bbox(ann, self.ann_file)
             anns_per_img[ann['image_id']].append(ann)
         self._log_skipped(data, anns.values())
-        self._num_degenerate = 0
+        num_degenerate = sum(
+            self._is_instance(ann)
+            and is_degenerate_box(ann, images[ann['image_id']])
+            for ann in anns.values())
         data_list = []
         for frames in group_frames(list(images.values()), self.ann_file):
             parsed = [
@@ -256,9 +277,9 @@ class ImagenetVIDDataset(BaseVideoDataset):
                     video_id=frames[0]['video_id'],
                     images=parsed,
                     video_length=len(parsed)))
-        if self._num_degenerate:
+        if num_degenerate:
             print_log(
-                f'{self.ann_file}: skipped {self._num_degenerate} degenerate '
+                f'{self.ann_file}: skipped {num_degenerate} degenerate '
                 'ground-truth boxes (width or height < 1, zero area or '
                 'outside the image), as mmdet does; they are not counted as '
                 'positives in the evaluation',
@@ -332,22 +353,19 @@ class ImagenetVIDDataset(BaseVideoDataset):
         ]
         return data_info
 
+    def _is_instance(self, ann: dict) -> bool:
+        """Whether an annotation is a box of the class list, not ignored."""
+        return (not ann.get('ignore', False)
+                and ann['category_id'] in self.cat2label)
+
     def _parse_instance(self, ann: dict, img_info: dict) -> Union[dict, None]:
         """One annotation to an instance; None for boxes mmdet drops.
 
-        The box must have passed :func:`check_bbox`. Degenerate boxes of
-        the class list are counted in ``self._num_degenerate``.
+        The box must have passed :func:`check_bbox`.
         """
-        if (ann.get('ignore', False)
-                or ann['category_id'] not in self.cat2label):
+        if not self._is_instance(ann) or is_degenerate_box(ann, img_info):
             return None
         x1, y1, w, h = ann['bbox']
-        inter_w = max(0, min(x1 + w, img_info['width']) - max(x1, 0))
-        inter_h = max(0, min(y1 + h, img_info['height']) - max(y1, 0))
-        if inter_w * inter_h == 0 or w < 1 or h < 1 or ann.get('area',
-                                                               w * h) <= 0:
-            self._num_degenerate = getattr(self, '_num_degenerate', 0) + 1
-            return None
         return dict(
             bbox=[x1, y1, x1 + w, y1 + h],
             bbox_label=self.cat2label[ann['category_id']],

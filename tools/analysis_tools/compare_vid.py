@@ -26,7 +26,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from memvid_mm.evaluation.functional import evaluate_vid_frames
+from memvid_mm.evaluation.functional import (evaluate_vid_frames,
+                                             has_degradation)
 from memvid_mm.evaluation.functional.bootstrap import (percentile_interval,
                                                        resampled_scores)
 
@@ -137,8 +138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
         load_frames(dump, gt_frames, len(class_names))
         for dump in (args.base, *args.models)
     ]
-    with_degradation = any(
-        f.get('degradation', 'none') != 'none' for f in frames[0])
+    with_degradation = has_degradation(frames[0])
 
     def score(records: List[dict]) -> Dict[str, float]:
         return evaluate_vid_frames(

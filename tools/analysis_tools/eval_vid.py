@@ -28,8 +28,7 @@ from mmengine.fileio import load
 from memvid_mm.evaluation.functional import (attach_ground_truth,
                                              check_dump_frames,
                                              evaluate_vid_frames,
-                                             instances_to_gt)
-from memvid_mm.evaluation.functional.vid_frames import CLEAN_DEGRADATION
+                                             has_degradation, instances_to_gt)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -153,24 +152,6 @@ def load_dump_frames(dump: str, gt_frames: Sequence[dict],
             raise ValueError(f'img_id {frame["img_id"]}: labels must lie in '
                              f'[0, {num_classes})')
     return frames
-
-
-def has_degradation(frames: Sequence[dict]) -> bool:
-    """Whether some frame carries a degradation other than ``'none'``.
-
-    Decided as in ``compare_vid.py``: then ``mAP_clean`` and
-    ``mAP_degraded`` are reported too (SynthVID), as ``tools/test.py``
-    does with ``ImagenetVIDMetric(degradation_key='degradation')``.
-
-    Args:
-        frames (Sequence[dict]): Frame records.
-
-    Returns:
-        bool: True if any ``degradation`` differs from ``'none'``.
-    """
-    return any(
-        frame.get('degradation', CLEAN_DEGRADATION) != CLEAN_DEGRADATION
-        for frame in frames)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:

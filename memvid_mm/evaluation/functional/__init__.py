@@ -4,13 +4,13 @@ from .vid_eval import (DEFAULT_SPEED_RANGES, compute_motion_iou, eval_vid_map,
                        format_vid_table, gt_iou_thresholds,
                        pairwise_iou_inclusive, vid_average_precision)
 from .vid_frames import (attach_ground_truth, check_dump_frames, coco_ap50,
-                         evaluate_vid_frames, instances_to_gt,
+                         evaluate_vid_frames, has_degradation, instances_to_gt,
                          merge_frame_records)
 
 __all__ = [
     'DEFAULT_SPEED_RANGES', 'compute_motion_iou', 'eval_vid_map',
     'format_vid_table', 'gt_iou_thresholds', 'pairwise_iou_inclusive',
     'vid_average_precision', 'attach_ground_truth', 'check_dump_frames',
-    'coco_ap50', 'evaluate_vid_frames', 'instances_to_gt',
+    'coco_ap50', 'evaluate_vid_frames', 'has_degradation', 'instances_to_gt',
     'merge_frame_records', 'coco_box_ap50'
 ]

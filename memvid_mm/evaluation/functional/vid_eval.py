@@ -316,8 +316,9 @@ def compute_motion_iou(annotations: Sequence[dict],
     fields = dict(
         bboxes=((4, ), np.float64, True), instance_ids=((), np.int64, True))
     gt, gt_frame = _flatten(annotations, fields, 'annotations')
+    _, video_index, frame_ids = _index_videos(annotations)
     motion = _motion_iou_flat(gt['bboxes'], gt['instance_ids'], gt_frame,
-                              *_video_frame_ids(annotations), window)
+                              video_index, frame_ids, window)
     return np.split(
         motion,
         np.cumsum(np.bincount(gt_frame, minlength=len(annotations)))[:-1])
@@ -366,13 +367,6 @@ def _motion_iou_flat(boxes: np.ndarray, instance_ids: np.ndarray,
             np.add.at(counts, ends, 1)
         shift += 1
     return np.divide(sums, counts, out=np.zeros(num_gts), where=counts > 0)
-
-
-def _video_frame_ids(
-        annotations: Sequence[dict]) -> Tuple[np.ndarray, np.ndarray]:
-    """(F,) dense video index and (F,) integer ``frame_id`` per frame."""
-    _, video_index, frame_ids = _index_videos(annotations)
-    return video_index, frame_ids
 
 
 def _index_videos(

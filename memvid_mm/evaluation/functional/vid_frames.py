@@ -278,6 +278,24 @@ def degradation_subsets(frames: Sequence[dict]) -> Dict[str, List[dict]]:
         degraded=[f for f, v in zip(frames, values) if v != CLEAN_DEGRADATION])
 
 
+def has_degradation(frames: Sequence[dict]) -> bool:
+    """Whether some frame carries a degradation other than ``'none'``.
+
+    Then ``mAP_clean`` and ``mAP_degraded`` are worth reporting (SynthVID),
+    as ``tools/test.py`` does with
+    ``ImagenetVIDMetric(degradation_key='degradation')``.
+
+    Args:
+        frames (Sequence[dict]): Frame records.
+
+    Returns:
+        bool: True if any ``degradation`` differs from ``'none'``.
+    """
+    return any(
+        frame.get('degradation', CLEAN_DEGRADATION) != CLEAN_DEGRADATION
+        for frame in frames)
+
+
 def evaluate_vid_frames(frames: Sequence[dict],
                         class_names: Optional[Sequence[str]] = None,
                         speed_ranges: Optional[dict] = None,

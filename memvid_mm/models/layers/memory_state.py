@@ -85,9 +85,13 @@ class MemoryState:
             ``frame_id == 0`` or ``frame_id`` does not follow the last
             written frame (``frame_id != last_frame_id + 1``).
         """
+        return (self._starts_video(video_id, frame_id)
+                or self.is_frame_gap(video_id, frame_id))
+
+    def _starts_video(self, video_id: Any, frame_id: int) -> bool:
+        """Whether the frame begins a video the state does not hold."""
         return (self.is_empty or video_id != self.video_id or frame_id == 0
-                or self.last_frame_id is None
-                or frame_id != self.last_frame_id + 1)
+                or self.last_frame_id is None)
 
     def is_frame_gap(self, video_id: Any, frame_id: int) -> bool:
         """Whether ``frame_id`` skips frames of the video being tracked.
@@ -101,8 +105,7 @@ class MemoryState:
             ``frame_id`` is neither 0 nor ``last_frame_id + 1`` (a reset
             that is not the start of a video).
         """
-        return (not self.is_empty and video_id == self.video_id
-                and frame_id != 0 and self.last_frame_id is not None
+        return (not self._starts_video(video_id, frame_id)
                 and frame_id != self.last_frame_id + 1)
 
     def write(self, memories: Sequence[Tensor], anchor_imgs: Sequence[Tensor],

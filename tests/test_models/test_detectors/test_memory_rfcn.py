@@ -1,13 +1,11 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 import copy
 import logging
-from unittest.mock import patch
 
 import pytest
 import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
 from memvid_mm.models.detectors import MemoryRFCN
 from memvid_mm.models.layers import MemoryState
@@ -320,14 +318,12 @@ def test_normalisation_must_match_flownet(memnet_cfg):
     build(cfg)
 
 
-def test_frame_gap_reset_is_logged_once(memnet_cfg):
+def test_frame_gap_reset_is_logged_once(memnet_cfg, log_records):
     model = build(memnet_cfg).eval()
-    logger = MMLogger.get_current_instance()
-    with patch.object(logger, 'log') as log:
-        online_scores(model, [frame_data(3, t) for t in (0, 1, 5, 9)])
-        online_scores(model, [frame_data(4, 0)])  # a new video: no gap
+    online_scores(model, [frame_data(3, t) for t in (0, 1, 5, 9)])
+    online_scores(model, [frame_data(4, 0)])  # a new video: no gap
     messages = [
-        c.args[1] for c in log.call_args_list if c.args[0] == logging.WARNING
+        r.getMessage() for r in log_records if r.levelno == logging.WARNING
     ]
     assert len(messages) == 1, messages
     assert 'video 3: frame 5 does not follow frame 1' in messages[0]
