@@ -2,7 +2,10 @@
 # Both create the virtual environment first when it is missing.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-WORK_DIR ?= work_dirs/demo
+# `make demo BLUR=motion`: SynthVID with blur that follows each object's
+# motion, in data/synthvid_motion-blur and work_dirs/demo_motion-blur.
+BLUR ?= frame
+WORK_DIR ?=
 
 .PHONY: env demo test clean-env
 
@@ -12,7 +15,7 @@ $(VENV)/.memvid_ready:
 	VENV=$(VENV) bash tools/setup_env.sh
 
 demo: env
-	$(PY) tools/misc/run_demo.py --work-dir $(WORK_DIR)
+	$(PY) tools/misc/run_demo.py --blur $(BLUR) $(if $(WORK_DIR),--work-dir $(WORK_DIR))
 
 test: env
 	$(PY) -m pytest tests -q -p no:cacheprovider

@@ -8,9 +8,9 @@ from .ilsvrc_converters import (DET_ANN_FILE, VID_ANN_FILES, convert_det,
                                 convert_vid, parse_voc_xml, read_image_size,
                                 save_json, select_key_frames)
 from .imagenet_vid_dataset import ImagenetVIDDataset, load_coco_vid
-from .synthvid import (DEGRADATIONS, SceneMotion, box_motion_ious,
-                       generate_synthvid, render_preview, render_split,
-                       render_video, speed_split)
+from .synthvid import (BLUR_MODES, DEGRADATIONS, SceneMotion, box_motion_ious,
+                       generate_synthvid, load_synthvid_settings,
+                       render_preview, render_split, render_video, speed_split)
 from .synthvid_flow import SynthVIDFlowPairs
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     'select_key_frames', 'ImagenetVIDDataset', 'load_coco_vid', 'DEGRADATIONS',
     'SYNTHVID_CLASS_TABLE', 'SYNTHVID_CLASSES', 'generate_synthvid',
     'render_preview', 'render_split', 'render_video', 'SceneMotion',
-    'SynthVIDFlowPairs', 'box_motion_ious', 'speed_split'
+    'SynthVIDFlowPairs', 'box_motion_ious', 'speed_split', 'BLUR_MODES',
+    'load_synthvid_settings'
 ]

@@ -23,8 +23,12 @@ past pays off:
 * Objects enter and leave the frame; a box is annotated while at least a
   quarter of it is inside the image (boxes are clipped to the image).
 * Per-frame degradations, in runs of 1-4 frames separated by 3-8 clean
-  frames (the first 2+ frames of each video are clean): ``blur`` (linear
-  motion blur 9-17 px and half desaturated), ``noise`` (Gaussian, sigma
+  frames (the first 2+ frames of each video are clean): ``blur`` (half
+  desaturated and, with ``blur='frame'``, the default, the whole frame
+  smeared 9-17 px in a random direction; with ``blur='motion'`` every
+  object smeared along its own motion and the background along the
+  camera's, over 4-8 frames of displacement, see :data:`BLUR_MODES`),
+  ``noise`` (Gaussian, sigma
   70-100, half of it in 2x2 pixel blocks), ``occlusion`` (a textured grey
   patch over 50-75% of every object, which is then ``occluded``) and
   ``dim`` (x0.06-0.15 brightness plus noise). About 30% of frames are
@@ -41,6 +45,7 @@ Randomness comes only from ``numpy.random.Generator``: split ``train`` uses
 into one child per video, so a video does not depend on how many are made.
 """
 import glob
+import json
 import os
 import os.path as osp
 import shutil
@@ -57,6 +62,21 @@ from .ilsvrc_converters import parse_voc_xml, read_vid_video_list
 
 DEGRADATIONS: Tuple[str, ...] = ('blur', 'noise', 'occlusion', 'dim')
 """Per-frame degradation kinds (``'none'`` marks a clean frame)."""
+
+BLUR_MODES: Tuple[str, ...] = ('frame', 'motion')
+"""How a ``blur`` frame is smeared. ``'frame'``: the whole frame by one
+random linear kernel (9-17 px, any direction), whatever moves in it.
+``'motion'``: a long exposure, every object along its own image motion and
+the background along the camera's, over :data:`MOTION_BLUR_EXPOSURE`
+frames of displacement, so fast objects smear and slow ones stay sharp, as
+motion blur strikes real video."""
+
+MOTION_BLUR_EXPOSURE: Tuple[float, float] = (4.0, 8.0)
+"""Range of a ``'motion'`` blur frame's exposure, in frame intervals: a
+fast object (2.1 px per frame on average) then smears 13 px on average,
+as far as ``'frame'`` blur smears everything. Longer than a real shutter
+(at most one frame interval), because SynthVID's frames are small: a fast
+object moves only a few pixels per frame."""
 
 SPEED_RANGES: Dict[str, Tuple[float, float]] = dict(
     fast=(0.045, 0.12), medium=(0.012, 0.024), slow=(0.0, 0.003))
@@ -367,9 +387,81 @@ def _motion_blur(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     dx, dy = c * np.cos(angle), c * np.sin(angle)
     cv2.line(kernel, (int(round(c - dx)), int(round(c - dy))),
              (int(round(c + dx)), int(round(c + dy))), 1.0, 1)
-    out = cv2.filter2D(img, -1, kernel / kernel.sum())
-    grey = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)[..., None]
-    return (0.5 * out + 0.5 * grey).astype(np.uint8)
+    return _desaturate_half(cv2.filter2D(img, -1, kernel / kernel.sum()))
+
+
+def _desaturate_half(img: np.ndarray) -> np.ndarray:
+    """Blend a BGR frame half-and-half with its grey version."""
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[..., None]
+    return (0.5 * img + 0.5 * grey).astype(np.uint8)
+
+
+def smear(img: np.ndarray, displacement: np.ndarray,
+          border: int = cv2.BORDER_REFLECT) -> np.ndarray:
+    """Linear motion blur along a displacement.
+
+    Every pixel becomes the mean of ``img`` along the segment of length
+    ``|displacement|`` centred on it, in the displacement's direction.
+
+    Args:
+        img (np.ndarray): ``(H, W)`` or ``(H, W, C)`` image.
+        displacement (np.ndarray): ``(2,)`` (dx, dy) in pixels.
+        border (int): OpenCV border mode. Defaults to reflection.
+
+    Returns:
+        np.ndarray: float32 image of ``img``'s shape; unblurred when the
+        displacement is shorter than one pixel.
+    """
+    img = img.astype(np.float32)
+    length = float(np.hypot(*displacement))
+    if length < 1.0:
+        return img
+    size = int(np.ceil(length)) // 2 * 2 + 1
+    kernel = np.zeros((size, size), np.float32)
+    c = size // 2
+    dx, dy = (float(v) / 2.0 for v in displacement)
+    cv2.line(kernel, (int(round(c - dx)), int(round(c - dy))),
+             (int(round(c + dx)), int(round(c + dy))), 1.0, 1, cv2.LINE_AA)
+    return cv2.filter2D(img, -1, kernel / kernel.sum(), borderType=border)
+
+
+def render_long_exposure(background: np.ndarray, tracks: Sequence[_Track],
+                         t: int, camera_velocity: np.ndarray,
+                         exposure: float) -> np.ndarray:
+    """Render frame ``t`` with motion blur from the scene's own motion.
+
+    The background is smeared along the camera's motion and each object,
+    back to front, along its own (sprite and shape mask alike, so its
+    edges blend into what is behind), over ``exposure`` frames of
+    displacement; the frame is then half desaturated.
+
+    Args:
+        background (np.ndarray): ``(H, W, 3)`` uint8 background of frame t.
+        tracks (Sequence[_Track]): Objects in drawing order.
+        t (int): Frame index.
+        camera_velocity (np.ndarray): ``(2,)`` camera motion in pixels per
+            frame.
+        exposure (float): Exposure in frame intervals.
+
+    Returns:
+        np.ndarray: ``(H, W, 3)`` uint8 BGR frame.
+    """
+    height, width = background.shape[:2]
+    frame = smear(background, camera_velocity * exposure)
+    for track in tracks:
+        box = track.box(t)
+        sprite, mask = render_sprite(track.label, box[2] - box[0],
+                                     box[3] - box[1], track.bright,
+                                     track.dark)
+        layer = np.zeros((height, width, 3), np.float32)
+        cover = np.zeros((height, width), np.float32)
+        _paste(layer, sprite, mask, box)
+        _paste(cover, np.ones(mask.shape, np.float32), mask, box)
+        path = track.velocity * exposure
+        layer = smear(layer, path, cv2.BORDER_CONSTANT)
+        cover = smear(cover, path, cv2.BORDER_CONSTANT)
+        frame = frame * (1.0 - cover[..., None]) + layer
+    return _desaturate_half(np.clip(frame, 0, 255).round().astype(np.uint8))
 
 
 def _add_noise(img: np.ndarray,
@@ -425,7 +517,7 @@ def apply_degradation(img: np.ndarray, kind: str, boxes: Sequence[np.ndarray],
     """
     if kind == 'none':
         return img
-    if kind == 'blur':
+    if kind == 'blur':  # 'frame' blur; render_long_exposure makes 'motion'
         return _motion_blur(img, rng)
     if kind == 'noise':
         return _add_noise(img, rng, rng.uniform(70, 100), coarse=True)
@@ -436,6 +528,12 @@ def apply_degradation(img: np.ndarray, kind: str, boxes: Sequence[np.ndarray],
         return _add_noise(dimmed.astype(np.uint8), rng, 5.0)
     raise ValueError(f"kind must be 'none' or one of {DEGRADATIONS}, "
                      f'got {kind!r}')
+
+
+def check_blur_mode(blur: str) -> None:
+    """Raise a ValueError unless ``blur`` is one of :data:`BLUR_MODES`."""
+    if blur not in BLUR_MODES:
+        raise ValueError(f'blur must be one of {BLUR_MODES}, got {blur!r}')
 
 
 def _covered_fraction(box: np.ndarray, others: Sequence[np.ndarray]) -> float:
@@ -455,7 +553,8 @@ def render_video(
     num_frames: int,
     width: int,
     height: int,
-    speed_offset: int = 0
+    speed_offset: int = 0,
+    blur: str = 'frame'
 ) -> Tuple[List[np.ndarray], List[List[dict]], List[str], SceneMotion]:
     """Render one SynthVID video.
 
@@ -467,6 +566,8 @@ def render_video(
         speed_offset (int): Object j gets the speed class
             ``SPEED_CLASSES[(speed_offset + j) % 3]`` (the video index, so
             speeds are balanced over a split). Defaults to 0.
+        blur (str): How ``blur`` frames are smeared, one of
+            :data:`BLUR_MODES`. Defaults to ``'frame'``.
 
     Returns:
         tuple: ``frames`` (L arrays ``(H, W, 3)`` uint8 BGR), ``objects``
@@ -476,12 +577,14 @@ def render_video(
         the :class:`SceneMotion` (ground-truth flow between any two
         frames). At least one frame has an object.
     """
+    check_blur_mode(blur)
     tracks = [
         _sample_track(rng, width, height, num_frames,
                       SPEED_CLASSES[(speed_offset + j) % len(SPEED_CLASSES)])
         for j in range(int(rng.integers(1, 4)))
     ]
     camera = _camera_path(rng, num_frames)
+    camera_velocity = camera[1] - camera[0] if num_frames > 1 else np.zeros(2)
     pan = np.abs(camera).max(axis=0).astype(int) + 2
     canvas = _background(rng, width + 2 * pan[0], height + 2 * pan[1])
     schedule = degradation_schedule(rng, num_frames)
@@ -491,7 +594,8 @@ def render_video(
     frames, objects = [], []
     for t in range(num_frames):
         ox, oy = motion.camera_offsets[t]
-        frame = canvas[oy:oy + height, ox:ox + width].copy()
+        background = canvas[oy:oy + height, ox:ox + width]
+        frame = background.copy()
         frame_objects = []
         for trackid, track in enumerate(tracks):  # later tracks are in front
             box = track.box(t)
@@ -514,12 +618,18 @@ def render_video(
         if schedule[t] == 'occlusion':
             for obj in frame_objects:
                 obj['occluded'] = True
-        frames.append(
-            apply_degradation(frame, schedule[t],
-                              [o['bbox'] for o in frame_objects], rng))
+        if schedule[t] == 'blur' and blur == 'motion':
+            frame = render_long_exposure(
+                background, tracks, t, camera_velocity,
+                float(rng.uniform(*MOTION_BLUR_EXPOSURE)))
+        else:
+            frame = apply_degradation(frame, schedule[t],
+                                      [o['bbox'] for o in frame_objects], rng)
+        frames.append(frame)
         objects.append(frame_objects)
     if not any(objects):  # nothing ever in view: draw the video again
-        return render_video(rng, num_frames, width, height, speed_offset)
+        return render_video(rng, num_frames, width, height, speed_offset,
+                            blur)
     return frames, objects, schedule, motion
 
 
@@ -561,7 +671,8 @@ def render_split(split: str,
                  num_frames: int = 40,
                  width: int = 160,
                  height: int = 96,
-                 seed: int = 0) -> Iterator[tuple]:
+                 seed: int = 0,
+                 blur: str = 'frame') -> Iterator[tuple]:
     """Render the videos of one split in order, without writing them.
 
     Video ``i`` of a split is drawn from child ``i`` of
@@ -577,6 +688,7 @@ def render_split(split: str,
         width (int): Frame width. Defaults to 160.
         height (int): Frame height. Defaults to 96.
         seed (int): Data set seed. Defaults to 0.
+        blur (str): One of :data:`BLUR_MODES`. Defaults to ``'frame'``.
 
     Yields:
         tuple: :func:`render_video`'s output, one video at a time.
@@ -592,7 +704,8 @@ def render_split(split: str,
             num_frames,
             width,
             height,
-            speed_offset=index)
+            speed_offset=index,
+            blur=blur)
 
 
 def generate_split(out_dir: str,
@@ -603,7 +716,8 @@ def generate_split(out_dir: str,
                    height: int = 96,
                    seed: int = 0,
                    overwrite: bool = False,
-                   show_progress: bool = False) -> dict:
+                   show_progress: bool = False,
+                   blur: str = 'frame') -> dict:
     """Write one split of SynthVID in the ILSVRC2015 VID layout.
 
     Args:
@@ -619,6 +733,7 @@ def generate_split(out_dir: str,
             ``Annotations/VID`` folders) instead of raising
             ``FileExistsError``. Defaults to False.
         show_progress (bool): Show a tqdm bar. Defaults to False.
+        blur (str): One of :data:`BLUR_MODES`. Defaults to ``'frame'``.
 
     Returns:
         dict: Counts: ``videos``, ``frames``, ``boxes`` and per degradation
@@ -635,7 +750,9 @@ def generate_split(out_dir: str,
     stats.update({kind: 0 for kind in DEGRADATIONS})
     class_videos: Dict[int, List[str]] = {}
     val_lines = []
-    videos = render_split(split, num_videos, num_frames, width, height, seed)
+    check_blur_mode(blur)
+    videos = render_split(split, num_videos, num_frames, width, height, seed,
+                          blur)
     for index, (frames, objects, schedule, _) in enumerate(
             tqdm(
                 videos,
@@ -711,7 +828,8 @@ def generate_synthvid(out_dir: str,
                       height: int = 96,
                       seed: int = 0,
                       overwrite: bool = False,
-                      show_progress: bool = False) -> dict:
+                      show_progress: bool = False,
+                      blur: str = 'frame') -> dict:
     """Write SynthVID (train and val) in the ILSVRC2015 VID layout.
 
     Args:
@@ -727,6 +845,8 @@ def generate_synthvid(out_dir: str,
             Defaults to 0.
         overwrite (bool): Replace existing splits. Defaults to False.
         show_progress (bool): Show tqdm bars. Defaults to False.
+        blur (str): How ``blur`` frames are smeared, one of
+            :data:`BLUR_MODES`. Defaults to ``'frame'``.
 
     Returns:
         dict: ``{'train': counts, 'val': counts}``, see
@@ -735,9 +855,42 @@ def generate_synthvid(out_dir: str,
     return {
         split:
         generate_split(out_dir, split, n, num_frames, width, height, seed,
-                       overwrite, show_progress)
+                       overwrite, show_progress, blur)
         for split, n in (('train', num_train_videos), ('val', num_val_videos))
     }
+
+
+def load_synthvid_settings(data_root: str) -> dict:
+    """The generator settings of a SynthVID root (its ``synthvid.json``).
+
+    A root written before blur modes existed has no ``blur`` entry; its
+    ``blur`` frames were smeared as ``'frame'``, which is filled in.
+
+    Args:
+        data_root (str): Root written by ``tools/misc/gen_synthvid.py``.
+
+    Returns:
+        dict: The settings, at least ``num_train_videos``,
+        ``num_val_videos``, ``num_frames``, ``width``, ``height``, ``seed``
+        and ``blur``.
+    """
+    path = osp.join(data_root, 'synthvid.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path} not found: generate SynthVID first '
+            '(python tools/misc/gen_synthvid.py --out DATA_ROOT)')
+    with open(path, encoding='utf-8') as f:
+        settings = json.load(f)
+    keys = ('num_train_videos', 'num_val_videos', 'num_frames', 'width',
+            'height', 'seed')
+    missing = [k for k in keys if k not in settings]
+    if missing:
+        raise KeyError(f'{path} lacks the generator settings {missing}')
+    settings.setdefault('blur', 'frame')
+    if settings['blur'] not in BLUR_MODES:
+        raise ValueError(f'{path}: blur must be one of {BLUR_MODES}, got '
+                         f'{settings["blur"]!r}')
+    return settings
 
 
 def box_motion_ious(coco_vid: dict, window: int = 10) -> np.ndarray:

@@ -40,6 +40,8 @@ class SynthVIDFlowPairs(Dataset):
         max_gap (int): Largest frame distance of a pair. Defaults to 1.
         jpeg_quality (int): JPEG quality of the round trip; 0 keeps the
             rendered pixels. Defaults to 90 (that of the written split).
+        blur (str): How the split's ``blur`` frames are smeared, one of
+            ``synthvid.BLUR_MODES``. Defaults to ``'frame'``.
     """
 
     def __init__(self,
@@ -50,7 +52,8 @@ class SynthVIDFlowPairs(Dataset):
                  height: int,
                  seed: int,
                  max_gap: int = 1,
-                 jpeg_quality: int = 90) -> None:
+                 jpeg_quality: int = 90,
+                 blur: str = 'frame') -> None:
         if max_gap < 1 or num_frames <= 1:
             raise ValueError('need max_gap >= 1 and num_frames > 1, got '
                              f'max_gap={max_gap}, num_frames={num_frames}')
@@ -59,7 +62,7 @@ class SynthVIDFlowPairs(Dataset):
         self.motions: List[SceneMotion] = []
         for frames, _, _, motion in render_split(split, num_videos,
                                                  num_frames, width, height,
-                                                 seed):
+                                                 seed, blur):
             if jpeg_quality:
                 frames = [_jpeg_round_trip(f, jpeg_quality) for f in frames]
             self.frames.append(frames)

@@ -13,8 +13,10 @@ import pytest
 from memvid_mm.datasets import (DEGRADATIONS, SYNTHVID_CLASS_TABLE,
                                 SYNTHVID_CLASSES, box_motion_ious, convert_vid,
                                 generate_synthvid, render_preview, speed_split)
-from memvid_mm.datasets.synthvid import (apply_degradation, render_sprite,
-                                         render_video)
+from memvid_mm.datasets.synthvid import (_Track, apply_degradation,
+                                         load_synthvid_settings,
+                                         render_long_exposure, render_sprite,
+                                         render_video, smear)
 
 TRAIN_VIDEO = 'train/SynthVID_VID_train_0000/SynthVID_train_00000000'
 
@@ -246,6 +248,107 @@ def test_degradations_hide_the_frame_content():
         apply_degradation(frame, 'fog', [box], rng)
 
 
+def test_smear_spreads_a_line_along_the_displacement_only():
+    img = np.zeros((21, 21), np.float32)
+    img[:, 10] = 90.0  # a vertical line
+    across = smear(img, np.array([6.0, 0.0]), cv2.BORDER_CONSTANT)
+    along = smear(img, np.array([0.0, 6.0]), cv2.BORDER_CONSTANT)
+    assert across.dtype == np.float32
+    np.testing.assert_allclose(across.sum(), img.sum(), rtol=1e-5)
+    spread = np.flatnonzero(across[10] > 1.0)
+    assert spread.min() <= 8 and spread.max() >= 12  # 7 px wide
+    assert across[10].max() < 0.25 * img.max()
+    np.testing.assert_allclose(along[3:-3], img[3:-3], atol=1e-4)
+    np.testing.assert_array_equal(
+        smear(img, np.array([0.4, 0.3])), img)  # under a pixel: unchanged
+
+
+def _track(label, x, y, velocity):
+    return _Track(
+        label=label,
+        size=24.0,
+        aspect=1.0,
+        centre=np.array([x, y], float),
+        t_mid=0.0,
+        velocity=np.array(velocity, float),
+        zoom=0.0,
+        bright=(255, 160, 40),
+        dark=(90, 40, 10))
+
+
+def test_long_exposure_blurs_fast_objects_and_leaves_slow_ones_sharp():
+    """Triangles have horizontal stripes: motion across them (vertical)
+    wipes them out, motion along them (horizontal) keeps them."""
+    background = np.full((64, 160, 3), 120, np.uint8)
+    slow = _track(2, 25, 32, (0.0, 0.05))
+    across = _track(2, 80, 32, (0.0, 3.0))
+    along = _track(2, 135, 32, (3.0, 0.0))
+    tracks = [slow, across, along]
+    blurred = render_long_exposure(background, tracks, 0, np.zeros(2),
+                                   exposure=6.0)
+    sprite, mask = render_sprite(2, 24, 24, slow.bright, slow.dark)
+
+    def stripe_contrast(img, box):
+        """Mean |vertical gradient| over the middle columns of the box."""
+        grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        x1, y1, x2, y2 = box
+        return np.abs(np.diff(grey[y1 + 6:y2 - 2, x1 + 9:x2 - 9],
+                              axis=0)).mean()
+
+    sharp = background.copy()
+    box = slow.box(0)
+    sharp[box[1]:box[3], box[0]:box[2]][mask] = sprite[mask]
+    reference = stripe_contrast(sharp, box)
+    assert stripe_contrast(blurred, across.box(0)) < 0.3 * reference
+    assert stripe_contrast(blurred, along.box(0)) > 0.6 * reference
+    assert stripe_contrast(blurred, slow.box(0)) > 0.6 * reference
+    # a fast object's colour trails beyond its box along its motion only
+    x1, y1, x2, y2 = along.box(0)
+    row = (y1 + y2) // 2 + 4
+    assert np.abs(blurred[row, x2 + 2].astype(int) - 120).max() > 6
+    assert np.abs(blurred[y1 - 4, (x1 + x2) // 2].astype(int) -
+                  120).max() < 3
+
+
+def test_motion_blur_mode_changes_only_the_blur_frames():
+    rng_args = dict(num_frames=30, width=96, height=64, speed_offset=0)
+    frame_mode = render_video(np.random.default_rng(5), **rng_args)
+    motion_mode = render_video(
+        np.random.default_rng(5), blur='motion', **rng_args)
+    frames_a, objects_a, schedule, motion_a = frame_mode
+    frames_b, objects_b, schedule_b, motion_b = motion_mode
+    assert schedule_b == schedule and 'blur' in schedule
+    assert repr(objects_b) == repr(objects_a)
+    np.testing.assert_array_equal(motion_b.camera_offsets,
+                                  motion_a.camera_offsets)
+    for t, kind in enumerate(schedule):
+        if kind == 'none':
+            np.testing.assert_array_equal(frames_b[t], frames_a[t])
+    t = schedule.index('blur')
+    assert (frames_b[t] != frames_a[t]).any()
+    with pytest.raises(ValueError, match='blur must be one of'):
+        render_video(np.random.default_rng(5), blur='gauss', **rng_args)
+
+
+def test_generator_settings_record_the_blur_mode(tmp_path):
+    settings = dict(num_train_videos=1, num_val_videos=1, num_frames=2,
+                    width=32, height=32, seed=0)
+    path = tmp_path / 'synthvid.json'
+    path.write_text(json.dumps(settings))
+    # written before blur modes existed: its blur frames were 'frame'
+    assert load_synthvid_settings(str(tmp_path))['blur'] == 'frame'
+    path.write_text(json.dumps(dict(settings, blur='motion')))
+    assert load_synthvid_settings(str(tmp_path))['blur'] == 'motion'
+    path.write_text(json.dumps(dict(settings, blur='sideways')))
+    with pytest.raises(ValueError, match='synthvid.json: blur must be'):
+        load_synthvid_settings(str(tmp_path))
+    path.write_text(json.dumps(dict(blur='frame')))
+    with pytest.raises(KeyError, match='lacks the generator settings'):
+        load_synthvid_settings(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='generate SynthVID first'):
+        load_synthvid_settings(str(tmp_path / 'missing'))
+
+
 def test_preview_png(tiny_synthvid, tmp_path):
     out = tmp_path / 'docs' / 'synthvid.png'
     sheet = render_preview(tiny_synthvid, str(out), num_rows=3, num_cols=4)
@@ -284,7 +387,7 @@ def test_cli_generates_converts_and_previews(tmp_path):
         '--out',
         str(out), '--num-train-videos', '2', '--num-val-videos', '1',
         '--num-frames', '5', '--width', '48', '--height', '32', '--seed', '1',
-        '--preview',
+        '--blur', 'motion', '--preview',
         str(tmp_path / 'p.png')
     ])
     assert stats['train']['videos'] == 2 and stats['val']['frames'] == 5
@@ -292,6 +395,6 @@ def test_cli_generates_converts_and_previews(tmp_path):
         val = json.load(f)
     assert len(val['images']) == 5
     assert [c['name'] for c in val['categories']] == list(SYNTHVID_CLASSES)
-    with open(out / 'synthvid.json') as f:
-        assert json.load(f)['seed'] == 1
+    settings = load_synthvid_settings(str(out))
+    assert settings['seed'] == 1 and settings['blur'] == 'motion'
     assert (tmp_path / 'p.png').is_file()

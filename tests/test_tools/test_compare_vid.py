@@ -88,6 +88,31 @@ def test_gains_and_intervals(val_ann, tmp_path, capsys):
     assert '| mAP_degraded |' in written
 
 
+def test_gains_on_one_degradation_kind(val_ann, tmp_path, capsys):
+    tool = load_tool('tools/analysis_tools/compare_vid.py')
+    base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)
+    model = _dump(val_ann, tmp_path / 'model.pkl', on_degraded=True)
+    with open(val_ann) as f:
+        blur = [
+            img for img in json.load(f)['images']
+            if img['degradation'] == 'blur'
+        ]
+    num_videos = len({img['video_id'] for img in blur})
+    rows = tool.main([
+        val_ann, base, model, '--degradation', 'blur', '--bootstrap', '10'
+    ])[model]
+    # only blur frames: the base sees nothing, the model everything
+    assert rows['mAP']['base'] == pytest.approx(0.0)
+    assert rows['mAP']['model'] == pytest.approx(100.0)
+    assert 'mAP_degraded' not in rows and 'mAP_clean' not in rows
+    assert 'mAP_fast' in rows
+    out = capsys.readouterr().out
+    assert (f'10 paired resamples of the {num_videos} videos (only their '
+            f"{len(blur)} frames with degradation 'blur')") in out
+    with pytest.raises(ValueError, match="no frame has degradation 'fog'"):
+        tool.main([val_ann, base, model, '--degradation', 'fog'])
+
+
 def test_bad_arguments(val_ann, tmp_path):
     tool = load_tool('tools/analysis_tools/compare_vid.py')
     base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)

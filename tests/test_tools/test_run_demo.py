@@ -6,6 +6,7 @@ import os
 import os.path as osp
 
 import pytest
+from mmengine.config import Config
 
 from . import REPO_ROOT, load_tool
 
@@ -107,20 +108,21 @@ def test_flownet_pretraining_is_kept_only_for_the_same_key(
 
     monkeypatch.setattr(tool, 'run', fake_run)
     work_dir = str(tmp_path)
-    checkpoint = tool.pretrain_flownet(work_dir, 0, 'd', False)
+    checkpoint = tool.pretrain_flownet(work_dir, 'data/x', 0, 'd', False)
     assert checkpoint == osp.join(work_dir, tool.FLOWNET_CHECKPOINT)
     assert commands[0][commands[0].index('--seed') + 1] == '0'
     assert '--balance-objects' in commands[0]
-    tool.pretrain_flownet(work_dir, 0, 'd', False)
+    assert commands[0][commands[0].index('--data-root') + 1] == 'data/x'
+    tool.pretrain_flownet(work_dir, 'data/x', 0, 'd', False)
     assert len(commands) == 1
     # a FlowNet pre-trained with other options (e.g. by hand, with the
     # tool's defaults) is not the demo's
     monkeypatch.setattr(tool, 'FLOWNET_PRETRAIN_OPTIONS', ['--iters', '10'])
-    tool.pretrain_flownet(work_dir, 0, 'd', False)
+    tool.pretrain_flownet(work_dir, 'data/x', 0, 'd', False)
     assert len(commands) == 2
-    tool.pretrain_flownet(work_dir, 1, 'd', False)
+    tool.pretrain_flownet(work_dir, 'data/x', 1, 'd', False)
     assert len(commands) == 3
-    tool.pretrain_flownet(work_dir, 1, 'other data', False)
+    tool.pretrain_flownet(work_dir, 'data/x', 1, 'other data', False)
     assert len(commands) == 4
 
 
@@ -139,3 +141,26 @@ def test_tree_digest_follows_file_names_and_contents(tmp_path):
     assert tool.tree_digest(str(root)) not in (first, second)
     assert tool.tree_digest(str(tmp_path / 'missing')) == \
         tool.tree_digest(str(tmp_path / 'also_missing'))
+
+
+def test_every_stage_reads_the_data_root_of_its_blur_mode(demo, tmp_path):
+    tool, calls, model_dir = demo
+    options = tool.data_root_options(tool.DATA_ROOTS['motion'])
+    tool.run_stage(CONFIG, model_dir, options, [], 'd', False, 0, False)
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(dict(o.split('=', 1) for o in calls[0][:-1]))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[loader].dataset.data_root == 'data/synthvid_motion-blur'
+
+
+def test_data_of_another_blur_mode_is_not_reused(tmp_path):
+    tool = load_tool('tools/misc/run_demo.py')
+    root = tmp_path / 'synthvid'
+    (root / 'annotations').mkdir(parents=True)
+    (root / 'annotations' / 'imagenet_vid_val.json').write_text('{}')
+    settings = dict(num_train_videos=1, num_val_videos=1, num_frames=2,
+                    width=32, height=32, seed=0, blur='frame')
+    (root / 'synthvid.json').write_text(json.dumps(settings))
+    tool.prepare_data(str(tmp_path), str(root), 'frame', False)  # kept
+    with pytest.raises(SystemExit, match="'frame' blur, not 'motion'"):
+        tool.prepare_data(str(tmp_path), str(root), 'motion', False)

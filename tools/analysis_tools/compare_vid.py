@@ -9,7 +9,9 @@ interval of the difference between the gain on the fast split and the
 gains on the medium and slow splits: whether a model gains *more* on fast
 objects than on the others, beyond what the choice of videos explains.
 The intervals cover the sampling of the videos, not the randomness of
-training (run the training again for that).
+training (run the training again for that). ``--degradation KIND`` scores
+only the frames of one degradation kind (e.g. ``blur`` on SynthVID), each
+object keeping the speed split of its whole track.
 
 Example::
 
@@ -27,7 +29,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from memvid_mm.evaluation.functional import (evaluate_vid_frames,
-                                             has_degradation)
+                                             has_degradation,
+                                             select_degradation)
 from memvid_mm.evaluation.functional.bootstrap import (percentile_interval,
                                                        resampled_scores)
 
@@ -58,6 +61,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--classes', nargs='+',
         help='class names in label order (see eval_vid.py)')
+    parser.add_argument(
+        '--degradation',
+        help="score only the frames with this degradation (e.g. 'blur', "
+        "or 'none' for the clean ones)")
     parser.add_argument('--out', help='also write the report (Markdown) here')
     args = parser.parse_args(argv)
     if args.names is not None and len(args.names) != 1 + len(args.models):
@@ -139,6 +146,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
         for dump in (args.base, *args.models)
     ]
     with_degradation = has_degradation(frames[0])
+    if args.degradation is not None:
+        frames = [
+            select_degradation(records, args.degradation)
+            for records in frames
+        ]
+        with_degradation = False  # one kind: no clean / degraded split
 
     def score(records: List[dict]) -> Dict[str, float]:
         return evaluate_vid_frames(
@@ -159,8 +172,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
         report.append(format_rows(name, names[0], rows))
         print(report[-1] + '\n', flush=True)
         results[name] = rows
+    subset = ('' if args.degradation is None else
+              f' (only their {len(frames[0])} frames with degradation '
+              f'{args.degradation!r})')
     report.append(f'{args.bootstrap} paired resamples of the '
-                  f'{len({f["video_id"] for f in frames[0]})} videos, '
+                  f'{len({f["video_id"] for f in frames[0]})} videos{subset}, '
                   f'seed {args.seed}; the intervals cover the choice of '
                   'videos, not the randomness of training.')
     print(report[-1])

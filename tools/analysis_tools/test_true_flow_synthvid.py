@@ -32,7 +32,8 @@ from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 from torch import Tensor, nn
 
-from memvid_mm.datasets import SceneMotion, render_split
+from memvid_mm.datasets import (SceneMotion, load_synthvid_settings,
+                                render_split)
 from memvid_mm.utils import allow_full_checkpoint_loading
 
 
@@ -116,16 +117,11 @@ class TrueFlow(nn.Module):
 
 def load_motions(data_root: str) -> Tuple[Dict[str, SceneMotion], tuple]:
     """Re-render SynthVID val from its settings; per video its geometry."""
-    settings_file = osp.join(data_root, 'synthvid.json')
-    if not osp.exists(settings_file):
-        raise FileNotFoundError(
-            f'{settings_file} not found: --data-root must be a SynthVID root '
-            'made by tools/misc/gen_synthvid.py')
-    with open(settings_file, encoding='utf-8') as f:
-        settings = json.load(f)
+    settings = load_synthvid_settings(data_root)
     size = (settings['width'], settings['height'])
     videos = render_split('val', settings['num_val_videos'],
-                          settings['num_frames'], *size, settings['seed'])
+                          settings['num_frames'], *size, settings['seed'],
+                          settings['blur'])
     motions = {
         f'SynthVID_val_{index:08d}': video[3]
         for index, video in enumerate(videos)

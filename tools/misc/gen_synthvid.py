@@ -17,8 +17,8 @@ import json
 import os.path as osp
 from typing import List, Optional
 
-from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
-                                box_motion_ious, convert_vid,
+from memvid_mm.datasets import (BLUR_MODES, SYNTHVID_CLASS_TABLE,
+                                VID_ANN_FILES, box_motion_ious, convert_vid,
                                 generate_synthvid, render_preview, save_json,
                                 speed_split)
 
@@ -32,6 +32,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--width', type=int, default=160)
     parser.add_argument('--height', type=int, default=96)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--blur',
+        choices=BLUR_MODES,
+        default='frame',
+        help="how blur frames are smeared: 'frame' (the whole frame in a "
+        "random direction) or 'motion' (every object along its own motion)")
     parser.add_argument(
         '--overwrite',
         action='store_true',
@@ -56,7 +62,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         height=args.height,
         seed=args.seed,
         overwrite=args.overwrite,
-        show_progress=True)
+        show_progress=True,
+        blur=args.blur)
     if not args.no_convert:
         for split in ('train', 'val'):
             coco = convert_vid(

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
-from memvid_mm.datasets import SynthVIDFlowPairs
+from memvid_mm.datasets import SynthVIDFlowPairs, load_synthvid_settings
 from memvid_mm.utils import flush_denormals_on_cpu
 
 
@@ -71,23 +71,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action=DictAction,
         help='override config settings, e.g. model.motion.width_divisor=4')
     return parser.parse_args(argv)
-
-
-def load_settings(data_root: str) -> Dict:
-    """The generator settings of a SynthVID root (its ``synthvid.json``)."""
-    path = osp.join(data_root, 'synthvid.json')
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path} not found: generate SynthVID first '
-            '(python tools/misc/gen_synthvid.py --out DATA_ROOT)')
-    with open(path, encoding='utf-8') as f:
-        settings = json.load(f)
-    keys = ('num_train_videos', 'num_val_videos', 'num_frames', 'width',
-            'height', 'seed')
-    missing = [k for k in keys if k not in settings]
-    if missing:
-        raise KeyError(f'{path} lacks the generator settings {missing}')
-    return settings
 
 
 def build_motion(cfg: Config) -> nn.Module:
@@ -177,7 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    settings = load_settings(args.data_root)
+    settings = load_synthvid_settings(args.data_root)
     preprocessor = cfg.model.data_preprocessor
     mean = torch.tensor(preprocessor.mean, dtype=torch.float32).view(
         1, 3, 1, 1)
@@ -186,7 +169,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
         num_frames=settings['num_frames'],
         width=settings['width'],
         height=settings['height'],
-        seed=settings['seed'])
+        seed=settings['seed'],
+        blur=settings['blur'])
     train_pairs = SynthVIDFlowPairs(
         'flow', args.num_videos, max_gap=args.max_gap, **size)
     val_pairs = SynthVIDFlowPairs(

@@ -25,6 +25,11 @@ the data do not depend on it, so runs with different seeds are scored on
 the same val videos. Every step is a subprocess running the same command a
 user would type, so the demo exercises the real tools.
 
+``--blur motion`` runs the same job on SynthVID with ``blur`` frames smeared
+along each object's own motion (``gen_synthvid.py --blur motion``), in
+``data/synthvid_motion-blur`` and ``work_dirs/demo_motion-blur``; every
+config then reads that data root.
+
 Finished stages are kept unless ``--overwrite`` is given: a stage (or the
 FlowNet pre-training) is not run again when its results file records the
 same key, i.e. the same seed, the same resolved config, the same options,
@@ -46,8 +51,12 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
+from memvid_mm.datasets import BLUR_MODES, load_synthvid_settings
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DATA_ROOT = 'data/synthvid'
+# SynthVID root and default work dir per blur mode (gen_synthvid.py --blur).
+DATA_ROOTS = dict(frame='data/synthvid', motion='data/synthvid_motion-blur')
+WORK_DIRS = dict(frame='work_dirs/demo', motion='work_dirs/demo_motion-blur')
 # Stages in order: (name, config, stage whose last checkpoint it starts from,
 # whether it is tested and shown, whether its FlowNet starts from the
 # pre-trained one). Every shown model trains 6 + 3 epochs:
@@ -92,7 +101,17 @@ COLUMNS = [('mAP', 'vid/mAP'), ('fast', 'vid/mAP_fast'),
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='SynthVID demo')
-    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument(
+        '--blur',
+        choices=BLUR_MODES,
+        default='frame',
+        help="SynthVID's blur frames: 'frame' (the whole frame smeared in "
+        "a random direction, the default) or 'motion' (every object along "
+        'its own motion); each has its own data root')
+    parser.add_argument(
+        '--work-dir',
+        help='default: work_dirs/demo (--blur frame) or '
+        'work_dirs/demo_motion-blur (--blur motion)')
     parser.add_argument(
         '--seed', type=int, default=0,
         help='random seed of every training (not of the data; default 0)')
@@ -117,23 +136,39 @@ def run(cmd: List[str], log_file: str) -> float:
     return time.time() - start
 
 
-def prepare_data(work_dir: str, overwrite: bool) -> None:
-    """Generate SynthVID and convert it, unless it is already there."""
-    ann_dir = osp.join(DATA_ROOT, 'annotations')
+def prepare_data(work_dir: str, data_root: str, blur: str,
+                 overwrite: bool) -> None:
+    """Generate SynthVID with ``blur`` frames of that mode into
+    ``data_root`` and convert it, unless it is already there."""
+    ann_dir = osp.join(data_root, 'annotations')
     val_ann = osp.join(ann_dir, 'imagenet_vid_val.json')
     if osp.exists(val_ann) and not overwrite:
-        print(f'SynthVID found in {DATA_ROOT}')
+        found = load_synthvid_settings(data_root)['blur']
+        if found != blur:
+            raise SystemExit(f'{data_root} holds SynthVID with {found!r} '
+                             f'blur, not {blur!r}; pass --overwrite to '
+                             'generate it again')
+        print(f'SynthVID found in {data_root}')
         return
     gen = [
-        sys.executable, 'tools/misc/gen_synthvid.py', '--out', DATA_ROOT,
-        '--no-convert', '--overwrite'
+        sys.executable, 'tools/misc/gen_synthvid.py', '--out', data_root,
+        '--blur', blur, '--no-convert', '--overwrite'
     ]
     run(gen, osp.join(work_dir, 'gen_synthvid.log'))
     convert = [
         sys.executable, 'tools/dataset_converters/imagenet2coco_vid.py',
-        '-i', DATA_ROOT, '-o', ann_dir, '--classes', 'synthvid'
+        '-i', data_root, '-o', ann_dir, '--classes', 'synthvid'
     ]
     run(convert, osp.join(work_dir, 'convert.log'))
+
+
+def data_root_options(data_root: str) -> List[str]:
+    """``--cfg-options`` entries that point a SynthVID config's data
+    loaders at ``data_root``."""
+    return [
+        f'{loader}.dataset.data_root={data_root}'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
 
 
 def model_dir_of(work_dir: str, config: str) -> str:
@@ -232,7 +267,7 @@ def last_checkpoint(model_dir: str) -> str:
         return f.read().strip()
 
 
-def pretrain_flownet(work_dir: str, seed: int, data: str,
+def pretrain_flownet(work_dir: str, data_root: str, seed: int, data: str,
                      overwrite: bool) -> str:
     """Pre-train the memory models' FlowNet; return its checkpoint path.
 
@@ -241,7 +276,7 @@ def pretrain_flownet(work_dir: str, seed: int, data: str,
     """
     checkpoint = osp.join(work_dir, FLOWNET_CHECKPOINT)
     record_file = osp.join(osp.dirname(checkpoint), 'flownet_stage.json')
-    options = ['--data-root', DATA_ROOT, *FLOWNET_PRETRAIN_OPTIONS]
+    options = ['--data-root', data_root, *FLOWNET_PRETRAIN_OPTIONS]
     key = stage_key(FLOWNET_CONFIG, options, seed, [], data)
     if kept_record(record_file, key, overwrite) is not None:
         return checkpoint
@@ -271,14 +306,16 @@ def train(config: str, model_dir: str, options: List[str]) -> float:
     return run(cmd, osp.join(model_dir, 'train.log'))
 
 
-def test(config: str, checkpoint: str,
-         model_dir: str) -> Dict[str, float]:
-    """Test ``checkpoint``; return the metrics."""
+def test(config: str, checkpoint: str, model_dir: str,
+         options: List[str]) -> Dict[str, float]:
+    """Test ``checkpoint`` with ``--cfg-options`` ``options``; return the
+    metrics."""
     metrics_file = osp.join(model_dir, 'test_metrics.json')
     test_s = run([
         sys.executable, 'tools/test.py', config, checkpoint, '--work-dir',
         model_dir, '--out',
-        osp.join(model_dir, 'dets.pkl'), '--metrics-out', metrics_file
+        osp.join(model_dir, 'dets.pkl'), '--metrics-out', metrics_file,
+        '--cfg-options', *options
     ], osp.join(model_dir, 'test.log'))
     with open(metrics_file, encoding='utf-8') as f:
         metrics = json.load(f)
@@ -288,7 +325,8 @@ def test(config: str, checkpoint: str,
 
 def run_stage(config: str, model_dir: str, options: List[str],
               inputs: List[str], data: str, evaluate: bool, seed: int,
-              overwrite: bool) -> Dict[str, float]:
+              overwrite: bool,
+              test_options: Optional[List[str]] = None) -> Dict[str, float]:
     """Train (and test) one stage with ``seed``, unless finished results
     of the same key are there.
 
@@ -302,6 +340,8 @@ def run_stage(config: str, model_dir: str, options: List[str],
         evaluate (bool): Test the trained model.
         seed (int): Training seed (``randomness.seed``).
         overwrite (bool): Train even if finished results are there.
+        test_options (list[str], optional): ``--cfg-options`` entries of
+            the test (the data root). Defaults to none.
 
     Returns:
         dict: ``key``, ``checkpoint`` (the trained model), ``train_s`` and,
@@ -318,14 +358,16 @@ def run_stage(config: str, model_dir: str, options: List[str],
     results = dict(key=key, train_s=train(config, model_dir, options))
     results['checkpoint'] = last_checkpoint(model_dir)
     if evaluate:
-        results.update(test(config, results['checkpoint'], model_dir))
+        results.update(
+            test(config, results['checkpoint'], model_dir, test_options
+                 or []))
     with open(done_file, 'w', encoding='utf-8') as f:
         json.dump(results, f, indent=1)
     return results
 
 
 def test_with_true_flow(config: str, stage: dict, model_dir: str,
-                        overwrite: bool) -> Dict[str, float]:
+                        data_root: str, overwrite: bool) -> Dict[str, float]:
     """Test a memory model's checkpoint with the true flow.
 
     The result is kept next to the stage's own; :func:`run_stage` deletes
@@ -337,8 +379,9 @@ def test_with_true_flow(config: str, stage: dict, model_dir: str,
             return json.load(f)
     run([
         sys.executable, 'tools/analysis_tools/test_true_flow_synthvid.py',
-        config, stage['checkpoint'], '--data-root', DATA_ROOT, '--work-dir',
-        model_dir, '--metrics-out', metrics_file
+        config, stage['checkpoint'], '--data-root', data_root, '--work-dir',
+        model_dir, '--metrics-out', metrics_file, '--cfg-options',
+        *data_root_options(data_root)
     ], osp.join(model_dir, 'test_true_flow.log'))
     with open(metrics_file, encoding='utf-8') as f:
         return json.load(f)
@@ -357,13 +400,14 @@ def format_table(results: Dict[str, Dict[str, float]]) -> str:
     return '\n'.join(lines)
 
 
-def compare_gains(work_dir: str, model_dirs: Dict[str, str]) -> str:
+def compare_gains(work_dir: str, data_root: str,
+                  model_dirs: Dict[str, str]) -> str:
     """Run ``compare_vid.py`` on the test dumps; return its report."""
     reference, models = COMPARED
     report_file = osp.join(work_dir, 'gains.md')
     run([
         sys.executable, 'tools/analysis_tools/compare_vid.py',
-        osp.join(DATA_ROOT, 'annotations', 'imagenet_vid_val.json'),
+        osp.join(data_root, 'annotations', 'imagenet_vid_val.json'),
         *(osp.join(model_dirs[name], 'dets.pkl')
           for name in (reference, *models)), '--names', reference, *models,
         '--bootstrap',
@@ -376,18 +420,20 @@ def compare_gains(work_dir: str, model_dirs: Dict[str, str]) -> str:
 def main() -> None:
     args = parse_args()
     os.chdir(REPO_ROOT)
-    os.makedirs(args.work_dir, exist_ok=True)
+    data_root = DATA_ROOTS[args.blur]
+    work_dir = args.work_dir or WORK_DIRS[args.blur]
+    os.makedirs(work_dir, exist_ok=True)
     start = time.time()
-    prepare_data(args.work_dir, args.overwrite)
-    data = tree_digest(DATA_ROOT)
-    flownet = pretrain_flownet(args.work_dir, args.seed, data,
+    prepare_data(work_dir, data_root, args.blur, args.overwrite)
+    data = tree_digest(data_root)
+    flownet = pretrain_flownet(work_dir, data_root, args.seed, data,
                                args.overwrite)
     results = {}
     model_dirs = {}
     stages = {}
     for name, config, init_from, evaluate, uses_flownet in STAGES:
-        model_dirs[name] = model_dir_of(args.work_dir, config)
-        options, inputs = [], []
+        model_dirs[name] = model_dir_of(work_dir, config)
+        options, inputs = data_root_options(data_root), []
         if init_from:
             init_checkpoint = stages[init_from]['checkpoint']
             options.append(f'load_from={init_checkpoint}')
@@ -396,7 +442,8 @@ def main() -> None:
             options.append(f'model.motion.init_cfg.checkpoint={flownet}')
             inputs.append(flownet)
         stages[name] = run_stage(config, model_dirs[name], options, inputs,
-                                 data, evaluate, args.seed, args.overwrite)
+                                 data, evaluate, args.seed, args.overwrite,
+                                 data_root_options(data_root))
         print(f'{name}: trained in {stages[name]["train_s"]:.0f} s' +
               (f', mAP {100 * stages[name]["vid/mAP"]:.1f}'
                if evaluate else ''),
@@ -406,14 +453,16 @@ def main() -> None:
     for name, config, _, evaluate, uses_flownet in STAGES:
         if evaluate and uses_flownet:
             results[f'{name}, true flow (diagnostic)'] = test_with_true_flow(
-                config, stages[name], model_dirs[name], args.overwrite)
+                config, stages[name], model_dirs[name], data_root,
+                args.overwrite)
     table = format_table(results)
-    gains = compare_gains(args.work_dir, model_dirs)
-    with open(osp.join(args.work_dir, 'results.md'), 'w',
+    gains = compare_gains(work_dir, data_root, model_dirs)
+    with open(osp.join(work_dir, 'results.md'), 'w',
               encoding='utf-8') as f:
         f.write(table + '\n\n' + gains + '\n')
-    print('\nSynthVID val, official ImageNet VID protocol (AP x 100), '
-          f'training seed {args.seed}:\n')
+    print(f'\nSynthVID val ({args.blur} blur, {data_root}), official '
+          'ImageNet VID protocol (AP x 100), training seed '
+          f'{args.seed}:\n')
     print(table)
     print('\nGains over the per-frame R-FCN (AP x 100):\n')
     print(gains)

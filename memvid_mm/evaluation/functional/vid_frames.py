@@ -8,7 +8,10 @@ A *frame record* is a dict with
   ``(x1, y1, x2, y2)``, ``scores`` (R,) float32, ``labels`` (R,) int64;
 * optionally the original-scale ground truth ``gt_bboxes`` (G, 4) float64,
   ``gt_labels`` (G,), ``gt_instance_ids`` (G,) int64, ``gt_ignore_flags``
-  (G,) bool, and ``degradation`` (str or None).
+  (G,) bool, and ``degradation`` (str or None);
+* optionally ``gt_motion_ious`` (G,) float64, the motion IoU of each GT
+  computed on the whole video (:func:`select_degradation` sets it, so a
+  subset of frames keeps the speed of every object).
 
 ``DumpVIDResults`` pickles records without the ground truth, which is
 exactly the dump format of docs/design.md.
@@ -22,7 +25,7 @@ import numpy as np
 from mmengine.logging import print_log
 
 from .coco_ap import coco_box_ap50
-from .vid_eval import eval_vid_map, format_vid_table
+from .vid_eval import compute_motion_iou, eval_vid_map, format_vid_table
 
 PRED_KEYS = ('bboxes', 'scores', 'labels')
 GT_KEYS = ('gt_bboxes', 'gt_labels', 'gt_instance_ids', 'gt_ignore_flags')
@@ -157,7 +160,46 @@ def frames_to_eval_inputs(
                 ignore_flags=frame['gt_ignore_flags'],
                 video_id=frame['video_id'],
                 frame_id=frame['frame_id']))
+        if 'gt_motion_ious' in frame:
+            annotations[-1]['motion_ious'] = frame['gt_motion_ious']
     return det_results, annotations
+
+
+def select_degradation(frames: Sequence[dict], kind: str) -> List[dict]:
+    """The frames of one degradation kind, each GT keeping its speed.
+
+    The motion IoU of every GT is computed on all ``frames`` first (it
+    looks 10 frames either way, mostly at frames of other kinds) and
+    stored as ``gt_motion_ious`` in copies of the selected records, so
+    ``mAP_fast`` / ``_medium`` / ``_slow`` of the subset use the speed the
+    objects have in the whole video.
+
+    Args:
+        frames (Sequence[dict]): Frame records with GT and
+            ``degradation``, every frame of the videos.
+        kind (str): A ``degradation`` value, e.g. ``'blur'`` or
+            ``'none'``.
+
+    Returns:
+        list[dict]: Shallow copies of the frames of that kind, with
+        ``gt_motion_ious`` (G,).
+
+    Raises:
+        ValueError: If no frame has that degradation (the kinds present
+            are named).
+    """
+    _, annotations = frames_to_eval_inputs(frames)
+    motion_ious = compute_motion_iou(annotations)
+    selected = [
+        dict(frame, gt_motion_ious=ious)
+        for frame, ious in zip(frames, motion_ious)
+        if frame.get('degradation') == kind
+    ]
+    if not selected:
+        present = sorted({str(f.get('degradation')) for f in frames})
+        raise ValueError(f'no frame has degradation {kind!r}; the frames '
+                         f'have {present}')
+    return selected
 
 
 def coco_ap50(frames: Sequence[dict],

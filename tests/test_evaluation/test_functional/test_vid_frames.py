@@ -4,7 +4,8 @@ import pytest
 
 from memvid_mm.evaluation.functional import (coco_ap50, evaluate_vid_frames,
                                              instances_to_gt,
-                                             merge_frame_records)
+                                             merge_frame_records,
+                                             select_degradation)
 from memvid_mm.evaluation.functional.vid_frames import degradation_subsets
 
 
@@ -117,3 +118,29 @@ def test_speed_splits_need_instance_ids_of_multi_frame_videos():
     ]
     metrics, _ = evaluate_vid_frames(det_images, with_coco_ap50=False)
     assert metrics['mAP'] == metrics['mAP_fast'] == 1.0
+
+
+def test_select_degradation_keeps_the_speed_of_the_whole_track():
+    """A track still for 20 frames, then jumping 60 px a frame: its
+    motion IoU, from the whole video, makes it slow at frame 2 and fast at
+    frame 25 (a subset alone would give it no neighbours at all)."""
+    kinds = {2: 'blur', 25: 'blur'}
+    frames = [
+        record(t, frame_id=t,
+               gt_boxes=[[0, 0, 99, 99] if t < 20 else
+                         [60 * (t - 19), 0, 60 * (t - 19) + 99, 99]],
+               degradation=kinds.get(t, 'none')) for t in range(30)
+    ]
+    for frame in frames:  # detected where the GT is
+        frame['bboxes'] = frame['gt_bboxes'].astype(np.float32)
+    blur = select_degradation(frames, 'blur')
+    assert [f['img_id'] for f in blur] == [2, 25]
+    assert blur[0]['gt_motion_ious'][0] > 0.9  # slow
+    assert blur[1]['gt_motion_ious'][0] < 0.7  # fast
+    assert 'gt_motion_ious' not in frames[2]  # copies, inputs untouched
+    metrics, _ = evaluate_vid_frames(blur, with_coco_ap50=False)
+    assert metrics['mAP_slow'] == pytest.approx(1.0)
+    assert metrics['mAP_fast'] == pytest.approx(1.0)
+    assert np.isnan(metrics['mAP_medium'])
+    with pytest.raises(ValueError, match="'fog'.*'blur', 'none'"):
+        select_degradation(frames, 'fog')
