@@ -745,12 +745,12 @@ def generate_split(out_dir: str,
         raise ValueError('need num_videos >= 1, num_frames >= 1 and frames '
                          f'of at least 16x16, got {num_videos}, {num_frames}'
                          f', {width}x{height}')
+    check_blur_mode(blur)  # before an existing split is cleared
     _clear_split(out_dir, split, overwrite)
     stats = dict(videos=num_videos, frames=0, boxes=0)
     stats.update({kind: 0 for kind in DEGRADATIONS})
     class_videos: Dict[int, List[str]] = {}
     val_lines = []
-    check_blur_mode(blur)
     videos = render_split(split, num_videos, num_frames, width, height, seed,
                           blur)
     for index, (frames, objects, schedule, _) in enumerate(

@@ -370,9 +370,16 @@ def test_refuses_to_mix_with_an_existing_split(tmp_path):
     ]
 
 
-def test_bad_arguments_raise():
+def test_bad_arguments_raise(tmp_path):
     with pytest.raises(ValueError, match='num_videos'):
         generate_synthvid('/nonexistent', num_train_videos=0)
+    kwargs = dict(num_val_videos=1, num_frames=3, width=32, height=32)
+    generate_synthvid(str(tmp_path), num_train_videos=1, **kwargs)
+    with pytest.raises(ValueError, match='blur must be one of'):
+        generate_synthvid(
+            str(tmp_path), num_train_videos=1, overwrite=True, blur='fog',
+            **kwargs)
+    assert os.listdir(tmp_path / 'Data' / 'VID' / 'val')  # not cleared
 
 
 def test_cli_generates_converts_and_previews(tmp_path):
