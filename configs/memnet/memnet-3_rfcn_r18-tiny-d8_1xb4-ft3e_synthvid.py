@@ -5,8 +5,8 @@
 # encoder a 2x1 map and the stride-8 flow 2-4 cells per object (full
 # resolution, pre-trained 12,000 iterations: moving-object EPE 3.15 px
 # against 4.00 at half resolution and 4,000; README, "Ablations"). As the
-# paper's FlowNet is pre-trained on Flying
-# Chairs, this one is pre-trained on SynthVID's ground-truth flow first:
+# paper's FlowNet is pre-trained on Flying Chairs, this one is pre-trained
+# on SynthVID's ground-truth flow first:
 #   python tools/misc/pretrain_flownet_synthvid.py THIS_CONFIG \
 #       --balance-objects --iters 12000 \
 #       --out work_dirs/demo/flownet_synthvid/flownet.pth
