@@ -4,7 +4,10 @@
 # 600x1000 frames, but a 160x96 SynthVID frame halved leaves the stride-64
 # encoder a 2x1 map and the stride-8 flow 2-4 cells per object (full
 # resolution, pre-trained 12,000 iterations: moving-object EPE 3.15 px
-# against 4.00 at half resolution and 4,000; README, "Ablations"). As the
+# against 4.00 at half resolution and 4,000; README, "Ablations"). Its
+# input contrast is not standardised: img_contrast_std=0.25 cut the EPE on
+# dimmed frames from 4.81 to 2.54 px but did not lift the detectors (three
+# trainings; README, "Ablations"). As the
 # paper's FlowNet is pre-trained on Flying Chairs, this one is pre-trained
 # on SynthVID's ground-truth flow first:
 #   python tools/misc/pretrain_flownet_synthvid.py THIS_CONFIG \

@@ -59,13 +59,14 @@ class SynthVIDFlowPairs(Dataset):
                              f'max_gap={max_gap}, num_frames={num_frames}')
         self.width, self.height = width, height
         self.frames: List[List[np.ndarray]] = []
+        self.degradations: List[List[str]] = []
         self.motions: List[SceneMotion] = []
-        for frames, _, _, motion in render_split(split, num_videos,
-                                                 num_frames, width, height,
-                                                 seed, blur):
+        for frames, _, schedule, motion in render_split(
+                split, num_videos, num_frames, width, height, seed, blur):
             if jpeg_quality:
                 frames = [_jpeg_round_trip(f, jpeg_quality) for f in frames]
             self.frames.append(frames)
+            self.degradations.append(list(schedule))
             self.motions.append(motion)
         self.pairs: List[Tuple[int, int, int]] = [
             (v, t, gap) for v in range(num_videos)
@@ -85,7 +86,8 @@ class SynthVIDFlowPairs(Dataset):
             backward flow from ``img_cur`` to ``img_prev`` in pixels
             (channel 0 = dx); ``object_mask``, ``(H, W)`` bool, the
             pixels of ``img_cur`` on an object; ``gap``, the frame distance
-            (int64 scalar).
+            (int64 scalar); ``degradation`` (str), that of ``img_cur``
+            (``'none'`` when clean, else one of ``synthvid.DEGRADATIONS``).
         """
         video, t, gap = self.pairs[index]
         frames = self.frames[video]
@@ -97,7 +99,8 @@ class SynthVIDFlowPairs(Dataset):
             flow=torch.from_numpy(flow),
             object_mask=torch.from_numpy(self.motions[video].object_mask(
                 t, self.width, self.height)),
-            gap=torch.tensor(gap))
+            gap=torch.tensor(gap),
+            degradation=self.degradations[video][t])
 
 
 def _jpeg_round_trip(img: np.ndarray, quality: int) -> np.ndarray:

@@ -92,6 +92,10 @@ def test_flow_pairs():
                                   pairs.motions[0].object_mask(2, 64, 48))
     np.testing.assert_array_equal(
         item['flow'].numpy(), pairs.motions[0].backward_flow(2, 0, 64, 48))
+    _, _, schedule, _ = next(render_split('train', 2, 6, 64, 48, 0))
+    assert [pairs[i]['degradation'] for i in range(9)] == [
+        schedule[t] for t in (1, 2, 2, 3, 3, 4, 4, 5, 5)
+    ]
     # RGB order: the BGR frame's channels are reversed.
     raw = SynthVIDFlowPairs(
         'train', 1, 6, 64, 48, 0, max_gap=1, jpeg_quality=0)

@@ -16,7 +16,8 @@ preprocessor, as the detector feeds them. It writes a checkpoint
 (``state_dict`` of the motion network alone) for
 ``model.motion.init_cfg=dict(type='Pretrained', ...)`` and a JSON with the
 end-point error (EPE) of the trained network and of a zero flow on
-SynthVID val pairs.
+SynthVID val pairs (also per degradation of the current frame, on the
+pixels of moving objects).
 
 Example::
 
@@ -39,6 +40,7 @@ from torch.utils.data import DataLoader
 
 import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
 from memvid_mm.datasets import SynthVIDFlowPairs, load_synthvid_settings
+from memvid_mm.evaluation.functional import flow_epe_report
 from memvid_mm.utils import flush_denormals_on_cpu
 
 
@@ -98,46 +100,6 @@ def balanced_pixel_weight(object_mask: Tensor) -> Tensor:
 def normalise(img: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     """RGB [0, 255] -> the detector's normalisation."""
     return (img - mean) / std
-
-
-@torch.no_grad()
-def evaluate(motion: nn.Module, pairs: SynthVIDFlowPairs, mean: Tensor,
-             std: Tensor, num_pairs: int) -> Dict[str, float]:
-    """Mean EPE of the network and of zero flow on evenly spaced pairs,
-    over all pixels and over the pixels of moving objects (object pixels
-    whose flow differs from the camera's by more than half a pixel)."""
-    motion.eval()
-    indices = range(0, len(pairs), max(1, len(pairs) // num_pairs))
-    indices = indices[:num_pairs]
-    sums = dict(epe=0.0, zero_epe=0.0, moving_epe=0.0, moving_zero_epe=0.0)
-    counts = dict(all=0, moving=0)
-    for index in indices:
-        pair = pairs[index]
-        target = pair['flow'][None]
-        flow = motion(
-            normalise(pair['img_cur'][None], mean, std),
-            normalise(pair['img_prev'][None], mean, std))
-        epe = (flow - target).norm(dim=1)[0]
-        zero_epe = target[0].norm(dim=0)
-        background = target[0][:, ~pair['object_mask']]  # camera flow
-        camera = (background[:, :1] if background.numel() else
-                  target.new_zeros(2, 1))
-        moving = pair['object_mask'] & (
-            (target[0] - camera[:, :, None]).norm(dim=0) > 0.5)
-        sums['epe'] += epe.sum().item()
-        sums['zero_epe'] += zero_epe.sum().item()
-        sums['moving_epe'] += epe[moving].sum().item()
-        sums['moving_zero_epe'] += zero_epe[moving].sum().item()
-        counts['all'] += epe.numel()
-        counts['moving'] += int(moving.sum())
-    motion.train()
-    return dict(
-        epe=sums['epe'] / counts['all'],
-        zero_flow_epe=sums['zero_epe'] / counts['all'],
-        moving_epe=sums['moving_epe'] / max(counts['moving'], 1),
-        moving_zero_flow_epe=sums['moving_zero_epe'] /
-        max(counts['moving'], 1),
-        pairs=len(indices))
 
 
 def hflip(batch: Dict[str, Tensor], flip: Tensor) -> Dict[str, Tensor]:
@@ -212,7 +174,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
                 running = 0.0
             if it == args.iters:
                 break
-    results = evaluate(motion, val_pairs, mean, std, args.val_pairs)
+    results = flow_epe_report(motion, val_pairs, preprocessor.mean,
+                              preprocessor.std, args.val_pairs)
     results.update(
         iters=args.iters, train_s=time.time() - start, seed=args.seed)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
@@ -227,6 +190,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
           f'{results["zero_flow_epe"]:.3f}); on moving objects '
           f'{results["moving_epe"]:.3f} px (zero flow '
           f'{results["moving_zero_flow_epe"]:.3f}); wrote {args.out}')
+    for kind, epe in results['moving_epe_by_degradation'].items():
+        print(f'  moving objects, current frame {kind}: {epe["epe"]:.3f} px '
+              f'(zero flow {epe["zero_flow_epe"]:.3f}, {epe["pixels"]} px)')
     return results
 
 

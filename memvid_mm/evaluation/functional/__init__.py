@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 from .coco_ap import coco_box_ap50
+from .flow_epe import MIN_OBJECT_MOTION, flow_epe_report, moving_object_mask
 from .vid_eval import (DEFAULT_SPEED_RANGES, compute_motion_iou, eval_vid_map,
                        format_vid_table, gt_iou_thresholds,
                        pairwise_iou_inclusive, vid_average_precision)
@@ -12,5 +13,6 @@ __all__ = [
     'format_vid_table', 'gt_iou_thresholds', 'pairwise_iou_inclusive',
     'vid_average_precision', 'attach_ground_truth', 'check_dump_frames',
     'coco_ap50', 'evaluate_vid_frames', 'has_degradation', 'instances_to_gt',
-    'merge_frame_records', 'coco_box_ap50', 'select_degradation'
+    'merge_frame_records', 'coco_box_ap50', 'select_degradation',
+    'MIN_OBJECT_MOTION', 'flow_epe_report', 'moving_object_mask'
 ]

@@ -166,6 +166,14 @@ class FlowNetSimple(BaseModule):
         width_divisor (int): Divide every feature width by this (1, 2, 4,
             8, ...) for a lighter network, e.g. on SynthVID; only 1 matches
             mmtrack's weights. Defaults to 1.
+        img_contrast_std (float, optional): If given, each image is
+            standardised after FlowNet's normalisation: its per-channel
+            mean over the pixels is subtracted and it is scaled to this std
+            (over its channels and pixels), so a dimmed or over-exposed
+            frame reaches the network with the contrast of a normal one and
+            the flow becomes invariant to a frame's brightness gain (FlowNet
+            assumes constant brightness between the two frames). mmtrack's
+            weights were trained without it. Defaults to None (off).
         zero_init_flow (bool): Set the weights of every flow prediction
             layer (``predict_flow*``) to zero in :meth:`init_weights`, so an
             untrained network predicts zero flow (the identity warp) and
@@ -179,6 +187,7 @@ class FlowNetSimple(BaseModule):
     """
 
     size_divisor = 64  # total stride of the encoder
+    _min_contrast_std = 1e-3  # std floor of img_contrast_std's scaling
 
     def __init__(self,
                  img_scale_factor: float = 0.5,
@@ -188,6 +197,7 @@ class FlowNetSimple(BaseModule):
                  flow_img_norm_mean: Sequence[float] = (0.411, 0.432, 0.450),
                  flow_img_norm_std: Sequence[float] = (255.0, 255.0, 255.0),
                  width_divisor: int = 1,
+                 img_contrast_std: Optional[float] = None,
                  zero_init_flow: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -199,6 +209,10 @@ class FlowNetSimple(BaseModule):
             raise ValueError('img_scale_factor must be > 0, got '
                              f'{img_scale_factor}')
         self.img_scale_factor = float(img_scale_factor)
+        if img_contrast_std is not None and not img_contrast_std > 0:
+            raise ValueError('img_contrast_std must be > 0 or None, got '
+                             f'{img_contrast_std}')
+        self.img_contrast_std = img_contrast_std
         self.flow_scale_factor = float(flow_scale_factor)
         constants = dict(
             img_norm_mean=img_norm_mean,
@@ -303,10 +317,18 @@ class FlowNetSimple(BaseModule):
             img (Tensor): ``(N, 3, H, W)`` ``(rgb - mean) / std``.
 
         Returns:
-            Tensor: ``(N, 3, H, W)`` ``rgb / flow_std - flow_mean``.
+            Tensor: ``(N, 3, H, W)`` ``rgb / flow_std - flow_mean``, each
+            image standardised to ``img_contrast_std`` when that is set.
         """
         rgb = img * self.img_norm_std + self.img_norm_mean
-        return rgb / self.flow_img_norm_std - self.flow_img_norm_mean
+        x = rgb / self.flow_img_norm_std - self.flow_img_norm_mean
+        if self.img_contrast_std is None:
+            return x
+        x = x - x.mean(dim=(2, 3), keepdim=True)
+        std = x.flatten(1).std(dim=1).view(-1, 1, 1, 1)
+        # A flat image (std 0) stays all zeros.
+        return x / std.clamp(min=self._min_contrast_std) * \
+            self.img_contrast_std
 
     def network_size(self, hw: Tuple[int, int]) -> Tuple[int, int]:
         """Size ``(h, w)`` at which images of size ``hw`` enter the network.

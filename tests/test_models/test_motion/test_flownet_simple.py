@@ -246,6 +246,33 @@ def test_zero_init_flow_predicts_zero_flow():
             init_cfg=dict(type='Pretrained', checkpoint='x.pth'))
 
 
+def test_img_contrast_std_standardises_each_image():
+    model = FlowNetSimple(width_divisor=8, img_contrast_std=0.25)
+    torch.manual_seed(0)
+    rgb = torch.rand(2, 3, 64, 96) * 255
+    x = model.to_flownet_input(_normalise(rgb))
+    assert torch.allclose(x.mean(dim=(2, 3)), torch.zeros(2, 3), atol=1e-5)
+    assert torch.allclose(x.flatten(1).std(dim=1), torch.full((2, ), 0.25))
+    flat = model.to_flownet_input(_normalise(torch.full((1, 3, 8, 8), 90.)))
+    assert torch.equal(flat, torch.zeros_like(flat))
+    with pytest.raises(ValueError, match='img_contrast_std'):
+        FlowNetSimple(img_contrast_std=0.0)
+
+
+def test_img_contrast_std_makes_flow_invariant_to_a_brightness_gain():
+    """A frame dimmed to a tenth (SynthVID's ``dim`` degradation, without
+    its noise) gives the same flow as the frame itself; without the option
+    it does not."""
+    torch.manual_seed(0)
+    img_cur, img_prev = torch.rand(2, 1, 3, 64, 96) * 255
+    for contrast_std, invariant in ((0.25, True), (None, False)):
+        model = FlowNetSimple(width_divisor=8, img_contrast_std=contrast_std)
+        with torch.no_grad():
+            flow = model(_normalise(img_cur), _normalise(img_prev))
+            dimmed = model(_normalise(img_cur * 0.1), _normalise(img_prev))
+        assert torch.allclose(dimmed, flow, atol=1e-4) == invariant
+
+
 def test_width_divisor_gives_a_lighter_network_of_the_same_layout():
     full = scaled_architecture(1)
     assert full == (_ENCODER, _DECODER, _FINAL_IN_CHANNELS)
