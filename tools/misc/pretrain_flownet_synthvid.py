@@ -115,7 +115,7 @@ def hflip(batch: Dict[str, Tensor], flip: Tensor) -> Dict[str, Tensor]:
     return out
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     args = parse_args(argv)
     flush_denormals_on_cpu()
     torch.manual_seed(args.seed)
