@@ -9,7 +9,7 @@ serve the ground-truth flow of any two frames of a video
 ``tools/misc/pretrain_flownet_synthvid.py`` trains the SynthVID configs'
 light FlowNet on these pairs.
 """
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import cv2
 import numpy as np
@@ -73,6 +73,36 @@ class SynthVIDFlowPairs(Dataset):
             for t in range(1, num_frames)
             for gap in range(1, min(t, max_gap) + 1)
         ]
+
+    @classmethod
+    def from_settings(cls,
+                      split: str,
+                      num_videos: int,
+                      settings: Dict[str, Any],
+                      max_gap: int = 1) -> 'SynthVIDFlowPairs':
+        """The pairs of a split rendered with a SynthVID root's generator
+        settings.
+
+        Args:
+            split (str): As in the constructor.
+            num_videos (int): Videos in the split.
+            settings (dict): ``load_synthvid_settings(data_root)``: frame
+                count and size, seed and blur mode of the written data.
+            max_gap (int): Largest frame distance of a pair. Defaults to 1.
+
+        Returns:
+            SynthVIDFlowPairs: The pairs, frames as the generator wrote
+            them.
+        """
+        return cls(
+            split,
+            num_videos,
+            num_frames=settings['num_frames'],
+            width=settings['width'],
+            height=settings['height'],
+            seed=settings['seed'],
+            max_gap=max_gap,
+            blur=settings['blur'])
 
     def __len__(self) -> int:
         return len(self.pairs)

@@ -22,9 +22,9 @@ import os
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
-import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config, DictAction
+from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
 import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
@@ -58,7 +58,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def motion_state_dict(checkpoint: str) -> Dict[str, Tensor]:
     """The FlowNet weights of a FlowNet or memory model checkpoint."""
-    loaded = torch.load(checkpoint, map_location='cpu')
+    loaded = _load_checkpoint(checkpoint, map_location='cpu')
     state = loaded.get('state_dict', loaded) if isinstance(loaded,
                                                            dict) else None
     if not isinstance(state, dict):
@@ -78,10 +78,9 @@ def build_motion(cfg: Config, checkpoint: str) -> nn.Module:
     motion_cfg.update(init_cfg=None)
     motion = MODELS.build(motion_cfg)
     try:
-        motion.load_state_dict(motion_state_dict(checkpoint))
+        motion.load_state_dict_from(motion_state_dict(checkpoint), checkpoint)
     except RuntimeError as error:
-        raise ValueError(f'{checkpoint} does not fit the config\'s '
-                         f'{motion_cfg.type}: {error}') from None
+        raise ValueError(str(error)) from None
     return motion
 
 
@@ -109,15 +108,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
         cfg.merge_from_dict(args.cfg_options)
     motion = build_motion(cfg, args.checkpoint)
     settings = load_synthvid_settings(args.data_root)
-    pairs = SynthVIDFlowPairs(
-        'val',
-        settings['num_val_videos'],
-        num_frames=settings['num_frames'],
-        width=settings['width'],
-        height=settings['height'],
-        seed=settings['seed'],
-        max_gap=args.max_gap,
-        blur=settings['blur'])
+    pairs = SynthVIDFlowPairs.from_settings(
+        'val', settings['num_val_videos'], settings, max_gap=args.max_gap)
     preprocessor = cfg.model.data_preprocessor
     report = flow_epe_report(motion, pairs, preprocessor.mean,
                              preprocessor.std, args.val_pairs)

@@ -127,16 +127,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     mean = torch.tensor(preprocessor.mean, dtype=torch.float32).view(
         1, 3, 1, 1)
     std = torch.tensor(preprocessor.std, dtype=torch.float32).view(1, 3, 1, 1)
-    size = dict(
-        num_frames=settings['num_frames'],
-        width=settings['width'],
-        height=settings['height'],
-        seed=settings['seed'],
-        blur=settings['blur'])
-    train_pairs = SynthVIDFlowPairs(
-        'flow', args.num_videos, max_gap=args.max_gap, **size)
-    val_pairs = SynthVIDFlowPairs(
-        'val', settings['num_val_videos'], max_gap=args.max_gap, **size)
+    train_pairs = SynthVIDFlowPairs.from_settings(
+        'flow', args.num_videos, settings, max_gap=args.max_gap)
+    val_pairs = SynthVIDFlowPairs.from_settings(
+        'val', settings['num_val_videos'], settings, max_gap=args.max_gap)
     if len(train_pairs) < args.batch_size:
         raise ValueError(f'{len(train_pairs)} training pairs cannot fill a '
                          f'batch of {args.batch_size}; raise --num-videos')

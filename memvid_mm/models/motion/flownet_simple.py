@@ -303,10 +303,25 @@ class FlowNetSimple(BaseModule):
         else:
             state_dict = _load_checkpoint_with_prefix(
                 prefix, checkpoint, map_location=map_location)
+        self.load_state_dict_from(state_dict, checkpoint)
+
+    def load_state_dict_from(self, state_dict: Dict[str, Tensor],
+                             source: str) -> None:
+        """Load FlowNet weights strictly (every key, every shape).
+
+        Args:
+            state_dict (dict[str, Tensor]): The FlowNet's weights, without
+                a prefix.
+            source (str): Where they come from, named in the error.
+
+        Raises:
+            RuntimeError: When the keys or shapes do not fit this network;
+                the message names ``source``.
+        """
         try:
             self.load_state_dict(state_dict, strict=True)
         except RuntimeError as error:
-            raise RuntimeError(f'FlowNet checkpoint {checkpoint} does not '
+            raise RuntimeError(f'FlowNet checkpoint {source} does not '
                                f'fit FlowNetSimple(width_divisor='
                                f'{self.width_divisor}): {error}') from None
 
