@@ -21,6 +21,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 
+from memvid_mm.evaluation import append_dump_metric
 from memvid_mm.utils import (allow_full_checkpoint_loading, finish_distributed,
                              flush_denormals_on_cpu, prepare_cpu_distributed)
 
@@ -49,21 +50,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def add_dump_evaluator(cfg: Config, out_file: str) -> None:
-    """Append a ``DumpVIDResults`` metric to ``cfg.test_evaluator``."""
-    if not out_file.endswith(('.pkl', '.pickle')):
-        raise ValueError(f'--out must be a .pkl or .pickle file, got '
-                         f'"{out_file}"')
-    dump_metric = dict(type='DumpVIDResults', out_file_path=out_file)
-    evaluator = cfg.test_evaluator
-    if isinstance(evaluator, (list, tuple)):
-        cfg.test_evaluator = list(evaluator) + [dump_metric]
-    elif isinstance(evaluator, dict) and 'metrics' in evaluator:
-        evaluator['metrics'] = list(evaluator['metrics']) + [dump_metric]
-    else:
-        cfg.test_evaluator = [evaluator, dump_metric]
-
-
 def main() -> None:
     args = parse_args()
     allow_full_checkpoint_loading()
@@ -80,7 +66,7 @@ def main() -> None:
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     if args.out is not None:
-        add_dump_evaluator(cfg, args.out)
+        cfg.test_evaluator = append_dump_metric(cfg.test_evaluator, args.out)
     prepare_cpu_distributed(cfg, args.launcher)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)

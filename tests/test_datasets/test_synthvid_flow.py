@@ -124,3 +124,17 @@ def test_object_mask_is_where_objects_move_differently():
     assert not (mask & ~in_boxes).any()
     with pytest.raises(ValueError, match='outside the video'):
         motion.object_mask(12, 160, 96)
+
+
+def test_a_larger_split_keeps_the_videos_of_a_smaller_one():
+    """Video i depends on i alone, so a larger val set extends the usual."""
+    small = list(render_split('val', 2, 4, 64, 48, 0))
+    large = list(render_split('val', 3, 4, 64, 48, 0))
+    for video_small, video_large in zip(small, large):
+        frames, objects, degradations, _ = video_small
+        assert all(
+            np.array_equal(a, b) for a, b in zip(frames, video_large[0]))
+        assert repr(objects) == repr(video_large[1])
+        assert degradations == video_large[2]
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(small[1][0], large[2][0]))

@@ -8,6 +8,7 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
+from mmengine.fileio import load
 from mmengine.registry import init_default_scope
 
 from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
@@ -92,9 +93,15 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path):
     metrics = tool.main([
         config_file, checkpoint, '--data-root', root, '--work-dir',
         str(tmp_path / 'work'), '--metrics-out',
-        str(tmp_path / 'metrics.json')
+        str(tmp_path / 'metrics.json'), '--out',
+        str(tmp_path / 'dets.pkl')
     ])
     assert 'vid/mAP' in metrics
+    # the per-frame dump, as tools/test.py --out writes it
+    frames = load(str(tmp_path / 'dets.pkl'))
+    assert sorted((f['video_id'], f['frame_id']) for f in frames) == [
+        (video, frame) for video in (1, 2) for frame in range(5)
+    ]
     # MemNet: one flow per frame after the first of each video.
     assert metrics['true_flow_calls'] == 2 * (5 - 1)
     assert osp.exists(tmp_path / 'metrics.json')

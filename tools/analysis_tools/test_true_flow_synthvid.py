@@ -19,7 +19,8 @@ Example::
     CFG=configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py
     python tools/analysis_tools/test_true_flow_synthvid.py $CFG \\
         work_dirs/demo/$(basename $CFG .py)/epoch_3.pth \\
-        --metrics-out work_dirs/true_flow/clocknet.json
+        --metrics-out work_dirs/true_flow/clocknet.json \\
+        --out work_dirs/true_flow/clocknet_dets.pkl
 """
 import argparse
 import json
@@ -34,6 +35,7 @@ from torch import Tensor, nn
 
 from memvid_mm.datasets import (SceneMotion, load_synthvid_settings,
                                 render_split)
+from memvid_mm.evaluation import append_dump_metric
 from memvid_mm.utils import allow_full_checkpoint_loading
 
 
@@ -46,6 +48,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='SynthVID root holding synthvid.json')
     parser.add_argument('--work-dir', default='work_dirs/true_flow')
     parser.add_argument('--metrics-out', help='write the metrics as JSON')
+    parser.add_argument(
+        '--out',
+        help='dump per-frame predictions to this pickle (.pkl), as '
+        'tools/test.py --out (e.g. for compare_vid.py --degradation)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -154,6 +160,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     cfg.model.motion.init_cfg = None  # replaced; nothing to load for it
     cfg.work_dir = args.work_dir
     cfg.load_from = args.checkpoint
+    if args.out is not None:
+        cfg.test_evaluator = append_dump_metric(cfg.test_evaluator, args.out)
     motions, size = load_motions(args.data_root)
     runner = Runner.from_cfg(cfg)
     runner.load_or_resume()  # the checkpoint's FlowNet is loaded, then ...

@@ -1,5 +1,8 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 from .imagenet_vid_metric import (DumpVIDResults, ImagenetVIDMetric,
-                                  frame_record)
+                                  append_dump_metric, frame_record)
 
-__all__ = ['DumpVIDResults', 'ImagenetVIDMetric', 'frame_record']
+__all__ = [
+    'DumpVIDResults', 'ImagenetVIDMetric', 'append_dump_metric',
+    'frame_record'
+]

@@ -11,7 +11,7 @@ not used). Results of all ranks are gathered with mmdet's
 ``collect_tracking_results`` and merged by ``img_id``, so every frame
 counts exactly once whatever the number of ranks and videos.
 """
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmdet.evaluation.metrics.base_video_metric import BaseVideoMetric
@@ -220,3 +220,41 @@ class DumpVIDResults(_VIDFrameMetric):
             f'{len(frames)} frames dumped to {self.out_file_path}',
             logger='current')
         return {}
+
+
+def append_dump_metric(evaluator: Union[dict, list],
+                       out_file: str) -> Union[dict, list]:
+    """Make an evaluator config dump the predictions to ``out_file``.
+
+    What ``tools/test.py --out`` and the other test tools do to the
+    config's ``test_evaluator``. A ``DumpVIDResults`` already in it is
+    dropped: a config that a test with ``--out`` wrote into its work dir
+    carries that test's dump, and testing with it again (e.g. on other
+    data) must not overwrite that file.
+
+    Args:
+        evaluator (dict | list): An evaluator config: one metric config, a
+            list of them, or an evaluator dict with ``metrics``.
+        out_file (str): The pickle to write, ``.pkl`` or ``.pickle``.
+
+    Returns:
+        dict | list: The evaluator config whose only dump is ``out_file``
+        (a new list, or the evaluator dict with a new ``metrics`` list).
+    """
+    if not str(out_file).endswith(('.pkl', '.pickle')):
+        raise ValueError(f'the dump must be a .pkl or .pickle file, got '
+                         f'{out_file!r}')
+    dump_metric = dict(type='DumpVIDResults', out_file_path=out_file)
+
+    def others(metrics):
+        return [m for m in metrics if m.get('type') != 'DumpVIDResults']
+
+    if isinstance(evaluator, (list, tuple)):
+        return others(evaluator) + [dump_metric]
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        metrics = evaluator['metrics']
+        if isinstance(metrics, dict):
+            metrics = [metrics]
+        evaluator['metrics'] = others(metrics) + [dump_metric]
+        return evaluator
+    return others([evaluator]) + [dump_metric]

@@ -17,10 +17,18 @@ Conventions:
   pixel ``p`` of the target frame is found at ``p + disp(p)`` in the frame
   the features were computed on. Locations outside the map read zeros.
 * Sampling is done in *pixel coordinates* (cell indices of the map), with
-  an explicit bilinear interpolation, never through a normalised
-  ``[-1, 1]`` grid. Hence a zero displacement reproduces the input exactly
-  (bit for bit) and an integer displacement is an exact integer shift.
-* Sampling coordinates and bilinear weights are computed in at least
+  an explicit bilinear (the paper's Eq. 1, the default) or bicubic
+  interpolation, never through a normalised ``[-1, 1]`` grid. Hence a zero
+  displacement reproduces the input exactly (bit for bit) and an integer
+  displacement is an exact integer shift, with either kernel.
+* Bilinear sampling at a fractional position averages two neighbouring
+  cells, so a memory that is warped again every frame by a sub-cell
+  displacement is blurred a little more each time: an object moving 0.25
+  cells per frame is smeared over about a cell after four frames, a
+  still one not at all. The bicubic kernel (Keys' cubic convolution with
+  ``a = -0.75``, as ``torch.nn.functional.grid_sample``) interpolates
+  with much less smoothing, at 16 reads per output cell instead of 4.
+* Sampling coordinates and interpolation weights are computed in at least
   float32 (:func:`coordinate_dtype`), also for a half-precision flow
   (``--amp``): in float16 a cell index in [32, 64) would round to 1/32
   cell, in bfloat16 to 1/4 cell.
@@ -29,11 +37,15 @@ Conventions:
   ``x * (W - 1) / W`` and so shrinks the map towards the top left corner
   even for a zero flow; this module does not have that bug.)
 """
-from typing import Sequence, Tuple
+from typing import Iterator, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+WARP_INTERPOLATIONS = ('bilinear', 'bicubic')
+# Keys' cubic convolution parameter, the one grid_sample's bicubic uses.
+CUBIC_A = -0.75
 
 
 def coordinate_dtype(disp_dtype: torch.dtype) -> torch.dtype:
@@ -130,13 +142,73 @@ def _gather_cells(feat: Tensor, x: Tensor, y: Tensor) -> Tuple[Tensor, Tensor]:
     return values.view(n, c, h, w), valid.unsqueeze(1)
 
 
-def warp_by_displacement(feat: Tensor, disp: Tensor,
-                         base_grid: Tensor) -> Tensor:
-    """Bilinearly sample ``feat`` at ``base_grid + disp`` (zeros outside).
+def check_interpolation(interpolation: str) -> str:
+    """Validate a warp interpolation name.
+
+    Args:
+        interpolation (str): ``'bilinear'`` or ``'bicubic'``.
+
+    Returns:
+        str: ``interpolation``.
+    """
+    if interpolation not in WARP_INTERPOLATIONS:
+        raise ValueError(f'interpolation must be one of '
+                         f'{WARP_INTERPOLATIONS}, got {interpolation!r}')
+    return interpolation
+
+
+def cubic_weights(frac: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Keys' cubic convolution weights of the four taps around a position.
+
+    Args:
+        frac (Tensor): Fractional part ``t`` in ``[0, 1)`` of the sampling
+            coordinate, any shape.
+
+    Returns:
+        tuple[Tensor]: Weights of the cells at offsets -1, 0, 1 and 2 from
+        ``floor(x)``, each the shape of ``frac``. They sum to 1, and at
+        ``t = 0`` they are ``(0, 1, 0, 0)``.
+    """
+    a = CUBIC_A
+
+    def near(d: Tensor) -> Tensor:  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d: Tensor) -> Tensor:  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    return far(frac + 1), near(frac), near(1 - frac), far(2 - frac)
+
+
+def _interpolation_taps(
+        coord: Tensor,
+        interpolation: str) -> Iterator[Tuple[int, Tensor]]:
+    """Cell offsets from ``floor(coord)`` and their 1-D weights.
+
+    Args:
+        coord (Tensor): ``(N, h, w)`` sampling coordinates along one axis.
+        interpolation (str): ``'bilinear'`` or ``'bicubic'``.
+
+    Yields:
+        tuple[int, Tensor]: an offset and its ``(N, h, w)`` weights.
+    """
+    frac = coord - torch.floor(coord)
+    if interpolation == 'bilinear':
+        yield from ((0, 1 - frac), (1, frac))
+    else:
+        yield from zip((-1, 0, 1, 2), cubic_weights(frac))
+
+
+def warp_by_displacement(feat: Tensor,
+                         disp: Tensor,
+                         base_grid: Tensor,
+                         interpolation: str = 'bilinear') -> Tensor:
+    """Sample ``feat`` at ``base_grid + disp`` (zeros outside).
 
     Differentiable w.r.t. ``feat`` and ``disp`` (the interpolation weights
-    carry the gradient of ``disp``; like any bilinear sampler the gradient
-    w.r.t. ``disp`` is discontinuous at integer positions).
+    carry the gradient of ``disp``; like any such sampler the gradient
+    w.r.t. ``disp`` is discontinuous at integer positions for the bilinear
+    kernel).
 
     Args:
         feat (Tensor): ``(N, C, h, w)`` feature map to warp.
@@ -146,12 +218,19 @@ def warp_by_displacement(feat: Tensor, disp: Tensor,
         base_grid (Tensor): ``(1, 2, h, w)`` identity grid from
             :func:`make_base_grid`, of dtype ``coordinate_dtype(disp.dtype)``
             (another dtype is converted).
+        interpolation (str): ``'bilinear'`` (2x2 cells, the paper's Eq. 1)
+            or ``'bicubic'`` (4x4 cells, Keys' kernel with ``a = -0.75``;
+            equal to ``grid_sample(mode='bicubic', padding_mode='zeros',
+            align_corners=True)`` on the correctly normalised grid). Cells
+            outside the map read zeros with either. Defaults to
+            ``'bilinear'``.
 
     Returns:
         Tensor: ``(N, C, h, w)`` warped features, dtype of ``feat``. The
         sampling coordinates and weights are computed in
         ``coordinate_dtype(disp.dtype)``, at least float32.
     """
+    check_interpolation(interpolation)
     if feat.dim() != 4:
         raise ValueError('feat must have shape (N, C, h, w), got '
                          f'{tuple(feat.shape)}')
@@ -162,19 +241,21 @@ def warp_by_displacement(feat: Tensor, disp: Tensor,
     if base_grid.shape != (1, 2, h, w):
         raise ValueError(f'base_grid must have shape {(1, 2, h, w)}, got '
                          f'{tuple(base_grid.shape)}')
-    # Clamping to [-1, size] keeps every location whose bilinear support
-    # touches the map; anything further out reads zeros either way, and the
-    # clamp keeps the integer conversion below in range for huge flows.
+    # Clamping to the kernel's reach outside the map ([-1, size] for
+    # bilinear, [-2, size + 1] for bicubic) keeps every location whose
+    # support touches the map; anything further out reads zeros either way,
+    # and the clamp keeps the integer conversion below in range for huge
+    # flows.
+    reach = 1 if interpolation == 'bilinear' else 2
     coord_dtype = coordinate_dtype(disp.dtype)
     disp, base_grid = disp.to(coord_dtype), base_grid.to(coord_dtype)
-    x = (base_grid[:, 0] + disp[:, 0]).clamp(-1, w)  # [N, h, w]
-    y = (base_grid[:, 1] + disp[:, 1]).clamp(-1, h)  # [N, h, w]
-    x0, y0 = torch.floor(x), torch.floor(y)
-    wx1, wy1 = x - x0, y - y0
-    wx0, wy0 = 1 - wx1, 1 - wy1
+    x = (base_grid[:, 0] + disp[:, 0]).clamp(-reach, w - 1 + reach)
+    y = (base_grid[:, 1] + disp[:, 1]).clamp(-reach, h - 1 + reach)
+    x0, y0 = torch.floor(x), torch.floor(y)  # [N, h, w]
+    x_taps = list(_interpolation_taps(x, interpolation))
     out = None
-    for dy, wy in ((0, wy0), (1, wy1)):
-        for dx, wx in ((0, wx0), (1, wx1)):
+    for dy, wy in _interpolation_taps(y, interpolation):
+        for dx, wx in x_taps:
             values, valid = _gather_cells(feat, x0 + dx, y0 + dy)
             weight = (wx * wy).unsqueeze(1) * valid  # [N, 1, h, w]
             term = values * weight.to(feat.dtype)
@@ -182,7 +263,9 @@ def warp_by_displacement(feat: Tensor, disp: Tensor,
     return out
 
 
-def flow_warp(feat: Tensor, flow: Tensor) -> Tensor:
+def flow_warp(feat: Tensor,
+              flow: Tensor,
+              interpolation: str = 'bilinear') -> Tensor:
     """Warp a feature map with an image-resolution flow.
 
     Resizes ``flow`` to the feature map, rescales it to feature cells
@@ -194,6 +277,8 @@ def flow_warp(feat: Tensor, flow: Tensor) -> Tensor:
         feat (Tensor): ``(N, C, h, w)`` features of the reference frame.
         flow (Tensor): ``(N, 2, H, W)`` backward flow in image pixels from
             the target frame to the reference frame.
+        interpolation (str): ``'bilinear'`` or ``'bicubic'``, see
+            :func:`warp_by_displacement`. Defaults to ``'bilinear'``.
 
     Returns:
         Tensor: ``(N, C, h, w)`` features aligned to the target frame.
@@ -202,4 +287,4 @@ def flow_warp(feat: Tensor, flow: Tensor) -> Tensor:
     disp = flow_to_feature_displacement(flow, (h, w))
     base_grid = make_base_grid(
         h, w, device=disp.device, dtype=coordinate_dtype(disp.dtype))
-    return warp_by_displacement(feat, disp, base_grid)
+    return warp_by_displacement(feat, disp, base_grid, interpolation)

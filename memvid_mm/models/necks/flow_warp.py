@@ -8,8 +8,9 @@ from mmdet.utils import OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..layers.flow_warp import (coordinate_dtype, flow_to_feature_displacement,
-                                make_base_grid, warp_by_displacement)
+from ..layers.flow_warp import (check_interpolation, coordinate_dtype,
+                                flow_to_feature_displacement, make_base_grid,
+                                warp_by_displacement)
 
 GridKey = Tuple[int, int, torch.device, torch.dtype]
 
@@ -20,8 +21,9 @@ class FlowWarp(BaseModule):
 
     A parameter-free neck around :func:`memvid_mm.models.layers.flow_warp`:
     for every map the flow is resized to the map, rescaled to feature cells
-    and the map is bilinearly sampled at ``p + disp(p)`` (zeros outside;
-    backward convention, see :mod:`memvid_mm.models.layers.flow_warp`).
+    and the map is sampled at ``p + disp(p)``, bilinearly (the paper's Eq.
+    1) or bicubically (zeros outside; backward convention, see
+    :mod:`memvid_mm.models.layers.flow_warp`).
 
     The identity sampling grid of each map size is cached in
     ``self.grid_cache``, a plain dict declared here in ``__init__`` and
@@ -35,6 +37,11 @@ class FlowWarp(BaseModule):
     memory under multi-scale training.
 
     Args:
+        interpolation (str): ``'bilinear'`` (the paper) or ``'bicubic'``,
+            which blurs a memory less when it is warped again every frame
+            by sub-cell displacements (see
+            :func:`~memvid_mm.models.layers.warp_by_displacement`).
+            Defaults to ``'bilinear'``.
         max_cached_grids (int): Size bound of ``grid_cache``.
             Defaults to 32.
         init_cfg (dict or list[dict], optional): Initialization config.
@@ -42,9 +49,11 @@ class FlowWarp(BaseModule):
     """
 
     def __init__(self,
+                 interpolation: str = 'bilinear',
                  max_cached_grids: int = 32,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.interpolation = check_interpolation(interpolation)
         if max_cached_grids < 1:
             raise ValueError('max_cached_grids must be >= 1, got '
                              f'{max_cached_grids}')
@@ -87,7 +96,7 @@ class FlowWarp(BaseModule):
         disp = flow_to_feature_displacement(flow, (h, w))
         grid = self.base_grid(h, w, disp.device,
                               coordinate_dtype(disp.dtype))
-        return warp_by_displacement(feat, disp, grid)
+        return warp_by_displacement(feat, disp, grid, self.interpolation)
 
     def forward(
             self, feats: Union[Tensor, Sequence[Tensor]],

@@ -17,7 +17,8 @@ from mmengine.evaluator import Evaluator
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
-from memvid_mm.evaluation import DumpVIDResults, ImagenetVIDMetric
+from memvid_mm.evaluation import (DumpVIDResults, ImagenetVIDMetric,
+                                  append_dump_metric)
 from memvid_mm.evaluation.functional import eval_vid_map, instances_to_gt
 
 CLASSES = ('airplane', 'bicycle', 'bird')
@@ -463,3 +464,31 @@ def test_offline_rescoring_reports_degradation_subsets(tmp_path):
     offline = load_tool().main([path, ann_file])
     assert {'mAP_clean', 'mAP_degraded'} <= set(offline)
     assert_same_metrics({f'vid/{k}': v for k, v in offline.items()}, online)
+
+
+def test_append_dump_metric_to_every_evaluator_form():
+    dump = dict(type='DumpVIDResults', out_file_path='d.pkl')
+    metric = dict(type='ImagenetVIDMetric')
+    assert append_dump_metric(metric, 'd.pkl') == [metric, dump]
+    metrics = [metric]
+    assert append_dump_metric(metrics, 'd.pkl') == [metric, dump]
+    assert metrics == [metric]  # the given list is left alone
+    evaluator = dict(type='Evaluator', metrics=[metric])
+    assert append_dump_metric(evaluator, 'd.pkl') == dict(
+        type='Evaluator', metrics=[metric, dump])
+    with pytest.raises(ValueError, match='d.json'):
+        append_dump_metric(metric, 'd.json')
+
+
+def test_append_dump_metric_replaces_an_earlier_dump():
+    """A config dumped by an earlier ``--out`` test keeps its dump; a new
+    test must write only its own file."""
+    metric = dict(type='ImagenetVIDMetric')
+    old = dict(type='DumpVIDResults', out_file_path='old.pkl')
+    new = dict(type='DumpVIDResults', out_file_path='new.pkl')
+    assert append_dump_metric([metric, old], 'new.pkl') == [metric, new]
+    assert append_dump_metric(old, 'new.pkl') == [new]
+    evaluator = dict(type='Evaluator', metrics=[old, metric])
+    assert append_dump_metric(evaluator, 'new.pkl')['metrics'] == [
+        metric, new
+    ]

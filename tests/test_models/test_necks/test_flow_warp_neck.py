@@ -113,3 +113,14 @@ def test_half_precision_flow_is_sampled_in_float32(neck, half):
     assert out.shape == feat.shape and out.dtype == torch.float32
     assert list(neck.grid_cache) == [(2, 64, torch.device('cpu'),
                                       torch.float32)]
+
+
+def test_bicubic_neck_matches_flow_warp():
+    neck = MODELS.build(dict(type='FlowWarp', interpolation='bicubic'))
+    feat = torch.randn(2, 4, 6, 10)
+    flow = torch.randn(2, 2, 24, 40) * 5
+    assert torch.equal(neck(feat, flow), flow_warp(feat, flow, 'bicubic'))
+    assert not torch.allclose(neck(feat, flow), flow_warp(feat, flow))
+    assert torch.equal(neck(feat, torch.zeros(2, 2, 24, 40)), feat)
+    with pytest.raises(ValueError, match='interpolation'):
+        FlowWarp(interpolation='area')
