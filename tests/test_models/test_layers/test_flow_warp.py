@@ -105,25 +105,33 @@ def test_fractional_flow_interpolates_bilinearly():
     assert torch.allclose(out[..., -1], torch.full((1, 1, h), 0.75 * 5))
 
 
-def test_matches_correctly_normalised_grid_sample():
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+def test_matches_correctly_normalised_grid_sample(interpolation):
+    """Border cells included: taps outside the map read zeros in both."""
     h, w = 5, 8
     feat = torch.randn(2, 3, h, w, dtype=torch.float64)
     disp = torch.randn(2, 2, h, w, dtype=torch.float64) * 2
-    out = warp_by_displacement(feat, disp,
-                               make_base_grid(h, w, dtype=torch.float64))
-    grid = make_base_grid(h, w, dtype=torch.float64) + disp
+    base = make_base_grid(h, w, dtype=torch.float64)
+    out = warp_by_displacement(feat, disp, base, interpolation)
+    grid = base + disp
     norm = torch.stack(
         (grid[:, 0] * 2 / (w - 1) - 1, grid[:, 1] * 2 / (h - 1) - 1), dim=-1)
     expected = F.grid_sample(
-        feat, norm, mode='bilinear', padding_mode='zeros', align_corners=True)
+        feat,
+        norm,
+        mode=interpolation,
+        padding_mode='zeros',
+        align_corners=True)
     assert torch.allclose(out, expected, atol=1e-10)
 
 
-def test_far_outside_reads_zeros():
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+def test_far_outside_reads_zeros(interpolation):
     feat = torch.randn(1, 2, 4, 5)
-    out = warp_by_displacement(feat, _constant_disp(1, 4, 5, 1e9, -1e9),
-                               make_base_grid(4, 5))
-    assert torch.equal(out, torch.zeros_like(feat))
+    for dx, dy in ((1e9, -1e9), (-1e9, 1e9)):
+        out = warp_by_displacement(feat, _constant_disp(1, 4, 5, dx, dy),
+                                   make_base_grid(4, 5), interpolation)
+        assert torch.equal(out, torch.zeros_like(feat))
 
 
 def test_flow_to_feature_displacement_rescales_to_cells():
@@ -150,7 +158,8 @@ def test_flow_warp_shifts_by_flow_over_stride():
     assert torch.allclose(out[..., -1, :], torch.zeros(1, 3, 10), atol=1e-5)
 
 
-def test_gradcheck_features_and_displacement():
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+def test_gradcheck_features_and_displacement(interpolation):
     h, w = 4, 5
     feat = torch.randn(1, 2, h, w, dtype=torch.float64, requires_grad=True)
     # fractional displacements (bilinear sampling is not differentiable
@@ -159,14 +168,17 @@ def test_gradcheck_features_and_displacement():
     disp.requires_grad_(True)
     base = make_base_grid(h, w, dtype=torch.float64)
     assert torch.autograd.gradcheck(
-        lambda f, d: warp_by_displacement(f, d, base), (feat, disp))
+        lambda f, d: warp_by_displacement(f, d, base, interpolation),
+        (feat, disp))
 
 
-def test_gradcheck_flow_warp_through_flow_resize():
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+def test_gradcheck_flow_warp_through_flow_resize(interpolation):
     feat = torch.randn(1, 2, 3, 4, dtype=torch.float64, requires_grad=True)
     flow = (torch.rand(1, 2, 6, 8, dtype=torch.float64) * 3 - 1.5).add_(0.13)
     flow.requires_grad_(True)
-    assert torch.autograd.gradcheck(flow_warp, (feat, flow))
+    assert torch.autograd.gradcheck(
+        lambda f, fl: flow_warp(f, fl, interpolation), (feat, flow))
 
 
 def test_bad_shapes_raise_value_error():
@@ -206,28 +218,6 @@ def test_cubic_weights_interpolate_and_sum_to_one():
     assert torch.allclose(weights[:, 1:2], mirrored)
 
 
-def test_bicubic_matches_correctly_normalised_grid_sample():
-    """Border cells included: taps outside the map read zeros in both."""
-    h, w = 5, 8
-    feat = torch.randn(2, 3, h, w, dtype=torch.float64)
-    disp = torch.randn(2, 2, h, w, dtype=torch.float64) * 2
-    base = make_base_grid(h, w, dtype=torch.float64)
-    out = warp_by_displacement(feat, disp, base, 'bicubic')
-    grid = base + disp
-    norm = torch.stack(
-        (grid[:, 0] * 2 / (w - 1) - 1, grid[:, 1] * 2 / (h - 1) - 1), dim=-1)
-    expected = F.grid_sample(
-        feat, norm, mode='bicubic', padding_mode='zeros', align_corners=True)
-    assert torch.allclose(out, expected, atol=1e-10)
-
-
-def test_bicubic_far_outside_reads_zeros():
-    feat = torch.randn(1, 2, 4, 5)
-    out = warp_by_displacement(feat, _constant_disp(1, 4, 5, -1e9, 1e9),
-                               make_base_grid(4, 5), 'bicubic')
-    assert torch.equal(out, torch.zeros_like(feat))
-
-
 def test_repeated_subcell_warps_blur_less_with_bicubic():
     """Four warps by 1/4 cell move a blob one cell; bilinear smears it.
 
@@ -254,21 +244,6 @@ def test_repeated_subcell_warps_blur_less_with_bicubic():
                                  exact.norm()).item()
     assert peaks['bilinear'] < 0.8 < 0.95 < peaks['bicubic']
     assert errors['bicubic'] < 0.5 * errors['bilinear']
-
-
-def test_gradcheck_bicubic_features_and_displacement():
-    h, w = 4, 5
-    feat = torch.randn(1, 2, h, w, dtype=torch.float64, requires_grad=True)
-    disp = (torch.rand(1, 2, h, w, dtype=torch.float64) * 4 - 2).add_(0.37)
-    disp.requires_grad_(True)
-    base = make_base_grid(h, w, dtype=torch.float64)
-    assert torch.autograd.gradcheck(
-        lambda f, d: warp_by_displacement(f, d, base, 'bicubic'),
-        (feat, disp))
-    flow = (torch.rand(1, 2, 8, 10, dtype=torch.float64) * 3).add_(0.13)
-    flow.requires_grad_(True)
-    assert torch.autograd.gradcheck(
-        lambda f, fl: flow_warp(f, fl, 'bicubic'), (feat, flow))
 
 
 def test_unknown_interpolation_is_refused():
