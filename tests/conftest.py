@@ -42,3 +42,26 @@ def log_records():
         yield records
     finally:
         logger.removeHandler(handler)
+
+
+@pytest.fixture
+def cuda_device():
+    """The CUDA device, with TF32 off so CUDA float32 is comparable to CPU.
+
+    Skips the test on a machine without CUDA (the CI machines); the CUDA
+    checks run where a GPU is lent (``tools/misc/cuda_check.sh``).
+
+    Yields:
+        torch.device: ``cuda``.
+    """
+    if not torch.cuda.is_available():
+        pytest.skip('needs CUDA')
+    conv_tf32 = torch.backends.cudnn.allow_tf32
+    matmul_tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield torch.device('cuda')
+    finally:
+        torch.backends.cudnn.allow_tf32 = conv_tf32
+        torch.backends.cuda.matmul.allow_tf32 = matmul_tf32

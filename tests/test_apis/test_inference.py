@@ -55,3 +55,16 @@ def test_bad_inputs_raise(model):
         inferencer(np.zeros((64, 96), dtype=np.uint8), 'v', 0)
     with pytest.raises(TypeError, match='MemoryRFCN'):
         OnlineVideoInferencer(init_video_detector(RFCN_CFG))
+
+
+def test_streams_on_cuda(cuda_device):
+    model = init_video_detector(MEMNET_CFG, device='cuda')
+    inferencer = OnlineVideoInferencer(model)
+    for t, frame in enumerate(frames(4)):
+        result = inferencer(frame, 'v', t)
+        boxes = result.pred_instances.bboxes
+        assert torch.isfinite(boxes).all()
+        assert (boxes[:, 2] <= 96 + 1e-3).all()
+    state = inferencer.states['v']
+    assert state.frame_index == 4
+    assert all(m.device.type == 'cuda' for m in state.memories)

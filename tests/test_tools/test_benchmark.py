@@ -108,3 +108,36 @@ def test_share_weights_rejects_different_detectors():
     assert tool.weight_mismatch(small, small) == []
     with pytest.raises(ValueError, match='cannot share detector weights'):
         tool.share_weights(small, other)
+
+
+def benchmark_rows(*args):
+    """Run the tool with ``args``; return its stdout and table rows."""
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark.py', *args],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [[cell.strip() for cell in line.split('|')[1:-1]]
+            for line in proc.stdout.splitlines()
+            if line.startswith('| configs/')]
+    return proc.stdout, rows
+
+
+def test_no_section_times_still_counts_flows_and_warps():
+    _, rows = benchmark_rows('--configs', RFCN_CFG, CLOCKNET_CFG, '--shape',
+                             '64', '96', '--frames', '4', '--warmup', '1',
+                             '--no-section-times')
+    # frames 1..4 of ClockNet (1, 4, 8): 1 + 2 + 2 + 2 flows, 3 warps each
+    assert [float(v) for v in rows[1][5:7]] == [1.75, 3.0]
+    assert all(r[7:15] == ['n/a'] * 8 for r in rows)
+    assert float(rows[1][1]) > 0
+
+
+def test_runs_on_cuda(cuda_device):
+    stdout, rows = benchmark_rows('--preset', 'tiny', '--device', 'cuda',
+                                  '--frames', '4', '--warmup', '2')
+    assert torch.cuda.get_device_name() in stdout and 'TF32' in stdout
+    assert len(rows) == 3
+    # MemNet: one flow and one warp a frame; ClockNet frames 2..5: 2 and 3
+    assert [float(v) for v in rows[1][5:7]] == [1.0, 1.0]
+    assert [float(v) for v in rows[2][5:7]] == [2.0, 3.0]
+    assert all(float(r[1]) > 0 for r in rows)

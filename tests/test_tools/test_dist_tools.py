@@ -29,8 +29,10 @@ def free_port() -> int:
 
 
 def run(cmd, **env):
+    # CPU processes on any machine: with CUDA visible, two ranks would ask
+    # for two GPUs (rank 1 fails with 'invalid device ordinal' on one GPU)
     full_env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
-                    OMP_NUM_THREADS='1', **env)
+                    OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='', **env)
     proc = subprocess.run(
         cmd, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True,
         timeout=600)

@@ -97,6 +97,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=3,
                         help='untimed frames before timing')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--no-section-times', action='store_true',
+        help='count flows and warps but do not time the sections; on CUDA '
+        'every section time costs two synchronisations, so this gives the '
+        'frame times of an unhooked run (section columns read n/a)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch default)')
     parser.add_argument(
@@ -118,10 +123,15 @@ class SectionTimer:
 
     Args:
         device (torch.device): Synchronised before every reading on CUDA.
+        time_sections (bool): Whether the watched sections are timed;
+            otherwise only their calls are counted and nothing is
+            synchronised inside a frame. Defaults to True.
     """
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device,
+                 time_sections: bool = True) -> None:
         self.device = device
+        self.time_sections = time_sections
         self.seconds: Dict[str, float] = defaultdict(float)
         self.calls: Dict[str, int] = defaultdict(int)
         self._started: Dict[int, float] = {}
@@ -132,13 +142,16 @@ class SectionTimer:
         return time.perf_counter()
 
     def watch(self, name: str, module: torch.nn.Module) -> None:
-        """Time every call of ``module`` under ``name``."""
+        """Time (or only count) every call of ``module`` under ``name``."""
 
         def before(mod, args):
-            self._started[id(mod)] = self._now()
+            if self.time_sections:
+                self._started[id(mod)] = self._now()
 
         def after(mod, args, output):
-            self.seconds[name] += self._now() - self._started.pop(id(mod))
+            if self.time_sections:
+                self.seconds[name] += (
+                    self._now() - self._started.pop(id(mod)))
             self.calls[name] += 1
 
         module.register_forward_pre_hook(before)
@@ -150,6 +163,8 @@ class SectionTimer:
         The instance attribute set here shadows the class method for this
         benchmark's model only.
         """
+        if not self.time_sections:
+            return
         original = getattr(owner, method)
 
         def timed(*args, **kwargs):
@@ -300,10 +315,11 @@ def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> None:
             module._buffers[key] = src._buffers[key]
 
 
-def watched_model(config: str, device: torch.device) -> tuple:
+def watched_model(config: str, device: torch.device,
+                  time_sections: bool = True) -> tuple:
     """Build ``config`` and hook a :class:`SectionTimer` onto its parts."""
     model = build_model(config, device)
-    timer = SectionTimer(device)
+    timer = SectionTimer(device, time_sections)
     timer.watch_method('features', model.detector, 'extract_feat')
     timer.watch_method('head', model.detector, '_head_predict')
     if hasattr(model, 'motion'):
@@ -333,7 +349,10 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
         aggregation) per frame.
     """
     device = torch.device(args.device)
-    models = [watched_model(config, device) for config in args.configs]
+    models = [
+        watched_model(config, device, not args.no_section_times)
+        for config in args.configs
+    ]
     first_detector = models[0][0].detector
     for config, (model, _) in zip(args.configs[1:], models[1:]):
         if weight_mismatch(first_detector, model.detector):
@@ -399,8 +418,9 @@ def main() -> None:
         keep_freed_memory()
     flush_denormals_on_cpu(device_type)
     device_name = (
-        torch.cuda.get_device_name(args.device)
-        if args.device.startswith('cuda') else
+        f'{torch.cuda.get_device_name(args.device)}, cuDNN TF32 '
+        f'{"allowed" if torch.backends.cudnn.allow_tf32 else "off"}'
+        if device_type == 'cuda' else
         f'CPU, {torch.get_num_threads()} threads, malloc '
         f'{args.cpu_malloc}')
     print(f'input {args.shape[0]}x{args.shape[1]}, {args.frames} frames '
@@ -415,16 +435,20 @@ def main() -> None:
           'page faults/frame |')
     print('|' + '---|' * 17)
     for row in rows:
+        if args.no_section_times:
+            sections = ' | '.join(['n/a'] * 8)
+        else:
+            sections = (
+                f"{100 * row['flow']:.2f} | {100 * row['warp']:.3f} | "
+                f"{100 * row['aggregation']:.3f} | "
+                f"{100 * (row['warp'] + row['aggregation']):.3f} | "
+                f"{row['features_ms']:.1f} | {row['head_ms']:.1f} | "
+                f"{row['memory_ms']:.1f} | "
+                f"{(base_ms + row['memory_ms']) / base_ms:.3f}")
         print(f"| {row['config']} | {row['ms']:.1f} | "
               f"{row['median_ms']:.1f} | "
               f"{row['ms'] / base_ms:.3f} | {row['median_ratio']:.3f} | "
-              f"{row['nf']:.2f} | "
-              f"{row['nw']:.2f} | {100 * row['flow']:.2f} | "
-              f"{100 * row['warp']:.3f} | {100 * row['aggregation']:.3f} | "
-              f"{100 * (row['warp'] + row['aggregation']):.3f} | "
-              f"{row['features_ms']:.1f} | {row['head_ms']:.1f} | "
-              f"{row['memory_ms']:.1f} | "
-              f"{(base_ms + row['memory_ms']) / base_ms:.3f} | "
+              f"{row['nf']:.2f} | {row['nw']:.2f} | {sections} | "
               f"{row['ratio_interval'][0]:.3f}-"
               f"{row['ratio_interval'][1]:.3f} | "
               + ('n/a' if row['page_faults'] is None else

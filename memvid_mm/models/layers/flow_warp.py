@@ -37,7 +37,7 @@ Conventions:
   ``x * (W - 1) / W`` and so shrinks the map towards the top left corner
   even for a zero flow; this module does not have that bug.)
 """
-from typing import Iterator, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -121,27 +121,6 @@ def flow_to_feature_displacement(flow: Tensor,
     return disp * scale  # [N, 2, h, w]
 
 
-def _gather_cells(feat: Tensor, x: Tensor, y: Tensor) -> Tuple[Tensor, Tensor]:
-    """Read ``feat`` at integer cells ``(x, y)``, flagging invalid ones.
-
-    Args:
-        feat (Tensor): ``(N, C, h, w)`` feature map.
-        x (Tensor): ``(N, h, w)`` integer-valued column indices (float).
-        y (Tensor): ``(N, h, w)`` integer-valued row indices (float).
-
-    Returns:
-        tuple[Tensor, Tensor]: the values ``(N, C, h, w)`` (clamped to the
-        border for invalid cells) and a ``(N, 1, h, w)`` mask that is 1 for
-        cells inside the map and 0 outside.
-    """
-    n, c, h, w = feat.shape
-    valid = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
-    index = y.clamp(0, h - 1).long() * w + x.clamp(0, w - 1).long()
-    index = index.view(n, 1, -1).expand(n, c, -1)  # [N, C, h*w]
-    values = feat.reshape(n, c, h * w).gather(2, index)
-    return values.view(n, c, h, w), valid.unsqueeze(1)
-
-
 def check_interpolation(interpolation: str) -> str:
     """Validate a warp interpolation name.
 
@@ -180,23 +159,32 @@ def cubic_weights(frac: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     return far(frac + 1), near(frac), near(1 - frac), far(2 - frac)
 
 
-def _interpolation_taps(
-        coord: Tensor,
-        interpolation: str) -> Iterator[Tuple[int, Tensor]]:
-    """Cell offsets from ``floor(coord)`` and their 1-D weights.
+def _axis_taps(coord: Tensor, size: int,
+               interpolation: str) -> Tuple[Tensor, Tensor]:
+    """The cells the kernel reads along one axis, and their weights.
 
     Args:
-        coord (Tensor): ``(N, h, w)`` sampling coordinates along one axis.
-        interpolation (str): ``'bilinear'`` or ``'bicubic'``.
+        coord (Tensor): ``(N, h, w)`` sampling coordinates along the axis.
+        size (int): Length of the map along the axis.
+        interpolation (str): ``'bilinear'`` (k = 2 taps, offsets 0 and 1
+            from ``floor(coord)``) or ``'bicubic'`` (k = 4, offsets -1 to
+            2).
 
-    Yields:
-        tuple[int, Tensor]: an offset and its ``(N, h, w)`` weights.
+    Returns:
+        tuple[Tensor, Tensor]: ``(k, N, h, w)`` cell indices clamped into
+        the map (int64) and ``(k, N, h, w)`` weights, zero for the cells
+        outside the map.
     """
-    frac = coord - torch.floor(coord)
+    base = torch.floor(coord)
+    frac = coord - base
     if interpolation == 'bilinear':
-        yield from ((0, 1 - frac), (1, frac))
+        cells = torch.stack((base, base + 1))
+        weights = torch.stack((1 - frac, frac))
     else:
-        yield from zip((-1, 0, 1, 2), cubic_weights(frac))
+        cells = torch.stack((base - 1, base, base + 1, base + 2))
+        weights = torch.stack(cubic_weights(frac))
+    inside = (cells >= 0) & (cells <= size - 1)
+    return cells.clamp(0, size - 1).long(), weights * inside
 
 
 def warp_by_displacement(feat: Tensor,
@@ -251,16 +239,23 @@ def warp_by_displacement(feat: Tensor,
     disp, base_grid = disp.to(coord_dtype), base_grid.to(coord_dtype)
     x = (base_grid[:, 0] + disp[:, 0]).clamp(-reach, w - 1 + reach)
     y = (base_grid[:, 1] + disp[:, 1]).clamp(-reach, h - 1 + reach)
-    x0, y0 = torch.floor(x), torch.floor(y)  # [N, h, w]
-    x_taps = list(_interpolation_taps(x, interpolation))
+    rows, row_weights = _axis_taps(y, h, interpolation)  # [k, N, h, w]
+    cols, col_weights = _axis_taps(x, w, interpolation)
+    # every (row, col) tap at once: [k, k, N, h, w] indices and weights
+    # (the weights of taps outside the map are zero)
+    taps = rows.unsqueeze(1) * w + cols.unsqueeze(0)
+    weights = (row_weights.unsqueeze(1) * col_weights.unsqueeze(0)).to(
+        feat.dtype)
+    c = feat.size(1)
+    flat = feat.reshape(n, c, h * w)
     out = None
-    for dy, wy in _interpolation_taps(y, interpolation):
-        for dx, wx in x_taps:
-            values, valid = _gather_cells(feat, x0 + dx, y0 + dy)
-            weight = (wx * wy).unsqueeze(1) * valid  # [N, 1, h, w]
-            term = values * weight.to(feat.dtype)
-            out = term if out is None else out + term
-    return out
+    # one gather per tap, accumulated tap by tap: a (N, C, h, w) map of
+    # memory at a time, and few operations (kernel launches on a GPU)
+    for index, weight in zip(taps.flatten(0, 1), weights.flatten(0, 1)):
+        values = flat.gather(2, index.view(n, 1, -1).expand(n, c, -1))
+        term = values * weight.view(n, 1, -1)
+        out = term if out is None else out + term
+    return out.view(n, c, h, w)
 
 
 def flow_warp(feat: Tensor,

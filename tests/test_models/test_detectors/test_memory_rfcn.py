@@ -328,3 +328,66 @@ def test_frame_gap_reset_is_logged_once(memnet_cfg, log_records):
     assert len(messages) == 1, messages
     assert 'video 3: frame 5 does not follow frame 1' in messages[0]
     assert model.test_state.video_id == 4
+
+
+def test_cuda_online_clocknet_matches_cpu(clocknet_cfg, cuda_device):
+    """The weighted ClockNet recurrence gives the CPU's memories on CUDA."""
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.aggregator.combine = 'weighting'
+    cfg.aggregator.combine_hidden_channels = 8
+    model = build(cfg).eval()
+    torch.manual_seed(4)
+    with torch.no_grad():
+        for param in model.aggregator.parameters():
+            param.add_(torch.randn_like(param) * 0.3)
+    model_gpu = copy.deepcopy(model).to(cuda_device)
+    images = [torch.randn(1, 3, 64, 64) for _ in range(10)]
+    cpu_state, gpu_state = MemoryState(), MemoryState()
+    with torch.no_grad():
+        for t, image in enumerate(images):
+            on_cpu = model.memory_step(cpu_state, image,
+                                       model.extract_feat(image), 'v', t)
+            image_gpu = image.to(cuda_device)
+            on_gpu = model_gpu.memory_step(
+                gpu_state, image_gpu, model_gpu.extract_feat(image_gpu), 'v',
+                t)
+            assert on_gpu.device.type == 'cuda'
+            scale = on_cpu.abs().max()
+            assert (on_gpu.cpu() - on_cpu).abs().max() <= 1e-4 * scale, t
+    assert gpu_state.anchor_frame_ids == cpu_state.anchor_frame_ids
+    assert all(m.device.type == 'cuda' for m in gpu_state.memories)
+
+
+def test_cuda_online_predict_keeps_its_state_on_the_gpu(memnet_cfg,
+                                                        cuda_device):
+    model = build(memnet_cfg).to(cuda_device).eval()
+    for t in range(3):
+        batch = preprocess(model, frame_data(0, t), False)
+        assert batch['inputs'].device.type == 'cuda'
+        with torch.no_grad():
+            pred = model.predict(**batch)[0][0].pred_instances
+        assert pred.bboxes.device.type == 'cuda'
+        assert torch.isfinite(pred.bboxes).all()
+        assert ((pred.bboxes >= -1e-3) & (pred.bboxes <= 64 + 1e-3)).all()
+    assert model.test_state.frame_index == 3
+    assert all(m.device.type == 'cuda' for m in model.test_state.memories)
+
+
+def test_cuda_gradients_reach_flownet_and_earlier_frames(memnet_cfg,
+                                                         cuda_device):
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='last')
+    model = build(cfg).to(cuda_device).train()
+    batch = preprocess(model, packed_clips(1, 3), True)
+    inputs = batch['inputs'].clone().requires_grad_(True)
+    losses = model.loss(inputs, batch['data_samples'])
+    total = sum(v for k, v in losses.items()
+                if 'loss' in k and not isinstance(v, list))
+    assert torch.isfinite(total)
+    total.backward()
+    per_frame = inputs.grad.abs().sum(dim=(0, 2, 3, 4))  # [T]
+    assert (per_frame > 0).all(), per_frame
+    flow_grads = [p.grad for p in model.motion.parameters()
+                  if p.grad is not None]
+    assert flow_grads and any(g.abs().sum() > 0 for g in flow_grads)
+    assert all(g.device.type == 'cuda' for g in flow_grads)

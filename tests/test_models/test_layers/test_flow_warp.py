@@ -251,3 +251,23 @@ def test_unknown_interpolation_is_refused():
     with pytest.raises(ValueError, match='interpolation'):
         warp_by_displacement(feat, torch.zeros(1, 2, 4, 5),
                              make_base_grid(4, 5), 'nearest')
+
+
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+def test_cuda_matches_cpu(interpolation, cuda_device):
+    """Values and gradients, with many taps outside the map."""
+    gen = torch.Generator().manual_seed(5)
+    feat = torch.randn(2, 5, 9, 13, generator=gen)
+    disp = torch.randn(2, 2, 9, 13, generator=gen) * 3
+    results = []
+    for device in (torch.device('cpu'), cuda_device):
+        feat_d = feat.to(device).clone().requires_grad_()
+        disp_d = disp.to(device).clone().requires_grad_()
+        out = warp_by_displacement(feat_d, disp_d,
+                                   make_base_grid(9, 13, device=device),
+                                   interpolation)
+        assert out.device.type == device.type
+        out.square().sum().backward()
+        results.append([t.cpu() for t in (out, feat_d.grad, disp_d.grad)])
+    for cpu, cuda in zip(*results):
+        assert torch.allclose(cuda, cpu, atol=1e-5, rtol=1e-5)

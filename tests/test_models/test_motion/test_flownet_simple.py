@@ -1,4 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
+import copy
+
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -369,3 +371,19 @@ def test_loss_trains_the_network_and_checks_shapes():
         model.loss(img_cur, img_prev, gt[:, :, :32])
     with pytest.raises(ValueError, match='level_weights'):
         model.loss(img_cur, img_prev, gt, level_weights=(1.0, ))
+
+
+def test_cuda_matches_cpu(flownet, cuda_device):
+    """Same flow (TF32 off) and gradients reach the parameters on CUDA."""
+    img_cur = _normalise(torch.rand(1, 3, 64, 96) * 255)
+    img_prev = _normalise(torch.rand(1, 3, 64, 96) * 255)
+    with torch.no_grad():
+        on_cpu = flownet(img_cur, img_prev)
+    on_gpu = copy.deepcopy(flownet).to(cuda_device)
+    flow = on_gpu(img_cur.to(cuda_device), img_prev.to(cuda_device))
+    assert flow.device.type == 'cuda' and flow.shape == on_cpu.shape
+    scale = on_cpu.abs().max()
+    assert (flow.detach().cpu() - on_cpu).abs().max() <= 1e-4 * scale
+    flow.pow(2).mean().backward()
+    grad = on_gpu.get_parameter('conv1.0.conv.weight').grad
+    assert grad is not None and grad.abs().sum() > 0

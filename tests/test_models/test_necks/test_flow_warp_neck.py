@@ -124,3 +124,16 @@ def test_bicubic_neck_matches_flow_warp():
     assert torch.equal(neck(feat, torch.zeros(2, 2, 24, 40)), feat)
     with pytest.raises(ValueError, match='interpolation'):
         FlowWarp(interpolation='area')
+
+
+def test_cuda_input_gets_its_own_cuda_grid(neck, cuda_device):
+    feat = torch.randn(1, 4, 8, 12)
+    flow = torch.randn(1, 2, 32, 48) * 3
+    on_cpu = neck(feat, flow)
+    on_cuda = neck(feat.to(cuda_device), flow.to(cuda_device))
+    assert on_cuda.device.type == 'cuda'
+    assert torch.allclose(on_cuda.cpu(), on_cpu, atol=1e-5)
+    devices = {key[2].type for key in neck.grid_cache}
+    assert devices == {'cpu', 'cuda'}
+    assert all(grid.device.type == key[2].type
+               for key, grid in neck.grid_cache.items())

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Copyright (c) memvid_mm contributors. All rights reserved.
+# CUDA checks and GPU timings on a machine that has a CUDA build of torch
+# but neither mmcv nor the internet (a lent GPU machine):
+#   1. installs mmengine, mmdet and their pure-Python needs from $WHEELS;
+#   2. builds mmcv 2.1.0's ops with CUDA from the source tree $MMCV_SRC;
+#   3. runs the CUDA tests (the `cuda_device` fixture and the CUDA-only op
+#      tests), the GPU benchmark at the paper's scale and the tiny one,
+#      then the whole test suite, each with a time limit.
+# Logs go to $OUT (default work_dirs/cuda_check). The whole suite gets what
+# is left of $DEADLINE seconds (default 540) after the rest.
+#
+# MMCV_CUDA_OPS=all (default) builds every CUDA kernel of mmcv, the normal
+# build. MMCV_CUDA_OPS=nms builds mmcv's C++ ops for the CPU and only the CUDA
+# kernel of NMS, the one mmcv op that memvid_mm's models run (RPN and box
+# NMS; the PS RoI ops are memvid_mm's own): a few minutes instead of many,
+# for a short GPU lease. Any other mmcv op called on CUDA then fails loudly
+# ("not compiled with GPU support"), it never runs on the CPU instead.
+#
+# Usage:
+#   MMCV_SRC=path/to/mmcv-2.1.0 WHEELS=path/to/wheels \
+#       [MMCV_CUDA_OPS=nms] [OUT=dir] bash tools/misc/cuda_check.sh
+set -uo pipefail
+PY=${PYTHON:-python3}
+OUT=${OUT:-work_dirs/cuda_check}
+MMCV_CUDA_OPS=${MMCV_CUDA_OPS:-all}
+: "${MMCV_SRC:?give MMCV_SRC, the unpacked mmcv-2.1.0 source tree}"
+: "${WHEELS:?give WHEELS, a folder of mmengine/mmdet (and needs) wheels}"
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+
+step() { echo "[cuda_check] $(date +%T) $*"; }
+
+step "installing wheels from $WHEELS"
+$PY -m pip install -q --no-index --no-deps "$WHEELS"/*.whl || exit 1
+
+BUILD=$(mktemp -d)/mmcv
+cp -r "$MMCV_SRC" "$BUILD"
+CSRC=$BUILD/mmcv/ops/csrc
+if [ "$MMCV_CUDA_OPS" = nms ]; then
+    step "mmcv: CPU ops + the CUDA kernel of NMS only"
+    find "$CSRC/pytorch/cuda" -name '*.cu' ! -name nms_cuda.cu -delete
+    # the CUDA registration of nms alone, from mmcv's own cudabind.cpp
+    {
+        sed -n '1,2p' "$CSRC/pytorch/cuda/cudabind.cpp"
+        sed -n '/^Tensor NMSCUDAKernelLauncher/,/REGISTER_DEVICE_IMPL(nms_impl, CUDA, nms_cuda);/p' \
+            "$CSRC/pytorch/cuda/cudabind.cpp"
+    } > "$CSRC/pytorch/cuda/cudabind_nms.cpp"
+    rm "$CSRC/pytorch/cuda/cudabind.cpp"
+    grep -q 'REGISTER_DEVICE_IMPL(nms_impl, CUDA' \
+        "$CSRC/pytorch/cuda/cudabind_nms.cpp" || {
+        echo 'nms registration not found in cudabind.cpp'; exit 1; }
+    # these three call CUDA launchers directly under MMCV_WITH_CUDA
+    for f in spconv_ops nms_rotated nms_quadri; do
+        sed -i '1i #undef MMCV_WITH_CUDA' "$CSRC/pytorch/$f.cpp"
+    done
+elif [ "$MMCV_CUDA_OPS" != all ]; then
+    echo "MMCV_CUDA_OPS must be all or nms, got $MMCV_CUDA_OPS"; exit 1
+fi
+
+# Headers that mmcv 2.1.0 includes and newer torch may no longer ship.
+TORCH_INC=$($PY -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "include"))')
+SHIM=$(mktemp -d)
+for header in THC/THCAtomics.cuh ATen/cuda/CUDAApplyUtils.cuh; do
+    if [ ! -f "$TORCH_INC/$header" ]; then
+        step "torch lacks $header: shim includes ATen/cuda/Atomic.cuh"
+        mkdir -p "$SHIM/$(dirname $header)"
+        echo '#include <ATen/cuda/Atomic.cuh>' > "$SHIM/$header"
+    fi
+done
+ARCH=$($PY -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability())')
+step "building mmcv ($MMCV_CUDA_OPS CUDA ops) for sm $ARCH on $(nproc) cores"
+start=$SECONDS
+CPATH=$SHIM${CPATH:+:$CPATH} MMCV_CUDA_ARGS="-I$SHIM" MMCV_WITH_OPS=1 \
+    FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=$ARCH MAX_JOBS=$(nproc) \
+    $PY -m pip install -v --no-index --no-deps --no-build-isolation \
+    "$BUILD" > "$OUT/mmcv_build.log" 2>&1
+rc=$?
+step "mmcv build rc $rc in $((SECONDS - start)) s"
+if [ $rc -ne 0 ]; then
+    grep -n -m 20 -i 'error' "$OUT/mmcv_build.log"
+    tail -n 30 "$OUT/mmcv_build.log"
+    exit 1
+fi
+
+$PY - <<'EOF' 2>&1 | tee "$OUT/versions.txt" || exit 1
+import mmcv, mmdet, mmengine, torch
+from mmcv.ops import batched_nms
+import memvid_mm
+boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.],
+                      [20., 20., 30., 30.]], device='cuda')
+scores = torch.tensor([0.9, 0.8, 0.7], device='cuda')
+dets, keep = batched_nms(boxes, scores, torch.zeros(3, device='cuda'),
+                         dict(type='nms', iou_threshold=0.5))
+assert keep.tolist() == [0, 2], keep
+print(f'torch {torch.__version__} (CUDA {torch.version.cuda}), mmcv '
+      f'{mmcv.__version__}, mmdet {mmdet.__version__}, mmengine '
+      f'{mmengine.__version__}, {torch.cuda.get_device_name()}; '
+      f'mmcv NMS on CUDA ok')
+EOF
+
+step "CUDA tests"
+timeout 300 $PY -m pytest tests -q -p no:cacheprovider -rs -k cuda \
+    2>&1 | tee "$OUT/cuda_tests.log" | tail -n 15
+
+BENCH="tools/analysis_tools/benchmark.py --device cuda --frames 200"
+step "benchmark, paper scale, frame times without section syncs"
+timeout 300 $PY $BENCH --preset paper --warmup 20 --no-section-times \
+    2>&1 | tee "$OUT/bench_paper.log"
+step "benchmark, paper scale, with section times (+ MemNet-6 bicubic)"
+MEMNET6=configs/memnet/memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py
+BICUBIC=configs/memnet/_cuda_check_memnet-6_bicubic.py
+printf "_base_ = ['./%s']\nmodel = dict(warp=dict(interpolation='bicubic'))\n" \
+    "$(basename $MEMNET6)" > "$BICUBIC"
+timeout 300 $PY $BENCH --warmup 20 --shape 600 1000 --configs \
+    configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py "$MEMNET6" \
+    configs/clocknet_r101_vid.py "$BICUBIC" \
+    2>&1 | tee "$OUT/bench_paper_sections.log"
+rm -f "$BICUBIC"
+step "benchmark, tiny scale"
+timeout 200 $PY $BENCH --preset tiny --warmup 20 \
+    2>&1 | tee "$OUT/bench_tiny.log"
+
+left=$(( ${DEADLINE:-540} - SECONDS ))
+step "whole test suite, $left s left"
+if [ $left -gt 30 ]; then
+    timeout $left $PY -m pytest tests -q -p no:cacheprovider -rs \
+        2>&1 | tee "$OUT/tests.log" | tail -n 15
+fi
+step done
