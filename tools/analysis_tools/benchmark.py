@@ -41,6 +41,10 @@ Examples::
     python tools/analysis_tools/benchmark.py --preset paper
     # the SynthVID models of `make demo`
     python tools/analysis_tools/benchmark.py --preset tiny
+    # on a GPU, frame times with no synchronisation inside a frame (the
+    # section times cost two each on CUDA); NF and NW are still counted
+    python tools/analysis_tools/benchmark.py --preset paper --device cuda \\
+        --no-section-times
     # any configs
     python tools/analysis_tools/benchmark.py --configs A.py B.py \\
         --shape 600 1000

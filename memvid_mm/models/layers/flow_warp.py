@@ -243,7 +243,7 @@ def warp_by_displacement(feat: Tensor,
     cols, col_weights = _axis_taps(x, w, interpolation)
     # every (row, col) tap at once: [k, k, N, h, w] indices and weights
     # (the weights of taps outside the map are zero)
-    taps = rows.unsqueeze(1) * w + cols.unsqueeze(0)
+    tap_cells = rows.unsqueeze(1) * w + cols.unsqueeze(0)
     weights = (row_weights.unsqueeze(1) * col_weights.unsqueeze(0)).to(
         feat.dtype)
     c = feat.size(1)
@@ -251,7 +251,8 @@ def warp_by_displacement(feat: Tensor,
     out = None
     # one gather per tap, accumulated tap by tap: a (N, C, h, w) map of
     # memory at a time, and few operations (kernel launches on a GPU)
-    for index, weight in zip(taps.flatten(0, 1), weights.flatten(0, 1)):
+    for index, weight in zip(
+            tap_cells.flatten(0, 1), weights.flatten(0, 1)):
         values = flat.gather(2, index.view(n, 1, -1).expand(n, c, -1))
         term = values * weight.view(n, 1, -1)
         out = term if out is None else out + term
