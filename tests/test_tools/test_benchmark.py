@@ -15,18 +15,25 @@ CLOCKNET_CFG = (
     'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
 
 
-def test_benchmark_reports_nf_and_nw_per_model():
-    configs = [RFCN_CFG, CLOCKNET_CFG]
+def benchmark_rows(*args):
+    """Run the tool with ``args``; return its stdout and table rows."""
     proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark.py', '--configs',
-         *configs, '--shape', '64', '96', '--frames', '8', '--warmup', '1'],
+        [sys.executable, 'tools/analysis_tools/benchmark.py', *args],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (f'{CLOCKNET_CFG}: detector weights shared with the first model'
-            in proc.stdout)
-    rows = [line.split('|')[1:-1] for line in proc.stdout.splitlines()
+    rows = [[cell.strip() for cell in line.split('|')[1:-1]]
+            for line in proc.stdout.splitlines()
             if line.startswith('| configs/')]
-    assert [r[0].strip() for r in rows] == configs
+    return proc.stdout, rows
+
+
+def test_benchmark_reports_nf_and_nw_per_model():
+    configs = [RFCN_CFG, CLOCKNET_CFG]
+    stdout, rows = benchmark_rows('--configs', *configs, '--shape', '64',
+                                  '96', '--frames', '8', '--warmup', '1')
+    assert (f'{CLOCKNET_CFG}: detector weights shared with the first model'
+            in stdout)
+    assert [r[0] for r in rows] == configs
     # per-frame R-FCN: ratios of the first model to itself, no flow, no
     # warp, no memory time
     assert float(rows[0][3]) == 1.0 and float(rows[0][4]) == 1.0
@@ -38,11 +45,11 @@ def test_benchmark_reports_nf_and_nw_per_model():
     assert float(rows[1][6]) == 3.0
     assert float(rows[1][5]) == 2.25
     # the first model's ratio to itself has no spread; page faults counted
-    assert rows[0][15].strip() == '1.000-1.000'
+    assert rows[0][15] == '1.000-1.000'
     low, high = (float(v) for v in rows[1][15].split('-'))
     assert low <= float(rows[1][3]) <= high
     assert all(float(r[16]) >= 0 for r in rows)
-    assert 'malloc reuse' in proc.stdout
+    assert 'malloc reuse' in stdout
 
 
 def test_ratio_interval_brackets_the_ratio_of_means():
@@ -66,16 +73,11 @@ def test_reused_malloc_memory_stops_the_page_faults_of_every_frame():
     big activations; with reuse the frames run on the pages of the last."""
     faults = {}
     for mode in ('system', 'reuse'):
-        proc = subprocess.run(
-            [sys.executable, 'tools/analysis_tools/benchmark.py',
-             '--configs', RFCN_CFG, '--shape', '960', '1600', '--frames',
-             '2', '--warmup', '4', '--threads', '2', '--cpu-malloc', mode],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert f'malloc {mode}' in proc.stdout
-        row = [line.split('|')[1:-1] for line in proc.stdout.splitlines()
-               if line.startswith('| configs/')][0]
-        faults[mode] = float(row[16])
+        stdout, rows = benchmark_rows(
+            '--configs', RFCN_CFG, '--shape', '960', '1600', '--frames', '2',
+            '--warmup', '4', '--threads', '2', '--cpu-malloc', mode)
+        assert f'malloc {mode}' in stdout
+        faults[mode] = float(rows[0][16])
     assert faults['system'] > 1000
     # The heap grows during the warm-up frames, then its pages are reused:
     # usually 0-2 faults per frame against ~30,000, but now and then a
@@ -108,18 +110,6 @@ def test_share_weights_rejects_different_detectors():
     assert tool.weight_mismatch(small, small) == []
     with pytest.raises(ValueError, match='cannot share detector weights'):
         tool.share_weights(small, other)
-
-
-def benchmark_rows(*args):
-    """Run the tool with ``args``; return its stdout and table rows."""
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark.py', *args],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = [[cell.strip() for cell in line.split('|')[1:-1]]
-            for line in proc.stdout.splitlines()
-            if line.startswith('| configs/')]
-    return proc.stdout, rows
 
 
 def test_no_section_times_still_counts_flows_and_warps():

@@ -8,7 +8,9 @@
 #      tests), the GPU benchmark at the paper's scale and the tiny one,
 #      then the whole test suite, each with a time limit.
 # Logs go to $OUT (default work_dirs/cuda_check). The whole suite gets what
-# is left of $DEADLINE seconds (default 540) after the rest.
+# is left of $DEADLINE seconds (default 540) after the rest. Every step runs
+# even if one before it fails; the exit status is 1 if any failed
+# (or the suite had no time left).
 #
 # MMCV_CUDA_OPS=all (default) builds every CUDA kernel of mmcv, the normal
 # build. MMCV_CUDA_OPS=nms builds mmcv's C++ ops for the CPU and only the CUDA
@@ -100,14 +102,15 @@ print(f'torch {torch.__version__} (CUDA {torch.version.cuda}), mmcv '
       f'mmcv NMS on CUDA ok')
 EOF
 
+failed=0
 step "CUDA tests"
 timeout 300 $PY -m pytest tests -q -p no:cacheprovider -rs -k cuda \
-    2>&1 | tee "$OUT/cuda_tests.log" | tail -n 15
+    2>&1 | tee "$OUT/cuda_tests.log" | tail -n 15 || failed=1
 
 BENCH="tools/analysis_tools/benchmark.py --device cuda --frames 200"
 step "benchmark, paper scale, frame times without section syncs"
 timeout 300 $PY $BENCH --preset paper --warmup 20 --no-section-times \
-    2>&1 | tee "$OUT/bench_paper.log"
+    2>&1 | tee "$OUT/bench_paper.log" || failed=1
 step "benchmark, paper scale, with section times (+ MemNet-6 bicubic)"
 MEMNET6=configs/memnet/memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py
 BICUBIC=configs/memnet/_cuda_check_memnet-6_bicubic.py
@@ -116,16 +119,19 @@ printf "_base_ = ['./%s']\nmodel = dict(warp=dict(interpolation='bicubic'))\n" \
 timeout 300 $PY $BENCH --warmup 20 --shape 600 1000 --configs \
     configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py "$MEMNET6" \
     configs/clocknet_r101_vid.py "$BICUBIC" \
-    2>&1 | tee "$OUT/bench_paper_sections.log"
+    2>&1 | tee "$OUT/bench_paper_sections.log" || failed=1
 rm -f "$BICUBIC"
 step "benchmark, tiny scale"
 timeout 200 $PY $BENCH --preset tiny --warmup 20 \
-    2>&1 | tee "$OUT/bench_tiny.log"
+    2>&1 | tee "$OUT/bench_tiny.log" || failed=1
 
 left=$(( ${DEADLINE:-540} - SECONDS ))
 step "whole test suite, $left s left"
 if [ $left -gt 30 ]; then
     timeout $left $PY -m pytest tests -q -p no:cacheprovider -rs \
-        2>&1 | tee "$OUT/tests.log" | tail -n 15
+        2>&1 | tee "$OUT/tests.log" | tail -n 15 || failed=1
+else
+    step "whole test suite NOT run: too little time left"; failed=1
 fi
-step done
+step "done, failed=$failed"
+exit $failed

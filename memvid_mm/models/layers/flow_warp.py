@@ -222,7 +222,7 @@ def warp_by_displacement(feat: Tensor,
     if feat.dim() != 4:
         raise ValueError('feat must have shape (N, C, h, w), got '
                          f'{tuple(feat.shape)}')
-    n, _, h, w = feat.shape
+    n, c, h, w = feat.shape
     if disp.shape != (n, 2, h, w):
         raise ValueError(f'disp must have shape {(n, 2, h, w)} to warp '
                          f'feat {tuple(feat.shape)}, got {tuple(disp.shape)}')
@@ -246,7 +246,6 @@ def warp_by_displacement(feat: Tensor,
     tap_cells = rows.unsqueeze(1) * w + cols.unsqueeze(0)
     weights = (row_weights.unsqueeze(1) * col_weights.unsqueeze(0)).to(
         feat.dtype)
-    c = feat.size(1)
     flat = feat.reshape(n, c, h * w)
     out = None
     # one gather per tap, accumulated tap by tap: a (N, C, h, w) map of
