@@ -1,0 +1,110 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Count the operations of one FlowWarp call and time it.
+
+On a GPU every operation that computes is a kernel launch, and for a
+memory of the paper's size (1024 x 38 x 63) a launch costs more than the
+work it does, so the operation count predicts the warp's GPU time better
+than its FLOPs. The tool runs the FlowWarp neck (flow resize included) once
+under ``torch.profiler`` and counts the top-level ``aten`` operations: all
+of them, and those that compute (views, reshapes, expands and no-op dtype
+conversions left out). Then it times the call (median of ``--repeats``,
+without autograd).
+
+Shapes: ``paper``, a (1, 1024, 38, 63) map warped with a 600x1000 flow
+(R-101 at stride 16); ``tiny``, a (1, 64, 12, 20) map with a 96x160 flow
+(the SynthVID models).
+
+Example::
+
+    python tools/analysis_tools/benchmark_warp.py --threads 2
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Tuple
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+# let the script run from a checkout without installing memvid_mm
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from memvid_mm.models.necks import FlowWarp  # noqa: E402
+
+SHAPES = {
+    'paper': ((1, 1024, 38, 63), (600, 1000)),
+    'tiny': ((1, 64, 12, 20), (96, 160)),
+}
+# top-level aten operations that only describe or alias a tensor
+NON_COMPUTING = frozenset({
+    'aten::view', 'aten::expand', 'aten::select', 'aten::unbind',
+    'aten::reshape', 'aten::unsqueeze', 'aten::slice', 'aten::to',
+    'aten::_unsafe_view', 'aten::alias', 'aten::as_strided',
+    'aten::flatten', 'aten::promote_types', 'aten::detach'
+})
+
+
+def count_operations(fn) -> Tuple[int, int]:
+    """Top-level aten operations of one call of ``fn``.
+
+    Returns:
+        tuple[int, int]: All top-level operations, and those that compute.
+    """
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    top = [
+        event.name for event in prof.events()
+        if event.name.startswith('aten::') and (
+            event.cpu_parent is None
+            or not event.cpu_parent.name.startswith('aten::'))
+    ]
+    return len(top), sum(name not in NON_COMPUTING for name in top)
+
+
+def median_ms(fn, repeats: int, device: torch.device) -> float:
+    times = []
+    for _ in range(repeats):
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return 1000 * sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, help='torch CPU threads')
+    parser.add_argument('--repeats', type=int, default=40)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(f'{args.device}, {torch.get_num_threads()} threads, torch '
+          f'{torch.__version__}; median of {args.repeats} calls')
+    print('| shape | interpolation | aten ops | computing ops | ms |')
+    print('|---|---|---|---|---|')
+    generator = torch.Generator().manual_seed(0)
+    for shape_name, (feat_shape, flow_hw) in SHAPES.items():
+        feat = torch.randn(*feat_shape, generator=generator).to(device)
+        flow = (torch.randn(feat_shape[0], 2, *flow_hw, generator=generator)
+                * 5).to(device)
+        for interpolation in ('bilinear', 'bicubic'):
+            neck = FlowWarp(interpolation=interpolation)
+
+            def warp():
+                return neck(feat, flow)
+
+            with torch.no_grad():
+                warp()  # warm-up, and the base grid is cached
+                ops, computing = count_operations(warp)
+                ms = median_ms(warp, args.repeats, device)
+            print(f'| {shape_name} {tuple(feat_shape)} | {interpolation} | '
+                  f'{ops} | {computing} | {ms:.3f} |')
+
+
+if __name__ == '__main__':
+    main()
