@@ -50,6 +50,7 @@ def test_benchmark_reports_nf_and_nw_per_model():
     assert low <= float(rows[1][3]) <= high
     assert all(float(r[16]) >= 0 for r in rows)
     assert 'malloc reuse' in stdout
+    assert "FlowWarp's default auto is gather here" in stdout
 
 
 def test_ratio_interval_brackets_the_ratio_of_means():
@@ -122,10 +123,32 @@ def test_no_section_times_still_counts_flows_and_warps():
     assert float(rows[1][1]) > 0
 
 
+def test_warp_sampler_is_set_in_the_memory_models():
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    device = torch.device('cpu')
+    clocknet = tool.build_model(
+        osp.join(REPO_ROOT, CLOCKNET_CFG), device, warp_sampler='grid_sample')
+    assert clocknet.warp.sampler == 'grid_sample'
+    assert tool.build_model(osp.join(REPO_ROOT, CLOCKNET_CFG),
+                            device).warp.sampler == 'auto'
+    # a per-frame detector has no warp to set
+    assert not hasattr(
+        tool.build_model(
+            osp.join(REPO_ROOT, RFCN_CFG), device, warp_sampler='gather'),
+        'warp')
+    stdout, rows = benchmark_rows('--configs', RFCN_CFG, CLOCKNET_CFG,
+                                  '--shape', '64', '96', '--frames', '2',
+                                  '--warmup', '1', '--warp-sampler',
+                                  'grid_sample')
+    assert 'warp sampler grid_sample' in stdout
+    assert float(rows[1][6]) == 3.0
+
+
 def test_runs_on_cuda(cuda_device):
     stdout, rows = benchmark_rows('--preset', 'tiny', '--device', 'cuda',
                                   '--frames', '4', '--warmup', '2')
     assert torch.cuda.get_device_name() in stdout and 'TF32' in stdout
+    assert "default auto is grid_sample here" in stdout
     assert len(rows) == 3
     # MemNet: one flow and one warp a frame; ClockNet frames 2..5: 2 and 3
     assert [float(v) for v in rows[1][5:7]] == [1.0, 1.0]

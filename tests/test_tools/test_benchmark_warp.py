@@ -15,7 +15,7 @@ def test_count_operations_leaves_out_views():
     assert tool.count_operations(lambda: (x + 1).view(-1) * 2) == (3, 2)
 
 
-def test_reports_every_shape_and_interpolation():
+def test_reports_every_shape_interpolation_and_sampler():
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/benchmark_warp.py',
          '--repeats', '2', '--threads', '2'],
@@ -24,11 +24,20 @@ def test_reports_every_shape_and_interpolation():
     rows = [[cell.strip() for cell in line.split('|')[1:-1]]
             for line in proc.stdout.splitlines()
             if line.startswith('| paper') or line.startswith('| tiny')]
-    assert [r[1] for r in rows] == ['bilinear', 'bicubic'] * 2
+    assert [(r[1], r[2]) for r in rows] == [
+        ('bilinear', 'grid_sample'), ('bilinear', 'gather'),
+        ('bicubic', 'grid_sample'), ('bicubic', 'gather')] * 2
+    counts = {}
     for row in rows:
-        ops, computing, ms = int(row[2]), int(row[3]), float(row[4])
+        ops, computing, ms = int(row[3]), int(row[4]), float(row[5])
         assert 0 < computing < ops and ms > 0
-    # the bicubic kernel reads 16 cells instead of 4: more operations
-    assert int(rows[0][3]) < int(rows[1][3])
-    # the count does not depend on the map's size
-    assert rows[0][2:4] == rows[2][2:4]
+        counts.setdefault(row[0].split()[0], []).append(computing)
+    bilinear_grid, bilinear_gather, bicubic_grid, bicubic_gather = counts[
+        'paper']
+    # one fused grid_sample call against one gather per tap
+    assert bilinear_grid < bilinear_gather
+    assert bicubic_grid < bicubic_gather
+    # the gather sampler's bicubic kernel reads 16 cells instead of 4
+    assert bilinear_gather < bicubic_gather
+    # the counts do not depend on the map's size
+    assert counts['paper'] == counts['tiny']

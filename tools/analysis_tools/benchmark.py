@@ -45,6 +45,10 @@ Examples::
     # section times cost two each on CUDA); NF and NW are still counted
     python tools/analysis_tools/benchmark.py --preset paper --device cuda \\
         --no-section-times
+    # the GPU again with the deterministic gather warp instead of the
+    # fused grid_sample one ('auto' picks grid_sample on CUDA)
+    python tools/analysis_tools/benchmark.py --preset paper --device cuda \\
+        --warp-sampler gather
     # any configs
     python tools/analysis_tools/benchmark.py --configs A.py B.py \\
         --shape 600 1000
@@ -64,6 +68,8 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from memvid_mm.evaluation.functional.bootstrap import percentile_interval
+from memvid_mm.models.layers import WARP_SAMPLERS
+from memvid_mm.models.layers.flow_warp import resolve_sampler
 from memvid_mm.utils import flush_denormals_on_cpu
 
 try:  # POSIX only; page faults are not counted elsewhere
@@ -106,6 +112,10 @@ def parse_args() -> argparse.Namespace:
         help='count flows and warps but do not time the sections; on CUDA '
         'every section time costs two synchronisations, so this gives the '
         'frame times of an unhooked run (section columns read n/a)')
+    parser.add_argument(
+        '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
+        help="set the memory models' FlowWarp sampler (default: the "
+        "configs' own, 'auto': grid_sample on CUDA, gather on the CPU)")
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch default)')
     parser.add_argument(
@@ -278,8 +288,23 @@ def make_frames(num: int, shape: Sequence[int],
     return frames
 
 
-def build_model(config: str, device: torch.device) -> torch.nn.Module:
+def build_model(config: str,
+                device: torch.device,
+                warp_sampler: Optional[str] = None) -> torch.nn.Module:
+    """Build ``config``'s model in eval mode on ``device``.
+
+    Args:
+        config (str): Config file.
+        device (torch.device): Device of the model.
+        warp_sampler (str, optional): Sampler of the model's FlowWarp, if
+            it has one. Defaults to None (the config's).
+
+    Returns:
+        torch.nn.Module: The model, with freshly initialised weights.
+    """
     cfg = Config.fromfile(config)
+    if warp_sampler is not None and 'warp' in cfg.model:
+        cfg.model.warp.sampler = warp_sampler
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
@@ -319,10 +344,12 @@ def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> None:
             module._buffers[key] = src._buffers[key]
 
 
-def watched_model(config: str, device: torch.device,
-                  time_sections: bool = True) -> tuple:
+def watched_model(config: str,
+                  device: torch.device,
+                  time_sections: bool = True,
+                  warp_sampler: Optional[str] = None) -> tuple:
     """Build ``config`` and hook a :class:`SectionTimer` onto its parts."""
-    model = build_model(config, device)
+    model = build_model(config, device, warp_sampler)
     timer = SectionTimer(device, time_sections)
     timer.watch_method('features', model.detector, 'extract_feat')
     timer.watch_method('head', model.detector, '_head_predict')
@@ -354,8 +381,8 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     """
     device = torch.device(args.device)
     models = [
-        watched_model(config, device, not args.no_section_times)
-        for config in args.configs
+        watched_model(config, device, not args.no_section_times,
+                      args.warp_sampler) for config in args.configs
     ]
     first_detector = models[0][0].detector
     for config, (model, _) in zip(args.configs[1:], models[1:]):
@@ -427,9 +454,13 @@ def main() -> None:
         if device_type == 'cuda' else
         f'CPU, {torch.get_num_threads()} threads, malloc '
         f'{args.cpu_malloc}')
+    # FlowWarp's default 'auto', as it resolves under predict (no grad)
+    sampler = args.warp_sampler or (
+        f"as configured (FlowWarp's default auto is "
+        f"{resolve_sampler('auto', args.device, False)} here)")
     print(f'input {args.shape[0]}x{args.shape[1]}, {args.frames} frames '
           f'after {args.warmup} warm-up, {device_name}, torch '
-          f'{torch.__version__}')
+          f'{torch.__version__}, warp sampler {sampler}')
     rows = benchmark(args)
     base_ms = rows[0]['ms']
     print('| config | ms/frame | median ms | x first | median x first | '

@@ -1,5 +1,5 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
-"""Count the operations of one FlowWarp call and time it.
+"""Count the operations of one FlowWarp call and time it, per sampler.
 
 On a GPU every operation that computes is a kernel launch, and for a
 memory of the paper's size (1024 x 38 x 63) a launch costs more than the
@@ -8,7 +8,9 @@ than its FLOPs. The tool runs the FlowWarp neck (flow resize included) once
 under ``torch.profiler`` and counts the top-level ``aten`` operations: all
 of them, and those that compute (views, reshapes, expands and no-op dtype
 conversions left out). Then it times the call (median of ``--repeats``,
-without autograd).
+without autograd). Every shape and interpolation is run with both
+samplers of the neck: ``grid_sample`` (one fused kernel) and ``gather``
+(one gather per kernel tap).
 
 Shapes: ``paper``, a (1, 1024, 38, 63) map warped with a 600x1000 flow
 (R-101 at stride 16); ``tiny``, a (1, 64, 12, 20) map with a 96x160 flow
@@ -29,6 +31,7 @@ from torch.profiler import ProfilerActivity, profile
 
 # let the script run from a checkout without installing memvid_mm
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from memvid_mm.models import layers  # noqa: E402
 from memvid_mm.models.necks import FlowWarp  # noqa: E402
 
 SHAPES = {
@@ -40,7 +43,8 @@ NON_COMPUTING = frozenset({
     'aten::view', 'aten::expand', 'aten::select', 'aten::unbind',
     'aten::reshape', 'aten::unsqueeze', 'aten::slice', 'aten::to',
     'aten::_unsafe_view', 'aten::alias', 'aten::as_strided',
-    'aten::flatten', 'aten::promote_types', 'aten::detach'
+    'aten::flatten', 'aten::promote_types', 'aten::detach',
+    'aten::lift_fresh', 'aten::detach_', 'aten::permute'
 })
 
 
@@ -85,25 +89,27 @@ def main() -> None:
     device = torch.device(args.device)
     print(f'{args.device}, {torch.get_num_threads()} threads, torch '
           f'{torch.__version__}; median of {args.repeats} calls')
-    print('| shape | interpolation | aten ops | computing ops | ms |')
-    print('|---|---|---|---|---|')
+    print('| shape | interpolation | sampler | aten ops | computing ops '
+          '| ms |')
+    print('|---|---|---|---|---|---|')
     generator = torch.Generator().manual_seed(0)
     for shape_name, (feat_shape, flow_hw) in SHAPES.items():
         feat = torch.randn(*feat_shape, generator=generator).to(device)
         flow = (torch.randn(feat_shape[0], 2, *flow_hw, generator=generator)
                 * 5).to(device)
-        for interpolation in ('bilinear', 'bicubic'):
-            neck = FlowWarp(interpolation=interpolation)
+        for interpolation in layers.WARP_INTERPOLATIONS:
+            for sampler in layers.WARP_SAMPLERS:
+                neck = FlowWarp(interpolation=interpolation, sampler=sampler)
 
-            def warp():
-                return neck(feat, flow)
+                def warp():
+                    return neck(feat, flow)
 
-            with torch.no_grad():
-                warp()  # warm-up, and the base grid is cached
-                ops, computing = count_operations(warp)
-                ms = median_ms(warp, args.repeats, device)
-            print(f'| {shape_name} {tuple(feat_shape)} | {interpolation} | '
-                  f'{ops} | {computing} | {ms:.3f} |')
+                with torch.no_grad():
+                    warp()  # warm-up, and the base grid is cached
+                    ops, computing = count_operations(warp)
+                    ms = median_ms(warp, args.repeats, device)
+                print(f'| {shape_name} {tuple(feat_shape)} | {interpolation} '
+                      f'| {sampler} | {ops} | {computing} | {ms:.3f} |')
 
 
 if __name__ == '__main__':

@@ -5,7 +5,8 @@
 #   1. installs mmengine, mmdet and their pure-Python needs from $WHEELS;
 #   2. builds mmcv 2.1.0's ops with CUDA from the source tree $MMCV_SRC;
 #   3. runs the CUDA tests (the `cuda_device` fixture and the CUDA-only op
-#      tests), the GPU benchmark at the paper's scale and the tiny one,
+#      tests), the GPU benchmark at the paper's scale (also with the gather
+#      warp sampler) and the tiny one, the warp benchmark of both samplers,
 #      then the whole test suite, each with a time limit.
 # Logs go to $OUT (default work_dirs/cuda_check). The whole suite gets what
 # is left of $DEADLINE seconds (default 540) after the rest. Every step runs
@@ -111,8 +112,16 @@ BENCH="tools/analysis_tools/benchmark.py --device cuda --frames 200"
 step "benchmark, paper scale, frame times without section syncs"
 timeout 300 $PY $BENCH --preset paper --warmup 20 --no-section-times \
     2>&1 | tee "$OUT/bench_paper.log" || failed=1
-step "benchmark, paper scale, with section times (+ MemNet-6 bicubic)"
 MEMNET6=configs/memnet/memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py
+step "benchmark, paper scale, the gather warp sampler instead of grid_sample"
+timeout 200 $PY $BENCH --warmup 20 --shape 600 1000 --no-section-times \
+    --warp-sampler gather --configs \
+    configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py "$MEMNET6" \
+    2>&1 | tee "$OUT/bench_paper_gather.log" || failed=1
+step "one FlowWarp call per sampler: operations and time"
+timeout 100 $PY tools/analysis_tools/benchmark_warp.py --device cuda \
+    --repeats 200 2>&1 | tee "$OUT/bench_warp.log" || failed=1
+step "benchmark, paper scale, with section times (+ MemNet-6 bicubic)"
 BICUBIC=configs/memnet/_cuda_check_memnet-6_bicubic.py
 printf "_base_ = ['./%s']\nmodel = dict(warp=dict(interpolation='bicubic'))\n" \
     "$(basename $MEMNET6)" > "$BICUBIC"

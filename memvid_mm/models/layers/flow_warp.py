@@ -17,10 +17,33 @@ Conventions:
   pixel ``p`` of the target frame is found at ``p + disp(p)`` in the frame
   the features were computed on. Locations outside the map read zeros.
 * Sampling is done in *pixel coordinates* (cell indices of the map), with
-  an explicit bilinear (the paper's Eq. 1, the default) or bicubic
-  interpolation, never through a normalised ``[-1, 1]`` grid. Hence a zero
-  displacement reproduces the input exactly (bit for bit) and an integer
-  displacement is an exact integer shift, with either kernel.
+  a bilinear (the paper's Eq. 1, the default) or bicubic interpolation,
+  by one of two samplers that compute the same warp:
+
+  - ``'grid_sample'``: one ``torch.nn.functional.grid_sample`` call, a
+    single fused kernel. Its normalised ``[-1, 1]``
+    grid is made exact: the map is zero-padded at the bottom and right to
+    a square of ``2**k + 1`` cells a side (:func:`padded_grid_size`), so
+    that with ``align_corners=True`` the normalisation is a multiplication
+    by a power of two, which round-trips integer positions without
+    rounding.
+    Its CUDA backward accumulates with atomics, so it is not
+    deterministic.
+  - ``'gather'``: explicit taps, one ``gather`` per tap (4 or 16), about
+    45 (bilinear) or 133 (bicubic) operations. Deterministic on CUDA too
+    (``torch.use_deterministic_algorithms``), and on the CPU faster than
+    PyTorch's ``grid_sample`` for maps of many channels.
+
+  ``sampler='auto'`` (the default, :func:`resolve_sampler`) takes
+  ``'grid_sample'`` for CUDA tensors, where the gather sampler's many
+  small operations cost a kernel launch each, unless deterministic
+  algorithms are on and the warp is differentiated; ``'gather'``
+  otherwise.
+
+  With either, a zero displacement reproduces the input exactly (bit for
+  bit) and an integer displacement is an exact integer shift. At
+  fractional positions the two differ by float rounding of the
+  coordinates (float32: about 1e-6 of the feature range).
 * Bilinear sampling at a fractional position averages two neighbouring
   cells, so a memory that is warped again every frame by a sub-cell
   displacement is blurred a little more each time: an object moving 0.25
@@ -37,6 +60,7 @@ Conventions:
   ``x * (W - 1) / W`` and so shrinks the map towards the top left corner
   even for a zero flow; this module does not have that bug.)
 """
+import math
 from typing import Sequence, Tuple
 
 import torch
@@ -44,6 +68,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 WARP_INTERPOLATIONS = ('bilinear', 'bicubic')
+# the two samplers; a warp's ``sampler`` may also be 'auto' (resolve_sampler)
+WARP_SAMPLERS = ('grid_sample', 'gather')
 # Keys' cubic convolution parameter, the one grid_sample's bicubic uses.
 CUBIC_A = -0.75
 
@@ -187,10 +213,212 @@ def _axis_taps(coord: Tensor, size: int,
     return cells.clamp(0, size - 1).long(), weights * inside
 
 
+def check_sampler(sampler: str) -> str:
+    """Validate a warp sampler name.
+
+    Args:
+        sampler (str): ``'auto'``, ``'grid_sample'`` or ``'gather'``.
+
+    Returns:
+        str: ``sampler``.
+    """
+    if sampler != 'auto' and sampler not in WARP_SAMPLERS:
+        raise ValueError(f"sampler must be 'auto' or one of "
+                         f'{WARP_SAMPLERS}, got {sampler!r}')
+    return sampler
+
+
+def padded_grid_size(size: int) -> int:
+    """The smallest ``2**k + 1`` (``k >= 1``) that holds ``size`` cells.
+
+    With ``align_corners=True``, ``grid_sample`` maps a normalised
+    coordinate ``u`` to the cell ``(u + 1) / 2 * (padded - 1)``; on a map of
+    ``2**k + 1`` cells that is a multiplication by ``2**(k - 1)``, exact in
+    floating point, and so is its inverse ``x * 2**(1 - k) - 1`` for cell
+    indices ``x`` (integers, or any float with a few bits to spare).
+
+    Args:
+        size (int): Cells along one axis of the map, ``>= 1``.
+
+    Returns:
+        int: ``2**k + 1 >= size`` with the smallest ``k >= 1``.
+    """
+    if size < 1:
+        raise ValueError(f'padded_grid_size needs size >= 1, got {size}')
+    return 2**max(1, math.ceil(math.log2(max(size - 1, 1)))) + 1
+
+
+def grid_sample_backward_is_nondeterministic(
+        device: torch.device, needs_grad: bool) -> bool:
+    """Whether differentiating ``grid_sample`` here breaks determinism.
+
+    PyTorch's CUDA backward of ``grid_sample`` accumulates with atomics and
+    raises when deterministic algorithms are on (not in warn-only mode),
+    e.g. under mmengine's ``randomness=dict(deterministic=True)``.
+
+    Args:
+        device (torch.device): Device of the features.
+        needs_grad (bool): Whether the warp will be differentiated.
+
+    Returns:
+        bool: True on CUDA, with a gradient, under deterministic
+        algorithms.
+    """
+    return (torch.device(device).type == 'cuda' and needs_grad
+            and torch.are_deterministic_algorithms_enabled()
+            and not torch.is_deterministic_algorithms_warn_only_enabled())
+
+
+def resolve_sampler(sampler: str, device: torch.device,
+                    needs_grad: bool) -> str:
+    """The sampler a warp uses: ``'auto'`` resolved for the device.
+
+    Args:
+        sampler (str): ``'auto'``, ``'grid_sample'`` or ``'gather'``.
+        device (torch.device): Device of the features.
+        needs_grad (bool): Whether the warp will be differentiated.
+
+    Returns:
+        str: ``sampler`` itself unless it is ``'auto'``, which becomes
+        ``'grid_sample'`` on CUDA (one kernel launch instead of about 45)
+        and ``'gather'`` on other devices (faster on the CPU) and under
+        deterministic CUDA training
+        (:func:`grid_sample_backward_is_nondeterministic`).
+    """
+    check_sampler(sampler)
+    if sampler != 'auto':
+        return sampler
+    if (torch.device(device).type == 'cuda'
+            and not grid_sample_backward_is_nondeterministic(
+                device, needs_grad)):
+        return 'grid_sample'
+    return 'gather'
+
+
+def check_deterministic_backward(device: torch.device,
+                                 needs_grad: bool) -> None:
+    """Refuse the ``grid_sample`` sampler where its backward would fail.
+
+    PyTorch raises at the *backward* pass
+    (:func:`grid_sample_backward_is_nondeterministic`); this check raises
+    at the forward pass instead, and says which sampler to use.
+
+    Args:
+        device (torch.device): Device of the features.
+        needs_grad (bool): Whether the warp will be differentiated.
+    """
+    if grid_sample_backward_is_nondeterministic(device, needs_grad):
+        raise RuntimeError(
+            "The warp's 'grid_sample' sampler has no deterministic CUDA "
+            'backward, and deterministic algorithms are on (e.g. '
+            "randomness=dict(deterministic=True)). Set sampler='gather' "
+            "or 'auto' (in a config: model.warp.sampler='gather'); it "
+            'computes the same warp deterministically.')
+
+
+def _check_warp_inputs(feat: Tensor, disp: Tensor, base_grid: Tensor,
+                       interpolation: str, sampler: str) -> None:
+    """Raise a ValueError naming the argument of the warp at fault."""
+    check_interpolation(interpolation)
+    check_sampler(sampler)
+    if feat.dim() != 4:
+        raise ValueError('feat must have shape (N, C, h, w), got '
+                         f'{tuple(feat.shape)}')
+    n, _, h, w = feat.shape
+    if disp.shape != (n, 2, h, w):
+        raise ValueError(f'disp must have shape {(n, 2, h, w)} to warp '
+                         f'feat {tuple(feat.shape)}, got {tuple(disp.shape)}')
+    if base_grid.shape != (1, 2, h, w):
+        raise ValueError(f'base_grid must have shape {(1, 2, h, w)}, got '
+                         f'{tuple(base_grid.shape)}')
+
+
+def _kernel_reach(interpolation: str) -> int:
+    """Cells beyond the map that the kernel's support still reaches."""
+    return 1 if interpolation == 'bilinear' else 2
+
+
+def _sample_by_gather(feat: Tensor, coords: Tensor,
+                      interpolation: str) -> Tensor:
+    """Sample ``feat`` at ``coords`` with one ``gather`` per kernel tap.
+
+    Args:
+        feat (Tensor): ``(N, C, h, w)`` map.
+        coords (Tensor): ``(N, 2, h, w)`` sampling positions in cells
+            (channel 0 = x, 1 = y), dtype of the coordinates.
+        interpolation (str): ``'bilinear'`` or ``'bicubic'``.
+
+    Returns:
+        Tensor: ``(N, C, h, w)``, dtype of ``feat``.
+    """
+    n, c, h, w = feat.shape
+    # Clamping to the kernel's reach outside the map ([-1, size] for
+    # bilinear, [-2, size + 1] for bicubic) keeps every position whose
+    # support touches the map; anything further out reads zeros either way,
+    # and the clamp keeps the integer conversion in range for huge flows.
+    reach = _kernel_reach(interpolation)
+    x = coords[:, 0].clamp(-reach, w - 1 + reach)
+    y = coords[:, 1].clamp(-reach, h - 1 + reach)
+    rows, row_weights = _axis_taps(y, h, interpolation)  # [k, N, h, w]
+    cols, col_weights = _axis_taps(x, w, interpolation)
+    # every (row, col) tap at once: [k, k, N, h, w] indices and weights
+    # (the weights of taps outside the map are zero)
+    tap_cells = rows.unsqueeze(1) * w + cols.unsqueeze(0)
+    weights = (row_weights.unsqueeze(1) * col_weights.unsqueeze(0)).to(
+        feat.dtype)
+    flat = feat.reshape(n, c, h * w)
+    out = None
+    # one gather per tap, accumulated tap by tap: a (N, C, h, w) map of
+    # memory at a time, and few operations (kernel launches on a GPU)
+    for index, weight in zip(
+            tap_cells.flatten(0, 1), weights.flatten(0, 1)):
+        values = flat.gather(2, index.view(n, 1, -1).expand(n, c, -1))
+        term = values * weight.view(n, 1, -1)
+        out = term if out is None else out + term
+    return out.view(n, c, h, w)
+
+
+def _sample_by_grid_sample(feat: Tensor, coords: Tensor,
+                           interpolation: str) -> Tensor:
+    """Sample ``feat`` at ``coords`` with one exact ``grid_sample`` call.
+
+    The map is zero-padded at the bottom and right to a ``P x P`` square,
+    ``P = padded_grid_size(max(h, w))``, so that one power-of-two scale
+    normalises both axes exactly: four small operations make the grid.
+
+    Args:
+        feat (Tensor): ``(N, C, h, w)`` map.
+        coords (Tensor): ``(N, 2, h, w)`` sampling positions in cells
+            (channel 0 = x, 1 = y), dtype of the coordinates.
+        interpolation (str): ``'bilinear'`` or ``'bicubic'``.
+
+    Returns:
+        Tensor: ``(N, C, h, w)``, dtype of ``feat`` (sampled in the dtype
+        of the coordinates: ``grid_sample`` wants one dtype for both).
+    """
+    h, w = feat.shape[-2:]
+    size = padded_grid_size(max(h, w))
+    scale = 2 / (size - 1)  # a power of two: exact (see padded_grid_size)
+    # Clamped to the kernel's reach outside the padded square (cells
+    # -reach and size - 1 + reach): the same outputs and gradients as the
+    # gather sampler's clamp, as every tap beyond the map reads a zero.
+    bound = 1 + _kernel_reach(interpolation) * scale
+    grid = (coords * scale - 1).clamp(-bound, bound).permute(0, 2, 3, 1)
+    padded = F.pad(feat.to(coords.dtype), (0, size - w, 0, size - h))
+    out = F.grid_sample(
+        padded,
+        grid,  # [N, h, w, 2]
+        mode=interpolation,
+        padding_mode='zeros',
+        align_corners=True)
+    return out.to(feat.dtype)
+
+
 def warp_by_displacement(feat: Tensor,
                          disp: Tensor,
                          base_grid: Tensor,
-                         interpolation: str = 'bilinear') -> Tensor:
+                         interpolation: str = 'bilinear',
+                         sampler: str = 'auto') -> Tensor:
     """Sample ``feat`` at ``base_grid + disp`` (zeros outside).
 
     Differentiable w.r.t. ``feat`` and ``disp`` (the interpolation weights
@@ -212,55 +440,37 @@ def warp_by_displacement(feat: Tensor,
             align_corners=True)`` on the correctly normalised grid). Cells
             outside the map read zeros with either. Defaults to
             ``'bilinear'``.
+        sampler (str): ``'grid_sample'`` (one fused kernel; its CUDA
+            backward is not deterministic), ``'gather'`` (one gather per
+            tap; deterministic) or ``'auto'`` (:func:`resolve_sampler`:
+            ``'grid_sample'`` on CUDA, else ``'gather'``). The same warp up
+            to float rounding at fractional positions, exact at integer
+            ones with both. See the module docstring. Defaults to
+            ``'auto'``.
 
     Returns:
         Tensor: ``(N, C, h, w)`` warped features, dtype of ``feat``. The
-        sampling coordinates and weights are computed in
-        ``coordinate_dtype(disp.dtype)``, at least float32.
+        sampling coordinates are computed in ``coordinate_dtype(disp.dtype)``,
+        at least float32; the ``'gather'`` sampler weights the taps in the
+        dtype of ``feat``, the ``'grid_sample'`` one samples in the
+        coordinate dtype.
     """
-    check_interpolation(interpolation)
-    if feat.dim() != 4:
-        raise ValueError('feat must have shape (N, C, h, w), got '
-                         f'{tuple(feat.shape)}')
-    n, c, h, w = feat.shape
-    if disp.shape != (n, 2, h, w):
-        raise ValueError(f'disp must have shape {(n, 2, h, w)} to warp '
-                         f'feat {tuple(feat.shape)}, got {tuple(disp.shape)}')
-    if base_grid.shape != (1, 2, h, w):
-        raise ValueError(f'base_grid must have shape {(1, 2, h, w)}, got '
-                         f'{tuple(base_grid.shape)}')
-    # Clamping to the kernel's reach outside the map ([-1, size] for
-    # bilinear, [-2, size + 1] for bicubic) keeps every location whose
-    # support touches the map; anything further out reads zeros either way,
-    # and the clamp keeps the integer conversion below in range for huge
-    # flows.
-    reach = 1 if interpolation == 'bilinear' else 2
+    _check_warp_inputs(feat, disp, base_grid, interpolation, sampler)
     coord_dtype = coordinate_dtype(disp.dtype)
-    disp, base_grid = disp.to(coord_dtype), base_grid.to(coord_dtype)
-    x = (base_grid[:, 0] + disp[:, 0]).clamp(-reach, w - 1 + reach)
-    y = (base_grid[:, 1] + disp[:, 1]).clamp(-reach, h - 1 + reach)
-    rows, row_weights = _axis_taps(y, h, interpolation)  # [k, N, h, w]
-    cols, col_weights = _axis_taps(x, w, interpolation)
-    # every (row, col) tap at once: [k, k, N, h, w] indices and weights
-    # (the weights of taps outside the map are zero)
-    tap_cells = rows.unsqueeze(1) * w + cols.unsqueeze(0)
-    weights = (row_weights.unsqueeze(1) * col_weights.unsqueeze(0)).to(
-        feat.dtype)
-    flat = feat.reshape(n, c, h * w)
-    out = None
-    # one gather per tap, accumulated tap by tap: a (N, C, h, w) map of
-    # memory at a time, and few operations (kernel launches on a GPU)
-    for index, weight in zip(
-            tap_cells.flatten(0, 1), weights.flatten(0, 1)):
-        values = flat.gather(2, index.view(n, 1, -1).expand(n, c, -1))
-        term = values * weight.view(n, 1, -1)
-        out = term if out is None else out + term
-    return out.view(n, c, h, w)
+    coords = base_grid.to(coord_dtype) + disp.to(coord_dtype)  # [N, 2, h, w]
+    needs_grad = torch.is_grad_enabled() and (feat.requires_grad
+                                              or disp.requires_grad)
+    sampler = resolve_sampler(sampler, feat.device, needs_grad)
+    if sampler == 'gather':
+        return _sample_by_gather(feat, coords, interpolation)
+    check_deterministic_backward(feat.device, needs_grad)
+    return _sample_by_grid_sample(feat, coords, interpolation)
 
 
 def flow_warp(feat: Tensor,
               flow: Tensor,
-              interpolation: str = 'bilinear') -> Tensor:
+              interpolation: str = 'bilinear',
+              sampler: str = 'auto') -> Tensor:
     """Warp a feature map with an image-resolution flow.
 
     Resizes ``flow`` to the feature map, rescales it to feature cells
@@ -274,6 +484,8 @@ def flow_warp(feat: Tensor,
             the target frame to the reference frame.
         interpolation (str): ``'bilinear'`` or ``'bicubic'``, see
             :func:`warp_by_displacement`. Defaults to ``'bilinear'``.
+        sampler (str): ``'auto'``, ``'grid_sample'`` or ``'gather'``,
+            see :func:`warp_by_displacement`. Defaults to ``'auto'``.
 
     Returns:
         Tensor: ``(N, C, h, w)`` features aligned to the target frame.
@@ -282,4 +494,5 @@ def flow_warp(feat: Tensor,
     disp = flow_to_feature_displacement(flow, (h, w))
     base_grid = make_base_grid(
         h, w, device=disp.device, dtype=coordinate_dtype(disp.dtype))
-    return warp_by_displacement(feat, disp, base_grid, interpolation)
+    return warp_by_displacement(feat, disp, base_grid, interpolation,
+                                sampler)

@@ -8,9 +8,9 @@ from mmdet.utils import OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..layers.flow_warp import (check_interpolation, coordinate_dtype,
-                                flow_to_feature_displacement, make_base_grid,
-                                warp_by_displacement)
+from ..layers.flow_warp import (check_interpolation, check_sampler,
+                                coordinate_dtype, flow_to_feature_displacement,
+                                make_base_grid, warp_by_displacement)
 
 GridKey = Tuple[int, int, torch.device, torch.dtype]
 
@@ -42,6 +42,15 @@ class FlowWarp(BaseModule):
             by sub-cell displacements (see
             :func:`~memvid_mm.models.layers.warp_by_displacement`).
             Defaults to ``'bilinear'``.
+        sampler (str): ``'grid_sample'``, one fused ``grid_sample`` call
+            per map (whose CUDA backward is not deterministic),
+            ``'gather'``, one gather per kernel tap (deterministic, many
+            more operations: kernel launches on a GPU), or ``'auto'``,
+            ``'grid_sample'`` on CUDA and ``'gather'`` on the CPU (where it
+            is faster) and in deterministic CUDA training. Both are exact
+            for zero and integer flows and agree to float rounding
+            elsewhere (see :mod:`memvid_mm.models.layers.flow_warp`).
+            Defaults to ``'auto'``.
         max_cached_grids (int): Size bound of ``grid_cache``.
             Defaults to 32.
         init_cfg (dict or list[dict], optional): Initialization config.
@@ -50,10 +59,12 @@ class FlowWarp(BaseModule):
 
     def __init__(self,
                  interpolation: str = 'bilinear',
+                 sampler: str = 'auto',
                  max_cached_grids: int = 32,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.interpolation = check_interpolation(interpolation)
+        self.sampler = check_sampler(sampler)
         if max_cached_grids < 1:
             raise ValueError('max_cached_grids must be >= 1, got '
                              f'{max_cached_grids}')
@@ -96,7 +107,8 @@ class FlowWarp(BaseModule):
         disp = flow_to_feature_displacement(flow, (h, w))
         grid = self.base_grid(h, w, disp.device,
                               coordinate_dtype(disp.dtype))
-        return warp_by_displacement(feat, disp, grid, self.interpolation)
+        return warp_by_displacement(feat, disp, grid, self.interpolation,
+                                    self.sampler)
 
     def forward(
             self, feats: Union[Tensor, Sequence[Tensor]],

@@ -3,9 +3,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from memvid_mm.models.layers import (cubic_weights,
+from memvid_mm.models.layers import (WARP_SAMPLERS, cubic_weights,
                                      flow_to_feature_displacement, flow_warp,
-                                     make_base_grid, warp_by_displacement)
+                                     make_base_grid, padded_grid_size,
+                                     warp_by_displacement)
+from memvid_mm.models.layers.flow_warp import (check_deterministic_backward,
+                                               resolve_sampler)
+
+samplers = pytest.mark.parametrize('sampler', WARP_SAMPLERS)
 
 
 def _constant_disp(n, h, w, dx, dy, dtype=torch.float32):
@@ -60,20 +65,24 @@ def test_make_base_grid_holds_integer_pixel_coordinates():
         make_base_grid(0, 4)
 
 
-def test_zero_flow_is_identity():
+@samplers
+def test_zero_flow_is_identity(sampler):
     feat = torch.randn(2, 5, 6, 9)
     base = make_base_grid(6, 9)
-    out = warp_by_displacement(feat, torch.zeros(2, 2, 6, 9), base)
+    out = warp_by_displacement(
+        feat, torch.zeros(2, 2, 6, 9), base, sampler=sampler)
     assert torch.equal(out, feat)
     # also through the image-resolution path (flow resized to the map)
-    assert torch.equal(flow_warp(feat, torch.zeros(2, 2, 96, 144)), feat)
+    assert torch.equal(
+        flow_warp(feat, torch.zeros(2, 2, 96, 144), sampler=sampler), feat)
 
 
-def test_integer_flow_equals_roll_on_interior():
+@samplers
+def test_integer_flow_equals_roll_on_interior(sampler):
     h, w, dx, dy = 7, 9, 2, -1
     feat = torch.randn(2, 3, h, w)
     out = warp_by_displacement(feat, _constant_disp(2, h, w, dx, dy),
-                               make_base_grid(h, w))
+                               make_base_grid(h, w), sampler=sampler)
     # out[y, x] = feat[y + dy, x + dx]
     rolled = torch.roll(feat, shifts=(-dy, -dx), dims=(2, 3))
     assert torch.equal(out[:, :, 1:, :w - 2], rolled[:, :, 1:, :w - 2])
@@ -82,11 +91,13 @@ def test_integer_flow_equals_roll_on_interior():
     assert torch.equal(out[..., w - 2:], torch.zeros(2, 3, h, 2))
 
 
-def test_no_shrink_regression_of_mmtrack_normalisation():
+@samplers
+def test_no_shrink_regression_of_mmtrack_normalisation(sampler):
     """Zero/unit flow on a ramp: exact; mmtrack's W-normalisation fails."""
 
     def ours(feat, disp):
-        return warp_by_displacement(feat, disp, make_base_grid(3, 7))
+        return warp_by_displacement(
+            feat, disp, make_base_grid(3, 7), sampler=sampler)
 
     assert _ramp_check(ours)
     # the same check catches the (W - 1) / W shrink of flow_warp_feats
@@ -95,24 +106,26 @@ def test_no_shrink_regression_of_mmtrack_normalisation():
     assert torch.allclose(shrunk, _ramp(3, 7) * 6 / 7, atol=1e-5)
 
 
-def test_fractional_flow_interpolates_bilinearly():
+@samplers
+def test_fractional_flow_interpolates_bilinearly(sampler):
     h, w = 4, 6
     ramp = _ramp(h, w)
     out = warp_by_displacement(ramp, _constant_disp(1, h, w, 0.25, 0.),
-                               make_base_grid(h, w))
+                               make_base_grid(h, w), sampler=sampler)
     assert torch.allclose(out[..., :-1], ramp[..., :-1] + 0.25)
     # the last column mixes the border value with the zero outside
     assert torch.allclose(out[..., -1], torch.full((1, 1, h), 0.75 * 5))
 
 
+@samplers
 @pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
-def test_matches_correctly_normalised_grid_sample(interpolation):
+def test_matches_correctly_normalised_grid_sample(interpolation, sampler):
     """Border cells included: taps outside the map read zeros in both."""
     h, w = 5, 8
     feat = torch.randn(2, 3, h, w, dtype=torch.float64)
     disp = torch.randn(2, 2, h, w, dtype=torch.float64) * 2
     base = make_base_grid(h, w, dtype=torch.float64)
-    out = warp_by_displacement(feat, disp, base, interpolation)
+    out = warp_by_displacement(feat, disp, base, interpolation, sampler)
     grid = base + disp
     norm = torch.stack(
         (grid[:, 0] * 2 / (w - 1) - 1, grid[:, 1] * 2 / (h - 1) - 1), dim=-1)
@@ -125,12 +138,14 @@ def test_matches_correctly_normalised_grid_sample(interpolation):
     assert torch.allclose(out, expected, atol=1e-10)
 
 
+@samplers
 @pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
-def test_far_outside_reads_zeros(interpolation):
+def test_far_outside_reads_zeros(interpolation, sampler):
     feat = torch.randn(1, 2, 4, 5)
     for dx, dy in ((1e9, -1e9), (-1e9, 1e9)):
         out = warp_by_displacement(feat, _constant_disp(1, 4, 5, dx, dy),
-                                   make_base_grid(4, 5), interpolation)
+                                   make_base_grid(4, 5), interpolation,
+                                   sampler)
         assert torch.equal(out, torch.zeros_like(feat))
 
 
@@ -158,8 +173,9 @@ def test_flow_warp_shifts_by_flow_over_stride():
     assert torch.allclose(out[..., -1, :], torch.zeros(1, 3, 10), atol=1e-5)
 
 
+@samplers
 @pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
-def test_gradcheck_features_and_displacement(interpolation):
+def test_gradcheck_features_and_displacement(interpolation, sampler):
     h, w = 4, 5
     feat = torch.randn(1, 2, h, w, dtype=torch.float64, requires_grad=True)
     # fractional displacements (bilinear sampling is not differentiable
@@ -168,17 +184,18 @@ def test_gradcheck_features_and_displacement(interpolation):
     disp.requires_grad_(True)
     base = make_base_grid(h, w, dtype=torch.float64)
     assert torch.autograd.gradcheck(
-        lambda f, d: warp_by_displacement(f, d, base, interpolation),
+        lambda f, d: warp_by_displacement(f, d, base, interpolation, sampler),
         (feat, disp))
 
 
+@samplers
 @pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
-def test_gradcheck_flow_warp_through_flow_resize(interpolation):
+def test_gradcheck_flow_warp_through_flow_resize(interpolation, sampler):
     feat = torch.randn(1, 2, 3, 4, dtype=torch.float64, requires_grad=True)
     flow = (torch.rand(1, 2, 6, 8, dtype=torch.float64) * 3 - 1.5).add_(0.13)
     flow.requires_grad_(True)
     assert torch.autograd.gradcheck(
-        lambda f, fl: flow_warp(f, fl, interpolation), (feat, flow))
+        lambda f, fl: flow_warp(f, fl, interpolation, sampler), (feat, flow))
 
 
 def test_bad_shapes_raise_value_error():
@@ -195,12 +212,13 @@ def test_bad_shapes_raise_value_error():
             torch.zeros(2, 4, 5), torch.zeros(1, 2, 4, 5), base)
 
 
-def test_bicubic_zero_and_integer_flows_are_exact():
+@samplers
+def test_bicubic_zero_and_integer_flows_are_exact(sampler):
     assert _ramp_check(lambda feat, disp: warp_by_displacement(
-        feat, disp, make_base_grid(*feat.shape[-2:]), 'bicubic'))
+        feat, disp, make_base_grid(*feat.shape[-2:]), 'bicubic', sampler))
     feat = torch.randn(2, 3, 5, 6)
     out = warp_by_displacement(feat, _constant_disp(2, 5, 6, -2., 1.),
-                               make_base_grid(5, 6), 'bicubic')
+                               make_base_grid(5, 6), 'bicubic', sampler)
     rolled = torch.roll(feat, shifts=(-1, 2), dims=(2, 3))
     assert torch.equal(out[..., :-1, 2:], rolled[..., :-1, 2:])
     assert torch.equal(out[..., -1, :], torch.zeros(2, 3, 6))
@@ -218,7 +236,8 @@ def test_cubic_weights_interpolate_and_sum_to_one():
     assert torch.allclose(weights[:, 1:2], mirrored)
 
 
-def test_repeated_subcell_warps_blur_less_with_bicubic():
+@samplers
+def test_repeated_subcell_warps_blur_less_with_bicubic(sampler):
     """Four warps by 1/4 cell move a blob one cell; bilinear smears it.
 
     A blob of std 1 cell (an object 2-3 cells wide): bilinear keeps 0.75 of
@@ -237,7 +256,8 @@ def test_repeated_subcell_warps_blur_less_with_bicubic():
     for interpolation in ('bilinear', 'bicubic'):
         warped = blob(10.)
         for _ in range(4):
-            warped = warp_by_displacement(warped, step, base, interpolation)
+            warped = warp_by_displacement(warped, step, base, interpolation,
+                                          sampler)
         assert warped.argmax() == 11  # both arrive where the blob went
         peaks[interpolation] = warped.max().item()
         errors[interpolation] = ((warped - exact).norm() /
@@ -253,8 +273,9 @@ def test_unknown_interpolation_is_refused():
                              make_base_grid(4, 5), 'nearest')
 
 
+@samplers
 @pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
-def test_cuda_matches_cpu(interpolation, cuda_device):
+def test_cuda_matches_cpu(interpolation, sampler, cuda_device):
     """Values and gradients, with many taps outside the map."""
     gen = torch.Generator().manual_seed(5)
     feat = torch.randn(2, 5, 9, 13, generator=gen)
@@ -265,9 +286,155 @@ def test_cuda_matches_cpu(interpolation, cuda_device):
         disp_d = disp.to(device).clone().requires_grad_()
         out = warp_by_displacement(feat_d, disp_d,
                                    make_base_grid(9, 13, device=device),
-                                   interpolation)
+                                   interpolation, sampler)
         assert out.device.type == device.type
         out.square().sum().backward()
         results.append([t.cpu() for t in (out, feat_d.grad, disp_d.grad)])
     for cpu, cuda in zip(*results):
         assert torch.allclose(cuda, cpu, atol=1e-5, rtol=1e-5)
+
+
+def test_padded_grid_size_is_the_next_power_of_two_plus_one():
+    sizes = {1: 3, 2: 3, 3: 3, 4: 5, 5: 5, 6: 9, 38: 65, 63: 65, 65: 65,
+             66: 129}
+    assert {s: padded_grid_size(s) for s in sizes} == sizes
+    with pytest.raises(ValueError, match='size >= 1'):
+        padded_grid_size(0)
+
+
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('hw', [(1, 1), (2, 3), (5, 5), (17, 33), (38, 63),
+                                (70, 130)])
+def test_grid_sample_sampler_is_exact_at_integer_positions(
+        hw, dtype, interpolation):
+    """Whatever the padding, integer flows give the gather sampler's bits."""
+    h, w = hw
+    gen = torch.Generator().manual_seed(h * w)
+    feat = torch.randn(2, 3, h, w, generator=gen, dtype=dtype)
+    disp = torch.randint(-6, 7, (2, 2, h, w), generator=gen).to(dtype)
+    base = make_base_grid(h, w, dtype=dtype)
+    out = warp_by_displacement(feat, disp, base, interpolation,
+                               'grid_sample')
+    assert torch.equal(
+        out, warp_by_displacement(feat, disp, base, interpolation, 'gather'))
+    # every output cell is one input cell or zero
+    idx_x = base[0, 0].long() + disp[:, 0].long()
+    idx_y = base[0, 1].long() + disp[:, 1].long()
+    inside = (idx_x >= 0) & (idx_x < w) & (idx_y >= 0) & (idx_y < h)
+    batch = torch.arange(2).view(2, 1, 1).expand(2, h, w)
+    expected = feat.permute(0, 2, 3, 1)[batch, idx_y.clamp(0, h - 1),
+                                        idx_x.clamp(0, w - 1)]
+    expected = expected * inside.unsqueeze(-1)
+    assert torch.equal(out.permute(0, 2, 3, 1), expected)
+
+
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
+                                       (torch.float64, 1e-12)])
+def test_samplers_agree_on_fractional_flows(interpolation, dtype, tol):
+    """Values and gradients, on a map the size of R-101's at 600x1000.
+
+    They differ by the rounding of the coordinates, relative to the largest
+    value of each tensor.
+    """
+    h, w = 38, 63
+    gen = torch.Generator().manual_seed(3)
+    feat = torch.randn(1, 4, h, w, generator=gen, dtype=dtype)
+    disp = torch.randn(1, 2, h, w, generator=gen, dtype=dtype) * 5
+    base = make_base_grid(h, w, dtype=dtype)
+    results = {}
+    for sampler in WARP_SAMPLERS:
+        feat_s = feat.clone().requires_grad_()
+        disp_s = disp.clone().requires_grad_()
+        out = warp_by_displacement(feat_s, disp_s, base, interpolation,
+                                   sampler)
+        out.square().sum().backward()
+        results[sampler] = (out, feat_s.grad, disp_s.grad)
+    for by_grid, by_gather in zip(results['grid_sample'], results['gather']):
+        error = (by_grid - by_gather).abs().max()
+        assert error <= tol * by_gather.abs().max()
+
+
+@samplers
+@pytest.mark.parametrize('half', [torch.float16, torch.bfloat16])
+def test_half_precision_features_keep_their_dtype(half, sampler):
+    feat = torch.randn(1, 3, 6, 9)
+    disp = torch.rand(1, 2, 6, 9) * 4 - 2
+    base = make_base_grid(6, 9)
+    out = warp_by_displacement(feat.to(half), disp, base, sampler=sampler)
+    assert out.dtype == half
+    reference = warp_by_displacement(feat, disp, base, sampler='gather')
+    assert torch.allclose(out.float(), reference, atol=0.05)
+
+
+@pytest.fixture
+def deterministic_algorithms():
+    """Turn deterministic algorithms on; restore the setting afterwards."""
+    was_enabled = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(was_enabled, warn_only=was_warn_only)
+
+
+def test_auto_sampler_is_grid_sample_on_cuda_and_gather_elsewhere():
+    cuda, cpu = torch.device('cuda'), torch.device('cpu')  # no GPU needed
+    assert resolve_sampler('auto', cuda, needs_grad=True) == 'grid_sample'
+    assert resolve_sampler('auto', cpu, needs_grad=False) == 'gather'
+    for sampler in WARP_SAMPLERS:
+        assert resolve_sampler(sampler, cpu, needs_grad=True) == sampler
+    with pytest.raises(ValueError, match='sampler'):
+        resolve_sampler('nearest', cpu, needs_grad=False)
+    # on the CPU 'auto' is the gather sampler, bit for bit
+    feat, disp = torch.randn(1, 3, 6, 9), torch.randn(1, 2, 6, 9) * 2
+    base = make_base_grid(6, 9)
+    assert torch.equal(
+        warp_by_displacement(feat, disp, base),
+        warp_by_displacement(feat, disp, base, sampler='gather'))
+
+
+def test_auto_sampler_gathers_in_deterministic_cuda_training(
+        deterministic_algorithms):
+    cuda = torch.device('cuda')
+    assert resolve_sampler('auto', cuda, needs_grad=True) == 'gather'
+    assert resolve_sampler('auto', cuda, needs_grad=False) == 'grid_sample'
+
+
+def test_grid_sample_refuses_deterministic_cuda_training(
+        deterministic_algorithms):
+    cuda = torch.device('cuda')  # the check needs no GPU
+    with pytest.raises(RuntimeError, match="sampler='gather'"):
+        check_deterministic_backward(cuda, needs_grad=True)
+    check_deterministic_backward(cuda, needs_grad=False)
+    check_deterministic_backward(torch.device('cpu'), needs_grad=True)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    check_deterministic_backward(cuda, needs_grad=True)
+
+
+def test_grid_sample_check_is_off_without_deterministic_algorithms():
+    if torch.are_deterministic_algorithms_enabled():
+        pytest.fail('deterministic algorithms left on by another test')
+    check_deterministic_backward(torch.device('cuda'), needs_grad=True)
+
+
+def test_unknown_sampler_is_refused():
+    with pytest.raises(ValueError, match='sampler'):
+        warp_by_displacement(torch.zeros(1, 2, 4, 5), torch.zeros(1, 2, 4, 5),
+                             make_base_grid(4, 5), sampler='nearest')
+
+
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+def test_cuda_grid_sample_is_exact_at_integer_positions(
+        interpolation, cuda_device):
+    """CUDA's grid_sample unnormalises with its own formula: still exact."""
+    gen = torch.Generator().manual_seed(7)
+    feat = torch.randn(2, 5, 38, 63, generator=gen)
+    disp = torch.randint(-6, 7, (2, 2, 38, 63), generator=gen).float()
+    expected = warp_by_displacement(feat, disp, make_base_grid(38, 63),
+                                    interpolation, 'gather')
+    out = warp_by_displacement(
+        feat.to(cuda_device), disp.to(cuda_device),
+        make_base_grid(38, 63, device=cuda_device), interpolation,
+        'grid_sample')
+    assert torch.equal(out.cpu(), expected)

@@ -137,3 +137,23 @@ def test_cuda_input_gets_its_own_cuda_grid(neck, cuda_device):
     assert devices == {'cpu', 'cuda'}
     assert all(grid.device.type == key[2].type
                for key, grid in neck.grid_cache.items())
+
+
+@pytest.mark.parametrize('sampler', ['grid_sample', 'gather'])
+def test_sampler_neck_matches_flow_warp(sampler):
+    neck = MODELS.build(dict(type='FlowWarp', sampler=sampler))
+    assert neck.sampler == sampler
+    feat = torch.randn(2, 4, 6, 10)
+    flow = torch.randn(2, 2, 24, 40) * 5
+    out = neck(feat, flow)
+    assert torch.equal(out, flow_warp(feat, flow, sampler=sampler))
+    # the default ('auto', the gather sampler on the CPU) computes the same
+    # warp up to float rounding
+    assert torch.allclose(out, flow_warp(feat, flow), atol=1e-5)
+    assert torch.equal(neck(feat, torch.zeros(2, 2, 24, 40)), feat)
+
+
+def test_unknown_sampler_is_refused():
+    assert FlowWarp().sampler == 'auto'
+    with pytest.raises(ValueError, match='sampler'):
+        FlowWarp(sampler='nearest')
