@@ -344,6 +344,32 @@ def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> None:
             module._buffers[key] = src._buffers[key]
 
 
+def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
+    """The parts of a model that the tools time, by section.
+
+    Args:
+        model (nn.Module): A per-frame or memory video detector.
+
+    Returns:
+        list[tuple[str, object, str]]: ``(section, owner, method)``:
+        ``features`` (the detector's backbone and neck) and ``head`` (RPN
+        and R-FCN with NMS) for every model; for a memory model also
+        ``flow`` (FlowNet), ``warp`` (the FlowWarp neck) and
+        ``aggregation`` (each memory's psi and the combination of the
+        memories). ``method`` is ``'forward'`` for whole modules, whose
+        calls are the section's calls (NF, NW).
+    """
+    parts = [('features', model.detector, 'extract_feat'),
+             ('head', model.detector, '_head_predict')]
+    if hasattr(model, 'motion'):
+        parts += [('flow', model.motion, 'forward'),
+                  ('warp', model.warp, 'forward')]
+        parts += [('aggregation', memnet, 'forward')
+                  for memnet in model.aggregator.memnets]
+        parts.append(('aggregation', model.aggregator, 'combine'))
+    return parts
+
+
 def watched_model(config: str,
                   device: torch.device,
                   time_sections: bool = True,
@@ -351,14 +377,11 @@ def watched_model(config: str,
     """Build ``config`` and hook a :class:`SectionTimer` onto its parts."""
     model = build_model(config, device, warp_sampler)
     timer = SectionTimer(device, time_sections)
-    timer.watch_method('features', model.detector, 'extract_feat')
-    timer.watch_method('head', model.detector, '_head_predict')
-    if hasattr(model, 'motion'):
-        timer.watch('flow', model.motion)
-        timer.watch('warp', model.warp)
-        for memnet in model.aggregator.memnets:
-            timer.watch('aggregation', memnet)
-        timer.watch_method('aggregation', model.aggregator, 'combine')
+    for name, owner, method in section_parts(model):
+        if method == 'forward':
+            timer.watch(name, owner)
+        else:
+            timer.watch_method(name, owner, method)
     return model, timer
 
 

@@ -7,7 +7,8 @@
 #   3. runs the CUDA tests (the `cuda_device` fixture and the CUDA-only op
 #      tests), the GPU benchmark at the paper's scale (also with the gather
 #      warp sampler) and the tiny one, the warp benchmark of both samplers,
-#      then the whole test suite, each with a time limit.
+#      a kernel-level profile of MemNet-6 frames, then the whole test
+#      suite, each with a time limit.
 # Logs go to $OUT (default work_dirs/cuda_check). The whole suite gets what
 # is left of $DEADLINE seconds (default 540) after the rest. Every step runs
 # even if one before it fails; the exit status is 1 if any failed
@@ -121,6 +122,10 @@ timeout 200 $PY $BENCH --warmup 20 --shape 600 1000 --no-section-times \
 step "one FlowWarp call per sampler: operations and time"
 timeout 100 $PY tools/analysis_tools/benchmark_warp.py --device cuda \
     --repeats 200 2>&1 | tee "$OUT/bench_warp.log" || failed=1
+step "profile of MemNet-6 frames at the paper's scale (kernel times)"
+timeout 100 $PY tools/analysis_tools/profile_frame.py "$MEMNET6" \
+    --shape 600 1000 --device cuda --frames 10 --rows 40 \
+    2>&1 | tee "$OUT/profile_memnet6.log" || failed=1
 step "benchmark, paper scale, with section times (+ MemNet-6 bicubic)"
 BICUBIC=configs/memnet/_cuda_check_memnet-6_bicubic.py
 printf "_base_ = ['./%s']\nmodel = dict(warp=dict(interpolation='bicubic'))\n" \

@@ -1,0 +1,59 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""tools/analysis_tools/profile_frame.py profiles the sections of a frame."""
+import subprocess
+import sys
+
+from . import REPO_ROOT
+
+RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
+MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
+
+
+def profile_tables(config, *args):
+    """Run the tool; return its section rows and operation rows."""
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/profile_frame.py', config,
+         '--shape', '64', '96', '--frames', '2', '--warmup', '1',
+         '--threads', '2', *args],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    tables, rows = [], None
+    for line in proc.stdout.splitlines():
+        if line.startswith('| section') or line.startswith('| operation'):
+            rows = []
+            tables.append(rows)
+        elif line.startswith('| ') and rows is not None:
+            rows.append([cell.strip() for cell in line.split('|')[1:-1]])
+    sections, operations = tables
+    return {row[0]: row[1:] for row in sections}, operations
+
+
+def test_memory_model_sections_and_operations():
+    sections, operations = profile_tables(MEMNET_CFG, '--rows', '7',
+                                          '--warp-sampler', 'gather')
+    assert set(sections) == {'features', 'head', 'flow', 'warp',
+                             'aggregation'}
+    # MemNet: one flow and one warp per frame after the first
+    for name in ('features', 'head', 'flow', 'warp'):
+        assert float(sections[name][0]) == 1.0
+    assert all(float(row[1]) > 0 and row[2] == 'n/a'
+               for row in sections.values())
+    assert len(operations) == 7
+    # ordered by self time
+    times = [float(row[2]) for row in operations]
+    assert times == sorted(times, reverse=True)
+
+
+def test_per_frame_model_has_only_features_and_head():
+    sections, operations = profile_tables(RFCN_CFG)
+    assert set(sections) == {'features', 'head'}
+    assert not any(row[0].startswith('section::') for row in operations)
+
+
+def test_runs_on_cuda_with_kernel_times(cuda_device):
+    sections, operations = profile_tables(MEMNET_CFG, '--device', 'cuda')
+    assert float(sections['features'][2]) > 0
+    assert float(sections['warp'][0]) == 1.0
+    # CUDA kernels are among the operations, with their own device time
+    assert all(float(row[2]) >= 0 for row in operations)
+    assert float(operations[0][2]) > 0

@@ -1,0 +1,155 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Profile online frames of one model: where the time goes, op by op.
+
+``benchmark.py`` says how long a frame and its sections take; this tool
+says why. It runs one config online (one frame per ``predict``, as in
+testing) under ``torch.profiler``, with every section of the benchmark
+(features, head, flow, warp, aggregation) marked as a ``section::NAME``
+range, and prints two tables, per profiled frame:
+
+* the sections: calls, time on the host (wall time of the range, which on
+  CUDA is the time to launch its kernels) and, on CUDA, time of the
+  kernels launched inside it;
+* the operations with the largest self time (of their kernels on CUDA, of
+  the host on the CPU), with their calls: small operations that are called
+  often (a kernel launch each) show here next to large ones.
+
+Frames are random images made up front, as in ``benchmark.py``.
+
+Examples::
+
+    # R-101 MemNet-6 at the paper's scale on a GPU
+    python tools/analysis_tools/profile_frame.py \\
+        configs/memnet/memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py \\
+        --shape 600 1000 --device cuda
+    # a SynthVID model on the CPU
+    python tools/analysis_tools/profile_frame.py \\
+        configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py \\
+        --shape 96 160 --threads 2
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import Callable, Dict, List
+
+import torch
+from torch.profiler import ProfilerActivity, profile, record_function
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from benchmark import build_model, make_frames, section_parts  # noqa: E402
+
+SECTION_PREFIX = 'section::'
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='config of the model to profile')
+    parser.add_argument('--shape', nargs=2, type=int, default=(600, 1000),
+                        help='input height and width (default 600 1000)')
+    parser.add_argument('--frames', type=int, default=5,
+                        help='profiled frames')
+    parser.add_argument('--warmup', type=int, default=5,
+                        help='unprofiled frames before them')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, help='torch CPU threads')
+    parser.add_argument('--rows', type=int, default=25,
+                        help='operations listed')
+    parser.add_argument(
+        '--warp-sampler', choices=('auto', 'grid_sample', 'gather'),
+        help="the FlowWarp sampler of a memory model (default: the "
+        "config's)")
+    return parser.parse_args()
+
+
+def mark_sections(model: torch.nn.Module) -> None:
+    """Wrap every timed part of ``model`` in a ``section::NAME`` range.
+
+    The wrappers are instance attributes of this tool's model only.
+    """
+
+    def marked(name: str, original: Callable) -> Callable:
+
+        def call(*args, **kwargs):
+            with record_function(SECTION_PREFIX + name):
+                return original(*args, **kwargs)
+
+        return call
+
+    for name, owner, method in section_parts(model):
+        setattr(owner, method, marked(name, getattr(owner, method)))
+
+
+def section_rows(events, frames: int, on_cuda: bool) -> List[Dict]:
+    """Calls and times per frame of the ``section::`` ranges.
+
+    Args:
+        events: ``profile.key_averages()``.
+        frames (int): Profiled frames.
+        on_cuda (bool): Whether kernel times were recorded.
+
+    Returns:
+        list[dict]: ``name``, ``calls``, ``host_ms`` and ``device_ms`` (None
+        without CUDA) per frame, in the order of the first call.
+    """
+    rows = []
+    for event in events:
+        if not event.key.startswith(SECTION_PREFIX):
+            continue
+        rows.append(
+            dict(
+                name=event.key[len(SECTION_PREFIX):],
+                calls=event.count / frames,
+                host_ms=event.cpu_time_total / 1000 / frames,
+                device_ms=(event.device_time_total / 1000 /
+                           frames if on_cuda else None)))
+    return rows
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    on_cuda = device.type == 'cuda'
+    model = build_model(args.config, device, args.warp_sampler)
+    mark_sections(model)
+    frames = make_frames(args.warmup + args.frames, args.shape, device)
+    activities = [ProfilerActivity.CPU]
+    if on_cuda:
+        activities.append(ProfilerActivity.CUDA)
+    with torch.no_grad():
+        for inputs, samples in frames[:args.warmup]:
+            model.predict(inputs, samples)
+        if on_cuda:
+            torch.cuda.synchronize(device)
+        with profile(activities=activities) as prof:
+            for inputs, samples in frames[args.warmup:]:
+                model.predict(inputs, samples)
+            if on_cuda:
+                torch.cuda.synchronize(device)
+    events = prof.key_averages()
+    where = (torch.cuda.get_device_name(device)
+             if on_cuda else f'CPU, {torch.get_num_threads()} threads')
+    print(f'{args.config}: input {args.shape[0]}x{args.shape[1]}, '
+          f'{args.frames} profiled frames after {args.warmup}, {where}, '
+          f'torch {torch.__version__}; per frame:')
+    print('| section | calls | host ms | device ms |')
+    print('|---|---|---|---|')
+    for row in section_rows(events, args.frames, on_cuda):
+        device_ms = ('n/a' if row['device_ms'] is None else
+                     f"{row['device_ms']:.3f}")
+        print(f"| {row['name']} | {row['calls']:.2f} | "
+              f"{row['host_ms']:.3f} | {device_ms} |")
+    sort_key = 'self_device_time_total' if on_cuda else 'self_cpu_time_total'
+    operations = [e for e in events if not e.key.startswith(SECTION_PREFIX)]
+    operations.sort(key=lambda e: getattr(e, sort_key), reverse=True)
+    print(f'\n| operation | calls | self {"device" if on_cuda else "host"} '
+          'ms |')
+    print('|---|---|---|')
+    for event in operations[:args.rows]:
+        print(f'| {event.key} | {event.count / args.frames:.1f} | '
+              f'{getattr(event, sort_key) / 1000 / args.frames:.3f} |')
+
+
+if __name__ == '__main__':
+    main()
