@@ -35,6 +35,8 @@ from typing import Callable, Dict, List
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from memvid_mm.models.layers import WARP_SAMPLERS
+
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from benchmark import build_model, make_frames, section_parts  # noqa: E402
 
@@ -55,7 +57,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--rows', type=int, default=25,
                         help='operations listed')
     parser.add_argument(
-        '--warp-sampler', choices=('auto', 'grid_sample', 'gather'),
+        '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
         help="the FlowWarp sampler of a memory model (default: the "
         "config's)")
     return parser.parse_args()

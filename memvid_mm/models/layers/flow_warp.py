@@ -21,18 +21,19 @@ Conventions:
   by one of two samplers that compute the same warp:
 
   - ``'grid_sample'``: one ``torch.nn.functional.grid_sample`` call, a
-    single fused kernel. Its normalised ``[-1, 1]``
-    grid is made exact: the map is zero-padded at the bottom and right to
-    a square of ``2**k + 1`` cells a side (:func:`padded_grid_size`), so
-    that with ``align_corners=True`` the normalisation is a multiplication
-    by a power of two, which round-trips integer positions without
-    rounding.
+    single fused kernel. Its normalised ``[-1, 1]`` grid is made exact:
+    the map is zero-padded at the bottom and right to a square of
+    ``2**k + 1`` cells a side (:func:`padded_grid_size`), so that with
+    ``align_corners=True`` the normalisation is a multiplication by a
+    power of two, which round-trips integer positions without rounding.
     Its CUDA backward accumulates with atomics, so it is not
     deterministic.
   - ``'gather'``: explicit taps, one ``gather`` per tap (4 or 16), about
-    45 (bilinear) or 133 (bicubic) operations. Deterministic on CUDA too
-    (``torch.use_deterministic_algorithms``), and on the CPU faster than
-    PyTorch's ``grid_sample`` for maps of many channels.
+    40 (bilinear) or 130 (bicubic) operations that compute, against 9 for
+    ``'grid_sample'`` (``tools/analysis_tools/benchmark_warp.py``).
+    Deterministic on CUDA too (``torch.use_deterministic_algorithms``),
+    and on the CPU faster than PyTorch's ``grid_sample`` for maps of many
+    channels.
 
   ``sampler='auto'`` (the default, :func:`resolve_sampler`) takes
   ``'grid_sample'`` for CUDA tensors, where the gather sampler's many
@@ -280,7 +281,7 @@ def resolve_sampler(sampler: str, device: torch.device,
 
     Returns:
         str: ``sampler`` itself unless it is ``'auto'``, which becomes
-        ``'grid_sample'`` on CUDA (one kernel launch instead of about 45)
+        ``'grid_sample'`` on CUDA (one kernel launch instead of about 40)
         and ``'gather'`` on other devices (faster on the CPU) and under
         deterministic CUDA training
         (:func:`grid_sample_backward_is_nondeterministic`).
@@ -384,7 +385,10 @@ def _sample_by_grid_sample(feat: Tensor, coords: Tensor,
 
     The map is zero-padded at the bottom and right to a ``P x P`` square,
     ``P = padded_grid_size(max(h, w))``, so that one power-of-two scale
-    normalises both axes exactly: four small operations make the grid.
+    normalises both axes exactly: four small operations make the grid. The
+    padded map holds ``P**2`` cells, under 4 ``max(h, w)**2``: about 1.8x
+    the cells of a 38x63 map, but many times those of a map far from
+    square (the gather sampler pads nothing).
 
     Args:
         feat (Tensor): ``(N, C, h, w)`` map.
