@@ -80,9 +80,12 @@ def test_loss_returns_finite_scalars(memnet_cfg):
         'no gradient reached FlowNet'
 
 
-def test_gradients_reach_earlier_frames(memnet_cfg):
+@pytest.mark.parametrize('sampler', ['gather', 'grid_sample'])
+def test_gradients_reach_earlier_frames(memnet_cfg, sampler):
+    """Through either warp sampler ('auto' takes grid_sample on CUDA)."""
     cfg = copy.deepcopy(memnet_cfg)
     cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='last')
+    cfg.warp = dict(type='FlowWarp', sampler=sampler)
     model = build(cfg)
     model.train()
     batch = preprocess(model, packed_clips(1, 3), True)
@@ -92,6 +95,26 @@ def test_gradients_reach_earlier_frames(memnet_cfg):
         not isinstance(v, list)).backward()
     per_frame = inputs.grad.abs().sum(dim=(0, 2, 3, 4))  # [T]
     assert (per_frame > 0).all(), per_frame
+    flow_grads = [p.grad for p in model.motion.parameters()
+                  if p.grad is not None]
+    assert flow_grads and any(g.abs().sum() > 0 for g in flow_grads)
+
+
+def test_warp_samplers_give_the_same_losses(memnet_cfg):
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='all')
+    model = build(cfg)
+    model.train()
+    batch = preprocess(model, packed_clips(2, 3), True)
+    totals = {}
+    for sampler in ('gather', 'grid_sample'):
+        model.warp.sampler = sampler
+        torch.manual_seed(0)  # the same RPN and R-FCN samples
+        losses = model.loss(batch['inputs'], batch['data_samples'])
+        totals[sampler] = sum(v for k, v in losses.items()
+                              if 'loss' in k and not isinstance(v, list))
+    assert torch.allclose(
+        totals['grid_sample'], totals['gather'], rtol=1e-5)
 
 
 def test_evidence_dropout_skips_features(memnet_cfg, monkeypatch):
