@@ -270,32 +270,6 @@ def grid_sample_backward_is_nondeterministic(
             and not torch.is_deterministic_algorithms_warn_only_enabled())
 
 
-def resolve_sampler(sampler: str, device: torch.device,
-                    needs_grad: bool) -> str:
-    """The sampler a warp uses: ``'auto'`` resolved for the device.
-
-    Args:
-        sampler (str): ``'auto'``, ``'grid_sample'`` or ``'gather'``.
-        device (torch.device): Device of the features.
-        needs_grad (bool): Whether the warp will be differentiated.
-
-    Returns:
-        str: ``sampler`` itself unless it is ``'auto'``, which becomes
-        ``'grid_sample'`` on CUDA (one kernel launch instead of about 40)
-        and ``'gather'`` on other devices (faster on the CPU) and under
-        deterministic CUDA training
-        (:func:`grid_sample_backward_is_nondeterministic`).
-    """
-    check_sampler(sampler)
-    if sampler != 'auto':
-        return sampler
-    if (torch.device(device).type == 'cuda'
-            and not grid_sample_backward_is_nondeterministic(
-                device, needs_grad)):
-        return 'grid_sample'
-    return 'gather'
-
-
 def check_deterministic_backward(device: torch.device,
                                  needs_grad: bool) -> None:
     """Refuse the ``grid_sample`` sampler where its backward would fail.
@@ -317,11 +291,39 @@ def check_deterministic_backward(device: torch.device,
             'computes the same warp deterministically.')
 
 
+def resolve_sampler(sampler: str, device: torch.device,
+                    needs_grad: bool) -> str:
+    """The sampler a warp uses: ``'auto'`` resolved for the device.
+
+    Args:
+        sampler (str): ``'auto'``, ``'grid_sample'`` or ``'gather'``.
+        device (torch.device): Device of the features.
+        needs_grad (bool): Whether the warp will be differentiated.
+
+    Returns:
+        str: ``sampler`` itself unless it is ``'auto'``, which becomes
+        ``'grid_sample'`` on CUDA (one kernel launch instead of about 40)
+        and ``'gather'`` on other devices (faster on the CPU) and under
+        deterministic CUDA training
+        (:func:`grid_sample_backward_is_nondeterministic`). An explicit
+        ``'grid_sample'`` there raises (:func:`check_deterministic_backward`).
+    """
+    check_sampler(sampler)
+    if sampler == 'grid_sample':
+        check_deterministic_backward(device, needs_grad)
+    if sampler != 'auto':
+        return sampler
+    if (torch.device(device).type == 'cuda'
+            and not grid_sample_backward_is_nondeterministic(
+                device, needs_grad)):
+        return 'grid_sample'
+    return 'gather'
+
+
 def _check_warp_inputs(feat: Tensor, disp: Tensor, base_grid: Tensor,
-                       interpolation: str, sampler: str) -> None:
+                       interpolation: str) -> None:
     """Raise a ValueError naming the argument of the warp at fault."""
     check_interpolation(interpolation)
-    check_sampler(sampler)
     if feat.dim() != 4:
         raise ValueError('feat must have shape (N, C, h, w), got '
                          f'{tuple(feat.shape)}')
@@ -459,15 +461,13 @@ def warp_by_displacement(feat: Tensor,
         dtype of ``feat``, the ``'grid_sample'`` one samples in the
         coordinate dtype.
     """
-    _check_warp_inputs(feat, disp, base_grid, interpolation, sampler)
+    _check_warp_inputs(feat, disp, base_grid, interpolation)
     coord_dtype = coordinate_dtype(disp.dtype)
     coords = base_grid.to(coord_dtype) + disp.to(coord_dtype)  # [N, 2, h, w]
     needs_grad = torch.is_grad_enabled() and (feat.requires_grad
                                               or disp.requires_grad)
-    sampler = resolve_sampler(sampler, feat.device, needs_grad)
-    if sampler == 'gather':
+    if resolve_sampler(sampler, feat.device, needs_grad) == 'gather':
         return _sample_by_gather(feat, coords, interpolation)
-    check_deterministic_backward(feat.device, needs_grad)
     return _sample_by_grid_sample(feat, coords, interpolation)
 
 
