@@ -144,10 +144,20 @@ def test_warp_sampler_is_set_in_the_memory_models():
     assert float(rows[1][6]) == 3.0
 
 
+def test_cudnn_benchmark_is_refused_off_cuda():
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
+         'tiny', '--cudnn-benchmark'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert '--cudnn-benchmark needs a CUDA --device' in proc.stderr
+
+
 def test_runs_on_cuda(cuda_device):
     stdout, rows = benchmark_rows('--preset', 'tiny', '--device', 'cuda',
                                   '--frames', '4', '--warmup', '2')
     assert torch.cuda.get_device_name() in stdout and 'TF32' in stdout
+    assert 'cuDNN benchmark off' in stdout
     assert "default auto is grid_sample here" in stdout
     assert len(rows) == 3
     # MemNet: one flow and one warp a frame; ClockNet frames 2..5: 2 and 3

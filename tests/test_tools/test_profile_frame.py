@@ -9,13 +9,18 @@ RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 
 
-def profile_tables(config, *args):
-    """Run the tool; return its section rows and operation rows."""
-    proc = subprocess.run(
+def run_tool(config, *args):
+    """Run the tool on a 64x96 input; return the finished process."""
+    return subprocess.run(
         [sys.executable, 'tools/analysis_tools/profile_frame.py', config,
          '--shape', '64', '96', '--frames', '2', '--warmup', '1',
          '--threads', '2', *args],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+
+
+def profile_tables(config, *args):
+    """Run the tool; return its section rows and operation rows."""
+    proc = run_tool(config, *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     tables, rows = [], None
     for line in proc.stdout.splitlines():
@@ -50,8 +55,15 @@ def test_per_frame_model_has_only_features_and_head():
     assert not any(row[0].startswith('section::') for row in operations)
 
 
+def test_cudnn_benchmark_is_refused_off_cuda():
+    proc = run_tool(RFCN_CFG, '--cudnn-benchmark')
+    assert proc.returncode == 2
+    assert '--cudnn-benchmark needs a CUDA --device' in proc.stderr
+
+
 def test_runs_on_cuda_with_kernel_times(cuda_device):
-    sections, operations = profile_tables(MEMNET_CFG, '--device', 'cuda')
+    sections, operations = profile_tables(MEMNET_CFG, '--device', 'cuda',
+                                          '--cudnn-benchmark')
     assert float(sections['features'][2]) > 0
     assert float(sections['warp'][0]) == 1.0
     # CUDA kernels are among the operations, with their own device time

@@ -119,6 +119,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch default)')
     parser.add_argument(
+        '--cudnn-benchmark', action='store_true',
+        help='CUDA only: let cuDNN time its algorithms for each input shape '
+        'during the warm-up and keep the fastest (torch.backends.cudnn.'
+        'benchmark; the configs leave it off, env_cfg.cudnn_benchmark)')
+    parser.add_argument(
         '--cpu-malloc', choices=('reuse', 'system'), default='reuse',
         help='CPU only: "reuse" makes glibc malloc keep freed memory for '
         'the next frame instead of returning it to the kernel (default); '
@@ -126,6 +131,8 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.preset is None and not args.configs:
         parser.error('give --preset or --configs')
+    if args.cudnn_benchmark and torch.device(args.device).type != 'cuda':
+        parser.error('--cudnn-benchmark needs a CUDA --device')
     preset = PRESETS.get(args.preset, {})
     args.configs = args.configs or preset['configs']
     args.shape = tuple(args.shape or preset.get('shape', (600, 1000)))
@@ -471,9 +478,12 @@ def main() -> None:
     if device_type == 'cpu' and args.cpu_malloc == 'reuse':
         keep_freed_memory()
     flush_denormals_on_cpu(device_type)
+    if args.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
     device_name = (
         f'{torch.cuda.get_device_name(args.device)}, cuDNN TF32 '
-        f'{"allowed" if torch.backends.cudnn.allow_tf32 else "off"}'
+        f'{"allowed" if torch.backends.cudnn.allow_tf32 else "off"}, '
+        f'cuDNN benchmark {"on" if torch.backends.cudnn.benchmark else "off"}'
         if device_type == 'cuda' else
         f'CPU, {torch.get_num_threads()} threads, malloc '
         f'{args.cpu_malloc}')

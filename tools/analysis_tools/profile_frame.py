@@ -60,7 +60,14 @@ def parse_args() -> argparse.Namespace:
         '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
         help="the FlowWarp sampler of a memory model (default: the "
         "config's)")
-    return parser.parse_args()
+    parser.add_argument(
+        '--cudnn-benchmark', action='store_true',
+        help='CUDA only: let cuDNN pick its fastest algorithms during the '
+        'warm-up (torch.backends.cudnn.benchmark)')
+    args = parser.parse_args()
+    if args.cudnn_benchmark and torch.device(args.device).type != 'cuda':
+        parser.error('--cudnn-benchmark needs a CUDA --device')
+    return args
 
 
 def mark_sections(model: torch.nn.Module) -> None:
@@ -113,6 +120,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     on_cuda = device.type == 'cuda'
+    if args.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
     model = build_model(args.config, device, args.warp_sampler)
     mark_sections(model)
     frames = make_frames(args.warmup + args.frames, args.shape, device)
@@ -130,7 +139,8 @@ def main() -> None:
             if on_cuda:
                 torch.cuda.synchronize(device)
     events = prof.key_averages()
-    where = (torch.cuda.get_device_name(device)
+    where = (f'{torch.cuda.get_device_name(device)}, cuDNN benchmark '
+             f'{"on" if torch.backends.cudnn.benchmark else "off"}'
              if on_cuda else f'CPU, {torch.get_num_threads()} threads')
     print(f'{args.config}: input {args.shape[0]}x{args.shape[1]}, '
           f'{args.frames} profiled frames after {args.warmup}, {where}, '

@@ -6,9 +6,9 @@
 #   2. builds mmcv 2.1.0's ops with CUDA from the source tree $MMCV_SRC;
 #   3. runs the CUDA tests (the `cuda_device` fixture and the CUDA-only op
 #      tests), the GPU benchmark at the paper's scale (also with the gather
-#      warp sampler) and the tiny one, the warp benchmark of both samplers,
-#      a kernel-level profile of MemNet-6 frames, then the whole test
-#      suite, each with a time limit.
+#      warp sampler, and with cuDNN's benchmark mode) and the tiny one, the
+#      warp benchmark of both samplers, a kernel-level profile of MemNet-6
+#      frames, then the whole test suite, each with a time limit.
 # Logs go to $OUT (default work_dirs/cuda_check). The whole suite gets what
 # is left of $DEADLINE seconds (default 540) after the rest. Every step runs
 # even if one before it fails; the exit status is 1 if any failed
@@ -119,6 +119,11 @@ timeout 200 $PY $BENCH --warmup 20 --shape 600 1000 --no-section-times \
     --warp-sampler gather --configs \
     configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py "$MEMNET6" \
     2>&1 | tee "$OUT/bench_paper_gather.log" || failed=1
+step "benchmark, paper scale, cuDNN benchmark mode (fastest algorithms)"
+timeout 200 $PY $BENCH --warmup 20 --shape 600 1000 --no-section-times \
+    --cudnn-benchmark --configs \
+    configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py "$MEMNET6" \
+    2>&1 | tee "$OUT/bench_paper_cudnn_benchmark.log" || failed=1
 step "one FlowWarp call per sampler: operations and time"
 timeout 100 $PY tools/analysis_tools/benchmark_warp.py --device cuda \
     --repeats 200 2>&1 | tee "$OUT/bench_warp.log" || failed=1
