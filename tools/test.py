@@ -23,7 +23,8 @@ from mmengine.utils import mkdir_or_exist
 
 from memvid_mm.evaluation import append_dump_metric
 from memvid_mm.utils import (allow_full_checkpoint_loading, finish_distributed,
-                             flush_denormals_on_cpu, prepare_cpu_distributed)
+                             flush_denormals_on_cpu, load_fitting_checkpoint,
+                             prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,7 +65,8 @@ def main() -> None:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    # loaded below, strictly: a test checkpoint must fit the model
+    cfg.load_from = None
     if args.out is not None:
         cfg.test_evaluator = append_dump_metric(cfg.test_evaluator, args.out)
     prepare_cpu_distributed(cfg, args.launcher)
@@ -72,6 +74,7 @@ def main() -> None:
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
+    load_fitting_checkpoint(runner, args.checkpoint)
     metrics = runner.test()
     if args.metrics_out is not None and is_main_process():
         mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))

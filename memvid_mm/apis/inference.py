@@ -24,11 +24,10 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
 from ..models.detectors import MemoryRFCN
 from ..models.layers import MemoryState
-from ..utils import allow_full_checkpoint_loading
+from ..utils import allow_full_checkpoint_loading, load_fitting_checkpoint
 
 
 def init_video_detector(config: Union[str, Config],
@@ -38,7 +37,9 @@ def init_video_detector(config: Union[str, Config],
 
     Args:
         config (str or Config): Config file or object.
-        checkpoint (str, optional): Checkpoint to load. Defaults to None.
+        checkpoint (str, optional): Checkpoint to load; it must fit the
+            model key for key and shape for shape (a RuntimeError names
+            what does not). Defaults to None.
         device (str): Device to put the model on. Defaults to ``'cpu'``.
 
     Returns:
@@ -49,7 +50,7 @@ def init_video_detector(config: Union[str, Config],
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
         allow_full_checkpoint_loading()
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        load_fitting_checkpoint(model, checkpoint)
     model.cfg = cfg
     return model.to(device).eval()
 

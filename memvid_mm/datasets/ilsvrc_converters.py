@@ -35,22 +35,29 @@ key frames are mmtrack's; they need not be the frames
 Bad input raises an error naming the file: a missing or malformed XML, an
 XML without ``<size>`` whose image is missing or unreadable, a video listed
 in ImageSets with no frames or with a gap in its frame numbers, a frame whose
-size differs from the video's first frame, a reversed box, a line of
-``key_frame_list`` that cannot be parsed or whose frame lies beyond its
-video's last frame (naming the list file and line), and in VID a synset
-outside the class table (unless ``unknown_classes='skip'``, which drops and
-counts such boxes). With ``check_images=True`` every image is decoded and
-its size compared with the XML. Logged, not errors: frames without objects
-(normal in ILSVRC); training videos missing from ``key_frame_list`` (they
-get no key frames); entries of ``key_frame_list`` with frame 0, which the
-1-based reading puts before the first frame (not key frames, as in
-mmtrack); in DET, objects of other synsets (mapped
-to the extra category ``other_categeries``, as mmtrack does) and candidate
-images without any object of the class table (left out).
+size differs from the video's first frame, a reversed box, a box coordinate
+that is not a finite number (``nan``, ``inf``), an ``<occluded>`` or
+``<generated>`` other than 0 or 1, the same ``<trackid>`` twice in one
+frame, a line of ``key_frame_list`` that cannot be parsed, gives a frame
+count other than its video's or a frame beyond its video's last frame
+(naming the list file and line), and in VID a synset outside the class
+table (unless ``unknown_classes='skip'``, which drops and counts such
+boxes). With ``check_images=True`` every image is decoded and its size
+compared with the XML. Logged, not errors: frames without objects (normal
+in ILSVRC); boxes reaching more than 1 px past the image size (one warning
+per video, or for all of DET, with the count; kept unclipped); training
+videos missing from ``key_frame_list`` (they get no key frames), listed
+videos that do not exist and listed videos that exist but are not in the
+training ImageSets (not converted); entries of ``key_frame_list`` with
+frame 0, which the 1-based reading puts before the first frame (not key
+frames, as in mmtrack); in DET, objects of other synsets (mapped to the
+extra category ``other_categeries``, as mmtrack does) and candidate images
+without any object of the class table (left out).
 """
 import glob
 import json
 import logging
+import math
 import os
 import os.path as osp
 import re
@@ -149,12 +156,26 @@ def _xml_text(node: ET.Element,
 
 
 def _xml_number(node: ET.Element, tag: str, xml_path: str) -> float:
-    """Numeric value of child ``tag``; error naming the file if not one."""
+    """Finite numeric value of child ``tag``; error naming the file if not."""
     text = _xml_text(node, tag, xml_path)
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise ValueError(f'{xml_path}: <{tag}> is not a number: {text!r}')
+    if not math.isfinite(value):
+        raise ValueError(f'{xml_path}: <{tag}> is not a finite number: '
+                         f'{text!r}')
+    return value
+
+
+def _xml_flag(node: ET.Element, tag: str, xml_path: str) -> bool:
+    """Child ``tag`` as a 0/1 flag (False when absent); error otherwise."""
+    text = _xml_text(node, tag, xml_path, '0')
+    if text not in ('0', '1'):
+        raise ValueError(f'{xml_path}: <{tag}> of <object> '
+                         f"{_xml_text(node, 'name', xml_path)} is {text!r}; "
+                         'expected 0 or 1')
+    return text == '1'
 
 
 def _as_int_if_integral(value: float) -> float:
@@ -177,7 +198,9 @@ def parse_voc_xml(xml_path: str) -> dict:
     Raises:
         FileNotFoundError: If the file does not exist.
         ValueError: If the file is not well-formed XML, a box field is
-            missing or not a number, or a box is reversed.
+            missing or not a finite number, a box is reversed, ``occluded``
+            or ``generated`` is not 0 or 1, or two objects have the same
+            ``trackid``.
     """
     if not osp.isfile(xml_path):
         raise FileNotFoundError(f'annotation file not found: {xml_path}')
@@ -195,6 +218,12 @@ def parse_voc_xml(xml_path: str) -> dict:
                              'not positive')
     degradation = root.find('degradation')
     objects = [_parse_object(obj, xml_path) for obj in root.iter('object')]
+    tracks = Counter(o['trackid'] for o in objects if o['trackid'] is not None)
+    repeated = [t for t, n in tracks.items() if n > 1]
+    if repeated:
+        raise ValueError(f'{xml_path}: trackid {repeated[0]} is given to '
+                         f'{tracks[repeated[0]]} objects of the frame; '
+                         'expected one object per trackid')
     return dict(
         width=width,
         height=height,
@@ -221,8 +250,45 @@ def _parse_object(obj: ET.Element, xml_path: str) -> dict:
         bbox=(x1, y1, x2, y2),
         trackid=None
         if trackid is None else _xml_text(obj, 'trackid', xml_path),
-        occluded=_xml_text(obj, 'occluded', xml_path, '0') == '1',
-        generated=_xml_text(obj, 'generated', xml_path, '0') == '1')
+        occluded=_xml_flag(obj, 'occluded', xml_path),
+        generated=_xml_flag(obj, 'generated', xml_path))
+
+
+def count_boxes_beyond(objects: Sequence[dict], height: int,
+                       width: int) -> int:
+    """How many boxes reach more than 1 px past the image border.
+
+    ILSVRC boxes may touch the border (``x2 == width``), so 1 px is
+    tolerated. Such boxes are kept as they are; the caller warns.
+
+    Args:
+        objects (Sequence[dict]): Objects of :func:`parse_voc_xml`.
+        height (int): Image height.
+        width (int): Image width.
+
+    Returns:
+        int: The number of boxes past the border.
+    """
+    return sum(
+        min(x1, y1) < -1 or x2 > width + 1 or y2 > height + 1
+        for x1, y1, x2, y2 in (o['bbox'] for o in objects))
+
+
+def _warn_boxes_beyond(beyond: List[Tuple[str, int]], where: str) -> None:
+    """One warning counting the boxes past the image border, if any.
+
+    Args:
+        beyond (list[tuple[str, int]]): ``(xml_path, count)`` per XML with
+            boxes past the border (see :func:`count_boxes_beyond`).
+        where (str): What the XMLs make up, e.g. ``'video <name>'``.
+    """
+    if beyond:
+        print_log(
+            f'{where}: {sum(n for _, n in beyond)} boxes extend more than '
+            '1 px beyond the image size of their XML (first in '
+            f'{beyond[0][0]}); kept unclipped',
+            logger='current',
+            level=logging.WARNING)
 
 
 def _read_lines(path: str) -> List[List[str]]:
@@ -283,20 +349,21 @@ def read_vid_video_list(root: str, split: str) -> List[str]:
     return sorted(n if n.startswith(prefix) else prefix + n for n in names)
 
 
-def _read_fgfa_lines(list_file: str) -> Dict[str, List[Tuple[int, int]]]:
-    """``(0-based frame, line number)`` pairs per video of an FGFA list."""
-    entries: Dict[str, List[Tuple[int, int]]] = {}
+def _read_fgfa_lines(list_file: str) -> Dict[str, List[Tuple[int, int, int]]]:
+    """``(0-based frame, line number, num_frames)`` per video of a list."""
+    entries: Dict[str, List[Tuple[int, int, int]]] = {}
     with open(list_file) as f:
         for line_no, line in enumerate(f, 1):
             tokens = line.split()
             if not tokens:
                 continue
-            if len(tokens) < 3 or not tokens[2].isdigit():
+            if len(tokens) < 4 or not (tokens[2].isdigit()
+                                       and tokens[3].isdigit()):
                 raise ValueError(f'{list_file}, line {line_no}: cannot parse '
                                  f'{line.strip()!r}; expected <video> <any> '
                                  '<frame> <num_frames>')
             entries.setdefault(tokens[0], []).append(
-                (int(tokens[2]) - 1, line_no))
+                (int(tokens[2]) - 1, line_no, int(tokens[3])))
     return entries
 
 
@@ -318,12 +385,12 @@ def read_fgfa_key_frames(list_file: str) -> Dict[str, List[int]]:
         ValueError: Naming the file and line if a line cannot be parsed.
     """
     return {
-        video: [frame for frame, _ in entries]
+        video: [frame for frame, _, _ in entries]
         for video, entries in _read_fgfa_lines(list_file).items()
     }
 
 
-def _fgfa_video_key_frames(entries: Dict[str, List[Tuple[int, int]]],
+def _fgfa_video_key_frames(entries: Dict[str, List[Tuple[int, int, int]]],
                            list_file: str, name: str,
                            num_frames: int) -> List[int]:
     """Sorted 0-based key frames of video ``name`` from an FGFA list.
@@ -334,15 +401,22 @@ def _fgfa_video_key_frames(entries: Dict[str, List[Tuple[int, int]]],
 
     Raises:
         ValueError: Naming the list file and line if a frame lies beyond
-            the video's ``num_frames`` frames.
+            the video's ``num_frames`` frames, or the line's frame count
+            (which mmtrack's converter takes as the video's length) is not
+            ``num_frames``.
     """
-    for frame, line_no in entries.get(name, []):
+    for frame, line_no, listed_frames in entries.get(name, []):
+        if listed_frames != num_frames:
+            raise ValueError(
+                f'{list_file}, line {line_no}: gives {listed_frames} frames '
+                f'for video {name}, which has {num_frames} frames')
         if not -1 <= frame < num_frames:
             raise ValueError(
                 f'{list_file}, line {line_no}: frame {frame + 1} (1-based; '
                 f'{frame} 0-based) is outside video {name}, which has '
                 f'{num_frames} frames (1-based 1..{num_frames})')
-    return sorted({frame for frame, _ in entries.get(name, []) if frame >= 0})
+    frames = {frame for frame, _, _ in entries.get(name, [])}
+    return sorted(frame for frame in frames if frame >= 0)
 
 
 def list_video_frames(ann_dir: str) -> int:
@@ -451,27 +525,7 @@ def convert_vid(root: str,
     fgfa = _read_fgfa_lines(key_frame_list) if key_frame_list else None
     videos = read_vid_video_list(root, split)
     if fgfa is not None and split == 'train':
-        unlisted = [name for name in videos if name not in fgfa]
-        if unlisted:
-            print_log(
-                f'{key_frame_list}: {len(unlisted)} of the {len(videos)} '
-                'training videos are not in the key-frame list and get no '
-                f'key frames, e.g. {unlisted[:3]}',
-                logger='current',
-                level=logging.WARNING)
-        zero_lines = [
-            line_no for entries in fgfa.values()
-            for frame, line_no in entries if frame == -1
-        ]
-        if zero_lines:
-            print_log(
-                f'{key_frame_list}: {len(zero_lines)} entries give frame 0 '
-                f'(first at line {min(zero_lines)}), which the 1-based '
-                'frame column puts before the first frame; they are not '
-                'key frames (as in mmtrack). If the list is 0-based, every '
-                'key frame is one frame early.',
-                logger='current',
-                level=logging.WARNING)
+        _check_fgfa_list(fgfa, key_frame_list, root, videos)
     for video_id, name in enumerate(
             tqdm(videos, desc=f'VID {split}', disable=not show_progress), 1):
         num_frames = list_video_frames(
@@ -491,12 +545,64 @@ def convert_vid(root: str,
     return writer.out
 
 
+def _check_fgfa_list(fgfa: Dict[str, List[Tuple[int, int, int]]],
+                     list_file: str, root: str, videos: List[str]) -> None:
+    """Warn about what an FGFA key-frame list and the videos do not share.
+
+    Nothing here changes the converted data, so these are warnings, not
+    errors (a list of all ILSVRC videos may be used with a subset of them
+    on disk): listed videos that do not exist (no
+    ``Annotations/VID/<video>`` directory; a wrong prefix shows here),
+    listed videos outside the training ImageSets, training videos without
+    an entry, and entries with frame 0.
+    """
+    missing, not_in_split, video_set = [], [], set(videos)
+    for name, entries in fgfa.items():
+        if name in video_set:
+            continue
+        if osp.isdir(osp.join(root, 'Annotations', 'VID', name)):
+            not_in_split.append(name)
+        else:
+            missing.append((name, entries[0][1]))
+    _warn(
+        missing, f'{list_file}: {len(missing)} listed videos do not exist '
+        f'under Annotations/VID (first: {missing[0][0] if missing else ""} '
+        f'at line {missing[0][1] if missing else 0}; names are relative '
+        'to Data/VID, e.g. train/...)')
+    _warn(
+        not_in_split, f'{list_file}: {len(not_in_split)} listed videos '
+        'are not in ImageSets/VID/train_<k>.txt and are not converted, '
+        f'e.g. {not_in_split[:3]}')
+    unlisted = [name for name in videos if name not in fgfa]
+    _warn(
+        unlisted, f'{list_file}: {len(unlisted)} of the {len(videos)} '
+        'training videos are not in the key-frame list and get no key '
+        f'frames, e.g. {unlisted[:3]}')
+    zero_lines = [
+        line_no for entries in fgfa.values() for frame, line_no, _ in entries
+        if frame == -1
+    ]
+    _warn(
+        zero_lines, f'{list_file}: {len(zero_lines)} entries give frame 0 '
+        f'(first at line {min(zero_lines, default=0)}), which the 1-based '
+        'frame column puts before the first frame; they are not key '
+        'frames (as in mmtrack). If the list is 0-based, every key frame '
+        'is one frame early.')
+
+
+def _warn(found: list, message: str) -> None:
+    """Log ``message`` as a warning if ``found`` is not empty."""
+    if found:
+        print_log(message, logger='current', level=logging.WARNING)
+
+
 def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
                    num_frames: int, key_frames: set, check_images: bool,
                    unknown_classes: str) -> None:
     """Add the images and annotations of one video."""
     track2instance: Dict[str, int] = {}
     video_size = None
+    beyond: List[Tuple[str, int]] = []
     for frame_id in range(num_frames):
         prefix = f'{name}/{frame_id:06d}'
         xml_path = osp.join(root, 'Annotations', 'VID', prefix + '.xml')
@@ -522,29 +628,40 @@ def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
         image_id = writer.add_image(**fields)
         if not info['objects']:
             writer.counts['frames_without_objects'] += 1
-        for obj in info['objects']:
-            category_id = writer.synset2cat.get(obj['name'])
-            if category_id is None:
-                if unknown_classes == 'error':
-                    raise ValueError(
-                        f"{xml_path}: synset {obj['name']} is not in the "
-                        'class table')
-                writer.counts['skipped_unknown_class'] += 1
-                continue
-            if obj['trackid'] is None:
-                raise ValueError(f'{xml_path}: <object> has no <trackid>')
-            if obj['trackid'] not in track2instance:
-                writer.counts['instances'] += 1
-                track2instance[obj['trackid']] = writer.counts['instances']
-            instance_id = track2instance[obj['trackid']]
-            writer.add_annotation(
-                obj['bbox'],
-                video_id=video_id,
-                image_id=image_id,
-                category_id=category_id,
-                instance_id=instance_id,
-                occluded=obj['occluded'],
-                generated=obj['generated'])
+        num_beyond = count_boxes_beyond(info['objects'], height, width)
+        if num_beyond:
+            beyond.append((xml_path, num_beyond))
+        _add_video_objects(writer, info['objects'], xml_path, video_id,
+                           image_id, track2instance, unknown_classes)
+    _warn_boxes_beyond(beyond, f'video {name}')
+
+
+def _add_video_objects(writer: _CocoVIDWriter, objects: List[dict],
+                       xml_path: str, video_id: int, image_id: int,
+                       track2instance: Dict[str, int],
+                       unknown_classes: str) -> None:
+    """Add the annotations of one VID frame; ``track2instance`` grows."""
+    for obj in objects:
+        category_id = writer.synset2cat.get(obj['name'])
+        if category_id is None:
+            if unknown_classes == 'error':
+                raise ValueError(f"{xml_path}: synset {obj['name']} is not "
+                                 'in the class table')
+            writer.counts['skipped_unknown_class'] += 1
+            continue
+        if obj['trackid'] is None:
+            raise ValueError(f'{xml_path}: <object> has no <trackid>')
+        if obj['trackid'] not in track2instance:
+            writer.counts['instances'] += 1
+            track2instance[obj['trackid']] = writer.counts['instances']
+        writer.add_annotation(
+            obj['bbox'],
+            video_id=video_id,
+            image_id=image_id,
+            category_id=category_id,
+            instance_id=track2instance[obj['trackid']],
+            occluded=obj['occluded'],
+            generated=obj['generated'])
 
 
 def read_det_image_list(root: str,
@@ -625,6 +742,7 @@ def convert_det(root: str,
     del writer.out['videos']
     other_id = len(table) + 1
     names = read_det_image_list(root, class_indices, image_list)
+    beyond: List[Tuple[str, int]] = []
     for name in tqdm(names, desc='DET', disable=not show_progress):
         xml_path = osp.join(root, 'Annotations', 'DET', name + '.xml')
         img_path = osp.join(root, 'Data', 'DET', name + '.JPEG')
@@ -636,6 +754,9 @@ def convert_det(root: str,
             writer.counts['images_without_table_class'] += 1
             continue
         height, width = _frame_size(info, xml_path, img_path, check_images)
+        num_beyond = count_boxes_beyond(info['objects'], height, width)
+        if num_beyond:
+            beyond.append((xml_path, num_beyond))
         image_id = writer.add_image(
             file_name=name + '.JPEG',
             height=height,
@@ -647,6 +768,7 @@ def convert_det(root: str,
                 image_id=image_id,
                 category_id=category_id,
                 instance_id=-1)
+    _warn_boxes_beyond(beyond, 'DET')
     _log_summary(writer, 'DET')
     return writer.out
 

@@ -5,7 +5,8 @@ import logging
 import math
 import numbers
 from collections import Counter
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, Hashable, Iterable, List, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 from mmdet.datasets import BaseVideoDataset
@@ -17,10 +18,17 @@ from mmengine.logging import print_log
 from .class_tables import IMAGENET_VID_CLASSES
 
 # Single images (DET) without ``video_id`` become one-frame videos with ids
-# above this, as in mmdet's ``BaseVideoDataset``.
+# above this, as in mmdet's ``BaseVideoDataset``, and above every real
+# ``video_id`` of the file (see :func:`group_frames`).
 _SINGLE_VIDEO_ID = 100000
 _IMAGE_KEYS = ('id', 'file_name', 'height', 'width')
 _ANN_KEYS = ('id', 'image_id', 'category_id', 'bbox')
+# Flags are JSON true/false (mmtrack's converters) or 0/1 (COCO style).
+_IMAGE_FLAGS = ('is_vid_train_frame', )
+_ANN_FLAGS = ('iscrowd', 'ignore', 'occluded', 'generated')
+# How far (px) a box may reach past the image border before it is counted
+# as extending beyond it: ILSVRC boxes may touch the border (x2 == width).
+_OUTSIDE_TOLERANCE = 1
 
 
 def load_coco_vid(ann_file: str, backend_args: dict = None) -> dict:
@@ -78,6 +86,96 @@ def _is_finite_number(value: Any) -> bool:
             and math.isfinite(value))
 
 
+def _is_int(value: Any) -> bool:
+    """Whether ``value`` is an int (bools are not)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_flag(value: Any) -> bool:
+    """Whether ``value`` is a CocoVID flag: a bool, or the int 0 or 1."""
+    return isinstance(value, bool) or (_is_int(value) and value in (0, 1))
+
+
+def _check_unique(entries: Iterable[dict], key: Callable[[dict], Hashable],
+                  what: str, ann_file: str) -> None:
+    """Error naming both ids if two entries have the same ``key(entry)``.
+
+    Args:
+        entries (Iterable[dict]): Entries with an ``id``.
+        key (Callable[[dict], Hashable]): What must not repeat.
+        what (str): The error message after the file name, formatted with
+            the two ids and the repeated key, e.g. ``'images {0} and {1}
+            have the same file_name {2!r}'``.
+        ann_file (str): File name for the error message.
+    """
+    first_id: Dict[Hashable, Any] = {}
+    for entry in entries:
+        k = key(entry)
+        if k in first_id:
+            raise ValueError(f'{ann_file}: ' +
+                             what.format(first_id[k], entry['id'], k))
+        first_id[k] = entry['id']
+
+
+def check_image(img: dict, ann_file: str) -> None:
+    """Check an image entry's size and its ``is_vid_train_frame`` flag.
+
+    Args:
+        img (dict): One CocoVID ``images`` entry (with ``width`` and
+            ``height``).
+        ann_file (str): File name for the error message.
+
+    Raises:
+        ValueError: Naming the file and the image (id and ``file_name``)
+            if ``width`` or ``height`` is not a positive int, or
+            ``is_vid_train_frame`` is not a bool or 0/1.
+    """
+    where = f"{ann_file}: image {img['id']} ({img['file_name']})"
+    for key in ('width', 'height'):
+        if not (_is_int(img[key]) and img[key] > 0):
+            raise ValueError(f'{where} has {key} {img[key]!r:.50}; expected '
+                             'a positive int (pixels)')
+    _check_flags(img, _IMAGE_FLAGS, where)
+
+
+def check_annotation_fields(ann: dict, ann_file: str) -> None:
+    """Check the types of an annotation's flags and ``instance_id``.
+
+    Args:
+        ann (dict): One CocoVID ``annotations`` entry.
+        ann_file (str): File name for the error message.
+
+    Raises:
+        ValueError: Naming the file and the annotation id if ``iscrowd``,
+            ``ignore``, ``occluded`` or ``generated`` is not a bool or 0/1,
+            or ``instance_id`` is not an int.
+    """
+    where = f"{ann_file}: annotation {ann['id']}"
+    _check_flags(ann, _ANN_FLAGS, where)
+    if 'instance_id' in ann and not _is_int(ann['instance_id']):
+        raise ValueError(f"{where} has instance_id {ann['instance_id']!r:.50};"
+                         ' expected an int (-1 for none)')
+
+
+def _check_flags(entry: dict, keys: Sequence[str], where: str) -> None:
+    """Error (prefixed with ``where``) if a present flag is not a flag."""
+    for key in keys:
+        if key in entry and not _is_flag(entry[key]):
+            raise ValueError(f'{where} has {key} {entry[key]!r:.50}; '
+                             'expected true/false or 0/1')
+
+
+def _is_tracked(ann: dict) -> bool:
+    """Whether an annotation belongs to a track (``instance_id >= 0``)."""
+    return ann.get('instance_id', -1) >= 0
+
+
+def _box_identity(ann: dict) -> tuple:
+    """What two annotations of one box share: image, box, class, track."""
+    return (ann['image_id'], tuple(ann['bbox']), ann['category_id'],
+            ann.get('instance_id'))
+
+
 def check_bbox(ann: dict, ann_file: str) -> None:
     """Check that an annotation's ``bbox`` is a well-formed COCO box.
 
@@ -126,11 +224,30 @@ def is_degenerate_box(ann: dict, img_info: dict) -> bool:
             or ann.get('area', w * h) <= 0)
 
 
+def extends_beyond_image(ann: dict, img_info: dict) -> bool:
+    """Whether a checked box reaches more than 1 px past the image border.
+
+    Args:
+        ann (dict): Annotation whose ``bbox`` passed :func:`check_bbox`.
+        img_info (dict): Its image, with ``width`` and ``height``.
+
+    Returns:
+        bool: True if ``x1`` or ``y1`` is below -1, or ``x2`` (``y2``)
+        above the width (height) plus 1.
+    """
+    x1, y1, w, h = ann['bbox']
+    tol = _OUTSIDE_TOLERANCE
+    return (min(x1, y1) < -tol or x1 + w > img_info['width'] + tol
+            or y1 + h > img_info['height'] + tol)
+
+
 def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
     """Group images into videos in time order and check each video.
 
     Videos keep the order of their first image in the file; images without
-    ``video_id`` become one-frame videos (``frame_id`` 0).
+    ``video_id`` become one-frame videos (``frame_id`` 0) whose made-up
+    ``video_id`` lies above 100000 and above every numeric ``video_id`` of
+    ``images``, so it never equals a real one.
 
     Args:
         images (list[dict]): CocoVID ``images`` entries.
@@ -141,20 +258,24 @@ def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
         ``frame_id``.
 
     Raises:
-        ValueError: If a video's ``frame_id`` values are not exactly
-            0..n-1, or a frame's size differs from the video's first frame.
+        ValueError: If an image with a ``video_id`` has no int
+            ``frame_id`` (bools are not), a video's ``frame_id`` values are
+            not exactly 0..n-1, or a frame's size differs from the video's
+            first frame.
     """
     videos: Dict[Any, List[dict]] = {}
-    single_id = _SINGLE_VIDEO_ID
+    single_id = _first_single_video_id(images)
     for img in images:
         if 'video_id' not in img:
             single_id += 1
             videos[('single',
                     single_id)] = [dict(img, video_id=single_id, frame_id=0)]
             continue
-        if not isinstance(img.get('frame_id'), int):
-            raise ValueError(f"{ann_file}: image {img['file_name']} has a "
-                             'video_id but no integer frame_id')
+        if not _is_int(img.get('frame_id')):
+            raise ValueError(
+                f"{ann_file}: image {img['id']} ({img['file_name']}) has a "
+                'video_id but no integer frame_id (got '
+                f"{img.get('frame_id')!r:.50}); expected an int 0..n-1")
         videos.setdefault(img['video_id'], []).append(img)
     out = []
     for frames in videos.values():
@@ -174,6 +295,15 @@ def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
                     f'{size[1]}x{size[0]}')
         out.append(frames)
     return out
+
+
+def _first_single_video_id(images: List[dict]) -> int:
+    """Made-up one-frame video ids start above this (see group_frames)."""
+    real = [
+        math.floor(img['video_id']) for img in images
+        if _is_finite_number(img.get('video_id'))
+    ]
+    return max([_SINGLE_VIDEO_ID] + real)
 
 
 @DATASETS.register_module()
@@ -203,16 +333,26 @@ class ImagenetVIDDataset(BaseVideoDataset):
     and ``TrackImgSampler`` serves ``(video_idx, frame_idx)``.
 
     Bad input raises ``ValueError`` naming the annotation file: malformed
-    JSON, missing keys, repeated ids, an annotation of an unknown image or
-    category, a malformed ``bbox`` (not 4 finite numbers, or a negative
-    width or height; the error also names the annotation id), a class of
-    ``metainfo['classes']`` missing from ``categories``, a gap or repeat in
-    a video's ``frame_id``, or a frame whose size differs from the rest of
-    its video. Logged, not errors: boxes of categories outside the class
-    list (e.g. DET's ``other_categeries``), ignored as mmdet does;
-    degenerate boxes (width or height < 1, zero area, outside the image),
-    skipped as mmdet does and counted in one warning; ``videos`` entries
-    without images; images without ``is_vid_train_frame`` (taken as True).
+    JSON, missing keys, repeated ids, a repeated category name, an
+    annotation of an unknown image or category, a malformed ``bbox`` (not 4
+    finite numbers, or a negative width or height; the error also names the
+    annotation id), a class of ``metainfo['classes']`` missing from
+    ``categories``, a gap or repeat in a video's ``frame_id``, or a frame
+    whose size differs from the rest of its video. Also, naming the image
+    or annotation: an image ``width``/``height`` that is not a positive
+    int, a ``frame_id`` that is not an int, a flag (``is_vid_train_frame``,
+    ``iscrowd``, ``ignore``, ``occluded``, ``generated``) that is not
+    true/false or 0/1, an ``instance_id`` that is not an int, two images
+    with the same ``file_name``, or two annotations of the same box of one
+    track (same image, ``bbox``, category of the class list and
+    ``instance_id`` >= 0). Logged, not errors: exact repeats of untracked
+    (DET) boxes, kept and counted in one warning;
+    boxes of categories outside the class list (e.g. DET's
+    ``other_categeries``), ignored as mmdet does; degenerate boxes (width or
+    height < 1, zero area, outside the image), skipped as mmdet does and
+    counted in one warning; boxes reaching more than 1 px past the image,
+    kept unclipped and counted in one warning; ``videos`` entries without
+    images; images without ``is_vid_train_frame`` (taken as True).
 
     Args:
         key_frames_only (bool): Train only on ``is_vid_train_frame`` frames.
@@ -245,26 +385,12 @@ class ImagenetVIDDataset(BaseVideoDataset):
         """Load and check the CocoVID file; one dict per video."""
         data = load_coco_vid(self.ann_file, self.backend_args)
         self._set_categories(data['categories'])
-        images = _check_entries(data['images'], _IMAGE_KEYS, 'image',
-                                self.ann_file)
+        images = self._check_images(data['images'])
+        anns = self._check_annotations(data['annotations'], images)
         anns_per_img: Dict[Any, List[dict]] = {i: [] for i in images}
-        anns = _check_entries(data['annotations'], _ANN_KEYS, 'annotation',
-                              self.ann_file)
-        for ann in anns.values():
-            if ann['image_id'] not in images:
-                raise ValueError(f"{self.ann_file}: annotation {ann['id']} "
-                                 f"refers to unknown image {ann['image_id']}")
-            if ann['category_id'] not in self._all_cat_names:
-                raise ValueError(
-                    f"{self.ann_file}: annotation {ann['id']} has unknown "
-                    f"category_id {ann['category_id']}")
-            check_bbox(ann, self.ann_file)
+        for ann in anns:
             anns_per_img[ann['image_id']].append(ann)
-        self._log_skipped(data, anns.values())
-        num_degenerate = sum(
-            self._is_instance(ann)
-            and is_degenerate_box(ann, images[ann['image_id']])
-            for ann in anns.values())
+        self._log_skipped(data, anns)
         data_list = []
         for frames in group_frames(list(images.values()), self.ann_file):
             parsed = [
@@ -277,20 +403,16 @@ class ImagenetVIDDataset(BaseVideoDataset):
                     video_id=frames[0]['video_id'],
                     images=parsed,
                     video_length=len(parsed)))
-        if num_degenerate:
-            print_log(
-                f'{self.ann_file}: skipped {num_degenerate} degenerate '
-                'ground-truth boxes (width or height < 1, zero area or '
-                'outside the image), as mmdet does; they are not counted as '
-                'positives in the evaluation',
-                logger='current',
-                level=logging.WARNING)
+        self._log_box_issues(anns, images)
         return data_list
 
     def _set_categories(self, categories: List[dict]) -> None:
         """Map ``metainfo['classes']`` to category ids; error if missing."""
         by_id = _check_entries(categories, ('id', 'name'), 'category',
                                self.ann_file)
+        _check_unique(by_id.values(), lambda c: c['name'],
+                      'category name {2!r} repeats (ids {0} and {1})',
+                      self.ann_file)
         self._all_cat_names = {i: c['name'] for i, c in by_id.items()}
         name2id = {c['name']: i for i, c in by_id.items()}
         classes = list(self.metainfo['classes'])
@@ -301,6 +423,102 @@ class ImagenetVIDDataset(BaseVideoDataset):
                 f'among its categories {sorted(name2id)}')
         self.cat_ids = [name2id[c] for c in classes]
         self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
+
+    def _check_images(self, entries: List[dict]) -> Dict[Any, dict]:
+        """Index the images by id; error on bad fields or repeats."""
+        images = _check_entries(entries, _IMAGE_KEYS, 'image', self.ann_file)
+        for img in images.values():
+            check_image(img, self.ann_file)
+        _check_unique(images.values(), lambda im: im['file_name'],
+                      'images {0} and {1} have the same file_name {2!r}',
+                      self.ann_file)
+        return images
+
+    def _check_annotations(self, entries: List[dict],
+                           images: Dict[Any, dict]) -> List[dict]:
+        """Check the annotations against ``images`` and the categories."""
+        anns = _check_entries(entries, _ANN_KEYS, 'annotation', self.ann_file)
+        for ann in anns.values():
+            if ann['image_id'] not in images:
+                raise ValueError(f"{self.ann_file}: annotation {ann['id']} "
+                                 f"refers to unknown image {ann['image_id']}")
+            if ann['category_id'] not in self._all_cat_names:
+                raise ValueError(
+                    f"{self.ann_file}: annotation {ann['id']} has unknown "
+                    f"category_id {ann['category_id']}")
+            check_bbox(ann, self.ann_file)
+            check_annotation_fields(ann, self.ann_file)
+        # A track has one box per frame, so a repeated box of a track is an
+        # error. Repeats of boxes outside the class list (e.g. DET's
+        # other_categeries, which merges many synsets) change no number;
+        # repeats of untracked (DET) boxes are counted in a warning, as
+        # such annotation noise may exist in real data.
+        counted = [
+            a for a in anns.values() if a['category_id'] in self.cat2label
+        ]
+        _check_unique((a for a in counted if _is_tracked(a)), _box_identity,
+                      'annotations {0} and {1} are the same box '
+                      '(image_id, bbox, category_id, instance_id) {2}',
+                      self.ann_file)
+        self._log_repeated_untracked_boxes(
+            [a for a in counted if not _is_tracked(a)])
+        return list(anns.values())
+
+    def _log_repeated_untracked_boxes(self, anns: List[dict]) -> None:
+        """Warn once, with a count, about exact repeats of untracked boxes.
+
+        They stay in the data (each is a ground-truth box of its own).
+        """
+        seen: Dict[tuple, Any] = {}
+        repeats = []
+        for ann in anns:
+            key = _box_identity(ann)
+            if key in seen:
+                repeats.append((seen[key], ann['id']))
+            else:
+                seen[key] = ann['id']
+        if repeats:
+            print_log(
+                f'{self.ann_file}: {len(repeats)} annotations without a '
+                f'track repeat another box exactly (first: annotations '
+                f'{repeats[0][0]} and {repeats[0][1]}); each is kept as a '
+                'ground-truth box of its own',
+                logger='current',
+                level=logging.WARNING)
+
+    def _log_box_issues(self, anns: List[dict], images: Dict[Any,
+                                                             dict]) -> None:
+        """Warn once about degenerate boxes, once about boxes past the image.
+
+        Boxes past the image are kept unclipped (clipping would change the
+        ground truth), but are counted so that the user knows.
+        """
+        num_degenerate, beyond = 0, []
+        for ann in filter(self._is_instance, anns):
+            img = images[ann['image_id']]
+            if is_degenerate_box(ann, img):
+                num_degenerate += 1
+            elif extends_beyond_image(ann, img):
+                beyond.append(ann)
+        if num_degenerate:
+            print_log(
+                f'{self.ann_file}: skipped {num_degenerate} degenerate '
+                'ground-truth boxes (width or height < 1, zero area or '
+                'outside the image), as mmdet does; they are not counted as '
+                'positives in the evaluation',
+                logger='current',
+                level=logging.WARNING)
+        if beyond:
+            first = beyond[0]
+            print_log(
+                f'{self.ann_file}: {len(beyond)} ground-truth boxes extend '
+                f'more than {_OUTSIDE_TOLERANCE} px beyond their image '
+                f"(first: annotation {first['id']} of "
+                f"{images[first['image_id']]['file_name']}); they are kept "
+                'unclipped, so detections (clipped to the image) cannot '
+                'overlap them fully',
+                logger='current',
+                level=logging.WARNING)
 
     def _log_skipped(self, data: dict, anns: Any) -> None:
         """Log what is ignored: other categories, empty videos, defaults."""
@@ -344,7 +562,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
         data_info = super().parse_data_info(
             dict(raw_img_info=img_info, raw_ann_info=[]))
         data_info['img_id'] = img_info['id']
-        data_info.setdefault('is_vid_train_frame', True)
+        data_info['is_vid_train_frame'] = bool(
+            img_info.get('is_vid_train_frame', True))
         data_info.setdefault('degradation', 'none')
         data_info['instances'] = [
             inst for inst in (self._parse_instance(ann, img_info)

@@ -68,3 +68,12 @@ def test_streams_on_cuda(cuda_device):
     state = inferencer.states['v']
     assert state.frame_index == 4
     assert all(m.device.type == 'cuda' for m in state.memories)
+
+
+def test_a_checkpoint_of_another_model_is_refused(tmp_path):
+    """An R-FCN checkpoint leaves MemNet's FlowNet random: refused."""
+    path = str(tmp_path / 'rfcn.pth')
+    torch.save(dict(state_dict=init_video_detector(RFCN_CFG).state_dict()),
+               path)
+    with pytest.raises(RuntimeError, match=f'checkpoint {path} does not fit'):
+        init_video_detector(MEMNET_CFG, path)

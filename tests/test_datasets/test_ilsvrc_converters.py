@@ -507,3 +507,129 @@ def test_det_cli_writes_30plus1cls(tmp_path):
     with open(tmp_path / 'ann' / 'imagenet_det_30plus1cls.json') as f:
         coco = json.load(f)
     assert len(coco['images']) == 2 and len(coco['categories']) == 5
+
+
+def _convert_train(root, **kwargs):
+    return convert_vid(
+        root, 'train', SYNTHVID_CLASS_TABLE, show_progress=False, **kwargs)
+
+
+def _set_object_tag(path, tag, text):
+    """Set ``<tag>`` of the first ``<object>`` of an XML file."""
+    tree = ET.parse(path)
+    obj = tree.getroot().find('object')
+    node = obj.find(tag)
+    if node is None:
+        node = ET.SubElement(obj, tag)
+    node.text = text
+    tree.write(path)
+
+
+@pytest.mark.parametrize('box,tag', [(('nan', 5, 9, 9), 'xmin'),
+                                     ((5, 'inf', 9, 9), 'ymin'),
+                                     ((5, 5, 'Infinity', 9), 'xmax'),
+                                     ((5, 5, 9, '-inf'), 'ymax')])
+def test_non_finite_box_number_names_the_file_and_field(
+        tiny_synthvid_copy, box, tag):
+    _xml(_xml_path(tiny_synthvid_copy, 3), [('n90000001', box, 0)])
+    with pytest.raises(
+            ValueError, match=f'000003.xml: <{tag}> is not a finite number'):
+        _convert_train(tiny_synthvid_copy)
+
+
+@pytest.mark.parametrize('tag', ['occluded', 'generated'])
+@pytest.mark.parametrize('text', ['yes', '2', 'true'])
+def test_flag_other_than_0_or_1_names_the_file(tiny_synthvid_copy, tag, text):
+    path = _xml_path(tiny_synthvid_copy, 4)
+    _xml(path, [('n90000001', (5, 5, 9, 9), 0)])
+    _set_object_tag(path, tag, text)
+    with pytest.raises(
+            ValueError,
+            match=f"000004.xml: <{tag}> of <object> n90000001 is '{text}'; "
+            'expected 0 or 1'):
+        _convert_train(tiny_synthvid_copy)
+    _set_object_tag(path, tag, '1')
+    info = parse_voc_xml(path)
+    assert info['objects'][0][tag] is True
+
+
+def test_same_trackid_twice_in_a_frame_is_an_error(tiny_synthvid_copy):
+    _xml(
+        _xml_path(tiny_synthvid_copy, 6), [('n90000001', (1, 1, 9, 9), 3),
+                                           ('n90000002', (20, 20, 30, 30), 3)])
+    with pytest.raises(
+            ValueError, match='000006.xml: trackid 3 is given to 2 objects'):
+        _convert_train(tiny_synthvid_copy)
+
+
+def test_boxes_beyond_the_image_warn_once_per_video(tiny_synthvid_copy,
+                                                    log_records):
+    root = tiny_synthvid_copy  # 64x48 frames
+    _xml(
+        _xml_path(root, 3), [('n90000001', (10, 10, 500, 30), 0),
+                             ('n90000002', (0, 0, 64, 48), 1)])
+    _xml(
+        _xml_path(root, 5), [('n90000001', (-5, 10, 30, 30), 0),
+                             ('n90000002', (-1, 0, 65, 49), 1)])
+    coco = _convert_train(root)
+    warned = [r for r in log_records if 'beyond the image' in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    # Touching the border or 1 px past it is not counted.
+    assert warned[0].getMessage().startswith(
+        f'video {TRAIN_VIDEO}: 2 boxes extend more than 1 px beyond')
+    assert _xml_path(root, 3) in warned[0].getMessage()
+    # Kept as they are, not clipped.
+    assert [10, 10, 490, 20] in [a['bbox'] for a in coco['annotations']]
+
+
+def test_det_boxes_beyond_the_image_warn_once(tmp_path, log_records):
+    keys = _make_det(str(tmp_path))  # 32x24 images
+    xml_path = osp.join(tmp_path, 'Annotations', 'DET', 'train',
+                        keys[0] + '.xml')
+    _xml(xml_path, [('n90000001', (1, 2, 40, 12), None)], size=(32, 24))
+    convert_det(str(tmp_path), SYNTHVID_CLASS_TABLE, show_progress=False)
+    warned = [r for r in log_records if 'beyond the image' in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].getMessage().startswith('DET: 1 boxes extend')
+
+
+def test_fgfa_key_frame_list_warns_of_missing_videos_and_names_wrong_lengths(
+        tiny_synthvid_copy, tmp_path, log_records):
+    lst = tmp_path / 'VID_train_15frames.txt'
+    other = TRAIN_VIDEO[:-1] + '1'
+    # a typo in the video name: one warning (it changes no converted data)
+    lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n{other} 1 3 12\n'
+                   f'{TRAIN_VIDEO}x 1 4 12\n')
+    log_records.clear()
+    _convert_train(tiny_synthvid_copy, key_frame_list=str(lst))
+    warned = [r.getMessage() for r in log_records
+              if 'do not exist' in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert (f'1 listed videos do not exist under Annotations/VID (first: '
+            f'{TRAIN_VIDEO}x at line 3' in warned[0])
+    # the frame-count column disagrees with the video's 12 frames
+    lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n{other} 1 3 300\n')
+    with pytest.raises(
+            ValueError,
+            match='VID_train_15frames.txt, line 2: gives 300 frames for '
+            f'video {other}, which has 12 frames'):
+        _convert_train(tiny_synthvid_copy, key_frame_list=str(lst))
+    # no frame-count column
+    lst.write_text(f'{TRAIN_VIDEO} 1 3\n')
+    with pytest.raises(
+            ValueError, match='VID_train_15frames.txt, line 1: cannot parse'):
+        _convert_train(tiny_synthvid_copy, key_frame_list=str(lst))
+    # a listed video that exists but is not in ImageSets: one warning
+    sets = osp.join(tiny_synthvid_copy, 'ImageSets', 'VID')
+    for name in os.listdir(sets):
+        if name.startswith('train_'):
+            with open(osp.join(sets, name)) as f:
+                kept = [ln for ln in f if not ln.startswith(other[6:])]
+            with open(osp.join(sets, name), 'w') as f:
+                f.writelines(kept)
+    lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n{other} 1 3 12\n')
+    log_records.clear()
+    coco = _convert_train(tiny_synthvid_copy, key_frame_list=str(lst))
+    assert [v['name'] for v in coco['videos']] == [TRAIN_VIDEO]
+    warned = [r for r in log_records if 'not in ImageSets' in r.getMessage()]
+    assert len(warned) == 1 and '1 listed videos' in warned[0].getMessage()

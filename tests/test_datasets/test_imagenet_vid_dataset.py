@@ -484,6 +484,7 @@ def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path,
             dict(
                 coco['annotations'][1],
                 id=10 + i,
+                instance_id=10 + i,
                 bbox=box,
                 area=0 if i == 3 else box[2] * box[3]))
     ann_file = _dump(coco, tmp_path / 'degenerate.json')
@@ -512,3 +513,171 @@ def test_missing_or_corrupt_image_names_the_file(tiny_synthvid_copy):
         dataset[0]
     cv2.imwrite(frame['img_path'], np.zeros((48, 64, 3), np.uint8))
     assert len(dataset[0]['data_samples']) == T
+
+
+def test_repeated_category_name_is_an_error(tmp_path):
+    coco = _mmtrack_vid_json()
+    coco['categories'].append(dict(id=31, name='zebra', encode_name='n0'))
+    coco['annotations'][0]['category_id'] = 31
+    ann_file = _dump(coco, tmp_path / 'dup_cat.json')
+    with pytest.raises(
+            ValueError,
+            match="dup_cat.json: category name 'zebra' repeats "
+            r'\(ids 30 and 31\)'):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+
+
+@pytest.mark.parametrize('key', ['width', 'height'])
+@pytest.mark.parametrize('value', [0, -64, '64', 64.0, True, None])
+def test_bad_image_size_names_the_file_and_image(tmp_path, key, value):
+    coco = _mmtrack_vid_json()
+    coco['images'][1][key] = value
+    ann_file = _dump(coco, tmp_path / 'bad_size.json')
+    video = 'train/ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000'
+    with pytest.raises(
+            ValueError,
+            match=f'bad_size.json: image 2 \\({video}/000001.JPEG\\) has '
+            f'{key} {value!r}; expected a positive int'):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+
+
+@pytest.mark.parametrize('what,key,value', [
+    ('annotation', 'iscrowd', 'false'),
+    ('annotation', 'iscrowd', 2),
+    ('annotation', 'ignore', '0'),
+    ('annotation', 'occluded', 'true'),
+    ('annotation', 'generated', 1.0),
+    ('annotation', 'instance_id', '1'),
+    ('annotation', 'instance_id', True),
+    ('image', 'is_vid_train_frame', 'false'),
+    ('image', 'is_vid_train_frame', None),
+    ('image', 'frame_id', True),
+])
+def test_fields_of_the_wrong_type_name_the_file_and_entry(
+        tmp_path, what, key, value):
+    coco = _mmtrack_vid_json()
+    if what == 'image':
+        # frame_id True (== 1) of the second frame would pass as an int.
+        coco['images'][1][key] = value
+    else:
+        coco['annotations'][0][key] = value
+    ann_file = _dump(coco, tmp_path / 'bad_type.json')
+    entry = 'image 2' if what == 'image' else 'annotation 1'
+    with pytest.raises(
+            ValueError,
+            match=f'bad_type.json: {entry} .*{key}.*{value!r}.*expected'):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+
+
+def test_int_and_bool_flags_both_load(tmp_path):
+    """mmtrack writes JSON true/false, COCO-style files 0/1: both work."""
+    coco = _mmtrack_vid_json()
+    for im in coco['images']:
+        im['is_vid_train_frame'] = int(im['is_vid_train_frame'])
+    coco['annotations'][0].update(iscrowd=0, occluded=1, generated=0)
+    coco['annotations'][1].update(ignore=1, occluded=False)
+    ann_file = _dump(coco, tmp_path / 'int_flags.json')
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    frames = dataset.get_data_info(0)['images']
+    assert [f['is_vid_train_frame']
+            for f in frames] == [False, True, True, False]
+    assert frames[1]['instances'][0]['occluded'] is True
+    assert frames[1]['instances'][0]['ignore_flag'] == 0
+    assert frames[3]['instances'] == []  # ignore=1
+    assert [tuple(k) for k in dataset.key_frames] == [(0, 1)]
+
+
+@pytest.mark.parametrize('edit,match', [
+    (lambda c: c['images'][3].update(file_name=c['images'][0]['file_name']),
+     r'images 1 and 4 have the same file_name .*000000.JPEG'),
+    (lambda c: c['annotations'].append(dict(c['annotations'][0], id=7)),
+     'annotations 1 and 7 are the same box'),
+])
+def test_repeated_image_or_annotation_names_both_ids(tmp_path, edit, match):
+    coco = _mmtrack_vid_json()
+    edit(coco)
+    ann_file = _dump(coco, tmp_path / 'repeats.json')
+    with pytest.raises(ValueError, match=f'repeats.json: {match}'):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+
+
+def test_same_box_of_another_track_or_unused_class_is_not_a_repeat(
+        tmp_path):
+    coco = _mmtrack_vid_json()
+    coco['annotations'].append(
+        dict(coco['annotations'][0], id=7, instance_id=9))
+    ann_file = _dump(coco, tmp_path / 'two_tracks.json')
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    frame = dataset.get_data_info(0)['images'][1]
+    assert [i['instance_id'] for i in frame['instances']] == [1, 9]
+    # A repeated box of a class outside the list (zebra) is ignored anyway.
+    coco['annotations'][-1]['instance_id'] = 1
+    ann_file = _dump(coco, tmp_path / 'unused_class.json')
+    dataset = ImagenetVIDDataset(
+        ann_file=ann_file, pipeline=[], metainfo=dict(classes=('airplane', )))
+    assert dataset.get_data_info(0)['images'][1]['instances'] == []
+
+
+def test_repeated_untracked_box_is_kept_with_one_warning(
+        tmp_path, log_records):
+    """DET boxes have no track: an exact repeat may be annotation noise."""
+    coco = _mmtrack_det_json()
+    coco['annotations'] += [
+        dict(coco['annotations'][0], id=8),
+        dict(coco['annotations'][0], id=9)
+    ]
+    ann_file = _dump(coco, tmp_path / 'det_repeat.json')
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    instances = dataset.get_data_info(0)['images'][0]['instances']
+    assert len(instances) == 3
+    warned = [
+        r.getMessage() for r in log_records
+        if 'without a track repeat' in r.getMessage()
+    ]
+    assert warned == [
+        f'{ann_file}: 2 annotations without a track repeat another box '
+        'exactly (first: annotations 1 and 8); each is kept as a '
+        'ground-truth box of its own'
+    ]
+
+
+def test_det_images_never_share_a_real_video_id(tmp_path):
+    coco = _mmtrack_det_json()
+    for t, im in enumerate(coco['images']):
+        im.update(video_id=100001, frame_id=t)
+    coco['images'].append(
+        dict(file_name='train/x/3.JPEG', height=48, width=64, id=3))
+    coco['images'].append(
+        dict(file_name='train/x/4.JPEG', height=48, width=64, id=4))
+    ann_file = _dump(coco, tmp_path / 'collide.json')
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    videos = [dataset.get_data_info(i) for i in range(dataset.num_videos)]
+    assert [(v['video_id'], v['video_length'])
+            for v in videos] == [(100001, 2), (100002, 1), (100003, 1)]
+
+
+def test_boxes_beyond_the_image_are_kept_with_one_warning(
+        tmp_path, log_records):
+    coco = _mmtrack_vid_json()  # 64x48 images
+    boxes = [
+        [40, 10, 30, 20],  # x2 = 70
+        [-5, 2, 10, 10],  # x1 = -5
+        [0, 0, 64, 48],  # touches the border
+        [1, 1, 64, 48],  # 1 px past it
+        [60, 30, 5, 5],  # 1 px past it
+    ]
+    coco['annotations'] = [
+        dict(coco['annotations'][1], id=10 + i, bbox=box, instance_id=i)
+        for i, box in enumerate(boxes)
+    ]
+    ann_file = _dump(coco, tmp_path / 'outside.json')
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    warned = [r for r in log_records if 'extend more than' in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    # Touching the border or 1 px past it is not counted.
+    assert ('outside.json: 2 ground-truth boxes extend more than 1 px '
+            'beyond their image') in warned[0].getMessage()
+    assert 'first: annotation 10 of train/' in warned[0].getMessage()
+    frame = dataset.get_data_info(0)['images'][3]
+    assert [i['bbox'] for i in frame['instances']][:2] == [[40, 10, 70, 30],
+                                                           [-5, 2, 5, 12]]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
@@ -122,6 +123,29 @@ def test_two_process_test_matches_one_process(trained_memnet, synthvid_root):
     for a, b in zip(results[1][1], results[2][1]):
         assert a['img_id'] == b['img_id']
         assert (a['scores'] == b['scores']).all()
+
+
+def test_test_refuses_a_checkpoint_that_does_not_fit(trained_memnet,
+                                                     tmp_path):
+    """A checkpoint without FlowNet fails instead of testing a random one."""
+    cfg, checkpoint, work_dir = trained_memnet
+    saved = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    saved['state_dict'] = {
+        key: value
+        for key, value in saved['state_dict'].items()
+        if not key.startswith('motion.')
+    }
+    partial = str(tmp_path / 'without_flownet.pth')
+    torch.save(saved, partial)
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', cfg, partial, '--work-dir',
+         str(tmp_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES=''))
+    assert proc.returncode != 0
+    assert f'checkpoint {partial} does not fit the model (MemoryRFCN)' in (
+        proc.stderr)
+    assert 'missing keys in source state_dict: motion.' in proc.stderr
 
 
 def test_clocknet_r101_vid_trains_with_two_processes(

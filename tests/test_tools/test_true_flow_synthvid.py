@@ -105,9 +105,17 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path):
     # MemNet: one flow per frame after the first of each video.
     assert metrics['true_flow_calls'] == 2 * (5 - 1)
     assert osp.exists(tmp_path / 'metrics.json')
-    with pytest.raises(FileNotFoundError, match='synthvid.json'):
+    # another root than the frames tested: their flow would be wrong
+    with pytest.raises(ValueError, match='is not the data_root of the '
+                       'frames tested'):
         tool.main([
             config_file, checkpoint, '--data-root',
             str(tmp_path), '--work-dir',
             str(tmp_path / 'work')
+        ])
+    with pytest.raises(FileNotFoundError, match='synthvid.json'):
+        tool.main([
+            config_file, checkpoint, '--work-dir',
+            str(tmp_path / 'work'), '--cfg-options',
+            f'test_dataloader.dataset.data_root={tmp_path}/'
         ])

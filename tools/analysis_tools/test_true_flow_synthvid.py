@@ -36,7 +36,8 @@ from torch import Tensor, nn
 from memvid_mm.datasets import (SceneMotion, load_synthvid_settings,
                                 render_split)
 from memvid_mm.evaluation import append_dump_metric
-from memvid_mm.utils import allow_full_checkpoint_loading
+from memvid_mm.utils import (allow_full_checkpoint_loading,
+                             load_fitting_checkpoint)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -44,8 +45,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Test a SynthVID memory model with the true flow')
     parser.add_argument('config', help='memory model config (MemoryRFCN)')
     parser.add_argument('checkpoint', help='checkpoint to test')
-    parser.add_argument('--data-root', default='data/synthvid',
-                        help='SynthVID root holding synthvid.json')
+    parser.add_argument(
+        '--data-root',
+        help='SynthVID root holding synthvid.json (default: the test '
+        "dataloader's data_root; given, it must be that root, so the flow "
+        'is that of the frames tested)')
     parser.add_argument('--work-dir', default='work_dirs/true_flow')
     parser.add_argument('--metrics-out', help='write the metrics as JSON')
     parser.add_argument(
@@ -121,6 +125,31 @@ class TrueFlow(nn.Module):
                            'known flow') from None
 
 
+def tested_data_root(cfg: Config, data_root: Optional[str]) -> str:
+    """The SynthVID root of the frames that ``cfg`` tests.
+
+    Args:
+        cfg (Config): The test config (after ``--cfg-options``).
+        data_root (str, optional): The root the user named, if any.
+
+    Returns:
+        str: The test dataloader's ``data_root``.
+
+    Raises:
+        ValueError: When ``data_root`` is another directory: its flow would
+            be applied to frames it was not rendered for.
+    """
+    tested = cfg.test_dataloader.dataset.data_root
+    if data_root is not None and (osp.realpath(data_root) !=
+                                  osp.realpath(tested)):
+        raise ValueError(
+            f'--data-root {data_root} is not the data_root of the frames '
+            f'tested ({tested}); their exact flow comes from their own '
+            f'synthvid.json. Set test_dataloader.dataset.data_root with '
+            f'--cfg-options, or leave --data-root out')
+    return tested
+
+
 def load_motions(data_root: str) -> Tuple[Dict[str, SceneMotion], tuple]:
     """Re-render SynthVID val from its settings; per video its geometry."""
     settings = load_synthvid_settings(data_root)
@@ -159,12 +188,13 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         cfg.merge_from_dict(args.cfg_options)
     cfg.model.motion.init_cfg = None  # replaced; nothing to load for it
     cfg.work_dir = args.work_dir
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # loaded below, strictly
     if args.out is not None:
         cfg.test_evaluator = append_dump_metric(cfg.test_evaluator, args.out)
-    motions, size = load_motions(args.data_root)
+    motions, size = load_motions(tested_data_root(cfg, args.data_root))
     runner = Runner.from_cfg(cfg)
-    runner.load_or_resume()  # the checkpoint's FlowNet is loaded, then ...
+    # the checkpoint, FlowNet included, must fit; its FlowNet is then ...
+    load_fitting_checkpoint(runner, args.checkpoint)
     true_flow = TrueFlow(motions, size)
     install_true_flow(runner.model, true_flow)  # ... replaced
     metrics = runner.test()

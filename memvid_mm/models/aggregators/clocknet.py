@@ -89,6 +89,21 @@ def takes_evidence(frame_index: int, strides: Sequence[int]) -> List[bool]:
     return [frame_index % int(s) == 0 for s in strides]
 
 
+def check_same_memory_shapes(memories: Sequence[Tensor]) -> None:
+    """Raise unless the memories are ``(N, C, h, w)`` maps of one shape.
+
+    Combining them would otherwise broadcast, e.g. a ``(1, C, h, w)``
+    memory over a batch of two, into a plausible but wrong map.
+
+    Args:
+        memories (Sequence[Tensor]): K tensors to be combined.
+    """
+    shapes = [tuple(memory.shape) for memory in memories]
+    if any(len(shape) != 4 for shape in shapes) or len(set(shapes)) > 1:
+        raise ValueError(f'the memories to combine must be (N, C, h, w) '
+                         f'maps of one shape, got {shapes}')
+
+
 def combine_memories(memories: Sequence[Tensor]) -> Tensor:
     """Average the K memories of a frame: ``(1/K) sum_k M^k``.
 
@@ -101,6 +116,7 @@ def combine_memories(memories: Sequence[Tensor]) -> Tensor:
     """
     if len(memories) == 0:
         raise ValueError('combine_memories needs at least one memory')
+    check_same_memory_shapes(memories)
     total = memories[0]
     for memory in memories[1:]:
         total = total + memory
@@ -124,6 +140,7 @@ def weighted_combine_memories(memories: Sequence[Tensor],
         raise ValueError(f'need one logit map per memory, got '
                          f'{len(memories)} memories and {len(logits)} '
                          'logit maps')
+    check_same_memory_shapes(memories)
     for memory, logit in zip(memories, logits):
         if logit.dim() != 4 or logit.size(1) != 1 or \
                 logit.shape[2:] != memory.shape[2:] or \
@@ -312,6 +329,7 @@ class ClockNetAggregator(BaseModule):
         if len(memories) != self.num_memories:
             raise ValueError(f'expected {self.num_memories} memories, got '
                              f'{len(memories)}')
+        check_same_memory_shapes(memories)
         if self.combine_cnns is None:
             return combine_memories(memories)
         reference = memories[self.reference_index]

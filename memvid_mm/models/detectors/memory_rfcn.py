@@ -18,8 +18,9 @@ One frame step (Eq. 1-2 of the paper, generalised to ClockNet):
 """
 import logging
 import random
-from typing import Hashable, List, Optional, Sequence, Tuple
+from typing import Any, Hashable, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
@@ -106,14 +107,19 @@ class MemoryRFCN(BaseDetector):
             raise ValueError(f'unknown MemoryRFCN train_cfg keys: '
                              f'{sorted(train_cfg)}')
         self.test_cfg = test_cfg
-        # Draws the evidence dropout; seeded so that runs repeat and every
-        # rank of a distributed run drops the same clip positions.
-        self.rng = random.Random(0)
+        # Draws the evidence dropout. Seeded with torch's seed, which the
+        # runner sets from ``randomness.seed`` before it builds the model
+        # (the same on every rank unless ``diff_rank_seed``), so that a
+        # seeded run repeats, ranks drop the same clip positions and
+        # another seed draws other positions. Like the rest of mmengine's
+        # randomness it starts again from the seed when a run resumes.
+        self.rng = random.Random(torch.initial_seed())
         # The online state of the stock TestLoop path (``predict``); other
         # callers hand their own states to ``predict_frame``.
         self.test_state = MemoryState()
-        # Whether a reset caused by a gap in frame_id was logged (once).
-        self.warned_frame_gap = False
+        # Whether a reset in the middle of a video (a gap in frame_id, or
+        # another video's frame that is not its first) was logged (once).
+        self.warned_out_of_order = False
 
     def check_motion_normalisation(self) -> None:
         """Check that FlowNet undoes the data preprocessor's normalisation.
@@ -313,23 +319,39 @@ class MemoryRFCN(BaseDetector):
         if frame_id is None:
             raise ValueError('online MemoryRFCN needs "frame_id" in the '
                              'frame metainfo (PackTrackInputs meta_keys)')
+        if not isinstance(frame_id, (int, np.integer)) or isinstance(
+                frame_id, (bool, np.bool_)):
+            raise TypeError(
+                f'video {video_id}: frame_id must be an int, got '
+                f'{frame_id!r} ({type(frame_id).__name__})')
         if state.needs_reset(video_id, frame_id):
-            if state.is_frame_gap(video_id, frame_id) and \
-                    not self.warned_frame_gap:
-                print_log(
-                    f'video {video_id}: frame {frame_id} does not follow '
-                    f'frame {state.last_frame_id}; the memory restarts '
-                    f'from this frame. Memory models need every frame of '
-                    f'a video in order (no frame_interval, no interleaved '
-                    f'videos); this is logged once.',
-                    logger='current',
-                    level=logging.WARNING)
-                self.warned_frame_gap = True
+            if state.is_out_of_order(video_id, frame_id) and \
+                    not self.warned_out_of_order:
+                self._log_out_of_order(state, video_id, frame_id)
             state.reset()
         memory = self.memory_step(state, image, self.extract_feat(image),
                                   video_id, frame_id)
         return self.detector._head_predict((memory, ), [data_sample],
                                            rescale=True)[0]
+
+    def _log_out_of_order(self, state: MemoryState, video_id: Any,
+                          frame_id: int) -> None:
+        """Warn, once per model, that the memory restarts mid-video."""
+        if video_id == state.video_id:
+            what = (f'video {video_id}: frame {frame_id} does not follow '
+                    f'frame {state.last_frame_id}')
+        else:
+            what = (f'video {video_id}: frame {frame_id} follows frame '
+                    f'{state.last_frame_id} of video {state.video_id}, not '
+                    f'frame 0')
+        print_log(
+            f'{what}; the memory restarts from this frame. Memory models '
+            f'need every frame of a video in order, from frame 0 (no '
+            f'frame_interval, no interleaved videos; for several videos at '
+            f'once keep one MemoryState per video); this is logged once.',
+            logger='current',
+            level=logging.WARNING)
+        self.warned_out_of_order = True
 
     def predict(self, inputs: Tensor,
                 data_samples: Sequence[TrackDataSample]

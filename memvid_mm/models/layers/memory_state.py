@@ -108,6 +108,28 @@ class MemoryState:
         return (not self._starts_video(video_id, frame_id)
                 and frame_id != self.last_frame_id + 1)
 
+    def is_out_of_order(self, video_id: Any, frame_id: int) -> bool:
+        """Whether the frame breaks the order of a stream of whole videos.
+
+        In order, a frame is either the next frame of the video the state
+        holds or frame 0 of a video. Anything else resets the memory in the
+        middle of a video: a gap in the video (:meth:`is_frame_gap`), or a
+        frame of another video that is not its first (interleaved videos,
+        or a video that does not start at frame 0).
+
+        Args:
+            video_id (int | str): Video of the incoming frame.
+            frame_id (int): Index of the incoming frame in its video.
+
+        Returns:
+            bool: True when the state holds frames and the incoming frame
+            is neither frame 0 nor the frame after ``last_frame_id`` of
+            the same video.
+        """
+        return (not self.is_empty and frame_id != 0
+                and (video_id != self.video_id
+                     or frame_id != self.last_frame_id + 1))
+
     def write(self, memories: Sequence[Tensor], anchor_imgs: Sequence[Tensor],
               anchor_frame_ids: Sequence[int], video_id: Any,
               frame_id: int) -> None:

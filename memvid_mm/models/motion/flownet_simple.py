@@ -45,6 +45,8 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_with_prefix)
 from torch import Tensor
 
+from ...utils import non_finite_keys
+
 # Encoder: (name, in_channels, out_channels, kernel_size) per conv; the
 # first conv of each convN block has stride 2, the others stride 1. Names
 # and shapes are those of mmtrack's FlowNetSimple (and its released
@@ -317,7 +319,13 @@ class FlowNetSimple(BaseModule):
         Raises:
             RuntimeError: When the keys or shapes do not fit this network;
                 the message names ``source``.
+            ValueError: When a weight holds a NaN or an infinity; the
+                message names ``source`` and the keys.
         """
+        bad = non_finite_keys(state_dict)
+        if bad:
+            raise ValueError(f'FlowNet checkpoint {source} holds NaN or '
+                             f'infinite values in {", ".join(bad)}')
         try:
             self.load_state_dict(state_dict, strict=True)
         except RuntimeError as error:

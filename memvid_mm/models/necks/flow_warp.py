@@ -15,6 +15,26 @@ from ..layers.flow_warp import (check_interpolation, check_sampler,
 GridKey = Tuple[int, int, torch.device, torch.dtype]
 
 
+def check_finite_flow(flow: Tensor) -> None:
+    """Raise if ``flow`` holds a NaN or an infinity.
+
+    Args:
+        flow (Tensor): ``(N, 2, H, W)`` flow in image pixels.
+
+    Raises:
+        ValueError: Naming the number of non-finite values and where such a
+            flow comes from.
+    """
+    finite = torch.isfinite(flow)
+    if bool(finite.all()):
+        return
+    raise ValueError(
+        f'FlowWarp got a flow {tuple(flow.shape)} with '
+        f'{int((~finite).sum())} NaN or infinite values, which would wreck '
+        f'the memory; they come from the motion network (weights that are '
+        f'not finite, or an overflow in half precision)')
+
+
 @MODELS.register_module()
 class FlowWarp(BaseModule):
     """Warp one or several feature maps with an image-resolution flow.
@@ -126,7 +146,15 @@ class FlowWarp(BaseModule):
         Returns:
             Tensor | list[Tensor] | tuple[Tensor]: The warped map(s), of the
             same kind and shapes as ``feats``.
+
+        Raises:
+            ValueError: When ``flow`` holds a NaN or an infinity. Sampling
+                would turn it into a memory of NaNs or zeros (or a bad
+                index), so every later frame of the video would be wrong.
+                On CUDA the check waits for the flow: one synchronisation
+                per call, while the next kernels are being launched.
         """
+        check_finite_flow(flow)
         if isinstance(feats, Tensor):
             return self.warp(feats, flow)
         if not isinstance(feats, (list, tuple)):

@@ -70,6 +70,23 @@ def test_combine_memories_is_mean():
         ClockNetAggregator(strides=(1, 2)).combine(memories)
 
 
+@pytest.mark.parametrize('combine', ['average', 'weighting'])
+@pytest.mark.parametrize('other', [(2, 4, 6, 8), (1, 1, 6, 8), (1, 4, 1, 1),
+                                   (4, 6, 8)])
+def test_memories_of_other_shapes_are_refused(combine, other):
+    """They would broadcast into a plausible map instead of failing."""
+    memories = [torch.randn(1, 4, 6, 8), torch.randn(*other)]
+    aggregator = ClockNetAggregator(
+        strides=(1, 2),
+        memnet=dict(type='MemNetAggregator', in_channels=4),
+        combine=combine,
+        combine_hidden_channels=2)
+    with pytest.raises(ValueError, match=r'one shape, got \[\(1, 4, 6, 8\)'):
+        aggregator.combine(memories)
+    with pytest.raises(ValueError, match='one shape'):
+        combine_memories(memories)
+
+
 def test_memories_are_warped_from_their_anchor_frames():
     """One flow per distinct anchor, from frame t to that anchor."""
     calls = []

@@ -1,6 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 import copy
 import logging
+import random
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 
 from memvid_mm.models.detectors import MemoryRFCN
+from memvid_mm.models.detectors.memory_rfcn import evidence_keep_mask
 from memvid_mm.models.layers import MemoryState
 from .clip_data import packed_clips
 
@@ -127,6 +129,21 @@ def test_evidence_dropout_skips_features(memnet_cfg, monkeypatch):
                         lambda x: seen.append(x.shape[0]) or original(x))
     model.loss(**preprocess(model, packed_clips(2, 4), True))
     assert seen == [2], 'only the first frame of each clip keeps evidence'
+
+
+def test_evidence_dropout_follows_the_seed(memnet_cfg):
+    """The runner's seed (torch's) decides which clip positions drop."""
+
+    def drops(seed):
+        torch.manual_seed(seed)
+        model = build(memnet_cfg)
+        return [evidence_keep_mask(6, 0.5, model.rng) for _ in range(8)]
+
+    assert drops(1) == drops(1)
+    assert drops(1) != drops(2)
+    # seed 0 draws what the fixed seed of earlier versions drew
+    fixed = random.Random(0)
+    assert drops(0) == [evidence_keep_mask(6, 0.5, fixed) for _ in range(8)]
 
 
 def test_loss_frames_all(memnet_cfg):
@@ -351,6 +368,29 @@ def test_frame_gap_reset_is_logged_once(memnet_cfg, log_records):
     assert len(messages) == 1, messages
     assert 'video 3: frame 5 does not follow frame 1' in messages[0]
     assert model.test_state.video_id == 4
+
+
+def test_interleaved_videos_are_logged(memnet_cfg, log_records):
+    """Frames of two videos in turn restart the memory at every frame."""
+    model = build(memnet_cfg).eval()
+    online_scores(model, [frame_data(v, t) for t in (0, 1) for v in (5, 6)])
+    messages = [
+        r.getMessage() for r in log_records if r.levelno == logging.WARNING
+    ]
+    assert len(messages) == 1, messages
+    assert ('video 5: frame 1 follows frame 0 of video 6, not frame 0'
+            in messages[0])
+    assert 'one MemoryState per video' in messages[0]
+
+
+def test_frame_id_must_be_an_int(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    batch = preprocess(model, frame_data(3, 0), False)
+    image, sample = batch['inputs'][:, 0], batch['data_samples'][0][0]
+    for bad in ('1', 1.0, True):
+        sample.set_metainfo(dict(frame_id=bad))
+        with pytest.raises(TypeError, match='video 3: frame_id must be'):
+            model.predict_frame(image, sample, MemoryState())
 
 
 def test_cuda_online_clocknet_matches_cpu(clocknet_cfg, cuda_device):

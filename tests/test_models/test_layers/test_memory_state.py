@@ -63,6 +63,20 @@ def test_non_consecutive_or_first_frame_resets():
     assert not state.needs_reset('v', 8)
 
 
+def test_out_of_order_is_a_reset_in_the_middle_of_a_video():
+    state = MemoryState()
+    assert not state.is_out_of_order('a', 5)  # nothing held yet
+    _write(state, 'a', 3)
+    assert not state.is_out_of_order('a', 4)  # the next frame
+    assert not state.is_out_of_order('b', 0)  # a video from its start
+    assert not state.is_out_of_order('a', 0)  # a new pass over the video
+    for video_id, frame_id in (('a', 5), ('a', 3), ('b', 4), ('b', 1)):
+        assert state.is_out_of_order(video_id, frame_id)
+        assert state.needs_reset(video_id, frame_id)
+    # only a gap in the same video is a frame gap
+    assert state.is_frame_gap('a', 5) and not state.is_frame_gap('b', 4)
+
+
 def test_write_validates_lengths():
     state = MemoryState()
     with pytest.raises(ValueError, match='same length'):

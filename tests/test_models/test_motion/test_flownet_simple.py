@@ -142,6 +142,19 @@ def test_pretrained_init_cfg_loads_strictly(tmp_path):
         init_cfg=dict(type='Pretrained', checkpoint=str(partial)))
     with pytest.raises(RuntimeError, match='predict_flow.conv.weight'):
         target.init_weights()
+    # weights of a training that diverged: refused, not a NaN flow
+    diverged = tmp_path / 'diverged.pth'
+    state = source.state_dict()
+    state['conv2.0.conv.weight'] = state['conv2.0.conv.weight'].clone()
+    state['conv2.0.conv.weight'][0, 0, 0, 0] = float('nan')
+    torch.save(state, diverged)
+    target = FlowNetSimple(
+        width_divisor=8,
+        init_cfg=dict(type='Pretrained', checkpoint=str(diverged)))
+    with pytest.raises(ValueError,
+                       match='diverged.pth holds NaN or infinite values in '
+                       'conv2.0.conv.weight'):
+        target.init_weights()
 
 
 def test_constants_are_non_persistent_buffers(flownet):

@@ -157,3 +157,15 @@ def test_unknown_sampler_is_refused():
     assert FlowWarp().sampler == 'auto'
     with pytest.raises(ValueError, match='sampler'):
         FlowWarp(sampler='nearest')
+
+
+@pytest.mark.parametrize('sampler', ['grid_sample', 'gather'])
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), -float('inf')])
+def test_non_finite_flow_is_refused(sampler, bad):
+    """A NaN flow would give NaNs or a bad index, an infinite one zeros."""
+    neck = FlowWarp(sampler=sampler)
+    flow = torch.zeros(1, 2, 8, 8)
+    flow[0, 1, 3, 4] = bad
+    with pytest.raises(ValueError, match=r'flow \(1, 2, 8, 8\) with 1 NaN '
+                       'or infinite values'):
+        neck([torch.randn(1, 3, 4, 4)], flow)

@@ -1,0 +1,77 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Load a checkpoint that has to fit the whole model, key for key.
+
+Testing and inference need every parameter of the model from the
+checkpoint. mmengine loads non-strictly by default and only logs a warning
+when keys are missing, left over or of another shape, which leaves those
+parameters at their random initialisation and the metrics silently wrong.
+Training (``load_from`` a per-frame R-FCN into a memory model) keeps
+mmengine's non-strict loading on purpose.
+"""
+from typing import Dict, List, Union
+
+import torch
+from mmengine.runner import Runner, load_checkpoint
+from torch import Tensor, nn
+
+# The first line of mmengine's strict-loading error (runner/checkpoint.py).
+_MISMATCH = 'do not match exactly'
+
+
+def non_finite_keys(state_dict: Dict[str, Tensor]) -> List[str]:
+    """Keys of the floating-point tensors that hold a NaN or an infinity.
+
+    Args:
+        state_dict (dict[str, Tensor]): Weights and buffers.
+
+    Returns:
+        list[str]: The keys at fault, in the order of ``state_dict``.
+    """
+    return [
+        key for key, value in state_dict.items()
+        if isinstance(value, Tensor) and value.is_floating_point()
+        and not bool(torch.isfinite(value).all())
+    ]
+
+
+def load_fitting_checkpoint(target: Union[Runner, nn.Module],
+                            filename: str) -> dict:
+    """Load ``filename`` into a runner's model or a model, strictly.
+
+    Args:
+        target (Runner | nn.Module): A runner (its hooks see the checkpoint,
+            as in ``Runner.load_checkpoint``) or a bare model.
+        filename (str): The checkpoint.
+
+    Returns:
+        dict: The loaded checkpoint.
+
+    Raises:
+        RuntimeError: When the checkpoint lacks a parameter or buffer of the
+            model, has one the model lacks, or has one of another shape.
+            The message names the checkpoint and the keys.
+        ValueError: When a loaded tensor holds a NaN or an infinity (a
+            training that diverged); the message names the keys.
+    """
+    model = target.model if isinstance(target, Runner) else target
+    model = getattr(model, 'module', model)  # a DDP wrapper's model
+    try:
+        if isinstance(target, Runner):
+            checkpoint = target.load_checkpoint(filename, strict=True)
+        else:
+            checkpoint = load_checkpoint(
+                target, filename, map_location='cpu', strict=True)
+    except RuntimeError as err:
+        if _MISMATCH not in str(err):
+            raise
+        raise RuntimeError(
+            f'checkpoint {filename} does not fit the model '
+            f'({type(model).__name__}); was it trained with this config? '
+            f'{err}') from err
+    bad = non_finite_keys(model.state_dict())
+    if bad:
+        raise ValueError(
+            f'checkpoint {filename} holds NaN or infinite values in '
+            f'{len(bad)} tensors ({", ".join(bad[:5])}'
+            f'{", ..." if len(bad) > 5 else ""}): did its training diverge?')
+    return checkpoint

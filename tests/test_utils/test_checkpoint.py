@@ -1,0 +1,60 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""load_fitting_checkpoint refuses a checkpoint that does not fit."""
+import pytest
+import torch
+from torch import nn
+
+from memvid_mm.utils import load_fitting_checkpoint
+
+
+def small_model():
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+
+
+def save(tmp_path, state_dict, name='ckpt.pth'):
+    path = str(tmp_path / name)
+    torch.save(dict(state_dict=state_dict, meta=dict()), path)
+    return path
+
+
+def test_a_fitting_checkpoint_loads_every_tensor(tmp_path):
+    source = small_model()
+    with torch.no_grad():
+        source[0].weight.normal_()
+    target = small_model()
+    load_fitting_checkpoint(target, save(tmp_path, source.state_dict()))
+    assert torch.equal(target[0].weight, source[0].weight)
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda sd: sd.pop('0.bias'), 'missing keys in source state_dict: 0.bias'),
+    (lambda sd: sd.update(extra=torch.zeros(1)), 'unexpected key'),
+    (lambda sd: sd.update({'1.weight': torch.ones(5)}), 'size mismatch'),
+])
+def test_a_checkpoint_that_does_not_fit_names_file_and_keys(
+        tmp_path, change, message):
+    state_dict = small_model().state_dict()
+    change(state_dict)
+    path = save(tmp_path, state_dict)
+    with pytest.raises(RuntimeError) as err:
+        load_fitting_checkpoint(small_model(), path)
+    assert f'checkpoint {path} does not fit the model (Sequential)' in str(
+        err.value)
+    assert message in str(err.value)
+
+
+def test_a_checkpoint_with_nan_weights_is_refused(tmp_path):
+    state_dict = small_model().state_dict()
+    state_dict['1.running_var'][2] = float('inf')
+    path = save(tmp_path, state_dict)
+    with pytest.raises(ValueError, match=f'checkpoint {path} holds NaN or '
+                       r'infinite values in 1 tensors \(1.running_var\)'):
+        load_fitting_checkpoint(small_model(), path)
+
+
+def test_an_unreadable_checkpoint_keeps_its_own_error(tmp_path):
+    path = tmp_path / 'broken.pth'
+    path.write_bytes(b'not a checkpoint')
+    with pytest.raises(Exception) as err:
+        load_fitting_checkpoint(small_model(), str(path))
+    assert 'does not fit' not in str(err.value)
