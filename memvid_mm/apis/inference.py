@@ -19,7 +19,7 @@ from typing import Dict, Hashable, Optional, Union
 
 import numpy as np
 import torch
-from mmdet.registry import MODELS
+from mmdet.registry import DATASETS, MODELS
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.dataset import Compose
@@ -43,16 +43,31 @@ def init_video_detector(config: Union[str, Config],
         device (str): Device to put the model on. Defaults to ``'cpu'``.
 
     Returns:
-        nn.Module: The model in eval mode with ``cfg`` attached.
+        nn.Module: The model in eval mode with ``cfg`` attached, and
+        ``dataset_meta`` (the class names of the predicted labels) from the
+        checkpoint's ``meta['dataset_meta']`` (as the runner saves it),
+        else from the test dataset of ``cfg``.
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = MODELS.build(cfg.model)
+    dataset_meta = None
     if checkpoint is not None:
         allow_full_checkpoint_loading()
-        load_fitting_checkpoint(model, checkpoint)
+        loaded = load_fitting_checkpoint(model, checkpoint)
+        dataset_meta = loaded.get('meta', {}).get('dataset_meta')
+    model.dataset_meta = dataset_meta or _test_dataset_meta(cfg)
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def _test_dataset_meta(cfg: Config) -> dict:
+    """``{'classes': ...}`` of the test dataset of ``cfg``."""
+    dataset = cfg.test_dataloader.dataset
+    classes = dataset.get('metainfo', {}).get('classes')
+    if classes is None:
+        classes = DATASETS.get(dataset.type).METAINFO['classes']
+    return dict(classes=tuple(classes))
 
 
 def _inference_pipeline(cfg: Config) -> Compose:

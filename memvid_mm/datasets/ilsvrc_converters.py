@@ -168,6 +168,15 @@ def _xml_number(node: ET.Element, tag: str, xml_path: str) -> float:
     return value
 
 
+def _xml_pixels(node: ET.Element, tag: str, xml_path: str) -> int:
+    """Child ``tag`` as a whole number of pixels; error naming the file."""
+    value = _xml_number(node, tag, xml_path)
+    if not value.is_integer():
+        raise ValueError(f'{xml_path}: <{tag}> is not a whole number of '
+                         f'pixels: {_xml_text(node, tag, xml_path)!r}')
+    return int(value)
+
+
 def _xml_flag(node: ET.Element, tag: str, xml_path: str) -> bool:
     """Child ``tag`` as a 0/1 flag (False when absent); error otherwise."""
     text = _xml_text(node, tag, xml_path, '0')
@@ -211,8 +220,8 @@ def parse_voc_xml(xml_path: str) -> dict:
     width = height = None
     size = root.find('size')
     if size is not None:
-        width = int(_xml_number(size, 'width', xml_path))
-        height = int(_xml_number(size, 'height', xml_path))
+        width = _xml_pixels(size, 'width', xml_path)
+        height = _xml_pixels(size, 'height', xml_path)
         if width <= 0 or height <= 0:
             raise ValueError(f'{xml_path}: image size {width}x{height} is '
                              'not positive')

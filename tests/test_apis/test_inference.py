@@ -77,3 +77,17 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
                path)
     with pytest.raises(RuntimeError, match=f'checkpoint {path} does not fit'):
         init_video_detector(MEMNET_CFG, path)
+
+
+def test_class_names_come_with_the_model(tmp_path):
+    """From the checkpoint's meta when the runner saved it, else the config."""
+    model = init_video_detector(RFCN_CFG)
+    assert model.dataset_meta['classes'] == (
+        'disc', 'box', 'triangle', 'cross')
+    path = str(tmp_path / 'rfcn.pth')
+    torch.save(
+        dict(state_dict=model.state_dict(),
+             meta=dict(dataset_meta=dict(classes=('a', 'b', 'c', 'd')))),
+        path)
+    assert init_video_detector(RFCN_CFG, path).dataset_meta['classes'] == (
+        'a', 'b', 'c', 'd')

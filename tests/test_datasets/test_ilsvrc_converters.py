@@ -537,6 +537,21 @@ def test_non_finite_box_number_names_the_file_and_field(
         _convert_train(tiny_synthvid_copy)
 
 
+@pytest.mark.parametrize('size,tag', [(('64.7', 48), 'width'),
+                                      ((64, '47.5'), 'height')])
+def test_image_size_of_a_fraction_of_a_pixel_names_the_file(
+        tiny_synthvid_copy, size, tag):
+    """64.7 would otherwise be cut to 64 without a word."""
+    path = _xml_path(tiny_synthvid_copy, 2)
+    _xml(path, [('n90000001', (5, 5, 9, 9), 0)], size=size)
+    with pytest.raises(
+            ValueError,
+            match=f'000002.xml: <{tag}> is not a whole number of pixels'):
+        parse_voc_xml(path)
+    _xml(path, [('n90000001', (5, 5, 9, 9), 0)], size=('64.0', 48))
+    assert parse_voc_xml(path)['width'] == 64
+
+
 @pytest.mark.parametrize('tag', ['occluded', 'generated'])
 @pytest.mark.parametrize('text', ['yes', '2', 'true'])
 def test_flag_other_than_0_or_1_names_the_file(tiny_synthvid_copy, tag, text):

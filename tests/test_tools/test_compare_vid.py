@@ -122,3 +122,33 @@ def test_bad_arguments(val_ann, tmp_path):
         pickle.dump(pickle.load(open(base, 'rb'))[1:], f)
     with pytest.raises(ValueError, match='short.pkl: .*missing'):
         tool.main([val_ann, base, str(tmp_path / 'short.pkl')])
+
+
+def test_unreadable_or_mismatched_dumps_are_named(val_ann, tmp_path):
+    tool = load_tool('tools/analysis_tools/compare_vid.py')
+    base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)
+    with open(base, 'rb') as f:
+        raw = f.read()
+    with open(tmp_path / 'trunc.pkl', 'wb') as f:
+        f.write(raw[:len(raw) // 2])
+    with pytest.raises(ValueError, match='trunc.pkl: not a readable pickle'):
+        tool.main([val_ann, base, str(tmp_path / 'trunc.pkl')])
+    # a dump of a model with another class order (DumpVIDResults stores
+    # the dataset's class names in every entry)
+    with open(val_ann) as f:
+        categories = json.load(f)['categories']
+    names = [c['name'] for c in sorted(categories, key=lambda c: c['id'])]
+    entries = pickle.loads(raw)
+    swapped = tuple(names[1::-1] + names[2:])
+    with open(tmp_path / 'swapped.pkl', 'wb') as f:
+        pickle.dump([dict(e, classes=swapped) for e in entries], f)
+    with pytest.raises(ValueError,
+                       match=r'swapped.pkl: the dump was written with the '
+                       r'classes \[' + repr(names[1])):
+        tool.main([val_ann, base, str(tmp_path / 'swapped.pkl')])
+    # the same names in the same order: scored as before
+    with open(tmp_path / 'named.pkl', 'wb') as f:
+        pickle.dump([dict(e, classes=tuple(names)) for e in entries], f)
+    rows = tool.main([val_ann, base, str(tmp_path / 'named.pkl'),
+                      '--bootstrap', '2'])[str(tmp_path / 'named.pkl')]
+    assert rows['mAP']['gain'] == pytest.approx(0.0)

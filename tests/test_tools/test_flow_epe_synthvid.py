@@ -69,3 +69,15 @@ def test_a_checkpoint_that_does_not_fit_is_named(tmp_path, data_root):
         dict(state_dict=FlowNetSimple(width_divisor=4).state_dict()), wrong)
     with pytest.raises(ValueError, match='wider.pth does not fit'):
         tool.main([CLOCKNET_CFG, wrong, '--data-root', data_root])
+
+
+def test_report_without_moving_pixels_prints_nan():
+    # flow_epe_report gives nan (not a perfect-looking 0.0) when no scored
+    # pair has a moving object; the table must show it, not crash
+    tool = load_tool('tools/analysis_tools/flow_epe_synthvid.py')
+    nan = float('nan')
+    table = tool.format_report(
+        dict(epe=1.0, zero_flow_epe=2.0, moving_epe=nan,
+             moving_zero_flow_epe=nan, pairs=1,
+             moving_epe_by_degradation={}))
+    assert table.splitlines()[-1] == '| all | nan | nan | |'

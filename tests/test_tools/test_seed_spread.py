@@ -3,6 +3,7 @@
 gains of the means, on hand-made metrics files."""
 import json
 import math
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -103,3 +104,39 @@ def test_command_line_needs_a_reference_and_files(tmp_path):
         tool.parse_args(['--model', 'R-FCN', good])
     with pytest.raises(SystemExit):
         tool.parse_args(['--model', 'R-FCN', good, '--model', 'MemNet'])
+
+
+def test_a_file_given_twice_for_one_model_is_named(tmp_path):
+    # it used to count as two runs, with a standard deviation of 0
+    base = _write(tmp_path / 'b.json', mAP=0.5)
+    run = _write(tmp_path / 'm.json', mAP=0.6)
+    with pytest.raises(ValueError, match='m.json is given twice'):
+        tool.main(['--model', 'R-FCN', base, '--model', 'MemNet', run, run])
+    same = osp.join(str(tmp_path), '.', 'm.json')  # the same file
+    with pytest.raises(ValueError,
+                       match=r'/\./m.json is given twice .*\(as .*m.json'):
+        tool.stack_runs([run, same])
+    # the same file for two models is not one model's runs counted twice
+    assert 'MemNet' in tool.main(['--model', 'R-FCN', run, '--model',
+                                  'MemNet', run])
+
+
+@pytest.mark.parametrize('value,match', [
+    (55.0, "metric 'vid/mAP_fast' is 55.0, not an AP in \\[0, 1\\]"),
+    (-0.1, "metric 'vid/mAP_fast' is -0.1"),
+    (float('nan'), "metric 'vid/mAP_fast' is NaN"),
+])
+def test_a_metric_that_is_no_fraction_is_named(tmp_path, value, match):
+    # a percentage gave gains like +5440.0; NaN silently became '-'
+    base = _write(tmp_path / 'b.json', mAP=0.5, mAP_fast=0.4)
+    bad = _write(tmp_path / 'bad.json', mAP=0.6, mAP_fast=value)
+    with pytest.raises(ValueError, match='bad.json: ' + match):
+        tool.main(['--model', 'R-FCN', base, '--model', 'MemNet', bad])
+
+
+def test_a_nan_outside_the_report_is_allowed(tmp_path):
+    """A class without ground truth has a NaN AP; the report skips it."""
+    base = _write(tmp_path / 'b.json', mAP=0.5, AP_zebra=float('nan'))
+    other = _write(tmp_path / 'm.json', mAP=0.6, AP_zebra=float('nan'))
+    report = tool.main(['--model', 'R-FCN', base, '--model', 'MemNet', other])
+    assert '| MemNet | +10.0 ± - |' in report

@@ -76,12 +76,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def load_frames(dump: str, gt_frames: List[dict],
-                num_classes: int) -> List[dict]:
-    """Frame records of one dump; errors name the dump."""
+                class_names: Sequence[str]) -> List[dict]:
+    """Frame records of one dump; every error is a ValueError naming it."""
     try:
-        return load_dump_frames(dump, gt_frames, num_classes)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f'{dump}: {error}') from None
+        return load_dump_frames(dump, gt_frames, class_names)
+    except TypeError as error:  # the message names the dump
+        raise ValueError(str(error)) from None
 
 
 def gain_rows(base: Dict[str, float], model: Dict[str, float],
@@ -142,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     names = args.names or [args.base, *args.models]
     class_names, gt_frames = load_gt_frames(args.ann_file, args.classes)
     frames = [
-        load_frames(dump, gt_frames, len(class_names))
+        load_frames(dump, gt_frames, class_names)
         for dump in (args.base, *args.models)
     ]
     with_degradation = has_degradation(frames[0])

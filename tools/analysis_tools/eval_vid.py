@@ -13,22 +13,32 @@ are kept and labels follow its ``cat2label`` for ``--classes`` (default:
 every category of the file, sorted by category id; the label order of the
 files written by the converters, ids 1..C in class-table order). Pass
 ``--classes`` when the test config sets ``metainfo=dict(classes=...)`` to
-a subset or another order. When a frame of the file has a ``degradation``
+a subset or another order. A dump that carries the class names of the
+model's dataset (``DumpVIDResults`` writes them) must agree with these,
+else per-class AP would go to the wrong classes; older dumps without
+names are read as before. When a frame of the file has a ``degradation``
 other than ``'none'`` (SynthVID), ``mAP_clean`` and ``mAP_degraded`` are
 reported too, as in ``tools/test.py`` and ``compare_vid.py``.
 """
 import argparse
 import json
+import pickle
 from typing import List, Optional, Sequence, Tuple
 
 from mmdet.registry import DATASETS
 from mmengine.fileio import load
 
+from memvid_mm.datasets import load_coco_vid
 # importing memvid_mm registers its components (ImagenetVIDDataset)
 from memvid_mm.evaluation.functional import (attach_ground_truth,
                                              check_dump_frames,
                                              evaluate_vid_frames,
                                              has_degradation, instances_to_gt)
+from memvid_mm.evaluation.functional.vid_frames import dump_class_names
+
+#: What unpickling a truncated or foreign file raises.
+UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError,
+                     ImportError, IndexError, TypeError, ValueError)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -61,9 +71,27 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _category_id(category: dict):
-    """Sort key of a CocoVID category."""
-    return category['id']
+def category_names(ann_file: str) -> List[str]:
+    """Names of every category of a CocoVID file, sorted by category id.
+
+    Raises:
+        ValueError: If the file is not valid CocoVID JSON or a category
+            lacks an ``id`` or a ``name``; names the file (and the id).
+    """
+    categories = load_coco_vid(ann_file)['categories']
+    for category in categories:
+        if not isinstance(category, dict) or 'id' not in category:
+            raise ValueError(f'{ann_file}: category {category!r:.200} has '
+                             'no "id"')
+        if 'name' not in category:
+            raise ValueError(f'{ann_file}: category id {category["id"]!r} '
+                             'has no "name"')
+    try:
+        categories = sorted(categories, key=lambda category: category['id'])
+    except TypeError:
+        raise ValueError(f'{ann_file}: category ids of mixed types '
+                         f'{[c["id"] for c in categories]!r:.200}') from None
+    return [str(category['name']) for category in categories]
 
 
 def load_gt_frames(
@@ -88,11 +116,7 @@ def load_gt_frames(
         arrays.
     """
     if classes is None:  # every category, sorted by id
-        with open(ann_file) as f:
-            categories = json.load(f).get('categories', [])
-        classes = [
-            str(cat['name']) for cat in sorted(categories, key=_category_id)
-        ]
+        classes = category_names(ann_file)
     if not classes:
         raise ValueError(f'{ann_file} has no categories and no --classes '
                          'were given')
@@ -126,31 +150,74 @@ def load_gt_frames(
     return list(classes), frames
 
 
+def read_dump(dump: str):
+    """Unpickle a dump; an unreadable file is a ValueError naming it."""
+    try:
+        return load(dump, file_format='pkl')
+    except UNPICKLING_ERRORS as error:
+        raise ValueError(f'{dump}: not a readable pickle (truncated or not a '
+                         f'DumpVIDResults file?): {type(error).__name__}: '
+                         f'{error}') from error
+
+
+def check_dump_classes(entries: Sequence[dict],
+                       classes: Sequence[str]) -> None:
+    """Check that the dump's class names (if any) are ``classes``.
+
+    Args:
+        entries (Sequence[dict]): Validated dump entries.
+        classes (Sequence[str]): The class names the labels are scored as,
+            in label order.
+
+    Raises:
+        ValueError: Naming both orders, if the dump carries other names
+            or another order.
+    """
+    dumped = dump_class_names(entries)
+    if dumped is not None and dumped != list(classes):
+        raise ValueError(
+            f'the dump was written with the classes {dumped} (label order) '
+            f'but is scored with {list(classes)} (--classes, else every '
+            'category of the annotation file sorted by id), so per-class AP '
+            'would go to the wrong classes; pass --classes in the order of '
+            'the dump')
+
+
 def load_dump_frames(dump: str, gt_frames: Sequence[dict],
-                     num_classes: int) -> List[dict]:
+                     classes: Sequence[str]) -> List[dict]:
     """Frame records (predictions + GT) of a ``DumpVIDResults`` pickle.
 
     Args:
         dump (str): Path of the pickle.
         gt_frames (Sequence[dict]): :func:`load_gt_frames`' frames.
-        num_classes (int): C; every label must lie in ``[0, C)``.
+        classes (Sequence[str]): The C class names in label order; every
+            label must lie in ``[0, C)``, and a dump that carries class
+            names must carry these.
 
     Returns:
         list[dict]: Frame records sorted by ``img_id``.
 
     Raises:
         TypeError: If the pickle is not a list of dicts.
-        ValueError: If it is malformed, does not cover the annotated frames
-            exactly, or holds a label outside ``[0, C)``.
+        ValueError: If it cannot be unpickled, is malformed, does not cover
+            the annotated frames exactly, holds a label outside ``[0, C)``
+            or other class names. Both name the file.
     """
-    entries = load(dump)
-    check_dump_frames(entries)
-    frames = attach_ground_truth(entries, gt_frames)
+    entries = read_dump(dump)
+    try:
+        check_dump_frames(entries)
+        check_dump_classes(entries, classes)
+        frames = attach_ground_truth(entries, gt_frames)
+    except TypeError as error:
+        raise TypeError(f'{dump}: {error}') from None
+    except ValueError as error:
+        raise ValueError(f'{dump}: {error}') from None
+    num_classes = len(classes)
     for frame in frames:
         if frame['labels'].size and (frame['labels'].min() < 0
                                      or frame['labels'].max() >= num_classes):
-            raise ValueError(f'img_id {frame["img_id"]}: labels must lie in '
-                             f'[0, {num_classes})')
+            raise ValueError(f'{dump}: img_id {frame["img_id"]}: labels must '
+                             f'lie in [0, {num_classes})')
     return frames
 
 
@@ -159,7 +226,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     classes, gt_frames = load_gt_frames(args.ann_file, args.classes,
                                         args.dataset_type)
-    frames = load_dump_frames(args.dump, gt_frames, len(classes))
+    frames = load_dump_frames(args.dump, gt_frames, classes)
     metrics, report = evaluate_vid_frames(
         frames,
         class_names=classes,

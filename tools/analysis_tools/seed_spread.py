@@ -65,8 +65,11 @@ def load_metrics(path: str) -> Dict[str, float]:
     """The ``vid/*`` metrics of one ``--metrics-out`` file, unprefixed.
 
     Raises:
-        ValueError: If the file is not a JSON object of numbers or holds
-            no ``vid/mAP``; the message names the file.
+        ValueError: If the file is not a JSON object of numbers, holds no
+            ``vid/mAP``, a ``vid/*`` metric outside [0, 1] (already a
+            percentage?) or a NaN in a metric of the report (a per-class
+            AP may be NaN: a class without ground truth); the message
+            names the file and the metric.
     """
     try:
         with open(path, encoding='utf-8') as f:
@@ -83,6 +86,15 @@ def load_metrics(path: str) -> Dict[str, float]:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f'{path}: metric {key!r} is not a number: '
                              f'{value!r}')
+        if math.isnan(value):
+            if key[len(METRIC_PREFIX):] in METRICS:  # a column of the report
+                raise ValueError(f'{path}: metric {key!r} is NaN (no ground '
+                                 'truth in that split?); it has no value to '
+                                 'average over the runs')
+        elif not 0 <= value <= 1:
+            raise ValueError(f'{path}: metric {key!r} is {value!r}, not an '
+                             'AP in [0, 1] as tools/test.py --metrics-out '
+                             'writes it (already a percentage?)')
         metrics[key[len(METRIC_PREFIX):]] = float(value)
     if 'mAP' not in metrics:
         raise ValueError(f'{path}: no {METRIC_PREFIX}mAP; is this a '
@@ -95,9 +107,18 @@ def stack_runs(paths: Sequence[str]) -> Dict[str, np.ndarray]:
     """Per metric the ``(R,)`` values of R runs (x 100).
 
     Raises:
-        ValueError: If the runs do not report the same metrics (names the
-            first file that differs from the first run).
+        ValueError: If a file is given twice (one run counted as two) or
+            the runs do not report the same metrics (names the first file
+            that differs from the first run).
     """
+    seen = {}
+    for path in paths:
+        real = osp.realpath(path)
+        if real in seen:
+            also = '' if seen[real] == path else f' (as {seen[real]} too)'
+            raise ValueError(f'{path} is given twice for one model{also}: '
+                             'one run would count as two')
+        seen[real] = path
     runs = [load_metrics(path) for path in paths]
     for path, metrics in zip(paths[1:], runs[1:]):
         if set(metrics) != set(runs[0]):

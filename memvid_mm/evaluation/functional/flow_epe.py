@@ -31,6 +31,32 @@ def moving_object_mask(flow: Tensor, object_mask: Tensor) -> Tensor:
     return object_mask & (relative > MIN_OBJECT_MOTION)
 
 
+def _check_flow_shapes(index: int, flow: Tensor, target: Tensor,
+                       object_mask: Tensor) -> None:
+    """Error unless the flows are ``(1, 2, H, W)`` / ``(2, H, W)`` and the
+    mask ``(H, W)``, all of the same H and W (no broadcasting).
+
+    Args:
+        index (int): Index of the pair, for the message.
+        flow (Tensor): The motion network's output.
+        target (Tensor): The pair's true flow.
+        object_mask (Tensor): The pair's object mask.
+    """
+    if (target.dim() != 3 or target.shape[0] != 2
+            or tuple(flow.shape) != (1, *target.shape)
+            or tuple(object_mask.shape) != tuple(target.shape[1:])):
+        raise ValueError(
+            f'pair {index}: the predicted flow must be (1, 2, H, W) and the '
+            'true flow (2, H, W) and the object mask (H, W) of the same H '
+            f'and W, got {tuple(flow.shape)}, {tuple(target.shape)} and '
+            f'{tuple(object_mask.shape)}')
+
+
+def _mean(total: float, count: int) -> float:
+    """``total / count``; ``nan`` when there is nothing to average."""
+    return total / count if count else float('nan')
+
+
 @torch.no_grad()
 def flow_epe_report(motion: nn.Module, pairs: Dataset,
                     img_norm_mean: Sequence[float],
@@ -55,10 +81,16 @@ def flow_epe_report(motion: nn.Module, pairs: Dataset,
     Returns:
         dict: ``epe`` and ``zero_flow_epe`` over all pixels,
         ``moving_epe`` and ``moving_zero_flow_epe`` over the pixels of
-        moving objects (:func:`moving_object_mask`), ``pairs`` (scored)
+        moving objects (:func:`moving_object_mask`; ``nan`` when no scored
+        pair has such a pixel), ``pairs`` (scored)
         and ``moving_epe_by_degradation``: per degradation of the current
         frame (``'none'``, ``'blur'``, ...), ``epe``, ``zero_flow_epe``
-        and ``pixels`` over the moving-object pixels of those pairs.
+        and ``pixels`` over the moving-object pixels of those pairs (a kind
+        without such pixels is left out).
+
+    Raises:
+        ValueError: If a prediction, true flow or object mask does not
+            have the shape of the others, naming the pair and the shapes.
     """
     if num_pairs < 1 or len(pairs) == 0:
         raise ValueError(f'need at least one pair to score, got num_pairs='
@@ -75,8 +107,9 @@ def flow_epe_report(motion: nn.Module, pairs: Dataset,
         pair = pairs[index]
         target = pair['flow']  # [2, H, W]
         flow = motion((pair['img_cur'][None] - mean) / std,
-                      (pair['img_prev'][None] - mean) / std)[0]
-        epe = (flow - target).norm(dim=0)  # [H, W]
+                      (pair['img_prev'][None] - mean) / std)
+        _check_flow_shapes(index, flow, target, pair['object_mask'])
+        epe = (flow[0] - target).norm(dim=0)  # [H, W]
         zero_epe = target.norm(dim=0)  # [H, W]
         moving = moving_object_mask(target, pair['object_mask'])
         sums['epe'] += epe.sum().item()
@@ -91,11 +124,11 @@ def flow_epe_report(motion: nn.Module, pairs: Dataset,
     report = dict(
         epe=sums['epe'] / sums['pixels'],
         zero_flow_epe=sums['zero_epe'] / sums['pixels'],
-        moving_epe=sum(k['epe'] for k in by_kind.values()) /
-        max(moving_pixels, 1),
-        moving_zero_flow_epe=sum(k['zero_flow_epe']
-                                 for k in by_kind.values()) /
-        max(moving_pixels, 1),
+        moving_epe=_mean(sum(k['epe'] for k in by_kind.values()),
+                         moving_pixels),
+        moving_zero_flow_epe=_mean(
+            sum(k['zero_flow_epe'] for k in by_kind.values()),
+            moving_pixels),
         pairs=len(indices))
     report['moving_epe_by_degradation'] = {
         name: dict(

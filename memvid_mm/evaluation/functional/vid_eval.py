@@ -264,15 +264,87 @@ def _flatten_checked(frames: Sequence[dict], fields: Dict[str, tuple],
     return flat, np.repeat(np.arange(len(frames)), counts)
 
 
+def _frame_name(frames: Sequence[dict], index: int, what: str) -> str:
+    """``what[index]`` with the frame's ``video_id`` / ``frame_id``."""
+    frame = frames[index]
+    ids = ', '.join(f'{key}={_id_repr(frame[key])}'
+                    for key in ('video_id', 'frame_id') if key in frame)
+    return f'{what}[{index}]' + (f' ({ids})' if ids else '')
+
+
+def _check_rows(bad: np.ndarray, values: np.ndarray, row_frame: np.ndarray,
+                frames: Sequence[dict], what: str, key: str,
+                problem: str) -> None:
+    """Raise a ValueError naming the frame of the first bad row, if any.
+
+    Args:
+        bad (np.ndarray): (N,) bool, True for the rows at fault.
+        values (np.ndarray): (N, ...) the flattened ``key`` values.
+        row_frame (np.ndarray): (N,) frame index of each row (sorted).
+        frames (Sequence[dict]): The per-frame input (for the ids).
+        what (str): Name of the input, e.g. ``'annotations'``.
+        key (str): The key of the values, e.g. ``'bboxes'``.
+        problem (str): What is wrong, e.g. ``'is not finite'``.
+    """
+    rows = np.flatnonzero(bad)
+    if not rows.size:
+        return
+    row = rows[0]
+    index = int(row_frame[row])
+    position = row - np.searchsorted(row_frame, index)
+    more = f' ({rows.size} such entries in all)' if rows.size > 1 else ''
+    raise ValueError(f'{_frame_name(frames, index, what)}: {key}[{position}]'
+                     f' = {values[row].tolist()} {problem}{more}')
+
+
+def _integer_labels(flat: dict, row_frame: np.ndarray, frames: Sequence[dict],
+                    what: str) -> np.ndarray:
+    """The float ``labels`` as int64; a non-integer value is an error."""
+    labels = flat['labels']
+    _check_rows(labels != np.round(labels), labels, row_frame, frames, what,
+                'labels', 'is not an integer class index')
+    return labels.astype(np.int64)
+
+
+def _check_gt_boxes(boxes: np.ndarray, gt_frame: np.ndarray,
+                    annotations: Sequence[dict]) -> None:
+    """Error naming the frame of a non-finite or reversed GT box.
+
+    Args:
+        boxes (np.ndarray): (G, 4) GT boxes ``(x1, y1, x2, y2)``.
+        gt_frame (np.ndarray): (G,) frame index of each box.
+        annotations (Sequence[dict]): The per-frame GT.
+    """
+    _check_rows(~np.isfinite(boxes).all(axis=1), boxes, gt_frame, annotations,
+                'annotations', 'bboxes', 'is not finite')
+    _check_rows((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]),
+                boxes, gt_frame, annotations, 'annotations', 'bboxes',
+                'has x2 < x1 or y2 < y1 (boxes are (x1, y1, x2, y2))')
+
+
 def _flatten_annotations(annotations: Sequence[dict]) -> dict:
-    """Concatenate the per-frame GT of ``annotations`` (see eval_vid_map)."""
+    """Concatenate and check the per-frame GT (see eval_vid_map).
+
+    Raises:
+        ValueError: Naming the frame (index, ``video_id``, ``frame_id``)
+            of a non-finite or reversed (x2 < x1 or y2 < y1) box, a
+            non-integer label or a motion IoU outside [0, 1].
+    """
     fields = dict(
         bboxes=((4, ), np.float64, True),
-        labels=((), np.int64, True),
+        labels=((), np.float64, True),
         instance_ids=((), np.int64, False),
         ignore_flags=((), bool, False),
         motion_ious=((), np.float64, False))
     gt, gt_frame = _flatten(annotations, fields, 'annotations')
+    _check_gt_boxes(gt['bboxes'], gt_frame, annotations)
+    gt['labels'] = _integer_labels(gt, gt_frame, annotations, 'annotations')
+    motion = gt['motion_ious']
+    if motion is not None:
+        # NaN fails both comparisons: it would be in every split
+        _check_rows(~((motion >= 0.) & (motion <= 1.)), motion, gt_frame,
+                    annotations, 'annotations', 'motion_ious',
+                    'is not in [0, 1]')
     gt['frame'] = gt_frame
     return gt
 
@@ -282,12 +354,15 @@ def _flatten_detections(det_results: Sequence[dict]) -> dict:
     fields = dict(
         bboxes=((4, ), np.float64, True),
         scores=((), np.float64, True),
-        labels=((), np.int64, True))
+        labels=((), np.float64, True))
     det, det_frame = _flatten(det_results, fields, 'det_results')
-    if not np.all(np.isfinite(det['scores'])):
-        raise ValueError('det_results contain non-finite scores')
-    if not np.all(np.isfinite(det['bboxes'])):
-        raise ValueError('det_results contain non-finite bboxes')
+    _check_rows(~np.isfinite(det['scores']), det['scores'], det_frame,
+                det_results, 'det_results', 'scores', 'is not finite')
+    _check_rows(~np.isfinite(det['bboxes']).all(axis=1), det['bboxes'],
+                det_frame, det_results, 'det_results', 'bboxes',
+                'is not finite')
+    det['labels'] = _integer_labels(det, det_frame, det_results,
+                                    'det_results')
     det['frame'] = det_frame
     return det
 
@@ -311,11 +386,13 @@ def compute_motion_iou(annotations: Sequence[dict],
         list[np.ndarray]: One (G_f,) float64 array per frame.
 
     Raises:
-        ValueError: If two frames share a ``(video_id, frame_id)``.
+        ValueError: If two frames share a ``(video_id, frame_id)`` or a box
+            is not finite or reversed.
     """
     fields = dict(
         bboxes=((4, ), np.float64, True), instance_ids=((), np.int64, True))
     gt, gt_frame = _flatten(annotations, fields, 'annotations')
+    _check_gt_boxes(gt['bboxes'], gt_frame, annotations)
     _, video_index, frame_ids = _index_videos(annotations)
     motion = _motion_iou_flat(gt['bboxes'], gt['instance_ids'], gt_frame,
                               video_index, frame_ids, window)
@@ -733,6 +810,13 @@ def eval_vid_map(det_results: Sequence[dict],
         positives), ``num_pos[_s]`` (C,) positives. Also ``class_names``,
         ``speed_ranges`` (list of ``(name, (lo, hi))``), ``num_gts`` (C,)
         all GTs and ``num_dets`` (C,) detections per class.
+
+    Raises:
+        ValueError: On malformed input, naming the frame (its index and,
+            for the GT, ``video_id`` / ``frame_id``): arrays of the wrong
+            shape, non-finite boxes or scores, reversed GT boxes (x2 < x1
+            or y2 < y1), non-integer labels or labels outside ``[0, C)``,
+            ``motion_ious`` outside [0, 1], or a repeated frame.
     """
     if len(det_results) != len(annotations):
         raise ValueError(f'det_results has {len(det_results)} frames but '

@@ -465,6 +465,38 @@ def check_dump_frames(entries) -> None:
             raise ValueError(f'{where}: labels must be integers')
 
 
+def dump_class_names(entries: Sequence[dict]) -> Optional[List[str]]:
+    """The class names a ``DumpVIDResults`` pickle was written with.
+
+    Args:
+        entries (Sequence[dict]): Validated dump entries.
+
+    Returns:
+        list[str] | None: The ``classes`` of the entries in label order;
+        None for a dump without them (older dumps).
+
+    Raises:
+        ValueError: If only some entries carry ``classes``, the entries
+            disagree, or it is not a sequence of str.
+    """
+    values = [entry.get('classes') for entry in entries]
+    present = [value for value in values if value is not None]
+    if not present:
+        return None
+    first = present[0]
+    if (isinstance(first, str) or not isinstance(first, (list, tuple))
+            or not all(isinstance(name, str) for name in first)):
+        raise ValueError('the dump\'s "classes" must be a sequence of class '
+                         f'names, got {first!r:.200}')
+    for i, value in enumerate(values):
+        if value is None or list(value) != list(first):
+            raise ValueError(
+                f'dump entry {i} (img_id={entries[i]["img_id"]!r}) has '
+                f'classes {value!r:.200}, but another entry has '
+                f'{first!r:.200}; every entry must carry the same names')
+    return list(first)
+
+
 def attach_ground_truth(dump_frames: Sequence[dict],
                         gt_frames: Sequence[dict]) -> List[dict]:
     """Join dumped predictions with the GT of the annotation file.

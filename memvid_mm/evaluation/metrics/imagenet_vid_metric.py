@@ -184,8 +184,12 @@ class DumpVIDResults(_VIDFrameMetric):
 
     The file holds a list of dicts ``{img_id, video_id, frame_id,
     img_path, bboxes (R, 4) float32 x1y1x2y2, scores (R,) float32, labels
-    (R,) int64}`` sorted by ``img_id``, each frame once (also under DDP).
-    Re-score it with ``tools/analysis_tools/eval_vid.py``.
+    (R,) int64, classes}`` sorted by ``img_id``, each frame once (also
+    under DDP). ``classes`` is the dataset's tuple of class names in label
+    order (one shared object, pickled once; absent without
+    ``dataset_meta`` and in older dumps), so that a re-scoring can check
+    it reads the labels as the model's classes. Re-score it with
+    ``tools/analysis_tools/eval_vid.py``.
 
     Args:
         out_file_path (str): Output path, ending in ``.pkl`` / ``.pickle``.
@@ -215,6 +219,10 @@ class DumpVIDResults(_VIDFrameMetric):
             dict: Empty.
         """
         frames = merge_frame_records(results)
+        classes = (self.dataset_meta or {}).get('classes')
+        if classes is not None:
+            classes = tuple(str(name) for name in classes)
+            frames = [dict(frame, classes=classes) for frame in frames]
         dump(frames, self.out_file_path)
         print_log(
             f'{len(frames)} frames dumped to {self.out_file_path}',

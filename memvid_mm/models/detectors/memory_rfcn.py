@@ -66,7 +66,11 @@ class MemoryRFCN(BaseDetector):
             ``ClockNetAggregator`` (K memories with strides).
         train_cfg (dict, optional): ``evidence_drop_prob`` (float, default
             0.8) and ``loss_frames`` (``'last'`` or ``'all'``, default
-            ``'last'``).
+            ``'last'``). With ``'all'`` every clip position has a loss,
+            also the positions that ``CausalClipSample`` filled by
+            repeating frame 0 near the start of a video (and every
+            position of a DET image), so such frames weigh more in the
+            loss than a frame in the middle of a video.
         test_cfg (dict, optional): Unused; the detector's own ``test_cfg``
             sets the RPN / R-FCN test behaviour.
         data_preprocessor (dict, optional): ``TrackDataPreprocessor``.

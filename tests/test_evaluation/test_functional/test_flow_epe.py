@@ -1,4 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
+import math
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -63,3 +66,35 @@ def test_flow_epe_report_by_degradation():
     assert report['zero_flow_epe'] == pytest.approx(2.0 * 4 / 24)
     with pytest.raises(ValueError, match='at least one pair'):
         flow_epe_report(exact, [], (0., 0., 0.), (1., 1., 1.), 1)
+
+
+@pytest.mark.parametrize('shape', [(1, 2, 1, 1), (1, 2, 4, 1), (1, 1, 4, 6),
+                                   (2, 4, 6), (1, 2, 6, 4)])
+def test_wrong_shaped_flow_raises_naming_the_shapes(shape):
+    # (1, 2, 1, 1) and the like used to broadcast into a plausible EPE
+    pairs = [_pair((2.0, 0.0), (0.0, 0.0), 'none')]
+    wrong = ConstantFlow(torch.zeros(shape))
+    wrong.forward = lambda img_cur, img_prev: wrong.flow  # as it is
+    shapes = re.escape(f'got {shape}, (2, 4, 6) and (4, 6)')
+    with pytest.raises(ValueError, match=r'pair 0: .*' + shapes):
+        flow_epe_report(wrong, pairs, (0., 0., 0.), (1., 1., 1.), 1)
+
+
+def test_object_mask_of_another_size_raises():
+    pair = _pair((2.0, 0.0), (0.0, 0.0), 'none')
+    pair['object_mask'] = pair['object_mask'][:, :1]  # (4, 1) broadcasts
+    zero = ConstantFlow(torch.zeros(2, 4, 6))
+    with pytest.raises(ValueError, match=r'\(2, 4, 6\) and \(4, 1\)'):
+        flow_epe_report(zero, [pair], (0., 0., 0.), (1., 1., 1.), 1)
+
+
+def test_no_moving_pixels_gives_nan_moving_epe():
+    # the object moves with the camera: nothing to average, which must not
+    # read as a perfect 0.0
+    pairs = [_pair((1.0, 0.0), (1.0, 0.0), 'none')]
+    wrong = ConstantFlow(torch.full((2, 4, 6), 5.0))
+    report = flow_epe_report(wrong, pairs, (0., 0., 0.), (1., 1., 1.), 1)
+    assert math.isnan(report['moving_epe'])
+    assert math.isnan(report['moving_zero_flow_epe'])
+    assert report['moving_epe_by_degradation'] == {}
+    assert report['epe'] > 0

@@ -386,6 +386,47 @@ def test_invalid_inputs_raise():
         evaluate([det([], [])], [gt([])], speed_ranges=dict(x=(0.9, 0.1)))
 
 
+@pytest.mark.parametrize('bad,match', [
+    (dict(bboxes=np.array([[np.nan, 0, 99, 99.]])),
+     r'bboxes\[0\] = \[nan, 0.0, 99.0, 99.0\] is not finite'),
+    (dict(bboxes=np.array([[99, 0, 0, 99.]])), r'bboxes\[0\] .* x2 < x1'),
+    (dict(bboxes=np.array([[0, 99, 99, 0.]])), r'bboxes\[0\] .* y2 < y1'),
+    (dict(motion_ious=np.array([np.nan])), r'motion_ious\[0\] = nan is not'
+     r' in \[0, 1\]'),
+    (dict(motion_ious=np.array([1.5])), r'motion_ious\[0\] = 1.5'),
+    (dict(motion_ious=np.array([-0.1])), r'motion_ious\[0\] = -0.1'),
+    (dict(labels=np.array([0.7])), r'labels\[0\] = 0.7 is not an integer'),
+])
+def test_malformed_ground_truth_raises_naming_the_frame(bad, match):
+    # before, each of these gave a plausible number: AP 0 for a box that
+    # cannot match, a GT in every split (NaN) or in none but "all" (1.5),
+    # a label truncated to another class
+    anns = [gt([BOX_A], motion=[0.95], video=7, frame=f) for f in range(3)]
+    anns[2] = dict(anns[2], **bad)
+    dets = [det([BOX_A], [0.9]) for _ in anns]
+    with pytest.raises(
+            ValueError,
+            match=r'annotations\[2\] \(video_id=7, frame_id=2\): ' + match):
+        evaluate(dets, anns, num_classes=2)
+
+
+def test_bad_ground_truth_boxes_raise_in_motion_iou():
+    anns = [gt([BOX_A], frame=0), gt([[99, 0, 0, 99]], frame=1)]
+    with pytest.raises(ValueError, match=r'annotations\[1\].*x2 < x1'):
+        compute_motion_iou(anns)
+
+
+def test_non_integer_detection_label_raises_naming_the_frame():
+    dets = [det([BOX_A], [0.9]), dict(det([BOX_A], [0.9]), labels=[1.9])]
+    anns = [gt([BOX_A], frame=f) for f in range(2)]
+    with pytest.raises(ValueError,
+                       match=r'det_results\[1\]: labels\[0\] = 1.9'):
+        evaluate(dets, anns, num_classes=2)
+    # integral floats (e.g. a float tensor of labels) are fine
+    dets[1]['labels'] = np.array([0.])
+    assert evaluate(dets, anns)['mAP'] == 1.0
+
+
 # --- reference: a literal loop transcription of the devkit + FGFA --------
 
 

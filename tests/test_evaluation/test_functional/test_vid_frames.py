@@ -6,7 +6,8 @@ from memvid_mm.evaluation.functional import (coco_ap50, evaluate_vid_frames,
                                              instances_to_gt,
                                              merge_frame_records,
                                              select_degradation)
-from memvid_mm.evaluation.functional.vid_frames import degradation_subsets
+from memvid_mm.evaluation.functional.vid_frames import (degradation_subsets,
+                                                        dump_class_names)
 
 
 def record(img_id, video_id=0, frame_id=0, score=0.9, gt_boxes=None, **extra):
@@ -144,3 +145,20 @@ def test_select_degradation_keeps_the_speed_of_the_whole_track():
     assert np.isnan(metrics['mAP_medium'])
     with pytest.raises(ValueError, match="'fog'.*'blur', 'none'"):
         select_degradation(frames, 'fog')
+
+
+def test_dump_class_names():
+    entry = dict(img_id=1, video_id=0, frame_id=0)
+    assert dump_class_names([entry, dict(entry, img_id=2)]) is None  # old
+    names = ('cat', 'dog')
+    assert dump_class_names([dict(entry, classes=names)]) == ['cat', 'dog']
+    with pytest.raises(ValueError, match=r'entry 1 \(img_id=2\) has '
+                       r'classes None'):
+        dump_class_names([dict(entry, classes=names), dict(entry, img_id=2)])
+    with pytest.raises(ValueError, match=r"entry 1 .*\('dog', 'cat'\)"):
+        dump_class_names([
+            dict(entry, classes=names),
+            dict(entry, img_id=2, classes=names[::-1])
+        ])
+    with pytest.raises(ValueError, match='sequence of class names'):
+        dump_class_names([dict(entry, classes='cat')])

@@ -347,10 +347,13 @@ def load_tool():
     return module
 
 
-def dump(frames, preds, path, extra_steps=()):
+def dump(frames, preds, path, extra_steps=(), classes=None):
     """DumpVIDResults over two simulated ranks (frames interleaved, rank 0
-    gathers rank 1's results; ``extra_steps`` arrive again on rank 1)."""
+    gathers rank 1's results; ``extra_steps`` arrive again on rank 1).
+    ``classes``: the ``dataset_meta`` classes (None: no dataset_meta)."""
     rank0, rank1 = DumpVIDResults(path), DumpVIDResults(path)
+    if classes is not None:
+        rank0.dataset_meta = dict(classes=classes)
     steps = image_steps(frames, preds)
     for i, step in enumerate(steps):
         (rank0 if i % 2 else rank1).process(None, [step])
@@ -439,6 +442,75 @@ def test_offline_rescoring_rejects_bad_dumps(ann_file, tmp_path):
             str(tmp_path / 'good.pkl'), ann_file, '--dataset-type',
             'NoSuchDataset'
         ])
+
+
+def test_dump_carries_the_class_names(ann_file, tmp_path):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(14))
+    entries = dump(frames, preds, str(tmp_path / 'r.pkl'), classes=CLASSES)
+    assert all(entry['classes'] == CLASSES for entry in entries)
+    # one shared tuple: pickled once, not once per frame
+    assert len({id(entry['classes']) for entry in entries}) == 1
+
+
+def test_offline_rescoring_checks_the_class_order(ann_file, tmp_path):
+    # a model tested with another class order than the file's (sorted by
+    # category id) must not get its per-class AP under the wrong names
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(15))
+    path = str(tmp_path / 'results.pkl')
+    dump(frames, preds, path, classes=CLASSES[::-1])
+    tool = load_tool()
+    pattern = (r"results.pkl: the dump was written with the classes "
+               r"\['bird', 'bicycle', 'airplane'\] .* but is scored with "
+               r"\['airplane', 'bicycle', 'bird'\]")
+    with pytest.raises(ValueError, match=pattern):
+        tool.main([path, ann_file, '--no-coco'])
+    with pytest.raises(ValueError, match='scored with'):
+        tool.main([path, ann_file, '--no-coco', '--classes', *CLASSES])
+    # in the dump's order it is scored (labels read as the dump's classes)
+    tool.main([path, ann_file, '--no-coco', '--classes', *CLASSES[::-1]])
+    # an older dump without names: read in the order asked for, as before
+    dump(frames, preds, path)
+    tool.main([path, ann_file, '--no-coco', '--classes', *CLASSES[::-1]])
+
+
+def test_unreadable_dump_is_named(ann_file, tmp_path):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(16))
+    good = str(tmp_path / 'good.pkl')
+    dump(frames, preds, good)
+    with open(good, 'rb') as f:
+        raw = f.read()
+    tool = load_tool()
+    for name, data in (('trunc.pkl', raw[:len(raw) // 2]), ('empty.pkl',
+                                                            b'')):
+        path = str(tmp_path / name)
+        with open(path, 'wb') as f:
+            f.write(data)
+        with pytest.raises(ValueError,
+                           match=f'{name}: not a readable pickle'):
+            tool.main([path, ann_file])
+
+
+def test_malformed_annotation_file_is_named(ann_file, tmp_path):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(17))
+    path = str(tmp_path / 'results.pkl')
+    dump(frames, preds, path)
+    tool = load_tool()
+    broken = tmp_path / 'broken.json'
+    broken.write_text('{"images": [')
+    with pytest.raises(ValueError, match='broken.json'):
+        tool.main([path, str(broken)])
+    with open(ann_file) as f:
+        data = json.load(f)
+    del data['categories'][1]['name']
+    nameless = tmp_path / 'nameless.json'
+    nameless.write_text(json.dumps(data))
+    with pytest.raises(ValueError,
+                       match='nameless.json: category id 2 has no "name"'):
+        tool.main([path, str(nameless)])
 
 
 def test_offline_rescoring_reports_degradation_subsets(tmp_path):
