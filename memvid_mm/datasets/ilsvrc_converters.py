@@ -50,7 +50,9 @@ videos missing from ``key_frame_list`` (they get no key frames), listed
 videos that do not exist and listed videos that exist but are not in the
 training ImageSets (not converted); entries of ``key_frame_list`` with
 frame 0, which the 1-based reading puts before the first frame (not key
-frames, as in mmtrack); in DET, objects of other synsets (mapped to the
+frames, as in mmtrack); a ``<trackid>`` that comes back with another
+class in a video (a new instance, not one track of two classes); in DET,
+objects of other synsets (mapped to the
 extra category ``other_categeries``, as mmtrack does) and candidate images
 without any object of the class table (left out).
 """
@@ -609,7 +611,7 @@ def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
                    num_frames: int, key_frames: set, check_images: bool,
                    unknown_classes: str) -> None:
     """Add the images and annotations of one video."""
-    track2instance: Dict[str, int] = {}
+    track2instance: Dict[Tuple[str, int], int] = {}
     video_size = None
     beyond: List[Tuple[str, int]] = []
     for frame_id in range(num_frames):
@@ -647,9 +649,16 @@ def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
 
 def _add_video_objects(writer: _CocoVIDWriter, objects: List[dict],
                        xml_path: str, video_id: int, image_id: int,
-                       track2instance: Dict[str, int],
+                       track2instance: Dict[Tuple[str, int], int],
                        unknown_classes: str) -> None:
-    """Add the annotations of one VID frame; ``track2instance`` grows."""
+    """Add the annotations of one VID frame; ``track2instance`` grows.
+
+    A track is a ``(trackid, category_id)`` pair: a ``<trackid>`` that
+    reappears with another class in the same video starts a new instance
+    (counted as ``trackids reused for another class`` in the summary)
+    rather than joining boxes of two classes into one track, whose motion
+    IoU would then be wrong.
+    """
     for obj in objects:
         category_id = writer.synset2cat.get(obj['name'])
         if category_id is None:
@@ -660,15 +669,18 @@ def _add_video_objects(writer: _CocoVIDWriter, objects: List[dict],
             continue
         if obj['trackid'] is None:
             raise ValueError(f'{xml_path}: <object> has no <trackid>')
-        if obj['trackid'] not in track2instance:
+        track = (obj['trackid'], category_id)
+        if track not in track2instance:
+            if any(t == obj['trackid'] for t, _ in track2instance):
+                writer.counts['trackids_reused_for_another_class'] += 1
             writer.counts['instances'] += 1
-            track2instance[obj['trackid']] = writer.counts['instances']
+            track2instance[track] = writer.counts['instances']
         writer.add_annotation(
             obj['bbox'],
             video_id=video_id,
             image_id=image_id,
             category_id=category_id,
-            instance_id=track2instance[obj['trackid']],
+            instance_id=track2instance[track],
             occluded=obj['occluded'],
             generated=obj['generated'])
 
@@ -800,7 +812,8 @@ def _log_summary(writer: _CocoVIDWriter, title: str) -> None:
         'frames'
     ]
     for key in ('frames_without_objects', 'skipped_unknown_class',
-                'images_without_table_class'):
+                'images_without_table_class',
+                'trackids_reused_for_another_class'):
         if counts[key]:
             lines.append(f'  {key.replace("_", " ")}: {counts[key]}')
     for cat in out['categories']:

@@ -577,6 +577,24 @@ def test_same_trackid_twice_in_a_frame_is_an_error(tiny_synthvid_copy):
         _convert_train(tiny_synthvid_copy)
 
 
+def test_trackid_reused_for_another_class_starts_a_new_instance(
+        tiny_synthvid_copy, log_records):
+    """Boxes of two classes never share a track (and a motion IoU)."""
+    for frame, synset in ((3, 'n90000001'), (4, 'n90000001'),
+                          (5, 'n90000002')):
+        _xml(_xml_path(tiny_synthvid_copy, frame),
+             [(synset, (40, 30, 50, 40), 77)])
+    coco = _convert_train(tiny_synthvid_copy)
+    tracked = [
+        (a['category_id'], a['instance_id']) for a in coco['annotations']
+        if a['bbox'] == [40, 30, 10, 10]
+    ]
+    assert len(tracked) == 3
+    assert tracked[0] == tracked[1] and tracked[2][1] != tracked[0][1]
+    summary = '\n'.join(r.getMessage() for r in log_records)
+    assert 'trackids reused for another class: 1' in summary
+
+
 def test_boxes_beyond_the_image_warn_once_per_video(tiny_synthvid_copy,
                                                     log_records):
     root = tiny_synthvid_copy  # 64x48 frames

@@ -333,6 +333,13 @@ class MemoryRFCN(BaseDetector):
                     not self.warned_out_of_order:
                 self._log_out_of_order(state, video_id, frame_id)
             state.reset()
+        if not state.is_empty and \
+                state.anchor_imgs[0].shape[-2:] != image.shape[-2:]:
+            raise ValueError(
+                f'video {video_id}: frame {frame_id} is '
+                f'{tuple(image.shape[-2:])} (H, W) after frames of '
+                f'{tuple(state.anchor_imgs[0].shape[-2:])}; the memory can '
+                f'only be warped between frames of one size')
         memory = self.memory_step(state, image, self.extract_feat(image),
                                   video_id, frame_id)
         return self.detector._head_predict((memory, ), [data_sample],

@@ -383,6 +383,24 @@ def test_interleaved_videos_are_logged(memnet_cfg, log_records):
     assert 'one MemoryState per video' in messages[0]
 
 
+def test_frame_size_must_not_change_within_a_video(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    state = MemoryState()
+    with torch.no_grad():
+        for frame_id, size in ((0, (64, 64)), (1, (64, 96))):
+            batch = preprocess(model, frame_data(3, frame_id, size=size),
+                               False)
+            image, sample = batch['inputs'][:, 0], batch['data_samples'][0][0]
+            if frame_id == 0:
+                model.predict_frame(image, sample, state)
+                continue
+            with pytest.raises(
+                    ValueError,
+                    match=r'video 3: frame 1 is \(64, 96\) \(H, W\) after '
+                    r'frames of \(64, 64\)'):
+                model.predict_frame(image, sample, state)
+
+
 def test_frame_id_must_be_an_int(memnet_cfg):
     model = build(memnet_cfg).eval()
     batch = preprocess(model, frame_data(3, 0), False)
