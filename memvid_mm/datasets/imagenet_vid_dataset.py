@@ -5,8 +5,8 @@ import logging
 import math
 import numbers
 from collections import Counter
-from typing import (Any, Callable, Dict, Hashable, Iterable, List, Sequence,
-                    Tuple, Union)
+from typing import (Any, Callable, Dict, Hashable, Iterable, Iterator, List,
+                    Sequence, Tuple, Union)
 
 import numpy as np
 from mmdet.datasets import BaseVideoDataset
@@ -96,6 +96,23 @@ def _is_flag(value: Any) -> bool:
     return isinstance(value, bool) or (_is_int(value) and value in (0, 1))
 
 
+def _repeats(entries: Iterable[dict],
+             key: Callable[[dict], Hashable]) -> Iterator[tuple]:
+    """``(first id, id, key)`` for each entry whose key an earlier one had.
+
+    Args:
+        entries (Iterable[dict]): Entries with an ``id``.
+        key (Callable[[dict], Hashable]): What must not repeat.
+    """
+    first_id: Dict[Hashable, Any] = {}
+    for entry in entries:
+        k = key(entry)
+        if k in first_id:
+            yield first_id[k], entry['id'], k
+        else:
+            first_id[k] = entry['id']
+
+
 def _check_unique(entries: Iterable[dict], key: Callable[[dict], Hashable],
                   what: str, ann_file: str) -> None:
     """Error naming both ids if two entries have the same ``key(entry)``.
@@ -108,13 +125,8 @@ def _check_unique(entries: Iterable[dict], key: Callable[[dict], Hashable],
             have the same file_name {2!r}'``.
         ann_file (str): File name for the error message.
     """
-    first_id: Dict[Hashable, Any] = {}
-    for entry in entries:
-        k = key(entry)
-        if k in first_id:
-            raise ValueError(f'{ann_file}: ' +
-                             what.format(first_id[k], entry['id'], k))
-        first_id[k] = entry['id']
+    for repeat in _repeats(entries, key):
+        raise ValueError(f'{ann_file}: ' + what.format(*repeat))
 
 
 def check_image(img: dict, ann_file: str) -> None:
@@ -469,14 +481,7 @@ class ImagenetVIDDataset(BaseVideoDataset):
 
         They stay in the data (each is a ground-truth box of its own).
         """
-        seen: Dict[tuple, Any] = {}
-        repeats = []
-        for ann in anns:
-            key = _box_identity(ann)
-            if key in seen:
-                repeats.append((seen[key], ann['id']))
-            else:
-                seen[key] = ann['id']
+        repeats = list(_repeats(anns, _box_identity))
         if repeats:
             print_log(
                 f'{self.ann_file}: {len(repeats)} annotations without a '

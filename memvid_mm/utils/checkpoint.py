@@ -11,6 +11,7 @@ mmengine's non-strict loading on purpose.
 from typing import Dict, List, Union
 
 import torch
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner, load_checkpoint
 from torch import Tensor, nn
 
@@ -54,7 +55,8 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
             training that diverged); the message names the keys.
     """
     model = target.model if isinstance(target, Runner) else target
-    model = getattr(model, 'module', model)  # a DDP wrapper's model
+    if is_model_wrapper(model):
+        model = model.module
     try:
         if isinstance(target, Runner):
             checkpoint = target.load_checkpoint(filename, strict=True)

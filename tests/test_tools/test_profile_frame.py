@@ -3,7 +3,11 @@
 import subprocess
 import sys
 
-from . import REPO_ROOT
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from . import REPO_ROOT, load_tool
 
 RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
@@ -47,6 +51,27 @@ def test_memory_model_sections_and_operations():
     # ordered by self time
     times = [float(row[2]) for row in operations]
     assert times == sorted(times, reverse=True)
+
+
+def test_sections_report_flops_per_call():
+    """FlowNet's GFLOPs per call are those of one FlowNet call alone."""
+    sections, _ = profile_tables(MEMNET_CFG, '--warmup', '2')
+    tool = load_tool('tools/analysis_tools/profile_frame.py')
+    benchmark = load_tool('tools/analysis_tools/benchmark.py')
+    model = benchmark.build_model(MEMNET_CFG, torch.device('cpu'))
+    image = torch.randn(1, 3, 64, 96)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.motion(image, image)
+    assert float(sections['flow'][3]) == pytest.approx(
+        counter.get_total_flops() / 1e9, abs=1e-3)
+    assert float(sections['features'][3]) > 0
+    # the warp samples (gathers, products): no counted FLOPs
+    assert float(sections['warp'][3]) == 0
+    # the counting wrappers are gone again after counting
+    frames = benchmark.make_frames(2, (64, 96), torch.device('cpu'))
+    tool.count_section_flops(model, frames)
+    assert 'forward' not in vars(model.motion)
+    assert 'extract_feat' not in vars(model.detector)
 
 
 def test_per_frame_model_has_only_features_and_head():

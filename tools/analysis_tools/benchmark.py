@@ -118,11 +118,7 @@ def parse_args() -> argparse.Namespace:
         "configs' own, 'auto': grid_sample on CUDA, gather on the CPU)")
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch default)')
-    parser.add_argument(
-        '--cudnn-benchmark', action='store_true',
-        help='CUDA only: let cuDNN time its algorithms for each input shape '
-        'during the warm-up and keep the fastest (torch.backends.cudnn.'
-        'benchmark; the configs leave it off, env_cfg.cudnn_benchmark)')
+    add_cudnn_benchmark_argument(parser)
     parser.add_argument(
         '--cpu-malloc', choices=('reuse', 'system'), default='reuse',
         help='CPU only: "reuse" makes glibc malloc keep freed memory for '
@@ -131,12 +127,28 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.preset is None and not args.configs:
         parser.error('give --preset or --configs')
-    if args.cudnn_benchmark and torch.device(args.device).type != 'cuda':
-        parser.error('--cudnn-benchmark needs a CUDA --device')
+    check_cudnn_benchmark_argument(parser, args)
     preset = PRESETS.get(args.preset, {})
     args.configs = args.configs or preset['configs']
     args.shape = tuple(args.shape or preset.get('shape', (600, 1000)))
     return args
+
+
+def add_cudnn_benchmark_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cudnn-benchmark`` (see :func:`check_cudnn_benchmark_argument`).
+    """
+    parser.add_argument(
+        '--cudnn-benchmark', action='store_true',
+        help='CUDA only: let cuDNN time its algorithms for each input shape '
+        'during the warm-up and keep the fastest (torch.backends.cudnn.'
+        'benchmark; the configs leave it off, env_cfg.cudnn_benchmark)')
+
+
+def check_cudnn_benchmark_argument(parser: argparse.ArgumentParser,
+                                   args: argparse.Namespace) -> None:
+    """Refuse ``--cudnn-benchmark`` unless ``args.device`` is CUDA."""
+    if args.cudnn_benchmark and torch.device(args.device).type != 'cuda':
+        parser.error('--cudnn-benchmark needs a CUDA --device')
 
 
 class SectionTimer:

@@ -8,8 +8,9 @@ testing) under ``torch.profiler``, with every section of the benchmark
 range, and prints two tables, per profiled frame:
 
 * the sections: calls, time on the host (wall time of the range, which on
-  CUDA is the time to launch its kernels) and, on CUDA, time of the
-  kernels launched inside it;
+  CUDA is the time to launch its kernels), on CUDA time of the kernels
+  launched inside it, and the GFLOPs of one call (counted on the warm-up
+  frames, :func:`count_section_flops`);
 * the operations with the largest self time (of their kernels on CUDA, of
   the host on the CPU), with their calls: small operations that are called
   often (a kernel launch each) show here next to large ones.
@@ -30,15 +31,19 @@ Examples::
 import argparse
 import os.path as osp
 import sys
-from typing import Callable, Dict, List
+from collections import defaultdict
+from typing import Callable, Dict, List, Sequence
 
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
+from torch.utils.flop_counter import FlopCounterMode
 
 from memvid_mm.models.layers import WARP_SAMPLERS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark import build_model, make_frames, section_parts  # noqa: E402
+from benchmark import (add_cudnn_benchmark_argument, build_model,  # noqa: E402
+                       check_cudnn_benchmark_argument, make_frames,
+                       section_parts)
 
 SECTION_PREFIX = 'section::'
 
@@ -60,13 +65,9 @@ def parse_args() -> argparse.Namespace:
         '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
         help="the FlowWarp sampler of a memory model (default: the "
         "config's)")
-    parser.add_argument(
-        '--cudnn-benchmark', action='store_true',
-        help='CUDA only: let cuDNN pick its fastest algorithms during the '
-        'warm-up (torch.backends.cudnn.benchmark)')
+    add_cudnn_benchmark_argument(parser)
     args = parser.parse_args()
-    if args.cudnn_benchmark and torch.device(args.device).type != 'cuda':
-        parser.error('--cudnn-benchmark needs a CUDA --device')
+    check_cudnn_benchmark_argument(parser, args)
     return args
 
 
@@ -86,6 +87,51 @@ def mark_sections(model: torch.nn.Module) -> None:
 
     for name, owner, method in section_parts(model):
         setattr(owner, method, marked(name, getattr(owner, method)))
+
+
+def count_section_flops(model: torch.nn.Module,
+                        frames: Sequence[tuple]) -> Dict[str, float]:
+    """GFLOPs per call of each section, over ``frames`` (also a warm-up).
+
+    Counted by ``torch.utils.flop_counter`` (2 FLOPs per multiply-add of
+    convolutions and matrix products; element-wise operations, gathers
+    and ``grid_sample`` count 0). The counting wrappers are removed again.
+
+    Args:
+        model (nn.Module): A model of :func:`benchmark.build_model` whose
+            sections are not wrapped yet.
+        frames (Sequence[tuple]): ``(inputs, samples)`` of
+            :func:`benchmark.make_frames`, run online.
+
+    Returns:
+        dict[str, float]: GFLOPs per call of each section that was called.
+    """
+    counter = FlopCounterMode(display=False)
+    flops: Dict[str, float] = defaultdict(float)
+    calls: Dict[str, int] = defaultdict(int)
+
+    def counted(name: str, original: Callable) -> Callable:
+
+        def call(*args, **kwargs):
+            before = counter.get_total_flops()
+            out = original(*args, **kwargs)
+            flops[name] += counter.get_total_flops() - before
+            calls[name] += 1
+            return out
+
+        return call
+
+    parts = section_parts(model)
+    for name, owner, method in parts:
+        setattr(owner, method, counted(name, getattr(owner, method)))
+    try:
+        with torch.no_grad(), counter:
+            for inputs, samples in frames:
+                model.predict(inputs, samples)
+    finally:
+        for _, owner, method in parts:
+            delattr(owner, method)
+    return {name: flops[name] / calls[name] / 1e9 for name in calls}
 
 
 def section_rows(events, frames: int, on_cuda: bool) -> List[Dict]:
@@ -123,14 +169,14 @@ def main() -> None:
     if args.cudnn_benchmark:
         torch.backends.cudnn.benchmark = True
     model = build_model(args.config, device, args.warp_sampler)
-    mark_sections(model)
     frames = make_frames(args.warmup + args.frames, args.shape, device)
+    # the warm-up frames count the FLOPs of the sections
+    gflops = count_section_flops(model, frames[:args.warmup])
+    mark_sections(model)
     activities = [ProfilerActivity.CPU]
     if on_cuda:
         activities.append(ProfilerActivity.CUDA)
     with torch.no_grad():
-        for inputs, samples in frames[:args.warmup]:
-            model.predict(inputs, samples)
         if on_cuda:
             torch.cuda.synchronize(device)
         with profile(activities=activities) as prof:
@@ -145,13 +191,15 @@ def main() -> None:
     print(f'{args.config}: input {args.shape[0]}x{args.shape[1]}, '
           f'{args.frames} profiled frames after {args.warmup}, {where}, '
           f'torch {torch.__version__}; per frame:')
-    print('| section | calls | host ms | device ms |')
-    print('|---|---|---|---|')
+    print('| section | calls | host ms | device ms | GFLOPs per call |')
+    print('|---|---|---|---|---|')
     for row in section_rows(events, args.frames, on_cuda):
         device_ms = ('n/a' if row['device_ms'] is None else
                      f"{row['device_ms']:.3f}")
+        row_gflops = gflops.get(row['name'])
         print(f"| {row['name']} | {row['calls']:.2f} | "
-              f"{row['host_ms']:.3f} | {device_ms} |")
+              f"{row['host_ms']:.3f} | {device_ms} | "
+              f"{'n/a' if row_gflops is None else f'{row_gflops:.3f}'} |")
     sort_key = 'self_device_time_total' if on_cuda else 'self_cpu_time_total'
     operations = [e for e in events if not e.key.startswith(SECTION_PREFIX)]
     operations.sort(key=lambda e: getattr(e, sort_key), reverse=True)
