@@ -74,6 +74,7 @@ from tqdm import tqdm
 
 from .class_tables import (IMAGENET_VID_CLASS_TABLE, OTHER_CATEGORY_NAME,
                            check_class_table)
+from .imagenet_vid_dataset import box_extends_beyond
 
 VID_ANN_FILES = dict(
     train='imagenet_vid_train.json', val='imagenet_vid_val.json')
@@ -269,8 +270,7 @@ def count_boxes_beyond(objects: Sequence[dict], height: int,
                        width: int) -> int:
     """How many boxes reach more than 1 px past the image border.
 
-    ILSVRC boxes may touch the border (``x2 == width``), so 1 px is
-    tolerated. Such boxes are kept as they are; the caller warns.
+    See :func:`~memvid_mm.datasets.imagenet_vid_dataset.box_extends_beyond`.
 
     Args:
         objects (Sequence[dict]): Objects of :func:`parse_voc_xml`.
@@ -281,8 +281,7 @@ def count_boxes_beyond(objects: Sequence[dict], height: int,
         int: The number of boxes past the border.
     """
     return sum(
-        min(x1, y1) < -1 or x2 > width + 1 or y2 > height + 1
-        for x1, y1, x2, y2 in (o['bbox'] for o in objects))
+        box_extends_beyond(o['bbox'], width, height) for o in objects)
 
 
 def _warn_boxes_beyond(beyond: List[Tuple[str, int]], where: str) -> None:

@@ -236,21 +236,37 @@ def is_degenerate_box(ann: dict, img_info: dict) -> bool:
             or ann.get('area', w * h) <= 0)
 
 
-def extends_beyond_image(ann: dict, img_info: dict) -> bool:
-    """Whether a checked box reaches more than 1 px past the image border.
+def box_extends_beyond(box: Sequence[float], width: int,
+                       height: int) -> bool:
+    """Whether a box reaches more than 1 px past the image border.
+
+    ILSVRC boxes may touch the border (``x2 == width``), so 1 px is
+    tolerated. Such boxes are kept as they are; the callers warn.
 
     Args:
-        ann (dict): Annotation whose ``bbox`` passed :func:`check_bbox`.
-        img_info (dict): Its image, with ``width`` and ``height``.
+        box (Sequence[float]): ``(x1, y1, x2, y2)`` in pixels.
+        width (int): Image width.
+        height (int): Image height.
 
     Returns:
         bool: True if ``x1`` or ``y1`` is below -1, or ``x2`` (``y2``)
         above the width (height) plus 1.
     """
-    x1, y1, w, h = ann['bbox']
+    x1, y1, x2, y2 = box
     tol = _OUTSIDE_TOLERANCE
-    return (min(x1, y1) < -tol or x1 + w > img_info['width'] + tol
-            or y1 + h > img_info['height'] + tol)
+    return min(x1, y1) < -tol or x2 > width + tol or y2 > height + tol
+
+
+def extends_beyond_image(ann: dict, img_info: dict) -> bool:
+    """:func:`box_extends_beyond` for a CocoVID annotation and its image.
+
+    Args:
+        ann (dict): Annotation whose ``bbox`` passed :func:`check_bbox`.
+        img_info (dict): Its image, with ``width`` and ``height``.
+    """
+    x1, y1, w, h = ann['bbox']
+    return box_extends_beyond((x1, y1, x1 + w, y1 + h), img_info['width'],
+                              img_info['height'])
 
 
 def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:

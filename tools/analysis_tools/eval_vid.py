@@ -32,9 +32,9 @@ from memvid_mm.datasets import load_coco_vid
 # importing memvid_mm registers its components (ImagenetVIDDataset)
 from memvid_mm.evaluation.functional import (attach_ground_truth,
                                              check_dump_frames,
+                                             dump_class_names,
                                              evaluate_vid_frames,
                                              has_degradation, instances_to_gt)
-from memvid_mm.evaluation.functional.vid_frames import dump_class_names
 
 #: What unpickling a truncated or foreign file raises.
 UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError,

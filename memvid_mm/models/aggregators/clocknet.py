@@ -329,9 +329,9 @@ class ClockNetAggregator(BaseModule):
         if len(memories) != self.num_memories:
             raise ValueError(f'expected {self.num_memories} memories, got '
                              f'{len(memories)}')
-        check_same_memory_shapes(memories)
         if self.combine_cnns is None:
-            return combine_memories(memories)
+            return combine_memories(memories)  # checks the shapes
+        check_same_memory_shapes(memories)  # before the CNNs read them
         reference = memories[self.reference_index]
         logits = [
             cnn(torch.cat((memory, reference), dim=1))
