@@ -5,14 +5,19 @@
 #   1. installs mmengine, mmdet and their pure-Python needs from $WHEELS;
 #   2. builds mmcv 2.1.0's ops with CUDA from the source tree $MMCV_SRC;
 #   3. runs the CUDA tests (the `cuda_device` fixture and the CUDA-only op
-#      tests), the GPU benchmark at the paper's scale (also with the gather
-#      warp sampler, and with cuDNN's benchmark mode) and the tiny one, the
-#      warp benchmark of both samplers, a kernel-level profile of MemNet-6
-#      frames, then the whole test suite, each with a time limit.
-# Logs go to $OUT (default work_dirs/cuda_check). The whole suite gets what
-# is left of $DEADLINE seconds (default 540) after the rest. Every step runs
-# even if one before it fails; the exit status is 1 if any failed
-# (or the suite had no time left).
+#      tests), the warp's samplers alone, the GPU benchmark at the paper's
+#      scale (with and without section times, with cuDNN's benchmark mode,
+#      with the gather warp sampler) and the tiny one, a kernel-level
+#      profile of MemNet-6 frames, the 2-process train/test tests, the warp
+#      benchmark of both samplers, then the whole test suite (on several
+#      processes where pytest-xdist is installed), in that order.
+# Logs go to $OUT (default work_dirs/cuda_check), 7 files: mmcv_build.log,
+# versions.txt, cuda_tests.log, bench.log (every benchmark),
+# dist_tests.log, profile_memnet6.log, tests.log. Each step has its own
+# time limit and none runs past $DEADLINE seconds (default 540) from the
+# start: give the device command a little more than that. Every step runs
+# even if one before it fails; the exit status is 1 if any failed or was
+# cut short or left out by the deadline.
 #
 # MMCV_CUDA_OPS=all (default) builds every CUDA kernel of mmcv, the normal
 # build. MMCV_CUDA_OPS=nms builds mmcv's C++ ops for the CPU and only the CUDA
@@ -105,52 +110,76 @@ print(f'torch {torch.__version__} (CUDA {torch.version.cuda}), mmcv '
 EOF
 
 failed=0
+DEADLINE=${DEADLINE:-540}
+within() {  # within CAP CMD...: CMD for at most CAP s, and not past DEADLINE
+    local cap=$1 left=$(( DEADLINE - SECONDS ))
+    shift
+    if [ $left -lt 15 ]; then
+        echo "[cuda_check] NOT run, the deadline is near: $*"
+        return 124
+    fi
+    timeout $(( left < cap ? left : cap )) "$@"
+}
+# One log per kind (a lent machine returns few files): every benchmark
+# appends to bench.log under a header line.
+BENCH_LOG=$OUT/bench.log
+bench() {  # bench CAP TITLE ARGS...: a benchmark.py run into bench.log
+    local cap=$1 title=$2
+    shift 2
+    step "benchmark: $title"
+    echo "## $title" >> "$BENCH_LOG"
+    within "$cap" $PY tools/analysis_tools/benchmark.py --device cuda \
+        --frames 200 --warmup 20 "$@" 2>&1 | tee -a "$BENCH_LOG" || failed=1
+}
 step "CUDA tests"
-timeout 300 $PY -m pytest tests -q -p no:cacheprovider -rs -k cuda \
+within 150 $PY -m pytest tests -q -p no:cacheprovider -rs -k cuda \
     2>&1 | tee "$OUT/cuda_tests.log" | tail -n 15 || failed=1
+step "the warp's samplers alone, both grid_sample layouts (kernel times)"
+echo "## benchmark_grid_sample.py" >> "$BENCH_LOG"
+within 60 $PY tools/analysis_tools/benchmark_grid_sample.py --device cuda \
+    2>&1 | tee -a "$BENCH_LOG" || failed=1
 
-BENCH="tools/analysis_tools/benchmark.py --device cuda --frames 200"
-step "benchmark, paper scale, frame times without section syncs"
-timeout 300 $PY $BENCH --preset paper --warmup 20 --no-section-times \
-    2>&1 | tee "$OUT/bench_paper.log" || failed=1
+RFCN=configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py
 MEMNET6=configs/memnet/memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py
-step "benchmark, paper scale, the gather warp sampler instead of grid_sample"
-timeout 200 $PY $BENCH --warmup 20 --shape 600 1000 --no-section-times \
-    --warp-sampler gather --configs \
-    configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py "$MEMNET6" \
-    2>&1 | tee "$OUT/bench_paper_gather.log" || failed=1
-step "benchmark, paper scale, cuDNN benchmark mode (fastest algorithms)"
-timeout 200 $PY $BENCH --warmup 20 --shape 600 1000 --no-section-times \
-    --cudnn-benchmark --configs \
-    configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py "$MEMNET6" \
-    2>&1 | tee "$OUT/bench_paper_cudnn_benchmark.log" || failed=1
-step "one FlowWarp call per sampler: operations and time"
-timeout 100 $PY tools/analysis_tools/benchmark_warp.py --device cuda \
-    --repeats 200 2>&1 | tee "$OUT/bench_warp.log" || failed=1
-step "profile of MemNet-6 frames at the paper's scale (kernel times)"
-timeout 100 $PY tools/analysis_tools/profile_frame.py "$MEMNET6" \
-    --shape 600 1000 --device cuda --frames 10 --rows 40 \
-    2>&1 | tee "$OUT/profile_memnet6.log" || failed=1
-step "benchmark, paper scale, with section times (+ MemNet-6 bicubic)"
+# MemNet-6 with the bicubic warp, written next to it and removed at the end
 BICUBIC=configs/memnet/_cuda_check_memnet-6_bicubic.py
 printf "_base_ = ['./%s']\nmodel = dict(warp=dict(interpolation='bicubic'))\n" \
     "$(basename $MEMNET6)" > "$BICUBIC"
-timeout 300 $PY $BENCH --warmup 20 --shape 600 1000 --configs \
-    configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py "$MEMNET6" \
-    configs/clocknet_r101_vid.py "$BICUBIC" \
-    2>&1 | tee "$OUT/bench_paper_sections.log" || failed=1
+bench 150 "paper scale, section times (+ MemNet-6 bicubic)" \
+    --shape 600 1000 --configs "$RFCN" "$MEMNET6" \
+    configs/clocknet_r101_vid.py "$BICUBIC"
+bench 120 "paper scale, frame times without section syncs" \
+    --preset paper --no-section-times
+step "profile of MemNet-6 frames at the paper's scale (kernel times)"
+within 100 $PY tools/analysis_tools/profile_frame.py "$MEMNET6" \
+    --shape 600 1000 --device cuda --frames 10 --rows 40 \
+    2>&1 | tee "$OUT/profile_memnet6.log" || failed=1
+step "2-process tests (train and test with torchrun; CUDA hidden from them)"
+within 240 $PY -m pytest tests/test_tools/test_dist_tools.py -q \
+    -p no:cacheprovider 2>&1 | tee "$OUT/dist_tests.log" | tail -n 15 \
+    || failed=1
+step "one FlowWarp call per sampler: operations and time"
+echo "## benchmark_warp.py" >> "$BENCH_LOG"
+within 60 $PY tools/analysis_tools/benchmark_warp.py --device cuda \
+    --repeats 200 2>&1 | tee -a "$BENCH_LOG" || failed=1
+bench 100 "paper scale, cuDNN benchmark mode (fastest algorithms)" \
+    --shape 600 1000 --no-section-times --cudnn-benchmark \
+    --configs "$RFCN" "$MEMNET6"
+bench 100 "paper scale, the gather warp sampler instead of grid_sample" \
+    --shape 600 1000 --no-section-times --warp-sampler gather \
+    --configs "$RFCN" "$MEMNET6"
+bench 100 "tiny scale" --preset tiny
 rm -f "$BICUBIC"
-step "benchmark, tiny scale"
-timeout 200 $PY $BENCH --preset tiny --warmup 20 \
-    2>&1 | tee "$OUT/bench_tiny.log" || failed=1
 
-left=$(( ${DEADLINE:-540} - SECONDS ))
-step "whole test suite, $left s left"
-if [ $left -gt 30 ]; then
-    timeout $left $PY -m pytest tests -q -p no:cacheprovider -rs \
-        2>&1 | tee "$OUT/tests.log" | tail -n 15 || failed=1
-else
-    step "whole test suite NOT run: too little time left"; failed=1
+# pytest-xdist, where installed, runs the suite on several processes
+# (one test file per process, each with a few threads).
+XDIST=()
+if $PY -c 'import xdist' 2>/dev/null; then
+    WORKERS=$(( $(nproc) / 2 > 8 ? 8 : $(nproc) / 2 ))
+    [ "$WORKERS" -ge 2 ] && XDIST=(-n "$WORKERS" --dist loadfile)
 fi
+step "whole test suite ${XDIST[*]}, $(( DEADLINE - SECONDS )) s left"
+OMP_NUM_THREADS=2 within 100000 $PY -m pytest tests -q -p no:cacheprovider \
+    -rs "${XDIST[@]}" 2>&1 | tee "$OUT/tests.log" | tail -n 15 || failed=1
 step "done, failed=$failed"
 exit $failed

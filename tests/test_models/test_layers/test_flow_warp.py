@@ -3,9 +3,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from memvid_mm.models.layers import (WARP_SAMPLERS, cubic_weights,
+from memvid_mm.models.layers import (WARP_INTERPOLATIONS, WARP_SAMPLERS,
+                                     cubic_weights,
                                      flow_to_feature_displacement, flow_warp,
+                                     grid_sample_folds_channels,
                                      make_base_grid, padded_grid_size,
+                                     sample_by_grid_sample,
                                      warp_by_displacement)
 from memvid_mm.models.layers.flow_warp import (check_deterministic_backward,
                                                resolve_sampler)
@@ -354,6 +357,42 @@ def test_samplers_agree_on_fractional_flows(interpolation, dtype, tol):
     for by_grid, by_gather in zip(results['grid_sample'], results['gather']):
         error = (by_grid - by_gather).abs().max()
         assert error <= tol * by_gather.abs().max()
+
+
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
+                                       (torch.float64, 1e-12)])
+def test_folding_the_channels_into_the_batch_changes_no_output(
+        interpolation, dtype, tol):
+    """The grid_sample sampler's two layouts: on the CPU the same outputs,
+    bit for bit in float32 (float64's bicubic kernel may round the last bit
+    otherwise), gradients within rounding (the coordinates' gradient is
+    summed over the channels in another order)."""
+    gen = torch.Generator().manual_seed(5)
+    feat = torch.randn(2, 6, 9, 14, generator=gen, dtype=dtype)
+    coords = make_base_grid(9, 14, dtype=dtype) + torch.randn(
+        2, 2, 9, 14, generator=gen, dtype=dtype) * 3
+    results = []
+    for fold_channels in (False, True):
+        feat_s = feat.clone().requires_grad_()
+        coords_s = coords.clone().requires_grad_()
+        out = sample_by_grid_sample(feat_s, coords_s, interpolation,
+                                    fold_channels)
+        out.square().sum().backward()
+        results.append((out, feat_s.grad, coords_s.grad))
+    (out, *grads), (folded_out, *folded_grads) = results
+    assert out.shape == folded_out.shape == feat.shape
+    assert torch.equal(folded_out, out) or dtype == torch.float64
+    for grad, folded_grad in zip([out] + grads, [folded_out] + folded_grads):
+        assert (folded_grad - grad).abs().max() <= tol * grad.abs().max()
+
+
+def test_grid_sample_folds_the_channels_but_for_bilinear_on_cuda():
+    cuda, cpu = torch.device('cuda'), torch.device('cpu')  # no GPU needed
+    assert not grid_sample_folds_channels(cuda, 'bilinear')
+    assert grid_sample_folds_channels(cuda, 'bicubic')
+    for interpolation in WARP_INTERPOLATIONS:
+        assert grid_sample_folds_channels(cpu, interpolation)
 
 
 @samplers
