@@ -394,11 +394,13 @@ def grid_sample_folds_channels(device: torch.device,
     repeated per channel) spreads the channels over threads: on an NVIDIA
     H200 a bicubic warp of that memory took 0.14 ms instead of 2.8 ms
     (forward and backward 1.1 ms instead of 13.5 ms). On a 2-core CPU the
-    folded layout was faster too for that memory (bilinear 9 ms instead of
-    30 ms, bicubic 25 ms instead of 54 ms) and the same for a 64-channel
-    one. Bilinear sampling on CUDA goes to cuDNN's sampler, which already
+    folded layout was faster too for that memory (bilinear 5.3 ms instead
+    of 24.9 ms, bicubic 15.6 ms instead of 42.8 ms) and about the same for
+    a 64-channel one (``tools/analysis_tools/benchmark_grid_sample.py``).
+    Bilinear sampling on CUDA goes to cuDNN's sampler, which already
     spreads the channels (0.11 ms either way; its backward was slower
-    folded), so it is not folded there. Folding
+    folded), so it is not folded there. The folded grid is ``C`` times
+    larger (20 MB for that memory, and as much for its gradient). Folding
     computes every output with the same arithmetic: in float32 the outputs
     are the same bit for bit either way (on the CPU, and bicubic on the
     H200), the coordinates' gradient differs by rounding (summed over the
