@@ -33,13 +33,14 @@ from torch import Tensor
 
 # let the script run from a checkout without installing memvid_mm
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_warp import SHAPES as WARP_SHAPES  # noqa: E402
+
 from memvid_mm.models import layers  # noqa: E402
 
-SHAPES = {
-    'paper': (1, 1024, 38, 63),
-    'paper-batch4': (4, 1024, 38, 63),
-    'tiny': (1, 64, 12, 20),
-}
+# the maps of benchmark_warp.py, and four paper-scale maps in a batch
+SHAPES = {name: feat_shape for name, (feat_shape, _) in WARP_SHAPES.items()}
+SHAPES['paper-batch4'] = (4, ) + SHAPES['paper'][1:]
 WARMUP = 10
 
 
