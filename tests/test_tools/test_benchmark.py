@@ -49,7 +49,7 @@ def test_benchmark_reports_nf_and_nw_per_model():
     low, high = (float(v) for v in rows[1][15].split('-'))
     assert low <= float(rows[1][3]) <= high
     assert all(float(r[16]) >= 0 for r in rows)
-    assert 'malloc reuse' in stdout
+    assert 'malloc reuse' in stdout and 'weights contiguous' in stdout
     assert "FlowWarp's default auto is gather here" in stdout
 
 
@@ -142,6 +142,24 @@ def test_warp_sampler_is_set_in_the_memory_models():
                                   'grid_sample')
     assert 'warp sampler grid_sample' in stdout
     assert float(rows[1][6]) == 3.0
+
+
+def test_channels_last_stores_the_weights_nhwc():
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    model = tool.build_model(
+        osp.join(REPO_ROOT, CLOCKNET_CFG), torch.device('cpu'),
+        channels_last=True)
+    convs = [p for p in model.parameters() if p.dim() == 4]
+    assert len(convs) > 20
+    assert all(p.is_contiguous(memory_format=torch.channels_last)
+               for p in convs)
+    stdout, rows = benchmark_rows('--configs', RFCN_CFG, CLOCKNET_CFG,
+                                  '--shape', '64', '96', '--frames', '2',
+                                  '--warmup', '1', '--channels-last')
+    assert 'weights channels-last' in stdout
+    assert (f'{CLOCKNET_CFG}: detector weights shared with the first model'
+            in stdout)
+    assert [float(v) for v in rows[1][5:7]] == [1.5, 3.0]
 
 
 def test_cudnn_benchmark_is_refused_off_cuda():

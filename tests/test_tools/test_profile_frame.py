@@ -23,7 +23,7 @@ def run_tool(config, *args):
 
 
 def profile_tables(config, *args):
-    """Run the tool; return its section rows and operation rows."""
+    """Run the tool; return its section rows, operation rows and stdout."""
     proc = run_tool(config, *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     tables, rows = [], None
@@ -34,12 +34,13 @@ def profile_tables(config, *args):
         elif line.startswith('| ') and rows is not None:
             rows.append([cell.strip() for cell in line.split('|')[1:-1]])
     sections, operations = tables
-    return {row[0]: row[1:] for row in sections}, operations
+    return {row[0]: row[1:] for row in sections}, operations, proc.stdout
 
 
 def test_memory_model_sections_and_operations():
-    sections, operations = profile_tables(MEMNET_CFG, '--rows', '7',
-                                          '--warp-sampler', 'gather')
+    sections, operations, stdout = profile_tables(
+        MEMNET_CFG, '--rows', '7', '--warp-sampler', 'gather')
+    assert 'weights contiguous' in stdout
     assert set(sections) == {'features', 'head', 'flow', 'warp',
                              'aggregation'}
     # MemNet: one flow and one warp per frame after the first
@@ -55,7 +56,7 @@ def test_memory_model_sections_and_operations():
 
 def test_sections_report_flops_per_call():
     """FlowNet's GFLOPs per call are those of one FlowNet call alone."""
-    sections, _ = profile_tables(MEMNET_CFG, '--warmup', '2')
+    sections, _, _ = profile_tables(MEMNET_CFG, '--warmup', '2')
     tool = load_tool('tools/analysis_tools/profile_frame.py')
     benchmark = load_tool('tools/analysis_tools/benchmark.py')
     model = benchmark.build_model(MEMNET_CFG, torch.device('cpu'))
@@ -75,7 +76,9 @@ def test_sections_report_flops_per_call():
 
 
 def test_per_frame_model_has_only_features_and_head():
-    sections, operations = profile_tables(RFCN_CFG)
+    sections, operations, stdout = profile_tables(RFCN_CFG,
+                                                  '--channels-last')
+    assert 'weights channels-last' in stdout
     assert set(sections) == {'features', 'head'}
     assert not any(row[0].startswith('section::') for row in operations)
 
@@ -87,8 +90,8 @@ def test_cudnn_benchmark_is_refused_off_cuda():
 
 
 def test_runs_on_cuda_with_kernel_times(cuda_device):
-    sections, operations = profile_tables(MEMNET_CFG, '--device', 'cuda',
-                                          '--cudnn-benchmark')
+    sections, operations, _ = profile_tables(MEMNET_CFG, '--device', 'cuda',
+                                             '--cudnn-benchmark')
     assert float(sections['features'][2]) > 0
     assert float(sections['warp'][0]) == 1.0
     # CUDA kernels are among the operations, with their own device time

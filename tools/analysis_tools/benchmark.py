@@ -49,6 +49,10 @@ Examples::
     # fused grid_sample one ('auto' picks grid_sample on CUDA)
     python tools/analysis_tools/benchmark.py --preset paper --device cuda \\
         --warp-sampler gather
+    # every model's weights channels-last (NHWC), as tensor-core
+    # convolution kernels want them
+    python tools/analysis_tools/benchmark.py --preset paper --device cuda \\
+        --no-section-times --channels-last
     # any configs
     python tools/analysis_tools/benchmark.py --configs A.py B.py \\
         --shape 600 1000
@@ -119,6 +123,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch default)')
     add_cudnn_benchmark_argument(parser)
+    add_channels_last_argument(parser)
     parser.add_argument(
         '--cpu-malloc', choices=('reuse', 'system'), default='reuse',
         help='CPU only: "reuse" makes glibc malloc keep freed memory for '
@@ -142,6 +147,15 @@ def add_cudnn_benchmark_argument(parser: argparse.ArgumentParser) -> None:
         help='CUDA only: let cuDNN time its algorithms for each input shape '
         'during the warm-up and keep the fastest (torch.backends.cudnn.'
         'benchmark; the configs leave it off, env_cfg.cudnn_benchmark)')
+
+
+def add_channels_last_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--channels-last`` (:func:`build_model`'s ``channels_last``)."""
+    parser.add_argument(
+        '--channels-last', action='store_true',
+        help='store every 4-d weight channels-last (NHWC), so convolutions '
+        'run the NHWC kernels that tensor-core GPUs prefer; the same '
+        'computation up to rounding (default: contiguous, NCHW)')
 
 
 def check_cudnn_benchmark_argument(parser: argparse.ArgumentParser,
@@ -309,7 +323,8 @@ def make_frames(num: int, shape: Sequence[int],
 
 def build_model(config: str,
                 device: torch.device,
-                warp_sampler: Optional[str] = None) -> torch.nn.Module:
+                warp_sampler: Optional[str] = None,
+                channels_last: bool = False) -> torch.nn.Module:
     """Build ``config``'s model in eval mode on ``device``.
 
     Args:
@@ -317,6 +332,11 @@ def build_model(config: str,
         device (torch.device): Device of the model.
         warp_sampler (str, optional): Sampler of the model's FlowWarp, if
             it has one. Defaults to None (the config's).
+        channels_last (bool): Store the 4-d weights (convolutions)
+            channels-last, ``model.to(memory_format=torch.channels_last)``:
+            a convolution with such a weight returns a channels-last map,
+            so the feature maps of the backbone, FlowNet and the heads
+            follow. Defaults to False.
 
     Returns:
         torch.nn.Module: The model, with freshly initialised weights.
@@ -327,6 +347,8 @@ def build_model(config: str,
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     return model.to(device).eval()
 
 
@@ -392,9 +414,11 @@ def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
 def watched_model(config: str,
                   device: torch.device,
                   time_sections: bool = True,
-                  warp_sampler: Optional[str] = None) -> tuple:
-    """Build ``config`` and hook a :class:`SectionTimer` onto its parts."""
-    model = build_model(config, device, warp_sampler)
+                  warp_sampler: Optional[str] = None,
+                  channels_last: bool = False) -> tuple:
+    """Build ``config`` (:func:`build_model`) and hook a
+    :class:`SectionTimer` onto its parts."""
+    model = build_model(config, device, warp_sampler, channels_last)
     timer = SectionTimer(device, time_sections)
     for name, owner, method in section_parts(model):
         if method == 'forward':
@@ -424,7 +448,8 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     device = torch.device(args.device)
     models = [
         watched_model(config, device, not args.no_section_times,
-                      args.warp_sampler) for config in args.configs
+                      args.warp_sampler, args.channels_last)
+        for config in args.configs
     ]
     first_detector = models[0][0].detector
     for config, (model, _) in zip(args.configs[1:], models[1:]):
@@ -505,7 +530,8 @@ def main() -> None:
         f"{resolve_sampler('auto', args.device, False)} here)")
     print(f'input {args.shape[0]}x{args.shape[1]}, {args.frames} frames '
           f'after {args.warmup} warm-up, {device_name}, torch '
-          f'{torch.__version__}, warp sampler {sampler}')
+          f'{torch.__version__}, warp sampler {sampler}, weights '
+          f'{"channels-last" if args.channels_last else "contiguous"}')
     rows = benchmark(args)
     base_ms = rows[0]['ms']
     print('| config | ms/frame | median ms | x first | median x first | '

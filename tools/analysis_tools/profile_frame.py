@@ -41,9 +41,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from memvid_mm.models.layers import WARP_SAMPLERS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark import (add_cudnn_benchmark_argument, build_model,  # noqa: E402
-                       check_cudnn_benchmark_argument, make_frames,
-                       section_parts)
+import benchmark  # noqa: E402
 
 SECTION_PREFIX = 'section::'
 
@@ -65,9 +63,10 @@ def parse_args() -> argparse.Namespace:
         '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
         help="the FlowWarp sampler of a memory model (default: the "
         "config's)")
-    add_cudnn_benchmark_argument(parser)
+    benchmark.add_cudnn_benchmark_argument(parser)
+    benchmark.add_channels_last_argument(parser)
     args = parser.parse_args()
-    check_cudnn_benchmark_argument(parser, args)
+    benchmark.check_cudnn_benchmark_argument(parser, args)
     return args
 
 
@@ -85,7 +84,7 @@ def mark_sections(model: torch.nn.Module) -> None:
 
         return call
 
-    for name, owner, method in section_parts(model):
+    for name, owner, method in benchmark.section_parts(model):
         setattr(owner, method, marked(name, getattr(owner, method)))
 
 
@@ -121,7 +120,7 @@ def count_section_flops(model: torch.nn.Module,
 
         return call
 
-    parts = section_parts(model)
+    parts = benchmark.section_parts(model)
     for name, owner, method in parts:
         setattr(owner, method, counted(name, getattr(owner, method)))
     try:
@@ -168,8 +167,10 @@ def main() -> None:
     on_cuda = device.type == 'cuda'
     if args.cudnn_benchmark:
         torch.backends.cudnn.benchmark = True
-    model = build_model(args.config, device, args.warp_sampler)
-    frames = make_frames(args.warmup + args.frames, args.shape, device)
+    model = benchmark.build_model(args.config, device, args.warp_sampler,
+                                  args.channels_last)
+    frames = benchmark.make_frames(args.warmup + args.frames, args.shape,
+                                   device)
     # the warm-up frames count the FLOPs of the sections
     gflops = count_section_flops(model, frames[:args.warmup])
     mark_sections(model)
@@ -188,6 +189,8 @@ def main() -> None:
     where = (f'{torch.cuda.get_device_name(device)}, cuDNN benchmark '
              f'{"on" if torch.backends.cudnn.benchmark else "off"}'
              if on_cuda else f'CPU, {torch.get_num_threads()} threads')
+    where += (', weights channels-last' if args.channels_last else
+              ', weights contiguous')
     print(f'{args.config}: input {args.shape[0]}x{args.shape[1]}, '
           f'{args.frames} profiled frames after {args.warmup}, {where}, '
           f'torch {torch.__version__}; per frame:')

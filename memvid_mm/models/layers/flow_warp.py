@@ -343,6 +343,23 @@ def _kernel_reach(interpolation: str) -> int:
     return 1 if interpolation == 'bilinear' else 2
 
 
+def memory_format_of(feat: Tensor) -> torch.memory_format:
+    """The memory format a 4-d map is laid out in.
+
+    Args:
+        feat (Tensor): ``(N, C, h, w)`` map.
+
+    Returns:
+        torch.memory_format: ``torch.channels_last`` for a channels-last
+        (NHWC) map that is not also contiguous (a map of one channel, or
+        of one cell, is both), else ``torch.contiguous_format``.
+    """
+    if feat.is_contiguous(memory_format=torch.channels_last) and \
+            not feat.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def sample_by_gather(feat: Tensor, coords: Tensor,
                      interpolation: str) -> Tensor:
     """Sample ``feat`` at ``coords`` with one ``gather`` per kernel tap.
@@ -354,7 +371,10 @@ def sample_by_gather(feat: Tensor, coords: Tensor,
         interpolation (str): ``'bilinear'`` or ``'bicubic'``.
 
     Returns:
-        Tensor: ``(N, C, h, w)``, dtype of ``feat``.
+        Tensor: ``(N, C, h, w)``, dtype and memory format of ``feat``: a
+        channels-last map is read and written in place as ``(N, h * w, C)``,
+        with the same products and sums as a contiguous one (the same
+        values bit for bit).
     """
     n, c, h, w = feat.shape
     # Clamping to the kernel's reach outside the map ([-1, size] for
@@ -371,15 +391,23 @@ def sample_by_gather(feat: Tensor, coords: Tensor,
     tap_cells = rows.unsqueeze(1) * w + cols.unsqueeze(0)
     weights = (row_weights.unsqueeze(1) * col_weights.unsqueeze(0)).to(
         feat.dtype)
-    flat = feat.reshape(n, c, h * w)
+    channels_last = memory_format_of(feat) == torch.channels_last
+    if channels_last:
+        flat = feat.permute(0, 2, 3, 1).reshape(n, h * w, c)  # a view
+        cell_dim, per_cell = 1, (n, h * w, 1)
+    else:
+        flat = feat.reshape(n, c, h * w)
+        cell_dim, per_cell = 2, (n, 1, h * w)
     out = None
     # one gather per tap, accumulated tap by tap: a (N, C, h, w) map of
     # memory at a time, and few operations (kernel launches on a GPU)
     for index, weight in zip(
             tap_cells.flatten(0, 1), weights.flatten(0, 1)):
-        values = flat.gather(2, index.view(n, 1, -1).expand(n, c, -1))
-        term = values * weight.view(n, 1, -1)
+        values = flat.gather(cell_dim, index.view(per_cell).expand(flat.shape))
+        term = values * weight.view(per_cell)
         out = term if out is None else out + term
+    if channels_last:
+        return out.view(n, h, w, c).permute(0, 3, 1, 2)
     return out.view(n, c, h, w)
 
 
@@ -499,9 +527,11 @@ def warp_by_displacement(feat: Tensor,
             ``'auto'``.
 
     Returns:
-        Tensor: ``(N, C, h, w)`` warped features, dtype of ``feat``. The
-        sampling coordinates are computed in ``coordinate_dtype(disp.dtype)``,
-        at least float32; the ``'gather'`` sampler weights the taps in the
+        Tensor: ``(N, C, h, w)`` warped features, dtype and memory format
+        (:func:`memory_format_of`) of ``feat``, so a channels-last memory
+        stays channels-last, as after a convolution. The sampling
+        coordinates are computed in ``coordinate_dtype(disp.dtype)``, at
+        least float32; the ``'gather'`` sampler weights the taps in the
         dtype of ``feat``, the ``'grid_sample'`` one samples in the
         coordinate dtype.
     """
@@ -511,10 +541,13 @@ def warp_by_displacement(feat: Tensor,
     needs_grad = torch.is_grad_enabled() and (feat.requires_grad
                                               or disp.requires_grad)
     if resolve_sampler(sampler, feat.device, needs_grad) == 'gather':
-        return sample_by_gather(feat, coords, interpolation)
-    return sample_by_grid_sample(
-        feat, coords, interpolation,
-        grid_sample_folds_channels(feat.device, interpolation))
+        out = sample_by_gather(feat, coords, interpolation)
+    else:
+        out = sample_by_grid_sample(
+            feat, coords, interpolation,
+            grid_sample_folds_channels(feat.device, interpolation))
+    # a no-op but for the grid_sample sampler on an NHWC map
+    return out.contiguous(memory_format=memory_format_of(feat))
 
 
 def flow_warp(feat: Tensor,

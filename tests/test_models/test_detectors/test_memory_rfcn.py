@@ -411,6 +411,51 @@ def test_frame_id_must_be_an_int(memnet_cfg):
             model.predict_frame(image, sample, MemoryState())
 
 
+def channels_last_memories_match(cfg, device):
+    """Memories of a model and of its channels-last copy agree on device."""
+    cfg = copy.deepcopy(cfg)
+    cfg.aggregator.combine = 'weighting'
+    cfg.aggregator.combine_hidden_channels = 8
+    model = build(cfg).eval()
+    torch.manual_seed(5)
+    with torch.no_grad():
+        for param in model.aggregator.parameters():
+            param.add_(torch.randn_like(param) * 0.3)
+    model = model.to(device)
+    nhwc = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    weight = nhwc.motion.conv1[0].conv.weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    assert not weight.is_contiguous()
+    state, nhwc_state = MemoryState(), MemoryState()
+    with torch.no_grad():
+        for t in range(9):
+            image = torch.randn(1, 3, 64, 64, generator=torch.Generator(
+            ).manual_seed(t)).to(device)
+            memory = model.memory_step(state, image,
+                                       model.extract_feat(image), 'v', t)
+            nhwc_memory = nhwc.memory_step(nhwc_state, image,
+                                           nhwc.extract_feat(image), 'v', t)
+            scale = memory.abs().max()
+            assert (nhwc_memory - memory).abs().max() <= 1e-4 * scale, t
+    assert nhwc_state.anchor_frame_ids == state.anchor_frame_ids
+    # the convolutions run channels-last: their outputs come out that way
+    features = nhwc.extract_feat(image)  # [1, C, h, w]
+    assert features.is_contiguous(memory_format=torch.channels_last)
+    flow = nhwc.motion(image, image)
+    assert flow.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_channels_last_weights_give_the_same_memories(clocknet_cfg):
+    """``model.to(memory_format=torch.channels_last)`` (NHWC convolutions,
+    ``benchmark.py --channels-last``) computes the same online ClockNet."""
+    channels_last_memories_match(clocknet_cfg, torch.device('cpu'))
+
+
+def test_cuda_channels_last_weights_give_the_same_memories(
+        clocknet_cfg, cuda_device):
+    channels_last_memories_match(clocknet_cfg, cuda_device)
+
+
 def test_cuda_online_clocknet_matches_cpu(clocknet_cfg, cuda_device):
     """The weighted ClockNet recurrence gives the CPU's memories on CUDA."""
     cfg = copy.deepcopy(clocknet_cfg)

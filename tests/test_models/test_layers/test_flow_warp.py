@@ -11,6 +11,7 @@ from memvid_mm.models.layers import (WARP_INTERPOLATIONS, WARP_SAMPLERS,
                                      sample_by_grid_sample,
                                      warp_by_displacement)
 from memvid_mm.models.layers.flow_warp import (check_deterministic_backward,
+                                               memory_format_of,
                                                resolve_sampler)
 
 samplers = pytest.mark.parametrize('sampler', WARP_SAMPLERS)
@@ -477,3 +478,38 @@ def test_cuda_grid_sample_is_exact_at_integer_positions(
         make_base_grid(38, 63, device=cuda_device), interpolation,
         'grid_sample')
     assert torch.equal(out.cpu(), expected)
+
+
+def test_memory_format_of_tells_nhwc_from_nchw():
+    feat = torch.randn(2, 5, 4, 6)
+    assert memory_format_of(feat) == torch.contiguous_format
+    nhwc = feat.contiguous(memory_format=torch.channels_last)
+    assert memory_format_of(nhwc) == torch.channels_last
+    # one channel: both layouts at once, taken as the plain one
+    one_channel = torch.randn(2, 1, 4, 6)
+    assert one_channel.is_contiguous(memory_format=torch.channels_last)
+    assert memory_format_of(one_channel) == torch.contiguous_format
+
+
+@pytest.mark.parametrize('interpolation', WARP_INTERPOLATIONS)
+@samplers
+def test_warp_keeps_the_memory_format(sampler, interpolation):
+    """A channels-last map (after channels-last convolutions) comes out
+    channels-last, with the values and gradients of the plain map."""
+    gen = torch.Generator().manual_seed(0)
+    feat = torch.randn(2, 6, 7, 9, generator=gen)
+    disp = torch.randn(2, 2, 7, 9, generator=gen) * 2
+    base = make_base_grid(7, 9)
+    nhwc = feat.contiguous(memory_format=torch.channels_last)
+    feat.requires_grad_(True)
+    nhwc.requires_grad_(True)
+    out = warp_by_displacement(feat, disp, base, interpolation, sampler)
+    out_nhwc = warp_by_displacement(nhwc, disp, base, interpolation, sampler)
+    assert out.is_contiguous()
+    assert out_nhwc.is_contiguous(memory_format=torch.channels_last)
+    assert not out_nhwc.is_contiguous()
+    assert torch.equal(out_nhwc, out)
+    weight = torch.randn(out.shape, generator=gen)
+    (out * weight).sum().backward()
+    (out_nhwc * weight).sum().backward()
+    assert torch.allclose(nhwc.grad, feat.grad, rtol=1e-6, atol=1e-6)
