@@ -50,6 +50,7 @@ def test_benchmark_reports_nf_and_nw_per_model():
     assert low <= float(rows[1][3]) <= high
     assert all(float(r[16]) >= 0 for r in rows)
     assert 'malloc reuse' in stdout and 'weights contiguous' in stdout
+    assert 'FlowNet after the backbone' in stdout
     assert "FlowWarp's default auto is gather here" in stdout
 
 
@@ -162,6 +163,28 @@ def test_channels_last_stores_the_weights_nhwc():
     assert [float(v) for v in rows[1][5:7]] == [1.5, 3.0]
 
 
+def test_concurrent_flow_is_set_in_the_memory_models_and_needs_cuda():
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    device = torch.device('cpu')
+    clocknet = tool.build_model(
+        osp.join(REPO_ROOT, CLOCKNET_CFG), device, concurrent_flow=True)
+    assert clocknet.concurrent_flow is True
+    assert tool.build_model(osp.join(REPO_ROOT, CLOCKNET_CFG),
+                            device).concurrent_flow is False
+    assert not hasattr(
+        tool.build_model(
+            osp.join(REPO_ROOT, RFCN_CFG), device, concurrent_flow=True),
+        'concurrent_flow')
+    for extra, message in (
+            (['--no-section-times'], '--concurrent-flow needs a CUDA'),
+            (['--device', 'cuda'], 'needs --no-section-times')):
+        proc = subprocess.run(
+            [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
+             'tiny', '--concurrent-flow', *extra],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and message in proc.stderr
+
+
 def test_cudnn_benchmark_is_refused_off_cuda():
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
@@ -169,6 +192,16 @@ def test_cudnn_benchmark_is_refused_off_cuda():
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert '--cudnn-benchmark needs a CUDA --device' in proc.stderr
+
+
+def test_runs_on_cuda_with_concurrent_flow(cuda_device):
+    stdout, rows = benchmark_rows('--preset', 'tiny', '--device', 'cuda',
+                                  '--frames', '4', '--warmup', '2',
+                                  '--no-section-times', '--concurrent-flow')
+    assert 'FlowNet beside the backbone' in stdout
+    # MemNet: one flow and one warp a frame; ClockNet frames 2..5: 2 and 3
+    assert [float(v) for v in rows[1][5:7]] == [1.0, 1.0]
+    assert [float(v) for v in rows[2][5:7]] == [2.0, 3.0]
 
 
 def test_runs_on_cuda(cuda_device):

@@ -53,6 +53,10 @@ Examples::
     # convolution kernels want them
     python tools/analysis_tools/benchmark.py --preset paper --device cuda \\
         --no-section-times --channels-last
+    # the memory models run FlowNet on a second CUDA stream beside the
+    # backbone (MemoryRFCN test_cfg.concurrent_flow)
+    python tools/analysis_tools/benchmark.py --preset paper --device cuda \\
+        --no-section-times --concurrent-flow
     # any configs
     python tools/analysis_tools/benchmark.py --configs A.py B.py \\
         --shape 600 1000
@@ -125,6 +129,11 @@ def parse_args() -> argparse.Namespace:
     add_cudnn_benchmark_argument(parser)
     add_channels_last_argument(parser)
     parser.add_argument(
+        '--concurrent-flow', action='store_true',
+        help='CUDA only, with --no-section-times: the memory models run '
+        'FlowNet on a second CUDA stream while the backbone runs '
+        '(MemoryRFCN test_cfg.concurrent_flow; the same outputs)')
+    parser.add_argument(
         '--cpu-malloc', choices=('reuse', 'system'), default='reuse',
         help='CPU only: "reuse" makes glibc malloc keep freed memory for '
         'the next frame instead of returning it to the kernel (default); '
@@ -133,6 +142,12 @@ def parse_args() -> argparse.Namespace:
     if args.preset is None and not args.configs:
         parser.error('give --preset or --configs')
     check_cudnn_benchmark_argument(parser, args)
+    if args.concurrent_flow and torch.device(args.device).type != 'cuda':
+        parser.error('--concurrent-flow needs a CUDA --device')
+    if args.concurrent_flow and not args.no_section_times:
+        parser.error('--concurrent-flow needs --no-section-times: timing a '
+                     'section synchronises the device, which would run the '
+                     'two streams one after the other')
     preset = PRESETS.get(args.preset, {})
     args.configs = args.configs or preset['configs']
     args.shape = tuple(args.shape or preset.get('shape', (600, 1000)))
@@ -324,7 +339,8 @@ def make_frames(num: int, shape: Sequence[int],
 def build_model(config: str,
                 device: torch.device,
                 warp_sampler: Optional[str] = None,
-                channels_last: bool = False) -> torch.nn.Module:
+                channels_last: bool = False,
+                concurrent_flow: bool = False) -> torch.nn.Module:
     """Build ``config``'s model in eval mode on ``device``.
 
     Args:
@@ -337,6 +353,9 @@ def build_model(config: str,
             a convolution with such a weight returns a channels-last map,
             so the feature maps of the backbone, FlowNet and the heads
             follow. Defaults to False.
+        concurrent_flow (bool): Set ``test_cfg.concurrent_flow`` of a
+            memory model (FlowNet on a second CUDA stream). Defaults to
+            False.
 
     Returns:
         torch.nn.Module: The model, with freshly initialised weights.
@@ -344,6 +363,9 @@ def build_model(config: str,
     cfg = Config.fromfile(config)
     if warp_sampler is not None and 'warp' in cfg.model:
         cfg.model.warp.sampler = warp_sampler
+    if concurrent_flow and 'motion' in cfg.model:
+        cfg.model.test_cfg = dict(
+            cfg.model.get('test_cfg') or {}, concurrent_flow=True)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
@@ -415,10 +437,12 @@ def watched_model(config: str,
                   device: torch.device,
                   time_sections: bool = True,
                   warp_sampler: Optional[str] = None,
-                  channels_last: bool = False) -> tuple:
+                  channels_last: bool = False,
+                  concurrent_flow: bool = False) -> tuple:
     """Build ``config`` (:func:`build_model`) and hook a
     :class:`SectionTimer` onto its parts."""
-    model = build_model(config, device, warp_sampler, channels_last)
+    model = build_model(config, device, warp_sampler, channels_last,
+                        concurrent_flow)
     timer = SectionTimer(device, time_sections)
     for name, owner, method in section_parts(model):
         if method == 'forward':
@@ -448,8 +472,8 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     device = torch.device(args.device)
     models = [
         watched_model(config, device, not args.no_section_times,
-                      args.warp_sampler, args.channels_last)
-        for config in args.configs
+                      args.warp_sampler, args.channels_last,
+                      args.concurrent_flow) for config in args.configs
     ]
     first_detector = models[0][0].detector
     for config, (model, _) in zip(args.configs[1:], models[1:]):
@@ -531,7 +555,9 @@ def main() -> None:
     print(f'input {args.shape[0]}x{args.shape[1]}, {args.frames} frames '
           f'after {args.warmup} warm-up, {device_name}, torch '
           f'{torch.__version__}, warp sampler {sampler}, weights '
-          f'{"channels-last" if args.channels_last else "contiguous"}')
+          f'{"channels-last" if args.channels_last else "contiguous"}, '
+          f'FlowNet {"beside" if args.concurrent_flow else "after"} the '
+          f'backbone')
     rows = benchmark(args)
     base_ms = rows[0]['ms']
     print('| config | ms/frame | median ms | x first | median x first | '

@@ -6,11 +6,12 @@
 #   2. builds mmcv 2.1.0's ops with CUDA from the source tree $MMCV_SRC;
 #   3. runs the CUDA tests (the `cuda_device` fixture and the CUDA-only op
 #      tests), the warp's samplers alone, the GPU benchmark at the paper's
-#      scale (with and without section times, with channels-last weights),
-#      a kernel-level profile of MemNet-6 frames, the 2-process train/test
-#      tests, the warp benchmark of both samplers, the paper-scale
-#      benchmark with channels-last weights and cuDNN's benchmark mode, the
-#      tiny-scale one, then the rest of the test suite (on several
+#      scale (with and without section times, with FlowNet on a second
+#      CUDA stream, with channels-last weights), a kernel-level profile of
+#      MemNet-6 frames, the 2-process train/test tests, the warp benchmark
+#      of both samplers, the paper-scale benchmark with all three of
+#      channels-last weights, the second stream and cuDNN's benchmark mode,
+#      the tiny-scale one, then the rest of the test suite (on several
 #      processes where pytest-xdist is installed), in that order.
 # Logs go to $OUT (default work_dirs/cuda_check), 7 files: mmcv_build.log,
 # versions.txt, cuda_tests.log, bench.log (every benchmark),
@@ -151,6 +152,8 @@ bench 150 "paper scale, section times (+ MemNet-6 bicubic)" \
     configs/clocknet_r101_vid.py "$BICUBIC"
 bench 120 "paper scale, frame times without section syncs" \
     --preset paper --no-section-times
+bench 120 "paper scale, FlowNet on a second CUDA stream beside the backbone" \
+    --preset paper --no-section-times --concurrent-flow
 bench 100 "paper scale, channels-last (NHWC) weights" \
     --shape 600 1000 --no-section-times --channels-last \
     --configs "$RFCN" "$MEMNET6"
@@ -166,9 +169,9 @@ step "one FlowWarp call per sampler: operations and time"
 echo "## benchmark_warp.py" >> "$BENCH_LOG"
 within 60 $PY tools/analysis_tools/benchmark_warp.py --device cuda \
     --repeats 200 2>&1 | tee -a "$BENCH_LOG" || failed=1
-bench 100 "paper scale, channels-last weights, cuDNN benchmark mode" \
-    --shape 600 1000 --no-section-times --channels-last --cudnn-benchmark \
-    --configs "$RFCN" "$MEMNET6"
+bench 100 "paper scale, channels-last, second stream, cuDNN benchmark mode" \
+    --shape 600 1000 --no-section-times --channels-last --concurrent-flow \
+    --cudnn-benchmark --configs "$RFCN" "$MEMNET6"
 bench 100 "tiny scale" --preset tiny
 rm -f "$BICUBIC"
 

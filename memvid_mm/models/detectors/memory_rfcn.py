@@ -18,7 +18,7 @@ One frame step (Eq. 1-2 of the paper, generalised to ClockNet):
 """
 import logging
 import random
-from typing import Any, Hashable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -71,8 +71,13 @@ class MemoryRFCN(BaseDetector):
             repeating frame 0 near the start of a video (and every
             position of a DET image), so such frames weigh more in the
             loss than a frame in the middle of a video.
-        test_cfg (dict, optional): Unused; the detector's own ``test_cfg``
-            sets the RPN / R-FCN test behaviour.
+        test_cfg (dict, optional): ``concurrent_flow`` (bool, default
+            False): in online testing on CUDA, run FlowNet on a second CUDA
+            stream while the backbone extracts the frame's features on the
+            current one (the two do not depend on each other), see
+            :meth:`flows_beside_features`. The same outputs; on the CPU it
+            changes nothing. The detector's own ``test_cfg`` sets the RPN /
+            R-FCN test behaviour.
         data_preprocessor (dict, optional): ``TrackDataPreprocessor``.
         init_cfg (dict or list[dict], optional): Initialization config.
 
@@ -110,7 +115,12 @@ class MemoryRFCN(BaseDetector):
         if train_cfg:
             raise ValueError(f'unknown MemoryRFCN train_cfg keys: '
                              f'{sorted(train_cfg)}')
-        self.test_cfg = test_cfg
+        test_cfg = dict(test_cfg or {})
+        self.concurrent_flow = bool(test_cfg.pop('concurrent_flow', False))
+        if test_cfg:
+            raise ValueError(f'unknown MemoryRFCN test_cfg keys: '
+                             f'{sorted(test_cfg)}')
+        self.test_cfg = dict(concurrent_flow=self.concurrent_flow)
         # Draws the evidence dropout. Seeded with torch's seed, which the
         # runner sets from ``randomness.seed`` before it builds the model
         # (the same on every rank unless ``diff_rank_seed``), so that a
@@ -181,13 +191,69 @@ class MemoryRFCN(BaseDetector):
                              f'map from the detector neck, got {len(feats)}')
         return feats[0]
 
+    def anchor_flows(self, state: MemoryState,
+                     image: Tensor) -> Dict[Hashable, Tensor]:
+        """FlowNet from the current image to every memory's anchor frame.
+
+        Args:
+            state (MemoryState): The per-video state (not changed).
+            image (Tensor): The current frame (N, 3, H, W), normalised.
+
+        Returns:
+            dict: One flow (N, 2, H, W) per distinct anchor frame id of the
+            K memories (NF of the frame; memories that share an anchor
+            share its flow); empty for an empty state.
+        """
+        flows = {}
+        for anchor_id, anchor_img in zip(state.anchor_frame_ids,
+                                         state.anchor_imgs):
+            if anchor_id not in flows:
+                flows[anchor_id] = self.motion(image, anchor_img)
+        return flows
+
+    def flows_beside_features(
+            self, state: MemoryState,
+            image: Tensor) -> Tuple[Dict[Hashable, Tensor], Tensor]:
+        """The frame's flows and features, computed side by side on CUDA.
+
+        FlowNet reads only the images, the backbone only the current one,
+        so the flows (:meth:`anchor_flows`) are launched on a second CUDA
+        stream while the features are extracted on the current stream; the
+        GPU can run the two at once where one leaves it idle. The current
+        stream then waits for the flows, so everything after reads them
+        finished. The same kernels, the same outputs.
+
+        Args:
+            state (MemoryState): The per-video state (not changed).
+            image (Tensor): The current frame (N, 3, H, W), normalised, on
+                a CUDA device.
+
+        Returns:
+            tuple: The flows of :meth:`anchor_flows` and F_t (N, C, h, w).
+        """
+        if not image.is_cuda:
+            raise ValueError('flows_beside_features needs a CUDA image, got '
+                             f'one on {image.device}')
+        current = torch.cuda.current_stream(image.device)
+        side = torch.cuda.Stream(image.device)
+        side.wait_stream(current)  # the images are written
+        with torch.cuda.stream(side):
+            flows = self.anchor_flows(state, image)
+        feature = self.extract_feat(image)
+        current.wait_stream(side)
+        for flow in flows.values():
+            # made on the side stream, read and freed on the current one
+            flow.record_stream(current)
+        return flows, feature
+
     def memory_step(self,
                     state: MemoryState,
                     image: Tensor,
                     feature: Optional[Tensor],
                     video_id: Hashable,
                     frame_id: int,
-                    frame_index: Optional[int] = None) -> Tensor:
+                    frame_index: Optional[int] = None,
+                    flows: Optional[Dict[Hashable, Tensor]] = None) -> Tensor:
         """Advance ``state`` by one frame and return M_t.
 
         Args:
@@ -202,6 +268,9 @@ class MemoryRFCN(BaseDetector):
             frame_index (int, optional): Frames elapsed since the first
                 frame of the memory, for the clock schedule. Defaults to
                 None, meaning ``state.frame_index`` (consecutive frames).
+            flows (dict, optional): This frame's :meth:`anchor_flows`,
+                computed beforehand (e.g. by :meth:`flows_beside_features`).
+                Defaults to None: computed here.
 
         Returns:
             Tensor: M_t, the mean of the K memories at this frame,
@@ -220,14 +289,17 @@ class MemoryRFCN(BaseDetector):
         else:
             ticks = self.aggregator.takes_evidence(
                 state.frame_index if frame_index is None else frame_index)
+        if flows is None:
+            flows = self.anchor_flows(state, image)
+        elif set(flows) != set(state.anchor_frame_ids):
+            raise ValueError(f'flows are for anchor frames {sorted(flows)}, '
+                             f'the memories are at '
+                             f'{sorted(set(state.anchor_frame_ids))}')
         memories = list(state.memories)
         anchor_imgs = list(state.anchor_imgs)
         anchor_ids = list(state.anchor_frame_ids)
-        flows = {}  # one flow per distinct anchor frame
         current = []
         for k, tick in enumerate(ticks):
-            if anchor_ids[k] not in flows:
-                flows[anchor_ids[k]] = self.motion(image, anchor_imgs[k])
             warped = self.warp(memories[k], flows[anchor_ids[k]])
             if tick:
                 warped = self.aggregator.update(k, warped, feature)
@@ -340,8 +412,12 @@ class MemoryRFCN(BaseDetector):
                 f'{tuple(image.shape[-2:])} (H, W) after frames of '
                 f'{tuple(state.anchor_imgs[0].shape[-2:])}; the memory can '
                 f'only be warped between frames of one size')
-        memory = self.memory_step(state, image, self.extract_feat(image),
-                                  video_id, frame_id)
+        if self.concurrent_flow and image.is_cuda and not state.is_empty:
+            flows, feature = self.flows_beside_features(state, image)
+        else:
+            flows, feature = None, self.extract_feat(image)
+        memory = self.memory_step(
+            state, image, feature, video_id, frame_id, flows=flows)
         return self.detector._head_predict((memory, ), [data_sample],
                                            rescale=True)[0]
 

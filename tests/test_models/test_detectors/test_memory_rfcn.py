@@ -309,6 +309,59 @@ def test_memory_step_first_write_is_the_feature(memnet_cfg):
         model.memory_step(MemoryState(), image, None, 'v', 0)
 
 
+def test_anchor_flows_are_one_flow_per_distinct_anchor(clocknet_cfg):
+    """Flows computed before the step are those the step would compute."""
+    model = build(clocknet_cfg).eval()
+    images = [torch.randn(1, 3, 64, 64) for _ in range(7)]
+    state, reference = MemoryState(), MemoryState()
+    with torch.no_grad():
+        assert model.anchor_flows(state, images[0]) == {}
+        for t, image in enumerate(images):
+            feature = model.extract_feat(image)
+            flows = model.anchor_flows(state, image)
+            # strides 1, 4, 8: the anchors at t = 6 are frames 5, 4 and 0
+            assert set(flows) == set(state.anchor_frame_ids)
+            for anchor_id, anchor_img in zip(state.anchor_frame_ids,
+                                             state.anchor_imgs):
+                assert torch.equal(flows[anchor_id],
+                                   model.motion(image, anchor_img))
+            memory = model.memory_step(state, image, feature, 'v', t,
+                                       flows=flows)
+            expected = model.memory_step(reference, image, feature, 'v', t)
+            assert torch.equal(memory, expected), t
+    assert sorted(flows) == [0, 4, 5]
+    with pytest.raises(ValueError, match=r'flows are for anchor frames \[5'):
+        model.memory_step(state, images[0], None, 'v', 7,
+                          flows={5: flows[5]})
+
+
+def test_test_cfg_takes_concurrent_flow_only(memnet_cfg):
+    assert build(memnet_cfg).concurrent_flow is False
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.test_cfg = dict(concurrent_flow=True)
+    assert build(cfg).concurrent_flow is True
+    cfg.test_cfg = dict(concurent_flow=True)
+    with pytest.raises(ValueError, match="test_cfg keys: \\['concurent_flow"):
+        build(cfg)
+
+
+def test_concurrent_flow_changes_nothing_on_the_cpu(memnet_cfg):
+    """Off CUDA the flows run in line; the side stream needs CUDA."""
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.test_cfg = dict(concurrent_flow=True)
+    model = build(cfg).eval()
+    reference = build(memnet_cfg).eval()
+    reference.load_state_dict(model.state_dict())
+    frames = [frame_data(0, t) for t in range(3)]
+    assert all(
+        torch.equal(a, b) for pair in zip(
+            online_scores(model, frames), online_scores(reference, frames))
+        for a, b in zip(*pair))
+    with pytest.raises(ValueError, match='needs a CUDA image'):
+        model.flows_beside_features(model.test_state,
+                                    torch.randn(1, 3, 64, 64))
+
+
 def test_tensor_mode_returns_tensors(memnet_cfg):
     model = build(memnet_cfg).eval()
     batch = preprocess(model, packed_clips(1, 3), False)
@@ -482,6 +535,33 @@ def test_cuda_online_clocknet_matches_cpu(clocknet_cfg, cuda_device):
             assert (on_gpu.cpu() - on_cpu).abs().max() <= 1e-4 * scale, t
     assert gpu_state.anchor_frame_ids == cpu_state.anchor_frame_ids
     assert all(m.device.type == 'cuda' for m in gpu_state.memories)
+
+
+def test_cuda_concurrent_flow_gives_the_same_detections(
+        clocknet_cfg, cuda_device):
+    """FlowNet on a side stream beside the backbone: the same outputs."""
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.test_cfg = dict(concurrent_flow=True)
+    model = build(cfg).to(cuda_device).eval()
+    reference = build(clocknet_cfg).to(cuda_device).eval()
+    reference.load_state_dict(model.state_dict())
+    calls = []
+    model.motion.register_forward_hook(
+        lambda *_: calls.append(torch.cuda.current_stream(cuda_device)))
+    frames = [frame_data(0, t) for t in range(9)]
+    for (boxes, scores), (ref_boxes, ref_scores) in zip(
+            online_scores(model, frames), online_scores(reference, frames)):
+        assert torch.allclose(boxes, ref_boxes, atol=1e-3)
+        assert torch.allclose(scores, ref_scores, atol=1e-5)
+    # frames 1..8 of strides (1, 4, 8): 1 + 2 + 2 + 2 + 2 + 3 + 3 + 3 flows,
+    # none of them on the default stream
+    assert len(calls) == 18
+    default = torch.cuda.default_stream(cuda_device)
+    assert all(stream != default for stream in calls)
+    for memory, ref_memory in zip(model.test_state.memories,
+                                  reference.test_state.memories):
+        scale = ref_memory.abs().max()
+        assert (memory - ref_memory).abs().max() <= 1e-5 * scale
 
 
 def test_cuda_online_predict_keeps_its_state_on_the_gpu(memnet_cfg,
