@@ -464,8 +464,9 @@ def test_frame_id_must_be_an_int(memnet_cfg):
             model.predict_frame(image, sample, MemoryState())
 
 
-def channels_last_memories_match(cfg, device):
-    """Memories of a model and of its channels-last copy agree on device."""
+def channels_last_memories_match(cfg, device, rtol):
+    """Memories of a model and of its channels-last copy agree on device,
+    within ``rtol`` of the largest value."""
     cfg = copy.deepcopy(cfg)
     cfg.aggregator.combine = 'weighting'
     cfg.aggregator.combine_hidden_channels = 8
@@ -489,7 +490,7 @@ def channels_last_memories_match(cfg, device):
             nhwc_memory = nhwc.memory_step(nhwc_state, image,
                                            nhwc.extract_feat(image), 'v', t)
             scale = memory.abs().max()
-            assert (nhwc_memory - memory).abs().max() <= 1e-4 * scale, t
+            assert (nhwc_memory - memory).abs().max() <= rtol * scale, t
     assert nhwc_state.anchor_frame_ids == state.anchor_frame_ids
     # the convolutions run channels-last: their outputs come out that way
     features = nhwc.extract_feat(image)  # [1, C, h, w]
@@ -501,12 +502,14 @@ def channels_last_memories_match(cfg, device):
 def test_channels_last_weights_give_the_same_memories(clocknet_cfg):
     """``model.to(memory_format=torch.channels_last)`` (NHWC convolutions,
     ``benchmark.py --channels-last``) computes the same online ClockNet."""
-    channels_last_memories_match(clocknet_cfg, torch.device('cpu'))
+    channels_last_memories_match(clocknet_cfg, torch.device('cpu'), 1e-4)
 
 
 def test_cuda_channels_last_weights_give_the_same_memories(
         clocknet_cfg, cuda_device):
-    channels_last_memories_match(clocknet_cfg, cuda_device)
+    # cuDNN may convolve in TF32 (10-bit mantissa), and NHWC and NCHW
+    # kernels round differently; a layout mistake would be off by O(1)
+    channels_last_memories_match(clocknet_cfg, cuda_device, 1e-3)
 
 
 def test_cuda_online_clocknet_matches_cpu(clocknet_cfg, cuda_device):
@@ -537,9 +540,9 @@ def test_cuda_online_clocknet_matches_cpu(clocknet_cfg, cuda_device):
     assert all(m.device.type == 'cuda' for m in gpu_state.memories)
 
 
-def test_cuda_concurrent_flow_gives_the_same_detections(
+def test_cuda_concurrent_flow_gives_the_same_memories(
         clocknet_cfg, cuda_device):
-    """FlowNet on a side stream beside the backbone: the same outputs."""
+    """FlowNet on a side stream beside the backbone: the same memories."""
     cfg = copy.deepcopy(clocknet_cfg)
     cfg.test_cfg = dict(concurrent_flow=True)
     model = build(cfg).to(cuda_device).eval()
@@ -548,20 +551,23 @@ def test_cuda_concurrent_flow_gives_the_same_detections(
     calls = []
     model.motion.register_forward_hook(
         lambda *_: calls.append(torch.cuda.current_stream(cuda_device)))
-    frames = [frame_data(0, t) for t in range(9)]
-    for (boxes, scores), (ref_boxes, ref_scores) in zip(
-            online_scores(model, frames), online_scores(reference, frames)):
-        assert torch.allclose(boxes, ref_boxes, atol=1e-3)
-        assert torch.allclose(scores, ref_scores, atol=1e-5)
+    for t in range(9):
+        # (boxes, scores) of the frame; with random weights many scores
+        # tie, so the memories are compared, not the ranked boxes
+        (boxes, _), = online_scores(model, [frame_data(0, t)])
+        online_scores(reference, [frame_data(0, t)])
+        assert torch.isfinite(boxes).all()
+        for memory, ref_memory in zip(model.test_state.memories,
+                                      reference.test_state.memories):
+            scale = ref_memory.abs().max()
+            assert (memory - ref_memory).abs().max() <= 1e-5 * scale, t
+    assert (model.test_state.anchor_frame_ids ==
+            reference.test_state.anchor_frame_ids)
     # frames 1..8 of strides (1, 4, 8): 1 + 2 + 2 + 2 + 2 + 3 + 3 + 3 flows,
     # none of them on the default stream
     assert len(calls) == 18
     default = torch.cuda.default_stream(cuda_device)
     assert all(stream != default for stream in calls)
-    for memory, ref_memory in zip(model.test_state.memories,
-                                  reference.test_state.memories):
-        scale = ref_memory.abs().max()
-        assert (memory - ref_memory).abs().max() <= 1e-5 * scale
 
 
 def test_cuda_online_predict_keeps_its_state_on_the_gpu(memnet_cfg,
