@@ -63,6 +63,15 @@ def online_scores(model, frames):
     return outputs
 
 
+def perturb_aggregator(model, seed):
+    """Move the learned weightings away from the plain mean, in place."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for param in model.aggregator.parameters():
+            param.add_(torch.randn_like(param) * 0.3)
+    return model
+
+
 def test_loss_returns_finite_scalars(memnet_cfg):
     model = build(memnet_cfg)
     model.train()
@@ -250,11 +259,7 @@ def test_online_memnet_is_the_memnet_recurrence(memnet_cfg):
     cfg.aggregator = dict(
         type='MemNetAggregator', in_channels=64, mode='weighting',
         hidden_channels=8)
-    model = build(cfg).eval()
-    torch.manual_seed(3)
-    with torch.no_grad():  # move the weighting away from the average
-        for param in model.aggregator.parameters():
-            param.add_(torch.randn_like(param) * 0.3)
+    model = perturb_aggregator(build(cfg).eval(), seed=3)
     images = [torch.randn(1, 3, 64, 64) for _ in range(5)]
     state = MemoryState()
     psi = model.aggregator.memnets[0]
@@ -277,11 +282,8 @@ def test_online_clocknet_equals_the_reference_recurrence(clocknet_cfg):
     cfg.aggregator.memnet = dict(
         type='MemNetAggregator', in_channels=64, mode='weighting',
         hidden_channels=8)
-    model = build(cfg).eval()
-    torch.manual_seed(4)
-    with torch.no_grad():  # neither psi nor the combination is the mean
-        for param in model.aggregator.parameters():
-            param.add_(torch.randn_like(param) * 0.3)
+    # neither psi nor the combination is the mean
+    model = perturb_aggregator(build(cfg).eval(), seed=4)
     images = [torch.randn(1, 3, 64, 64) for _ in range(10)]
     with torch.no_grad():
         feats = [model.extract_feat(image) for image in images]
@@ -464,18 +466,18 @@ def test_frame_id_must_be_an_int(memnet_cfg):
             model.predict_frame(image, sample, MemoryState())
 
 
+def weighted_clocknet(clocknet_cfg, seed):
+    """A ClockNet whose learned combination is away from the plain mean."""
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.aggregator.combine = 'weighting'
+    cfg.aggregator.combine_hidden_channels = 8
+    return perturb_aggregator(build(cfg).eval(), seed)
+
+
 def channels_last_memories_match(cfg, device, rtol):
     """Memories of a model and of its channels-last copy agree on device,
     within ``rtol`` of the largest value."""
-    cfg = copy.deepcopy(cfg)
-    cfg.aggregator.combine = 'weighting'
-    cfg.aggregator.combine_hidden_channels = 8
-    model = build(cfg).eval()
-    torch.manual_seed(5)
-    with torch.no_grad():
-        for param in model.aggregator.parameters():
-            param.add_(torch.randn_like(param) * 0.3)
-    model = model.to(device)
+    model = weighted_clocknet(cfg, seed=5).to(device)
     nhwc = copy.deepcopy(model).to(memory_format=torch.channels_last)
     weight = nhwc.motion.conv1[0].conv.weight
     assert weight.is_contiguous(memory_format=torch.channels_last)
@@ -514,14 +516,7 @@ def test_cuda_channels_last_weights_give_the_same_memories(
 
 def test_cuda_online_clocknet_matches_cpu(clocknet_cfg, cuda_device):
     """The weighted ClockNet recurrence gives the CPU's memories on CUDA."""
-    cfg = copy.deepcopy(clocknet_cfg)
-    cfg.aggregator.combine = 'weighting'
-    cfg.aggregator.combine_hidden_channels = 8
-    model = build(cfg).eval()
-    torch.manual_seed(4)
-    with torch.no_grad():
-        for param in model.aggregator.parameters():
-            param.add_(torch.randn_like(param) * 0.3)
+    model = weighted_clocknet(clocknet_cfg, seed=4)
     model_gpu = copy.deepcopy(model).to(cuda_device)
     images = [torch.randn(1, 3, 64, 64) for _ in range(10)]
     cpu_state, gpu_state = MemoryState(), MemoryState()
