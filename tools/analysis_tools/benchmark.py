@@ -126,8 +126,7 @@ def parse_args() -> argparse.Namespace:
         "configs' own, 'auto': grid_sample on CUDA, gather on the CPU)")
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch default)')
-    add_cudnn_benchmark_argument(parser)
-    add_channels_last_argument(parser)
+    add_execution_arguments(parser)
     parser.add_argument(
         '--concurrent-flow', action='store_true',
         help='CUDA only, with --no-section-times: the memory models run '
@@ -154,18 +153,16 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def add_cudnn_benchmark_argument(parser: argparse.ArgumentParser) -> None:
-    """Add ``--cudnn-benchmark`` (see :func:`check_cudnn_benchmark_argument`).
-    """
+def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of how the models run that this tool shares with
+    ``profile_frame.py``: ``--cudnn-benchmark`` (see
+    :func:`check_cudnn_benchmark_argument`) and ``--channels-last``
+    (:func:`build_model`'s ``channels_last``)."""
     parser.add_argument(
         '--cudnn-benchmark', action='store_true',
         help='CUDA only: let cuDNN time its algorithms for each input shape '
         'during the warm-up and keep the fastest (torch.backends.cudnn.'
         'benchmark; the configs leave it off, env_cfg.cudnn_benchmark)')
-
-
-def add_channels_last_argument(parser: argparse.ArgumentParser) -> None:
-    """Add ``--channels-last`` (:func:`build_model`'s ``channels_last``)."""
     parser.add_argument(
         '--channels-last', action='store_true',
         help='store every 4-d weight channels-last (NHWC), so convolutions '

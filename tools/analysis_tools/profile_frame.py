@@ -63,8 +63,7 @@ def parse_args() -> argparse.Namespace:
         '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
         help="the FlowWarp sampler of a memory model (default: the "
         "config's)")
-    benchmark.add_cudnn_benchmark_argument(parser)
-    benchmark.add_channels_last_argument(parser)
+    benchmark.add_execution_arguments(parser)
     args = parser.parse_args()
     benchmark.check_cudnn_benchmark_argument(parser, args)
     return args

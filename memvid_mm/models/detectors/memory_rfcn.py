@@ -116,11 +116,12 @@ class MemoryRFCN(BaseDetector):
             raise ValueError(f'unknown MemoryRFCN train_cfg keys: '
                              f'{sorted(train_cfg)}')
         test_cfg = dict(test_cfg or {})
-        self.concurrent_flow = bool(test_cfg.pop('concurrent_flow', False))
-        if test_cfg:
+        unknown = set(test_cfg) - {'concurrent_flow'}
+        if unknown:
             raise ValueError(f'unknown MemoryRFCN test_cfg keys: '
-                             f'{sorted(test_cfg)}')
-        self.test_cfg = dict(concurrent_flow=self.concurrent_flow)
+                             f'{sorted(unknown)}')
+        self.test_cfg = dict(
+            concurrent_flow=bool(test_cfg.get('concurrent_flow', False)))
         # Draws the evidence dropout. Seeded with torch's seed, which the
         # runner sets from ``randomness.seed`` before it builds the model
         # (the same on every rank unless ``diff_rank_seed``), so that a
@@ -177,6 +178,11 @@ class MemoryRFCN(BaseDetector):
             return MODELS.build(cfg)
         raise TypeError(f'aggregator must be a MemNetAggregator or '
                         f'ClockNetAggregator config, got type {agg_type!r}')
+
+    @property
+    def concurrent_flow(self) -> bool:
+        """``test_cfg.concurrent_flow``: FlowNet on a second CUDA stream."""
+        return self.test_cfg['concurrent_flow']
 
     @property
     def strides(self) -> Tuple[int, ...]:
