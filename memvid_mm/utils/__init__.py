@@ -2,9 +2,10 @@
 from .checkpoint import load_fitting_checkpoint, non_finite_keys
 from .launch import (allow_full_checkpoint_loading, finish_distributed,
                      flush_denormals_on_cpu, prepare_cpu_distributed)
+from .syncing_ops import SyncingOpRecorder
 
 __all__ = [
     'allow_full_checkpoint_loading', 'finish_distributed',
     'flush_denormals_on_cpu', 'load_fitting_checkpoint', 'non_finite_keys',
-    'prepare_cpu_distributed'
+    'prepare_cpu_distributed', 'SyncingOpRecorder'
 ]

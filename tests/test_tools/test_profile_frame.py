@@ -70,9 +70,23 @@ def test_sections_report_flops_per_call():
     assert float(sections['warp'][3]) == 0
     # the counting wrappers are gone again after counting
     frames = benchmark.make_frames(2, (64, 96), torch.device('cpu'))
-    tool.count_section_flops(model, frames)
+    tool.count_sections(model, frames)
     assert 'forward' not in vars(model.motion)
     assert 'extract_feat' not in vars(model.detector)
+
+
+def test_sections_report_syncing_ops():
+    """The memory sections make the host wait for nothing; the head (NMS,
+    box decoding, PS RoI Align) does; so does the frame's finite-flow
+    check after the head, once per frame after the first."""
+    sections, _, stdout = profile_tables(MEMNET_CFG, '--warmup', '2')
+    for name in ('flow', 'warp', 'aggregation', 'features'):
+        assert float(sections[name][4]) == 0, name
+    head = float(sections['head'][4])
+    assert head > 0
+    per_frame = float(stdout.split('syncing ops per frame')[1].split(
+        ': ')[1].split()[0])
+    assert per_frame == pytest.approx(head + 0.5)
 
 
 def test_per_frame_model_has_only_features_and_head():

@@ -4,8 +4,11 @@
 On a GPU every operation that computes is a kernel launch, and for a
 memory of the paper's size (1024 x 38 x 63) a launch costs more than the
 work it does, so the operation count predicts the warp's GPU time better
-than its FLOPs. The tool runs the FlowWarp neck (flow resize included) once
-under ``torch.profiler`` and counts the top-level ``aten`` operations: all
+than its FLOPs. The tool runs the FlowWarp neck (flow resize included) once,
+as :class:`MemoryRFCN` calls it (``check_finite=False``: the detector
+guards each frame's flows once, without a host read, and checks them after
+the head), under ``torch.profiler`` and counts the top-level ``aten``
+operations: all
 of them, and those that compute (views, reshapes, expands and no-op dtype
 conversions left out). Then it times the call (median of ``--repeats``,
 without autograd). Every shape and interpolation is run with both
@@ -102,7 +105,7 @@ def main() -> None:
                 neck = FlowWarp(interpolation=interpolation, sampler=sampler)
 
                 def warp():
-                    return neck(feat, flow)
+                    return neck(feat, flow, check_finite=False)
 
                 with torch.no_grad():
                     warp()  # warm-up, and the base grid is cached

@@ -9,8 +9,9 @@ range, and prints two tables, per profiled frame:
 
 * the sections: calls, time on the host (wall time of the range, which on
   CUDA is the time to launch its kernels), on CUDA time of the kernels
-  launched inside it, and the GFLOPs of one call (counted on the warm-up
-  frames, :func:`count_section_flops`);
+  launched inside it, and the GFLOPs and the syncing ops (which would make
+  the host wait for a GPU) of one call, counted on the warm-up frames
+  (:func:`count_sections`), and the syncing ops of a whole frame;
 * the operations with the largest self time (of their kernels on CUDA, of
   the host on the CPU), with their calls: small operations that are called
   often (a kernel launch each) show here next to large ones.
@@ -32,13 +33,14 @@ import argparse
 import os.path as osp
 import sys
 from collections import defaultdict
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 from torch.utils.flop_counter import FlopCounterMode
 
 from memvid_mm.models.layers import WARP_SAMPLERS
+from memvid_mm.utils import SyncingOpRecorder
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import benchmark  # noqa: E402
@@ -87,13 +89,17 @@ def mark_sections(model: torch.nn.Module) -> None:
         setattr(owner, method, marked(name, getattr(owner, method)))
 
 
-def count_section_flops(model: torch.nn.Module,
-                        frames: Sequence[tuple]) -> Dict[str, float]:
-    """GFLOPs per call of each section, over ``frames`` (also a warm-up).
+def count_sections(model: torch.nn.Module,
+                   frames: Sequence[tuple]) -> Tuple[Dict, float]:
+    """Count the GFLOPs and the syncing ops of each section, per call.
 
-    Counted by ``torch.utils.flop_counter`` (2 FLOPs per multiply-add of
-    convolutions and matrix products; element-wise operations, gathers
-    and ``grid_sample`` count 0). The counting wrappers are removed again.
+    Runs ``frames`` (also a warm-up) under two counters:
+    ``torch.utils.flop_counter`` (2 FLOPs per multiply-add of convolutions
+    and matrix products; element-wise operations, gathers and
+    ``grid_sample`` count 0) and :class:`SyncingOpRecorder` (ops that make
+    the host wait for a CUDA device: host reads of device values and
+    tensors made from host data; mmcv's compiled NMS is not seen). The
+    counting wrappers are removed again.
 
     Args:
         model (nn.Module): A model of :func:`benchmark.build_model` whose
@@ -102,18 +108,24 @@ def count_section_flops(model: torch.nn.Module,
             :func:`benchmark.make_frames`, run online.
 
     Returns:
-        dict[str, float]: GFLOPs per call of each section that was called.
+        tuple[dict, float]: Per section that was called, ``gflops`` and
+        ``syncing_ops`` per call; and the syncing ops per frame, inside
+        the sections or not.
     """
-    counter = FlopCounterMode(display=False)
+    flop_counter = FlopCounterMode(display=False)
+    recorder = SyncingOpRecorder()
     flops: Dict[str, float] = defaultdict(float)
+    syncing_ops: Dict[str, int] = defaultdict(int)
     calls: Dict[str, int] = defaultdict(int)
 
     def counted(name: str, original: Callable) -> Callable:
 
         def call(*args, **kwargs):
-            before = counter.get_total_flops()
+            flops_before = flop_counter.get_total_flops()
+            ops_before = len(recorder.ops)
             out = original(*args, **kwargs)
-            flops[name] += counter.get_total_flops() - before
+            flops[name] += flop_counter.get_total_flops() - flops_before
+            syncing_ops[name] += len(recorder.ops) - ops_before
             calls[name] += 1
             return out
 
@@ -123,13 +135,19 @@ def count_section_flops(model: torch.nn.Module,
     for name, owner, method in parts:
         setattr(owner, method, counted(name, getattr(owner, method)))
     try:
-        with torch.no_grad(), counter:
+        with torch.no_grad(), flop_counter, recorder:
             for inputs, samples in frames:
                 model.predict(inputs, samples)
     finally:
         for _, owner, method in parts:
             delattr(owner, method)
-    return {name: flops[name] / calls[name] / 1e9 for name in calls}
+    per_call = {
+        name: dict(
+            gflops=flops[name] / calls[name] / 1e9,
+            syncing_ops=syncing_ops[name] / calls[name])
+        for name in calls
+    }
+    return per_call, len(recorder.ops) / len(frames)
 
 
 def section_rows(events, frames: int, on_cuda: bool) -> List[Dict]:
@@ -170,8 +188,8 @@ def main() -> None:
                                   args.channels_last)
     frames = benchmark.make_frames(args.warmup + args.frames, args.shape,
                                    device)
-    # the warm-up frames count the FLOPs of the sections
-    gflops = count_section_flops(model, frames[:args.warmup])
+    # the warm-up frames count the FLOPs and syncing ops of the sections
+    counts, frame_syncing_ops = count_sections(model, frames[:args.warmup])
     mark_sections(model)
     activities = [ProfilerActivity.CPU]
     if on_cuda:
@@ -193,15 +211,20 @@ def main() -> None:
     print(f'{args.config}: input {args.shape[0]}x{args.shape[1]}, '
           f'{args.frames} profiled frames after {args.warmup}, {where}, '
           f'torch {torch.__version__}; per frame:')
-    print('| section | calls | host ms | device ms | GFLOPs per call |')
-    print('|---|---|---|---|---|')
+    print('| section | calls | host ms | device ms | GFLOPs per call | '
+          'syncing ops per call |')
+    print('|---|---|---|---|---|---|')
     for row in section_rows(events, args.frames, on_cuda):
         device_ms = ('n/a' if row['device_ms'] is None else
                      f"{row['device_ms']:.3f}")
-        row_gflops = gflops.get(row['name'])
+        count = counts.get(row['name'])
+        count = ('n/a | n/a' if count is None else
+                 f"{count['gflops']:.3f} | {count['syncing_ops']:.2f}")
         print(f"| {row['name']} | {row['calls']:.2f} | "
-              f"{row['host_ms']:.3f} | {device_ms} | "
-              f"{'n/a' if row_gflops is None else f'{row_gflops:.3f}'} |")
+              f"{row['host_ms']:.3f} | {device_ms} | {count} |")
+    print(f'\nsyncing ops per frame (host reads of device values and '
+          f'tensors made from host data, on the {args.warmup} warm-up '
+          f'frames; mmcv\'s NMS not seen): {frame_syncing_ops:.2f}')
     sort_key = 'self_device_time_total' if on_cuda else 'self_cpu_time_total'
     operations = [e for e in events if not e.key.startswith(SECTION_PREFIX)]
     operations.sort(key=lambda e: getattr(e, sort_key), reverse=True)

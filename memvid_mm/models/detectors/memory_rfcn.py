@@ -31,6 +31,7 @@ from torch import Tensor
 
 from ..aggregators import ClockNetAggregator, MemNetAggregator
 from ..layers import MemoryState
+from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
 
 
@@ -252,6 +253,66 @@ class MemoryRFCN(BaseDetector):
             flow.record_stream(current)
         return flows, feature
 
+    @staticmethod
+    def zero_non_finite_flows(
+        flows: Dict[Hashable, Tensor]
+    ) -> Tuple[Dict[Hashable, Tensor], Optional[Tensor]]:
+        """Make a frame's flows finite without reading them back to the host.
+
+        Args:
+            flows (dict): :meth:`anchor_flows` of a frame.
+
+        Returns:
+            tuple: The flows with their NaN and infinite values set to 0
+            (:func:`zero_non_finite_flow`), and the number of such values
+            in all of them (a 0-dim tensor on the device; None when there
+            are no flows), for :meth:`check_flows_were_finite`.
+        """
+        finite_flows, counts = {}, []
+        for anchor_id, flow in flows.items():
+            finite_flows[anchor_id], count = zero_non_finite_flow(flow)
+            counts.append(count)
+        total = torch.stack(counts).sum() if counts else None
+        return finite_flows, total
+
+    @staticmethod
+    def check_flows_were_finite(non_finite_count: Optional[Tensor],
+                                flows: Dict[Hashable, Tensor],
+                                state: MemoryState, video_id: Hashable,
+                                frame_id: int) -> None:
+        """Raise if a frame's flows held NaN or infinite values.
+
+        Reads one number back to the host. On CUDA that waits for the
+        flows, so :meth:`predict_frame` calls it after the detection head,
+        which waits for the device anyway, and not between the flow and the
+        warp, where the GPU would idle while the host launches the next
+        kernels.
+
+        Args:
+            non_finite_count (Tensor, optional): The count that
+                :meth:`zero_non_finite_flows` returned; None checks nothing.
+            flows (dict): The frame's flows, for the message.
+            state (MemoryState): The video's state; reset before raising,
+                since its memories were warped with the zeroed flows.
+            video_id (Hashable): Video of the frame, for the message.
+            frame_id (int): Id of the frame, for the message.
+
+        Raises:
+            ValueError: Naming the video, the frame and the number of
+                non-finite values.
+        """
+        if non_finite_count is None:
+            return
+        count = int(non_finite_count)
+        if count == 0:
+            return
+        state.reset()
+        shape = next(iter(flows.values())).shape
+        raise ValueError(
+            f'video {video_id}: frame {frame_id}: FlowNet gave '
+            f'{non_finite_flow_message(shape, count)} (summed over the '
+            f'{len(flows)} flow(s) of the frame); the memory state is reset')
+
     def memory_step(self,
                     state: MemoryState,
                     image: Tensor,
@@ -275,8 +336,12 @@ class MemoryRFCN(BaseDetector):
                 frame of the memory, for the clock schedule. Defaults to
                 None, meaning ``state.frame_index`` (consecutive frames).
             flows (dict, optional): This frame's :meth:`anchor_flows`,
-                computed beforehand (e.g. by :meth:`flows_beside_features`).
-                Defaults to None: computed here.
+                computed beforehand (e.g. by :meth:`flows_beside_features`)
+                and made finite by :meth:`zero_non_finite_flows`; the
+                caller checks the count it returned
+                (:meth:`check_flows_were_finite`), as :meth:`predict_frame`
+                does after the head. Defaults to None: computed and checked
+                here (one host read for all the frame's flows).
 
         Returns:
             Tensor: M_t, the mean of the K memories at this frame,
@@ -296,7 +361,10 @@ class MemoryRFCN(BaseDetector):
             ticks = self.aggregator.takes_evidence(
                 state.frame_index if frame_index is None else frame_index)
         if flows is None:
-            flows = self.anchor_flows(state, image)
+            flows, non_finite_count = self.zero_non_finite_flows(
+                self.anchor_flows(state, image))
+            self.check_flows_were_finite(non_finite_count, flows, state,
+                                         video_id, frame_id)
         elif set(flows) != set(state.anchor_frame_ids):
             raise ValueError(f'flows are for anchor frames {sorted(flows)}, '
                              f'the memories are at '
@@ -306,7 +374,8 @@ class MemoryRFCN(BaseDetector):
         anchor_ids = list(state.anchor_frame_ids)
         current = []
         for k, tick in enumerate(ticks):
-            warped = self.warp(memories[k], flows[anchor_ids[k]])
+            warped = self.warp(
+                memories[k], flows[anchor_ids[k]], check_finite=False)
             if tick:
                 warped = self.aggregator.update(k, warped, feature)
                 memories[k], anchor_imgs[k] = warped, image
@@ -395,6 +464,11 @@ class MemoryRFCN(BaseDetector):
 
         Returns:
             :obj:`DetDataSample`: ``data_sample`` with ``pred_instances``.
+
+        Raises:
+            ValueError: When FlowNet gave a flow with a NaN or an infinity
+                (checked after the head, see
+                :meth:`check_flows_were_finite`; ``state`` is reset).
         """
         video_id = data_sample.metainfo.get('video_id')
         frame_id = data_sample.metainfo.get('frame_id')
@@ -418,14 +492,22 @@ class MemoryRFCN(BaseDetector):
                 f'{tuple(image.shape[-2:])} (H, W) after frames of '
                 f'{tuple(state.anchor_imgs[0].shape[-2:])}; the memory can '
                 f'only be warped between frames of one size')
-        if self.concurrent_flow and image.is_cuda and not state.is_empty:
+        if state.is_empty:
+            flows, feature = {}, self.extract_feat(image)
+        elif self.concurrent_flow and image.is_cuda:
             flows, feature = self.flows_beside_features(state, image)
         else:
-            flows, feature = None, self.extract_feat(image)
+            feature = self.extract_feat(image)
+            flows = self.anchor_flows(state, image)
+        # Checked after the head: see check_flows_were_finite.
+        flows, non_finite_count = self.zero_non_finite_flows(flows)
         memory = self.memory_step(
             state, image, feature, video_id, frame_id, flows=flows)
-        return self.detector._head_predict((memory, ), [data_sample],
-                                           rescale=True)[0]
+        result = self.detector._head_predict((memory, ), [data_sample],
+                                             rescale=True)[0]
+        self.check_flows_were_finite(non_finite_count, flows, state,
+                                     video_id, frame_id)
+        return result
 
     def _log_out_of_order(self, state: MemoryState, video_id: Any,
                           frame_id: int) -> None:

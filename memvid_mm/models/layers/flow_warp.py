@@ -119,6 +119,28 @@ def make_base_grid(h: int,
     return torch.stack((grid_x, grid_y))[None]  # [1, 2, h, w]
 
 
+def scale_flow_(flow: Tensor, x_scale: float, y_scale: float) -> Tensor:
+    """Scale the x and y displacements of ``flow`` in place.
+
+    The factors stay Python numbers: a ``(1, 2, 1, 1)`` scale tensor made
+    from them would be copied from the host to a CUDA device with a
+    synchronisation, on every call. The products are those of such a
+    tensor, bit for bit (float32 factors).
+
+    Args:
+        flow (Tensor): ``(N, 2, H, W)`` flow, channel 0 = dx, 1 = dy; not
+            a leaf that requires grad.
+        x_scale (float): Factor of dx.
+        y_scale (float): Factor of dy.
+
+    Returns:
+        Tensor: ``flow``, scaled.
+    """
+    flow[:, 0].mul_(x_scale)
+    flow[:, 1].mul_(y_scale)
+    return flow
+
+
 def flow_to_feature_displacement(flow: Tensor,
                                  feat_hw: Sequence[int]) -> Tensor:
     """Resize an image-resolution flow to a feature map and rescale it.
@@ -146,8 +168,7 @@ def flow_to_feature_displacement(flow: Tensor,
         return flow
     disp = F.interpolate(
         flow, size=(h, w), mode='bilinear', align_corners=False)
-    scale = disp.new_tensor([w / W, h / H]).view(1, 2, 1, 1)
-    return disp * scale  # [N, 2, h, w]
+    return scale_flow_(disp, w / W, h / H)  # [N, 2, h, w]
 
 
 def check_interpolation(interpolation: str) -> str:

@@ -46,6 +46,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
 from torch import Tensor
 
 from ...utils import non_finite_keys
+from ..layers.flow_warp import scale_flow_
 
 # Encoder: (name, in_channels, out_channels, kernel_size) per conv; the
 # first conv of each convN block has stride 2, the others stride 1. Names
@@ -427,7 +428,7 @@ class FlowNetSimple(BaseModule):
         if (h, w) != (H, W):
             flow = F.interpolate(
                 flow, size=(H, W), mode='bilinear', align_corners=False)
-            flow = flow * flow.new_tensor([W / w, H / h]).view(1, 2, 1, 1)
+            flow = scale_flow_(flow, W / w, H / h)
         return flow  # [N, 2, H, W]
 
     def network_input(self, img_cur: Tensor,
@@ -512,8 +513,8 @@ class FlowNetSimple(BaseModule):
         (h, w), (H, W) = net_hw, gt_flow.shape[-2:]
         # Input-image pixels -> network-input pixels / 20 (raw units).
         target = F.interpolate(gt_flow, size=net_hw, mode='area')
-        target = target * target.new_tensor([w / W, h / H]).view(
-            1, 2, 1, 1) / (self.flow_scale_factor * 4)
+        target = scale_flow_(target, w / W, h / H) / (
+            self.flow_scale_factor * 4)
         padding = (0, x.size(3) - w, 0, x.size(2) - h)
         target = F.pad(target, padding)
         valid = F.pad(target.new_ones(1, 1, h, w), padding)

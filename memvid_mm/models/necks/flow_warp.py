@@ -15,8 +15,18 @@ from ..layers.flow_warp import (check_interpolation, check_sampler,
 GridKey = Tuple[int, int, torch.device, torch.dtype]
 
 
+def non_finite_flow_message(shape: Sequence[int], count: int) -> str:
+    """The error message for a flow of ``shape`` with ``count`` bad values."""
+    return (f'a flow {tuple(shape)} with {count} NaN or infinite values, '
+            f'which would wreck the memory; they come from the motion '
+            f'network (weights that are not finite, or an overflow in half '
+            f'precision)')
+
+
 def check_finite_flow(flow: Tensor) -> None:
     """Raise if ``flow`` holds a NaN or an infinity.
+
+    Reads one value back to the host: on CUDA it waits for the flow.
 
     Args:
         flow (Tensor): ``(N, 2, H, W)`` flow in image pixels.
@@ -28,11 +38,29 @@ def check_finite_flow(flow: Tensor) -> None:
     finite = torch.isfinite(flow)
     if bool(finite.all()):
         return
-    raise ValueError(
-        f'FlowWarp got a flow {tuple(flow.shape)} with '
-        f'{int((~finite).sum())} NaN or infinite values, which would wreck '
-        f'the memory; they come from the motion network (weights that are '
-        f'not finite, or an overflow in half precision)')
+    raise ValueError('FlowWarp got ' +
+                     non_finite_flow_message(flow.shape, int((~finite).sum())))
+
+
+def zero_non_finite_flow(flow: Tensor) -> Tuple[Tensor, Tensor]:
+    """Set the NaN and infinite values of ``flow`` to 0, without a host read.
+
+    For callers that check the flow later, at a point where they wait for
+    the device anyway (:class:`MemoryRFCN` after the detection head): until
+    then the warp samples a finite flow, so no NaN or out-of-range index
+    reaches the memory or the head. The gradient passes through the finite
+    values.
+
+    Args:
+        flow (Tensor): ``(N, 2, H, W)`` flow in image pixels.
+
+    Returns:
+        tuple[Tensor, Tensor]: The flow with its non-finite values set to
+        0, and the number of such values (a 0-dim int64 tensor on the
+        flow's device).
+    """
+    finite = torch.isfinite(flow)
+    return torch.where(finite, flow, 0.0), (~finite).sum()
 
 
 @MODELS.register_module()
@@ -131,8 +159,11 @@ class FlowWarp(BaseModule):
                                     self.sampler)
 
     def forward(
-            self, feats: Union[Tensor, Sequence[Tensor]],
-            flow: Tensor) -> Union[Tensor, List[Tensor], Tuple[Tensor, ...]]:
+        self,
+        feats: Union[Tensor, Sequence[Tensor]],
+        flow: Tensor,
+        check_finite: bool = True
+    ) -> Union[Tensor, List[Tensor], Tuple[Tensor, ...]]:
         """Warp ``feats`` from the reference frame to the target frame.
 
         Args:
@@ -142,19 +173,25 @@ class FlowWarp(BaseModule):
                 0 = dx, 1 = dy, such that the content at pixel ``p`` of the
                 target frame is at ``p + flow(p)`` in the reference frame
                 (the output of ``FlowNetSimple(target_img, ref_img)``).
+            check_finite (bool): Refuse a flow with a NaN or an infinity
+                (:func:`check_finite_flow`). A caller that has made its
+                flow finite with :func:`zero_non_finite_flow`, and checks
+                the count later, passes False. Defaults to True.
 
         Returns:
             Tensor | list[Tensor] | tuple[Tensor]: The warped map(s), of the
             same kind and shapes as ``feats``.
 
         Raises:
-            ValueError: When ``flow`` holds a NaN or an infinity. Sampling
-                would turn it into a memory of NaNs or zeros (or a bad
-                index), so every later frame of the video would be wrong.
-                On CUDA the check waits for the flow: one synchronisation
-                per call, while the next kernels are being launched.
+            ValueError: When ``check_finite`` and ``flow`` holds a NaN or an
+                infinity. Sampling would turn it into a memory of NaNs or
+                zeros (or a bad index), so every later frame of the video
+                would be wrong. On CUDA the check waits for the flow: one
+                synchronisation per call, while the next kernels are being
+                launched.
         """
-        check_finite_flow(flow)
+        if check_finite:
+            check_finite_flow(flow)
         if isinstance(feats, Tensor):
             return self.warp(feats, flow)
         if not isinstance(feats, (list, tuple)):

@@ -11,6 +11,7 @@ from mmengine.config import Config
 from memvid_mm.models.detectors import MemoryRFCN
 from memvid_mm.models.detectors.memory_rfcn import evidence_keep_mask
 from memvid_mm.models.layers import MemoryState
+from memvid_mm.utils import SyncingOpRecorder
 from .clip_data import packed_clips
 
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
@@ -464,6 +465,152 @@ def test_frame_id_must_be_an_int(memnet_cfg):
         sample.set_metainfo(dict(frame_id=bad))
         with pytest.raises(TypeError, match='video 3: frame_id must be'):
             model.predict_frame(image, sample, MemoryState())
+
+
+def nan_flownet(model, monkeypatch, bad_values=3):
+    """Make FlowNet put ``bad_values`` NaNs into every flow it returns."""
+    forward = model.motion.forward
+
+    def nan_forward(img_cur, img_prev):
+        flow = forward(img_cur, img_prev).clone()
+        flow.view(-1)[:bad_values] = float('nan')
+        return flow
+
+    monkeypatch.setattr(model.motion, 'forward', nan_forward)
+
+
+def test_online_non_finite_flow_raises_after_the_head(memnet_cfg,
+                                                      monkeypatch):
+    """Checked after the head (no wait between flow and warp), with the
+    frame named and the state reset."""
+    model = build(memnet_cfg).eval()
+    head_calls = []
+    head_predict = model.detector._head_predict
+
+    def counted_head_predict(*args, **kwargs):
+        head_calls.append(kwargs)
+        return head_predict(*args, **kwargs)
+
+    monkeypatch.setattr(model.detector, '_head_predict', counted_head_predict)
+    state = MemoryState()
+    with torch.no_grad():
+        for frame_id in (0, 1):
+            batch = preprocess(model, frame_data(3, frame_id), False)
+            image, sample = batch['inputs'][:, 0], batch['data_samples'][0][0]
+            if frame_id == 0:
+                model.predict_frame(image, sample, state)
+                nan_flownet(model, monkeypatch)
+                continue
+            with pytest.raises(
+                    ValueError,
+                    match=r'video 3: frame 1: FlowNet gave a flow \(1, 2, 64, '
+                    r'64\) with 3 NaN or infinite values.*state is reset'):
+                model.predict_frame(image, sample, state)
+    assert len(head_calls) == 2  # the failing frame's head ran first
+    assert state.is_empty
+
+
+def test_memory_step_refuses_a_non_finite_flow(clocknet_cfg, monkeypatch):
+    """Without precomputed flows the step checks all of them at once."""
+    model = build(clocknet_cfg).eval()
+    state = MemoryState()
+    images = [torch.randn(1, 3, 64, 64) for _ in range(6)]
+    with torch.no_grad():
+        for t in range(5):
+            model.memory_step(state, images[t], model.extract_feat(images[t]),
+                              'v', t)
+        nan_flownet(model, monkeypatch, bad_values=2)
+        # at t = 5 the anchors are frames 4, 4 and 0: two flows
+        with pytest.raises(ValueError, match=r'video v: frame 5: FlowNet '
+                           r'gave a flow \(1, 2, 64, 64\) with 4 NaN.*the 2 '
+                           r'flow\(s\)'):
+            model.memory_step(state, images[5], None, 'v', 5)
+    assert state.is_empty
+
+
+def test_training_refuses_a_non_finite_flow(memnet_cfg, monkeypatch):
+    model = build(memnet_cfg)
+    model.train()
+    nan_flownet(model, monkeypatch)
+    with pytest.raises(ValueError, match='FlowNet gave a flow'):
+        model.loss(**preprocess(model, packed_clips(2, 3), True))
+
+
+def test_zeroed_flows_keep_the_memory_finite(memnet_cfg, monkeypatch):
+    """Between the warp and the check the memory and head see no NaN."""
+    model = build(memnet_cfg).eval()
+    images = [torch.randn(1, 3, 64, 64) for _ in range(2)]
+    state = MemoryState()
+    with torch.no_grad():
+        model.memory_step(state, images[0], model.extract_feat(images[0]),
+                          'v', 0)
+        nan_flownet(model, monkeypatch, bad_values=40)
+        flows, count = model.zero_non_finite_flows(
+            model.anchor_flows(state, images[1]))
+        assert int(count) == 40 and torch.isfinite(flows[0]).all()
+        memory = model.memory_step(state, images[1],
+                                   model.extract_feat(images[1]), 'v', 1,
+                                   flows=flows)
+    assert torch.isfinite(memory).all()
+    assert model.zero_non_finite_flows({}) == ({}, None)
+
+
+@pytest.mark.parametrize('aggregator', ['memnet', 'clocknet'])
+def test_online_memory_step_has_no_syncing_op(
+        aggregator, memnet_cfg, clocknet_cfg):
+    """The flows, the finite guard, the K warps and the aggregation of an
+    online frame run no op that would wait for a CUDA device (the finite
+    check comes after the head)."""
+    cfg = copy.deepcopy(memnet_cfg if aggregator == 'memnet' else
+                        clocknet_cfg)
+    cfg.motion.img_scale_factor = 0.5  # the paper's: the flow is resized
+    model = build(cfg).eval()
+    state = MemoryState()
+    with torch.no_grad():
+        for t in range(9):
+            image = torch.randn(1, 3, 64, 64)
+            feature = model.extract_feat(image)
+            with SyncingOpRecorder() as recorder:
+                flows, count = model.zero_non_finite_flows(
+                    model.anchor_flows(state, image))
+                model.memory_step(state, image, feature, 'v', t, flows=flows)
+            assert recorder.ops == [], t
+            if t:
+                model.check_flows_were_finite(count, flows, state, 'v', t)
+    # the recorder does see the check's host read
+    with SyncingOpRecorder() as recorder:
+        model.check_flows_were_finite(count, flows, state, 'v', 8)
+    assert recorder.ops == ['_local_scalar_dense']
+
+
+@pytest.mark.parametrize('concurrent_flow', [False, True])
+def test_cuda_online_memory_step_does_not_synchronise(
+        clocknet_cfg, cuda_device, concurrent_flow):
+    """The CUDA twin of the syncing-op test: torch's sync debug mode raises
+    on any synchronising call in the flows, the finite guard, the K warps
+    and the aggregation of an online ClockNet frame."""
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.test_cfg = dict(concurrent_flow=concurrent_flow)
+    cfg.motion.img_scale_factor = 0.5
+    model = build(cfg).to(cuda_device).eval()
+    state = MemoryState()
+    with torch.no_grad():
+        for t in range(9):
+            image = torch.randn(1, 3, 64, 64, device=cuda_device)
+            torch.cuda.synchronize(cuda_device)
+            torch.cuda.set_sync_debug_mode('error')
+            try:
+                if t and concurrent_flow:
+                    flows, feature = model.flows_beside_features(state, image)
+                else:
+                    feature = model.extract_feat(image)
+                    flows = model.anchor_flows(state, image)
+                flows, count = model.zero_non_finite_flows(flows)
+                model.memory_step(state, image, feature, 'v', t, flows=flows)
+            finally:
+                torch.cuda.set_sync_debug_mode('default')
+            model.check_flows_were_finite(count, flows, state, 'v', t)
+    assert state.anchor_frame_ids == [8, 8, 8]
 
 
 def weighted_clocknet(clocknet_cfg, seed):

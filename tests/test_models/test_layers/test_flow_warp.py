@@ -8,7 +8,7 @@ from memvid_mm.models.layers import (WARP_INTERPOLATIONS, WARP_SAMPLERS,
                                      flow_to_feature_displacement, flow_warp,
                                      grid_sample_folds_channels,
                                      make_base_grid, padded_grid_size,
-                                     sample_by_grid_sample,
+                                     sample_by_grid_sample, scale_flow_,
                                      warp_by_displacement)
 from memvid_mm.models.layers.flow_warp import (check_deterministic_backward,
                                                memory_format_of,
@@ -513,3 +513,20 @@ def test_warp_keeps_the_memory_format(sampler, interpolation):
     (out * weight).sum().backward()
     (out_nhwc * weight).sum().backward()
     assert torch.allclose(nhwc.grad, feat.grad, rtol=1e-6, atol=1e-6)
+
+
+def test_scale_flow_matches_a_scale_tensor_bit_for_bit():
+    """Python factors give the products of a (1, 2, 1, 1) float32 tensor
+    (which a CUDA device would receive by a synchronous copy)."""
+    flow = torch.randn(2, 2, 5, 7, requires_grad=True)
+    x_scale, y_scale = 63 / 1000, 38 / 600
+    expected = flow * flow.new_tensor([x_scale, y_scale]).view(1, 2, 1, 1)
+    scaled = scale_flow_(flow * 1, x_scale, y_scale)
+    assert torch.equal(scaled, expected)
+    grad = torch.randn_like(expected)
+    expected_grad, = torch.autograd.grad(expected, flow, grad)
+    scaled_grad, = torch.autograd.grad(scaled, flow, grad)
+    assert torch.equal(scaled_grad, expected_grad)
+    channels_last = flow.detach().to(memory_format=torch.channels_last)
+    assert scale_flow_(channels_last, 2.0, 3.0).is_contiguous(
+        memory_format=torch.channels_last)

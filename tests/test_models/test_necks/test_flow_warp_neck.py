@@ -169,3 +169,22 @@ def test_non_finite_flow_is_refused(sampler, bad):
     with pytest.raises(ValueError, match=r'flow \(1, 2, 8, 8\) with 1 NaN '
                        'or infinite values'):
         neck([torch.randn(1, 3, 4, 4)], flow)
+
+
+def test_zero_non_finite_flow_counts_and_zeroes_without_a_check():
+    flow = torch.randn(1, 2, 8, 8, requires_grad=True)
+    bad = flow.detach().clone()
+    bad[0, 0, 1, 2], bad[0, 1, 5, 5] = float('nan'), float('inf')
+    bad.requires_grad_(True)
+    finite, count = flow_warp_neck_module.zero_non_finite_flow(bad)
+    assert count.dim() == 0 and int(count) == 2
+    assert finite[0, 0, 1, 2] == 0 and finite[0, 1, 5, 5] == 0
+    keep = torch.isfinite(bad.detach())
+    assert torch.equal(finite[keep], bad.detach()[keep])
+    finite.sum().backward()  # the gradient reaches the finite values only
+    assert torch.equal(bad.grad, keep.float())
+    # a caller that made its flow finite skips the neck's check
+    feats = torch.randn(1, 3, 4, 4)
+    assert torch.isfinite(FlowWarp()(feats, finite, check_finite=False)).all()
+    with pytest.raises(ValueError, match='2 NaN or infinite values'):
+        FlowWarp()(feats, bad, check_finite=True)
