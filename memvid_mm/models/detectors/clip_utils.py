@@ -65,6 +65,16 @@ def gather_frames(
         tuple: images (N * L, C, H, W) ordered clip-major, and the matching
         N * L :obj:`DetDataSample` (the same objects, not copies).
     """
-    images = inputs[:, list(frame_inds)].flatten(0, 1)  # [N*L, C, H, W]
+    frame_inds = list(frame_inds)
+    if not frame_inds:
+        raise ValueError('gather_frames needs at least one frame index')
+    first, last = frame_inds[0], frame_inds[-1]
+    if first >= 0 and frame_inds == list(range(first, last + 1)):
+        # a slice, not a list index: the index tensor made from the list
+        # would reach a CUDA device by a synchronous copy
+        images = inputs[:, first:last + 1]
+    else:
+        images = inputs[:, frame_inds]
+    images = images.flatten(0, 1)  # [N*L, C, H, W]
     samples = [sample[t] for sample in data_samples for t in frame_inds]
     return images, samples

@@ -1,0 +1,32 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import pytest
+import torch
+
+from memvid_mm.models.detectors.clip_utils import gather_frames
+from memvid_mm.utils import SyncingOpRecorder
+
+
+@pytest.mark.parametrize('frame_inds', [[0], [1, 2], [2], [0, 2], [2, 0],
+                                        [-1], range(3)])
+def test_gather_frames_orders_clip_major(frame_inds):
+    inputs = torch.arange(2 * 3).float().view(2, 3, 1, 1, 1).expand(
+        2, 3, 3, 4, 5)
+    samples = [[f'clip{n}-frame{t}' for t in range(3)] for n in range(2)]
+    images, gathered = gather_frames(inputs, samples, frame_inds)
+    frame_inds = list(frame_inds)
+    expected = [3 * n + t % 3 for n in range(2) for t in frame_inds]
+    assert images.shape == (len(expected), 3, 4, 5)
+    assert images[:, 0, 0, 0].tolist() == expected
+    assert gathered == [samples[n][t] for n in range(2) for t in frame_inds]
+
+
+def test_gather_frames_slices_consecutive_frames():
+    """No index tensor made from host data (a synchronous copy to CUDA)."""
+    inputs = torch.randn(2, 4, 3, 8, 8)
+    samples = [[None] * 4] * 2
+    with SyncingOpRecorder() as recorder:
+        gather_frames(inputs, samples, [3])
+        gather_frames(inputs, samples, range(4))
+    assert recorder.ops == []
+    with pytest.raises(ValueError, match='at least one frame'):
+        gather_frames(inputs, samples, [])
