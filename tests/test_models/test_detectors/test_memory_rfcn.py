@@ -53,6 +53,13 @@ def frame_data(video_id, frame_id, seed=0, size=(64, 64)):
         first_frame_id=frame_id, seed=seed + 101 * frame_id, size=size)
 
 
+def frame_inputs(model, frame_id, size=(64, 64)):
+    """Frame ``frame_id`` of video 3 as ``predict_frame`` takes it: the
+    normalised image (1, 3, H, W) and its sample."""
+    batch = preprocess(model, frame_data(3, frame_id, size=size), False)
+    return batch['inputs'][:, 0], batch['data_samples'][0][0]
+
+
 def online_scores(model, frames):
     """Run frames online; return each frame's (bboxes, scores)."""
     outputs = []
@@ -443,24 +450,18 @@ def test_frame_size_must_not_change_within_a_video(memnet_cfg):
     model = build(memnet_cfg).eval()
     state = MemoryState()
     with torch.no_grad():
-        for frame_id, size in ((0, (64, 64)), (1, (64, 96))):
-            batch = preprocess(model, frame_data(3, frame_id, size=size),
-                               False)
-            image, sample = batch['inputs'][:, 0], batch['data_samples'][0][0]
-            if frame_id == 0:
-                model.predict_frame(image, sample, state)
-                continue
-            with pytest.raises(
-                    ValueError,
-                    match=r'video 3: frame 1 is \(64, 96\) \(H, W\) after '
-                    r'frames of \(64, 64\)'):
-                model.predict_frame(image, sample, state)
+        model.predict_frame(*frame_inputs(model, 0), state)
+        image, sample = frame_inputs(model, 1, size=(64, 96))
+        with pytest.raises(
+                ValueError,
+                match=r'video 3: frame 1 is \(64, 96\) \(H, W\) after '
+                r'frames of \(64, 64\)'):
+            model.predict_frame(image, sample, state)
 
 
 def test_frame_id_must_be_an_int(memnet_cfg):
     model = build(memnet_cfg).eval()
-    batch = preprocess(model, frame_data(3, 0), False)
-    image, sample = batch['inputs'][:, 0], batch['data_samples'][0][0]
+    image, sample = frame_inputs(model, 0)
     for bad in ('1', 1.0, True):
         sample.set_metainfo(dict(frame_id=bad))
         with pytest.raises(TypeError, match='video 3: frame_id must be'):
@@ -494,18 +495,14 @@ def test_online_non_finite_flow_raises_after_the_head(memnet_cfg,
     monkeypatch.setattr(model.detector, '_head_predict', counted_head_predict)
     state = MemoryState()
     with torch.no_grad():
-        for frame_id in (0, 1):
-            batch = preprocess(model, frame_data(3, frame_id), False)
-            image, sample = batch['inputs'][:, 0], batch['data_samples'][0][0]
-            if frame_id == 0:
-                model.predict_frame(image, sample, state)
-                nan_flownet(model, monkeypatch)
-                continue
-            with pytest.raises(
-                    ValueError,
-                    match=r'video 3: frame 1: FlowNet gave a flow \(1, 2, 64, '
-                    r'64\) with 3 NaN or infinite values.*state is reset'):
-                model.predict_frame(image, sample, state)
+        model.predict_frame(*frame_inputs(model, 0), state)
+        nan_flownet(model, monkeypatch)
+        image, sample = frame_inputs(model, 1)
+        with pytest.raises(
+                ValueError,
+                match=r'video 3: frame 1: FlowNet gave a flow \(1, 2, 64, '
+                r'64\) with 3 NaN or infinite values.*state is reset'):
+            model.predict_frame(image, sample, state)
     assert len(head_calls) == 2  # the failing frame's head ran first
     assert state.is_empty
 
