@@ -51,6 +51,7 @@ def test_benchmark_reports_nf_and_nw_per_model():
     assert all(float(r[16]) >= 0 for r in rows)
     assert 'malloc reuse' in stdout and 'weights contiguous' in stdout
     assert 'FlowNet after the backbone' in stdout
+    assert 'section times by wall time, synchronised' in stdout
     assert "FlowWarp's default auto is gather here" in stdout
 
 
@@ -185,6 +186,71 @@ def test_concurrent_flow_is_set_in_the_memory_models_and_needs_cuda():
         assert proc.returncode == 2 and message in proc.stderr
 
 
+class FakeEvent:
+    """A CUDA event on a hand-moved clock (seconds)."""
+    clock = 0.0
+    waited = []
+
+    def record(self):
+        self.time = FakeEvent.clock
+
+    def synchronize(self):
+        FakeEvent.waited.append(self)
+
+    def elapsed_time(self, end):
+        return 1000 * (end.time - self.time)  # ms, as torch.cuda.Event
+
+
+class Step(torch.nn.Module):
+    """A module whose call takes ``seconds`` on the fake clock."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def forward(self, x):
+        FakeEvent.clock += self.seconds
+        return x
+
+
+def test_event_timer_adds_section_times_when_collected():
+    """Events are recorded at both ends of every call and read only by
+    collect(), once the frame is done."""
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    FakeEvent.clock, FakeEvent.waited = 0.0, []
+    timer = tool.SectionTimer(torch.device('cpu'), timer='events',
+                              event_factory=FakeEvent)
+    flow, warp = Step(0.25), Step(0.5)
+    timer.watch('flow', flow)
+    timer.watch('warp', warp)
+    head = Step(2.0)
+    timer.watch_method('head', head, 'forward')
+    for _ in range(2):  # a frame: one flow, two warps, the head
+        flow(0), warp(0), warp(0), head.forward(0)
+    assert dict(timer.seconds) == {}  # nothing read during the frames
+    assert dict(timer.calls) == {'flow': 2, 'warp': 4}
+    timer.collect()
+    assert timer.seconds == pytest.approx(
+        {'flow': 0.5, 'warp': 2.0, 'head': 4.0})
+    assert len(FakeEvent.waited) == 8  # each call's end event, once
+    timer.collect()
+    assert timer.seconds['warp'] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match='timer must be one of'):
+        tool.SectionTimer(torch.device('cpu'), timer='cuda')
+
+
+@pytest.mark.parametrize('extra, message', [
+    ([], '--section-timer events needs a CUDA --device'),
+    (['--device', 'cuda', '--no-section-times'], 'drop --no-section-times'),
+])
+def test_event_section_timer_arguments_are_checked(extra, message):
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
+         'tiny', '--section-timer', 'events', *extra],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
 def test_cudnn_benchmark_is_refused_off_cuda():
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
@@ -194,14 +260,20 @@ def test_cudnn_benchmark_is_refused_off_cuda():
     assert '--cudnn-benchmark needs a CUDA --device' in proc.stderr
 
 
-def test_runs_on_cuda_with_concurrent_flow(cuda_device):
+@pytest.mark.parametrize('section_times', [
+    ['--no-section-times'], ['--section-timer', 'events']])
+def test_runs_on_cuda_with_concurrent_flow(cuda_device, section_times):
     stdout, rows = benchmark_rows('--preset', 'tiny', '--device', 'cuda',
                                   '--frames', '4', '--warmup', '2',
-                                  '--no-section-times', '--concurrent-flow')
+                                  '--concurrent-flow', *section_times)
     assert 'FlowNet beside the backbone' in stdout
     # MemNet: one flow and one warp a frame; ClockNet frames 2..5: 2 and 3
     assert [float(v) for v in rows[1][5:7]] == [1.0, 1.0]
     assert [float(v) for v in rows[2][5:7]] == [2.0, 3.0]
+    if 'events' in section_times:
+        assert 'section times by CUDA events' in stdout
+        # flow, warp and aggregation shares and the memory's own time
+        assert all(float(v) > 0 for v in rows[1][7:10] + rows[1][13:14])
 
 
 def test_runs_on_cuda(cuda_device):

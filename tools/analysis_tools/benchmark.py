@@ -25,6 +25,13 @@ shared parts. ``x first`` comes with a 95% bootstrap interval (frames
 resampled in pairs, the same frames for both models), so a target can be
 judged against the noise of the machine.
 
+On CUDA a section can be timed two ways (``--section-timer``, see
+:class:`SectionTimer`): by wall time with the device synchronised at both
+ends (``sync``, the default; the GPU then waits while the host launches
+each section's first kernels, which inflates small sections), or by CUDA
+events with no synchronisation inside a frame (``events``; the frame runs
+as unhooked, and a section takes the GPU time between its events).
+
 On the CPU, glibc's malloc returns large freed blocks to the kernel, and
 every frame then pays for the kernel zeroing fresh pages for the next
 frame's tensors (hundreds of thousands of page faults per frame at
@@ -53,10 +60,13 @@ Examples::
     # convolution kernels want them
     python tools/analysis_tools/benchmark.py --preset paper --device cuda \\
         --no-section-times --channels-last
+    # section times by CUDA events: nothing synchronises inside a frame
+    python tools/analysis_tools/benchmark.py --preset paper --device cuda \\
+        --section-timer events
     # the memory models run FlowNet on a second CUDA stream beside the
     # backbone (MemoryRFCN test_cfg.concurrent_flow)
     python tools/analysis_tools/benchmark.py --preset paper --device cuda \\
-        --no-section-times --concurrent-flow
+        --section-timer events --concurrent-flow
     # any configs
     python tools/analysis_tools/benchmark.py --configs A.py B.py \\
         --shape 600 1000
@@ -66,7 +76,7 @@ import ctypes
 import ctypes.util
 import time
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmdet.registry import MODELS
@@ -118,8 +128,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--no-section-times', action='store_true',
         help='count flows and warps but do not time the sections; on CUDA '
-        'every section time costs two synchronisations, so this gives the '
-        'frame times of an unhooked run (section columns read n/a)')
+        'every "sync" section time costs two synchronisations, so this '
+        'gives the frame times of an unhooked run (section columns read '
+        'n/a)')
+    parser.add_argument(
+        '--section-timer', choices=SECTION_TIMERS, default='sync',
+        help='how sections are timed: "sync" (default), wall time with the '
+        'device synchronised at both ends of each section; "events" (CUDA '
+        'only), CUDA events at both ends and no synchronisation inside a '
+        'frame, so the frame runs as unhooked and a section takes the GPU '
+        'time between its events')
     parser.add_argument(
         '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
         help="set the memory models' FlowWarp sampler (default: the "
@@ -129,9 +147,10 @@ def parse_args() -> argparse.Namespace:
     add_execution_arguments(parser)
     parser.add_argument(
         '--concurrent-flow', action='store_true',
-        help='CUDA only, with --no-section-times: the memory models run '
-        'FlowNet on a second CUDA stream while the backbone runs '
-        '(MemoryRFCN test_cfg.concurrent_flow; the same outputs)')
+        help='CUDA only, with --no-section-times or --section-timer '
+        'events: the memory models run FlowNet on a second CUDA stream '
+        'while the backbone runs (MemoryRFCN test_cfg.concurrent_flow; the '
+        'same outputs)')
     parser.add_argument(
         '--cpu-malloc', choices=('reuse', 'system'), default='reuse',
         help='CPU only: "reuse" makes glibc malloc keep freed memory for '
@@ -143,10 +162,18 @@ def parse_args() -> argparse.Namespace:
     check_cudnn_benchmark_argument(parser, args)
     if args.concurrent_flow and torch.device(args.device).type != 'cuda':
         parser.error('--concurrent-flow needs a CUDA --device')
-    if args.concurrent_flow and not args.no_section_times:
-        parser.error('--concurrent-flow needs --no-section-times: timing a '
-                     'section synchronises the device, which would run the '
-                     'two streams one after the other')
+    if args.section_timer == 'events' and torch.device(
+            args.device).type != 'cuda':
+        parser.error('--section-timer events needs a CUDA --device')
+    if args.section_timer == 'events' and args.no_section_times:
+        parser.error('--section-timer events times the sections; drop '
+                     '--no-section-times')
+    if args.concurrent_flow and not (args.no_section_times
+                                     or args.section_timer == 'events'):
+        parser.error('--concurrent-flow needs --no-section-times or '
+                     '--section-timer events: "sync" section timing '
+                     'synchronises the device, which would run the two '
+                     'streams one after the other')
     preset = PRESETS.get(args.preset, {})
     args.configs = args.configs or preset['configs']
     args.shape = tuple(args.shape or preset.get('shape', (600, 1000)))
@@ -177,40 +204,98 @@ def check_cudnn_benchmark_argument(parser: argparse.ArgumentParser,
         parser.error('--cudnn-benchmark needs a CUDA --device')
 
 
+SECTION_TIMERS = ('sync', 'events')
+
+
 class SectionTimer:
-    """Accumulate wall time and call counts of modules via forward hooks.
+    """Accumulate the time and call counts of sections via hooks.
+
+    Two ways to time a section (``timer``):
+
+    * ``'sync'``: wall time from its start to its end; on CUDA the device
+      is synchronised at both ends, so a section's time includes the
+      host's launches of its kernels while the GPU waits, and a frame pays
+      two synchronisations per section.
+    * ``'events'`` (CUDA only): a CUDA event is recorded on the current
+      stream at both ends, nothing is synchronised, and :meth:`collect`
+      adds the GPU time between the two events once the frame is done.
+      The sections then run as they do unhooked: a section's time is that
+      of its kernels on the GPU's timeline, plus any gap where the GPU
+      waited for the host inside it.
 
     Args:
         device (torch.device): Synchronised before every reading on CUDA.
         time_sections (bool): Whether the watched sections are timed;
             otherwise only their calls are counted and nothing is
             synchronised inside a frame. Defaults to True.
+        timer (str): ``'sync'`` or ``'events'``. Defaults to ``'sync'``.
+        event_factory (callable, optional): Makes the events of
+            ``'events'`` timing. Defaults to None: timing
+            ``torch.cuda.Event``.
     """
 
-    def __init__(self, device: torch.device,
-                 time_sections: bool = True) -> None:
+    def __init__(self,
+                 device: torch.device,
+                 time_sections: bool = True,
+                 timer: str = 'sync',
+                 event_factory: Optional[Callable[[], Any]] = None) -> None:
+        if timer not in SECTION_TIMERS:
+            raise ValueError(f'timer must be one of {SECTION_TIMERS}, got '
+                             f'{timer!r}')
         self.device = device
         self.time_sections = time_sections
+        self.timer = timer
+        self.event_factory = event_factory or (
+            lambda: torch.cuda.Event(enable_timing=True))
         self.seconds: Dict[str, float] = defaultdict(float)
         self.calls: Dict[str, int] = defaultdict(int)
-        self._started: Dict[int, float] = {}
+        self._started: Dict[int, Any] = {}
+        # (section, start event, end event) not yet added to ``seconds``
+        self._pending_events: List[Tuple[str, Any, Any]] = []
 
     def _now(self) -> float:
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
+    def _start(self) -> Any:
+        """Mark a section's start: a recorded event or the wall time."""
+        if self.timer == 'events':
+            event = self.event_factory()
+            event.record()
+            return event
+        return self._now()
+
+    def _stop(self, name: str, start: Any) -> None:
+        """Mark the end of section ``name`` that began at ``start``."""
+        if self.timer == 'events':
+            end = self.event_factory()
+            end.record()
+            self._pending_events.append((name, start, end))
+        else:
+            self.seconds[name] += self._now() - start
+
+    def collect(self) -> None:
+        """Add the GPU time of the event-timed sections recorded so far.
+
+        Waits for their end events; call it after a frame, outside the
+        frame's timing. Nothing to do for ``'sync'`` timing.
+        """
+        for name, start, end in self._pending_events:
+            end.synchronize()
+            self.seconds[name] += start.elapsed_time(end) / 1000
+        self._pending_events.clear()
+
     def watch(self, name: str, module: torch.nn.Module) -> None:
         """Time (or only count) every call of ``module`` under ``name``."""
 
         def before(mod, args):
             if self.time_sections:
-                self._started[id(mod)] = self._now()
+                self._started[id(mod)] = self._start()
 
         def after(mod, args, output):
             if self.time_sections:
-                self.seconds[name] += (
-                    self._now() - self._started.pop(id(mod)))
+                self._stop(name, self._started.pop(id(mod)))
             self.calls[name] += 1
 
         module.register_forward_pre_hook(before)
@@ -227,9 +312,9 @@ class SectionTimer:
         original = getattr(owner, method)
 
         def timed(*args, **kwargs):
-            start = self._now()
+            start = self._start()
             output = original(*args, **kwargs)
-            self.seconds[name] += self._now() - start
+            self._stop(name, start)
             return output
 
         setattr(owner, method, timed)
@@ -237,6 +322,7 @@ class SectionTimer:
     def reset(self) -> None:
         self.seconds.clear()
         self.calls.clear()
+        self._pending_events.clear()
 
 
 # glibc mallopt parameters (malloc.h).
@@ -435,12 +521,13 @@ def watched_model(config: str,
                   time_sections: bool = True,
                   warp_sampler: Optional[str] = None,
                   channels_last: bool = False,
-                  concurrent_flow: bool = False) -> tuple:
+                  concurrent_flow: bool = False,
+                  section_timer: str = 'sync') -> tuple:
     """Build ``config`` (:func:`build_model`) and hook a
-    :class:`SectionTimer` onto its parts."""
+    :class:`SectionTimer` (``section_timer``) onto its parts."""
     model = build_model(config, device, warp_sampler, channels_last,
                         concurrent_flow)
-    timer = SectionTimer(device, time_sections)
+    timer = SectionTimer(device, time_sections, section_timer)
     for name, owner, method in section_parts(model):
         if method == 'forward':
             timer.watch(name, owner)
@@ -470,7 +557,8 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     models = [
         watched_model(config, device, not args.no_section_times,
                       args.warp_sampler, args.channels_last,
-                      args.concurrent_flow) for config in args.configs
+                      args.concurrent_flow, args.section_timer)
+        for config in args.configs
     ]
     first_detector = models[0][0].detector
     for config, (model, _) in zip(args.configs[1:], models[1:]):
@@ -499,6 +587,7 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
                     frame_seconds[i].append(timer._now() - start)
                     if counts_faults:
                         frame_faults[i] += minor_page_faults() - faults
+                timer.collect()  # event-timed sections, outside the frame
     first_seconds = torch.tensor(frame_seconds[0], dtype=torch.float64)
     rows = []
     for config, (_, timer), seconds, faults in zip(args.configs, models,
@@ -554,7 +643,10 @@ def main() -> None:
           f'{torch.__version__}, warp sampler {sampler}, weights '
           f'{"channels-last" if args.channels_last else "contiguous"}, '
           f'FlowNet {"beside" if args.concurrent_flow else "after"} the '
-          f'backbone')
+          f'backbone, section times ' +
+          ('off' if args.no_section_times else
+           'by CUDA events, no synchronisation' if args.section_timer ==
+           'events' else 'by wall time, synchronised'))
     rows = benchmark(args)
     base_ms = rows[0]['ms']
     print('| config | ms/frame | median ms | x first | median x first | '

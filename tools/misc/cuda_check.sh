@@ -6,8 +6,9 @@
 #   2. builds mmcv 2.1.0's ops with CUDA from the source tree $MMCV_SRC;
 #   3. runs the CUDA tests (the `cuda_device` fixture and the CUDA-only op
 #      tests), the warp's samplers alone, the GPU benchmark at the paper's
-#      scale (with and without section times, with FlowNet on a second
-#      CUDA stream, with channels-last weights), a kernel-level profile of
+#      scale (sections timed with synchronisations, then by CUDA events
+#      without any, then so with FlowNet on a second CUDA stream, and with
+#      channels-last weights), a kernel-level profile of
 #      MemNet-6 frames, the 2-process train/test tests, the warp benchmark
 #      of both samplers, the paper-scale benchmark with all three of
 #      channels-last weights, the second stream and cuDNN's benchmark mode,
@@ -150,10 +151,10 @@ printf "_base_ = ['./%s']\nmodel = dict(warp=dict(interpolation='bicubic'))\n" \
 bench 150 "paper scale, section times (+ MemNet-6 bicubic)" \
     --shape 600 1000 --configs "$RFCN" "$MEMNET6" \
     configs/clocknet_r101_vid.py "$BICUBIC"
-bench 120 "paper scale, frame times without section syncs" \
-    --preset paper --no-section-times
-bench 120 "paper scale, FlowNet on a second CUDA stream beside the backbone" \
-    --preset paper --no-section-times --concurrent-flow
+bench 120 "paper scale, section times by CUDA events (no syncs in a frame)" \
+    --preset paper --section-timer events
+bench 120 "paper scale, FlowNet on a second CUDA stream, CUDA-event sections" \
+    --preset paper --section-timer events --concurrent-flow
 bench 100 "paper scale, channels-last (NHWC) weights" \
     --shape 600 1000 --no-section-times --channels-last \
     --configs "$RFCN" "$MEMNET6"
