@@ -225,10 +225,9 @@ class SectionTimer:
 
     Args:
         device (torch.device): Synchronised before every reading on CUDA.
-        time_sections (bool): Whether the watched sections are timed;
-            otherwise only their calls are counted and nothing is
-            synchronised inside a frame. Defaults to True.
-        timer (str): ``'sync'`` or ``'events'``. Defaults to ``'sync'``.
+        timer (str, optional): ``'sync'`` or ``'events'``; None counts the
+            calls only, timing nothing and synchronising nothing inside a
+            frame. Defaults to ``'sync'``.
         event_factory (callable, optional): Makes the events of
             ``'events'`` timing. Defaults to None: timing
             ``torch.cuda.Event``.
@@ -236,14 +235,12 @@ class SectionTimer:
 
     def __init__(self,
                  device: torch.device,
-                 time_sections: bool = True,
-                 timer: str = 'sync',
+                 timer: Optional[str] = 'sync',
                  event_factory: Optional[Callable[[], Any]] = None) -> None:
-        if timer not in SECTION_TIMERS:
-            raise ValueError(f'timer must be one of {SECTION_TIMERS}, got '
-                             f'{timer!r}')
+        if timer is not None and timer not in SECTION_TIMERS:
+            raise ValueError(f'timer must be one of {SECTION_TIMERS} or '
+                             f'None, got {timer!r}')
         self.device = device
-        self.time_sections = time_sections
         self.timer = timer
         self.event_factory = event_factory or (
             lambda: torch.cuda.Event(enable_timing=True))
@@ -290,11 +287,11 @@ class SectionTimer:
         """Time (or only count) every call of ``module`` under ``name``."""
 
         def before(mod, args):
-            if self.time_sections:
+            if self.timer is not None:
                 self._started[id(mod)] = self._start()
 
         def after(mod, args, output):
-            if self.time_sections:
+            if self.timer is not None:
                 self._stop(name, self._started.pop(id(mod)))
             self.calls[name] += 1
 
@@ -307,7 +304,7 @@ class SectionTimer:
         The instance attribute set here shadows the class method for this
         benchmark's model only.
         """
-        if not self.time_sections:
+        if self.timer is None:
             return
         original = getattr(owner, method)
 
@@ -518,16 +515,16 @@ def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
 
 def watched_model(config: str,
                   device: torch.device,
-                  time_sections: bool = True,
+                  section_timer: Optional[str] = 'sync',
                   warp_sampler: Optional[str] = None,
                   channels_last: bool = False,
-                  concurrent_flow: bool = False,
-                  section_timer: str = 'sync') -> tuple:
+                  concurrent_flow: bool = False) -> tuple:
     """Build ``config`` (:func:`build_model`) and hook a
-    :class:`SectionTimer` (``section_timer``) onto its parts."""
+    :class:`SectionTimer` (``section_timer``, None: count only) onto its
+    parts."""
     model = build_model(config, device, warp_sampler, channels_last,
                         concurrent_flow)
-    timer = SectionTimer(device, time_sections, section_timer)
+    timer = SectionTimer(device, section_timer)
     for name, owner, method in section_parts(model):
         if method == 'forward':
             timer.watch(name, owner)
@@ -555,10 +552,10 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     """
     device = torch.device(args.device)
     models = [
-        watched_model(config, device, not args.no_section_times,
+        watched_model(config, device,
+                      None if args.no_section_times else args.section_timer,
                       args.warp_sampler, args.channels_last,
-                      args.concurrent_flow, args.section_timer)
-        for config in args.configs
+                      args.concurrent_flow) for config in args.configs
     ]
     first_detector = models[0][0].detector
     for config, (model, _) in zip(args.configs[1:], models[1:]):

@@ -253,6 +253,28 @@ class MemoryRFCN(BaseDetector):
             flow.record_stream(current)
         return flows, feature
 
+    def flows_and_feature(
+            self, state: MemoryState,
+            image: Tensor) -> Tuple[Dict[Hashable, Tensor], Tensor]:
+        """The frame's :meth:`anchor_flows` and F_t, as online testing
+        computes them: side by side on CUDA when ``concurrent_flow``
+        (:meth:`flows_beside_features`), else one after the other.
+
+        Args:
+            state (MemoryState): The per-video state (not changed).
+            image (Tensor): The current frame (N, 3, H, W), normalised.
+
+        Returns:
+            tuple: The flows (empty for an empty state) and F_t
+            (N, C, h, w).
+        """
+        if state.is_empty:
+            return {}, self.extract_feat(image)
+        if self.concurrent_flow and image.is_cuda:
+            return self.flows_beside_features(state, image)
+        feature = self.extract_feat(image)
+        return self.anchor_flows(state, image), feature
+
     @staticmethod
     def zero_non_finite_flows(
         flows: Dict[Hashable, Tensor]
@@ -492,13 +514,7 @@ class MemoryRFCN(BaseDetector):
                 f'{tuple(image.shape[-2:])} (H, W) after frames of '
                 f'{tuple(state.anchor_imgs[0].shape[-2:])}; the memory can '
                 f'only be warped between frames of one size')
-        if state.is_empty:
-            flows, feature = {}, self.extract_feat(image)
-        elif self.concurrent_flow and image.is_cuda:
-            flows, feature = self.flows_beside_features(state, image)
-        else:
-            feature = self.extract_feat(image)
-            flows = self.anchor_flows(state, image)
+        flows, feature = self.flows_and_feature(state, image)
         # Checked after the head: see check_flows_were_finite.
         flows, non_finite_count = self.zero_non_finite_flows(flows)
         memory = self.memory_step(

@@ -597,11 +597,7 @@ def test_cuda_online_memory_step_does_not_synchronise(
             torch.cuda.synchronize(cuda_device)
             torch.cuda.set_sync_debug_mode('error')
             try:
-                if t and concurrent_flow:
-                    flows, feature = model.flows_beside_features(state, image)
-                else:
-                    feature = model.extract_feat(image)
-                    flows = model.anchor_flows(state, image)
+                flows, feature = model.flows_and_feature(state, image)
                 flows, count = model.zero_non_finite_flows(flows)
                 model.memory_step(state, image, feature, 'v', t, flows=flows)
             finally:
