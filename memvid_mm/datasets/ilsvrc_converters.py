@@ -34,7 +34,10 @@ key frames are mmtrack's; they need not be the frames
 
 Bad input raises an error naming the file: a missing or malformed XML, an
 XML without ``<size>`` whose image is missing or unreadable, a video listed
-in ImageSets with no frames or with a gap in its frame numbers, a frame whose
+in ImageSets with no frames or with a gap in its frame numbers, a video
+with JPEG frames in ``Data/VID`` that have no XML (e.g. its last XMLs lost:
+the frame count comes from the XMLs), a val video whose frames in
+``val.txt`` are not exactly its XMLs' (naming the frames), a frame whose
 size differs from the video's first frame, a reversed box, a box coordinate
 that is not a finite number (``nan``, ``inf``), an ``<occluded>`` or
 ``<generated>`` other than 0 or 1, the same ``<trackid>`` twice in one
@@ -45,7 +48,9 @@ table (unless ``unknown_classes='skip'``, which drops and counts such
 boxes). With ``check_images=True`` every image is decoded and its size
 compared with the XML. Logged, not errors: frames without objects (normal
 in ILSVRC); boxes reaching more than 1 px past the image size (one warning
-per video, or for all of DET, with the count; kept unclipped); training
+per video, or for all of DET, with the count; kept unclipped); videos
+without an image directory in ``Data/VID`` (their frame count cannot be
+checked against the JPEGs; one warning with the count); training
 videos missing from ``key_frame_list`` (they get no key frames), listed
 videos that do not exist and listed videos that exist but are not in the
 training ImageSets (not converted); entries of ``key_frame_list`` with
@@ -346,17 +351,52 @@ def read_vid_video_list(root: str, split: str) -> List[str]:
             if len(tokens) < 2 or tokens[1] != '-1'
         }
     elif split == 'val':
-        path = osp.join(set_dir, 'val.txt')
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'val frame list not found: {path}')
-        names = {osp.dirname(tokens[0]) for tokens in _read_lines(path)}
-        if '' in names:
-            raise ValueError(f'{path}: lines must read <video>/<frame> '
-                             '<index>')
+        names = set(read_val_frame_list(root))
     else:
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    prefix = split + '/'
-    return sorted(n if n.startswith(prefix) else prefix + n for n in names)
+    return sorted(_with_split_prefix(n, split) for n in names)
+
+
+def _with_split_prefix(name: str, split: str) -> str:
+    """``name`` relative to ``Data/VID``: prefixed with ``<split>/``."""
+    return name if name.startswith(split + '/') else f'{split}/{name}'
+
+
+def read_val_frame_list(root: str) -> Dict[str, Dict[int, int]]:
+    """Read the frames ``ImageSets/VID/val.txt`` lists, per video.
+
+    Lines read ``<video>/<frame:06d> <index>``.
+
+    Args:
+        root (str): ILSVRC2015 root.
+
+    Returns:
+        dict[str, dict[int, int]]: Per video name (relative to
+        ``Data/VID``, starting with ``val/``), its listed 0-based frames,
+        each mapped to the (first) line number listing it.
+
+    Raises:
+        FileNotFoundError: If ``val.txt`` does not exist.
+        ValueError: Naming the file and line if a line does not read
+            ``<video>/<frame> <index>`` with a whole-number frame.
+    """
+    path = osp.join(root, 'ImageSets', 'VID', 'val.txt')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'val frame list not found: {path}')
+    frames: Dict[str, Dict[int, int]] = {}
+    with open(path) as f:
+        for line_no, line in enumerate(f, 1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            video, frame = osp.dirname(tokens[0]), osp.basename(tokens[0])
+            if not video or not frame.isdigit():
+                raise ValueError(f'{path}, line {line_no}: cannot parse '
+                                 f'{line.strip()!r}; lines must read '
+                                 '<video>/<frame> <index>')
+            frames.setdefault(_with_split_prefix(video, 'val'),
+                              {}).setdefault(int(frame), line_no)
+    return frames
 
 
 def _read_fgfa_lines(list_file: str) -> Dict[str, List[Tuple[int, int, int]]]:
@@ -452,6 +492,88 @@ def list_video_frames(ann_dir: str) -> int:
     return len(names)
 
 
+def _frame_names(frames: Sequence[int], limit: int = 5) -> str:
+    """``'000011, 000012'`` (the first ``limit``, then a count)."""
+    shown = ', '.join(f'{frame:06d}' for frame in frames[:limit])
+    more = len(frames) - limit
+    return shown + (f' and {more} more' if more > 0 else '')
+
+
+def check_video_images(root: str, name: str, num_frames: int) -> bool:
+    """Check that a VID video has no JPEG frame beyond its annotated ones.
+
+    The frame count comes from the XMLs (:func:`list_video_frames`), so a
+    video whose last XMLs are lost would otherwise convert shorter without
+    a word. Every ``*.JPEG`` of ``Data/VID/<video>`` must be one of
+    ``000000.JPEG`` to ``<num_frames - 1>.JPEG``. Annotated frames without
+    a JPEG are not looked for here: as before, images are read only with
+    ``check_images`` (or for an XML without ``<size>``), and loading a
+    missing image fails naming it.
+
+    Args:
+        root (str): ILSVRC2015 root.
+        name (str): Video name relative to ``Data/VID``.
+        num_frames (int): Number of annotated frames (XMLs) of the video.
+
+    Returns:
+        bool: False if the video has no image directory (nothing checked),
+        else True.
+
+    Raises:
+        ValueError: Naming the video and the JPEG frames, if a JPEG frame
+            has no XML (annotations missing, e.g. a video cut short at the
+            end).
+    """
+    img_dir = osp.join(root, 'Data', 'VID', name)
+    if not osp.isdir(img_dir):
+        return False
+    suffix = '.JPEG'
+    annotated = {f'{i:06d}{suffix}' for i in range(num_frames)}
+    no_xml = sorted(n for n in os.listdir(img_dir)
+                    if n.endswith(suffix) and n not in annotated)
+    if no_xml:
+        more = f' and {len(no_xml) - 5} more' if len(no_xml) > 5 else ''
+        raise ValueError(
+            f'video {name}: {len(no_xml)} JPEG frames in {img_dir} have no '
+            f"annotation XML ({', '.join(no_xml[:5])}{more}); "
+            f'Annotations/VID/{name} holds frames 000000..'
+            f'{num_frames - 1:06d} only: missing XMLs (a video cut short at '
+            'the end?)')
+    return True
+
+
+def _check_val_frames(listed: Dict[int, int], root: str, name: str,
+                      num_frames: int) -> None:
+    """Check that ``val.txt`` lists exactly the annotated frames of a video.
+
+    Args:
+        listed (dict[int, int]): The video's frames in ``val.txt`` and
+            their line numbers (see :func:`read_val_frame_list`).
+        root (str): ILSVRC2015 root.
+        name (str): Video name relative to ``Data/VID``.
+        num_frames (int): Number of annotated frames (XMLs) of the video.
+
+    Raises:
+        ValueError: Naming the list, the video and the frames (and the line
+            of the first listed frame without an XML).
+    """
+    path = osp.join(root, 'ImageSets', 'VID', 'val.txt')
+    no_xml = sorted(f for f in listed if f >= num_frames)
+    if no_xml:
+        raise ValueError(
+            f'{path}, line {listed[no_xml[0]]}: video {name} lists '
+            f'{len(no_xml)} frames without an annotation XML '
+            f'({_frame_names(no_xml)}); Annotations/VID/{name} holds frames '
+            f'000000..{num_frames - 1:06d}: missing XMLs (a video cut short '
+            'at the end?)')
+    unlisted = [f for f in range(num_frames) if f not in listed]
+    if unlisted:
+        raise ValueError(
+            f'{path}: video {name} has {len(unlisted)} annotated frames that '
+            f'are not listed ({_frame_names(unlisted)}); val.txt must list '
+            'every frame of its videos')
+
+
 class _CocoVIDWriter:
     """Accumulates CocoVID entries with running ids."""
 
@@ -534,12 +656,18 @@ def convert_vid(root: str,
     writer = _CocoVIDWriter(make_categories(class_table))
     fgfa = _read_fgfa_lines(key_frame_list) if key_frame_list else None
     videos = read_vid_video_list(root, split)
+    val_frames = read_val_frame_list(root) if split == 'val' else None
+    without_images: List[str] = []
     if fgfa is not None and split == 'train':
         _check_fgfa_list(fgfa, key_frame_list, root, videos)
     for video_id, name in enumerate(
             tqdm(videos, desc=f'VID {split}', disable=not show_progress), 1):
         num_frames = list_video_frames(
             osp.join(root, 'Annotations', 'VID', name))
+        if val_frames is not None:
+            _check_val_frames(val_frames[name], root, name, num_frames)
+        if not check_video_images(root, name, num_frames):
+            without_images.append(name)
         if split == 'val':
             key_frames = list(range(num_frames))
         elif fgfa is not None:
@@ -551,6 +679,12 @@ def convert_vid(root: str,
             dict(id=video_id, name=name, vid_train_frames=key_frames))
         _convert_video(writer, root, name, video_id, num_frames,
                        set(key_frames), check_images, unknown_classes)
+    _warn(
+        without_images, f'VID {split}: {len(without_images)} videos have no '
+        'image directory under Data/VID (e.g. '
+        f'{without_images[:3]}); their annotation XMLs could not be checked '
+        'against their JPEG frames, so frames missing at the end would go '
+        'unnoticed')
     _log_summary(writer, f'VID {split}')
     return writer.out
 

@@ -194,7 +194,8 @@ def check_bbox(ann: dict, ann_file: str) -> None:
     Well-formed is a list of exactly 4 finite numbers ``[x, y, w, h]`` with
     ``w >= 0`` and ``h >= 0`` (and, when given, a finite ``area``).
     Degenerate but well-formed boxes (``w`` or ``h`` below 1, zero area,
-    outside the image) pass; the dataset skips them as mmdet does.
+    outside the image) pass; the dataset skips them in training as mmdet
+    does and keeps them in test mode for the evaluation.
 
     Args:
         ann (dict): One CocoVID ``annotations`` entry.
@@ -219,7 +220,7 @@ def check_bbox(ann: dict, ann_file: str) -> None:
 
 
 def is_degenerate_box(ann: dict, img_info: dict) -> bool:
-    """Whether a checked box is one mmdet drops from training and GT.
+    """Whether a checked box is one mmdet drops (training only here).
 
     Args:
         ann (dict): Annotation whose ``bbox`` passed :func:`check_bbox`.
@@ -371,14 +372,21 @@ class ImagenetVIDDataset(BaseVideoDataset):
     int, a ``frame_id`` that is not an int, a flag (``is_vid_train_frame``,
     ``iscrowd``, ``ignore``, ``occluded``, ``generated``) that is not
     true/false or 0/1, an ``instance_id`` that is not an int, two images
-    with the same ``file_name``, or two annotations of the same box of one
+    with the same ``file_name``, two annotations of the same box of one
     track (same image, ``bbox``, category of the class list and
-    ``instance_id`` >= 0). Logged, not errors: exact repeats of untracked
-    (DET) boxes, kept and counted in one warning;
+    ``instance_id`` >= 0), or two boxes of one track in one image (same
+    image and ``instance_id`` >= 0, categories of the class list; named
+    with the image's ``file_name``). Logged, not errors: exact repeats of
+    untracked (DET) boxes, kept and counted in one warning;
     boxes of categories outside the class list (e.g. DET's
     ``other_categeries``), ignored as mmdet does; degenerate boxes (width or
-    height < 1, zero area, outside the image), skipped as mmdet does and
-    counted in one warning; boxes reaching more than 1 px past the image,
+    height < 1, zero area, outside the image; see
+    :func:`is_degenerate_box`), counted in one warning: in training skipped
+    as mmdet does (it cannot regress zero-size targets), in test mode kept
+    in ``instances``, so that the evaluation counts them as positives as
+    the ILSVRC devkit does (an XML box with ``xmin == xmax`` is an
+    inclusive box 1 px wide, COCO ``w`` 0); boxes reaching more than 1 px
+    past the image,
     kept unclipped and counted in one warning; ``videos`` entries without
     images; images without ``is_vid_train_frame`` (taken as True).
 
@@ -484,10 +492,18 @@ class ImagenetVIDDataset(BaseVideoDataset):
         counted = [
             a for a in anns.values() if a['category_id'] in self.cat2label
         ]
-        _check_unique((a for a in counted if _is_tracked(a)), _box_identity,
+        tracked = [a for a in counted if _is_tracked(a)]
+        _check_unique(tracked, _box_identity,
                       'annotations {0} and {1} are the same box '
                       '(image_id, bbox, category_id, instance_id) {2}',
                       self.ann_file)
+        for first, second, (image_id, instance_id) in _repeats(
+                tracked, lambda a: (a['image_id'], a['instance_id'])):
+            raise ValueError(
+                f'{self.ann_file}: annotations {first} and {second} give '
+                f'track instance_id {instance_id} two boxes in '
+                f"image {image_id} ({images[image_id]['file_name']}); a "
+                'track has one box per frame')
         self._log_repeated_untracked_boxes(
             [a for a in counted if not _is_tracked(a)])
         return list(anns.values())
@@ -521,12 +537,22 @@ class ImagenetVIDDataset(BaseVideoDataset):
                 num_degenerate += 1
             elif extends_beyond_image(ann, img):
                 beyond.append(ann)
-        if num_degenerate:
+        if num_degenerate and self.test_mode:
+            print_log(
+                f'{self.ann_file}: kept {num_degenerate} degenerate '
+                'ground-truth boxes (width or height < 1, zero area or '
+                'outside the image) for the evaluation, which counts them '
+                'as positives as the ILSVRC devkit does (training skips '
+                'them, as mmdet does)',
+                logger='current',
+                level=logging.WARNING)
+        elif num_degenerate:
             print_log(
                 f'{self.ann_file}: skipped {num_degenerate} degenerate '
                 'ground-truth boxes (width or height < 1, zero area or '
-                'outside the image), as mmdet does; they are not counted as '
-                'positives in the evaluation',
+                'outside the image), as mmdet does in training (in test '
+                'mode they are kept and counted as positives, as the ILSVRC '
+                'devkit does)',
                 logger='current',
                 level=logging.WARNING)
         if beyond:
@@ -599,11 +625,19 @@ class ImagenetVIDDataset(BaseVideoDataset):
                 and ann['category_id'] in self.cat2label)
 
     def _parse_instance(self, ann: dict, img_info: dict) -> Union[dict, None]:
-        """One annotation to an instance; None for boxes mmdet drops.
+        """One annotation to an instance; None for boxes not used.
+
+        Not used: boxes outside the class list or ignored and, in training
+        only, degenerate boxes (:func:`is_degenerate_box`), which mmdet
+        drops. In test mode degenerate boxes are kept: ``instances`` is the
+        ground truth of ``ImagenetVIDMetric`` and of the offline
+        evaluation, and the ILSVRC devkit counts every annotated box (a box
+        with COCO ``w`` 0 is 1 px wide in its inclusive pixel convention).
 
         The box must have passed :func:`check_bbox`.
         """
-        if not self._is_instance(ann) or is_degenerate_box(ann, img_info):
+        if not self._is_instance(ann) or (not self.test_mode and
+                                          is_degenerate_box(ann, img_info)):
             return None
         x1, y1, w, h = ann['bbox']
         return dict(

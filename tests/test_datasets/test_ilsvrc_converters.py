@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import os.path as osp
+import shutil
 import xml.etree.ElementTree as ET
 
 import cv2
@@ -284,6 +285,77 @@ def test_missing_frame_in_a_video_is_an_error(tiny_synthvid_copy):
             'train',
             SYNTHVID_CLASS_TABLE,
             show_progress=False)
+
+
+VAL_VIDEO = 'val/SynthVID_val_00000000'
+
+
+def test_train_video_cut_short_at_the_end_is_an_error(tiny_synthvid_copy):
+    """Its last XMLs lost (JPEGs there): before, 10 frames, an INFO line."""
+    for frame in (10, 11):
+        os.remove(_xml_path(tiny_synthvid_copy, frame))
+    with pytest.raises(
+            ValueError,
+            match=f'video {TRAIN_VIDEO}: 2 JPEG frames .* have no annotation '
+            r'XML \(000010.JPEG, 000011.JPEG\); .* holds frames '
+            '000000..000009 only'):
+        _convert_train(tiny_synthvid_copy)
+
+
+@pytest.mark.parametrize('remove_jpeg', [False, True])
+def test_val_video_cut_short_names_the_val_list_line(tiny_synthvid_copy,
+                                                     remove_jpeg):
+    """val.txt lists the frame; also caught when its JPEG is gone too."""
+    root = tiny_synthvid_copy
+    os.remove(_xml_path(root, 11, VAL_VIDEO))
+    if remove_jpeg:
+        os.remove(_img_path(root, 11, VAL_VIDEO))
+    with pytest.raises(
+            ValueError,
+            match=r'val.txt, line 12: video val/SynthVID_val_00000000 lists '
+            r'1 frames without an annotation XML \(000011\)'):
+        convert_vid(root, 'val', SYNTHVID_CLASS_TABLE, show_progress=False)
+
+
+def test_val_list_must_list_every_annotated_frame(tiny_synthvid_copy):
+    path = osp.join(tiny_synthvid_copy, 'ImageSets', 'VID', 'val.txt')
+    with open(path) as f:
+        lines = f.readlines()
+    with open(path, 'w') as f:
+        f.writelines(line for line in lines
+                     if not line.startswith('SynthVID_val_00000000/000005 '))
+    with pytest.raises(
+            ValueError,
+            match=r'val.txt: video val/SynthVID_val_00000000 has 1 annotated '
+            r'frames that are not listed \(000005\)'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'val',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
+    with open(path, 'w') as f:
+        f.writelines(lines + ['SynthVID_val_00000000 13\n'])
+    with pytest.raises(
+            ValueError, match=f'val.txt, line {len(lines) + 1}: cannot parse'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'val',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
+
+
+def test_video_without_image_directory_converts_with_a_warning(
+        tiny_synthvid_copy, log_records):
+    """Images are only read when asked: annotations alone still convert."""
+    shutil.rmtree(osp.dirname(_img_path(tiny_synthvid_copy, 0)))
+    assert len(_convert_train(tiny_synthvid_copy)['images']) == 24
+    warned = [
+        r.getMessage() for r in log_records
+        if 'no image directory' in r.getMessage()
+    ]
+    assert len(warned) == 1
+    assert warned[0].startswith('VID train: 1 videos have no image directory')
+    assert TRAIN_VIDEO in warned[0]
 
 
 def test_video_without_frames_is_an_error(tiny_synthvid_copy):

@@ -499,6 +499,36 @@ def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path,
     assert [len(f['instances']) for f in frames] == [0, 1, 0, 1]
 
 
+def test_degenerate_boxes_are_kept_in_test_mode(tmp_path, log_records):
+    """The evaluation reads test-mode ``instances``; the ILSVRC devkit
+    counts a box with xmin == xmax (COCO w 0) as a 1 px wide positive."""
+    coco = _mmtrack_vid_json()
+    for i, box in enumerate(([60, 10, 0, 30], [5, 5, 20, 0])):
+        coco['annotations'].append(
+            dict(
+                coco['annotations'][1],
+                id=10 + i,
+                instance_id=10 + i,
+                bbox=box,
+                area=0))
+    ann_file = _dump(coco, tmp_path / 'thin.json')
+    dataset = ImagenetVIDDataset(
+        ann_file=ann_file, pipeline=[], test_mode=True)
+    instances = dataset.get_data_info(0)['images'][3]['instances']
+    assert [(i['bbox'], i['instance_id']) for i in instances] == [
+        ([5, 5, 13, 13], 2), ([60, 10, 60, 40], 10), ([5, 5, 25, 5], 11)
+    ]
+    warned = [
+        r.getMessage() for r in log_records
+        if 'degenerate ground-truth' in r.getMessage()
+    ]
+    assert len(warned) == 1 and 'thin.json: kept 2 degenerate' in warned[0]
+    # training still drops them (mmdet cannot regress zero-size targets)
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    instances = dataset.get_data_info(0)['images'][3]['instances']
+    assert [i['instance_id'] for i in instances] == [2]
+
+
 def test_missing_or_corrupt_image_names_the_file(tiny_synthvid_copy):
     root = tiny_synthvid_copy
     dataset = _synthvid(root)
@@ -616,6 +646,34 @@ def test_same_box_of_another_track_or_unused_class_is_not_a_repeat(
     dataset = ImagenetVIDDataset(
         ann_file=ann_file, pipeline=[], metainfo=dict(classes=('airplane', )))
     assert dataset.get_data_info(0)['images'][1]['instances'] == []
+
+
+@pytest.mark.parametrize('test_mode', [False, True])
+@pytest.mark.parametrize('change', [
+    dict(bbox=[30, 30, 8, 8]),
+    dict(bbox=[30, 30, 8, 8], category_id=1),
+    dict(category_id=1),
+])
+def test_two_boxes_of_one_track_in_a_frame_name_the_file_image_and_track(
+        tmp_path, test_mode, change):
+    """A track has one box per frame: a second box (another box, class or
+    both) of the same instance_id in the same image is an error."""
+    coco = _mmtrack_vid_json()
+    coco['annotations'][1]['category_id'] = 2
+    coco['annotations'].append(
+        dict(coco['annotations'][1], id=7, **change))
+    ann_file = _dump(coco, tmp_path / 'two_boxes.json')
+    video = 'train/ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000'
+    with pytest.raises(
+            ValueError,
+            match=r'two_boxes.json: annotations 2 and 7 give track '
+            rf'instance_id 2 two boxes in image 4 \({video}/000003.JPEG\)'):
+        ImagenetVIDDataset(
+            ann_file=ann_file, pipeline=[], test_mode=test_mode)
+    # the same box of the track in another frame is fine
+    coco['annotations'][-1]['image_id'] = 3
+    ImagenetVIDDataset(
+        ann_file=_dump(coco, tmp_path / 'next_frame.json'), pipeline=[])
 
 
 def test_repeated_untracked_box_is_kept_with_one_warning(

@@ -386,8 +386,9 @@ def compute_motion_iou(annotations: Sequence[dict],
         list[np.ndarray]: One (G_f,) float64 array per frame.
 
     Raises:
-        ValueError: If two frames share a ``(video_id, frame_id)`` or a box
-            is not finite or reversed.
+        ValueError: If two frames share a ``(video_id, frame_id)``, a
+            ``frame_id`` is not an integer or a box is not finite or
+            reversed.
     """
     fields = dict(
         bboxes=((4, ), np.float64, True), instance_ids=((), np.int64, True))
@@ -461,8 +462,9 @@ def _index_videos(
         them and (F,) the int64 ``frame_id`` of each frame.
 
     Raises:
-        ValueError: If a key is missing or two frames share a
-            ``(video_id, frame_id)``, naming the video and frame.
+        ValueError: If a key is missing, a ``frame_id`` is not an integer
+            or two frames share a ``(video_id, frame_id)``, naming the
+            video and frame.
     """
     videos, frame_ids = [], []
     for i, ann in enumerate(annotations):
@@ -470,14 +472,15 @@ def _index_videos(
             if key not in ann:
                 raise ValueError(f'annotations[{i}] has no {key!r} (needed '
                                  'for the motion IoU)')
+        if not _is_integer(ann['frame_id']):
+            raise ValueError(
+                f'{_frame_name(annotations, i, "annotations")}: frame_id '
+                f"{ann['frame_id']!r:.50} is not an integer")
         videos.append(ann['video_id'])
-        frame_ids.append(ann['frame_id'])
+        frame_ids.append(int(ann['frame_id']))
     names, video_index = np.unique(np.asarray(videos), return_inverse=True)
     video_index = video_index.reshape(-1)
-    frame_ids = np.asarray(frame_ids)
-    if frame_ids.size and not np.issubdtype(frame_ids.dtype, np.integer):
-        raise TypeError('frame_id must be an integer')
-    frame_ids = frame_ids.astype(np.int64)
+    frame_ids = np.asarray(frame_ids, dtype=np.int64).reshape(-1)
     order = np.lexsort((frame_ids, video_index))
     repeat = np.flatnonzero((video_index[order][1:] == video_index[order][:-1])
                             & (frame_ids[order][1:] == frame_ids[order][:-1]))
@@ -489,6 +492,22 @@ def _index_videos(
             f'annotations[{second}]); each (video_id, frame_id) must appear '
             'once')
     return names, video_index, frame_ids
+
+
+def _is_integer(value) -> bool:
+    """Whether ``value`` is an integer scalar; bools are not.
+
+    An int, a numpy integer or a 0-d integer array / tensor is.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return array.ndim == 0 and np.issubdtype(array.dtype, np.integer)
 
 
 def _id_repr(value) -> str:
@@ -816,7 +835,9 @@ def eval_vid_map(det_results: Sequence[dict],
             for the GT, ``video_id`` / ``frame_id``): arrays of the wrong
             shape, non-finite boxes or scores, reversed GT boxes (x2 < x1
             or y2 < y1), non-integer labels or labels outside ``[0, C)``,
-            ``motion_ious`` outside [0, 1], or a repeated frame.
+            ``motion_ious`` outside [0, 1], or, where the motion IoU is
+            computed, a ``frame_id`` that is not an integer (bools are
+            not) or a repeated frame.
     """
     if len(det_results) != len(annotations):
         raise ValueError(f'det_results has {len(det_results)} frames but '

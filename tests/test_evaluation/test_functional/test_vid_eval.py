@@ -6,6 +6,7 @@ arithmetic, ``prec`` / ``rec`` are the cumulative precision / recall
 along the score ranking and ``env`` the precision envelope.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -320,6 +321,25 @@ def test_repeated_video_frame_raises():
         compute_motion_iou(anns)
     # the same frame_id in another video is another frame
     anns[2]['video_id'] = 1
+    assert evaluate(dets, anns)['mAP'] == 1.0
+
+
+@pytest.mark.parametrize('frame_id', [1.5, 2.0, '2', True, None])
+def test_non_integer_frame_id_raises_naming_the_frame(frame_id):
+    anns = [gt([BOX_A], video=7, frame=f) for f in range(3)]
+    anns[2]['frame_id'] = frame_id
+    dets = [det([BOX_A], [0.9]) for _ in anns]
+    match = (r'annotations\[2\] \(video_id=7, frame_id=' +
+             re.escape(repr(frame_id)) + r'\): frame_id .* is not an integer')
+    with pytest.raises(ValueError, match=match):
+        evaluate(dets, anns)
+    with pytest.raises(ValueError, match=match):
+        compute_motion_iou(anns)
+
+
+def test_numpy_and_0d_frame_ids_are_integers():
+    anns = [gt([BOX_A], frame=np.int32(0)), gt([BOX_A], frame=np.array(1))]
+    dets = [det([BOX_A], [0.9]) for _ in anns]
     assert evaluate(dets, anns)['mAP'] == 1.0
 
 

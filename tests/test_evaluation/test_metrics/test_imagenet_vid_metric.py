@@ -538,6 +538,62 @@ def test_offline_rescoring_reports_degradation_subsets(tmp_path):
     assert_same_metrics({f'vid/{k}': v for k, v in offline.items()}, online)
 
 
+def test_one_pixel_wide_or_tall_gts_count_as_in_the_devkit(tmp_path):
+    """An XML box with xmin == xmax is 1 px wide (inclusive pixels), COCO
+    w 0: the devkit counts it as a positive; so must the online metric and
+    the offline re-scoring (both read the test-mode dataset's GT)."""
+    boxes = ([10, 10, 20, 20], [60, 10, 0, 40], [10, 60, 30, 0])
+    data = dict(
+        categories=[
+            dict(id=i + 1, name=name, encode_name=f'n{i}')
+            for i, name in enumerate(CLASSES)
+        ],
+        videos=[dict(id=1, name='val/v')],
+        images=[
+            dict(
+                id=1,
+                video_id=1,
+                frame_id=0,
+                file_name='val/v/000000.JPEG',
+                height=100,
+                width=100)
+        ],
+        annotations=[
+            dict(
+                id=i + 1,
+                video_id=1,
+                image_id=1,
+                category_id=1,
+                instance_id=i + 1,
+                bbox=box,
+                area=box[2] * box[3],
+                iscrowd=False) for i, box in enumerate(boxes)
+        ])
+    ann_file = str(tmp_path / 'thin.json')
+    with open(ann_file, 'w') as f:
+        json.dump(data, f)
+    frames = load_frames(ann_file)
+    gt = instances_to_gt(frames[0]['instances'])
+    np.testing.assert_array_equal(
+        gt['gt_bboxes'],
+        [[10, 10, 30, 30], [60, 10, 60, 50], [10, 60, 40, 60]])
+    # one detection on each GT, the thin ones scored highest
+    preds = [
+        InstanceData(
+            bboxes=torch.tensor([[60, 10, 60, 50], [10, 60, 40, 60],
+                                 [10, 10, 30, 30]], dtype=torch.float32),
+            scores=torch.tensor([0.9, 0.85, 0.8]),
+            labels=torch.tensor([0, 0, 0]))
+    ]
+    online = run_metric(ImagenetVIDMetric(), image_steps(frames, preds))
+    assert online['vid/mAP'] == 1.0
+    path = str(tmp_path / 'results.pkl')
+    dump(frames, preds, path)
+    offline = load_tool().main([path, ann_file])
+    assert offline['mAP'] == 1.0
+    assert_same_metrics({f'vid/{k}': v for k, v in offline.items()}, online)
+
+
 def test_append_dump_metric_to_every_evaluator_form():
     dump = dict(type='DumpVIDResults', out_file_path='d.pkl')
     metric = dict(type='ImagenetVIDMetric')
