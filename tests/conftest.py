@@ -45,6 +45,19 @@ def log_records():
 
 
 @pytest.fixture
+def deterministic_algorithms():
+    """Turn deterministic algorithms on; restore the setting afterwards."""
+    was_enabled = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(
+            was_enabled, warn_only=was_warn_only)
+
+
+@pytest.fixture
 def cuda_device():
     """The CUDA device, with TF32 off so CUDA float32 is comparable to CPU.
 

@@ -27,7 +27,7 @@ from mmengine.registry import init_default_scope
 
 from ..models.detectors import MemoryRFCN
 from ..models.layers import MemoryState
-from ..utils import allow_full_checkpoint_loading, load_fitting_checkpoint
+from ..utils import full_checkpoint_loading, load_fitting_checkpoint
 
 
 def init_video_detector(config: Union[str, Config],
@@ -53,8 +53,8 @@ def init_video_detector(config: Union[str, Config],
     model = MODELS.build(cfg.model)
     dataset_meta = None
     if checkpoint is not None:
-        allow_full_checkpoint_loading()
-        loaded = load_fitting_checkpoint(model, checkpoint)
+        with full_checkpoint_loading():  # only for this trusted load
+            loaded = load_fitting_checkpoint(model, checkpoint)
         dataset_meta = loaded.get('meta', {}).get('dataset_meta')
     model.dataset_meta = dataset_meta or _test_dataset_meta(cfg)
     model.cfg = cfg

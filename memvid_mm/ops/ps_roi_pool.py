@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .deterministic import cumsum_last_two
 from .roi_utils import (BoxesType, check_batch_range, check_input,
                         chunked_ps_gather_sum, convert_boxes_to_rois,
                         coord_dtype, host_ints, pair_output_size)
@@ -91,7 +92,7 @@ def summed_area_table(input: Tensor) -> Tensor:
     wide = input.dtype in (torch.float32, torch.float64) and \
         input.device.type in ('cpu', 'cuda')
     table = input.to(torch.float64 if wide else torch.float32)
-    table = table.cumsum(-2).cumsum(-1)
+    table = cumsum_last_two(table)  # deterministic on CUDA if it must be
     return F.pad(table, (1, 0, 1, 0))
 
 

@@ -1,11 +1,13 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 from .checkpoint import load_fitting_checkpoint, non_finite_keys
 from .launch import (allow_full_checkpoint_loading, finish_distributed,
-                     flush_denormals_on_cpu, prepare_cpu_distributed)
+                     flush_denormals_on_cpu, full_checkpoint_loading,
+                     prepare_cpu_distributed)
 from .syncing_ops import SyncingOpRecorder
 
 __all__ = [
     'allow_full_checkpoint_loading', 'finish_distributed',
-    'flush_denormals_on_cpu', 'load_fitting_checkpoint', 'non_finite_keys',
+    'flush_denormals_on_cpu', 'full_checkpoint_loading',
+    'load_fitting_checkpoint', 'non_finite_keys',
     'prepare_cpu_distributed', 'SyncingOpRecorder'
 ]

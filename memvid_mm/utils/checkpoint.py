@@ -5,10 +5,13 @@ Testing and inference need every parameter of the model from the
 checkpoint. mmengine loads non-strictly by default and only logs a warning
 when keys are missing, left over or of another shape, which leaves those
 parameters at their random initialisation and the metrics silently wrong.
-Training (``load_from`` a per-frame R-FCN into a memory model) keeps
-mmengine's non-strict loading on purpose.
+Its strict mode raises on rank 0 only (the other ranks of a distributed
+test would go on with a partly random model), so the fit is also checked
+here, on every rank. Training (``load_from`` a per-frame R-FCN into a
+memory model) keeps mmengine's non-strict loading on purpose.
 """
-from typing import Dict, List, Union
+import re
+from typing import Dict, List, Mapping, Union
 
 import torch
 from mmengine.model import is_model_wrapper
@@ -33,6 +36,46 @@ def non_finite_keys(state_dict: Dict[str, Tensor]) -> List[str]:
         if isinstance(value, Tensor) and value.is_floating_point()
         and not bool(torch.isfinite(value).all())
     ]
+
+
+def state_dict_misfits(model: nn.Module,
+                       state_dict: Mapping[str, Tensor]) -> List[str]:
+    """What keeps ``state_dict`` from fitting ``model``, key by key.
+
+    Keys are compared as mmengine loads them: a leading ``module.`` (of a
+    wrapped model) is dropped, and a missing BatchNorm
+    ``num_batches_tracked`` is allowed.
+
+    Args:
+        model (nn.Module): The model to load into.
+        state_dict (Mapping[str, Tensor]): The checkpoint's weights.
+
+    Returns:
+        list[str]: One line per kind of misfit (missing keys, unexpected
+        keys, each size mismatch), worded as mmengine's strict load; empty
+        when the state dict fits.
+    """
+    expected = model.state_dict()
+    loaded = {re.sub(r'^module\.', '', k): v for k, v in state_dict.items()}
+    misfits = []
+    unexpected = [key for key in loaded if key not in expected]
+    if unexpected:
+        misfits.append('unexpected key in source state_dict: ' +
+                       ', '.join(unexpected))
+    missing = [
+        key for key in expected
+        if key not in loaded and 'num_batches_tracked' not in key
+    ]
+    if missing:
+        misfits.append('missing keys in source state_dict: ' +
+                       ', '.join(missing))
+    for key, value in expected.items():
+        shape = getattr(loaded.get(key), 'shape', value.shape)
+        if shape != value.shape:
+            misfits.append(f'size mismatch for {key}: copying a param with '
+                           f'shape {tuple(shape)} from checkpoint, the shape '
+                           f'in current model is {tuple(value.shape)}')
+    return misfits
 
 
 def load_fitting_checkpoint(target: Union[Runner, nn.Module],
@@ -63,13 +106,20 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
         else:
             checkpoint = load_checkpoint(
                 target, filename, map_location='cpu', strict=True)
-    except RuntimeError as err:
+    except RuntimeError as err:  # mmengine's strict load, on rank 0
         if _MISMATCH not in str(err):
             raise
         raise RuntimeError(
             f'checkpoint {filename} does not fit the model '
             f'({type(model).__name__}); was it trained with this config? '
             f'{err}') from err
+    misfits = state_dict_misfits(model,
+                                 checkpoint.get('state_dict', checkpoint))
+    if misfits:  # on the other ranks mmengine only loads what fits
+        raise RuntimeError(
+            f'checkpoint {filename} does not fit the model '
+            f'({type(model).__name__}); was it trained with this config? '
+            + '; '.join(misfits))
     bad = non_finite_keys(model.state_dict())
     if bad:
         raise ValueError(

@@ -18,9 +18,14 @@ developed on:
 * torch >= 2.6 loads checkpoints with ``weights_only=True`` by default, and
   mmengine 0.10.7 checkpoints hold Python objects (message hub history,
   dataset meta). :func:`allow_full_checkpoint_loading` restores the old
-  behaviour for this process; load only checkpoints you trust.
+  behaviour for this process (the tools' processes);
+  :func:`full_checkpoint_loading` only inside a ``with`` block (library
+  calls, which must not change the loading of the user's program). Load
+  only checkpoints you trust.
 """
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 import torch.distributed as torch_dist
@@ -42,9 +47,34 @@ def flush_denormals_on_cpu(device: str = 'cpu') -> bool:
 
 
 def allow_full_checkpoint_loading() -> None:
-    """Let ``torch.load`` unpickle mmengine checkpoints (trusted files)."""
+    """Let ``torch.load`` unpickle mmengine checkpoints (trusted files), for
+    the rest of this process and its children.
+
+    Only for a process that is entirely a memvid_mm tool; library code uses
+    :func:`full_checkpoint_loading`.
+    """
     if os.environ.get('TORCH_FORCE_WEIGHTS_ONLY_LOAD', '0') in ('0', ''):
         os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+
+
+@contextmanager
+def full_checkpoint_loading() -> Iterator[None]:
+    """Let ``torch.load`` unpickle mmengine checkpoints inside the block.
+
+    The environment variable that :func:`allow_full_checkpoint_loading`
+    sets is restored (or removed) on leaving the block, so later loads of
+    the caller's program keep PyTorch's ``weights_only`` default.
+    """
+    name = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
+    before = os.environ.get(name)
+    allow_full_checkpoint_loading()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:

@@ -1,4 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -91,3 +93,30 @@ def test_class_names_come_with_the_model(tmp_path):
         path)
     assert init_video_detector(RFCN_CFG, path).dataset_meta['classes'] == (
         'a', 'b', 'c', 'd')
+
+
+class Payload:
+    """An object whose unpickling would run code (here: set a flag)."""
+    ran = False
+
+    def __reduce__(self):
+        return (setattr, (Payload, 'ran', True))
+
+
+def test_loading_a_checkpoint_keeps_safe_loading_for_the_caller(
+        tmp_path, monkeypatch):
+    """init_video_detector loads its (trusted, mmengine) checkpoint in full,
+    but later ``torch.load`` calls of the caller stay ``weights_only``."""
+    monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
+    path = str(tmp_path / 'rfcn.pth')
+    model = init_video_detector(RFCN_CFG)
+    # a Python object beside the weights, as mmengine's message hub
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=dict(note=Payload)), path)
+    init_video_detector(RFCN_CFG, path)
+    assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
+    untrusted = str(tmp_path / 'untrusted.pth')
+    torch.save(Payload(), untrusted)
+    with pytest.raises(Exception, match='Weights only load failed'):
+        torch.load(untrusted)
+    assert not Payload.ran

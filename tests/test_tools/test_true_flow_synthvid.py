@@ -119,3 +119,10 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path):
             str(tmp_path / 'work'), '--cfg-options',
             f'test_dataloader.dataset.data_root={tmp_path}/'
         ])
+
+
+def test_tool_refuses_a_per_frame_config(tool, tmp_path):
+    rfcn_cfg = osp.join(REPO_ROOT,
+                        'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py')
+    with pytest.raises(ValueError, match='model.type MemoryRFCN'):
+        tool.main([rfcn_cfg, str(tmp_path / 'unused.pth')])

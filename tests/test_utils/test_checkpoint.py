@@ -43,6 +43,34 @@ def test_a_checkpoint_that_does_not_fit_names_file_and_keys(
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize('change, message', [
+    (lambda sd: sd.pop('0.bias'), 'missing keys in source state_dict: 0.bias'),
+    (lambda sd: sd.update(extra=torch.zeros(1)),
+     'unexpected key in source state_dict: extra'),
+    (lambda sd: sd.update({'1.weight': torch.ones(5)}),
+     r'size mismatch for 1.weight: copying a param with shape \(5,\)'),
+])
+def test_every_rank_refuses_a_checkpoint_that_does_not_fit(
+        tmp_path, monkeypatch, change, message):
+    """mmengine's strict load raises on rank 0 only; rank 1 of 2 here."""
+    monkeypatch.setattr('mmengine.runner.checkpoint.get_dist_info',
+                        lambda: (1, 2))
+    state_dict = small_model().state_dict()
+    change(state_dict)
+    path = save(tmp_path, state_dict)
+    with pytest.raises(RuntimeError,
+                       match=f'checkpoint {path} does not fit the model '
+                       fr'\(Sequential\).*{message}'):
+        load_fitting_checkpoint(small_model(), path)
+
+
+def test_a_wrapped_models_checkpoint_fits_and_bn_counts_may_miss(tmp_path):
+    source = small_model()
+    state_dict = {f'module.{k}': v for k, v in source.state_dict().items()}
+    state_dict.pop('module.1.num_batches_tracked')
+    load_fitting_checkpoint(small_model(), save(tmp_path, state_dict))
+
+
 def test_a_checkpoint_with_nan_weights_is_refused(tmp_path):
     state_dict = small_model().state_dict()
     state_dict['1.running_var'][2] = float('inf')

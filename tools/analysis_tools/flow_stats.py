@@ -31,6 +31,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint')
     parser.add_argument('--pairs', type=int, default=100,
                         help='consecutive frame pairs to measure')
+    parser.add_argument(
+        '--data-root',
+        help="the test set's data root (default: the config's)")
     return parser.parse_args()
 
 
@@ -39,8 +42,9 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     model = init_video_detector(cfg, args.checkpoint)
     dataset = cfg.test_dataloader.dataset
-    ann_file = osp.join(dataset.data_root, dataset.ann_file)
-    img_root = osp.join(dataset.data_root, dataset.data_prefix.img_path)
+    data_root = args.data_root or dataset.data_root
+    ann_file = osp.join(data_root, dataset.ann_file)
+    img_root = osp.join(data_root, dataset.data_prefix.img_path)
     with open(ann_file, encoding='utf-8') as f:
         coco = json.load(f)
     boxes = defaultdict(dict)

@@ -186,6 +186,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if cfg.model.get('type') != 'MemoryRFCN':
+        raise ValueError(f'{args.config}: the true flow replaces the FlowNet '
+                         f'of a memory model (model.type MemoryRFCN), got '
+                         f'model.type {cfg.model.get("type")}')
     cfg.model.motion.init_cfg = None  # replaced; nothing to load for it
     cfg.work_dir = args.work_dir
     cfg.load_from = None  # loaded below, strictly

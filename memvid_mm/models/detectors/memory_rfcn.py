@@ -370,6 +370,12 @@ class MemoryRFCN(BaseDetector):
             (N, C, h, w).
         """
         num_memories = len(self.strides)
+        if not state.is_empty and state.num_memories != num_memories:
+            raise ValueError(
+                f'video {video_id}: frame {frame_id}: the state holds '
+                f'{state.num_memories} memories, this model keeps '
+                f'{num_memories} (strides {tuple(self.strides)}); a state '
+                f'belongs to the model that wrote it')
         if state.is_empty:
             if feature is None:
                 raise ValueError('the first frame of a memory needs image '
@@ -562,7 +568,11 @@ class MemoryRFCN(BaseDetector):
 
     def _forward(self, inputs: Tensor,
                  data_samples: Sequence[TrackDataSample] = None) -> tuple:
-        """Raw head outputs at the last frame of clips (N, T, 3, H, W)."""
+        """Raw head outputs at the last frame of clips (N, T, 3, H, W).
+
+        ``data_samples`` is required (the RPN reads ``img_shape``); its
+        default is ``BaseModel.forward``'s.
+        """
         memories = self._clip_memories(inputs, [True] * inputs.shape[1], 1)
         samples = None
         if data_samples is not None:

@@ -111,6 +111,10 @@ class RFCN(TwoStageDetector):
     def _head_forward(self, x: tuple,
                       batch_data_samples: SampleList) -> tuple:
         """RPN proposals and raw R-FCN outputs on given feature maps."""
+        if batch_data_samples is None:
+            raise ValueError(
+                "tensor mode (mode='tensor', _forward) needs the data "
+                "samples: the RPN reads each image's img_shape")
         rpn_results = self.rpn_head.predict(
             x, batch_data_samples, rescale=False)
         return (self.roi_head.forward(x, rpn_results, batch_data_samples), )

@@ -70,6 +70,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...ops.deterministic import deterministic_cuda_required, resize_bilinear
+
 WARP_INTERPOLATIONS = ('bilinear', 'bicubic')
 # the two samplers; a warp's ``sampler`` may also be 'auto' (resolve_sampler)
 WARP_SAMPLERS = ('grid_sample', 'gather')
@@ -147,8 +149,9 @@ def flow_to_feature_displacement(flow: Tensor,
 
     The flow is resized with bilinear interpolation (``align_corners=
     False``, i.e. pixel centres are aligned, as between an image and its
-    stride-``s`` feature map) and its values are converted from image
-    pixels to feature cells: ``dx * w / W`` and ``dy * h / H``.
+    stride-``s`` feature map; :func:`~memvid_mm.ops.resize_bilinear`, so
+    also in deterministic CUDA training) and its values are converted from
+    image pixels to feature cells: ``dx * w / W`` and ``dy * h / H``.
 
     Args:
         flow (Tensor): ``(N, 2, H, W)`` displacement in image pixels
@@ -166,8 +169,7 @@ def flow_to_feature_displacement(flow: Tensor,
     H, W = flow.shape[-2:]
     if (h, w) == (H, W):
         return flow
-    disp = F.interpolate(
-        flow, size=(h, w), mode='bilinear', align_corners=False)
+    disp = resize_bilinear(flow, (h, w))
     return scale_flow_(disp, w / W, h / H)  # [N, 2, h, w]
 
 
@@ -272,40 +274,23 @@ def padded_grid_size(size: int) -> int:
     return 2**max(1, math.ceil(math.log2(max(size - 1, 1)))) + 1
 
 
-def grid_sample_backward_is_nondeterministic(
-        device: torch.device, needs_grad: bool) -> bool:
-    """Whether differentiating ``grid_sample`` here breaks determinism.
-
-    PyTorch's CUDA backward of ``grid_sample`` accumulates with atomics and
-    raises when deterministic algorithms are on (not in warn-only mode),
-    e.g. under mmengine's ``randomness=dict(deterministic=True)``.
-
-    Args:
-        device (torch.device): Device of the features.
-        needs_grad (bool): Whether the warp will be differentiated.
-
-    Returns:
-        bool: True on CUDA, with a gradient, under deterministic
-        algorithms.
-    """
-    return (torch.device(device).type == 'cuda' and needs_grad
-            and torch.are_deterministic_algorithms_enabled()
-            and not torch.is_deterministic_algorithms_warn_only_enabled())
-
-
 def check_deterministic_backward(device: torch.device,
                                  needs_grad: bool) -> None:
     """Refuse the ``grid_sample`` sampler where its backward would fail.
 
-    PyTorch raises at the *backward* pass
-    (:func:`grid_sample_backward_is_nondeterministic`); this check raises
-    at the forward pass instead, and says which sampler to use.
+    PyTorch's CUDA backward of ``grid_sample`` accumulates with atomics
+    and raises, at the *backward* pass, when deterministic algorithms are
+    on (not in warn-only mode), e.g. under mmengine's
+    ``randomness=dict(deterministic=True)``
+    (:func:`~memvid_mm.ops.deterministic.deterministic_cuda_required`).
+    This check raises at the forward pass instead, and says which sampler
+    to use.
 
     Args:
         device (torch.device): Device of the features.
         needs_grad (bool): Whether the warp will be differentiated.
     """
-    if grid_sample_backward_is_nondeterministic(device, needs_grad):
+    if deterministic_cuda_required(device, needs_grad):
         raise RuntimeError(
             "The warp's 'grid_sample' sampler has no deterministic CUDA "
             'backward, and deterministic algorithms are on (e.g. '
@@ -328,8 +313,8 @@ def resolve_sampler(sampler: str, device: torch.device,
         ``'grid_sample'`` on CUDA (one kernel launch instead of about 40)
         and ``'gather'`` on other devices (faster on the CPU) and under
         deterministic CUDA training
-        (:func:`grid_sample_backward_is_nondeterministic`). An explicit
-        ``'grid_sample'`` there raises (:func:`check_deterministic_backward`).
+        (:func:`check_deterministic_backward`). An explicit
+        ``'grid_sample'`` there raises.
     """
     check_sampler(sampler)
     if sampler == 'grid_sample':
@@ -337,8 +322,7 @@ def resolve_sampler(sampler: str, device: torch.device,
     if sampler != 'auto':
         return sampler
     if (torch.device(device).type == 'cuda'
-            and not grid_sample_backward_is_nondeterministic(
-                device, needs_grad)):
+            and not deterministic_cuda_required(device, needs_grad)):
         return 'grid_sample'
     return 'gather'
 

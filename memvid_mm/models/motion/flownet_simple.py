@@ -45,6 +45,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_with_prefix)
 from torch import Tensor
 
+from ...ops.deterministic import resize_bilinear
 from ...utils import non_finite_keys
 from ..layers.flow_warp import scale_flow_
 
@@ -128,6 +129,32 @@ def _deconv(in_channels: int, out_channels: int,
 def _predict_flow(in_channels: int) -> ConvModule:
     """3x3 conv (no bias, no activation) to the 2 flow channels."""
     return ConvModule(in_channels, 2, 3, padding=1, bias=False, act_cfg=None)
+
+
+def pretrained_init_cfg(init_cfg: OptMultiConfig) -> Optional[dict]:
+    """The ``Pretrained`` entry of an ``init_cfg``, if it has one.
+
+    Args:
+        init_cfg (dict | list[dict], optional): A module's ``init_cfg``.
+
+    Returns:
+        dict, optional: The ``init_cfg`` itself when it is a
+        ``Pretrained`` dict, the one ``Pretrained`` entry of a list, or
+        None.
+
+    Raises:
+        ValueError: When a list holds more than one ``Pretrained`` entry.
+    """
+    entries = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    pretrained = [
+        entry for entry in entries
+        if isinstance(entry, dict) and entry.get('type') == 'Pretrained'
+    ]
+    if len(pretrained) > 1:
+        raise ValueError(f'FlowNetSimple init_cfg holds {len(pretrained)} '
+                         f'Pretrained entries, expected at most one: '
+                         f'{init_cfg!r}')
+    return pretrained[0] if pretrained else None
 
 
 @MODELS.register_module()
@@ -256,13 +283,15 @@ class FlowNetSimple(BaseModule):
         ``flownet_simple.pth``) is loaded with ``strict=True``, by
         :meth:`load_pretrained`: mmengine's ``PretrainedInit`` loads with
         ``strict=False`` and would leave a random FlowNet, with only a
-        logged warning, for a checkpoint that does not fit.
+        logged warning, for a checkpoint that does not fit. In a list of
+        ``init_cfg`` s the ``Pretrained`` one is loaded the same way, and
+        the others are not applied: the strict load sets every parameter.
         """
-        if isinstance(self.init_cfg, dict) and \
-                self.init_cfg.get('type') == 'Pretrained':
+        pretrained = pretrained_init_cfg(self.init_cfg)
+        if pretrained is not None:
             self.load_pretrained(**{
                 k: v
-                for k, v in self.init_cfg.items() if k != 'type'
+                for k, v in pretrained.items() if k != 'type'
             })
             self._is_init = True
             return
@@ -422,13 +451,10 @@ class FlowNetSimple(BaseModule):
             Tensor: ``(N, 2, H, W)`` flow in input-image pixels.
         """
         (h, w), (H, W) = net_hw, img_hw
-        flow = F.interpolate(
-            raw, scale_factor=4, mode='bilinear', align_corners=False)
+        flow = resize_bilinear(raw, (raw.size(2) * 4, raw.size(3) * 4))
         flow = flow[:, :, :h, :w] * (self.flow_scale_factor * 4)
         if (h, w) != (H, W):
-            flow = F.interpolate(
-                flow, size=(H, W), mode='bilinear', align_corners=False)
-            flow = scale_flow_(flow, W / w, H / h)
+            flow = scale_flow_(resize_bilinear(flow, (H, W)), W / w, H / h)
         return flow  # [N, 2, H, W]
 
     def network_input(self, img_cur: Tensor,

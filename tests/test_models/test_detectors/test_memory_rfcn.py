@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 import copy
+import importlib
 import logging
 import random
 
@@ -319,6 +320,21 @@ def test_memory_step_first_write_is_the_feature(memnet_cfg):
         model.memory_step(MemoryState(), image, None, 'v', 0)
 
 
+def test_memory_step_refuses_a_state_of_another_model(
+        memnet_cfg, clocknet_cfg):
+    memnet, clocknet = build(memnet_cfg).eval(), build(clocknet_cfg).eval()
+    image = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for writer, reader in ((memnet, clocknet), (clocknet, memnet)):
+            state = MemoryState()
+            for t in range(2):
+                writer.memory_step(state, image, writer.extract_feat(image),
+                                   'v', t)
+            with pytest.raises(ValueError, match='frame 2: the state holds'):
+                reader.memory_step(state, image, reader.extract_feat(image),
+                                   'v', 2)
+
+
 def test_anchor_flows_are_one_flow_per_distinct_anchor(clocknet_cfg):
     """Flows computed before the step are those the step would compute."""
     model = build(clocknet_cfg).eval()
@@ -388,6 +404,8 @@ def test_tensor_mode_returns_tensors(memnet_cfg):
 
     collect(outs)
     assert flat and all(torch.isfinite(t).all() for t in flat)
+    with pytest.raises(ValueError, match='tensor mode .* needs the data'):
+        model(batch['inputs'], mode='tensor')
 
 
 def test_wrong_input_shape_raises(memnet_cfg):
@@ -738,3 +756,84 @@ def test_cuda_gradients_reach_flownet_and_earlier_frames(memnet_cfg,
                   if p.grad is not None]
     assert flow_grads and any(g.abs().sum() > 0 for g in flow_grads)
     assert all(g.device.type == 'cuda' for g in flow_grads)
+
+
+# backward ops PyTorch refuses on CUDA under deterministic algorithms
+# (torch.use_deterministic_algorithms' documentation); CumsumBackward0
+# stands for a floating cumsum, whose CUDA forward is refused already
+REFUSED_IN_DETERMINISTIC_CUDA = {
+    'UpsampleBilinear2DBackward0', 'UpsampleBicubic2DBackward0',
+    'GridSampler2DBackward0', 'CumsumBackward0', 'AdaptiveAvgPool2DBackward0',
+    'ReflectionPad2DBackward0'
+}
+
+
+def autograd_op_names(tensor):
+    """Names of every backward node in ``tensor``'s autograd graph."""
+    names, seen, stack = set(), set(), [tensor.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(type(node).__name__)
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return names
+
+
+def training_loss(cfg, roi_op):
+    """Total loss of a MemNet on 2 clips of 3 frames, FlowNet at half
+    resolution (two flow resizes) and the given PS RoI op."""
+    cfg = copy.deepcopy(cfg)
+    cfg.motion.img_scale_factor = 0.5
+    cfg.detector.roi_head.bbox_head.roi_op = roi_op
+    cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='all')
+    torch.manual_seed(0)  # the same weights
+    model = build(cfg).train()
+    batch = preprocess(model, packed_clips(2, 3), True)
+    torch.manual_seed(0)  # the same RPN and R-FCN samples
+    losses = model.loss(batch['inputs'], batch['data_samples'])
+    return sum(v for k, v in losses.items()
+               if 'loss' in k and not isinstance(v, list))
+
+
+@pytest.mark.parametrize('roi_op', ['align', 'pool'])
+def test_deterministic_cuda_training_avoids_refused_ops(
+        memnet_cfg, monkeypatch, roi_op):
+    """Training as under ``randomness=dict(deterministic=True)`` on CUDA
+    (the device check forced on the CPU) uses no op that PyTorch refuses
+    there, and computes the same loss."""
+    usual = training_loss(memnet_cfg, roi_op)
+    assert 'UpsampleBilinear2DBackward0' in autograd_op_names(usual)
+
+    def as_on_cuda(device, needs_grad=True):
+        return needs_grad
+
+    # the module, not the function memvid_mm.models.layers.flow_warp
+    for module in ('memvid_mm.ops.deterministic',
+                   'memvid_mm.models.layers.flow_warp'):
+        monkeypatch.setattr(
+            importlib.import_module(module), 'deterministic_cuda_required',
+            as_on_cuda)
+    deterministic = training_loss(memnet_cfg, roi_op)
+    assert not autograd_op_names(deterministic) & \
+        REFUSED_IN_DETERMINISTIC_CUDA
+    assert torch.allclose(deterministic, usual, rtol=1e-5)
+
+
+@pytest.mark.parametrize('roi_op', ['align', 'pool'])
+def test_cuda_training_runs_under_deterministic_algorithms(
+        memnet_cfg, cuda_device, deterministic_algorithms, monkeypatch,
+        roi_op):
+    # cuBLAS needs a fixed workspace to be deterministic
+    monkeypatch.setenv('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.motion.img_scale_factor = 0.5
+    cfg.detector.roi_head.bbox_head.roi_op = roi_op
+    model = build(cfg).to(cuda_device).train()
+    batch = preprocess(model, packed_clips(2, 3), True)
+    losses = model.loss(batch['inputs'], batch['data_samples'])
+    sum(v for k, v in losses.items()
+        if 'loss' in k and not isinstance(v, list)).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.motion.parameters())

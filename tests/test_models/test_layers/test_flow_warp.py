@@ -408,16 +408,6 @@ def test_half_precision_features_keep_their_dtype(half, sampler):
     assert torch.allclose(out.float(), reference, atol=0.05)
 
 
-@pytest.fixture
-def deterministic_algorithms():
-    """Turn deterministic algorithms on; restore the setting afterwards."""
-    was_enabled = torch.are_deterministic_algorithms_enabled()
-    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True)
-    yield
-    torch.use_deterministic_algorithms(was_enabled, warn_only=was_warn_only)
-
-
 def test_auto_sampler_is_grid_sample_on_cuda_and_gather_elsewhere():
     cuda, cpu = torch.device('cuda'), torch.device('cpu')  # no GPU needed
     assert resolve_sampler('auto', cuda, needs_grad=True) == 'grid_sample'

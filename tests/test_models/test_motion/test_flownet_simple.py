@@ -157,6 +157,38 @@ def test_pretrained_init_cfg_loads_strictly(tmp_path):
         target.init_weights()
 
 
+def test_pretrained_in_an_init_cfg_list_loads_strictly(tmp_path):
+    """A list ``init_cfg`` (which mmengine allows) is no way around the
+    strict load."""
+    source = FlowNetSimple(width_divisor=8)
+    fitting = tmp_path / 'fitting.pth'
+    torch.save(source.state_dict(), fitting)
+    target = FlowNetSimple(
+        width_divisor=8,
+        init_cfg=[
+            dict(type='Kaiming', layer='Conv2d'),
+            dict(type='Pretrained', checkpoint=str(fitting))
+        ])
+    target.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+    other = tmp_path / 'other.pth'
+    torch.save(FlowNetSimple(width_divisor=4).state_dict(), other)
+    target = FlowNetSimple(
+        width_divisor=8,
+        init_cfg=[dict(type='Pretrained', checkpoint=str(other))])
+    with pytest.raises(RuntimeError, match='other.pth does not fit'):
+        target.init_weights()
+    target = FlowNetSimple(
+        width_divisor=8,
+        init_cfg=[
+            dict(type='Pretrained', checkpoint=str(fitting)),
+            dict(type='Pretrained', checkpoint=str(other))
+        ])
+    with pytest.raises(ValueError, match='2 Pretrained entries'):
+        target.init_weights()
+
+
 def test_constants_are_non_persistent_buffers(flownet):
     buffers = dict(flownet.named_buffers())
     for name in ('img_norm_mean', 'img_norm_std', 'flow_img_norm_mean',
