@@ -474,19 +474,28 @@ def test_malformed_bbox_names_the_file_and_annotation(tmp_path, bbox):
         ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
 
 
-def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path,
-                                                       log_records):
+def _with_extra_tracks(boxes, areas):
+    """mmtrack's VID json with one more track per box (ids and instance ids
+    10, 11, ...) in the image of its second annotation."""
     coco = _mmtrack_vid_json()
-    # zero width, width < 1, outside the 64x48 image, zero area
-    degenerate = ([5, 5, 0, 8], [5, 5, 0.5, 8], [100, 100, 5, 5], [5, 5, 8, 8])
-    for i, box in enumerate(degenerate):
+    for i, (box, area) in enumerate(zip(boxes, areas)):
         coco['annotations'].append(
             dict(
                 coco['annotations'][1],
                 id=10 + i,
                 instance_id=10 + i,
                 bbox=box,
-                area=0 if i == 3 else box[2] * box[3]))
+                area=area))
+    return coco
+
+
+def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path,
+                                                       log_records):
+    # zero width, width < 1, outside the 64x48 image, zero area
+    degenerate = ([5, 5, 0, 8], [5, 5, 0.5, 8], [100, 100, 5, 5], [5, 5, 8, 8])
+    coco = _with_extra_tracks(degenerate,
+                              [box[2] * box[3] for box in degenerate[:3]] +
+                              [0])
     ann_file = _dump(coco, tmp_path / 'degenerate.json')
     dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
     warned = [
@@ -502,15 +511,7 @@ def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path,
 def test_degenerate_boxes_are_kept_in_test_mode(tmp_path, log_records):
     """The evaluation reads test-mode ``instances``; the ILSVRC devkit
     counts a box with xmin == xmax (COCO w 0) as a 1 px wide positive."""
-    coco = _mmtrack_vid_json()
-    for i, box in enumerate(([60, 10, 0, 30], [5, 5, 20, 0])):
-        coco['annotations'].append(
-            dict(
-                coco['annotations'][1],
-                id=10 + i,
-                instance_id=10 + i,
-                bbox=box,
-                area=0))
+    coco = _with_extra_tracks(([60, 10, 0, 30], [5, 5, 20, 0]), (0, 0))
     ann_file = _dump(coco, tmp_path / 'thin.json')
     dataset = ImagenetVIDDataset(
         ann_file=ann_file, pipeline=[], test_mode=True)

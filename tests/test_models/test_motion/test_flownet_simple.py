@@ -116,10 +116,13 @@ def test_pretrained_init_cfg_loads_strictly(tmp_path):
             f'motion.{k}': v
             for k, v in source.state_dict().items()
         }), detector)
+    # a list init_cfg (which mmengine allows) loads strictly too
     for init_cfg in (dict(type='Pretrained', checkpoint=str(plain)),
                      dict(type='Pretrained', checkpoint=str(wrapped)),
                      dict(type='Pretrained', checkpoint=str(detector),
-                          prefix='motion.')):
+                          prefix='motion.'),
+                     [dict(type='Kaiming', layer='Conv2d'),
+                      dict(type='Pretrained', checkpoint=str(plain))]):
         target = FlowNetSimple(width_divisor=8, init_cfg=init_cfg)
         target.init_weights()
         for key, value in source.state_dict().items():
@@ -127,10 +130,15 @@ def test_pretrained_init_cfg_loads_strictly(tmp_path):
     # a checkpoint of another width does not fit: a clear error
     other = tmp_path / 'other.pth'
     torch.save(FlowNetSimple(width_divisor=4).state_dict(), other)
+    other_cfg = dict(type='Pretrained', checkpoint=str(other))
+    for init_cfg in (other_cfg, [other_cfg]):
+        target = FlowNetSimple(width_divisor=8, init_cfg=init_cfg)
+        with pytest.raises(RuntimeError, match='other.pth does not fit'):
+            target.init_weights()
     target = FlowNetSimple(
         width_divisor=8,
-        init_cfg=dict(type='Pretrained', checkpoint=str(other)))
-    with pytest.raises(RuntimeError, match='other.pth does not fit'):
+        init_cfg=[dict(type='Pretrained', checkpoint=str(plain)), other_cfg])
+    with pytest.raises(ValueError, match='2 Pretrained entries'):
         target.init_weights()
     # a missing key is an error too, not a partly random network
     partial = tmp_path / 'partial.pth'
@@ -154,38 +162,6 @@ def test_pretrained_init_cfg_loads_strictly(tmp_path):
     with pytest.raises(ValueError,
                        match='diverged.pth holds NaN or infinite values in '
                        'conv2.0.conv.weight'):
-        target.init_weights()
-
-
-def test_pretrained_in_an_init_cfg_list_loads_strictly(tmp_path):
-    """A list ``init_cfg`` (which mmengine allows) is no way around the
-    strict load."""
-    source = FlowNetSimple(width_divisor=8)
-    fitting = tmp_path / 'fitting.pth'
-    torch.save(source.state_dict(), fitting)
-    target = FlowNetSimple(
-        width_divisor=8,
-        init_cfg=[
-            dict(type='Kaiming', layer='Conv2d'),
-            dict(type='Pretrained', checkpoint=str(fitting))
-        ])
-    target.init_weights()
-    for key, value in source.state_dict().items():
-        assert torch.equal(target.state_dict()[key], value), key
-    other = tmp_path / 'other.pth'
-    torch.save(FlowNetSimple(width_divisor=4).state_dict(), other)
-    target = FlowNetSimple(
-        width_divisor=8,
-        init_cfg=[dict(type='Pretrained', checkpoint=str(other))])
-    with pytest.raises(RuntimeError, match='other.pth does not fit'):
-        target.init_weights()
-    target = FlowNetSimple(
-        width_divisor=8,
-        init_cfg=[
-            dict(type='Pretrained', checkpoint=str(fitting)),
-            dict(type='Pretrained', checkpoint=str(other))
-        ])
-    with pytest.raises(ValueError, match='2 Pretrained entries'):
         target.init_weights()
 
 
