@@ -13,6 +13,10 @@ def test_count_operations_leaves_out_views():
     x = torch.randn(3, 4)
     # add, view, mul: three top-level operations, two of them compute
     assert tool.count_operations(lambda: (x + 1).view(-1) * 2) == (3, 2)
+    # a conversion that returns its input does not compute; one that
+    # copies (float to int64, as the gather sampler's cell indices) does
+    assert tool.count_operations(lambda: x.to(torch.float32)) == (1, 0)
+    assert tool.count_operations(lambda: x.long()) == (1, 1)
 
 
 def test_reports_every_shape_interpolation_and_sampler():

@@ -597,8 +597,10 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
             dict(
                 config=config,
                 ms=1000 * total / args.frames,
-                median_ms=1000 * float(seconds.median()),
-                median_ratio=float((seconds / first_seconds).median()),
+                # the middle value, or the mean of the two middle ones
+                # (Tensor.median would give the lower one)
+                median_ms=1000 * float(seconds.quantile(0.5)),
+                median_ratio=float((seconds / first_seconds).quantile(0.5)),
                 ratio_interval=(low, high),
                 page_faults=faults / args.frames if counts_faults else None,
                 memory_ms=1000 * sum(timer.seconds[k] for k in

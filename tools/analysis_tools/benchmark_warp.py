@@ -8,12 +8,12 @@ than its FLOPs. The tool runs the FlowWarp neck (flow resize included) once,
 as :class:`MemoryRFCN` calls it (``check_finite=False``: the detector
 guards each frame's flows once, without a host read, and checks them after
 the head), under ``torch.profiler`` and counts the top-level ``aten``
-operations: all
-of them, and those that compute (views, reshapes, expands and no-op dtype
-conversions left out). Then it times the call (median of ``--repeats``,
-without autograd). Every shape and interpolation is run with both
-samplers of the neck: ``grid_sample`` (one fused kernel) and ``gather``
-(one gather per kernel tap).
+operations: all of them, and those that compute (views, reshapes, expands
+and dtype conversions that return their input left out; a conversion that
+copies, such as float to int64, computes). Then it times the call (median
+of ``--repeats``, without autograd). Every shape and interpolation is run
+with both samplers of the neck: ``grid_sample`` (one fused kernel) and
+``gather`` (one gather per kernel tap).
 
 Shapes: ``paper``, a (1, 1024, 38, 63) map warped with a 600x1000 flow
 (R-101 at stride 16); ``tiny``, a (1, 64, 12, 20) map with a 96x160 flow
@@ -24,6 +24,7 @@ Example::
     python tools/analysis_tools/benchmark_warp.py --threads 2
 """
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -44,11 +45,20 @@ SHAPES = {
 # top-level aten operations that only describe or alias a tensor
 NON_COMPUTING = frozenset({
     'aten::view', 'aten::expand', 'aten::select', 'aten::unbind',
-    'aten::reshape', 'aten::unsqueeze', 'aten::slice', 'aten::to',
-    'aten::_unsafe_view', 'aten::alias', 'aten::as_strided',
-    'aten::flatten', 'aten::promote_types', 'aten::detach',
-    'aten::lift_fresh', 'aten::detach_', 'aten::permute'
+    'aten::reshape', 'aten::unsqueeze', 'aten::slice', 'aten::_unsafe_view',
+    'aten::alias', 'aten::as_strided', 'aten::flatten',
+    'aten::promote_types', 'aten::detach', 'aten::lift_fresh',
+    'aten::detach_', 'aten::permute'
 })
+
+
+def computes(event) -> bool:
+    """Whether a top-level aten operation does work: not a view, and not
+    an ``aten::to`` that returns its input (one that copies calls
+    ``aten::_to_copy``)."""
+    if event.name == 'aten::to':
+        return bool(event.cpu_children)
+    return event.name not in NON_COMPUTING
 
 
 def count_operations(fn) -> Tuple[int, int]:
@@ -60,12 +70,12 @@ def count_operations(fn) -> Tuple[int, int]:
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         fn()
     top = [
-        event.name for event in prof.events()
+        event for event in prof.events()
         if event.name.startswith('aten::') and (
             event.cpu_parent is None
             or not event.cpu_parent.name.startswith('aten::'))
     ]
-    return len(top), sum(name not in NON_COMPUTING for name in top)
+    return len(top), sum(computes(event) for event in top)
 
 
 def median_ms(fn, repeats: int, device: torch.device) -> float:
@@ -78,7 +88,7 @@ def median_ms(fn, repeats: int, device: torch.device) -> float:
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
-    return 1000 * sorted(times)[len(times) // 2]
+    return 1000 * statistics.median(times)
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ from collections import defaultdict
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, record_function
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -85,8 +86,21 @@ def mark_sections(model: torch.nn.Module) -> None:
 
         return call
 
-    for name, owner, method in benchmark.section_parts(model):
+    for name, owner, method in profiled_parts(model):
         setattr(owner, method, marked(name, getattr(owner, method)))
+
+
+def profiled_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
+    """:func:`benchmark.section_parts`, with the aggregation's two kinds of
+    call apart: ``aggregation: psi`` (a memory's psi, Eq. 3-4) and
+    ``aggregation: combine`` (the mean of the memories), so that a row's
+    GFLOPs per call is the FLOPs of one kind of call."""
+    parts = []
+    for name, owner, method in benchmark.section_parts(model):
+        if name == 'aggregation':
+            name += ': combine' if method == 'combine' else ': psi'
+        parts.append((name, owner, method))
+    return parts
 
 
 def count_sections(model: torch.nn.Module,
@@ -110,13 +124,15 @@ def count_sections(model: torch.nn.Module,
     Returns:
         tuple[dict, float]: Per section that was called, ``gflops`` and
         ``syncing_ops`` per call; and the syncing ops per frame, inside
-        the sections or not.
+        the sections or not, over the frames after the first (the first
+        starts the memory: it has no flow to check), or of the one frame.
     """
     flop_counter = FlopCounterMode(display=False)
     recorder = SyncingOpRecorder()
     flops: Dict[str, float] = defaultdict(float)
     syncing_ops: Dict[str, int] = defaultdict(int)
     calls: Dict[str, int] = defaultdict(int)
+    frame_ops: List[int] = []
 
     def counted(name: str, original: Callable) -> Callable:
 
@@ -131,13 +147,14 @@ def count_sections(model: torch.nn.Module,
 
         return call
 
-    parts = benchmark.section_parts(model)
+    parts = profiled_parts(model)
     for name, owner, method in parts:
         setattr(owner, method, counted(name, getattr(owner, method)))
     try:
         with torch.no_grad(), flop_counter, recorder:
             for inputs, samples in frames:
                 model.predict(inputs, samples)
+                frame_ops.append(len(recorder.ops) - sum(frame_ops))
     finally:
         for _, owner, method in parts:
             delattr(owner, method)
@@ -147,7 +164,8 @@ def count_sections(model: torch.nn.Module,
             syncing_ops=syncing_ops[name] / calls[name])
         for name in calls
     }
-    return per_call, len(recorder.ops) / len(frames)
+    after_first = frame_ops[1:] or frame_ops
+    return per_call, sum(after_first) / len(after_first)
 
 
 def section_rows(events, frames: int, on_cuda: bool) -> List[Dict]:
@@ -164,7 +182,10 @@ def section_rows(events, frames: int, on_cuda: bool) -> List[Dict]:
     """
     rows = []
     for event in events:
-        if not event.key.startswith(SECTION_PREFIX):
+        # on CUDA the profiler also lists a device-side copy of each range;
+        # the host-side one carries the device time of its kernels
+        if (not event.key.startswith(SECTION_PREFIX)
+                or event.device_type != DeviceType.CPU):
             continue
         rows.append(
             dict(
@@ -224,7 +245,8 @@ def main() -> None:
               f"{row['host_ms']:.3f} | {device_ms} | {count} |")
     print(f'\nsyncing ops per frame (host reads of device values and '
           f'tensors made from host data, on the {args.warmup} warm-up '
-          f'frames; mmcv\'s NMS not seen): {frame_syncing_ops:.2f}')
+          f'frames after the first, which starts the memory; mmcv\'s NMS '
+          f'not seen): {frame_syncing_ops:.2f}')
     sort_key = 'self_device_time_total' if on_cuda else 'self_cpu_time_total'
     operations = [e for e in events if not e.key.startswith(SECTION_PREFIX)]
     operations.sort(key=lambda e: getattr(e, sort_key), reverse=True)
