@@ -89,6 +89,29 @@ def takes_evidence(frame_index: int, strides: Sequence[int]) -> List[bool]:
     return [frame_index % int(s) == 0 for s in strides]
 
 
+def memories_without_clip_updates(strides: Sequence[int], num_frames: int,
+                                  clip_stride: int) -> List[int]:
+    """Memories that take no evidence after the first frame of a clip.
+
+    A training clip of T positions ``clip_stride`` frames apart starts every
+    memory at position 0; memory k takes evidence again only at positions
+    ``t >= 1`` with ``t * clip_stride % strides[k] == 0``.
+
+    Args:
+        strides (Sequence[int]): Stride of each memory.
+        num_frames (int): Clip positions T.
+        clip_stride (int): Frames between clip positions.
+
+    Returns:
+        list[int]: The indices k of the memories that are never updated
+        (their psi is not applied) after position 0.
+    """
+    return [
+        k for k, stride in enumerate(strides) if not any(
+            t * clip_stride % int(stride) == 0 for t in range(1, num_frames))
+    ]
+
+
 def check_same_memory_shapes(memories: Sequence[Tensor]) -> None:
     """Raise unless the memories are ``(N, C, h, w)`` maps of one shape.
 
@@ -297,6 +320,30 @@ class ClockNetAggregator(BaseModule):
             list[bool]: K flags (all True at ``frame_index == 0``).
         """
         return takes_evidence(frame_index, self.strides)
+
+    def psi_without_clip_updates(self, num_frames: int,
+                                 clip_stride: int) -> List[int]:
+        """Memories whose own learned psi a training clip never applies.
+
+        Only with ``share_memnet=False`` does a memory have a psi of its
+        own; one that takes no evidence after the first clip frame
+        (:func:`memories_without_clip_updates`) gets no gradient then.
+
+        Args:
+            num_frames (int): Clip positions T.
+            clip_stride (int): Frames between clip positions.
+
+        Returns:
+            list[int]: Indices k of such memories (empty when psi is shared
+            or has no parameters).
+        """
+        if self.share_memnet:
+            return []
+        return [
+            k for k in memories_without_clip_updates(
+                self.strides, num_frames, clip_stride)
+            if any(p.requires_grad for p in self.memnets[k].parameters())
+        ]
 
     def update(self, k: int, warped_memory: Tensor, feature: Tensor) -> Tensor:
         """Apply memory k's psi.

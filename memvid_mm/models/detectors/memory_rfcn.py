@@ -18,6 +18,7 @@ One frame step (Eq. 1-2 of the paper, generalised to ClockNet):
 """
 import logging
 import random
+import warnings
 from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -33,6 +34,7 @@ from ..aggregators import ClockNetAggregator, MemNetAggregator
 from ..layers import MemoryState
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
+from .rfcn import check_tensor_mode_samples
 
 
 def evidence_keep_mask(num_frames: int, drop_prob: float,
@@ -437,15 +439,24 @@ class MemoryRFCN(BaseDetector):
         ]
 
     @staticmethod
-    def clip_stride_of(data_samples: Sequence[TrackDataSample]) -> int:
+    def clip_stride_of(data_samples: Sequence[TrackDataSample],
+                       default: Optional[int] = None) -> int:
         """The temporal stride of the training clips, from their metainfo.
 
         ``CausalClipSample`` records it as ``clip_stride`` (pack it with
         ``PackTrackInputs(meta_keys=('clip_stride', ...))``); all clips of
         a batch must share it.
+
+        Args:
+            data_samples (Sequence[TrackDataSample]): The N clips.
+            default (int, optional): The stride of clips without the
+                metainfo. Defaults to None: such clips are an error.
+
+        Returns:
+            int: The clips' stride.
         """
         strides = {
-            sample[0].metainfo.get('clip_stride')
+            sample[0].metainfo.get('clip_stride', default)
             for sample in data_samples
         }
         if None in strides:
@@ -467,14 +478,27 @@ class MemoryRFCN(BaseDetector):
         the loss frames (``loss_frames``) from the memory features. Each
         clip starts its memories afresh, as a test video does: its first
         frame is frame 0 of the ClockNet schedule wherever the clip lies in
-        its video, and position t is ``t * clip_stride`` frames later.
+        its video, and position t is ``t * clip_stride`` frames later. A
+        clip clamped at the start of its video (``CausalClipSample``
+        repeats frame 0) counts its repeats as frames of a paused video:
+        the same image, no motion, the clocks running on.
         """
         check_clip_inputs(inputs, data_samples)
         num_frames = inputs.shape[1]
+        clip_stride = self.clip_stride_of(data_samples)
+        untrained = self.aggregator.psi_without_clip_updates(
+            num_frames, clip_stride)
+        if untrained:
+            warnings.warn(
+                f'memories {untrained} (strides '
+                f'{[self.strides[k] for k in untrained]}) take no evidence '
+                f'after the first frame of {num_frames}-frame clips of '
+                f'stride {clip_stride}: their own psi (share_memnet=False) '
+                'gets no gradient; train on longer clips, a larger clip '
+                'stride, or share psi')
         keep = evidence_keep_mask(num_frames, self.evidence_drop_prob,
                                   self.rng)
-        memories = self._clip_memories(inputs, keep,
-                                       self.clip_stride_of(data_samples))
+        memories = self._clip_memories(inputs, keep, clip_stride)
         frame_inds = loss_frame_indices(num_frames, self.loss_frames)
         _, samples = gather_frames(inputs, data_samples, frame_inds)
         memory = torch.stack([memories[t] for t in frame_inds], dim=1)
@@ -570,12 +594,15 @@ class MemoryRFCN(BaseDetector):
                  data_samples: Sequence[TrackDataSample] = None) -> tuple:
         """Raw head outputs at the last frame of clips (N, T, 3, H, W).
 
+        Every frame keeps its evidence; the clocks run with the clips'
+        ``clip_stride`` metainfo, as in :meth:`loss` (1 without it).
         ``data_samples`` is required (the RPN reads ``img_shape``); its
         default is ``BaseModel.forward``'s.
         """
-        memories = self._clip_memories(inputs, [True] * inputs.shape[1], 1)
-        samples = None
-        if data_samples is not None:
-            _, samples = gather_frames(inputs, data_samples,
-                                       [inputs.shape[1] - 1])
+        check_tensor_mode_samples(data_samples)
+        memories = self._clip_memories(
+            inputs, [True] * inputs.shape[1],
+            self.clip_stride_of(data_samples, default=1))
+        _, samples = gather_frames(inputs, data_samples,
+                                   [inputs.shape[1] - 1])
         return self.detector._head_forward((memories[-1], ), samples)

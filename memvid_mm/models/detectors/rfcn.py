@@ -1,5 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """R-FCN as an MMDetection two-stage detector with a reusable head path."""
+from typing import Optional, Sequence
+
 import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
@@ -36,6 +38,14 @@ def rpn_data_samples(batch_data_samples: SampleList) -> SampleList:
                 labels=gt.labels.new_zeros(len(boxes)))
         rpn_samples.append(rpn_sample)
     return rpn_samples
+
+
+def check_tensor_mode_samples(data_samples: Optional[Sequence]) -> None:
+    """Raise a ValueError when tensor mode gets no data samples."""
+    if data_samples is None:
+        raise ValueError("tensor mode (mode='tensor', _forward) needs the "
+                         "data samples: the RPN reads each image's "
+                         'img_shape')
 
 
 @MODELS.register_module()
@@ -111,10 +121,7 @@ class RFCN(TwoStageDetector):
     def _head_forward(self, x: tuple,
                       batch_data_samples: SampleList) -> tuple:
         """RPN proposals and raw R-FCN outputs on given feature maps."""
-        if batch_data_samples is None:
-            raise ValueError(
-                "tensor mode (mode='tensor', _forward) needs the data "
-                "samples: the RPN reads each image's img_shape")
+        check_tensor_mode_samples(batch_data_samples)
         rpn_results = self.rpn_head.predict(
             x, batch_data_samples, rescale=False)
         return (self.roi_head.forward(x, rpn_results, batch_data_samples), )

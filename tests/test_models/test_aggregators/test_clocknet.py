@@ -7,6 +7,7 @@ from memvid_mm.models.aggregators import (ClockNetAggregator, MemNetAggregator,
                                           clocknet_reference, combine_memories,
                                           takes_evidence,
                                           weighted_combine_memories)
+from memvid_mm.models.aggregators.clocknet import memories_without_clip_updates
 from memvid_mm.models.layers import flow_warp
 from memvid_mm.models.motion import FlowNetSimple
 
@@ -189,6 +190,30 @@ def test_share_memnet_option():
         separate.update(0, memory, feature), (memory + feature) / 2)
     with pytest.raises(ValueError, match='memory index'):
         separate.update(3, memory, feature)
+
+
+def test_memories_without_clip_updates():
+    # 6-frame clips of stride 1: stride 4 ticks at position 4, stride 8 never
+    assert memories_without_clip_updates((1, 4, 8), 6, 1) == [2]
+    assert memories_without_clip_updates((1, 4, 8), 9, 1) == []
+    # positions 4 frames apart: stride 8 ticks at position 2
+    assert memories_without_clip_updates((1, 4, 8), 3, 4) == []
+    assert memories_without_clip_updates((4, ), 3, 1) == [0]
+    assert memories_without_clip_updates((1, ), 1, 1) == [0]  # one frame
+
+
+def test_only_an_own_learned_psi_counts_as_untrained():
+    learned = dict(type='MemNetAggregator', in_channels=3, mode='weighting',
+                   hidden_channels=4)
+    own = ClockNetAggregator((1, 4, 8), memnet=learned, share_memnet=False)
+    assert own.psi_without_clip_updates(6, 1) == [2]
+    shared = ClockNetAggregator((1, 4, 8), memnet=learned)
+    assert shared.psi_without_clip_updates(6, 1) == []
+    averaged = ClockNetAggregator(
+        (1, 4, 8),
+        memnet=dict(type='MemNetAggregator', in_channels=3, mode='average'),
+        share_memnet=False)
+    assert averaged.psi_without_clip_updates(6, 1) == []
 
 
 def test_weighted_combine_memories_hand_worked():

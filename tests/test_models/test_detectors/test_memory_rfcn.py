@@ -172,6 +172,19 @@ def test_loss_frames_all(memnet_cfg):
     assert torch.isfinite(losses['loss_cls'])
 
 
+def test_training_warns_of_an_own_psi_that_clips_never_apply(clocknet_cfg):
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.aggregator.share_memnet = False
+    cfg.aggregator.memnet = dict(type='MemNetAggregator', in_channels=64,
+                                 mode='weighting', hidden_channels=8)
+    model = build(cfg).train()
+    batch = preprocess(model, packed_clips(1, 3), True)
+    with pytest.warns(UserWarning, match=r'memories \[1, 2\] \(strides '
+                      r'\[4, 8\]\) take no evidence after the first frame '
+                      'of 3-frame clips of stride 1'):
+        model.loss(batch['inputs'], batch['data_samples'])
+
+
 def test_training_needs_clip_stride(memnet_cfg):
     model = build(memnet_cfg)
     data = packed_clips(1, 2)
@@ -406,6 +419,27 @@ def test_tensor_mode_returns_tensors(memnet_cfg):
     assert flat and all(torch.isfinite(t).all() for t in flat)
     with pytest.raises(ValueError, match='tensor mode .* needs the data'):
         model(batch['inputs'], mode='tensor')
+
+
+@pytest.mark.parametrize('clip_stride', [1, 4])
+def test_tensor_mode_runs_the_clocks_at_the_clip_stride(
+        clocknet_cfg, monkeypatch, clip_stride):
+    """As in ``loss``: a strided clip's positions are clip_stride frames
+    apart for the ClockNet schedule."""
+    model = build(clocknet_cfg).eval()
+    batch = preprocess(
+        model, packed_clips(1, 3, clip_stride=clip_stride), False)
+    strides = []
+    clip_memories = model._clip_memories
+
+    def recorded(inputs, keep, stride):
+        strides.append(stride)
+        return clip_memories(inputs, keep, stride)
+
+    monkeypatch.setattr(model, '_clip_memories', recorded)
+    with torch.no_grad():
+        model(batch['inputs'], batch['data_samples'], mode='tensor')
+    assert strides == [clip_stride]
 
 
 def test_wrong_input_shape_raises(memnet_cfg):
