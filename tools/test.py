@@ -22,7 +22,8 @@ from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 
 from memvid_mm.evaluation import append_dump_metric
-from memvid_mm.utils import (allow_full_checkpoint_loading, finish_distributed,
+from memvid_mm.utils import (allow_full_checkpoint_loading,
+                             exit_after_distributed_run, finish_distributed,
                              flush_denormals_on_cpu, load_fitting_checkpoint,
                              prepare_cpu_distributed)
 
@@ -51,7 +52,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
+def main() -> bool:
+    """Run the tool; return whether the run was distributed."""
     args = parse_args()
     allow_full_checkpoint_loading()
     if not torch.cuda.is_available():
@@ -80,8 +82,9 @@ def main() -> None:
         mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))
         with open(args.metrics_out, 'w', encoding='utf-8') as f:
             json.dump(metrics, f, indent=1)
-    finish_distributed()
+    return finish_distributed()
 
 
 if __name__ == '__main__':
-    main()
+    if main():
+        exit_after_distributed_run()

@@ -15,7 +15,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from memvid_mm.utils import (allow_full_checkpoint_loading, finish_distributed,
+from memvid_mm.utils import (allow_full_checkpoint_loading,
+                             exit_after_distributed_run, finish_distributed,
                              flush_denormals_on_cpu, prepare_cpu_distributed)
 
 
@@ -45,7 +46,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
+def main() -> bool:
+    """Run the tool; return whether the run was distributed."""
     args = parse_args()
     allow_full_checkpoint_loading()
     if not torch.cuda.is_available():
@@ -77,8 +79,9 @@ def main() -> None:
     else:
         runner = Runner.from_cfg(cfg)
     runner.train()
-    finish_distributed()
+    return finish_distributed()
 
 
 if __name__ == '__main__':
-    main()
+    if main():
+        exit_after_distributed_run()
