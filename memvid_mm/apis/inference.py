@@ -86,6 +86,32 @@ def _inference_pipeline(cfg: Config) -> Compose:
     return Compose(pipeline)
 
 
+def check_frame(image: np.ndarray, video_id: Hashable,
+                frame_id: int) -> None:
+    """Raise a ValueError naming what is wrong with a frame to detect in.
+
+    Args:
+        image (np.ndarray): Must be (H, W, 3) uint8 (BGR, as OpenCV reads
+            it); a float image in [0, 1] or an RGBA one would give
+            detections without a warning.
+        video_id (Hashable): Must not be None.
+        frame_id (int): Must be an int >= 0.
+    """
+    where = f'video {video_id!r}, frame {frame_id!r}'
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or \
+            image.shape[2] != 3:
+        raise ValueError(f'{where}: image must be an (H, W, 3) BGR array, '
+                         f'got {getattr(image, "shape", type(image))}')
+    if image.dtype != np.uint8:
+        raise ValueError(f'{where}: image must be uint8 (0-255, BGR), got '
+                         f'{image.dtype}')
+    if video_id is None:
+        raise ValueError(f'{where}: video_id must not be None')
+    if isinstance(frame_id, bool) or not isinstance(
+            frame_id, (int, np.integer)) or frame_id < 0:
+        raise ValueError(f'{where}: frame_id must be an int >= 0')
+
+
 class OnlineVideoInferencer:
     """Feed frames one at a time; keep one :class:`MemoryState` per video.
 
@@ -111,18 +137,27 @@ class OnlineVideoInferencer:
                  frame_id: int) -> DetDataSample:
         """Detect objects in one frame of a video.
 
+        Each video's state lives until :meth:`close` (or a restart of the
+        video at frame 0, which resets it): close the videos that ended.
+
         Args:
             image (np.ndarray): The frame, (H, W, 3) uint8 BGR.
-            video_id (Hashable): Which stream the frame belongs to.
+            video_id (Hashable): Which stream the frame belongs to (not
+                None).
             frame_id (int): Its index in the stream, from 0; a gap or a
                 restart at 0 resets the stream's memory.
 
         Returns:
             :obj:`DetDataSample`: ``pred_instances`` in image coordinates.
+
+        Raises:
+            ValueError: For an image that is not an (H, W, 3) uint8 array,
+                a ``video_id`` of None or a negative ``frame_id``; and
+                (from the model) for a frame whose network input differs in
+                size from the earlier frames of its video (another aspect
+                ratio), which leaves the state as it was.
         """
-        if not isinstance(image, np.ndarray) or image.ndim != 3:
-            raise ValueError(f'image must be an (H, W, 3) array, got '
-                             f'{getattr(image, "shape", type(image))}')
+        check_frame(image, video_id, frame_id)
         data = self.pipeline(
             dict(
                 img=[image],

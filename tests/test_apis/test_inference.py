@@ -53,8 +53,21 @@ def test_results_are_in_image_coordinates(model):
 
 def test_bad_inputs_raise(model):
     inferencer = OnlineVideoInferencer(model)
-    with pytest.raises(ValueError, match='image'):
-        inferencer(np.zeros((64, 96), dtype=np.uint8), 'v', 0)
+    frame = np.zeros((64, 96, 3), dtype=np.uint8)
+    cases = [
+        (frame[..., 0], 'v', 0, r'\(H, W, 3\) BGR array, got \(64, 96\)'),
+        (np.zeros((64, 96, 4), np.uint8), 'v', 0, r'got \(64, 96, 4\)'),
+        # a float image in [0, 1] would give detections without a word
+        (frame.astype(np.float32) / 255, 'v', 0, 'must be uint8 .*float32'),
+        (frame, None, 0, 'video_id must not be None'),
+        (frame, 'v', -1, "video 'v', frame -1: frame_id must be an int"),
+        (frame, 'v', 1.0, 'frame_id must be an int'),
+    ]
+    for image, video_id, frame_id, message in cases:
+        with pytest.raises(ValueError, match=message):
+            inferencer(image, video_id, frame_id)
+    assert inferencer.states == {}
+    inferencer(frame, 'v', np.int64(0))  # a numpy integer is an int
     with pytest.raises(TypeError, match='MemoryRFCN'):
         OnlineVideoInferencer(init_video_detector(RFCN_CFG))
 
