@@ -362,6 +362,12 @@ def _with_split_prefix(name: str, split: str) -> str:
     return name if name.startswith(split + '/') else f'{split}/{name}'
 
 
+def _is_whole_number(token: str) -> bool:
+    """Whether ``token`` is ASCII digits only (``str.isdigit`` also takes
+    digits such as ``'²'``, which ``int`` refuses)."""
+    return token.isascii() and token.isdigit()
+
+
 def read_val_frame_list(root: str) -> Dict[str, Dict[int, int]]:
     """Read the frames ``ImageSets/VID/val.txt`` lists, per video.
 
@@ -390,7 +396,7 @@ def read_val_frame_list(root: str) -> Dict[str, Dict[int, int]]:
             if not tokens:
                 continue
             video, frame = osp.dirname(tokens[0]), osp.basename(tokens[0])
-            if not video or not frame.isdigit():
+            if not video or not _is_whole_number(frame):
                 raise ValueError(f'{path}, line {line_no}: cannot parse '
                                  f'{line.strip()!r}; lines must read '
                                  '<video>/<frame> <index>')
@@ -407,8 +413,8 @@ def _read_fgfa_lines(list_file: str) -> Dict[str, List[Tuple[int, int, int]]]:
             tokens = line.split()
             if not tokens:
                 continue
-            if len(tokens) < 4 or not (tokens[2].isdigit()
-                                       and tokens[3].isdigit()):
+            if len(tokens) < 4 or not (_is_whole_number(tokens[2])
+                                       and _is_whole_number(tokens[3])):
                 raise ValueError(f'{list_file}, line {line_no}: cannot parse '
                                  f'{line.strip()!r}; expected <video> <any> '
                                  '<frame> <num_frames>')

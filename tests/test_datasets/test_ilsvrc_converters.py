@@ -333,15 +333,19 @@ def test_val_list_must_list_every_annotated_frame(tiny_synthvid_copy):
             'val',
             SYNTHVID_CLASS_TABLE,
             show_progress=False)
-    with open(path, 'w') as f:
-        f.writelines(lines + ['SynthVID_val_00000000 13\n'])
-    with pytest.raises(
-            ValueError, match=f'val.txt, line {len(lines) + 1}: cannot parse'):
-        convert_vid(
-            tiny_synthvid_copy,
-            'val',
-            SYNTHVID_CLASS_TABLE,
-            show_progress=False)
+    # no frame; a digit that int() refuses
+    for bad in ('SynthVID_val_00000000 13\n',
+                'SynthVID_val_00000000/00000\u00b2 13\n'):
+        with open(path, 'w', encoding='utf-8') as f:
+            f.writelines(lines + [bad])
+        with pytest.raises(
+                ValueError,
+                match=f'val.txt, line {len(lines) + 1}: cannot parse'):
+            convert_vid(
+                tiny_synthvid_copy,
+                'val',
+                SYNTHVID_CLASS_TABLE,
+                show_progress=False)
 
 
 def test_video_without_image_directory_converts_with_a_warning(
