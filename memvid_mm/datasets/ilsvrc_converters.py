@@ -498,11 +498,16 @@ def list_video_frames(ann_dir: str) -> int:
     return len(names)
 
 
+def _first_names(names: Sequence[str], limit: int = 5) -> str:
+    """``'000011, 000012'``: the first ``limit`` names, then a count."""
+    more = len(names) - limit
+    return ', '.join(names[:limit]) + (f' and {more} more' if more > 0 else
+                                       '')
+
+
 def _frame_names(frames: Sequence[int], limit: int = 5) -> str:
-    """``'000011, 000012'`` (the first ``limit``, then a count)."""
-    shown = ', '.join(f'{frame:06d}' for frame in frames[:limit])
-    more = len(frames) - limit
-    return shown + (f' and {more} more' if more > 0 else '')
+    """``'000011, 000012'`` (the first ``limit`` frames, then a count)."""
+    return _first_names([f'{frame:06d}' for frame in frames], limit)
 
 
 def check_video_images(root: str, name: str, num_frames: int) -> bool:
@@ -538,10 +543,9 @@ def check_video_images(root: str, name: str, num_frames: int) -> bool:
     no_xml = sorted(n for n in os.listdir(img_dir)
                     if n.endswith(suffix) and n not in annotated)
     if no_xml:
-        more = f' and {len(no_xml) - 5} more' if len(no_xml) > 5 else ''
         raise ValueError(
             f'video {name}: {len(no_xml)} JPEG frames in {img_dir} have no '
-            f"annotation XML ({', '.join(no_xml[:5])}{more}); "
+            f'annotation XML ({_first_names(no_xml)}); '
             f'Annotations/VID/{name} holds frames 000000..'
             f'{num_frames - 1:06d} only: missing XMLs (a video cut short at '
             'the end?)')
@@ -661,8 +665,10 @@ def convert_vid(root: str,
                          f'{unknown_classes!r}')
     writer = _CocoVIDWriter(make_categories(class_table))
     fgfa = _read_fgfa_lines(key_frame_list) if key_frame_list else None
-    videos = read_vid_video_list(root, split)
+    # val.txt is read once: its frames are checked against the XMLs below
     val_frames = read_val_frame_list(root) if split == 'val' else None
+    videos = sorted(val_frames) if split == 'val' else read_vid_video_list(
+        root, split)
     without_images: List[str] = []
     if fgfa is not None and split == 'train':
         _check_fgfa_list(fgfa, key_frame_list, root, videos)

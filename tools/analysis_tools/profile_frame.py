@@ -153,8 +153,9 @@ def count_sections(model: torch.nn.Module,
     try:
         with torch.no_grad(), flop_counter, recorder:
             for inputs, samples in frames:
+                ops_before = len(recorder.ops)
                 model.predict(inputs, samples)
-                frame_ops.append(len(recorder.ops) - sum(frame_ops))
+                frame_ops.append(len(recorder.ops) - ops_before)
     finally:
         for _, owner, method in parts:
             delattr(owner, method)

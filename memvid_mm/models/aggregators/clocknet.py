@@ -94,8 +94,8 @@ def memories_without_clip_updates(strides: Sequence[int], num_frames: int,
     """Memories that take no evidence after the first frame of a clip.
 
     A training clip of T positions ``clip_stride`` frames apart starts every
-    memory at position 0; memory k takes evidence again only at positions
-    ``t >= 1`` with ``t * clip_stride % strides[k] == 0``.
+    memory at position 0; position t is frame ``t * clip_stride`` of the
+    schedule (:func:`takes_evidence`).
 
     Args:
         strides (Sequence[int]): Stride of each memory.
@@ -106,10 +106,10 @@ def memories_without_clip_updates(strides: Sequence[int], num_frames: int,
         list[int]: The indices k of the memories that are never updated
         (their psi is not applied) after position 0.
     """
-    return [
-        k for k, stride in enumerate(strides) if not any(
-            t * clip_stride % int(stride) == 0 for t in range(1, num_frames))
+    ticks = [
+        takes_evidence(t * clip_stride, strides) for t in range(1, num_frames)
     ]
+    return [k for k in range(len(strides)) if not any(t[k] for t in ticks)]
 
 
 def check_same_memory_shapes(memories: Sequence[Tensor]) -> None:
