@@ -368,6 +368,11 @@ def _is_whole_number(token: str) -> bool:
     return token.isascii() and token.isdigit()
 
 
+def val_frame_list_path(root: str) -> str:
+    """``ImageSets/VID/val.txt`` of an ILSVRC2015 root."""
+    return osp.join(root, 'ImageSets', 'VID', 'val.txt')
+
+
 def read_val_frame_list(root: str) -> Dict[str, Dict[int, int]]:
     """Read the frames ``ImageSets/VID/val.txt`` lists, per video.
 
@@ -386,7 +391,7 @@ def read_val_frame_list(root: str) -> Dict[str, Dict[int, int]]:
         ValueError: Naming the file and line if a line does not read
             ``<video>/<frame> <index>`` with a whole-number frame.
     """
-    path = osp.join(root, 'ImageSets', 'VID', 'val.txt')
+    path = val_frame_list_path(root)
     if not osp.isfile(path):
         raise FileNotFoundError(f'val frame list not found: {path}')
     frames: Dict[str, Dict[int, int]] = {}
@@ -567,7 +572,7 @@ def _check_val_frames(listed: Dict[int, int], root: str, name: str,
         ValueError: Naming the list, the video and the frames (and the line
             of the first listed frame without an XML).
     """
-    path = osp.join(root, 'ImageSets', 'VID', 'val.txt')
+    path = val_frame_list_path(root)
     no_xml = sorted(f for f in listed if f >= num_frames)
     if no_xml:
         raise ValueError(

@@ -48,6 +48,10 @@ def flush_denormals_on_cpu(device: str = 'cpu') -> bool:
     return torch.set_flush_denormal(True)
 
 
+# PyTorch's switch for full (not weights-only) unpickling in torch.load
+NO_WEIGHTS_ONLY_LOAD = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
+
+
 def allow_full_checkpoint_loading() -> None:
     """Let ``torch.load`` unpickle mmengine checkpoints (trusted files), for
     the rest of this process and its children.
@@ -56,7 +60,7 @@ def allow_full_checkpoint_loading() -> None:
     :func:`full_checkpoint_loading`.
     """
     if os.environ.get('TORCH_FORCE_WEIGHTS_ONLY_LOAD', '0') in ('0', ''):
-        os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+        os.environ.setdefault(NO_WEIGHTS_ONLY_LOAD, '1')
 
 
 @contextmanager
@@ -67,16 +71,15 @@ def full_checkpoint_loading() -> Iterator[None]:
     sets is restored (or removed) on leaving the block, so later loads of
     the caller's program keep PyTorch's ``weights_only`` default.
     """
-    name = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
-    before = os.environ.get(name)
+    before = os.environ.get(NO_WEIGHTS_ONLY_LOAD)
     allow_full_checkpoint_loading()
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(name, None)
+            os.environ.pop(NO_WEIGHTS_ONLY_LOAD, None)
         else:
-            os.environ[name] = before
+            os.environ[NO_WEIGHTS_ONLY_LOAD] = before
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
