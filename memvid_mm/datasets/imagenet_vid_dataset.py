@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """ImageNet VID (and SynthVID) as an mmdet 3.3 video dataset."""
+import contextlib
 import json
 import logging
 import math
@@ -402,6 +403,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
     def __init__(self, *args, key_frames_only: bool = True, **kwargs) -> None:
         self.key_frames_only = key_frames_only
         self._key_frames = np.zeros((0, 2), dtype=np.int64)
+        # True only while mmengine subsets the videos (_length_in_videos)
+        self._length_counts_videos = False
         super().__init__(*args, **kwargs)
 
     def full_init(self) -> None:
@@ -686,15 +689,47 @@ class ImagenetVIDDataset(BaseVideoDataset):
     def _videos(self) -> List[dict]:
         return [self.get_data_info(i) for i in range(self.num_videos)]
 
+    @contextlib.contextmanager
+    def _length_in_videos(self) -> Iterator[None]:
+        """Let ``len(self)`` count videos while mmengine subsets them.
+
+        mmengine checks every index of a subset against ``len(self)``,
+        which in training counts key frames, not videos.
+        """
+        self._length_counts_videos = True
+        try:
+            yield
+        finally:
+            self._length_counts_videos = False
+
+    def _checked_video_indices(
+            self, indices: Union[Sequence[int],
+                                 int]) -> Union[Sequence[int], int]:
+        """Refuse video indices outside ``[-num_videos, num_videos)``."""
+        if isinstance(indices, int):
+            return indices
+        bad = [i for i in indices
+               if not -self.num_videos <= i < self.num_videos]
+        if bad:
+            raise IndexError(
+                f'{self.ann_file}: video indices {bad} are out of range '
+                f'for {self.num_videos} videos')
+        return indices
+
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
         """Subset videos in place (``indices`` index videos)."""
-        super().get_subset_(indices)
+        indices = self._checked_video_indices(indices)
+        with self._length_in_videos():
+            super().get_subset_(indices)
         self._key_frames = self._find_key_frames(self._videos())
 
     def get_subset(self, indices: Union[Sequence[int],
                                         int]) -> 'ImagenetVIDDataset':
         """Return a subset of the videos (``indices`` index videos)."""
-        sub = super().get_subset(indices)
+        indices = self._checked_video_indices(indices)
+        with self._length_in_videos():
+            sub = super().get_subset(indices)
+        sub._length_counts_videos = False
         sub._key_frames = sub._find_key_frames(sub._videos())
         return sub
 
@@ -711,7 +746,7 @@ class ImagenetVIDDataset(BaseVideoDataset):
     @force_full_init
     def __len__(self) -> int:
         """Number of key frames in training, of videos in test mode."""
-        if self.test_mode:
+        if self.test_mode or self._length_counts_videos:
             return self.num_videos
         return len(self._key_frames)
 

@@ -231,6 +231,33 @@ def test_serialized_and_subset_agree(tiny_synthvid):
     np.testing.assert_array_equal(ser.key_frames, sub.key_frames)
 
 
+def test_subset_indexes_videos_with_fewer_key_frames_than_videos(
+        tiny_synthvid, tmp_path):
+    # one key frame in two videos: mmengine checks subset indices against
+    # len(self), which in training counts key frames
+    coco = _load(tiny_synthvid)
+    with_objects = {a['image_id'] for a in coco['annotations']}
+    first = next(im['id'] for im in coco['images']
+                 if im['video_id'] == coco['videos'][0]['id']
+                 and im['id'] in with_objects)
+    for im in coco['images']:
+        im['is_vid_train_frame'] = im['id'] == first
+    ann_file = str(tmp_path / 'one_key_frame.json')
+    with open(ann_file, 'w') as f:
+        json.dump(coco, f)
+    dataset = _synthvid(tiny_synthvid, ann_file=ann_file)
+    assert dataset.num_videos == 2 and len(dataset) == 1
+    sub = dataset.get_subset([1])
+    assert sub.num_videos == 1 and len(sub) == 0
+    assert sub.get_data_info(0)['video_id'] == coco['videos'][1]['id']
+    with pytest.raises(IndexError,
+                       match=r'one_key_frame.json: video indices \[2\] are '
+                       'out of range for 2 videos'):
+        dataset.get_subset([0, 2])
+    dataset.get_subset_([-1])
+    assert dataset.num_videos == 1 and len(dataset) == 0
+
+
 def test_test_mode_serves_frames(tiny_synthvid):
     dataset = _synthvid(tiny_synthvid, 'val')
     assert len(dataset) == 2

@@ -173,6 +173,28 @@ def flow_to_feature_displacement(flow: Tensor,
     return scale_flow_(disp, w / W, h / H)  # [N, 2, h, w]
 
 
+def check_flow_matches_feat(feat: Tensor, flow: Tensor) -> None:
+    """Raise a ValueError when ``flow`` cannot warp ``feat``.
+
+    Checks the caller's arguments before the flow is resized, so that the
+    error names ``flow`` and ``feat``, not the resized displacement.
+
+    Args:
+        feat (Tensor): ``(N, C, h, w)`` features of the reference frame.
+        flow (Tensor): ``(N, 2, H, W)`` flow in image pixels.
+    """
+    if feat.dim() != 4:
+        raise ValueError('feat must have shape (N, C, h, w), got '
+                         f'{tuple(feat.shape)}')
+    if flow.dim() != 4 or flow.size(1) != 2:
+        raise ValueError('flow must have shape (N, 2, H, W), got '
+                         f'{tuple(flow.shape)}')
+    if flow.size(0) != feat.size(0):
+        raise ValueError(f'flow {tuple(flow.shape)} and feat '
+                         f'{tuple(feat.shape)} must have the same batch '
+                         'size N')
+
+
 def check_interpolation(interpolation: str) -> str:
     """Validate a warp interpolation name.
 
@@ -578,6 +600,7 @@ def flow_warp(feat: Tensor,
     Returns:
         Tensor: ``(N, C, h, w)`` features aligned to the target frame.
     """
+    check_flow_matches_feat(feat, flow)
     h, w = feat.shape[-2:]
     disp = flow_to_feature_displacement(flow, (h, w))
     base_grid = make_base_grid(

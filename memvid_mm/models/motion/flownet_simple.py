@@ -495,9 +495,10 @@ class FlowNetSimple(BaseModule):
                                                0.32)) -> Dict[str, Tensor]:
         """Multi-scale end-point-error loss against a known flow.
 
-        As FlowNet is trained: the target, converted to raw units (network
-        input pixels / 20), is averaged over each level's cells and every
-        level's prediction pays its mean EPE times its weight; cells that
+        A multi-scale loss like FlowNet's: the target, converted to raw
+        units (network input pixels / 20), is averaged over each level's
+        cells and every level's prediction pays its mean EPE times its
+        weight (FlowNet sums each level's EPE instead); cells that
         are mostly zero padding are left out. With ``pixel_weight`` the
         means are weighted (the weights averaged over each cell like the
         target), e.g. to let small moving objects count as much as the
@@ -513,8 +514,11 @@ class FlowNetSimple(BaseModule):
             pixel_weight (Tensor, optional): ``(N, 1, H, W)`` non-negative
                 weight of every pixel. Defaults to None (all equal).
             level_weights (Sequence[float]): Weights of the levels, strides
-                64, 32, 16, 8 and 4. Defaults to FlowNet's
-                (0.005, 0.01, 0.02, 0.08, 0.32).
+                64, 32, 16, 8 and 4. Defaults to (0.005, 0.01, 0.02, 0.08,
+                0.32), which weights the finest level most; FlowNet's
+                weights run the other way, and on per-level sums they
+                learned nothing in 3,000 SynthVID iterations
+                (docs/synthvid_results.md, "Ablations").
 
         Returns:
             dict[str, Tensor]: ``loss_flow`` (to minimise) and ``epe``, the

@@ -8,9 +8,10 @@ from mmdet.utils import OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ..layers.flow_warp import (check_interpolation, check_sampler,
-                                coordinate_dtype, flow_to_feature_displacement,
-                                make_base_grid, warp_by_displacement)
+from ..layers.flow_warp import (check_flow_matches_feat, check_interpolation,
+                                check_sampler, coordinate_dtype,
+                                flow_to_feature_displacement, make_base_grid,
+                                warp_by_displacement)
 
 GridKey = Tuple[int, int, torch.device, torch.dtype]
 
@@ -151,6 +152,7 @@ class FlowWarp(BaseModule):
         Returns:
             Tensor: ``(N, C, h, w)`` warped features.
         """
+        check_flow_matches_feat(feat, flow)
         h, w = feat.shape[-2:]
         disp = flow_to_feature_displacement(flow, (h, w))
         grid = self.base_grid(h, w, disp.device,

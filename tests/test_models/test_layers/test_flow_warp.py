@@ -216,6 +216,18 @@ def test_bad_shapes_raise_value_error():
             torch.zeros(2, 4, 5), torch.zeros(1, 2, 4, 5), base)
 
 
+def test_flow_warp_names_flow_and_feat_on_a_batch_mismatch():
+    # the error names the caller's tensors, not the resized displacement
+    with pytest.raises(ValueError,
+                       match=r'flow \(2, 2, 96, 160\) and feat '
+                       r'\(1, 4, 6, 10\) must have the same batch size'):
+        flow_warp(torch.zeros(1, 4, 6, 10), torch.zeros(2, 2, 96, 160))
+    with pytest.raises(ValueError, match=r'flow must have shape'):
+        flow_warp(torch.zeros(1, 4, 6, 10), torch.zeros(1, 3, 96, 160))
+    with pytest.raises(ValueError, match=r'feat must have shape'):
+        flow_warp(torch.zeros(4, 6, 10), torch.zeros(1, 2, 96, 160))
+
+
 @samplers
 def test_bicubic_zero_and_integer_flows_are_exact(sampler):
     assert _ramp_check(lambda feat, disp: warp_by_displacement(

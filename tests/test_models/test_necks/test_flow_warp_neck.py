@@ -58,6 +58,9 @@ def test_list_and_tuple_keep_their_kind(neck):
     assert [o.shape for o in out] == [f.shape for f in feats]
     with pytest.raises(TypeError, match='feats'):
         neck({'a': feats[0]}, flow)
+    with pytest.raises(ValueError, match=r'flow \(2, 2, 32, 48\) and feat '
+                       r'\(1, 4, 8, 12\) must have the same batch size'):
+        neck(feats, torch.zeros(2, 2, 32, 48))
 
 
 def test_base_grid_is_built_once_per_shape_device_dtype(neck, grid_calls):
