@@ -733,6 +733,16 @@ class ImagenetVIDDataset(BaseVideoDataset):
         sub._key_frames = sub._find_key_frames(sub._videos())
         return sub
 
+    def get_data_info(self, idx: int) -> dict:
+        """The info of video ``idx``, its ``sample_idx`` a video index.
+
+        A negative ``idx`` counts from the last video; mmengine would count
+        it from ``len(self)``, which in training counts key frames.
+        """
+        if -self.num_videos <= idx < 0:
+            idx += self.num_videos
+        return super().get_data_info(idx)
+
     @property
     def num_videos(self) -> int:
         """Number of videos."""

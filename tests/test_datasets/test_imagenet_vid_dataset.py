@@ -247,6 +247,9 @@ def test_subset_indexes_videos_with_fewer_key_frames_than_videos(
         json.dump(coco, f)
     dataset = _synthvid(tiny_synthvid, ann_file=ann_file)
     assert dataset.num_videos == 2 and len(dataset) == 1
+    last = dataset.get_data_info(-1)
+    assert last['sample_idx'] == 1
+    assert last['video_id'] == coco['videos'][1]['id']
     sub = dataset.get_subset([1])
     assert sub.num_videos == 1 and len(sub) == 0
     assert sub.get_data_info(0)['video_id'] == coco['videos'][1]['id']
