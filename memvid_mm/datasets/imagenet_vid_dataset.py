@@ -702,14 +702,17 @@ class ImagenetVIDDataset(BaseVideoDataset):
         finally:
             self._length_counts_videos = False
 
+    def _is_video_index(self, idx: int) -> bool:
+        """Whether ``idx`` is in ``[-num_videos, num_videos)``."""
+        return -self.num_videos <= idx < self.num_videos
+
     def _checked_video_indices(
             self, indices: Union[Sequence[int],
                                  int]) -> Union[Sequence[int], int]:
         """Refuse video indices outside ``[-num_videos, num_videos)``."""
         if isinstance(indices, int):
             return indices
-        bad = [i for i in indices
-               if not -self.num_videos <= i < self.num_videos]
+        bad = [i for i in indices if not self._is_video_index(i)]
         if bad:
             raise IndexError(
                 f'{self.ann_file}: video indices {bad} are out of range '
@@ -739,7 +742,7 @@ class ImagenetVIDDataset(BaseVideoDataset):
         A negative ``idx`` counts from the last video; mmengine would count
         it from ``len(self)``, which in training counts key frames.
         """
-        if -self.num_videos <= idx < 0:
+        if idx < 0 and self._is_video_index(idx):
             idx += self.num_videos
         return super().get_data_info(idx)
 

@@ -143,6 +143,20 @@ def scale_flow_(flow: Tensor, x_scale: float, y_scale: float) -> Tensor:
     return flow
 
 
+def _check_flow_shape(flow: Tensor) -> None:
+    """Raise a ValueError unless ``flow`` is ``(N, 2, H, W)``."""
+    if flow.dim() != 4 or flow.size(1) != 2:
+        raise ValueError('flow must have shape (N, 2, H, W), got '
+                         f'{tuple(flow.shape)}')
+
+
+def _check_feat_shape(feat: Tensor) -> None:
+    """Raise a ValueError unless ``feat`` is ``(N, C, h, w)``."""
+    if feat.dim() != 4:
+        raise ValueError('feat must have shape (N, C, h, w), got '
+                         f'{tuple(feat.shape)}')
+
+
 def flow_to_feature_displacement(flow: Tensor,
                                  feat_hw: Sequence[int]) -> Tensor:
     """Resize an image-resolution flow to a feature map and rescale it.
@@ -162,9 +176,7 @@ def flow_to_feature_displacement(flow: Tensor,
         Tensor: ``(N, 2, h, w)`` displacement in feature cells. When
         ``(h, w) == (H, W)`` the input values are returned unchanged.
     """
-    if flow.dim() != 4 or flow.size(1) != 2:
-        raise ValueError('flow must have shape (N, 2, H, W), got '
-                         f'{tuple(flow.shape)}')
+    _check_flow_shape(flow)
     h, w = int(feat_hw[0]), int(feat_hw[1])
     H, W = flow.shape[-2:]
     if (h, w) == (H, W):
@@ -183,12 +195,8 @@ def check_flow_matches_feat(feat: Tensor, flow: Tensor) -> None:
         feat (Tensor): ``(N, C, h, w)`` features of the reference frame.
         flow (Tensor): ``(N, 2, H, W)`` flow in image pixels.
     """
-    if feat.dim() != 4:
-        raise ValueError('feat must have shape (N, C, h, w), got '
-                         f'{tuple(feat.shape)}')
-    if flow.dim() != 4 or flow.size(1) != 2:
-        raise ValueError('flow must have shape (N, 2, H, W), got '
-                         f'{tuple(flow.shape)}')
+    _check_feat_shape(feat)
+    _check_flow_shape(flow)
     if flow.size(0) != feat.size(0):
         raise ValueError(f'flow {tuple(flow.shape)} and feat '
                          f'{tuple(feat.shape)} must have the same batch '
@@ -353,9 +361,7 @@ def _check_warp_inputs(feat: Tensor, disp: Tensor, base_grid: Tensor,
                        interpolation: str) -> None:
     """Raise a ValueError naming the argument of the warp at fault."""
     check_interpolation(interpolation)
-    if feat.dim() != 4:
-        raise ValueError('feat must have shape (N, C, h, w), got '
-                         f'{tuple(feat.shape)}')
+    _check_feat_shape(feat)
     n, _, h, w = feat.shape
     if disp.shape != (n, 2, h, w):
         raise ValueError(f'disp must have shape {(n, 2, h, w)} to warp '
