@@ -5,8 +5,6 @@ _base_ = [
     '../_base_/models/rfcn_r101-dc5.py', '../_base_/datasets/imagenet-vid.py',
     '../_base_/schedules/schedule_7e.py', '../_base_/default_runtime.py'
 ]
-clip_num_frames = 3
-clip_stride = 1
 model = dict(
     type='MemoryRFCN',
     motion=dict(
@@ -23,10 +21,7 @@ model = dict(
     train_cfg=dict(evidence_drop_prob=0.8, loss_frames='last'))
 
 train_pipeline = [
-    dict(
-        type='CausalClipSample',
-        num_frames=clip_num_frames,
-        stride=clip_stride),
+    dict(type='CausalClipSample', num_frames=3, stride=1),
     dict(
         type='TransformBroadcaster',
         share_random_params=True,

@@ -152,10 +152,14 @@ class OnlineVideoInferencer:
 
         Raises:
             ValueError: For an image that is not an (H, W, 3) uint8 array,
-                a ``video_id`` of None or a negative ``frame_id``; and
-                (from the model) for a frame whose network input differs in
-                size from the earlier frames of its video (another aspect
-                ratio), which leaves the state as it was.
+                a ``video_id`` of None or a negative ``frame_id``; and,
+                from the model, with the image's own (H, W) in the message:
+                for a frame whose network input differs in size from the
+                earlier frames of its video (another aspect ratio), which
+                leaves the state as it was before the frame (send the frame
+                again at the video's size, or the next frame id is a gap
+                and resets the memory); and for a frame whose flow held NaN
+                or infinite values, which resets the video's state.
         """
         check_frame(image, video_id, frame_id)
         data = self.pipeline(
@@ -171,5 +175,12 @@ class OnlineVideoInferencer:
             dict(inputs=[data['inputs']], data_samples=[data['data_samples']]),
             False)
         state = self.states.setdefault(video_id, MemoryState())
-        return self.model.predict_frame(data['inputs'][0],
-                                        data['data_samples'][0][0], state)
+        try:
+            return self.model.predict_frame(data['inputs'][0],
+                                            data['data_samples'][0][0],
+                                            state)
+        except ValueError as error:
+            # the model sees the resized network input; name the caller's
+            raise ValueError(f'{error} (the image passed in is '
+                             f'{tuple(image.shape[:2])} (H, W) before '
+                             f'resizing)') from error

@@ -72,6 +72,25 @@ def test_bad_inputs_raise(model):
         OnlineVideoInferencer(init_video_detector(RFCN_CFG))
 
 
+def test_a_frame_of_another_size_names_the_image_and_keeps_the_state(model):
+    inferencer = OnlineVideoInferencer(model)
+    video = frames(4, 3)
+    for t in range(2):
+        inferencer(video[t], 'v', t)
+    state = inferencer.states['v']
+    tall = np.zeros((96, 64, 3), dtype=np.uint8)
+    with pytest.raises(ValueError) as error:
+        inferencer(tall, 'v', 2)
+    # the model's message (network input sizes) and the caller's image size
+    assert 'the memory can only be warped between frames of one size' in str(
+        error.value)
+    assert 'the image passed in is (96, 64) (H, W)' in str(error.value)
+    assert (state.last_frame_id, state.frame_index) == (1, 2)
+    # frame 2 sent again at the video's size continues the memory
+    inferencer(video[2], 'v', 2)
+    assert (state.last_frame_id, state.frame_index) == (2, 3)
+
+
 def test_streams_on_cuda(cuda_device):
     model = init_video_detector(MEMNET_CFG, device='cuda')
     inferencer = OnlineVideoInferencer(model)

@@ -50,3 +50,49 @@ def test_clocknet_r101_vid_is_the_paper_model():
         'annotations/imagenet_vid_train.json',
         'annotations/imagenet_det_30plus1cls.json'
     ]
+
+
+def _memnet_config(name):
+    return Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'memnet',
+                 f'{name}_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'))
+
+
+@pytest.mark.parametrize('stride', [4, 8])
+def test_memnet_strd_trains_on_strided_clips_and_tests_as_memnet(stride):
+    # "MemNet trained with longer strides": MemNet-6's model (every frame
+    # takes evidence at test time) on 6-frame clips of stride 4 / 8.
+    cfg = _memnet_config(f'memnet-6-strd{stride}')
+    assert cfg.model == _memnet_config('memnet-6').model
+    for dataset in cfg.train_dataloader.dataset.datasets:
+        sample = dataset.pipeline[0]
+        assert (sample.type, sample.num_frames,
+                sample.stride) == ('CausalClipSample', 6, stride)
+    # no leftover top-level clip variables that look like settings
+    assert 'clip_num_frames' not in cfg and 'clip_stride' not in cfg
+
+
+def test_memnet_strd_checkpoint_fits_the_propagating_variant():
+    # The variant its header describes (evidence every 4th frame, the
+    # memory warped in between) has the same parameters, so it tests the
+    # same checkpoint.
+    cfg = _memnet_config('memnet-6-strd4')
+    variant = _memnet_config('memnet-6-strd4')
+    variant.merge_from_dict(
+        dict(
+            model=dict(
+                aggregator=dict(
+                    _delete_=True,
+                    type='ClockNetAggregator',
+                    strides=(4, ),
+                    memnet=dict(
+                        type='MemNetAggregator',
+                        in_channels=1024,
+                        mode='average')))))
+    model, propagating = MODELS.build(cfg.model), MODELS.build(variant.model)
+    assert (model.strides, propagating.strides) == ((1, ), (4, ))
+    shapes = {k: v.shape for k, v in model.state_dict().items()}
+    assert shapes == {
+        k: v.shape
+        for k, v in propagating.state_dict().items()
+    }

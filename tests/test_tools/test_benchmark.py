@@ -251,6 +251,20 @@ def test_event_section_timer_arguments_are_checked(extra, message):
     assert proc.returncode == 2 and message in proc.stderr
 
 
+@pytest.mark.parametrize('extra, message', [
+    (['--frames', '0'], '--frames must be at least 1, got 0'),
+    (['--warmup', '-1'], '--warmup must be at least 0, got -1'),
+])
+def test_frame_counts_are_checked(extra, message):
+    # a negative warm-up once timed the cold first frame and divided by
+    # one frame more than it timed
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
+         'tiny', *extra],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
 def test_cudnn_benchmark_is_refused_off_cuda():
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',

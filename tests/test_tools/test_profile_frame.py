@@ -102,6 +102,22 @@ def test_per_frame_model_has_only_features_and_head():
     assert not any(row[0].startswith('section::') for row in operations)
 
 
+def test_runs_the_cpu_as_the_benchmark_does():
+    _, _, stdout = profile_tables(RFCN_CFG)
+    assert 'malloc reuse' in stdout
+    _, _, stdout = profile_tables(RFCN_CFG, '--cpu-malloc', 'system')
+    assert 'malloc system' in stdout
+
+
+@pytest.mark.parametrize('extra, message', [
+    (['--frames', '0'], '--frames must be at least 1, got 0'),
+    (['--warmup', '0'], '--warmup must be at least 1, got 0'),
+])
+def test_frame_counts_are_checked(extra, message):
+    proc = run_tool(RFCN_CFG, *extra)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
 def test_cudnn_benchmark_is_refused_off_cuda():
     proc = run_tool(RFCN_CFG, '--cudnn-benchmark')
     assert proc.returncode == 2

@@ -151,14 +151,10 @@ def parse_args() -> argparse.Namespace:
         'events: the memory models run FlowNet on a second CUDA stream '
         'while the backbone runs (MemoryRFCN test_cfg.concurrent_flow; the '
         'same outputs)')
-    parser.add_argument(
-        '--cpu-malloc', choices=('reuse', 'system'), default='reuse',
-        help='CPU only: "reuse" makes glibc malloc keep freed memory for '
-        'the next frame instead of returning it to the kernel (default); '
-        '"system" keeps glibc\'s defaults')
     args = parser.parse_args()
     if args.preset is None and not args.configs:
         parser.error('give --preset or --configs')
+    check_frame_counts(parser, args, min_warmup=0)
     check_cudnn_benchmark_argument(parser, args)
     if args.concurrent_flow and torch.device(args.device).type != 'cuda':
         parser.error('--concurrent-flow needs a CUDA --device')
@@ -180,11 +176,29 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def check_frame_counts(parser: argparse.ArgumentParser,
+                       args: argparse.Namespace, min_warmup: int) -> None:
+    """Refuse ``--frames`` below 1 and ``--warmup`` below ``min_warmup``:
+    every per-frame figure divides by ``--frames``, and the timed frames
+    follow the warm-up ones."""
+    if args.frames < 1:
+        parser.error(f'--frames must be at least 1, got {args.frames}')
+    if args.warmup < min_warmup:
+        parser.error(f'--warmup must be at least {min_warmup}, got '
+                     f'{args.warmup}')
+
+
 def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of how the models run that this tool shares with
     ``profile_frame.py``: ``--cudnn-benchmark`` (see
-    :func:`check_cudnn_benchmark_argument`) and ``--channels-last``
-    (:func:`build_model`'s ``channels_last``)."""
+    :func:`check_cudnn_benchmark_argument`), ``--channels-last``
+    (:func:`build_model`'s ``channels_last``) and ``--cpu-malloc`` (see
+    :func:`prepare_cpu`)."""
+    parser.add_argument(
+        '--cpu-malloc', choices=('reuse', 'system'), default='reuse',
+        help='CPU only: "reuse" makes glibc malloc keep freed memory for '
+        'the next frame instead of returning it to the kernel (default); '
+        '"system" keeps glibc\'s defaults')
     parser.add_argument(
         '--cudnn-benchmark', action='store_true',
         help='CUDA only: let cuDNN time its algorithms for each input shape '
@@ -325,6 +339,21 @@ class SectionTimer:
 # glibc mallopt parameters (malloc.h).
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
+
+
+def prepare_cpu(device_type: str, cpu_malloc: str) -> None:
+    """Run the CPU as this tool and ``profile_frame.py`` time it: freed
+    memory kept for the next frame when ``cpu_malloc`` is ``'reuse'``
+    (:func:`keep_freed_memory`) and denormal floats flushed, as
+    ``tools/train.py`` and ``tools/test.py`` do. Nothing on other devices.
+
+    Args:
+        device_type (str): ``'cpu'``, ``'cuda'``, ...
+        cpu_malloc (str): ``'reuse'`` or ``'system'`` (``--cpu-malloc``).
+    """
+    if device_type == 'cpu' and cpu_malloc == 'reuse':
+        keep_freed_memory()
+    flush_denormals_on_cpu(device_type)
 
 
 def keep_freed_memory() -> None:
@@ -621,9 +650,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device_type = torch.device(args.device).type
-    if device_type == 'cpu' and args.cpu_malloc == 'reuse':
-        keep_freed_memory()
-    flush_denormals_on_cpu(device_type)
+    prepare_cpu(device_type, args.cpu_malloc)
     if args.cudnn_benchmark:
         torch.backends.cudnn.benchmark = True
     device_name = (

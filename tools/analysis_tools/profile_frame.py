@@ -16,7 +16,9 @@ range, and prints two tables, per profiled frame:
   the host on the CPU), with their calls: small operations that are called
   often (a kernel launch each) show here next to large ones.
 
-Frames are random images made up front, as in ``benchmark.py``.
+Frames are random images made up front, and the CPU runs as in
+``benchmark.py`` (``--cpu-malloc``, denormal floats flushed), so its op
+times explain the benchmark's.
 
 Examples::
 
@@ -68,6 +70,8 @@ def parse_args() -> argparse.Namespace:
         "config's)")
     benchmark.add_execution_arguments(parser)
     args = parser.parse_args()
+    # the warm-up frames count the FLOPs and the syncing ops
+    benchmark.check_frame_counts(parser, args, min_warmup=1)
     benchmark.check_cudnn_benchmark_argument(parser, args)
     return args
 
@@ -204,6 +208,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     on_cuda = device.type == 'cuda'
+    benchmark.prepare_cpu(device.type, args.cpu_malloc)
     if args.cudnn_benchmark:
         torch.backends.cudnn.benchmark = True
     model = benchmark.build_model(args.config, device, args.warp_sampler,
@@ -227,7 +232,8 @@ def main() -> None:
     events = prof.key_averages()
     where = (f'{torch.cuda.get_device_name(device)}, cuDNN benchmark '
              f'{"on" if torch.backends.cudnn.benchmark else "off"}'
-             if on_cuda else f'CPU, {torch.get_num_threads()} threads')
+             if on_cuda else f'CPU, {torch.get_num_threads()} threads, '
+             f'malloc {args.cpu_malloc}')
     where += (', weights channels-last' if args.channels_last else
               ', weights contiguous')
     print(f'{args.config}: input {args.shape[0]}x{args.shape[1]}, '
@@ -244,10 +250,12 @@ def main() -> None:
                  f"{count['gflops']:.3f} | {count['syncing_ops']:.2f}")
         print(f"| {row['name']} | {row['calls']:.2f} | "
               f"{row['host_ms']:.3f} | {device_ms} | {count} |")
+    counted_on = (f'the {args.warmup - 1} warm-up frame(s) after the first, '
+                  f'which starts the memory' if args.warmup > 1 else
+                  'the one warm-up frame, which starts the memory')
     print(f'\nsyncing ops per frame (host reads of device values and '
-          f'tensors made from host data, on the {args.warmup} warm-up '
-          f'frames after the first, which starts the memory; mmcv\'s NMS '
-          f'not seen): {frame_syncing_ops:.2f}')
+          f'tensors made from host data, on {counted_on}; mmcv\'s NMS not '
+          f'seen): {frame_syncing_ops:.2f}')
     sort_key = 'self_device_time_total' if on_cuda else 'self_cpu_time_total'
     operations = [e for e in events if not e.key.startswith(SECTION_PREFIX)]
     operations.sort(key=lambda e: getattr(e, sort_key), reverse=True)

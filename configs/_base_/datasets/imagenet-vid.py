@@ -5,16 +5,10 @@ dataset_type = 'ImagenetVIDDataset'
 data_root = 'data/ILSVRC/'
 backend_args = None
 
-# Clips: T frames [t-(T-1)s, ..., t] ending at a key frame; T = 1 for
-# per-frame detectors, overridden by the memory configs.
-clip_num_frames = 1
-clip_stride = 1
-
 train_pipeline = [
-    dict(
-        type='CausalClipSample',
-        num_frames=clip_num_frames,
-        stride=clip_stride),
+    # Clips of T frames [t-(T-1)s, ..., t] ending at a key frame: T = 1
+    # for the per-frame detectors; the memory configs set their own.
+    dict(type='CausalClipSample', num_frames=1, stride=1),
     dict(
         type='TransformBroadcaster',
         share_random_params=True,

@@ -13,6 +13,12 @@ def causal_clip_indices(key_frame_id: int, num_frames: int,
                         stride: int) -> Tuple[List[int], List[int]]:
     """Frame indices ``[t-(T-1)s, ..., t-s, t]`` clamped at the video start.
 
+    An index before the video start becomes the earliest frame of the
+    clip's phase, ``t mod s``, so consecutive clip frames are always s or 0
+    frames apart, never a shorter step that the memory models' clocks
+    (which count ``position * s``) would misread: key frame 5, T = 6,
+    s = 4 gives ``[1, 1, 1, 1, 1, 5]``. With s = 1 that is frame 0.
+
     Args:
         key_frame_id (int): Key frame index t (>= 0).
         num_frames (int): Clip length T.
@@ -24,7 +30,8 @@ def causal_clip_indices(key_frame_id: int, num_frames: int,
         negative or 0 before it).
     """
     indices = [
-        max(0, key_frame_id - (num_frames - 1 - i) * stride)
+        max(key_frame_id % stride,
+            key_frame_id - (num_frames - 1 - i) * stride)
         for i in range(num_frames)
     ]
     return indices, [i - key_frame_id for i in indices]
@@ -36,7 +43,8 @@ class CausalClipSample(BaseFrameSample):
 
     From a video dict (``images``, ``video_length``, ``video_id``,
     optionally ``key_frame_id``) it picks frames
-    ``[t-(T-1)s, ..., t-s, t]`` (indices clamped at 0, so early key frames
+    ``[t-(T-1)s, ..., t-s, t]`` (indices before the video start clamped
+    to frame ``t mod s``, :func:`causal_clip_indices`, so early key frames
     and one-frame videos such as DET images repeat frames) and returns the
     dict of lists consumed by ``TransformBroadcaster`` and
     ``PackTrackInputs``: one entry per clip frame for every frame key, with

@@ -480,7 +480,8 @@ class MemoryRFCN(BaseDetector):
         frame is frame 0 of the ClockNet schedule wherever the clip lies in
         its video, and position t is ``t * clip_stride`` frames later. A
         clip clamped at the start of its video (``CausalClipSample``
-        repeats frame 0) counts its repeats as frames of a paused video:
+        repeats its earliest frame) counts its repeats as frames of a
+        paused video:
         the same image, no motion, the clocks running on.
         """
         check_clip_inputs(inputs, data_samples)

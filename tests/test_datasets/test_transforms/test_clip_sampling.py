@@ -54,6 +54,23 @@ def test_causal_clip_indices():
     assert causal_clip_indices(9, 1, 5) == ([9], [0])
 
 
+def test_clamped_clip_keeps_steps_of_the_stride():
+    # Key frame 5, 6 frames of stride 4: the frames before the video start
+    # repeat frame 1 (5 mod 4), so every step is 4 or 0 frames, as the
+    # clocks count; clamping at 0 would give a 1-frame step 0 -> 1.
+    indices, offsets = causal_clip_indices(5, 6, 4)
+    assert indices == [1, 1, 1, 1, 1, 5]
+    assert offsets == [-4, -4, -4, -4, -4, 0]
+    steps = {b - a for a, b in zip(indices, indices[1:])}
+    assert steps <= {0, 4}
+    for key in range(20):
+        for stride in (1, 2, 3, 4, 8):
+            indices, _ = causal_clip_indices(key, 6, stride)
+            assert indices[-1] == key and min(indices) >= 0
+            assert all(b - a in (0, stride)
+                       for a, b in zip(indices, indices[1:]))
+
+
 def test_clip_is_causal_ordered_and_flags_the_key_frame(tmp_path):
     video = _video(tmp_path)
     out = CausalClipSample(
