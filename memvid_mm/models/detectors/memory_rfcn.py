@@ -481,8 +481,7 @@ class MemoryRFCN(BaseDetector):
         its video, and position t is ``t * clip_stride`` frames later. A
         clip clamped at the start of its video (``CausalClipSample``
         repeats its earliest frame) counts its repeats as frames of a
-        paused video:
-        the same image, no motion, the clocks running on.
+        paused video: the same image, no motion, the clocks running on.
         """
         check_clip_inputs(inputs, data_samples)
         num_frames = inputs.shape[1]
