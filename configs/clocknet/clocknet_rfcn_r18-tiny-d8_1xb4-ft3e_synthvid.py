@@ -12,10 +12,10 @@
 # the paper's mean: +3.4 mAP and about +9 on fast objects in two runs from the
 # same start, whose long-stride memories are warped over up to 7 frames; with
 # the earlier half-resolution FlowNet its fast AP varied between trainings
-# (86.0-95.4, mean 90.9, in seven; README, "Ablations"); with the current one
-# and 6-frame clips 91.8-94.7 in four demo runs up to 2026-12-04, and 90.8 in
-# run I (run H's code and seed on another CPU). The ImageNet VID ClockNet keeps
-# the paper's mean.
+# (86.0-95.4, mean 90.9, in seven; docs/synthvid_results.md, "Ablations");
+# with the current one and 6-frame clips 91.8-94.7 in four demo runs up to
+# 2026-12-04, and 90.8 in run I (run H's code and seed on another CPU). The
+# ImageNet VID ClockNet keeps the paper's mean.
 _base_ = '../memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 model = dict(
     aggregator=dict(
@@ -35,7 +35,7 @@ train_pipeline = [
         type='TransformBroadcaster',
         share_random_params=True,
         transforms=[
-            dict(type='LoadImageFromFile'),
+            dict(type='LoadVIDFrame'),
             dict(type='LoadTrackAnnotations'),
             dict(type='Resize', scale=(160, 96), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),

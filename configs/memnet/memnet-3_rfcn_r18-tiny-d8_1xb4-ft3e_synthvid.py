@@ -4,10 +4,10 @@
 # 600x1000 frames, but a 160x96 SynthVID frame halved leaves the stride-64
 # encoder a 2x1 map and the stride-8 flow 2-4 cells per object (full
 # resolution, pre-trained 12,000 iterations: moving-object EPE 3.15 px
-# against 4.00 at half resolution and 4,000; README, "Ablations"). Its
-# input contrast is not standardised: img_contrast_std=0.25 cut the EPE on
-# dimmed frames from 4.81 to 2.54 px but did not lift the detectors (three
-# trainings; README, "Ablations"). As the
+# against 4.00 at half resolution and 4,000; docs/synthvid_results.md,
+# "Ablations"). Its input contrast is not standardised: img_contrast_std=0.25
+# cut the EPE on dimmed frames from 4.81 to 2.54 px but did not lift the
+# detectors (three trainings; docs/synthvid_results.md, "Ablations"). As the
 # paper's FlowNet is pre-trained on Flying Chairs, this one is pre-trained
 # on SynthVID's ground-truth flow first:
 #   python tools/misc/pretrain_flownet_synthvid.py THIS_CONFIG \
@@ -18,7 +18,8 @@
 # start from an image detector) and trains 3 epochs, like its control
 # rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py.
 # On SynthVID, evidence dropout 0.5 with a loss on every clip frame beat the
-# paper's 0.8 with a loss on the last frame (README, "Ablations").
+# paper's 0.8 with a loss on the last frame (docs/synthvid_results.md,
+# "Ablations").
 _base_ = [
     '../_base_/models/rfcn_r18-tiny-d8.py', '../_base_/datasets/synthvid.py',
     '../_base_/schedules/schedule_synthvid_ft3e.py',
@@ -42,7 +43,7 @@ train_pipeline = [
         type='TransformBroadcaster',
         share_random_params=True,
         transforms=[
-            dict(type='LoadImageFromFile'),
+            dict(type='LoadVIDFrame'),
             dict(type='LoadTrackAnnotations'),
             dict(type='Resize', scale=(160, 96), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),

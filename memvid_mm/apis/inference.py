@@ -47,6 +47,10 @@ def init_video_detector(config: Union[str, Config],
         ``dataset_meta`` (the class names of the predicted labels) from the
         checkpoint's ``meta['dataset_meta']`` (as the runner saves it),
         else from the test dataset of ``cfg``.
+
+    Raises:
+        ValueError: If those class names are not as many as the classes
+            the model's box head predicts.
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     init_default_scope(cfg.get('default_scope', 'mmdet'))
@@ -57,8 +61,22 @@ def init_video_detector(config: Union[str, Config],
             loaded = load_fitting_checkpoint(model, checkpoint)
         dataset_meta = loaded.get('meta', {}).get('dataset_meta')
     model.dataset_meta = dataset_meta or _test_dataset_meta(cfg)
+    num_classes = _head_num_classes(model)
+    classes = model.dataset_meta['classes']
+    if num_classes is not None and len(classes) != num_classes:
+        source = (f"checkpoint {checkpoint}'s meta" if dataset_meta else
+                  "the config's test dataset")
+        raise ValueError(f'{source} names {len(classes)} classes '
+                         f'{tuple(classes)!r:.200} but the model predicts '
+                         f'{num_classes}')
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def _head_num_classes(model: torch.nn.Module) -> Optional[int]:
+    """The class count of the wrapped detector's box head, if it has one."""
+    roi_head = getattr(getattr(model, 'detector', None), 'roi_head', None)
+    return getattr(getattr(roi_head, 'bbox_head', None), 'num_classes', None)
 
 
 def _test_dataset_meta(cfg: Config) -> dict:
@@ -70,6 +88,11 @@ def _test_dataset_meta(cfg: Config) -> dict:
     return dict(classes=tuple(classes))
 
 
+# Test-pipeline loaders that read ``img_path``; the inferencer is handed
+# the frames themselves.
+_FILE_LOADERS = ('LoadImageFromFile', 'LoadVIDFrame')
+
+
 def _inference_pipeline(cfg: Config) -> Compose:
     """The test pipeline of ``cfg`` reading in-memory frames, no labels."""
     pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
@@ -78,7 +101,7 @@ def _inference_pipeline(cfg: Config) -> Compose:
             continue
         transforms = []
         for transform in step['transforms']:
-            if transform['type'] == 'LoadImageFromFile':
+            if transform['type'] in _FILE_LOADERS:
                 transform = dict(type='mmdet.LoadImageFromNDArray')
             if 'Annotations' not in transform['type']:
                 transforms.append(transform)
@@ -92,16 +115,17 @@ def check_frame(image: np.ndarray, video_id: Hashable,
 
     Args:
         image (np.ndarray): Must be (H, W, 3) uint8 (BGR, as OpenCV reads
-            it); a float image in [0, 1] or an RGBA one would give
+            it), H, W >= 1; a float image in [0, 1] or an RGBA one would give
             detections without a warning.
         video_id (Hashable): Must not be None.
         frame_id (int): Must be an int >= 0.
     """
     where = f'video {video_id!r}, frame {frame_id!r}'
     if not isinstance(image, np.ndarray) or image.ndim != 3 or \
-            image.shape[2] != 3:
+            image.shape[2] != 3 or min(image.shape[:2]) < 1:
         raise ValueError(f'{where}: image must be an (H, W, 3) BGR array, '
-                         f'got {getattr(image, "shape", type(image))}')
+                         f'H, W >= 1, got '
+                         f'{getattr(image, "shape", type(image))}')
     if image.dtype != np.uint8:
         raise ValueError(f'{where}: image must be uint8 (0-255, BGR), got '
                          f'{image.dtype}')

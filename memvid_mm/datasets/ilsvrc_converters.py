@@ -674,6 +674,11 @@ def convert_vid(root: str,
     val_frames = read_val_frame_list(root) if split == 'val' else None
     videos = sorted(val_frames) if split == 'val' else read_vid_video_list(
         root, split)
+    if not videos:
+        listed_in = 'val.txt' if split == 'val' else 'train_<k>.txt'
+        raise ValueError(
+            f'VID {split}: {osp.join(root, "ImageSets", "VID", listed_in)} '
+            'lists no videos')
     without_images: List[str] = []
     if fgfa is not None and split == 'train':
         _check_fgfa_list(fgfa, key_frame_list, root, videos)
@@ -939,6 +944,10 @@ def convert_det(root: str,
                 image_id=image_id,
                 category_id=category_id,
                 instance_id=-1)
+    if not writer.out['images']:
+        raise ValueError(
+            f'DET: none of the {len(names)} listed images under {root} has '
+            'an object of the class table')
     _warn_boxes_beyond(beyond, 'DET')
     _log_summary(writer, 'DET')
     return writer.out

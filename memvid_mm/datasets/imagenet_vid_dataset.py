@@ -75,6 +75,10 @@ def _check_entries(entries: List[dict], keys: Sequence[str], what: str,
         if missing:
             raise ValueError(f'{ann_file}: {what} entry {entry!r:.200} lacks '
                              f'{missing}')
+        if not _is_id(entry['id']):
+            raise ValueError(f"{ann_file}: {what} entry {entry!r:.200} has "
+                             f"id {entry['id']!r:.50}; expected an int or a "
+                             'str')
         if entry['id'] in by_id:
             raise ValueError(f"{ann_file}: {what} id {entry['id']} repeats")
         by_id[entry['id']] = entry
@@ -90,6 +94,11 @@ def _is_finite_number(value: Any) -> bool:
 def _is_int(value: Any) -> bool:
     """Whether ``value`` is an int (bools are not)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_id(value: Any) -> bool:
+    """Whether ``value`` can be a CocoVID id: an int (not a bool) or a str."""
+    return _is_int(value) or isinstance(value, str)
 
 
 def _is_flag(value: Any) -> bool:
@@ -140,10 +149,17 @@ def check_image(img: dict, ann_file: str) -> None:
 
     Raises:
         ValueError: Naming the file and the image (id and ``file_name``)
-            if ``width`` or ``height`` is not a positive int, or
+            if ``file_name`` is not a non-empty str, ``video_id`` is not an
+            int or a str, ``width`` or ``height`` is not a positive int, or
             ``is_vid_train_frame`` is not a bool or 0/1.
     """
-    where = f"{ann_file}: image {img['id']} ({img['file_name']})"
+    where = f"{ann_file}: image {img['id']} ({img['file_name']!s:.200})"
+    if not (isinstance(img['file_name'], str) and img['file_name']):
+        raise ValueError(f'{where} has no file_name; expected a path '
+                         'relative to the image prefix')
+    if 'video_id' in img and not _is_id(img['video_id']):
+        raise ValueError(f"{where} has video_id {img['video_id']!r:.50}; "
+                         'expected an int or a str')
     for key in ('width', 'height'):
         if not (_is_int(img[key]) and img[key] > 0):
             raise ValueError(f'{where} has {key} {img[key]!r:.50}; expected '
@@ -425,6 +441,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
         data = load_coco_vid(self.ann_file, self.backend_args)
         self._set_categories(data['categories'])
         images = self._check_images(data['images'])
+        if not images:
+            raise ValueError(f'annotation file {self.ann_file} has no images')
         anns = self._check_annotations(data['annotations'], images)
         anns_per_img: Dict[Any, List[dict]] = {i: [] for i in images}
         for ann in anns:
@@ -449,6 +467,11 @@ class ImagenetVIDDataset(BaseVideoDataset):
         """Map ``metainfo['classes']`` to category ids; error if missing."""
         by_id = _check_entries(categories, ('id', 'name'), 'category',
                                self.ann_file)
+        for category in by_id.values():
+            if not isinstance(category['name'], str):
+                raise ValueError(
+                    f"{self.ann_file}: category {category['id']} has name "
+                    f"{category['name']!r:.50}; expected a str")
         _check_unique(by_id.values(), lambda c: c['name'],
                       'category name {2!r} repeats (ids {0} and {1})',
                       self.ann_file)

@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
-from .checkpoint import load_fitting_checkpoint, non_finite_keys
+from .checkpoint import (load_fitting_checkpoint, naming_unreadable_checkpoint,
+                         non_finite_keys)
 from .launch import (allow_full_checkpoint_loading, exit_after_distributed_run,
                      finish_distributed, flush_denormals_on_cpu,
                      full_checkpoint_loading, prepare_cpu_distributed)
@@ -9,6 +10,7 @@ __all__ = [
     'allow_full_checkpoint_loading', 'exit_after_distributed_run',
     'finish_distributed',
     'flush_denormals_on_cpu', 'full_checkpoint_loading',
-    'load_fitting_checkpoint', 'non_finite_keys',
+    'load_fitting_checkpoint', 'naming_unreadable_checkpoint',
+    'non_finite_keys',
     'prepare_cpu_distributed', 'SyncingOpRecorder'
 ]

@@ -10,8 +10,10 @@ test would go on with a partly random model), so the fit is also checked
 here, on every rank. Training (``load_from`` a per-frame R-FCN into a
 memory model) keeps mmengine's non-strict loading on purpose.
 """
+import contextlib
+import pickle
 import re
-from typing import Dict, List, Mapping, Union
+from typing import Dict, Iterator, List, Mapping, Union
 
 import torch
 from mmengine.model import is_model_wrapper
@@ -20,6 +22,40 @@ from torch import Tensor, nn
 
 # The first line of mmengine's strict-loading error (runner/checkpoint.py).
 _MISMATCH = 'do not match exactly'
+
+#: What ``torch.load`` raises for a truncated file or one that is not a
+#: checkpoint (a bad zip archive is a RuntimeError, a legacy-format pickle
+#: of garbage a KeyError or an UnpicklingError), none naming the file.
+CHECKPOINT_READ_ERRORS = (OSError, EOFError, KeyError, AttributeError,
+                          ImportError, RuntimeError, pickle.UnpicklingError)
+
+
+@contextlib.contextmanager
+def naming_unreadable_checkpoint(filename: str,
+                                 what: str = 'checkpoint') -> Iterator[None]:
+    """Re-raise a failure to read ``filename`` as an error that names it.
+
+    A missing file stays a ``FileNotFoundError`` (mmengine's names it);
+    mmengine's strict-loading error (keys that do not fit) passes through
+    for :func:`load_fitting_checkpoint` to word.
+
+    Args:
+        filename (str): The checkpoint being read.
+        what (str): What it is, for the message. Defaults to
+            ``'checkpoint'``.
+
+    Raises:
+        ValueError: Naming ``filename`` and the original error.
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except CHECKPOINT_READ_ERRORS as err:
+        if isinstance(err, RuntimeError) and _MISMATCH in str(err):
+            raise
+        raise ValueError(f'cannot read {what} {filename}: '
+                         f'{type(err).__name__}: {err}') from err
 
 
 def non_finite_keys(state_dict: Dict[str, Tensor]) -> List[str]:
@@ -94,21 +130,21 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
         RuntimeError: When the checkpoint lacks a parameter or buffer of the
             model, has one the model lacks, or has one of another shape.
             The message names the checkpoint and the keys.
-        ValueError: When a loaded tensor holds a NaN or an infinity (a
-            training that diverged); the message names the keys.
+        ValueError: When the file cannot be read as a checkpoint, or a
+            loaded tensor holds a NaN or an infinity (a training that
+            diverged); the message names the file (and the keys).
     """
     model = target.model if isinstance(target, Runner) else target
     if is_model_wrapper(model):
         model = model.module
     try:
-        if isinstance(target, Runner):
-            checkpoint = target.load_checkpoint(filename, strict=True)
-        else:
-            checkpoint = load_checkpoint(
-                target, filename, map_location='cpu', strict=True)
+        with naming_unreadable_checkpoint(filename):
+            if isinstance(target, Runner):
+                checkpoint = target.load_checkpoint(filename, strict=True)
+            else:
+                checkpoint = load_checkpoint(
+                    target, filename, map_location='cpu', strict=True)
     except RuntimeError as err:  # mmengine's strict load, on rank 0
-        if _MISMATCH not in str(err):
-            raise
         raise RuntimeError(
             f'checkpoint {filename} does not fit the model '
             f'({type(model).__name__}); was it trained with this config? '

@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 
 from memvid_mm.apis import OnlineVideoInferencer, init_video_detector
 
@@ -55,8 +56,10 @@ def test_bad_inputs_raise(model):
     inferencer = OnlineVideoInferencer(model)
     frame = np.zeros((64, 96, 3), dtype=np.uint8)
     cases = [
-        (frame[..., 0], 'v', 0, r'\(H, W, 3\) BGR array, got \(64, 96\)'),
+        (frame[..., 0], 'v', 0,
+         r'\(H, W, 3\) BGR array, H, W >= 1, got \(64, 96\)'),
         (np.zeros((64, 96, 4), np.uint8), 'v', 0, r'got \(64, 96, 4\)'),
+        (np.zeros((0, 96, 3), np.uint8), 'v', 0, r'got \(0, 96, 3\)'),
         # a float image in [0, 1] would give detections without a word
         (frame.astype(np.float32) / 255, 'v', 0, 'must be uint8 .*float32'),
         (frame, None, 0, 'video_id must not be None'),
@@ -125,6 +128,21 @@ def test_class_names_come_with_the_model(tmp_path):
         path)
     assert init_video_detector(RFCN_CFG, path).dataset_meta['classes'] == (
         'a', 'b', 'c', 'd')
+    # names of another class count would label every detection wrongly
+    for classes in (('a', 'b'), tuple('abcdefgh')):
+        torch.save(
+            dict(state_dict=model.state_dict(),
+                 meta=dict(dataset_meta=dict(classes=classes))), path)
+        with pytest.raises(
+                ValueError,
+                match=f"checkpoint {path}'s meta names {len(classes)} classes "
+                r'.* but the model predicts 4'):
+            init_video_detector(RFCN_CFG, path)
+    cfg = Config.fromfile(RFCN_CFG)
+    cfg.test_dataloader.dataset.metainfo = dict(classes=('disc', 'box'))
+    with pytest.raises(ValueError,
+                       match="the config's test dataset names 2 classes"):
+        init_video_detector(cfg)
 
 
 class Payload:

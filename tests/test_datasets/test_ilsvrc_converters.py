@@ -253,6 +253,18 @@ def test_missing_image_sets_name_the_path(tmp_path):
         convert_vid(str(tmp_path), 'val', show_progress=False)
 
 
+@pytest.mark.parametrize('split, listed', [('train', '/v1 -1\n'),
+                                           ('val', '')])
+def test_split_without_videos_names_its_list(tmp_path, split, listed):
+    # an empty split would convert to a file that fails only at loading
+    sets = tmp_path / 'ImageSets' / 'VID'
+    sets.mkdir(parents=True)
+    (sets / ('train_1.txt' if split == 'train' else 'val.txt')).write_text(
+        listed)
+    with pytest.raises(ValueError, match=f'VID {split}: .* lists no videos'):
+        convert_vid(str(tmp_path), split, show_progress=False)
+
+
 def test_malformed_xml_names_the_file(tiny_synthvid_copy):
     path = _xml_path(tiny_synthvid_copy, 5)
     with open(path, 'w') as f:
@@ -519,13 +531,16 @@ def test_det_conversion_restricts_to_the_class_table(tmp_path):
             for a in coco['annotations']] == [(1, 1, [1, 2, 10, 10], -1),
                                               (2, 3, [0, 0, 5, 5], -1),
                                               (2, 5, [3, 3, 6, 6], -1)]
-    # Restricting the image sets by class index.
-    only = convert_det(
-        str(tmp_path),
-        SYNTHVID_CLASS_TABLE,
-        class_indices=[7],
-        show_progress=False)
-    assert only['images'] == []
+    # Restricting the image sets by class index: train_7.txt lists only an
+    # image without a class of the table, and an empty file is refused.
+    with pytest.raises(ValueError,
+                       match='none of the 1 listed images .* has an object '
+                       'of the class table'):
+        convert_det(
+            str(tmp_path),
+            SYNTHVID_CLASS_TABLE,
+            class_indices=[7],
+            show_progress=False)
     with pytest.raises(FileNotFoundError, match='train_3.txt'):
         convert_det(
             str(tmp_path),

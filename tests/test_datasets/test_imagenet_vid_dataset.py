@@ -24,7 +24,7 @@ TRAIN_PIPELINE = [
         type='TransformBroadcaster',
         share_random_params=True,
         transforms=[
-            dict(type='LoadImageFromFile'),
+            dict(type='LoadVIDFrame'),
             dict(type='LoadTrackAnnotations'),
             dict(type='Resize', scale=(96, 72), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),
@@ -37,7 +37,7 @@ TEST_PIPELINE = [
     dict(
         type='TransformBroadcaster',
         transforms=[
-            dict(type='LoadImageFromFile'),
+            dict(type='LoadVIDFrame'),
             dict(type='Resize', scale=(96, 72), keep_ratio=True),
         ]),
     dict(type='PackTrackInputs', meta_keys=('degradation', )),
@@ -570,10 +570,67 @@ def test_missing_or_corrupt_image_names_the_file(tiny_synthvid_copy):
         dataset[0]
     with open(frame['img_path'], 'wb') as f:
         f.write(b'\xff\xd8 definitely not a JPEG')
-    with pytest.raises(Exception, match=frame['file_name']):
+    with pytest.raises(OSError, match=frame['file_name']):
+        dataset[0]
+    open(frame['img_path'], 'wb').close()  # OpenCV's error names no file
+    with pytest.raises(OSError, match=frame['file_name']):
         dataset[0]
     cv2.imwrite(frame['img_path'], np.zeros((48, 64, 3), np.uint8))
     assert len(dataset[0]['data_samples']) == T
+
+
+@pytest.mark.parametrize('shape', [(24, 32), (64, 48)])
+def test_image_of_another_size_than_annotated_names_the_frame(
+        tiny_synthvid_copy, shape):
+    # the boxes are in the annotated 64x48 pixels: a half-size or a
+    # rotated file would move them all without an error
+    root = tiny_synthvid_copy
+    for split in ('train', 'val'):
+        dataset = _synthvid(root, split)
+        video_idx, frame_idx = (int(v) for v in dataset.key_frames[0]) \
+            if split == 'train' else (0, 0)
+        frame = dataset.get_data_info(video_idx)['images'][frame_idx]
+        cv2.imwrite(frame['img_path'], np.zeros(shape + (3, ), np.uint8))
+        index = 0 if split == 'train' else (0, 0)
+        with pytest.raises(ValueError) as error:
+            dataset[index]
+        message = str(error.value)
+        assert frame['file_name'] in message and \
+            f'is {shape[1]}x{shape[0]} pixels' in message and \
+            'annotation says 64x48' in message and \
+            f"frame {frame['frame_id']}" in message
+
+
+def test_annotation_file_without_images_names_the_file(tmp_path):
+    coco = _mmtrack_vid_json()
+    coco.update(videos=[], images=[], annotations=[])
+    ann_file = _dump(coco, tmp_path / 'empty.json')
+    with pytest.raises(ValueError, match='empty.json has no images'):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+
+
+@pytest.mark.parametrize('edit, match', [
+    (lambda c: c['images'][1].update(file_name=None),
+     r'ids.json: image 2 \(None\) has no file_name'),
+    (lambda c: c['images'][1].update(file_name=7),
+     r'ids.json: image 2 \(7\) has no file_name'),
+    (lambda c: c['images'][1].update(id=[2]),
+     r"ids.json: image entry .* has id \[2\]; expected an int or a str"),
+    (lambda c: c['images'][1].update(video_id=[1]),
+     r'ids.json: image 2 .* has video_id \[1\]; expected an int or a str'),
+    (lambda c: c['annotations'][0].update(id=None),
+     r'ids.json: annotation entry .* has id None'),
+    (lambda c: c['categories'][0].update(name=None),
+     r'ids.json: category 1 has name None; expected a str'),
+])
+def test_ids_names_and_file_names_of_the_wrong_type_name_the_entry(
+        tmp_path, edit, match):
+    # each was a TypeError from os.path.join, a dict or sorted() before
+    coco = _mmtrack_vid_json()
+    edit(coco)
+    ann_file = _dump(coco, tmp_path / 'ids.json')
+    with pytest.raises(ValueError, match=match):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
 
 
 def test_repeated_category_name_is_an_error(tmp_path):

@@ -254,8 +254,10 @@ def test_event_section_timer_arguments_are_checked(extra, message):
 @pytest.mark.parametrize('extra, message', [
     (['--frames', '0'], '--frames must be at least 1, got 0'),
     (['--warmup', '-1'], '--warmup must be at least 0, got -1'),
+    (['--shape', '0', '96'], '--shape must be a height and a width of at '
+     'least 1 pixel, got 0 96'),
 ])
-def test_frame_counts_are_checked(extra, message):
+def test_frame_counts_and_shape_are_checked(extra, message):
     # a negative warm-up once timed the cold first frame and divided by
     # one frame more than it timed
     proc = subprocess.run(

@@ -112,8 +112,10 @@ def test_runs_the_cpu_as_the_benchmark_does():
 @pytest.mark.parametrize('extra, message', [
     (['--frames', '0'], '--frames must be at least 1, got 0'),
     (['--warmup', '0'], '--warmup must be at least 1, got 0'),
+    (['--shape', '64', '-96'], '--shape must be a height and a width of at '
+     'least 1 pixel, got 64 -96'),
 ])
-def test_frame_counts_are_checked(extra, message):
+def test_frame_counts_and_shape_are_checked(extra, message):
     proc = run_tool(RFCN_CFG, *extra)
     assert proc.returncode == 2 and message in proc.stderr
 

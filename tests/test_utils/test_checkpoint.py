@@ -43,6 +43,21 @@ def test_a_checkpoint_that_does_not_fit_names_file_and_keys(
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize('content', [None, b'', b'\x80\x02 garbage' * 8])
+def test_an_unreadable_checkpoint_names_the_file(tmp_path, content):
+    # torch.load's own errors (OSError, RuntimeError, KeyError,
+    # UnpicklingError, EOFError) name no file
+    path = save(tmp_path, small_model().state_dict())
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2] if content is None else content)
+    with pytest.raises(ValueError, match=f'cannot read checkpoint {path}: '):
+        load_fitting_checkpoint(small_model(), path)
+    with pytest.raises(FileNotFoundError):
+        load_fitting_checkpoint(small_model(), str(tmp_path / 'none.pth'))
+
+
 @pytest.mark.parametrize('change, message', [
     (lambda sd: sd.pop('0.bias'), 'missing keys in source state_dict: 0.bias'),
     (lambda sd: sd.update(extra=torch.zeros(1)),

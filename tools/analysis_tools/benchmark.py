@@ -173,7 +173,17 @@ def parse_args() -> argparse.Namespace:
     preset = PRESETS.get(args.preset, {})
     args.configs = args.configs or preset['configs']
     args.shape = tuple(args.shape or preset.get('shape', (600, 1000)))
+    check_shape(parser, args.shape)
     return args
+
+
+def check_shape(parser: argparse.ArgumentParser,
+                shape: Sequence[int]) -> None:
+    """Refuse an input ``--shape`` with a height or width below 1 (it
+    would fail deep inside the first convolution)."""
+    if min(shape) < 1:
+        parser.error(f'--shape must be a height and a width of at least 1 '
+                     f'pixel, got {shape[0]} {shape[1]}')
 
 
 def check_frame_counts(parser: argparse.ArgumentParser,

@@ -111,9 +111,9 @@ def load_gt_frames(
 
     Returns:
         tuple[list[str], list[dict]]: The class names and one dict per
-        frame with ``img_id``, ``video_id``, ``frame_id``, ``degradation``
-        (``'none'`` unless the file says otherwise) and the ``gt_*``
-        arrays.
+        frame with ``img_id``, ``video_id``, ``frame_id``, ``file_name``,
+        ``degradation`` (``'none'`` unless the file says otherwise) and the
+        ``gt_*`` arrays.
     """
     if classes is None:  # every category, sorted by id
         classes = category_names(ann_file)
@@ -144,6 +144,7 @@ def load_gt_frames(
                 img_id=img['img_id'],
                 video_id=video['video_id'],
                 frame_id=img['frame_id'],
+                file_name=img['file_name'],
                 degradation=img.get('degradation', 'none'))
             frame.update(instances_to_gt(img['instances']))
             frames.append(frame)

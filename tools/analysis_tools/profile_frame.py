@@ -72,6 +72,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     # the warm-up frames count the FLOPs and the syncing ops
     benchmark.check_frame_counts(parser, args, min_warmup=1)
+    benchmark.check_shape(parser, args.shape)
     benchmark.check_cudnn_benchmark_argument(parser, args)
     return args
 

@@ -13,7 +13,7 @@ train_pipeline = [
         type='TransformBroadcaster',
         share_random_params=True,
         transforms=[
-            dict(type='LoadImageFromFile', backend_args=backend_args),
+            dict(type='LoadVIDFrame', backend_args=backend_args),
             dict(type='LoadTrackAnnotations'),
             dict(type='Resize', scale=(1000, 600), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),
@@ -24,7 +24,7 @@ test_pipeline = [
     dict(
         type='TransformBroadcaster',
         transforms=[
-            dict(type='LoadImageFromFile', backend_args=backend_args),
+            dict(type='LoadVIDFrame', backend_args=backend_args),
             dict(type='Resize', scale=(1000, 600), keep_ratio=True),
             dict(type='LoadTrackAnnotations'),
         ]),

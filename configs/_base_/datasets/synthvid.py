@@ -14,7 +14,7 @@ train_pipeline = [
         type='TransformBroadcaster',
         share_random_params=True,
         transforms=[
-            dict(type='LoadImageFromFile'),
+            dict(type='LoadVIDFrame'),
             dict(type='LoadTrackAnnotations'),
             dict(type='Resize', scale=(160, 96), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),
@@ -25,7 +25,7 @@ test_pipeline = [
     dict(
         type='TransformBroadcaster',
         transforms=[
-            dict(type='LoadImageFromFile'),
+            dict(type='LoadVIDFrame'),
             dict(type='Resize', scale=(160, 96), keep_ratio=True),
             dict(type='LoadTrackAnnotations'),
         ]),

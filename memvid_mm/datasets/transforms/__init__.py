@@ -1,4 +1,5 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 from .clip_sampling import CausalClipSample, causal_clip_indices
+from .loading import LoadVIDFrame
 
-__all__ = ['CausalClipSample', 'causal_clip_indices']
+__all__ = ['CausalClipSample', 'causal_clip_indices', 'LoadVIDFrame']

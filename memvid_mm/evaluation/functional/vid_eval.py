@@ -518,11 +518,11 @@ def _id_repr(value) -> str:
 def _check_tracked_videos(instance_ids: np.ndarray, gt_frame: np.ndarray,
                           video_names: np.ndarray,
                           video_index: np.ndarray) -> None:
-    """Error if a multi-frame video has GTs but none of them is tracked.
+    """Error if a multi-frame video has a GT that is not tracked.
 
-    Without an ``instance_id >= 0`` every GT of such a video would get
-    motion IoU 0, i.e. count as ``fast``. One-frame videos (e.g. DET
-    images) and videos without GT are fine.
+    A GT without an ``instance_id >= 0`` gets motion IoU 0, i.e. counts as
+    ``fast``, however it moves. One-frame videos (e.g. DET images) need no
+    tracks.
 
     Args:
         instance_ids (np.ndarray): (G,) track ids, < 0: untracked.
@@ -531,24 +531,24 @@ def _check_tracked_videos(instance_ids: np.ndarray, gt_frame: np.ndarray,
         video_index (np.ndarray): (F,) video index of each frame.
 
     Raises:
-        ValueError: Naming the first such video.
+        ValueError: Naming the first such video and its untracked GTs.
     """
     num_videos = len(video_names)
     num_frames = np.bincount(video_index, minlength=num_videos)
     gt_video = video_index[gt_frame]
-    has_gt = np.bincount(gt_video, minlength=num_videos) > 0
-    tracked = np.bincount(
-        gt_video[instance_ids >= 0], minlength=num_videos) > 0
-    bad = np.flatnonzero((num_frames > 1) & has_gt & ~tracked)
+    untracked = np.bincount(
+        gt_video[instance_ids < 0], minlength=num_videos)
+    bad = np.flatnonzero((num_frames > 1) & (untracked > 0))
     if bad.size:
         video = bad[0]
         raise ValueError(
             f'video {_id_repr(video_names[video])} has {num_frames[video]} '
-            'frames and ground-truth boxes but no instance_id >= 0 '
-            '(missing instance_ids are filled with -1), so every box would '
-            f'count as fast ({bad.size} such videos); give the instance_ids '
-            'of the tracks (or motion_ious), or evaluate only the split '
-            '"all"')
+            f'frames and {untracked[video]} of its '
+            f'{np.count_nonzero(gt_video == video)} ground-truth boxes have '
+            'no instance_id >= 0 (missing instance_ids are filled with -1), '
+            f'so they would count as fast ({bad.size} such videos); give '
+            'the instance_ids of the tracks (or motion_ious), or evaluate '
+            'only the split "all"')
 
 
 def _group_pairs(det: dict, gt: dict,

@@ -18,6 +18,7 @@ exactly the dump format of docs/design.md.
 """
 import contextlib
 import io
+import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -461,6 +462,14 @@ def check_dump_frames(entries) -> None:
                              f'{labels.shape} must be ({len(bboxes)},)')
         if not (np.isfinite(bboxes).all() and np.isfinite(scores).all()):
             raise ValueError(f'{where}: non-finite bboxes or scores')
+        reversed_rows = np.flatnonzero((bboxes[:, 2] < bboxes[:, 0])
+                                       | (bboxes[:, 3] < bboxes[:, 1]))
+        if reversed_rows.size:
+            row = reversed_rows[0]
+            raise ValueError(
+                f'{where}: {reversed_rows.size} bboxes have x2 < x1 or '
+                f'y2 < y1, e.g. row {row} {bboxes[row].tolist()}; bboxes '
+                'must be (x1, y1, x2, y2)')
         if np.any(labels != np.round(labels)):
             raise ValueError(f'{where}: labels must be integers')
 
@@ -497,6 +506,33 @@ def dump_class_names(entries: Sequence[dict]) -> Optional[List[str]]:
     return list(first)
 
 
+def check_same_image(dump_frame: dict, gt_frame: dict) -> None:
+    """Error if a dumped frame's ``img_path`` is not the GT's ``file_name``.
+
+    Frames are joined by ``img_id``; a dump of another annotation file
+    whose ids happen to line up would otherwise be scored against the
+    wrong boxes. ``img_path`` (data root + prefix + ``file_name``) must
+    end with ``file_name``; frames without either are not compared.
+
+    Args:
+        dump_frame (dict): A validated dump entry.
+        gt_frame (dict): Its GT frame, optionally with ``file_name``.
+
+    Raises:
+        ValueError: Naming the ``img_id`` and both names.
+    """
+    img_path, file_name = dump_frame.get('img_path'), gt_frame.get(
+        'file_name')
+    if not (isinstance(img_path, str) and isinstance(file_name, str)):
+        return
+    path = '/' + osp.normpath(img_path).replace('\\', '/')
+    if not path.endswith('/' + osp.normpath(file_name).replace('\\', '/')):
+        raise ValueError(
+            f'img_id {dump_frame["img_id"]}: dumped img_path {img_path!r} '
+            f'is not the annotation file\'s {file_name!r}; was the dump '
+            'made with another annotation file?')
+
+
 def attach_ground_truth(dump_frames: Sequence[dict],
                         gt_frames: Sequence[dict]) -> List[dict]:
     """Join dumped predictions with the GT of the annotation file.
@@ -512,8 +548,9 @@ def attach_ground_truth(dump_frames: Sequence[dict],
 
     Raises:
         ValueError: A dumped ``img_id`` is not in the annotation file, a
-            frame of the file is missing from the dump, or ``video_id`` /
-            ``frame_id`` disagree.
+            frame of the file is missing from the dump, ``video_id`` /
+            ``frame_id`` disagree, or a dumped ``img_path`` does not end
+            with the frame's ``file_name`` (when both are given).
     """
     gt_by_id = {gt['img_id']: gt for gt in gt_frames}
     unknown = [f['img_id'] for f in dump_frames if f['img_id'] not in gt_by_id]
@@ -533,6 +570,7 @@ def attach_ground_truth(dump_frames: Sequence[dict],
                 raise ValueError(f'img_id {frame["img_id"]}: dumped {key} '
                                  f'{frame[key]!r} != {gt[key]!r} in the '
                                  'annotation file')
+        check_same_image(frame, gt)
         record = dict(
             img_id=frame['img_id'],
             video_id=frame['video_id'],

@@ -14,16 +14,19 @@ LOSS_FRAME_CHOICES = ('last', 'all')
 
 def check_clip_inputs(inputs: Tensor,
                       data_samples: Sequence[TrackDataSample]) -> None:
-    """Check that ``inputs`` (N, T, C, H, W) matches the N samples of T.
+    """Check that ``inputs`` (N, T, 3, H, W) matches the N samples of T.
 
     Raises:
-        ValueError: If ``inputs`` is not 5-D or the sample counts differ.
+        ValueError: If ``inputs`` is not 5-D with 3 channels, the sample
+            counts differ, or a frame's ``img_shape`` metainfo is larger
+            than H x W (the boxes would be clipped to an image the model
+            never saw).
     """
-    if inputs.dim() != 5:
-        raise ValueError(f'video detectors take inputs of shape (N, T, C, H, '
+    if inputs.dim() != 5 or inputs.shape[2] != 3:
+        raise ValueError(f'video detectors take inputs of shape (N, T, 3, H, '
                          f'W), got {tuple(inputs.shape)}; use '
                          f'TrackDataPreprocessor and PackTrackInputs')
-    num_clips, num_frames = inputs.shape[:2]
+    num_clips, num_frames, _, height, width = inputs.shape
     if len(data_samples) != num_clips:
         raise ValueError(f'inputs hold {num_clips} clips but '
                          f'{len(data_samples)} data samples were given')
@@ -31,6 +34,13 @@ def check_clip_inputs(inputs: Tensor,
         if len(sample) != num_frames:
             raise ValueError(f'inputs hold {num_frames} frames per clip but '
                              f'a TrackDataSample holds {len(sample)}')
+        for frame in range(num_frames):
+            img_shape = sample[frame].metainfo.get('img_shape')
+            if img_shape is not None and (img_shape[0] > height
+                                          or img_shape[1] > width):
+                raise ValueError(
+                    f'a frame\'s img_shape {tuple(img_shape)} is larger than '
+                    f'the (H, W) {(height, width)} of the inputs')
 
 
 def loss_frame_indices(num_frames: int, loss_frames: str) -> List[int]:

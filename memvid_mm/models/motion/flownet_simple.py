@@ -41,12 +41,11 @@ from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
 from mmdet.utils import OptMultiConfig
 from mmengine.model import BaseModule
-from mmengine.runner.checkpoint import (_load_checkpoint,
-                                        _load_checkpoint_with_prefix)
+from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor
 
 from ...ops.deterministic import resize_bilinear
-from ...utils import non_finite_keys
+from ...utils import naming_unreadable_checkpoint, non_finite_keys
 from ..layers.flow_warp import scale_flow_
 
 # Encoder: (name, in_channels, out_channels, kernel_size) per conv; the
@@ -319,22 +318,29 @@ class FlowNetSimple(BaseModule):
                 Defaults to ``'cpu'``.
 
         Raises:
-            RuntimeError: When the checkpoint's keys or shapes do not fit
-                this network; the message names the checkpoint.
+            ValueError: When the file cannot be read as a checkpoint.
+            RuntimeError: When the checkpoint has no key under ``prefix``,
+                or its keys or shapes do not fit this network.
+            Each message names the checkpoint.
         """
-        if prefix is None:
+        with naming_unreadable_checkpoint(checkpoint, 'FlowNet checkpoint'):
             loaded = _load_checkpoint(checkpoint, map_location=map_location)
-            if not isinstance(loaded, dict):
-                raise RuntimeError(f'FlowNet checkpoint {checkpoint} holds '
-                                   f'no state dict')
-            state_dict = loaded.get('state_dict', loaded)
+        if not isinstance(loaded, dict):
+            raise RuntimeError(f'FlowNet checkpoint {checkpoint} holds '
+                               f'no state dict')
+        state_dict = {
+            re.sub(r'^module\.', '', k): v
+            for k, v in loaded.get('state_dict', loaded).items()
+        }
+        if prefix is not None:
+            prefix = prefix if prefix.endswith('.') else prefix + '.'
             state_dict = {
-                re.sub(r'^module\.', '', k): v
-                for k, v in state_dict.items()
+                k[len(prefix):]: v
+                for k, v in state_dict.items() if k.startswith(prefix)
             }
-        else:
-            state_dict = _load_checkpoint_with_prefix(
-                prefix, checkpoint, map_location=map_location)
+            if not state_dict:
+                raise RuntimeError(f'FlowNet checkpoint {checkpoint} has no '
+                                   f'key under the prefix {prefix!r}')
         self.load_state_dict_from(state_dict, checkpoint)
 
     def load_state_dict_from(self, state_dict: Dict[str, Tensor],

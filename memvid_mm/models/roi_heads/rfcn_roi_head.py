@@ -92,6 +92,10 @@ class RFCNRoIHead(StandardRoIHead):
         ohem = self.train_cfg.get('ohem') if self.train_cfg else None
         if not ohem:
             return 0
+        if not isinstance(ohem, dict):
+            # an AttributeError here would read as a missing ohem_num
+            raise ValueError('train_cfg.ohem must be a dict such as '
+                             f'dict(num=128), got {ohem!r:.100}')
         num = ohem.get('num')
         if not isinstance(num, int) or num < 1:
             raise ValueError('train_cfg.ohem.num must be a positive int, '

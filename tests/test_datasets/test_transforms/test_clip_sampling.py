@@ -150,7 +150,7 @@ def _pipeline(num_frames=3, scale=None):
             type='TransformBroadcaster',
             share_random_params=True,
             transforms=[
-                dict(type='LoadImageFromFile'),
+                dict(type='LoadVIDFrame'),
                 dict(type='LoadTrackAnnotations'),
                 resize,
                 dict(type='RandomFlip', prob=0.5),

@@ -343,21 +343,28 @@ def test_numpy_and_0d_frame_ids_are_integers():
     assert evaluate(dets, anns)['mAP'] == 1.0
 
 
-def test_untracked_multi_frame_video_raises_for_speed_splits():
+def test_untracked_box_in_multi_frame_video_raises_for_speed_splits():
     anns = [gt([BOX_A], ids=[-1], video='v7', frame=f) for f in range(2)]
     anns.append(gt([], video='v8', frame=0))
     anns.append(gt([], video='v8', frame=1))  # no GT: fine
     dets = [det([BOX_A], [0.9])] * 2 + [det([], [])] * 2
     with pytest.raises(
             ValueError,
-            match=r"video 'v7' has 2 frames and ground-truth boxes but no "
-            r'instance_id >= 0'):
+            match=r"video 'v7' has 2 frames and 2 of its 2 ground-truth "
+            r'boxes have no instance_id >= 0'):
         evaluate(dets, anns)
     # split "all" only does not need tracks
     assert evaluate(dets, anns, speed_ranges=dict(all=(0., 1.)))['mAP'] == 1
-    # one tracked box suffices; single-frame videos need none
+    # one untracked box among tracked ones would count as fast: an error
     anns[0]['instance_ids'] = np.array([4])
+    with pytest.raises(
+            ValueError,
+            match=r"video 'v7' has 2 frames and 1 of its 2 ground-truth "
+            r'boxes have no instance_id >= 0'):
+        evaluate(dets, anns)
+    anns[1]['instance_ids'] = np.array([4])
     assert evaluate(dets, anns)['mAP'] == 1.0
+    # single-frame videos need no tracks
     single = [gt([BOX_A], ids=[-1], video=v, frame=0) for v in range(3)]
     res = evaluate([det([BOX_A], [0.9]) for _ in single], single)
     assert res['mAP'] == res['mAP_fast'] == 1.0

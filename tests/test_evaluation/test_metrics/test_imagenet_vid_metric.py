@@ -122,6 +122,11 @@ def predict(frames, rng, perfect=False):
         boxes, labels = gt['gt_bboxes'], gt['gt_labels']
         if not perfect:
             boxes = boxes + rng.normal(0, 6, boxes.shape)
+            # corners jittered past each other: the box they span
+            boxes = np.concatenate([
+                np.minimum(boxes[:, :2], boxes[:, 2:]),
+                np.maximum(boxes[:, :2], boxes[:, 2:])
+            ], 1)
             labels = np.where(
                 rng.random(len(labels)) < 0.8, labels,
                 rng.integers(0, 3, len(labels)))
@@ -432,6 +437,19 @@ def test_offline_rescoring_rejects_bad_dumps(ann_file, tmp_path):
         run([dict(good[0], bboxes=np.zeros((2, 3)))] + good[1:])
     with pytest.raises(ValueError, match='frame_id'):
         run([dict(good[0], frame_id=good[0]['frame_id'] + 1)] + good[1:])
+    # an x, y, w, h dump would be scored as boxes of another size
+    xywh = good[0]['bboxes'].copy()
+    xywh[0] = [20, 30, 10, 15]
+    with pytest.raises(ValueError,
+                       match=r'1 bboxes have x2 < x1 or y2 < y1, '
+                       r'e\.g\. row 0'):
+        run([dict(good[0], bboxes=xywh)] + good[1:])
+    # same ids, another file: the frames are another data set's
+    other = good[0]['img_path'].replace('.JPEG', '_other.JPEG')
+    with pytest.raises(ValueError,
+                       match=f"img_id {good[0]['img_id']}: dumped img_path "
+                       f"'{other}' is not the annotation file's"):
+        run([dict(good[0], img_path=other)] + good[1:])
     with pytest.raises(ValueError, match='labels must lie'):
         bad = dict(good[0], labels=np.full_like(good[0]['labels'], 7))
         run([bad] + good[1:])

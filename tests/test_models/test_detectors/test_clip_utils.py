@@ -1,8 +1,10 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 import pytest
 import torch
+from mmdet.structures import DetDataSample, TrackDataSample
 
-from memvid_mm.models.detectors.clip_utils import gather_frames
+from memvid_mm.models.detectors.clip_utils import (check_clip_inputs,
+                                                   gather_frames)
 from memvid_mm.utils import SyncingOpRecorder
 
 
@@ -30,3 +32,25 @@ def test_gather_frames_slices_consecutive_frames():
     assert recorder.ops == []
     with pytest.raises(ValueError, match='at least one frame'):
         gather_frames(inputs, samples, [])
+
+
+def test_clip_inputs_are_checked():
+    samples = []
+    for _ in range(2):
+        sample = TrackDataSample()
+        sample.video_data_samples = [
+            DetDataSample(metainfo=dict(img_shape=(8, 6))) for _ in range(3)
+        ]
+        samples.append(sample)
+    check_clip_inputs(torch.zeros(2, 3, 3, 8, 8), samples)  # padded: fine
+    for inputs, match in [
+        (torch.zeros(6, 3, 8, 8), r'got \(6, 3, 8, 8\)'),
+        (torch.zeros(2, 3, 1, 8, 8), r'\(N, T, 3, H, W\), got \(2, 3, 1,'),
+        (torch.zeros(2, 3, 4, 8, 8), r'\(N, T, 3, H, W\), got \(2, 3, 4,'),
+        (torch.zeros(1, 3, 3, 8, 8), 'inputs hold 1 clips but 2 data'),
+        (torch.zeros(2, 2, 3, 8, 8), 'inputs hold 2 frames per clip'),
+        (torch.zeros(2, 3, 3, 8, 5),
+         r'img_shape \(8, 6\) is larger than the \(H, W\) \(8, 5\)'),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            check_clip_inputs(inputs, samples)

@@ -445,7 +445,7 @@ def test_tensor_mode_runs_the_clocks_at_the_clip_stride(
 def test_wrong_input_shape_raises(memnet_cfg):
     model = build(memnet_cfg)
     batch = preprocess(model, packed_clips(1, 2), True)
-    with pytest.raises(ValueError, match=r'\(N, T, C, H, W\)'):
+    with pytest.raises(ValueError, match=r'\(N, T, 3, H, W\)'):
         model.loss(batch['inputs'][0], batch['data_samples'])
 
 

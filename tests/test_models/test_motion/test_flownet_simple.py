@@ -165,6 +165,33 @@ def test_pretrained_init_cfg_loads_strictly(tmp_path):
         target.init_weights()
 
 
+def test_unreadable_checkpoint_or_missing_prefix_names_the_file(tmp_path):
+    source = FlowNetSimple(width_divisor=8)
+    detector = tmp_path / 'detector.pth'
+    torch.save(
+        dict(state_dict={
+            f'motion.{k}': v
+            for k, v in source.state_dict().items()
+        }), detector)
+    # mmengine's prefix: 'motion' and 'motion.' are the same
+    target = FlowNetSimple(width_divisor=8)
+    target.load_pretrained(str(detector), prefix='motion')
+    assert torch.equal(target.conv1[0].conv.weight,
+                       source.conv1[0].conv.weight)
+    with pytest.raises(RuntimeError,
+                       match="detector.pth has no key under the prefix "
+                       "'flow.'"):
+        target.load_pretrained(str(detector), prefix='flow.')
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(detector.read_bytes()[:200])
+    garbage = tmp_path / 'garbage.pth'
+    garbage.write_bytes(b'\x80\x02 not a checkpoint' * 8)
+    for path in (truncated, garbage):
+        with pytest.raises(ValueError,
+                           match=f'cannot read FlowNet checkpoint {path}'):
+            target.load_pretrained(str(path))
+
+
 def test_constants_are_non_persistent_buffers(flownet):
     buffers = dict(flownet.named_buffers())
     for name in ('img_norm_mean', 'img_norm_std', 'flow_img_norm_mean',

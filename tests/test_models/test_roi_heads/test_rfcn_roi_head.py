@@ -183,6 +183,13 @@ def test_invalid_configs_raise():
     roi_head = MODELS.build(_roi_head_cfg(ohem=0))
     with pytest.raises(ValueError, match='ohem'):
         roi_head.ohem_num
+    # --cfg-options ...ohem=dict(num=128) passes a str: named, not a
+    # missing attribute
+    roi_head.train_cfg['ohem'] = 'dict(num=128)'
+    with pytest.raises(ValueError,
+                       match="train_cfg.ohem must be a dict such as "
+                       r"dict\(num=128\), got 'dict\(num=128\)'"):
+        roi_head.ohem_num
 
 
 def _detector_cfg(ohem=None, roi_op='pool'):

@@ -1,0 +1,84 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Frame loading that checks the image against its annotation."""
+from typing import Optional
+
+from mmcv.transforms import LoadImageFromFile
+from mmdet.registry import TRANSFORMS
+
+
+def frame_name(results: dict) -> str:
+    """``'<img_path> (video V, frame F)'`` for error messages."""
+    where = [
+        f'{label} {results[key]!r}'
+        for key, label in (('video_id', 'video'), ('frame_id', 'frame'))
+        if key in results
+    ]
+    suffix = f" ({', '.join(where)})" if where else ''
+    return f"{results['img_path']}{suffix}"
+
+
+@TRANSFORMS.register_module()
+class LoadVIDFrame(LoadImageFromFile):
+    """Load a frame like mmcv's ``LoadImageFromFile`` and check its size.
+
+    The boxes of a CocoVID file, and the detections the evaluation
+    compares with them, are in the pixels of the annotation's ``width`` x
+    ``height``. An image file of another size (resized, rotated by its
+    EXIF orientation, or swapped for another file) would move every box
+    without an error, so a frame whose decoded ``(H, W)`` differs from
+    ``(height, width)`` raises. Results without ``width`` and ``height``
+    are loaded unchecked. A missing file raises a ``FileNotFoundError``,
+    one that cannot be read or decoded an ``OSError``, each naming the
+    frame (OpenCV's own error for an empty file names nothing).
+
+    Args:
+        **kwargs: ``LoadImageFromFile``'s arguments (``to_float32``,
+            ``color_type``, ``imdecode_backend``, ``ignore_empty``,
+            ``backend_args``).
+
+    Required Keys:
+        - img_path
+        - height, width (optional; checked when present)
+
+    Modified Keys:
+        - img
+        - img_shape
+        - ori_shape
+    """
+
+    def transform(self, results: dict) -> Optional[dict]:
+        """Load ``results['img_path']`` and check its size.
+
+        Args:
+            results (dict): One frame's data info.
+
+        Returns:
+            dict or None: ``results`` with ``img`` (H, W, 3), ``img_shape``
+            and ``ori_shape``; None for an unreadable file when
+            ``ignore_empty`` is set.
+
+        Raises:
+            FileNotFoundError: If the file does not exist.
+            OSError: If the file cannot be read or decoded.
+            ValueError: If the image is not ``width`` x ``height``.
+        """
+        try:
+            loaded = super().transform(results)
+        except FileNotFoundError as error:
+            raise FileNotFoundError(
+                f'frame {frame_name(results)} not found') from error
+        except Exception as error:  # mmcv raises whatever the backend does
+            raise OSError(f'cannot load frame {frame_name(results)}: '
+                          f'{type(error).__name__}: {error}') from error
+        if loaded is None or 'height' not in results or \
+                'width' not in results:
+            return loaded
+        height, width = loaded['img'].shape[:2]
+        if (height, width) != (results['height'], results['width']):
+            raise ValueError(
+                f'frame {frame_name(results)} is {width}x{height} pixels '
+                f"but its annotation says {results['width']}x"
+                f"{results['height']}, the pixels its boxes are in; "
+                'convert the data set again with --check-images to list '
+                'every such frame')
+        return loaded
