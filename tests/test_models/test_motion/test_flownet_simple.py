@@ -97,6 +97,15 @@ def test_loads_mmtrack_state_dict_strict(flownet):
         flownet.load_state_dict(backup, strict=True)
 
 
+def save_as_detector_part(flownet, path):
+    """Save ``flownet`` as a whole detector's checkpoint holds it."""
+    torch.save(
+        dict(state_dict={
+            f'motion.{k}': v
+            for k, v in flownet.state_dict().items()
+        }), path)
+
+
 def test_pretrained_init_cfg_loads_strictly(tmp_path):
     """``init_cfg=Pretrained`` loads every key or raises naming the file.
 
@@ -111,11 +120,7 @@ def test_pretrained_init_cfg_loads_strictly(tmp_path):
     wrapped = tmp_path / 'wrapped.pth'
     torch.save(dict(state_dict=source.state_dict(), meta={}), wrapped)
     detector = tmp_path / 'detector.pth'
-    torch.save(
-        dict(state_dict={
-            f'motion.{k}': v
-            for k, v in source.state_dict().items()
-        }), detector)
+    save_as_detector_part(source, detector)
     # a list init_cfg (which mmengine allows) loads strictly too
     for init_cfg in (dict(type='Pretrained', checkpoint=str(plain)),
                      dict(type='Pretrained', checkpoint=str(wrapped)),
@@ -168,11 +173,7 @@ def test_pretrained_init_cfg_loads_strictly(tmp_path):
 def test_unreadable_checkpoint_or_missing_prefix_names_the_file(tmp_path):
     source = FlowNetSimple(width_divisor=8)
     detector = tmp_path / 'detector.pth'
-    torch.save(
-        dict(state_dict={
-            f'motion.{k}': v
-            for k, v in source.state_dict().items()
-        }), detector)
+    save_as_detector_part(source, detector)
     # mmengine's prefix: 'motion' and 'motion.' are the same
     target = FlowNetSimple(width_divisor=8)
     target.load_pretrained(str(detector), prefix='motion')
