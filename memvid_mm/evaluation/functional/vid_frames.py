@@ -506,6 +506,11 @@ def dump_class_names(entries: Sequence[dict]) -> Optional[List[str]]:
     return list(first)
 
 
+def _slashed(path: str) -> str:
+    """``path`` normalised, with ``/`` separators and a leading ``/``."""
+    return '/' + osp.normpath(path).replace('\\', '/')
+
+
 def check_same_image(dump_frame: dict, gt_frame: dict) -> None:
     """Error if a dumped frame's ``img_path`` is not the GT's ``file_name``.
 
@@ -525,8 +530,7 @@ def check_same_image(dump_frame: dict, gt_frame: dict) -> None:
         'file_name')
     if not (isinstance(img_path, str) and isinstance(file_name, str)):
         return
-    path = '/' + osp.normpath(img_path).replace('\\', '/')
-    if not path.endswith('/' + osp.normpath(file_name).replace('\\', '/')):
+    if not _slashed(img_path).endswith(_slashed(file_name)):
         raise ValueError(
             f'img_id {dump_frame["img_id"]}: dumped img_path {img_path!r} '
             f'is not the annotation file\'s {file_name!r}; was the dump '

@@ -332,7 +332,8 @@ class FlowNetSimple(BaseModule):
             re.sub(r'^module\.', '', k): v
             for k, v in loaded.get('state_dict', loaded).items()
         }
-        if prefix is not None:
+        if prefix is not None:  # as mmengine's _load_checkpoint_with_prefix,
+            # whose bare assert would name neither the file nor the prefix
             prefix = prefix if prefix.endswith('.') else prefix + '.'
             state_dict = {
                 k[len(prefix):]: v
