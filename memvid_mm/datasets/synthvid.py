@@ -61,7 +61,9 @@ from .class_tables import SYNTHVID_CLASS_TABLE, SYNTHVID_CLASSES, ClassTable
 from .ilsvrc_converters import parse_voc_xml, read_vid_video_list
 
 DEGRADATIONS: Tuple[str, ...] = ('blur', 'noise', 'occlusion', 'dim')
-"""Per-frame degradation kinds (``'none'`` marks a clean frame)."""
+"""Per-frame degradation kinds (``'none'`` marks a clean frame). A degraded
+run draws its kind uniformly from these, or from the subset a split is
+generated with (``degradations``)."""
 
 BLUR_MODES: Tuple[str, ...] = ('frame', 'motion')
 """How a ``blur`` frame is smeared. ``'frame'``: the whole frame by one
@@ -310,22 +312,39 @@ def visible_box(box: np.ndarray, width: int,
     return clipped if inside >= _MIN_VISIBLE * area else None
 
 
-def degradation_schedule(rng: np.random.Generator,
-                         num_frames: int) -> List[str]:
+def check_degradations(degradations: Sequence[str]) -> None:
+    """Raise a ValueError unless ``degradations`` is a non-empty sequence of
+    distinct kinds of :data:`DEGRADATIONS`."""
+    if isinstance(degradations, str) or not degradations or any(
+            kind not in DEGRADATIONS for kind in degradations) or len(
+                set(degradations)) != len(degradations):
+        raise ValueError('degradations must be distinct kinds of '
+                         f'{DEGRADATIONS}, at least one, got {degradations!r}')
+
+
+def degradation_schedule(
+        rng: np.random.Generator,
+        num_frames: int,
+        degradations: Sequence[str] = DEGRADATIONS) -> List[str]:
     """Per-frame degradation kinds: runs of 1-4 frames, 3-8 clean between.
+
+    With the default, the schedules of every earlier SynthVID.
 
     Args:
         rng (np.random.Generator): Random generator.
         num_frames (int): Video length.
+        degradations (Sequence[str]): The kinds a run draws from,
+            uniformly. Defaults to :data:`DEGRADATIONS`.
 
     Returns:
-        list[str]: One of :data:`DEGRADATIONS` or ``'none'`` per frame.
+        list[str]: One of ``degradations`` or ``'none'`` per frame.
     """
+    check_degradations(degradations)
     schedule = ['none'] * num_frames
     t = 2 + int(rng.integers(0, 4))
     while t < num_frames:
         run = int(rng.integers(1, 5))
-        kind = DEGRADATIONS[int(rng.integers(len(DEGRADATIONS)))]
+        kind = degradations[int(rng.integers(len(degradations)))]
         schedule[t:t + run] = [kind] * len(schedule[t:t + run])
         t += run + int(rng.integers(3, 9))
     return schedule
@@ -554,7 +573,8 @@ def render_video(
     width: int,
     height: int,
     speed_offset: int = 0,
-    blur: str = 'frame'
+    blur: str = 'frame',
+    degradations: Sequence[str] = DEGRADATIONS
 ) -> Tuple[List[np.ndarray], List[List[dict]], List[str], SceneMotion]:
     """Render one SynthVID video.
 
@@ -568,6 +588,12 @@ def render_video(
             speeds are balanced over a split). Defaults to 0.
         blur (str): How ``blur`` frames are smeared, one of
             :data:`BLUR_MODES`. Defaults to ``'frame'``.
+        degradations (Sequence[str]): The kinds degraded runs draw from
+            (:func:`degradation_schedule`). The objects, their motion, the
+            camera and the background are drawn before the schedule, so
+            they do not depend on it (unless the video is drawn again
+            because no object ever comes into view). Defaults to
+            :data:`DEGRADATIONS`.
 
     Returns:
         tuple: ``frames`` (L arrays ``(H, W, 3)`` uint8 BGR), ``objects``
@@ -578,6 +604,7 @@ def render_video(
         frames). At least one frame has an object.
     """
     check_blur_mode(blur)
+    check_degradations(degradations)
     tracks = [
         _sample_track(rng, width, height, num_frames,
                       SPEED_CLASSES[(speed_offset + j) % len(SPEED_CLASSES)])
@@ -587,7 +614,7 @@ def render_video(
     camera_velocity = camera[1] - camera[0] if num_frames > 1 else np.zeros(2)
     pan = np.abs(camera).max(axis=0).astype(int) + 2
     canvas = _background(rng, width + 2 * pan[0], height + 2 * pan[1])
-    schedule = degradation_schedule(rng, num_frames)
+    schedule = degradation_schedule(rng, num_frames, degradations)
     motion = SceneMotion(
         tracks=tracks,
         camera_offsets=(pan[None] + np.round(camera)).astype(np.int64))
@@ -629,7 +656,7 @@ def render_video(
         objects.append(frame_objects)
     if not any(objects):  # nothing ever in view: draw the video again
         return render_video(rng, num_frames, width, height, speed_offset,
-                            blur)
+                            blur, degradations)
     return frames, objects, schedule, motion
 
 
@@ -672,7 +699,9 @@ def render_split(split: str,
                  width: int = 160,
                  height: int = 96,
                  seed: int = 0,
-                 blur: str = 'frame') -> Iterator[tuple]:
+                 blur: str = 'frame',
+                 degradations: Sequence[str] = DEGRADATIONS
+                 ) -> Iterator[tuple]:
     """Render the videos of one split in order, without writing them.
 
     Video ``i`` of a split is drawn from child ``i`` of
@@ -689,6 +718,8 @@ def render_split(split: str,
         height (int): Frame height. Defaults to 96.
         seed (int): Data set seed. Defaults to 0.
         blur (str): One of :data:`BLUR_MODES`. Defaults to ``'frame'``.
+        degradations (Sequence[str]): The kinds degraded runs draw from.
+            Defaults to :data:`DEGRADATIONS`.
 
     Yields:
         tuple: :func:`render_video`'s output, one video at a time.
@@ -705,7 +736,8 @@ def render_split(split: str,
             width,
             height,
             speed_offset=index,
-            blur=blur)
+            blur=blur,
+            degradations=degradations)
 
 
 def generate_split(out_dir: str,
@@ -717,7 +749,8 @@ def generate_split(out_dir: str,
                    seed: int = 0,
                    overwrite: bool = False,
                    show_progress: bool = False,
-                   blur: str = 'frame') -> dict:
+                   blur: str = 'frame',
+                   degradations: Sequence[str] = DEGRADATIONS) -> dict:
     """Write one split of SynthVID in the ILSVRC2015 VID layout.
 
     Args:
@@ -734,10 +767,12 @@ def generate_split(out_dir: str,
             ``FileExistsError``. Defaults to False.
         show_progress (bool): Show a tqdm bar. Defaults to False.
         blur (str): One of :data:`BLUR_MODES`. Defaults to ``'frame'``.
+        degradations (Sequence[str]): The kinds degraded runs draw from.
+            Defaults to :data:`DEGRADATIONS`.
 
     Returns:
         dict: Counts: ``videos``, ``frames``, ``boxes`` and per degradation
-        kind the number of frames.
+        kind of :data:`DEGRADATIONS` the number of frames.
     """
     if split not in ('train', 'val'):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
@@ -746,13 +781,14 @@ def generate_split(out_dir: str,
                          f'of at least 16x16, got {num_videos}, {num_frames}'
                          f', {width}x{height}')
     check_blur_mode(blur)  # before an existing split is cleared
+    check_degradations(degradations)
     _clear_split(out_dir, split, overwrite)
     stats = dict(videos=num_videos, frames=0, boxes=0)
     stats.update({kind: 0 for kind in DEGRADATIONS})
     class_videos: Dict[int, List[str]] = {}
     val_lines = []
     videos = render_split(split, num_videos, num_frames, width, height, seed,
-                          blur)
+                          blur, degradations)
     for index, (frames, objects, schedule, _) in enumerate(
             tqdm(
                 videos,
@@ -829,7 +865,8 @@ def generate_synthvid(out_dir: str,
                       seed: int = 0,
                       overwrite: bool = False,
                       show_progress: bool = False,
-                      blur: str = 'frame') -> dict:
+                      blur: str = 'frame',
+                      degradations: Sequence[str] = DEGRADATIONS) -> dict:
     """Write SynthVID (train and val) in the ILSVRC2015 VID layout.
 
     Args:
@@ -847,6 +884,9 @@ def generate_synthvid(out_dir: str,
         show_progress (bool): Show tqdm bars. Defaults to False.
         blur (str): How ``blur`` frames are smeared, one of
             :data:`BLUR_MODES`. Defaults to ``'frame'``.
+        degradations (Sequence[str]): The kinds degraded runs draw from,
+            e.g. ``('blur', )`` for a SynthVID whose every degraded frame
+            is blurred. Defaults to :data:`DEGRADATIONS`.
 
     Returns:
         dict: ``{'train': counts, 'val': counts}``, see
@@ -855,7 +895,7 @@ def generate_synthvid(out_dir: str,
     return {
         split:
         generate_split(out_dir, split, n, num_frames, width, height, seed,
-                       overwrite, show_progress, blur)
+                       overwrite, show_progress, blur, degradations)
         for split, n in (('train', num_train_videos), ('val', num_val_videos))
     }
 
@@ -864,15 +904,17 @@ def load_synthvid_settings(data_root: str) -> dict:
     """The generator settings of a SynthVID root (its ``synthvid.json``).
 
     A root written before blur modes existed has no ``blur`` entry; its
-    ``blur`` frames were smeared as ``'frame'``, which is filled in.
+    ``blur`` frames were smeared as ``'frame'``, which is filled in. One
+    written before ``degradations`` existed drew from every kind, which is
+    filled in likewise (as a list, as the generator writes it).
 
     Args:
         data_root (str): Root written by ``tools/misc/gen_synthvid.py``.
 
     Returns:
         dict: The settings, at least ``num_train_videos``,
-        ``num_val_videos``, ``num_frames``, ``width``, ``height``, ``seed``
-        and ``blur``.
+        ``num_val_videos``, ``num_frames``, ``width``, ``height``, ``seed``,
+        ``blur`` and ``degradations``.
     """
     path = osp.join(data_root, 'synthvid.json')
     if not osp.isfile(path):
@@ -890,6 +932,11 @@ def load_synthvid_settings(data_root: str) -> dict:
     if settings['blur'] not in BLUR_MODES:
         raise ValueError(f'{path}: blur must be one of {BLUR_MODES}, got '
                          f'{settings["blur"]!r}')
+    settings.setdefault('degradations', list(DEGRADATIONS))
+    try:
+        check_degradations(settings['degradations'])
+    except ValueError as err:
+        raise ValueError(f'{path}: {err}') from None
     return settings
 
 

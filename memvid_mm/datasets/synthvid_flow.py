@@ -9,7 +9,7 @@ serve the ground-truth flow of any two frames of a video
 ``tools/misc/pretrain_flownet_synthvid.py`` trains the SynthVID configs'
 light FlowNet on these pairs.
 """
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .synthvid import SceneMotion, render_split
+from .synthvid import DEGRADATIONS, SceneMotion, render_split
 
 
 class SynthVIDFlowPairs(Dataset):
@@ -42,6 +42,8 @@ class SynthVIDFlowPairs(Dataset):
             rendered pixels. Defaults to 90 (that of the written split).
         blur (str): How the split's ``blur`` frames are smeared, one of
             ``synthvid.BLUR_MODES``. Defaults to ``'frame'``.
+        degradations (Sequence[str]): The kinds the split's degraded runs
+            draw from. Defaults to ``synthvid.DEGRADATIONS``.
     """
 
     def __init__(self,
@@ -53,7 +55,8 @@ class SynthVIDFlowPairs(Dataset):
                  seed: int,
                  max_gap: int = 1,
                  jpeg_quality: int = 90,
-                 blur: str = 'frame') -> None:
+                 blur: str = 'frame',
+                 degradations: Sequence[str] = DEGRADATIONS) -> None:
         if max_gap < 1 or num_frames <= 1:
             raise ValueError('need max_gap >= 1 and num_frames > 1, got '
                              f'max_gap={max_gap}, num_frames={num_frames}')
@@ -62,7 +65,8 @@ class SynthVIDFlowPairs(Dataset):
         self.degradations: List[List[str]] = []
         self.motions: List[SceneMotion] = []
         for frames, _, schedule, motion in render_split(
-                split, num_videos, num_frames, width, height, seed, blur):
+                split, num_videos, num_frames, width, height, seed, blur,
+                degradations):
             if jpeg_quality:
                 frames = [_jpeg_round_trip(f, jpeg_quality) for f in frames]
             self.frames.append(frames)
@@ -87,7 +91,8 @@ class SynthVIDFlowPairs(Dataset):
             split (str): As in the constructor.
             num_videos (int): Videos in the split.
             settings (dict): ``load_synthvid_settings(data_root)``: frame
-                count and size, seed and blur mode of the written data.
+                count and size, seed, blur mode and degradation kinds of
+                the written data.
             max_gap (int): Largest frame distance of a pair. Defaults to 1.
 
         Returns:
@@ -102,7 +107,8 @@ class SynthVIDFlowPairs(Dataset):
             height=settings['height'],
             seed=settings['seed'],
             max_gap=max_gap,
-            blur=settings['blur'])
+            blur=settings['blur'],
+            degradations=settings['degradations'])
 
     def __len__(self) -> int:
         return len(self.pairs)

@@ -330,6 +330,45 @@ def test_motion_blur_mode_changes_only_the_blur_frames():
         render_video(np.random.default_rng(5), blur='gauss', **rng_args)
 
 
+def _boxes(objects):
+    return [[list(obj['bbox']) for obj in frame] for frame in objects]
+
+
+def test_degradations_narrow_the_kinds_and_keep_the_scene():
+    rng_args = dict(num_frames=40, width=96, height=64, speed_offset=0)
+    every_kind = render_video(
+        np.random.default_rng(4), blur='motion', **rng_args)
+    only_blur = render_video(
+        np.random.default_rng(4),
+        blur='motion',
+        degradations=('blur', ),
+        **rng_args)
+    explicit = render_video(
+        np.random.default_rng(4),
+        blur='motion',
+        degradations=DEGRADATIONS,
+        **rng_args)
+    assert len(set(every_kind[2]) - {'none'}) > 1
+    assert set(only_blur[2]) == {'none', 'blur'}
+    assert explicit[2] == every_kind[2]  # the default is every kind
+    # the same objects on the same path, camera and background
+    assert _boxes(only_blur[1]) == _boxes(every_kind[1])
+    np.testing.assert_array_equal(only_blur[3].camera_offsets,
+                                  every_kind[3].camera_offsets)
+    np.testing.assert_array_equal(only_blur[0][0], every_kind[0][0])
+    two = render_video(
+        np.random.default_rng(4), degradations=('noise', 'dim'), **rng_args)
+    assert set(two[2]) == {'none', 'noise', 'dim'}
+
+
+@pytest.mark.parametrize('degradations', [(), ('fog', ), ('blur', 'blur'),
+                                          'blur'])
+def test_bad_degradations_are_refused(degradations):
+    with pytest.raises(ValueError, match='degradations must be distinct'):
+        render_video(
+            np.random.default_rng(0), 10, 32, 32, degradations=degradations)
+
+
 def test_generator_settings_record_the_blur_mode(tmp_path):
     settings = dict(num_train_videos=1, num_val_videos=1, num_frames=2,
                     width=32, height=32, seed=0)
@@ -339,6 +378,15 @@ def test_generator_settings_record_the_blur_mode(tmp_path):
     assert load_synthvid_settings(str(tmp_path))['blur'] == 'frame'
     path.write_text(json.dumps(dict(settings, blur='motion')))
     assert load_synthvid_settings(str(tmp_path))['blur'] == 'motion'
+    # written before degradations could be narrowed: it drew from all
+    assert load_synthvid_settings(
+        str(tmp_path))['degradations'] == list(DEGRADATIONS)
+    path.write_text(json.dumps(dict(settings, degradations=['dim'])))
+    assert load_synthvid_settings(str(tmp_path))['degradations'] == ['dim']
+    path.write_text(json.dumps(dict(settings, degradations=['haze'])))
+    with pytest.raises(ValueError,
+                       match='synthvid.json: degradations must be'):
+        load_synthvid_settings(str(tmp_path))
     path.write_text(json.dumps(dict(settings, blur='sideways')))
     with pytest.raises(ValueError, match='synthvid.json: blur must be'):
         load_synthvid_settings(str(tmp_path))
@@ -379,6 +427,13 @@ def test_bad_arguments_raise(tmp_path):
         generate_synthvid(
             str(tmp_path), num_train_videos=1, overwrite=True, blur='fog',
             **kwargs)
+    with pytest.raises(ValueError, match='degradations must be'):
+        generate_synthvid(
+            str(tmp_path),
+            num_train_videos=1,
+            overwrite=True,
+            degradations=('fog', ),
+            **kwargs)
     assert os.listdir(tmp_path / 'Data' / 'VID' / 'val')  # not cleared
 
 
@@ -394,9 +449,10 @@ def test_cli_generates_converts_and_previews(tmp_path):
         '--out',
         str(out), '--num-train-videos', '2', '--num-val-videos', '1',
         '--num-frames', '5', '--width', '48', '--height', '32', '--seed', '1',
-        '--blur', 'motion', '--preview',
+        '--blur', 'motion', '--degradations', 'blur', 'dim', '--preview',
         str(tmp_path / 'p.png')
     ])
+    assert stats['val']['noise'] == stats['val']['occlusion'] == 0
     assert stats['train']['videos'] == 2 and stats['val']['frames'] == 5
     with open(out / 'annotations' / 'imagenet_vid_val.json') as f:
         val = json.load(f)
@@ -404,4 +460,7 @@ def test_cli_generates_converts_and_previews(tmp_path):
     assert [c['name'] for c in val['categories']] == list(SYNTHVID_CLASSES)
     settings = load_synthvid_settings(str(out))
     assert settings['seed'] == 1 and settings['blur'] == 'motion'
+    assert settings['degradations'] == ['blur', 'dim']
+    kinds = {im['degradation'] for im in val['images']}
+    assert kinds <= {'none', 'blur', 'dim'}
     assert (tmp_path / 'p.png').is_file()

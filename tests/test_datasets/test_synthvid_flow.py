@@ -77,6 +77,14 @@ def test_pairs_hold_the_written_frames(tiny_synthvid):
         next(render_split('test', 1))
 
 
+def test_pairs_from_settings_draw_the_settings_degradations():
+    settings = dict(num_frames=40, width=64, height=48, seed=3,
+                    blur='motion', degradations=['occlusion'])
+    pairs = SynthVIDFlowPairs.from_settings('flow', 3, settings)
+    kinds = {kind for video in pairs.degradations for kind in video}
+    assert kinds == {'none', 'occlusion'}
+
+
 def test_flow_pairs():
     pairs = SynthVIDFlowPairs(
         'train', 2, num_frames=6, width=64, height=48, seed=0, max_gap=2)

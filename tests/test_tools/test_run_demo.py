@@ -161,6 +161,28 @@ def test_data_of_another_blur_mode_is_not_reused(tmp_path):
     settings = dict(num_train_videos=1, num_val_videos=1, num_frames=2,
                     width=32, height=32, seed=0, blur='frame')
     (root / 'synthvid.json').write_text(json.dumps(settings))
-    tool.prepare_data(str(tmp_path), str(root), 'frame', False)  # kept
+    every_kind = ['blur', 'noise', 'occlusion', 'dim']
+    tool.prepare_data(str(tmp_path), str(root), 'frame', every_kind,
+                      False)  # kept
     with pytest.raises(SystemExit, match="'frame' blur, not 'motion'"):
-        tool.prepare_data(str(tmp_path), str(root), 'motion', False)
+        tool.prepare_data(str(tmp_path), str(root), 'motion', every_kind,
+                          False)
+    with pytest.raises(SystemExit, match=r"degraded by \['blur', 'noise', "
+                       r"'occlusion', 'dim'\], not \['blur'\]"):
+        tool.prepare_data(str(tmp_path), str(root), 'frame', ['blur'], False)
+
+
+def test_narrowed_degradations_get_their_own_data_root(monkeypatch):
+    tool = load_tool('tools/misc/run_demo.py')
+    monkeypatch.setattr('sys.argv', ['run_demo.py'])
+    args = tool.parse_args()
+    assert tool.degradations_suffix(args.degradations) == ''
+    monkeypatch.setattr('sys.argv',
+                        ['run_demo.py', '--degradations', 'dim', 'blur'])
+    args = tool.parse_args()
+    assert args.degradations == ['blur', 'dim']  # one order per set
+    assert tool.degradations_suffix(args.degradations) == '_only-blur-dim'
+    monkeypatch.setattr('sys.argv',
+                        ['run_demo.py', '--degradations', 'dim', 'dim'])
+    with pytest.raises(SystemExit):
+        tool.parse_args()

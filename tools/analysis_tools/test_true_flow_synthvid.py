@@ -156,7 +156,7 @@ def load_motions(data_root: str) -> Tuple[Dict[str, SceneMotion], tuple]:
     size = (settings['width'], settings['height'])
     videos = render_split('val', settings['num_val_videos'],
                           settings['num_frames'], *size, settings['seed'],
-                          settings['blur'])
+                          settings['blur'], settings['degradations'])
     motions = {
         f'SynthVID_val_{index:08d}': video[3]
         for index, video in enumerate(videos)

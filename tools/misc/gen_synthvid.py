@@ -17,7 +17,7 @@ import json
 import os.path as osp
 from typing import List, Optional
 
-from memvid_mm.datasets import (BLUR_MODES, SYNTHVID_CLASS_TABLE,
+from memvid_mm.datasets import (BLUR_MODES, DEGRADATIONS, SYNTHVID_CLASS_TABLE,
                                 VID_ANN_FILES, box_motion_ious, convert_vid,
                                 generate_synthvid, render_preview, save_json,
                                 speed_split)
@@ -38,6 +38,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default='frame',
         help="how blur frames are smeared: 'frame' (the whole frame in a "
         "random direction) or 'motion' (every object along its own motion)")
+    parser.add_argument(
+        '--degradations',
+        nargs='+',
+        choices=DEGRADATIONS,
+        default=list(DEGRADATIONS),
+        help='the kinds a degraded run of frames draws from, uniformly '
+        '(default: all four); e.g. --degradations blur makes every '
+        'degraded frame a blur frame')
     parser.add_argument(
         '--overwrite',
         action='store_true',
@@ -63,7 +71,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         seed=args.seed,
         overwrite=args.overwrite,
         show_progress=True,
-        blur=args.blur)
+        blur=args.blur,
+        degradations=args.degradations)
     if not args.no_convert:
         for split in ('train', 'val'):
             coco = convert_vid(

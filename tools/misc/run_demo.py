@@ -28,7 +28,11 @@ user would type, so the demo exercises the real tools.
 ``--blur motion`` runs the same job on SynthVID with ``blur`` frames smeared
 along each object's own motion (``gen_synthvid.py --blur motion``), in
 ``data/synthvid_motion-blur`` and ``work_dirs/demo_motion-blur``; every
-config then reads that data root.
+config then reads that data root. ``--degradations`` narrows the kinds of
+degraded frames (``gen_synthvid.py --degradations``), e.g. ``--blur motion
+--degradations blur`` for SynthVID whose every degraded frame is
+motion-blurred, in ``data/synthvid_motion-blur_only-blur`` and
+``work_dirs/demo_motion-blur_only-blur``.
 
 Finished stages are kept unless ``--overwrite`` is given: a stage (or the
 FlowNet pre-training) is not run again when its results file records the
@@ -51,7 +55,7 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
-from memvid_mm.datasets import BLUR_MODES, load_synthvid_settings
+from memvid_mm.datasets import BLUR_MODES, DEGRADATIONS, load_synthvid_settings
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # SynthVID root and default work dir per blur mode (gen_synthvid.py --blur).
@@ -118,9 +122,23 @@ def parse_args() -> argparse.Namespace:
         '--seed', type=int, default=0,
         help='random seed of every training (not of the data; default 0)')
     parser.add_argument(
+        '--degradations',
+        nargs='+',
+        choices=DEGRADATIONS,
+        default=list(DEGRADATIONS),
+        help='the kinds of degraded frames (default: all four); a subset '
+        'gets its own data root and default work dir, with the suffix '
+        '_only-<kinds>')
+    parser.add_argument(
         '--overwrite', action='store_true',
         help='regenerate the data and retrain every model')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if len(set(args.degradations)) != len(args.degradations):
+        parser.error(f'--degradations names a kind twice: '
+                     f'{" ".join(args.degradations)}')
+    # one order per set: the order of the kinds changes the drawn data
+    args.degradations = [k for k in DEGRADATIONS if k in args.degradations]
+    return args
 
 
 def run(cmd: List[str], log_file: str) -> float:
@@ -138,23 +156,39 @@ def run(cmd: List[str], log_file: str) -> float:
     return time.time() - start
 
 
+def degradations_suffix(degradations: List[str]) -> str:
+    """``''`` for every kind, else ``'_only-'`` and the kinds joined by
+    ``-`` (the data root's and work dir's suffix)."""
+    if set(degradations) == set(DEGRADATIONS):
+        return ''
+    return '_only-' + '-'.join(degradations)
+
+
 def prepare_data(work_dir: str, data_root: str, blur: str,
-                 overwrite: bool) -> None:
-    """Generate SynthVID with ``blur`` frames of that mode into
-    ``data_root`` and convert it, unless it is already there."""
+                 degradations: List[str], overwrite: bool) -> None:
+    """Generate SynthVID with ``blur`` frames of that mode and degraded
+    frames of the kinds ``degradations`` into ``data_root`` and convert it,
+    unless it is already there."""
     ann_dir = osp.join(data_root, 'annotations')
     val_ann = osp.join(ann_dir, 'imagenet_vid_val.json')
     if osp.exists(val_ann) and not overwrite:
-        found = load_synthvid_settings(data_root)['blur']
+        settings = load_synthvid_settings(data_root)
+        found = settings['blur']
         if found != blur:
             raise SystemExit(f'{data_root} holds SynthVID with {found!r} '
                              f'blur, not {blur!r}; pass --overwrite to '
                              'generate it again')
+        if list(settings['degradations']) != list(degradations):
+            raise SystemExit(
+                f'{data_root} holds SynthVID degraded by '
+                f'{settings["degradations"]}, not {degradations}; pass '
+                '--overwrite to generate it again')
         print(f'SynthVID found in {data_root}')
         return
     gen = [
         sys.executable, 'tools/misc/gen_synthvid.py', '--out', data_root,
-        '--blur', blur, '--no-convert', '--overwrite'
+        '--blur', blur, '--degradations', *degradations, '--no-convert',
+        '--overwrite'
     ]
     run(gen, osp.join(work_dir, 'gen_synthvid.log'))
     convert = [
@@ -422,11 +456,13 @@ def compare_gains(work_dir: str, data_root: str,
 def main() -> None:
     args = parse_args()
     os.chdir(REPO_ROOT)
-    data_root = DATA_ROOTS[args.blur]
-    work_dir = args.work_dir or WORK_DIRS[args.blur]
+    suffix = degradations_suffix(args.degradations)
+    data_root = DATA_ROOTS[args.blur] + suffix
+    work_dir = args.work_dir or WORK_DIRS[args.blur] + suffix
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()
-    prepare_data(work_dir, data_root, args.blur, args.overwrite)
+    prepare_data(work_dir, data_root, args.blur, args.degradations,
+                 args.overwrite)
     data = tree_digest(data_root)
     flownet = pretrain_flownet(work_dir, data_root, args.seed, data,
                                args.overwrite)
@@ -462,7 +498,8 @@ def main() -> None:
     with open(osp.join(work_dir, 'results.md'), 'w',
               encoding='utf-8') as f:
         f.write(table + '\n\n' + gains + '\n')
-    print(f'\nSynthVID val ({args.blur} blur, {data_root}), official '
+    print(f'\nSynthVID val ({args.blur} blur, degraded by '
+          f'{", ".join(args.degradations)}; {data_root}), official '
           'ImageNet VID protocol (AP x 100), training seed '
           f'{args.seed}:\n')
     print(table)
