@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 # `make demo BLUR=motion`: SynthVID with blur that follows each object's
 # motion, in data/synthvid_motion-blur and work_dirs/demo_motion-blur.
 BLUR ?= frame
+# `make demo BLUR=motion DEGRADATIONS=blur`: every degraded frame blurred,
+# in data/synthvid_motion-blur_only-blur (run_demo.py --degradations).
+DEGRADATIONS ?=
 WORK_DIR ?=
 
 .PHONY: env demo test clean-env
@@ -15,7 +18,7 @@ $(VENV)/.memvid_ready:
 	VENV=$(VENV) bash tools/setup_env.sh
 
 demo: env
-	$(PY) tools/misc/run_demo.py --blur $(BLUR) $(if $(WORK_DIR),--work-dir $(WORK_DIR))
+	$(PY) tools/misc/run_demo.py --blur $(BLUR) $(if $(DEGRADATIONS),--degradations $(DEGRADATIONS)) $(if $(WORK_DIR),--work-dir $(WORK_DIR))
 
 test: env
 	$(PY) -m pytest tests -q -p no:cacheprovider

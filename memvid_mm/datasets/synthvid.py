@@ -32,9 +32,10 @@ past pays off:
   70-100, half of it in 2x2 pixel blocks), ``occlusion`` (a textured grey
   patch over 50-75% of every object, which is then ``occluded``) and
   ``dim`` (x0.06-0.15 brightness plus noise). About 30% of frames are
-  degraded. Each frame's XML has a ``<degradation>`` tag (``none`` when
-  clean), which the converter copies into the CocoVID images as
-  ``degradation``.
+  degraded; ``degradations`` narrows the kinds a run draws from (e.g. only
+  ``blur``, so that fast objects are the hard ones, as in real video).
+  Each frame's XML has a ``<degradation>`` tag (``none`` when clean), which
+  the converter copies into the CocoVID images as ``degradation``.
 
 Boxes are the full object extent (also when occluded), ``generated`` is 0.
 The generator knows where every pixel moves, so :class:`SceneMotion` gives
@@ -328,7 +329,9 @@ def degradation_schedule(
         degradations: Sequence[str] = DEGRADATIONS) -> List[str]:
     """Per-frame degradation kinds: runs of 1-4 frames, 3-8 clean between.
 
-    With the default, the schedules of every earlier SynthVID.
+    With the default it draws the schedules of every SynthVID written
+    before ``degradations`` existed. The order of ``degradations`` matters:
+    the same draws pick other kinds in another order.
 
     Args:
         rng (np.random.Generator): Random generator.
