@@ -607,7 +607,6 @@ def render_video(
         frames). At least one frame has an object.
     """
     check_blur_mode(blur)
-    check_degradations(degradations)
     tracks = [
         _sample_track(rng, width, height, num_frames,
                       SPEED_CLASSES[(speed_offset + j) % len(SPEED_CLASSES)])

@@ -178,7 +178,7 @@ def prepare_data(work_dir: str, data_root: str, blur: str,
             raise SystemExit(f'{data_root} holds SynthVID with {found!r} '
                              f'blur, not {blur!r}; pass --overwrite to '
                              'generate it again')
-        if list(settings['degradations']) != list(degradations):
+        if settings['degradations'] != degradations:
             raise SystemExit(
                 f'{data_root} holds SynthVID degraded by '
                 f'{settings["degradations"]}, not {degradations}; pass '
