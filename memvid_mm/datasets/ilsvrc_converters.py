@@ -30,7 +30,9 @@ Training key frames (``is_vid_train_frame``): the centre frame of each of
 them instead, read as mmtrack reads it: the frame column is taken as 1-based
 and made 0-based by subtracting 1 (see :func:`read_fgfa_key_frames`), so the
 key frames are mmtrack's; they need not be the frames
-:func:`select_key_frames` picks. Every val frame is a key frame.
+:func:`select_key_frames` picks. Val videos have no key frames
+(``is_vid_train_frame`` False, ``vid_train_frames`` empty), as mmtrack
+writes them: its loader refuses a val key frame in test mode.
 
 Bad input raises an error naming the file: a missing or malformed XML, an
 XML without ``<size>`` whose image is missing or unreadable, a video listed
@@ -46,7 +48,8 @@ count other than its video's or a frame beyond its video's last frame
 (naming the list file and line), and in VID a synset outside the class
 table (unless ``unknown_classes='skip'``, which drops and counts such
 boxes). With ``check_images=True`` every image is decoded and its size
-compared with the XML. Logged, not errors: frames without objects (normal
+compared with the XML; one error after the conversion lists every image
+of another size. Logged, not errors: frames without objects (normal
 in ILSVRC); boxes reaching more than 1 px past the image size (one warning
 per video, or for all of DET, with the count; kept unclipped); videos
 without an image directory in ``Data/VID`` (their frame count cannot be
@@ -137,6 +140,9 @@ def make_categories(class_table: Sequence[Sequence[str]],
 def read_image_size(img_path: str) -> Tuple[int, int]:
     """Decode an image and return its ``(height, width)``.
 
+    The stored pixels, not turned by an EXIF orientation tag (as
+    ``LoadVIDFrame`` loads them).
+
     Raises:
         FileNotFoundError: If the image does not exist.
         ValueError: If the file cannot be decoded as an image.
@@ -144,7 +150,9 @@ def read_image_size(img_path: str) -> Tuple[int, int]:
     if not osp.isfile(img_path):
         raise FileNotFoundError(f'image file not found: {img_path}')
     data = np.fromfile(img_path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    img = cv2.imdecode(
+        data, cv2.IMREAD_COLOR
+        | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if img is None:
         raise ValueError(f'cannot decode image file (corrupt?): {img_path}')
     return int(img.shape[0]), int(img.shape[1])
@@ -617,18 +625,39 @@ class _CocoVIDWriter:
         self.counts[fields['category_id']] += 1
 
 
-def _frame_size(info: dict, xml_path: str, img_path: str,
-                check_images: bool) -> Tuple[int, int]:
-    """(height, width) from the XML, checked against the image if asked."""
+def _frame_size(info: dict, xml_path: str, img_path: str, check_images: bool,
+                size_mismatches: List[str]) -> Tuple[int, int]:
+    """(height, width) from the XML, checked against the image if asked.
+
+    A checked image of another size than its XML's is appended to
+    ``size_mismatches`` (see :func:`_raise_size_mismatches`) and the XML's
+    size returned, so that one conversion lists every such image.
+    """
     if info['height'] is None or check_images:
         height, width = read_image_size(img_path)
-        if info['height'] is not None and (height, width) != (info['height'],
-                                                              info['width']):
-            raise ValueError(
+        if info['height'] is None:
+            return height, width
+        if (height, width) != (info['height'], info['width']):
+            size_mismatches.append(
                 f'{img_path} is {width}x{height} but {xml_path} says '
                 f"{info['width']}x{info['height']}")
-        return height, width
     return info['height'], info['width']
+
+
+def _raise_size_mismatches(size_mismatches: Sequence[str],
+                           where: str) -> None:
+    """Raise a ValueError listing the images whose size is not their XML's.
+
+    Args:
+        size_mismatches (Sequence[str]): One line per image (from
+            :func:`_frame_size`).
+        where (str): The converted set, for the message.
+    """
+    if size_mismatches:
+        raise ValueError(
+            f'{where}: {len(size_mismatches)} images differ in size from '
+            'their annotation XML (their boxes would be in the wrong '
+            'pixels):\n' + '\n'.join(size_mismatches))
 
 
 def convert_vid(root: str,
@@ -680,6 +709,7 @@ def convert_vid(root: str,
             f'VID {split}: {osp.join(root, "ImageSets", "VID", listed_in)} '
             'lists no videos')
     without_images: List[str] = []
+    size_mismatches: List[str] = []
     if fgfa is not None and split == 'train':
         _check_fgfa_list(fgfa, key_frame_list, root, videos)
     for video_id, name in enumerate(
@@ -691,7 +721,7 @@ def convert_vid(root: str,
         if not check_video_images(root, name, num_frames):
             without_images.append(name)
         if split == 'val':
-            key_frames = list(range(num_frames))
+            key_frames = []  # mmtrack's test mode asserts none
         elif fgfa is not None:
             key_frames = _fgfa_video_key_frames(fgfa, key_frame_list, name,
                                                 num_frames)
@@ -700,7 +730,9 @@ def convert_vid(root: str,
         writer.out['videos'].append(
             dict(id=video_id, name=name, vid_train_frames=key_frames))
         _convert_video(writer, root, name, video_id, num_frames,
-                       set(key_frames), check_images, unknown_classes)
+                       set(key_frames), check_images, unknown_classes,
+                       size_mismatches)
+    _raise_size_mismatches(size_mismatches, f'VID {split}')
     _warn(
         without_images, f'VID {split}: {len(without_images)} videos have no '
         'image directory under Data/VID (e.g. '
@@ -764,7 +796,7 @@ def _warn(found: list, message: str) -> None:
 
 def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
                    num_frames: int, key_frames: set, check_images: bool,
-                   unknown_classes: str) -> None:
+                   unknown_classes: str, size_mismatches: List[str]) -> None:
     """Add the images and annotations of one video."""
     track2instance: Dict[Tuple[str, int], int] = {}
     video_size = None
@@ -774,7 +806,8 @@ def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
         xml_path = osp.join(root, 'Annotations', 'VID', prefix + '.xml')
         img_path = osp.join(root, 'Data', 'VID', prefix + '.JPEG')
         info = parse_voc_xml(xml_path)
-        height, width = _frame_size(info, xml_path, img_path, check_images)
+        height, width = _frame_size(info, xml_path, img_path, check_images,
+                                    size_mismatches)
         if video_size is None:
             video_size = (height, width)
         elif (height, width) != video_size:
@@ -919,6 +952,7 @@ def convert_det(root: str,
     other_id = len(table) + 1
     names = read_det_image_list(root, class_indices, image_list)
     beyond: List[Tuple[str, int]] = []
+    size_mismatches: List[str] = []
     for name in tqdm(names, desc='DET', disable=not show_progress):
         xml_path = osp.join(root, 'Annotations', 'DET', name + '.xml')
         img_path = osp.join(root, 'Data', 'DET', name + '.JPEG')
@@ -929,7 +963,8 @@ def convert_det(root: str,
         if all(c == other_id for c in cats):
             writer.counts['images_without_table_class'] += 1
             continue
-        height, width = _frame_size(info, xml_path, img_path, check_images)
+        height, width = _frame_size(info, xml_path, img_path, check_images,
+                                    size_mismatches)
         num_beyond = count_boxes_beyond(info['objects'], height, width)
         if num_beyond:
             beyond.append((xml_path, num_beyond))
@@ -948,6 +983,7 @@ def convert_det(root: str,
         raise ValueError(
             f'DET: none of the {len(names)} listed images under {root} has '
             'an object of the class table')
+    _raise_size_mismatches(size_mismatches, 'DET')
     _warn_boxes_beyond(beyond, 'DET')
     _log_summary(writer, 'DET')
     return writer.out

@@ -164,11 +164,13 @@ def test_vid_boxes_tracks_and_degradations_match_xml(tiny_synthvid):
     assert len(set(track_of.values())) == len(track_of)
 
 
-def test_val_frames_are_all_key_frames(tiny_synthvid):
+def test_val_has_no_key_frames_as_mmtrack_writes_it(tiny_synthvid):
     coco = convert_vid(
         tiny_synthvid, 'val', SYNTHVID_CLASS_TABLE, show_progress=False)
     assert len(coco['images']) == 24
-    assert all(im['is_vid_train_frame'] for im in coco['images'])
+    # mmtrack 1.0.0rc1's ImageNet VID dataset asserts this in test mode
+    assert not any(im['is_vid_train_frame'] for im in coco['images'])
+    assert all(video['vid_train_frames'] == [] for video in coco['videos'])
     assert coco['images'][0]['file_name'] == (
         'val/SynthVID_val_00000000/000000.JPEG')
 
@@ -465,6 +467,36 @@ def test_check_images_catches_missing_corrupt_and_resized_images(
     cv2.imwrite(_img_path(root, 6), np.zeros((40, 64, 3), np.uint8))
     with pytest.raises(ValueError, match='000006.JPEG is 64x40'):
         convert_vid(root, 'train', **kwargs)
+
+
+def test_check_images_lists_every_image_of_another_size(tiny_synthvid_copy):
+    root = tiny_synthvid_copy
+    for frame_id in (2, 7):
+        cv2.imwrite(_img_path(root, frame_id), np.zeros((40, 64, 3),
+                                                        np.uint8))
+    with pytest.raises(ValueError) as error:
+        convert_vid(root, 'train', SYNTHVID_CLASS_TABLE, check_images=True,
+                    show_progress=False)
+    lines = str(error.value).splitlines()
+    assert lines[0].startswith('VID train: 2 images differ in size')
+    assert [line.split('/')[-1] for line in lines[1:]] == [
+        '000002.xml says 64x48', '000007.xml says 64x48'
+    ]
+    assert all(' is 64x40 but ' in line for line in lines[1:])
+
+
+def test_check_images_reads_the_stored_pixels_not_the_exif_turn(
+        tiny_synthvid_copy):
+    from PIL import Image
+    root = tiny_synthvid_copy
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees: shown as 48x64
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(
+        _img_path(root, 3), format='JPEG', exif=exif.tobytes())
+    coco = convert_vid(root, 'train', SYNTHVID_CLASS_TABLE,
+                       check_images=True, show_progress=False)
+    assert (coco['images'][3]['width'], coco['images'][3]['height']) == (64,
+                                                                         48)
 
 
 def test_size_is_read_from_the_image_when_the_xml_has_none(tiny_synthvid_copy):

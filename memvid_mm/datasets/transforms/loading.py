@@ -23,18 +23,27 @@ class LoadVIDFrame(LoadImageFromFile):
 
     The boxes of a CocoVID file, and the detections the evaluation
     compares with them, are in the pixels of the annotation's ``width`` x
-    ``height``. An image file of another size (resized, rotated by its
-    EXIF orientation, or swapped for another file) would move every box
-    without an error, so a frame whose decoded ``(H, W)`` differs from
-    ``(height, width)`` raises. Results without ``width`` and ``height``
-    are loaded unchecked. A missing file raises a ``FileNotFoundError``,
-    one that cannot be read or decoded an ``OSError``, each naming the
-    frame (OpenCV's own error for an empty file names nothing).
+    ``height``. An image file of another size (resized, or swapped for
+    another file) would move every box without an error, so a frame whose
+    decoded ``(H, W)`` differs from ``(height, width)`` raises. Results
+    without ``width`` and ``height`` are loaded unchecked. A missing file
+    raises a ``FileNotFoundError``, one that cannot be read or decoded an
+    ``OSError``, each naming the frame (OpenCV's own error for an empty
+    file names nothing).
+
+    Unlike ``LoadImageFromFile`` it decodes the stored pixels as they are
+    and does not turn the image by its EXIF orientation tag
+    (``color_type='color_ignore_orientation'``): ILSVRC's boxes and sizes
+    are in the stored pixels (``read_image_size`` of the converters reads
+    the same), and a turned image would move every box, by 180 degrees
+    without changing the size the check compares.
 
     Args:
-        **kwargs: ``LoadImageFromFile``'s arguments (``to_float32``,
-            ``color_type``, ``imdecode_backend``, ``ignore_empty``,
-            ``backend_args``).
+        color_type (str): mmcv's decoding flag. Defaults to
+            ``'color_ignore_orientation'``; ``'color'`` applies the EXIF
+            orientation as mmcv and mmtrack do.
+        **kwargs: ``LoadImageFromFile``'s other arguments (``to_float32``,
+            ``imdecode_backend``, ``ignore_empty``, ``backend_args``).
 
     Required Keys:
         - img_path
@@ -45,6 +54,11 @@ class LoadVIDFrame(LoadImageFromFile):
         - img_shape
         - ori_shape
     """
+
+    def __init__(self,
+                 color_type: str = 'color_ignore_orientation',
+                 **kwargs) -> None:
+        super().__init__(color_type=color_type, **kwargs)
 
     def transform(self, results: dict) -> Optional[dict]:
         """Load ``results['img_path']`` and check its size.

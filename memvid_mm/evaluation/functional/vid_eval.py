@@ -368,7 +368,8 @@ def _flatten_detections(det_results: Sequence[dict]) -> dict:
 
 
 def compute_motion_iou(annotations: Sequence[dict],
-                       window: int = MOTION_WINDOW) -> List[np.ndarray]:
+                       window: int = MOTION_WINDOW,
+                       check_tracks: bool = False) -> List[np.ndarray]:
     """FGFA motion IoU of every GT box.
 
     The motion IoU of a GT is the mean IoU (inclusive convention) with the
@@ -381,6 +382,10 @@ def compute_motion_iou(annotations: Sequence[dict],
             (G_f, 4), ``instance_ids`` (G_f,), ``video_id`` and
             ``frame_id``.
         window (int): Half width of the window in frames. Defaults to 10.
+        check_tracks (bool): Refuse a video of several frames with a GT
+            without a track (``instance_id < 0``), which would count as
+            fast however it moves, as :func:`eval_vid_map` does for the
+            speed splits. Defaults to False (such GTs get 0).
 
     Returns:
         list[np.ndarray]: One (G_f,) float64 array per frame.
@@ -388,13 +393,17 @@ def compute_motion_iou(annotations: Sequence[dict],
     Raises:
         ValueError: If two frames share a ``(video_id, frame_id)``, a
             ``frame_id`` is not an integer or a box is not finite or
-            reversed.
+            reversed, or (with ``check_tracks``) a video of several
+            frames has an untracked GT.
     """
     fields = dict(
         bboxes=((4, ), np.float64, True), instance_ids=((), np.int64, True))
     gt, gt_frame = _flatten(annotations, fields, 'annotations')
     _check_gt_boxes(gt['bboxes'], gt_frame, annotations)
-    _, video_index, frame_ids = _index_videos(annotations)
+    names, video_index, frame_ids = _index_videos(annotations)
+    if check_tracks:
+        _check_tracked_videos(gt['instance_ids'], gt_frame, names,
+                              video_index)
     motion = _motion_iou_flat(gt['bboxes'], gt['instance_ids'], gt_frame,
                               video_index, frame_ids, window)
     return np.split(

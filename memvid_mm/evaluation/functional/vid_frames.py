@@ -187,10 +187,12 @@ def select_degradation(frames: Sequence[dict], kind: str) -> List[dict]:
 
     Raises:
         ValueError: If no frame has that degradation (the kinds present
-            are named).
+            are named), or a video of several frames has a GT without a
+            track (it would count as fast; see ``compute_motion_iou``'s
+            ``check_tracks``).
     """
     _, annotations = frames_to_eval_inputs(frames)
-    motion_ious = compute_motion_iou(annotations)
+    motion_ious = compute_motion_iou(annotations, check_tracks=True)
     selected = [
         dict(frame, gt_motion_ious=ious)
         for frame, ious in zip(frames, motion_ious)
@@ -209,19 +211,19 @@ def coco_ap50(frames: Sequence[dict],
               backend: str = 'numpy') -> float:
     """COCO-style bbox AP at IoU 0.5 on the same frames.
 
-    This is pycocotools' AP at IoU 0.5, area ``all`` and ``max_dets[-1]``
-    detections per image and category: what mmdet's ``CocoMetric`` /
-    ``CocoVideoMetric`` report as ``bbox_mAP_50`` with their default
-    ``proposal_nums=(100, 300, 1000)``. Boxes become COCO ``[x, y, w, h]``
-    with ``w = x2 - x1`` (mmdet's exclusive convention) and
-    ``gt_ignore_flags`` become ``iscrowd``.
+    This is pycocotools' AP at IoU 0.5, area ``all`` and ``max(max_dets)``
+    detections per image and category (COCOeval sorts ``maxDets``): what
+    mmdet's ``CocoMetric`` / ``CocoVideoMetric`` report as ``bbox_mAP_50``
+    with their default ``proposal_nums=(100, 300, 1000)``. Boxes become
+    COCO ``[x, y, w, h]`` with ``w = x2 - x1`` (mmdet's exclusive
+    convention) and ``gt_ignore_flags`` become ``iscrowd``.
 
     Args:
         frames (Sequence[dict]): Frame records with predictions and GT, in
             ``img_id`` order (pycocotools ranks ties by image id).
         num_classes (int): C; category ids are ``label + 1``.
         max_dets (Sequence[int]): pycocotools ``maxDets`` (3 values, the
-            last one is used). Defaults to (100, 300, 1000).
+            largest is used). Defaults to (100, 300, 1000).
         backend (str): ``'numpy'`` (:func:`coco_box_ap50`, vectorised, the
             same number) or ``'pycocotools'`` (``COCOeval`` itself: minutes
             and tens of GB on the full ImageNet VID val). Defaults to
@@ -232,8 +234,9 @@ def coco_ap50(frames: Sequence[dict],
     """
     if backend == 'numpy':
         det_results, annotations = frames_to_eval_inputs(frames)
+        # COCOeval sorts maxDets and keeps the largest
         return coco_box_ap50(det_results, annotations, num_classes,
-                             max_dets[-1])
+                             max(max_dets))
     if backend != 'pycocotools':
         raise ValueError("backend must be 'numpy' or 'pycocotools', got "
                          f'{backend!r}')

@@ -14,7 +14,9 @@ One frame step (Eq. 1-2 of the paper, generalised to ClockNet):
   distinct anchor frame);
 * memories whose clock ticks at this frame aggregate the new image
   features F_t (``psi``) and move their anchor to the current frame;
-* the output M_t is the mean of the K memories; RPN and R-FCN run on it.
+* the output M_t combines the K memories (their mean, or with
+  ``combine='weighting'`` a learned per-pixel weighting; M_t is the one
+  memory for MemNet); RPN and R-FCN run on it.
 """
 import logging
 import random
@@ -55,6 +57,34 @@ def evidence_keep_mask(num_frames: int, drop_prob: float,
     return [True] + [rng.random() >= drop_prob for _ in range(num_frames - 1)]
 
 
+def check_one_frame_size(data_samples: Sequence[TrackDataSample]) -> None:
+    """Refuse a test batch of frames of different ``img_shape``.
+
+    Args:
+        data_samples (Sequence[TrackDataSample]): The batch, N samples of
+            T frames each.
+
+    Raises:
+        ValueError: When two frames of the batch differ in ``img_shape``
+            (the batch was padded to the largest, see
+            :meth:`MemoryRFCN.predict`).
+    """
+    shapes = {}
+    for sample in data_samples:
+        for frame in sample:
+            shape = tuple(frame.metainfo.get('img_shape', ()))
+            shapes.setdefault(shape, (frame.metainfo.get('video_id'),
+                                      frame.metainfo.get('frame_id')))
+    if len(shapes) > 1:
+        where = ', '.join(f'{shape} (video {video}, frame {frame})'
+                          for shape, (video, frame) in shapes.items())
+        raise ValueError(
+            f'a test batch holds frames of different sizes: {where}; they '
+            'are padded to one size, which makes a frame\'s memory depend '
+            'on the frames batched with it: test memory models with '
+            'batch_size=1 in the val/test dataloader')
+
+
 @MODELS.register_module()
 class MemoryRFCN(BaseDetector):
     """Online video detector: R-FCN on a warped feature memory.
@@ -71,7 +101,8 @@ class MemoryRFCN(BaseDetector):
             0.8) and ``loss_frames`` (``'last'`` or ``'all'``, default
             ``'last'``). With ``'all'`` every clip position has a loss,
             also the positions that ``CausalClipSample`` filled by
-            repeating frame 0 near the start of a video (and every
+            repeating the earliest frame it could reach near the start of
+            a video (frame ``t mod s`` for clip stride s; and every
             position of a DET image), so such frames weigh more in the
             loss than a frame in the middle of a video.
         test_cfg (dict, optional): ``concurrent_flow`` (bool, default
@@ -368,8 +399,9 @@ class MemoryRFCN(BaseDetector):
                 here (one host read for all the frame's flows).
 
         Returns:
-            Tensor: M_t, the mean of the K memories at this frame,
-            (N, C, h, w).
+            Tensor: M_t, the K memories at this frame combined by the
+            aggregator (``combine``: their mean or a learned per-pixel
+            weighting), (N, C, h, w).
         """
         num_memories = len(self.strides)
         if not state.is_empty and state.num_memories != num_memories:
@@ -517,13 +549,25 @@ class MemoryRFCN(BaseDetector):
         Returns:
             :obj:`DetDataSample`: ``data_sample`` with ``pred_instances``.
 
+        The state keeps no autograd history: with gradients enabled (a
+        ``test_step`` outside mmengine's TestLoop, which turns them off)
+        the frame's own output still has its graph, but the memories
+        written to ``state`` are detached, so a video does not hold every
+        frame's activations. Back-propagation through time is
+        :meth:`loss`'s.
+
         Raises:
-            ValueError: When FlowNet gave a flow with a NaN or an infinity
+            ValueError: When ``image`` is not one frame (1, 3, H, W), or
+                when FlowNet gave a flow with a NaN or an infinity
                 (checked after the head, see
                 :meth:`check_flows_were_finite`; ``state`` is reset).
         """
         video_id = data_sample.metainfo.get('video_id')
         frame_id = data_sample.metainfo.get('frame_id')
+        if image.dim() != 4 or image.shape[:2] != (1, 3):
+            raise ValueError(
+                f'video {video_id}: frame {frame_id}: online prediction '
+                f'takes one frame (1, 3, H, W), got {tuple(image.shape)}')
         if frame_id is None:
             raise ValueError('online MemoryRFCN needs "frame_id" in the '
                              'frame metainfo (PackTrackInputs meta_keys)')
@@ -549,6 +593,7 @@ class MemoryRFCN(BaseDetector):
         flows, non_finite_count = self.zero_non_finite_flows(flows)
         memory = self.memory_step(
             state, image, feature, video_id, frame_id, flows=flows)
+        state.detach_()
         result = self.detector._head_predict((memory, ), [data_sample],
                                              rescale=True)[0]
         self.check_flows_were_finite(non_finite_count, flows, state,
@@ -582,8 +627,17 @@ class MemoryRFCN(BaseDetector):
         Frames are processed one by one, in the order given, with the state
         ``self.test_state`` that carries over between calls; the output of a
         frame never depends on a later frame.
+
+        Raises:
+            ValueError: When the frames of the batch differ in size. The
+                data preprocessor pads them to a common size, so a frame's
+                memory would depend on the frames batched with it (and on
+                a later frame), and a video could change size between
+                batches; online testing serves one frame per batch (val /
+                test dataloader ``batch_size=1``).
         """
         check_clip_inputs(inputs, data_samples)
+        check_one_frame_size(data_samples)
         for n, sample in enumerate(data_samples):
             for t in range(len(sample)):
                 self.predict_frame(inputs[n, t:t + 1], sample[t],

@@ -181,6 +181,15 @@ class MemoryState:
         """
         return self._map_tensors(lambda t: t.detach())
 
+    def detach_(self) -> None:
+        """Detach the stored tensors from the autograd graph, in place.
+
+        Online prediction calls it after every frame, so that a state
+        written with gradients enabled holds no graph of earlier frames.
+        """
+        self.memories = [m.detach() for m in self.memories]
+        self.anchor_imgs = [i.detach() for i in self.anchor_imgs]
+
     def to(self, device: Union[str, torch.device]) -> 'MemoryState':
         """Return a copy whose tensors live on ``device``.
 

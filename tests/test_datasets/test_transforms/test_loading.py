@@ -43,3 +43,33 @@ def test_unreadable_frame_names_the_file(tmp_path):
     empty.write_bytes(b'')
     with pytest.raises(OSError, match='empty.JPEG'):
         LoadVIDFrame()(dict(img_path=str(empty)))
+
+
+def write_jpeg_with_orientation(path: str, orientation: int) -> np.ndarray:
+    """A 48x64 JPEG whose stored pixels have a white top-left corner and
+    whose EXIF tag says to turn it (3: 180 degrees, 6: 90 degrees)."""
+    from PIL import Image
+    stored = np.zeros((48, 64, 3), np.uint8)
+    stored[:10, :10] = 255
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(stored).save(path, exif=exif.tobytes(), quality=100)
+    return stored
+
+
+@pytest.mark.parametrize('orientation', [3, 6])
+def test_exif_orientation_is_ignored(tmp_path, orientation):
+    path = str(tmp_path / f'turned{orientation}.JPEG')
+    write_jpeg_with_orientation(path, orientation)
+    img = LoadVIDFrame()(dict(img_path=path, height=48, width=64))['img']
+    assert img.shape == (48, 64, 3)
+    rows, cols = np.nonzero(img[..., 0] > 128)
+    assert rows.max() < 12 and cols.max() < 12  # still top-left
+
+
+def test_color_type_can_apply_the_exif_orientation(tmp_path):
+    path = str(tmp_path / 'turned3.JPEG')
+    write_jpeg_with_orientation(path, 3)
+    img = LoadVIDFrame(color_type='color')(dict(img_path=path))['img']
+    rows, cols = np.nonzero(img[..., 0] > 128)
+    assert rows.min() > 36 and cols.min() > 52  # turned to bottom-right

@@ -147,6 +147,32 @@ def test_select_degradation_keeps_the_speed_of_the_whole_track():
         select_degradation(frames, 'fog')
 
 
+def test_select_degradation_refuses_untracked_boxes_of_a_video():
+    # their motion IoU would be 0: a still box counted as fast
+    frames = [
+        dict(record(t, 3, t, degradation='none'),
+             gt_instance_ids=np.array([-1])) for t in range(3)
+    ]
+    with pytest.raises(ValueError, match='video 3 .*instance_id >= 0'):
+        select_degradation(frames, 'none')
+
+
+def test_coco_ap50_uses_the_largest_max_dets_as_cocoeval_does():
+    # two frames of 2 detections each: 1 kept per image loses a GT
+    frames = [
+        dict(record(i, frame_id=i, gt_boxes=[[0, 0, 99, 99],
+                                             [200, 0, 299, 99]]),
+             bboxes=np.array([[0, 0, 99, 99], [200, 0, 299, 99]],
+                             np.float32),
+             scores=np.array([0.9, 0.8], np.float32),
+             labels=np.array([0, 0])) for i in (1, 2)
+    ]
+    full = coco_ap50(frames, 1, max_dets=(1, 10, 100))
+    assert full == pytest.approx(1.0)
+    assert coco_ap50(frames, 1, max_dets=(100, 10, 1)) == full
+    assert coco_ap50(frames, 1, max_dets=(1, 1, 1)) < 0.6
+
+
 def test_dump_class_names():
     entry = dict(img_id=1, video_id=0, frame_id=0)
     assert dump_class_names([entry, dict(entry, img_id=2)]) is None  # old

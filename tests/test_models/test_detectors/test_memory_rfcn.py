@@ -511,6 +511,51 @@ def test_frame_size_must_not_change_within_a_video(memnet_cfg):
             model.predict_frame(image, sample, state)
 
 
+def test_predict_frame_takes_one_frame(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    image, sample = frame_inputs(model, 0)
+    with torch.no_grad(), pytest.raises(
+            ValueError, match=r'video 3: frame 0: .*one frame '
+            r'\(1, 3, H, W\), got \(2, 3, 64, 64\)'):
+        model.predict_frame(image.expand(2, -1, -1, -1), sample,
+                            MemoryState())
+
+
+def test_predict_refuses_a_batch_of_frames_of_two_sizes(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    small, large = frame_data(1, 2), frame_data(2, 0, size=(64, 96))
+    data = {key: small[key] + large[key] for key in small}
+    batch = preprocess(model, data, False)
+    assert batch['inputs'].shape[-2:] == (64, 96)  # padded to the larger
+    with torch.no_grad(), pytest.raises(
+            ValueError, match=r'\(64, 64\) \(video 1, frame 2\), '
+            r'\(64, 96\) \(video 2, frame 0\).*batch_size=1'):
+        model.predict(**batch)
+    assert model.test_state.is_empty
+
+
+def test_predict_runs_a_batch_of_frames_of_one_size(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    first, second = frame_data(1, 0), frame_data(1, 1)
+    data = {key: first[key] + second[key] for key in first}
+    with torch.no_grad():
+        model.predict(**preprocess(model, data, False))
+    assert model.test_state.last_frame_id == 1
+    assert model.test_state.frame_index == 2
+
+
+def test_online_state_keeps_no_graph_with_gradients_on(clocknet_cfg):
+    model = build(clocknet_cfg).eval()
+    state = MemoryState()
+    assert torch.is_grad_enabled()
+    for frame_id in range(3):
+        result = model.predict_frame(*frame_inputs(model, frame_id), state)
+        assert all(t.grad_fn is None and not t.requires_grad
+                   for t in state.memories + state.anchor_imgs)
+    # the frame's own output keeps its graph
+    assert result.pred_instances.scores.requires_grad
+
+
 def test_frame_id_must_be_an_int(memnet_cfg):
     model = build(memnet_cfg).eval()
     image, sample = frame_inputs(model, 0)

@@ -102,3 +102,15 @@ def test_detach_and_to_return_copies():
     assert moved is not state
     assert moved.memories[0].device.type == 'cpu'
     assert moved.anchor_frame_ids == state.anchor_frame_ids
+
+
+def test_detach_in_place_keeps_the_values_and_the_bookkeeping():
+    state = MemoryState()
+    feat = torch.randn(1, 4, 3, 5, requires_grad=True) * 2
+    _write(state, 'v', 0, value=feat)
+    state.detach_()
+    assert all(not t.requires_grad
+               for t in state.memories + state.anchor_imgs)
+    assert torch.equal(state.memories[0], feat.detach())
+    assert (state.video_id, state.last_frame_id,
+            state.frame_index) == ('v', 0, 1)

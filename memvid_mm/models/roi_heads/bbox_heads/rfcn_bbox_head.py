@@ -72,7 +72,8 @@ class RFCNBBoxHead(BBoxHead):
             Defaults to 7.
         featmap_stride (int): Stride of the map; spatial scale is
             ``1 / featmap_stride``. Defaults to 16.
-        roi_op (str): ``'pool'`` (PS RoI average pooling, as R-FCN) or
+        roi_op (str): ``'pool'`` (PS RoI average pooling, as R-FCN, by
+            torchvision's rules: see :mod:`~memvid_mm.ops.ps_roi_pool`) or
             ``'align'`` (PS RoI Align). Defaults to ``'pool'``.
         sampling_ratio (int): Samples per bin and axis for ``'align'``
             (<= 0 is adaptive). Defaults to 2.
