@@ -175,17 +175,25 @@ class OnlineVideoInferencer:
             :obj:`DetDataSample`: ``pred_instances`` in image coordinates.
 
         Raises:
+            RuntimeError: When the model is in training mode.
             ValueError: For an image that is not an (H, W, 3) uint8 array,
                 a ``video_id`` of None or a negative ``frame_id``; and,
                 from the model, with the image's own (H, W) in the message:
-                for a frame whose network input differs in size from the
-                earlier frames of its video (another aspect ratio), which
+                for a frame whose resized size (before padding) differs
+                from the earlier frames' of its video (another aspect
+                ratio, also one that pads to the same input), which
                 leaves the state as it was before the frame (send the frame
                 again at the video's size, or the next frame id is a gap
                 and resets the memory); and for a frame whose flow held NaN
                 or infinite values, which resets the video's state.
         """
         check_frame(image, video_id, frame_id)
+        if self.model.training:
+            raise RuntimeError(
+                'OnlineVideoInferencer got a model in training mode (its '
+                'BatchNorm layers would use and update the statistics of '
+                'each frame); call model.eval() first (init_video_detector '
+                'returns it so)')
         data = self.pipeline(
             dict(
                 img=[image],

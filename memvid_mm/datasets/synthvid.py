@@ -28,12 +28,12 @@ past pays off:
   smeared 9-17 px in a random direction; with ``blur='motion'`` every
   object smeared along its own motion and the background along the
   camera's, over 4-8 frames of displacement, see :data:`BLUR_MODES`),
-  ``noise`` (Gaussian, sigma
-  70-100, half of it in 2x2 pixel blocks), ``occlusion`` (a textured grey
-  patch over 50-75% of every object, which is then ``occluded``) and
-  ``dim`` (x0.06-0.15 brightness plus noise). About 30% of frames are
-  degraded; ``degradations`` narrows the kinds a run draws from (e.g. only
-  ``blur``, so that fast objects are the hard ones, as in real video).
+  ``noise`` (Gaussian, sigma 70-100, half of it in 2x2 pixel blocks),
+  ``occlusion`` (a textured grey patch over 50-75% of every object's box,
+  from one side; the object is then ``occluded``) and ``dim``
+  (x0.06-0.15 brightness plus noise). About 30% of frames are degraded;
+  ``degradations`` narrows the kinds a run draws from (e.g. only ``blur``,
+  so that fast objects are the hard ones, as in real video).
   Each frame's XML has a ``<degradation>`` tag (``none`` when clean), which
   the converter copies into the CocoVID images as ``degradation``.
 
@@ -59,7 +59,8 @@ import numpy as np
 from tqdm import tqdm
 
 from .class_tables import SYNTHVID_CLASS_TABLE, SYNTHVID_CLASSES, ClassTable
-from .ilsvrc_converters import parse_voc_xml, read_vid_video_list
+from .ilsvrc_converters import (VID_ANN_FILES, parse_voc_xml,
+                                read_vid_video_list)
 
 DEGRADATIONS: Tuple[str, ...] = ('blur', 'noise', 'occlusion', 'dim')
 """Per-frame degradation kinds (``'none'`` marks a clean frame). A degraded
@@ -822,13 +823,21 @@ def generate_split(out_dir: str,
 
 
 def _clear_split(out_dir: str, split: str, overwrite: bool) -> None:
-    """Remove an existing split (if ``overwrite``) so no stale frame stays."""
+    """Remove an existing split (if ``overwrite``) so no stale frame stays.
+
+    The split is its frames, XMLs and image set files, and the CocoVID
+    file converted from them (``annotations/imagenet_vid_<split>.json``),
+    which would otherwise pair the old boxes with the new frames.
+    """
     dirs = [
         osp.join(out_dir, d, 'VID', split) for d in ('Data', 'Annotations')
     ]
     sets = glob.glob(
         osp.join(out_dir, 'ImageSets', 'VID',
                  'train_*.txt' if split == 'train' else 'val.txt'))
+    converted = osp.join(out_dir, 'annotations', VID_ANN_FILES[split])
+    if osp.exists(converted):
+        sets.append(converted)
     if not any(osp.exists(d) for d in dirs) and not sets:
         return
     if not overwrite:

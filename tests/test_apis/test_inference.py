@@ -92,6 +92,12 @@ def test_a_frame_of_another_size_names_the_image_and_keeps_the_state(model):
     # frame 2 sent again at the video's size continues the memory
     inferencer(video[2], 'v', 2)
     assert (state.last_frame_id, state.frame_index) == (2, 3)
+    # a small change of aspect ratio pads to the same network input
+    narrower = np.zeros((64, 94, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match='the image passed in is '
+                       r'\(64, 94\) \(H, W\)'):
+        inferencer(narrower, 'v', 3)
+    assert (state.last_frame_id, state.frame_index) == (2, 3)
 
 
 def test_streams_on_cuda(cuda_device):
@@ -170,3 +176,14 @@ def test_loading_a_checkpoint_keeps_safe_loading_for_the_caller(
     with pytest.raises(Exception, match='Weights only load failed'):
         torch.load(untrusted)
     assert not Payload.ran
+
+
+def test_a_model_in_training_mode_is_refused(model):
+    inferencer = OnlineVideoInferencer(model)
+    model.train()
+    try:
+        with pytest.raises(RuntimeError, match=r'model.eval\(\)'):
+            inferencer(frames(5)[0], 'v', 0)
+        assert inferencer.states == {}
+    finally:
+        model.eval()

@@ -418,6 +418,24 @@ def test_refuses_to_mix_with_an_existing_split(tmp_path):
     ]
 
 
+def test_overwrite_removes_the_converted_annotations_of_the_split(
+        tmp_path):
+    kwargs = dict(num_val_videos=1, num_frames=3, width=32, height=32)
+    generate_synthvid(str(tmp_path), num_train_videos=1, **kwargs)
+    converted = tmp_path / 'annotations' / 'imagenet_vid_val.json'
+    converted.parent.mkdir()
+    converted.write_text('{"made from": "the old frames"}')
+    generate_synthvid(
+        str(tmp_path), num_train_videos=1, overwrite=True, **kwargs)
+    assert not converted.exists()
+    # a converted file alone is a split too: not mixed with new frames
+    other = tmp_path / 'other'
+    (other / 'annotations').mkdir(parents=True)
+    (other / 'annotations' / 'imagenet_vid_train.json').write_text('{}')
+    with pytest.raises(FileExistsError, match='train split'):
+        generate_synthvid(str(other), num_train_videos=1, **kwargs)
+
+
 def test_bad_arguments_raise(tmp_path):
     with pytest.raises(ValueError, match='num_videos'):
         generate_synthvid('/nonexistent', num_train_videos=0)

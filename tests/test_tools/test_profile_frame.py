@@ -43,11 +43,12 @@ def test_memory_model_sections_and_operations():
     sections, operations, stdout = profile_tables(
         MEMNET_CFG, '--rows', '7', '--warp-sampler', 'gather')
     assert 'weights contiguous' in stdout
-    assert set(sections) == {'features', 'head', 'flow', 'warp',
-                             'aggregation: psi', 'aggregation: combine'}
+    assert set(sections) == {'features', 'head', 'flow', 'flow: finite',
+                             'warp', 'aggregation: psi',
+                             'aggregation: combine'}
     # MemNet: one flow and one warp per frame after the first
-    for name in ('features', 'head', 'flow', 'warp', 'aggregation: psi',
-                 'aggregation: combine'):
+    for name in ('features', 'head', 'flow', 'flow: finite', 'warp',
+                 'aggregation: psi', 'aggregation: combine'):
         assert float(sections[name][0]) == 1.0
     assert all(float(row[1]) > 0 and row[2] == 'n/a'
                for row in sections.values())
@@ -84,8 +85,8 @@ def test_sections_report_syncing_ops():
     check after the head, once per frame after the first (which starts
     the memory and is left out of the frame's count)."""
     sections, _, stdout = profile_tables(MEMNET_CFG, '--warmup', '3')
-    for name in ('flow', 'warp', 'aggregation: psi', 'aggregation: combine',
-                 'features'):
+    for name in ('flow', 'flow: finite', 'warp', 'aggregation: psi',
+                 'aggregation: combine', 'features'):
         assert float(sections[name][4]) == 0, name
     head = float(sections['head'][4])
     assert head > 0

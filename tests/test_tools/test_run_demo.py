@@ -54,7 +54,7 @@ def test_stage_is_kept_only_for_the_same_key(demo, tmp_path):
     assert first['key']['seed'] == 0
     assert tool.read_record(done_file) == first
 
-    assert stage() == first and len(calls) == 1  # same key: kept
+    assert stage() == dict(first, kept=True) and len(calls) == 1  # kept
     stage(seed=1)  # another seed
     assert calls[-1][-1] == 'randomness.seed=1' and len(calls) == 2
     stage(seed=1, overwrite=True)
@@ -161,6 +161,8 @@ def test_data_of_another_blur_mode_is_not_reused(tmp_path):
     settings = dict(num_train_videos=1, num_val_videos=1, num_frames=2,
                     width=32, height=32, seed=0, blur='frame')
     (root / 'synthvid.json').write_text(json.dumps(settings))
+    (root / tool.DATA_RECORD).write_text(
+        json.dumps(dict(code=tool.source_digest(tool.DATA_CODE_PATHS))))
     every_kind = ['blur', 'noise', 'occlusion', 'dim']
     tool.prepare_data(str(tmp_path), str(root), 'frame', every_kind,
                       False)  # kept
@@ -186,3 +188,71 @@ def test_narrowed_degradations_get_their_own_data_root(monkeypatch):
                         ['run_demo.py', '--degradations', 'dim', 'dim'])
     with pytest.raises(SystemExit):
         tool.parse_args()
+
+
+def test_stage_is_trained_again_when_the_sources_change(
+        demo, tmp_path, monkeypatch, capsys):
+    tool, calls, model_dir = demo
+    source = tmp_path / 'src' / 'module.py'
+    source.parent.mkdir()
+    source.write_text('x = 1\n')
+    monkeypatch.setattr(tool, 'CODE_PATHS', (str(source.parent), ))
+    first = tool.run_stage(CONFIG, model_dir, [], [], 'd', False, 0, False)
+    assert 'kept' not in first
+    kept = tool.run_stage(CONFIG, model_dir, [], [], 'd', False, 0, False)
+    assert kept['kept'] and len(calls) == 1
+    (source.parent / 'notes.txt').write_text('not a source')
+    tool.run_stage(CONFIG, model_dir, [], [], 'd', False, 0, False)
+    assert len(calls) == 1  # only .py files count
+    source.write_text('x = 2\n')  # a bug fixed
+    tool.run_stage(CONFIG, model_dir, [], [], 'd', False, 0, False)
+    assert len(calls) == 2
+
+
+def test_source_digest_follows_names_and_contents(tmp_path):
+    tool = load_tool('tools/misc/run_demo.py')
+    (tmp_path / 'a.py').write_text('a')
+    (tmp_path / 'b.py').write_text('b')
+    first = tool.source_digest([str(tmp_path)])
+    assert tool.source_digest([str(tmp_path / 'a.py'),
+                               str(tmp_path / 'b.py')]) == first
+    (tmp_path / 'b.py').write_text('c')
+    assert tool.source_digest([str(tmp_path)]) != first
+    # the demo's own file is not part of the stages' key
+    assert tool.source_digest(['tools'], ['tools/misc/run_demo.py']) != \
+        tool.source_digest(['tools'])
+    with pytest.raises(FileNotFoundError, match='missing'):
+        tool.source_digest([str(tmp_path / 'missing')])
+
+
+def test_data_made_by_other_sources_is_made_again(tmp_path, monkeypatch):
+    tool = load_tool('tools/misc/run_demo.py')
+    commands = []
+    monkeypatch.setattr(tool, 'run',
+                        lambda cmd, log_file: commands.append(cmd) or 1.0)
+    source = tmp_path / 'src' / 'synthvid.py'
+    source.parent.mkdir()
+    source.write_text('v = 1\n')
+    monkeypatch.setattr(tool, 'DATA_CODE_PATHS', (str(source.parent), ))
+    root = tmp_path / 'synthvid'
+    (root / 'annotations').mkdir(parents=True)
+    (root / 'annotations' / 'imagenet_vid_val.json').write_text('{}')
+    settings = dict(num_train_videos=1, num_val_videos=1, num_frames=2,
+                    width=32, height=32, seed=0, blur='frame')
+    (root / 'synthvid.json').write_text(json.dumps(settings))
+    every_kind = ['blur', 'noise', 'occlusion', 'dim']
+
+    def prepare():
+        tool.prepare_data(str(tmp_path), str(root), 'frame', every_kind,
+                          False)
+
+    prepare()  # made before the record existed: generated again
+    assert [cmd[1] for cmd in commands] == [
+        'tools/misc/gen_synthvid.py',
+        'tools/dataset_converters/imagenet2coco_vid.py'
+    ]
+    prepare()  # recorded with these sources: kept
+    assert len(commands) == 2
+    source.write_text('v = 2\n')
+    prepare()
+    assert len(commands) == 4

@@ -279,20 +279,26 @@ class SectionTimer:
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
+    def _record_event(self) -> Any:
+        """A new event, recorded on the current stream of ``self.device``
+        (not of the current device, which may be another GPU)."""
+        event = self.event_factory()
+        if self.device.type == 'cuda':
+            event.record(torch.cuda.current_stream(self.device))
+        else:
+            event.record()
+        return event
+
     def _start(self) -> Any:
         """Mark a section's start: a recorded event or the wall time."""
         if self.timer == 'events':
-            event = self.event_factory()
-            event.record()
-            return event
+            return self._record_event()
         return self._now()
 
     def _stop(self, name: str, start: Any) -> None:
         """Mark the end of section ``name`` that began at ``start``."""
         if self.timer == 'events':
-            end = self.event_factory()
-            end.record()
-            self._pending_events.append((name, start, end))
+            self._pending_events.append((name, start, self._record_event()))
         else:
             self.seconds[name] += self._now() - start
 
@@ -536,7 +542,8 @@ def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
         list[tuple[str, object, str]]: ``(section, owner, method)``:
         ``features`` (the detector's backbone and neck) and ``head`` (RPN
         and R-FCN with NMS) for every model; for a memory model also
-        ``flow`` (FlowNet), ``warp`` (the FlowWarp neck) and
+        ``flow`` (FlowNet, and the zeroing of non-finite values in its
+        flows, ``zero_non_finite_flows``), ``warp`` (the FlowWarp neck) and
         ``aggregation`` (each memory's psi and the combination of the
         memories). ``method`` is ``'forward'`` for whole modules, whose
         calls are the section's calls (NF, NW).
@@ -545,6 +552,7 @@ def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
              ('head', model.detector, '_head_predict')]
     if hasattr(model, 'motion'):
         parts += [('flow', model.motion, 'forward'),
+                  ('flow', model, 'zero_non_finite_flows'),
                   ('warp', model.warp, 'forward')]
         parts += [('aggregation', memnet, 'forward')
                   for memnet in model.aggregator.memnets]

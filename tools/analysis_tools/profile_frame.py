@@ -96,14 +96,18 @@ def mark_sections(model: torch.nn.Module) -> None:
 
 
 def profiled_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
-    """:func:`benchmark.section_parts`, with the aggregation's two kinds of
-    call apart: ``aggregation: psi`` (a memory's psi, Eq. 3-4) and
-    ``aggregation: combine`` (the mean of the memories), so that a row's
-    GFLOPs per call is the FLOPs of one kind of call."""
+    """:func:`benchmark.section_parts`, with the two kinds of call of the
+    aggregation and of the flow apart: ``aggregation: psi`` (a memory's
+    psi, Eq. 3-4) and ``aggregation: combine`` (the mean of the memories),
+    ``flow`` (FlowNet) and ``flow: finite`` (the zeroing of non-finite
+    flow values, once per frame), so that a row's GFLOPs per call is the
+    FLOPs of one kind of call."""
     parts = []
     for name, owner, method in benchmark.section_parts(model):
         if name == 'aggregation':
             name += ': combine' if method == 'combine' else ': psi'
+        elif name == 'flow' and method == 'zero_non_finite_flows':
+            name += ': finite'
         parts.append((name, owner, method))
     return parts
 

@@ -37,8 +37,12 @@ motion-blurred, in ``data/synthvid_motion-blur_only-blur`` and
 Finished stages are kept unless ``--overwrite`` is given: a stage (or the
 FlowNet pre-training) is not run again when its results file records the
 same key, i.e. the same seed, the same resolved config, the same options,
-the same SynthVID files and the same contents of the checkpoints it starts
-from (SHA-256). A stage
+the same SynthVID files, the same contents of the checkpoints it starts
+from, the same Python sources of ``memvid_mm/`` and ``tools/`` (but this
+file) and the same torch, mmcv, mmdet and mmengine versions (SHA-256 of
+the files). SynthVID is generated again when the sources that make it
+(``memvid_mm/datasets/``, ``gen_synthvid.py``, the converters) changed
+since it was made. A stage
 about to train deletes its results first, so an interrupted training is
 never taken for a finished one; the checkpoint a stage produced is recorded
 in its results, and later stages start from that file.
@@ -51,10 +55,15 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
+import mmcv
+import mmdet
+import mmengine
+import torch
 from mmengine.config import Config
 
+import memvid_mm
 from memvid_mm.datasets import BLUR_MODES, DEGRADATIONS, load_synthvid_settings
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -95,6 +104,14 @@ FLOWNET_CHECKPOINT = 'flownet_synthvid/flownet.pth'
 # the configs' full resolution) instead of 4,000 lowered the moving-object
 # EPE from 3.65 to 3.15 px (README, "Ablations").
 FLOWNET_PRETRAIN_OPTIONS = ['--balance-objects', '--iters', '12000']
+# The sources whose digest is part of every stage's key (the stages'
+# options are in the key already, so this file's own edits retrain nothing).
+CODE_PATHS = ('memvid_mm', 'tools')
+CODE_EXCLUDED = ('tools/misc/run_demo.py', )
+# The sources that make SynthVID; data made by other versions are remade.
+DATA_CODE_PATHS = ('memvid_mm/datasets', 'tools/misc/gen_synthvid.py',
+                   'tools/dataset_converters')
+DATA_RECORD = 'demo_data.json'
 # Gains of these models over the reference, with bootstrap intervals.
 COMPARED = ('R-FCN (per-frame)', ('MemNet-3', 'ClockNet'))
 BOOTSTRAP_RESAMPLES = 200
@@ -168,9 +185,12 @@ def prepare_data(work_dir: str, data_root: str, blur: str,
                  degradations: List[str], overwrite: bool) -> None:
     """Generate SynthVID with ``blur`` frames of that mode and degraded
     frames of the kinds ``degradations`` into ``data_root`` and convert it,
-    unless it is already there."""
+    unless it is already there, made by the current ``DATA_CODE_PATHS``
+    (recorded in ``DATA_RECORD`` beside it)."""
     ann_dir = osp.join(data_root, 'annotations')
     val_ann = osp.join(ann_dir, 'imagenet_vid_val.json')
+    record_file = osp.join(data_root, DATA_RECORD)
+    data_code = source_digest(DATA_CODE_PATHS)
     if osp.exists(val_ann) and not overwrite:
         settings = load_synthvid_settings(data_root)
         found = settings['blur']
@@ -183,8 +203,12 @@ def prepare_data(work_dir: str, data_root: str, blur: str,
                 f'{data_root} holds SynthVID degraded by '
                 f'{settings["degradations"]}, not {degradations}; pass '
                 '--overwrite to generate it again')
-        print(f'SynthVID found in {data_root}')
-        return
+        if (read_record(record_file) or {}).get('code') == data_code:
+            print(f'SynthVID found in {data_root}')
+            return
+        print(f'SynthVID in {data_root} was not made by the current '
+              f'sources of {", ".join(DATA_CODE_PATHS)}; generating it '
+              'again', flush=True)
     gen = [
         sys.executable, 'tools/misc/gen_synthvid.py', '--out', data_root,
         '--blur', blur, '--degradations', *degradations, '--no-convert',
@@ -196,6 +220,8 @@ def prepare_data(work_dir: str, data_root: str, blur: str,
         '-i', data_root, '-o', ann_dir, '--classes', 'synthvid'
     ]
     run(convert, osp.join(work_dir, 'convert.log'))
+    with open(record_file, 'w', encoding='utf-8') as f:
+        json.dump(dict(code=data_code), f, indent=1)
 
 
 def data_root_options(data_root: str) -> List[str]:
@@ -245,6 +271,50 @@ def tree_digest(root: str) -> str:
     return digest.hexdigest()
 
 
+def source_digest(paths: Sequence[str],
+                  excluded: Sequence[str] = ()) -> str:
+    """SHA-256 over the ``.py`` files under ``paths``: names and contents.
+
+    Args:
+        paths (Sequence[str]): Files and directories, relative to the repo
+            root.
+        excluded (Sequence[str]): Files left out, relative to the root.
+
+    Returns:
+        str: The digest.
+
+    Raises:
+        FileNotFoundError: If a path does not exist.
+    """
+    digest = hashlib.sha256()
+    for path in paths:
+        full = osp.join(REPO_ROOT, path)
+        if not osp.exists(full):
+            raise FileNotFoundError(f'source path not found: {full}')
+        files = [full] if osp.isfile(full) else [
+            osp.join(folder, name)
+            for folder, _, names in os.walk(full) for name in names
+            if name.endswith('.py')
+        ]
+        for file in sorted(files):
+            name = osp.relpath(file, REPO_ROOT).replace(os.sep, '/')
+            if name in excluded:
+                continue
+            digest.update(name.encode('utf-8') + b'\0')
+            digest.update(file_digest(file).encode('ascii'))
+    return digest.hexdigest()
+
+
+def library_versions() -> Dict[str, str]:
+    """The versions of the libraries the stages run on."""
+    return dict(
+        torch=torch.__version__,
+        mmcv=mmcv.__version__,
+        mmdet=mmdet.__version__,
+        mmengine=mmengine.__version__,
+        memvid_mm=memvid_mm.__version__)
+
+
 def stage_key(config: str, options: List[str], seed: int,
               inputs: List[str], data: str) -> dict:
     """What a stage's results depend on, to decide whether to keep them.
@@ -259,7 +329,9 @@ def stage_key(config: str, options: List[str], seed: int,
 
     Returns:
         dict: ``seed``, ``config`` (digest), ``options``, ``inputs``
-        (path -> digest) and ``data``, JSON-serialisable.
+        (path -> digest), ``data``, ``code`` (:func:`source_digest` of
+        ``CODE_PATHS``) and ``libraries`` (:func:`library_versions`),
+        JSON-serialisable.
     """
     return dict(
         seed=seed,
@@ -267,7 +339,9 @@ def stage_key(config: str, options: List[str], seed: int,
         options=list(options),
         inputs={path: file_digest(path)
                 for path in inputs},
-        data=data)
+        data=data,
+        code=source_digest(CODE_PATHS, CODE_EXCLUDED),
+        libraries=library_versions())
 
 
 def read_record(results_file: str) -> Optional[dict]:
@@ -315,6 +389,7 @@ def pretrain_flownet(work_dir: str, data_root: str, seed: int, data: str,
     options = ['--data-root', data_root, *FLOWNET_PRETRAIN_OPTIONS]
     key = stage_key(FLOWNET_CONFIG, options, seed, [], data)
     if kept_record(record_file, key, overwrite) is not None:
+        print('FlowNet pre-training kept', flush=True)
         return checkpoint
     os.makedirs(osp.dirname(checkpoint), exist_ok=True)
     remove_if_exists(record_file)
@@ -388,7 +463,7 @@ def run_stage(config: str, model_dir: str, options: List[str],
     key = stage_key(config, options, seed, inputs, data)
     kept = kept_record(done_file, key, overwrite)
     if kept is not None:
-        return kept
+        return dict(kept, kept=True)
     # results derived from an earlier training of this stage go first
     remove_if_exists(done_file, osp.join(model_dir, TRUE_FLOW_METRICS))
     results = dict(key=key, train_s=train(config, model_dir, options))
@@ -482,7 +557,9 @@ def main() -> None:
         stages[name] = run_stage(config, model_dirs[name], options, inputs,
                                  data, evaluate, args.seed, args.overwrite,
                                  data_root_options(data_root))
-        print(f'{name}: trained in {stages[name]["train_s"]:.0f} s' +
+        trained = ('kept (trained in {:.0f} s before)'
+                   if stages[name].get('kept') else 'trained in {:.0f} s')
+        print(f'{name}: ' + trained.format(stages[name]['train_s']) +
               (f', mAP {100 * stages[name]["vid/mAP"]:.1f}'
                if evaluate else ''),
               flush=True)

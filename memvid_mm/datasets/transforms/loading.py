@@ -33,10 +33,10 @@ class LoadVIDFrame(LoadImageFromFile):
 
     Unlike ``LoadImageFromFile`` it decodes the stored pixels as they are
     and does not turn the image by its EXIF orientation tag
-    (``color_type='color_ignore_orientation'``): ILSVRC's boxes and sizes
-    are in the stored pixels (``read_image_size`` of the converters reads
-    the same), and a turned image would move every box, by 180 degrees
-    without changing the size the check compares.
+    (``color_type='color_ignore_orientation'``), as the converters'
+    ``read_image_size`` reads them: the annotation's sizes and boxes are
+    taken to be in the stored pixels, and a turned image would move every
+    box, by 180 degrees without changing the size the check compares.
 
     Args:
         color_type (str): mmcv's decoding flag. Defaults to

@@ -581,19 +581,27 @@ class MemoryRFCN(BaseDetector):
                     not self.warned_out_of_order:
                 self._log_out_of_order(state, video_id, frame_id)
             state.reset()
-        if not state.is_empty and \
-                state.anchor_imgs[0].shape[-2:] != image.shape[-2:]:
-            raise ValueError(
-                f'video {video_id}: frame {frame_id} is '
-                f'{tuple(image.shape[-2:])} (H, W) after frames of '
-                f'{tuple(state.anchor_imgs[0].shape[-2:])}; the memory can '
-                f'only be warped between frames of one size')
+        img_shape = tuple(
+            data_sample.metainfo.get('img_shape', image.shape[-2:]))[:2]
+        if not state.is_empty:
+            # img_shape (before padding) and the padded input: either may
+            # change while the other stays (a small change of aspect ratio
+            # pads to the same input)
+            recorded = state.img_shape or img_shape
+            padded = tuple(state.anchor_imgs[0].shape[-2:])
+            if recorded != img_shape or padded != tuple(image.shape[-2:]):
+                raise ValueError(
+                    f'video {video_id}: frame {frame_id} is {img_shape} '
+                    f'(H, W; padded to {tuple(image.shape[-2:])}) after '
+                    f'frames of {recorded} (padded to {padded}); the memory '
+                    f'can only be warped between frames of one size')
         flows, feature = self.flows_and_feature(state, image)
         # Checked after the head: see check_flows_were_finite.
         flows, non_finite_count = self.zero_non_finite_flows(flows)
         memory = self.memory_step(
             state, image, feature, video_id, frame_id, flows=flows)
         state.detach_()
+        state.img_shape = img_shape
         result = self.detector._head_predict((memory, ), [data_sample],
                                              rescale=True)[0]
         self.check_flows_were_finite(non_finite_count, flows, state,

@@ -5,7 +5,7 @@ Shape shorthand: N batch (one video stream per row), C channels, h/w
 feature map size, H/W image size, K number of memories.
 """
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -45,6 +45,10 @@ class MemoryState:
             the flow from the current frame to the anchor.
         anchor_frame_ids (list[int]): ``frame_id`` of each memory's anchor
             frame (the last frame at which it took image evidence).
+        img_shape (tuple[int, int] | None): ``(H, W)`` of the frames before
+            the batch padding (their ``img_shape`` metainfo), recorded by
+            online prediction, which refuses a frame of another size even
+            when padding hides it; None when empty or not recorded.
     """
 
     video_id: Optional[Union[int, str]] = None
@@ -53,6 +57,7 @@ class MemoryState:
     memories: List[Tensor] = field(default_factory=list)
     anchor_imgs: List[Tensor] = field(default_factory=list)
     anchor_frame_ids: List[int] = field(default_factory=list)
+    img_shape: Optional[Tuple[int, int]] = None
 
     @property
     def is_empty(self) -> bool:
@@ -72,6 +77,7 @@ class MemoryState:
         self.memories = []
         self.anchor_imgs = []
         self.anchor_frame_ids = []
+        self.img_shape = None
 
     def needs_reset(self, video_id: Any, frame_id: int) -> bool:
         """Whether the frame ``(video_id, frame_id)`` starts a new sequence.
@@ -171,7 +177,8 @@ class MemoryState:
             frame_index=self.frame_index,
             memories=[fn(m) for m in self.memories],
             anchor_imgs=[fn(i) for i in self.anchor_imgs],
-            anchor_frame_ids=list(self.anchor_frame_ids))
+            anchor_frame_ids=list(self.anchor_frame_ids),
+            img_shape=self.img_shape)
 
     def detach(self) -> 'MemoryState':
         """Return a copy whose tensors are detached from the graph.

@@ -506,9 +506,28 @@ def test_frame_size_must_not_change_within_a_video(memnet_cfg):
         image, sample = frame_inputs(model, 1, size=(64, 96))
         with pytest.raises(
                 ValueError,
-                match=r'video 3: frame 1 is \(64, 96\) \(H, W\) after '
-                r'frames of \(64, 64\)'):
+                match=r'video 3: frame 1 is \(64, 96\) \(H, W; padded to '
+                r'\(64, 96\)\) after frames of \(64, 64\)'):
             model.predict_frame(image, sample, state)
+
+
+def test_frame_size_change_hidden_by_padding_is_refused(memnet_cfg):
+    # 64x60 pads to the same 64x64 network input as the 64x64 frames
+    model = build(memnet_cfg).eval()
+    state = MemoryState()
+    with torch.no_grad():
+        model.predict_frame(*frame_inputs(model, 0), state)
+        assert state.img_shape == (64, 64)
+        image, sample = frame_inputs(model, 1, size=(64, 60))
+        assert image.shape[-2:] == (64, 64)
+        with pytest.raises(
+                ValueError,
+                match=r'frame 1 is \(64, 60\) \(H, W; padded to \(64, '
+                r'64\)\) after frames of \(64, 64\) \(padded to \(64, 64\)'):
+            model.predict_frame(image, sample, state)
+        assert state.last_frame_id == 0  # the state is left as it was
+        state.reset()
+        assert state.img_shape is None
 
 
 def test_predict_frame_takes_one_frame(memnet_cfg):
