@@ -153,14 +153,21 @@ def test_every_stage_reads_the_data_root_of_its_blur_mode(demo, tmp_path):
         assert cfg[loader].dataset.data_root == 'data/synthvid_motion-blur'
 
 
-def test_data_of_another_blur_mode_is_not_reused(tmp_path):
-    tool = load_tool('tools/misc/run_demo.py')
+def converted_synthvid_root(tmp_path):
+    """A SynthVID root as ``prepare_data`` finds it: the val JSON and
+    ``synthvid.json`` of frame blur and every degradation kind."""
     root = tmp_path / 'synthvid'
     (root / 'annotations').mkdir(parents=True)
     (root / 'annotations' / 'imagenet_vid_val.json').write_text('{}')
     settings = dict(num_train_videos=1, num_val_videos=1, num_frames=2,
                     width=32, height=32, seed=0, blur='frame')
     (root / 'synthvid.json').write_text(json.dumps(settings))
+    return root
+
+
+def test_data_of_another_blur_mode_is_not_reused(tmp_path):
+    tool = load_tool('tools/misc/run_demo.py')
+    root = converted_synthvid_root(tmp_path)
     (root / tool.DATA_RECORD).write_text(
         json.dumps(dict(code=tool.source_digest(tool.DATA_CODE_PATHS))))
     every_kind = ['blur', 'noise', 'occlusion', 'dim']
@@ -234,12 +241,7 @@ def test_data_made_by_other_sources_is_made_again(tmp_path, monkeypatch):
     source.parent.mkdir()
     source.write_text('v = 1\n')
     monkeypatch.setattr(tool, 'DATA_CODE_PATHS', (str(source.parent), ))
-    root = tmp_path / 'synthvid'
-    (root / 'annotations').mkdir(parents=True)
-    (root / 'annotations' / 'imagenet_vid_val.json').write_text('{}')
-    settings = dict(num_train_videos=1, num_val_videos=1, num_frames=2,
-                    width=32, height=32, seed=0, blur='frame')
-    (root / 'synthvid.json').write_text(json.dumps(settings))
+    root = converted_synthvid_root(tmp_path)
     every_kind = ['blur', 'noise', 'occlusion', 'dim']
 
     def prepare():
