@@ -79,6 +79,25 @@ class RFCNRoIHead(StandardRoIHead):
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             init_cfg=init_cfg)
+        self._check_ohem_has_a_choice()
+
+    def _check_ohem_has_a_choice(self) -> None:
+        """Refuse OHEM that keeps every RoI its sampler gives it.
+
+        Raises:
+            ValueError: When ``train_cfg.ohem.num`` is at least the
+                sampler's ``num``: OHEM would then change nothing.
+        """
+        sampler = (self.train_cfg or {}).get('sampler') or {}
+        sampled = sampler.get('num') if isinstance(sampler, dict) else None
+        if self.ohem_num and sampled is not None and \
+                self.ohem_num >= sampled:
+            raise ValueError(
+                f'train_cfg.ohem.num ({self.ohem_num}) keeps every one of '
+                f'the {sampled} RoIs the sampler gives it, so OHEM would '
+                'change nothing: let the sampler keep every proposal (e.g. '
+                'sampler=dict(num=512, pos_fraction=1.0) for 300 '
+                'proposals), as R-FCN scores all of them')
 
     def init_bbox_head(self, bbox_roi_extractor: OptConfigType,
                        bbox_head: ConfigType) -> None:

@@ -125,6 +125,14 @@ def test_select_hard_examples():
     assert select_hard_examples(torch.zeros(0), batch[:0], 3).numel() == 0
 
 
+def test_ohem_that_keeps_every_sampled_roi_is_refused():
+    sampler = dict(type='RandomSampler', num=128, pos_fraction=0.25,
+                   neg_pos_ub=-1, add_gt_as_proposals=True)
+    with pytest.raises(ValueError, match=r'ohem.num \(128\) keeps every '
+                       r'one of the 128 RoIs'):
+        MODELS.build(_roi_head_cfg(ohem=128, sampler=sampler))
+
+
 def test_ohem_keeps_the_hardest_rois():
     roi_head = MODELS.build(_roi_head_cfg(ohem=8))
     assert roi_head.ohem_num == 8
@@ -180,16 +188,16 @@ def test_invalid_configs_raise():
     cfg.bbox_roi_extractor = dict(type='SingleRoIExtractor')
     with pytest.raises(ValueError, match='bbox_roi_extractor'):
         MODELS.build(cfg)
-    roi_head = MODELS.build(_roi_head_cfg(ohem=0))
-    with pytest.raises(ValueError, match='ohem'):
-        roi_head.ohem_num
+    with pytest.raises(ValueError, match='ohem.num must be a positive'):
+        MODELS.build(_roi_head_cfg(ohem=0))  # refused when built
     # --cfg-options ...ohem=dict(num=128) passes a str: named, not a
     # missing attribute
-    roi_head.train_cfg['ohem'] = 'dict(num=128)'
+    cfg = _roi_head_cfg()
+    cfg.train_cfg['ohem'] = 'dict(num=128)'
     with pytest.raises(ValueError,
                        match="train_cfg.ohem must be a dict such as "
                        r"dict\(num=128\), got 'dict\(num=128\)'"):
-        roi_head.ohem_num
+        MODELS.build(cfg)
 
 
 def _detector_cfg(ohem=None, roi_op='pool'):
