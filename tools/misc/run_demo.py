@@ -252,6 +252,37 @@ def config_digest(config: str) -> str:
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
+def walk_files(root: str, suffix: str = '') -> List[str]:
+    """The files under ``root`` ending in ``suffix``, in a fixed order.
+
+    Args:
+        root (str): A directory; a missing one has no files.
+        suffix (str): Kept file names end in it. Defaults to all files.
+
+    Returns:
+        list[str]: Paths, folder by folder in sorted order.
+    """
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        found += [
+            osp.join(folder, name) for name in sorted(files)
+            if name.endswith(suffix)
+        ]
+    return found
+
+
+def files_digest(files: Sequence[str], root: str) -> str:
+    """SHA-256 over the paths (relative to ``root``) and contents of
+    ``files``, in the order given."""
+    digest = hashlib.sha256()
+    for path in files:
+        name = osp.relpath(path, root).replace(os.sep, '/')
+        digest.update(name.encode('utf-8') + b'\0')
+        digest.update(file_digest(path).encode('ascii'))
+    return digest.hexdigest()
+
+
 def tree_digest(root: str) -> str:
     """SHA-256 over every file under ``root``: relative paths and contents.
 
@@ -261,14 +292,7 @@ def tree_digest(root: str) -> str:
     Returns:
         str: The digest; that of an empty tree when ``root`` is missing.
     """
-    digest = hashlib.sha256()
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            path = osp.join(folder, name)
-            digest.update(osp.relpath(path, root).encode('utf-8') + b'\0')
-            digest.update(file_digest(path).encode('ascii'))
-    return digest.hexdigest()
+    return files_digest(walk_files(root), root)
 
 
 def source_digest(paths: Sequence[str],
@@ -286,23 +310,16 @@ def source_digest(paths: Sequence[str],
     Raises:
         FileNotFoundError: If a path does not exist.
     """
-    digest = hashlib.sha256()
+    files = []
     for path in paths:
         full = osp.join(REPO_ROOT, path)
         if not osp.exists(full):
             raise FileNotFoundError(f'source path not found: {full}')
-        files = [full] if osp.isfile(full) else [
-            osp.join(folder, name)
-            for folder, _, names in os.walk(full) for name in names
-            if name.endswith('.py')
-        ]
-        for file in sorted(files):
-            name = osp.relpath(file, REPO_ROOT).replace(os.sep, '/')
-            if name in excluded:
-                continue
-            digest.update(name.encode('utf-8') + b'\0')
-            digest.update(file_digest(file).encode('ascii'))
-    return digest.hexdigest()
+        files += [full] if osp.isfile(full) else walk_files(full, '.py')
+    return files_digest([
+        file for file in files
+        if osp.relpath(file, REPO_ROOT).replace(os.sep, '/') not in excluded
+    ], REPO_ROOT)
 
 
 def library_versions() -> Dict[str, str]:
