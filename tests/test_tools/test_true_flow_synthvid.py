@@ -38,7 +38,7 @@ def test_true_flow_returns_the_scene_flow_of_registered_frames(
     frames = torch.zeros(4, 1, 3, 48, 64)
     for t in range(4):
         true_flow.register(frames[t], f'x/SynthVID_val_00000000/{t:06d}.JPEG',
-                           t)
+                           t, (48, 64))
     flow = true_flow(frames[3], frames[0])
     assert flow.shape == (1, 2, 48, 64)
     np.testing.assert_array_equal(flow[0].numpy(),
@@ -46,28 +46,49 @@ def test_true_flow_returns_the_scene_flow_of_registered_frames(
     assert true_flow.num_calls == 1
 
 
+def test_true_flow_is_zero_on_the_padding(tool, motion):
+    # a data preprocessor with pad_size_divisor pads bottom and right
+    true_flow = tool.TrueFlow({'SynthVID_val_00000000': motion}, (64, 48))
+    padded = torch.zeros(2, 1, 3, 64, 96)
+    for t in range(2):
+        true_flow.register(padded[t], f'x/SynthVID_val_00000000/{t:06d}.JPEG',
+                           t, (48, 64))
+    flow = true_flow(padded[1], padded[0])
+    assert flow.shape == (1, 2, 64, 96)
+    np.testing.assert_array_equal(flow[0, :, :48, :64].numpy(),
+                                  motion.backward_flow(1, 0, 64, 48))
+    assert flow[0, :, 48:].abs().sum() == 0
+    assert flow[0, :, :, 64:].abs().sum() == 0
+    assert flow[0, :, :48, :64].abs().sum() > 0  # the scene moves
+
+
 def test_true_flow_refuses_what_it_cannot_know(tool, motion):
     true_flow = tool.TrueFlow({'SynthVID_val_00000000': motion}, (64, 48))
     known, unknown = torch.zeros(2, 1, 3, 48, 64)
-    true_flow.register(known, 'x/SynthVID_val_00000000/000000.JPEG', 0)
+    true_flow.register(known, 'x/SynthVID_val_00000000/000000.JPEG', 0,
+                       (48, 64))
     with pytest.raises(KeyError, match='not registered'):
         true_flow(known, unknown)
     with pytest.raises(KeyError, match='SynthVID_val_00000007'):
-        true_flow.register(unknown, 'x/SynthVID_val_00000007/000000.JPEG', 0)
+        true_flow.register(unknown, 'x/SynthVID_val_00000007/000000.JPEG', 0,
+                           (48, 64))
     other = tool.TrueFlow({'A': motion, 'B': motion}, (64, 48))
-    other.register(known, 'x/A/000000.JPEG', 0)
-    other.register(unknown, 'x/B/000001.JPEG', 1)
+    other.register(known, 'x/A/000000.JPEG', 0, (48, 64))
+    other.register(unknown, 'x/B/000001.JPEG', 1, (48, 64))
     with pytest.raises(ValueError, match='between videos'):
         other(unknown, known)
     big = torch.zeros(1, 3, 96, 128)
     resized = tool.TrueFlow({'A': motion}, (64, 48))
-    resized.register(big, 'x/A/000001.JPEG', 1)
-    resized.register(big[:, :, 1:], 'x/A/000000.JPEG', 0)
-    with pytest.raises(ValueError, match='rendered at 64x48'):
-        resized(big, big[:, :, 1:])
+    with pytest.raises(ValueError, match='rendered at 64x48 but are tested '
+                       'at 128x96'):
+        resized.register(big, 'x/A/000001.JPEG', 1, (96, 128))
+    with pytest.raises(ValueError, match='smaller than its img_shape'):
+        resized.register(big[:, :, :40], 'x/A/000001.JPEG', 1, (48, 64))
 
 
-def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path):
+@pytest.mark.parametrize('pad_size_divisor', [1, 64])
+def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
+                                                      pad_size_divisor):
     root = str(tmp_path / 'synthvid')
     # 160x96: the size the SynthVID configs test at, so no resizing.
     generate_synthvid(root, num_train_videos=1, num_val_videos=2,
@@ -80,6 +101,8 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path):
         osp.join(root, 'annotations', VID_ANN_FILES['val']))
     cfg = Config.fromfile(MEMNET_CFG)
     cfg.model.motion.init_cfg = None
+    # 64 pads the 160x96 frames to 192x128
+    cfg.model.data_preprocessor.pad_size_divisor = pad_size_divisor
     cfg.test_dataloader.dataset.data_root = root + '/'
     cfg.test_dataloader.num_workers = 0
     cfg.test_dataloader.persistent_workers = False

@@ -12,7 +12,8 @@ config's evaluator.
 The val videos are re-rendered in memory from ``DATA_ROOT/synthvid.json``
 (the generator settings), so the flow belongs to exactly the frames on
 disk. Frames must be tested at the size they were generated (the SynthVID
-configs' ``Resize`` keeps it); anything else is refused.
+configs' ``Resize`` keeps it); anything else is refused. Padding by the data
+preprocessor (``pad_size_divisor``) is allowed: the flow is 0 on it.
 
 Example::
 
@@ -87,34 +88,45 @@ class TrueFlow(nn.Module):
         self.frames: Dict[int, Tuple[str, int]] = {}
         self.num_calls = 0
 
-    def register(self, image: Tensor, img_path: str, frame_id: int) -> None:
+    def register(self, image: Tensor, img_path: str, frame_id: int,
+                 img_shape: Tuple[int, int]) -> None:
         """Record that ``image`` (1, 3, H, W) is frame ``frame_id`` of the
-        video whose frames lie in ``img_path``'s directory."""
+        video whose frames lie in ``img_path``'s directory, ``img_shape``
+        ``(h, w)`` its size before the data preprocessor's padding."""
         video = osp.basename(osp.dirname(img_path))
         if video not in self.motions:
             raise KeyError(f'{img_path}: video {video!r} is not among the '
                            f'{len(self.motions)} rendered SynthVID val '
                            'videos (does synthvid.json match the data?)')
+        width, height = self.image_size
+        if tuple(img_shape) != (height, width):
+            raise ValueError(
+                f'frames of {video} were rendered at {width}x{height} but '
+                f'are tested at {img_shape[1]}x{img_shape[0]}; test them at '
+                'their own size')
+        if (image.shape[-2] < height or image.shape[-1] < width):
+            raise ValueError(
+                f'{img_path}: the image tensor {tuple(image.shape)} is '
+                f'smaller than its img_shape {tuple(img_shape)}')
         self.frames[image.data_ptr()] = (video, int(frame_id))
 
     def forward(self, img_cur: Tensor, img_prev: Tensor) -> Tensor:
         """Backward flow ``(1, 2, H, W)`` from ``img_cur`` to ``img_prev``
-        in image pixels (FlowNetSimple's convention)."""
+        in image pixels (FlowNetSimple's convention), ``H, W`` the padded
+        size of the images; the flow is 0 on the padding (bottom and
+        right), which shows no scene."""
         (video, t_cur), (prev_video, t_prev) = (self._lookup(img_cur),
                                                 self._lookup(img_prev))
         if video != prev_video:
             raise ValueError(f'flow asked between videos {video} and '
                              f'{prev_video}')
-        width, height = self.image_size
-        if tuple(img_cur.shape[-2:]) != (height, width):
-            raise ValueError(
-                f'frames of {video} were rendered at {width}x{height} but '
-                f'are tested at {img_cur.shape[-1]}x{img_cur.shape[-2]}; '
-                'test them at their own size')
         self.num_calls += 1
+        width, height = self.image_size
         flow = self.motions[video].backward_flow(t_cur, t_prev, width,
                                                  height)
-        return torch.from_numpy(flow)[None].to(img_cur)
+        padded = img_cur.new_zeros((1, 2) + tuple(img_cur.shape[-2:]))
+        padded[0, :, :height, :width] = torch.from_numpy(flow)
+        return padded
 
     def _lookup(self, image: Tensor) -> Tuple[str, int]:
         try:
@@ -174,7 +186,8 @@ def install_true_flow(model: nn.Module, true_flow: TrueFlow) -> None:
 
     def registered_predict_frame(image, data_sample, state):
         true_flow.register(image, data_sample.metainfo['img_path'],
-                           data_sample.metainfo['frame_id'])
+                           data_sample.metainfo['frame_id'],
+                           data_sample.metainfo['img_shape'])
         return predict_frame(image, data_sample, state)
 
     model.predict_frame = registered_predict_frame
