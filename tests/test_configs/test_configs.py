@@ -96,3 +96,25 @@ def test_memnet_strd_checkpoint_fits_the_propagating_variant():
         k: v.shape
         for k, v in propagating.state_dict().items()
     }
+
+
+def test_clocknet_10_is_clocknet_on_10_frame_clips_with_checkpointing():
+    clocknet = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'clocknet_r101_vid.py'))
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'clocknet',
+                 'clocknet-10_rfcn_r101-dc5_4xb1-7e_imagenetvid.py'))
+    assert cfg.model.detector.backbone.pop('with_cp') is True
+    assert not clocknet.model.detector.backbone.get('with_cp', False)
+    assert cfg.model == clocknet.model
+    for dataset, base in zip(cfg.train_dataloader.dataset.datasets,
+                             clocknet.train_dataloader.dataset.datasets):
+        assert dataset.pipeline[0] == dict(
+            type='CausalClipSample', num_frames=10, stride=1)
+        assert base.pipeline[0].num_frames == 6
+        assert dataset.pipeline[1:] == base.pipeline[1:]
+        dataset.pipeline = base.pipeline
+        assert dataset == base
+    for key in ('optim_wrapper', 'auto_scale_lr', 'train_cfg',
+                'param_scheduler', 'val_dataloader', 'test_dataloader'):
+        assert cfg[key] == clocknet[key]

@@ -148,17 +148,24 @@ def test_test_refuses_a_checkpoint_that_does_not_fit(trained_memnet,
     assert 'missing keys in source state_dict: motion.' in proc.stderr
 
 
+@pytest.mark.parametrize('config,num_frames', [
+    ('configs/clocknet_r101_vid.py', 6),
+    ('configs/clocknet/clocknet-10_rfcn_r101-dc5_4xb1-7e_imagenetvid.py', 10),
+])
 def test_clocknet_r101_vid_trains_with_two_processes(
-        synthvid_root, tmp_path):
-    """The paper-scale config runs a few iterations on 2 CPU processes.
+        synthvid_root, tmp_path, config, num_frames):
+    """The paper-scale configs run a few iterations on 2 CPU processes.
 
     Only the data (SynthVID instead of ImageNet VID, which CI does not have)
-    and the pretrained weights (nothing can be downloaded) are replaced.
+    and the pretrained weights (nothing can be downloaded) are replaced; the
+    10-frame ClockNet checkpoints its backbone's blocks under DDP.
     """
     memnet = Config.fromfile(osp.join(REPO_ROOT, MEMNET_CFG))
     memnet.train_dataloader.dataset.pipeline[0] = dict(
-        type='CausalClipSample', num_frames=6, stride=1)
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/clocknet_r101_vid.py'))
+        type='CausalClipSample', num_frames=num_frames, stride=1)
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    vid_clip = cfg.train_dataloader.dataset.datasets[0].pipeline[0]
+    assert vid_clip.num_frames == num_frames
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[split].dataset = memnet[split].dataset
     cfg.model.detector.backbone.init_cfg = None

@@ -1,0 +1,144 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""tools/analysis_tools/train_memory.py: the activations one training step
+keeps for backward, per clip length and kept frames."""
+import os.path as osp
+
+import pytest
+import torch
+from torch import nn
+
+from memvid_mm.models.detectors.memory_rfcn import evidence_keep_mask
+from . import REPO_ROOT, load_tool
+
+CLOCKNET_CFG = osp.join(
+    REPO_ROOT,
+    'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
+RFCN_CFG = osp.join(REPO_ROOT,
+                    'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py')
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_tool('tools/analysis_tools/train_memory.py')
+
+
+def test_meter_counts_each_saved_storage_once(tool):
+    x = torch.randn(1000, requires_grad=True)
+    with tool.SavedTensorMeter() as meter:
+        y = x.exp()  # saves its output: 4000 bytes
+    assert meter.nbytes == 4000
+    with tool.SavedTensorMeter() as meter:
+        x.sin()  # both save x itself
+        x.cos()
+        x[:10].sin()  # a view of x: the same storage
+    assert meter.nbytes == 4000
+    with tool.SavedTensorMeter() as meter:
+        (x * 2).sum()  # saves nothing
+    assert meter.nbytes == 0
+    # the tensors pass through: backward is unchanged
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, x.detach().exp())
+
+
+def test_meter_leaves_out_the_parameters(tool):
+    linear = nn.Linear(10, 5)
+    inputs = torch.randn(3, 10, requires_grad=True)
+    with tool.SavedTensorMeter() as with_weights:
+        linear(inputs)
+    with tool.SavedTensorMeter(excluded=list(linear.parameters())) as meter:
+        linear(inputs)
+    assert meter.nbytes == 3 * 10 * 4  # the input only
+    assert with_weights.nbytes == meter.nbytes + 5 * 10 * 4
+
+
+class DroppingModel:
+    """Has evidence dropout as MemoryRFCN has it."""
+
+    def __init__(self, drop_prob):
+        self.evidence_drop_prob = drop_prob
+        self.rng = None
+
+
+@pytest.mark.parametrize('drop_prob', [0.8, 0.999, 1e-9])
+def test_keep_first_frames_fixes_the_next_draw(tool, drop_prob):
+    model = DroppingModel(drop_prob)
+    assert tool.keep_first_frames(model, 5, 3) == 3
+    assert evidence_keep_mask(5, drop_prob,
+                              model.rng) == [True] * 3 + [False] * 2
+    with pytest.raises(RuntimeError, match='more evidence-dropout values'):
+        model.rng.random()
+    assert tool.keep_first_frames(model, 4, None) == 4
+    assert evidence_keep_mask(4, drop_prob, model.rng) == [True] * 4
+
+
+def test_keep_first_frames_refuses_what_cannot_be(tool):
+    with pytest.raises(ValueError, match='more than the 4 frames'):
+        tool.keep_first_frames(DroppingModel(0.8), 4, 5)
+    with pytest.raises(ValueError, match='drops no evidence'):
+        tool.keep_first_frames(DroppingModel(0.0), 4, 2)
+    assert tool.keep_first_frames(DroppingModel(0.0), 4, None) == 4
+    with pytest.raises(ValueError, match='has no evidence dropout'):
+        tool.keep_first_frames(nn.Linear(1, 1), 4, 2)
+    assert tool.keep_first_frames(nn.Linear(1, 1), 4, None) == 4
+
+
+def test_activations_grow_with_the_clip_and_its_kept_frames(tool):
+    args = [CLOCKNET_CFG, '--shape', '48', '80', '--threads', '1']
+    rows = tool.main(args + ['--frames', '2', '4', '--kept', 'all', '1',
+                             '--backward'])
+    by_clip = {(row['frames'], row['kept']): row for row in rows}
+    assert sorted(by_clip) == [(2, 1), (2, 2), (4, 1), (4, 4)]
+    mib = {key: row['activations_mib'] for key, row in by_clip.items()}
+    assert 0 < mib[2, 1] < mib[2, 2] < mib[4, 4]
+    assert mib[2, 1] < mib[4, 1] < mib[4, 4]
+    assert all(row['backward_s'] is not None for row in rows)
+    assert all(row['cuda_peak_mib'] is None for row in rows)
+    # checkpointing the backbone's blocks keeps less
+    checkpointed = tool.main(args + ['--frames', '4', '--with-cp'])
+    assert checkpointed[0]['activations_mib'] < mib[4, 4]
+    # a per-frame detector: every frame is kept
+    per_frame = tool.main([RFCN_CFG, '--shape', '48', '80'])
+    assert per_frame[0]['kept'] == 1
+    assert 0 < per_frame[0]['activations_mib'] < mib[2, 1]
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--kept', '0'], "--kept takes numbers of at least 1 or 'all'"),
+    (['--kept', 'some'], "--kept takes numbers of at least 1 or 'all'"),
+    (['--frames', '0'], '--frames must be at least 1'),
+    (['--shape', '16', '80'], '--shape must be at least 32x32'),
+    (['--clip-stride', '0'], '--clip-stride must be at least 1'),
+])
+def test_bad_arguments_are_refused(tool, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        tool.parse_args([CLOCKNET_CFG] + argv)
+    assert message in capsys.readouterr().err
+
+
+def test_with_cp_needs_a_backbone(tool):
+    from mmengine.config import Config
+    cfg = Config(dict(model=dict(type='Anything')))
+    with pytest.raises(ValueError, match='--with-cp needs a model with a '
+                       'backbone'):
+        tool.build_training_model(cfg, True, torch.device('cpu'))
+
+
+def test_header_tells_a_config_that_checkpoints_itself(tool, capsys):
+    config = osp.join(
+        REPO_ROOT, 'configs/clocknet/'
+        'clocknet-10_rfcn_r101-dc5_4xb1-7e_imagenetvid.py')
+    rows = tool.main([config, '--shape', '64', '64', '--frames', '2'])
+    assert 'backbone checkpointing on' in capsys.readouterr().out
+    assert rows[0]['kept'] == 2 and rows[0]['activations_mib'] > 0
+
+
+def test_on_cuda_the_same_activations_and_the_peak(tool, cuda_device):
+    args = [CLOCKNET_CFG, '--shape', '48', '80', '--frames', '3', '--kept',
+            'all', '--backward']
+    on_cpu = tool.main(args)[0]
+    on_cuda = tool.main(args + ['--device', str(cuda_device)])[0]
+    # the same saved tensors, up to the RoIs the random boxes give
+    assert on_cuda['activations_mib'] == pytest.approx(
+        on_cpu['activations_mib'], rel=0.1)
+    # the peak holds the activations and the parameters besides
+    assert on_cuda['cuda_peak_mib'] > on_cuda['activations_mib']
