@@ -32,13 +32,20 @@ def motion():
     return next(iter(render_split('val', 1, 4, 64, 48, seed=5)))[3]
 
 
-def test_true_flow_returns_the_scene_flow_of_registered_frames(
-        tool, motion):
+def registered_frames(tool, motion, num, padded_shape):
+    """A TrueFlow of video 0 (rendered 64x48) with ``num`` frames of
+    ``padded_shape`` (H, W) registered; the TrueFlow and the frames."""
     true_flow = tool.TrueFlow({'SynthVID_val_00000000': motion}, (64, 48))
-    frames = torch.zeros(4, 1, 3, 48, 64)
-    for t in range(4):
+    frames = torch.zeros(num, 1, 3, *padded_shape)
+    for t in range(num):
         true_flow.register(frames[t], f'x/SynthVID_val_00000000/{t:06d}.JPEG',
                            t, (48, 64))
+    return true_flow, frames
+
+
+def test_true_flow_returns_the_scene_flow_of_registered_frames(
+        tool, motion):
+    true_flow, frames = registered_frames(tool, motion, 4, (48, 64))
     flow = true_flow(frames[3], frames[0])
     assert flow.shape == (1, 2, 48, 64)
     np.testing.assert_array_equal(flow[0].numpy(),
@@ -48,11 +55,7 @@ def test_true_flow_returns_the_scene_flow_of_registered_frames(
 
 def test_true_flow_is_zero_on_the_padding(tool, motion):
     # a data preprocessor with pad_size_divisor pads bottom and right
-    true_flow = tool.TrueFlow({'SynthVID_val_00000000': motion}, (64, 48))
-    padded = torch.zeros(2, 1, 3, 64, 96)
-    for t in range(2):
-        true_flow.register(padded[t], f'x/SynthVID_val_00000000/{t:06d}.JPEG',
-                           t, (48, 64))
+    true_flow, padded = registered_frames(tool, motion, 2, (64, 96))
     flow = true_flow(padded[1], padded[0])
     assert flow.shape == (1, 2, 64, 96)
     np.testing.assert_array_equal(flow[0, :, :48, :64].numpy(),

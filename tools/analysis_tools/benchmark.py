@@ -437,23 +437,33 @@ def ratio_of_means_interval(seconds: torch.Tensor,
     return percentile_interval(ratios.numpy(), level)
 
 
+def frame_sample(frame_id: int, shape: Sequence[int],
+                 **metainfo) -> DetDataSample:
+    """The sample of frame ``frame_id`` of video 0, ``shape`` (H, W) as
+    given to the model (not resized, not padded), no boxes."""
+    h, w = shape
+    sample = DetDataSample(
+        metainfo=dict(
+            img_id=frame_id,
+            frame_id=frame_id,
+            video_id=0,
+            img_shape=(h, w),
+            ori_shape=(h, w),
+            pad_shape=(h, w),
+            batch_input_shape=(h, w),
+            scale_factor=(1.0, 1.0),
+            **metainfo))
+    sample.gt_instances = InstanceData()
+    return sample
+
+
 def make_frames(num: int, shape: Sequence[int],
                 device: torch.device) -> List[tuple]:
     """``num`` consecutive frames of one video, already preprocessed."""
     h, w = shape
     frames = []
     for frame_id in range(num):
-        sample = DetDataSample(
-            metainfo=dict(
-                img_id=frame_id,
-                frame_id=frame_id,
-                video_id=0,
-                img_shape=(h, w),
-                ori_shape=(h, w),
-                pad_shape=(h, w),
-                batch_input_shape=(h, w),
-                scale_factor=(1.0, 1.0)))
-        sample.gt_instances = InstanceData()
+        sample = frame_sample(frame_id, shape)
         track_sample = TrackDataSample()
         track_sample.video_data_samples = [sample]
         frames.append((torch.randn(1, 1, 3, h, w, device=device),

@@ -38,16 +38,21 @@ Examples::
 """
 import argparse
 import math
+import os.path as osp
+import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample, TrackDataSample
+from mmdet.structures import TrackDataSample
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import benchmark  # noqa: E402
 
 MIB = 2**20
 
@@ -216,17 +221,8 @@ def make_clip(num_frames: int, shape: Sequence[int], clip_stride: int,
                           [0.5 * w, 0.4 * h, 0.85 * w, 0.9 * h]])
     frames = []
     for frame_id in range(num_frames):
-        sample = DetDataSample(
-            metainfo=dict(
-                img_id=frame_id,
-                frame_id=frame_id,
-                video_id=0,
-                img_shape=(h, w),
-                ori_shape=(h, w),
-                pad_shape=(h, w),
-                batch_input_shape=(h, w),
-                scale_factor=(1.0, 1.0),
-                clip_stride=clip_stride))
+        sample = benchmark.frame_sample(frame_id, shape,
+                                        clip_stride=clip_stride)
         sample.gt_instances = InstanceData(
             bboxes=boxes.to(device), labels=torch.tensor([0, 1],
                                                          device=device))
