@@ -12,8 +12,9 @@
 #      MemNet-6 frames, the 2-process train/test tests, the warp benchmark
 #      of both samplers, the paper-scale benchmark with all three of
 #      channels-last weights, the second stream and cuDNN's benchmark mode,
-#      the tiny-scale one, then the rest of the test suite (on several
-#      processes where pytest-xdist is installed), in that order.
+#      the tiny-scale one, one training step's memory (train_memory.py) of
+#      the 6- and the 10-frame ClockNet, then the rest of the test suite (on
+#      several processes where pytest-xdist is installed), in that order.
 # Logs go to $OUT (default work_dirs/cuda_check), 7 files: mmcv_build.log,
 # versions.txt, cuda_tests.log, bench.log (every benchmark),
 # dist_tests.log, profile_memnet6.log, tests.log. Each step has its own
@@ -175,6 +176,20 @@ bench 100 "paper scale, channels-last, second stream, cuDNN benchmark mode" \
     --cudnn-benchmark --configs "$RFCN" "$MEMNET6"
 bench 100 "tiny scale" --preset tiny
 rm -f "$BICUBIC"
+# one training step's activations and GPU peak: ClockNet R-101 on 6-frame
+# clips, and on 10-frame clips with its backbone checkpointed; every frame
+# kept, only the first, and the expected number under dropout 0.8 (2 of 6,
+# 3 of 10) twice, the second step warm
+CLOCKNET10=configs/clocknet/clocknet-10_rfcn_r101-dc5_4xb1-7e_imagenetvid.py
+for frames_kept_config in "6 2 configs/clocknet_r101_vid.py" \
+        "10 3 $CLOCKNET10"; do
+    set -- $frames_kept_config
+    step "training memory: $3, $1-frame clips"
+    echo "## train_memory.py $3" >> "$BENCH_LOG"
+    within 90 $PY tools/analysis_tools/train_memory.py "$3" --device cuda \
+        --shape 600 1000 --frames "$1" --kept all 1 "$2" "$2" --backward \
+        2>&1 | tee -a "$BENCH_LOG" || failed=1
+done
 
 # pytest-xdist, where installed, runs the suite on several processes
 # (one test file per process, each with a few threads).
