@@ -5,6 +5,7 @@ import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
 from torch import nn
 
 from memvid_mm.models.detectors.memory_rfcn import evidence_keep_mask
@@ -13,6 +14,9 @@ from . import REPO_ROOT, load_tool
 CLOCKNET_CFG = osp.join(
     REPO_ROOT,
     'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
+CLOCKNET10_CFG = osp.join(
+    REPO_ROOT,
+    'configs/clocknet/clocknet-10_rfcn_r101-dc5_4xb1-7e_imagenetvid.py')
 RFCN_CFG = osp.join(REPO_ROOT,
                     'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py')
 
@@ -116,7 +120,6 @@ def test_bad_arguments_are_refused(tool, capsys, argv, message):
 
 
 def test_with_cp_needs_a_backbone(tool):
-    from mmengine.config import Config
     cfg = Config(dict(model=dict(type='Anything')))
     with pytest.raises(ValueError, match='--with-cp needs a model with a '
                        'backbone'):
@@ -124,10 +127,7 @@ def test_with_cp_needs_a_backbone(tool):
 
 
 def test_header_tells_a_config_that_checkpoints_itself(tool, capsys):
-    config = osp.join(
-        REPO_ROOT, 'configs/clocknet/'
-        'clocknet-10_rfcn_r101-dc5_4xb1-7e_imagenetvid.py')
-    rows = tool.main([config, '--shape', '64', '64', '--frames', '2'])
+    rows = tool.main([CLOCKNET10_CFG, '--shape', '64', '64', '--frames', '2'])
     assert 'backbone checkpointing on' in capsys.readouterr().out
     assert rows[0]['kept'] == 2 and rows[0]['activations_mib'] > 0
 
@@ -142,3 +142,31 @@ def test_on_cuda_the_same_activations_and_the_peak(tool, cuda_device):
         on_cpu['activations_mib'], rel=0.1)
     # the peak holds the activations and the parameters besides
     assert on_cuda['cuda_peak_mib'] > on_cuda['activations_mib']
+
+
+@pytest.mark.parametrize('config', [CLOCKNET_CFG, CLOCKNET10_CFG],
+                         ids=['tiny', 'r101-10-frames'])
+def test_checkpointing_the_backbone_changes_no_gradient(tool, config):
+    grads = []
+    for with_cp in (False, True):
+        cfg = Config.fromfile(config)
+        cfg.model.detector.backbone.with_cp = with_cp
+        model = tool.build_training_model(cfg, False, torch.device('cpu'))
+        tool.keep_first_frames(model, 4, 3)
+        torch.manual_seed(1)
+        inputs, samples = tool.make_clip(4, (64, 96), 1, torch.device('cpu'))
+        torch.manual_seed(2)  # the same proposals sampled
+        loss, _ = model.parse_losses(model.loss(inputs, samples))
+        loss.backward()
+        grads.append({
+            name: param.grad
+            for name, param in model.named_parameters()
+            if param.grad is not None
+        })
+    plain, checkpointed = grads
+    assert plain.keys() == checkpointed.keys()
+    assert any(name.startswith('detector.backbone.layer4')
+               for name in plain)
+    for name in plain:
+        torch.testing.assert_close(checkpointed[name], plain[name],
+                                   rtol=0, atol=0, msg=name)
