@@ -147,7 +147,7 @@ def test_on_cuda_the_same_activations_and_the_peak(tool, cuda_device):
 @pytest.mark.parametrize('config', [CLOCKNET_CFG, CLOCKNET10_CFG],
                          ids=['tiny', 'r101-10-frames'])
 def test_checkpointing_the_backbone_changes_no_gradient(tool, config):
-    grads = []
+    grads, losses = [], []
     for with_cp in (False, True):
         cfg = Config.fromfile(config)
         cfg.model.detector.backbone.with_cp = with_cp
@@ -158,11 +158,13 @@ def test_checkpointing_the_backbone_changes_no_gradient(tool, config):
         torch.manual_seed(2)  # the same proposals sampled
         loss, _ = model.parse_losses(model.loss(inputs, samples))
         loss.backward()
+        losses.append(loss.item())
         grads.append({
             name: param.grad
             for name, param in model.named_parameters()
             if param.grad is not None
         })
+    assert losses[0] == losses[1]
     plain, checkpointed = grads
     assert plain.keys() == checkpointed.keys()
     assert any(name.startswith('detector.backbone.layer4')
