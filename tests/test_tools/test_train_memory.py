@@ -26,33 +26,42 @@ def tool():
     return load_tool('tools/analysis_tools/train_memory.py')
 
 
-def test_meter_counts_each_saved_storage_once(tool):
+def test_meter_counts_each_kept_storage_once(tool):
     x = torch.randn(1000, requires_grad=True)
     with tool.SavedTensorMeter() as meter:
         y = x.exp()  # saves its output: 4000 bytes
     assert meter.nbytes == 4000
     with tool.SavedTensorMeter() as meter:
-        x.sin()  # both save x itself
-        x.cos()
-        x[:10].sin()  # a view of x: the same storage
+        outputs = [x.sin(), x.cos()]  # both save x itself
+        outputs.append(x[:10].sin())  # a view of x: the same storage
     assert meter.nbytes == 4000
     with tool.SavedTensorMeter() as meter:
-        (x * 2).sum()  # saves nothing
-    assert meter.nbytes == 0
-    # the tensors pass through: backward is unchanged
+        doubled = (x * 2).sum()  # saves nothing
+    assert meter.nbytes == 0 and doubled.requires_grad
+    # the tensors pass through: backward is unchanged, and then the graph
+    # keeps nothing
+    with tool.SavedTensorMeter() as meter:
+        y = x.exp()
     y.sum().backward()
     torch.testing.assert_close(x.grad, x.detach().exp())
+    assert meter.nbytes == 0
 
 
-def test_meter_leaves_out_the_parameters(tool):
-    linear = nn.Linear(10, 5)
-    inputs = torch.randn(3, 10, requires_grad=True)
-    with tool.SavedTensorMeter() as with_weights:
-        linear(inputs)
-    with tool.SavedTensorMeter(excluded=list(linear.parameters())) as meter:
-        linear(inputs)
-    assert meter.nbytes == 3 * 10 * 4  # the input only
-    assert with_weights.nbytes == meter.nbytes + 5 * 10 * 4
+def test_meter_counts_only_what_the_graph_still_keeps(tool):
+    x = torch.randn(1000, requires_grad=True)
+    with tool.SavedTensorMeter() as meter:
+        kept = x.exp()
+        unused = x.exp()  # its graph is freed when the output is
+        assert meter.nbytes == 8000
+        del unused
+        assert meter.nbytes == 4000
+        # freed storages, whose addresses later ones may reuse
+        for _ in range(20):
+            unused = x.exp()
+            del unused
+        small = x[:10].exp()  # 40 bytes, wherever the allocator puts it
+    assert meter.nbytes == 4000 + 40
+    assert kept.requires_grad and small.requires_grad
 
 
 class DroppingModel:
@@ -132,9 +141,29 @@ def test_header_tells_a_config_that_checkpoints_itself(tool, capsys):
     assert rows[0]['kept'] == 2 and rows[0]['activations_mib'] > 0
 
 
+def test_warp_sampler_is_set_and_named(tool, capsys):
+    args = [CLOCKNET_CFG, '--shape', '96', '160', '--frames', '4',
+            '--kept', '1', '--warp-sampler']
+    gather = tool.main(args + ['gather'])[0]
+    assert 'warp sampler gather, cpu' in capsys.readouterr().out
+    grid_sample = tool.main(args + ['grid_sample'])[0]
+    assert 'warp sampler grid_sample, cpu' in capsys.readouterr().out
+    # the two samplers save different tensors for backward
+    assert gather['activations_mib'] != grid_sample['activations_mib']
+    # the same row again: the same images, RoIs and bytes
+    assert tool.main(args + ['gather'])[0]['activations_mib'] == gather[
+        'activations_mib']
+    tool.main([RFCN_CFG, '--shape', '48', '80'])
+    assert 'warp sampler none (per-frame)' in capsys.readouterr().out
+    with pytest.raises(ValueError, match='--warp-sampler needs a memory '
+                       'model'):
+        tool.main([RFCN_CFG, '--warp-sampler', 'gather'])
+
+
 def test_on_cuda_the_same_activations_and_the_peak(tool, cuda_device):
+    # the sampler CUDA's 'auto' picks, on both devices
     args = [CLOCKNET_CFG, '--shape', '48', '80', '--frames', '3', '--kept',
-            'all', '--backward']
+            'all', '--backward', '--warp-sampler', 'grid_sample']
     on_cpu = tool.main(args)[0]
     on_cuda = tool.main(args + ['--device', str(cuda_device)])[0]
     # the same saved tensors, up to the RoIs the random boxes give

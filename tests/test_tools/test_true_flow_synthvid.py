@@ -91,7 +91,8 @@ def test_true_flow_refuses_what_it_cannot_know(tool, motion):
 
 @pytest.mark.parametrize('pad_size_divisor', [1, 64])
 def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
-                                                      pad_size_divisor):
+                                                      pad_size_divisor,
+                                                      monkeypatch):
     root = str(tmp_path / 'synthvid')
     # 160x96: the size the SynthVID configs test at, so no resizing.
     generate_synthvid(root, num_train_videos=1, num_val_videos=2,
@@ -116,6 +117,15 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
     torch.manual_seed(0)
     torch.save({'state_dict': MODELS.build(cfg.model).state_dict()},
                checkpoint)
+    flow_shapes = set()
+    true_forward = tool.TrueFlow.forward
+
+    def recorded_forward(self, img_cur, img_prev):
+        flow = true_forward(self, img_cur, img_prev)
+        flow_shapes.add(tuple(flow.shape))
+        return flow
+
+    monkeypatch.setattr(tool.TrueFlow, 'forward', recorded_forward)
     metrics = tool.main([
         config_file, checkpoint, '--data-root', root, '--work-dir',
         str(tmp_path / 'work'), '--metrics-out',
@@ -130,6 +140,9 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
     ]
     # MemNet: one flow per frame after the first of each video.
     assert metrics['true_flow_calls'] == 2 * (5 - 1)
+    # at the padded size: 192x128 with pad_size_divisor 64
+    assert flow_shapes == ({(1, 2, 96, 160)} if pad_size_divisor == 1 else
+                           {(1, 2, 128, 192)})
     assert osp.exists(tmp_path / 'metrics.json')
     # another root than the frames tested: their flow would be wrong
     with pytest.raises(ValueError, match='is not the data_root of the '

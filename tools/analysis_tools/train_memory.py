@@ -7,14 +7,18 @@ frames keep their image evidence (each kept frame runs the backbone; every
 frame after the first runs FlowNet, the warp and the aggregator). This tool
 runs one training step (``model.loss`` and, with ``--backward``, the
 backward pass) of a config's model on a synthetic clip at any input size
-and reports the bytes that autograd saves for the backward pass: every
-distinct tensor storage that the step's operations keep (recorded with
+and reports the bytes that autograd keeps for the backward pass: every
+distinct tensor storage that the step's operations saved and the graph
+still holds when the forward pass ends (recorded with
 ``torch.autograd.graph.saved_tensors_hooks``), without the model's own
-parameters and buffers, which convolutions also save. These bytes are the
-same on any device for the same float32 computation, so a CPU run tells
-what a clip length costs on a GPU; on CUDA the tool also gives the peak of
-``torch.cuda.max_memory_allocated`` over the step, which adds the
-parameters, their gradients and the transient buffers.
+parameters and buffers, which convolutions also save. These bytes depend
+on the computation, not on the device, except where the two run different
+operations: a memory model's FlowWarp ``sampler='auto'`` is ``gather`` on
+the CPU and ``grid_sample`` on CUDA, and ``gather`` saves more (set
+``--warp-sampler grid_sample`` on the CPU for a GPU's figures). On CUDA the
+tool also gives the peak of ``torch.cuda.max_memory_allocated`` over the
+step, which adds the parameters, their gradients and the transient
+buffers (e.g. a checkpointed block recomputed in the backward pass).
 
 Evidence dropout draws which frames keep their features; the tool fixes
 it: ``--kept k`` keeps the first k frames of the clip (``all``: every
@@ -41,6 +45,7 @@ import math
 import os.path as osp
 import sys
 import time
+import weakref
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -50,6 +55,9 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
+
+from memvid_mm.models.layers import WARP_SAMPLERS
+from memvid_mm.models.layers.flow_warp import resolve_sampler
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import benchmark  # noqa: E402
@@ -76,6 +84,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="gradient checkpointing in the detector's backbone blocks "
         '(backbone.with_cp=True; a config may set it itself): their '
         'activations are recomputed in the backward pass instead of kept')
+    parser.add_argument(
+        '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
+        help="set a memory model's FlowWarp sampler (default: the config's; "
+        "'auto' is gather on the CPU and grid_sample on CUDA, and the two "
+        'save different tensors for backward)')
     parser.add_argument('--backward', action='store_true',
                         help='also run (and time) the backward pass')
     parser.add_argument('--device', default='cpu')
@@ -107,13 +120,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 class SavedTensorMeter:
-    """Records the distinct tensor storages autograd saves for backward.
+    """Measures the tensor storages autograd keeps for backward.
 
-    Used as a context manager around a forward pass. A storage is counted
-    once however many operations save it (or views of it), with its full
-    size; storages of the ``excluded`` tensors (a model's parameters and
-    buffers) are not counted. The saved tensors are passed through
-    unchanged, so a backward pass after the context still works.
+    Used as a context manager around a forward pass. Every tensor saved for
+    backward is seen as it is saved; :attr:`nbytes` then counts each
+    distinct storage that the graph still keeps, once and with its full
+    size, however many operations saved it or views of it. A tensor saved
+    by a part of the graph that was freed during the forward pass (an
+    output nobody used) no longer counts, and a freed storage whose address
+    a later one reuses is not mistaken for it. Storages of the ``excluded``
+    tensors (a model's parameters and buffers) are never counted. Autograd
+    gets detached aliases of the saved tensors (the same storages and
+    values), so a backward pass after the context still works; after it,
+    the graph keeps nothing.
 
     Args:
         excluded (Sequence[Tensor]): Tensors whose storages are not
@@ -121,20 +140,32 @@ class SavedTensorMeter:
     """
 
     def __init__(self, excluded: Sequence[Tensor] = ()) -> None:
-        self.excluded = {self._key(t) for t in excluded}
-        self.storages: Dict[Tuple[str, int], int] = {}
+        self.excluded = {self._address(t) for t in excluded}
+        # per storage address: its size and weak references to the saved
+        # tensors on it (alive while autograd keeps them)
+        self.storages: Dict[Tuple[str, int], Tuple[int, list]] = {}
         self._hooks = None
 
     @staticmethod
-    def _key(tensor: Tensor) -> Tuple[str, int]:
+    def _address(tensor: Tensor) -> Tuple[str, int]:
         return str(tensor.device), tensor.untyped_storage().data_ptr()
 
     def _pack(self, tensor: Tensor) -> Tensor:
-        key = self._key(tensor)
-        if key not in self.excluded:
-            nbytes = tensor.untyped_storage().nbytes()
-            self.storages[key] = max(self.storages.get(key, 0), nbytes)
-        return tensor
+        # A detached alias: the same storage, but no grad_fn. Kept as it
+        # is, an operation's saved output would hold its own graph node
+        # (a reference cycle through C++ that never frees), where autograd
+        # without hooks keeps no such cycle.
+        saved = tensor.detach()
+        address = self._address(saved)
+        if address in self.excluded:
+            return saved
+        nbytes = saved.untyped_storage().nbytes()
+        entry = self.storages.get(address)
+        if entry is None or not any(ref() is not None for ref in entry[1]):
+            entry = (nbytes, [])  # a new storage (any old one was freed)
+        self.storages[address] = (max(entry[0], nbytes),
+                                  entry[1] + [weakref.ref(saved)])
+        return saved
 
     @staticmethod
     def _unpack(tensor: Tensor) -> Tensor:
@@ -142,8 +173,9 @@ class SavedTensorMeter:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the distinct storages saved so far."""
-        return sum(self.storages.values())
+        """Bytes of the distinct saved storages that are still kept."""
+        return sum(nbytes for nbytes, refs in self.storages.values()
+                   if any(ref() is not None for ref in refs))
 
     def __enter__(self) -> 'SavedTensorMeter':
         self._hooks = torch.autograd.graph.saved_tensors_hooks(
@@ -229,7 +261,8 @@ def make_clip(num_frames: int, shape: Sequence[int], clip_stride: int,
         frames.append(sample)
     track_sample = TrackDataSample()
     track_sample.video_data_samples = frames
-    inputs = torch.randn(1, num_frames, 3, h, w, device=device)
+    # drawn on the CPU: the same images on any device
+    inputs = torch.randn(1, num_frames, 3, h, w).to(device)
     return inputs, [track_sample]
 
 
@@ -239,9 +272,24 @@ def backbone_config(cfg: Config) -> Optional[Config]:
     return detector.get('backbone')
 
 
-def build_training_model(cfg: Config, with_cp: bool,
-                         device: torch.device) -> nn.Module:
-    """The config's model, freshly initialised, in training mode."""
+def build_training_model(cfg: Config,
+                         with_cp: bool,
+                         device: torch.device,
+                         warp_sampler: Optional[str] = None) -> nn.Module:
+    """The config's model, freshly initialised, in training mode.
+
+    Args:
+        cfg (Config): The config (changed in place by the options).
+        with_cp (bool): Checkpoint the backbone's blocks.
+        device (torch.device): Device of the model.
+        warp_sampler (str, optional): Sampler of a memory model's FlowWarp.
+            Defaults to None (the config's).
+    """
+    if warp_sampler is not None:
+        if 'warp' not in cfg.model:
+            raise ValueError('--warp-sampler needs a memory model (with '
+                             'model.warp)')
+        cfg.model.warp.sampler = warp_sampler
     if with_cp:
         backbone = backbone_config(cfg)
         if backbone is None:
@@ -265,6 +313,7 @@ def measure_step(model: nn.Module, num_frames: int, kept: Optional[int],
         without ``backward``) and ``cuda_peak_mib`` (None off CUDA).
     """
     kept = keep_first_frames(model, num_frames, kept)
+    torch.manual_seed(0)  # the same images and RoI samples in every row
     inputs, samples = make_clip(num_frames, shape, clip_stride, device)
     model.zero_grad(set_to_none=True)
     on_cuda = device.type == 'cuda'
@@ -279,6 +328,7 @@ def measure_step(model: nn.Module, num_frames: int, kept: Optional[int],
     if on_cuda:
         torch.cuda.synchronize(device)
     forward_s = time.perf_counter() - start
+    activations = meter.nbytes  # what backward will read
     backward_s = None
     if backward:
         start = time.perf_counter()
@@ -289,7 +339,7 @@ def measure_step(model: nn.Module, num_frames: int, kept: Optional[int],
     return dict(
         frames=num_frames,
         kept=kept,
-        activations_mib=meter.nbytes / MIB,
+        activations_mib=activations / MIB,
         forward_s=forward_s,
         backward_s=backward_s,
         cuda_peak_mib=(torch.cuda.max_memory_allocated(device) /
@@ -304,14 +354,19 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    model = build_training_model(cfg, args.with_cp, device)
+    model = build_training_model(cfg, args.with_cp, device,
+                                 args.warp_sampler)
     backbone = backbone_config(cfg)
     with_cp = backbone is not None and bool(backbone.get('with_cp'))
+    sampler = ('none (per-frame)' if 'warp' not in cfg.model else
+               resolve_sampler(cfg.model.warp.get('sampler', 'auto'),
+                               device, True))
     trainable = sum(p.numel() * p.element_size() for p in model.parameters()
                     if p.requires_grad)
     print(f'{args.config}: input {args.shape[0]}x{args.shape[1]}, clip '
           f'stride {args.clip_stride}, backbone checkpointing '
-          f'{"on" if with_cp else "off"}, {device}, torch '
+          f'{"on" if with_cp else "off"}, warp sampler {sampler}, '
+          f'{device}, torch '
           f'{torch.__version__}; trainable parameters {trainable / MIB:.1f} '
           'MiB (their gradients as much again)')
     rows = [
