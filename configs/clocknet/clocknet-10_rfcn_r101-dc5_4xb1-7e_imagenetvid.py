@@ -1,23 +1,23 @@
 # ClockNet on ordered 10-frame clips instead of 6, with gradient
-# checkpointing in the backbone's residual blocks so that the clip fits in
-# the memory of a 6-frame one. In a 6-frame clip the stride-8 memory takes
-# image evidence only at the clip's first frame and the stride-4 memory at
-# most once more; in a 10-frame clip they take it as they do in testing
-# (frames 0 and 8, and 0, 4 and 8). On SynthVID this raised ClockNet's mAP
-# and cut its spread over seeds (docs/synthvid_results.md, "ClockNet's clip
-# length"); on ImageNet VID it is untried.
-# Activations kept for backward at 600x1000 with every frame keeping its
-# evidence (the worst case of evidence dropout), in MiB, by
-#   python tools/analysis_tools/train_memory.py CONFIG --frames 6 10 \
-#       --kept all [--with-cp]
-# with CONFIG the 6-frame ClockNet (on the CPU; the same bytes on a GPU):
-# 6 frames 8,087, 10 frames 13,724, and with --with-cp (this config) 6,804.
-# The price is recomputing the kept frames' backbone in the backward pass:
-# with 3 of 10 frames kept (2.8 on average under dropout 0.8) a warm step
-# took about 1.75 times as long (24.5-25.2 s) as the 6-frame config's with
-# 2 of 6 kept (14.2 s), on a 2-core CPU (README, "Training memory"). With 3
-# of 10 frames kept the activations are 3,310 MiB, with 2 of 6 in the
-# 6-frame config 3,374.
+# checkpointing in the backbone's residual blocks so that the clip keeps
+# fewer activations for backward than a 6-frame one without. In a 6-frame
+# clip the stride-8 memory takes image evidence only at the clip's first
+# frame and the stride-4 memory at most once more; in a 10-frame clip they
+# take it as they do in testing (frames 0 and 8, and 0, 4 and 8). On
+# SynthVID this raised ClockNet's mAP and cut its spread over seeds
+# (docs/synthvid_results.md, "ClockNet's clip length"); on ImageNet VID it
+# is untried.
+# Activations kept for backward at 600x1000 (README, "Training memory"),
+# measured on the CPU with tools/analysis_tools/train_memory.py and
+# --warp-sampler grid_sample (a GPU's warp): with every frame keeping its
+# evidence (the worst case of evidence dropout) 6-frame clips 7,492 MiB,
+# 10-frame clips 12,492 MiB, and 5,553 MiB with the backbone checkpointed
+# (this config). The price is recomputing the kept frames' backbone in the
+# backward pass: a warm step with 3 of 10 frames kept (2.8 on average under
+# dropout 0.8) took about 1.8 times as long as the 6-frame config's with 2
+# of 6 kept, on a 2-core CPU. mmdet 3.3's ResNet calls
+# torch.utils.checkpoint without use_reentrant (the reentrant variant, with
+# a warning from torch 2.x).
 _base_ = './clocknet_rfcn_r101-dc5_4xb1-7e_imagenetvid.py'
 model = dict(detector=dict(backbone=dict(with_cp=True)))
 train_pipeline = [

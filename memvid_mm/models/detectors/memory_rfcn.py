@@ -447,28 +447,44 @@ class MemoryRFCN(BaseDetector):
         return self.aggregator.combine(current)
 
     def _clip_memories(self, inputs: Tensor, keep: Sequence[bool],
-                       clip_stride: int) -> List[Tensor]:
-        """Run the memory over N clips and return M_t for every position.
+                       clip_stride: int,
+                       output_frames: Sequence[int]) -> Dict[int, Tensor]:
+        """Run the memory over N clips and return M_t at the given positions.
+
+        A position without image evidence leaves every memory at its anchor
+        (:meth:`memory_step`), so its step changes nothing a later position
+        sees: it is run only when its M_t is asked for. Skipping the others
+        (their FlowNet calls, warps and combinations) gives the same
+        memories bit for bit, and no graph that the loss does not use is
+        built or kept while the clip runs.
 
         Args:
             inputs (Tensor): (N, T, 3, H, W).
             keep (list[bool]): T flags, whether each frame's features enter.
             clip_stride (int): Frames between clip positions; position t is
                 ``t * clip_stride`` frames after the first for the clocks.
+            output_frames (Sequence[int]): Positions whose M_t to return.
 
         Returns:
-            list[Tensor]: T memories, each (N, C, h, w).
+            dict[int, Tensor]: M_t (N, C, h, w) per position of
+            ``output_frames``.
         """
         num_clips, num_frames = inputs.shape[:2]
         kept = [t for t in range(num_frames) if keep[t]]
         feats = self.extract_feat(inputs[:, kept].flatten(0, 1))
         feats = feats.unflatten(0, (num_clips, len(kept)))  # [N, L, C, h, w]
         feat_at = {t: feats[:, i] for i, t in enumerate(kept)}
+        wanted = set(output_frames)
         state = MemoryState()
-        return [
-            self.memory_step(state, inputs[:, t], feat_at.get(t), None, t,
-                             t * clip_stride) for t in range(num_frames)
-        ]
+        outputs = {}
+        for t in range(num_frames):
+            if t not in feat_at and t not in wanted:
+                continue
+            memory = self.memory_step(state, inputs[:, t], feat_at.get(t),
+                                      None, t, t * clip_stride)
+            if t in wanted:
+                outputs[t] = memory
+        return outputs
 
     @staticmethod
     def clip_stride_of(data_samples: Sequence[TrackDataSample],
@@ -514,6 +530,8 @@ class MemoryRFCN(BaseDetector):
         clip clamped at the start of its video (``CausalClipSample``
         repeats its earliest frame) counts its repeats as frames of a
         paused video: the same image, no motion, the clocks running on.
+        Positions that neither keep evidence nor carry a loss are not run
+        (:meth:`_clip_memories`): nothing the loss sees depends on them.
         """
         check_clip_inputs(inputs, data_samples)
         num_frames = inputs.shape[1]
@@ -530,8 +548,8 @@ class MemoryRFCN(BaseDetector):
                 'stride, or share psi')
         keep = evidence_keep_mask(num_frames, self.evidence_drop_prob,
                                   self.rng)
-        memories = self._clip_memories(inputs, keep, clip_stride)
         frame_inds = loss_frame_indices(num_frames, self.loss_frames)
+        memories = self._clip_memories(inputs, keep, clip_stride, frame_inds)
         _, samples = gather_frames(inputs, data_samples, frame_inds)
         memory = torch.stack([memories[t] for t in frame_inds], dim=1)
         return self.detector._head_loss((memory.flatten(0, 1), ), samples)
@@ -662,9 +680,9 @@ class MemoryRFCN(BaseDetector):
         default is ``BaseModel.forward``'s.
         """
         check_tensor_mode_samples(data_samples)
+        last = inputs.shape[1] - 1
         memories = self._clip_memories(
             inputs, [True] * inputs.shape[1],
-            self.clip_stride_of(data_samples, default=1))
-        _, samples = gather_frames(inputs, data_samples,
-                                   [inputs.shape[1] - 1])
-        return self.detector._head_forward((memories[-1], ), samples)
+            self.clip_stride_of(data_samples, default=1), [last])
+        _, samples = gather_frames(inputs, data_samples, [last])
+        return self.detector._head_forward((memories[last], ), samples)

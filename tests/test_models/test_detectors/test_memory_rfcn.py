@@ -149,6 +149,59 @@ def test_evidence_dropout_skips_features(memnet_cfg, monkeypatch):
     assert seen == [2], 'only the first frame of each clip keeps evidence'
 
 
+def test_clip_skips_only_steps_nothing_later_sees(clocknet_cfg,
+                                                  monkeypatch):
+    """A position without evidence and without a loss changes no memory:
+    skipping its step gives the same M_t and gradients bit for bit, with
+    fewer FlowNet calls."""
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.aggregator.update(combine='weighting', combine_hidden_channels=8)
+    model = build(cfg).train()
+    batch = preprocess(model, packed_clips(2, 6), True)
+    inputs = batch['inputs']
+    keep = [True, False, True, False, False, False]
+    flow_calls = []
+    flownet = model.motion.forward
+    monkeypatch.setattr(model.motion, 'forward',
+                        lambda *args: flow_calls.append(1) or flownet(*args))
+
+    def memory_and_grads(run):
+        model.zero_grad()
+        flow_calls.clear()
+        memory = run()
+        memory.square().sum().backward()
+        return memory.detach(), len(flow_calls), {
+            name: param.grad.clone()
+            for name, param in model.named_parameters()
+            if param.grad is not None
+        }
+
+    def every_step():  # what the clip computed before, M_t at every t
+        feats = model.extract_feat(inputs[:, [0, 2]].flatten(0, 1))
+        feats = feats.unflatten(0, (2, 2))
+        feat_at = {0: feats[:, 0], 2: feats[:, 1]}
+        state = MemoryState()
+        return [
+            model.memory_step(state, inputs[:, t], feat_at.get(t), None, t,
+                              t) for t in range(6)
+        ][5]
+
+    skipped = memory_and_grads(
+        lambda: model._clip_memories(inputs, keep, 1, [5])[5])
+    reference = memory_and_grads(every_step)
+    assert torch.equal(skipped[0], reference[0])
+    assert skipped[2].keys() == reference[2].keys()
+    assert any(name.startswith('aggregator') for name in skipped[2])
+    for name, grad in reference[2].items():
+        assert torch.equal(skipped[2][name], grad), name
+    # steps at 2 (one anchor, frame 0) and 5 (anchors 2 and 0), against
+    # every step from 1 to 5
+    assert (skipped[1], reference[1]) == (3, 8)
+    # the loss frames are computed, with or without evidence
+    both = model._clip_memories(inputs, keep, 1, [3, 5])
+    assert sorted(both) == [3, 5]
+
+
 def test_evidence_dropout_follows_the_seed(memnet_cfg):
     """The runner's seed (torch's) decides which clip positions drop."""
 
@@ -432,9 +485,9 @@ def test_tensor_mode_runs_the_clocks_at_the_clip_stride(
     strides = []
     clip_memories = model._clip_memories
 
-    def recorded(inputs, keep, stride):
+    def recorded(inputs, keep, stride, output_frames):
         strides.append(stride)
-        return clip_memories(inputs, keep, stride)
+        return clip_memories(inputs, keep, stride, output_frames)
 
     monkeypatch.setattr(model, '_clip_memories', recorded)
     with torch.no_grad():
