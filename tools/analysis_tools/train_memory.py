@@ -159,13 +159,18 @@ class SavedTensorMeter:
         address = self._address(saved)
         if address in self.excluded:
             return saved
-        nbytes = saved.untyped_storage().nbytes()
         entry = self.storages.get(address)
-        if entry is None or not any(ref() is not None for ref in entry[1]):
-            entry = (nbytes, [])  # a new storage (any old one was freed)
-        self.storages[address] = (max(entry[0], nbytes),
-                                  entry[1] + [weakref.ref(saved)])
+        if entry is not None and self._alive(entry[1]):
+            entry[1].append(weakref.ref(saved))  # the same storage again
+        else:  # a new storage (any earlier one at this address was freed)
+            self.storages[address] = (saved.untyped_storage().nbytes(),
+                                      [weakref.ref(saved)])
         return saved
+
+    @staticmethod
+    def _alive(refs: list) -> bool:
+        """Whether any of the saved tensors ``refs`` point to is kept."""
+        return any(ref() is not None for ref in refs)
 
     @staticmethod
     def _unpack(tensor: Tensor) -> Tensor:
@@ -175,7 +180,7 @@ class SavedTensorMeter:
     def nbytes(self) -> int:
         """Bytes of the distinct saved storages that are still kept."""
         return sum(nbytes for nbytes, refs in self.storages.values()
-                   if any(ref() is not None for ref in refs))
+                   if self._alive(refs))
 
     def __enter__(self) -> 'SavedTensorMeter':
         self._hooks = torch.autograd.graph.saved_tensors_hooks(
