@@ -988,3 +988,87 @@ def test_cuda_training_runs_under_deterministic_algorithms(
         if 'loss' in k and not isinstance(v, list)).backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0
                for p in model.motion.parameters())
+
+
+@pytest.fixture
+def nms_taking_half_floats(monkeypatch):
+    """mmcv's CPU NMS takes float32 only; its CUDA kernel also takes the
+    float16 scores and boxes that a head gives under ``--amp``. This makes
+    the CPU kernel take them as the CUDA one does (cast to float32, which
+    keeps their values), so that autocast can run the detector on the CPU.
+    """
+    nms_module = importlib.import_module('mmcv.ops.nms')
+    ext_module = nms_module.ext_module
+
+    class FloatNMS:
+
+        def __getattr__(self, name):
+            return getattr(ext_module, name)
+
+        @staticmethod
+        def nms(boxes, scores, *args, **kwargs):
+            return ext_module.nms(boxes.float(), scores.float(), *args,
+                                  **kwargs)
+
+    monkeypatch.setattr(nms_module, 'ext_module', FloatNMS())
+
+
+@pytest.mark.parametrize(
+    'half', [torch.bfloat16, torch.float16], ids=['bfloat16', 'float16'])
+def test_clocknet_trains_and_predicts_under_autocast(clocknet_cfg,
+                                                     nms_taking_half_floats,
+                                                     half):
+    """What ``tools/train.py --amp`` runs (FlowNet, the warps, the learned
+    weighting and the PS RoI head in half precision where autocast puts
+    them): finite losses close to float32's, gradients reaching FlowNet,
+    and online prediction."""
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='all')
+    model = perturb_aggregator(build(cfg), seed=1).train()
+    batch = preprocess(model, packed_clips(2, 4), True)
+    totals = {}
+    for dtype in (torch.float32, half):
+        torch.manual_seed(0)  # the same RPN and R-FCN samples
+        with torch.autocast('cpu', dtype=dtype,
+                            enabled=dtype is not torch.float32):
+            losses = model.loss(batch['inputs'], batch['data_samples'])
+        totals[dtype] = sum(v for k, v in losses.items()
+                            if 'loss' in k and not isinstance(v, list))
+    assert totals[half].dtype == torch.float32
+    assert torch.isfinite(totals[half])
+    # half precision ran (the losses differ), and only rounds
+    assert not torch.equal(totals[half], totals[torch.float32])
+    assert torch.allclose(totals[half], totals[torch.float32], rtol=0.05)
+    totals[half].backward()
+    flow_grads = [p.grad for p in model.motion.parameters()
+                  if p.grad is not None]
+    assert flow_grads and all(torch.isfinite(g).all() for g in flow_grads)
+    assert any(g.abs().sum() > 0 for g in flow_grads)
+
+    model.eval()
+    with torch.autocast('cpu', dtype=half), torch.no_grad():
+        for frame_id in range(3):
+            batch = preprocess(model, frame_data(3, frame_id), False)
+            pred = model.predict(**batch)[0][0].pred_instances
+            assert torch.isfinite(pred.bboxes).all()
+            assert torch.isfinite(pred.scores).all()
+    assert all(torch.isfinite(m).all() for m in model.test_state.memories)
+
+
+def test_cuda_amp_training_steps(clocknet_cfg, cuda_device):
+    """Two steps of mmengine's ``AmpOptimWrapper`` (float16 autocast and a
+    dynamic loss scale), as ``tools/train.py --amp`` builds it."""
+    from mmengine.optim import AmpOptimWrapper
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='all')
+    model = build(cfg).to(cuda_device).train()
+    optim_wrapper = AmpOptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=1e-3),
+        loss_scale='dynamic')
+    flownet_before = [p.detach().clone() for p in model.motion.parameters()]
+    for _ in range(2):
+        log_vars = model.train_step(packed_clips(2, 4), optim_wrapper)
+        assert torch.isfinite(log_vars['loss'])
+    assert any(not torch.equal(before, p)
+               for before, p in zip(flownet_before,
+                                    model.motion.parameters()))
