@@ -16,8 +16,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from memvid_mm.utils import (allow_full_checkpoint_loading,
-                             exit_after_distributed_run, finish_distributed,
-                             flush_denormals_on_cpu, prepare_cpu_distributed)
+                             apply_resume_option, exit_after_distributed_run,
+                             finish_distributed, flush_denormals_on_cpu,
+                             prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,7 +33,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or the latest one in the '
-        'work dir when no path is given')
+        'work dir when no path is given (with none there yet, start from '
+        'load_from)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value')
@@ -69,10 +71,7 @@ def main() -> bool:
             raise ValueError('--auto-scale-lr needs `auto_scale_lr` '
                              '(enable, base_batch_size) in the config')
         cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
+    apply_resume_option(cfg, args.resume)
     prepare_cpu_distributed(cfg, args.launcher)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)

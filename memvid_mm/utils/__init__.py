@@ -1,15 +1,18 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
-from .checkpoint import (load_fitting_checkpoint, naming_unreadable_checkpoint,
-                         non_finite_keys)
-from .launch import (allow_full_checkpoint_loading, exit_after_distributed_run,
-                     finish_distributed, flush_denormals_on_cpu,
-                     full_checkpoint_loading, prepare_cpu_distributed)
+from .checkpoint import (ForeignStateDictError, load_fitting_checkpoint,
+                         naming_unreadable_checkpoint, non_finite_keys)
+from .launch import (allow_full_checkpoint_loading, apply_resume_option,
+                     exit_after_distributed_run, finish_distributed,
+                     flush_denormals_on_cpu, full_checkpoint_loading,
+                     prepare_cpu_distributed)
 from .syncing_ops import SyncingOpRecorder
 
 __all__ = [
-    'allow_full_checkpoint_loading', 'exit_after_distributed_run',
+    'allow_full_checkpoint_loading', 'apply_resume_option',
+    'exit_after_distributed_run',
     'finish_distributed',
-    'flush_denormals_on_cpu', 'full_checkpoint_loading',
+    'flush_denormals_on_cpu', 'ForeignStateDictError',
+    'full_checkpoint_loading',
     'load_fitting_checkpoint', 'naming_unreadable_checkpoint',
     'non_finite_keys',
     'prepare_cpu_distributed', 'SyncingOpRecorder'

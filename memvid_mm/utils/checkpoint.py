@@ -30,6 +30,11 @@ CHECKPOINT_READ_ERRORS = (OSError, EOFError, KeyError, AttributeError,
                           ImportError, RuntimeError, pickle.UnpicklingError)
 
 
+class ForeignStateDictError(ValueError):
+    """A state dict that fits none of a video detector's image detector
+    (raised by its load pre-hook, ``models/detectors/detector_keys.py``)."""
+
+
 @contextlib.contextmanager
 def naming_unreadable_checkpoint(filename: str,
                                  what: str = 'checkpoint') -> Iterator[None]:
@@ -144,6 +149,8 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
             else:
                 checkpoint = load_checkpoint(
                     target, filename, map_location='cpu', strict=True)
+    except ForeignStateDictError as err:  # a video detector's key check
+        raise ForeignStateDictError(f'checkpoint {filename}: {err}') from err
     except RuntimeError as err:  # mmengine's strict load, on rank 0
         raise RuntimeError(
             f'checkpoint {filename} does not fit the model '

@@ -1,8 +1,8 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """Launch helpers shared by ``tools/train.py`` and ``tools/test.py``.
 
-Two things in the stock stack need a hand on the machines this project is
-developed on:
+These things in the stock stack need a hand (the first three on the machines
+this project is developed on):
 
 * mmengine 0.10.7 initialises a distributed run with
   ``torch.cuda.set_device``, which fails on a CPU-only torch build, and wraps
@@ -22,16 +22,21 @@ developed on:
   :func:`full_checkpoint_loading` only inside a ``with`` block (library
   calls, which must not change the loading of the user's program). Load
   only checkpoints you trust.
+* mmengine's auto-resume (``--resume`` without a path) in a work dir with
+  no checkpoint yet drops ``load_from``; :func:`apply_resume_option` keeps
+  it.
 """
 import logging
 import os
 import sys
 from contextlib import contextmanager
-from typing import Iterator, NoReturn
+from typing import Iterator, NoReturn, Optional
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.runner import find_latest_checkpoint
 
 
 def flush_denormals_on_cpu(device: str = 'cpu') -> bool:
@@ -48,8 +53,11 @@ def flush_denormals_on_cpu(device: str = 'cpu') -> bool:
     return torch.set_flush_denormal(True)
 
 
-# PyTorch's switch for full (not weights-only) unpickling in torch.load
+# PyTorch's switches for full (not weights-only) and for weights-only
+# unpickling in torch.load, and the values it reads as "on"
 NO_WEIGHTS_ONLY_LOAD = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
+WEIGHTS_ONLY_LOAD = 'TORCH_FORCE_WEIGHTS_ONLY_LOAD'
+TRUE_VALUES = ('1', 'y', 'yes', 'true')
 
 
 def allow_full_checkpoint_loading() -> None:
@@ -57,10 +65,13 @@ def allow_full_checkpoint_loading() -> None:
     the rest of this process and its children.
 
     Only for a process that is entirely a memvid_mm tool; library code uses
-    :func:`full_checkpoint_loading`.
+    :func:`full_checkpoint_loading`. ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
+    is set to ``1`` whatever it was (an empty value or ``0`` would leave
+    mmengine checkpoints unreadable), unless the user forces weights-only
+    loading with ``TORCH_FORCE_WEIGHTS_ONLY_LOAD``.
     """
-    if os.environ.get('TORCH_FORCE_WEIGHTS_ONLY_LOAD', '0') in ('0', ''):
-        os.environ.setdefault(NO_WEIGHTS_ONLY_LOAD, '1')
+    if os.environ.get(WEIGHTS_ONLY_LOAD, '').lower() not in TRUE_VALUES:
+        os.environ[NO_WEIGHTS_ONLY_LOAD] = '1'
 
 
 @contextmanager
@@ -80,6 +91,38 @@ def full_checkpoint_loading() -> Iterator[None]:
             os.environ.pop(NO_WEIGHTS_ONLY_LOAD, None)
         else:
             os.environ[NO_WEIGHTS_ONLY_LOAD] = before
+
+
+def apply_resume_option(cfg: Config, resume: Optional[str]) -> None:
+    """Set ``cfg.resume`` and ``cfg.load_from`` for ``--resume``.
+
+    ``--resume`` without a path resumes from the latest checkpoint of the
+    work dir. When there is none yet (the first start of a job that is
+    always launched with ``--resume``, as on clusters that pre-empt jobs),
+    the run starts as without ``--resume``: from ``load_from``, which is
+    how a memory model starts from its per-frame R-FCN. mmengine's own
+    auto-resume would set ``load_from`` aside and train from random
+    weights without a word.
+
+    Args:
+        cfg (Config): The run's config, updated in place; ``work_dir`` must
+            be set.
+        resume (str, optional): None (no ``--resume``), ``'auto'`` (the
+            latest checkpoint of the work dir) or a checkpoint path.
+    """
+    if resume is None:
+        return
+    if resume == 'auto':
+        resume = find_latest_checkpoint(cfg.work_dir)
+        if resume is None:
+            print_log(
+                f'--resume: no checkpoint in {cfg.work_dir} to resume from '
+                f'yet, so the run starts from load_from='
+                f'{cfg.get("load_from")}', logger='current',
+                level=logging.WARNING)
+            cfg.resume = False
+            return
+    cfg.resume, cfg.load_from = True, resume
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:

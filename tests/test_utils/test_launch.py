@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 
-from memvid_mm.utils import (finish_distributed, full_checkpoint_loading,
-                             prepare_cpu_distributed)
+from mmengine.config import Config
+
+from memvid_mm.utils import (apply_resume_option, finish_distributed,
+                             full_checkpoint_loading, prepare_cpu_distributed)
 
 
 def test_finish_distributed_without_a_group_says_so():
@@ -41,7 +43,44 @@ def test_full_checkpoint_loading_restores_the_variable(monkeypatch):
     with full_checkpoint_loading():
         assert os.environ[name] == '1'
     assert name not in os.environ
-    monkeypatch.setenv(name, '0')
+    for before in ('0', ''):  # either would leave checkpoints unreadable
+        monkeypatch.setenv(name, before)
+        with full_checkpoint_loading():
+            assert os.environ[name] == '1'
+        assert os.environ[name] == before
+
+
+def test_full_checkpoint_loading_leaves_forced_weights_only_alone(
+        monkeypatch):
+    monkeypatch.setenv('TORCH_FORCE_WEIGHTS_ONLY_LOAD', 'true')
+    monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
     with full_checkpoint_loading():
-        assert os.environ[name] == '0'  # set by the caller: left alone
-    assert os.environ[name] == '0'
+        assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
+
+
+def resume_config(work_dir, resume):
+    cfg = Config(dict(work_dir=str(work_dir), load_from='rfcn.pth',
+                      resume=False))
+    apply_resume_option(cfg, resume)
+    return cfg
+
+
+def test_resume_without_a_checkpoint_yet_keeps_load_from(tmp_path,
+                                                         log_records):
+    cfg = resume_config(tmp_path, 'auto')
+    assert (cfg.resume, cfg.load_from) == (False, 'rfcn.pth')
+    assert any('no checkpoint in' in r.getMessage() and 'rfcn.pth' in
+               r.getMessage() for r in log_records)
+
+
+def test_resume_takes_the_latest_checkpoint_of_the_work_dir(tmp_path):
+    latest = str(tmp_path / 'epoch_2.pth')
+    (tmp_path / 'last_checkpoint').write_text(latest)
+    cfg = resume_config(tmp_path, 'auto')
+    assert (cfg.resume, cfg.load_from) == (True, latest)
+
+
+def test_resume_from_a_given_checkpoint(tmp_path):
+    assert resume_config(tmp_path, 'epoch_1.pth').load_from == 'epoch_1.pth'
+    assert resume_config(tmp_path, 'epoch_1.pth').resume is True
+    assert resume_config(tmp_path, None).resume is False

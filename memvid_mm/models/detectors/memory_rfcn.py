@@ -36,6 +36,7 @@ from ..aggregators import ClockNetAggregator, MemNetAggregator
 from ..layers import MemoryState
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
+from .detector_keys import refuse_foreign_state_dict
 from .rfcn import check_tensor_mode_samples
 
 
@@ -134,6 +135,7 @@ class MemoryRFCN(BaseDetector):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.detector = MODELS.build(detector)
+        self.register_load_state_dict_pre_hook(refuse_foreign_state_dict)
         self.motion = MODELS.build(motion)
         self.check_motion_normalisation()
         self.warp = MODELS.build(warp)

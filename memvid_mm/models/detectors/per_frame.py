@@ -9,6 +9,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
+from .detector_keys import refuse_foreign_state_dict
 
 
 @MODELS.register_module()
@@ -44,6 +45,7 @@ class PerFrameVideoDetector(BaseDetector):
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         loss_frame_indices(1, loss_frames)  # validates the choice
         self.detector = MODELS.build(detector)
+        self.register_load_state_dict_pre_hook(refuse_foreign_state_dict)
         self.loss_frames = loss_frames
 
     def extract_feat(self, inputs: Tensor) -> tuple:

@@ -1,0 +1,70 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Refuse a state dict that fits none of a video detector's image detector.
+
+:class:`MemoryRFCN` and :class:`PerFrameVideoDetector` keep their image
+detector (R-FCN, Faster R-CNN) under ``detector``, so their weights are
+named ``detector.backbone.*``, ``detector.rpn_head.*`` and so on. mmengine
+loads ``load_from`` non-strictly: what does not fit stays at its random
+initialisation, and the only sign is a logged list of keys. A checkpoint of
+another model, or of the image detector trained on its own (whose keys lack
+the ``detector.`` prefix), would so start a video detector's training from
+random weights without a word. The check here raises instead, and says how
+to load an image detector's own checkpoint (``model.detector.init_cfg``).
+
+A state dict that holds only some of the model's keys (say only
+``motion.*``) and nothing the model lacks is a partial load and passes.
+"""
+from typing import List
+
+from torch import nn
+
+from ...utils import ForeignStateDictError
+
+
+def refuse_foreign_state_dict(module: nn.Module, state_dict: dict,
+                              prefix: str, *args) -> None:
+    """Load pre-hook of a video detector with an image ``detector``.
+
+    Registered with ``register_load_state_dict_pre_hook``; mmengine's
+    ``load_state_dict`` and ``nn.Module.load_state_dict`` both call it
+    before any weight is copied.
+
+    Args:
+        module (nn.Module): The video detector; ``module.detector`` is its
+            image detector.
+        state_dict (dict): The state dict being loaded (keys with
+            ``prefix``).
+        prefix (str): The video detector's key prefix in ``state_dict``.
+        *args: The rest of the hook's arguments, unused.
+
+    Raises:
+        ForeignStateDictError: When no key of ``state_dict`` is a weight
+            of the image detector and some keys are not the model's at all.
+    """
+    own_keys = set(module.state_dict(prefix=prefix))
+    keys = [key for key in state_dict if key.startswith(prefix)]
+    detector_prefix = prefix + 'detector.'
+    if any(key.startswith(detector_prefix) and key in own_keys
+           for key in keys):
+        return
+    foreign = [key for key in keys if key not in own_keys]
+    if not foreign:
+        return
+    bare = _bare_detector_keys(module, foreign, prefix)
+    hint = (f'{len(bare)} of its keys are the image detector\'s without '
+            f'the "detector." prefix (e.g. {bare[0]}): load such a '
+            'checkpoint with model.detector.init_cfg=dict(type='
+            '"Pretrained", checkpoint=...) instead of load_from'
+            if bare else 'is it a checkpoint of another model?')
+    raise ForeignStateDictError(
+        f'the state dict being loaded into {type(module).__name__} holds '
+        f'none of its image detector\'s weights (detector.*) and '
+        f'{len(foreign)} keys the model does not have (e.g. '
+        f'{", ".join(foreign[:3])}); {hint}')
+
+
+def _bare_detector_keys(module: nn.Module, keys: List[str],
+                        prefix: str) -> List[str]:
+    """The ``keys`` that are image detector keys without ``detector.``."""
+    detector_keys = set(module.detector.state_dict())
+    return [key for key in keys if key[len(prefix):] in detector_keys]

@@ -1,0 +1,85 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""A video detector refuses a state dict that fits none of its image
+detector, whichever loader is used."""
+import copy
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmengine.config import Config
+from mmengine.runner import load_checkpoint
+
+from memvid_mm.utils import ForeignStateDictError, load_fitting_checkpoint
+
+CONFIGS = {
+    'memory': 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py',
+    'per_frame': 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py',
+}
+
+
+def build(kind, **detector_overrides):
+    cfg = copy.deepcopy(Config.fromfile(CONFIGS[kind]).model)
+    cfg.detector.update(detector_overrides)
+    if kind == 'memory':
+        cfg.motion.init_cfg = None  # no FlowNet file in the tests
+    return MODELS.build(cfg)
+
+
+def bare_detector_state(model):
+    """The image detector's weights as its own checkpoint names them."""
+    return {key: value.clone()
+            for key, value in model.detector.state_dict().items()}
+
+
+@pytest.mark.parametrize('kind', sorted(CONFIGS))
+def test_bare_image_detector_keys_are_refused(kind, tmp_path):
+    model = build(kind)
+    state = bare_detector_state(build(kind))
+    with pytest.raises(ValueError, match='detector.init_cfg'):
+        model.load_state_dict(state, strict=False)
+    path = str(tmp_path / 'rfcn.pth')
+    torch.save(dict(state_dict=state), path)
+    with pytest.raises(ValueError, match='without the "detector." prefix'):
+        load_checkpoint(model, path, map_location='cpu', strict=False)
+
+
+def test_another_model_is_refused():
+    model = build('memory')
+    state = {'backbone.stem.weight': torch.zeros(3), 'head.fc.bias':
+             torch.zeros(2)}
+    with pytest.raises(ValueError, match='another model'):
+        model.load_state_dict(state, strict=False)
+
+
+def test_partial_and_per_frame_state_dicts_load():
+    model = build('memory')
+    motion_only = {'motion.' + key: value
+                   for key, value in build('memory').motion.state_dict()
+                   .items()}
+    missing, unexpected = model.load_state_dict(motion_only, strict=False)
+    assert not unexpected and missing
+    per_frame = build('per_frame').state_dict()  # detector.* only
+    missing, unexpected = model.load_state_dict(per_frame, strict=False)
+    assert not unexpected
+    assert all(key.startswith('motion.') or key.startswith('aggregator.')
+               for key in missing)
+    model.load_state_dict(build('memory').state_dict())  # its own: strict
+
+
+def test_image_detector_checkpoint_loads_by_init_cfg(tmp_path):
+    """The way the refusal's message points to."""
+    state = bare_detector_state(build('per_frame'))
+    path = str(tmp_path / 'rfcn.pth')
+    torch.save(dict(state_dict=state), path)
+    model = build('memory', init_cfg=dict(type='Pretrained', checkpoint=path))
+    model.init_weights()
+    loaded = model.detector.state_dict()
+    assert all(torch.equal(loaded[key], value) for key, value in state.items())
+
+
+def test_strict_test_loading_names_the_checkpoint(tmp_path):
+    path = str(tmp_path / 'rfcn.pth')
+    torch.save(dict(state_dict=bare_detector_state(build('per_frame'))),
+               path)
+    with pytest.raises(ForeignStateDictError, match=f'checkpoint {path}:'):
+        load_fitting_checkpoint(build('memory'), path)
