@@ -40,6 +40,19 @@ def parse_args() -> argparse.Namespace:
         '--metrics-out', type=str,
         help='write the metrics returned by the test loop to this JSON file')
     parser.add_argument(
+        '--show', action='store_true', help='show the drawn frames')
+    parser.add_argument(
+        '--show-dir',
+        help='draw the frames into this folder, relative to '
+        '<work_dir>/<timestamp>, one sub-folder per video')
+    parser.add_argument(
+        '--wait-time', type=float, default=2,
+        help='seconds each shown frame stays (with --show)')
+    parser.add_argument(
+        '--frame-interval', type=int,
+        help='draw the frames whose frame_id is a multiple of this '
+        "(default: the visualization hook's frame_interval)")
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value')
     parser.add_argument(
@@ -47,9 +60,36 @@ def parse_args() -> argparse.Namespace:
         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    if args.frame_interval is not None and not (args.show or args.show_dir):
+        parser.error('--frame-interval needs --show or --show-dir')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
+
+
+def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
+    """Turn on the config's visualization hook for ``--show``/``--show-dir``.
+
+    Args:
+        cfg (Config): The test config, changed in place.
+        args (argparse.Namespace): The parsed options.
+
+    Raises:
+        ValueError: When ``cfg.default_hooks`` has no ``visualization``.
+    """
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise ValueError(
+            '--show/--show-dir need a visualization hook in the config: '
+            "default_hooks.visualization=dict(type='VIDVisualizationHook')")
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        hook['test_out_dir'] = args.show_dir
+    if args.frame_interval is not None:
+        hook['frame_interval'] = args.frame_interval
 
 
 def main() -> bool:
@@ -67,6 +107,8 @@ def main() -> bool:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
     # loaded below, strictly: a test checkpoint must fit the model
     cfg.load_from = None
     if args.out is not None:

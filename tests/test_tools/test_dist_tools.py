@@ -4,6 +4,7 @@
 These tests start real processes (``torchrun`` with the ``gloo`` backend for
 two ranks) on a tiny SynthVID, so they take about a minute together.
 """
+import glob
 import json
 import os
 import os.path as osp
@@ -222,3 +223,23 @@ def test_clocknet_with_learned_psi_trains_with_two_processes(
     proc = run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
                 str(tmp_path)])
     assert 'Iter(train) [3/3]' in proc.stdout + proc.stderr
+
+
+def test_test_show_dir_draws_frames_per_video(trained_memnet, synthvid_root,
+                                              tmp_path):
+    """``--show-dir`` draws every ``--frame-interval``-th frame per video."""
+    cfg, checkpoint, _ = trained_memnet
+    run([sys.executable, 'tools/test.py', cfg, checkpoint, '--work-dir',
+         str(tmp_path), '--show-dir', 'vis', '--frame-interval', '3'])
+    [vis_dir] = glob.glob(str(tmp_path / '*' / 'vis'))
+    with open(osp.join(synthvid_root, 'annotations',
+                       VID_ANN_FILES['val'])) as f:
+        images = json.load(f)['images']
+    expected = sorted(
+        osp.join(*image['file_name'].split('/')[-2:]) for image in images
+        if image['frame_id'] % 3 == 0)
+    drawn = sorted(
+        osp.relpath(path, vis_dir)
+        for path in glob.glob(osp.join(vis_dir, '*', '*')))
+    assert drawn == expected
+    assert len({osp.dirname(path) for path in drawn}) == 3
