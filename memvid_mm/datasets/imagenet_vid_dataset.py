@@ -359,8 +359,10 @@ class ImagenetVIDDataset(BaseVideoDataset):
     Every frame of a video is kept (also frames without objects: clips need
     them). ``data_list`` holds one dict per video (``video_id``,
     ``video_length``, ``images``); each frame dict has the image entry's
-    fields, ``img_id``, ``img_path``, ``is_vid_train_frame``, ``degradation``
-    (``'none'`` when absent) and ``instances`` (``bbox`` x1y1x2y2,
+    fields (SynthVID's have ``degradation``; absent in ImageNet VID, so a
+    metric with ``degradation_key`` reports no clean / degraded split
+    there), ``img_id``, ``img_path``, ``is_vid_train_frame`` and
+    ``instances`` (``bbox`` x1y1x2y2,
     ``bbox_label``, ``ignore_flag``, ``instance_id`` (-1 when absent),
     ``occluded``, ``generated``).
 
@@ -637,7 +639,6 @@ class ImagenetVIDDataset(BaseVideoDataset):
         data_info['img_id'] = img_info['id']
         data_info['is_vid_train_frame'] = bool(
             img_info.get('is_vid_train_frame', True))
-        data_info.setdefault('degradation', 'none')
         data_info['instances'] = [
             inst for inst in (self._parse_instance(ann, img_info)
                               for ann in raw_data_info['raw_ann_info'])

@@ -430,7 +430,8 @@ def check_dump_frames(entries) -> None:
 
     Raises:
         TypeError: ``entries`` is not a list of dicts.
-        ValueError: An entry misses a key, has malformed arrays, or an
+        ValueError: An entry misses a key (or is a whole video sample of
+            mmdet's ``DumpDetResults``), has malformed arrays, or an
             ``img_id`` appears twice.
     """
     if not isinstance(entries, (list, tuple)):
@@ -442,6 +443,13 @@ def check_dump_frames(entries) -> None:
         if not isinstance(entry, dict):
             raise TypeError(f'dump entry {i} must be a dict, got '
                             f'{type(entry).__name__}')
+        if 'video_data_samples' in entry:
+            raise ValueError(
+                f'dump entry {i} is a whole video sample, as mmdet\'s '
+                'DumpDetResults writes them (and cuts the list to the number '
+                'of videos): dump per-frame results with memvid_mm\'s '
+                'tools/test.py --out, or add dict(type="DumpVIDResults", '
+                'out_file_path=...) to test_evaluator')
         missing = [key for key in required if key not in entry]
         if missing:
             raise ValueError(f'dump entry {i} misses {missing}')

@@ -110,7 +110,9 @@ def load_frames(ann_file, dataset_type='ImagenetVIDDataset'):
                     img_path=img['img_path'],
                     ori_shape=(img['height'], img['width']),
                     ori_video_length=video['video_length'],
-                    instances=img['instances']))
+                    instances=img['instances'],
+                    **{key: img[key]
+                       for key in ('degradation', ) if key in img}))
     return frames
 
 
@@ -313,7 +315,10 @@ def test_degradation_subsets(ann_file):
 
 
 def test_degradation_key_without_values_skips_subsets(ann_file):
+    """A SynthVID-style metric on data without degradations (ImageNet VID:
+    the dataset adds none, so ``mAP_clean`` is not ``mAP`` again)."""
     frames = load_frames(ann_file)
+    assert not any('degradation' in frame for frame in frames)
     preds = predict(frames, np.random.default_rng(8))
     metric = ImagenetVIDMetric(degradation_key='degradation')
     with pytest.warns(UserWarning, match='degradation'):
@@ -433,6 +438,10 @@ def test_offline_rescoring_rejects_bad_dumps(ann_file, tmp_path):
         run(good + good[:1])
     with pytest.raises(ValueError, match=r"misses \['scores'\]"):
         run([{k: v for k, v in good[0].items() if k != 'scores'}] + good[1:])
+    # what mmdet's DumpDetResults writes of video outputs
+    video_sample = image_steps(frames[:1], preds[:1])[0]
+    with pytest.raises(ValueError, match='DumpDetResults.*DumpVIDResults'):
+        run([video_sample])
     with pytest.raises(ValueError, match=r'bboxes must be \(R, 4\)'):
         run([dict(good[0], bboxes=np.zeros((2, 3)))] + good[1:])
     with pytest.raises(ValueError, match='frame_id'):
