@@ -12,8 +12,11 @@ Example::
     python demo/video_demo.py CONFIG CHECKPOINT frames/ --out drawn/
 
 Output: a video file (``.mp4`` / ``.avi``, at the input's frame rate, or
-``--fps`` for a folder of frames) or a folder of JPEGs, and a line with the
-number of frames and the frame rate of detection (model time only).
+``--fps`` for a folder of frames) or a folder of drawn frames, and a line
+with the number of frames and the frame rate of detection (model time
+only). The frames are one video to the model: a frame whose resized size
+differs from the first one's (another aspect ratio) stops the demo with
+the inferencer's error, as does, for a video file out, any other size.
 """
 import argparse
 import os
@@ -30,7 +33,12 @@ from mmdet.visualization import DetLocalVisualizer
 from memvid_mm.apis import OnlineVideoInferencer, init_video_detector
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
+#: The video files the demo writes, and their OpenCV codecs.
 VIDEO_SUFFIXES = {'.mp4': 'mp4v', '.avi': 'XVID'}
+#: Video files it does not write (an ``--out`` of these is refused rather
+#: than taken for a folder name).
+OTHER_VIDEO_SUFFIXES = ('.mov', '.mkv', '.webm', '.wmv', '.flv', '.m4v',
+                        '.mpg', '.mpeg')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -61,6 +69,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def frame_files(folder: str) -> List[str]:
     """The image files of ``folder``, sorted by name.
+
+    Args:
+        folder (str): A folder of frames.
+
+    Returns:
+        list[str]: Their paths.
 
     Raises:
         ValueError: When the folder holds no image file.
@@ -94,7 +108,7 @@ def read_frames(source: str) -> Tuple[Iterator[Tuple[str, np.ndarray]],
     if osp.isdir(source):
         files = frame_files(source)
 
-        def from_files():
+        def from_files() -> Iterator[Tuple[str, np.ndarray]]:
             for path in files:
                 frame = mmcv.imread(path)
                 if frame is None:
@@ -106,7 +120,7 @@ def read_frames(source: str) -> Tuple[Iterator[Tuple[str, np.ndarray]],
     if not capture.isOpened():
         raise ValueError(f'cannot open video {source}')
 
-    def from_video():
+    def from_video() -> Iterator[Tuple[str, np.ndarray]]:
         index = 0
         try:
             while True:
@@ -127,34 +141,56 @@ class FrameSink:
     Args:
         out (str): A path ending in ``.mp4`` / ``.avi``, else a folder.
         fps (float): Frame rate of a video file.
+
+    Raises:
+        ValueError: For a video file of another kind (``.mov``, ...).
     """
 
     def __init__(self, out: str, fps: float) -> None:
         self.out, self.fps = out, fps
         suffix = osp.splitext(out)[1].lower()
+        if suffix in OTHER_VIDEO_SUFFIXES:
+            raise ValueError(f'--out {out}: write a video as one of '
+                             f'{tuple(VIDEO_SUFFIXES)}, or give a folder')
         self.codec = VIDEO_SUFFIXES.get(suffix)
         self.writer = None
+        self.size = None  # (width, height) of the video's frames
         if self.codec is None:
             os.makedirs(out, exist_ok=True)
         else:
             os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
 
     def write(self, name: str, frame: np.ndarray) -> None:
-        """Append one BGR frame (a file ``name`` in a folder)."""
+        """Append one frame.
+
+        Args:
+            name (str): The frame's file name (in a folder).
+            frame (np.ndarray): (H, W, 3) BGR uint8.
+
+        Raises:
+            ValueError: When a frame of a video file is not of the first
+                frame's size (OpenCV would drop it without an error).
+        """
         if self.codec is None:
             mmcv.imwrite(frame, osp.join(self.out, name))
             return
+        size = (frame.shape[1], frame.shape[0])
         if self.writer is None:
-            height, width = frame.shape[:2]
+            self.size = size
             self.writer = cv2.VideoWriter(
                 self.out, cv2.VideoWriter_fourcc(*self.codec), self.fps,
-                (width, height))
+                size)
             if not self.writer.isOpened():
                 raise ValueError(f'cannot write video {self.out} (codec '
                                  f'{self.codec})')
+        if size != self.size:
+            raise ValueError(
+                f'frame {name} is {size[0]}x{size[1]}, the video {self.out} '
+                f'{self.size[0]}x{self.size[1]}: write a folder instead')
         self.writer.write(frame)
 
     def close(self) -> None:
+        """Finish the video file."""
         if self.writer is not None:
             self.writer.release()
 

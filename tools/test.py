@@ -44,7 +44,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--show-dir',
         help='draw the frames into this folder, relative to '
-        '<work_dir>/<timestamp>, one sub-folder per video')
+        '<work_dir>/<timestamp>, one sub-folder per video (in a distributed '
+        "test rank 0's videos only)")
     parser.add_argument(
         '--wait-time', type=float, default=2,
         help='seconds each shown frame stays (with --show)')

@@ -71,12 +71,14 @@ def main() -> bool:
             raise ValueError('--auto-scale-lr needs `auto_scale_lr` '
                              '(enable, base_batch_size) in the config')
         cfg.auto_scale_lr.enable = True
-    apply_resume_option(cfg, args.resume)
+    nothing_to_resume = apply_resume_option(cfg, args.resume)
     prepare_cpu_distributed(cfg, args.launcher)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
+    if nothing_to_resume:
+        runner.logger.warning(nothing_to_resume)
     runner.train()
     return finish_distributed()
 

@@ -35,7 +35,6 @@ from typing import Iterator, NoReturn, Optional
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
-from mmengine.logging import print_log
 from mmengine.runner import find_latest_checkpoint
 
 
@@ -93,15 +92,15 @@ def full_checkpoint_loading() -> Iterator[None]:
             os.environ[NO_WEIGHTS_ONLY_LOAD] = before
 
 
-def apply_resume_option(cfg: Config, resume: Optional[str]) -> None:
+def apply_resume_option(cfg: Config, resume: Optional[str]) -> Optional[str]:
     """Set ``cfg.resume`` and ``cfg.load_from`` for ``--resume``.
 
     ``--resume`` without a path resumes from the latest checkpoint of the
     work dir. When there is none yet (the first start of a job that is
     always launched with ``--resume``, as on clusters that pre-empt jobs),
-    the run starts as without ``--resume``: from ``load_from``, which is
-    how a memory model starts from its per-frame R-FCN. mmengine's own
-    auto-resume would set ``load_from`` aside and train from random
+    the config is left as it is: the run starts from its ``load_from``,
+    which is how a memory model starts from its per-frame R-FCN. mmengine's
+    own auto-resume would set ``load_from`` aside and train from random
     weights without a word.
 
     Args:
@@ -109,20 +108,21 @@ def apply_resume_option(cfg: Config, resume: Optional[str]) -> None:
             be set.
         resume (str, optional): None (no ``--resume``), ``'auto'`` (the
             latest checkpoint of the work dir) or a checkpoint path.
+
+    Returns:
+        str, optional: What to log when there was nothing to resume from
+        (the caller logs it to the run's log, on rank 0), else None.
     """
     if resume is None:
-        return
+        return None
     if resume == 'auto':
         resume = find_latest_checkpoint(cfg.work_dir)
         if resume is None:
-            print_log(
-                f'--resume: no checkpoint in {cfg.work_dir} to resume from '
-                f'yet, so the run starts from load_from='
-                f'{cfg.get("load_from")}', logger='current',
-                level=logging.WARNING)
-            cfg.resume = False
-            return
+            return (f'--resume: no checkpoint in {cfg.work_dir} to resume '
+                    f'from yet, so the run starts from load_from='
+                    f'{cfg.get("load_from")}')
     cfg.resume, cfg.load_from = True, resume
+    return None
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:

@@ -98,5 +98,18 @@ def test_bad_inputs_are_named(checkpoint, tmp_path):
     with pytest.raises(ValueError, match='cannot open video .*clip.mp4'):
         demo.main([CLOCKNET_CFG, checkpoint, str(not_video), '--out',
                    str(tmp_path / 'o')])
+    with pytest.raises(ValueError, match=r'out\.mov: write a video as'):
+        demo.main([CLOCKNET_CFG, checkpoint, str(empty), '--out',
+                   str(tmp_path / 'out.mov')])
     with pytest.raises(SystemExit):  # neither --out nor --show
         demo.main([CLOCKNET_CFG, checkpoint, str(empty)])
+
+
+def test_a_video_file_refuses_a_frame_of_another_size(tmp_path):
+    """OpenCV would drop it from the file without an error."""
+    sink = load_demo().FrameSink(str(tmp_path / 'drawn.avi'), fps=10)
+    sink.write('000000.jpg', np.zeros(SIZE + (3, ), np.uint8))
+    with pytest.raises(ValueError, match='frame 000001.jpg is 64x48, the '
+                       'video .*drawn.avi 96x64'):
+        sink.write('000001.jpg', np.zeros((48, 64, 3), np.uint8))
+    sink.close()

@@ -243,3 +243,20 @@ def test_test_show_dir_draws_frames_per_video(trained_memnet, synthvid_root,
         for path in glob.glob(osp.join(vis_dir, '*', '*')))
     assert drawn == expected
     assert len({osp.dirname(path) for path in drawn}) == 3
+
+
+def test_resume_with_nothing_to_resume_starts_from_load_from(
+        trained_memnet, tmp_path):
+    """A job always launched with ``--resume``, on its first start: the
+    memory model starts from ``load_from`` (mmengine's auto-resume would
+    train from random weights), and the run's log says so."""
+    cfg, checkpoint, _ = trained_memnet
+    work_dir = str(tmp_path / 'fresh')
+    run([sys.executable, 'tools/train.py', cfg, '--work-dir', work_dir,
+         '--resume', '--cfg-options', f'load_from={checkpoint}',
+         'train_cfg.max_iters=1'])
+    [log_file] = glob.glob(osp.join(work_dir, '*', '*.log'))
+    with open(log_file) as f:
+        log = f.read()
+    assert f'no checkpoint in {work_dir} to resume from yet' in log
+    assert f'Load checkpoint from {checkpoint}' in log

@@ -65,18 +65,21 @@ def resume_config(work_dir, resume):
     return cfg
 
 
-def test_resume_without_a_checkpoint_yet_keeps_load_from(tmp_path,
-                                                         log_records):
-    cfg = resume_config(tmp_path, 'auto')
-    assert (cfg.resume, cfg.load_from) == (False, 'rfcn.pth')
-    assert any('no checkpoint in' in r.getMessage() and 'rfcn.pth' in
-               r.getMessage() for r in log_records)
+def test_resume_without_a_checkpoint_yet_keeps_the_config(tmp_path):
+    for config_resumes in (False, True):
+        cfg = Config(dict(work_dir=str(tmp_path), load_from='rfcn.pth',
+                          resume=config_resumes))
+        note = apply_resume_option(cfg, 'auto')
+        assert (cfg.resume, cfg.load_from) == (config_resumes, 'rfcn.pth')
+        assert 'no checkpoint in' in note and 'load_from=rfcn.pth' in note
 
 
 def test_resume_takes_the_latest_checkpoint_of_the_work_dir(tmp_path):
     latest = str(tmp_path / 'epoch_2.pth')
     (tmp_path / 'last_checkpoint').write_text(latest)
-    cfg = resume_config(tmp_path, 'auto')
+    cfg = Config(dict(work_dir=str(tmp_path), load_from='rfcn.pth',
+                      resume=False))
+    assert apply_resume_option(cfg, 'auto') is None
     assert (cfg.resume, cfg.load_from) == (True, latest)
 
 

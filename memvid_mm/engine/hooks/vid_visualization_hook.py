@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """Draw the per-frame detections of video detectors, frame by frame."""
+import logging
 import os.path as osp
 import warnings
 from typing import Optional, Sequence
@@ -7,8 +8,10 @@ from typing import Optional, Sequence
 import mmcv
 from mmdet.registry import HOOKS
 from mmdet.structures import DetDataSample, TrackDataSample
+from mmengine.dist import get_world_size, is_main_process
 from mmengine.fileio import get
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 from mmengine.visualization import Visualizer
@@ -47,7 +50,11 @@ class VIDVisualizationHook(Hook):
     video being the frame's parent directory (as in the ILSVRC VID layout
     ``Data/VID/val/<video>/<frame>.JPEG``), so frames of different videos
     do not collide. With ``show`` they are displayed; otherwise (and in
-    validation) they go to the visualizer's ``vis_backends``.
+    validation) they go to the visualizer's ``vis_backends``. MMDetection's
+    visualizer draws on rank 0 only (``master_only``, its ``dataset_meta``
+    too), and ``TrackImgSampler`` gives each rank whole videos, so a
+    distributed test draws rank 0's videos only: test with one process to
+    draw them all.
 
     Args:
         draw (bool): Whether to draw at all. Defaults to False.
@@ -86,6 +93,8 @@ class VIDVisualizationHook(Hook):
         self.wait_time = wait_time
         self.test_out_dir = test_out_dir
         self.backend_args = backend_args
+        # whether the rank-0-only drawing of a distributed test was logged
+        self.warned_distributed = False
         if show:
             self._visualizer._vis_backends = {}
             warnings.warn('VIDVisualizationHook: show=True displays the '
@@ -119,6 +128,13 @@ class VIDVisualizationHook(Hook):
         """
         if not self.draw:
             return
+        if get_world_size() > 1 and not self.warned_distributed:
+            print_log(
+                'VIDVisualizationHook: in a distributed test only rank 0 '
+                "draws (MMDetection's visualizer is master_only), so only "
+                "its videos are drawn; test with one process to draw all",
+                logger='current', level=logging.WARNING)
+            self.warned_distributed = True
         out_dir = None
         if self.test_out_dir is not None:
             out_dir = osp.join(runner.work_dir, runner.timestamp,
@@ -162,6 +178,8 @@ class VIDVisualizationHook(Hook):
             out_dir (str, optional): Folder of the drawn file, written to
                 ``<out_dir>/<video>/<frame file>``.
         """
+        if not is_main_process():
+            return  # the visualizer draws on rank 0 only (master_only)
         img_bytes = get(frame.img_path, backend_args=self.backend_args)
         img = mmcv.imfrombytes(img_bytes, channel_order='rgb')
         video_name, frame_name = video_and_frame_name(frame.img_path)

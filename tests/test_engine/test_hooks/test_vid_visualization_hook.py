@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 import glob
+import importlib
 import os.path as osp
 from types import SimpleNamespace
 
@@ -115,6 +116,25 @@ def test_val_draws_to_the_vis_backends(runner, tmp_path):
         osp.basename(path) for path in glob.glob(
             str(tmp_path / 'vis_data' / '**' / '*.png'), recursive=True))
     assert saved == ['video_a_000000_12.png', 'video_a_000002_12.png']
+
+
+def test_only_rank_0_draws(runner, tmp_path, monkeypatch, log_records):
+    """MMDetection's visualizer draws on rank 0 only; the other ranks do
+    not even read their frames, and the limit is logged."""
+    dist_utils = importlib.import_module('mmengine.dist.utils')
+    monkeypatch.setattr(dist_utils, 'get_rank', lambda group=None: 1)
+    monkeypatch.setattr(
+        importlib.import_module(VIDVisualizationHook.__module__),
+        'get_world_size', lambda group=None: 2)
+    hook = VIDVisualizationHook(
+        draw=True, frame_interval=1, test_out_dir='vis')
+    clip = make_clip(tmp_path / 'val', 'video_d', range(3))
+    clip[0].set_metainfo(dict(img_path=str(tmp_path / 'missing.JPEG')))
+    hook.after_test_iter(runner, 0, {}, [clip])
+    hook.after_test_iter(runner, 1, {}, [clip])
+    assert drawn_files(runner) == []
+    assert sum('only rank 0 draws' in record.getMessage()
+               for record in log_records) == 1
 
 
 def test_refuses_a_frame_without_frame_id(runner, tmp_path):

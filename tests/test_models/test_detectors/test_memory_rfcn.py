@@ -992,10 +992,13 @@ def test_cuda_training_runs_under_deterministic_algorithms(
 
 @pytest.fixture
 def nms_taking_half_floats(monkeypatch):
-    """mmcv's CPU NMS takes float32 only; its CUDA kernel also takes the
-    float16 scores and boxes that a head gives under ``--amp``. This makes
-    the CPU kernel take them as the CUDA one does (cast to float32, which
-    keeps their values), so that autocast can run the detector on the CPU.
+    """mmcv's NMS kernels read float32 boxes (the CUDA one sorts the
+    scores in any dtype). Under CUDA autocast the RPN's box decoding gives
+    float32 boxes (its ``exp`` runs in float32 there), but CPU autocast
+    keeps them in half precision, and the CPU kernel refuses half scores
+    too. This casts both to float32 for the kernel (which keeps their
+    values), so that autocast can run the detector on the CPU; whether
+    ``--amp`` runs on CUDA is ``test_cuda_amp_training_steps``'s to show.
     """
     nms_module = importlib.import_module('mmcv.ops.nms')
     ext_module = nms_module.ext_module
