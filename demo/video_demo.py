@@ -8,8 +8,14 @@ Example::
 
     python demo/video_demo.py configs/clocknet_r101_vid.py clocknet.pth \\
         input.mp4 --out output.mp4 --device cuda
-    # a folder of frames (sorted by name) in, a folder of drawn frames out
+    # a folder of frames in, a folder of drawn frames out
     python demo/video_demo.py CONFIG CHECKPOINT frames/ --out drawn/
+
+The frames of a folder are fed in the natural order of their names: runs
+of digits compare as numbers, so ``frame_2.jpg`` comes before
+``frame_10.jpg`` (zero-padded names such as ``000010.JPEG`` keep their
+order); two names that differ only in leading zeros (``frame_1.jpg``,
+``frame_01.jpg``) have no order and are refused.
 
 Output: a video file (``.mp4`` / ``.avi``, at the input's frame rate, or
 ``--fps`` for a folder of frames) or a folder of drawn frames, and a line
@@ -17,12 +23,27 @@ with the number of frames and the frame rate of detection (model time
 only). The frames are one video to the model: a frame whose resized size
 differs from the first one's (another aspect ratio) stops the demo with
 the inferencer's error, as does, for a video file out, any other size.
+
+An ``--out`` that is the input itself (the same video file, or the same
+folder of frames, also through a link) is refused before anything is
+written: the drawn frames would overwrite the input. A video or a folder
+written inside the input folder is allowed (its frames are listed first).
+
+A video file that yields fewer frames than its container declares
+(OpenCV's ``CAP_PROP_FRAME_COUNT``; damaged or cut short) stops the demo
+with an error naming both numbers, after the frames decoded were drawn:
+``--out`` then holds those frames only (a frame lost in the middle leaves
+a gap). Containers that store no count (``.mkv``, ``.webm``) get one
+estimated from duration and frame rate, so a variable-rate one may be
+refused too: convert it to ``.mp4`` or to a folder of frames. More frames
+than declared are all processed.
 """
 import argparse
 import os
 import os.path as osp
+import re
 import time
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import mmcv
@@ -45,10 +66,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Online video detection')
     parser.add_argument('config', help='config of a memory model')
     parser.add_argument('checkpoint', help='its trained checkpoint')
-    parser.add_argument('input', help='a video file or a folder of frames')
+    parser.add_argument(
+        'input', help='a video file or a folder of frames (taken in the '
+        'natural order of their names: frame_2 before frame_10)')
     parser.add_argument(
         '--out', help='a video file (.mp4, .avi) or a folder for the drawn '
-        'frames')
+        'frames; not the input itself')
     parser.add_argument(
         '--show', action='store_true', help='show the drawn frames')
     parser.add_argument(
@@ -67,23 +90,78 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def natural_key(name: str) -> Tuple[Union[str, int], ...]:
+    """A sort key that compares the runs of digits of a name as numbers.
+
+    ``name`` is split into runs of ASCII digits and the text between them;
+    the digit runs become ints, so ``frame_2`` sorts before ``frame_10``
+    and ``000002`` before ``000010``.
+
+    Args:
+        name (str): A file name.
+
+    Returns:
+        tuple: Text and numbers alternating, always text first (maybe
+        empty), so any two keys compare.
+    """
+    parts = re.split(r'([0-9]+)', name)
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts))
+
+
 def frame_files(folder: str) -> List[str]:
-    """The image files of ``folder``, sorted by name.
+    """The image files of ``folder``, in the natural order of their names.
 
     Args:
         folder (str): A folder of frames.
 
     Returns:
-        list[str]: Their paths.
+        list[str]: Their paths, sorted by :func:`natural_key`.
 
     Raises:
-        ValueError: When the folder holds no image file.
+        ValueError: When the folder holds no image file, or two names that
+            differ only in leading zeros (``frame_1.jpg``, ``frame_01.jpg``:
+            no order between them).
     """
-    names = sorted(name for name in os.listdir(folder)
-                   if osp.splitext(name)[1].lower() in IMAGE_SUFFIXES)
+    names = sorted((name for name in os.listdir(folder)
+                    if osp.splitext(name)[1].lower() in IMAGE_SUFFIXES),
+                   key=lambda name: (natural_key(name), name))
     if not names:
         raise ValueError(f'{folder}: no image files ({IMAGE_SUFFIXES})')
+    for first, second in zip(names, names[1:]):
+        if natural_key(first) == natural_key(second):
+            raise ValueError(
+                f'{folder}: frames {first} and {second} have the same '
+                'number (they differ in leading zeros only): no order '
+                'between them')
     return [osp.join(folder, name) for name in names]
+
+
+def check_out(source: str, out: Optional[str]) -> None:
+    """Refuse an ``--out`` that is the input itself.
+
+    The drawn frames would overwrite the input: a folder's frames their
+    drawn copies, a video file itself while it is still being read.
+    Anything else is allowed, a video or a folder inside the input folder
+    too: its frames are listed before anything is written, and neither is
+    an image file of it.
+
+    Args:
+        source (str): The input video file or folder of frames.
+        out (str, optional): The ``--out`` path (None: nothing written).
+
+    Raises:
+        ValueError: When ``out`` is ``source``, by its real path (links
+            followed) or, both existing, as the same file.
+    """
+    if out is None:
+        return
+    same = osp.realpath(out) == osp.realpath(source) or (
+        osp.exists(out) and osp.exists(source) and osp.samefile(out, source))
+    if same:
+        kind = 'folder of frames' if osp.isdir(source) else 'video'
+        raise ValueError(f'--out {out} is the input {kind} {source}: the '
+                         'drawn frames would overwrite it; give another '
+                         '--out')
 
 
 def read_frames(source: str) -> Tuple[Iterator[Tuple[str, np.ndarray]],
@@ -101,7 +179,9 @@ def read_frames(source: str) -> Tuple[Iterator[Tuple[str, np.ndarray]],
     Raises:
         FileNotFoundError: When ``source`` does not exist.
         ValueError: When a video cannot be opened, or a frame file cannot
-            be decoded (raised when that frame is reached).
+            be decoded (raised when that frame is reached), or a video
+            yields fewer frames than its container declares (damaged or
+            cut short; raised after the last frame decoded).
     """
     if not osp.exists(source):
         raise FileNotFoundError(f'input not found: {source}')
@@ -120,17 +200,27 @@ def read_frames(source: str) -> Tuple[Iterator[Tuple[str, np.ndarray]],
     if not capture.isOpened():
         raise ValueError(f'cannot open video {source}')
 
+    # 0 where the container has no count (a stream); estimated from the
+    # duration where it stores none (.mkv, .webm)
+    declared = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    declared = int(declared) if declared > 0 else 0
+
     def from_video() -> Iterator[Tuple[str, np.ndarray]]:
         index = 0
         try:
             while True:
                 ok, frame = capture.read()
                 if not ok:
-                    return
+                    break
                 yield f'{index:06d}.jpg', frame
                 index += 1
         finally:
             capture.release()
+        if index < declared:
+            raise ValueError(
+                f'video {source}: {index} frames decoded, but its container '
+                f'declares {declared} (damaged or cut short); the {index} '
+                'decoded were processed')
 
     return from_video(), capture.get(cv2.CAP_PROP_FPS) or None
 
@@ -198,11 +288,23 @@ class FrameSink:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Run the demo; returns the number of frames and the detection rate.
 
+    Args:
+        argv (Sequence[str], optional): The command line (default: the
+            process's).
+
     Returns:
         dict: ``frames`` (int) and ``fps`` (frames per second of the
         model's calls, reading and drawing excluded).
+
+    Raises:
+        ValueError: For an ``--out`` that is the input (before anything
+            is written, see :func:`check_out`), and for the bad inputs of
+            :func:`read_frames` and :class:`FrameSink`. A video short of
+            its declared frames raises after its decoded frames were drawn
+            and ``--out`` closed: it holds those frames only.
     """
     args = parse_args(argv)
+    check_out(args.input, args.out)
     model = init_video_detector(args.config, args.checkpoint, args.device)
     inferencer = OnlineVideoInferencer(model)
     visualizer = DetLocalVisualizer.get_instance('memvid_mm_video_demo')

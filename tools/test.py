@@ -7,12 +7,15 @@ Example::
     bash tools/dist_test.sh CONFIG CHECKPOINT 2
 
 ``--out`` dumps one record per frame (see ``DumpVIDResults``), which
-``tools/analysis_tools/eval_vid.py`` re-scores without running the model.
+``tools/analysis_tools/eval_vid.py`` re-scores without running the model;
+the dump records the test dataset's annotation file (its path and
+SHA-256), so that the re-scoring can refuse another file.
 """
 import argparse
 import json
 import os
 import os.path as osp
+import warnings
 
 import torch
 from mmengine.config import Config, DictAction
@@ -21,10 +24,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 
-from memvid_mm.evaluation import append_dump_metric
+from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
 from memvid_mm.utils import (allow_full_checkpoint_loading,
                              exit_after_distributed_run, finish_distributed,
-                             flush_denormals_on_cpu, load_fitting_checkpoint,
+                             flush_denormals_on_cpu, load_test_checkpoint,
                              prepare_cpu_distributed)
 
 
@@ -113,13 +116,20 @@ def main() -> bool:
     # loaded below, strictly: a test checkpoint must fit the model
     cfg.load_from = None
     if args.out is not None:
-        cfg.test_evaluator = append_dump_metric(cfg.test_evaluator, args.out)
+        ann_file = dataset_ann_file(cfg.test_dataloader.dataset)
+        if ann_file is None:
+            warnings.warn('--out: test_dataloader.dataset has no ann_file (a '
+                          'dataset wrapper?), so the dump records no '
+                          'annotation file and eval_vid.py cannot check '
+                          'that it is scored with the tested one')
+        cfg.test_evaluator = append_dump_metric(cfg.test_evaluator, args.out,
+                                                ann_file)
     prepare_cpu_distributed(cfg, args.launcher)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
-    load_fitting_checkpoint(runner, args.checkpoint)
+    load_test_checkpoint(runner, args.checkpoint)
     metrics = runner.test()
     if args.metrics_out is not None and is_main_process():
         mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))

@@ -194,15 +194,21 @@ class OnlineVideoInferencer:
                 'BatchNorm layers would use and update the statistics of '
                 'each frame); call model.eval() first (init_video_detector '
                 'returns it so)')
-        data = self.pipeline(
-            dict(
-                img=[image],
-                img_id=[frame_id],
-                img_path=[None],
-                frame_id=[frame_id],
-                video_id=[video_id],
-                video_length=[1],
-                ori_video_length=[1]))
+        try:
+            data = self.pipeline(
+                dict(
+                    img=[image],
+                    img_id=[frame_id],
+                    img_path=[None],
+                    frame_id=[frame_id],
+                    video_id=[video_id],
+                    video_length=[1],
+                    ori_video_length=[1]))
+        except Exception as err:  # e.g. OpenCV's resize of a 1-pixel side
+            raise ValueError(
+                f'video {video_id!r}, frame {frame_id!r}: the test pipeline '
+                f'failed on this {image.shape[0]}x{image.shape[1]} (H x W) '
+                f'frame: {type(err).__name__}: {err}') from err
         data = self.model.data_preprocessor(
             dict(inputs=[data['inputs']], data_samples=[data['data_samples']]),
             False)

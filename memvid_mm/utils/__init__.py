@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
-from .checkpoint import (ForeignStateDictError, load_fitting_checkpoint,
+from .checkpoint import (ForeignStateDictError, check_checkpoint_classes,
+                         load_fitting_checkpoint, load_test_checkpoint,
                          naming_unreadable_checkpoint, non_finite_keys)
 from .launch import (allow_full_checkpoint_loading, apply_resume_option,
                      exit_after_distributed_run, finish_distributed,
@@ -9,11 +10,13 @@ from .syncing_ops import SyncingOpRecorder
 
 __all__ = [
     'allow_full_checkpoint_loading', 'apply_resume_option',
+    'check_checkpoint_classes',
     'exit_after_distributed_run',
     'finish_distributed',
     'flush_denormals_on_cpu', 'ForeignStateDictError',
     'full_checkpoint_loading',
-    'load_fitting_checkpoint', 'naming_unreadable_checkpoint',
+    'load_fitting_checkpoint', 'load_test_checkpoint',
+    'naming_unreadable_checkpoint',
     'non_finite_keys',
     'prepare_cpu_distributed', 'SyncingOpRecorder'
 ]

@@ -13,7 +13,7 @@ memory model) keeps mmengine's non-strict loading on purpose.
 import contextlib
 import pickle
 import re
-from typing import Dict, Iterator, List, Mapping, Union
+from typing import Dict, Iterator, List, Mapping, Sequence, Union
 
 import torch
 from mmengine.model import is_model_wrapper
@@ -169,4 +169,80 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
             f'checkpoint {filename} holds NaN or infinite values in '
             f'{len(bad)} tensors ({", ".join(bad[:5])}'
             f'{", ..." if len(bad) > 5 else ""}): did its training diverge?')
+    return checkpoint
+
+
+def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
+                             filename: str, where: str) -> bool:
+    """Error if a checkpoint's model learned other classes than ``classes``.
+
+    A model predicts label indices; the data set it is tested on turns
+    them into class names. When the test data set lists the same classes
+    in another order (or others), every label is scored as the wrong
+    class and the metric is silently wrong. The runner records the
+    training data set's ``metainfo`` in the checkpoint's
+    ``meta['dataset_meta']``; its ``classes`` must be ``classes``, in
+    order.
+
+    Args:
+        checkpoint (Mapping): The loaded checkpoint.
+        classes (Sequence[str]): The class names, in label order, of the
+            data set the model will be tested on.
+        filename (str): The checkpoint's file, for the message.
+        where (str): What ``classes`` come from, for the message (e.g.
+            ``'test_dataloader.dataset'``).
+
+    Returns:
+        bool: True when compared, False when the checkpoint records no
+        class names (a checkpoint not saved by mmengine's runner), which
+        cannot be checked.
+
+    Raises:
+        ValueError: Naming the file and both class lists.
+    """
+    meta = checkpoint.get('meta')
+    dataset_meta = meta.get('dataset_meta') if isinstance(meta,
+                                                          Mapping) else None
+    trained = (dataset_meta or {}).get('classes')
+    if trained is None:
+        return False
+    if tuple(trained) != tuple(classes):
+        same = ('the same classes in another order'
+                if sorted(trained) == sorted(classes) else 'other classes')
+        raise ValueError(
+            f'checkpoint {filename} was trained on classes '
+            f'{tuple(trained)!r:.300} (label order), but {where} lists '
+            f'{tuple(classes)!r:.300}: {same}, so every label would be '
+            f'scored as the wrong class. Test with the classes (and their '
+            f'order) of the training data set')
+    return True
+
+
+def load_test_checkpoint(runner: Runner, filename: str) -> dict:
+    """Load a checkpoint to test with ``runner``: it must fit the model
+    (:func:`load_fitting_checkpoint`) and its classes the test data set
+    (:func:`check_checkpoint_classes`).
+
+    Builds the runner's test loop (``runner.test()`` then uses it). A
+    checkpoint that records no classes is loaded with a warning that its
+    classes could not be checked.
+
+    Args:
+        runner (Runner): The runner that will test.
+        filename (str): The checkpoint.
+
+    Returns:
+        dict: The loaded checkpoint.
+    """
+    checkpoint = load_fitting_checkpoint(runner, filename)
+    classes = runner.test_dataloader.dataset.metainfo.get('classes')
+    if classes is None:
+        return checkpoint
+    if not check_checkpoint_classes(checkpoint, classes, filename,
+                                    'test_dataloader.dataset'):
+        runner.logger.warning(
+            f'checkpoint {filename} records no class names '
+            f"(meta['dataset_meta']['classes']), so they cannot be checked "
+            f'against the test data set\'s {tuple(classes)!r:.200}; the '
+            f'labels are read in that order')
     return checkpoint

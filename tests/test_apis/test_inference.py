@@ -65,6 +65,10 @@ def test_bad_inputs_raise(model):
         (frame, None, 0, 'video_id must not be None'),
         (frame, 'v', -1, "video 'v', frame -1: frame_id must be an int"),
         (frame, 'v', 1.0, 'frame_id must be an int'),
+        # resized to a frame 0 pixels high, which OpenCV refuses unnamed
+        (np.zeros((1, 2000, 3), np.uint8), 'v', 0,
+         r"video 'v', frame 0: the test pipeline failed on this 1x2000 "
+         r'\(H x W\) frame: error: .*inv_scale_x'),
     ]
     for image, video_id, frame_id, message in cases:
         with pytest.raises(ValueError, match=message):

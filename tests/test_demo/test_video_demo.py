@@ -113,3 +113,79 @@ def test_a_video_file_refuses_a_frame_of_another_size(tmp_path):
                        'video .*drawn.avi 96x64'):
         sink.write('000001.jpg', np.zeros((48, 64, 3), np.uint8))
     sink.close()
+
+
+def write_avi(path, num):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10,
+                             SIZE[::-1])
+    for frame in frames(num):
+        writer.write(frame)
+    writer.release()
+
+
+def test_frames_are_taken_in_natural_order(tmp_path):
+    """frame_10 after frame_9 (not after frame_1), as the memory needs."""
+    demo = load_demo()
+    for i in range(12):
+        (tmp_path / f'frame_{i}.jpg').touch()
+    assert [osp.basename(p) for p in demo.frame_files(str(tmp_path))] == [
+        f'frame_{i}.jpg' for i in range(12)
+    ]
+    padded = tmp_path / 'vid'  # ImageNet VID's names keep their order
+    padded.mkdir()
+    for i in (10, 2, 0, 1):
+        (padded / f'{i:06d}.JPEG').touch()
+    assert [osp.basename(p) for p in demo.frame_files(str(padded))] == [
+        f'{i:06d}.JPEG' for i in (0, 1, 2, 10)
+    ]
+    (tmp_path / 'frame_01.jpg').touch()
+    with pytest.raises(ValueError,
+                       match='frames frame_01.jpg and frame_1.jpg have the '
+                       'same number'):
+        demo.frame_files(str(tmp_path))
+
+
+def test_out_over_the_input_is_refused(checkpoint, tmp_path):
+    """Nothing is written: the input frames and video stay as they were."""
+    demo = load_demo()
+    src = tmp_path / 'frames'
+    src.mkdir()
+    mmcv.imwrite(frames(1)[0], str(src / '000000.png'))
+    before = (src / '000000.png').read_bytes()
+    for out in (str(src), str(src) + '/', str(src / '..' / 'frames')):
+        with pytest.raises(ValueError, match=f'--out {out} is the input '
+                           f'folder of frames {src}: the drawn frames'):
+            demo.main([CLOCKNET_CFG, checkpoint, str(src), '--out', out])
+    video = tmp_path / 'in.avi'
+    write_avi(video, 2)
+    video_bytes = video.read_bytes()
+    link = tmp_path / 'link.avi'
+    link.symlink_to(video)
+    for out in (video, link):
+        with pytest.raises(ValueError,
+                           match=f'--out {out} is the input video {video}'):
+            demo.main([CLOCKNET_CFG, checkpoint, str(video), '--out',
+                       str(out)])
+    assert os.listdir(src) == ['000000.png']
+    assert (src / '000000.png').read_bytes() == before
+    assert video.read_bytes() == video_bytes
+    # written inside the input folder, after its frames were listed: fine
+    demo.check_out(str(src), str(src / 'drawn.mp4'))
+    demo.check_out(str(src), str(src / 'drawn'))
+
+
+def test_a_video_short_of_its_declared_frames_is_an_error(
+        checkpoint, tmp_path):
+    """A cut video: the frames decoded are drawn, then the loss is named."""
+    src = tmp_path / 'cut.avi'
+    write_avi(src, 6)
+    data = src.read_bytes()
+    src.write_bytes(data[:int(len(data) * 0.6)])
+    assert cv2.VideoCapture(str(src)).get(cv2.CAP_PROP_FRAME_COUNT) == 6
+    out = str(tmp_path / 'drawn.avi')
+    with pytest.raises(ValueError, match=r'cut.avi: (\d) frames decoded, '
+                       r'but its container declares 6') as error:
+        load_demo().main([CLOCKNET_CFG, checkpoint, str(src), '--out', out])
+    decoded = int(error.value.args[0].split(': ')[1].split()[0])
+    assert 0 < decoded < 6
+    assert len(mmcv.VideoReader(out)) == decoded

@@ -1,6 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """tools/analysis_tools/compare_vid.py: gains and paired video-bootstrap
 intervals from two dumps of a SynthVID val split."""
+import hashlib
 import json
 import os.path as osp
 import pickle
@@ -26,9 +27,10 @@ def val_ann(tmp_path_factory):
     return ann_file
 
 
-def _dump(ann_file, path, on_degraded):
+def _dump(ann_file, path, on_degraded, record=None):
     """GT boxes as detections (score 0.9); on degraded frames only if
-    ``on_degraded``."""
+    ``on_degraded``. ``record``: the annotation file to record in every
+    entry, as ``DumpVIDResults(ann_file=...)`` does (None: none)."""
     with open(ann_file) as f:
         coco = json.load(f)
     boxes = {}
@@ -50,6 +52,11 @@ def _dump(ann_file, path, on_degraded):
                                 np.float32).reshape(-1, 4),
                 scores=np.full(len(dets), 0.9, np.float32),
                 labels=np.array([d[1] for d in dets], np.int64)))
+    if record is not None:
+        with open(record, 'rb') as f:
+            recorded = dict(
+                path=record, sha256=hashlib.sha256(f.read()).hexdigest())
+        entries = [dict(entry, ann_file=recorded) for entry in entries]
     with open(path, 'wb') as f:
         pickle.dump(entries, f)
     return str(path)
@@ -152,3 +159,48 @@ def test_unreadable_or_mismatched_dumps_are_named(val_ann, tmp_path):
     rows = tool.main([val_ann, base, str(tmp_path / 'named.pkl'),
                       '--bootstrap', '2'])[str(tmp_path / 'named.pkl')]
     assert rows['mAP']['gain'] == pytest.approx(0.0)
+
+
+def test_dumps_of_another_annotation_file_are_refused(val_ann, tmp_path):
+    tool = load_tool('tools/analysis_tools/compare_vid.py')
+    base = _dump(val_ann, tmp_path / 'base.pkl', False, record=val_ann)
+    model = _dump(val_ann, tmp_path / 'model.pkl', True, record=val_ann)
+    # another data set with the same frames: the boxes moved
+    with open(val_ann) as f:
+        data = json.load(f)
+    for ann in data['annotations']:
+        ann['bbox'][0] += 8
+    other = str(tmp_path / 'other.json')
+    with open(other, 'w') as f:
+        json.dump(data, f)
+    with pytest.raises(ValueError,
+                       match=f'base.pkl: the dump was made with the '
+                       f'annotation file {val_ann} .* but scored with '
+                       f'{other} '):
+        tool.main([other, base, model, '--bootstrap', '2'])
+    with pytest.warns(UserWarning, match='overrides the check'):
+        rows = tool.main([
+            other, base, model, '--bootstrap', '2',
+            '--allow-other-ann-file'
+        ])[model]
+    assert rows['mAP']['model'] < 100.0  # scored against the moved boxes
+    assert tool.main([val_ann, base, model, '--bootstrap',
+                      '2'])[model]['mAP']['model'] == pytest.approx(100.0)
+
+
+def test_frames_without_degradation_are_refused(val_ann, tmp_path):
+    tool = load_tool('tools/analysis_tools/compare_vid.py')
+    base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)
+    with open(val_ann) as f:
+        data = json.load(f)
+    dropped = next(img for img in data['images']
+                   if img['degradation'] != 'none')
+    del dropped['degradation']
+    partial = str(tmp_path / 'partial.json')
+    with open(partial, 'w') as f:
+        json.dump(data, f)
+    with pytest.raises(ValueError,
+                       match=f'partial.json: 1 of {len(data["images"])} '
+                       f'frames carry no degradation value, e.g. img_id '
+                       f'{dropped["id"]} '):
+        tool.main([partial, base, base, '--bootstrap', '2'])

@@ -5,6 +5,7 @@ These tests start real processes (``torchrun`` with the ``gloo`` backend for
 two ranks) on a tiny SynthVID, so they take about a minute together.
 """
 import glob
+import hashlib
 import json
 import os
 import os.path as osp
@@ -17,8 +18,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
-                                convert_vid, generate_synthvid, save_json)
+from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, SYNTHVID_CLASSES,
+                                VID_ANN_FILES, convert_vid, generate_synthvid,
+                                save_json)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
@@ -113,12 +115,17 @@ def test_two_process_test_matches_one_process(trained_memnet, synthvid_root):
         with open(out, 'rb') as f:
             dets = pickle.load(f)
         results[nproc] = (metrics, dets)
-    with open(osp.join(synthvid_root, 'annotations',
-                       VID_ANN_FILES['val'])) as f:
+    val_ann = osp.join(synthvid_root, 'annotations', VID_ANN_FILES['val'])
+    with open(val_ann) as f:
         num_frames = len(json.load(f)['images'])
+    with open(val_ann, 'rb') as f:
+        sha256 = hashlib.sha256(f.read()).hexdigest()
     for metrics, dets in results.values():
         img_ids = [d['img_id'] for d in dets]
         assert len(img_ids) == len(set(img_ids)) == num_frames
+        # --out records the tested annotation file (data_root joined)
+        assert all(d['ann_file'] == dict(path=val_ann, sha256=sha256)
+                   for d in dets)
     assert results[1][0] == results[2][0]
     assert 'vid/mAP' in results[1][0]
     for a, b in zip(results[1][1], results[2][1]):
@@ -147,6 +154,27 @@ def test_test_refuses_a_checkpoint_that_does_not_fit(trained_memnet,
     assert f'checkpoint {partial} does not fit the model (MemoryRFCN)' in (
         proc.stderr)
     assert 'missing keys in source state_dict: motion.' in proc.stderr
+
+
+def test_test_refuses_a_checkpoint_of_other_classes(trained_memnet,
+                                                    tmp_path):
+    """The test set's classes in another order than the training set's:
+    every label would be scored as the wrong class."""
+    cfg, checkpoint, work_dir = trained_memnet
+    saved = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    classes = tuple(saved['meta']['dataset_meta']['classes'])
+    assert classes == SYNTHVID_CLASSES  # the runner records them
+    reordered = ('box', 'disc') + classes[2:]
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', cfg, checkpoint, '--work-dir',
+         str(tmp_path), '--cfg-options',
+         f'test_dataloader.dataset.metainfo.classes={list(reordered)}'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES=''))
+    assert proc.returncode != 0
+    assert (f'checkpoint {checkpoint} was trained on classes {classes!r}'
+            in proc.stderr)
+    assert 'the same classes in another order' in proc.stderr
 
 
 @pytest.mark.parametrize('config,num_frames', [

@@ -152,6 +152,27 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
             str(tmp_path), '--work-dir',
             str(tmp_path / 'work')
         ])
+    # a checkpoint of the same classes in another label order
+    reordered = tuple(name for _, name in reversed(SYNTHVID_CLASS_TABLE))
+    trained = dict(
+        state_dict=torch.load(checkpoint)['state_dict'],
+        meta=dict(dataset_meta=dict(classes=reordered)))
+    torch.save(trained, str(tmp_path / 'reordered.pth'))
+    with pytest.raises(ValueError, match='the same classes in another '
+                       'order'):
+        tool.main([
+            config_file,
+            str(tmp_path / 'reordered.pth'), '--work-dir',
+            str(tmp_path / 'work')
+        ])
+    # settings that render other videos than the frames on disk
+    save_json(
+        dict(num_train_videos=1, num_val_videos=2, num_frames=5, width=160,
+             height=96, seed=3), osp.join(root, 'synthvid.json'))
+    with pytest.raises(ValueError, match='000000.JPEG is not the frame .*'
+                       'synthvid.json renders'):
+        tool.main([config_file, checkpoint, '--work-dir',
+                   str(tmp_path / 'work')])
     with pytest.raises(FileNotFoundError, match='synthvid.json'):
         tool.main([
             config_file, checkpoint, '--work-dir',

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from memvid_mm.utils import load_fitting_checkpoint
+from memvid_mm.utils import check_checkpoint_classes, load_fitting_checkpoint
 
 
 def small_model():
@@ -101,3 +101,31 @@ def test_an_unreadable_checkpoint_keeps_its_own_error(tmp_path):
     with pytest.raises(Exception) as err:
         load_fitting_checkpoint(small_model(), str(path))
     assert 'does not fit' not in str(err.value)
+
+
+def with_classes(classes):
+    return dict(state_dict={}, meta=dict(dataset_meta=dict(classes=classes)))
+
+
+def test_checkpoint_classes_must_be_the_test_classes_in_order():
+    trained = ('disc', 'box', 'triangle')
+    assert check_checkpoint_classes(
+        with_classes(trained), list(trained), 'c.pth', 'the test set')
+    with pytest.raises(ValueError, match=r"checkpoint c.pth was trained on "
+                       r"classes \('disc', 'box', 'triangle'\) .* the test "
+                       r"set lists \('box', 'disc', 'triangle'\): the same "
+                       'classes in another order'):
+        check_checkpoint_classes(with_classes(trained),
+                                 ('box', 'disc', 'triangle'), 'c.pth',
+                                 'the test set')
+    with pytest.raises(ValueError, match='other classes'):
+        check_checkpoint_classes(with_classes(trained),
+                                 ('disc', 'box', 'cross'), 'c.pth', 'x')
+
+
+@pytest.mark.parametrize('checkpoint', [
+    dict(state_dict={}), dict(state_dict={}, meta=dict()),
+    dict(state_dict={}, meta=dict(dataset_meta=dict()))
+])
+def test_a_checkpoint_without_classes_cannot_be_checked(checkpoint):
+    assert not check_checkpoint_classes(checkpoint, ('a', 'b'), 'c.pth', 'x')

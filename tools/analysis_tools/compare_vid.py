@@ -13,6 +13,12 @@ training (run the training again for that). ``--degradation KIND`` scores
 only the frames of one degradation kind (e.g. ``blur`` on SynthVID), each
 object keeping the speed split of its whole track.
 
+The dumps are checked as in ``eval_vid.py``: a dump that records another
+annotation file (SHA-256) than ``ann_file`` is refused unless
+``--allow-other-ann-file``, one without the record is scored with a
+warning, and every frame of the file or none must carry a
+``degradation``.
+
 Example::
 
     python tools/analysis_tools/compare_vid.py \\
@@ -35,6 +41,7 @@ from memvid_mm.evaluation.functional.bootstrap import (percentile_interval,
                                                        resampled_scores)
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from eval_vid import add_allow_other_ann_file  # noqa: E402
 from eval_vid import load_dump_frames, load_gt_frames  # noqa: E402
 
 METRICS = ('mAP', 'mAP_fast', 'mAP_medium', 'mAP_slow', 'mAP_degraded',
@@ -66,6 +73,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="score only the frames with this degradation (e.g. 'blur', "
         "or 'none' for the clean ones)")
     parser.add_argument('--out', help='also write the report (Markdown) here')
+    add_allow_other_ann_file(parser)
     args = parser.parse_args(argv)
     if args.names is not None and len(args.names) != 1 + len(args.models):
         parser.error(f'--names needs {1 + len(args.models)} names (the '
@@ -75,11 +83,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def load_frames(dump: str, gt_frames: List[dict],
-                class_names: Sequence[str]) -> List[dict]:
-    """Frame records of one dump; every error is a ValueError naming it."""
+def load_frames(dump: str,
+                gt_frames: List[dict],
+                class_names: Sequence[str],
+                ann_file: str,
+                allow_other_ann_file: bool = False) -> List[dict]:
+    """Frame records of one dump; every error is a ValueError naming it.
+
+    See ``eval_vid.load_dump_frames`` for the arguments.
+    """
     try:
-        return load_dump_frames(dump, gt_frames, class_names)
+        return load_dump_frames(dump, gt_frames, class_names, ann_file,
+                                allow_other_ann_file)
     except TypeError as error:  # the message names the dump
         raise ValueError(str(error)) from None
 
@@ -142,7 +157,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     names = args.names or [args.base, *args.models]
     class_names, gt_frames = load_gt_frames(args.ann_file, args.classes)
     frames = [
-        load_frames(dump, gt_frames, class_names)
+        load_frames(dump, gt_frames, class_names, args.ann_file,
+                    args.allow_other_ann_file)
         for dump in (args.base, *args.models)
     ]
     with_degradation = has_degradation(frames[0])

@@ -18,11 +18,24 @@ model's dataset (``DumpVIDResults`` writes them) must agree with these,
 else per-class AP would go to the wrong classes; older dumps without
 names are read as before. When a frame of the file has a ``degradation``
 other than ``'none'`` (SynthVID), ``mAP_clean`` and ``mAP_degraded`` are
-reported too, as in ``tools/test.py`` and ``compare_vid.py``.
+reported too, as in ``tools/test.py`` and ``compare_vid.py``; as there,
+every frame of the file or none must carry a ``degradation`` (a frame
+without one is neither clean nor degraded).
+
+A dump that records the annotation file it was made with
+(``DumpVIDResults``' ``ann_file``, which ``tools/test.py --out`` sets) is
+refused when the SHA-256 of the file given here differs, naming both
+paths: another data set may have the same file names and image ids, and
+its frames would be scored against the wrong boxes.
+``--allow-other-ann-file`` scores it anyway (annotations edited on
+purpose) and warns. A dump without the record (older dumps) is scored
+with a warning: only its image ids, video / frame ids and (where dumped)
+``img_path`` against the file names are checked against the file.
 """
 import argparse
 import json
 import pickle
+import warnings
 from typing import List, Optional, Sequence, Tuple
 
 from mmdet.registry import DATASETS
@@ -31,9 +44,10 @@ from mmengine.fileio import load
 from memvid_mm.datasets import load_coco_vid
 # importing memvid_mm registers its components (ImagenetVIDDataset)
 from memvid_mm.evaluation.functional import (attach_ground_truth,
-                                             check_dump_frames,
+                                             check_degradation_values,
+                                             check_dump_frames, dump_ann_file,
                                              dump_class_names,
-                                             evaluate_vid_frames,
+                                             evaluate_vid_frames, file_sha256,
                                              has_degradation, instances_to_gt)
 
 #: What unpickling a truncated or foreign file raises.
@@ -68,7 +82,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'is far slower on the full ImageNet VID val)')
     parser.add_argument(
         '--out', help='also write the metrics to this JSON file')
+    add_allow_other_ann_file(parser)
     return parser.parse_args(argv)
+
+
+def add_allow_other_ann_file(parser: argparse.ArgumentParser) -> None:
+    """Add ``--allow-other-ann-file`` (shared with ``compare_vid.py``)."""
+    parser.add_argument(
+        '--allow-other-ann-file',
+        action='store_true',
+        help='score a dump that was made with another annotation file (its '
+        'recorded SHA-256 differs from this one), e.g. after editing the '
+        'annotations on purpose; a warning says the check was overridden')
 
 
 def category_names(ann_file: str) -> List[str]:
@@ -112,8 +137,14 @@ def load_gt_frames(
     Returns:
         tuple[list[str], list[dict]]: The class names and one dict per
         frame with ``img_id``, ``video_id``, ``frame_id``, ``file_name``,
-        ``degradation`` (``'none'`` unless the file says otherwise) and the
-        ``gt_*`` arrays.
+        the ``gt_*`` arrays and, when the file gives every frame one,
+        ``degradation``.
+
+    Raises:
+        ValueError: If the file has no categories, the dataset type is not
+            registered, a class is no category of the file, or only some
+            frames carry a ``degradation`` value (absent or null), as the
+            test-time metric refuses; names the file and the frames.
     """
     if classes is None:  # every category, sorted by id
         classes = category_names(ann_file)
@@ -144,10 +175,13 @@ def load_gt_frames(
                 img_id=img['img_id'],
                 video_id=video['video_id'],
                 frame_id=img['frame_id'],
-                file_name=img['file_name'],
-                degradation=img.get('degradation', 'none'))
+                file_name=img['file_name'])
+            # absent or null: no value (the metric reads metainfo as None)
+            if img.get('degradation') is not None:
+                frame['degradation'] = img['degradation']
             frame.update(instances_to_gt(img['instances']))
             frames.append(frame)
+    check_degradation_values(frames, ann_file)
     return list(classes), frames
 
 
@@ -184,8 +218,60 @@ def check_dump_classes(entries: Sequence[dict],
             'the dump')
 
 
-def load_dump_frames(dump: str, gt_frames: Sequence[dict],
-                     classes: Sequence[str]) -> List[dict]:
+def check_dump_ann_file(entries: Sequence[dict],
+                        ann_file: str,
+                        allow_other: bool = False,
+                        dump: str = 'the dump') -> None:
+    """Check that the dump was made with (a copy of) ``ann_file``.
+
+    The file's content is compared (SHA-256), not its path: a copy at
+    another path passes, another file with the same frame names does not.
+
+    Args:
+        entries (Sequence[dict]): Validated dump entries.
+        ann_file (str): The annotation file the dump is scored with.
+        allow_other (bool): Warn instead of raising when the recorded
+            SHA-256 differs (``--allow-other-ann-file``). Defaults to
+            False.
+        dump (str): The dump's name for the warnings. Defaults to
+            ``'the dump'``.
+
+    Raises:
+        ValueError: Naming both paths, if the dump records an annotation
+            file of other content and ``allow_other`` is False, or its
+            record is malformed.
+    """
+    recorded = dump_ann_file(entries)
+    if recorded is None:
+        warnings.warn(
+            f'{dump} records no annotation file (an older dump, or '
+            'DumpVIDResults without ann_file): could not check that it was '
+            f'made with {ann_file}; only its img_id, video_id and frame_id '
+            '(and its img_path, where dumped, against the file names) are '
+            'checked')
+        return
+    sha256 = file_sha256(ann_file)
+    if sha256 == recorded['sha256']:
+        return
+    what = (f'made with the annotation file {recorded["path"]} (SHA-256 '
+            f'{recorded["sha256"][:12]}...) but scored with {ann_file} '
+            f'(SHA-256 {sha256[:12]}...), whose content differs')
+    if allow_other:
+        warnings.warn(f'{dump} was {what}; scored anyway, as '
+                      '--allow-other-ann-file overrides the check')
+        return
+    raise ValueError(
+        f'the dump was {what}: the frames may be another data set\'s with '
+        'the same file names and ids, scored against the wrong boxes. Score '
+        'it with the annotation file it was made with, or pass '
+        '--allow-other-ann-file if the annotations were changed on purpose')
+
+
+def load_dump_frames(dump: str,
+                     gt_frames: Sequence[dict],
+                     classes: Sequence[str],
+                     ann_file: str,
+                     allow_other_ann_file: bool = False) -> List[dict]:
     """Frame records (predictions + GT) of a ``DumpVIDResults`` pickle.
 
     Args:
@@ -194,19 +280,26 @@ def load_dump_frames(dump: str, gt_frames: Sequence[dict],
         classes (Sequence[str]): The C class names in label order; every
             label must lie in ``[0, C)``, and a dump that carries class
             names must carry these.
+        ann_file (str): The annotation file of ``gt_frames``; a dump that
+            records its annotation file must record this content (see
+            :func:`check_dump_ann_file`).
+        allow_other_ann_file (bool): Only warn when the dump records
+            another annotation file. Defaults to False.
 
     Returns:
         list[dict]: Frame records sorted by ``img_id``.
 
     Raises:
         TypeError: If the pickle is not a list of dicts.
-        ValueError: If it cannot be unpickled, is malformed, does not cover
-            the annotated frames exactly, holds a label outside ``[0, C)``
-            or other class names. Both name the file.
+        ValueError: If it cannot be unpickled, is malformed, was made with
+            another annotation file, does not cover the annotated frames
+            exactly, holds a label outside ``[0, C)`` or other class
+            names. Both name the file.
     """
     entries = read_dump(dump)
     try:
         check_dump_frames(entries)
+        check_dump_ann_file(entries, ann_file, allow_other_ann_file, dump)
         check_dump_classes(entries, classes)
         frames = attach_ground_truth(entries, gt_frames)
     except TypeError as error:
@@ -227,7 +320,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     classes, gt_frames = load_gt_frames(args.ann_file, args.classes,
                                         args.dataset_type)
-    frames = load_dump_frames(args.dump, gt_frames, classes)
+    frames = load_dump_frames(args.dump, gt_frames, classes, args.ann_file,
+                              args.allow_other_ann_file)
     metrics, report = evaluate_vid_frames(
         frames,
         class_names=classes,

@@ -28,6 +28,8 @@ import json
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
+import cv2
+import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -36,9 +38,8 @@ from torch import Tensor, nn
 
 from memvid_mm.datasets import (SceneMotion, load_synthvid_settings,
                                 render_split)
-from memvid_mm.evaluation import append_dump_metric
-from memvid_mm.utils import (allow_full_checkpoint_loading,
-                             load_fitting_checkpoint)
+from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
+from memvid_mm.utils import allow_full_checkpoint_loading, load_test_checkpoint
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -162,17 +163,71 @@ def tested_data_root(cfg: Config, data_root: Optional[str]) -> str:
     return tested
 
 
+#: Largest mean absolute difference (0-255) between a re-rendered frame and
+#: its JPEG (quality 90) on disk, both smoothed by a Gaussian of sigma 3
+#: pixels first (JPEG's error on a noisy frame is mostly high-frequency).
+#: On the 640 val frames of 16 videos of a ``make demo BLUR=motion`` root:
+#: 0.28-1.07 with its own settings, 3.86-131 with another seed.
+MAX_RENDER_DIFFERENCE = 2.5
+
+
+def check_rendered_frame(data_root: str, name: str, frame_id: int,
+                         rendered: np.ndarray) -> None:
+    """Error if a re-rendered frame is not the one on disk.
+
+    ``synthvid.json`` says how the frames were made; a root whose settings
+    were edited or copied from another root would re-render other videos,
+    and the tool would test with their flow.
+
+    Args:
+        data_root (str): The SynthVID root.
+        name (str): The video (``SynthVID_val_00000000``).
+        frame_id (int): The frame.
+        rendered (np.ndarray): The re-rendered frame, (H, W, 3) uint8 BGR.
+
+    Raises:
+        ValueError: Naming the frame, when it cannot be read or differs.
+    """
+    path = osp.join(data_root, 'Data', 'VID', 'val', name,
+                    f'{frame_id:06d}.JPEG')
+    on_disk = cv2.imread(path, cv2.IMREAD_COLOR)
+    if on_disk is None:
+        raise ValueError(f'{path}: cannot be read, so the re-rendered video '
+                         f'cannot be checked against it')
+    if on_disk.shape != rendered.shape:
+        raise ValueError(f'{path} is {on_disk.shape[1]}x{on_disk.shape[0]}, '
+                         f'but {data_root}/synthvid.json renders it at '
+                         f'{rendered.shape[1]}x{rendered.shape[0]}')
+    smoothed = [
+        cv2.GaussianBlur(image.astype(np.float32), (0, 0), 3)
+        for image in (on_disk, rendered)
+    ]
+    difference = float(np.abs(smoothed[0] - smoothed[1]).mean())
+    if difference > MAX_RENDER_DIFFERENCE:
+        raise ValueError(
+            f'{path} is not the frame {data_root}/synthvid.json renders '
+            f'(mean difference {difference:.1f} of 255, smoothed): were the '
+            f'settings edited, or taken from another root? Its true flow '
+            f'would be another video\'s')
+
+
 def load_motions(data_root: str) -> Tuple[Dict[str, SceneMotion], tuple]:
-    """Re-render SynthVID val from its settings; per video its geometry."""
+    """Re-render SynthVID val from its settings; per video its geometry.
+
+    Each video's re-rendered first and last frames must be those on disk
+    (:func:`check_rendered_frame`).
+    """
     settings = load_synthvid_settings(data_root)
     size = (settings['width'], settings['height'])
     videos = render_split('val', settings['num_val_videos'],
                           settings['num_frames'], *size, settings['seed'],
                           settings['blur'], settings['degradations'])
-    motions = {
-        f'SynthVID_val_{index:08d}': video[3]
-        for index, video in enumerate(videos)
-    }
+    motions = {}
+    for index, (frames, _, _, motion) in enumerate(videos):
+        name = f'SynthVID_val_{index:08d}'
+        for frame_id in (0, len(frames) - 1):
+            check_rendered_frame(data_root, name, frame_id, frames[frame_id])
+        motions[name] = motion
     return motions, size
 
 
@@ -207,11 +262,13 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     cfg.work_dir = args.work_dir
     cfg.load_from = None  # loaded below, strictly
     if args.out is not None:
-        cfg.test_evaluator = append_dump_metric(cfg.test_evaluator, args.out)
+        cfg.test_evaluator = append_dump_metric(
+            cfg.test_evaluator, args.out,
+            dataset_ann_file(cfg.test_dataloader.dataset))
     motions, size = load_motions(tested_data_root(cfg, args.data_root))
     runner = Runner.from_cfg(cfg)
     # the checkpoint, FlowNet included, must fit; its FlowNet is then ...
-    load_fitting_checkpoint(runner, args.checkpoint)
+    load_test_checkpoint(runner, args.checkpoint)
     true_flow = TrueFlow(motions, size)
     install_true_flow(runner.model, true_flow)  # ... replaced
     metrics = runner.test()

@@ -14,15 +14,22 @@ A *frame record* is a dict with
   subset of frames keeps the speed of every object).
 
 ``DumpVIDResults`` pickles records without the ground truth, which is
-exactly the dump format of docs/design.md.
+exactly the dump format of docs/design.md, plus two optional keys that
+every entry shares (one object, pickled once): ``classes``, the class
+names in label order (:func:`dump_class_names`), and ``ann_file``,
+``{'path': str, 'sha256': str}`` of the annotation file the dump was made
+with (:func:`dump_ann_file`).
 """
 import contextlib
+import hashlib
 import io
 import os.path as osp
+import re
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine import fileio
 from mmengine.logging import print_log
 
 from .coco_ap import coco_box_ap50
@@ -301,6 +308,42 @@ def _coco_ap50_pycocotools(frames: Sequence[dict], num_classes: int,
     return float(precision[valid].mean()) if valid.any() else float('nan')
 
 
+def check_degradation_values(frames: Sequence[dict],
+                             source: Optional[str] = None) -> bool:
+    """Check that every frame or none carries a ``degradation`` value.
+
+    A frame whose ``degradation`` is absent or None carries none. The rule
+    of the test-time metric (:func:`degradation_subsets`), which the
+    offline tools apply to the annotation file too: a frame without a
+    value must not count as clean (nor as degraded).
+
+    Args:
+        frames (Sequence[dict]): Frame records (or GT frames), each with
+            ``img_id`` and optionally ``file_name``.
+        source (str, optional): What the frames come from (e.g. the
+            annotation file), put in front of the message. Defaults to
+            None.
+
+    Returns:
+        bool: True if every frame carries a value, False if none does.
+
+    Raises:
+        ValueError: If only some frames carry one; names how many lack it
+            and the first few of them.
+    """
+    lacking = [frame for frame in frames if frame.get('degradation') is None]
+    if not lacking or len(lacking) == len(frames):
+        return not lacking
+    examples = ', '.join(
+        f'img_id {frame.get("img_id")!r}' +
+        (f' ({frame["file_name"]})' if 'file_name' in frame else '')
+        for frame in lacking[:3])
+    prefix = '' if source is None else f'{source}: '
+    raise ValueError(f'{prefix}{len(lacking)} of {len(frames)} frames carry '
+                     f'no degradation value, e.g. {examples}; all or none '
+                     'must')
+
+
 def degradation_subsets(frames: Sequence[dict]) -> Dict[str, List[dict]]:
     """Split frames into ``clean`` / ``degraded`` by their ``degradation``.
 
@@ -311,14 +354,14 @@ def degradation_subsets(frames: Sequence[dict]) -> Dict[str, List[dict]]:
         dict[str, list[dict]]: ``{}`` when no frame carries a degradation,
         else ``clean`` (``degradation == 'none'``) and ``degraded`` (any
         other value).
+
+    Raises:
+        ValueError: If only some frames carry a degradation value (see
+            :func:`check_degradation_values`).
     """
-    values = [frame.get('degradation') for frame in frames]
-    missing = sum(value is None for value in values)
-    if missing == len(values):
+    if not check_degradation_values(frames):
         return {}
-    if missing:
-        raise ValueError(f'{missing} of {len(values)} frames carry no '
-                         'degradation value; all or none must')
+    values = [frame['degradation'] for frame in frames]
     return dict(
         clean=[f for f, v in zip(frames, values) if v == CLEAN_DEGRADATION],
         degraded=[f for f, v in zip(frames, values) if v != CLEAN_DEGRADATION])
@@ -517,6 +560,59 @@ def dump_class_names(entries: Sequence[dict]) -> Optional[List[str]]:
     return list(first)
 
 
+def file_sha256(path: str) -> str:
+    """The SHA-256 hex digest of a file's bytes.
+
+    Args:
+        path (str): Path (or URI, read through mmengine's file backends).
+
+    Returns:
+        str: 64 lowercase hex digits.
+    """
+    digest = hashlib.sha256()
+    with fileio.get_local_path(path) as local_path:
+        with open(local_path, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 20), b''):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def dump_ann_file(entries: Sequence[dict]) -> Optional[dict]:
+    """The annotation file a ``DumpVIDResults`` pickle was made with.
+
+    Args:
+        entries (Sequence[dict]): Validated dump entries.
+
+    Returns:
+        dict | None: ``{'path': str, 'sha256': str}`` (the file's path as
+        the test saw it and the SHA-256 of its bytes); None for a dump
+        that records none (older dumps, or ``DumpVIDResults`` without
+        ``ann_file``).
+
+    Raises:
+        ValueError: If only some entries carry ``ann_file``, the entries
+            disagree, or it is not such a dict.
+    """
+    values = [entry.get('ann_file') for entry in entries]
+    present = [value for value in values if value is not None]
+    if not present:
+        return None
+    first = present[0]
+    if not (isinstance(first, dict) and isinstance(first.get('path'), str)
+            and isinstance(first.get('sha256'), str)
+            and re.fullmatch('[0-9a-f]{64}', first['sha256'])):
+        raise ValueError('the dump\'s "ann_file" must be a dict with the '
+                         'annotation file\'s "path" and "sha256" (64 hex '
+                         f'digits), got {first!r:.200}')
+    for i, value in enumerate(values):
+        if value != first:
+            raise ValueError(
+                f'dump entry {i} (img_id={entries[i]["img_id"]!r}) has '
+                f'ann_file {value!r:.200}, but another entry has '
+                f'{first!r:.200}; every entry must carry the same record')
+    return dict(path=first['path'], sha256=first['sha256'])
+
+
 def _slashed(path: str) -> str:
     """``path`` normalised, with ``/`` separators and a leading ``/``."""
     return '/' + osp.normpath(path).replace('\\', '/')
@@ -528,7 +624,10 @@ def check_same_image(dump_frame: dict, gt_frame: dict) -> None:
     Frames are joined by ``img_id``; a dump of another annotation file
     whose ids happen to line up would otherwise be scored against the
     wrong boxes. ``img_path`` (data root + prefix + ``file_name``) must
-    end with ``file_name``; frames without either are not compared.
+    end with ``file_name``; frames without either are not compared. Only
+    the names are compared: another data set with the same file names
+    passes, which the dump's ``ann_file`` record (:func:`dump_ann_file`)
+    catches.
 
     Args:
         dump_frame (dict): A validated dump entry.

@@ -16,11 +16,13 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 from mmdet.evaluation.metrics.base_video_metric import BaseVideoMetric
 from mmdet.registry import METRICS
-from mmengine.fileio import dump
+from mmengine.fileio import dump, join_path
 from mmengine.logging import print_log
+from mmengine.utils import is_abs
 
-from ..functional.vid_frames import (evaluate_vid_frames, instances_to_gt,
-                                     merge_frame_records, to_numpy)
+from ..functional.vid_frames import (evaluate_vid_frames, file_sha256,
+                                     instances_to_gt, merge_frame_records,
+                                     to_numpy)
 
 
 def _frames_with_predictions(data_samples: Sequence) -> list:
@@ -184,17 +186,26 @@ class DumpVIDResults(_VIDFrameMetric):
 
     The file holds a list of dicts ``{img_id, video_id, frame_id,
     img_path, bboxes (R, 4) float32 x1y1x2y2, scores (R,) float32, labels
-    (R,) int64, classes}`` sorted by ``img_id``, each frame once (also
-    under DDP). ``classes`` is the dataset's tuple of class names in label
-    order (one shared object, pickled once; absent without
+    (R,) int64, classes, ann_file}`` sorted by ``img_id``, each frame once
+    (also under DDP). ``classes`` is the dataset's tuple of class names in
+    label order (one shared object, pickled once; absent without
     ``dataset_meta`` and in older dumps), so that a re-scoring can check
-    it reads the labels as the model's classes. Re-score it with
-    ``tools/analysis_tools/eval_vid.py``.
+    it reads the labels as the model's classes. ``ann_file`` is
+    ``{'path': str, 'sha256': str}``, the annotation file given as
+    ``ann_file`` and the SHA-256 of its bytes, read when the metric is
+    built (one shared dict, pickled once; absent without ``ann_file`` and
+    in older dumps), so that a re-scoring can check it joins the frames
+    with the ground truth they were tested on: another data set may have
+    the same file names (``tools/test.py --out`` sets it to the test
+    dataset's file). Re-score it with ``tools/analysis_tools/eval_vid.py``.
 
     Args:
         out_file_path (str): Output path, ending in ``.pkl`` / ``.pickle``.
         collect_device (str): Device to gather results on. Defaults to
             ``'cpu'``.
+        ann_file (str, optional): The annotation file of the tested
+            dataset, as the dataset reads it (``data_root`` joined, see
+            :func:`dataset_ann_file`). Defaults to None (not recorded).
     """
 
     default_prefix: Optional[str] = 'vid'
@@ -202,12 +213,19 @@ class DumpVIDResults(_VIDFrameMetric):
 
     def __init__(self,
                  out_file_path: str,
-                 collect_device: str = 'cpu') -> None:
+                 collect_device: str = 'cpu',
+                 ann_file: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device)
         if not str(out_file_path).endswith(('.pkl', '.pickle')):
             raise ValueError('out_file_path must end with .pkl or .pickle, '
                              f'got {out_file_path!r}')
         self.out_file_path = out_file_path
+        self.ann_file = None
+        if ann_file is not None:
+            if not isinstance(ann_file, str) or not ann_file:
+                raise ValueError('ann_file must be the path of the '
+                                 f'annotation file, got {ann_file!r}')
+            self.ann_file = dict(path=ann_file, sha256=file_sha256(ann_file))
 
     def compute_metrics(self, results: List[dict]) -> dict:
         """Write the merged frame records; reports no metric.
@@ -223,6 +241,8 @@ class DumpVIDResults(_VIDFrameMetric):
         if classes is not None:
             classes = tuple(str(name) for name in classes)
             frames = [dict(frame, classes=classes) for frame in frames]
+        if self.ann_file is not None:
+            frames = [dict(frame, ann_file=self.ann_file) for frame in frames]
         dump(frames, self.out_file_path)
         print_log(
             f'{len(frames)} frames dumped to {self.out_file_path}',
@@ -230,8 +250,31 @@ class DumpVIDResults(_VIDFrameMetric):
         return {}
 
 
+def dataset_ann_file(dataset: dict) -> Optional[str]:
+    """The annotation file a dataset config reads, as mmengine joins it.
+
+    ``BaseDataset`` joins a relative ``ann_file`` to ``data_root``.
+
+    Args:
+        dataset (dict): A dataset config (e.g.
+            ``cfg.test_dataloader.dataset``).
+
+    Returns:
+        str | None: The path; None when the config has no ``ann_file``
+        (e.g. a dataset wrapper such as ``ConcatDataset``).
+    """
+    ann_file = dataset.get('ann_file')
+    if not ann_file:
+        return None
+    data_root = dataset.get('data_root')
+    if not is_abs(ann_file) and data_root:
+        ann_file = join_path(data_root, ann_file)
+    return ann_file
+
+
 def append_dump_metric(evaluator: Union[dict, list],
-                       out_file: str) -> Union[dict, list]:
+                       out_file: str,
+                       ann_file: Optional[str] = None) -> Union[dict, list]:
     """Make an evaluator config dump the predictions to ``out_file``.
 
     What ``tools/test.py --out`` and the other test tools do to the
@@ -244,6 +287,9 @@ def append_dump_metric(evaluator: Union[dict, list],
         evaluator (dict | list): An evaluator config: one metric config, a
             list of them, or an evaluator dict with ``metrics``.
         out_file (str): The pickle to write, ``.pkl`` or ``.pickle``.
+        ann_file (str, optional): The tested annotation file, recorded in
+            the dump (``DumpVIDResults``' ``ann_file``; see
+            :func:`dataset_ann_file`). Defaults to None (not recorded).
 
     Returns:
         dict | list: The evaluator config whose only dump is ``out_file``
@@ -253,6 +299,8 @@ def append_dump_metric(evaluator: Union[dict, list],
         raise ValueError(f'the dump must be a .pkl or .pickle file, got '
                          f'{out_file!r}')
     dump_metric = dict(type='DumpVIDResults', out_file_path=out_file)
+    if ann_file is not None:
+        dump_metric['ann_file'] = ann_file
 
     def others(metrics):
         return [m for m in metrics if m.get('type') != 'DumpVIDResults']

@@ -59,7 +59,9 @@ def check_strides(strides: Sequence[int]) -> tuple:
     """Validate ClockNet strides and return them as a tuple of ints.
 
     Args:
-        strides (Sequence[int]): One positive stride per memory.
+        strides (Sequence[int]): One positive stride per memory, no two
+            alike (two memories of one stride would hold the same features
+            at twice the cost).
 
     Returns:
         tuple[int]: The strides.
@@ -67,9 +69,15 @@ def check_strides(strides: Sequence[int]) -> tuple:
     if isinstance(strides, int) or len(strides) == 0:
         raise ValueError('strides must be a non-empty sequence of positive '
                          f'ints, got {strides!r}')
+    if any(isinstance(s, bool) for s in strides):
+        raise ValueError(f'strides must be positive ints, got {strides!r}')
     out = tuple(int(s) for s in strides)
     if any(s < 1 or s != s0 for s, s0 in zip(out, strides)):
         raise ValueError(f'strides must be positive ints, got {strides!r}')
+    if len(set(out)) != len(out):
+        raise ValueError(f'strides must differ from each other (memories of '
+                         f'one stride hold the same features), got '
+                         f'{strides!r}')
     return out
 
 
@@ -281,6 +289,9 @@ class ClockNetAggregator(BaseModule):
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.strides = check_strides(strides)
+        if not isinstance(share_memnet, bool):
+            raise TypeError(f'share_memnet must be a bool, got '
+                            f'{share_memnet!r}')
         if memnet is None:
             memnet = dict(
                 type='MemNetAggregator', in_channels=1024, mode='average')

@@ -17,6 +17,7 @@ def check_clip_inputs(inputs: Tensor,
     """Check that ``inputs`` (N, T, 3, H, W) matches the N samples of T.
 
     Raises:
+        TypeError: If a sample is not a :obj:`TrackDataSample`.
         ValueError: If ``inputs`` is not 5-D with 3 channels, the sample
             counts differ, or a frame's ``img_shape`` metainfo is larger
             than H x W (the boxes would be clipped to an image the model
@@ -31,6 +32,11 @@ def check_clip_inputs(inputs: Tensor,
         raise ValueError(f'inputs hold {num_clips} clips but '
                          f'{len(data_samples)} data samples were given')
     for sample in data_samples:
+        if not isinstance(sample, TrackDataSample):
+            raise TypeError(
+                f'video detectors take one TrackDataSample per clip (its '
+                f'frames in video_data_samples; PackTrackInputs makes them), '
+                f'got {type(sample).__name__}')
         if len(sample) != num_frames:
             raise ValueError(f'inputs hold {num_frames} frames per clip but '
                              f'a TrackDataSample holds {len(sample)}')

@@ -156,8 +156,11 @@ class MemoryRFCN(BaseDetector):
         if unknown:
             raise ValueError(f'unknown MemoryRFCN test_cfg keys: '
                              f'{sorted(unknown)}')
-        self.test_cfg = dict(
-            concurrent_flow=bool(test_cfg.get('concurrent_flow', False)))
+        concurrent_flow = test_cfg.get('concurrent_flow', False)
+        if not isinstance(concurrent_flow, bool):
+            raise TypeError(f'test_cfg.concurrent_flow must be a bool, got '
+                            f'{concurrent_flow!r}')
+        self.test_cfg = dict(concurrent_flow=concurrent_flow)
         # Draws the evidence dropout. Seeded with torch's seed, which the
         # runner sets from ``randomness.seed`` before it builds the model
         # (the same on every rank unless ``diff_rank_seed``), so that a
@@ -577,6 +580,8 @@ class MemoryRFCN(BaseDetector):
         :meth:`loss`'s.
 
         Raises:
+            TypeError: When ``image`` is not of the weights' dtype (e.g.
+                uint8 frames not normalised by the data preprocessor).
             ValueError: When ``image`` is not one frame (1, 3, H, W), or
                 when FlowNet gave a flow with a NaN or an infinity
                 (checked after the head, see
@@ -588,6 +593,12 @@ class MemoryRFCN(BaseDetector):
             raise ValueError(
                 f'video {video_id}: frame {frame_id}: online prediction '
                 f'takes one frame (1, 3, H, W), got {tuple(image.shape)}')
+        weight_dtype = next(self.parameters()).dtype
+        if image.dtype != weight_dtype:
+            raise TypeError(
+                f'video {video_id}: frame {frame_id}: the frame is '
+                f'{image.dtype}, the model\'s weights {weight_dtype}; pass '
+                f'frames through the model\'s data_preprocessor')
         if frame_id is None:
             raise ValueError('online MemoryRFCN needs "frame_id" in the '
                              'frame metainfo (PackTrackInputs meta_keys)')

@@ -31,6 +31,7 @@ Flow units and conventions of :meth:`FlowNetSimple.forward`:
   frame with the result, so ``img_cur`` is that first (key) image and
   ``img_prev`` the second (reference) one.
 """
+import math
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -234,8 +235,8 @@ class FlowNetSimple(BaseModule):
             raise ValueError('zero_init_flow=True would overwrite the '
                              'weights of init_cfg; use one or the other')
         self.zero_init_flow = zero_init_flow
-        if not img_scale_factor > 0:
-            raise ValueError('img_scale_factor must be > 0, got '
+        if not (img_scale_factor > 0 and math.isfinite(img_scale_factor)):
+            raise ValueError('img_scale_factor must be finite and > 0, got '
                              f'{img_scale_factor}')
         self.img_scale_factor = float(img_scale_factor)
         if img_contrast_std is not None and not img_contrast_std > 0:

@@ -78,6 +78,12 @@ def test_degradation_subsets():
     assert degradation_subsets([record(1), record(2)]) == {}
     with pytest.raises(ValueError, match='all or none'):
         degradation_subsets([record(1, degradation='none'), record(2)])
+    # null is no value either (the metric reads absent metainfo as None)
+    with pytest.raises(ValueError,
+                       match=r'1 of 2 frames .* e\.g\. img_id 2; all or'):
+        degradation_subsets(
+            [record(1, degradation='blur'),
+             record(2, degradation=None)])
 
 
 def test_evaluate_vid_frames_reports_table_and_metrics():

@@ -1,11 +1,14 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """ImagenetVIDMetric / DumpVIDResults on a tiny CocoVID file, and the
 offline ``tools/analysis_tools/eval_vid.py`` round trip."""
+import hashlib
 import importlib.util
 import json
 import math
 import os.path as osp
 import pickle
+import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -18,7 +21,7 @@ from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
 from memvid_mm.evaluation import (DumpVIDResults, ImagenetVIDMetric,
-                                  append_dump_metric)
+                                  append_dump_metric, dataset_ann_file)
 from memvid_mm.evaluation.functional import eval_vid_map, instances_to_gt
 
 CLASSES = ('airplane', 'bicycle', 'bird')
@@ -357,11 +360,13 @@ def load_tool():
     return module
 
 
-def dump(frames, preds, path, extra_steps=(), classes=None):
+def dump(frames, preds, path, extra_steps=(), classes=None, ann_file=None):
     """DumpVIDResults over two simulated ranks (frames interleaved, rank 0
     gathers rank 1's results; ``extra_steps`` arrive again on rank 1).
-    ``classes``: the ``dataset_meta`` classes (None: no dataset_meta)."""
-    rank0, rank1 = DumpVIDResults(path), DumpVIDResults(path)
+    ``classes``: the ``dataset_meta`` classes (None: no dataset_meta);
+    ``ann_file``: DumpVIDResults' argument (None: an older-style dump)."""
+    rank0 = DumpVIDResults(path, ann_file=ann_file)
+    rank1 = DumpVIDResults(path, ann_file=ann_file)
     if classes is not None:
         rank0.dataset_meta = dict(classes=classes)
     steps = image_steps(frames, preds)
@@ -408,11 +413,12 @@ def test_dump_and_offline_rescoring_round_trip(tmp_path, dataset_type,
     preds = predict(frames, np.random.default_rng(11))
     online = run_metric(ImagenetVIDMetric(), image_steps(frames, preds))
     path = str(tmp_path / 'results.pkl')
-    dump(frames, preds, path)
+    dump(frames, preds, path, ann_file=ann_file)
     out = str(tmp_path / 'metrics.json')
     offline = load_tool().main(
         [path, ann_file, '--out', out, '--dataset-type', dataset_type])
     assert_same_metrics({f'vid/{k}': v for k, v in offline.items()}, online)
+    assert 'mAP_clean' not in offline  # no frame carries a degradation
     with open(out) as f:
         assert json.load(f)['mAP'] == pytest.approx(online['vid/mAP'])
 
@@ -502,6 +508,132 @@ def test_offline_rescoring_checks_the_class_order(ann_file, tmp_path):
     tool.main([path, ann_file, '--no-coco', '--classes', *CLASSES[::-1]])
 
 
+def test_dump_records_the_annotation_file(ann_file, tmp_path):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(18))
+    entries = dump(frames, preds, str(tmp_path / 'r.pkl'), ann_file=ann_file)
+    with open(ann_file, 'rb') as f:
+        sha256 = hashlib.sha256(f.read()).hexdigest()
+    assert all(entry['ann_file'] == dict(path=ann_file, sha256=sha256)
+               for entry in entries)
+    # one shared dict: pickled once, not once per frame
+    assert len({id(entry['ann_file']) for entry in entries}) == 1
+    with pytest.raises(FileNotFoundError):
+        DumpVIDResults('r.pkl', ann_file=str(tmp_path / 'missing.json'))
+
+
+def other_data_set(ann_file, path):
+    """An annotation file with the same frames (ids, file names) as
+    ``ann_file`` but other boxes: another data set's."""
+    with open(ann_file) as f:
+        data = json.load(f)
+    for ann in data['annotations']:
+        ann['bbox'] = [ann['bbox'][0] + 40, *ann['bbox'][1:]]
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    return str(path)
+
+
+def test_offline_rescoring_checks_the_annotation_file(ann_file, tmp_path):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(19))
+    path = str(tmp_path / 'results.pkl')
+    dump(frames, preds, path, ann_file=ann_file)
+    other = other_data_set(ann_file, tmp_path / 'other.json')
+    tool = load_tool()
+    with pytest.raises(
+            ValueError,
+            match=f'results.pkl: the dump was made with the annotation file '
+            f'{ann_file} .* but scored with {other} .*whose content differs'
+            '.*--allow-other-ann-file'):
+        tool.main([path, other, '--no-coco'])
+    # the file it was made with, and a copy of it elsewhere: no warning
+    copy = str(tmp_path / 'copy' / 'vid_val.json')
+    shutil.copytree(osp.dirname(ann_file), osp.dirname(copy),
+                    ignore=shutil.ignore_patterns('*.pkl', 'other.json'))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        own = tool.main([path, ann_file, '--no-coco'])
+        assert tool.main([path, copy, '--no-coco']) == own
+    # on purpose: scored against the other boxes, with a warning
+    with pytest.warns(UserWarning,
+                      match=f'results.pkl was made with the annotation file '
+                      f'{ann_file} .*--allow-other-ann-file overrides'):
+        forced = tool.main(
+            [path, other, '--no-coco', '--allow-other-ann-file'])
+    assert forced['mAP'] < own['mAP']
+
+
+def test_offline_rescoring_warns_on_a_dump_without_the_record(
+        ann_file, tmp_path):
+    frames = load_frames(ann_file)
+    preds = predict(frames, np.random.default_rng(20))
+    path = str(tmp_path / 'old.pkl')
+    dump(frames, preds, path)  # as dumps were before the record
+    with pytest.warns(UserWarning,
+                      match='old.pkl records no annotation file .* could not '
+                      f'check that it was made with {ann_file}'):
+        metrics = load_tool().main([path, ann_file, '--no-coco'])
+    assert 0 < metrics['mAP'] < 1
+    # a record on some entries only, or a malformed one, is refused
+    entries = dump(frames, preds, path, ann_file=ann_file)
+    tool = load_tool()
+    for bad, pattern in (([dict(e, ann_file=None) for e in entries[:1]] +
+                          entries[1:], 'dump entry 0 .* has ann_file None'),
+                         ([dict(e, ann_file='x.json') for e in entries],
+                          '"ann_file" must be a dict')):
+        with open(path, 'wb') as f:
+            pickle.dump(bad, f)
+        with pytest.raises(ValueError, match=f'old.pkl: .*{pattern}'):
+            tool.main([path, ann_file, '--no-coco'])
+
+
+def test_offline_rescoring_refuses_frames_without_degradation(tmp_path):
+    """As the test-time metric: all frames or none carry a degradation; a
+    frame without one must not count as clean."""
+    ann_file = str(tmp_path / 'vid_val.json')
+    data = write_annotations(ann_file)
+    for img in data['images']:
+        img['degradation'] = 'blur' if img['video_id'] == 2 else 'none'
+    frames = load_frames(ann_file)  # no degradation: the file has none yet
+    preds = predict(frames, np.random.default_rng(21))
+    path = str(tmp_path / 'results.pkl')
+    dump(frames, preds, path)
+    tool = load_tool()
+    for value in ('drop', None):
+        if value == 'drop':
+            del data['images'][7]['degradation']
+        else:
+            data['images'][7]['degradation'] = None
+        with open(ann_file, 'w') as f:
+            json.dump(data, f)
+        with pytest.raises(
+                ValueError,
+                match=r'vid_val.json: 1 of 11 frames carry no degradation '
+                r'value, e.g. img_id 8 \(val/video_1/000001.JPEG\); all or '
+                'none must'):
+            tool.main([path, ann_file, '--no-coco'])
+
+
+def test_dataset_ann_file_joins_data_root_as_mmengine():
+    assert dataset_ann_file(
+        dict(data_root='data/x/', ann_file='a/v.json')) == 'data/x/a/v.json'
+    assert dataset_ann_file(dict(ann_file='a/v.json')) == 'a/v.json'
+    assert dataset_ann_file(dict(data_root='data/x',
+                                 ann_file='/abs/v.json')) == '/abs/v.json'
+    assert dataset_ann_file(dict(type='ConcatDataset', datasets=[])) is None
+
+
+def test_append_dump_metric_records_the_annotation_file():
+    metric = dict(type='ImagenetVIDMetric')
+    assert append_dump_metric(metric, 'd.pkl', 'data/v.json') == [
+        metric,
+        dict(
+            type='DumpVIDResults', out_file_path='d.pkl',
+            ann_file='data/v.json')
+    ]
+
+
 def test_unreadable_dump_is_named(ann_file, tmp_path):
     frames = load_frames(ann_file)
     preds = predict(frames, np.random.default_rng(16))
@@ -559,7 +691,7 @@ def test_offline_rescoring_reports_degradation_subsets(tmp_path):
         ImagenetVIDMetric(degradation_key='degradation'),
         image_steps(frames, preds))
     path = str(tmp_path / 'results.pkl')
-    dump(frames, preds, path)
+    dump(frames, preds, path, ann_file=ann_file)
     offline = load_tool().main([path, ann_file])
     assert {'mAP_clean', 'mAP_degraded'} <= set(offline)
     assert_same_metrics({f'vid/{k}': v for k, v in offline.items()}, online)
@@ -615,7 +747,7 @@ def test_one_pixel_wide_or_tall_gts_count_as_in_the_devkit(tmp_path):
     online = run_metric(ImagenetVIDMetric(), image_steps(frames, preds))
     assert online['vid/mAP'] == 1.0
     path = str(tmp_path / 'results.pkl')
-    dump(frames, preds, path)
+    dump(frames, preds, path, ann_file=ann_file)
     offline = load_tool().main([path, ann_file])
     assert offline['mAP'] == 1.0
     assert_same_metrics({f'vid/{k}': v for k, v in offline.items()}, online)

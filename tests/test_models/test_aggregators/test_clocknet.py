@@ -108,6 +108,30 @@ def test_memories_are_warped_from_their_anchor_frames():
     assert max(sum(1 for c in calls if c[0] == t) for t in range(1, 10)) <= 3
 
 
+def tagged_flow(img_cur, img_anchor):
+    """A constant flow whose value names its frames: 100 t + anchor."""
+    tag = 100 * img_cur[0, 0, 0, 0] + img_anchor[0, 0, 0, 0]
+    return torch.full((1, 2) + tuple(img_cur.shape[-2:]), float(tag))
+
+
+def test_each_memory_is_warped_with_the_flow_to_its_own_anchor():
+    """Memory k at frame t is warped with flow(I_t, I_anchor_k), not with
+    another memory's flow."""
+    warps = []
+
+    def recording_warp(memory, flow):
+        warps.append(int(flow[0, 0, 0, 0]))
+        return memory
+
+    imgs = [torch.full((1, 3, 8, 8), float(t)) for t in range(10)]
+    features = [torch.randn(1, 2, 2, 2) for _ in range(10)]
+    clocknet_reference(features, imgs, (1, 4, 8), tagged_flow,
+                       lambda k, m, f: (m + f) / 2, recording_warp)
+    assert warps == [
+        100 * t + anchor for t in range(1, 10) for anchor in ANCHORS_1_4_8[t]
+    ]
+
+
 def test_outputs_follow_the_clock_hand_worked():
     """Zero flow, F_t = t, averaging: memories update only on their clock."""
     features = [torch.full((1, 1, 2, 2), float(t)) for t in range(6)]
@@ -287,9 +311,16 @@ def test_default_memnet_and_bad_strides():
     assert clocknet.strides == (1, 4, 8)
     assert clocknet.memnets[0].mode == 'average'
     assert clocknet.memnets[0].in_channels == 1024
-    for bad in ((), (1, 0), (1, 2.5), 4):
-        with pytest.raises(ValueError, match='strides'):
+    for bad in ((), (1, 0), (1, 2.5), 4, (True, 4), ('1', 4)):
+        with pytest.raises(ValueError, match='strides must be'):
             ClockNetAggregator(strides=bad)
+    with pytest.raises(ValueError, match=r'strides must differ from each '
+                       r'other .* got \(1, 4, 4\)'):
+        ClockNetAggregator(strides=(1, 4, 4))
+    # a config's string is truthy: it would share psi without a word
+    with pytest.raises(TypeError, match="share_memnet must be a bool, got "
+                       "'False'"):
+        ClockNetAggregator(share_memnet='False')
 
 
 @pytest.fixture(scope='module')

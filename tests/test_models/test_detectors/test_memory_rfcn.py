@@ -270,7 +270,7 @@ def test_predict_clip_returns_every_frame(memnet_cfg):
         assert len(pred.scores) == len(pred.labels) == len(pred.bboxes)
 
 
-def test_online_equals_clip_and_is_causal(clocknet_cfg):
+def test_online_output_is_causal(clocknet_cfg):
     model = build(clocknet_cfg).eval()
     frames = [frame_data(7, t) for t in range(6)]
     reference = online_scores(model, frames)
@@ -435,6 +435,9 @@ def test_test_cfg_takes_concurrent_flow_only(memnet_cfg):
     cfg.test_cfg = dict(concurent_flow=True)
     with pytest.raises(ValueError, match="test_cfg keys: \\['concurent_flow"):
         build(cfg)
+    cfg.test_cfg = dict(concurrent_flow='false')  # truthy
+    with pytest.raises(TypeError, match='concurrent_flow must be a bool'):
+        build(cfg)
 
 
 def test_concurrent_flow_changes_nothing_on_the_cpu(memnet_cfg):
@@ -500,6 +503,21 @@ def test_wrong_input_shape_raises(memnet_cfg):
     batch = preprocess(model, packed_clips(1, 2), True)
     with pytest.raises(ValueError, match=r'\(N, T, 3, H, W\)'):
         model.loss(batch['inputs'][0], batch['data_samples'])
+    frames = [sample[0] for sample in batch['data_samples']]
+    with pytest.raises(TypeError, match='one TrackDataSample per clip .* '
+                       'got DetDataSample'):
+        model.predict(batch['inputs'], frames)
+
+
+def test_online_frame_of_another_dtype_raises(memnet_cfg):
+    """A frame the data preprocessor did not turn into the weights'
+    dtype (uint8, or float64) is named, not failed on inside a conv."""
+    model = build(memnet_cfg).eval()
+    image, sample = frame_inputs(model, 0)
+    for dtype in (torch.uint8, torch.float64):
+        with pytest.raises(TypeError, match=f'video 3: frame 0: the frame is '
+                           f'{dtype}, the model\'s weights torch.float32'):
+            model.predict_frame(image.to(dtype), sample, MemoryState())
 
 
 def test_aggregator_must_be_a_memory_aggregator(memnet_cfg):
@@ -1075,3 +1093,182 @@ def test_cuda_amp_training_steps(clocknet_cfg, cuda_device):
     assert any(not torch.equal(before, p)
                for before, p in zip(flownet_before,
                                     model.motion.parameters()))
+
+
+def test_loss_pairs_each_memory_with_its_own_frame(memnet_cfg, monkeypatch):
+    """loss_frames='all' with N = 2, T = 3: the memory row given to the
+    head for a frame is that clip's M_t at that position (clip-major, as
+    the samples)."""
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='all')
+    model = perturb_aggregator(build(cfg).eval(), seed=5)
+    batch = preprocess(model, packed_clips(2, 3), True)
+    seen = {}
+
+    def head_loss(feats, samples):
+        seen.update(memory=feats[0], samples=list(samples))
+        return {}
+
+    monkeypatch.setattr(model.detector, '_head_loss', head_loss)
+    with torch.no_grad():
+        model.loss(batch['inputs'], batch['data_samples'])
+        expected = model._clip_memories(batch['inputs'], [True] * 3, 1,
+                                        [0, 1, 2])
+    assert len(seen['samples']) == seen['memory'].shape[0] == 6
+    for row, sample in enumerate(seen['samples']):
+        clip, position = divmod(sample.img_id, 1000)
+        assert torch.equal(seen['memory'][row], expected[position][clip]), \
+            (row, clip, position)
+    # the rows of one position differ between the clips, so a time-major
+    # order would be caught
+    assert not torch.allclose(expected[1][0], expected[1][1])
+
+
+class ScriptedDraws:
+    """A ``random.Random`` stand-in whose ``random()`` gives set values."""
+
+    def __init__(self, values):
+        self.values = iter(values)
+
+    def random(self):
+        return next(self.values)
+
+
+def test_evidence_keep_mask_drops_at_the_configured_rate():
+    """A frame keeps its evidence when the draw is >= drop_prob."""
+    assert evidence_keep_mask(4, 0.8, ScriptedDraws([0.79, 0.8, 0.81])) == [
+        True, False, True, True
+    ]
+    rng = random.Random(0)
+    kept = [
+        keep for _ in range(2000)
+        for keep in evidence_keep_mask(6, 0.8, rng)[1:]
+    ]
+    assert abs(sum(kept) / len(kept) - 0.2) < 0.02
+
+
+def test_loss_keeps_the_frames_the_configured_draws_keep(
+        memnet_cfg, monkeypatch):
+    """train_cfg's evidence_drop_prob decides, with the model's draws,
+    which clip positions' features are extracted."""
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.8, loss_frames='last')
+    model = build(cfg)
+    model.rng = ScriptedDraws([0.79, 0.8, 0.81])
+    seen = []
+    original = model.extract_feat
+    monkeypatch.setattr(model, 'extract_feat',
+                        lambda x: seen.append(x.shape[0]) or original(x))
+    model.loss(**preprocess(model, packed_clips(2, 4), True))
+    # positions 0, 2 and 3 keep evidence, of 2 clips each
+    assert seen == [6]
+
+
+def test_gradients_reach_every_frames_features(memnet_cfg, monkeypatch):
+    """Back-propagation through time reaches the backbone's features of
+    the earlier frames, not only their images through FlowNet."""
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='last')
+    model = build(cfg).train()
+    feats = []
+    original = model.extract_feat
+
+    def retained(images):
+        out = original(images)
+        out.retain_grad()
+        feats.append(out)
+        return out
+
+    monkeypatch.setattr(model, 'extract_feat', retained)
+    losses = model.loss(**preprocess(model, packed_clips(1, 3), True))
+    sum(v for k, v in losses.items()
+        if 'loss' in k and not isinstance(v, list)).backward()
+    assert len(feats) == 1 and feats[0].shape[0] == 3
+    per_frame = feats[0].grad.abs().sum(dim=(1, 2, 3))  # [T]
+    assert (per_frame > 0).all(), per_frame
+
+
+def test_clip_clocks_run_at_the_clip_stride(clocknet_cfg):
+    """Position t of a clip of stride 4 is frame 4 t of the ClockNet
+    schedule: the stride-4 memory takes evidence at every position, the
+    stride-8 one at position 2 (frame 8)."""
+    model = build(clocknet_cfg).eval()
+    inputs = preprocess(model, packed_clips(1, 3), False)['inputs']
+    with torch.no_grad():
+        clip = model._clip_memories(inputs, [True] * 3, 4, [2])[2]
+        feats = [model.extract_feat(inputs[:, t]) for t in range(3)]
+
+        def online(step):
+            state = MemoryState()
+            for t in range(3):
+                memory = model.memory_step(state, inputs[:, t], feats[t],
+                                           'v', t, step * t)
+            return memory, state.anchor_frame_ids
+
+        strided, anchors = online(4)
+        consecutive, consecutive_anchors = online(1)
+    assert anchors == [2, 2, 2]
+    assert consecutive_anchors == [2, 0, 0]
+    assert torch.allclose(clip, strided, atol=1e-5)
+    assert not torch.allclose(clip, consecutive, atol=1e-3)
+
+
+def test_tensor_mode_is_the_head_on_the_last_memory(clocknet_cfg):
+    """mode='tensor' gives the head's outputs on M_t of the clip's last
+    frame, as the online recurrence computes it."""
+    model = build(clocknet_cfg).eval()
+    batch = preprocess(model, packed_clips(1, 4), False)
+    inputs, samples = batch['inputs'], batch['data_samples']
+    with torch.no_grad():
+        outs = model(inputs, samples, mode='tensor')
+        state = MemoryState()
+        for t in range(4):
+            memory = model.memory_step(state, inputs[:, t],
+                                       model.extract_feat(inputs[:, t]),
+                                       'v', t)
+        expected = model.detector._head_forward((memory, ),
+                                                [samples[0][3]])
+        first = model.detector._head_forward(
+            (model.extract_feat(inputs[:, 0]), ), [samples[0][3]])
+
+    def flat(x):
+        if isinstance(x, torch.Tensor):
+            return [x]
+        return [t for item in x for t in flat(item)]
+
+    got, want, other = flat(outs), flat(expected), flat(first)
+    assert len(got) == len(want) > 0
+    for a, b in zip(got, want):
+        assert torch.allclose(a, b, atol=1e-4)
+    assert any(not torch.allclose(a, b, atol=1e-3)
+               for a, b in zip(got, other))
+
+
+def test_each_memory_is_warped_with_the_flow_to_its_own_anchor(
+        clocknet_cfg, monkeypatch):
+    """memory_step warps memory k of strides (1, 4, 8) at frame t with
+    flow(I_t, I_anchor_k): memories that share no anchor share no flow."""
+    model = build(clocknet_cfg).eval()
+
+    def tagged_flow(img_cur, img_anchor):
+        tag = 100 * img_cur[0, 0, 0, 0] + img_anchor[0, 0, 0, 0]
+        return torch.full((1, 2) + tuple(img_cur.shape[-2:]), float(tag))
+
+    warps = []
+
+    def recording_warp(memory, flow, check_finite=True):
+        warps.append(int(flow[0, 0, 0, 0]))
+        return memory
+
+    monkeypatch.setattr(model.motion, 'forward', tagged_flow)
+    monkeypatch.setattr(model.warp, 'forward', recording_warp)
+    state = MemoryState()
+    with torch.no_grad():
+        for t in range(10):
+            model.memory_step(state, torch.full((1, 3, 8, 8), float(t)),
+                              torch.randn(1, 64, 2, 2), 'v', t)
+    # anchors at frame t: t - 1, 4 floor((t - 1) / 4), 8 floor((t - 1) / 8)
+    assert warps == [
+        100 * t + anchor for t in range(1, 10)
+        for anchor in (t - 1, 4 * ((t - 1) // 4), 8 * ((t - 1) // 8))
+    ]

@@ -279,8 +279,10 @@ def test_bad_inputs_raise_value_error(flownet):
         flownet(torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 32))
     with pytest.raises(ValueError, match='img_cur'):
         flownet(torch.zeros(1, 1, 64, 64), torch.zeros(1, 1, 64, 64))
-    with pytest.raises(ValueError, match='img_scale_factor'):
-        FlowNetSimple(img_scale_factor=0)
+    for bad in (0, -0.5, float('nan'), float('inf')):
+        with pytest.raises(ValueError, match='img_scale_factor must be '
+                           'finite and > 0'):
+            FlowNetSimple(img_scale_factor=bad)
 
 
 def test_zero_init_flow_predicts_zero_flow():
