@@ -161,18 +161,28 @@ def test_unreadable_or_mismatched_dumps_are_named(val_ann, tmp_path):
     assert rows['mAP']['gain'] == pytest.approx(0.0)
 
 
+def edited_copy(ann_file, path, edit):
+    """Write ``ann_file``'s content, changed in place by ``edit``, to
+    ``path``; return ``path``."""
+    with open(ann_file) as f:
+        data = json.load(f)
+    edit(data)
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    return path
+
+
 def test_dumps_of_another_annotation_file_are_refused(val_ann, tmp_path):
     tool = load_tool('tools/analysis_tools/compare_vid.py')
     base = _dump(val_ann, tmp_path / 'base.pkl', False, record=val_ann)
     model = _dump(val_ann, tmp_path / 'model.pkl', True, record=val_ann)
     # another data set with the same frames: the boxes moved
-    with open(val_ann) as f:
-        data = json.load(f)
-    for ann in data['annotations']:
-        ann['bbox'][0] += 8
-    other = str(tmp_path / 'other.json')
-    with open(other, 'w') as f:
-        json.dump(data, f)
+
+    def move_boxes(data):
+        for ann in data['annotations']:
+            ann['bbox'][0] += 8
+
+    other = edited_copy(val_ann, str(tmp_path / 'other.json'), move_boxes)
     with pytest.raises(ValueError,
                        match=f'base.pkl: the dump was made with the '
                        f'annotation file {val_ann} .* but scored with '
@@ -192,15 +202,18 @@ def test_frames_without_degradation_are_refused(val_ann, tmp_path):
     tool = load_tool('tools/analysis_tools/compare_vid.py')
     base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)
     with open(val_ann) as f:
-        data = json.load(f)
-    dropped = next(img for img in data['images']
+        images = json.load(f)['images']
+    dropped = next(img['id'] for img in images
                    if img['degradation'] != 'none')
-    del dropped['degradation']
-    partial = str(tmp_path / 'partial.json')
-    with open(partial, 'w') as f:
-        json.dump(data, f)
+
+    def drop_its_degradation(data):
+        for img in data['images']:
+            if img['id'] == dropped:
+                del img['degradation']
+
+    partial = edited_copy(val_ann, str(tmp_path / 'partial.json'),
+                          drop_its_degradation)
     with pytest.raises(ValueError,
-                       match=f'partial.json: 1 of {len(data["images"])} '
-                       f'frames carry no degradation value, e.g. img_id '
-                       f'{dropped["id"]} '):
+                       match=f'partial.json: 1 of {len(images)} frames carry '
+                       f'no degradation value, e.g. img_id {dropped} '):
         tool.main([partial, base, base, '--bootstrap', '2'])
