@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 from .checkpoint import (ForeignStateDictError, check_checkpoint_classes,
+                         check_num_classes, check_training_start,
                          load_fitting_checkpoint, load_test_checkpoint,
                          naming_unreadable_checkpoint, non_finite_keys)
 from .launch import (allow_full_checkpoint_loading, apply_resume_option,
@@ -10,7 +11,7 @@ from .syncing_ops import SyncingOpRecorder
 
 __all__ = [
     'allow_full_checkpoint_loading', 'apply_resume_option',
-    'check_checkpoint_classes',
+    'check_checkpoint_classes', 'check_num_classes', 'check_training_start',
     'exit_after_distributed_run',
     'finish_distributed',
     'flush_denormals_on_cpu', 'ForeignStateDictError',

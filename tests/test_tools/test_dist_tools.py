@@ -288,3 +288,25 @@ def test_resume_with_nothing_to_resume_starts_from_load_from(
         log = f.read()
     assert f'no checkpoint in {work_dir} to resume from yet' in log
     assert f'Load checkpoint from {checkpoint}' in log
+
+
+def test_train_refuses_a_load_from_of_other_classes(trained_memnet, tmp_path):
+    """Before mmengine's lenient load: a start whose classes are in another
+    order would train every class under another's label."""
+    cfg, checkpoint, _ = trained_memnet
+    saved = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    saved['meta']['dataset_meta']['classes'] = ('box', 'disc', 'triangle',
+                                                'cross')
+    reordered = str(tmp_path / 'reordered.pth')
+    torch.save(saved, reordered)
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', cfg, '--work-dir',
+         str(tmp_path / 'work'), '--cfg-options', f'load_from={reordered}',
+         'train_cfg.max_iters=1'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES=''))
+    assert proc.returncode != 0
+    assert (f'load_from {reordered} does not fit the model (MemoryRFCN)'
+            in proc.stderr)
+    assert 'the same classes in another order' in proc.stderr
+    assert not glob.glob(str(tmp_path / 'work' / '*.pth'))

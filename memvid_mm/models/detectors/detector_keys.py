@@ -12,13 +12,18 @@ random weights without a word. The check here raises instead, and says how
 to load an image detector's own checkpoint (``model.detector.init_cfg``).
 
 A state dict that holds only some of the model's keys (say only
-``motion.*``) and nothing the model lacks is a partial load and passes.
+``motion.*``) and nothing the model lacks is a partial load and passes
+here; ``tools/train.py`` refuses such a ``load_from`` before training
+(``check_training_start``). ``model.detector.init_cfg``'s checkpoint must
+fit the image detector exactly (:func:`check_detector_pretrained`).
 """
 from typing import List
 
+from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
-from ...utils import ForeignStateDictError
+from ...utils import ForeignStateDictError, naming_unreadable_checkpoint
+from ...utils.checkpoint import state_dict_misfits
 
 
 def refuse_foreign_state_dict(module: nn.Module, state_dict: dict,
@@ -68,3 +73,48 @@ def _bare_detector_keys(module: nn.Module, keys: List[str],
     """The ``keys`` that are image detector keys without ``detector.``."""
     detector_keys = set(module.detector.state_dict())
     return [key for key in keys if key[len(prefix):] in detector_keys]
+
+
+def check_detector_pretrained(module: nn.Module) -> None:
+    """Error if ``detector.init_cfg``'s checkpoint does not fit the image
+    detector.
+
+    ``model.detector.init_cfg=dict(type='Pretrained', checkpoint=...)``
+    loads an image detector's own checkpoint (keys ``backbone.*``) into a
+    video detector's ``detector``. mmengine's ``PretrainedInit`` loads it
+    non-strictly, so a checkpoint of other classes (or another model)
+    would leave the head (or everything) at its random initialisation
+    with a logged list of keys. Called after the weights are initialised,
+    this reads the checkpoint again and raises unless it fits exactly.
+
+    Args:
+        module (nn.Module): The video detector; ``module.detector`` is its
+            image detector.
+
+    Raises:
+        ValueError: Naming the file and what does not fit.
+    """
+    init_cfg = getattr(module.detector, 'init_cfg', None)
+    if not (isinstance(init_cfg, dict)
+            and init_cfg.get('type') == 'Pretrained'):
+        return
+    filename = init_cfg['checkpoint']
+    with naming_unreadable_checkpoint(filename):
+        checkpoint = _load_checkpoint(filename, map_location='cpu')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    prefix = init_cfg.get('prefix')
+    if prefix:
+        prefix = prefix if prefix.endswith('.') else prefix + '.'
+        state_dict = {
+            key[len(prefix):]: value
+            for key, value in state_dict.items() if key.startswith(prefix)
+        }
+    misfits = state_dict_misfits(module.detector, state_dict)
+    if misfits:
+        raise ValueError(
+            f'model.detector.init_cfg checkpoint {filename} does not fit '
+            f'the image detector ({type(module.detector).__name__}), so it '
+            f'would train from random weights where it does not: '
+            f'{"; ".join(misfits)}. For the backbone alone use '
+            f'model.detector.backbone.init_cfg=dict(type="Pretrained", '
+            f'prefix="backbone.", checkpoint=...)')

@@ -19,6 +19,7 @@ One frame step (Eq. 1-2 of the paper, generalised to ClockNet):
   memory for MemNet); RPN and R-FCN run on it.
 """
 import logging
+import numbers
 import random
 import warnings
 from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
@@ -36,7 +37,7 @@ from ..aggregators import ClockNetAggregator, MemNetAggregator
 from ..layers import MemoryState
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
-from .detector_keys import refuse_foreign_state_dict
+from .detector_keys import check_detector_pretrained, refuse_foreign_state_dict
 from .rfcn import check_tensor_mode_samples
 
 
@@ -141,11 +142,12 @@ class MemoryRFCN(BaseDetector):
         self.warp = MODELS.build(warp)
         self.aggregator = self._build_aggregator(aggregator)
         train_cfg = dict(train_cfg or {})
-        self.evidence_drop_prob = float(
-            train_cfg.pop('evidence_drop_prob', 0.8))
-        if not 0.0 <= self.evidence_drop_prob < 1.0:
-            raise ValueError(f'train_cfg.evidence_drop_prob must be in [0, '
-                             f'1), got {self.evidence_drop_prob}')
+        drop_prob = train_cfg.pop('evidence_drop_prob', 0.8)
+        if isinstance(drop_prob, bool) or not isinstance(
+                drop_prob, numbers.Real) or not 0.0 <= drop_prob < 1.0:
+            raise ValueError(f'train_cfg.evidence_drop_prob must be a number '
+                             f'in [0, 1), got {drop_prob!r}')
+        self.evidence_drop_prob = float(drop_prob)
         self.loss_frames = train_cfg.pop('loss_frames', 'last')
         loss_frame_indices(1, self.loss_frames)  # validates the choice
         if train_cfg:
@@ -227,6 +229,13 @@ class MemoryRFCN(BaseDetector):
     def strides(self) -> Tuple[int, ...]:
         """Temporal strides of the K memories."""
         return tuple(self.aggregator.strides)
+
+    def init_weights(self) -> None:
+        """Initialise as mmengine does, then check that the image
+        detector's ``init_cfg`` checkpoint, if any, fitted it exactly
+        (:func:`check_detector_pretrained`)."""
+        super().init_weights()
+        check_detector_pretrained(self)
 
     def extract_feat(self, images: Tensor) -> Tensor:
         """Per-frame features F (B, C, h, w) of images (B, 3, H, W)."""
@@ -540,6 +549,12 @@ class MemoryRFCN(BaseDetector):
         """
         check_clip_inputs(inputs, data_samples)
         num_frames = inputs.shape[1]
+        if num_frames < 2:
+            raise ValueError(
+                f'MemoryRFCN trains on clips of at least 2 frames, got '
+                f'{num_frames}: on one frame the memory is F_1 itself, and '
+                f'FlowNet, the warp and psi would get no gradient; set the '
+                f'train pipeline\'s CausalClipSample(num_frames=...)')
         clip_stride = self.clip_stride_of(data_samples)
         untrained = self.aggregator.psi_without_clip_updates(
             num_frames, clip_stride)

@@ -9,7 +9,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
-from .detector_keys import refuse_foreign_state_dict
+from .detector_keys import check_detector_pretrained, refuse_foreign_state_dict
 
 
 @MODELS.register_module()
@@ -47,6 +47,13 @@ class PerFrameVideoDetector(BaseDetector):
         self.detector = MODELS.build(detector)
         self.register_load_state_dict_pre_hook(refuse_foreign_state_dict)
         self.loss_frames = loss_frames
+
+    def init_weights(self) -> None:
+        """Initialise as mmengine does, then check that the image
+        detector's ``init_cfg`` checkpoint, if any, fitted it exactly
+        (:func:`check_detector_pretrained`)."""
+        super().init_weights()
+        check_detector_pretrained(self)
 
     def extract_feat(self, inputs: Tensor) -> tuple:
         """Per-frame features of every frame of (N, T, 3, H, W) clips.

@@ -83,3 +83,31 @@ def test_strict_test_loading_names_the_checkpoint(tmp_path):
                path)
     with pytest.raises(ForeignStateDictError, match=f'checkpoint {path}:'):
         load_fitting_checkpoint(build('memory'), path)
+
+
+@pytest.mark.parametrize('kind', sorted(CONFIGS))
+def test_init_cfg_checkpoint_must_fit_the_image_detector(kind, tmp_path):
+    """mmengine's Pretrained init loads leniently: what does not fit would
+    stay random."""
+    state = bare_detector_state(build(kind))
+    state.pop('backbone.conv1.weight')
+    cases = {
+        'missing.pth': (state, 'missing keys in source state_dict: '
+                        'backbone.conv1.weight'),
+        'flownet.pth': ({'motion.conv1.weight': torch.zeros(1)},
+                        'unexpected key .*: motion.conv1.weight'),
+    }
+    for name, (state_dict, message) in cases.items():
+        path = str(tmp_path / name)
+        torch.save(dict(state_dict=state_dict), path)
+        model = build(kind, init_cfg=dict(type='Pretrained', checkpoint=path))
+        with pytest.raises(ValueError, match=f'model.detector.init_cfg '
+                           f'checkpoint {path} does not fit the image '
+                           f'detector .*{message}'):
+            model.init_weights()
+    # with a prefix, as mmengine's PretrainedInit takes it
+    whole = str(tmp_path / 'whole.pth')
+    torch.save(dict(state_dict=build(kind).state_dict()), whole)
+    model = build(kind, init_cfg=dict(type='Pretrained', checkpoint=whole,
+                                      prefix='detector'))
+    model.init_weights()

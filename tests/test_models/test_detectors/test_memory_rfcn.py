@@ -256,6 +256,18 @@ def test_bad_config_raises(memnet_cfg):
     cfg.train_cfg = dict(loss_frames='middle')
     with pytest.raises(ValueError, match='loss_frames'):
         build(cfg)
+    for bad in (None, True, '0.8', float('nan')):
+        cfg.train_cfg = dict(evidence_drop_prob=bad)
+        with pytest.raises(ValueError, match='evidence_drop_prob must be a '
+                           f'number in \\[0, 1\\), got {bad!r}'):
+            build(cfg)
+
+
+def test_training_on_one_frame_clips_raises(memnet_cfg):
+    """The memory, FlowNet and psi would get no gradient."""
+    model = build(memnet_cfg)
+    with pytest.raises(ValueError, match='clips of at least 2 frames, got 1'):
+        model.loss(**preprocess(model, packed_clips(2, 1), True))
 
 
 def test_predict_clip_returns_every_frame(memnet_cfg):
