@@ -7,18 +7,19 @@ when keys are missing, left over or of another shape, which leaves those
 parameters at their random initialisation and the metrics silently wrong.
 Its strict mode raises on rank 0 only (the other ranks of a distributed
 test would go on with a partly random model), so the fit is also checked
-here, on every rank. Training (``load_from`` a per-frame R-FCN into a
-memory model) keeps mmengine's non-strict loading on purpose.
+here, on every rank. The start of a training (``load_from`` a per-frame
+R-FCN into a memory model, or a resumed run) is checked by
+:mod:`.training_start`.
 """
 import contextlib
 import pickle
 import re
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import (Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner, find_latest_checkpoint, load_checkpoint
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.runner import Runner, load_checkpoint
 from torch import Tensor, nn
 
 # The first line of mmengine's strict-loading error (runner/checkpoint.py).
@@ -80,9 +81,10 @@ def non_finite_keys(state_dict: Dict[str, Tensor]) -> List[str]:
     ]
 
 
-def state_dict_misfits(model: nn.Module,
-                       state_dict: Mapping[str, Tensor]) -> List[str]:
-    """What keeps ``state_dict`` from fitting ``model``, key by key.
+def state_dict_differences(
+    model: nn.Module, state_dict: Mapping[str, Tensor]
+) -> Tuple[List[str], List[str], List[Tuple[str, tuple, tuple]]]:
+    """How ``state_dict`` differs from ``model``'s, key by key.
 
     Keys are compared as mmengine loads them: a leading ``module.`` (of a
     wrapped model) is dropped, and a missing BatchNorm
@@ -93,31 +95,61 @@ def state_dict_misfits(model: nn.Module,
         state_dict (Mapping[str, Tensor]): The checkpoint's weights.
 
     Returns:
-        list[str]: One line per kind of misfit (missing keys, unexpected
-        keys, each size mismatch), worded as mmengine's strict load; empty
-        when the state dict fits.
+        tuple: ``unexpected`` keys (in the checkpoint only), ``missing``
+        keys (in the model only) and ``(key, checkpoint shape, model
+        shape)`` of each key of another shape.
     """
     expected = model.state_dict()
     loaded = {re.sub(r'^module\.', '', k): v for k, v in state_dict.items()}
-    misfits = []
     unexpected = [key for key in loaded if key not in expected]
-    if unexpected:
-        misfits.append('unexpected key in source state_dict: ' +
-                       ', '.join(unexpected))
     missing = [
         key for key in expected
         if key not in loaded and 'num_batches_tracked' not in key
     ]
-    if missing:
-        misfits.append('missing keys in source state_dict: ' +
-                       ', '.join(missing))
+    mismatched = []
     for key, value in expected.items():
         shape = getattr(loaded.get(key), 'shape', value.shape)
         if shape != value.shape:
-            misfits.append(f'size mismatch for {key}: copying a param with '
-                           f'shape {tuple(shape)} from checkpoint, the shape '
-                           f'in current model is {tuple(value.shape)}')
+            mismatched.append((key, tuple(shape), tuple(value.shape)))
+    return unexpected, missing, mismatched
+
+
+def format_misfits(unexpected: Sequence[str], missing: Sequence[str],
+                   mismatched: Sequence[Tuple[str, tuple, tuple]]
+                   ) -> List[str]:
+    """Word :func:`state_dict_differences` as mmengine's strict load.
+
+    Returns:
+        list[str]: One line per kind of misfit; empty when there is none.
+    """
+    misfits = []
+    if unexpected:
+        misfits.append('unexpected key in source state_dict: ' +
+                       ', '.join(unexpected))
+    if missing:
+        misfits.append('missing keys in source state_dict: ' +
+                       ', '.join(missing))
+    for key, loaded_shape, shape in mismatched:
+        misfits.append(f'size mismatch for {key}: copying a param with '
+                       f'shape {loaded_shape} from checkpoint, the shape '
+                       f'in current model is {shape}')
     return misfits
+
+
+def state_dict_misfits(model: nn.Module,
+                       state_dict: Mapping[str, Tensor]) -> List[str]:
+    """What keeps ``state_dict`` from fitting ``model``, key by key.
+
+    Args:
+        model (nn.Module): The model to load into.
+        state_dict (Mapping[str, Tensor]): The checkpoint's weights.
+
+    Returns:
+        list[str]: One line per kind of misfit (missing keys, unexpected
+        keys, each size mismatch), worded as mmengine's strict load; empty
+        when the state dict fits (see :func:`state_dict_differences`).
+    """
+    return format_misfits(*state_dict_differences(model, state_dict))
 
 
 def load_fitting_checkpoint(target: Union[Runner, nn.Module],
@@ -248,137 +280,6 @@ def load_test_checkpoint(runner: Runner, filename: str) -> dict:
             f'against the test data set\'s {tuple(classes)!r:.200}; the '
             f'labels are read in that order')
     return checkpoint
-
-
-#: Keys of a memory model that a per-frame start (``load_from`` a trained
-#: R-FCN) does not hold: FlowNet comes from its own ``init_cfg``, psi and
-#: the memories' combination from their initialisation.
-MEMORY_ONLY_PREFIXES = ('motion.', 'aggregator.')
-
-
-def start_checkpoint_misfits(model: nn.Module,
-                             state_dict: Mapping[str, Tensor],
-                             allowed_missing: Sequence[str] = ()
-                             ) -> List[str]:
-    """What of ``model`` a training start from ``state_dict`` would leave
-    at its initialisation, or could not load.
-
-    Args:
-        model (nn.Module): The model to train.
-        state_dict (Mapping[str, Tensor]): The checkpoint's weights.
-        allowed_missing (Sequence[str]): Key prefixes that may be missing
-            (they are initialised otherwise). Defaults to ().
-
-    Returns:
-        list[str]: One line per kind of misfit (see
-        :func:`state_dict_misfits`), and a hint for an image detector's
-        own checkpoint loaded into a video detector; empty when everything
-        fits.
-    """
-    expected = model.state_dict()
-    loaded = [re.sub(r'^module\.', '', key) for key in state_dict]
-    bare = [key for key in loaded if f'detector.{key}' in expected]
-    misfits = []
-    if bare and not any(key in expected for key in loaded):
-        misfits.append(
-            f'{len(bare)} of its keys are the image detector\'s without '
-            f'the "detector." prefix (e.g. {bare[0]}): load such a '
-            f'checkpoint with model.detector.init_cfg=dict(type='
-            f'"Pretrained", checkpoint=...) instead')
-    for line in state_dict_misfits(model, state_dict):
-        head, _, keys = line.partition(': ')
-        if head == 'missing keys in source state_dict':
-            keys = [
-                key for key in keys.split(', ')
-                if not key.startswith(tuple(allowed_missing))
-            ]
-            if not keys:
-                continue
-            line = f'{head}: {", ".join(keys)}'
-        misfits.append(line)
-    return misfits
-
-
-def check_training_start(runner: Runner) -> Optional[str]:
-    """Refuse a ``load_from`` or ``resume`` checkpoint that does not fit.
-
-    mmengine loads ``load_from`` leniently: a parameter the checkpoint
-    lacks, or holds in another shape, stays at its random initialisation
-    and the run trains on with a logged list of keys. Called before
-    ``runner.train()``, this reads the checkpoint the run would start from
-    and raises, naming the file, when:
-
-    * a resumed run's checkpoint does not fit the model exactly (another
-      model's or config's checkpoint would fail later in the optimizer, or
-      resume a head of other classes);
-    * ``load_from`` misses a parameter outside FlowNet and the memory
-      (:data:`MEMORY_ONLY_PREFIXES`, which a per-frame start lacks), holds
-      keys the model lacks or a parameter of another shape;
-    * the checkpoint's classes (``meta['dataset_meta']``) are not the
-      training set's, in label order (:func:`check_checkpoint_classes`);
-    * it holds a NaN or an infinity.
-
-    A config with ``load_from_partial=True`` starts anyway from what fits
-    (e.g. a head fine-tuned to other classes), and this returns what was
-    left at initialisation for the caller to log; the non-finite check
-    stays.
-
-    Args:
-        runner (Runner): The built runner, before ``train()``.
-
-    Returns:
-        str, optional: What ``load_from_partial`` let through, to log;
-        None when nothing was.
-
-    Raises:
-        ValueError: Naming the file and what does not fit.
-    """
-    cfg = runner.cfg
-    model = runner.model.module if is_model_wrapper(
-        runner.model) else runner.model
-    resume = bool(cfg.get('resume', False))
-    filename = cfg.get('load_from')
-    if resume and filename is None:
-        filename = find_latest_checkpoint(runner.work_dir)
-    if filename is None:
-        return None
-    what = 'resume' if resume else 'load_from'
-    with naming_unreadable_checkpoint(filename):
-        checkpoint = _load_checkpoint(filename, map_location='cpu')
-    state_dict = checkpoint.get('state_dict', checkpoint)
-    bad = non_finite_keys(state_dict)
-    if bad:
-        raise ValueError(
-            f'{what} checkpoint {filename} holds NaN or infinite values in '
-            f'{len(bad)} tensors ({", ".join(bad[:5])}'
-            f'{", ..." if len(bad) > 5 else ""}): did its training diverge?')
-    misfits = start_checkpoint_misfits(
-        model, state_dict, () if resume else MEMORY_ONLY_PREFIXES)
-    classes = runner.train_dataloader.dataset.metainfo.get('classes')
-    if classes is not None:
-        try:
-            check_checkpoint_classes(checkpoint, classes, filename,
-                                     'train_dataloader.dataset')
-        except ValueError as err:
-            misfits.append(str(err))
-    if not misfits:
-        return None
-    found = '; '.join(misfits)
-    if resume:
-        raise ValueError(
-            f'cannot resume from {filename}: it does not fit the model '
-            f'({type(model).__name__}); is it another config\'s '
-            f'checkpoint? {found}')
-    if not cfg.get('load_from_partial', False):
-        raise ValueError(
-            f'load_from {filename} does not fit the model '
-            f'({type(model).__name__}), so training would start with these '
-            f'parameters at their random initialisation: {found}. Set '
-            f'load_from_partial=True (--cfg-options load_from_partial=True) '
-            f'to train from what fits on purpose, e.g. a head fine-tuned '
-            f'to other classes')
-    return (f'load_from_partial: {filename} does not fit the model; these '
-            f'parameters start at their initialisation: {found}')
 
 
 def check_num_classes(model: nn.Module, classes: Optional[Sequence[str]],

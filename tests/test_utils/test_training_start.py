@@ -1,0 +1,135 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""check_training_start refuses a start that would leave weights random;
+check_num_classes a head of another class count."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+from memvid_mm.utils import check_num_classes, check_training_start
+
+
+class VideoModel(nn.Module):
+    """A stand-in video detector: an image ``detector`` and a ``motion``
+    network that a per-frame start does not hold."""
+
+    def __init__(self, num_classes=3):
+        super().__init__()
+        self.detector = nn.Sequential(
+            nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Linear(4, num_classes))
+        self.motion = nn.Conv2d(2, 2, 1)
+
+
+CLASSES = ('disc', 'box', 'triangle')
+
+
+def fake_runner(tmp_path, model, classes=CLASSES, **cfg):
+    """What check_training_start reads of a runner."""
+    return SimpleNamespace(
+        cfg=cfg, model=model, work_dir=str(tmp_path),
+        train_dataloader=SimpleNamespace(dataset=SimpleNamespace(
+            metainfo=dict(classes=classes))))
+
+
+def save_start(tmp_path, state_dict, classes=CLASSES, name='start.pth'):
+    path = str(tmp_path / name)
+    torch.save(dict(state_dict=state_dict,
+                    meta=dict(dataset_meta=dict(classes=classes))), path)
+    return path
+
+
+def detector_only(model):
+    return {k: v for k, v in model.state_dict().items()
+            if k.startswith('detector.')}
+
+
+def test_training_starts_from_a_fitting_or_per_frame_checkpoint(tmp_path):
+    model = VideoModel()
+    for state_dict in (model.state_dict(), detector_only(model)):
+        path = save_start(tmp_path, state_dict)
+        assert check_training_start(
+            fake_runner(tmp_path, model, load_from=path)) is None
+    assert check_training_start(fake_runner(tmp_path, model)) is None
+
+
+def test_load_from_that_would_leave_random_weights_is_refused(tmp_path):
+    model = VideoModel()
+    other_classes = save_start(tmp_path, detector_only(VideoModel(4)),
+                               CLASSES + ('cross', ), 'four.pth')
+    no_head = detector_only(model)
+    del no_head['detector.2.weight']
+    reordered = ('box', 'disc', 'triangle')
+    cases = [
+        (other_classes, r'size mismatch for detector.2.weight: .* \(4, 4\) '
+         r'.* \(3, 4\).*other classes'),
+        (save_start(tmp_path, no_head, name='no_head.pth'),
+         'missing keys in source state_dict: detector.2.weight'),
+        (save_start(tmp_path, detector_only(model), reordered, 'order.pth'),
+         'the same classes in another order'),
+        (save_start(tmp_path, dict(model.state_dict(), extra=torch.ones(1)),
+                    name='extra.pth'), 'unexpected key .*: extra'),
+        (save_start(tmp_path, model.detector.state_dict(), name='bare.pth'),
+         'keys are the image detector\'s without the "detector." prefix .*'
+         'model.detector.init_cfg'),
+    ]
+    for path, message in cases:
+        with pytest.raises(ValueError, match=f'load_from {path} does not fit '
+                           f'the model \\(VideoModel\\).*{message}.*'
+                           'load_from_partial=True'):
+            check_training_start(fake_runner(tmp_path, model, load_from=path))
+    # on purpose: trained from what fits, and said
+    said = check_training_start(
+        fake_runner(tmp_path, model, load_from=other_classes,
+                    load_from_partial=True))
+    assert said.startswith(f'load_from_partial: {other_classes} does not '
+                           'fit the model')
+    assert 'size mismatch for detector.2.weight' in said
+
+
+def test_a_non_finite_start_is_refused_even_when_partial(tmp_path):
+    model = VideoModel()
+    state_dict = detector_only(model)
+    state_dict['detector.0.weight'][0, 0, 0, 0] = float('nan')
+    path = save_start(tmp_path, state_dict)
+    with pytest.raises(ValueError, match=f'load_from checkpoint {path} holds '
+                       'NaN or infinite values in 1 tensors '
+                       r'\(detector.0.weight\)'):
+        check_training_start(fake_runner(tmp_path, model, load_from=path,
+                                         load_from_partial=True))
+
+
+def test_resume_needs_a_checkpoint_of_this_model(tmp_path):
+    model = VideoModel()
+    # a per-frame checkpoint is a start, not a run of this model to resume
+    path = save_start(tmp_path, detector_only(model))
+    with pytest.raises(ValueError, match=f'cannot resume from {path}: .*'
+                       'missing keys in source state_dict: motion.weight'):
+        check_training_start(
+            fake_runner(tmp_path, model, resume=True, load_from=path,
+                        load_from_partial=True))
+    # the latest checkpoint of the work dir, when no path is given
+    other = save_start(tmp_path, VideoModel(4).state_dict(),
+                       CLASSES + ('cross', ), 'epoch_1.pth')
+    with open(tmp_path / 'last_checkpoint', 'w') as f:
+        f.write(other)
+    with pytest.raises(ValueError, match=f'cannot resume from {other}'):
+        check_training_start(fake_runner(tmp_path, model, resume=True))
+    own = save_start(tmp_path, model.state_dict(), name='epoch_2.pth')
+    with open(tmp_path / 'last_checkpoint', 'w') as f:
+        f.write(own)
+    assert check_training_start(fake_runner(tmp_path, model,
+                                            resume=True)) is None
+
+
+def test_heads_must_predict_the_data_sets_classes():
+    model = VideoModel()
+    model.detector.rpn_head = nn.Identity()
+    model.detector.rpn_head.num_classes = 1  # the RPN's foreground
+    model.detector.bbox_head = nn.Identity()
+    model.detector.bbox_head.num_classes = 3
+    check_num_classes(model, CLASSES, 'x')
+    check_num_classes(model, None, 'x')  # no classes metainfo: unchecked
+    with pytest.raises(ValueError, match=r'detector.bbox_head \(Identity\) '
+                       r'predicts 3 classes, but the train set has 4'):
+        check_num_classes(model, CLASSES + ('cross', ), 'the train set')
