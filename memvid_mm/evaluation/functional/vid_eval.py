@@ -38,8 +38,8 @@ Protocol (every rule below is tested in
   positions in a list, so gaps in a video shorten the window); 0 when the
   track appears in no such frame. A negative ``instance_id`` means "no
   track" (DET-style images): motion IoU 0. A video of more than one frame
-  that has GTs but none with ``instance_id >= 0`` is an error (its GTs
-  would all be ``fast``), and so is a ``(video_id, frame_id)`` given
+  with any GT without a track (``instance_id < 0``) is an error (those GTs
+  would count as ``fast``), and so is a ``(video_id, frame_id)`` given
   twice. Precomputed values can be handed in as ``motion_ious`` (e.g. the
   values FGFA ships).
 * Split ``[lo, hi]`` keeps the GTs with ``lo <= motion IoU <= hi``. GTs
