@@ -117,6 +117,8 @@ def check_training_start(runner: Runner) -> Optional[str]:
             f'{", ..." if len(bad) > 5 else ""}): did its training diverge?')
     misfits = start_checkpoint_misfits(
         model, state_dict, () if resume else MEMORY_ONLY_PREFIXES)
+    if not resume:
+        _log_memory_only_start(runner, model, state_dict, filename)
     classes = runner.train_dataloader.dataset.metainfo.get('classes')
     if classes is not None:
         try:
@@ -142,3 +144,21 @@ def check_training_start(runner: Runner) -> Optional[str]:
             f'to other classes')
     return (f'load_from_partial: {filename} does not fit the model; these '
             f'parameters start at their initialisation: {found}')
+
+
+def _log_memory_only_start(runner: Runner, model: nn.Module,
+                           state_dict: Mapping[str, Tensor],
+                           filename: str) -> None:
+    """Log which of :data:`MEMORY_ONLY_PREFIXES` ``load_from`` leaves to
+    their own initialisation (a per-frame start of a memory model)."""
+    _, missing, _ = state_dict_differences(model, state_dict)
+    left = sorted({
+        prefix
+        for prefix in MEMORY_ONLY_PREFIXES for key in missing
+        if key.startswith(prefix)
+    })
+    if left:
+        runner.logger.info(
+            f'load_from {filename} holds no {", ".join(p + "*" for p in left)}'
+            f' weights: they keep their own initialisation (motion.init_cfg '
+            f'for FlowNet)')

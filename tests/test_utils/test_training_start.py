@@ -24,10 +24,20 @@ class VideoModel(nn.Module):
 CLASSES = ('disc', 'box', 'triangle')
 
 
+class RecordingLogger:
+
+    def __init__(self):
+        self.infos = []
+
+    def info(self, message):
+        self.infos.append(message)
+
+
 def fake_runner(tmp_path, model, classes=CLASSES, **cfg):
     """What check_training_start reads of a runner."""
     return SimpleNamespace(
         cfg=cfg, model=model, work_dir=str(tmp_path),
+        logger=RecordingLogger(),
         train_dataloader=SimpleNamespace(dataset=SimpleNamespace(
             metainfo=dict(classes=classes))))
 
@@ -46,11 +56,18 @@ def detector_only(model):
 
 def test_training_starts_from_a_fitting_or_per_frame_checkpoint(tmp_path):
     model = VideoModel()
+    logs = []
     for state_dict in (model.state_dict(), detector_only(model)):
         path = save_start(tmp_path, state_dict)
-        assert check_training_start(
-            fake_runner(tmp_path, model, load_from=path)) is None
+        runner = fake_runner(tmp_path, model, load_from=path)
+        assert check_training_start(runner) is None
+        logs.append(runner.logger.infos)
     assert check_training_start(fake_runner(tmp_path, model)) is None
+    # the per-frame start says what keeps its own initialisation
+    assert logs[0] == []
+    assert logs[1] == [f'load_from {path} holds no motion.* weights: they '
+                       'keep their own initialisation (motion.init_cfg for '
+                       'FlowNet)']
 
 
 def test_load_from_that_would_leave_random_weights_is_refused(tmp_path):
