@@ -44,6 +44,15 @@ def run(cmd, **env):
     return proc
 
 
+def run_refused(cmd) -> str:
+    """Run a tool that must fail, on the CPU; return its stderr."""
+    proc = subprocess.run(
+        [sys.executable] + cmd, cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=300, env=dict(os.environ, CUDA_VISIBLE_DEVICES=''))
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    return proc.stderr
+
+
 @pytest.fixture(scope='module')
 def synthvid_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('synthvid'))
@@ -145,15 +154,12 @@ def test_test_refuses_a_checkpoint_that_does_not_fit(trained_memnet,
     }
     partial = str(tmp_path / 'without_flownet.pth')
     torch.save(saved, partial)
-    proc = subprocess.run(
-        [sys.executable, 'tools/test.py', cfg, partial, '--work-dir',
-         str(tmp_path)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, CUDA_VISIBLE_DEVICES=''))
-    assert proc.returncode != 0
+    stderr = run_refused(
+        ['tools/test.py', cfg, partial, '--work-dir',
+         str(tmp_path)])
     assert f'checkpoint {partial} does not fit the model (MemoryRFCN)' in (
-        proc.stderr)
-    assert 'missing keys in source state_dict: motion.' in proc.stderr
+        stderr)
+    assert 'missing keys in source state_dict: motion.' in stderr
 
 
 def test_test_refuses_a_checkpoint_of_other_classes(trained_memnet,
@@ -165,16 +171,14 @@ def test_test_refuses_a_checkpoint_of_other_classes(trained_memnet,
     classes = tuple(saved['meta']['dataset_meta']['classes'])
     assert classes == SYNTHVID_CLASSES  # the runner records them
     reordered = ('box', 'disc') + classes[2:]
-    proc = subprocess.run(
-        [sys.executable, 'tools/test.py', cfg, checkpoint, '--work-dir',
-         str(tmp_path), '--cfg-options',
-         f'test_dataloader.dataset.metainfo.classes={list(reordered)}'],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, CUDA_VISIBLE_DEVICES=''))
-    assert proc.returncode != 0
+    stderr = run_refused([
+        'tools/test.py', cfg, checkpoint, '--work-dir',
+        str(tmp_path), '--cfg-options',
+        f'test_dataloader.dataset.metainfo.classes={list(reordered)}'
+    ])
     assert (f'checkpoint {checkpoint} was trained on classes {classes!r}'
-            in proc.stderr)
-    assert 'the same classes in another order' in proc.stderr
+            in stderr)
+    assert 'the same classes in another order' in stderr
 
 
 @pytest.mark.parametrize('config,num_frames', [
@@ -299,14 +303,12 @@ def test_train_refuses_a_load_from_of_other_classes(trained_memnet, tmp_path):
                                                 'cross')
     reordered = str(tmp_path / 'reordered.pth')
     torch.save(saved, reordered)
-    proc = subprocess.run(
-        [sys.executable, 'tools/train.py', cfg, '--work-dir',
-         str(tmp_path / 'work'), '--cfg-options', f'load_from={reordered}',
-         'train_cfg.max_iters=1'],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, CUDA_VISIBLE_DEVICES=''))
-    assert proc.returncode != 0
+    stderr = run_refused([
+        'tools/train.py', cfg, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', f'load_from={reordered}',
+        'train_cfg.max_iters=1'
+    ])
     assert (f'load_from {reordered} does not fit the model (MemoryRFCN)'
-            in proc.stderr)
-    assert 'the same classes in another order' in proc.stderr
+            in stderr)
+    assert 'the same classes in another order' in stderr
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
