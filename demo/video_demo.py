@@ -122,13 +122,13 @@ def frame_files(folder: str) -> List[str]:
             differ only in leading zeros (``frame_1.jpg``, ``frame_01.jpg``:
             no order between them).
     """
-    names = sorted((name for name in os.listdir(folder)
-                    if osp.splitext(name)[1].lower() in IMAGE_SUFFIXES),
-                   key=lambda name: (natural_key(name), name))
-    if not names:
+    keyed = sorted((natural_key(name), name) for name in os.listdir(folder)
+                   if osp.splitext(name)[1].lower() in IMAGE_SUFFIXES)
+    if not keyed:
         raise ValueError(f'{folder}: no image files ({IMAGE_SUFFIXES})')
-    for first, second in zip(names, names[1:]):
-        if natural_key(first) == natural_key(second):
+    names = [name for _, name in keyed]
+    for (key, first), (next_key, second) in zip(keyed, keyed[1:]):
+        if key == next_key:
             raise ValueError(
                 f'{folder}: frames {first} and {second} have the same '
                 'number (they differ in leading zeros only): no order '

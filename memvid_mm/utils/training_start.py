@@ -26,6 +26,7 @@ MEMORY_ONLY_PREFIXES = ('motion.', 'aggregator.')
 
 def start_checkpoint_misfits(model: nn.Module,
                              state_dict: Mapping[str, Tensor],
+                             differences: tuple,
                              allowed_missing: Sequence[str] = ()
                              ) -> List[str]:
     """What of ``model`` a training start from ``state_dict`` would leave
@@ -34,6 +35,7 @@ def start_checkpoint_misfits(model: nn.Module,
     Args:
         model (nn.Module): The model to train.
         state_dict (Mapping[str, Tensor]): The checkpoint's weights.
+        differences (tuple): :func:`state_dict_differences` of the two.
         allowed_missing (Sequence[str]): Key prefixes that may be missing
             (they are initialised otherwise). Defaults to ().
 
@@ -43,6 +45,7 @@ def start_checkpoint_misfits(model: nn.Module,
         own checkpoint loaded into a video detector; empty when everything
         fits.
     """
+    unexpected, missing, mismatched = differences
     expected = model.state_dict()
     loaded = [re.sub(r'^module\.', '', key) for key in state_dict]
     bare = [key for key in loaded if f'detector.{key}' in expected]
@@ -53,8 +56,6 @@ def start_checkpoint_misfits(model: nn.Module,
             f'the "detector." prefix (e.g. {bare[0]}): load such a '
             f'checkpoint with model.detector.init_cfg=dict(type='
             f'"Pretrained", checkpoint=...) instead')
-    unexpected, missing, mismatched = state_dict_differences(
-        model, state_dict)
     missing = [
         key for key in missing if not key.startswith(tuple(allowed_missing))
     ]
@@ -115,10 +116,12 @@ def check_training_start(runner: Runner) -> Optional[str]:
             f'{what} checkpoint {filename} holds NaN or infinite values in '
             f'{len(bad)} tensors ({", ".join(bad[:5])}'
             f'{", ..." if len(bad) > 5 else ""}): did its training diverge?')
+    differences = state_dict_differences(model, state_dict)
     misfits = start_checkpoint_misfits(
-        model, state_dict, () if resume else MEMORY_ONLY_PREFIXES)
+        model, state_dict, differences,
+        () if resume else MEMORY_ONLY_PREFIXES)
     if not resume:
-        _log_memory_only_start(runner, model, state_dict, filename)
+        _log_memory_only_start(runner, differences[1], filename)
     classes = runner.train_dataloader.dataset.metainfo.get('classes')
     if classes is not None:
         try:
@@ -146,12 +149,11 @@ def check_training_start(runner: Runner) -> Optional[str]:
             f'parameters start at their initialisation: {found}')
 
 
-def _log_memory_only_start(runner: Runner, model: nn.Module,
-                           state_dict: Mapping[str, Tensor],
+def _log_memory_only_start(runner: Runner, missing: Sequence[str],
                            filename: str) -> None:
     """Log which of :data:`MEMORY_ONLY_PREFIXES` ``load_from`` leaves to
-    their own initialisation (a per-frame start of a memory model)."""
-    _, missing, _ = state_dict_differences(model, state_dict)
+    their own initialisation (a per-frame start of a memory model), from
+    the ``missing`` keys of :func:`state_dict_differences`."""
     left = sorted({
         prefix
         for prefix in MEMORY_ONLY_PREFIXES for key in missing
