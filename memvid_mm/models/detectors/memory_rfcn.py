@@ -31,7 +31,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, TrackDataSample
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.logging import print_log
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..aggregators import ClockNetAggregator, MemNetAggregator
 from ..layers import MemoryState
@@ -57,6 +57,39 @@ def evidence_keep_mask(num_frames: int, drop_prob: float,
         list[bool]: T flags, True where the frame's features are used.
     """
     return [True] + [rng.random() >= drop_prob for _ in range(num_frames - 1)]
+
+
+def check_aggregator_channels(aggregator: ClockNetAggregator,
+                              detector: nn.Module) -> None:
+    """Refuse an aggregator built for other channels than the detector's.
+
+    The memory M_t has the channels C of the per-frame features F_t, and the
+    detector's RPN reads it, so each psi's ``in_channels`` must be the
+    ``in_channels`` of ``detector.rpn_head``. Checked when the model is
+    built; otherwise the first frame would pass (M_1 = F_1) and the second
+    would fail inside psi.
+
+    Args:
+        aggregator (ClockNetAggregator): The built aggregator.
+        detector (nn.Module): The built image detector (an ``RFCN``).
+
+    Raises:
+        ValueError: Naming both channel counts.
+    """
+    rpn_head = getattr(detector, 'rpn_head', None)
+    if rpn_head is None or not hasattr(rpn_head, 'in_channels'):
+        raise ValueError(f'MemoryRFCN needs a detector with an rpn_head '
+                         f'that reads the memory, got '
+                         f'{type(detector).__name__}')
+    feature_channels = rpn_head.in_channels
+    for k, memnet in enumerate(aggregator.memnets):
+        if memnet.in_channels != feature_channels:
+            raise ValueError(
+                f'aggregator psi {k} has in_channels={memnet.in_channels}, '
+                f'but the memory has the channels of the detector features '
+                f'that detector.rpn_head reads (in_channels='
+                f'{feature_channels}): set the aggregator\'s in_channels to '
+                f'{feature_channels}')
 
 
 def check_one_frame_size(data_samples: Sequence[TrackDataSample]) -> None:
@@ -141,6 +174,7 @@ class MemoryRFCN(BaseDetector):
         self.check_motion_normalisation()
         self.warp = MODELS.build(warp)
         self.aggregator = self._build_aggregator(aggregator)
+        check_aggregator_channels(self.aggregator, self.detector)
         train_cfg = dict(train_cfg or {})
         drop_prob = train_cfg.pop('evidence_drop_prob', 0.8)
         if isinstance(drop_prob, bool) or not isinstance(

@@ -6,7 +6,9 @@ Shape shorthand in this module:
     N: batch size
     H, W: size of the input images (as given to the detector)
     h, w: size of the images fed to the network (``img_scale_factor`` * H/W)
-    Hp, Wp: h, w zero-padded up to a multiple of 64 (the encoder's stride)
+    ceil(h / s): size of the network's maps at stride s (2 ... 64); every
+        stride-2 conv rounds up, and the decoder crops each upsampled map
+        to the skip connection it joins, as mmtrack's ``crop_like`` does
 
 Flow units and conventions of :meth:`FlowNetSimple.forward`:
 
@@ -17,13 +19,15 @@ Flow units and conventions of :meth:`FlowNetSimple.forward`:
   (5 = 20 / 4) a displacement in cells of the stride-4 grid. mmtrack
   multiplies by ``flow_scale_factor * 4 / img_scale_factor`` (= 40), which
   is the same displacement in input-image pixels.
-* Here the raw prediction is upsampled to the network input (``x4``,
-  bilinear) and cropped to the un-padded ``(h, w)``, multiplied by
-  ``flow_scale_factor * 4`` (network-input pixels), then resized to
-  ``(H, W)`` with ``dx`` scaled by ``W / w`` and ``dy`` by ``H / h``. The
-  result is a displacement in **input-image pixels at input resolution**;
-  for even ``H`` and ``W`` and ``img_scale_factor=0.5`` a constant raw
-  prediction ``c`` yields ``c * 40``, like mmtrack.
+* Here the raw prediction is resized to the input image and multiplied
+  by ``flow_scale_factor * 4`` (network-input pixels), with ``dx`` scaled
+  by ``W / w`` and ``dy`` by ``H / h``. The result is a displacement in
+  **input-image pixels at input resolution**. Where the stride-4 grid
+  scales to the image by a whole number of pixels (``H`` and ``W``
+  multiples of 8 for ``img_scale_factor=0.5``) that is one bilinear
+  resize by ``4 / img_scale_factor``, mmtrack's, and the flow equals
+  mmtrack's; otherwise the grid is resized to ``(h, w)`` and then to
+  ``(H, W)`` (two resizes, each with exact pixel centres).
 * Channel 0 is ``dx`` (columns), channel 1 ``dy`` (rows), *backward*
   convention: the content at pixel p of ``img_cur`` is found at
   ``p + flow(p)`` in ``img_prev``. mmtrack's DFF/FGFA call the network on
@@ -99,6 +103,25 @@ def scaled_architecture(width_divisor: int) -> tuple:
     return encoder, tuple(decoder), in_channels
 
 
+def crop_to(x: Tensor, hw: Tuple[int, int]) -> Tensor:
+    """The top-left ``(h, w)`` cells of ``x`` (``(N, C, >= h, >= w)``)."""
+    return x[:, :, :hw[0], :hw[1]]
+
+
+def crop_like(x: Tensor, reference: Tensor) -> Tensor:
+    """Crop an upsampled decoder map ``x`` to the size of the skip
+    connection ``reference`` it joins (mmtrack's ``crop_like``).
+
+    Args:
+        x (Tensor): ``(N, C, 2 * ceil(h / 2), 2 * ceil(w / 2))`` map.
+        reference (Tensor): ``(N, C', h, w)`` skip connection.
+
+    Returns:
+        Tensor: ``(N, C, h, w)``, the top-left cells of ``x``.
+    """
+    return crop_to(x, tuple(reference.shape[-2:]))
+
+
 def _conv(in_channels: int, out_channels: int, kernel_size: int,
           stride: int) -> ConvModule:
     """Conv (with bias) + LeakyReLU(0.1), 'same' padding."""
@@ -172,11 +195,14 @@ class FlowNetSimple(BaseModule):
     i.e. ``(rgb - img_norm_mean) / img_norm_std`` with RGB channel order.
     They are un-normalised and re-normalised the FlowNet way,
     ``rgb / flow_img_norm_std - flow_img_norm_mean`` (channel order as in
-    mmtrack: R, G, B against 0.411, 0.432, 0.450), resized by
-    ``img_scale_factor`` and zero-padded (in FlowNet's normalised space, as
-    mmtrack zeroes the padding) to a multiple of 64; the prediction is
-    cropped back, so any input size works. Padding the detector's batch
-    applies to all images alike; no per-image ``img_shape`` is used.
+    mmtrack: R, G, B against 0.411, 0.432, 0.450) and resized by
+    ``img_scale_factor``. Any size works: like mmtrack's, the decoder crops
+    each upsampled map to the skip connection it joins (the input is not
+    padded, which would change the flow that mmtrack's weights give near
+    the bottom and right border). Padding the detector's batch applies to
+    all images alike; no per-image ``img_shape`` is used (mmtrack zeroes
+    FlowNet's input beyond ``img_shape``; here the padding is the
+    detector's pad value).
 
     Args:
         img_scale_factor (float): Resize factor of the images fed to the
@@ -216,7 +242,8 @@ class FlowNetSimple(BaseModule):
             Defaults to None.
     """
 
-    size_divisor = 64  # total stride of the encoder
+    #: Strides of the raw predictions of :meth:`predict_raw_flows`.
+    prediction_strides = tuple(2**level for level, _, _ in _DECODER) + (4, )
     _min_contrast_std = 1e-3  # std floor of img_contrast_std's scaling
 
     def __init__(self,
@@ -406,12 +433,12 @@ class FlowNetSimple(BaseModule):
         """Run the encoder-decoder.
 
         Args:
-            x (Tensor): ``(N, 6, Hp, Wp)`` FlowNet-normalised pair (current
-                frame in channels 0-2), ``Hp`` and ``Wp`` multiples of 64.
+            x (Tensor): ``(N, 6, h, w)`` FlowNet-normalised pair (current
+                frame in channels 0-2), any size.
 
         Returns:
-            Tensor: ``(N, 2, Hp / 4, Wp / 4)`` raw prediction (units: see
-            the module docstring).
+            Tensor: ``(N, 2, ceil(h / 4), ceil(w / 4))`` raw prediction
+            (units: see the module docstring).
         """
         return self.predict_raw_flows(x)[-1]
 
@@ -419,31 +446,32 @@ class FlowNetSimple(BaseModule):
         """Run the encoder-decoder, keeping every level's prediction.
 
         Args:
-            x (Tensor): ``(N, 6, Hp, Wp)`` as in :meth:`predict_raw_flow`.
+            x (Tensor): ``(N, 6, h, w)`` as in :meth:`predict_raw_flow`.
 
         Returns:
-            list[Tensor]: Raw predictions coarse to fine, ``(N, 2, Hp / s,
-            Wp / s)`` for strides ``s`` = 64, 32, 16, 8 and 4 (the last is
+            list[Tensor]: Raw predictions coarse to fine, ``(N, 2,
+            ceil(h / s), ceil(w / s))`` for the strides ``s`` = 64, 32, 16,
+            8 and 4 of :attr:`prediction_strides` (the last is
             :meth:`predict_raw_flow`'s output), in the same units.
         """
-        if x.dim() != 4 or x.size(1) != 6 or \
-                x.size(2) % self.size_divisor or \
-                x.size(3) % self.size_divisor:
-            raise ValueError('FlowNetSimple needs (N, 6, Hp, Wp) with Hp '
-                             f'and Wp multiples of {self.size_divisor}, got '
-                             f'{tuple(x.shape)}')
+        if x.dim() != 4 or x.size(1) != 6:
+            raise ValueError('FlowNetSimple needs an (N, 6, h, w) image '
+                             f'pair, got {tuple(x.shape)}')
         skips, flows = [], []
         for name, _ in _ENCODER:
             x = getattr(self, name)(x)
             skips.append(x)  # conv1 ... conv6, strides 2 ... 64
         for level, _, _ in _DECODER:
             flow = getattr(self, f'predict_flow{level}')(x)
-            flows.append(flow)  # [N, 2, Hp / 2**level, Wp / 2**level]
+            flows.append(flow)  # [N, 2, ceil(h / 2**level), ...]
+            skip = skips[level - 2]
             x = torch.cat(
-                (skips[level - 2], getattr(self, f'deconv{level - 1}')(x),
-                 getattr(self, f'upsample_flow{level - 1}')(flow)),
+                (skip,
+                 crop_like(getattr(self, f'deconv{level - 1}')(x), skip),
+                 crop_like(
+                     getattr(self, f'upsample_flow{level - 1}')(flow), skip)),
                 dim=1)
-        flows.append(self.predict_flow(x))  # [N, 2, Hp / 4, Wp / 4]
+        flows.append(self.predict_flow(x))  # [N, 2, ceil(h/4), ceil(w/4)]
         return flows
 
     def raw_to_pixel_flow(self, raw: Tensor, net_hw: Tuple[int, int],
@@ -451,22 +479,28 @@ class FlowNetSimple(BaseModule):
         """Convert the raw prediction to a flow in input-image pixels.
 
         Args:
-            raw (Tensor): ``(N, 2, Hp / 4, Wp / 4)`` raw prediction.
-            net_hw (tuple[int, int]): Un-padded network input ``(h, w)``.
+            raw (Tensor): ``(N, 2, ceil(h / 4), ceil(w / 4))`` raw
+                prediction.
+            net_hw (tuple[int, int]): Network input ``(h, w)``.
             img_hw (tuple[int, int]): Input image ``(H, W)``.
 
         Returns:
             Tensor: ``(N, 2, H, W)`` flow in input-image pixels.
         """
         (h, w), (H, W) = net_hw, img_hw
-        flow = resize_bilinear(raw, (raw.size(2) * 4, raw.size(3) * 4))
-        flow = flow[:, :, :h, :w] * (self.flow_scale_factor * 4)
-        if (h, w) != (H, W):
-            flow = scale_flow_(resize_bilinear(flow, (H, W)), W / w, H / h)
-        return flow  # [N, 2, H, W]
+        # The stride-4 grid covers 4 * ceil(h / 4) >= h network pixels.
+        grid_h, grid_w = raw.size(2) * 4, raw.size(3) * 4
+        if (grid_h * H) % h == 0 and (grid_w * W) % w == 0:
+            # One resize, by 4 * H / h (mmtrack's 4 / img_scale_factor).
+            flow = resize_bilinear(raw, (grid_h * H // h, grid_w * W // w))
+            flow = flow[:, :, :H, :W]
+        else:
+            flow = resize_bilinear(raw, (grid_h, grid_w))[:, :, :h, :w]
+            flow = resize_bilinear(flow, (H, W))
+        flow = flow * (self.flow_scale_factor * 4)  # network-input pixels
+        return scale_flow_(flow, W / w, H / h)  # [N, 2, H, W]
 
-    def network_input(self, img_cur: Tensor,
-                      img_prev: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+    def network_input(self, img_cur: Tensor, img_prev: Tensor) -> Tensor:
         """Build the network input from two detector-normalised images.
 
         Args:
@@ -474,8 +508,8 @@ class FlowNetSimple(BaseModule):
             img_prev (Tensor): ``(N, 3, H, W)`` earlier frame.
 
         Returns:
-            tuple: ``x``, the ``(N, 6, Hp, Wp)`` FlowNet-normalised,
-            resized and zero-padded pair, and the un-padded ``(h, w)``.
+            Tensor: ``(N, 6, h, w)``, the FlowNet-normalised pair resized to
+            :meth:`network_size`.
         """
         if img_cur.dim() != 4 or img_cur.size(1) != 3 or \
                 img_cur.shape != img_prev.shape:
@@ -490,9 +524,7 @@ class FlowNetSimple(BaseModule):
         if net_hw != img_hw:
             x = F.interpolate(
                 x, size=net_hw, mode='bilinear', align_corners=False)
-        pad_h = -net_hw[0] % self.size_divisor
-        pad_w = -net_hw[1] % self.size_divisor
-        return F.pad(x, (0, pad_w, 0, pad_h)), net_hw  # [N, 6, Hp, Wp]
+        return x  # [N, 6, h, w]
 
     def loss(self,
              img_cur: Tensor,
@@ -506,12 +538,13 @@ class FlowNetSimple(BaseModule):
         A multi-scale loss like FlowNet's: the target, converted to raw
         units (network input pixels / 20), is averaged over each level's
         cells and every level's prediction pays its mean EPE times its
-        weight (FlowNet sums each level's EPE instead); cells that
-        are mostly zero padding are left out. With ``pixel_weight`` the
-        means are weighted (the weights averaged over each cell like the
-        target), e.g. to let small moving objects count as much as the
-        background. The loss is reported in
-        input-image pixels (x 20 / ``img_scale_factor``; with the weights
+        weight (FlowNet sums each level's EPE instead); cells that lie
+        mostly outside the image (a level's last row and column, where the
+        image is no multiple of its stride) are left out. With
+        ``pixel_weight`` the means are weighted (the weights averaged over
+        each cell like the target), e.g. to let small moving objects count
+        as much as the background. The loss is reported in input-image
+        pixels (x 20 / ``img_scale_factor``; with the weights
         (0, 0, 0, 0, 1) it is the finest level's EPE in pixels).
 
         Args:
@@ -546,31 +579,35 @@ class FlowNetSimple(BaseModule):
         if len(level_weights) != len(_DECODER) + 1:
             raise ValueError(f'need {len(_DECODER) + 1} level_weights, got '
                              f'{len(level_weights)}')
-        x, net_hw = self.network_input(img_cur, img_prev)
+        x = self.network_input(img_cur, img_prev)
         raw_flows = self.predict_raw_flows(x)
-        (h, w), (H, W) = net_hw, gt_flow.shape[-2:]
+        (h, w), (H, W) = x.shape[-2:], gt_flow.shape[-2:]
         # Input-image pixels -> network-input pixels / 20 (raw units).
-        target = F.interpolate(gt_flow, size=net_hw, mode='area')
+        target = F.interpolate(gt_flow, size=(h, w), mode='area')
         target = scale_flow_(target, w / W, h / H) / (
             self.flow_scale_factor * 4)
-        padding = (0, x.size(3) - w, 0, x.size(2) - h)
+        # Zero-pad to whole cells of every level, and mark the image.
+        coarsest = max(self.prediction_strides)
+        padding = (0, -w % coarsest, 0, -h % coarsest)
         target = F.pad(target, padding)
         valid = F.pad(target.new_ones(1, 1, h, w), padding)
         pixel_weight = F.pad(
-            F.interpolate(pixel_weight, size=net_hw, mode='area'), padding)
+            F.interpolate(pixel_weight, size=(h, w), mode='area'), padding)
         loss = gt_flow.new_zeros(())
-        for weight, raw in zip(level_weights, raw_flows):
-            stride = x.size(2) // raw.size(2)
-            cover = F.avg_pool2d(valid, stride)  # share of real pixels
-            level_target = F.avg_pool2d(target, stride) / cover.clamp(
-                min=1e-6)
-            cell_weight = F.avg_pool2d(pixel_weight, stride) * (cover > 0.5)
+        for weight, raw, stride in zip(level_weights, raw_flows,
+                                       self.prediction_strides):
+            cells = tuple(raw.shape[-2:])  # (ceil(h / stride), ...)
+            cover = crop_to(F.avg_pool2d(valid, stride), cells)
+            level_target = crop_to(F.avg_pool2d(target, stride),
+                                   cells) / cover.clamp(min=1e-6)
+            cell_weight = crop_to(F.avg_pool2d(pixel_weight, stride),
+                                  cells) * (cover > 0.5)
             epe = (raw - level_target).norm(dim=1, keepdim=True)
             loss = loss + weight * (epe * cell_weight).sum() / \
                 cell_weight.sum().clamp(min=1e-6)
         unit = self.flow_scale_factor * 4 / self.img_scale_factor
         with torch.no_grad():
-            flow = self.raw_to_pixel_flow(raw_flows[-1], net_hw, (H, W))
+            flow = self.raw_to_pixel_flow(raw_flows[-1], (h, w), (H, W))
             epe = (flow - gt_flow).norm(dim=1).mean()
         return dict(loss_flow=loss * unit, epe=epe)
 
@@ -588,6 +625,7 @@ class FlowNetSimple(BaseModule):
             dx, 1 = dy: the content at pixel p of ``img_cur`` is at
             ``p + flow(p)`` in ``img_prev``.
         """
-        x, net_hw = self.network_input(img_cur, img_prev)
+        x = self.network_input(img_cur, img_prev)
         raw = self.predict_raw_flow(x)
-        return self.raw_to_pixel_flow(raw, net_hw, tuple(img_cur.shape[-2:]))
+        return self.raw_to_pixel_flow(raw, tuple(x.shape[-2:]),
+                                      tuple(img_cur.shape[-2:]))

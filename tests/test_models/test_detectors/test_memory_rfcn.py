@@ -539,6 +539,25 @@ def test_aggregator_must_be_a_memory_aggregator(memnet_cfg):
         build(cfg)
 
 
+@pytest.mark.parametrize('aggregator', [
+    dict(type='MemNetAggregator', in_channels=32, mode='average'),
+    dict(type='ClockNetAggregator', strides=(1, 4), share_memnet=False,
+         memnet=dict(type='MemNetAggregator', in_channels=128,
+                     mode='weighting', hidden_channels=8)),
+])
+def test_aggregator_of_other_channels_is_refused_at_build(
+        memnet_cfg, aggregator):
+    """The tiny features have 64 channels (what the RPN reads); an
+    aggregator for others fails when built, not at the second frame."""
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.aggregator = aggregator
+    channels = aggregator.get('in_channels',
+                              aggregator.get('memnet', {}).get('in_channels'))
+    with pytest.raises(ValueError,
+                       match=rf'in_channels={channels}.*in_channels=64'):
+        build(cfg)
+
+
 def test_normalisation_must_match_flownet(memnet_cfg):
     """FlowNet un-normalises the images: the two settings must agree."""
     for preprocessor, message in (

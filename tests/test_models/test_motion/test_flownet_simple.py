@@ -68,7 +68,8 @@ def _constant_raw(value_x, value_y, calls=None):
     def raw(x):
         if calls is not None:
             calls.append(x.clone())
-        out = x.new_empty(x.size(0), 2, x.size(2) // 4, x.size(3) // 4)
+        out = x.new_empty(x.size(0), 2, -(-x.size(2) // 4),
+                          -(-x.size(3) // 4))
         out[:, 0] = value_x
         out[:, 1] = value_y
         return out
@@ -214,12 +215,59 @@ def test_output_shape_for_sizes_not_divisible_by_64(flownet, hw):
     assert torch.isfinite(flow).all()
 
 
-def test_raw_prediction_has_stride_4_on_padded_input(flownet):
+@pytest.mark.parametrize('hw, raw_hw', [((64, 128), (16, 32)),
+                                        ((48, 80), (12, 20)),
+                                        ((38, 66), (10, 17))])
+def test_raw_prediction_has_stride_4_on_any_input(flownet, hw, raw_hw):
     with torch.no_grad():
-        raw = flownet.predict_raw_flow(torch.randn(1, 6, 64, 128))
-    assert raw.shape == (1, 2, 16, 32)
-    with pytest.raises(ValueError, match='multiples of 64'):
-        flownet.predict_raw_flow(torch.randn(1, 6, 48, 64))
+        raw = flownet.predict_raw_flow(torch.randn(1, 6, *hw))
+    assert raw.shape == (1, 2, *raw_hw)
+    with pytest.raises(ValueError, match=r'\(N, 6, h, w\)'):
+        flownet.predict_raw_flow(torch.randn(1, 3, *hw))
+
+
+def mmtrack_forward(model, imgs):
+    """mmtrack 1.0.0rc1's ``FlowNetSimple.forward`` as its source reads,
+    on ``model``'s layers: the FlowNet-normalised (N, 6, H, W) pair halved,
+    no padding, each deconv and flow upsampling cropped to the skip
+    connection it joins, the stride-4 prediction resized by
+    ``4 / img_scale_factor`` = 8 in one step and scaled by 40."""
+    x = torch.nn.functional.interpolate(
+        imgs, scale_factor=0.5, mode='bilinear', align_corners=False)
+    skips = []
+    for name, _ in _ENCODER:
+        x = getattr(model, name)(x)
+        skips.append(x)
+    for level, _, _ in _DECODER:
+        flow = getattr(model, f'predict_flow{level}')(x)
+        skip = skips[level - 2]
+        up_flow = getattr(model, f'upsample_flow{level - 1}')(flow)
+        deconv = getattr(model, f'deconv{level - 1}')(x)
+        x = torch.cat((skip, deconv[..., :skip.size(2), :skip.size(3)],
+                       up_flow[..., :skip.size(2), :skip.size(3)]), dim=1)
+    flow = torch.nn.functional.interpolate(
+        model.predict_flow(x), scale_factor=8, mode='bilinear',
+        align_corners=False)
+    return flow * 8 * 5
+
+
+@pytest.mark.parametrize('hw', [(96, 176), (120, 200)])
+def test_flow_equals_mmtrack_for_sizes_not_divisible_by_64(flownet, hw):
+    """mmtrack's weights give mmtrack's flow: its network sees the halved
+    image unpadded (48 x 88 or 60 x 100 here; a 64-padding changes the
+    flow near the bottom and right border) and its flow is one x8
+    resize."""
+    torch.manual_seed(1)
+    img_cur = _normalise(torch.rand(1, 3, *hw) * 255)
+    img_prev = _normalise(torch.rand(1, 3, *hw) * 255)
+    flow_mean = torch.tensor([0.411, 0.432, 0.450]).view(1, 3, 1, 1)
+    imgs = torch.cat([(img * STD + MEAN) / 255 - flow_mean
+                      for img in (img_cur, img_prev)], dim=1)
+    with torch.no_grad():
+        ours = flownet(img_cur, img_prev)
+        reference = mmtrack_forward(flownet, imgs)
+    assert ours.shape == reference.shape == (1, 2, *hw)
+    assert torch.allclose(ours, reference, atol=1e-4)
 
 
 def test_flow_units_even_size(flownet, monkeypatch):
@@ -242,7 +290,7 @@ def test_flow_units_odd_size(flownet, monkeypatch):
     assert torch.allclose(flow[:, 1], torch.full((1, 75, 131), 20 * 75 / 38))
 
 
-def test_flownet_input_normalisation_order_and_padding(flownet, monkeypatch):
+def test_flownet_input_normalisation_and_order(flownet, monkeypatch):
     calls = []
     monkeypatch.setattr(flownet, 'predict_raw_flow',
                         _constant_raw(0., 0., calls))
@@ -252,14 +300,12 @@ def test_flownet_input_normalisation_order_and_padding(flownet, monkeypatch):
         _normalise(cur_rgb.expand(1, 3, 96, 160)),
         _normalise(prev_rgb.expand(1, 3, 96, 160)))
     x = calls[0]
-    assert x.shape == (1, 6, 64, 128)  # 48 x 80, zero-padded to 64
+    assert x.shape == (1, 6, 48, 80)  # halved, not padded
     flow_mean = torch.tensor([0.411, 0.432, 0.450])
     expected = torch.cat((cur_rgb.flatten() / 255 - flow_mean,
                           prev_rgb.flatten() / 255 - flow_mean))
     assert torch.allclose(
-        x[0, :, :48, :80], expected.view(6, 1, 1).expand(6, 48, 80), atol=1e-5)
-    assert torch.equal(x[:, :, 48:], torch.zeros(1, 6, 16, 128))
-    assert torch.equal(x[:, :, :, 80:], torch.zeros(1, 6, 64, 48))
+        x[0], expected.view(6, 1, 1).expand(6, 48, 80), atol=1e-5)
 
 
 def test_gradients_reach_parameters(flownet):
@@ -341,13 +387,18 @@ def test_width_divisor_gives_a_lighter_network_of_the_same_layout():
         FlowNetSimple(width_divisor=3)
 
 
-def test_raw_flows_of_every_level(flownet):
-    x = torch.randn(1, 6, 64, 128)
+@pytest.mark.parametrize('hw, level_hws', [
+    ((64, 128), [(1, 2), (2, 4), (4, 8), (8, 16), (16, 32)]),
+    ((60, 100), [(1, 2), (2, 4), (4, 7), (8, 13), (15, 25)]),
+])
+def test_raw_flows_of_every_level(flownet, hw, level_hws):
+    """Level s has ceil(h / s) x ceil(w / s) cells."""
+    x = torch.randn(1, 6, *hw)
     with torch.no_grad():
         flows = flownet.predict_raw_flows(x)
         final = flownet.predict_raw_flow(x)
-    assert [tuple(f.shape[-2:]) for f in flows] == [(1, 2), (2, 4), (4, 8),
-                                                    (8, 16), (16, 32)]
+    assert [tuple(f.shape[-2:]) for f in flows] == level_hws
+    assert flownet.prediction_strides == (64, 32, 16, 8, 4)
     assert torch.equal(flows[-1], final)
 
 
@@ -357,8 +408,8 @@ def _constant_raw_flows(value_x, value_y):
     def raw_flows(x):
         outs = []
         for stride in (64, 32, 16, 8, 4):
-            out = x.new_empty(x.size(0), 2, x.size(2) // stride,
-                              x.size(3) // stride)
+            out = x.new_empty(x.size(0), 2, -(-x.size(2) // stride),
+                              -(-x.size(3) // stride))
             out[:, 0], out[:, 1] = value_x, value_y
             outs.append(out)
         return outs
