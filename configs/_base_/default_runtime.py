@@ -8,6 +8,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # BN statistics equal on every rank, so that a checkpoint and a
+    # validation during training see the same model (a no-op in 1 process)
+    sync_buffers=dict(type='SyncBuffersEveryIterHook'),
     visualization=dict(type='VIDVisualizationHook', draw=False))
 
 env_cfg = dict(

@@ -235,6 +235,44 @@ def test_per_frame_rfcn_trains_and_tests_with_two_processes(
             'vid/bbox_mAP_50'} <= set(metrics)
 
 
+def test_validation_in_two_process_training_scores_the_saved_checkpoint(
+        synthvid_root, tmp_path):
+    """The tiny R-FCN trains its BN: without syncing the buffers, rank 1
+    validated its videos with its own running statistics, which the
+    checkpoint (rank 0's) does not hold."""
+    train_dump = str(tmp_path / 'val_in_training.pkl')
+    cfg = small_config(
+        'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py', synthvid_root,
+        str(tmp_path / 'rfcn.py'),
+        **{
+            'train_cfg.max_iters': 2,
+            'train_cfg.val_interval': 2,
+            'default_hooks.checkpoint.interval': 2,
+            'val_evaluator': [
+                dict(type='ImagenetVIDMetric', degradation_key='degradation'),
+                dict(type='DumpVIDResults', out_file_path=train_dump)
+            ]
+        })
+    assert Config.fromfile(cfg).default_hooks.sync_buffers.type == \
+        'SyncBuffersEveryIterHook'
+    run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
+         str(tmp_path)])
+    test_dump = str(tmp_path / 'test.pkl')
+    run([sys.executable, 'tools/test.py', cfg, str(tmp_path / 'iter_2.pth'),
+         '--work-dir', str(tmp_path), '--out', test_dump])
+    with open(train_dump, 'rb') as f:
+        in_training = {d['img_id']: d for d in pickle.load(f)}
+    with open(test_dump, 'rb') as f:
+        tested = {d['img_id']: d for d in pickle.load(f)}
+    assert set(in_training) == set(tested)
+    assert sum(len(d['scores']) for d in tested.values()) > 0
+    for img_id, det in tested.items():
+        assert torch.equal(torch.as_tensor(in_training[img_id]['bboxes']),
+                           torch.as_tensor(det['bboxes'])), img_id
+        assert torch.equal(torch.as_tensor(in_training[img_id]['scores']),
+                           torch.as_tensor(det['scores'])), img_id
+
+
 def test_clocknet_with_learned_psi_trains_with_two_processes(
         synthvid_root, tmp_path):
     """Iterations in which no memory takes evidence leave psi unused.
