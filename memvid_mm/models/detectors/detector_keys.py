@@ -10,6 +10,8 @@ another model, or of the image detector trained on its own (whose keys lack
 the ``detector.`` prefix), would so start a video detector's training from
 random weights without a word. The check here raises instead, and says how
 to load an image detector's own checkpoint (``model.detector.init_cfg``).
+Conversely the image detector refuses a video detector's checkpoint
+(:func:`refuse_video_detector_state_dict`).
 
 A state dict that holds only some of the model's keys (say only
 ``motion.*``) and nothing the model lacks is a partial load and passes
@@ -66,6 +68,45 @@ def refuse_foreign_state_dict(module: nn.Module, state_dict: dict,
         f'none of its image detector\'s weights (detector.*) and '
         f'{len(foreign)} keys the model does not have (e.g. '
         f'{", ".join(foreign[:3])}); {hint}')
+
+
+def refuse_video_detector_state_dict(module: nn.Module, state_dict: dict,
+                                     prefix: str, *args) -> None:
+    """Load pre-hook of a video detector's image ``detector``.
+
+    The converse of :func:`refuse_foreign_state_dict`: a video detector's
+    checkpoint (keys ``detector.backbone.*``) loaded into the image
+    detector itself (as MMDetection's ``tools/test_tracking.py --detector``
+    does) fits none of its keys, and mmengine's non-strict load would test
+    a randomly initialised detector without an error.
+
+    Args:
+        module (nn.Module): The image detector.
+        state_dict (dict): The state dict being loaded (keys with
+            ``prefix``).
+        prefix (str): The image detector's key prefix in ``state_dict``.
+        *args: The rest of the hook's arguments, unused.
+
+    Raises:
+        ForeignStateDictError: When no key of ``state_dict`` is the image
+            detector's but some are its keys under a further ``detector.``.
+    """
+    own_keys = set(module.state_dict(prefix=prefix))
+    if any(key in own_keys for key in state_dict):
+        return
+    wrapped_prefix = prefix + 'detector.'
+    wrapped = [
+        key for key in state_dict if key.startswith(wrapped_prefix)
+        and prefix + key[len(wrapped_prefix):] in own_keys
+    ]
+    if wrapped:
+        raise ForeignStateDictError(
+            f'the state dict being loaded into the image detector '
+            f'{type(module).__name__} is a video detector\'s: none of its '
+            f'keys is the image detector\'s, and {len(wrapped)} are under '
+            f'"detector." (e.g. {wrapped[0]}). Load it into the video '
+            f'detector (the checkpoint of tools/test.py, or load_from), '
+            f'not into model.detector')
 
 
 def _bare_detector_keys(module: nn.Module, keys: List[str],

@@ -37,7 +37,9 @@ from ..aggregators import ClockNetAggregator, MemNetAggregator
 from ..layers import MemoryState
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
-from .detector_keys import check_detector_pretrained, refuse_foreign_state_dict
+from .detector_keys import (check_detector_pretrained,
+                            refuse_foreign_state_dict,
+                            refuse_video_detector_state_dict)
 from .rfcn import check_tensor_mode_samples
 
 
@@ -170,6 +172,8 @@ class MemoryRFCN(BaseDetector):
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.detector = MODELS.build(detector)
         self.register_load_state_dict_pre_hook(refuse_foreign_state_dict)
+        self.detector.register_load_state_dict_pre_hook(
+            refuse_video_detector_state_dict)
         self.motion = MODELS.build(motion)
         self.check_motion_normalisation()
         self.warp = MODELS.build(warp)

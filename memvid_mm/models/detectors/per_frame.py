@@ -9,7 +9,9 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
-from .detector_keys import check_detector_pretrained, refuse_foreign_state_dict
+from .detector_keys import (check_detector_pretrained,
+                            refuse_foreign_state_dict,
+                            refuse_video_detector_state_dict)
 
 
 @MODELS.register_module()
@@ -46,6 +48,8 @@ class PerFrameVideoDetector(BaseDetector):
         loss_frame_indices(1, loss_frames)  # validates the choice
         self.detector = MODELS.build(detector)
         self.register_load_state_dict_pre_hook(refuse_foreign_state_dict)
+        self.detector.register_load_state_dict_pre_hook(
+            refuse_video_detector_state_dict)
         self.loss_frames = loss_frames
 
     def init_weights(self) -> None:

@@ -1,6 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """A video detector refuses a state dict that fits none of its image
-detector, whichever loader is used."""
+detector, and its image detector a video detector's, whichever loader is
+used."""
 import copy
 
 import pytest
@@ -41,6 +42,21 @@ def test_bare_image_detector_keys_are_refused(kind, tmp_path):
     torch.save(dict(state_dict=state), path)
     with pytest.raises(ValueError, match='without the "detector." prefix'):
         load_checkpoint(model, path, map_location='cpu', strict=False)
+
+
+@pytest.mark.parametrize('kind', sorted(CONFIGS))
+def test_video_detector_checkpoint_into_the_image_detector_is_refused(
+        kind, tmp_path):
+    """What MMDetection's tools/test_tracking.py --detector does: the
+    video detector's checkpoint loaded into ``model.detector``."""
+    model = build(kind)
+    path = str(tmp_path / 'video.pth')
+    torch.save(dict(state_dict=build(kind).state_dict()), path)
+    with pytest.raises(ValueError, match='is a video detector'):
+        load_checkpoint(model.detector, path, map_location='cpu',
+                        strict=False)
+    # its own (bare) keys load into it
+    model.detector.load_state_dict(bare_detector_state(build(kind)))
 
 
 def test_another_model_is_refused():
