@@ -37,6 +37,11 @@ class ForeignStateDictError(ValueError):
     (raised by its load pre-hook, ``models/detectors/detector_keys.py``)."""
 
 
+class CheckpointClassesError(ValueError):
+    """A checkpoint trained on other classes (or the same in another order)
+    than a data set the run uses (:func:`check_checkpoint_classes`)."""
+
+
 @contextlib.contextmanager
 def naming_unreadable_checkpoint(filename: str,
                                  what: str = 'checkpoint') -> Iterator[None]:
@@ -206,7 +211,7 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
 
 
 def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
-                             filename: str, where: str) -> bool:
+                             filename: Optional[str], where: str) -> bool:
     """Error if a checkpoint's model learned other classes than ``classes``.
 
     A model predicts label indices; the data set it is tested on turns
@@ -221,7 +226,8 @@ def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
         checkpoint (Mapping): The loaded checkpoint.
         classes (Sequence[str]): The class names, in label order, of the
             data set the model will be tested on.
-        filename (str): The checkpoint's file, for the message.
+        filename (str, optional): The checkpoint's file, for the message
+            (None: unknown, as in a runner's ``after_load_checkpoint``).
         where (str): What ``classes`` come from, for the message (e.g.
             ``'test_dataloader.dataset'``).
 
@@ -231,7 +237,7 @@ def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
         cannot be checked.
 
     Raises:
-        ValueError: Naming the file and both class lists.
+        CheckpointClassesError: Naming the file and both class lists.
     """
     meta = checkpoint.get('meta')
     dataset_meta = meta.get('dataset_meta') if isinstance(meta,
@@ -242,8 +248,9 @@ def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
     if tuple(trained) != tuple(classes):
         same = ('the same classes in another order'
                 if sorted(trained) == sorted(classes) else 'other classes')
-        raise ValueError(
-            f'checkpoint {filename} was trained on classes '
+        name = f'checkpoint {filename}' if filename else 'the checkpoint'
+        raise CheckpointClassesError(
+            f'{name} was trained on classes '
             f'{tuple(trained)!r:.300} (label order), but {where} lists '
             f'{tuple(classes)!r:.300}: {same}, so every label would be '
             f'scored as the wrong class. Test with the classes (and their '

@@ -181,6 +181,30 @@ def test_test_refuses_a_checkpoint_of_other_classes(trained_memnet,
     assert 'the same classes in another order' in stderr
 
 
+def test_stock_mmdet_test_refuses_a_checkpoint_of_other_classes(
+        trained_memnet, tmp_path):
+    """MMDetection's own tools/test.py (in its wheel) checks the classes
+    too: the configs' CheckpointClassesHook."""
+    import mmdet
+    stock_test = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
+                          'test.py')
+    cfg, checkpoint, _ = trained_memnet
+    classes = SYNTHVID_CLASSES
+    reordered = ('box', 'disc') + classes[2:]
+    proc = subprocess.run(
+        [sys.executable, stock_test, cfg, checkpoint, '--work-dir',
+         str(tmp_path), '--cfg-options',
+         f'test_dataloader.dataset.metainfo.classes={list(reordered)}'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES='',
+                 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1'))
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert 'CheckpointClassesError' in proc.stderr
+    assert (f'checkpoint {checkpoint} was trained on classes {classes!r}'
+            in proc.stderr)
+    assert 'test_dataloader.dataset lists' in proc.stderr
+
+
 @pytest.mark.parametrize('config,num_frames', [
     ('configs/clocknet_r101_vid.py', 6),
     ('configs/clocknet/clocknet-10_rfcn_r101-dc5_4xb1-7e_imagenetvid.py', 10),

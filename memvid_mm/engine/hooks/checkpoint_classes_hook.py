@@ -1,0 +1,69 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Refuse a checkpoint whose classes are not the run's data sets'."""
+from typing import List, Tuple
+
+from mmdet.registry import HOOKS
+from mmengine.hooks import Hook
+from mmengine.runner import BaseLoop, Runner
+
+from ...utils import check_checkpoint_classes
+
+
+def built_loop_datasets(runner: Runner) -> List[Tuple[str, object]]:
+    """The data sets of the loops ``runner`` has built, by dataloader name.
+
+    ``Runner.train`` builds its train and val loops, ``Runner.test`` its
+    test loop and ``Runner.val`` its val loop before loading a checkpoint;
+    a loop still given as a config is not used by the run (the runner's
+    ``train_loop`` property would build it, data set and all).
+
+    Args:
+        runner (Runner): The runner.
+
+    Returns:
+        list[tuple[str, Dataset]]: ``('train_dataloader', dataset)`` and so
+        on, for the built loops.
+    """
+    loops = (('train_dataloader', runner._train_loop),
+             ('val_dataloader', runner._val_loop),
+             ('test_dataloader', runner._test_loop))
+    return [(name, loop.dataloader.dataset) for name, loop in loops
+            if isinstance(loop, BaseLoop)]
+
+
+@HOOKS.register_module()
+class CheckpointClassesHook(Hook):
+    """Refuse a loaded checkpoint trained on other classes, or on the same
+    in another order, than a data set of the run.
+
+    A model predicts label indices; the data set turns them into class
+    names. Tested (or validated) on a data set that lists the same classes
+    in another order, every label is scored as the wrong class and the
+    metric is silently wrong. memvid_mm's ``tools/test.py`` and
+    ``tools/train.py`` check this themselves; the hook makes MMDetection's
+    own tools and ``Runner.from_cfg`` check it too, for ``load_from`` and
+    for a resumed checkpoint: mmengine calls ``after_load_checkpoint``
+    before it copies the weights. A checkpoint that records no classes
+    (``meta['dataset_meta']['classes']``, written by mmengine's runner)
+    cannot be checked and passes.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
+        """Compare the checkpoint's classes with each data set's.
+
+        Args:
+            runner (Runner): The runner loading the checkpoint.
+            checkpoint (dict): The loaded checkpoint.
+
+        Raises:
+            CheckpointClassesError: Naming the data set and both class
+                lists (and ``load_from`` where it is set).
+        """
+        filename = runner.cfg.get('load_from')
+        for name, dataset in built_loop_datasets(runner):
+            classes = getattr(dataset, 'metainfo', {}).get('classes')
+            if classes is not None:
+                check_checkpoint_classes(checkpoint, classes, filename,
+                                         f'{name}.dataset')

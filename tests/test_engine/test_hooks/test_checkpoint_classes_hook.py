@@ -1,0 +1,73 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""CheckpointClassesHook; under MMDetection's own tools/test.py it is
+tested in tests/test_tools/test_dist_tools.py."""
+import types
+
+import pytest
+from mmdet.registry import HOOKS
+from mmengine.config import Config
+from mmengine.runner import BaseLoop
+from torch.utils.data import DataLoader, Dataset
+
+from memvid_mm.utils import CheckpointClassesError
+
+CLASSES = ('disc', 'box', 'triangle', 'cross')
+
+
+class ClassesDataset(Dataset):
+    """A data set of no samples with ``metainfo['classes']``."""
+
+    def __init__(self, classes):
+        self.metainfo = dict(classes=classes)
+
+    def __len__(self):
+        return 0
+
+
+class BuiltLoop(BaseLoop):
+
+    def run(self):
+        pass
+
+
+def runner_with(load_from=None, **loops):
+    """A runner stand-in: loops given by dataloader name are built (with a
+    data set of those classes), the others still configs."""
+    runner = types.SimpleNamespace(
+        cfg=Config(dict(load_from=load_from)), _train_loop=dict(),
+        _val_loop=None, _test_loop=dict())
+    for name, classes in loops.items():
+        loader = DataLoader(ClassesDataset(classes))
+        setattr(runner, f'_{name}_loop', BuiltLoop(runner, loader))
+    return runner
+
+
+def checkpoint_of(classes):
+    return dict(meta=dict(dataset_meta=dict(classes=classes)), state_dict={})
+
+
+def test_refuses_reordered_classes_of_a_built_loop_and_names_it():
+    hook = HOOKS.build(dict(type='CheckpointClassesHook'))
+    reordered = ('box', 'disc', 'triangle', 'cross')
+    runner = runner_with('rfcn.pth', test=reordered)
+    with pytest.raises(CheckpointClassesError,
+                       match=r'checkpoint rfcn\.pth was trained on classes .*'
+                       r'but test_dataloader\.dataset lists .*another order'):
+        hook.after_load_checkpoint(runner, checkpoint_of(CLASSES))
+    runner = runner_with(train=CLASSES, val=('disc', 'box', 'cross'))
+    with pytest.raises(CheckpointClassesError,
+                       match=r'^the checkpoint .* val_dataloader\.dataset '
+                       r'.*other classes'):
+        hook.after_load_checkpoint(runner, checkpoint_of(CLASSES))
+
+
+def test_passes_matching_unbuilt_or_unrecorded_classes():
+    hook = HOOKS.build(dict(type='CheckpointClassesHook'))
+    hook.after_load_checkpoint(
+        runner_with(train=CLASSES, val=CLASSES), checkpoint_of(CLASSES))
+    # only the built loops are the run's: the test loop is still a config
+    hook.after_load_checkpoint(runner_with(train=CLASSES),
+                               checkpoint_of(CLASSES))
+    # a checkpoint not saved by mmengine's runner records no classes
+    hook.after_load_checkpoint(
+        runner_with(test=('box', 'disc')), dict(state_dict={}))
