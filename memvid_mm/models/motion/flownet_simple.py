@@ -23,11 +23,11 @@ Flow units and conventions of :meth:`FlowNetSimple.forward`:
   by ``flow_scale_factor * 4`` (network-input pixels), with ``dx`` scaled
   by ``W / w`` and ``dy`` by ``H / h``. The result is a displacement in
   **input-image pixels at input resolution**. Where the stride-4 grid
-  scales to the image by a whole number of pixels (``H`` and ``W``
-  multiples of 8 for ``img_scale_factor=0.5``) that is one bilinear
-  resize by ``4 / img_scale_factor``, mmtrack's, and the flow equals
-  mmtrack's; otherwise the grid is resized to ``(h, w)`` and then to
-  ``(H, W)`` (two resizes, each with exact pixel centres).
+  scales to the image by a whole number of pixels (any even ``H`` and
+  ``W`` for ``img_scale_factor=0.5``) that is one bilinear resize by
+  ``4 / img_scale_factor``, mmtrack's, and the flow equals mmtrack's;
+  otherwise the grid is resized to ``(h, w)`` and then to ``(H, W)``
+  (two resizes, each with exact pixel centres).
 * Channel 0 is ``dx`` (columns), channel 1 ``dy`` (rows), *backward*
   convention: the content at pixel p of ``img_cur`` is found at
   ``p + flow(p)`` in ``img_prev``. mmtrack's DFF/FGFA call the network on
