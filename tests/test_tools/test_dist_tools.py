@@ -374,3 +374,12 @@ def test_train_refuses_a_load_from_of_other_classes(trained_memnet, tmp_path):
             in stderr)
     assert 'the same classes in another order' in stderr
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
+    # on purpose: load_from_partial trains from it (CheckpointClassesHook
+    # lets such a start through, as tools/train.py does)
+    proc = run([
+        sys.executable, 'tools/train.py', cfg, '--work-dir',
+        str(tmp_path / 'partial'), '--cfg-options', f'load_from={reordered}',
+        'train_cfg.max_iters=1', 'load_from_partial=True'
+    ])
+    assert 'load_from_partial: ' in proc.stdout + proc.stderr
+    assert 'Iter(train) [1/1]' in proc.stdout + proc.stderr

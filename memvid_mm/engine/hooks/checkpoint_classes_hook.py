@@ -45,7 +45,9 @@ class CheckpointClassesHook(Hook):
     for a resumed checkpoint: mmengine calls ``after_load_checkpoint``
     before it copies the weights. A checkpoint that records no classes
     (``meta['dataset_meta']['classes']``, written by mmengine's runner)
-    cannot be checked and passes.
+    cannot be checked and passes, and so does a training's ``load_from``
+    with ``load_from_partial=True``, which starts from what fits on purpose
+    (e.g. a head of other classes; ``tools/train.py`` logs what).
     """
 
     priority = 'VERY_HIGH'
@@ -61,9 +63,15 @@ class CheckpointClassesHook(Hook):
             CheckpointClassesError: Naming the data set and both class
                 lists (and ``load_from`` where it is set).
         """
-        filename = runner.cfg.get('load_from')
-        for name, dataset in built_loop_datasets(runner):
+        cfg = runner.cfg
+        datasets = built_loop_datasets(runner)
+        training = any(name == 'train_dataloader' for name, _ in datasets)
+        if training and cfg.get('load_from_partial', False) and \
+                not cfg.get('resume', False):
+            return
+        for name, dataset in datasets:
             classes = getattr(dataset, 'metainfo', {}).get('classes')
             if classes is not None:
-                check_checkpoint_classes(checkpoint, classes, filename,
+                check_checkpoint_classes(checkpoint, classes,
+                                         cfg.get('load_from'),
                                          f'{name}.dataset')

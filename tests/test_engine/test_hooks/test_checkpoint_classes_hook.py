@@ -30,12 +30,12 @@ class BuiltLoop(BaseLoop):
         pass
 
 
-def runner_with(load_from=None, **loops):
+def runner_with(load_from=None, cfg=None, **loops):
     """A runner stand-in: loops given by dataloader name are built (with a
     data set of those classes), the others still configs."""
     runner = types.SimpleNamespace(
-        cfg=Config(dict(load_from=load_from)), _train_loop=dict(),
-        _val_loop=None, _test_loop=dict())
+        cfg=Config(dict(load_from=load_from, **(cfg or {}))),
+        _train_loop=dict(), _val_loop=None, _test_loop=dict())
     for name, classes in loops.items():
         loader = DataLoader(ClassesDataset(classes))
         setattr(runner, f'_{name}_loop', BuiltLoop(runner, loader))
@@ -71,3 +71,18 @@ def test_passes_matching_unbuilt_or_unrecorded_classes():
     # a checkpoint not saved by mmengine's runner records no classes
     hook.after_load_checkpoint(
         runner_with(test=('box', 'disc')), dict(state_dict={}))
+
+
+def test_a_partial_training_start_passes_but_not_a_resume_or_a_test():
+    """``load_from_partial=True`` starts a training from a checkpoint of
+    other classes on purpose (tools/train.py logs it)."""
+    hook = HOOKS.build(dict(type='CheckpointClassesHook'))
+    other = checkpoint_of(('a', 'b'))
+    partial = dict(load_from_partial=True)
+    hook.after_load_checkpoint(
+        runner_with('coco.pth', partial, train=CLASSES, val=CLASSES), other)
+    for runner in (runner_with('coco.pth', dict(partial, resume=True),
+                               train=CLASSES),
+                   runner_with('coco.pth', partial, test=CLASSES)):
+        with pytest.raises(CheckpointClassesError, match='other classes'):
+            hook.after_load_checkpoint(runner, other)
