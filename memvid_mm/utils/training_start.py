@@ -9,6 +9,7 @@ trains on with a logged list of keys. ``tools/train.py`` calls
 import re
 from typing import List, Mapping, Optional, Sequence
 
+from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner, find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
@@ -61,6 +62,20 @@ def start_checkpoint_misfits(model: nn.Module,
     ]
     misfits += format_misfits(unexpected, missing, mismatched)
     return misfits
+
+
+def is_partial_start(cfg: Config) -> bool:
+    """Whether a training may start from a ``load_from`` that does not fit:
+    ``load_from_partial=True`` and not a resumed run.
+
+    Args:
+        cfg (Config): The run's config.
+
+    Returns:
+        bool: True for a deliberate partial start.
+    """
+    return bool(cfg.get('load_from_partial', False)) and \
+        not cfg.get('resume', False)
 
 
 def check_training_start(runner: Runner) -> Optional[str]:
@@ -137,7 +152,7 @@ def check_training_start(runner: Runner) -> Optional[str]:
             f'cannot resume from {filename}: it does not fit the model '
             f'({type(model).__name__}); is it another config\'s '
             f'checkpoint? {found}')
-    if not cfg.get('load_from_partial', False):
+    if not is_partial_start(cfg):
         raise ValueError(
             f'load_from {filename} does not fit the model '
             f'({type(model).__name__}), so training would start with these '

@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import BaseLoop, Runner
 
 from ...utils import check_checkpoint_classes
+from ...utils.training_start import is_partial_start
 
 
 def built_loop_datasets(runner: Runner) -> List[Tuple[str, object]]:
@@ -66,8 +67,7 @@ class CheckpointClassesHook(Hook):
         cfg = runner.cfg
         datasets = built_loop_datasets(runner)
         training = any(name == 'train_dataloader' for name, _ in datasets)
-        if training and cfg.get('load_from_partial', False) and \
-                not cfg.get('resume', False):
+        if training and is_partial_start(cfg):
             return
         for name, dataset in datasets:
             classes = getattr(dataset, 'metainfo', {}).get('classes')
