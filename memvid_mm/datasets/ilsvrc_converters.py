@@ -58,8 +58,13 @@ videos missing from ``key_frame_list`` (they get no key frames), listed
 videos that do not exist and listed videos that exist but are not in the
 training ImageSets (not converted); entries of ``key_frame_list`` with
 frame 0, which the 1-based reading puts before the first frame (not key
-frames, as in mmtrack); a ``<trackid>`` that comes back with another
-class in a video (a new instance, not one track of two classes); in DET,
+frames, as in mmtrack); a ``<trackid>`` whose class changes within a
+video (one instance, as mmtrack writes it: the track's boxes follow one
+object, whose motion IoU does not depend on its label; counted as
+``trackids that change class``); in DET, images that an ``image_list``
+names more than once (one warning with the count; each line becomes an
+image entry, as in mmtrack, so such an image is sampled as often as it is
+listed);
 objects of other synsets (mapped to the
 extra category ``other_categeries``, as mmtrack does) and candidate images
 without any object of the class table (left out).
@@ -798,7 +803,7 @@ def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
                    num_frames: int, key_frames: set, check_images: bool,
                    unknown_classes: str, size_mismatches: List[str]) -> None:
     """Add the images and annotations of one video."""
-    track2instance: Dict[Tuple[str, int], int] = {}
+    tracks: Dict[str, Tuple[int, set]] = {}
     video_size = None
     beyond: List[Tuple[str, int]] = []
     for frame_id in range(num_frames):
@@ -831,21 +836,22 @@ def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
         if num_beyond:
             beyond.append((xml_path, num_beyond))
         _add_video_objects(writer, info['objects'], xml_path, video_id,
-                           image_id, track2instance, unknown_classes)
+                           image_id, tracks, unknown_classes)
+    writer.counts['trackids_that_change_class'] += sum(
+        len(categories) > 1 for _, categories in tracks.values())
     _warn_boxes_beyond(beyond, f'video {name}')
 
 
 def _add_video_objects(writer: _CocoVIDWriter, objects: List[dict],
                        xml_path: str, video_id: int, image_id: int,
-                       track2instance: Dict[Tuple[str, int], int],
+                       tracks: Dict[str, Tuple[int, set]],
                        unknown_classes: str) -> None:
-    """Add the annotations of one VID frame; ``track2instance`` grows.
+    """Add the annotations of one VID frame; ``tracks`` grows.
 
-    A track is a ``(trackid, category_id)`` pair: a ``<trackid>`` that
-    reappears with another class in the same video starts a new instance
-    (counted as ``trackids reused for another class`` in the summary)
-    rather than joining boxes of two classes into one track, whose motion
-    IoU would then be wrong.
+    ``tracks`` maps a ``<trackid>`` of the video to its ``instance_id`` and
+    the category ids its boxes have had. A ``<trackid>`` keeps its instance
+    when its class changes, as in mmtrack's files: the boxes follow one
+    object, and the motion IoU of a track does not depend on its label.
     """
     for obj in objects:
         category_id = writer.synset2cat.get(obj['name'])
@@ -857,18 +863,17 @@ def _add_video_objects(writer: _CocoVIDWriter, objects: List[dict],
             continue
         if obj['trackid'] is None:
             raise ValueError(f'{xml_path}: <object> has no <trackid>')
-        track = (obj['trackid'], category_id)
-        if track not in track2instance:
-            if any(t == obj['trackid'] for t, _ in track2instance):
-                writer.counts['trackids_reused_for_another_class'] += 1
+        if obj['trackid'] not in tracks:
             writer.counts['instances'] += 1
-            track2instance[track] = writer.counts['instances']
+            tracks[obj['trackid']] = (writer.counts['instances'], set())
+        instance_id, categories = tracks[obj['trackid']]
+        categories.add(category_id)
         writer.add_annotation(
             obj['bbox'],
             video_id=video_id,
             image_id=image_id,
             category_id=category_id,
-            instance_id=track2instance[track],
+            instance_id=instance_id,
             occluded=obj['occluded'],
             generated=obj['generated'])
 
@@ -885,34 +890,45 @@ def read_det_image_list(root: str,
             the wanted classes); all ``train_<k>.txt`` files when None.
         image_list (str, optional): A list file (e.g. FGFA's
             ``Lists/DET_train_30classes.txt``) whose first column names the
-            images relative to ``Data/DET``; used instead of ImageSets.
+            images relative to ``Data/DET``; used instead of ImageSets. It
+            is a sampling list: an image it names twice is returned twice
+            (one warning with the count), as mmtrack's converter writes
+            one image entry per line. The ImageSets, one per class, name an
+            image once per class, and give it once.
 
     Returns:
         list[str]: Sorted image names, e.g. ``'train/ILSVRC2013_train/...'``.
     """
     if image_list is not None:
-        names = {tokens[0] for tokens in _read_lines(image_list)}
+        listed = sorted(
+            _with_split_prefix(tokens[0], 'train')
+            for tokens in _read_lines(image_list))
+        repeats = {n: k for n, k in Counter(listed).items() if k > 1}
+        _warn(
+            list(repeats), f'{image_list}: {len(repeats)} images are listed '
+            f'more than once ({sum(repeats.values()) - len(repeats)} '
+            f'repeated lines, e.g. {_first_names(sorted(repeats), 3)}); each '
+            'line becomes an image entry, as in mmtrack, so such an image '
+            'is sampled as often as it is listed')
+        return listed
+    set_dir = osp.join(root, 'ImageSets', 'DET')
+    if class_indices is None:
+        files = _numbered_files(set_dir, 'train_')
     else:
-        set_dir = osp.join(root, 'ImageSets', 'DET')
-        if class_indices is None:
-            files = _numbered_files(set_dir, 'train_')
-        else:
-            files = [
-                osp.join(set_dir, f'train_{k}.txt') for k in class_indices
-            ]
-        if not files:
-            raise FileNotFoundError(
-                f'no ImageSets/DET/train_<k>.txt files in {set_dir}')
-        names = set()
-        for path in files:
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'DET image set not found: {path}')
-            names |= {
-                tokens[0]
-                for tokens in _read_lines(path)
-                if len(tokens) < 2 or tokens[1] != '-1'
-            }
-    return sorted(n if n.startswith('train/') else 'train/' + n for n in names)
+        files = [osp.join(set_dir, f'train_{k}.txt') for k in class_indices]
+    if not files:
+        raise FileNotFoundError(
+            f'no ImageSets/DET/train_<k>.txt files in {set_dir}')
+    names = set()
+    for path in files:
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'DET image set not found: {path}')
+        names |= {
+            tokens[0]
+            for tokens in _read_lines(path)
+            if len(tokens) < 2 or tokens[1] != '-1'
+        }
+    return sorted(_with_split_prefix(n, 'train') for n in names)
 
 
 def convert_det(root: str,
@@ -1008,7 +1024,7 @@ def _log_summary(writer: _CocoVIDWriter, title: str) -> None:
     ]
     for key in ('frames_without_objects', 'skipped_unknown_class',
                 'images_without_table_class',
-                'trackids_reused_for_another_class'):
+                'trackids_that_change_class'):
         if counts[key]:
             lines.append(f'  {key.replace("_", " ")}: {counts[key]}')
     for cat in out['categories']:

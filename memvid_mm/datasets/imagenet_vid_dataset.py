@@ -139,6 +139,16 @@ def _check_unique(entries: Iterable[dict], key: Callable[[dict], Hashable],
         raise ValueError(f'{ann_file}: ' + what.format(*repeat))
 
 
+def _without_ids(entry: dict) -> dict:
+    """``entry`` without its ``id`` and ``image_id``."""
+    return {k: v for k, v in entry.items() if k not in ('id', 'image_id')}
+
+
+def _boxes_without_ids(anns: List[dict]) -> List[str]:
+    """The annotations of one image without ids, in a canonical order."""
+    return sorted(json.dumps(_without_ids(a), sort_keys=True) for a in anns)
+
+
 def check_image(img: dict, ann_file: str) -> None:
     """Check an image entry's size and its ``is_vid_train_frame`` flag.
 
@@ -391,13 +401,16 @@ class ImagenetVIDDataset(BaseVideoDataset):
     int, a ``frame_id`` that is not an int, a flag (``is_vid_train_frame``,
     ``iscrowd``, ``ignore``, ``occluded``, ``generated``) that is not
     true/false or 0/1, an ``instance_id`` that is not an int, two images
-    with the same ``file_name``, two annotations of the same box of one
-    track (same image, ``bbox``, category of the class list and
-    ``instance_id`` >= 0), or two boxes of one track in one image (same
+    with the same ``file_name`` (but see below), two annotations of the
+    same box of one track (same image, ``bbox``, category of the class list
+    and ``instance_id`` >= 0), or two boxes of one track in one image (same
     image and ``instance_id`` >= 0, categories of the class list; named
-    with the image's ``file_name``). Logged, not errors: exact repeats of
-    untracked (DET) boxes, kept and counted in one warning;
-    boxes of categories outside the class list (e.g. DET's
+    with the image's ``file_name``). Logged, not errors: in training, a
+    one-frame (DET) image entry that repeats an earlier one with the same
+    fields and boxes, as mmtrack writes an image that FGFA's DET list names
+    twice: kept, so it is sampled as often as it is listed, and counted in
+    one warning; exact repeats of untracked (DET) boxes, kept and counted
+    in one warning; boxes of categories outside the class list (e.g. DET's
     ``other_categeries``), ignored as mmdet does; degenerate boxes (width or
     height < 1, zero area, outside the image; see
     :func:`is_degenerate_box`), counted in one warning: in training skipped
@@ -445,10 +458,12 @@ class ImagenetVIDDataset(BaseVideoDataset):
         images = self._check_images(data['images'])
         if not images:
             raise ValueError(f'annotation file {self.ann_file} has no images')
+        repeated_images = self._find_repeated_images(images)
         anns = self._check_annotations(data['annotations'], images)
         anns_per_img: Dict[Any, List[dict]] = {i: [] for i in images}
         for ann in anns:
             anns_per_img[ann['image_id']].append(ann)
+        self._check_repeated_images(repeated_images, images, anns_per_img)
         self._log_skipped(data, anns)
         data_list = []
         for frames in group_frames(list(images.values()), self.ann_file):
@@ -489,14 +504,79 @@ class ImagenetVIDDataset(BaseVideoDataset):
         self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
 
     def _check_images(self, entries: List[dict]) -> Dict[Any, dict]:
-        """Index the images by id; error on bad fields or repeats."""
+        """Index the images by id; error on bad fields."""
         images = _check_entries(entries, _IMAGE_KEYS, 'image', self.ann_file)
         for img in images.values():
             check_image(img, self.ann_file)
-        _check_unique(images.values(), lambda im: im['file_name'],
-                      'images {0} and {1} have the same file_name {2!r}',
-                      self.ann_file)
         return images
+
+    def _find_repeated_images(self, images: Dict[Any,
+                                                 dict]) -> List[tuple]:
+        """Pairs of images with one ``file_name``; error unless allowed.
+
+        A sampling list may name a DET image twice (mmtrack's converter
+        then writes it twice, e.g. for a repeated line of FGFA's
+        ``DET_train_30classes.txt``), so in training a repeated one-frame
+        image (no ``video_id``) is kept: it is sampled as often as it is
+        listed. A repeated video frame, or any repeat in test mode (where
+        its boxes would be scored twice), is an error.
+
+        Args:
+            images (dict): Image entries by id.
+
+        Returns:
+            list[tuple]: ``(first id, id, file_name)`` per repeat.
+
+        Raises:
+            ValueError: Naming both image ids and the ``file_name``.
+        """
+        repeats = list(_repeats(images.values(), lambda im: im['file_name']))
+        for first, second, file_name in repeats:
+            in_videos = [
+                i for i in (first, second) if 'video_id' in images[i]
+            ]
+            if self.test_mode or in_videos:
+                why = (f'image {in_videos[0]} is a video frame'
+                       if in_videos else 'in test mode it would be scored '
+                       'twice')
+                raise ValueError(
+                    f'{self.ann_file}: images {first} and {second} have the '
+                    f'same file_name {file_name!r} ({why}; only a one-frame '
+                    'image may repeat, in training)')
+        return repeats
+
+    def _check_repeated_images(self, repeats: List[tuple],
+                               images: Dict[Any, dict],
+                               anns_per_img: Dict[Any, List[dict]]) -> None:
+        """Refuse repeats that differ; warn once, with a count, about the
+        others.
+
+        Args:
+            repeats (list[tuple]): See :meth:`_find_repeated_images`.
+            images (dict): Image entries by id.
+            anns_per_img (dict): Annotations by image id.
+
+        Raises:
+            ValueError: Naming both image ids if the two entries, or their
+                annotations, differ in anything but their ids.
+        """
+        for first, second, file_name in repeats:
+            if (_without_ids(images[first]) != _without_ids(images[second])
+                    or _boxes_without_ids(anns_per_img[first]) !=
+                    _boxes_without_ids(anns_per_img[second])):
+                raise ValueError(
+                    f'{self.ann_file}: images {first} and {second} have the '
+                    f'same file_name {file_name!r} but differ in their '
+                    'fields or boxes; a repeated image must repeat its entry '
+                    'and its annotations')
+        if repeats:
+            print_log(
+                f'{self.ann_file}: {len(repeats)} one-frame images repeat '
+                f'an earlier image (first: images {repeats[0][0]} and '
+                f'{repeats[0][1]}, {repeats[0][2]!r}); each is kept and '
+                'sampled as often as it is listed, as in mmtrack',
+                logger='current',
+                level=logging.WARNING)
 
     def _check_annotations(self, entries: List[dict],
                            images: Dict[Any, dict]) -> List[dict]:

@@ -601,6 +601,32 @@ def test_det_image_list_and_missing_xml(tmp_path):
             show_progress=False)
 
 
+def test_det_image_list_keeps_a_repeated_image_as_often_as_listed(
+        tmp_path, log_records):
+    """A sampling list that names an image twice (with or without the
+    ``train/`` prefix) gives two image entries, as mmtrack's converter
+    writes them; a warning counts the repeats."""
+    keys = _make_det(str(tmp_path))
+    lst = tmp_path / 'DET_train_30classes.txt'
+    lst.write_text(f'train/{keys[3]} 1\ntrain/{keys[0]} 1\n{keys[3]} 3\n')
+    coco = convert_det(
+        str(tmp_path),
+        SYNTHVID_CLASS_TABLE,
+        image_list=str(lst),
+        show_progress=False)
+    assert [(im['id'], im['file_name']) for im in coco['images']] == [
+        (1, f'train/{keys[0]}.JPEG'), (2, f'train/{keys[3]}.JPEG'),
+        (3, f'train/{keys[3]}.JPEG')
+    ]
+    assert [(a['image_id'], a['bbox']) for a in coco['annotations']
+            ] == [(1, [1, 2, 10, 10]), (2, [1, 1, 3, 3]), (3, [1, 1, 3, 3])]
+    warnings = [
+        r.getMessage() for r in log_records if r.levelno == logging.WARNING
+    ]
+    assert any('1 images are listed more than once (1 repeated lines, '
+               f'e.g. train/{keys[3]})' in w for w in warnings), warnings
+
+
 def test_vid_cli_writes_both_splits(tiny_synthvid, tmp_path):
     cli = _load_tool('imagenet2coco_vid')
     cli.main([
@@ -700,11 +726,12 @@ def test_same_trackid_twice_in_a_frame_is_an_error(tiny_synthvid_copy):
         _convert_train(tiny_synthvid_copy)
 
 
-def test_trackid_reused_for_another_class_starts_a_new_instance(
+def test_trackid_that_changes_class_stays_one_instance_as_in_mmtrack(
         tiny_synthvid_copy, log_records):
-    """Boxes of two classes never share a track (and a motion IoU)."""
+    """mmtrack maps a <trackid> to one instance whatever its class: the
+    boxes follow one object, and the motion IoU uses only the boxes."""
     for frame, synset in ((3, 'n90000001'), (4, 'n90000001'),
-                          (5, 'n90000002')):
+                          (5, 'n90000002'), (6, 'n90000001')):
         _xml(_xml_path(tiny_synthvid_copy, frame),
              [(synset, (40, 30, 50, 40), 77)])
     coco = _convert_train(tiny_synthvid_copy)
@@ -712,10 +739,10 @@ def test_trackid_reused_for_another_class_starts_a_new_instance(
         (a['category_id'], a['instance_id']) for a in coco['annotations']
         if a['bbox'] == [40, 30, 10, 10]
     ]
-    assert len(tracked) == 3
-    assert tracked[0] == tracked[1] and tracked[2][1] != tracked[0][1]
+    assert [c for c, _ in tracked] == [1, 1, 2, 1]
+    assert len({i for _, i in tracked}) == 1
     summary = '\n'.join(r.getMessage() for r in log_records)
-    assert 'trackids reused for another class: 1' in summary
+    assert 'trackids that change class: 1' in summary
 
 
 def test_boxes_beyond_the_image_warn_once_per_video(tiny_synthvid_copy,

@@ -787,6 +787,64 @@ def test_repeated_untracked_box_is_kept_with_one_warning(
     ]
 
 
+def _det_json_listing_image_1_twice():
+    """mmtrack's DET file for a list that names image 1 twice: a second
+    entry (id 3) with the same fields and boxes."""
+    coco = _mmtrack_det_json()
+    coco['images'].append(dict(coco['images'][0], id=3))
+    coco['annotations'] += [
+        dict(a, id=a['id'] + 10, image_id=3, bbox=list(a['bbox']))
+        for a in coco['annotations']
+        if a['image_id'] == 1
+    ]
+    return coco
+
+
+def test_repeated_det_image_is_sampled_as_often_as_listed_in_training(
+        tmp_path, log_records):
+    ann_file = _dump(_det_json_listing_image_1_twice(),
+                     tmp_path / 'det_listed_twice.json')
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    assert dataset.num_videos == 3 and len(dataset) == 2
+    frames = [
+        dataset.get_data_info(int(video))['images'][0]
+        for video, _ in dataset.key_frames
+    ]
+    assert [f['img_id'] for f in frames] == [1, 3]
+    assert frames[0]['instances'] == frames[1]['instances']
+    warned = [
+        r.getMessage() for r in log_records
+        if r.levelno == logging.WARNING and 'repeat an' in r.getMessage()
+    ]
+    assert warned == [
+        f"{ann_file}: 1 one-frame images repeat an earlier image (first: "
+        "images 1 and 3, 'train/x/1.JPEG'); each is kept and sampled as "
+        'often as it is listed, as in mmtrack'
+    ]
+
+
+@pytest.mark.parametrize('edit,test_mode,match', [
+    (lambda c: None, True, 'in test mode it would be scored twice'),
+    (lambda c: c['annotations'][-1]['bbox'].__setitem__(0, 5), False,
+     'differ in their fields or boxes'),
+    (lambda c: c['images'][-1].update(width=80), False,
+     'differ in their fields or boxes'),
+    (lambda c: c['annotations'].pop(), False,
+     'differ in their fields or boxes'),
+])
+def test_repeated_det_image_that_differs_or_is_tested_is_refused(
+        tmp_path, edit, test_mode, match):
+    coco = _det_json_listing_image_1_twice()
+    edit(coco)
+    ann_file = _dump(coco, tmp_path / 'det_listed_twice.json')
+    with pytest.raises(
+            ValueError,
+            match=r"det_listed_twice.json: images 1 and 3 have the same "
+            rf"file_name 'train/x/1.JPEG' .*{match}"):
+        ImagenetVIDDataset(
+            ann_file=ann_file, pipeline=[], test_mode=test_mode)
+
+
 def test_det_images_never_share_a_real_video_id(tmp_path):
     coco = _mmtrack_det_json()
     for t, im in enumerate(coco['images']):

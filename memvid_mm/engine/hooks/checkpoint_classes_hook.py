@@ -1,10 +1,10 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """Refuse a checkpoint whose classes are not the run's data sets'."""
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
-from mmengine.runner import BaseLoop, Runner
+from mmengine.runner import BaseLoop, Runner, find_latest_checkpoint
 
 from ...utils import check_checkpoint_classes
 from ...utils.training_start import is_partial_start
@@ -30,6 +30,23 @@ def built_loop_datasets(runner: Runner) -> List[Tuple[str, object]]:
              ('test_dataloader', runner._test_loop))
     return [(name, loop.dataloader.dataset) for name, loop in loops
             if isinstance(loop, BaseLoop)]
+
+
+def loaded_checkpoint_file(runner: Runner) -> Optional[str]:
+    """The checkpoint file the runner loads, as ``Runner.load_or_resume``
+    picks it: ``load_from``, else, on a resume, the latest checkpoint of
+    the work dir.
+
+    Args:
+        runner (Runner): The runner.
+
+    Returns:
+        str, optional: The file; None when there is none.
+    """
+    load_from = runner.cfg.get('load_from')
+    if load_from is None and runner.cfg.get('resume'):
+        return find_latest_checkpoint(runner.work_dir)
+    return load_from
 
 
 @HOOKS.register_module()
@@ -61,8 +78,9 @@ class CheckpointClassesHook(Hook):
             checkpoint (dict): The loaded checkpoint.
 
         Raises:
-            CheckpointClassesError: Naming the data set and both class
-                lists (and ``load_from`` where it is set).
+            CheckpointClassesError: Naming the data set, both class
+                lists and the checkpoint file (see
+                :func:`loaded_checkpoint_file`).
         """
         cfg = runner.cfg
         datasets = built_loop_datasets(runner)
@@ -73,5 +91,5 @@ class CheckpointClassesHook(Hook):
             classes = getattr(dataset, 'metainfo', {}).get('classes')
             if classes is not None:
                 check_checkpoint_classes(checkpoint, classes,
-                                         cfg.get('load_from'),
+                                         loaded_checkpoint_file(runner),
                                          f'{name}.dataset')

@@ -30,11 +30,12 @@ class BuiltLoop(BaseLoop):
         pass
 
 
-def runner_with(load_from=None, cfg=None, **loops):
+def runner_with(load_from=None, cfg=None, work_dir='work_dirs/x', **loops):
     """A runner stand-in: loops given by dataloader name are built (with a
     data set of those classes), the others still configs."""
     runner = types.SimpleNamespace(
         cfg=Config(dict(load_from=load_from, **(cfg or {}))),
+        work_dir=work_dir,
         _train_loop=dict(), _val_loop=None, _test_loop=dict())
     for name, classes in loops.items():
         loader = DataLoader(ClassesDataset(classes))
@@ -86,3 +87,17 @@ def test_a_partial_training_start_passes_but_not_a_resume_or_a_test():
                    runner_with('coco.pth', partial, test=CLASSES)):
         with pytest.raises(CheckpointClassesError, match='other classes'):
             hook.after_load_checkpoint(runner, other)
+
+
+def test_an_auto_resume_names_the_latest_checkpoint(tmp_path):
+    """With ``resume=True`` and no ``load_from`` mmengine resumes from the
+    work dir's latest checkpoint; the error names that file."""
+    latest = tmp_path / 'iter_40.pth'
+    (tmp_path / 'last_checkpoint').write_text(str(latest))
+    hook = HOOKS.build(dict(type='CheckpointClassesHook'))
+    runner = runner_with(
+        cfg=dict(resume=True), work_dir=str(tmp_path), train=CLASSES)
+    with pytest.raises(
+            CheckpointClassesError,
+            match=f'^checkpoint {latest} was trained on classes'):
+        hook.after_load_checkpoint(runner, checkpoint_of(('a', 'b')))
