@@ -42,9 +42,10 @@ the frame count comes from the XMLs), a val video whose frames in
 ``val.txt`` are not exactly its XMLs' (naming the frames), a frame whose
 size differs from the video's first frame, a reversed box, a box coordinate
 that is not a finite number (``nan``, ``inf``), an ``<occluded>`` or
-``<generated>`` other than 0 or 1, the same ``<trackid>`` twice in one
-frame, a line of ``key_frame_list`` that cannot be parsed, gives a frame
-count other than its video's or a frame beyond its video's last frame
+``<generated>`` other than 0 or 1, in val the same ``<trackid>`` twice
+in one frame (its motion IoU would be ambiguous), a line of
+``key_frame_list`` that cannot be parsed, gives a frame count other than
+its video's or a frame beyond its video's last frame
 (naming the list file and line), and in VID a synset outside the class
 table (unless ``unknown_classes='skip'``, which drops and counts such
 boxes). With ``check_images=True`` every image is decoded and its size
@@ -58,16 +59,17 @@ videos missing from ``key_frame_list`` (they get no key frames), listed
 videos that do not exist and listed videos that exist but are not in the
 training ImageSets (not converted); entries of ``key_frame_list`` with
 frame 0, which the 1-based reading puts before the first frame (not key
-frames, as in mmtrack); a ``<trackid>`` whose class changes within a
+frames, as in mmtrack); in train, the same ``<trackid>`` twice in one
+frame (kept, one instance as in mmtrack; training uses no track; one
+warning with the count); a ``<trackid>`` whose class changes within a
 video (one instance, as mmtrack writes it: the track's boxes follow one
 object, whose motion IoU does not depend on its label; counted as
 ``trackids that change class``); in DET, images that an ``image_list``
 names more than once (one warning with the count; each line becomes an
 image entry, as in mmtrack, so such an image is sampled as often as it is
-listed);
-objects of other synsets (mapped to the
-extra category ``other_categeries``, as mmtrack does) and candidate images
-without any object of the class table (left out).
+listed), objects of other synsets (mapped to the extra category
+``other_categeries``, as mmtrack does) and candidate images without any
+object of the class table (left out).
 """
 import glob
 import json
@@ -228,9 +230,8 @@ def parse_voc_xml(xml_path: str) -> dict:
     Raises:
         FileNotFoundError: If the file does not exist.
         ValueError: If the file is not well-formed XML, a box field is
-            missing or not a finite number, a box is reversed, ``occluded``
-            or ``generated`` is not 0 or 1, or two objects have the same
-            ``trackid``.
+            missing or not a finite number, a box is reversed, or
+            ``occluded`` or ``generated`` is not 0 or 1.
     """
     if not osp.isfile(xml_path):
         raise FileNotFoundError(f'annotation file not found: {xml_path}')
@@ -248,12 +249,6 @@ def parse_voc_xml(xml_path: str) -> dict:
                              'not positive')
     degradation = root.find('degradation')
     objects = [_parse_object(obj, xml_path) for obj in root.iter('object')]
-    tracks = Counter(o['trackid'] for o in objects if o['trackid'] is not None)
-    repeated = [t for t, n in tracks.items() if n > 1]
-    if repeated:
-        raise ValueError(f'{xml_path}: trackid {repeated[0]} is given to '
-                         f'{tracks[repeated[0]]} objects of the frame; '
-                         'expected one object per trackid')
     return dict(
         width=width,
         height=height,
@@ -715,6 +710,7 @@ def convert_vid(root: str,
             'lists no videos')
     without_images: List[str] = []
     size_mismatches: List[str] = []
+    trackid_repeats: List[str] = []
     if fgfa is not None and split == 'train':
         _check_fgfa_list(fgfa, key_frame_list, root, videos)
     for video_id, name in enumerate(
@@ -734,10 +730,16 @@ def convert_vid(root: str,
             key_frames = select_key_frames(num_frames, num_key_frames)
         writer.out['videos'].append(
             dict(id=video_id, name=name, vid_train_frames=key_frames))
-        _convert_video(writer, root, name, video_id, num_frames,
+        _convert_video(writer, root, split, name, video_id, num_frames,
                        set(key_frames), check_images, unknown_classes,
-                       size_mismatches)
+                       size_mismatches, trackid_repeats)
     _raise_size_mismatches(size_mismatches, f'VID {split}')
+    _warn(
+        trackid_repeats, f'VID {split}: {len(trackid_repeats)} frames give '
+        'a trackid to two or more objects (first: '
+        f'{trackid_repeats[0] if trackid_repeats else ""}); kept, the boxes '
+        'sharing their track\'s instance as in mmtrack (training uses no '
+        'track; such a frame is an error in val)')
     _warn(
         without_images, f'VID {split}: {len(without_images)} videos have no '
         'image directory under Data/VID (e.g. '
@@ -799,9 +801,35 @@ def _warn(found: list, message: str) -> None:
         print_log(message, logger='current', level=logging.WARNING)
 
 
-def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
-                   num_frames: int, key_frames: set, check_images: bool,
-                   unknown_classes: str, size_mismatches: List[str]) -> None:
+def _check_one_box_per_trackid(objects: List[dict], xml_path: str,
+                               split: str, trackid_repeats: List[str]) -> None:
+    """Refuse, in val, a ``<trackid>`` given to two objects of a frame.
+
+    A val track has one box per frame, else its motion IoU (the speed
+    split) is ambiguous. Training uses no track, so in train the frame is
+    kept (its boxes share the track's instance, as mmtrack writes them)
+    and its XML is added to ``trackid_repeats``.
+
+    Raises:
+        ValueError: In val, naming the XML and the trackid.
+    """
+    tracks = Counter(o['trackid'] for o in objects if o['trackid'] is not None)
+    repeated = [t for t, n in tracks.items() if n > 1]
+    if not repeated:
+        return
+    if split == 'val':
+        raise ValueError(f'{xml_path}: trackid {repeated[0]} is given to '
+                         f'{tracks[repeated[0]]} objects of the frame; a '
+                         'val track has one box per frame, else its motion '
+                         'IoU (the speed split) is ambiguous')
+    trackid_repeats.append(xml_path)
+
+
+def _convert_video(writer: _CocoVIDWriter, root: str, split: str, name: str,
+                   video_id: int, num_frames: int, key_frames: set,
+                   check_images: bool, unknown_classes: str,
+                   size_mismatches: List[str],
+                   trackid_repeats: List[str]) -> None:
     """Add the images and annotations of one video."""
     tracks: Dict[str, Tuple[int, set]] = {}
     video_size = None
@@ -811,6 +839,8 @@ def _convert_video(writer: _CocoVIDWriter, root: str, name: str, video_id: int,
         xml_path = osp.join(root, 'Annotations', 'VID', prefix + '.xml')
         img_path = osp.join(root, 'Data', 'VID', prefix + '.JPEG')
         info = parse_voc_xml(xml_path)
+        _check_one_box_per_trackid(info['objects'], xml_path, split,
+                                   trackid_repeats)
         height, width = _frame_size(info, xml_path, img_path, check_images,
                                     size_mismatches)
         if video_size is None:

@@ -401,15 +401,18 @@ class ImagenetVIDDataset(BaseVideoDataset):
     int, a ``frame_id`` that is not an int, a flag (``is_vid_train_frame``,
     ``iscrowd``, ``ignore``, ``occluded``, ``generated``) that is not
     true/false or 0/1, an ``instance_id`` that is not an int, two images
-    with the same ``file_name`` (but see below), two annotations of the
-    same box of one track (same image, ``bbox``, category of the class list
-    and ``instance_id`` >= 0), or two boxes of one track in one image (same
-    image and ``instance_id`` >= 0, categories of the class list; named
-    with the image's ``file_name``). Logged, not errors: in training, a
-    one-frame (DET) image entry that repeats an earlier one with the same
-    fields and boxes, as mmtrack writes an image that FGFA's DET list names
-    twice: kept, so it is sampled as often as it is listed, and counted in
-    one warning; exact repeats of untracked (DET) boxes, kept and counted
+    with the same ``file_name`` (but see below), and in test mode two
+    annotations of the same box of one track (same image, ``bbox``,
+    category of the class list and ``instance_id`` >= 0) or two boxes of
+    one track in one image (same image and ``instance_id`` >= 0, categories
+    of the class list; named with the image's ``file_name``): the track's
+    motion IoU would be ambiguous. Logged, not errors: in training, such
+    boxes of one track in one image, kept (training uses no track) and
+    counted in one warning; in training, a one-frame (DET) image entry
+    that repeats an earlier one with the same fields and boxes, as mmtrack
+    writes an image that FGFA's DET list names twice: kept, so it is
+    sampled as often as it is listed, and counted in one warning; exact
+    repeats of untracked (DET) boxes, kept and counted
     in one warning; boxes of categories outside the class list (e.g. DET's
     ``other_categeries``), ignored as mmdet does; degenerate boxes (width or
     height < 1, zero area, outside the image; see
@@ -592,26 +595,42 @@ class ImagenetVIDDataset(BaseVideoDataset):
                     f"category_id {ann['category_id']}")
             check_bbox(ann, self.ann_file)
             check_annotation_fields(ann, self.ann_file)
-        # A track has one box per frame, so a repeated box of a track is an
-        # error. Repeats of boxes outside the class list (e.g. DET's
+        # A track has one box per frame. In test mode a second box of a
+        # track in a frame is an error: its motion IoU, which picks the
+        # speed split, would be ambiguous. Training uses no track, so there
+        # such boxes are kept and counted in a warning, as such annotation
+        # noise may exist in real data (mmtrack's converter writes it).
+        # Repeats of boxes outside the class list (e.g. DET's
         # other_categeries, which merges many synsets) change no number;
-        # repeats of untracked (DET) boxes are counted in a warning, as
-        # such annotation noise may exist in real data.
+        # repeats of untracked (DET) boxes are counted in a warning.
         counted = [
             a for a in anns.values() if a['category_id'] in self.cat2label
         ]
         tracked = [a for a in counted if _is_tracked(a)]
-        _check_unique(tracked, _box_identity,
-                      'annotations {0} and {1} are the same box '
-                      '(image_id, bbox, category_id, instance_id) {2}',
-                      self.ann_file)
-        for first, second, (image_id, instance_id) in _repeats(
-                tracked, lambda a: (a['image_id'], a['instance_id'])):
-            raise ValueError(
-                f'{self.ann_file}: annotations {first} and {second} give '
-                f'track instance_id {instance_id} two boxes in '
-                f"image {image_id} ({images[image_id]['file_name']}); a "
-                'track has one box per frame')
+        same_frame = list(
+            _repeats(tracked, lambda a: (a['image_id'], a['instance_id'])))
+        if self.test_mode:
+            _check_unique(tracked, _box_identity,
+                          'annotations {0} and {1} are the same box '
+                          '(image_id, bbox, category_id, instance_id) {2}',
+                          self.ann_file)
+            for first, second, (image_id, instance_id) in same_frame:
+                raise ValueError(
+                    f'{self.ann_file}: annotations {first} and {second} give '
+                    f'track instance_id {instance_id} two boxes in '
+                    f"image {image_id} ({images[image_id]['file_name']}); a "
+                    'track has one box per frame, else its motion IoU (the '
+                    'speed split) is ambiguous')
+        elif same_frame:
+            first, second, (image_id, instance_id) = same_frame[0]
+            print_log(
+                f'{self.ann_file}: {len(same_frame)} annotations give a '
+                'track a second box in a frame (first: annotations '
+                f'{first} and {second}, track instance_id {instance_id} in '
+                f"{images[image_id]['file_name']}); kept for training, "
+                'which uses no track (in test mode this is an error)',
+                logger='current',
+                level=logging.WARNING)
         self._log_repeated_untracked_boxes(
             [a for a in counted if not _is_tracked(a)])
         return list(anns.values())

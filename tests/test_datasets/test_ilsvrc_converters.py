@@ -717,13 +717,36 @@ def test_flag_other_than_0_or_1_names_the_file(tiny_synthvid_copy, tag, text):
     assert info['objects'][0][tag] is True
 
 
-def test_same_trackid_twice_in_a_frame_is_an_error(tiny_synthvid_copy):
-    _xml(
-        _xml_path(tiny_synthvid_copy, 6), [('n90000001', (1, 1, 9, 9), 3),
-                                           ('n90000002', (20, 20, 30, 30), 3)])
+def test_same_trackid_twice_in_a_frame_is_kept_in_train_refused_in_val(
+        tiny_synthvid_copy, log_records):
+    """Training uses no track: the two boxes share the track's instance, as
+    mmtrack writes them. A val track's motion IoU would be ambiguous."""
+    objects = [('n90000001', (1, 1, 9, 9), 3),
+               ('n90000002', (20, 20, 30, 30), 3)]
+    _xml(_xml_path(tiny_synthvid_copy, 6), objects)
+    coco = _convert_train(tiny_synthvid_copy)
+    image_id = next(im['id'] for im in coco['images']
+                    if im['file_name'] == f'{TRAIN_VIDEO}/000006.JPEG')
+    boxes = [(a['bbox'], a['instance_id']) for a in coco['annotations']
+             if a['image_id'] == image_id]
+    assert [b for b, _ in boxes] == [[1, 1, 8, 8], [20, 20, 10, 10]]
+    assert boxes[0][1] == boxes[1][1]
+    warnings = [
+        r.getMessage() for r in log_records if r.levelno == logging.WARNING
+    ]
+    assert any(
+        'VID train: 1 frames give a trackid to two or more objects (first: '
+        f"{_xml_path(tiny_synthvid_copy, 6)})" in w for w in warnings)
+    _xml(_xml_path(tiny_synthvid_copy, 2, VAL_VIDEO), objects)
     with pytest.raises(
-            ValueError, match='000006.xml: trackid 3 is given to 2 objects'):
-        _convert_train(tiny_synthvid_copy)
+            ValueError,
+            match='000002.xml: trackid 3 is given to 2 objects of the '
+            'frame; a val track has one box per frame'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'val',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
 
 
 def test_trackid_that_changes_class_stays_one_instance_as_in_mmtrack(

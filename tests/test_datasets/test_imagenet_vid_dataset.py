@@ -705,18 +705,26 @@ def test_int_and_bool_flags_both_load(tmp_path):
     assert [tuple(k) for k in dataset.key_frames] == [(0, 1)]
 
 
-@pytest.mark.parametrize('edit,match', [
-    (lambda c: c['images'][3].update(file_name=c['images'][0]['file_name']),
+def _repeat_frame_0(coco):
+    coco['images'][3].update(file_name=coco['images'][0]['file_name'])
+
+
+@pytest.mark.parametrize('edit,test_mode,match', [
+    (_repeat_frame_0, False, r'images 1 and 4 have the same file_name '
+     r'.*000000.JPEG.* \(image 1 is a video frame'),
+    (_repeat_frame_0, True,
      r'images 1 and 4 have the same file_name .*000000.JPEG'),
     (lambda c: c['annotations'].append(dict(c['annotations'][0], id=7)),
-     'annotations 1 and 7 are the same box'),
+     True, 'annotations 1 and 7 are the same box'),
 ])
-def test_repeated_image_or_annotation_names_both_ids(tmp_path, edit, match):
+def test_repeated_image_or_annotation_names_both_ids(tmp_path, edit,
+                                                     test_mode, match):
     coco = _mmtrack_vid_json()
     edit(coco)
     ann_file = _dump(coco, tmp_path / 'repeats.json')
     with pytest.raises(ValueError, match=f'repeats.json: {match}'):
-        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+        ImagenetVIDDataset(
+            ann_file=ann_file, pipeline=[], test_mode=test_mode)
 
 
 def test_same_box_of_another_track_or_unused_class_is_not_a_repeat(
@@ -736,32 +744,48 @@ def test_same_box_of_another_track_or_unused_class_is_not_a_repeat(
     assert dataset.get_data_info(0)['images'][1]['instances'] == []
 
 
-@pytest.mark.parametrize('test_mode', [False, True])
 @pytest.mark.parametrize('change', [
+    dict(),
     dict(bbox=[30, 30, 8, 8]),
     dict(bbox=[30, 30, 8, 8], category_id=1),
     dict(category_id=1),
 ])
-def test_two_boxes_of_one_track_in_a_frame_name_the_file_image_and_track(
-        tmp_path, test_mode, change):
-    """A track has one box per frame: a second box (another box, class or
-    both) of the same instance_id in the same image is an error."""
+def test_two_boxes_of_one_track_in_a_frame_are_refused_in_test_mode(
+        tmp_path, change, log_records):
+    """A track has one box per frame, else its motion IoU is ambiguous: a
+    second box (the same, another box, class or both) of the same
+    instance_id in the same image is an error in test mode. Training uses
+    no track: there both boxes are kept, with one warning."""
     coco = _mmtrack_vid_json()
     coco['annotations'][1]['category_id'] = 2
     coco['annotations'].append(
         dict(coco['annotations'][1], id=7, **change))
     ann_file = _dump(coco, tmp_path / 'two_boxes.json')
     video = 'train/ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000'
-    with pytest.raises(
-            ValueError,
-            match=r'two_boxes.json: annotations 2 and 7 give track '
-            rf'instance_id 2 two boxes in image 4 \({video}/000003.JPEG\)'):
-        ImagenetVIDDataset(
-            ann_file=ann_file, pipeline=[], test_mode=test_mode)
+    match = (r'annotations 2 and 7 are the same box' if not change else
+             r'annotations 2 and 7 give track instance_id 2 two boxes in '
+             rf'image 4 \({video}/000003.JPEG\)')
+    with pytest.raises(ValueError, match=f'two_boxes.json: {match}'):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[], test_mode=True)
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    frame = dataset.get_data_info(0)['images'][3]
+    assert [i['instance_id'] for i in frame['instances']] == [2, 2]
+    warned = [
+        r.getMessage() for r in log_records
+        if r.levelno == logging.WARNING and 'second box' in r.getMessage()
+    ]
+    assert warned == [
+        f'{ann_file}: 1 annotations give a track a second box in a frame '
+        '(first: annotations 2 and 7, track instance_id 2 in '
+        f'{video}/000003.JPEG); kept for training, which uses no track (in '
+        'test mode this is an error)'
+    ]
     # the same box of the track in another frame is fine
     coco['annotations'][-1]['image_id'] = 3
     ImagenetVIDDataset(
-        ann_file=_dump(coco, tmp_path / 'next_frame.json'), pipeline=[])
+        ann_file=_dump(coco, tmp_path / 'next_frame.json'),
+        pipeline=[],
+        test_mode=True)
 
 
 def test_repeated_untracked_box_is_kept_with_one_warning(
