@@ -63,8 +63,8 @@ frames, as in mmtrack); in train, the same ``<trackid>`` twice in one
 frame (kept, one instance as in mmtrack; training uses no track; one
 warning with the count); a ``<trackid>`` whose class changes within a
 video (one instance, as mmtrack writes it: the track's boxes follow one
-object, whose motion IoU does not depend on its label; counted as
-``trackids that change class``); in DET, images that an ``image_list``
+object, whose motion IoU does not depend on its label; one warning with
+the count); in DET, images that an ``image_list``
 names more than once (one warning with the count; each line becomes an
 image entry, as in mmtrack, so such an image is sampled as often as it is
 listed), objects of other synsets (mapped to the extra category
@@ -734,6 +734,14 @@ def convert_vid(root: str,
                        set(key_frames), check_images, unknown_classes,
                        size_mismatches, trackid_repeats)
     _raise_size_mismatches(size_mismatches, f'VID {split}')
+    changed = writer.counts['trackids_that_change_class']
+    if changed:
+        print_log(
+            f'VID {split}: {changed} trackids change class within their '
+            'video; each stays one instance, as in mmtrack, so its motion '
+            'IoU (the speed split) uses all its boxes',
+            logger='current',
+            level=logging.WARNING)
     _warn(
         trackid_repeats, f'VID {split}: {len(trackid_repeats)} frames give '
         'a trackid to two or more objects (first: '
@@ -921,26 +929,18 @@ def read_det_image_list(root: str,
         image_list (str, optional): A list file (e.g. FGFA's
             ``Lists/DET_train_30classes.txt``) whose first column names the
             images relative to ``Data/DET``; used instead of ImageSets. It
-            is a sampling list: an image it names twice is returned twice
-            (one warning with the count), as mmtrack's converter writes
-            one image entry per line. The ImageSets, one per class, name an
-            image once per class, and give it once.
+            is a sampling list: an image it names twice is returned twice,
+            as mmtrack's converter writes one image entry per line. The
+            ImageSets, one per class, name an image once per class, and
+            give it once.
 
     Returns:
         list[str]: Sorted image names, e.g. ``'train/ILSVRC2013_train/...'``.
     """
     if image_list is not None:
-        listed = sorted(
+        return sorted(
             _with_split_prefix(tokens[0], 'train')
             for tokens in _read_lines(image_list))
-        repeats = {n: k for n, k in Counter(listed).items() if k > 1}
-        _warn(
-            list(repeats), f'{image_list}: {len(repeats)} images are listed '
-            f'more than once ({sum(repeats.values()) - len(repeats)} '
-            f'repeated lines, e.g. {_first_names(sorted(repeats), 3)}); each '
-            'line becomes an image entry, as in mmtrack, so such an image '
-            'is sampled as often as it is listed')
-        return listed
     set_dir = osp.join(root, 'ImageSets', 'DET')
     if class_indices is None:
         files = _numbered_files(set_dir, 'train_')
@@ -976,7 +976,8 @@ def convert_det(root: str,
     mmtrack's ``imagenet_det_30plus1cls.json``. Every kept image is a
     training key frame (``is_vid_train_frame=True``); images have no
     ``video_id`` (each becomes a one-frame video) and annotations have
-    ``instance_id`` -1.
+    ``instance_id`` -1. A kept image that ``image_list`` names twice gets
+    two entries (one warning counts such images).
 
     Args:
         root (str): ILSVRC2015 root.
@@ -999,6 +1000,7 @@ def convert_det(root: str,
     names = read_det_image_list(root, class_indices, image_list)
     beyond: List[Tuple[str, int]] = []
     size_mismatches: List[str] = []
+    left_out = set()  # names without an object of the class table
     for name in tqdm(names, desc='DET', disable=not show_progress):
         xml_path = osp.join(root, 'Annotations', 'DET', name + '.xml')
         img_path = osp.join(root, 'Data', 'DET', name + '.JPEG')
@@ -1007,7 +1009,7 @@ def convert_det(root: str,
             writer.synset2cat.get(o['name'], other_id) for o in info['objects']
         ]
         if all(c == other_id for c in cats):
-            writer.counts['images_without_table_class'] += 1
+            left_out.add(name)
             continue
         height, width = _frame_size(info, xml_path, img_path, check_images,
                                     size_mismatches)
@@ -1030,6 +1032,14 @@ def convert_det(root: str,
             f'DET: none of the {len(names)} listed images under {root} has '
             'an object of the class table')
     _raise_size_mismatches(size_mismatches, 'DET')
+    writer.counts['images_without_table_class'] = len(left_out)
+    repeats = Counter(im['file_name'] for im in writer.out['images'])
+    repeated = sorted(n for n, k in repeats.items() if k > 1)
+    _warn(
+        repeated, f'DET: {len(repeated)} images are listed more than once '
+        f'in {image_list} (e.g. {_first_names(repeated, 3)}); each line '
+        'gives an image entry, as in mmtrack, so such an image is sampled '
+        'as often as it is listed')
     _warn_boxes_beyond(beyond, 'DET')
     _log_summary(writer, 'DET')
     return writer.out
@@ -1053,8 +1063,7 @@ def _log_summary(writer: _CocoVIDWriter, title: str) -> None:
         'frames'
     ]
     for key in ('frames_without_objects', 'skipped_unknown_class',
-                'images_without_table_class',
-                'trackids_that_change_class'):
+                'images_without_table_class'):
         if counts[key]:
             lines.append(f'  {key.replace("_", " ")}: {counts[key]}')
     for cat in out['categories']:

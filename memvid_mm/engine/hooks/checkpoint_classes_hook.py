@@ -43,10 +43,9 @@ def loaded_checkpoint_file(runner: Runner) -> Optional[str]:
     Returns:
         str, optional: The file; None when there is none.
     """
-    load_from = runner.cfg.get('load_from')
-    if load_from is None and runner.cfg.get('resume'):
+    if runner._load_from is None and runner._resume:
         return find_latest_checkpoint(runner.work_dir)
-    return load_from
+    return runner._load_from
 
 
 @HOOKS.register_module()

@@ -33,8 +33,11 @@ class BuiltLoop(BaseLoop):
 def runner_with(load_from=None, cfg=None, work_dir='work_dirs/x', **loops):
     """A runner stand-in: loops given by dataloader name are built (with a
     data set of those classes), the others still configs."""
+    cfg = Config(dict(load_from=load_from, **(cfg or {})))
     runner = types.SimpleNamespace(
-        cfg=Config(dict(load_from=load_from, **(cfg or {}))),
+        cfg=cfg,
+        _load_from=load_from,
+        _resume=cfg.get('resume', False),
         work_dir=work_dir,
         _train_loop=dict(), _val_loop=None, _test_loop=dict())
     for name, classes in loops.items():
@@ -89,9 +92,10 @@ def test_a_partial_training_start_passes_but_not_a_resume_or_a_test():
             hook.after_load_checkpoint(runner, other)
 
 
-def test_an_auto_resume_names_the_latest_checkpoint(tmp_path):
+def test_a_resume_names_the_file_it_resumes_from(tmp_path):
     """With ``resume=True`` and no ``load_from`` mmengine resumes from the
-    work dir's latest checkpoint; the error names that file."""
+    work dir's latest checkpoint; the error names that file, or
+    ``load_from`` where it is given."""
     latest = tmp_path / 'iter_40.pth'
     (tmp_path / 'last_checkpoint').write_text(str(latest))
     hook = HOOKS.build(dict(type='CheckpointClassesHook'))
@@ -100,4 +104,10 @@ def test_an_auto_resume_names_the_latest_checkpoint(tmp_path):
     with pytest.raises(
             CheckpointClassesError,
             match=f'^checkpoint {latest} was trained on classes'):
+        hook.after_load_checkpoint(runner, checkpoint_of(('a', 'b')))
+    runner = runner_with(
+        'iter_20.pth', dict(resume=True), str(tmp_path), train=CLASSES)
+    with pytest.raises(
+            CheckpointClassesError,
+            match='^checkpoint iter_20.pth was trained on classes'):
         hook.after_load_checkpoint(runner, checkpoint_of(('a', 'b')))
