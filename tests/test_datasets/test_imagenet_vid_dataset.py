@@ -74,6 +74,14 @@ def _dump(coco, path):
     return str(path)
 
 
+def _warnings_with(log_records, text):
+    """The messages of the WARNING records that contain ``text``."""
+    return [
+        r.getMessage() for r in log_records
+        if r.levelno == logging.WARNING and text in r.getMessage()
+    ]
+
+
 def _mmtrack_vid_json():
     """The exact field set of mmtrack's imagenet2coco_vid.py output."""
     categories = [
@@ -770,10 +778,7 @@ def test_two_boxes_of_one_track_in_a_frame_are_refused_in_test_mode(
     dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
     frame = dataset.get_data_info(0)['images'][3]
     assert [i['instance_id'] for i in frame['instances']] == [2, 2]
-    warned = [
-        r.getMessage() for r in log_records
-        if r.levelno == logging.WARNING and 'second box' in r.getMessage()
-    ]
+    warned = _warnings_with(log_records, 'second box')
     assert warned == [
         f'{ann_file}: 1 annotations give a track a second box in a frame '
         '(first: annotations 2 and 7, track instance_id 2 in '
@@ -800,10 +805,7 @@ def test_repeated_untracked_box_is_kept_with_one_warning(
     dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
     instances = dataset.get_data_info(0)['images'][0]['instances']
     assert len(instances) == 3
-    warned = [
-        r.getMessage() for r in log_records
-        if 'without a track repeat' in r.getMessage()
-    ]
+    warned = _warnings_with(log_records, 'without a track repeat')
     assert warned == [
         f'{ann_file}: 2 annotations without a track repeat another box '
         'exactly (first: annotations 1 and 8); each is kept as a '
@@ -836,10 +838,7 @@ def test_repeated_det_image_is_sampled_as_often_as_listed_in_training(
     ]
     assert [f['img_id'] for f in frames] == [1, 3]
     assert frames[0]['instances'] == frames[1]['instances']
-    warned = [
-        r.getMessage() for r in log_records
-        if r.levelno == logging.WARNING and 'repeat an' in r.getMessage()
-    ]
+    warned = _warnings_with(log_records, 'repeat an')
     assert warned == [
         f"{ann_file}: 1 one-frame images repeat an earlier image (first: "
         "images 1 and 3, 'train/x/1.JPEG'); each is kept and sampled as "
