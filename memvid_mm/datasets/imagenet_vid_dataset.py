@@ -461,12 +461,11 @@ class ImagenetVIDDataset(BaseVideoDataset):
         images = self._check_images(data['images'])
         if not images:
             raise ValueError(f'annotation file {self.ann_file} has no images')
-        repeated_images = self._find_repeated_images(images)
         anns = self._check_annotations(data['annotations'], images)
         anns_per_img: Dict[Any, List[dict]] = {i: [] for i in images}
         for ann in anns:
             anns_per_img[ann['image_id']].append(ann)
-        self._check_repeated_images(repeated_images, images, anns_per_img)
+        self._check_repeated_images(images, anns_per_img)
         self._log_skipped(data, anns)
         data_list = []
         for frames in group_frames(list(images.values()), self.ann_file):
@@ -513,22 +512,22 @@ class ImagenetVIDDataset(BaseVideoDataset):
             check_image(img, self.ann_file)
         return images
 
-    def _find_repeated_images(self, images: Dict[Any,
-                                                 dict]) -> List[tuple]:
-        """Pairs of images with one ``file_name``; error unless allowed.
+    def _check_repeated_images(self, images: Dict[Any, dict],
+                               anns_per_img: Dict[Any, List[dict]]) -> None:
+        """Refuse images with one ``file_name`` unless allowed; warn once,
+        with a count, about the allowed ones.
 
         A sampling list may name a DET image twice (mmtrack's converter
         then writes it twice, e.g. for a repeated line of FGFA's
         ``DET_train_30classes.txt``), so in training a repeated one-frame
-        image (no ``video_id``) is kept: it is sampled as often as it is
-        listed. A repeated video frame, or any repeat in test mode (where
-        its boxes would be scored twice), is an error.
+        image (no ``video_id``) with the same fields and boxes is kept: it
+        is sampled as often as it is listed. A repeated video frame, any
+        repeat in test mode (where its boxes would be scored twice), or a
+        repeat that differs is an error.
 
         Args:
             images (dict): Image entries by id.
-
-        Returns:
-            list[tuple]: ``(first id, id, file_name)`` per repeat.
+            anns_per_img (dict): Annotations by image id.
 
         Raises:
             ValueError: Naming both image ids and the ``file_name``.
@@ -546,24 +545,6 @@ class ImagenetVIDDataset(BaseVideoDataset):
                     f'{self.ann_file}: images {first} and {second} have the '
                     f'same file_name {file_name!r} ({why}; only a one-frame '
                     'image may repeat, in training)')
-        return repeats
-
-    def _check_repeated_images(self, repeats: List[tuple],
-                               images: Dict[Any, dict],
-                               anns_per_img: Dict[Any, List[dict]]) -> None:
-        """Refuse repeats that differ; warn once, with a count, about the
-        others.
-
-        Args:
-            repeats (list[tuple]): See :meth:`_find_repeated_images`.
-            images (dict): Image entries by id.
-            anns_per_img (dict): Annotations by image id.
-
-        Raises:
-            ValueError: Naming both image ids if the two entries, or their
-                annotations, differ in anything but their ids.
-        """
-        for first, second, file_name in repeats:
             if (_without_ids(images[first]) != _without_ids(images[second])
                     or _boxes_without_ids(anns_per_img[first]) !=
                     _boxes_without_ids(anns_per_img[second])):

@@ -78,6 +78,22 @@ def is_partial_start(cfg: Config) -> bool:
         not cfg.get('resume', False)
 
 
+def loaded_checkpoint_file(runner: Runner) -> Optional[str]:
+    """The checkpoint file the runner loads, as ``Runner.load_or_resume``
+    picks it: ``load_from``, else, on a resume, the latest checkpoint of
+    the work dir.
+
+    Args:
+        runner (Runner): The runner.
+
+    Returns:
+        str, optional: The file; None when there is none.
+    """
+    if runner._load_from is None and runner._resume:
+        return find_latest_checkpoint(runner.work_dir)
+    return runner._load_from
+
+
 def check_training_start(runner: Runner) -> Optional[str]:
     """Refuse a ``load_from`` or ``resume`` checkpoint that does not fit.
 
@@ -115,10 +131,8 @@ def check_training_start(runner: Runner) -> Optional[str]:
     cfg = runner.cfg
     model = runner.model.module if is_model_wrapper(
         runner.model) else runner.model
-    resume = bool(cfg.get('resume', False))
-    filename = cfg.get('load_from')
-    if resume and filename is None:
-        filename = find_latest_checkpoint(runner.work_dir)
+    resume = bool(runner._resume)
+    filename = loaded_checkpoint_file(runner)
     if filename is None:
         return None
     what = 'resume' if resume else 'load_from'

@@ -37,6 +37,7 @@ def fake_runner(tmp_path, model, classes=CLASSES, **cfg):
     """What check_training_start reads of a runner."""
     return SimpleNamespace(
         cfg=cfg, model=model, work_dir=str(tmp_path),
+        _load_from=cfg.get('load_from'), _resume=cfg.get('resume', False),
         logger=RecordingLogger(),
         train_dataloader=SimpleNamespace(dataset=SimpleNamespace(
             metainfo=dict(classes=classes))))

@@ -1,13 +1,13 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """Refuse a checkpoint whose classes are not the run's data sets'."""
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
-from mmengine.runner import BaseLoop, Runner, find_latest_checkpoint
+from mmengine.runner import BaseLoop, Runner
 
 from ...utils import check_checkpoint_classes
-from ...utils.training_start import is_partial_start
+from ...utils.training_start import is_partial_start, loaded_checkpoint_file
 
 
 def built_loop_datasets(runner: Runner) -> List[Tuple[str, object]]:
@@ -30,22 +30,6 @@ def built_loop_datasets(runner: Runner) -> List[Tuple[str, object]]:
              ('test_dataloader', runner._test_loop))
     return [(name, loop.dataloader.dataset) for name, loop in loops
             if isinstance(loop, BaseLoop)]
-
-
-def loaded_checkpoint_file(runner: Runner) -> Optional[str]:
-    """The checkpoint file the runner loads, as ``Runner.load_or_resume``
-    picks it: ``load_from``, else, on a resume, the latest checkpoint of
-    the work dir.
-
-    Args:
-        runner (Runner): The runner.
-
-    Returns:
-        str, optional: The file; None when there is none.
-    """
-    if runner._load_from is None and runner._resume:
-        return find_latest_checkpoint(runner.work_dir)
-    return runner._load_from
 
 
 @HOOKS.register_module()
@@ -79,7 +63,7 @@ class CheckpointClassesHook(Hook):
         Raises:
             CheckpointClassesError: Naming the data set, both class
                 lists and the checkpoint file (see
-                :func:`loaded_checkpoint_file`).
+                :func:`~memvid_mm.utils.training_start.loaded_checkpoint_file`).
         """
         cfg = runner.cfg
         datasets = built_loop_datasets(runner)
