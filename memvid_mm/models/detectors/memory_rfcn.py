@@ -34,7 +34,7 @@ from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from ..aggregators import ClockNetAggregator, MemNetAggregator
-from ..layers import MemoryState
+from ..layers import MemoryState, SideStreams
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
 from .detector_keys import (check_detector_pretrained,
@@ -201,6 +201,9 @@ class MemoryRFCN(BaseDetector):
             raise TypeError(f'test_cfg.concurrent_flow must be a bool, got '
                             f'{concurrent_flow!r}')
         self.test_cfg = dict(concurrent_flow=concurrent_flow)
+        # The CUDA stream FlowNet runs on beside the backbone
+        # (concurrent_flow), one per device for the model's lifetime.
+        self.flow_streams = SideStreams()
         # Draws the evidence dropout. Seeded with torch's seed, which the
         # runner sets from ``randomness.seed`` before it builds the model
         # (the same on every rank unless ``diff_rank_seed``), so that a
@@ -214,6 +217,25 @@ class MemoryRFCN(BaseDetector):
         # Whether a reset in the middle of a video (a gap in frame_id, or
         # another video's frame that is not its first) was logged (once).
         self.warned_out_of_order = False
+
+    def train(self, mode: bool = True) -> 'MemoryRFCN':
+        """Set the training mode; entering it ends online testing.
+
+        ``self.test_state`` is reset when ``mode`` is True, so that the last
+        validated video's memories and anchor images do not stay on the
+        device through the training epochs that follow (the next online
+        frame would reset the state anyway: a new video, or frame 0).
+
+        Args:
+            mode (bool): Training (True) or evaluation (False) mode.
+                Defaults to True.
+
+        Returns:
+            MemoryRFCN: The model itself.
+        """
+        if mode:
+            self.test_state.reset()
+        return super().train(mode)
 
     def check_motion_normalisation(self) -> None:
         """Check that FlowNet undoes the data preprocessor's normalisation.
@@ -313,7 +335,9 @@ class MemoryRFCN(BaseDetector):
         stream while the features are extracted on the current stream; the
         GPU can run the two at once where one leaves it idle. The current
         stream then waits for the flows, so everything after reads them
-        finished. The same kernels, the same outputs.
+        finished. The same kernels, the same outputs. The second stream is
+        the model's one per device (``self.flow_streams``), so FlowNet's
+        freed buffers are reused from frame to frame.
 
         Args:
             state (MemoryState): The per-video state (not changed).
@@ -327,7 +351,7 @@ class MemoryRFCN(BaseDetector):
             raise ValueError('flows_beside_features needs a CUDA image, got '
                              f'one on {image.device}')
         current = torch.cuda.current_stream(image.device)
-        side = torch.cuda.Stream(image.device)
+        side = self.flow_streams.get(image.device)
         side.wait_stream(current)  # the images are written
         with torch.cuda.stream(side):
             flows = self.anchor_flows(state, image)
@@ -351,10 +375,15 @@ class MemoryRFCN(BaseDetector):
 
         Returns:
             tuple: The flows (empty for an empty state) and F_t
-            (N, C, h, w).
+            (N, C, h, w); F_t is None at a frame where no memory takes
+            image evidence (a stride-4 memory at frames 1-3 of every 4;
+            :meth:`memory_step` would drop F_t there), and the backbone
+            is not run.
         """
         if state.is_empty:
             return {}, self.extract_feat(image)
+        if not any(self.aggregator.takes_evidence(state.frame_index)):
+            return self.anchor_flows(state, image), None
         if self.concurrent_flow and image.is_cuda:
             return self.flows_beside_features(state, image)
         feature = self.extract_feat(image)
@@ -630,7 +659,9 @@ class MemoryRFCN(BaseDetector):
         the frame's own output still has its graph, but the memories
         written to ``state`` are detached, so a video does not hold every
         frame's activations. Back-propagation through time is
-        :meth:`loss`'s.
+        :meth:`loss`'s. Nor does it keep the batch an ``image`` view was
+        cut from (a clip of frames): the state's anchor image is the
+        frame's own copy then.
 
         Raises:
             TypeError: When ``image`` is not of the weights' dtype (e.g.
@@ -660,6 +691,9 @@ class MemoryRFCN(BaseDetector):
             raise TypeError(
                 f'video {video_id}: frame_id must be an int, got '
                 f'{frame_id!r} ({type(frame_id).__name__})')
+        if image.untyped_storage().nbytes() > \
+                image.numel() * image.element_size():
+            image = image.clone()
         if state.needs_reset(video_id, frame_id):
             if state.is_out_of_order(video_id, frame_id) and \
                     not self.warned_out_of_order:

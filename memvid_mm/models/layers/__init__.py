@@ -6,10 +6,11 @@ from .flow_warp import (WARP_INTERPOLATIONS, WARP_SAMPLERS, cubic_weights,
                         sample_by_grid_sample, scale_flow_,
                         warp_by_displacement)
 from .memory_state import MemoryState
+from .side_streams import SideStreams
 
 __all__ = [
     'make_base_grid', 'flow_to_feature_displacement', 'warp_by_displacement',
     'flow_warp', 'cubic_weights', 'WARP_INTERPOLATIONS', 'WARP_SAMPLERS',
     'padded_grid_size', 'grid_sample_folds_channels', 'sample_by_gather',
-    'sample_by_grid_sample', 'scale_flow_', 'MemoryState'
+    'sample_by_grid_sample', 'scale_flow_', 'MemoryState', 'SideStreams'
 ]

@@ -282,6 +282,51 @@ def test_predict_clip_returns_every_frame(memnet_cfg):
         assert len(pred.scores) == len(pred.labels) == len(pred.bboxes)
 
 
+def test_predict_keeps_its_own_copy_of_a_clip_frame(memnet_cfg):
+    """The state's anchor image is the last frame's own tensor, not a view
+    that would keep the whole clip alive."""
+    model = build(memnet_cfg).eval()
+    batch = preprocess(model, packed_clips(1, 4), False)
+    with torch.no_grad():
+        model.predict(**batch)
+    anchor, = model.test_state.anchor_imgs
+    assert torch.equal(anchor, batch['inputs'][:, 3])
+    assert anchor.untyped_storage().nbytes() == \
+        anchor.numel() * anchor.element_size()
+
+
+def test_training_mode_ends_the_online_state(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    online_scores(model, [frame_data(3, t) for t in range(2)])
+    model.eval()
+    assert model.test_state.frame_index == 2
+    model.train()
+    assert model.test_state.is_empty and model.test_state.video_id is None
+
+
+def test_backbone_runs_only_where_a_memory_takes_evidence(clocknet_cfg):
+    """Strides (4, 8): F_t is computed at frames 0, 4 and 8 of 10 only, and
+    the memories are those of a run that computed it at every frame."""
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.aggregator.strides = (4, 8)
+    model = build(cfg).eval()
+    calls = []
+    model.detector.backbone.register_forward_hook(
+        lambda *_: calls.append(t))
+    reference = MemoryState()
+    with torch.no_grad():
+        for t in range(10):
+            image, sample = frame_inputs(model, t)
+            model.predict_frame(image, sample, model.test_state)
+            feature = model.extract_feat(image)  # the reference's, each frame
+            model.memory_step(reference, image, feature, 3, t)
+    assert sorted(calls) == sorted(list(range(10)) + [0, 4, 8])
+    assert model.test_state.anchor_frame_ids == [8, 8]
+    for memory, expected in zip(model.test_state.memories,
+                                reference.memories):
+        assert torch.equal(memory, expected)
+
+
 def test_online_output_is_causal(clocknet_cfg):
     model = build(clocknet_cfg).eval()
     frames = [frame_data(7, t) for t in range(6)]
@@ -917,10 +962,11 @@ def test_cuda_concurrent_flow_gives_the_same_memories(
     assert (model.test_state.anchor_frame_ids ==
             reference.test_state.anchor_frame_ids)
     # frames 1..8 of strides (1, 4, 8): 1 + 2 + 2 + 2 + 2 + 3 + 3 + 3 flows,
-    # none of them on the default stream
+    # all on the model's one side stream, not the default stream
     assert len(calls) == 18
     default = torch.cuda.default_stream(cuda_device)
-    assert all(stream != default for stream in calls)
+    assert all(stream == calls[0] for stream in calls)
+    assert calls[0] != default
 
 
 def test_cuda_online_predict_keeps_its_state_on_the_gpu(memnet_cfg,
