@@ -23,6 +23,8 @@ with the number of frames and the frame rate of detection (model time
 only). The frames are one video to the model: a frame whose resized size
 differs from the first one's (another aspect ratio) stops the demo with
 the inferencer's error, as does, for a video file out, any other size.
+A video file out of frames of an odd width or height gets one black
+column or row (right, bottom), as its codecs write even sizes only.
 
 An ``--out`` that is the input itself (the same video file, or the same
 folder of frames, also through a link) is refused before anything is
@@ -257,6 +259,10 @@ class FrameSink:
             name (str): The frame's file name (in a folder).
             frame (np.ndarray): (H, W, 3) BGR uint8.
 
+        A video file's frames of an odd width or height get one black
+        column or row on the right or at the bottom (said once): the
+        codecs write even sizes only and would crop the last one.
+
         Raises:
             ValueError: When a frame of a video file is not of the first
                 frame's size (OpenCV would drop it without an error).
@@ -265,11 +271,16 @@ class FrameSink:
             mmcv.imwrite(frame, osp.join(self.out, name))
             return
         size = (frame.shape[1], frame.shape[0])
+        even = (size[0] + size[0] % 2, size[1] + size[1] % 2)
         if self.writer is None:
             self.size = size
+            if even != size:
+                print(f'{self.out}: frames of {size[0]}x{size[1]} are '
+                      f'written as {even[0]}x{even[1]}, padded with black '
+                      f'(the {self.codec} codec writes even sizes only)')
             self.writer = cv2.VideoWriter(
                 self.out, cv2.VideoWriter_fourcc(*self.codec), self.fps,
-                size)
+                even)
             if not self.writer.isOpened():
                 raise ValueError(f'cannot write video {self.out} (codec '
                                  f'{self.codec})')
@@ -277,6 +288,10 @@ class FrameSink:
             raise ValueError(
                 f'frame {name} is {size[0]}x{size[1]}, the video {self.out} '
                 f'{self.size[0]}x{self.size[1]}: write a folder instead')
+        if even != size:
+            frame = cv2.copyMakeBorder(frame, 0, even[1] - size[1], 0,
+                                       even[0] - size[0],
+                                       cv2.BORDER_CONSTANT, value=0)
         self.writer.write(frame)
 
     def close(self) -> None:

@@ -115,6 +115,27 @@ def test_a_video_file_refuses_a_frame_of_another_size(tmp_path):
     sink.close()
 
 
+@pytest.mark.parametrize('suffix', ['.mp4', '.avi'])
+def test_a_video_file_keeps_the_last_row_and_column_of_odd_sizes(
+        tmp_path, suffix, capsys):
+    """The codecs write even sizes only: odd frames are padded, not
+    cropped."""
+    frame = np.zeros((65, 97, 3), np.uint8)
+    frame[-1, :] = frame[:, -1] = 255
+    path = str(tmp_path / f'drawn{suffix}')
+    sink = load_demo().FrameSink(path, fps=10)
+    for i in range(3):
+        sink.write(f'{i:06d}.jpg', frame)
+    sink.close()
+    assert 'frames of 97x65 are written as 98x66' in capsys.readouterr().out
+    capture = cv2.VideoCapture(path)
+    ok, read = capture.read()
+    capture.release()
+    assert ok and read.shape == (66, 98, 3)
+    assert read[64, :96].mean() > 200 and read[:64, 96].mean() > 200
+    assert read[30, 30].mean() < 30
+
+
 def write_avi(path, num):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10,
                              SIZE[::-1])
