@@ -198,13 +198,18 @@ def test_training_samples_are_the_key_frames(tiny_synthvid):
 
 def test_getitem_is_a_causal_clip_of_the_key_frame(tiny_synthvid):
     dataset = _synthvid(tiny_synthvid)
-    for i in (0, len(dataset) - 1):
+    key_frame_ids = [int(frame) for _, frame in dataset.key_frames]
+    # stride 2: near the video start the clip repeats frame t mod 2, the
+    # earliest frame of its phase (key frames 1 and 3 included)
+    assert {1, 3} <= set(key_frame_ids)
+    for i in range(len(dataset)):
         video_idx, frame_idx = dataset.key_frames[i]
         sample = dataset[i]['data_samples']
         assert len(sample) == T
+        phase = frame_idx % 2
         assert [f.metainfo['frame_id'] for f in sample
-                ] == [max(0, frame_idx - 4),
-                      max(0, frame_idx - 2), frame_idx]
+                ] == [max(phase, frame_idx - 4),
+                      max(phase, frame_idx - 2), frame_idx]
         assert sample[T - 1].metainfo['video_id'] == \
             dataset.get_data_info(int(video_idx))['video_id']
         assert len(sample[T - 1].gt_instances) > 0
