@@ -15,11 +15,11 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from memvid_mm.engine.hooks import CheckpointFitHook
 from memvid_mm.utils import (allow_full_checkpoint_loading,
                              apply_resume_option, check_num_classes,
-                             check_training_start, exit_after_distributed_run,
-                             finish_distributed, flush_denormals_on_cpu,
-                             prepare_cpu_distributed)
+                             exit_after_distributed_run, finish_distributed,
+                             flush_denormals_on_cpu, prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,13 +80,13 @@ def main() -> bool:
         runner = Runner.from_cfg(cfg)
     if nothing_to_resume:
         runner.logger.warning(nothing_to_resume)
-    # before mmengine's lenient load: what would train from random weights
+    # what would train from random weights: a head of other classes, and
+    # (in mmengine's lenient load) a checkpoint that does not fit
     check_num_classes(runner.model,
                       runner.train_dataloader.dataset.metainfo.get('classes'),
                       'train_dataloader.dataset')
-    started_partly = check_training_start(runner)
-    if started_partly:
-        runner.logger.warning(started_partly)
+    if not any(isinstance(hook, CheckpointFitHook) for hook in runner.hooks):
+        runner.register_hook(CheckpointFitHook())
     runner.train()
     return finish_distributed()
 

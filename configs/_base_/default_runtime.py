@@ -11,8 +11,10 @@ default_hooks = dict(
     # BN statistics equal on every rank, so that a checkpoint and a
     # validation during training see the same model (a no-op in 1 process)
     sync_buffers=dict(type='SyncBuffersEveryIterHook'),
-    # a loaded checkpoint must have the classes, in order, of the data sets
-    # (also under MMDetection's own tools)
+    # a loaded checkpoint must fit the model (a training's load_from may
+    # lack FlowNet and the memory), and have the classes, in order, of the
+    # data sets (also under MMDetection's own tools)
+    checkpoint_fit=dict(type='CheckpointFitHook'),
     checkpoint_classes=dict(type='CheckpointClassesHook'),
     visualization=dict(type='VIDVisualizationHook', draw=False))
 

@@ -157,6 +157,36 @@ def state_dict_misfits(model: nn.Module,
     return format_misfits(*state_dict_differences(model, state_dict))
 
 
+def check_checkpoint_fits(model: nn.Module, state_dict: Mapping[str, Tensor],
+                          filename: str) -> None:
+    """Error unless ``state_dict`` fits ``model`` exactly and is finite.
+
+    Args:
+        model (nn.Module): The model (not wrapped) to load into.
+        state_dict (Mapping[str, Tensor]): The checkpoint's weights.
+        filename (str): The checkpoint's file, for the message.
+
+    Raises:
+        RuntimeError: When the checkpoint lacks a parameter or buffer of the
+            model, has one the model lacks, or has one of another shape;
+            naming the file and the keys.
+        ValueError: When a tensor holds a NaN or an infinity (a training
+            that diverged); naming the file and the keys.
+    """
+    misfits = state_dict_misfits(model, state_dict)
+    if misfits:
+        raise RuntimeError(
+            f'checkpoint {filename} does not fit the model '
+            f'({type(model).__name__}); was it trained with this config? '
+            + '; '.join(misfits))
+    bad = non_finite_keys(state_dict)
+    if bad:
+        raise ValueError(
+            f'checkpoint {filename} holds NaN or infinite values in '
+            f'{len(bad)} tensors ({", ".join(bad[:5])}'
+            f'{", ..." if len(bad) > 5 else ""}): did its training diverge?')
+
+
 def load_fitting_checkpoint(target: Union[Runner, nn.Module],
                             filename: str) -> dict:
     """Load ``filename`` into a runner's model or a model, strictly.
@@ -194,19 +224,9 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
             f'checkpoint {filename} does not fit the model '
             f'({type(model).__name__}); was it trained with this config? '
             f'{err}') from err
-    misfits = state_dict_misfits(model,
-                                 checkpoint.get('state_dict', checkpoint))
-    if misfits:  # on the other ranks mmengine only loads what fits
-        raise RuntimeError(
-            f'checkpoint {filename} does not fit the model '
-            f'({type(model).__name__}); was it trained with this config? '
-            + '; '.join(misfits))
-    bad = non_finite_keys(model.state_dict())
-    if bad:
-        raise ValueError(
-            f'checkpoint {filename} holds NaN or infinite values in '
-            f'{len(bad)} tensors ({", ".join(bad[:5])}'
-            f'{", ..." if len(bad) > 5 else ""}): did its training diverge?')
+    # on the ranks but 0 mmengine's strict load only loads what fits
+    check_checkpoint_fits(model, checkpoint.get('state_dict', checkpoint),
+                          filename)
     return checkpoint
 
 

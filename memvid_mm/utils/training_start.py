@@ -3,8 +3,9 @@
 
 mmengine loads ``load_from`` leniently: a parameter the checkpoint lacks,
 or holds in another shape, stays at its random initialisation and the run
-trains on with a logged list of keys. ``tools/train.py`` calls
-:func:`check_training_start` before ``runner.train()``.
+trains on with a logged list of keys. ``CheckpointFitHook`` calls
+:func:`check_training_start` on the checkpoint a training loads
+(``tools/train.py`` registers the hook where a config lacks it).
 """
 import re
 from typing import List, Mapping, Optional, Sequence
@@ -94,14 +95,17 @@ def loaded_checkpoint_file(runner: Runner) -> Optional[str]:
     return runner._load_from
 
 
-def check_training_start(runner: Runner) -> Optional[str]:
+def check_training_start(runner: Runner,
+                         checkpoint: Optional[Mapping] = None
+                         ) -> Optional[str]:
     """Refuse a ``load_from`` or ``resume`` checkpoint that does not fit.
 
     mmengine loads ``load_from`` leniently: a parameter the checkpoint
     lacks, or holds in another shape, stays at its random initialisation
-    and the run trains on with a logged list of keys. Called before
-    ``runner.train()``, this reads the checkpoint the run would start from
-    and raises, naming the file, when:
+    and the run trains on with a logged list of keys. Given the checkpoint
+    the runner loaded (``CheckpointFitHook.after_load_checkpoint``, before
+    mmengine copies the weights), or reading it before ``runner.train()``,
+    this raises, naming the file, when:
 
     * a resumed run's checkpoint does not fit the model exactly (another
       model's or config's checkpoint would fail later in the optimizer, or
@@ -119,11 +123,14 @@ def check_training_start(runner: Runner) -> Optional[str]:
     stays.
 
     Args:
-        runner (Runner): The built runner, before ``train()``.
+        runner (Runner): The built runner.
+        checkpoint (Mapping, optional): The checkpoint the runner loaded
+            from :func:`loaded_checkpoint_file`. Defaults to None: read
+            from that file.
 
     Returns:
         str, optional: What ``load_from_partial`` let through, to log;
-        None when nothing was.
+        None when nothing was (and when the run loads no checkpoint).
 
     Raises:
         ValueError: Naming the file and what does not fit.
@@ -136,8 +143,9 @@ def check_training_start(runner: Runner) -> Optional[str]:
     if filename is None:
         return None
     what = 'resume' if resume else 'load_from'
-    with naming_unreadable_checkpoint(filename):
-        checkpoint = _load_checkpoint(filename, map_location='cpu')
+    if checkpoint is None:
+        with naming_unreadable_checkpoint(filename):
+            checkpoint = _load_checkpoint(filename, map_location='cpu')
     state_dict = checkpoint.get('state_dict', checkpoint)
     bad = non_finite_keys(state_dict)
     if bad:

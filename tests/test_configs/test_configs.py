@@ -25,6 +25,11 @@ def test_config_loads_and_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.custom_imports == dict(
         imports=['memvid_mm'], allow_failed_imports=False)
+    # a loaded checkpoint must fit, with the data sets' classes, also
+    # under MMDetection's own tools
+    assert cfg.default_hooks.checkpoint_fit.type == 'CheckpointFitHook'
+    assert cfg.default_hooks.checkpoint_classes.type == \
+        'CheckpointClassesHook'
     model = MODELS.build(cfg.model)  # building loads no weights
     assert model.data_preprocessor is not None
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -146,14 +146,8 @@ def test_test_refuses_a_checkpoint_that_does_not_fit(trained_memnet,
                                                      tmp_path):
     """A checkpoint without FlowNet fails instead of testing a random one."""
     cfg, checkpoint, work_dir = trained_memnet
-    saved = torch.load(checkpoint, map_location='cpu', weights_only=False)
-    saved['state_dict'] = {
-        key: value
-        for key, value in saved['state_dict'].items()
-        if not key.startswith('motion.')
-    }
-    partial = str(tmp_path / 'without_flownet.pth')
-    torch.save(saved, partial)
+    partial = without_keys(checkpoint, 'motion.',
+                           str(tmp_path / 'without_flownet.pth'))
     stderr = run_refused(
         ['tools/test.py', cfg, partial, '--work-dir',
          str(tmp_path)])
@@ -181,28 +175,94 @@ def test_test_refuses_a_checkpoint_of_other_classes(trained_memnet,
     assert 'the same classes in another order' in stderr
 
 
+def run_stock_mmdet_refused(tool: str, args) -> str:
+    """Run MMDetection's own ``tools/<tool>`` (in its wheel), which must
+    fail, on the CPU; return its stderr."""
+    import mmdet
+    path = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', tool)
+    proc = subprocess.run(
+        [sys.executable, path] + args, cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=300,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES='',
+                 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1'))
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    return proc.stderr
+
+
 def test_stock_mmdet_test_refuses_a_checkpoint_of_other_classes(
         trained_memnet, tmp_path):
     """MMDetection's own tools/test.py (in its wheel) checks the classes
     too: the configs' CheckpointClassesHook."""
-    import mmdet
-    stock_test = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
-                          'test.py')
     cfg, checkpoint, _ = trained_memnet
     classes = SYNTHVID_CLASSES
     reordered = ('box', 'disc') + classes[2:]
-    proc = subprocess.run(
-        [sys.executable, stock_test, cfg, checkpoint, '--work-dir',
-         str(tmp_path), '--cfg-options',
-         f'test_dataloader.dataset.metainfo.classes={list(reordered)}'],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, CUDA_VISIBLE_DEVICES='',
-                 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1'))
-    assert proc.returncode != 0, proc.stdout[-3000:]
-    assert 'CheckpointClassesError' in proc.stderr
+    stderr = run_stock_mmdet_refused('test.py', [
+        cfg, checkpoint, '--work-dir',
+        str(tmp_path), '--cfg-options',
+        f'test_dataloader.dataset.metainfo.classes={list(reordered)}'
+    ])
+    assert 'CheckpointClassesError' in stderr
     assert (f'checkpoint {checkpoint} was trained on classes {classes!r}'
-            in proc.stderr)
-    assert 'test_dataloader.dataset lists' in proc.stderr
+            in stderr)
+    assert 'test_dataloader.dataset lists' in stderr
+
+
+def without_keys(checkpoint: str, prefix: str, out: str) -> str:
+    """Save ``checkpoint`` without its weights under ``prefix``."""
+    saved = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    saved['state_dict'] = {
+        key: value
+        for key, value in saved['state_dict'].items()
+        if not key.startswith(prefix)
+    }
+    torch.save(saved, out)
+    return out
+
+
+def test_stock_mmdet_tools_refuse_a_checkpoint_that_does_not_fit(
+        trained_memnet, tmp_path):
+    """MMDetection's own tools/test.py and tools/train.py load leniently;
+    the configs' CheckpointFitHook refuses what would leave weights at
+    random: a test checkpoint without FlowNet, a load_from without the
+    R-FCN head."""
+    cfg, checkpoint, _ = trained_memnet
+    no_flownet = without_keys(checkpoint, 'motion.',
+                              str(tmp_path / 'no_flownet.pth'))
+    stderr = run_stock_mmdet_refused(
+        'test.py', [cfg, no_flownet, '--work-dir', str(tmp_path / 'test')])
+    assert (f'checkpoint {no_flownet} does not fit the model (MemoryRFCN)'
+            in stderr)
+    assert 'missing keys in source state_dict: motion.' in stderr
+    no_head = without_keys(checkpoint, 'detector.roi_head.',
+                           str(tmp_path / 'no_head.pth'))
+    stderr = run_stock_mmdet_refused('train.py', [
+        cfg, '--work-dir',
+        str(tmp_path / 'train'), '--cfg-options', f'load_from={no_head}',
+        'train_cfg.max_iters=1'
+    ])
+    assert (f'load_from {no_head} does not fit the model (MemoryRFCN)'
+            in stderr)
+    assert 'missing keys in source state_dict: detector.roi_head.' in stderr
+    assert not glob.glob(str(tmp_path / 'train' / '*.pth'))
+
+
+def test_train_adds_the_fit_hook_to_a_config_without_it(
+        trained_memnet, tmp_path):
+    cfg, checkpoint, _ = trained_memnet
+    without_hook = Config.fromfile(cfg)
+    del without_hook.default_hooks['checkpoint_fit']
+    without_hook.dump(str(tmp_path / 'without_hook.py'))
+    no_head = without_keys(checkpoint, 'detector.roi_head.',
+                           str(tmp_path / 'no_head.pth'))
+    stderr = run_refused([
+        'tools/train.py',
+        str(tmp_path / 'without_hook.py'), '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', f'load_from={no_head}',
+        'train_cfg.max_iters=1'
+    ])
+    assert (f'load_from {no_head} does not fit the model (MemoryRFCN)'
+            in stderr)
+    assert 'missing keys in source state_dict: detector.roi_head.' in stderr
 
 
 @pytest.mark.parametrize('config,num_frames', [

@@ -1,9 +1,10 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 from .checkpoint_classes_hook import CheckpointClassesHook
+from .checkpoint_fit_hook import CheckpointFitHook
 from .sync_buffers_hook import SyncBuffersEveryIterHook
 from .vid_visualization_hook import VIDVisualizationHook
 
 __all__ = [
-    'CheckpointClassesHook', 'SyncBuffersEveryIterHook',
+    'CheckpointClassesHook', 'CheckpointFitHook', 'SyncBuffersEveryIterHook',
     'VIDVisualizationHook'
 ]

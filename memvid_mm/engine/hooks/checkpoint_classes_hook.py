@@ -40,15 +40,16 @@ class CheckpointClassesHook(Hook):
     A model predicts label indices; the data set turns them into class
     names. Tested (or validated) on a data set that lists the same classes
     in another order, every label is scored as the wrong class and the
-    metric is silently wrong. memvid_mm's ``tools/test.py`` and
-    ``tools/train.py`` check this themselves; the hook makes MMDetection's
-    own tools and ``Runner.from_cfg`` check it too, for ``load_from`` and
-    for a resumed checkpoint: mmengine calls ``after_load_checkpoint``
-    before it copies the weights. A checkpoint that records no classes
+    metric is silently wrong. memvid_mm's ``tools/test.py`` checks this
+    itself, and in a training ``CheckpointFitHook`` (which runs first) does
+    too; this hook makes MMDetection's own tools and ``Runner.from_cfg``
+    check it in every run, for ``load_from`` and for a resumed checkpoint:
+    mmengine calls ``after_load_checkpoint`` before it copies the weights.
+    A checkpoint that records no classes
     (``meta['dataset_meta']['classes']``, written by mmengine's runner)
     cannot be checked and passes, and so does a training's ``load_from``
     with ``load_from_partial=True``, which starts from what fits on purpose
-    (e.g. a head of other classes; ``tools/train.py`` logs what).
+    (e.g. a head of other classes; ``CheckpointFitHook`` logs what).
     """
 
     priority = 'VERY_HIGH'

@@ -15,9 +15,10 @@ Conversely the image detector refuses a video detector's checkpoint
 
 A state dict that holds only some of the model's keys (say only
 ``motion.*``) and nothing the model lacks is a partial load and passes
-here; ``tools/train.py`` refuses such a ``load_from`` before training
-(``check_training_start``). ``model.detector.init_cfg``'s checkpoint must
-fit the image detector exactly (:func:`check_detector_pretrained`).
+here; ``CheckpointFitHook`` refuses such a ``load_from`` before the
+weights are copied (``check_training_start``).
+``model.detector.init_cfg``'s checkpoint must fit the image detector
+exactly (:func:`check_detector_pretrained`).
 """
 from typing import List
 
