@@ -1,7 +1,10 @@
 # R-FCN (Dai et al., 2016) as in the Memory Warps paper: ResNet-101 with a
 # dilated conv5 (stride 16), a 3x3 conv + ReLU embedding to 1024-d that both
 # the RPN and the R-FCN head read, 7x7 position-sensitive score maps,
-# class-agnostic box regression.
+# class-agnostic box regression. Trained and tested as FGFA's MXNet R-FCN,
+# whose set-up the paper follows: RPN anchors inside the image, OHEM (the
+# 128 RoIs of highest loss of all 300 proposals and the ground truth),
+# NMS at IoU 0.3 and up to 300 detections per image.
 num_classes = 30
 model = dict(
     type='PerFrameVideoDetector',
@@ -84,7 +87,7 @@ model = dict(
                     pos_fraction=0.5,
                     neg_pos_ub=-1,
                     add_gt_as_proposals=False),
-                allowed_border=-1,
+                allowed_border=0,
                 pos_weight=-1,
                 debug=False),
             rpn_proposal=dict(
@@ -100,12 +103,14 @@ model = dict(
                     min_pos_iou=0.5,
                     match_low_quality=False,
                     ignore_iof_thr=-1),
+                # every proposal is scored, OHEM keeps the hardest
                 sampler=dict(
                     type='RandomSampler',
-                    num=128,
-                    pos_fraction=0.25,
+                    num=512,
+                    pos_fraction=1.0,
                     neg_pos_ub=-1,
                     add_gt_as_proposals=True),
+                ohem=dict(num=128),
                 pos_weight=-1,
                 debug=False)),
         test_cfg=dict(
@@ -116,5 +121,5 @@ model = dict(
                 min_bbox_size=0),
             rcnn=dict(
                 score_thr=0.0001,
-                nms=dict(type='nms', iou_threshold=0.5),
-                max_per_img=100))))
+                nms=dict(type='nms', iou_threshold=0.3),
+                max_per_img=300))))
