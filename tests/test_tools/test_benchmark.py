@@ -23,7 +23,7 @@ def benchmark_rows(*args):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [[cell.strip() for cell in line.split('|')[1:-1]]
             for line in proc.stdout.splitlines()
-            if line.startswith('| configs/')]
+            if line.startswith('| ') and not line.startswith('| config |')]
     return proc.stdout, rows
 
 
@@ -53,6 +53,13 @@ def test_benchmark_reports_nf_and_nw_per_model():
     assert 'FlowNet after the backbone' in stdout
     assert 'section times by wall time, synchronised' in stdout
     assert "FlowWarp's default auto is gather here" in stdout
+    # 8 frames are one whole period of ClockNet's clocks: no warning; R-FCN
+    # + the memory's time is given, and the shared flows are said
+    assert 'warning' not in stdout
+    assert float(rows[1][14]) > 1
+    assert (f'{CLOCKNET_CFG}: NF counts FlowNet calls; its 3 memories '
+            'share the flow of an anchor frame they share, 2.25 calls a '
+            'frame (the paper counts NF = K = 3)') in stdout
 
 
 def test_ratio_interval_brackets_the_ratio_of_means():
@@ -116,13 +123,43 @@ def test_share_weights_rejects_different_detectors():
 
 
 def test_no_section_times_still_counts_flows_and_warps():
-    _, rows = benchmark_rows('--configs', RFCN_CFG, CLOCKNET_CFG, '--shape',
-                             '64', '96', '--frames', '4', '--warmup', '1',
-                             '--no-section-times')
+    stdout, rows = benchmark_rows('--configs', RFCN_CFG, CLOCKNET_CFG,
+                                  '--shape', '64', '96', '--frames', '4',
+                                  '--warmup', '1', '--no-section-times')
     # frames 1..4 of ClockNet (1, 4, 8): 1 + 2 + 2 + 2 flows, 3 warps each
     assert [float(v) for v in rows[1][5:7]] == [1.75, 3.0]
+    # half a period of its clocks: said
+    assert (f'warning: {CLOCKNET_CFG} repeats its work every 8 frames, but '
+            '4 are timed') in stdout
+    assert f'warning: {RFCN_CFG}' not in stdout
     assert all(r[7:15] == ['n/a'] * 8 for r in rows)
     assert float(rows[1][1]) > 0
+
+
+def test_medians_are_over_whole_periods_of_the_clocks():
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    device = torch.device('cpu')
+    assert tool.clock_period(tool.build_model(
+        osp.join(REPO_ROOT, CLOCKNET_CFG), device)) == 8
+    assert tool.clock_period(tool.build_model(
+        osp.join(REPO_ROOT, RFCN_CFG), device)) == 1
+    seconds = torch.arange(1.0, 19.0)  # 18 frames: two periods of 8 + 2
+    assert tool.per_period(seconds, 8).tolist() == [36.0, 100.0]
+    assert tool.per_period(seconds, 1).tolist() == seconds.tolist()
+    assert tool.per_period(seconds[:4], 8).tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_no_decomposition_for_a_model_that_skips_the_backbone(tmp_path):
+    """Strides (4, 8): the backbone runs at one frame in 4, so R-FCN's frame
+    plus the memory's time is no estimate of its frame (n/a)."""
+    config = tmp_path / 'clocknet_4_8.py'
+    config.write_text(f"_base_ = '{osp.join(REPO_ROOT, CLOCKNET_CFG)}'\n"
+                      'model = dict(aggregator=dict(strides=(4, 8)))\n')
+    _, rows = benchmark_rows('--configs', RFCN_CFG, str(config), '--shape',
+                             '64', '96', '--frames', '8', '--warmup', '1')
+    assert rows[1][14] == 'n/a' and float(rows[0][14]) == 1.0
+    # features: at frames 4 and 8 of frames 1..8
+    assert float(rows[1][11]) < 0.5 * float(rows[0][11])
 
 
 def test_warp_sampler_is_set_in_the_memory_models():
@@ -253,7 +290,8 @@ def test_event_section_timer_arguments_are_checked(extra, message):
 
 @pytest.mark.parametrize('extra, message', [
     (['--frames', '0'], '--frames must be at least 1, got 0'),
-    (['--warmup', '-1'], '--warmup must be at least 0, got -1'),
+    # frame 0 of a memory has no flow: always a warm-up frame
+    (['--warmup', '0'], '--warmup must be at least 1, got 0'),
     (['--shape', '0', '96'], '--shape must be a height and a width of at '
      'least 1 pixel, got 0 96'),
 ])

@@ -103,6 +103,16 @@ def test_per_frame_model_has_only_features_and_head():
     assert not any(row[0].startswith('section::') for row in operations)
 
 
+def test_warns_of_frames_that_are_not_whole_periods_of_the_clocks():
+    clocknet = ('configs/clocknet/'
+                'clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
+    _, _, stdout = profile_tables(clocknet)
+    assert (f'warning: {clocknet} repeats its work every 8 frames, but 2 '
+            'are profiled') in stdout
+    _, _, stdout = profile_tables(MEMNET_CFG)
+    assert 'warning' not in stdout
+
+
 def test_runs_the_cpu_as_the_benchmark_does():
     _, _, stdout = profile_tables(RFCN_CFG)
     assert 'malloc reuse' in stdout

@@ -21,9 +21,20 @@ the same frame (``median x first``, robust to a few frames hit by other
 load), the memory's own time (``memory ms`` = flow + warp + aggregation) and
 the ratio the first model would have with that time added (``first +
 memory``), which does not depend on how the machine's load fell on the
-shared parts. ``x first`` comes with a 95% bootstrap interval (frames
-resampled in pairs, the same frames for both models), so a target can be
-judged against the noise of the machine.
+shared parts (n/a for a model that runs its backbone on fewer frames than
+the first, or runs FlowNet beside it). ``x first`` comes with a 95%
+bootstrap interval (frames resampled in pairs, the same frames for both
+models), so a target can be judged against the noise of the machine.
+
+A memory model's cost repeats with the period of its clocks (8 frames for
+ClockNet's strides 1, 4 and 8: 1, 2 or 3 flows a frame), so its medians
+are taken over whole periods of the timed frames, and ``--frames`` should
+be a whole number of every model's period (the tool warns otherwise: NF,
+NW and the times would not average over the schedule). The warm-up starts
+every memory (frame 0 has no flow) and by default runs ClockNet through
+its first stride-8 update. NF counts FlowNet calls: memories whose anchor
+frames coincide share one flow, so a ClockNet makes fewer than the paper's
+NF = K (the tool says so under the table).
 
 On CUDA a section can be timed two ways (``--section-timer``, see
 :class:`SectionTimer`): by wall time with the device synchronised at both
@@ -74,6 +85,7 @@ Examples::
 import argparse
 import ctypes
 import ctypes.util
+import math
 import time
 from collections import defaultdict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -120,10 +132,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--configs', nargs='+', help='configs to time')
     parser.add_argument(
         '--shape', nargs=2, type=int, help='input height and width')
-    parser.add_argument('--frames', type=int, default=20,
-                        help='timed frames per model')
-    parser.add_argument('--warmup', type=int, default=3,
-                        help='untimed frames before timing')
+    parser.add_argument('--frames', type=int, default=24,
+                        help='timed frames per model (a whole number of '
+                        "every model's clock period: 8 for ClockNet)")
+    parser.add_argument('--warmup', type=int, default=9,
+                        help='untimed frames before timing (at least 1: '
+                        'the first frame of a memory has no flow)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
         '--no-section-times', action='store_true',
@@ -154,7 +168,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.preset is None and not args.configs:
         parser.error('give --preset or --configs')
-    check_frame_counts(parser, args, min_warmup=0)
+    check_frame_counts(parser, args, min_warmup=1)
     check_cudnn_benchmark_argument(parser, args)
     if args.concurrent_flow and torch.device(args.device).type != 'cuda':
         parser.error('--concurrent-flow needs a CUDA --device')
@@ -328,17 +342,34 @@ class SectionTimer:
         module.register_forward_pre_hook(before)
         module.register_forward_hook(after)
 
-    def watch_method(self, name: str, owner: object, method: str) -> None:
-        """Time calls of the bound method ``owner.method`` under ``name``.
+    def watch_method(self,
+                     name: str,
+                     owner: object,
+                     method: str,
+                     count: bool = False) -> None:
+        """Time calls of the bound method ``owner.method`` under ``name``,
+        and count them with ``count``.
 
         The instance attribute set here shadows the class method for this
         benchmark's model only.
+
+        Args:
+            name (str): The section.
+            owner (object): The method's object.
+            method (str): The method's name.
+            count (bool): Add the calls to ``calls[name]`` (also when
+                nothing is timed). Defaults to False: a section whose calls
+                are a module's (NF, NW) counts those only.
         """
-        if self.timer is None:
+        if self.timer is None and not count:
             return
         original = getattr(owner, method)
 
         def timed(*args, **kwargs):
+            if count:
+                self.calls[name] += 1
+            if self.timer is None:
+                return original(*args, **kwargs)
             start = self._start()
             output = original(*args, **kwargs)
             self._stop(name, start)
@@ -570,6 +601,36 @@ def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
     return parts
 
 
+def clock_period(model: torch.nn.Module) -> int:
+    """Frames after which a model's per-frame work repeats.
+
+    Args:
+        model (nn.Module): A per-frame or memory video detector.
+
+    Returns:
+        int: The least common multiple of the memories' strides (8 for
+        ClockNet's 1, 4 and 8); 1 for a per-frame model.
+    """
+    return math.lcm(*getattr(model, 'strides', (1, )))
+
+
+def per_period(seconds: torch.Tensor, period: int) -> torch.Tensor:
+    """Sum frame times over whole periods of the timed frames.
+
+    Args:
+        seconds (Tensor): (F, ) seconds of the timed frames, in order.
+        period (int): Frames per period (:func:`clock_period`).
+
+    Returns:
+        Tensor: (F // period, ) seconds per period (a last, incomplete
+        period left out); ``seconds`` itself when F < period.
+    """
+    blocks = seconds.numel() // period
+    if blocks == 0:
+        return seconds
+    return seconds[:blocks * period].view(blocks, period).sum(dim=1)
+
+
 def watched_model(config: str,
                   device: torch.device,
                   section_timer: Optional[str] = 'sync',
@@ -582,11 +643,16 @@ def watched_model(config: str,
     model = build_model(config, device, warp_sampler, channels_last,
                         concurrent_flow)
     timer = SectionTimer(device, section_timer)
-    for name, owner, method in section_parts(model):
+    parts = section_parts(model)
+    by_modules = {name for name, _, method in parts if method == 'forward'}
+    for name, owner, method in parts:
         if method == 'forward':
             timer.watch(name, owner)
         else:
-            timer.watch_method(name, owner, method)
+            # features and head: calls counted too (a backbone skipped at
+            # frames where no memory takes evidence)
+            timer.watch_method(name, owner, method,
+                               count=name not in by_modules)
     return model, timer
 
 
@@ -622,6 +688,13 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
         else:
             share_weights(first_detector, model.detector)
             print(f'{config}: detector weights shared with the first model')
+    periods = [clock_period(model) for model, _ in models]
+    for config, period in zip(args.configs, periods):
+        if args.frames % period:
+            print(f'warning: {config} repeats its work every {period} '
+                  f'frames, but {args.frames} are timed: its NF, NW and '
+                  f'times do not average over whole periods (give --frames '
+                  f'a multiple of {period})')
     frames = make_frames(args.warmup + args.frames, args.shape, device)
     frame_seconds = [[] for _ in models]
     counts_faults = minor_page_faults() is not None
@@ -643,22 +716,31 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
                         frame_faults[i] += minor_page_faults() - faults
                 timer.collect()  # event-timed sections, outside the frame
     first_seconds = torch.tensor(frame_seconds[0], dtype=torch.float64)
+    first_timer = models[0][1]
     rows = []
-    for config, (_, timer), seconds, faults in zip(args.configs, models,
-                                                   frame_seconds,
-                                                   frame_faults):
+    for config, (model, timer), seconds, faults, period in zip(
+            args.configs, models, frame_seconds, frame_faults, periods):
         seconds = torch.tensor(seconds, dtype=torch.float64)
         total = float(seconds.sum())
         low, high = ratio_of_means_interval(seconds, first_seconds)
+        own, first = (per_period(seconds, period),
+                      per_period(first_seconds, period))
+        frames_per_value = period if own.numel() < seconds.numel() else 1
+        # R-FCN's frame plus the memory's time: only where the model runs
+        # the first model's backbone on every frame, one after the other
+        decomposes = (timer.calls['features'] == first_timer.calls['features']
+                      and not args.concurrent_flow)
         rows.append(
             dict(
                 config=config,
                 ms=1000 * total / args.frames,
-                # the middle value, or the mean of the two middle ones
-                # (Tensor.median would give the lower one)
-                median_ms=1000 * float(seconds.quantile(0.5)),
-                median_ratio=float((seconds / first_seconds).quantile(0.5)),
+                # over whole periods; the middle value, or the mean of the
+                # two middle ones (Tensor.median would give the lower one)
+                median_ms=1000 * float(own.quantile(0.5)) / frames_per_value,
+                median_ratio=float((own / first).quantile(0.5)),
                 ratio_interval=(low, high),
+                memories=len(getattr(model, 'strides', ())),
+                decomposes=decomposes,
                 page_faults=faults / args.frames if counts_faults else None,
                 memory_ms=1000 * sum(timer.seconds[k] for k in
                                      ('flow', 'warp', 'aggregation')) /
@@ -718,8 +800,9 @@ def main() -> None:
                 f"{100 * row['aggregation']:.3f} | "
                 f"{100 * (row['warp'] + row['aggregation']):.3f} | "
                 f"{row['features_ms']:.1f} | {row['head_ms']:.1f} | "
-                f"{row['memory_ms']:.1f} | "
-                f"{(base_ms + row['memory_ms']) / base_ms:.3f}")
+                f"{row['memory_ms']:.1f} | " +
+                (f"{(base_ms + row['memory_ms']) / base_ms:.3f}"
+                 if row['decomposes'] else 'n/a'))
         print(f"| {row['config']} | {row['ms']:.1f} | "
               f"{row['median_ms']:.1f} | "
               f"{row['ms'] / base_ms:.3f} | {row['median_ratio']:.3f} | "
@@ -728,6 +811,12 @@ def main() -> None:
               f"{row['ratio_interval'][1]:.3f} | "
               + ('n/a' if row['page_faults'] is None else
                  f"{row['page_faults']:.0f}") + ' |')
+    for row in rows:
+        if 0 < row['nf'] < row['memories']:
+            print(f"{row['config']}: NF counts FlowNet calls; its "
+                  f"{row['memories']} memories share the flow of an anchor "
+                  f"frame they share, {row['nf']:.2f} calls a frame (the "
+                  f"paper counts NF = K = {row['memories']})")
 
 
 if __name__ == '__main__':

@@ -56,10 +56,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config of the model to profile')
     parser.add_argument('--shape', nargs=2, type=int, default=(600, 1000),
                         help='input height and width (default 600 1000)')
-    parser.add_argument('--frames', type=int, default=5,
-                        help='profiled frames')
-    parser.add_argument('--warmup', type=int, default=5,
-                        help='unprofiled frames before them')
+    parser.add_argument('--frames', type=int, default=8,
+                        help="profiled frames (a whole number of the "
+                        "model's clock period: 8 for ClockNet)")
+    parser.add_argument('--warmup', type=int, default=9,
+                        help='unprofiled frames before them (those after '
+                        'the first count the FLOPs)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, help='torch CPU threads')
     parser.add_argument('--rows', type=int, default=25,
@@ -218,6 +220,12 @@ def main() -> None:
         torch.backends.cudnn.benchmark = True
     model = benchmark.build_model(args.config, device, args.warp_sampler,
                                   args.channels_last)
+    period = benchmark.clock_period(model)
+    if args.frames % period:
+        print(f'warning: {args.config} repeats its work every {period} '
+              f'frames, but {args.frames} are profiled: the calls per frame '
+              f'do not average over whole periods (give --frames a multiple '
+              f'of {period})')
     frames = benchmark.make_frames(args.warmup + args.frames, args.shape,
                                    device)
     # the warm-up frames count the FLOPs and syncing ops of the sections

@@ -161,7 +161,7 @@ bench 100 "paper scale, channels-last (NHWC) weights" \
     --configs "$RFCN" "$MEMNET6"
 step "profile of MemNet-6 frames at the paper's scale (kernel times)"
 within 100 $PY tools/analysis_tools/profile_frame.py "$MEMNET6" \
-    --shape 600 1000 --device cuda --frames 10 --rows 40 \
+    --shape 600 1000 --device cuda --frames 8 --rows 40 \
     2>&1 | tee "$OUT/profile_memnet6.log" || failed=1
 step "2-process tests (train and test with torchrun; CUDA hidden from them)"
 within 240 $PY -m pytest tests/test_tools/test_dist_tools.py -q \
