@@ -207,6 +207,19 @@ def test_stock_mmdet_test_refuses_a_checkpoint_of_other_classes(
     assert 'test_dataloader.dataset lists' in stderr
 
 
+def refused_training(refuse, cfg: str, load_from: str,
+                     work_dir: str) -> str:
+    """Start a one-iteration training of ``cfg`` from ``load_from`` with
+    ``refuse`` (a tool's arguments to its stderr; the tool must fail);
+    check that it saved no checkpoint and return its stderr."""
+    stderr = refuse([
+        cfg, '--work-dir', work_dir, '--cfg-options',
+        f'load_from={load_from}', 'train_cfg.max_iters=1'
+    ])
+    assert not glob.glob(osp.join(work_dir, '*.pth'))
+    return stderr
+
+
 def without_keys(checkpoint: str, prefix: str, out: str) -> str:
     """Save ``checkpoint`` without its weights under ``prefix``."""
     saved = torch.load(checkpoint, map_location='cpu', weights_only=False)
@@ -235,15 +248,12 @@ def test_stock_mmdet_tools_refuse_a_checkpoint_that_does_not_fit(
     assert 'missing keys in source state_dict: motion.' in stderr
     no_head = without_keys(checkpoint, 'detector.roi_head.',
                            str(tmp_path / 'no_head.pth'))
-    stderr = run_stock_mmdet_refused('train.py', [
-        cfg, '--work-dir',
-        str(tmp_path / 'train'), '--cfg-options', f'load_from={no_head}',
-        'train_cfg.max_iters=1'
-    ])
+    stderr = refused_training(
+        lambda args: run_stock_mmdet_refused('train.py', args), cfg,
+        no_head, str(tmp_path / 'train'))
     assert (f'load_from {no_head} does not fit the model (MemoryRFCN)'
             in stderr)
     assert 'missing keys in source state_dict: detector.roi_head.' in stderr
-    assert not glob.glob(str(tmp_path / 'train' / '*.pth'))
 
 
 def test_train_adds_the_fit_hook_to_a_config_without_it(
@@ -254,12 +264,9 @@ def test_train_adds_the_fit_hook_to_a_config_without_it(
     without_hook.dump(str(tmp_path / 'without_hook.py'))
     no_head = without_keys(checkpoint, 'detector.roi_head.',
                            str(tmp_path / 'no_head.pth'))
-    stderr = run_refused([
-        'tools/train.py',
-        str(tmp_path / 'without_hook.py'), '--work-dir',
-        str(tmp_path / 'work'), '--cfg-options', f'load_from={no_head}',
-        'train_cfg.max_iters=1'
-    ])
+    stderr = refused_training(
+        lambda args: run_refused(['tools/train.py'] + args),
+        str(tmp_path / 'without_hook.py'), no_head, str(tmp_path / 'work'))
     assert (f'load_from {no_head} does not fit the model (MemoryRFCN)'
             in stderr)
     assert 'missing keys in source state_dict: detector.roi_head.' in stderr
@@ -425,15 +432,12 @@ def test_train_refuses_a_load_from_of_other_classes(trained_memnet, tmp_path):
                                                 'cross')
     reordered = str(tmp_path / 'reordered.pth')
     torch.save(saved, reordered)
-    stderr = run_refused([
-        'tools/train.py', cfg, '--work-dir',
-        str(tmp_path / 'work'), '--cfg-options', f'load_from={reordered}',
-        'train_cfg.max_iters=1'
-    ])
+    stderr = refused_training(
+        lambda args: run_refused(['tools/train.py'] + args), cfg, reordered,
+        str(tmp_path / 'work'))
     assert (f'load_from {reordered} does not fit the model (MemoryRFCN)'
             in stderr)
     assert 'the same classes in another order' in stderr
-    assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
     # on purpose: load_from_partial trains from it (CheckpointClassesHook
     # lets such a start through, as tools/train.py does)
     proc = run([

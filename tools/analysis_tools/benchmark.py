@@ -132,12 +132,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--configs', nargs='+', help='configs to time')
     parser.add_argument(
         '--shape', nargs=2, type=int, help='input height and width')
-    parser.add_argument('--frames', type=int, default=24,
-                        help='timed frames per model (a whole number of '
-                        "every model's clock period: 8 for ClockNet)")
-    parser.add_argument('--warmup', type=int, default=9,
-                        help='untimed frames before timing (at least 1: '
-                        'the first frame of a memory has no flow)')
+    add_frame_arguments(parser, 'timed', frames=24)
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
         '--no-section-times', action='store_true',
@@ -198,6 +193,27 @@ def check_shape(parser: argparse.ArgumentParser,
     if min(shape) < 1:
         parser.error(f'--shape must be a height and a width of at least 1 '
                      f'pixel, got {shape[0]} {shape[1]}')
+
+
+def add_frame_arguments(parser: argparse.ArgumentParser, measured: str,
+                        frames: int) -> None:
+    """Add ``--frames`` and ``--warmup`` (9 by default: every memory
+    started, ClockNet through its first stride-8 update), which this tool
+    shares with ``profile_frame.py``.
+
+    Args:
+        parser (ArgumentParser): The tool's parser.
+        measured (str): What is done to the frames (``'timed'``).
+        frames (int): Default ``--frames``.
+    """
+    parser.add_argument(
+        '--frames', type=int, default=frames,
+        help=f'{measured} frames per model (a whole number of every '
+        "model's clock period: 8 for ClockNet)")
+    parser.add_argument(
+        '--warmup', type=int, default=9,
+        help=f'frames before the {measured} ones (at least 1: the first '
+        'frame of a memory has no flow)')
 
 
 def check_frame_counts(parser: argparse.ArgumentParser,

@@ -56,12 +56,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config of the model to profile')
     parser.add_argument('--shape', nargs=2, type=int, default=(600, 1000),
                         help='input height and width (default 600 1000)')
-    parser.add_argument('--frames', type=int, default=8,
-                        help="profiled frames (a whole number of the "
-                        "model's clock period: 8 for ClockNet)")
-    parser.add_argument('--warmup', type=int, default=9,
-                        help='unprofiled frames before them (those after '
-                        'the first count the FLOPs)')
+    # the warm-up frames after the first count the FLOPs
+    benchmark.add_frame_arguments(parser, 'profiled', frames=8)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, help='torch CPU threads')
     parser.add_argument('--rows', type=int, default=25,

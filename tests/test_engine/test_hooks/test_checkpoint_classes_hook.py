@@ -6,28 +6,12 @@ import types
 import pytest
 from mmdet.registry import HOOKS
 from mmengine.config import Config
-from mmengine.runner import BaseLoop
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from memvid_mm.utils import CheckpointClassesError
+from .runner_stand_ins import BuiltLoop, ClassesDataset
 
 CLASSES = ('disc', 'box', 'triangle', 'cross')
-
-
-class ClassesDataset(Dataset):
-    """A data set of no samples with ``metainfo['classes']``."""
-
-    def __init__(self, classes):
-        self.metainfo = dict(classes=classes)
-
-    def __len__(self):
-        return 0
-
-
-class BuiltLoop(BaseLoop):
-
-    def run(self):
-        pass
 
 
 def runner_with(load_from=None, cfg=None, work_dir='work_dirs/x', **loops):

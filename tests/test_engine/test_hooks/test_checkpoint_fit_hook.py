@@ -6,9 +6,10 @@ import types
 import pytest
 import torch
 from mmdet.registry import HOOKS
-from mmengine.runner import BaseLoop
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
+
+from .runner_stand_ins import BuiltLoop, ClassesDataset
 
 CLASSES = ('disc', 'box', 'triangle')
 
@@ -21,21 +22,6 @@ class VideoModel(nn.Module):
         super().__init__()
         self.detector = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Linear(4, 3))
         self.motion = nn.Conv2d(2, 2, 1)
-
-
-class ClassesDataset(Dataset):
-
-    def __init__(self, classes):
-        self.metainfo = dict(classes=classes)
-
-    def __len__(self):
-        return 0
-
-
-class BuiltLoop(BaseLoop):
-
-    def run(self):
-        pass
 
 
 class RecordingLogger:
