@@ -30,10 +30,10 @@ model = dict(
                 fc_out_channels=128,
                 roi_feat_size=3,
                 num_classes=4)),
-        # the SynthVID results were measured with all anchors and no
-        # low-quality matches of RoIs (the R-50 model is mmtrack's)
+        # the SynthVID results were measured with no low-quality matches
+        # of RoIs (the R-50 model is mmtrack's)
         train_cfg=dict(
-            rpn=dict(sampler=dict(num=64), allowed_border=-1),
+            rpn=dict(sampler=dict(num=64)),
             rpn_proposal=dict(nms_pre=600, max_per_img=100),
             rcnn=dict(
                 assigner=dict(match_low_quality=False),

@@ -87,7 +87,10 @@ model = dict(
                     pos_fraction=0.5,
                     neg_pos_ub=-1,
                     add_gt_as_proposals=False),
-                allowed_border=0,
+                # mmdet refuses an image with no anchor inside it (a DET
+                # image of 1000x40 after the resize), where FGFA's and
+                # mmtrack's 0 would leave it out: every anchor is kept
+                allowed_border=-1,
                 pos_weight=-1,
                 debug=False),
             rpn_proposal=dict(

@@ -2,9 +2,9 @@
 # dilated conv5 (stride 16), a 3x3 conv + ReLU embedding to 1024-d that both
 # the RPN and the R-FCN head read, 7x7 position-sensitive score maps,
 # class-agnostic box regression. Trained and tested as FGFA's MXNet R-FCN,
-# whose set-up the paper follows: RPN anchors inside the image, OHEM (the
-# 128 RoIs of highest loss of all 300 proposals and the ground truth),
-# NMS at IoU 0.3 and up to 300 detections per image.
+# whose set-up the paper follows: OHEM (the 128 RoIs of highest loss of
+# all 300 proposals and the ground truth), NMS at IoU 0.3 and up to 300
+# detections per image.
 num_classes = 30
 model = dict(
     type='PerFrameVideoDetector',
@@ -87,7 +87,10 @@ model = dict(
                     pos_fraction=0.5,
                     neg_pos_ub=-1,
                     add_gt_as_proposals=False),
-                allowed_border=0,
+                # mmdet refuses an image with no anchor inside it (a DET
+                # image of 1000x40 after the resize), where FGFA's and
+                # mmtrack's 0 would leave it out: every anchor is kept
+                allowed_border=-1,
                 pos_weight=-1,
                 debug=False),
             rpn_proposal=dict(

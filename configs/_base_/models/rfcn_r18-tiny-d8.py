@@ -30,10 +30,10 @@ model = dict(
                 in_channels=64,
                 roi_feat_size=3,
                 featmap_stride=8)),
-        # not the R-101 model's FGFA settings (OHEM, anchors inside the
-        # image, NMS 0.3): the SynthVID results were measured with these
+        # not the R-101 model's FGFA settings (OHEM, NMS 0.3): the
+        # SynthVID results were measured with these
         train_cfg=dict(
-            rpn=dict(sampler=dict(num=64), allowed_border=-1),
+            rpn=dict(sampler=dict(num=64)),
             rpn_proposal=dict(nms_pre=600, max_per_img=100),
             rcnn=dict(sampler=dict(num=64, pos_fraction=0.25), ohem=None)),
         test_cfg=dict(
