@@ -208,8 +208,8 @@ def add_frame_arguments(parser: argparse.ArgumentParser, measured: str,
     """
     parser.add_argument(
         '--frames', type=int, default=frames,
-        help=f'{measured} frames per model (a whole number of every '
-        "model's clock period: 8 for ClockNet)")
+        help=f'{measured} frames (a whole number of the clock period of '
+        'each model: 8 for ClockNet)')
     parser.add_argument(
         '--warmup', type=int, default=9,
         help=f'frames before the {measured} ones (at least 1: the first '
