@@ -157,6 +157,11 @@ def state_dict_misfits(model: nn.Module,
     return format_misfits(*state_dict_differences(model, state_dict))
 
 
+def unwrapped(model: nn.Module) -> nn.Module:
+    """The model inside a wrapper (DDP, ...), or ``model`` itself."""
+    return model.module if is_model_wrapper(model) else model
+
+
 def check_checkpoint_fits(model: nn.Module, state_dict: Mapping[str, Tensor],
                           filename: str) -> None:
     """Error unless ``state_dict`` fits ``model`` exactly and is finite.
@@ -207,9 +212,7 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
             loaded tensor holds a NaN or an infinity (a training that
             diverged); the message names the file (and the keys).
     """
-    model = target.model if isinstance(target, Runner) else target
-    if is_model_wrapper(model):
-        model = model.module
+    model = unwrapped(target.model if isinstance(target, Runner) else target)
     try:
         with naming_unreadable_checkpoint(filename):
             if isinstance(target, Runner):
@@ -330,8 +333,7 @@ def check_num_classes(model: nn.Module, classes: Optional[Sequence[str]],
     """
     if classes is None:
         return
-    model = model.module if is_model_wrapper(model) else model
-    for name, module in model.named_modules():
+    for name, module in unwrapped(model).named_modules():
         num_classes = getattr(module, 'num_classes', None)
         if (isinstance(num_classes, int) and not name.endswith('rpn_head')
                 and num_classes != len(classes)):

@@ -11,14 +11,13 @@ import re
 from typing import List, Mapping, Optional, Sequence
 
 from mmengine.config import Config
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner, find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
 from .checkpoint import (check_checkpoint_classes, format_misfits,
                          naming_unreadable_checkpoint, non_finite_keys,
-                         state_dict_differences)
+                         state_dict_differences, unwrapped)
 
 #: Keys of a memory model that a per-frame start (``load_from`` a trained
 #: R-FCN) does not hold: FlowNet comes from its own ``init_cfg``, psi and
@@ -136,8 +135,7 @@ def check_training_start(runner: Runner,
         ValueError: Naming the file and what does not fit.
     """
     cfg = runner.cfg
-    model = runner.model.module if is_model_wrapper(
-        runner.model) else runner.model
+    model = unwrapped(runner.model)
     resume = bool(runner._resume)
     filename = loaded_checkpoint_file(runner)
     if filename is None:

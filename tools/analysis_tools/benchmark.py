@@ -630,6 +630,25 @@ def clock_period(model: torch.nn.Module) -> int:
     return math.lcm(*getattr(model, 'strides', (1, )))
 
 
+def warn_of_partial_periods(config: str, period: int, frames: int,
+                            measured: str) -> None:
+    """Print a warning when ``frames`` are not whole periods of a model's
+    clocks (:func:`clock_period`): its per-frame figures would not average
+    over its schedule.
+
+    Args:
+        config (str): The model's config, for the message.
+        period (int): Its clock period.
+        frames (int): The frames measured.
+        measured (str): What is done to them (``'timed'``).
+    """
+    if frames % period:
+        print(f'warning: {config} repeats its work every {period} frames, '
+              f'but {frames} are {measured}: its per-frame figures do not '
+              f'average over whole periods (give --frames a multiple of '
+              f'{period})')
+
+
 def per_period(seconds: torch.Tensor, period: int) -> torch.Tensor:
     """Sum frame times over whole periods of the timed frames.
 
@@ -706,11 +725,7 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
             print(f'{config}: detector weights shared with the first model')
     periods = [clock_period(model) for model, _ in models]
     for config, period in zip(args.configs, periods):
-        if args.frames % period:
-            print(f'warning: {config} repeats its work every {period} '
-                  f'frames, but {args.frames} are timed: its NF, NW and '
-                  f'times do not average over whole periods (give --frames '
-                  f'a multiple of {period})')
+        warn_of_partial_periods(config, period, args.frames, 'timed')
     frames = make_frames(args.warmup + args.frames, args.shape, device)
     frame_seconds = [[] for _ in models]
     counts_faults = minor_page_faults() is not None

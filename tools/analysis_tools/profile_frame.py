@@ -216,12 +216,9 @@ def main() -> None:
         torch.backends.cudnn.benchmark = True
     model = benchmark.build_model(args.config, device, args.warp_sampler,
                                   args.channels_last)
-    period = benchmark.clock_period(model)
-    if args.frames % period:
-        print(f'warning: {args.config} repeats its work every {period} '
-              f'frames, but {args.frames} are profiled: the calls per frame '
-              f'do not average over whole periods (give --frames a multiple '
-              f'of {period})')
+    benchmark.warn_of_partial_periods(args.config,
+                                      benchmark.clock_period(model),
+                                      args.frames, 'profiled')
     frames = benchmark.make_frames(args.warmup + args.frames, args.shape,
                                    device)
     # the warm-up frames count the FLOPs and syncing ops of the sections

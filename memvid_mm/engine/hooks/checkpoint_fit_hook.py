@@ -4,10 +4,9 @@ from typing import Mapping
 
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, Runner
 
-from ...utils.checkpoint import check_checkpoint_fits
+from ...utils.checkpoint import check_checkpoint_fits, unwrapped
 from ...utils.training_start import (check_training_start,
                                      loaded_checkpoint_file)
 
@@ -59,15 +58,14 @@ class CheckpointFitHook(Hook):
             RuntimeError: In a test, for a checkpoint that does not fit the
                 model exactly.
         """
-        filename = loaded_checkpoint_file(runner)
-        if filename is None:
-            return
         if isinstance(runner._train_loop, BaseLoop):
+            # None (nothing to check) for a load of no load_from nor resume
             started_partly = check_training_start(runner, checkpoint)
             if started_partly:
                 runner.logger.warning(started_partly)
             return
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        check_checkpoint_fits(model, checkpoint.get('state_dict', checkpoint),
-                              filename)
+        filename = loaded_checkpoint_file(runner)
+        if filename is not None:
+            check_checkpoint_fits(unwrapped(runner.model),
+                                  checkpoint.get('state_dict', checkpoint),
+                                  filename)
