@@ -109,6 +109,7 @@ def test_an_explicit_load_is_the_callers():
     hook = HOOKS.build(dict(type='CheckpointFitHook'))
     model = VideoModel()
     for training in (True, False):
-        hook.after_load_checkpoint(
-            runner_with(model, load_from=None, training=training),
-            checkpoint_of(per_frame(model)))
+        # a checkpoint without FlowNet: refused, were it load_from
+        runner = runner_with(model, load_from=None, training=training)
+        hook.after_load_checkpoint(runner, checkpoint_of(per_frame(model)))
+        assert runner.logger.records == []
