@@ -26,7 +26,7 @@ train_pipeline = [
         type='TransformBroadcaster',
         share_random_params=True,
         transforms=[
-            dict(type='LoadVIDFrame'),
+            dict(type='LoadVIDFrame', backend_args={{_base_.backend_args}}),
             dict(type='LoadTrackAnnotations'),
             dict(type='Resize', scale=(1000, 600), keep_ratio=True),
             dict(type='RandomFlip', prob=0.5),
@@ -38,17 +38,19 @@ train_pipeline = [
 train_dataloader = dict(
     dataset=dict(datasets=[
         dict(
-            type='ImagenetVIDDataset',
-            data_root='data/ILSVRC/',
+            type={{_base_.dataset_type}},
+            data_root={{_base_.data_root}},
             ann_file='annotations/imagenet_vid_train.json',
             data_prefix=dict(img_path='Data/VID'),
             key_frames_only=True,
-            pipeline=train_pipeline),
+            pipeline=train_pipeline,
+            backend_args={{_base_.backend_args}}),
         dict(
-            type='ImagenetVIDDataset',
-            data_root='data/ILSVRC/',
+            type={{_base_.dataset_type}},
+            data_root={{_base_.data_root}},
             ann_file='annotations/imagenet_det_30plus1cls.json',
             data_prefix=dict(img_path='Data/DET'),
             key_frames_only=True,
-            pipeline=train_pipeline),
+            pipeline=train_pipeline,
+            backend_args={{_base_.backend_args}}),
     ]))

@@ -2,6 +2,7 @@
 """Every config under configs/ loads and its model builds."""
 import glob
 import os.path as osp
+import shutil
 
 import pytest
 from mmdet.registry import MODELS
@@ -123,3 +124,89 @@ def test_clocknet_10_is_clocknet_on_10_frame_clips_with_checkpointing():
     for key in ('optim_wrapper', 'auto_scale_lr', 'train_cfg',
                 'param_scheduler', 'val_dataloader', 'test_dataloader'):
         assert cfg[key] == clocknet[key]
+
+
+IMAGENET_VID_CONFIGS = [p for p in CONFIGS if 'imagenetvid' in p] + [
+    osp.join(REPO_ROOT, 'configs', 'clocknet_r101_vid.py')
+]
+
+
+def _datasets(cfg):
+    """Every ImageNet VID data set of a config's three data loaders."""
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = cfg[split].dataset
+        yield from dataset.get('datasets', [dataset])
+
+
+def _vid_frame_loaders(dataset):
+    for transform in dataset.pipeline:
+        for inner in transform.get('transforms', [transform]):
+            if inner.type == 'LoadVIDFrame':
+                yield inner
+
+
+def _assert_data_settings(path, data_root, backend_args):
+    cfg = Config.fromfile(path)
+    datasets = list(_datasets(cfg))
+    assert len(datasets) == 4  # VID train, DET train, VID val, VID test
+    for dataset in datasets:
+        assert dataset.type == 'ImagenetVIDDataset'
+        assert dataset.data_root == data_root
+        assert dataset.backend_args == backend_args
+        loaders = list(_vid_frame_loaders(dataset))
+        assert len(loaders) == 1
+        assert loaders[0].get('backend_args') == backend_args
+
+
+@pytest.mark.parametrize(
+    'path',
+    IMAGENET_VID_CONFIGS,
+    ids=[osp.relpath(p, REPO_ROOT) for p in IMAGENET_VID_CONFIGS])
+def test_imagenet_vid_data_settings_come_from_the_data_set_base(
+        path, tmp_path):
+    # The memory configs restate the VID + DET list to change the clip
+    # sampler (mmengine replaces a list as a whole); the data root and
+    # backend set in _base_/datasets/imagenet-vid.py must still reach
+    # every data set and frame loader, also after a user edits them there.
+    _assert_data_settings(path, 'data/ILSVRC/', None)
+    configs = tmp_path / 'configs'
+    shutil.copytree(osp.join(REPO_ROOT, 'configs'), configs)
+    base = configs / '_base_' / 'datasets' / 'imagenet-vid.py'
+    text = base.read_text()
+    assert text.count("data_root = 'data/ILSVRC/'\n") == 1
+    assert text.count('backend_args = None\n') == 1
+    base.write_text(
+        text.replace("data_root = 'data/ILSVRC/'\n",
+                     "data_root = '/mnt/ILSVRC2015/'\n").replace(
+                         'backend_args = None\n',
+                         "backend_args = dict(backend='local')\n"))
+    _assert_data_settings(
+        str(configs / osp.relpath(path, osp.join(REPO_ROOT, 'configs'))),
+        '/mnt/ILSVRC2015/', dict(backend='local'))
+
+
+@pytest.mark.parametrize(
+    'path', [p for p in IMAGENET_VID_CONFIGS if 'memnet' in p
+             or 'clocknet' in p],
+    ids=lambda p: osp.relpath(p, REPO_ROOT))
+def test_memory_configs_restate_the_per_frame_training_data(path):
+    # Only the clip sampler and the clip metadata packed with the inputs
+    # differ from the per-frame R-FCN's VID + DET training data.
+    rfcn = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'rfcn',
+                 'rfcn_r101-dc5_8xb1-7e_imagenetvid.py'))
+    cfg = Config.fromfile(path)
+    memory = cfg.train_dataloader.dataset.datasets
+    per_frame = rfcn.train_dataloader.dataset.datasets
+    assert len(memory) == len(per_frame) == 2
+    for dataset, base in zip(memory, per_frame):
+        assert dataset.pipeline[0].type == 'CausalClipSample'
+        assert dataset.pipeline[0].num_frames > 1
+        assert dataset.pipeline[-1] == dict(
+            type='PackTrackInputs',
+            meta_keys=('clip_frame_offsets', 'clip_stride'))
+        assert base.pipeline[-1] == dict(type='PackTrackInputs')
+        assert dataset.pipeline[1:-1] == base.pipeline[1:-1]
+        dataset.pipeline = base.pipeline
+        assert dataset == base
+    assert cfg.val_dataloader == rfcn.val_dataloader
