@@ -5,8 +5,13 @@ import os.path as osp
 import shutil
 
 import pytest
+import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch.utils.data import DataLoader
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
@@ -210,3 +215,59 @@ def test_memory_configs_restate_the_per_frame_training_data(path):
         dataset.pipeline = base.pipeline
         assert dataset == base
     assert cfg.val_dataloader == rfcn.val_dataloader
+
+
+class _LearningRates(Hook):
+    """Records the learning rate each training iteration runs at."""
+
+    def __init__(self):
+        self.lrs = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self.lrs.append(runner.optim_wrapper.get_lr()['lr'][0])
+
+
+class _Scalar(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return dict(loss=(self.weight * inputs).sum())
+
+
+@pytest.mark.parametrize('iters_per_epoch', [6, 7, 10])
+def test_paper_schedule_steps_the_lr_down_after_four_thirds_of_an_epoch(
+        iters_per_epoch, tmp_path):
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'clocknet',
+                 'clocknet_rfcn_r101-dc5_4xb1-2e_imagenetvid.py'))
+    clocknet = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'clocknet_r101_vid.py'))
+    for key in ('model', 'train_dataloader', 'val_dataloader',
+                'auto_scale_lr'):
+        assert cfg[key] == clocknet[key]
+    # the paper's training, run by the stock mmengine runner on a toy model
+    # with iters_per_epoch batches per epoch
+    lrs = _LearningRates()
+    runner = Runner(
+        model=_Scalar(),
+        work_dir=str(tmp_path),
+        train_dataloader=DataLoader(
+            [torch.ones(1)] * iters_per_epoch, batch_size=1,
+            collate_fn=list),
+        train_cfg=dict(
+            type=cfg.train_cfg.type, max_epochs=cfg.train_cfg.max_epochs),
+        optim_wrapper=cfg.optim_wrapper,
+        param_scheduler=cfg.param_scheduler,
+        default_hooks=dict(logger=None, checkpoint=None),
+        custom_hooks=[lrs],
+        default_scope='mmengine',
+        experiment_name=f'paper_schedule_{iters_per_epoch}_{tmp_path.name}')
+    runner.train()
+    step = int(4 / 3 * iters_per_epoch)  # 8, 9, 13
+    assert len(lrs.lrs) == 2 * iters_per_epoch
+    assert lrs.lrs[:step] == pytest.approx([0.001] * step)
+    assert lrs.lrs[step:] == pytest.approx([0.0001] *
+                                           (2 * iters_per_epoch - step))
