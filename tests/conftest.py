@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 import logging
+import os
 import random
 
 import numpy as np
@@ -9,6 +10,7 @@ from mmdet.utils import register_all_modules
 from mmengine.logging import MMLogger
 
 import memvid_mm  # noqa: F401  (registers every memvid_mm component)
+from memvid_mm.utils.launch import NO_WEIGHTS_ONLY_LOAD
 
 # Register mmdet's modules and make 'mmdet' the default scope, as the
 # `default_scope = 'mmdet'` of every config does for the runner.
@@ -24,6 +26,23 @@ def seed_everything():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def keep_weights_only_loading():
+    """Undo a tool's full-unpickling switch when its test ends.
+
+    memvid_mm's tools call ``allow_full_checkpoint_loading`` for their whole
+    process; a test that runs one in this process must not leave it on for
+    the tests after it, where it would hide a library ``torch.load`` that
+    cannot read an mmengine checkpoint under PyTorch's weights-only default.
+    """
+    before = os.environ.get(NO_WEIGHTS_ONLY_LOAD)
+    yield
+    if before is None:
+        os.environ.pop(NO_WEIGHTS_ONLY_LOAD, None)
+    else:
+        os.environ[NO_WEIGHTS_ONLY_LOAD] = before
 
 
 @pytest.fixture
