@@ -167,6 +167,14 @@ def flow_to_feature_displacement(flow: Tensor,
     also in deterministic CUDA training) and its values are converted from
     image pixels to feature cells: ``dx * w / W`` and ``dy * h / H``.
 
+    That is exact only where the map covers the image exactly, i.e. where
+    each side of one is a whole multiple of the other's (``H = s * h`` for
+    a stride-``s`` map). A stride-8 map of a 97-pixel side has 13 cells
+    covering 104 pixels: ``h / H`` would be 13 / 97 instead of 1 / 8, and
+    the displacement 7% too long. Such sizes are refused; pad the images
+    to a multiple of the backbone's stride (the data preprocessor's
+    ``pad_size_divisor``).
+
     Args:
         flow (Tensor): ``(N, 2, H, W)`` displacement in image pixels
             (channel 0 = dx, 1 = dy).
@@ -175,12 +183,23 @@ def flow_to_feature_displacement(flow: Tensor,
     Returns:
         Tensor: ``(N, 2, h, w)`` displacement in feature cells. When
         ``(h, w) == (H, W)`` the input values are returned unchanged.
+
+    Raises:
+        ValueError: When a side of the flow and of the feature map is not a
+            whole multiple of the other.
     """
     _check_flow_shape(flow)
     h, w = int(feat_hw[0]), int(feat_hw[1])
     H, W = flow.shape[-2:]
     if (h, w) == (H, W):
         return flow
+    if max(h, H) % min(h, H) or max(w, W) % min(w, W):
+        raise ValueError(
+            f'flow of {H}x{W} pixels cannot be rescaled exactly to a '
+            f'{h}x{w} feature map: each side of one must be a whole '
+            'multiple of the other\'s; pad the images to a multiple of '
+            "the backbone's stride (the data preprocessor's "
+            'pad_size_divisor)')
     disp = resize_bilinear(flow, (h, w))
     return scale_flow_(disp, w / W, h / H)  # [N, 2, h, w]
 

@@ -168,6 +168,23 @@ def test_flow_to_feature_displacement_rescales_to_cells():
         flow_to_feature_displacement(torch.zeros(1, 3, 4, 4), (2, 2))
 
 
+@pytest.mark.parametrize('image_hw,feat_hw', [((97, 160), (13, 20)),
+                                              ((96, 161), (12, 21)),
+                                              ((8, 8), (3, 3))])
+def test_flow_to_feature_displacement_refuses_a_map_not_covering_the_image(
+        image_hw, feat_hw):
+    # A stride-8 map of 97 rows has 13 cells covering 104 pixels: a scale
+    # of 13 / 97 would make every displacement 7% too long.
+    flow = torch.zeros(1, 2, *image_hw)
+    with pytest.raises(ValueError, match='pad_size_divisor'):
+        flow_to_feature_displacement(flow, feat_hw)
+    with pytest.raises(ValueError, match='pad_size_divisor'):
+        flow_warp(torch.zeros(1, 4, *feat_hw), flow)
+    # a map finer than the flow is rescaled up when the sides divide
+    assert flow_to_feature_displacement(
+        _constant_disp(1, 4, 8, 1., 2.), (8, 16)).unique().tolist() == [2., 4.]
+
+
 def test_flow_warp_shifts_by_flow_over_stride():
     """An 8-pixel image flow is a 2-cell shift on a stride-4 map."""
     feat = torch.randn(1, 3, 6, 10)
