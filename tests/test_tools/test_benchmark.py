@@ -341,3 +341,26 @@ def test_runs_on_cuda(cuda_device):
     assert [float(v) for v in rows[1][5:7]] == [1.0, 1.0]
     assert [float(v) for v in rows[2][5:7]] == [2.0, 3.0]
     assert all(float(r[1]) > 0 for r in rows)
+
+
+def test_frames_are_zero_padded_as_the_data_preprocessor_pads():
+    # 60x100 is no multiple of the models' pad_size_divisor (16): the
+    # memory model warps with a flow of the padded 64x112 image, which its
+    # stride-8 map covers exactly (unpadded, FlowWarp would refuse it)
+    stdout, rows = benchmark_rows('--configs', RFCN_CFG, CLOCKNET_CFG,
+                                  '--shape', '60', '100', '--frames', '8',
+                                  '--warmup', '1')
+    assert ('frames of 60x100 zero-padded to 64x112 (pad_size_divisor 16)'
+            in stdout)
+    assert [r[0] for r in rows] == [RFCN_CFG, CLOCKNET_CFG]
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    assert tool.padded_shape((600, 1000), 16) == (608, 1008)
+    assert tool.padded_shape((608, 1008), 16) == (608, 1008)
+    (inputs, samples), = tool.make_frames(1, (60, 100), torch.device('cpu'),
+                                          16)
+    assert inputs.shape == (1, 1, 3, 64, 112)
+    assert not inputs[..., 60:, :].any() and not inputs[..., 100:].any()
+    assert inputs[..., :60, :100].ne(0).all()
+    meta = samples[0].video_data_samples[0].metainfo
+    assert meta['img_shape'] == (60, 100)
+    assert meta['pad_shape'] == meta['batch_input_shape'] == (64, 112)

@@ -201,3 +201,17 @@ def test_checkpointing_the_backbone_changes_no_gradient(tool, config):
     for name in plain:
         torch.testing.assert_close(checkpointed[name], plain[name],
                                    rtol=0, atol=0, msg=name)
+
+
+def test_clip_is_zero_padded_as_the_data_preprocessor_pads(tool, capsys):
+    # 60x100 is no multiple of pad_size_divisor 16: the clip is 64x112
+    rows = tool.main([CLOCKNET_CFG, '--shape', '60', '100', '--frames', '2'])
+    assert 'input 60x100 (zero-padded to 64x112)' in capsys.readouterr().out
+    assert rows[0]['activations_mib'] > 0
+    inputs, samples = tool.make_clip(2, (60, 100), 1, torch.device('cpu'),
+                                     16)
+    assert inputs.shape == (1, 2, 3, 64, 112)
+    assert not inputs[..., 60:, :].any() and not inputs[..., 100:].any()
+    for sample in samples[0].video_data_samples:
+        assert sample.img_shape == (60, 100)
+        assert sample.batch_input_shape == (64, 112)

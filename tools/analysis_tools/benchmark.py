@@ -484,11 +484,28 @@ def ratio_of_means_interval(seconds: torch.Tensor,
     return percentile_interval(ratios.numpy(), level)
 
 
-def frame_sample(frame_id: int, shape: Sequence[int],
-                 **metainfo) -> DetDataSample:
-    """The sample of frame ``frame_id`` of video 0, ``shape`` (H, W) as
-    given to the model (not resized, not padded), no boxes."""
+def pad_size_divisor(model: torch.nn.Module) -> int:
+    """The multiple that ``model``'s data preprocessor pads images to (1
+    when it pads none)."""
+    return int(getattr(model.data_preprocessor, 'pad_size_divisor', 1) or 1)
+
+
+def padded_shape(shape: Sequence[int], divisor: int) -> Tuple[int, int]:
+    """``shape`` (H, W) rounded up to multiples of ``divisor``, as a data
+    preprocessor with that ``pad_size_divisor`` pads an image."""
     h, w = shape
+    return (-(-h // divisor) * divisor, -(-w // divisor) * divisor)
+
+
+def frame_sample(frame_id: int,
+                 shape: Sequence[int],
+                 pad_shape: Optional[Sequence[int]] = None,
+                 **metainfo) -> DetDataSample:
+    """The sample of frame ``frame_id`` of video 0: an image of ``shape``
+    (H, W) as given to the model (not resized), padded to ``pad_shape``
+    (default: not padded), no boxes."""
+    h, w = shape
+    pad_shape = tuple(pad_shape or shape)
     sample = DetDataSample(
         metainfo=dict(
             img_id=frame_id,
@@ -496,24 +513,38 @@ def frame_sample(frame_id: int, shape: Sequence[int],
             video_id=0,
             img_shape=(h, w),
             ori_shape=(h, w),
-            pad_shape=(h, w),
-            batch_input_shape=(h, w),
+            pad_shape=pad_shape,
+            batch_input_shape=pad_shape,
             scale_factor=(1.0, 1.0),
             **metainfo))
     sample.gt_instances = InstanceData()
     return sample
 
 
-def make_frames(num: int, shape: Sequence[int],
-                device: torch.device) -> List[tuple]:
-    """``num`` consecutive frames of one video, already preprocessed."""
-    h, w = shape
+def padded_images(num: int, shape: Sequence[int],
+                  pad_shape: Sequence[int]) -> torch.Tensor:
+    """``(1, num, 3, *pad_shape)`` random images of ``shape``, zero-padded
+    at the bottom and right as the data preprocessor pads them; drawn on
+    the CPU (the same images on any device)."""
+    images = torch.zeros(1, num, 3, *pad_shape)
+    images[..., :shape[0], :shape[1]] = torch.randn(1, num, 3, *shape)
+    return images
+
+
+def make_frames(num: int,
+                shape: Sequence[int],
+                device: torch.device,
+                divisor: int = 1) -> List[tuple]:
+    """``num`` consecutive frames of one video of ``shape`` (H, W), already
+    preprocessed: zero-padded to multiples of ``divisor`` (the models'
+    ``pad_size_divisor``)."""
+    pad_shape = padded_shape(shape, divisor)
     frames = []
     for frame_id in range(num):
-        sample = frame_sample(frame_id, shape)
+        sample = frame_sample(frame_id, shape, pad_shape)
         track_sample = TrackDataSample()
         track_sample.video_data_samples = [sample]
-        frames.append((torch.randn(1, 1, 3, h, w, device=device),
+        frames.append((padded_images(1, shape, pad_shape).to(device),
                        [track_sample]))
     return frames
 
@@ -726,7 +757,14 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     periods = [clock_period(model) for model, _ in models]
     for config, period in zip(args.configs, periods):
         warn_of_partial_periods(config, period, args.frames, 'timed')
-    frames = make_frames(args.warmup + args.frames, args.shape, device)
+    # padded as the models' data preprocessors pad (608x1008 for 600x1000)
+    divisor = math.lcm(*(pad_size_divisor(model) for model, _ in models))
+    pad_h, pad_w = padded_shape(args.shape, divisor)
+    print(f'frames of {args.shape[0]}x{args.shape[1]} zero-padded to '
+          f'{pad_h}x{pad_w} (pad_size_divisor {divisor}), as the models\' '
+          'data preprocessors pad them')
+    frames = make_frames(args.warmup + args.frames, args.shape, device,
+                         divisor)
     frame_seconds = [[] for _ in models]
     counts_faults = minor_page_faults() is not None
     frame_faults = [0 for _ in models]

@@ -219,8 +219,9 @@ def main() -> None:
     benchmark.warn_of_partial_periods(args.config,
                                       benchmark.clock_period(model),
                                       args.frames, 'profiled')
+    # padded as the model's data preprocessor pads (608x1008 for 600x1000)
     frames = benchmark.make_frames(args.warmup + args.frames, args.shape,
-                                   device)
+                                   device, benchmark.pad_size_divisor(model))
     # the warm-up frames count the FLOPs and syncing ops of the sections
     counts, frame_syncing_ops = count_sections(model, frames[:args.warmup])
     mark_sections(model)
@@ -242,8 +243,10 @@ def main() -> None:
              f'malloc {args.cpu_malloc}')
     where += (', weights channels-last' if args.channels_last else
               ', weights contiguous')
-    print(f'{args.config}: input {args.shape[0]}x{args.shape[1]}, '
-          f'{args.frames} profiled frames after {args.warmup}, {where}, '
+    pad_h, pad_w = frames[0][0].shape[-2:]
+    print(f'{args.config}: input {args.shape[0]}x{args.shape[1]} '
+          f'(zero-padded to {pad_h}x{pad_w}), {args.frames} profiled '
+          f'frames after {args.warmup}, {where}, '
           f'torch {torch.__version__}; per frame:')
     print('| section | calls | host ms | device ms | GFLOPs per call | '
           'syncing ops per call |')

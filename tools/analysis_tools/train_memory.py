@@ -250,24 +250,29 @@ def keep_first_frames(model: nn.Module, num_frames: int,
     return kept
 
 
-def make_clip(num_frames: int, shape: Sequence[int], clip_stride: int,
-              device: torch.device) -> Tuple[Tensor, List[TrackDataSample]]:
-    """One synthetic training clip: (1, T, 3, H, W) and its sample."""
+def make_clip(num_frames: int,
+              shape: Sequence[int],
+              clip_stride: int,
+              device: torch.device,
+              divisor: int = 1) -> Tuple[Tensor, List[TrackDataSample]]:
+    """One synthetic training clip of ``shape`` (H, W) frames zero-padded
+    to multiples of ``divisor`` (the model's ``pad_size_divisor``): the
+    ``(1, T, 3, H', W')`` images and their sample."""
     h, w = shape
+    pad_shape = benchmark.padded_shape(shape, divisor)
     boxes = torch.tensor([[0.1 * w, 0.15 * h, 0.4 * w, 0.5 * h],
                           [0.5 * w, 0.4 * h, 0.85 * w, 0.9 * h]])
     frames = []
     for frame_id in range(num_frames):
-        sample = benchmark.frame_sample(frame_id, shape,
-                                        clip_stride=clip_stride)
+        sample = benchmark.frame_sample(
+            frame_id, shape, pad_shape, clip_stride=clip_stride)
         sample.gt_instances = InstanceData(
             bboxes=boxes.to(device), labels=torch.tensor([0, 1],
                                                          device=device))
         frames.append(sample)
     track_sample = TrackDataSample()
     track_sample.video_data_samples = frames
-    # drawn on the CPU: the same images on any device
-    inputs = torch.randn(1, num_frames, 3, h, w).to(device)
+    inputs = benchmark.padded_images(num_frames, shape, pad_shape).to(device)
     return inputs, [track_sample]
 
 
@@ -319,7 +324,8 @@ def measure_step(model: nn.Module, num_frames: int, kept: Optional[int],
     """
     kept = keep_first_frames(model, num_frames, kept)
     torch.manual_seed(0)  # the same images and RoI samples in every row
-    inputs, samples = make_clip(num_frames, shape, clip_stride, device)
+    inputs, samples = make_clip(num_frames, shape, clip_stride, device,
+                                benchmark.pad_size_divisor(model))
     model.zero_grad(set_to_none=True)
     on_cuda = device.type == 'cuda'
     if on_cuda:
@@ -368,7 +374,10 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
                                device, True))
     trainable = sum(p.numel() * p.element_size() for p in model.parameters()
                     if p.requires_grad)
-    print(f'{args.config}: input {args.shape[0]}x{args.shape[1]}, clip '
+    pad_h, pad_w = benchmark.padded_shape(args.shape,
+                                          benchmark.pad_size_divisor(model))
+    print(f'{args.config}: input {args.shape[0]}x{args.shape[1]} '
+          f'(zero-padded to {pad_h}x{pad_w}), clip '
           f'stride {args.clip_stride}, backbone checkpointing '
           f'{"on" if with_cp else "off"}, warp sampler {sampler}, '
           f'{device}, torch '
