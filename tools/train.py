@@ -15,11 +15,11 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from memvid_mm.engine.hooks import CheckpointFitHook
+from memvid_mm.engine.hooks import CheckpointFitHook, NumClassesHook
 from memvid_mm.utils import (allow_full_checkpoint_loading,
-                             apply_resume_option, check_num_classes,
-                             exit_after_distributed_run, finish_distributed,
-                             flush_denormals_on_cpu, prepare_cpu_distributed)
+                             apply_resume_option, exit_after_distributed_run,
+                             finish_distributed, flush_denormals_on_cpu,
+                             prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,13 +80,12 @@ def main() -> bool:
         runner = Runner.from_cfg(cfg)
     if nothing_to_resume:
         runner.logger.warning(nothing_to_resume)
-    # what would train from random weights: a head of other classes, and
-    # (in mmengine's lenient load) a checkpoint that does not fit
-    check_num_classes(runner.model,
-                      runner.train_dataloader.dataset.metainfo.get('classes'),
-                      'train_dataloader.dataset')
-    if not any(isinstance(hook, CheckpointFitHook) for hook in runner.hooks):
-        runner.register_hook(CheckpointFitHook())
+    # refused before training, also for a config without the hooks: a head
+    # of other classes than the data, and (in mmengine's lenient load) a
+    # checkpoint that does not fit
+    for hook_type in (NumClassesHook, CheckpointFitHook):
+        if not any(isinstance(hook, hook_type) for hook in runner.hooks):
+            runner.register_hook(hook_type())
     runner.train()
     return finish_distributed()
 

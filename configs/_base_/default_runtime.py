@@ -16,6 +16,9 @@ default_hooks = dict(
     # data sets (also under MMDetection's own tools)
     checkpoint_fit=dict(type='CheckpointFitHook'),
     checkpoint_classes=dict(type='CheckpointClassesHook'),
+    # the box head predicts as many classes as the data sets list, checked
+    # before the run (a head of fewer would fail at the first validation)
+    num_classes=dict(type='NumClassesHook'),
     visualization=dict(type='VIDVisualizationHook', draw=False))
 
 env_cfg = dict(

@@ -36,6 +36,7 @@ def test_config_loads_and_builds(path):
     assert cfg.default_hooks.checkpoint_fit.type == 'CheckpointFitHook'
     assert cfg.default_hooks.checkpoint_classes.type == \
         'CheckpointClassesHook'
+    assert cfg.default_hooks.num_classes.type == 'NumClassesHook'
     model = MODELS.build(cfg.model)  # building loads no weights
     assert model.data_preprocessor is not None
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -256,6 +256,39 @@ def test_stock_mmdet_tools_refuse_a_checkpoint_that_does_not_fit(
     assert 'missing keys in source state_dict: detector.roi_head.' in stderr
 
 
+def test_a_head_of_other_classes_is_refused_before_training(
+        synthvid_root, tmp_path):
+    """A 4-class head on a 3-class data set used to train and fail at the
+    first validation under MMDetection's own tools/train.py (labels outside
+    the classes); the configs' NumClassesHook refuses it before the first
+    iteration, and memvid_mm's tools/train.py adds the hook to a config
+    without it."""
+    three_classes = list(SYNTHVID_CLASSES[:3])
+    cfg = Config.fromfile(small_config(
+        MEMNET_CFG, synthvid_root, str(tmp_path / 'memnet.py'),
+        **{'model.motion.init_cfg': None, 'load_from': None}))
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[split].dataset.metainfo = dict(classes=three_classes)
+    cfg.dump(str(tmp_path / 'three_classes.py'))
+    del cfg.default_hooks['num_classes']
+    cfg.dump(str(tmp_path / 'without_hook.py'))
+    for refuse, config in [
+        (lambda args: run_stock_mmdet_refused('train.py', args),
+         'three_classes.py'),
+        (lambda args: run_refused(['tools/train.py'] + args),
+         'without_hook.py'),
+    ]:
+        work_dir = tmp_path / config[:-3]
+        stderr = refuse([
+            str(tmp_path / config), '--work-dir', str(work_dir),
+            '--cfg-options', 'train_cfg.max_iters=1'])
+        assert ('detector.roi_head.bbox_head (RFCNBBoxHead) predicts 4 '
+                'classes, but train_dataloader.dataset has 3' in stderr)
+        assert 'set its num_classes to 3' in stderr
+        assert not glob.glob(str(work_dir / '*.pth'))
+        assert 'Iter(train)' not in stderr
+
+
 def test_train_adds_the_fit_hook_to_a_config_without_it(
         trained_memnet, tmp_path):
     cfg, checkpoint, _ = trained_memnet

@@ -1,10 +1,11 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 from .checkpoint_classes_hook import CheckpointClassesHook
 from .checkpoint_fit_hook import CheckpointFitHook
+from .num_classes_hook import NumClassesHook
 from .sync_buffers_hook import SyncBuffersEveryIterHook
 from .vid_visualization_hook import VIDVisualizationHook
 
 __all__ = [
-    'CheckpointClassesHook', 'CheckpointFitHook', 'SyncBuffersEveryIterHook',
-    'VIDVisualizationHook'
+    'CheckpointClassesHook', 'CheckpointFitHook', 'NumClassesHook',
+    'SyncBuffersEveryIterHook', 'VIDVisualizationHook'
 ]
