@@ -275,9 +275,9 @@ def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
         raise CheckpointClassesError(
             f'{name} was trained on classes '
             f'{tuple(trained)!r:.300} (label order), but {where} lists '
-            f'{tuple(classes)!r:.300}: {same}, so every label would be '
-            f'scored as the wrong class. Test with the classes (and their '
-            f'order) of the training data set')
+            f'{tuple(classes)!r:.300}: {same}, so its labels would be read '
+            f'as the wrong classes. Use the classes (and their order) of '
+            f'the data set it was trained on')
     return True
 
 

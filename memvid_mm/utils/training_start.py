@@ -158,30 +158,40 @@ def check_training_start(runner: Runner,
     if not resume:
         _log_memory_only_start(runner, differences[1], filename)
     classes = runner.train_dataloader.dataset.metainfo.get('classes')
+    other_classes = None
     if classes is not None:
         try:
             check_checkpoint_classes(checkpoint, classes, filename,
                                      'train_dataloader.dataset')
         except ValueError as err:
-            misfits.append(str(err))
-    if not misfits:
+            other_classes = str(err)
+    if not misfits and other_classes is None:
         return None
-    found = '; '.join(misfits)
+    model_name = type(model).__name__
     if resume:
+        found = '; '.join(misfits + ([other_classes] if other_classes else []))
         raise ValueError(
             f'cannot resume from {filename}: it does not fit the model '
-            f'({type(model).__name__}); is it another config\'s '
-            f'checkpoint? {found}')
-    if not is_partial_start(cfg):
+            f'({model_name}); is it another config\'s checkpoint? {found}')
+    # the parameters left at random, and (a separate matter) labels that
+    # meant other classes
+    partial = is_partial_start(cfg)
+    found = []
+    if misfits:
+        found.append(f'does not fit the model ({model_name}), so training '
+                     f'{"starts" if partial else "would start"} with these '
+                     'parameters at their random initialisation: '
+                     f'{"; ".join(misfits)}')
+    if other_classes:
+        found.append('has labels of other meaning than the training '
+                     f'data\'s: {other_classes}')
+    found = '; and it '.join(found)
+    if not partial:
         raise ValueError(
-            f'load_from {filename} does not fit the model '
-            f'({type(model).__name__}), so training would start with these '
-            f'parameters at their random initialisation: {found}. Set '
-            f'load_from_partial=True (--cfg-options load_from_partial=True) '
-            f'to train from what fits on purpose, e.g. a head fine-tuned '
-            f'to other classes')
-    return (f'load_from_partial: {filename} does not fit the model; these '
-            f'parameters start at their initialisation: {found}')
+            f'load_from {filename} {found}. Set load_from_partial=True '
+            f'(--cfg-options load_from_partial=True) to train from it on '
+            f'purpose, e.g. a head fine-tuned to other classes')
+    return f'load_from_partial: {filename} {found}'
 
 
 def _log_memory_only_start(runner: Runner, missing: Sequence[str],

@@ -83,8 +83,6 @@ def test_load_from_that_would_leave_random_weights_is_refused(tmp_path):
          r'.* \(3, 4\).*other classes'),
         (save_start(tmp_path, no_head, name='no_head.pth'),
          'missing keys in source state_dict: detector.2.weight'),
-        (save_start(tmp_path, detector_only(model), reordered, 'order.pth'),
-         'the same classes in another order'),
         (save_start(tmp_path, dict(model.state_dict(), extra=torch.ones(1)),
                     name='extra.pth'), 'unexpected key .*: extra'),
         (save_start(tmp_path, model.detector.state_dict(), name='bare.pth'),
@@ -96,6 +94,21 @@ def test_load_from_that_would_leave_random_weights_is_refused(tmp_path):
                            f'the model \\(VideoModel\\).*{message}.*'
                            'load_from_partial=True'):
             check_training_start(fake_runner(tmp_path, model, load_from=path))
+    # every parameter fits, but the labels meant other classes: not said to
+    # start at random, and no test-time advice
+    order = save_start(tmp_path, detector_only(model), reordered, 'order.pth')
+    with pytest.raises(ValueError) as refused:
+        check_training_start(fake_runner(tmp_path, model, load_from=order))
+    message = str(refused.value)
+    assert message.startswith(
+        f"load_from {order} has labels of other meaning than the training "
+        f"data's: checkpoint {order} was trained on classes")
+    assert 'the same classes in another order' in message
+    assert 'load_from_partial=True' in message
+    assert 'initialisation' not in message and 'Test with' not in message
+    said = check_training_start(
+        fake_runner(tmp_path, model, load_from=order, load_from_partial=True))
+    assert said.startswith(f'load_from_partial: {order} has labels of other')
     # on purpose: trained from what fits, and said
     said = check_training_start(
         fake_runner(tmp_path, model, load_from=other_classes,
