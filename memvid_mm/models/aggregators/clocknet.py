@@ -148,6 +148,11 @@ def combine_memories(memories: Sequence[Tensor]) -> Tensor:
     if len(memories) == 0:
         raise ValueError('combine_memories needs at least one memory')
     check_same_memory_shapes(memories)
+    return _mean(memories)
+
+
+def _mean(memories: Sequence[Tensor]) -> Tensor:
+    """The mean of memories already checked to be of one shape."""
     total = memories[0]
     for memory in memories[1:]:
         total = total + memory
@@ -387,9 +392,15 @@ class ClockNetAggregator(BaseModule):
         if len(memories) != self.num_memories:
             raise ValueError(f'expected {self.num_memories} memories, got '
                              f'{len(memories)}')
-        if self.combine_cnns is None:
-            return combine_memories(memories)  # checks the shapes
         check_same_memory_shapes(memories)  # before the CNNs read them
+        channels = self.memnets[0].in_channels
+        if memories[0].size(1) != channels:
+            raise ValueError(
+                f'ClockNetAggregator combines memories of (N, {channels}, h, '
+                f'w) (its memnet\'s in_channels), got '
+                f'{[tuple(m.shape) for m in memories]}')
+        if self.combine_cnns is None:
+            return _mean(memories)
         reference = memories[self.reference_index]
         logits = [
             cnn(torch.cat((memory, reference), dim=1))

@@ -144,10 +144,14 @@ def scale_flow_(flow: Tensor, x_scale: float, y_scale: float) -> Tensor:
 
 
 def _check_flow_shape(flow: Tensor) -> None:
-    """Raise a ValueError unless ``flow`` is ``(N, 2, H, W)``."""
+    """Raise a ValueError unless ``flow`` is a floating-point ``(N, 2, H,
+    W)`` field."""
     if flow.dim() != 4 or flow.size(1) != 2:
         raise ValueError('flow must have shape (N, 2, H, W), got '
                          f'{tuple(flow.shape)}')
+    if not flow.is_floating_point():
+        raise ValueError('flow must be a floating-point displacement, got '
+                         f'{flow.dtype}')
 
 
 def _check_feat_shape(feat: Tensor) -> None:

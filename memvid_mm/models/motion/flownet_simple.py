@@ -516,6 +516,11 @@ class FlowNetSimple(BaseModule):
             raise ValueError('img_cur and img_prev must both be (N, 3, H, W),'
                              f' got {tuple(img_cur.shape)} and '
                              f'{tuple(img_prev.shape)}')
+        if not (img_cur.is_floating_point() and img_prev.is_floating_point()):
+            raise ValueError(
+                'img_cur and img_prev must be floating-point images as the '
+                "detector's data preprocessor normalises them, got "
+                f'{img_cur.dtype} and {img_prev.dtype}')
         img_hw = tuple(img_cur.shape[-2:])
         net_hw = self.network_size(img_hw)
         x = torch.cat(

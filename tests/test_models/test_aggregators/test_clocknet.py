@@ -64,11 +64,14 @@ def test_combine_memories_is_mean():
     memories = [torch.full((1, 2, 2, 2), v) for v in (1., 2., 6.)]
     assert torch.equal(
         combine_memories(memories), torch.full((1, 2, 2, 2), 3.))
+    two_channels = dict(type='MemNetAggregator', in_channels=2)
     assert torch.equal(
-        ClockNetAggregator(strides=(1, 2, 4)).combine(memories),
+        ClockNetAggregator(strides=(1, 2, 4),
+                           memnet=two_channels).combine(memories),
         combine_memories(memories))
     with pytest.raises(ValueError, match='expected 2'):
-        ClockNetAggregator(strides=(1, 2)).combine(memories)
+        ClockNetAggregator(strides=(1, 2),
+                           memnet=two_channels).combine(memories)
 
 
 @pytest.mark.parametrize('combine', ['average', 'weighting'])
@@ -86,6 +89,23 @@ def test_memories_of_other_shapes_are_refused(combine, other):
         aggregator.combine(memories)
     with pytest.raises(ValueError, match='one shape'):
         combine_memories(memories)
+
+
+@pytest.mark.parametrize('combine', ['average', 'weighting'])
+def test_memories_of_other_channels_are_refused(combine):
+    # as many channels as memnet.in_channels: the average would pass any
+    # count, the weighting CNNs fail with a bare convolution error
+    aggregator = ClockNetAggregator(
+        strides=(1, 2),
+        memnet=dict(type='MemNetAggregator', in_channels=4),
+        combine=combine,
+        combine_hidden_channels=2)
+    memories = [torch.randn(1, 6, 5, 7) for _ in range(2)]
+    with pytest.raises(ValueError, match=r'^ClockNetAggregator combines '
+                       r'memories of \(N, 4, h, w\) .*\(1, 6, 5, 7\)'):
+        aggregator.combine(memories)
+    assert aggregator.combine([m[:, :4] for m in memories]).shape == (1, 4,
+                                                                      5, 7)
 
 
 def test_memories_are_warped_from_their_anchor_frames():

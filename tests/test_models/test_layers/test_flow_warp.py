@@ -233,6 +233,13 @@ def test_bad_shapes_raise_value_error():
             torch.zeros(2, 4, 5), torch.zeros(1, 2, 4, 5), base)
 
 
+def test_an_integer_flow_is_refused():
+    with pytest.raises(ValueError, match='flow must be a floating-point '
+                       'displacement, got torch.int64'):
+        flow_warp(torch.zeros(1, 4, 6, 10),
+                  torch.zeros(1, 2, 48, 80, dtype=torch.long))
+
+
 def test_flow_warp_names_flow_and_feat_on_a_batch_mismatch():
     # the error names the caller's tensors, not the resized displacement
     with pytest.raises(ValueError,

@@ -325,6 +325,11 @@ def test_bad_inputs_raise_value_error(flownet):
         flownet(torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 32))
     with pytest.raises(ValueError, match='img_cur'):
         flownet(torch.zeros(1, 1, 64, 64), torch.zeros(1, 1, 64, 64))
+    # raw uint8 frames are not the detector-normalised images it undoes
+    with pytest.raises(ValueError, match='floating-point images .* got '
+                       'torch.uint8 and torch.uint8'):
+        flownet(torch.zeros(1, 3, 64, 64, dtype=torch.uint8),
+                torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
     for bad in (0, -0.5, float('nan'), float('inf')):
         with pytest.raises(ValueError, match='img_scale_factor must be '
                            'finite and > 0'):
