@@ -17,7 +17,8 @@ default_hooks = dict(
     checkpoint_fit=dict(type='CheckpointFitHook'),
     checkpoint_classes=dict(type='CheckpointClassesHook'),
     # the box head predicts as many classes as the data sets list, checked
-    # before the run (a head of fewer would fail at the first validation)
+    # before the run (a head of more would fail at the first validation,
+    # one of a class fewer would train that class as background)
     num_classes=dict(type='NumClassesHook'),
     visualization=dict(type='VIDVisualizationHook', draw=False))
 

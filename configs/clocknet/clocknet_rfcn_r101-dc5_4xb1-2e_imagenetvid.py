@@ -4,7 +4,9 @@
 # decay or gradient clipping: there is no warm-up here, and the weight decay
 # (0.0001) and clipping (max norm 35) are mmtrack's, as in the 7-epoch
 # schedule. Put another Table 1 model on this schedule by inheriting its
-# config and copying the three settings below.
+# config and copying the settings below, with auto_scale_lr's
+# base_batch_size=4 (this config's, from the 4-GPU ClockNet; the MemNet
+# configs say 8, for which --auto-scale-lr on 4 GPUs would halve the lr).
 _base_ = './clocknet_rfcn_r101-dc5_4xb1-7e_imagenetvid.py'
 max_epochs = 2
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)

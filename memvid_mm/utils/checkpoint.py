@@ -233,6 +233,50 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
     return checkpoint
 
 
+def trained_classes(checkpoint: Mapping) -> Optional[Tuple[str, ...]]:
+    """The class names, in label order, that a checkpoint's model learned.
+
+    The runner records the training data set's ``metainfo`` in the
+    checkpoint's ``meta['dataset_meta']``.
+
+    Args:
+        checkpoint (Mapping): The loaded checkpoint.
+
+    Returns:
+        tuple[str], optional: The classes; None when the checkpoint records
+        none (one not saved by mmengine's runner).
+    """
+    meta = checkpoint.get('meta')
+    dataset_meta = meta.get('dataset_meta') if isinstance(meta,
+                                                          Mapping) else None
+    classes = (dataset_meta or {}).get('classes')
+    return None if classes is None else tuple(classes)
+
+
+def class_difference(trained: Sequence[str], classes: Sequence[str],
+                     where: str) -> Optional[str]:
+    """Say how a model's classes differ from a data set's, if they do.
+
+    Args:
+        trained (Sequence[str]): The classes the model learned, in label
+            order (:func:`trained_classes`).
+        classes (Sequence[str]): The data set's, in label order.
+        where (str): The data set, for the message (e.g.
+            ``'test_dataloader.dataset'``).
+
+    Returns:
+        str, optional: ``"classes (...) (label order), but <where> lists
+        (...): the same classes in another order"`` (or ``other
+        classes``); None when they are the same, in the same order.
+    """
+    if tuple(trained) == tuple(classes):
+        return None
+    same = ('the same classes in another order'
+            if sorted(trained) == sorted(classes) else 'other classes')
+    return (f'classes {tuple(trained)!r:.300} (label order), but {where} '
+            f'lists {tuple(classes)!r:.300}: {same}')
+
+
 def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
                              filename: Optional[str], where: str) -> bool:
     """Error if a checkpoint's model learned other classes than ``classes``.
@@ -240,10 +284,8 @@ def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
     A model predicts label indices; the data set it is tested on turns
     them into class names. When the test data set lists the same classes
     in another order (or others), every label is scored as the wrong
-    class and the metric is silently wrong. The runner records the
-    training data set's ``metainfo`` in the checkpoint's
-    ``meta['dataset_meta']``; its ``classes`` must be ``classes``, in
-    order.
+    class and the metric is silently wrong. The classes the checkpoint
+    records (:func:`trained_classes`) must be ``classes``, in order.
 
     Args:
         checkpoint (Mapping): The loaded checkpoint.
@@ -262,22 +304,16 @@ def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
     Raises:
         CheckpointClassesError: Naming the file and both class lists.
     """
-    meta = checkpoint.get('meta')
-    dataset_meta = meta.get('dataset_meta') if isinstance(meta,
-                                                          Mapping) else None
-    trained = (dataset_meta or {}).get('classes')
+    trained = trained_classes(checkpoint)
     if trained is None:
         return False
-    if tuple(trained) != tuple(classes):
-        same = ('the same classes in another order'
-                if sorted(trained) == sorted(classes) else 'other classes')
+    difference = class_difference(trained, classes, where)
+    if difference is not None:
         name = f'checkpoint {filename}' if filename else 'the checkpoint'
         raise CheckpointClassesError(
-            f'{name} was trained on classes '
-            f'{tuple(trained)!r:.300} (label order), but {where} lists '
-            f'{tuple(classes)!r:.300}: {same}, so its labels would be read '
-            f'as the wrong classes. Use the classes (and their order) of '
-            f'the data set it was trained on')
+            f'{name} was trained on {difference}, so its labels would be '
+            f'read as the wrong classes. Use the classes (and their order) '
+            f'of the data set it was trained on')
     return True
 
 
@@ -316,9 +352,11 @@ def check_num_classes(model: nn.Module, classes: Optional[Sequence[str]],
                       where: str) -> None:
     """Error if a head of ``model`` predicts another number of classes.
 
-    A box head of fewer classes than the data set trains the extra
-    classes' boxes as background (label ``num_classes``) without an error;
-    one of more never sees its extra classes. The RPN (one foreground
+    A box head of one class fewer than the data set trains the last
+    class's boxes as background (label ``num_classes``) without an error,
+    and of more than one fewer fails in the loss; one of more classes
+    never sees its extra classes and fails in the metric, which refuses
+    labels beyond the data set's classes. The RPN (one foreground
     class) is not compared. The check of mmdet's ``NumClassCheckHook``,
     raised as a ValueError before training or testing starts.
 

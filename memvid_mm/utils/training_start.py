@@ -15,9 +15,9 @@ from mmengine.runner import Runner, find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
-from .checkpoint import (check_checkpoint_classes, format_misfits,
+from .checkpoint import (class_difference, format_misfits,
                          naming_unreadable_checkpoint, non_finite_keys,
-                         state_dict_differences, unwrapped)
+                         state_dict_differences, trained_classes, unwrapped)
 
 #: Keys of a memory model that a per-frame start (``load_from`` a trained
 #: R-FCN) does not hold: FlowNet comes from its own ``init_cfg``, psi and
@@ -113,7 +113,7 @@ def check_training_start(runner: Runner,
       (:data:`MEMORY_ONLY_PREFIXES`, which a per-frame start lacks), holds
       keys the model lacks or a parameter of another shape;
     * the checkpoint's classes (``meta['dataset_meta']``) are not the
-      training set's, in label order (:func:`check_checkpoint_classes`);
+      training set's, in label order (:func:`class_difference`);
     * it holds a NaN or an infinity.
 
     A config with ``load_from_partial=True`` starts anyway from what fits
@@ -158,34 +158,33 @@ def check_training_start(runner: Runner,
     if not resume:
         _log_memory_only_start(runner, differences[1], filename)
     classes = runner.train_dataloader.dataset.metainfo.get('classes')
-    other_classes = None
-    if classes is not None:
-        try:
-            check_checkpoint_classes(checkpoint, classes, filename,
-                                     'train_dataloader.dataset')
-        except ValueError as err:
-            other_classes = str(err)
+    trained = trained_classes(checkpoint)
+    other_classes = (None if classes is None or trained is None else
+                     class_difference(trained, classes,
+                                      'train_dataloader.dataset'))
     if not misfits and other_classes is None:
         return None
     model_name = type(model).__name__
-    if resume:
-        found = '; '.join(misfits + ([other_classes] if other_classes else []))
-        raise ValueError(
-            f'cannot resume from {filename}: it does not fit the model '
-            f'({model_name}); is it another config\'s checkpoint? {found}')
-    # the parameters left at random, and (a separate matter) labels that
-    # meant other classes
-    partial = is_partial_start(cfg)
-    found = []
+    # the parameters that would not load, and (a separate matter) labels
+    # that meant other classes
+    partial = not resume and is_partial_start(cfg)
+    problems = []
     if misfits:
-        found.append(f'does not fit the model ({model_name}), so training '
-                     f'{"starts" if partial else "would start"} with these '
-                     'parameters at their random initialisation: '
-                     f'{"; ".join(misfits)}')
+        problems.append(
+            f'does not fit the model ({model_name})' +
+            (f"; is it another config's checkpoint? {'; '.join(misfits)}"
+             if resume else
+             f', so training {"starts" if partial else "would start"} with '
+             'these parameters at their random initialisation: '
+             f'{"; ".join(misfits)}'))
     if other_classes:
-        found.append('has labels of other meaning than the training '
-                     f'data\'s: {other_classes}')
-    found = '; and it '.join(found)
+        problems.append(
+            f'was trained on {other_classes}, so its head '
+            f'{"learns" if partial else "would learn"} classes under the '
+            'labels of others')
+    found = '; and it '.join(problems)
+    if resume:
+        raise ValueError(f'cannot resume from {filename}: it {found}')
     if not partial:
         raise ValueError(
             f'load_from {filename} {found}. Set load_from_partial=True '

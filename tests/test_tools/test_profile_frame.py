@@ -73,7 +73,7 @@ def test_sections_report_flops_per_call():
     # the warp samples (gathers, products): no counted FLOPs
     assert float(sections['warp'][3]) == 0
     # the counting wrappers are gone again after counting
-    frames = benchmark.make_frames(2, (64, 96), torch.device('cpu'))
+    frames = benchmark.make_frames(2, (64, 96), torch.device('cpu'), 16)
     tool.count_sections(model, frames)
     assert 'forward' not in vars(model.motion)
     assert 'extract_feat' not in vars(model.detector)

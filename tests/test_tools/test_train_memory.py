@@ -183,7 +183,8 @@ def test_checkpointing_the_backbone_changes_no_gradient(tool, config):
         model = tool.build_training_model(cfg, False, torch.device('cpu'))
         tool.keep_first_frames(model, 4, 3)
         torch.manual_seed(1)
-        inputs, samples = tool.make_clip(4, (64, 96), 1, torch.device('cpu'))
+        inputs, samples = tool.make_clip(4, (64, 96), 1,
+                                         torch.device('cpu'), 16)
         torch.manual_seed(2)  # the same proposals sampled
         loss, _ = model.parse_losses(model.loss(inputs, samples))
         loss.backward()

@@ -101,21 +101,34 @@ def test_load_from_that_would_leave_random_weights_is_refused(tmp_path):
         check_training_start(fake_runner(tmp_path, model, load_from=order))
     message = str(refused.value)
     assert message.startswith(
-        f"load_from {order} has labels of other meaning than the training "
-        f"data's: checkpoint {order} was trained on classes")
-    assert 'the same classes in another order' in message
-    assert 'load_from_partial=True' in message
-    assert 'initialisation' not in message and 'Test with' not in message
+        f"load_from {order} was trained on classes ('box', 'disc', "
+        "'triangle') (label order), but train_dataloader.dataset lists "
+        "('disc', 'box', 'triangle'): the same classes in another order, so "
+        'its head would learn classes under the labels of others. Set '
+        'load_from_partial=True')
+    assert 'initialisation' not in message and 'Use the classes' not in message
+    assert message.count(order) == 1
     said = check_training_start(
         fake_runner(tmp_path, model, load_from=order, load_from_partial=True))
-    assert said.startswith(f'load_from_partial: {order} has labels of other')
+    assert said == (
+        f"load_from_partial: {order} was trained on classes ('box', 'disc', "
+        "'triangle') (label order), but train_dataloader.dataset lists "
+        "('disc', 'box', 'triangle'): the same classes in another order, so "
+        'its head learns classes under the labels of others')
     # on purpose: trained from what fits, and said
     said = check_training_start(
         fake_runner(tmp_path, model, load_from=other_classes,
                     load_from_partial=True))
     assert said.startswith(f'load_from_partial: {other_classes} does not '
-                           'fit the model')
+                           'fit the model (VideoModel), so training starts '
+                           'with these parameters at their random '
+                           'initialisation: ')
     assert 'size mismatch for detector.2.weight' in said
+    assert said.endswith("; and it was trained on classes ('disc', 'box', "
+                         "'triangle', 'cross') (label order), but "
+                         "train_dataloader.dataset lists ('disc', 'box', "
+                         "'triangle'): other classes, so its head learns "
+                         'classes under the labels of others')
 
 
 def test_a_non_finite_start_is_refused_even_when_partial(tmp_path):
@@ -132,6 +145,19 @@ def test_a_non_finite_start_is_refused_even_when_partial(tmp_path):
 
 def test_resume_needs_a_checkpoint_of_this_model(tmp_path):
     model = VideoModel()
+    # every parameter fits, but it learned the classes in another order:
+    # said as such, not as another config's checkpoint
+    order = save_start(tmp_path, model.state_dict(), ('box', 'disc',
+                                                      'triangle'),
+                       'order.pth')
+    with pytest.raises(ValueError) as refused:
+        check_training_start(
+            fake_runner(tmp_path, model, resume=True, load_from=order))
+    assert str(refused.value) == (
+        f"cannot resume from {order}: it was trained on classes ('box', "
+        "'disc', 'triangle') (label order), but train_dataloader.dataset "
+        "lists ('disc', 'box', 'triangle'): the same classes in another "
+        'order, so its head would learn classes under the labels of others')
     # a per-frame checkpoint is a start, not a run of this model to resume
     path = save_start(tmp_path, detector_only(model))
     with pytest.raises(ValueError, match=f'cannot resume from {path}: .*'

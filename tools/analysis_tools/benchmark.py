@@ -531,10 +531,8 @@ def padded_images(num: int, shape: Sequence[int],
     return images
 
 
-def make_frames(num: int,
-                shape: Sequence[int],
-                device: torch.device,
-                divisor: int = 1) -> List[tuple]:
+def make_frames(num: int, shape: Sequence[int], device: torch.device,
+                divisor: int) -> List[tuple]:
     """``num`` consecutive frames of one video of ``shape`` (H, W), already
     preprocessed: zero-padded to multiples of ``divisor`` (the models'
     ``pad_size_divisor``)."""

@@ -15,9 +15,12 @@ of ``--repeats``, without autograd). Every shape and interpolation is run
 with both samplers of the neck: ``grid_sample`` (one fused kernel) and
 ``gather`` (one gather per kernel tap).
 
-Shapes: ``paper``, a (1, 1024, 38, 63) map warped with a 600x1000 flow
-(R-101 at stride 16); ``tiny``, a (1, 64, 12, 20) map with a 96x160 flow
-(the SynthVID models).
+Shapes: ``paper``, a (1, 1024, 38, 63) map warped with a 608x1008 flow
+(R-101 at stride 16; a 600x1000 frame as the data preprocessor pads it to
+a multiple of 16, which the warp needs to rescale the flow exactly; until
+2026-12-06 the flow was 600x1000, resized to the same 38x63
+displacement); ``tiny``, a (1, 64, 12, 20) map with a 96x160 flow (the
+SynthVID models).
 
 Example::
 
@@ -39,7 +42,7 @@ from memvid_mm.models import layers  # noqa: E402
 from memvid_mm.models.necks import FlowWarp  # noqa: E402
 
 SHAPES = {
-    'paper': ((1, 1024, 38, 63), (600, 1000)),
+    'paper': ((1, 1024, 38, 63), (608, 1008)),
     'tiny': ((1, 64, 12, 20), (96, 160)),
 }
 # top-level aten operations that only describe or alias a tensor

@@ -250,11 +250,9 @@ def keep_first_frames(model: nn.Module, num_frames: int,
     return kept
 
 
-def make_clip(num_frames: int,
-              shape: Sequence[int],
-              clip_stride: int,
+def make_clip(num_frames: int, shape: Sequence[int], clip_stride: int,
               device: torch.device,
-              divisor: int = 1) -> Tuple[Tensor, List[TrackDataSample]]:
+              divisor: int) -> Tuple[Tensor, List[TrackDataSample]]:
     """One synthetic training clip of ``shape`` (H, W) frames zero-padded
     to multiples of ``divisor`` (the model's ``pad_size_divisor``): the
     ``(1, T, 3, H', W')`` images and their sample."""

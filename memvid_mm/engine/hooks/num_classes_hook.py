@@ -13,17 +13,23 @@ class NumClassesHook(Hook):
     """Refuse a model whose box head predicts another number of classes
     than a data set of the run lists, before anything is loaded or run.
 
-    A head of fewer classes trains the extra classes' boxes as background
-    without an error and fails only at the first validation, when a label
-    falls outside the data set's classes; one of more never sees its extra
-    classes. memvid_mm's ``tools/train.py`` and ``tools/test.py`` check
-    this themselves; this hook makes MMDetection's own tools and
-    ``Runner.from_cfg`` check it in every run. ``before_run`` comes after
-    the runner has built the run's loops (their data sets are the run's)
-    and before it loads a checkpoint. The check is
+    A head of more classes trains without an error (its extra classes are
+    never positives) and fails only at the first validation, when it
+    predicts a label beyond the data set's classes. A head of one class
+    fewer trains the last class's boxes as background and never reports
+    it, without an error anywhere; of more than one fewer, the loss fails
+    on a label out of range. memvid_mm's ``tools/test.py`` checks the test
+    data set itself, and its ``tools/train.py`` adds this hook to a config
+    without it; the hook makes MMDetection's own tools and
+    ``Runner.from_cfg`` check every run. ``before_run`` comes after the
+    runner has built the run's loops (their data sets are the run's) and
+    before it loads a checkpoint. The check is
     :func:`~memvid_mm.utils.check_num_classes`: every module with an
     integer ``num_classes`` but the RPN head, against the data set's
-    ``classes`` metainfo (a data set without it is not checked).
+    ``classes`` metainfo (a data set without it is not checked), raised as
+    a ValueError that names the head and the data set. (MMDetection's
+    ``NumClassCheckHook`` asserts at the start of each train and val epoch
+    only, after the checkpoint is loaded, and never in a test.)
     """
 
     priority = 'VERY_HIGH'

@@ -152,7 +152,14 @@ def combine_memories(memories: Sequence[Tensor]) -> Tensor:
 
 
 def _mean(memories: Sequence[Tensor]) -> Tensor:
-    """The mean of memories already checked to be of one shape."""
+    """The mean of memories already checked to be of one shape.
+
+    Args:
+        memories (Sequence[Tensor]): K tensors ``(N, C, h, w)``.
+
+    Returns:
+        Tensor: ``(N, C, h, w)`` their mean.
+    """
     total = memories[0]
     for memory in memories[1:]:
         total = total + memory
