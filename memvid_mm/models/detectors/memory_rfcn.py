@@ -94,6 +94,57 @@ def check_aggregator_channels(aggregator: ClockNetAggregator,
                 f'{feature_channels}')
 
 
+def feature_stride(detector: nn.Module) -> int:
+    """The stride of the detector's features, which the memory holds.
+
+    Args:
+        detector (nn.Module): The built image detector (an ``RFCN``).
+
+    Returns:
+        int: ``detector.roi_head.bbox_head.featmap_stride``, with which its
+        R-FCN head pools the memory.
+
+    Raises:
+        ValueError: When the detector has no such head.
+    """
+    head = getattr(getattr(detector, 'roi_head', None), 'bbox_head', None)
+    stride = getattr(head, 'featmap_stride', None)
+    if not isinstance(stride, int) or stride < 1:
+        raise ValueError(f'MemoryRFCN needs the stride of its detector\'s '
+                         f'features (roi_head.bbox_head.featmap_stride), '
+                         f'got {stride!r} from {type(detector).__name__}')
+    return stride
+
+
+def check_frame_covers_map(image_hw: Sequence[int], feature_hw: Sequence[int],
+                           stride: int) -> None:
+    """Refuse a frame whose padded size is not ``stride`` times its map's.
+
+    The warp rescales an image-resolution flow to the memory's map by the
+    map's size over the image's (:func:`~memvid_mm.models.layers.
+    flow_warp.flow_to_feature_displacement`), which is ``1 / stride`` only
+    when the padded frame is a multiple of the stride: a 105-pixel side has
+    7 cells at stride 16, and 7 / 105 = 1 / 15 would make every
+    displacement 6.7% too long.
+
+    Args:
+        image_hw (Sequence[int]): ``(H, W)`` of the padded frame.
+        feature_hw (Sequence[int]): ``(h, w)`` of its feature map.
+        stride (int): The features' stride (:func:`feature_stride`).
+
+    Raises:
+        ValueError: Naming both sizes, the stride and ``pad_size_divisor``.
+    """
+    (H, W), (h, w) = tuple(image_hw), tuple(feature_hw)
+    if (H, W) != (stride * h, stride * w):
+        raise ValueError(
+            f'frames of {H}x{W} (padded) are not {stride} times their '
+            f'{h}x{w} feature map (stride {stride}, roi_head.bbox_head.'
+            f'featmap_stride), so the flow cannot be rescaled to the map '
+            f'exactly: pad the frames to a multiple of {stride} (the data '
+            f'preprocessor\'s pad_size_divisor)')
+
+
 def check_one_frame_size(data_samples: Sequence[TrackDataSample]) -> None:
     """Refuse a test batch of frames of different ``img_shape``.
 
@@ -179,6 +230,7 @@ class MemoryRFCN(BaseDetector):
         self.warp = MODELS.build(warp)
         self.aggregator = self._build_aggregator(aggregator)
         check_aggregator_channels(self.aggregator, self.detector)
+        self.feature_stride = feature_stride(self.detector)
         train_cfg = dict(train_cfg or {})
         drop_prob = train_cfg.pop('evidence_drop_prob', 0.8)
         if isinstance(drop_prob, bool) or not isinstance(
@@ -513,6 +565,8 @@ class MemoryRFCN(BaseDetector):
                              f'the memories are at '
                              f'{sorted(set(state.anchor_frame_ids))}')
         memories = list(state.memories)
+        check_frame_covers_map(image.shape[-2:], memories[0].shape[-2:],
+                               self.feature_stride)
         anchor_imgs = list(state.anchor_imgs)
         anchor_ids = list(state.anchor_frame_ids)
         current = []

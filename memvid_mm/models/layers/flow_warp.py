@@ -177,7 +177,11 @@ def flow_to_feature_displacement(flow: Tensor,
     covering 104 pixels: ``h / H`` would be 13 / 97 instead of 1 / 8, and
     the displacement 7% too long. Such sizes are refused; pad the images
     to a multiple of the backbone's stride (the data preprocessor's
-    ``pad_size_divisor``).
+    ``pad_size_divisor``). Not knowing the stride, this check cannot tell
+    a stride-15 map from a stride-16 one (a 105-pixel side has 7 cells at
+    stride 16, and 105 = 15 x 7); ``MemoryRFCN``, which knows its
+    features' stride, requires the padded frame to be exactly stride x
+    map (``check_frame_covers_map``).
 
     Args:
         flow (Tensor): ``(N, 2, H, W)`` displacement in image pixels

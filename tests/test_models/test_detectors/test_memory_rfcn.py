@@ -1342,10 +1342,42 @@ def test_each_memory_is_warped_with_the_flow_to_its_own_anchor(
     state = MemoryState()
     with torch.no_grad():
         for t in range(10):
-            model.memory_step(state, torch.full((1, 3, 8, 8), float(t)),
+            model.memory_step(state, torch.full((1, 3, 16, 16), float(t)),
                               torch.randn(1, 64, 2, 2), 'v', t)
     # anchors at frame t: t - 1, 4 floor((t - 1) / 4), 8 floor((t - 1) / 8)
     assert warps == [
         100 * t + anchor for t in range(1, 10)
         for anchor in (t - 1, 4 * ((t - 1) // 4), 8 * ((t - 1) // 8))
     ]
+
+
+def test_a_frame_not_a_multiple_of_the_feature_stride_is_refused(
+        memnet_cfg):
+    """At stride 8 a 14-pixel side has 2 cells: FlowWarp's own check (14 is
+    a multiple of 2) would pass it, and its rescaling by 2 / 14 = 1 / 7
+    would make every displacement 8/7 too long."""
+    model = build(memnet_cfg).eval()
+    assert model.feature_stride == 8
+    with torch.no_grad():
+        state = MemoryState()
+        for t in range(2):  # 16 = 8 x 2: warped
+            model.memory_step(state, torch.randn(1, 3, 16, 24),
+                              torch.randn(1, 64, 2, 3), 'v', t)
+        state = MemoryState()
+        model.memory_step(state, torch.randn(1, 3, 14, 24),
+                          torch.randn(1, 64, 2, 3), 'w', 0)
+        with pytest.raises(ValueError,
+                           match=r'^frames of 14x24 \(padded\) are not 8 '
+                           r'times their 2x3 feature map .*pad the frames '
+                           r'to a multiple of 8 .*pad_size_divisor'):
+            model.memory_step(state, torch.randn(1, 3, 14, 24),
+                              torch.randn(1, 64, 2, 3), 'w', 1)
+
+
+def test_a_detector_without_a_feature_stride_is_refused(memnet_cfg):
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg['detector']['roi_head']['bbox_head']['featmap_stride'] = None
+    with pytest.raises(ValueError, match=r'MemoryRFCN needs the stride of '
+                       r'its detector\'s features \(roi_head\.bbox_head\.'
+                       r'featmap_stride\), got None'):
+        build(cfg)
