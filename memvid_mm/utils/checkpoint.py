@@ -86,6 +86,44 @@ def non_finite_keys(state_dict: Dict[str, Tensor]) -> List[str]:
     ]
 
 
+def check_finite_weights(state_dict: Mapping[str, Tensor], name: str) -> None:
+    """Error if a tensor of ``state_dict`` holds a NaN or an infinity.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): A checkpoint's weights.
+        name (str): The checkpoint, for the message (e.g. ``'checkpoint
+            epoch_3.pth'``).
+
+    Raises:
+        ValueError: Naming ``name``, the number of such tensors and the
+            first five keys: did its training diverge?
+    """
+    bad = non_finite_keys(state_dict)
+    if bad:
+        raise ValueError(
+            f'{name} holds NaN or infinite values in {len(bad)} tensors '
+            f'({", ".join(bad[:5])}{", ..." if len(bad) > 5 else ""}): did '
+            f'its training diverge?')
+
+
+def does_not_fit(filename: str, model: nn.Module,
+                 details: str) -> RuntimeError:
+    """The error for a checkpoint that does not fit ``model`` exactly.
+
+    Args:
+        filename (str): The checkpoint's file.
+        model (nn.Module): The model (not wrapped).
+        details (str): What does not fit (keys and shapes).
+
+    Returns:
+        RuntimeError: To raise.
+    """
+    return RuntimeError(
+        f'checkpoint {filename} does not fit the model '
+        f'({type(model).__name__}); was it trained with this config? '
+        f'{details}')
+
+
 def state_dict_differences(
     model: nn.Module, state_dict: Mapping[str, Tensor]
 ) -> Tuple[List[str], List[str], List[Tuple[str, tuple, tuple]]]:
@@ -180,16 +218,8 @@ def check_checkpoint_fits(model: nn.Module, state_dict: Mapping[str, Tensor],
     """
     misfits = state_dict_misfits(model, state_dict)
     if misfits:
-        raise RuntimeError(
-            f'checkpoint {filename} does not fit the model '
-            f'({type(model).__name__}); was it trained with this config? '
-            + '; '.join(misfits))
-    bad = non_finite_keys(state_dict)
-    if bad:
-        raise ValueError(
-            f'checkpoint {filename} holds NaN or infinite values in '
-            f'{len(bad)} tensors ({", ".join(bad[:5])}'
-            f'{", ..." if len(bad) > 5 else ""}): did its training diverge?')
+        raise does_not_fit(filename, model, '; '.join(misfits))
+    check_finite_weights(state_dict, f'checkpoint {filename}')
 
 
 def load_fitting_checkpoint(target: Union[Runner, nn.Module],
@@ -223,10 +253,7 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
     except ForeignStateDictError as err:  # a video detector's key check
         raise ForeignStateDictError(f'checkpoint {filename}: {err}') from err
     except RuntimeError as err:  # mmengine's strict load, on rank 0
-        raise RuntimeError(
-            f'checkpoint {filename} does not fit the model '
-            f'({type(model).__name__}); was it trained with this config? '
-            f'{err}') from err
+        raise does_not_fit(filename, model, str(err)) from err
     # on the ranks but 0 mmengine's strict load only loads what fits
     check_checkpoint_fits(model, checkpoint.get('state_dict', checkpoint),
                           filename)

@@ -15,8 +15,8 @@ from mmengine.runner import Runner, find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
-from .checkpoint import (class_difference, format_misfits,
-                         naming_unreadable_checkpoint, non_finite_keys,
+from .checkpoint import (check_finite_weights, class_difference,
+                         format_misfits, naming_unreadable_checkpoint,
                          state_dict_differences, trained_classes, unwrapped)
 
 #: Keys of a memory model that a per-frame start (``load_from`` a trained
@@ -145,12 +145,7 @@ def check_training_start(runner: Runner,
         with naming_unreadable_checkpoint(filename):
             checkpoint = _load_checkpoint(filename, map_location='cpu')
     state_dict = checkpoint.get('state_dict', checkpoint)
-    bad = non_finite_keys(state_dict)
-    if bad:
-        raise ValueError(
-            f'{what} checkpoint {filename} holds NaN or infinite values in '
-            f'{len(bad)} tensors ({", ".join(bad[:5])}'
-            f'{", ..." if len(bad) > 5 else ""}): did its training diverge?')
+    check_finite_weights(state_dict, f'{what} checkpoint {filename}')
     differences = state_dict_differences(model, state_dict)
     misfits = start_checkpoint_misfits(
         model, state_dict, differences,
