@@ -192,7 +192,12 @@ def read_frames(source: str) -> Tuple[Iterator[Tuple[str, np.ndarray]],
 
         def from_files() -> Iterator[Tuple[str, np.ndarray]]:
             for path in files:
-                frame = mmcv.imread(path)
+                try:
+                    frame = mmcv.imread(path)
+                except Exception as error:  # OpenCV on an empty file
+                    raise ValueError(
+                        f'cannot decode frame {path}: '
+                        f'{type(error).__name__}: {error}') from error
                 if frame is None:
                     raise ValueError(f'cannot decode frame {path}')
                 yield osp.basename(path), frame

@@ -20,6 +20,9 @@ default_hooks = dict(
     # before the run (a head of more would fail at the first validation,
     # one of a class fewer would train that class as background)
     num_classes=dict(type='NumClassesHook'),
+    # every data set of the run has samples (an empty training set would
+    # end in a bare ZeroDivisionError in the sampler)
+    non_empty_dataset=dict(type='NonEmptyDatasetHook'),
     visualization=dict(type='VIDVisualizationHook', draw=False))
 
 env_cfg = dict(

@@ -28,6 +28,7 @@ from mmengine.registry import init_default_scope
 from ..models.detectors import MemoryRFCN
 from ..models.layers import MemoryState
 from ..utils import full_checkpoint_loading, load_fitting_checkpoint
+from ..utils.checkpoint import trained_classes
 
 
 def init_video_detector(config: Union[str, Config],
@@ -59,7 +60,8 @@ def init_video_detector(config: Union[str, Config],
     if checkpoint is not None:
         with full_checkpoint_loading():  # only for this trusted load
             loaded = load_fitting_checkpoint(model, checkpoint)
-        dataset_meta = loaded.get('meta', {}).get('dataset_meta')
+        if trained_classes(loaded, checkpoint) is not None:
+            dataset_meta = loaded['meta']['dataset_meta']
     model.dataset_meta = dataset_meta or _test_dataset_meta(cfg)
     num_classes = _head_num_classes(model)
     classes = model.dataset_meta['classes']

@@ -933,7 +933,13 @@ def load_synthvid_settings(data_root: str) -> dict:
             f'{path} not found: generate SynthVID first '
             '(python tools/misc/gen_synthvid.py --out DATA_ROOT)')
     with open(path, encoding='utf-8') as f:
-        settings = json.load(f)
+        try:
+            settings = json.load(f)
+        except json.JSONDecodeError as error:
+            raise ValueError(f'malformed JSON in {path}: {error}') from error
+    if not isinstance(settings, dict):
+        raise ValueError(f'{path} must hold a JSON object of the generator '
+                         f'settings, got {type(settings).__name__}')
     keys = ('num_train_videos', 'num_val_videos', 'num_frames', 'width',
             'height', 'seed')
     missing = [k for k in keys if k not in settings]

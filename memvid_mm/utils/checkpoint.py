@@ -260,7 +260,9 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
     return checkpoint
 
 
-def trained_classes(checkpoint: Mapping) -> Optional[Tuple[str, ...]]:
+def trained_classes(checkpoint: Mapping,
+                    filename: Optional[str] = None
+                    ) -> Optional[Tuple[str, ...]]:
     """The class names, in label order, that a checkpoint's model learned.
 
     The runner records the training data set's ``metainfo`` in the
@@ -268,16 +270,39 @@ def trained_classes(checkpoint: Mapping) -> Optional[Tuple[str, ...]]:
 
     Args:
         checkpoint (Mapping): The loaded checkpoint.
+        filename (str, optional): Its file, for the message. Defaults to
+            None.
 
     Returns:
         tuple[str], optional: The classes; None when the checkpoint records
         none (one not saved by mmengine's runner).
+
+    Raises:
+        ValueError: When ``meta`` or ``meta['dataset_meta']`` is there but
+            not a dict, or the classes are not a list of names (a string
+            would be read as one class per letter).
     """
+    name = f'checkpoint {filename}' if filename else 'the checkpoint'
     meta = checkpoint.get('meta')
-    dataset_meta = meta.get('dataset_meta') if isinstance(meta,
-                                                          Mapping) else None
-    classes = (dataset_meta or {}).get('classes')
-    return None if classes is None else tuple(classes)
+    if meta is None:
+        return None
+    if not isinstance(meta, Mapping):
+        raise ValueError(f"{name}: meta must be a dict, got "
+                         f"{type(meta).__name__} {meta!r:.80}")
+    dataset_meta = meta.get('dataset_meta')
+    if dataset_meta is None:
+        return None
+    if not isinstance(dataset_meta, Mapping):
+        raise ValueError(f"{name}: meta['dataset_meta'] must be a dict, got "
+                         f"{type(dataset_meta).__name__} {dataset_meta!r:.80}")
+    classes = dataset_meta.get('classes')
+    if classes is None:
+        return None
+    if not isinstance(classes, (list, tuple)) or not all(
+            isinstance(c, str) for c in classes):
+        raise ValueError(f"{name}: meta['dataset_meta']['classes'] must be a "
+                         f"list of class names, got {classes!r:.80}")
+    return tuple(classes)
 
 
 def class_difference(trained: Sequence[str], classes: Sequence[str],
@@ -331,7 +356,7 @@ def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
     Raises:
         CheckpointClassesError: Naming the file and both class lists.
     """
-    trained = trained_classes(checkpoint)
+    trained = trained_classes(checkpoint, filename)
     if trained is None:
         return False
     difference = class_difference(trained, classes, where)

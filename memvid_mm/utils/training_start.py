@@ -153,7 +153,7 @@ def check_training_start(runner: Runner,
     if not resume:
         _log_memory_only_start(runner, differences[1], filename)
     classes = runner.train_dataloader.dataset.metainfo.get('classes')
-    trained = trained_classes(checkpoint)
+    trained = trained_classes(checkpoint, filename)
     other_classes = (None if classes is None or trained is None else
                      class_difference(trained, classes,
                                       'train_dataloader.dataset'))

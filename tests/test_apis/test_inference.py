@@ -148,6 +148,17 @@ def test_class_names_come_with_the_model(tmp_path):
                 match=f"checkpoint {path}'s meta names {len(classes)} classes "
                 r'.* but the model predicts 4'):
             init_video_detector(RFCN_CFG, path)
+    # malformed metadata is named, not read letter by letter or skipped
+    torch.save(
+        dict(state_dict=model.state_dict(),
+             meta=dict(dataset_meta=dict(classes='abcd'))), path)
+    with pytest.raises(ValueError, match=f'checkpoint {path}: '
+                       r"meta\['dataset_meta'\]\['classes'\] must be a list"):
+        init_video_detector(RFCN_CFG, path)
+    # a checkpoint whose meta records no classes: the config's test set
+    torch.save(dict(state_dict=model.state_dict(), meta=None), path)
+    assert init_video_detector(RFCN_CFG, path).dataset_meta['classes'] == (
+        'disc', 'box', 'triangle', 'cross')
     cfg = Config.fromfile(RFCN_CFG)
     cfg.test_dataloader.dataset.metainfo = dict(classes=('disc', 'box'))
     with pytest.raises(ValueError,

@@ -37,6 +37,7 @@ def test_config_loads_and_builds(path):
     assert cfg.default_hooks.checkpoint_classes.type == \
         'CheckpointClassesHook'
     assert cfg.default_hooks.num_classes.type == 'NumClassesHook'
+    assert cfg.default_hooks.non_empty_dataset.type == 'NonEmptyDatasetHook'
     model = MODELS.build(cfg.model)  # building loads no weights
     assert model.data_preprocessor is not None
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

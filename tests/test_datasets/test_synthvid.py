@@ -395,6 +395,13 @@ def test_generator_settings_record_the_blur_mode(tmp_path):
         load_synthvid_settings(str(tmp_path))
     with pytest.raises(FileNotFoundError, match='generate SynthVID first'):
         load_synthvid_settings(str(tmp_path / 'missing'))
+    path.write_text(json.dumps(settings)[:40])  # cut short
+    with pytest.raises(ValueError, match='malformed JSON in .*synthvid.json'):
+        load_synthvid_settings(str(tmp_path))
+    path.write_text('[1, 2]')
+    with pytest.raises(ValueError, match='synthvid.json must hold a JSON '
+                       'object'):
+        load_synthvid_settings(str(tmp_path))
 
 
 def test_preview_png(tiny_synthvid, tmp_path):

@@ -93,6 +93,10 @@ def test_bad_inputs_are_named(checkpoint, tmp_path):
     with pytest.raises(ValueError, match='cannot decode frame .*000000.jpg'):
         demo.main([CLOCKNET_CFG, checkpoint, str(empty), '--out',
                    str(tmp_path / 'o')])
+    (empty / '000000.jpg').write_bytes(b'')  # OpenCV raises on no bytes
+    with pytest.raises(ValueError, match='cannot decode frame .*000000.jpg'):
+        demo.main([CLOCKNET_CFG, checkpoint, str(empty), '--out',
+                   str(tmp_path / 'o')])
     not_video = tmp_path / 'clip.mp4'
     not_video.write_bytes(b'not a video')
     with pytest.raises(ValueError, match='cannot open video .*clip.mp4'):

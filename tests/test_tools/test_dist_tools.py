@@ -24,6 +24,7 @@ from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, SYNTHVID_CLASSES,
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
+RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
 
 
 def free_port() -> int:
@@ -288,6 +289,34 @@ def test_a_head_of_other_classes_is_refused_before_training(
         assert not glob.glob(str(work_dir / '*.pth'))
 
 
+def test_an_empty_training_set_is_refused_before_training(
+        synthvid_root, tmp_path):
+    """The val file as the training ann_file has no training key frames:
+    mmengine's sampler used to end in a bare ZeroDivisionError; the
+    configs' NonEmptyDatasetHook names the file, and memvid_mm's
+    tools/train.py adds the hook to a config without it."""
+    val_file = osp.join('annotations', VID_ANN_FILES['val'])
+    cfg = Config.fromfile(small_config(
+        RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'),
+        **{'train_dataloader.dataset.ann_file': val_file}))
+    cfg.dump(str(tmp_path / 'val_as_train.py'))
+    del cfg.default_hooks['non_empty_dataset']
+    cfg.dump(str(tmp_path / 'without_hook.py'))
+    for refuse, config in [
+        (lambda args: run_stock_mmdet_refused('train.py', args),
+         'val_as_train.py'),
+        (lambda args: run_refused(['tools/train.py'] + args),
+         'without_hook.py'),
+    ]:
+        stderr = refuse([
+            str(tmp_path / config), '--work-dir',
+            str(tmp_path / config[:-3])
+        ])
+        assert (f'train_dataloader.dataset ({synthvid_root}/{val_file}) has '
+                'no training samples' in stderr), stderr[-2000:]
+        assert 'ZeroDivisionError' not in stderr
+
+
 def test_train_adds_the_fit_hook_to_a_config_without_it(
         trained_memnet, tmp_path):
     cfg, checkpoint, _ = trained_memnet
@@ -343,8 +372,7 @@ def test_clocknet_r101_vid_trains_with_two_processes(
 
 def test_per_frame_rfcn_trains_and_tests_with_two_processes(
         synthvid_root, tmp_path):
-    cfg = small_config('configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py',
-                       synthvid_root, str(tmp_path / 'rfcn.py'),
+    cfg = small_config(RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'),
                        **{'train_cfg.max_iters': 2,
                           'default_hooks.checkpoint.interval': 2})
     run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
@@ -365,8 +393,7 @@ def test_validation_in_two_process_training_scores_the_saved_checkpoint(
     checkpoint (rank 0's) does not hold."""
     train_dump = str(tmp_path / 'val_in_training.pkl')
     cfg = small_config(
-        'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py', synthvid_root,
-        str(tmp_path / 'rfcn.py'),
+        RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'),
         **{
             'train_cfg.max_iters': 2,
             'train_cfg.val_interval': 2,

@@ -129,3 +129,18 @@ def test_checkpoint_classes_must_be_the_test_classes_in_order():
 ])
 def test_a_checkpoint_without_classes_cannot_be_checked(checkpoint):
     assert not check_checkpoint_classes(checkpoint, ('a', 'b'), 'c.pth', 'x')
+
+
+@pytest.mark.parametrize('checkpoint, match', [
+    (dict(meta='x'), r"checkpoint c.pth: meta must be a dict, got str 'x'"),
+    (dict(meta=dict(dataset_meta=3)),
+     r"meta\['dataset_meta'\] must be a dict, got int 3"),
+    (with_classes('abcd'), r"\['classes'\] must be a list of class names, "
+     "got 'abcd'"),
+    (with_classes(['a', 2]), 'must be a list of class names'),
+])
+def test_malformed_class_metadata_is_named(checkpoint, match):
+    """A string would be read as one class per letter: refused."""
+    with pytest.raises(ValueError, match=match):
+        check_checkpoint_classes(checkpoint, ('a', 'b', 'c', 'd'), 'c.pth',
+                                 'x')
