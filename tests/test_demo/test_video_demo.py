@@ -11,6 +11,7 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 CLOCKNET_CFG = ('configs/clocknet/'
                 'clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
@@ -30,7 +31,9 @@ def checkpoint(tmp_path_factory):
     """A randomly initialised tiny ClockNet, saved as the runner saves."""
     cfg = Config.fromfile(CLOCKNET_CFG)
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    # in mmdet's scope whatever an earlier test left as the current one
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(cfg.model)
     path = str(tmp_path_factory.mktemp('ckpt') / 'clocknet.pth')
     classes = tuple(f'class{i}' for i in range(
         cfg.model.detector.roi_head.bbox_head.num_classes))
