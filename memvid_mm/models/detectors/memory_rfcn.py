@@ -34,13 +34,52 @@ from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from ..aggregators import ClockNetAggregator, MemNetAggregator
-from ..layers import MemoryState, SideStreams
+from ..layers import (EvidenceMotion, MemoryState, SideStreams,
+                      extrapolate_flow, extrapolated_anchor_flows,
+                      flow_acceleration)
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
 from .rfcn import check_tensor_mode_samples
+
+
+def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
+    """Check ``MemoryRFCN``'s ``test_cfg`` and fill in its defaults.
+
+    Args:
+        test_cfg (dict, optional): ``concurrent_flow`` (bool),
+            ``evidence_interval`` (int >= 1) and ``anticipate`` (bool,
+            needs ``evidence_interval`` > 1).
+
+    Returns:
+        dict: The three settings.
+    """
+    test_cfg = dict(test_cfg or {})
+    defaults = dict(
+        concurrent_flow=False, evidence_interval=1, anticipate=False)
+    unknown = set(test_cfg) - set(defaults)
+    if unknown:
+        raise ValueError(f'unknown MemoryRFCN test_cfg keys: '
+                         f'{sorted(unknown)}')
+    settings = {**defaults, **test_cfg}
+    for name in ('concurrent_flow', 'anticipate'):
+        if not isinstance(settings[name], bool):
+            raise TypeError(f'test_cfg.{name} must be a bool, got '
+                            f'{settings[name]!r}')
+    interval = settings['evidence_interval']
+    if isinstance(interval, bool) or not isinstance(
+            interval, (int, np.integer)) or interval < 1:
+        raise ValueError(f'test_cfg.evidence_interval must be an int >= 1, '
+                         f'got {interval!r}')
+    settings['evidence_interval'] = int(interval)
+    if settings['anticipate'] and interval == 1:
+        raise ValueError('test_cfg.anticipate=True needs '
+                         'test_cfg.evidence_interval > 1: with image '
+                         'evidence at every frame there is no frame to '
+                         'anticipate')
+    return settings
 
 
 def evidence_keep_mask(num_frames: int, drop_prob: float,
@@ -193,13 +232,28 @@ class MemoryRFCN(BaseDetector):
             a video (frame ``t mod s`` for clip stride s; and every
             position of a DET image), so such frames weigh more in the
             loss than a frame in the middle of a video.
-        test_cfg (dict, optional): ``concurrent_flow`` (bool, default
-            False): in online testing on CUDA, run FlowNet on a second CUDA
-            stream while the backbone extracts the frame's features on the
-            current one (the two do not depend on each other), see
-            :meth:`flows_beside_features`. The same outputs; on the CPU it
-            changes nothing. The detector's own ``test_cfg`` sets the RPN /
-            R-FCN test behaviour.
+        test_cfg (dict, optional): Online testing settings; the
+            detector's own ``test_cfg`` sets the RPN / R-FCN behaviour.
+
+            - ``concurrent_flow`` (bool, default False): on CUDA, run
+              FlowNet on a second CUDA stream while the backbone extracts
+              the frame's features on the current one (the two do not
+              depend on each other), see :meth:`flows_beside_features`.
+              The same outputs; on the CPU it changes nothing.
+            - ``evidence_interval`` (int, default 1): image evidence
+              (backbone features) every this many frames of a video,
+              from its first; the frames between are propagated (the
+              paper's Sec. 5.2, "ClockNet-101-FeatProp" of Sec. 5.3): the
+              memories are warped to them with FlowNet's flows and R-FCN
+              runs on the result, without the backbone. A ClockNet memory
+              takes evidence at the frames where both its clock ticks and
+              the interval allows it.
+            - ``anticipate`` (bool, default False): the frames between
+              evidence frames read no image at all (Sec. 4.3); their flows
+              are extrapolated with a constant acceleration from the last
+              evidence frame's motion (FlowNet from it to the two frames
+              before it, :mod:`~memvid_mm.models.layers.flow_extrapolation`).
+              Needs ``evidence_interval`` > 1.
         data_preprocessor (dict, optional): ``TrackDataPreprocessor``.
         init_cfg (dict or list[dict], optional): Initialization config.
 
@@ -243,16 +297,7 @@ class MemoryRFCN(BaseDetector):
         if train_cfg:
             raise ValueError(f'unknown MemoryRFCN train_cfg keys: '
                              f'{sorted(train_cfg)}')
-        test_cfg = dict(test_cfg or {})
-        unknown = set(test_cfg) - {'concurrent_flow'}
-        if unknown:
-            raise ValueError(f'unknown MemoryRFCN test_cfg keys: '
-                             f'{sorted(unknown)}')
-        concurrent_flow = test_cfg.get('concurrent_flow', False)
-        if not isinstance(concurrent_flow, bool):
-            raise TypeError(f'test_cfg.concurrent_flow must be a bool, got '
-                            f'{concurrent_flow!r}')
-        self.test_cfg = dict(concurrent_flow=concurrent_flow)
+        self.test_cfg = parse_test_cfg(test_cfg)
         # The CUDA stream FlowNet runs on beside the backbone
         # (concurrent_flow), one per device for the model's lifetime.
         self.flow_streams = SideStreams()
@@ -717,6 +762,10 @@ class MemoryRFCN(BaseDetector):
         cut from (a clip of frames): the state's anchor image is the
         frame's own copy then.
 
+        With ``test_cfg.evidence_interval`` > 1 only every so many frames
+        take image evidence (:meth:`online_flows_and_feature`); with
+        ``test_cfg.anticipate`` the frames between read no image.
+
         Raises:
             TypeError: When ``image`` is not of the weights' dtype (e.g.
                 uint8 frames not normalised by the data preprocessor).
@@ -724,6 +773,44 @@ class MemoryRFCN(BaseDetector):
                 when FlowNet gave a flow with a NaN or an infinity
                 (checked after the head, see
                 :meth:`check_flows_were_finite`; ``state`` is reset).
+        """
+        video_id, frame_id = self._check_online_frame(image, data_sample)
+        if image.untyped_storage().nbytes() > \
+                image.numel() * image.element_size():
+            image = image.clone()
+        img_shape = self._start_online_frame(state, image, data_sample)
+        evidence = self.takes_image_evidence(state)
+        flows, feature = self.online_flows_and_feature(state, image, frame_id)
+        # Checked after the head: see check_flows_were_finite.
+        flows, non_finite_count = self.zero_non_finite_flows(flows)
+        memory = self.memory_step(
+            state, image, feature, video_id, frame_id, flows=flows)
+        motion_count, motion_flows = None, {}
+        if self.test_cfg['anticipate']:
+            motion_count, motion_flows = self.record_anticipation(
+                state, image, flows, frame_id, evidence)
+        state.detach_()
+        state.img_shape = img_shape
+        result = self.detector._head_predict((memory, ), [data_sample],
+                                             rescale=True)[0]
+        self.check_flows_were_finite(non_finite_count, flows, state,
+                                     video_id, frame_id)
+        self.check_flows_were_finite(motion_count, motion_flows, state,
+                                     video_id, frame_id)
+        return result
+
+    def _check_online_frame(self, image: Tensor,
+                            data_sample: DetDataSample) -> Tuple[Any, int]:
+        """Check an online frame and return its ``(video_id, frame_id)``.
+
+        Args:
+            image (Tensor): The frame, expected (1, 3, H, W) of the
+                weights' dtype.
+            data_sample (:obj:`DetDataSample`): Its sample, with an int
+                ``frame_id`` metainfo.
+
+        Returns:
+            tuple: ``video_id`` (None when absent) and ``frame_id``.
         """
         video_id = data_sample.metainfo.get('video_id')
         frame_id = data_sample.metainfo.get('frame_id')
@@ -745,9 +832,24 @@ class MemoryRFCN(BaseDetector):
             raise TypeError(
                 f'video {video_id}: frame_id must be an int, got '
                 f'{frame_id!r} ({type(frame_id).__name__})')
-        if image.untyped_storage().nbytes() > \
-                image.numel() * image.element_size():
-            image = image.clone()
+        return video_id, frame_id
+
+    def _start_online_frame(self, state: MemoryState, image: Tensor,
+                            data_sample: DetDataSample) -> Tuple[int, int]:
+        """Reset ``state`` where the frame starts a sequence; check its size.
+
+        Args:
+            state (MemoryState): The video's state, reset in place when
+                the frame starts a new video or follows a gap.
+            image (Tensor): The frame (1, 3, H, W), padded.
+            data_sample (:obj:`DetDataSample`): Its sample.
+
+        Returns:
+            tuple[int, int]: The frame's ``img_shape`` (H, W) before
+            padding.
+        """
+        video_id = data_sample.metainfo.get('video_id')
+        frame_id = data_sample.metainfo.get('frame_id')
         if state.needs_reset(video_id, frame_id):
             if state.is_out_of_order(video_id, frame_id) and \
                     not self.warned_out_of_order:
@@ -767,18 +869,124 @@ class MemoryRFCN(BaseDetector):
                     f'(H, W; padded to {tuple(image.shape[-2:])}) after '
                     f'frames of {recorded} (padded to {padded}); the memory '
                     f'can only be warped between frames of one size')
-        flows, feature = self.flows_and_feature(state, image)
-        # Checked after the head: see check_flows_were_finite.
-        flows, non_finite_count = self.zero_non_finite_flows(flows)
-        memory = self.memory_step(
-            state, image, feature, video_id, frame_id, flows=flows)
-        state.detach_()
-        state.img_shape = img_shape
-        result = self.detector._head_predict((memory, ), [data_sample],
-                                             rescale=True)[0]
-        self.check_flows_were_finite(non_finite_count, flows, state,
-                                     video_id, frame_id)
-        return result
+        return img_shape
+
+    def takes_image_evidence(self, state: MemoryState) -> bool:
+        """Whether online prediction gives the next frame image evidence.
+
+        Args:
+            state (MemoryState): The video's state before the frame.
+
+        Returns:
+            bool: True for the first frame of a memory and every
+            ``test_cfg.evidence_interval``-th frame after it.
+        """
+        return (state.is_empty or state.frame_index %
+                self.test_cfg['evidence_interval'] == 0)
+
+    def online_flows_and_feature(
+            self, state: MemoryState, image: Tensor,
+            frame_id: int) -> Tuple[Dict[Hashable, Tensor], Optional[Tensor]]:
+        """The flows and F_t of the next online frame.
+
+        Args:
+            state (MemoryState): The video's state (not changed).
+            image (Tensor): The frame (1, 3, H, W), normalised.
+            frame_id (int): Its id.
+
+        Returns:
+            tuple: At an evidence frame (:meth:`takes_image_evidence`),
+            :meth:`flows_and_feature`. At another frame the flows to the
+            memories' anchors and None for F_t (no backbone): FlowNet's
+            (:meth:`anchor_flows`, propagation), or, when
+            ``test_cfg.anticipate``, extrapolated ones
+            (:meth:`extrapolated_flows`), for which ``image`` is not read.
+        """
+        if self.takes_image_evidence(state):
+            return self.flows_and_feature(state, image)
+        if self.test_cfg['anticipate']:
+            return self.extrapolated_flows(state, frame_id), None
+        return self.anchor_flows(state, image), None
+
+    @staticmethod
+    def extrapolated_flows(state: MemoryState,
+                           frame_id: int) -> Dict[Hashable, Tensor]:
+        """Flows from an anticipated frame to the memories' anchor frames.
+
+        Args:
+            state (MemoryState): The video's state, holding the motion of
+                the last evidence frame e (``evidence_motion``).
+            frame_id (int): The anticipated frame t > e.
+
+        Returns:
+            dict: One (N, 2, H, W) flow per distinct anchor frame: the
+            flow ``D_{t,e}`` extrapolated ``t - e`` frames with a constant
+            acceleration, composed with FlowNet's ``D_{e,a}`` for a memory
+            anchored before e.
+        """
+        motion = state.evidence_motion
+        if motion is None:
+            raise ValueError(f'frame {frame_id}: no motion of an evidence '
+                             'frame to extrapolate (the state was written '
+                             'without test_cfg.anticipate)')
+        flow = extrapolate_flow(motion.velocity, motion.acceleration,
+                                int(frame_id) - motion.frame_id)
+        return extrapolated_anchor_flows(flow, motion.frame_id,
+                                         motion.anchor_flows,
+                                         state.anchor_frame_ids)
+
+    def record_anticipation(
+        self, state: MemoryState, image: Tensor,
+        flows: Dict[Hashable, Tensor], frame_id: int, evidence: bool
+    ) -> Tuple[Optional[Tensor], Dict[Hashable, Tensor]]:
+        """Keep what anticipation needs, after a frame's memory step.
+
+        At an evidence frame e, FlowNet's ``D_{e,e-1}`` and
+        ``D_{e-1,e-2}`` from the frames kept in ``state.recent_imgs`` give
+        the velocity and acceleration (zeros where those frames are not
+        in the state, as at the first frame), stored with the frame's
+        flows to the older anchors as ``state.evidence_motion``. Every
+        frame's image then joins ``recent_imgs`` (the last two are kept);
+        an anticipated frame's image is read only by the next evidence
+        frame, after it.
+
+        Args:
+            state (MemoryState): The video's state after the step.
+            image (Tensor): The frame (1, 3, H, W), normalised.
+            flows (dict): The frame's flows to the anchors before the step.
+            frame_id (int): The frame's id.
+            evidence (bool): Whether the frame took image evidence.
+
+        Returns:
+            tuple: The number of non-finite values FlowNet gave for the
+            velocity flows (None when none were computed), and those
+            flows, for :meth:`check_flows_were_finite`.
+        """
+        count, motion_flows = None, {}
+        if evidence:
+            recent = state.recent_imgs
+            if recent:
+                motion_flows['velocity'] = self.motion(image, recent[-1])
+            if len(recent) > 1:
+                motion_flows['previous'] = self.motion(recent[-1], recent[-2])
+            motion_flows, count = self.zero_non_finite_flows(motion_flows)
+            zeros = image.new_zeros(
+                (image.shape[0], 2) + tuple(image.shape[-2:]))
+            velocity = motion_flows.get('velocity', zeros)
+            acceleration = zeros
+            if 'previous' in motion_flows:
+                acceleration = flow_acceleration(velocity,
+                                                 motion_flows['previous'])
+            state.evidence_motion = EvidenceMotion(
+                frame_id=int(frame_id),
+                velocity=velocity,
+                acceleration=acceleration,
+                anchor_flows={
+                    a: flows[a]
+                    for a in set(state.anchor_frame_ids) if a != frame_id
+                })
+        state.recent_imgs = (state.recent_imgs + [image])[-2:]
+        return count, motion_flows
 
     def _log_out_of_order(self, state: MemoryState, video_id: Any,
                           frame_id: int) -> None:

@@ -1,16 +1,20 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
+from .flow_extrapolation import (compose_flows, extrapolate_flow,
+                                 extrapolated_anchor_flows, flow_acceleration)
 from .flow_warp import (WARP_INTERPOLATIONS, WARP_SAMPLERS, cubic_weights,
                         flow_to_feature_displacement, flow_warp,
                         grid_sample_folds_channels, make_base_grid,
                         padded_grid_size, sample_by_gather,
                         sample_by_grid_sample, scale_flow_,
                         warp_by_displacement)
-from .memory_state import MemoryState
+from .memory_state import EvidenceMotion, MemoryState
 from .side_streams import SideStreams
 
 __all__ = [
     'make_base_grid', 'flow_to_feature_displacement', 'warp_by_displacement',
     'flow_warp', 'cubic_weights', 'WARP_INTERPOLATIONS', 'WARP_SAMPLERS',
     'padded_grid_size', 'grid_sample_folds_channels', 'sample_by_gather',
-    'sample_by_grid_sample', 'scale_flow_', 'MemoryState', 'SideStreams'
+    'sample_by_grid_sample', 'scale_flow_', 'MemoryState', 'SideStreams',
+    'EvidenceMotion', 'compose_flows', 'flow_acceleration',
+    'extrapolate_flow', 'extrapolated_anchor_flows'
 ]

@@ -5,10 +5,44 @@ Shape shorthand: N batch (one video stream per row), C channels, h/w
 feature map size, H/W image size, K number of memories.
 """
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+
+
+@dataclass
+class EvidenceMotion:
+    """The motion at the last frame with image evidence, for anticipation.
+
+    Written at every evidence frame e when ``MemoryRFCN`` anticipates
+    (``test_cfg.anticipate``), and read at the frames after it, whose flows
+    are extrapolated from it instead of computed from their images
+    (:mod:`~memvid_mm.models.layers.flow_extrapolation`).
+
+    Attributes:
+        frame_id (int): e.
+        velocity (Tensor): ``(N, 2, H, W)`` flow ``D_{e,e-1}`` (zeros when
+            frame e-1 is not in the state).
+        acceleration (Tensor): ``(N, 2, H, W)`` its acceleration (zeros
+            when frame e-2 is not in the state).
+        anchor_flows (dict[int, Tensor]): ``{a: D_{e,a}}``, FlowNet's flow
+            from frame e to each memory anchor a other than e.
+    """
+
+    frame_id: int
+    velocity: Tensor
+    acceleration: Tensor
+    anchor_flows: Dict[int, Tensor] = field(default_factory=dict)
+
+    def map_tensors(self, fn) -> 'EvidenceMotion':
+        """Return a copy whose tensors are ``fn(tensor)``."""
+        return EvidenceMotion(
+            frame_id=self.frame_id,
+            velocity=fn(self.velocity),
+            acceleration=fn(self.acceleration),
+            anchor_flows={a: fn(f)
+                          for a, f in self.anchor_flows.items()})
 
 
 @dataclass
@@ -49,6 +83,12 @@ class MemoryState:
             the batch padding (their ``img_shape`` metainfo), recorded by
             online prediction, which refuses a frame of another size even
             when padding hides it; None when empty or not recorded.
+        recent_imgs (list[Tensor]): Up to the two last frames' images
+            ``(N, 3, H, W)``, oldest first, kept by online prediction only
+            when it anticipates, for the motion of the next evidence frame;
+            empty otherwise.
+        evidence_motion (EvidenceMotion | None): The motion at the last
+            evidence frame when anticipating; None otherwise.
     """
 
     video_id: Optional[Union[int, str]] = None
@@ -58,6 +98,8 @@ class MemoryState:
     anchor_imgs: List[Tensor] = field(default_factory=list)
     anchor_frame_ids: List[int] = field(default_factory=list)
     img_shape: Optional[Tuple[int, int]] = None
+    recent_imgs: List[Tensor] = field(default_factory=list)
+    evidence_motion: Optional[EvidenceMotion] = None
 
     @property
     def is_empty(self) -> bool:
@@ -78,6 +120,8 @@ class MemoryState:
         self.anchor_imgs = []
         self.anchor_frame_ids = []
         self.img_shape = None
+        self.recent_imgs = []
+        self.evidence_motion = None
 
     def needs_reset(self, video_id: Any, frame_id: int) -> bool:
         """Whether the frame ``(video_id, frame_id)`` starts a new sequence.
@@ -178,7 +222,10 @@ class MemoryState:
             memories=[fn(m) for m in self.memories],
             anchor_imgs=[fn(i) for i in self.anchor_imgs],
             anchor_frame_ids=list(self.anchor_frame_ids),
-            img_shape=self.img_shape)
+            img_shape=self.img_shape,
+            recent_imgs=[fn(i) for i in self.recent_imgs],
+            evidence_motion=(None if self.evidence_motion is None else
+                             self.evidence_motion.map_tensors(fn)))
 
     def detach(self) -> 'MemoryState':
         """Return a copy whose tensors are detached from the graph.
@@ -196,6 +243,10 @@ class MemoryState:
         """
         self.memories = [m.detach() for m in self.memories]
         self.anchor_imgs = [i.detach() for i in self.anchor_imgs]
+        self.recent_imgs = [i.detach() for i in self.recent_imgs]
+        if self.evidence_motion is not None:
+            self.evidence_motion = self.evidence_motion.map_tensors(
+                lambda t: t.detach())
 
     def to(self, device: Union[str, torch.device]) -> 'MemoryState':
         """Return a copy whose tensors live on ``device``.

@@ -484,7 +484,7 @@ def test_anchor_flows_are_one_flow_per_distinct_anchor(clocknet_cfg):
                           flows={5: flows[5]})
 
 
-def test_test_cfg_takes_concurrent_flow_only(memnet_cfg):
+def test_test_cfg_refuses_unknown_keys_and_non_bools(memnet_cfg):
     assert build(memnet_cfg).concurrent_flow is False
     cfg = copy.deepcopy(memnet_cfg)
     cfg.test_cfg = dict(concurrent_flow=True)
@@ -1381,3 +1381,205 @@ def test_a_detector_without_a_feature_stride_is_refused(memnet_cfg):
                        r'its detector\'s features \(roi_head\.bbox_head\.'
                        r'featmap_stride\), got None'):
         build(cfg)
+
+
+def with_test_cfg(cfg, **test_cfg):
+    cfg = copy.deepcopy(cfg)
+    cfg.test_cfg = test_cfg
+    return cfg
+
+
+@pytest.mark.parametrize('test_cfg, error, match', [
+    (dict(evidence_interval=0), ValueError, 'evidence_interval must be an'),
+    (dict(evidence_interval=True), ValueError, 'evidence_interval must be'),
+    (dict(evidence_interval=2.0), ValueError, 'evidence_interval must be'),
+    (dict(anticipate=1, evidence_interval=4), TypeError,
+     'anticipate must be a bool'),
+    (dict(anticipate=True), ValueError, 'needs test_cfg.evidence_interval'),
+])
+def test_test_cfg_checks_propagation_settings(memnet_cfg, test_cfg, error,
+                                              match):
+    with pytest.raises(error, match=match):
+        build(with_test_cfg(memnet_cfg, **test_cfg))
+
+
+def call_counter(module):
+    """Count the forward calls of ``module``; the list of frames it ran."""
+    calls = []
+    module.register_forward_hook(lambda *_: calls.append(None))
+    return calls
+
+
+def test_propagation_runs_the_backbone_every_interval(clocknet_cfg):
+    """evidence_interval=4: F_t at frames 0, 4 and 8 of 10, FlowNet's flows
+    everywhere, and the memories of memory_step without F_t between."""
+    model = build(with_test_cfg(clocknet_cfg, evidence_interval=4)).eval()
+    backbone = call_counter(model.detector.backbone)
+    flownet = call_counter(model.motion)
+    reference = MemoryState()
+    backbone_frames, flownet_per_frame = [], []
+    with torch.no_grad():
+        for t in range(10):
+            image, sample = frame_inputs(model, t)
+            before = len(backbone), len(flownet)
+            model.predict_frame(image, sample, model.test_state)
+            if len(backbone) > before[0]:
+                backbone_frames.append(t)
+            flownet_per_frame.append(len(flownet) - before[1])
+            feature = model.extract_feat(image) if t % 4 == 0 else None
+            expected = model.memory_step(reference, image, feature, 3, t)
+            assert torch.equal(model.test_state.memories[0],
+                               reference.memories[0]), t
+    assert backbone_frames == [0, 4, 8]
+    # anchors: strides 1 and 4 at the last evidence frame, stride 8 at 0/8
+    assert model.test_state.anchor_frame_ids == [8, 8, 8]
+    assert flownet_per_frame[1:4] == [1, 1, 1]  # all anchored at frame 0
+    assert flownet_per_frame[5:8] == [2, 2, 2]  # frames 4 and 0
+    for memory, expected in zip(model.test_state.memories,
+                                reference.memories):
+        assert torch.equal(memory, expected)
+
+
+def test_evidence_interval_one_is_the_default(memnet_cfg):
+    frames = [frame_data(5, t) for t in range(4)]
+    default = build(memnet_cfg).eval()
+    explicit = build(with_test_cfg(memnet_cfg, evidence_interval=1)).eval()
+    explicit.load_state_dict(default.state_dict())
+    assert default.test_cfg == explicit.test_cfg == dict(
+        concurrent_flow=False, evidence_interval=1, anticipate=False)
+    for (boxes, scores), (boxes1, scores1) in zip(
+            online_scores(default, frames), online_scores(explicit, frames)):
+        assert torch.equal(boxes, boxes1) and torch.equal(scores, scores1)
+
+
+def test_anticipated_frames_read_no_image(clocknet_cfg):
+    """With anticipation every 4 frames, frames 1-3 and 5-7 do not read
+    their own images (FlowNet does not run there): changing them changes
+    no output of theirs. Frame 4 reads frames 2 and 3 for the motion that
+    frames 5-7 extrapolate."""
+    cfg = with_test_cfg(clocknet_cfg, evidence_interval=4, anticipate=True)
+    model = build(cfg).eval()
+    flownet = call_counter(model.motion)
+    frames = [frame_data(7, t) for t in range(8)]
+    reference = online_scores(model, frames)
+    for changed_frames in ((5, 6, 7), (1, 2, 3)):
+        model.test_state.reset()
+        changed, per_frame = [], []
+        for t, frame in enumerate(frames):
+            if t in changed_frames:
+                frame = frame_data(7, t, seed=99)
+            before = len(flownet)
+            changed += online_scores(model, [frame])
+            per_frame.append(len(flownet) - before)
+        same = [
+            torch.equal(reference[t][0], changed[t][0])
+            and torch.equal(reference[t][1], changed[t][1]) for t in range(8)
+        ]
+        if changed_frames == (5, 6, 7):
+            assert all(same)
+        else:
+            assert all(same[:5]) and not all(same[5:])
+        # frame 4: the flows to its anchor (frame 0) and to frames 3 and 2
+        assert per_frame == [0, 0, 0, 0, 3, 0, 0, 0]
+
+
+def index_images(model, count):
+    """Frames of video 3 whose image is the constant ``t``, and samples."""
+    frames = []
+    for t in range(count):
+        image, sample = frame_inputs(model, t)
+        frames.append((torch.full_like(image, float(t)), sample))
+    return frames
+
+
+def accelerating_motion(speed, acceleration):
+    """A FlowNet stand-in for a scene panning right at ``speed + t *
+    acceleration`` px per frame; it reads the frame indices off the
+    images of :func:`index_images`."""
+
+    def forward(image, reference):
+        current = int(image[0, 0, 0, 0])
+        previous = int(reference[0, 0, 0, 0])
+        moved = sum(speed + acceleration * i
+                    for i in range(previous + 1, current + 1))
+        flow = image.new_zeros((1, 2) + tuple(image.shape[-2:]))
+        flow[:, 0] = -moved
+        return flow
+
+    return forward
+
+
+def test_anticipation_extrapolates_the_motion_to_every_anchor(clocknet_cfg):
+    """Under a constant acceleration the extrapolated flows are FlowNet's
+    away from the border: to the evidence frame, and composed with the
+    flow to an older anchor (strides 1, 4, 8 at frames 9-11)."""
+    cfg = with_test_cfg(clocknet_cfg, evidence_interval=4, anticipate=True)
+    model = build(cfg).eval()
+    motion = accelerating_motion(speed=0.5, acceleration=0.25)
+    model.motion.forward = motion
+    warped = []
+    model.warp.register_forward_hook(
+        lambda module, args, out: warped.append(args[1]))
+    with torch.no_grad():
+        for t, (image, sample) in enumerate(index_images(model, 12)):
+            warped.clear()
+            model.predict_frame(image, sample, model.test_state)
+            if t in (9, 10, 11):
+                anchors = model.test_state.anchor_frame_ids
+                assert anchors == [8, 8, 8]
+                assert len(warped) == 3
+                expected = motion(image, torch.full_like(image, 8.0))
+                for flow in warped:
+                    # content up to 12 px back; the image is 64 px wide
+                    assert torch.allclose(
+                        flow[..., 16:], expected[..., 16:], atol=1e-5), t
+    state = model.test_state
+    assert state.evidence_motion.frame_id == 8
+    assert sorted(state.evidence_motion.anchor_flows) == []
+    assert len(state.recent_imgs) == 2
+
+
+def test_anticipation_composes_flows_to_older_anchors(clocknet_cfg):
+    """Strides (1, 8) every 4 frames: at frames 5-7 the stride-8 memory is
+    anchored at frame 0, so D_{t,0} = D_{t,4} then FlowNet's D_{4,0}."""
+    cfg = with_test_cfg(clocknet_cfg, evidence_interval=4, anticipate=True)
+    cfg.aggregator.strides = (1, 8)
+    model = build(cfg).eval()
+    motion = accelerating_motion(speed=0.5, acceleration=0.25)
+    model.motion.forward = motion
+    warped = []
+    model.warp.register_forward_hook(
+        lambda module, args, out: warped.append(args[1]))
+    with torch.no_grad():
+        for t, (image, sample) in enumerate(index_images(model, 8)):
+            warped.clear()
+            model.predict_frame(image, sample, model.test_state)
+            if t >= 5:
+                assert model.test_state.anchor_frame_ids == [4, 0]
+                for flow, anchor in zip(warped, (4, 0)):
+                    expected = motion(image, torch.full_like(image, anchor))
+                    assert torch.allclose(
+                        flow[..., 16:], expected[..., 16:], atol=1e-5), t
+    assert sorted(model.test_state.evidence_motion.anchor_flows) == [0]
+
+
+def test_anticipation_state_resets_with_the_video(memnet_cfg):
+    cfg = with_test_cfg(memnet_cfg, evidence_interval=2, anticipate=True)
+    model = build(cfg).eval()
+    online_scores(model, [frame_data(3, t) for t in range(3)])
+    assert model.test_state.evidence_motion.frame_id == 2
+    assert len(model.test_state.recent_imgs) == 2
+    online_scores(model, [frame_data(4, 0)])
+    assert model.test_state.evidence_motion.frame_id == 0
+    assert torch.equal(model.test_state.evidence_motion.velocity,
+                       torch.zeros(1, 2, 64, 64))
+    assert len(model.test_state.recent_imgs) == 1
+
+
+def test_anticipation_refuses_a_state_without_motion(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    image, sample = frame_inputs(model, 0)
+    with torch.no_grad():
+        model.predict_frame(image, sample, model.test_state)
+    with pytest.raises(ValueError, match='frame 1: no motion of an evidence'):
+        model.extrapolated_flows(model.test_state, 1)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from memvid_mm.models.layers import MemoryState
+from memvid_mm.models.layers import EvidenceMotion, MemoryState
 
 
 def _write(state, video_id, frame_id, k=2, value=None):
@@ -114,3 +114,33 @@ def test_detach_in_place_keeps_the_values_and_the_bookkeeping():
     assert torch.equal(state.memories[0], feat.detach())
     assert (state.video_id, state.last_frame_id,
             state.frame_index) == ('v', 0, 1)
+
+
+def _with_anticipation(state):
+    """Give ``state`` the anticipation fields, with graphs."""
+    flow = torch.randn(1, 2, 12, 20, requires_grad=True) * 2
+    state.recent_imgs = [torch.randn(1, 3, 12, 20, requires_grad=True) * 2]
+    state.evidence_motion = EvidenceMotion(
+        frame_id=0, velocity=flow, acceleration=flow * 0,
+        anchor_flows={-4: flow + 1})
+    return flow
+
+
+def test_anticipation_fields_are_detached_copied_and_reset():
+    state = MemoryState()
+    _write(state, 'v', 0)
+    flow = _with_anticipation(state)
+    copy = state.detach()
+    motion = copy.evidence_motion
+    assert motion is not state.evidence_motion and motion.frame_id == 0
+    assert not any(t.requires_grad for t in (
+        motion.velocity, motion.acceleration, motion.anchor_flows[-4],
+        copy.recent_imgs[0]))
+    assert torch.equal(motion.anchor_flows[-4], flow.detach() + 1)
+    assert state.evidence_motion.velocity.requires_grad  # untouched
+    assert state.to('cpu').evidence_motion.velocity.device.type == 'cpu'
+    state.detach_()
+    assert not state.evidence_motion.velocity.requires_grad
+    assert not state.recent_imgs[0].requires_grad
+    state.reset()
+    assert state.recent_imgs == [] and state.evidence_motion is None
