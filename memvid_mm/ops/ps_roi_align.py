@@ -75,7 +75,7 @@ def bilinear_axis_weights(start: Tensor, bin_size: Tensor, grid: Tensor,
     bins = torch.arange(num_bins, device=start.device, dtype=dtype)
     samples = torch.arange(max_grid, device=start.device, dtype=dtype)
     start, bin_size = start[:, None, None], bin_size[:, None, None]
-    grid = grid[:, None, None]
+    grid = grid[:, None, None]  # [K, 1, 1], as start and bin_size
     bin_start = bins[None, :, None] * bin_size + start  # [K, nb, 1]
     pos = bin_start + (samples[None, None, :] + 0.5) * bin_size / \
         grid.clamp(min=1).to(dtype)  # [K, nb, G]
@@ -113,6 +113,7 @@ def align_sample_grid(y_index: Tensor, y_weight: Tensor, x_index: Tensor,
     weights = y_weight.view(num_rois, kh, 1, max_gh, 2, 1, 1) * \
         x_weight.view(num_rois, 1, kw, 1, 1, max_gw, 2)
     num_samples = max_gh * 2 * max_gw * 2
+    # both [K, kh, kw, S]
     return (offsets.reshape(num_rois, kh, kw, num_samples),
             weights.reshape(num_rois, kh, kw, num_samples))
 
@@ -145,12 +146,13 @@ def ps_roi_align(input: Tensor,
     num_images, _, height, width = input.shape
     dtype = coord_dtype(input)
     rois = rois.to(dtype)
-    batch_inds = rois[:, 0].long()
+    batch_inds = rois[:, 0].long()  # [K]
     start = rois[:, 1:3] * spatial_scale - 0.5  # [K, 2] (x, y)
     roi_size = rois[:, 3:5] * spatial_scale - 0.5 - start  # [K, 2]
-    bin_size = roi_size / roi_size.new_tensor([kw, kh])
+    bin_size = roi_size / roi_size.new_tensor([kw, kh])  # [K, 2] (x, y)
     if sampling_ratio > 0:
-        grid = batch_inds.new_full((rois.size(0), 2), sampling_ratio)
+        grid = batch_inds.new_full((rois.size(0), 2),
+                                   sampling_ratio)  # [K, 2]
     else:
         grid = bin_size.ceil().long()  # [K, 2] (grid_w, grid_h)
     grid = grid.clamp(min=0)
@@ -165,10 +167,11 @@ def ps_roi_align(input: Tensor,
                                               grid[:, 0], kw, max_gw, width)
     y_index, y_weight = bilinear_axis_weights(start[:, 1], bin_size[:, 1],
                                               grid[:, 1], kh, max_gh, height)
-    count = (grid[:, 0] * grid[:, 1]).clamp(min=1).to(dtype)
+    count = (grid[:, 0] * grid[:, 1]).clamp(min=1).to(dtype)  # [K]
     offsets, weights = align_sample_grid(y_index, y_weight, x_index, x_weight,
                                          width)
-    weights = (weights / count[:, None, None, None]).to(input.dtype)
+    weights = (weights / count[:, None, None, None]).to(
+        input.dtype)  # [K, kh, kw, S]
     return chunked_ps_gather_sum(input, batch_inds, offsets, weights)
 
 
@@ -192,8 +195,17 @@ class PSRoIAlign(nn.Module):
         self.sampling_ratio = sampling_ratio
 
     def forward(self, input: Tensor, rois: BoxesType) -> Tensor:
-        """Pool ``input (B, C_out*kh*kw, H, W)`` into ``(K, C_out, kh,
-        kw)``."""
+        """Pool position-sensitive score maps over RoIs, bilinearly.
+
+        Args:
+            input (Tensor): ``(B, C_out * kh * kw, H, W)`` score maps.
+            rois (Tensor | list[Tensor]): ``(K, 5)`` rows
+                ``[batch_idx, x1, y1, x2, y2]`` or a list with one
+                ``(L, 4)`` tensor per image, in input image coordinates.
+
+        Returns:
+            Tensor: ``(K, C_out, kh, kw)`` bin averages of the samples.
+        """
         return ps_roi_align(input, rois, self.output_size, self.spatial_scale,
                             self.sampling_ratio)
 

@@ -69,9 +69,10 @@ def pool_bin_edges(start: Tensor, bin_size: Tensor, num_bins: int,
         (K, num_bins)`` long, clipped to ``[0, size - 1]``.
     """
     bins = torch.arange(num_bins, device=start.device, dtype=bin_size.dtype)
+    # [K, num_bins]
     lo = (bins[None] * bin_size[:, None]).floor().long() + start[:, None]
     hi = ((bins[None] + 1) * bin_size[:, None]).ceil().long() + \
-        start[:, None]
+        start[:, None]  # [K, num_bins]
     return lo.clamp(0, size - 1), hi.clamp(0, size - 1)
 
 
@@ -93,7 +94,7 @@ def summed_area_table(input: Tensor) -> Tensor:
         input.device.type in ('cpu', 'cuda')
     table = input.to(torch.float64 if wide else torch.float32)
     table = cumsum_last_two(table)  # deterministic on CUDA if it must be
-    return F.pad(table, (1, 0, 1, 0))
+    return F.pad(table, (1, 0, 1, 0))  # [B, C, H + 1, W + 1]
 
 
 def pool_corner_grid(y_start: Tensor, y_end: Tensor, x_start: Tensor,
@@ -126,7 +127,7 @@ def pool_corner_grid(y_start: Tensor, y_end: Tensor, x_start: Tensor,
                          dtype=dtype)
     weights = torch.where(area[..., None] > 0,
                           signs / area.clamp(min=1).to(dtype)[..., None],
-                          torch.zeros_like(signs))
+                          torch.zeros_like(signs))  # [K, kh, kw, 4]
     return offsets, weights
 
 
@@ -155,9 +156,10 @@ def ps_roi_pool(input: Tensor,
     num_images, _, height, width = input.shape
     dtype = coord_dtype(input)
     rois = rois.to(dtype)
-    batch_inds = rois[:, 0].long()
+    batch_inds = rois[:, 0].long()  # [K]
     corners = round_half_away(rois[:, 1:] * spatial_scale).long()  # [K, 4]
     roi_size = (corners[:, 2:] - corners[:, :2]).clamp(min=1)  # [K, 2]
+    # [K, 2] (x, y)
     bin_size = roi_size.to(dtype) / roi_size.new_tensor([kw, kh]).to(dtype)
     x_start, x_end = pool_bin_edges(corners[:, 0], bin_size[:, 0], kw, width)
     y_start, y_end = pool_bin_edges(corners[:, 1], bin_size[:, 1], kh, height)
@@ -167,6 +169,7 @@ def ps_roi_pool(input: Tensor,
     table = summed_area_table(input)  # [B, C, H + 1, W + 1]
     offsets, weights = pool_corner_grid(y_start, y_end, x_start, x_end,
                                         width + 1, table.dtype)
+    # [K, C_out, kh, kw]
     pooled = chunked_ps_gather_sum(table, batch_inds, offsets, weights)
     return pooled.to(input.dtype)
 
@@ -187,8 +190,17 @@ class PSRoIPool(nn.Module):
         self.spatial_scale = spatial_scale
 
     def forward(self, input: Tensor, rois: BoxesType) -> Tensor:
-        """Pool ``input (B, C_out*kh*kw, H, W)`` into ``(K, C_out, kh,
-        kw)``."""
+        """Pool position-sensitive score maps over RoIs.
+
+        Args:
+            input (Tensor): ``(B, C_out * kh * kw, H, W)`` score maps.
+            rois (Tensor | list[Tensor]): ``(K, 5)`` rows
+                ``[batch_idx, x1, y1, x2, y2]`` or a list with one
+                ``(L, 4)`` tensor per image, in input image coordinates.
+
+        Returns:
+            Tensor: ``(K, C_out, kh, kw)`` bin means.
+        """
         return ps_roi_pool(input, rois, self.output_size, self.spatial_scale)
 
     def __repr__(self) -> str:

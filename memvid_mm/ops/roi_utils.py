@@ -73,7 +73,8 @@ def convert_boxes_to_rois(boxes: BoxesType, input: Tensor) -> Tensor:
                 raise ValueError(f'`boxes[{img_idx}]` must be a (L, 4) '
                                  f'tensor [x1, y1, x2, y2], got {shape}')
             idx = img_boxes.new_full((img_boxes.size(0), 1), img_idx)
-            rows.append(torch.cat([idx, img_boxes], dim=1))
+            rows.append(torch.cat([idx, img_boxes], dim=1))  # [L, 5]
+        # [K, 5]
         rois = torch.cat(rows, 0) if rows else input.new_zeros((0, 5))
     else:
         raise ValueError('`boxes` must be a (K, 5) tensor or a list of '
@@ -180,13 +181,16 @@ def ps_gather_sum(input: Tensor, batch_inds: Tensor, offsets: Tensor,
     index_dtype = torch.int32 if input.numel() < 2**31 else torch.long
     # input channel c * kh * kw + i * kw + j, as [1, C_out, kh, kw]
     channel = torch.arange(channels, device=input.device)
-    channel = channel.view(1, -1, kh, kw)
-    base = (batch_inds.view(-1, 1, 1, 1) * channels + channel) * area
+    channel = channel.view(1, -1, kh, kw)  # [1, C_out, kh, kw]
+    # flat offset of the first cell of each read channel plane
+    base = (batch_inds.view(-1, 1, 1, 1) * channels +
+            channel) * area  # [K, C_out, kh, kw]
     index = base.to(index_dtype)[..., None] + offsets.to(
         index_dtype)[:, None]  # [K, C_out, kh, kw, S]
+    # [B*C*H*W] gathered at [K*C_out*kh*kw*S] flat indices
     values = input.reshape(-1).index_select(0, index.view(-1))
     values = values.view(index.shape)  # [K, C_out, kh, kw, S]
-    return (values * weights[:, None]).sum(-1)
+    return (values * weights[:, None]).sum(-1)  # [K, C_out, kh, kw]
 
 
 def chunked_ps_gather_sum(input: Tensor, batch_inds: Tensor, offsets: Tensor,
@@ -201,4 +205,5 @@ def chunked_ps_gather_sum(input: Tensor, batch_inds: Tensor, offsets: Tensor,
         ps_gather_sum(input, batch_inds[s], offsets[s], weights[s])
         for s in roi_chunks(num_rois, per_roi)
     ]
+    # [K, C_out, kh, kw]
     return outputs[0] if len(outputs) == 1 else torch.cat(outputs, 0)

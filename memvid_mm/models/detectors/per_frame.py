@@ -1,5 +1,10 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
-"""A per-frame baseline: an image detector applied to every frame."""
+"""A per-frame baseline: an image detector applied to every frame.
+
+Shape shorthand in this module: N clips in a batch, T frames per clip
+(axis 1 of the inputs is time, in time order, the key frame last), 3 RGB
+channels, H/W input image size, C feature channels, h/w feature map size.
+"""
 from typing import Sequence
 
 from mmdet.models.detectors import BaseDetector
@@ -62,15 +67,34 @@ class PerFrameVideoDetector(BaseDetector):
     def extract_feat(self, inputs: Tensor) -> tuple:
         """Per-frame features of every frame of (N, T, 3, H, W) clips.
 
+        Args:
+            inputs (Tensor): (N, T, 3, H, W) normalised clips; axis 1 is
+                time, T frames per clip.
+
         Returns:
-            tuple[Tensor]: The image detector's features, batch N * T in
-            clip-major order.
+            tuple[Tensor]: The image detector's features, each
+            (N * T, C, h, w), batch in clip-major order (clip 0's T frames
+            first).
         """
-        return self.detector.extract_feat(inputs.flatten(0, 1))
+        images = inputs.flatten(0, 1)  # [N*T, 3, H, W]
+        return self.detector.extract_feat(images)
 
     def loss(self, inputs: Tensor,
              data_samples: Sequence[TrackDataSample]) -> dict:
-        """Detection losses of the loss frames of N clips (N, T, 3, H, W)."""
+        """Detection losses of the loss frames of N clips (N, T, 3, H, W).
+
+        Args:
+            inputs (Tensor): (N, T, 3, H, W) normalised clips; axis 1 is
+                time, T frames per clip.
+            data_samples (Sequence[:obj:`TrackDataSample`]): N samples, each
+                holding the T frames' :obj:`DetDataSample` with
+                ``gt_instances``.
+
+        Returns:
+            dict[str, Tensor]: The image detector's losses over the loss
+            frames (the last frame of each clip, or all T frames, as
+            ``loss_frames`` says), batched clip-major.
+        """
         check_clip_inputs(inputs, data_samples)
         frame_inds = loss_frame_indices(inputs.shape[1], self.loss_frames)
         images, samples = gather_frames(inputs, data_samples, frame_inds)
@@ -79,7 +103,20 @@ class PerFrameVideoDetector(BaseDetector):
     def predict(self, inputs: Tensor,
                 data_samples: Sequence[TrackDataSample]
                 ) -> Sequence[TrackDataSample]:
-        """Detect objects in every frame of (N, T, 3, H, W)."""
+        """Detect objects in every frame of (N, T, 3, H, W).
+
+        Args:
+            inputs (Tensor): (N, T, 3, H, W) normalised clips; axis 1 is
+                time, T frames per clip.
+            data_samples (Sequence[:obj:`TrackDataSample`]): N samples, each
+                holding the T frames' :obj:`DetDataSample` with metainfo.
+
+        Returns:
+            Sequence[:obj:`TrackDataSample`]: ``data_samples`` itself, every
+            frame's :obj:`DetDataSample` given ``pred_instances``
+            (``bboxes`` (R, 4) in the original image, ``scores`` (R,),
+            ``labels`` (R,)).
+        """
         check_clip_inputs(inputs, data_samples)
         frame_inds = range(inputs.shape[1])
         images, samples = gather_frames(inputs, data_samples, frame_inds)

@@ -1,5 +1,10 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
-"""R-FCN as an MMDetection two-stage detector with a reusable head path."""
+"""R-FCN as an MMDetection two-stage detector with a reusable head path.
+
+Shape shorthand in this module: N images in a batch, 3 RGB channels, H/W
+input image size, C feature channels, h/w feature map size, G ground-truth
+boxes of an image, R detections of an image.
+"""
 from typing import Optional, Sequence
 
 import torch
@@ -67,7 +72,18 @@ class RFCN(TwoStageDetector):
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> dict:
-        """Losses of a batch of images (N, 3, H, W)."""
+        """Losses of a batch of images (N, 3, H, W).
+
+        Args:
+            batch_inputs (Tensor): (N, 3, H, W) normalised images.
+            batch_data_samples (list[:obj:`DetDataSample`]): N samples with
+                ``gt_instances`` (``bboxes`` (G, 4) as (x1, y1, x2, y2) in
+                the input image, ``labels`` (G,)).
+
+        Returns:
+            dict[str, Tensor]: RPN losses prefixed ``rpn_`` and the R-FCN
+            head losses (``loss_cls``, ``loss_bbox``, ``acc``).
+        """
         return self._head_loss(
             self.extract_feat(batch_inputs), batch_data_samples)
 
@@ -75,7 +91,20 @@ class RFCN(TwoStageDetector):
                 batch_inputs: Tensor,
                 batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
-        """Detections for a batch of images (N, 3, H, W)."""
+        """Detections for a batch of images (N, 3, H, W).
+
+        Args:
+            batch_inputs (Tensor): (N, 3, H, W) normalised images.
+            batch_data_samples (list[:obj:`DetDataSample`]): N samples with
+                the image metainfo (``img_shape``, ``scale_factor``).
+            rescale (bool): Give the boxes in the original image rather
+                than in the input image. Defaults to True.
+
+        Returns:
+            list[:obj:`DetDataSample`]: The N samples with
+            ``pred_instances``: ``bboxes`` (R, 4) as (x1, y1, x2, y2),
+            ``scores`` (R,) and ``labels`` (R,).
+        """
         return self._head_predict(
             self.extract_feat(batch_inputs), batch_data_samples, rescale)
 

@@ -1,4 +1,10 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
+"""The flow-warp neck: warps feature maps with an image-resolution flow.
+
+Shape shorthand in this module: N images (frame pairs) in a batch, C
+feature channels, h/w feature map size, H/W image size (that of the flow),
+2 flow channels (0 = dx, 1 = dy, in image pixels).
+"""
 from collections import OrderedDict
 from typing import Dict, List, Sequence, Tuple, Union
 

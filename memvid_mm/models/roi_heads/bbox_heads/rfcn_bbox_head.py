@@ -165,7 +165,17 @@ class RFCNBBoxHead(BBoxHead):
         return self.conv_cls(feat), self.conv_reg(feat)
 
     def ps_pool(self, maps: Tensor, rois: Tensor) -> Tensor:
-        """PS-pool ``maps (B, k*k*C', H, W)`` to ``(R, C', k, k)``."""
+        """PS-pool score maps over RoIs with the configured ``roi_op``.
+
+        Args:
+            maps (Tensor): ``(B, k*k*C', H, W)`` position-sensitive maps
+                (``C' = C+1`` class scores or ``D`` box deltas).
+            rois (Tensor): ``(R, 5)`` ``[batch_idx, x1, y1, x2, y2]`` in
+                input image pixels.
+
+        Returns:
+            Tensor: ``(R, C', k, k)`` pooled values, one per bin.
+        """
         if self.roi_op == 'pool':
             return ps_roi_pool(maps, rois, self.roi_feat_size,
                                self.spatial_scale)
@@ -213,7 +223,7 @@ class RFCNBBoxHead(BBoxHead):
             bbox_pred = bbox_pred.view(labels.numel(), self.num_classes,
                                        -1)[rows,
                                            labels.clamp(max=self.num_classes -
-                                                        1)]
+                                                        1)]  # [R, D]
         loss_bbox = self.loss_bbox(
             bbox_pred, bbox_targets, bbox_weights, reduction_override='none')
         return loss_cls + loss_bbox.sum(dim=-1)
