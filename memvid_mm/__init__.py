@@ -26,6 +26,6 @@ if not digit_version('2.0.0') <= digit_version(mmcv.__version__) < \
                       f'mmcv=={mmcv.__version__} is installed.')
 
 from . import (apis, datasets, engine, evaluation, models,  # noqa: E402,F401
-               ops)
+               ops, utils)
 
 __all__ = ['__version__', 'version_info']

@@ -1,5 +1,9 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """Runner components: hooks."""
-from .hooks import VIDVisualizationHook
+from .hooks import (CheckpointClassesHook, CheckpointFitHook, NumClassesHook,
+                    SyncBuffersEveryIterHook, VIDVisualizationHook)
 
-__all__ = ['VIDVisualizationHook']
+__all__ = [
+    'CheckpointClassesHook', 'CheckpointFitHook', 'NumClassesHook',
+    'SyncBuffersEveryIterHook', 'VIDVisualizationHook'
+]
