@@ -26,11 +26,12 @@ import io
 import os.path as osp
 import re
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine import fileio
-from mmengine.logging import print_log
+from mmengine.logging import MMLogger, print_log
+from numpy.typing import DTypeLike
 
 from .coco_ap import coco_box_ap50
 from .vid_eval import compute_motion_iou, eval_vid_map, format_vid_table
@@ -43,7 +44,7 @@ CLEAN_DEGRADATION = 'none'
 COCO_MAX_DETS = (100, 300, 1000)
 
 
-def to_numpy(value, dtype) -> np.ndarray:
+def to_numpy(value: Any, dtype: DTypeLike) -> np.ndarray:
     """Convert a tensor / array / list to a numpy array of ``dtype``."""
     if hasattr(value, 'detach'):
         value = value.detach().cpu().numpy()
@@ -86,7 +87,7 @@ def instances_to_gt(instances: Sequence[dict]) -> Dict[str, np.ndarray]:
             dtype=bool))
 
 
-def _values_equal(a, b) -> bool:
+def _values_equal(a: Any, b: Any) -> bool:
     """Equality of record values (arrays compared element-wise)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
@@ -391,7 +392,8 @@ def evaluate_vid_frames(frames: Sequence[dict],
                         with_coco_ap50: bool = True,
                         coco_backend: str = 'numpy',
                         with_degradation: bool = False,
-                        logger='silent') -> Tuple[dict, str]:
+                        logger: Union[MMLogger, str] = 'silent'
+                        ) -> Tuple[dict, str]:
     """Score frame records: VID mAP per speed, COCO AP50, degradations.
 
     Args:
@@ -465,11 +467,11 @@ def _subset_map(frames: Sequence[dict], num_classes: int) -> float:
         logger='silent')['mAP']
 
 
-def check_dump_frames(entries) -> None:
+def check_dump_frames(entries: Any) -> None:
     """Validate a ``DumpVIDResults`` pickle (list of frame dicts).
 
     Args:
-        entries: The unpickled object.
+        entries (Any): The unpickled object.
 
     Raises:
         TypeError: ``entries`` is not a list of dicts.

@@ -16,6 +16,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 from mmdet.evaluation.metrics.base_video_metric import BaseVideoMetric
 from mmdet.registry import METRICS
+from mmdet.structures import DetDataSample
 from mmengine.fileio import dump, join_path
 from mmengine.logging import print_log
 from mmengine.utils import is_abs
@@ -30,7 +31,7 @@ def _frames_with_predictions(data_samples: Sequence) -> list:
     return [s for s in data_samples if s.get('pred_instances') is not None]
 
 
-def frame_record(data_sample,
+def frame_record(data_sample: Union[DetDataSample, dict],
                  with_gt: bool = True,
                  degradation_key: Optional[str] = None) -> dict:
     """The frame record (see ``vid_frames``) of one frame's data sample.
@@ -76,7 +77,8 @@ class _VIDFrameMetric(BaseVideoMetric):
     with_gt = True
     degradation_key = None
 
-    def process_image(self, data_samples: Sequence, ori_video_len: int):
+    def process_image(self, data_samples: Sequence,
+                      ori_video_len: int) -> None:
         """Record the frames of one step that carry predictions.
 
         With ``TrackImgSampler`` this is the single frame of the step; for a
@@ -92,7 +94,7 @@ class _VIDFrameMetric(BaseVideoMetric):
             raise ValueError('no frame of the step carries pred_instances')
         self._record(frames)
 
-    def process_video(self, data_samples: Sequence):
+    def process_video(self, data_samples: Sequence) -> None:
         """Record every frame of a whole video.
 
         Args:
@@ -302,7 +304,7 @@ def append_dump_metric(evaluator: Union[dict, list],
     if ann_file is not None:
         dump_metric['ann_file'] = ann_file
 
-    def others(metrics):
+    def others(metrics: Sequence[dict]) -> List[dict]:
         return [m for m in metrics if m.get('type') != 'DumpVIDResults']
 
     if isinstance(evaluator, (list, tuple)):

@@ -5,7 +5,7 @@ Shape shorthand in this module: N clips in a batch, T frames per clip
 (axis 1 of the inputs is time, in time order, the key frame last), 3 RGB
 channels, H/W input image size, C feature channels, h/w feature map size.
 """
-from typing import Sequence
+from typing import Optional, Sequence
 
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
@@ -123,8 +123,11 @@ class PerFrameVideoDetector(BaseDetector):
         self.detector.predict(images, samples, rescale=True)
         return data_samples
 
-    def _forward(self, inputs: Tensor,
-                 data_samples: Sequence[TrackDataSample] = None) -> tuple:
+    def _forward(
+            self,
+            inputs: Tensor,
+            data_samples: Optional[Sequence[TrackDataSample]] = None
+    ) -> tuple:
         """Raw outputs of the image detector for every frame."""
         num_frames = inputs.shape[1]
         images = inputs.flatten(0, 1)  # [N*T, 3, H, W]
