@@ -122,6 +122,63 @@ def crop_like(x: Tensor, reference: Tensor) -> Tensor:
     return crop_to(x, tuple(reference.shape[-2:]))
 
 
+def multiscale_epe_loss(raw_flows: Sequence[Tensor], target: Tensor,
+                        pixel_weight: Tensor, level_weights: Sequence[float],
+                        strides: Sequence[int]) -> Tensor:
+    """Weighted sum over levels of each level's mean end-point error.
+
+    Shape shorthand: N image pairs, h/w network input size, s a level's
+    stride, 2 flow channels (0 = dx, 1 = dy).
+
+    The target and the pixel weights are zero-padded to whole cells of the
+    coarsest level and averaged over the ``s x s`` cells of every level;
+    the averaged target is divided by the cell's share of the (unpadded)
+    image, so a cell reaching past the border holds the mean over its
+    pixels inside the image. Cells that lie mostly outside the image (at
+    most half of them inside: a level's last row and column when the size
+    is no multiple of its stride) get no weight. A level's loss is the EPE
+    ``||raw - target||_2`` per cell, averaged with the cells' mean pixel
+    weight; the result is ``sum_l level_weights[l] * loss_l``. Levels are
+    paired with ``zip`` (extra entries of any sequence are ignored).
+
+    Args:
+        raw_flows (Sequence[Tensor]): Predictions, one per level, each
+            ``(N, 2, ceil(h / s), ceil(w / s))`` for the matching stride,
+            in the units of ``target``.
+        target (Tensor): ``(N, 2, h, w)`` true flow at the network input
+            resolution, in the same units as the predictions (FlowNet's
+            raw units: network-input pixels / 20).
+        pixel_weight (Tensor): ``(N, 1, h, w)`` non-negative weight of
+            every pixel.
+        level_weights (Sequence[float]): Weight of each level's mean EPE.
+        strides (Sequence[int]): Stride ``s`` of each level, in the order
+            of ``raw_flows``.
+
+    Returns:
+        Tensor: 0-dim loss, in the units of ``target`` (differentiable in
+        ``raw_flows``).
+    """
+    h, w = target.shape[-2:]
+    # Zero-pad to whole cells of every level, and mark the image.
+    coarsest = max(strides)
+    padding = (0, -w % coarsest, 0, -h % coarsest)
+    target = F.pad(target, padding)  # [N, 2, h', w'], multiples of coarsest
+    valid = F.pad(target.new_ones(1, 1, h, w), padding)  # [1, 1, h', w']
+    pixel_weight = F.pad(pixel_weight, padding)  # [N, 1, h', w']
+    loss = target.new_zeros(())
+    for weight, raw, stride in zip(level_weights, raw_flows, strides):
+        cells = tuple(raw.shape[-2:])  # (ceil(h / stride), ...)
+        cover = crop_to(F.avg_pool2d(valid, stride), cells)
+        level_target = crop_to(F.avg_pool2d(target, stride),
+                               cells) / cover.clamp(min=1e-6)
+        cell_weight = crop_to(F.avg_pool2d(pixel_weight, stride),
+                              cells) * (cover > 0.5)
+        epe = (raw - level_target).norm(dim=1, keepdim=True)  # [N, 1, ...]
+        loss = loss + weight * (epe * cell_weight).sum() / \
+            cell_weight.sum().clamp(min=1e-6)
+    return loss
+
+
 def _conv(in_channels: int, out_channels: int, kernel_size: int,
           stride: int) -> ConvModule:
     """Conv (with bias) + LeakyReLU(0.1), 'same' padding."""
@@ -590,26 +647,11 @@ class FlowNetSimple(BaseModule):
         # Input-image pixels -> network-input pixels / 20 (raw units).
         target = F.interpolate(gt_flow, size=(h, w), mode='area')
         target = scale_flow_(target, w / W, h / H) / (
-            self.flow_scale_factor * 4)
-        # Zero-pad to whole cells of every level, and mark the image.
-        coarsest = max(self.prediction_strides)
-        padding = (0, -w % coarsest, 0, -h % coarsest)
-        target = F.pad(target, padding)
-        valid = F.pad(target.new_ones(1, 1, h, w), padding)
-        pixel_weight = F.pad(
-            F.interpolate(pixel_weight, size=(h, w), mode='area'), padding)
-        loss = gt_flow.new_zeros(())
-        for weight, raw, stride in zip(level_weights, raw_flows,
-                                       self.prediction_strides):
-            cells = tuple(raw.shape[-2:])  # (ceil(h / stride), ...)
-            cover = crop_to(F.avg_pool2d(valid, stride), cells)
-            level_target = crop_to(F.avg_pool2d(target, stride),
-                                   cells) / cover.clamp(min=1e-6)
-            cell_weight = crop_to(F.avg_pool2d(pixel_weight, stride),
-                                  cells) * (cover > 0.5)
-            epe = (raw - level_target).norm(dim=1, keepdim=True)
-            loss = loss + weight * (epe * cell_weight).sum() / \
-                cell_weight.sum().clamp(min=1e-6)
+            self.flow_scale_factor * 4)  # [N, 2, h, w]
+        pixel_weight = F.interpolate(
+            pixel_weight, size=(h, w), mode='area')  # [N, 1, h, w]
+        loss = multiscale_epe_loss(raw_flows, target, pixel_weight,
+                                   level_weights, self.prediction_strides)
         unit = self.flow_scale_factor * 4 / self.img_scale_factor
         with torch.no_grad():
             flow = self.raw_to_pixel_flow(raw_flows[-1], (h, w), (H, W))
