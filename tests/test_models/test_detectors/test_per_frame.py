@@ -45,6 +45,30 @@ def test_tensor_mode(model):
     with torch.no_grad():
         outs = model(data['inputs'], data['data_samples'], mode='tensor')
     assert isinstance(outs, tuple) and len(outs) > 0
+    # The image detector's _forward on the N * T = 2 frames: a 1-tuple of
+    # the RoI head's (cls_score (R, C + 1), bbox_pred (R, 4) or
+    # (R, 4 * C)), R the RPN proposals of all frames together.
+    detector = model.detector
+    num_clips, num_frames = data['inputs'].shape[:2]
+    with torch.no_grad():
+        images = data['inputs'].flatten(0, 1)  # [N*T, 3, H, W]
+        samples = [clip[t] for clip in data['data_samples']
+                   for t in range(num_frames)]
+        proposals = detector.rpn_head.predict(
+            detector.extract_feat(images), samples, rescale=False)
+    num_rois = sum(len(p) for p in proposals)
+    max_rois = num_clips * num_frames * detector.test_cfg.rpn.max_per_img
+    assert len(proposals) == num_clips * num_frames == 2
+    assert 0 < num_rois <= max_rois
+    assert len(outs) == 1 and len(outs[0]) == 2
+    cls_score, bbox_pred = outs[0]
+    bbox_head = detector.roi_head.bbox_head
+    num_classes = bbox_head.num_classes
+    assert num_classes == 4
+    assert cls_score.shape == (num_rois, num_classes + 1)
+    box_dim = 4 if bbox_head.reg_class_agnostic else 4 * num_classes
+    assert bbox_pred.shape == (num_rois, box_dim)
+    assert torch.isfinite(cls_score).all() and torch.isfinite(bbox_pred).all()
 
 
 def test_per_frame_rejects_4d_inputs(model):
