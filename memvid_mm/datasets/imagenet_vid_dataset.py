@@ -76,7 +76,7 @@ def _check_entries(entries: List[dict], keys: Sequence[str], what: str,
             raise ValueError(f'{ann_file}: {what} entry {entry!r:.200} lacks '
                              f'{missing}')
         if not _is_id(entry['id']):
-            raise ValueError(f"{ann_file}: {what} entry {entry!r:.200} has "
+            raise ValueError(f'{ann_file}: {what} entry {entry!r:.200} has '
                              f"id {entry['id']!r:.50}; expected an int or a "
                              'str')
         if entry['id'] in by_id:

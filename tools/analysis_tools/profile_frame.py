@@ -64,7 +64,7 @@ def parse_args() -> argparse.Namespace:
                         help='operations listed')
     parser.add_argument(
         '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
-        help="the FlowWarp sampler of a memory model (default: the "
+        help='the FlowWarp sampler of a memory model (default: the '
         "config's)")
     benchmark.add_execution_arguments(parser)
     args = parser.parse_args()

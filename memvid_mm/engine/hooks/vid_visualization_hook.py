@@ -132,7 +132,7 @@ class VIDVisualizationHook(Hook):
             print_log(
                 'VIDVisualizationHook: in a distributed test only rank 0 '
                 "draws (MMDetection's visualizer is master_only), so only "
-                "its videos are drawn; test with one process to draw all",
+                'its videos are drawn; test with one process to draw all',
                 logger='current', level=logging.WARNING)
             self.warned_distributed = True
         out_dir = None
