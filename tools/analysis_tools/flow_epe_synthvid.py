@@ -22,12 +22,12 @@ import os
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
-from mmdet.registry import MODELS
 from mmengine.config import Config, DictAction
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
 import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
+from memvid_mm.apis import build_config_motion
 from memvid_mm.datasets import SynthVIDFlowPairs, load_synthvid_settings
 from memvid_mm.evaluation.functional import flow_epe_report
 from memvid_mm.utils import allow_full_checkpoint_loading
@@ -72,11 +72,7 @@ def motion_state_dict(checkpoint: str) -> Dict[str, Tensor]:
 
 def build_motion(cfg: Config, checkpoint: str) -> nn.Module:
     """The config's ``model.motion`` with the checkpoint's weights."""
-    if 'motion' not in cfg.model:
-        raise KeyError('the config has no model.motion to score')
-    motion_cfg = cfg.model.motion.copy()
-    motion_cfg.update(init_cfg=None)
-    motion = MODELS.build(motion_cfg)
+    motion = build_config_motion(cfg, 'score')
     try:
         motion.load_state_dict_from(motion_state_dict(checkpoint), checkpoint)
     except RuntimeError as error:

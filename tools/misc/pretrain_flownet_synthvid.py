@@ -33,12 +33,12 @@ import time
 from typing import Dict, Optional, Sequence
 
 import torch
-from mmdet.registry import MODELS
 from mmengine.config import Config, DictAction
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
+from memvid_mm.apis import build_config_motion
 from memvid_mm.datasets import SynthVIDFlowPairs, load_synthvid_settings
 from memvid_mm.evaluation.functional import flow_epe_report
 from memvid_mm.utils import flush_denormals_on_cpu
@@ -77,11 +77,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def build_motion(cfg: Config) -> nn.Module:
     """The config's ``model.motion``, predicting zero flow at first."""
-    if 'motion' not in cfg.model:
-        raise KeyError('the config has no model.motion to pre-train')
-    motion_cfg = cfg.model.motion.copy()
-    motion_cfg.update(init_cfg=None, zero_init_flow=True)
-    motion = MODELS.build(motion_cfg)
+    motion = build_config_motion(cfg, 'pre-train', zero_init_flow=True)
     motion.init_weights()
     return motion
 
