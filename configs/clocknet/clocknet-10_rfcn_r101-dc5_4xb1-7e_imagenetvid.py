@@ -19,6 +19,7 @@
 # torch.utils.checkpoint without use_reentrant (the reentrant variant, with
 # a warning from torch 2.x).
 _base_ = './clocknet_rfcn_r101-dc5_4xb1-7e_imagenetvid.py'
+custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 model = dict(detector=dict(backbone=dict(with_cp=True)))
 train_pipeline = [
     dict(type='CausalClipSample', num_frames=10, stride=1),

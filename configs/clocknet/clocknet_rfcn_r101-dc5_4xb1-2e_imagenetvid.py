@@ -8,6 +8,7 @@
 # base_batch_size=4 (this config's, from the 4-GPU ClockNet; the MemNet
 # configs say 8, for which --auto-scale-lr on 4 GPUs would halve the lr).
 _base_ = './clocknet_rfcn_r101-dc5_4xb1-7e_imagenetvid.py'
+custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 max_epochs = 2
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 # MultiStepLR's milestones count whole epochs (or iterations, which are

@@ -3,6 +3,7 @@
 # ImageNet VID + DET, 4 GPUs x 1 clip of 6 frames (evidence dropped with
 # probability 0.8, gradients through time). lr 0.01 x 4 / 8.
 _base_ = '../memnet/memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
+custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 model = dict(
     aggregator=dict(
         _delete_=True,

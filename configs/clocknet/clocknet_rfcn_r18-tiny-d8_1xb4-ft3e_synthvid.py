@@ -17,6 +17,7 @@
 # 2026-12-04, and 90.8 in run I (run H's code and seed on another CPU). The
 # ImageNet VID ClockNet keeps the paper's mean.
 _base_ = '../memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
+custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 model = dict(
     aggregator=dict(
         _delete_=True,

@@ -6,6 +6,7 @@ _base_ = [
     '../_base_/schedules/schedule_synthvid_ft3e.py',
     '../_base_/default_runtime.py'
 ]
+custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 load_from = ('work_dirs/demo/faster-rcnn_r18-tiny-d8_1xb4-6e_synthvid/'
              'epoch_6.pth')
 default_hooks = dict(logger=dict(interval=20))

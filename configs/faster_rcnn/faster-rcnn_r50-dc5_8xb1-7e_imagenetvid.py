@@ -4,3 +4,4 @@ _base_ = [
     '../_base_/datasets/imagenet-vid.py',
     '../_base_/schedules/schedule_7e.py', '../_base_/default_runtime.py'
 ]
+custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)

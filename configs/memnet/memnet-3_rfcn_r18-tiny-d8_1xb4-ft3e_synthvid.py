@@ -25,6 +25,7 @@ _base_ = [
     '../_base_/schedules/schedule_synthvid_ft3e.py',
     '../_base_/default_runtime.py'
 ]
+custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 model = dict(
     type='MemoryRFCN',
     motion=dict(

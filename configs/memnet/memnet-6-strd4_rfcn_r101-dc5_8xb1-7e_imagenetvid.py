@@ -10,6 +10,7 @@
 #         memnet=dict(type='MemNetAggregator', in_channels=1024,
 #                     mode='average')))
 _base_ = './memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
+custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 
 train_pipeline = [
     dict(type='CausalClipSample', num_frames=6, stride=4),

@@ -1,5 +1,6 @@
 # MemNet-6 with learned per-pixel weighting (Eq. 4, Table 1).
 _base_ = './memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
+custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 model = dict(
     aggregator=dict(
         type='MemNetAggregator',

@@ -1,5 +1,6 @@
 # MemNet-6 (Table 1): as MemNet-3, trained on ordered 6-frame clips.
 _base_ = './memnet-3_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
+custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 train_pipeline = [
     dict(type='CausalClipSample', num_frames=6, stride=1),
     dict(
