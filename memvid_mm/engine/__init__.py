@@ -1,9 +1,10 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """Runner components: hooks."""
-from .hooks import (CheckpointClassesHook, CheckpointFitHook, NumClassesHook,
+from .hooks import (CheckpointClassesHook, CheckpointFitHook,
+                    NonEmptyDatasetHook, NumClassesHook,
                     SyncBuffersEveryIterHook, VIDVisualizationHook)
 
 __all__ = [
-    'CheckpointClassesHook', 'CheckpointFitHook', 'NumClassesHook',
-    'SyncBuffersEveryIterHook', 'VIDVisualizationHook'
+    'CheckpointClassesHook', 'CheckpointFitHook', 'NonEmptyDatasetHook',
+    'NumClassesHook', 'SyncBuffersEveryIterHook', 'VIDVisualizationHook'
 ]

@@ -3,13 +3,14 @@ from . import (aggregators, detectors, layers, motion, necks,  # noqa: F401
                roi_heads)
 from .aggregators import ClockNetAggregator, MemNetAggregator
 from .detectors import RFCN, MemoryRFCN, PerFrameVideoDetector
-from .layers import MemoryState, SideStreams
+from .layers import EvidenceMotion, MemoryState, SideStreams
 from .motion import FlowNetSimple
 from .necks import FlowWarp
 from .roi_heads import RFCNBBoxHead, RFCNRoIHead
 
 __all__ = [
     'ClockNetAggregator', 'MemNetAggregator', 'RFCN', 'MemoryRFCN',
-    'PerFrameVideoDetector', 'MemoryState', 'SideStreams', 'FlowNetSimple',
+    'PerFrameVideoDetector', 'EvidenceMotion', 'MemoryState', 'SideStreams',
+    'FlowNetSimple',
     'FlowWarp', 'RFCNBBoxHead', 'RFCNRoIHead'
 ]
