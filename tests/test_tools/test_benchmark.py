@@ -13,6 +13,7 @@ from . import REPO_ROOT, load_tool
 RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
 CLOCKNET_CFG = (
     'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
+MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 
 
 def benchmark_rows(*args):
@@ -364,3 +365,36 @@ def test_frames_are_zero_padded_as_the_data_preprocessor_pads():
     meta = samples[0].video_data_samples[0].metainfo
     assert meta['img_shape'] == (60, 100)
     assert meta['pad_shape'] == meta['batch_input_shape'] == (64, 112)
+
+
+def test_evidence_interval_is_set_in_the_memory_models():
+    """--evidence-interval 4: the memory models run the backbone at one
+    frame in 4 and take FlowNet's flow at every frame; the period of
+    MemNet's clock becomes 4, and the header says so."""
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    device = torch.device('cpu')
+    memnet = tool.build_model(
+        osp.join(REPO_ROOT, MEMNET_CFG), device, evidence_interval=3,
+        anticipate=True)
+    assert (memnet.test_cfg['evidence_interval'],
+            memnet.test_cfg['anticipate']) == (3, True)
+    assert tool.clock_period(memnet) == 3
+    assert tool.clock_period(tool.build_model(
+        osp.join(REPO_ROOT, CLOCKNET_CFG), device, evidence_interval=3)) == 24
+    stdout, rows = benchmark_rows('--configs', RFCN_CFG, MEMNET_CFG,
+                                  '--shape', '64', '96', '--frames', '8',
+                                  '--warmup', '1', '--evidence-interval', '4')
+    assert "memory models' image evidence every 4 frame(s)," in stdout
+    assert 'warning' not in stdout
+    # frames 1..8: FlowNet at each, the backbone at frames 4 and 8 only
+    assert [float(v) for v in rows[1][5:7]] == [1.0, 1.0]
+    assert float(rows[1][11]) < 0.5 * float(rows[0][11])
+    assert rows[1][14] == 'n/a'
+    for extra, message in (
+            (['--evidence-interval', '0'], 'must be at least 1'),
+            (['--anticipate'], '--anticipate needs --evidence-interval > 1')):
+        proc = subprocess.run(
+            [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
+             'tiny', *extra],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and message in proc.stderr

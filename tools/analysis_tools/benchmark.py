@@ -160,11 +160,25 @@ def parse_args() -> argparse.Namespace:
         'events: the memory models run FlowNet on a second CUDA stream '
         'while the backbone runs (MemoryRFCN test_cfg.concurrent_flow; the '
         'same outputs)')
+    parser.add_argument(
+        '--evidence-interval', type=int, default=1,
+        help='memory models take image evidence (run the backbone) every '
+        'this many frames and propagate their memories between (MemoryRFCN '
+        'test_cfg.evidence_interval; the paper\'s Sec. 5.2); default 1, '
+        'every frame')
+    parser.add_argument(
+        '--anticipate', action='store_true',
+        help='with --evidence-interval > 1: the frames between read no '
+        'image, their flows are extrapolated (test_cfg.anticipate)')
     args = parser.parse_args()
     if args.preset is None and not args.configs:
         parser.error('give --preset or --configs')
     check_frame_counts(parser, args, min_warmup=1)
     check_cudnn_benchmark_argument(parser, args)
+    if args.evidence_interval < 1:
+        parser.error('--evidence-interval must be at least 1')
+    if args.anticipate and args.evidence_interval == 1:
+        parser.error('--anticipate needs --evidence-interval > 1')
     if args.concurrent_flow and torch.device(args.device).type != 'cuda':
         parser.error('--concurrent-flow needs a CUDA --device')
     if args.section_timer == 'events' and torch.device(
@@ -551,7 +565,9 @@ def build_model(config: str,
                 device: torch.device,
                 warp_sampler: Optional[str] = None,
                 channels_last: bool = False,
-                concurrent_flow: bool = False) -> torch.nn.Module:
+                concurrent_flow: bool = False,
+                evidence_interval: int = 1,
+                anticipate: bool = False) -> torch.nn.Module:
     """Build ``config``'s model in eval mode on ``device``.
 
     Args:
@@ -567,6 +583,11 @@ def build_model(config: str,
         concurrent_flow (bool): Set ``test_cfg.concurrent_flow`` of a
             memory model (FlowNet on a second CUDA stream). Defaults to
             False.
+        evidence_interval (int): Set ``test_cfg.evidence_interval`` of a
+            memory model (image evidence every so many frames). Defaults
+            to 1.
+        anticipate (bool): Set ``test_cfg.anticipate`` of a memory model.
+            Defaults to False.
 
     Returns:
         torch.nn.Module: The model, with freshly initialised weights.
@@ -574,9 +595,20 @@ def build_model(config: str,
     cfg = Config.fromfile(config)
     if warp_sampler is not None and 'warp' in cfg.model:
         cfg.model.warp.sampler = warp_sampler
-    if concurrent_flow and 'motion' in cfg.model:
-        cfg.model.test_cfg = dict(
-            cfg.model.get('test_cfg') or {}, concurrent_flow=True)
+    if 'motion' in cfg.model:
+        settings = dict(concurrent_flow=concurrent_flow,
+                        evidence_interval=evidence_interval,
+                        anticipate=anticipate)
+        # only what differs from MemoryRFCN's defaults, so that a config's
+        # own setting stays unless an option asks for another
+        settings = {
+            key: value
+            for key, value in settings.items()
+            if value != dict(concurrent_flow=False, evidence_interval=1,
+                             anticipate=False)[key]
+        }
+        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {},
+                                  **settings)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
@@ -653,10 +685,13 @@ def clock_period(model: torch.nn.Module) -> int:
         model (nn.Module): A per-frame or memory video detector.
 
     Returns:
-        int: The least common multiple of the memories' strides (8 for
-        ClockNet's 1, 4 and 8); 1 for a per-frame model.
+        int: The least common multiple of the memories' strides and of
+        their ``test_cfg.evidence_interval`` (8 for ClockNet's 1, 4 and 8
+        with evidence at every frame); 1 for a per-frame model.
     """
-    return math.lcm(*getattr(model, 'strides', (1, )))
+    if not hasattr(model, 'strides'):
+        return 1
+    return math.lcm(*model.strides, model.test_cfg['evidence_interval'])
 
 
 def warn_of_partial_periods(config: str, period: int, frames: int,
@@ -700,12 +735,14 @@ def watched_model(config: str,
                   section_timer: Optional[str] = 'sync',
                   warp_sampler: Optional[str] = None,
                   channels_last: bool = False,
-                  concurrent_flow: bool = False) -> tuple:
+                  concurrent_flow: bool = False,
+                  evidence_interval: int = 1,
+                  anticipate: bool = False) -> tuple:
     """Build ``config`` (:func:`build_model`) and hook a
     :class:`SectionTimer` (``section_timer``, None: count only) onto its
     parts."""
     model = build_model(config, device, warp_sampler, channels_last,
-                        concurrent_flow)
+                        concurrent_flow, evidence_interval, anticipate)
     timer = SectionTimer(device, section_timer)
     parts = section_parts(model)
     by_modules = {name for name, _, method in parts if method == 'forward'}
@@ -742,7 +779,8 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
         watched_model(config, device,
                       None if args.no_section_times else args.section_timer,
                       args.warp_sampler, args.channels_last,
-                      args.concurrent_flow) for config in args.configs
+                      args.concurrent_flow, args.evidence_interval,
+                      args.anticipate) for config in args.configs
     ]
     first_detector = models[0][0].detector
     for config, (model, _) in zip(args.configs[1:], models[1:]):
@@ -846,7 +884,10 @@ def main() -> None:
           f'{torch.__version__}, warp sampler {sampler}, weights '
           f'{"channels-last" if args.channels_last else "contiguous"}, '
           f'FlowNet {"beside" if args.concurrent_flow else "after"} the '
-          f'backbone, section times ' +
+          f'backbone, memory models\' image evidence every '
+          f'{args.evidence_interval} frame(s)'
+          f'{" (anticipating between)" if args.anticipate else ""}, '
+          f'section times ' +
           ('off' if args.no_section_times else
            'by CUDA events, no synchronisation' if args.section_timer ==
            'events' else 'by wall time, synchronised'))
