@@ -31,12 +31,13 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, TrackDataSample
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.logging import print_log
+from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from ..aggregators import ClockNetAggregator, MemNetAggregator
-from ..layers import (EvidenceMotion, MemoryState, SideStreams,
+from ..layers import (EvidenceBoxes, EvidenceMotion, MemoryState, SideStreams,
                       extrapolate_flow, extrapolated_anchor_flows,
-                      flow_acceleration)
+                      flow_acceleration, propagate_boxes)
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
 from .detector_keys import (check_detector_pretrained,
@@ -50,15 +51,19 @@ def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
 
     Args:
         test_cfg (dict, optional): ``concurrent_flow`` (bool),
-            ``evidence_interval`` (int >= 1) and ``anticipate`` (bool,
-            needs ``evidence_interval`` > 1).
+            ``evidence_interval`` (int >= 1), ``anticipate`` (bool) and
+            ``propagate`` (``'features'`` or ``'boxes'``); the last two
+            need ``evidence_interval`` > 1, and boxes are not anticipated.
 
     Returns:
-        dict: The three settings.
+        dict: The four settings.
     """
     test_cfg = dict(test_cfg or {})
     defaults = dict(
-        concurrent_flow=False, evidence_interval=1, anticipate=False)
+        concurrent_flow=False,
+        evidence_interval=1,
+        anticipate=False,
+        propagate='features')
     unknown = set(test_cfg) - set(defaults)
     if unknown:
         raise ValueError(f'unknown MemoryRFCN test_cfg keys: '
@@ -79,7 +84,39 @@ def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
                          'test_cfg.evidence_interval > 1: with image '
                          'evidence at every frame there is no frame to '
                          'anticipate')
+    if settings['propagate'] not in ('features', 'boxes'):
+        raise ValueError(f"test_cfg.propagate must be 'features' or "
+                         f"'boxes', got {settings['propagate']!r}")
+    if settings['propagate'] == 'boxes' and (interval == 1
+                                             or settings['anticipate']):
+        raise ValueError("test_cfg.propagate='boxes' needs "
+                         'test_cfg.evidence_interval > 1 and no anticipate '
+                         '(the baseline moves boxes with FlowNet\'s flows)')
     return settings
+
+
+def evidence_boxes(image: Tensor, result: DetDataSample) -> EvidenceBoxes:
+    """An evidence frame's detections, kept to propagate them.
+
+    Args:
+        image (Tensor): The frame (1, 3, H, W), normalised.
+        result (:obj:`DetDataSample`): Its detections, in the original
+            image's pixels, and its ``frame_id`` and ``scale_factor``.
+
+    Returns:
+        EvidenceBoxes: The detections with their boxes in the network
+        input's pixels (the flow's).
+    """
+    instances = result.pred_instances
+    scale_x, scale_y = result.metainfo.get('scale_factor', (1, 1))
+    bboxes = instances.bboxes.detach() * instances.bboxes.new_tensor(
+        [scale_x, scale_y, scale_x, scale_y])
+    return EvidenceBoxes(
+        frame_id=int(result.metainfo['frame_id']),
+        image=image,
+        bboxes=bboxes,
+        scores=instances.scores.detach().clone(),
+        labels=instances.labels.clone())
 
 
 def evidence_keep_mask(num_frames: int, drop_prob: float,
@@ -254,6 +291,13 @@ class MemoryRFCN(BaseDetector):
               evidence frame's motion (FlowNet from it to the two frames
               before it, :mod:`~memvid_mm.models.layers.flow_extrapolation`).
               Needs ``evidence_interval`` > 1.
+            - ``propagate`` (str, default ``'features'``): what the frames
+              between evidence frames get: the propagated memories
+              (``'features'``), or (``'boxes'``, the paper's baseline of
+              Sec. 5.2) the last evidence frame's detections, each moved
+              by the mean of FlowNet's flow inside it
+              (:mod:`~memvid_mm.models.layers.box_propagation`); the head
+              runs at evidence frames only.
         data_preprocessor (dict, optional): ``TrackDataPreprocessor``.
         init_cfg (dict or list[dict], optional): Initialization config.
 
@@ -780,6 +824,9 @@ class MemoryRFCN(BaseDetector):
             image = image.clone()
         img_shape = self._start_online_frame(state, image, data_sample)
         evidence = self.takes_image_evidence(state)
+        if self.test_cfg['propagate'] == 'boxes' and not evidence:
+            return self.predict_by_box_propagation(image, data_sample,
+                                                   state)
         flows, feature = self.online_flows_and_feature(state, image, frame_id)
         # Checked after the head: see check_flows_were_finite.
         flows, non_finite_count = self.zero_non_finite_flows(flows)
@@ -793,11 +840,54 @@ class MemoryRFCN(BaseDetector):
         state.img_shape = img_shape
         result = self.detector._head_predict((memory, ), [data_sample],
                                              rescale=True)[0]
+        if self.test_cfg['propagate'] == 'boxes':
+            state.evidence_boxes = evidence_boxes(image, result)
         self.check_flows_were_finite(non_finite_count, flows, state,
                                      video_id, frame_id)
         self.check_flows_were_finite(motion_count, motion_flows, state,
                                      video_id, frame_id)
         return result
+
+    def predict_by_box_propagation(self, image: Tensor,
+                                   data_sample: DetDataSample,
+                                   state: MemoryState) -> DetDataSample:
+        """The last evidence frame's detections, moved to this frame.
+
+        The box propagation baseline (``test_cfg.propagate='boxes'``): one
+        FlowNet call from this frame to the evidence frame e, each box of
+        e moved by minus the mean flow inside it
+        (:func:`~memvid_mm.models.layers.propagate_boxes`), clipped to the
+        image; scores and labels are e's. The memories stay at their
+        anchors (:meth:`MemoryState.skip`).
+
+        Args:
+            image (Tensor): The frame (1, 3, H, W), normalised.
+            data_sample (:obj:`DetDataSample`): Its sample, checked and
+                in the state's video (:meth:`predict_frame`).
+            state (MemoryState): The video's state, with
+                ``evidence_boxes``; its frame bookkeeping advances.
+
+        Returns:
+            :obj:`DetDataSample`: ``data_sample`` with ``pred_instances``.
+        """
+        video_id = data_sample.metainfo.get('video_id')
+        frame_id = data_sample.metainfo.get('frame_id')
+        boxes = state.evidence_boxes
+        flows, count = self.zero_non_finite_flows(
+            {boxes.frame_id: self.motion(image, boxes.image)})
+        moved = propagate_boxes(boxes.bboxes, flows[boxes.frame_id][0])
+        height, width = data_sample.metainfo.get('img_shape',
+                                                 image.shape[-2:])[:2]
+        moved[:, 0::2] = moved[:, 0::2].clamp(0, width)
+        moved[:, 1::2] = moved[:, 1::2].clamp(0, height)
+        scale_x, scale_y = data_sample.metainfo.get('scale_factor', (1, 1))
+        moved /= moved.new_tensor([scale_x, scale_y, scale_x, scale_y])
+        state.skip(video_id, frame_id)
+        data_sample.pred_instances = InstanceData(
+            bboxes=moved, scores=boxes.scores.clone(),
+            labels=boxes.labels.clone())
+        self.check_flows_were_finite(count, flows, state, video_id, frame_id)
+        return data_sample
 
     def _check_online_frame(self, image: Tensor,
                             data_sample: DetDataSample) -> Tuple[Any, int]:

@@ -1,4 +1,5 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
+from .box_propagation import mean_flow_in_boxes, propagate_boxes
 from .flow_extrapolation import (compose_flows, extrapolate_flow,
                                  extrapolated_anchor_flows, flow_acceleration)
 from .flow_warp import (WARP_INTERPOLATIONS, WARP_SAMPLERS, cubic_weights,
@@ -7,7 +8,7 @@ from .flow_warp import (WARP_INTERPOLATIONS, WARP_SAMPLERS, cubic_weights,
                         padded_grid_size, sample_by_gather,
                         sample_by_grid_sample, scale_flow_,
                         warp_by_displacement)
-from .memory_state import EvidenceMotion, MemoryState
+from .memory_state import EvidenceBoxes, EvidenceMotion, MemoryState
 from .side_streams import SideStreams
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     'flow_warp', 'cubic_weights', 'WARP_INTERPOLATIONS', 'WARP_SAMPLERS',
     'padded_grid_size', 'grid_sample_folds_channels', 'sample_by_gather',
     'sample_by_grid_sample', 'scale_flow_', 'MemoryState', 'SideStreams',
-    'EvidenceMotion', 'compose_flows', 'flow_acceleration',
-    'extrapolate_flow', 'extrapolated_anchor_flows'
+    'EvidenceMotion', 'EvidenceBoxes', 'compose_flows', 'flow_acceleration',
+    'extrapolate_flow', 'extrapolated_anchor_flows', 'mean_flow_in_boxes',
+    'propagate_boxes'
 ]

@@ -46,6 +46,37 @@ class EvidenceMotion:
 
 
 @dataclass
+class EvidenceBoxes:
+    """The detections of the last frame with image evidence, for the box
+    propagation baseline (``test_cfg.propagate='boxes'``).
+
+    Attributes:
+        frame_id (int): The evidence frame e.
+        image (Tensor): ``(N, 3, H, W)`` its (normalised) image, to compute
+            the flow from a later frame to it.
+        bboxes (Tensor): ``(n, 4)`` its boxes in the network input's
+            pixels (the flow's), before rescaling to the original image.
+        scores (Tensor): ``(n, )`` their scores.
+        labels (Tensor): ``(n, )`` their labels.
+    """
+
+    frame_id: int
+    image: Tensor
+    bboxes: Tensor
+    scores: Tensor
+    labels: Tensor
+
+    def map_tensors(self, fn) -> 'EvidenceBoxes':
+        """Return a copy whose floating tensors are ``fn(tensor)``."""
+        return EvidenceBoxes(
+            frame_id=self.frame_id,
+            image=fn(self.image),
+            bboxes=fn(self.bboxes),
+            scores=fn(self.scores),
+            labels=self.labels)
+
+
+@dataclass
 class MemoryState:
     """The memories of one video stream, owned by the caller.
 
@@ -89,6 +120,8 @@ class MemoryState:
             empty otherwise.
         evidence_motion (EvidenceMotion | None): The motion at the last
             evidence frame when anticipating; None otherwise.
+        evidence_boxes (EvidenceBoxes | None): The detections of the last
+            evidence frame when propagating boxes; None otherwise.
     """
 
     video_id: Optional[Union[int, str]] = None
@@ -100,6 +133,7 @@ class MemoryState:
     img_shape: Optional[Tuple[int, int]] = None
     recent_imgs: List[Tensor] = field(default_factory=list)
     evidence_motion: Optional[EvidenceMotion] = None
+    evidence_boxes: Optional[EvidenceBoxes] = None
 
     @property
     def is_empty(self) -> bool:
@@ -122,6 +156,7 @@ class MemoryState:
         self.img_shape = None
         self.recent_imgs = []
         self.evidence_motion = None
+        self.evidence_boxes = None
 
     def needs_reset(self, video_id: Any, frame_id: int) -> bool:
         """Whether the frame ``(video_id, frame_id)`` starts a new sequence.
@@ -213,6 +248,28 @@ class MemoryState:
         self.last_frame_id = int(frame_id)
         self.frame_index += 1
 
+    def skip(self, video_id: Any, frame_id: int) -> None:
+        """Pass over a frame whose memory output is not needed.
+
+        A frame without image evidence leaves every memory at its anchor
+        (only its output is warped to the frame), so passing over it
+        changes nothing but the frame bookkeeping: ``last_frame_id`` and
+        ``frame_index`` advance as :meth:`write` advances them, and the
+        next frame follows without a reset.
+
+        Args:
+            video_id (int | str): Video of the frame, the state's.
+            frame_id (int): Id of the frame, the one after the last.
+        """
+        if self.is_empty or video_id != self.video_id or \
+                frame_id != self.last_frame_id + 1:
+            raise ValueError(
+                f'video {video_id}: frame {frame_id} cannot be skipped: '
+                f'the state holds video {self.video_id} up to frame '
+                f'{self.last_frame_id}')
+        self.last_frame_id = int(frame_id)
+        self.frame_index += 1
+
     def _map_tensors(self, fn) -> 'MemoryState':
         """Return a copy whose tensors are ``fn(tensor)``."""
         return MemoryState(
@@ -225,7 +282,9 @@ class MemoryState:
             img_shape=self.img_shape,
             recent_imgs=[fn(i) for i in self.recent_imgs],
             evidence_motion=(None if self.evidence_motion is None else
-                             self.evidence_motion.map_tensors(fn)))
+                             self.evidence_motion.map_tensors(fn)),
+            evidence_boxes=(None if self.evidence_boxes is None else
+                            self.evidence_boxes.map_tensors(fn)))
 
     def detach(self) -> 'MemoryState':
         """Return a copy whose tensors are detached from the graph.
@@ -246,6 +305,9 @@ class MemoryState:
         self.recent_imgs = [i.detach() for i in self.recent_imgs]
         if self.evidence_motion is not None:
             self.evidence_motion = self.evidence_motion.map_tensors(
+                lambda t: t.detach())
+        if self.evidence_boxes is not None:
+            self.evidence_boxes = self.evidence_boxes.map_tensors(
                 lambda t: t.detach())
 
     def to(self, device: Union[str, torch.device]) -> 'MemoryState':

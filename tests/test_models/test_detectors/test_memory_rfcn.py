@@ -1396,6 +1396,11 @@ def with_test_cfg(cfg, **test_cfg):
     (dict(anticipate=1, evidence_interval=4), TypeError,
      'anticipate must be a bool'),
     (dict(anticipate=True), ValueError, 'needs test_cfg.evidence_interval'),
+    (dict(propagate='box', evidence_interval=4), ValueError,
+     "propagate must be 'features' or 'boxes'"),
+    (dict(propagate='boxes'), ValueError, "propagate='boxes' needs"),
+    (dict(propagate='boxes', evidence_interval=4, anticipate=True),
+     ValueError, 'and no anticipate'),
 ])
 def test_test_cfg_checks_propagation_settings(memnet_cfg, test_cfg, error,
                                               match):
@@ -1446,7 +1451,8 @@ def test_evidence_interval_one_is_the_default(memnet_cfg):
     explicit = build(with_test_cfg(memnet_cfg, evidence_interval=1)).eval()
     explicit.load_state_dict(default.state_dict())
     assert default.test_cfg == explicit.test_cfg == dict(
-        concurrent_flow=False, evidence_interval=1, anticipate=False)
+        concurrent_flow=False, evidence_interval=1, anticipate=False,
+        propagate='features')
     for (boxes, scores), (boxes1, scores1) in zip(
             online_scores(default, frames), online_scores(explicit, frames)):
         assert torch.equal(boxes, boxes1) and torch.equal(scores, scores1)
@@ -1583,3 +1589,62 @@ def test_anticipation_refuses_a_state_without_motion(memnet_cfg):
         model.predict_frame(image, sample, model.test_state)
     with pytest.raises(ValueError, match='frame 1: no motion of an evidence'):
         model.extrapolated_flows(model.test_state, 1)
+
+
+def test_box_propagation_runs_the_head_at_evidence_frames_only(memnet_cfg):
+    """propagate='boxes' every 4 frames: the evidence frames' detections
+    are those of feature propagation; between them one FlowNet call a
+    frame, no backbone and no head, and the memories stay at frame 0/4."""
+    features = build(with_test_cfg(memnet_cfg, evidence_interval=4)).eval()
+    boxes = build(
+        with_test_cfg(memnet_cfg, evidence_interval=4,
+                      propagate='boxes')).eval()
+    boxes.load_state_dict(features.state_dict())
+    backbone = call_counter(boxes.detector.backbone)
+    head = call_counter(boxes.detector.rpn_head)
+    flownet = call_counter(boxes.motion)
+    frames = [frame_data(6, t) for t in range(7)]
+    by_features = online_scores(features, frames)
+    per_frame = []
+    for frame in frames:
+        before = len(backbone), len(head), len(flownet)
+        online_scores(boxes, [frame])
+        per_frame.append((len(backbone) - before[0], len(head) - before[1],
+                          len(flownet) - before[2]))
+    assert per_frame == [(1, 1, 0), (0, 0, 1), (0, 0, 1), (0, 0, 1),
+                         (1, 1, 1), (0, 0, 1), (0, 0, 1)]
+    boxes.test_state.reset()
+    by_boxes = online_scores(boxes, frames)
+    for t in (0, 4):
+        assert torch.equal(by_boxes[t][0], by_features[t][0])
+        assert torch.equal(by_boxes[t][1], by_features[t][1])
+    # the scores of the propagated frames are the evidence frame's
+    for t in (1, 2, 3):
+        assert torch.equal(by_boxes[t][1], by_boxes[0][1])
+    state = boxes.test_state
+    assert (state.last_frame_id, state.frame_index) == (6, 7)
+    assert state.anchor_frame_ids == [4]
+    assert state.evidence_boxes.frame_id == 4
+
+
+def test_box_propagation_moves_boxes_by_the_mean_flow(memnet_cfg):
+    """A scene panning right by 2 px a frame: the boxes of frame 0 move
+    right by 2 px a frame, clipped to the image, in original pixels."""
+    cfg = with_test_cfg(memnet_cfg, evidence_interval=4, propagate='boxes')
+    model = build(cfg).eval()
+    model.motion.forward = accelerating_motion(speed=2.0, acceleration=0.0)
+    results = []
+    with torch.no_grad():
+        for t, (image, sample) in enumerate(index_images(model, 4)):
+            sample.set_metainfo(dict(scale_factor=(0.5, 0.5)))
+            result = model.predict_frame(image, sample, model.test_state)
+            results.append(result.pred_instances.clone())
+    first = results[0].bboxes
+    assert len(first) > 0
+    for t in (1, 2, 3):
+        # 64x64 input at scale 0.5: original pixels are twice the input's
+        expected = first * 0.5
+        expected[:, 0::2] = (expected[:, 0::2] + 2.0 * t).clamp(0, 64)
+        expected[:, 1::2] = expected[:, 1::2].clamp(0, 64)
+        assert torch.allclose(results[t].bboxes, expected * 2, atol=1e-4)
+        assert torch.equal(results[t].labels, results[0].labels)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from memvid_mm.models.layers import EvidenceMotion, MemoryState
+from memvid_mm.models.layers import EvidenceBoxes, EvidenceMotion, MemoryState
 
 
 def _write(state, video_id, frame_id, k=2, value=None):
@@ -144,3 +144,32 @@ def test_anticipation_fields_are_detached_copied_and_reset():
     assert not state.recent_imgs[0].requires_grad
     state.reset()
     assert state.recent_imgs == [] and state.evidence_motion is None
+
+
+def test_skip_advances_the_bookkeeping_only():
+    state = MemoryState()
+    feat, _ = _write(state, 'v', 3)
+    state.skip('v', 4)
+    assert (state.last_frame_id, state.frame_index) == (4, 2)
+    assert torch.equal(state.memories[0], feat)
+    assert not state.needs_reset('v', 5)
+    for video_id, frame_id in (('v', 6), ('w', 5)):
+        with pytest.raises(ValueError, match='cannot be skipped'):
+            state.skip(video_id, frame_id)
+    with pytest.raises(ValueError, match='cannot be skipped'):
+        MemoryState().skip('v', 0)
+
+
+def test_evidence_boxes_are_copied_detached_and_reset():
+    state = MemoryState()
+    _write(state, 'v', 0)
+    boxes = torch.rand(3, 4, requires_grad=True) * 2
+    state.evidence_boxes = EvidenceBoxes(
+        frame_id=0, image=torch.randn(1, 3, 12, 20), bboxes=boxes,
+        scores=torch.rand(3), labels=torch.tensor([0, 2, 1]))
+    copy = state.detach()
+    assert not copy.evidence_boxes.bboxes.requires_grad
+    assert torch.equal(copy.evidence_boxes.labels, torch.tensor([0, 2, 1]))
+    assert state.evidence_boxes.bboxes.requires_grad
+    state.reset()
+    assert state.evidence_boxes is None
