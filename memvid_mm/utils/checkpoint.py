@@ -283,19 +283,16 @@ def trained_classes(checkpoint: Mapping,
             would be read as one class per letter).
     """
     name = f'checkpoint {filename}' if filename else 'the checkpoint'
-    meta = checkpoint.get('meta')
-    if meta is None:
-        return None
-    if not isinstance(meta, Mapping):
-        raise ValueError(f"{name}: meta must be a dict, got "
-                         f"{type(meta).__name__} {meta!r:.80}")
-    dataset_meta = meta.get('dataset_meta')
-    if dataset_meta is None:
-        return None
-    if not isinstance(dataset_meta, Mapping):
-        raise ValueError(f"{name}: meta['dataset_meta'] must be a dict, got "
-                         f"{type(dataset_meta).__name__} {dataset_meta!r:.80}")
-    classes = dataset_meta.get('classes')
+    entry = checkpoint
+    for key in ('meta', 'dataset_meta'):
+        entry = entry.get(key)
+        if entry is None:
+            return None
+        if not isinstance(entry, Mapping):
+            where = "meta['dataset_meta']" if key == 'dataset_meta' else key
+            raise ValueError(f'{name}: {where} must be a dict, got '
+                             f'{type(entry).__name__} {entry!r:.80}')
+    classes = entry.get('classes')
     if classes is None:
         return None
     if not isinstance(classes, (list, tuple)) or not all(

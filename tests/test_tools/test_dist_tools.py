@@ -257,6 +257,28 @@ def test_stock_mmdet_tools_refuse_a_checkpoint_that_does_not_fit(
     assert 'missing keys in source state_dict: detector.roi_head.' in stderr
 
 
+def refused_by_both_train_tools(cfg, hook, tmp_path, *args):
+    """Run MMDetection's tools/train.py on ``cfg`` and memvid_mm's on
+    ``cfg`` without ``default_hooks[hook]`` (which it adds back); both must
+    fail. Returns each one's stderr and work dir."""
+    cfg.dump(str(tmp_path / 'with_hook.py'))
+    del cfg.default_hooks[hook]
+    cfg.dump(str(tmp_path / 'without_hook.py'))
+    refusals = []
+    for refuse, config in [
+        (lambda argv: run_stock_mmdet_refused('train.py', argv),
+         'with_hook.py'),
+        (lambda argv: run_refused(['tools/train.py'] + argv),
+         'without_hook.py'),
+    ]:
+        work_dir = tmp_path / config[:-3]
+        stderr = refuse(
+            [str(tmp_path / config), '--work-dir',
+             str(work_dir)] + list(args))
+        refusals.append((stderr, work_dir))
+    return refusals
+
+
 def test_a_head_of_other_classes_is_refused_before_training(
         synthvid_root, tmp_path):
     """A 4-class head on a 3-class data set used to train and fail at the
@@ -270,19 +292,9 @@ def test_a_head_of_other_classes_is_refused_before_training(
         **{'model.motion.init_cfg': None, 'load_from': None}))
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[split].dataset.metainfo = dict(classes=three_classes)
-    cfg.dump(str(tmp_path / 'three_classes.py'))
-    del cfg.default_hooks['num_classes']
-    cfg.dump(str(tmp_path / 'without_hook.py'))
-    for refuse, config in [
-        (lambda args: run_stock_mmdet_refused('train.py', args),
-         'three_classes.py'),
-        (lambda args: run_refused(['tools/train.py'] + args),
-         'without_hook.py'),
-    ]:
-        work_dir = tmp_path / config[:-3]
-        stderr = refuse([
-            str(tmp_path / config), '--work-dir', str(work_dir),
-            '--cfg-options', 'train_cfg.max_iters=1'])
+    for stderr, work_dir in refused_by_both_train_tools(
+            cfg, 'num_classes', tmp_path, '--cfg-options',
+            'train_cfg.max_iters=1'):
         assert ('detector.roi_head.bbox_head (RFCNBBoxHead) predicts 4 '
                 'classes, but train_dataloader.dataset has 3' in stderr)
         assert 'set its num_classes to 3' in stderr
@@ -299,19 +311,8 @@ def test_an_empty_training_set_is_refused_before_training(
     cfg = Config.fromfile(small_config(
         RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'),
         **{'train_dataloader.dataset.ann_file': val_file}))
-    cfg.dump(str(tmp_path / 'val_as_train.py'))
-    del cfg.default_hooks['non_empty_dataset']
-    cfg.dump(str(tmp_path / 'without_hook.py'))
-    for refuse, config in [
-        (lambda args: run_stock_mmdet_refused('train.py', args),
-         'val_as_train.py'),
-        (lambda args: run_refused(['tools/train.py'] + args),
-         'without_hook.py'),
-    ]:
-        stderr = refuse([
-            str(tmp_path / config), '--work-dir',
-            str(tmp_path / config[:-3])
-        ])
+    for stderr, _ in refused_by_both_train_tools(cfg, 'non_empty_dataset',
+                                                 tmp_path):
         assert (f'train_dataloader.dataset ({synthvid_root}/{val_file}) has '
                 'no training samples' in stderr), stderr[-2000:]
         assert 'ZeroDivisionError' not in stderr

@@ -1515,30 +1515,36 @@ def accelerating_motion(speed, acceleration):
     return forward
 
 
-def test_anticipation_extrapolates_the_motion_to_every_anchor(clocknet_cfg):
-    """Under a constant acceleration the extrapolated flows are FlowNet's
-    away from the border: to the evidence frame, and composed with the
-    flow to an older anchor (strides 1, 4, 8 at frames 9-11)."""
-    cfg = with_test_cfg(clocknet_cfg, evidence_interval=4, anticipate=True)
-    model = build(cfg).eval()
-    motion = accelerating_motion(speed=0.5, acceleration=0.25)
-    model.motion.forward = motion
+def anticipated_warp_flows(cfg, num_frames):
+    """Run ``cfg`` anticipating every 4 frames on :func:`index_images`
+    under :func:`accelerating_motion`; yield, per frame, its index, image,
+    the model and the flows its memories were warped with."""
+    model = build(with_test_cfg(cfg, evidence_interval=4,
+                                anticipate=True)).eval()
+    model.motion.forward = accelerating_motion(speed=0.5, acceleration=0.25)
     warped = []
     model.warp.register_forward_hook(
         lambda module, args, out: warped.append(args[1]))
     with torch.no_grad():
-        for t, (image, sample) in enumerate(index_images(model, 12)):
+        for t, (image, sample) in enumerate(index_images(model, num_frames)):
             warped.clear()
             model.predict_frame(image, sample, model.test_state)
-            if t in (9, 10, 11):
-                anchors = model.test_state.anchor_frame_ids
-                assert anchors == [8, 8, 8]
-                assert len(warped) == 3
-                expected = motion(image, torch.full_like(image, 8.0))
-                for flow in warped:
-                    # content up to 12 px back; the image is 64 px wide
-                    assert torch.allclose(
-                        flow[..., 16:], expected[..., 16:], atol=1e-5), t
+            yield t, image, model, list(warped)
+
+
+def test_anticipation_extrapolates_the_motion_to_every_anchor(clocknet_cfg):
+    """Under a constant acceleration the extrapolated flows are FlowNet's
+    away from the border (strides 1, 4, 8 at frames 9-11, all anchored at
+    the evidence frame 8)."""
+    for t, image, model, warped in anticipated_warp_flows(clocknet_cfg, 12):
+        if t in (9, 10, 11):
+            assert model.test_state.anchor_frame_ids == [8, 8, 8]
+            assert len(warped) == 3
+            expected = model.motion(image, torch.full_like(image, 8.0))
+            for flow in warped:
+                # content up to 12 px back; the image is 64 px wide
+                assert torch.allclose(
+                    flow[..., 16:], expected[..., 16:], atol=1e-5), t
     state = model.test_state
     assert state.evidence_motion.frame_id == 8
     assert sorted(state.evidence_motion.anchor_flows) == []
@@ -1548,24 +1554,16 @@ def test_anticipation_extrapolates_the_motion_to_every_anchor(clocknet_cfg):
 def test_anticipation_composes_flows_to_older_anchors(clocknet_cfg):
     """Strides (1, 8) every 4 frames: at frames 5-7 the stride-8 memory is
     anchored at frame 0, so D_{t,0} = D_{t,4} then FlowNet's D_{4,0}."""
-    cfg = with_test_cfg(clocknet_cfg, evidence_interval=4, anticipate=True)
+    cfg = copy.deepcopy(clocknet_cfg)
     cfg.aggregator.strides = (1, 8)
-    model = build(cfg).eval()
-    motion = accelerating_motion(speed=0.5, acceleration=0.25)
-    model.motion.forward = motion
-    warped = []
-    model.warp.register_forward_hook(
-        lambda module, args, out: warped.append(args[1]))
-    with torch.no_grad():
-        for t, (image, sample) in enumerate(index_images(model, 8)):
-            warped.clear()
-            model.predict_frame(image, sample, model.test_state)
-            if t >= 5:
-                assert model.test_state.anchor_frame_ids == [4, 0]
-                for flow, anchor in zip(warped, (4, 0)):
-                    expected = motion(image, torch.full_like(image, anchor))
-                    assert torch.allclose(
-                        flow[..., 16:], expected[..., 16:], atol=1e-5), t
+    for t, image, model, warped in anticipated_warp_flows(cfg, 8):
+        if t >= 5:
+            assert model.test_state.anchor_frame_ids == [4, 0]
+            for flow, anchor in zip(warped, (4, 0)):
+                expected = model.motion(image,
+                                        torch.full_like(image, anchor))
+                assert torch.allclose(
+                    flow[..., 16:], expected[..., 16:], atol=1e-5), t
     assert sorted(model.test_state.evidence_motion.anchor_flows) == [0]
 
 
