@@ -873,6 +873,11 @@ class MemoryRFCN(BaseDetector):
         video_id = data_sample.metainfo.get('video_id')
         frame_id = data_sample.metainfo.get('frame_id')
         boxes = state.evidence_boxes
+        if boxes is None:
+            raise ValueError(f'video {video_id}: frame {frame_id}: no '
+                             'detections of an evidence frame to propagate '
+                             '(the state was written without '
+                             "test_cfg.propagate='boxes')")
         flows, count = self.zero_non_finite_flows(
             {boxes.frame_id: self.motion(image, boxes.image)})
         moved = propagate_boxes(boxes.bboxes, flows[boxes.frame_id][0])

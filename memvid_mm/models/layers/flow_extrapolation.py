@@ -21,12 +21,12 @@ j steps ``v + b, v + 2b, ..., v + jb``:
 
     D_{t+j,t} = j * v + j * (j + 1) / 2 * b
 
-Each vector stays at its pixel of frame t (the model is applied "to each
-displacement vector"), so the extrapolated field keeps frame t's layout:
-exact for motion that is uniform over the image (a panning camera), while
-an object that moves further than its own size leaves the region where
-its displacement is written. The paper calls the technique simple and
-limited; so is this one.
+Each vector stays at its pixel of frame t (this module's reading of a
+model applied "to each displacement vector"), so the extrapolated field
+keeps frame t's layout: exact for motion that is uniform over the image
+(a panning camera), while an object that moves further than its own size
+leaves the region where its displacement is written. The paper calls the
+technique simple and limited; so is this one.
 """
 from typing import Dict, Hashable, Iterable
 

@@ -67,13 +67,13 @@ class EvidenceBoxes:
     labels: Tensor
 
     def map_tensors(self, fn) -> 'EvidenceBoxes':
-        """Return a copy whose floating tensors are ``fn(tensor)``."""
+        """Return a copy whose tensors are ``fn(tensor)``."""
         return EvidenceBoxes(
             frame_id=self.frame_id,
             image=fn(self.image),
             bboxes=fn(self.bboxes),
             scores=fn(self.scores),
-            labels=self.labels)
+            labels=fn(self.labels))
 
 
 @dataclass

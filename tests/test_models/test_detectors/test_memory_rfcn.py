@@ -1646,3 +1646,16 @@ def test_box_propagation_moves_boxes_by_the_mean_flow(memnet_cfg):
         expected[:, 1::2] = expected[:, 1::2].clamp(0, 64)
         assert torch.allclose(results[t].bboxes, expected * 2, atol=1e-4)
         assert torch.equal(results[t].labels, results[0].labels)
+
+
+def test_box_propagation_refuses_a_state_without_boxes(memnet_cfg):
+    features = build(with_test_cfg(memnet_cfg, evidence_interval=4)).eval()
+    boxes = build(
+        with_test_cfg(memnet_cfg, evidence_interval=4,
+                      propagate='boxes')).eval()
+    state = MemoryState()
+    with torch.no_grad():
+        features.predict_frame(*frame_inputs(features, 0), state)
+        with pytest.raises(ValueError, match='frame 1: no detections of an '
+                           'evidence frame to propagate'):
+            boxes.predict_frame(*frame_inputs(boxes, 1), state)

@@ -170,6 +170,9 @@ def test_evidence_boxes_are_copied_detached_and_reset():
     copy = state.detach()
     assert not copy.evidence_boxes.bboxes.requires_grad
     assert torch.equal(copy.evidence_boxes.labels, torch.tensor([0, 2, 1]))
+    moved = state.to('meta').evidence_boxes
+    assert {t.device.type for t in (moved.image, moved.bboxes, moved.scores,
+                                    moved.labels)} == {'meta'}
     assert state.evidence_boxes.bboxes.requires_grad
     state.reset()
     assert state.evidence_boxes is None
