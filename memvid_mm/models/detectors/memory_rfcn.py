@@ -808,7 +808,9 @@ class MemoryRFCN(BaseDetector):
 
         With ``test_cfg.evidence_interval`` > 1 only every so many frames
         take image evidence (:meth:`online_flows_and_feature`); with
-        ``test_cfg.anticipate`` the frames between read no image.
+        ``test_cfg.anticipate`` the frames between read no image; with
+        ``test_cfg.propagate='boxes'`` they get the evidence frame's
+        detections, moved (:meth:`predict_by_box_propagation`).
 
         Raises:
             TypeError: When ``image`` is not of the weights' dtype (e.g.
