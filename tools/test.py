@@ -24,7 +24,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 
-from memvid_mm.engine.hooks import NonEmptyDatasetHook
+from memvid_mm.engine import NonEmptyDatasetHook, register_missing_hooks
 from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
 from memvid_mm.utils import (allow_full_checkpoint_loading,
                              exit_after_distributed_run, finish_distributed,
@@ -132,8 +132,7 @@ def main() -> bool:
         runner = Runner.from_cfg(cfg)
     load_test_checkpoint(runner, args.checkpoint)
     # an empty test set is refused, also for a config without the hook
-    if not any(isinstance(hook, NonEmptyDatasetHook) for hook in runner.hooks):
-        runner.register_hook(NonEmptyDatasetHook())
+    register_missing_hooks(runner, (NonEmptyDatasetHook, ))
     metrics = runner.test()
     if args.metrics_out is not None and is_main_process():
         mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))

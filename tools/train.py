@@ -15,8 +15,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from memvid_mm.engine.hooks import (CheckpointFitHook, NonEmptyDatasetHook,
-                                    NumClassesHook)
+from memvid_mm.engine import (CheckpointFitHook, NonEmptyDatasetHook,
+                              NumClassesHook, register_missing_hooks)
 from memvid_mm.utils import (allow_full_checkpoint_loading,
                              apply_resume_option, exit_after_distributed_run,
                              finish_distributed, flush_denormals_on_cpu,
@@ -84,9 +84,8 @@ def main() -> bool:
     # refused before training, also for a config without the hooks: a head
     # of other classes than the data, an empty data set, and (in mmengine's
     # lenient load) a checkpoint that does not fit
-    for hook_type in (NumClassesHook, NonEmptyDatasetHook, CheckpointFitHook):
-        if not any(isinstance(hook, hook_type) for hook in runner.hooks):
-            runner.register_hook(hook_type())
+    register_missing_hooks(
+        runner, (NumClassesHook, NonEmptyDatasetHook, CheckpointFitHook))
     runner.train()
     return finish_distributed()
 

@@ -3,8 +3,10 @@
 from .hooks import (CheckpointClassesHook, CheckpointFitHook,
                     NonEmptyDatasetHook, NumClassesHook,
                     SyncBuffersEveryIterHook, VIDVisualizationHook)
+from .required_hooks import register_missing_hooks
 
 __all__ = [
     'CheckpointClassesHook', 'CheckpointFitHook', 'NonEmptyDatasetHook',
-    'NumClassesHook', 'SyncBuffersEveryIterHook', 'VIDVisualizationHook'
+    'NumClassesHook', 'SyncBuffersEveryIterHook', 'VIDVisualizationHook',
+    'register_missing_hooks'
 ]

@@ -595,18 +595,15 @@ def build_model(config: str,
     cfg = Config.fromfile(config)
     if warp_sampler is not None and 'warp' in cfg.model:
         cfg.model.warp.sampler = warp_sampler
-    if 'motion' in cfg.model:
-        settings = dict(concurrent_flow=concurrent_flow,
-                        evidence_interval=evidence_interval,
-                        anticipate=anticipate)
-        # only what differs from MemoryRFCN's defaults, so that a config's
-        # own setting stays unless an option asks for another
-        settings = {
-            key: value
-            for key, value in settings.items()
-            if value != dict(concurrent_flow=False, evidence_interval=1,
-                             anticipate=False)[key]
-        }
+    # only the settings an option asks for, so that a config's own stay
+    settings = {}
+    if concurrent_flow:
+        settings['concurrent_flow'] = True
+    if evidence_interval != 1:
+        settings['evidence_interval'] = evidence_interval
+    if anticipate:
+        settings['anticipate'] = True
+    if settings and 'motion' in cfg.model:
         cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {},
                                   **settings)
     init_default_scope(cfg.get('default_scope', 'mmdet'))

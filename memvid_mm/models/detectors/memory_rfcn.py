@@ -824,12 +824,14 @@ class MemoryRFCN(BaseDetector):
         if image.untyped_storage().nbytes() > \
                 image.numel() * image.element_size():
             image = image.clone()
-        img_shape = self._start_online_frame(state, image, data_sample)
+        img_shape = self._start_online_frame(state, image, data_sample,
+                                             video_id, frame_id)
         evidence = self.takes_image_evidence(state)
         if self.test_cfg['propagate'] == 'boxes' and not evidence:
-            return self.predict_by_box_propagation(image, data_sample,
-                                                   state)
-        flows, feature = self.online_flows_and_feature(state, image, frame_id)
+            return self.predict_by_box_propagation(image, data_sample, state,
+                                                   video_id, frame_id)
+        flows, feature = self.online_flows_and_feature(
+            state, image, frame_id, evidence)
         # Checked after the head: see check_flows_were_finite.
         flows, non_finite_count = self.zero_non_finite_flows(flows)
         memory = self.memory_step(
@@ -852,7 +854,8 @@ class MemoryRFCN(BaseDetector):
 
     def predict_by_box_propagation(self, image: Tensor,
                                    data_sample: DetDataSample,
-                                   state: MemoryState) -> DetDataSample:
+                                   state: MemoryState, video_id: Any,
+                                   frame_id: int) -> DetDataSample:
         """The last evidence frame's detections, moved to this frame.
 
         The box propagation baseline (``test_cfg.propagate='boxes'``): one
@@ -868,12 +871,12 @@ class MemoryRFCN(BaseDetector):
                 in the state's video (:meth:`predict_frame`).
             state (MemoryState): The video's state, with
                 ``evidence_boxes``; its frame bookkeeping advances.
+            video_id (Hashable): Video of the frame.
+            frame_id (int): Id of the frame.
 
         Returns:
             :obj:`DetDataSample`: ``data_sample`` with ``pred_instances``.
         """
-        video_id = data_sample.metainfo.get('video_id')
-        frame_id = data_sample.metainfo.get('frame_id')
         boxes = state.evidence_boxes
         if boxes is None:
             raise ValueError(f'video {video_id}: frame {frame_id}: no '
@@ -932,7 +935,8 @@ class MemoryRFCN(BaseDetector):
         return video_id, frame_id
 
     def _start_online_frame(self, state: MemoryState, image: Tensor,
-                            data_sample: DetDataSample) -> Tuple[int, int]:
+                            data_sample: DetDataSample, video_id: Any,
+                            frame_id: int) -> Tuple[int, int]:
         """Reset ``state`` where the frame starts a sequence; check its size.
 
         Args:
@@ -940,13 +944,13 @@ class MemoryRFCN(BaseDetector):
                 the frame starts a new video or follows a gap.
             image (Tensor): The frame (1, 3, H, W), padded.
             data_sample (:obj:`DetDataSample`): Its sample.
+            video_id (Hashable): Video of the frame.
+            frame_id (int): Id of the frame.
 
         Returns:
             tuple[int, int]: The frame's ``img_shape`` (H, W) before
             padding.
         """
-        video_id = data_sample.metainfo.get('video_id')
-        frame_id = data_sample.metainfo.get('frame_id')
         if state.needs_reset(video_id, frame_id):
             if state.is_out_of_order(video_id, frame_id) and \
                     not self.warned_out_of_order:
@@ -982,24 +986,27 @@ class MemoryRFCN(BaseDetector):
                 self.test_cfg['evidence_interval'] == 0)
 
     def online_flows_and_feature(
-            self, state: MemoryState, image: Tensor,
-            frame_id: int) -> Tuple[Dict[Hashable, Tensor], Optional[Tensor]]:
+        self, state: MemoryState, image: Tensor, frame_id: int,
+        evidence: bool
+    ) -> Tuple[Dict[Hashable, Tensor], Optional[Tensor]]:
         """The flows and F_t of the next online frame.
 
         Args:
             state (MemoryState): The video's state (not changed).
             image (Tensor): The frame (1, 3, H, W), normalised.
             frame_id (int): Its id.
+            evidence (bool): Whether it takes image evidence
+                (:meth:`takes_image_evidence` of ``state``).
 
         Returns:
-            tuple: At an evidence frame (:meth:`takes_image_evidence`),
-            :meth:`flows_and_feature`. At another frame the flows to the
-            memories' anchors and None for F_t (no backbone): FlowNet's
-            (:meth:`anchor_flows`, propagation), or, when
-            ``test_cfg.anticipate``, extrapolated ones
-            (:meth:`extrapolated_flows`), for which ``image`` is not read.
+            tuple: At an evidence frame, :meth:`flows_and_feature`. At
+            another frame the flows to the memories' anchors and None for
+            F_t (no backbone): FlowNet's (:meth:`anchor_flows`,
+            propagation), or, when ``test_cfg.anticipate``, extrapolated
+            ones (:meth:`extrapolated_flows`), for which ``image`` is not
+            read.
         """
-        if self.takes_image_evidence(state):
+        if evidence:
             return self.flows_and_feature(state, image)
         if self.test_cfg['anticipate']:
             return self.extrapolated_flows(state, frame_id), None
