@@ -32,6 +32,32 @@ _ANN_FLAGS = ('iscrowd', 'ignore', 'occluded', 'generated')
 _OUTSIDE_TOLERANCE = 1
 
 
+def load_json_object(path: str, name: str) -> dict:
+    """Read a JSON file that must hold an object, naming it in errors.
+
+    Args:
+        path (str): Local path of the file.
+        name (str): The file as the messages name it (e.g.
+            ``'annotation file data/vid.json'``).
+
+    Returns:
+        dict: The parsed object.
+
+    Raises:
+        ValueError: If the file is not valid UTF-8 JSON, or holds another
+            JSON value than an object.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f'malformed JSON in {name}: {e}') from e
+    if not isinstance(data, dict):
+        raise ValueError(f'{name} must hold a JSON object, got '
+                         f'{type(data).__name__}')
+    return data
+
+
 def load_coco_vid(ann_file: str, backend_args: dict = None) -> dict:
     """Read a CocoVID JSON file and check its top-level structure.
 
@@ -48,15 +74,7 @@ def load_coco_vid(ann_file: str, backend_args: dict = None) -> dict:
         ValueError: If it is not valid JSON or a top-level list is missing.
     """
     with fileio.get_local_path(ann_file, backend_args=backend_args) as path:
-        try:
-            with open(path, encoding='utf-8') as f:
-                data = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(
-                f'malformed JSON in annotation file {ann_file}: {e}') from e
-    if not isinstance(data, dict):
-        raise ValueError(f'annotation file {ann_file} must hold a JSON '
-                         f'object, got {type(data).__name__}')
+        data = load_json_object(path, f'annotation file {ann_file}')
     for key in ('images', 'annotations', 'categories'):
         if not isinstance(data.get(key), list):
             raise ValueError(f'annotation file {ann_file} has no list '

@@ -46,7 +46,6 @@ Randomness comes only from ``numpy.random.Generator``: split ``train`` uses
 into one child per video, so a video does not depend on how many are made.
 """
 import glob
-import json
 import os
 import os.path as osp
 import shutil
@@ -61,6 +60,7 @@ from tqdm import tqdm
 from .class_tables import SYNTHVID_CLASS_TABLE, SYNTHVID_CLASSES, ClassTable
 from .ilsvrc_converters import (VID_ANN_FILES, parse_voc_xml,
                                 read_vid_video_list)
+from .imagenet_vid_dataset import load_json_object
 
 DEGRADATIONS: Tuple[str, ...] = ('blur', 'noise', 'occlusion', 'dim')
 """Per-frame degradation kinds (``'none'`` marks a clean frame). A degraded
@@ -932,14 +932,7 @@ def load_synthvid_settings(data_root: str) -> dict:
         raise FileNotFoundError(
             f'{path} not found: generate SynthVID first '
             '(python tools/misc/gen_synthvid.py --out DATA_ROOT)')
-    with open(path, encoding='utf-8') as f:
-        try:
-            settings = json.load(f)
-        except json.JSONDecodeError as error:
-            raise ValueError(f'malformed JSON in {path}: {error}') from error
-    if not isinstance(settings, dict):
-        raise ValueError(f'{path} must hold a JSON object of the generator '
-                         f'settings, got {type(settings).__name__}')
+    settings = load_json_object(path, path)
     keys = ('num_train_videos', 'num_val_videos', 'num_frames', 'width',
             'height', 'seed')
     missing = [k for k in keys if k not in settings]
