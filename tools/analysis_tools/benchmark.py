@@ -767,9 +767,9 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     Returns:
         list[dict]: Per config, mean and median ms/frame, the median
         per-frame ratio to the first model, a 95% interval of the ratio of
-        means, the minor page faults per frame, NF, NW, the section shares, the
-        feature and head times and the memory time (flow + warp +
-        aggregation) per frame.
+        means, the minor page faults per frame, NF, NW, the backbone runs
+        per frame, the section shares, the feature and head times and the
+        memory time (flow + warp + aggregation) per frame.
     """
     device = torch.device(args.device)
     models = [
@@ -851,6 +851,7 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
                 head_ms=1000 * timer.seconds['head'] / args.frames,
                 nf=timer.calls['flow'] / args.frames,
                 nw=timer.calls['warp'] / args.frames,
+                backbone_runs=timer.calls['features'] / args.frames,
                 flow=timer.seconds['flow'] / total,
                 warp=timer.seconds['warp'] / total,
                 aggregation=timer.seconds['aggregation'] / total))
@@ -894,8 +895,8 @@ def main() -> None:
           'NF | NW | flow % | '
           'warp % | aggregation % | warp+aggregation % | features ms | '
           'head ms | memory ms | first + memory | x first 95% interval | '
-          'page faults/frame |')
-    print('|' + '---|' * 17)
+          'page faults/frame | backbone/frame |')
+    print('|' + '---|' * 18)
     for row in rows:
         if args.no_section_times:
             sections = ' | '.join(['n/a'] * 8)
@@ -915,7 +916,8 @@ def main() -> None:
               f"{row['ratio_interval'][0]:.3f}-"
               f"{row['ratio_interval'][1]:.3f} | "
               + ('n/a' if row['page_faults'] is None else
-                 f"{row['page_faults']:.0f}") + ' |')
+                 f"{row['page_faults']:.0f}") +
+              f" | {row['backbone_runs']:.3f} |")
     for row in rows:
         if 0 < row['nf'] < row['memories']:
             print(f"{row['config']}: NF counts FlowNet calls; its "
