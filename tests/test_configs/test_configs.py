@@ -10,6 +10,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
@@ -69,6 +70,7 @@ def _memnet_config(name):
     return Config.fromfile(
         osp.join(REPO_ROOT, 'configs', 'memnet',
                  f'{name}_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'))
+
 
 
 @pytest.mark.parametrize('stride', [4, 8])
@@ -253,21 +255,25 @@ def test_paper_schedule_steps_the_lr_down_after_four_thirds_of_an_epoch(
     # the paper's training, run by the stock mmengine runner on a toy model
     # with iters_per_epoch batches per epoch
     lrs = _LearningRates()
-    runner = Runner(
-        model=_Scalar(),
-        work_dir=str(tmp_path),
-        train_dataloader=DataLoader(
-            [torch.ones(1)] * iters_per_epoch, batch_size=1,
-            collate_fn=list),
-        train_cfg=dict(
-            type=cfg.train_cfg.type, max_epochs=cfg.train_cfg.max_epochs),
-        optim_wrapper=cfg.optim_wrapper,
-        param_scheduler=cfg.param_scheduler,
-        default_hooks=dict(logger=None, checkpoint=None),
-        custom_hooks=[lrs],
-        default_scope='mmengine',
-        experiment_name=f'paper_schedule_{iters_per_epoch}_{tmp_path.name}')
-    runner.train()
+    # the runner's default scope ('mmengine') must not outlive the test:
+    # later tests build mmdet's registered modules in mmdet's scope
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        runner = Runner(
+            model=_Scalar(),
+            work_dir=str(tmp_path),
+            train_dataloader=DataLoader(
+                [torch.ones(1)] * iters_per_epoch, batch_size=1,
+                collate_fn=list),
+            train_cfg=dict(
+                type=cfg.train_cfg.type, max_epochs=cfg.train_cfg.max_epochs),
+            optim_wrapper=cfg.optim_wrapper,
+            param_scheduler=cfg.param_scheduler,
+            default_hooks=dict(logger=None, checkpoint=None),
+            custom_hooks=[lrs],
+            default_scope='mmengine',
+            experiment_name=(
+                f'paper_schedule_{iters_per_epoch}_{tmp_path.name}'))
+        runner.train()
     step = int(4 / 3 * iters_per_epoch)  # 8, 9, 13
     assert len(lrs.lrs) == 2 * iters_per_epoch
     assert lrs.lrs[:step] == pytest.approx([0.001] * step)
