@@ -19,10 +19,12 @@ from .checkpoint import (check_finite_weights, class_difference,
                          format_misfits, naming_unreadable_checkpoint,
                          state_dict_differences, trained_classes, unwrapped)
 
-#: Keys of a memory model that a per-frame start (``load_from`` a trained
+#: Keys of a video detector that a per-frame start (``load_from`` a trained
 #: R-FCN) does not hold: FlowNet comes from its own ``init_cfg``, psi and
-#: the memories' combination from their initialisation.
-MEMORY_ONLY_PREFIXES = ('motion.', 'aggregator.')
+#: the memories' combination from their initialisation, and the strong
+#: detector of a ``StrongFeatureRFCN`` from its ``strong_ckpt`` (its
+#: learned fusion, if any, from its initialisation).
+MEMORY_ONLY_PREFIXES = ('motion.', 'aggregator.', 'strong.', 'fusion.')
 
 
 def start_checkpoint_misfits(model: nn.Module,
@@ -202,4 +204,4 @@ def _log_memory_only_start(runner: Runner, missing: Sequence[str],
         runner.logger.info(
             f'load_from {filename} holds no {", ".join(p + "*" for p in left)}'
             f' weights: they keep their own initialisation (motion.init_cfg '
-            f'for FlowNet)')
+            f'for FlowNet, strong_ckpt for the strong detector)')

@@ -72,6 +72,25 @@ def _memnet_config(name):
                  f'{name}_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'))
 
 
+def test_strong_feature_r101_is_the_papers_two_detector_system():
+    """R-FCN-18 beside the Table 1 ClockNet-101 with evidence every 4
+    frames (Sec. 5.3), their 1024-d embeddings averaged."""
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'strong_feature',
+                 'strong-feature_rfcn_r18-dc5_clocknet-r101-featprop_'
+                 '4xb1-7e_imagenetvid.py'))
+    assert cfg.model.type == 'StrongFeatureRFCN'
+    assert cfg.model.detector.backbone.depth == 18
+    assert cfg.model.detector.neck.out_channels == 1024
+    assert cfg.model.strong_test_cfg == dict(evidence_interval=4)
+    assert cfg.model.delay == 3
+    strong = Config.fromfile(osp.join(REPO_ROOT, cfg.model.strong_config))
+    paper = Config.fromfile(osp.join(REPO_ROOT, 'configs',
+                                     'clocknet_r101_vid.py'))
+    assert strong.model == paper.model
+    assert cfg.model.strong_ckpt.startswith(
+        'work_dirs/clocknet_rfcn_r101-dc5_4xb1-7e_imagenetvid/')
+
 
 @pytest.mark.parametrize('stride', [4, 8])
 def test_memnet_strd_trains_on_strided_clips_and_tests_as_memnet(stride):

@@ -398,3 +398,21 @@ def test_evidence_interval_is_set_in_the_memory_models():
              'tiny', *extra],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_two_detector_model_counts_its_flows_and_the_strong_step():
+    """The fast detector beside a strong one (StrongFeatureRFCN): one flow
+    and one warp a frame once the delayed memories arrive (delay 3 of 8
+    frames after 1 warm-up frame: frames 3-8), the fast backbone every
+    frame, and the strong detector's step timed apart."""
+    fast = 'configs/rfcn/rfcn_r18-w8-d8_1xb4-ft3e_synthvid.py'
+    two = ('configs/strong_feature/strong-feature_rfcn_r18-w8-d8_'
+           'clocknet-featprop_1xb4-ft3e_synthvid.py')
+    stdout, rows = benchmark_rows('--configs', fast, two, '--shape', '64',
+                                  '96', '--frames', '8', '--warmup', '1')
+    assert f'{two}: detector weights shared with the first model' in stdout
+    assert float(rows[1][5]) == float(rows[1][6]) == 6 / 8
+    assert float(rows[1][17]) == 1.0
+    assert float(rows[1][9]) == 0  # no aggregation in the fast thread
+    assert f"{two}: the strong detector's step took" in stdout
+    assert 'the fast thread (the frame without it)' in stdout

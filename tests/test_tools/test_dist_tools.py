@@ -25,6 +25,11 @@ from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, SYNTHVID_CLASSES,
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
+STRONG_FEATURE_CFG = ('configs/strong_feature/strong-feature_rfcn_r18-w8-d8_'
+                      'clocknet-featprop_1xb4-ft3e_synthvid.py')
+STRONG_FEATURE_R101_CFG = (
+    'configs/strong_feature/strong-feature_rfcn_r18-dc5_clocknet-r101-'
+    'featprop_4xb1-7e_imagenetvid.py')
 
 
 def free_port() -> int:
@@ -371,6 +376,43 @@ def test_clocknet_r101_vid_trains_with_two_processes(
     assert osp.exists(tmp_path / 'iter_2.pth')
 
 
+def test_strong_feature_r101_config_trains_with_two_processes(
+        synthvid_root, tmp_path):
+    """The paper-scale two-detector config (R-FCN-18 beside a ClockNet-101
+    that lags 3 frames) runs a few iterations on 2 CPU processes, on
+    SynthVID and without pretrained weights (the strong detector random:
+    no trained ClockNet-101 here)."""
+    memnet = Config.fromfile(osp.join(REPO_ROOT, MEMNET_CFG))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, STRONG_FEATURE_R101_CFG))
+    assert cfg.train_dataloader.dataset.datasets[0].pipeline[0] == dict(
+        type='CausalClipSample', num_frames=11, stride=1)
+    strong = Config.fromfile(osp.join(REPO_ROOT, cfg.model.strong_config))
+    strong.model.detector.roi_head.bbox_head.num_classes = 4
+    strong_file = str(tmp_path / 'clocknet_r101.py')
+    strong.dump(strong_file)
+    memnet.train_dataloader.dataset.pipeline[0] = dict(
+        type='CausalClipSample', num_frames=11, stride=1)
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[split].dataset = memnet[split].dataset
+    cfg.model.detector.backbone.init_cfg = None
+    cfg.model.detector.roi_head.bbox_head.num_classes = 4
+    cfg.model.strong_config = strong_file
+    cfg.model.strong_ckpt = None
+    base = str(tmp_path / 'sf_base.py')
+    cfg.dump(base)
+    small = small_config(
+        base, synthvid_root, str(tmp_path / 'sf.py'),
+        **{
+            'train_cfg.max_iters': 2,
+            'default_hooks.checkpoint.interval': 2
+        })
+    proc = run(['bash', 'tools/dist_train.sh', small, '2', '--work-dir',
+                str(tmp_path)])
+    assert 'Iter(train) [2/2]' in proc.stdout + proc.stderr
+    assert 'no strong_ckpt' in proc.stdout + proc.stderr
+    assert osp.exists(tmp_path / 'iter_2.pth')
+
+
 def test_per_frame_rfcn_trains_and_tests_with_two_processes(
         synthvid_root, tmp_path):
     cfg = small_config(RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'),
@@ -385,6 +427,37 @@ def test_per_frame_rfcn_trains_and_tests_with_two_processes(
         metrics = json.load(f)
     assert {'vid/mAP', 'vid/mAP_fast', 'vid/mAP_medium', 'vid/mAP_slow',
             'vid/bbox_mAP_50'} <= set(metrics)
+
+
+def test_strong_feature_rfcn_trains_and_tests_with_two_processes(
+        trained_memnet, synthvid_root, tmp_path):
+    """The fast detector trains beside a frozen strong memory detector (the
+    two-process MemNet of ``trained_memnet``), whose weights leave the
+    training as they came from ``strong_ckpt``, and tests online."""
+    strong_cfg, strong_ckpt, _ = trained_memnet
+    cfg = small_config(
+        STRONG_FEATURE_CFG, synthvid_root, str(tmp_path / 'sf.py'),
+        **{
+            'model.strong_config': strong_cfg,
+            'model.strong_ckpt': strong_ckpt,
+            'train_cfg.max_iters': 2,
+            'default_hooks.checkpoint.interval': 2
+        })
+    run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
+         str(tmp_path)])
+    trained = torch.load(str(tmp_path / 'iter_2.pth'), map_location='cpu',
+                         weights_only=False)['state_dict']
+    strong = torch.load(strong_ckpt, map_location='cpu',
+                        weights_only=False)['state_dict']
+    assert {k[len('strong.'):] for k in trained
+            if k.startswith('strong.')} == set(strong)
+    for key, value in strong.items():
+        assert torch.equal(trained[f'strong.{key}'], value), key
+    metrics_out = str(tmp_path / 'metrics.json')
+    run(['bash', 'tools/dist_test.sh', cfg, str(tmp_path / 'iter_2.pth'),
+         '2', '--work-dir', str(tmp_path), '--metrics-out', metrics_out])
+    with open(metrics_out) as f:
+        assert 'vid/mAP' in json.load(f)
 
 
 def test_validation_in_two_process_training_scores_the_saved_checkpoint(

@@ -68,7 +68,29 @@ def test_training_starts_from_a_fitting_or_per_frame_checkpoint(tmp_path):
     assert logs[0] == []
     assert logs[1] == [f'load_from {path} holds no motion.* weights: they '
                        'keep their own initialisation (motion.init_cfg for '
-                       'FlowNet)']
+                       'FlowNet, strong_ckpt for the strong detector)']
+
+
+class TwoDetectorModel(nn.Module):
+    """A stand-in StrongFeatureRFCN: a fast ``detector`` and a ``strong``
+    one whose weights come from its own checkpoint."""
+
+    def __init__(self):
+        super().__init__()
+        self.detector = nn.Linear(4, 3)
+        self.strong = nn.Linear(4, 4)
+
+
+def test_a_fast_detector_starts_from_its_per_frame_checkpoint(tmp_path):
+    model = TwoDetectorModel()
+    path = save_start(tmp_path, detector_only(model))
+    runner = fake_runner(tmp_path, model, load_from=path)
+    assert check_training_start(runner) is None
+    assert runner.logger.infos == [
+        f'load_from {path} holds no strong.* weights: they keep their own '
+        'initialisation (motion.init_cfg for FlowNet, strong_ckpt for the '
+        'strong detector)'
+    ]
 
 
 def test_load_from_that_would_leave_random_weights_is_refused(tmp_path):

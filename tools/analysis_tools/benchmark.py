@@ -123,6 +123,25 @@ PRESETS = {
             'configs/clocknet/'
             'clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py',
         ]),
+    # the two-detector system (Sec. 4.2, 5.3): R-FCN-18, R-FCN-18 beside
+    # ClockNet-101 with evidence every 4 frames, and ClockNet-101
+    'paper-two-detector': dict(
+        shape=(600, 1000),
+        configs=[
+            'configs/rfcn/rfcn_r18-dc5_8xb1-7e_imagenetvid.py',
+            'configs/strong_feature/strong-feature_rfcn_r18-dc5_clocknet-'
+            'r101-featprop_4xb1-7e_imagenetvid.py',
+            'configs/clocknet_r101_vid.py',
+        ]),
+    'tiny-two-detector': dict(
+        shape=(96, 160),
+        configs=[
+            'configs/rfcn/rfcn_r18-w8-d8_1xb4-ft3e_synthvid.py',
+            'configs/strong_feature/strong-feature_rfcn_r18-w8-d8_clocknet-'
+            'featprop_1xb4-ft3e_synthvid.py',
+            'configs/clocknet/'
+            'clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py',
+        ]),
 }
 
 
@@ -661,11 +680,19 @@ def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
         flows, ``zero_non_finite_flows``), ``warp`` (the FlowWarp neck) and
         ``aggregation`` (each memory's psi and the combination of the
         memories). ``method`` is ``'forward'`` for whole modules, whose
-        calls are the section's calls (NF, NW).
+        calls are the section's calls (NF, NW). For a
+        ``StrongFeatureRFCN`` the fast detector's ``features`` and
+        ``head``, ``flow`` and ``warp`` of the delayed strong memory to
+        the frame, and ``strong``, the strong detector's whole step
+        (``online_memory``, the second thread of the paper's system).
     """
     parts = [('features', model.detector, 'extract_feat'),
              ('head', model.detector, '_head_predict')]
-    if hasattr(model, 'motion'):
+    if hasattr(model, 'strong'):
+        parts += [('flow', model, 'strong_flows'),
+                  ('warp', model, 'warp_strong_memory'),
+                  ('strong', model.strong, 'online_memory')]
+    elif hasattr(model, 'motion'):
         parts += [('flow', model.motion, 'forward'),
                   ('flow', model, 'zero_non_finite_flows'),
                   ('warp', model.warp, 'forward')]
@@ -684,8 +711,11 @@ def clock_period(model: torch.nn.Module) -> int:
     Returns:
         int: The least common multiple of the memories' strides and of
         their ``test_cfg.evidence_interval`` (8 for ClockNet's 1, 4 and 8
-        with evidence at every frame); 1 for a per-frame model.
+        with evidence at every frame); 1 for a per-frame model; the strong
+        detector's for a ``StrongFeatureRFCN``.
     """
+    if hasattr(model, 'strong'):
+        return clock_period(model.strong)
     if not hasattr(model, 'strides'):
         return 1
     return math.lcm(*model.strides, model.test_cfg['evidence_interval'])
@@ -852,6 +882,7 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
                 nf=timer.calls['flow'] / args.frames,
                 nw=timer.calls['warp'] / args.frames,
                 backbone_runs=timer.calls['features'] / args.frames,
+                strong_ms=1000 * timer.seconds['strong'] / args.frames,
                 flow=timer.seconds['flow'] / total,
                 warp=timer.seconds['warp'] / total,
                 aggregation=timer.seconds['aggregation'] / total))
@@ -919,6 +950,12 @@ def main() -> None:
                  f"{row['page_faults']:.0f}") +
               f" | {row['backbone_runs']:.3f} |")
     for row in rows:
+        if row['strong_ms'] > 0:
+            fast_ms = row['ms'] - row['strong_ms']
+            print(f"{row['config']}: the strong detector's step took "
+                  f"{row['strong_ms']:.1f} ms/frame; the fast thread "
+                  f"(the frame without it) {fast_ms:.1f} ms/frame, "
+                  f"{fast_ms / base_ms:.3f}x first")
         if 0 < row['nf'] < row['memories']:
             print(f"{row['config']}: NF counts FlowNet calls; its "
                   f"{row['memories']} memories share the flow of an anchor "

@@ -45,6 +45,11 @@ from .detector_keys import (check_detector_pretrained,
                             refuse_video_detector_state_dict)
 from .rfcn import check_tensor_mode_samples
 
+#: A frame's flows made finite and the number of values that were not
+#: (:meth:`MemoryRFCN.zero_non_finite_flows`), for
+#: :meth:`MemoryRFCN.check_flows_were_finite`.
+FlowCheck = Tuple[Optional[Tensor], Dict[Hashable, Tensor]]
+
 
 def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
     """Check ``MemoryRFCN``'s ``test_cfg`` and fill in its defaults.
@@ -93,6 +98,24 @@ def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
                          'test_cfg.evidence_interval > 1 and no anticipate '
                          '(the baseline moves boxes with FlowNet\'s flows)')
     return settings
+
+
+def own_frame(image: Tensor) -> Tensor:
+    """``image``, or its own copy when it is a view of a larger tensor.
+
+    An online frame cut from a batch (a clip of frames) would keep the
+    whole batch alive in a state that stores it as an anchor image.
+
+    Args:
+        image (Tensor): A frame (1, 3, H, W).
+
+    Returns:
+        Tensor: A tensor holding only the frame.
+    """
+    if image.untyped_storage().nbytes() > \
+            image.numel() * image.element_size():
+        return image.clone()
+    return image
 
 
 def evidence_boxes(image: Tensor, result: DetDataSample) -> EvidenceBoxes:
@@ -820,37 +843,120 @@ class MemoryRFCN(BaseDetector):
                 (checked after the head, see
                 :meth:`check_flows_were_finite`; ``state`` is reset).
         """
-        video_id, frame_id = self._check_online_frame(image, data_sample)
-        if image.untyped_storage().nbytes() > \
-                image.numel() * image.element_size():
-            image = image.clone()
-        img_shape = self._start_online_frame(state, image, data_sample,
-                                             video_id, frame_id)
-        evidence = self.takes_image_evidence(state)
+        image, video_id, frame_id, img_shape, evidence = \
+            self._start_online_step(image, data_sample, state)
         if self.test_cfg['propagate'] == 'boxes' and not evidence:
             return self.predict_by_box_propagation(image, data_sample, state,
                                                    video_id, frame_id)
-        flows, feature = self.online_flows_and_feature(
-            state, image, frame_id, evidence)
-        # Checked after the head: see check_flows_were_finite.
-        flows, non_finite_count = self.zero_non_finite_flows(flows)
-        memory = self.memory_step(
-            state, image, feature, video_id, frame_id, flows=flows)
-        motion_count, motion_flows = None, {}
-        if self.test_cfg['anticipate']:
-            motion_count, motion_flows = self.record_anticipation(
-                state, image, flows, frame_id, evidence)
-        state.detach_()
-        state.img_shape = img_shape
+        memory, flow_checks = self._online_memory_step(
+            state, image, video_id, frame_id, img_shape, evidence)
         result = self.detector._head_predict((memory, ), [data_sample],
                                              rescale=True)[0]
         if self.test_cfg['propagate'] == 'boxes':
             state.evidence_boxes = evidence_boxes(image, result)
-        self.check_flows_were_finite(non_finite_count, flows, state,
-                                     video_id, frame_id)
-        self.check_flows_were_finite(motion_count, motion_flows, state,
-                                     video_id, frame_id)
+        # Checked after the head: see check_flows_were_finite.
+        for count, flows in flow_checks:
+            self.check_flows_were_finite(count, flows, state, video_id,
+                                         frame_id)
         return result
+
+    def online_memory(self, image: Tensor, data_sample: DetDataSample,
+                      state: MemoryState) -> Tensor:
+        """Advance ``state`` by one online frame and return its M_t; no
+        detection head runs.
+
+        The memory path of :meth:`predict_frame` (the same resets, checks,
+        evidence schedule, propagation and anticipation), for a model that
+        reads the memory itself: the strong detector of
+        :class:`StrongFeatureRFCN`. FlowNet's flows are checked for NaN
+        and infinities before returning.
+
+        Args:
+            image (Tensor): The frame (1, 3, H, W), normalised.
+            data_sample (:obj:`DetDataSample`): Its sample; ``video_id`` and
+                ``frame_id`` metainfo decide when ``state`` resets.
+            state (MemoryState): The video's state, updated in place.
+
+        Returns:
+            Tensor: M_t (1, C, h, w), detached from the state's history.
+
+        Raises:
+            ValueError: With ``test_cfg.propagate='boxes'``, whose frames
+                between evidence frames have no memory output; and as
+                :meth:`predict_frame`.
+        """
+        if self.test_cfg['propagate'] == 'boxes':
+            raise ValueError("online_memory needs test_cfg.propagate="
+                             "'features': with 'boxes' the frames between "
+                             'evidence frames have no memory')
+        image, video_id, frame_id, img_shape, evidence = \
+            self._start_online_step(image, data_sample, state)
+        memory, flow_checks = self._online_memory_step(
+            state, image, video_id, frame_id, img_shape, evidence)
+        for count, flows in flow_checks:
+            self.check_flows_were_finite(count, flows, state, video_id,
+                                         frame_id)
+        return memory
+
+    def _start_online_step(
+            self, image: Tensor, data_sample: DetDataSample,
+            state: MemoryState) -> Tuple[Tensor, Any, int, Tuple, bool]:
+        """Check an online frame, reset ``state`` where it starts a
+        sequence, and decide its image evidence.
+
+        Args:
+            image (Tensor): The frame (1, 3, H, W), normalised.
+            data_sample (:obj:`DetDataSample`): Its sample.
+            state (MemoryState): The video's state, reset in place when
+                the frame starts a new video or follows a gap.
+
+        Returns:
+            tuple: The frame (its own copy when ``image`` is a view of a
+            larger batch, see :func:`own_frame`), ``video_id``,
+            ``frame_id``, its ``img_shape`` (H, W) and whether it takes
+            image evidence (:meth:`takes_image_evidence`).
+        """
+        video_id, frame_id = self._check_online_frame(image, data_sample)
+        image = own_frame(image)
+        img_shape = self._start_online_frame(state, image, data_sample,
+                                             video_id, frame_id)
+        return (image, video_id, frame_id, img_shape,
+                self.takes_image_evidence(state))
+
+    def _online_memory_step(
+        self, state: MemoryState, image: Tensor, video_id: Any,
+        frame_id: int, img_shape: Tuple, evidence: bool
+    ) -> Tuple[Tensor, List[FlowCheck]]:
+        """The memory step of an online frame, its flows' finiteness left
+        to check.
+
+        Args:
+            state (MemoryState): The video's state, updated in place.
+            image (Tensor): The frame (1, 3, H, W), normalised, its own
+                copy.
+            video_id (Hashable): Video of the frame.
+            frame_id (int): Id of the frame.
+            img_shape (tuple): Its (H, W) before padding.
+            evidence (bool): Whether it takes image evidence.
+
+        Returns:
+            tuple: M_t (1, C, h, w), and the ``(count, flows)`` pairs that
+            :meth:`check_flows_were_finite` must see (the anchor flows,
+            and the motion flows when anticipating).
+        """
+        flows, feature = self.online_flows_and_feature(
+            state, image, frame_id, evidence)
+        flows, non_finite_count = self.zero_non_finite_flows(flows)
+        memory = self.memory_step(
+            state, image, feature, video_id, frame_id, flows=flows)
+        flow_checks = [(non_finite_count, flows)]
+        if self.test_cfg['anticipate']:
+            flow_checks.append(
+                self.record_anticipation(state, image, flows, frame_id,
+                                         evidence))
+        state.detach_()
+        state.img_shape = img_shape
+        return memory, flow_checks
 
     def predict_by_box_propagation(self, image: Tensor,
                                    data_sample: DetDataSample,

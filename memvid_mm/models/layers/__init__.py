@@ -10,6 +10,7 @@ from .flow_warp import (WARP_INTERPOLATIONS, WARP_SAMPLERS, cubic_weights,
                         warp_by_displacement)
 from .memory_state import EvidenceBoxes, EvidenceMotion, MemoryState
 from .side_streams import SideStreams
+from .strong_feature_state import DelayedMemory, StrongFeatureState
 
 __all__ = [
     'make_base_grid', 'flow_to_feature_displacement', 'warp_by_displacement',
@@ -18,5 +19,5 @@ __all__ = [
     'sample_by_grid_sample', 'scale_flow_', 'MemoryState', 'SideStreams',
     'EvidenceMotion', 'EvidenceBoxes', 'compose_flows', 'flow_acceleration',
     'extrapolate_flow', 'extrapolated_anchor_flows', 'mean_flow_in_boxes',
-    'propagate_boxes'
+    'propagate_boxes', 'DelayedMemory', 'StrongFeatureState'
 ]

@@ -1,0 +1,73 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""Explicit per-video state of :class:`StrongFeatureRFCN`.
+
+Shape shorthand: C channels, h/w feature map size, H/W image size.
+"""
+from dataclasses import dataclass, field
+from typing import List, Union
+
+import torch
+from torch import Tensor
+
+from .memory_state import MemoryState
+
+
+@dataclass
+class DelayedMemory:
+    """A strong memory computed for a frame but not yet delivered.
+
+    Attributes:
+        frame_id (int): The frame s whose memory it is.
+        image (Tensor): ``(1, 3, H, W)`` frame s (normalised), to compute
+            the flow from the frame it is delivered to.
+        memory (Tensor): ``(1, C, h, w)`` the strong detector's M_s.
+    """
+
+    frame_id: int
+    image: Tensor
+    memory: Tensor
+
+    def map_tensors(self, fn) -> 'DelayedMemory':
+        """Return a copy whose tensors are ``fn(tensor)``."""
+        return DelayedMemory(
+            frame_id=self.frame_id,
+            image=fn(self.image),
+            memory=fn(self.memory))
+
+
+@dataclass
+class StrongFeatureState:
+    """The two detectors' state for one video stream, owned by the caller.
+
+    Attributes:
+        strong (MemoryState): The strong detector's memories, advanced
+            every frame; it decides when the stream resets (a new video,
+            frame 0, a gap in ``frame_id``).
+        delayed (list[DelayedMemory]): The strong memories of the last
+            frames, oldest first, of which the fast detector at frame t
+            reads only the one of frame t - delay (the strong detector's
+            latency); at most ``delay + 1`` are kept. Emptied when
+            ``strong`` resets.
+    """
+
+    strong: MemoryState = field(default_factory=MemoryState)
+    delayed: List[DelayedMemory] = field(default_factory=list)
+
+    def reset(self) -> None:
+        """Forget everything (in place)."""
+        self.strong.reset()
+        self.delayed = []
+
+    def to(self, device: Union[str, torch.device]) -> 'StrongFeatureState':
+        """Return a copy whose tensors live on ``device``.
+
+        Args:
+            device (str | torch.device): Target device.
+
+        Returns:
+            StrongFeatureState: The moved copy.
+        """
+        return StrongFeatureState(
+            strong=self.strong.to(device),
+            delayed=[d.map_tensors(lambda t: t.to(device))
+                     for d in self.delayed])

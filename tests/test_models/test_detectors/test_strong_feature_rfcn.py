@@ -1,0 +1,313 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+import copy
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmengine.config import Config
+
+from memvid_mm.models.detectors import MemoryRFCN, StrongFeatureRFCN
+from memvid_mm.models.detectors.strong_feature_rfcn import without_init_cfgs
+from memvid_mm.models.layers import MemoryState, StrongFeatureState
+from .clip_data import packed_clips
+
+FAST_CFG = 'configs/rfcn/rfcn_r18-w8-d8_1xb4-ft3e_synthvid.py'
+STRONG_CFG = 'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
+
+
+def model_cfg(**kwargs) -> dict:
+    """The SynthVID two-detector model without checkpoints; ``kwargs``
+    replace its arguments."""
+    fast = Config.fromfile(FAST_CFG).model
+    cfg = dict(
+        type='StrongFeatureRFCN',
+        detector=copy.deepcopy(fast.detector),
+        data_preprocessor=copy.deepcopy(fast.data_preprocessor),
+        strong_config=Config.fromfile(STRONG_CFG),
+        strong_test_cfg=dict(evidence_interval=4),
+        delay=2)
+    cfg.update(kwargs)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def model() -> StrongFeatureRFCN:
+    torch.manual_seed(0)
+    built = MODELS.build(model_cfg())
+    built.eval()
+    return built
+
+
+def preprocess(model, data, training=False):
+    return model.data_preprocessor(copy.deepcopy(data), training)
+
+
+def video_frames(model, num_frames, seed=0, video_id=3, size=(64, 64)):
+    """``num_frames`` consecutive frames of one video, as ``predict_frame``
+    takes them: a list of (image (1, 3, H, W), sample)."""
+    batch = preprocess(
+        model,
+        packed_clips(
+            num_clips=1,
+            num_frames=num_frames,
+            video_ids=[video_id],
+            seed=seed,
+            size=size))
+    return [(batch['inputs'][:, t].clone(), batch['data_samples'][0][t])
+            for t in range(num_frames)]
+
+
+def run_online(model, frames, state=None):
+    """Each frame's (bboxes, scores), predicted online in order."""
+    state = StrongFeatureState() if state is None else state
+    outputs = []
+    with torch.no_grad():
+        for image, sample in frames:
+            result = model.predict_frame(image, copy.deepcopy(sample),
+                                         state).pred_instances
+            outputs.append((result.bboxes.clone(), result.scores.clone()))
+    return outputs
+
+
+def assert_same(a, b):
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def head_output(model, feature, sample):
+    """The fast head's (bboxes, scores) on a given feature map."""
+    with torch.no_grad():
+        result = model.detector._head_predict(
+            (feature, ), [copy.deepcopy(sample)], rescale=True)[0]
+    return result.pred_instances.bboxes, result.pred_instances.scores
+
+
+def test_strong_detector_is_frozen_and_stays_in_eval_mode(model):
+    assert isinstance(model.strong, MemoryRFCN)
+    assert not any(p.requires_grad for p in model.strong.parameters())
+    assert all(p.requires_grad for p in model.detector.parameters())
+    model.train()
+    try:
+        assert model.detector.training
+        assert not any(m.training for m in model.strong.modules())
+    finally:
+        model.eval()
+    assert model.strong.test_cfg['evidence_interval'] == 4
+
+
+def test_loss_trains_the_fast_detector_only(model):
+    model.train()
+    try:
+        batch = preprocess(model, packed_clips(2, 5), True)
+        losses = model.loss(**batch)
+    finally:
+        model.eval()
+    total = sum(v for k, v in losses.items()
+                if 'loss' in k and not isinstance(v, list))
+    assert torch.isfinite(total)
+    total.backward()
+    fast_grads = [p.grad for p in model.detector.backbone.parameters()]
+    assert any(g is not None and g.abs().sum() > 0 for g in fast_grads)
+    assert all(p.grad is None for p in model.strong.parameters())
+    model.zero_grad()
+
+
+def test_training_feature_is_the_fast_features_averaged_with_the_warped_strong_memory(  # noqa: E501
+        model):
+    batch = preprocess(model, packed_clips(1, 6), True)
+    inputs = batch['inputs']
+    with torch.no_grad():
+        fused = model._fused_clip_feature(inputs, 1, 3)
+        # by hand: the strong memory of position 3 from position 1 (the
+        # evidence interval 4 gives evidence at position 1 only)
+        state = MemoryState()
+        memory = None
+        for t in (1, 2, 3):
+            feature = model.strong.extract_feat(
+                inputs[:, t]) if t == 1 else None
+            memory = model.strong.memory_step(state, inputs[:, t], feature,
+                                              None, t, t - 1)
+        flow = model.strong.motion(inputs[:, 5], inputs[:, 3])
+        warped = model.strong.warp(memory, flow)
+        expected = (model.extract_feat(inputs[:, 5]) + warped) / 2
+    torch.testing.assert_close(fused, expected)
+
+
+def test_loss_refuses_clips_shorter_than_the_delay_or_strided(model):
+    with pytest.raises(ValueError, match='at least 3 frames'):
+        model.loss(**preprocess(model, packed_clips(1, 2), True))
+    with pytest.raises(ValueError, match='stride 2'):
+        model.loss(**preprocess(
+            model, packed_clips(1, 4, clip_stride=2), True))
+
+
+def test_the_first_delay_frames_get_the_fast_features_alone(model):
+    frames = video_frames(model, 3)
+    outputs = run_online(model, frames)
+    for t in range(model.delay):
+        image, sample = frames[t]
+        assert_same(outputs[t],
+                    head_output(model, model.extract_feat(image), sample))
+
+
+def test_a_frame_reads_the_strong_memory_of_delay_frames_before(model):
+    frames = video_frames(model, 6)
+    outputs = run_online(model, frames)
+    strong_state = MemoryState()
+    with torch.no_grad():
+        memories = [
+            model.strong.online_memory(image, copy.deepcopy(sample),
+                                       strong_state)
+            for image, sample in frames
+        ]
+        for t in range(model.delay, len(frames)):
+            image, sample = frames[t]
+            source = t - model.delay
+            flow = model.strong.motion(image, frames[source][0])
+            warped = model.strong.warp(memories[source], flow)
+            fused = (model.extract_feat(image) + warped) / 2
+            assert_same(outputs[t], head_output(model, fused, sample))
+
+
+def test_output_ignores_the_frames_between_the_delayed_one_and_itself(
+        model):
+    """At frame t only frames <= t - delay and t itself are read."""
+    frames = video_frames(model, 6, seed=1)
+    outputs = run_online(model, frames)
+    t = 5
+    between = [(torch.randn_like(image), sample)
+               for image, sample in frames[t - model.delay + 1:t]]
+    changed = frames[:t - model.delay + 1] + between + [frames[t]]
+    assert_same(run_online(model, changed)[t], outputs[t])
+    # while the delayed frame itself is read
+    delayed = t - model.delay
+    changed = list(frames)
+    changed[delayed] = (torch.randn_like(frames[delayed][0]),
+                        frames[delayed][1])
+    assert not torch.equal(run_online(model, changed)[t][1], outputs[t][1])
+
+
+def test_no_delay_fuses_the_current_strong_memory_unwarped():
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg(delay=0)).eval()
+    frames = video_frames(model, 3)
+    outputs = run_online(model, frames)
+    strong_state = MemoryState()
+    with torch.no_grad():
+        for t, (image, sample) in enumerate(frames):
+            memory = model.strong.online_memory(image, copy.deepcopy(sample),
+                                                strong_state)
+            fused = (model.extract_feat(image) + memory) / 2
+            assert_same(outputs[t], head_output(model, fused, sample))
+
+
+def test_a_new_video_drops_the_delayed_memories(model):
+    state = StrongFeatureState()
+    first = video_frames(model, 4, video_id=1)
+    run_online(model, first, state)
+    assert [d.frame_id for d in state.delayed] == [2, 3]
+    second = video_frames(model, 1, seed=5, video_id=2)
+    output = run_online(model, second, state)[0]
+    assert [d.frame_id for d in state.delayed] == [0]
+    image, sample = second[0]
+    assert_same(output, head_output(model, model.extract_feat(image), sample))
+
+
+def test_predict_runs_the_test_loop_path_with_its_own_state(model):
+    frames = packed_clips(num_clips=1, num_frames=1, video_ids=[4])
+    with torch.no_grad():
+        result = model.predict(**preprocess(model, frames))
+    assert 'pred_instances' in result[0][0]
+    assert model.test_state.strong.video_id == 4
+    model.train()
+    model.eval()
+    assert model.test_state.strong.is_empty and not model.test_state.delayed
+
+
+def test_tensor_mode_gives_the_fast_head_outputs(model):
+    batch = preprocess(model, packed_clips(1, 3))
+    with torch.no_grad():
+        outputs = model._forward(**batch)
+    cls_score, bbox_pred = outputs[0]
+    assert cls_score.shape[1] == 5  # 4 classes + background
+    with pytest.raises(ValueError, match='at least 3 frames'):
+        model._forward(**preprocess(model, packed_clips(1, 2)))
+
+
+def test_strong_ckpt_is_loaded_strictly(model, tmp_path):
+    good = tmp_path / 'strong.pth'
+    torch.save(dict(state_dict=model.strong.state_dict()), good)
+    other = MODELS.build(model_cfg(strong_ckpt=str(good)))
+    other.init_weights()
+    for key, value in model.strong.state_dict().items():
+        assert torch.equal(other.strong.state_dict()[key], value), key
+    # a per-frame R-FCN's checkpoint does not fit the strong memory model
+    bad = tmp_path / 'rfcn.pth'
+    torch.save(
+        dict(state_dict={
+            f'detector.{k}': v
+            for k, v in model.strong.detector.state_dict().items()
+        }), bad)
+    with pytest.raises(RuntimeError, match='rfcn.pth'):
+        MODELS.build(model_cfg(strong_ckpt=str(bad))).init_weights()
+
+
+def test_without_init_cfgs_drops_nested_init_cfgs():
+    cfg = dict(
+        init_cfg=dict(type='Pretrained'),
+        a=dict(b=[dict(init_cfg=1, c=2)], init_cfg=None),
+        d=3)
+    assert without_init_cfgs(cfg) == dict(a=dict(b=[dict(c=2)]), d=3)
+    assert 'init_cfg' in cfg
+
+
+@pytest.mark.parametrize('change, error, message', [
+    (dict(delay=-1), ValueError, 'delay must be an int'),
+    (dict(delay=True), ValueError, 'delay must be an int'),
+    (dict(strong_test_cfg=dict(evidence_interval=4, propagate='boxes')),
+     ValueError, "propagate must be 'features'"),
+    (dict(strong_config=dict(model=dict(type='RFCN'))), TypeError,
+     'must be a MemoryRFCN'),
+    (dict(strong_config=dict(detector=None)), ValueError, 'holding'),
+])
+def test_bad_arguments_are_refused(change, error, message):
+    with pytest.raises(error, match=message):
+        MODELS.build(model_cfg(**change))
+
+
+def test_features_that_cannot_be_averaged_are_refused():
+    cfg = model_cfg()
+    cfg['detector'].neck.out_channels = 32
+    cfg['detector'].rpn_head.in_channels = 32
+    cfg['detector'].roi_head.bbox_head.in_channels = 32
+    with pytest.raises(ValueError, match='set the fast embedding'):
+        MODELS.build(cfg)
+    cfg = model_cfg()
+    cfg['detector'].roi_head.bbox_head.featmap_stride = 16
+    with pytest.raises(ValueError, match='stride 16'):
+        MODELS.build(cfg)
+
+
+def test_other_normalisation_of_the_strong_detector_is_refused():
+    cfg = model_cfg()
+    cfg['data_preprocessor'].std = [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match='std differs'):
+        MODELS.build(cfg)
+
+
+def test_learned_fusion_starts_as_the_average_and_is_trained():
+    torch.manual_seed(0)
+    fusion = dict(type='MemNetAggregator', mode='weighting',
+                  hidden_channels=8)
+    weighted = MODELS.build(model_cfg(fusion=fusion))
+    assert weighted.fusion.in_channels == 64
+    feature, memory = torch.randn(2, 1, 64, 4, 4).unbind(0)
+    torch.testing.assert_close(
+        weighted.fuse(feature, memory), (feature + memory) / 2)
+    weighted.train()
+    losses = weighted.loss(**preprocess(weighted, packed_clips(1, 4), True))
+    sum(v for k, v in losses.items()
+        if 'loss' in k and not isinstance(v, list)).backward()
+    grads = [p.grad for p in weighted.fusion.parameters()]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    with pytest.raises(TypeError, match='MemNetAggregator'):
+        MODELS.build(model_cfg(fusion=dict(type='FlowWarp')))
