@@ -4,7 +4,8 @@
 # ("ClockNet-101-FeatProp") and lags `delay` = 3 frames: at frame t its
 # memory of frame t - 3, warped to t with ClockNet's FlowNet (ClockNet-101
 # runs 2.4 times slower than R-FCN-18 there). ClockNet-101 is the trained
-# configs/clocknet/clocknet_rfcn_r101-dc5_4xb1-7e_imagenetvid.py, frozen
+# configs/clocknet_r101_vid.py (its checkpoint from `bash
+# tools/dist_train.sh configs/clocknet_r101_vid.py 4`), frozen
 # ("we only leverage fixed features coming from the second thread but do not
 # fine-tune ClockNet-101"); both embeddings are 1024-d at stride 16. R-FCN-18
 # trains from ImageNet weights on ImageNet VID + DET, 4 GPUs x 1 clip of 11
@@ -19,10 +20,8 @@ _base_ = '../rfcn/rfcn_r18-dc5_8xb1-7e_imagenetvid.py'
 custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 model = dict(
     type='StrongFeatureRFCN',
-    strong_config='configs/clocknet/'
-    'clocknet_rfcn_r101-dc5_4xb1-7e_imagenetvid.py',
-    strong_ckpt='work_dirs/clocknet_rfcn_r101-dc5_4xb1-7e_imagenetvid/'
-    'epoch_7.pth',
+    strong_config='configs/clocknet_r101_vid.py',
+    strong_ckpt='work_dirs/clocknet_r101_vid/epoch_7.pth',
     strong_test_cfg=dict(evidence_interval=4),
     delay=3)
 train_pipeline = [

@@ -3,8 +3,9 @@
 # gives an output every frame from its features averaged with the memory of
 # the strong tiny ClockNet (`make demo`'s), which takes image evidence every
 # 4 frames ("ClockNet-101-FeatProp") and lags `delay` = 3 frames: its memory
-# of frame t - 3, warped to t with the ClockNet's FlowNet. 3 frames as in the
-# paper's setting, where ClockNet-101 takes 2.4 times R-FCN-18's frame time.
+# of frame t - 3, warped to t with the ClockNet's FlowNet. The paper gives
+# no delay; 3 frames follow from its ClockNet-101 taking 2.4 times
+# R-FCN-18's frame time (a frame's memory is ready within 3 frames).
 # The strong detector is frozen; the fast one starts from its 6-epoch
 # per-frame checkpoint and trains 3 epochs, like its control
 # rfcn_r18-w8-d8_1xb4-ft3e_synthvid.py. Clips of 11 frames: the strong

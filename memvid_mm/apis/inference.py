@@ -10,8 +10,9 @@ Example::
         result = inferencer(frame, video_id='a', frame_id=frame_id)
         result.pred_instances.bboxes  # (R, 4) x1y1x2y2, original image
 
-Several videos can be interleaved: each ``video_id`` keeps its own
-:class:`MemoryState`, created on its first frame and dropped by
+Several videos can be interleaved: each ``video_id`` keeps its own state
+(a :class:`MemoryState`, or a :class:`StrongFeatureState` for a
+:class:`StrongFeatureRFCN`), created on its first frame and dropped by
 :meth:`OnlineVideoInferencer.close`.
 """
 import copy
@@ -25,8 +26,8 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
-from ..models.detectors import MemoryRFCN
-from ..models.layers import MemoryState
+from ..models.detectors import MemoryRFCN, StrongFeatureRFCN
+from ..models.layers import MemoryState, StrongFeatureState
 from ..utils import full_checkpoint_loading, load_fitting_checkpoint
 from ..utils.checkpoint import trained_classes
 
@@ -139,20 +140,23 @@ def check_frame(image: np.ndarray, video_id: Hashable,
 
 
 class OnlineVideoInferencer:
-    """Feed frames one at a time; keep one :class:`MemoryState` per video.
+    """Feed frames one at a time; keep one online state per video.
 
     Args:
-        model (nn.Module): A :class:`MemoryRFCN` built with
-            :func:`init_video_detector` (``model.cfg`` gives the pipeline).
+        model (nn.Module): A :class:`MemoryRFCN` or
+            :class:`StrongFeatureRFCN` built with :func:`init_video_detector`
+            (``model.cfg`` gives the pipeline); its ``new_online_state``
+            makes each video's state.
     """
 
-    def __init__(self, model: MemoryRFCN) -> None:
-        if not isinstance(model, MemoryRFCN):
-            raise TypeError(f'OnlineVideoInferencer needs a MemoryRFCN, got '
-                            f'{type(model).__name__}')
+    def __init__(self, model: Union[MemoryRFCN, StrongFeatureRFCN]) -> None:
+        if not isinstance(model, (MemoryRFCN, StrongFeatureRFCN)):
+            raise TypeError(f'OnlineVideoInferencer needs a MemoryRFCN or a '
+                            f'StrongFeatureRFCN, got {type(model).__name__}')
         self.model = model
         self.pipeline = _inference_pipeline(model.cfg)
-        self.states: Dict[Hashable, MemoryState] = {}
+        self.states: Dict[Hashable, Union[MemoryState,
+                                          StrongFeatureState]] = {}
 
     def close(self, video_id: Hashable) -> None:
         """Forget the state of ``video_id``."""
@@ -214,7 +218,9 @@ class OnlineVideoInferencer:
         data = self.model.data_preprocessor(
             dict(inputs=[data['inputs']], data_samples=[data['data_samples']]),
             False)
-        state = self.states.setdefault(video_id, MemoryState())
+        if video_id not in self.states:
+            self.states[video_id] = self.model.new_online_state()
+        state = self.states[video_id]
         try:
             return self.model.predict_frame(data['inputs'][0],
                                             data['data_samples'][0][0],

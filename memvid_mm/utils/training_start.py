@@ -26,6 +26,13 @@ from .checkpoint import (check_finite_weights, class_difference,
 #: learned fusion, if any, from its initialisation).
 MEMORY_ONLY_PREFIXES = ('motion.', 'aggregator.', 'strong.', 'fusion.')
 
+#: Where the weights under a :data:`MEMORY_ONLY_PREFIXES` prefix come from
+#: in a per-frame start, for the log; a prefix not here is initialised.
+MEMORY_ONLY_SOURCES = {
+    'motion.': 'motion.init_cfg for FlowNet',
+    'strong.': 'strong_ckpt for the strong detector',
+}
+
 
 def start_checkpoint_misfits(model: nn.Module,
                              state_dict: Mapping[str, Tensor],
@@ -201,7 +208,10 @@ def _log_memory_only_start(runner: Runner, missing: Sequence[str],
         if key.startswith(prefix)
     })
     if left:
+        sources = [
+            MEMORY_ONLY_SOURCES[p] for p in left if p in MEMORY_ONLY_SOURCES
+        ]
         runner.logger.info(
             f'load_from {filename} holds no {", ".join(p + "*" for p in left)}'
-            f' weights: they keep their own initialisation (motion.init_cfg '
-            f'for FlowNet, strong_ckpt for the strong detector)')
+            f' weights: they keep their own initialisation' +
+            (f' ({", ".join(sources)})' if sources else ''))

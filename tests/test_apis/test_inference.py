@@ -7,9 +7,12 @@ import torch
 from mmengine.config import Config
 
 from memvid_mm.apis import OnlineVideoInferencer, init_video_detector
+from memvid_mm.models.layers import StrongFeatureState
 
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
+STRONG_FEATURE_CFG = ('configs/strong_feature/strong-feature_rfcn_r18-w8-d8_'
+                      'clocknet-featprop_1xb4-ft3e_synthvid.py')
 
 
 @pytest.fixture(scope='module')
@@ -41,6 +44,24 @@ def test_interleaved_videos_keep_separate_states(model):
     assert mixed.states['a'].frame_index == 4
     mixed.close('a')
     assert set(mixed.states) == {'b'}
+
+
+def test_streams_the_two_detector_model_with_a_state_per_video():
+    torch.manual_seed(0)
+    model = init_video_detector(STRONG_FEATURE_CFG)
+    video_a, video_b = frames(1, 5), frames(2, 5)
+    alone = OnlineVideoInferencer(model)
+    expected_a = [scores(alone(f, 'a', t)) for t, f in enumerate(video_a)]
+    expected_b = [scores(alone(f, 'b', t)) for t, f in enumerate(video_b)]
+    mixed = OnlineVideoInferencer(model)
+    for t in range(5):
+        assert torch.equal(scores(mixed(video_a[t], 'a', t)), expected_a[t])
+        assert torch.equal(scores(mixed(video_b[t], 'b', t)), expected_b[t])
+    state = mixed.states['a']
+    assert isinstance(state, StrongFeatureState)
+    assert state.strong.frame_index == 5
+    # delay 3: the memories of frames 2-4 wait for frames 5-7
+    assert [d.frame_id for d in state.delayed] == [2, 3, 4]
 
 
 def test_results_are_in_image_coordinates(model):

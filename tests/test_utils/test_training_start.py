@@ -68,7 +68,7 @@ def test_training_starts_from_a_fitting_or_per_frame_checkpoint(tmp_path):
     assert logs[0] == []
     assert logs[1] == [f'load_from {path} holds no motion.* weights: they '
                        'keep their own initialisation (motion.init_cfg for '
-                       'FlowNet, strong_ckpt for the strong detector)']
+                       'FlowNet)']
 
 
 class TwoDetectorModel(nn.Module):
@@ -88,8 +88,7 @@ def test_a_fast_detector_starts_from_its_per_frame_checkpoint(tmp_path):
     assert check_training_start(runner) is None
     assert runner.logger.infos == [
         f'load_from {path} holds no strong.* weights: they keep their own '
-        'initialisation (motion.init_cfg for FlowNet, strong_ckpt for the '
-        'strong detector)'
+        'initialisation (strong_ckpt for the strong detector)'
     ]
 
 

@@ -36,6 +36,18 @@ its first stride-8 update. NF counts FlowNet calls: memories whose anchor
 frames coincide share one flow, so a ClockNet makes fewer than the paper's
 NF = K (the tool says so under the table).
 
+A ``StrongFeatureRFCN`` (the two-detector presets) runs its fast detector
+and its strong one frame by frame in one process: besides the frame time,
+the tool times the strong detector's step (``online_memory``) apart and
+prints the fast thread's time, the frame without it, which is what the
+paper's system spends per frame where the strong detector runs on another
+device. Its flow and warp columns are those of the delayed strong memory
+to the frame (one of each per frame once the memories arrive). The
+options that set a memory model's ``test_cfg`` or FlowWarp
+(``--evidence-interval``, ``--anticipate``, ``--concurrent-flow``,
+``--warp-sampler``) do not reach its strong detector, whose settings are
+its config's ``strong_test_cfg`` and ``strong_config``.
+
 On CUDA a section can be timed two ways (``--section-timer``, see
 :class:`SectionTimer`): by wall time with the device synchronised at both
 ends (``sync``, the default; the GPU then waits while the host launches
@@ -59,6 +71,8 @@ Examples::
     python tools/analysis_tools/benchmark.py --preset paper
     # the SynthVID models of `make demo`
     python tools/analysis_tools/benchmark.py --preset tiny
+    # R-FCN-18, R-FCN-18 beside ClockNet-101 (Sec. 4.2), ClockNet-101
+    python tools/analysis_tools/benchmark.py --preset paper-two-detector
     # on a GPU, frame times with no synchronisation inside a frame (the
     # section times cost two each on CUDA); NF and NW are still counted
     python tools/analysis_tools/benchmark.py --preset paper --device cuda \\

@@ -807,6 +807,11 @@ class MemoryRFCN(BaseDetector):
         memory = torch.stack([memories[t] for t in frame_inds], dim=1)
         return self.detector._head_loss((memory.flatten(0, 1), ), samples)
 
+    @staticmethod
+    def new_online_state() -> MemoryState:
+        """An empty state for one video stream of :meth:`predict_frame`."""
+        return MemoryState()
+
     def predict_frame(self, image: Tensor, data_sample: DetDataSample,
                       state: MemoryState) -> DetDataSample:
         """Detect objects in one frame, online, with an explicit state.

@@ -100,6 +100,9 @@ def strong_model_cfg(strong_config: Union[str, Path, ConfigType],
         raise TypeError(f'the strong detector must be a MemoryRFCN (MemNet '
                         f'or ClockNet), got type {model_type!r}')
     if strong_test_cfg is not None:
+        if not isinstance(strong_test_cfg, dict):
+            raise TypeError(f'strong_test_cfg must be a dict (the strong '
+                            f'detector\'s test_cfg), got {strong_test_cfg!r}')
         model.test_cfg = dict(strong_test_cfg)
     return model
 
@@ -118,11 +121,12 @@ def check_same_normalisation(ours: torch.nn.Module,
     Raises:
         ValueError: Naming the setting that differs.
     """
-    for name in ('_enable_normalize', '_channel_conversion'):
+    for name, setting in (('_enable_normalize', 'mean and std'),
+                          ('_channel_conversion', 'bgr_to_rgb')):
         if getattr(ours, name, None) != getattr(strong, name, None):
             raise ValueError(
-                f'the data preprocessors differ in {name.strip("_")}: the '
-                f'strong detector reads the images the fast detector\'s '
+                f'the data preprocessors differ in {setting}: the strong '
+                f'detector reads the images the fast detector\'s '
                 f'preprocessor made, so its config must normalise alike')
     for name in ('mean', 'std'):
         mine = getattr(ours, name, None)
@@ -228,7 +232,12 @@ class StrongFeatureRFCN(BaseDetector):
                 and issubclass(fusion_cls, MemNetAggregator)):
             raise TypeError(f'fusion must be a MemNetAggregator config, got '
                             f'type {fusion_type!r}')
-        fusion.setdefault('in_channels', self.detector.rpn_head.in_channels)
+        channels = self.detector.rpn_head.in_channels
+        fusion.setdefault('in_channels', channels)
+        if fusion['in_channels'] != channels:
+            raise ValueError(f'fusion.in_channels must be the features\' '
+                             f'{channels} channels, got '
+                             f'{fusion["in_channels"]}')
         self.fusion = MODELS.build(fusion)
         # Draws the start of the strong memory in a training clip; seeded
         # with torch's seed as MemoryRFCN's evidence dropout.
@@ -316,7 +325,8 @@ class StrongFeatureRFCN(BaseDetector):
 
     def strong_clip_memory(self, inputs: Tensor, start: int,
                            position: int) -> Tensor:
-        """The strong memory of a clip position, from a later start.
+        """The strong memory of a clip position, from a start at or before
+        it.
 
         Args:
             inputs (Tensor): (N, T, 3, H, W) normalised clips.
@@ -415,6 +425,11 @@ class StrongFeatureRFCN(BaseDetector):
             memory = self.warp_strong_memory(memory, flow)
         return self.fuse(self.extract_feat(inputs[:, key]), memory)
 
+    @staticmethod
+    def new_online_state() -> StrongFeatureState:
+        """An empty state for one video stream of :meth:`predict_frame`."""
+        return StrongFeatureState()
+
     def predict_frame(self, image: Tensor, data_sample: DetDataSample,
                       state: StrongFeatureState) -> DetDataSample:
         """Detect objects in one frame, online, with an explicit state.
@@ -439,14 +454,21 @@ class StrongFeatureRFCN(BaseDetector):
             ``labels`` (R,)).
 
         Raises:
-            ValueError: As :meth:`MemoryRFCN.predict_frame`, also when the
-                flow to the delayed memory held a NaN or an infinity
-                (``state`` is reset).
+            ValueError: As :meth:`MemoryRFCN.online_memory` (when it
+                resets ``state.strong``, ``state.delayed`` is emptied too),
+                and when the flow to the delayed memory held a NaN or an
+                infinity (checked after the head; ``state`` is kept: only
+                this frame's output read that flow).
         """
         image = own_frame(image)
-        with torch.no_grad():
-            strong_memory = self.strong.online_memory(image, data_sample,
-                                                      state.strong)
+        try:
+            with torch.no_grad():
+                strong_memory = self.strong.online_memory(
+                    image, data_sample, state.strong)
+        except Exception:
+            if state.strong.is_empty:  # reset before it raised
+                state.delayed = []
+            raise
         if state.strong.frame_index == 1:  # the strong memory (re)started
             state.delayed = []
         frame_id = int(data_sample.metainfo['frame_id'])
@@ -462,10 +484,16 @@ class StrongFeatureRFCN(BaseDetector):
             feature = self.fuse(feature, memory)
         result = self.detector._head_predict((feature, ), [data_sample],
                                              rescale=True)[0]
-        if count is not None:
-            MemoryRFCN.check_flows_were_finite(
-                count, {frame_id - self.delay: flow}, state,
-                data_sample.metainfo.get('video_id'), frame_id)
+        if count is not None and int(count):
+            # only this frame's output read the zeroed flow: the state,
+            # strong memories and delayed queue, stays valid
+            raise ValueError(
+                f'video {data_sample.metainfo.get("video_id")}: frame '
+                f'{frame_id}: the strong FlowNet gave a flow '
+                f'{tuple(flow.shape)} to frame {frame_id - self.delay} with '
+                f'{int(count)} NaN or infinite values (weights that are '
+                f'not finite, or an overflow in half precision); the '
+                f'state is kept')
         return result
 
     def predict(self, inputs: Tensor,
@@ -482,8 +510,11 @@ class StrongFeatureRFCN(BaseDetector):
                                    self.test_state)
         return data_samples
 
-    def _forward(self, inputs: Tensor,
-                 data_samples: Sequence[TrackDataSample] = None) -> tuple:
+    def _forward(
+            self,
+            inputs: Tensor,
+            data_samples: Optional[Sequence[TrackDataSample]] = None
+    ) -> tuple:
         """Raw head outputs at the last frame of clips (N, T, 3, H, W),
         T >= ``delay`` + 1, the strong memory computed from the clip's
         first frame. ``data_samples`` is required (the RPN reads

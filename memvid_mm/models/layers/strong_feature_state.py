@@ -46,8 +46,8 @@ class StrongFeatureState:
         delayed (list[DelayedMemory]): The strong memories of the last
             frames, oldest first, of which the fast detector at frame t
             reads only the one of frame t - delay (the strong detector's
-            latency); at most ``delay + 1`` are kept. Emptied when
-            ``strong`` resets.
+            latency); at most ``delay`` are kept between frames. Emptied
+            when ``strong`` resets.
     """
 
     strong: MemoryState = field(default_factory=MemoryState)

@@ -311,3 +311,47 @@ def test_learned_fusion_starts_as_the_average_and_is_trained():
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
     with pytest.raises(TypeError, match='MemNetAggregator'):
         MODELS.build(model_cfg(fusion=dict(type='FlowWarp')))
+
+
+def test_non_finite_strong_flows_empty_the_delayed_queue(model, monkeypatch):
+    frames = video_frames(model, 5)
+    state = StrongFeatureState()
+    run_online(model, frames[:4], state)
+    assert state.delayed
+    forward = model.strong.motion.forward
+    monkeypatch.setattr(model.strong.motion, 'forward',
+                        lambda *args: forward(*args) * float('nan'))
+    with pytest.raises(ValueError, match='NaN'):
+        run_online(model, frames[4:], state)
+    assert state.strong.is_empty and state.delayed == []
+
+
+def test_a_non_finite_flow_to_the_delayed_memory_keeps_the_state(
+        model, monkeypatch):
+    frames = video_frames(model, 6, seed=2)
+    expected = run_online(model, frames)
+    state = StrongFeatureState()
+    run_online(model, frames[:4], state)
+    strong_flows = model.strong_flows
+
+    def non_finite(image, strong_image):
+        flow, count = strong_flows(image, strong_image)
+        return flow, count + 1
+
+    monkeypatch.setattr(model, 'strong_flows', non_finite)
+    with pytest.raises(ValueError, match='the state is kept'):
+        run_online(model, frames[4:5], state)
+    monkeypatch.undo()
+    assert [d.frame_id for d in state.delayed] == [3, 4]
+    assert_same(run_online(model, frames[5:], state)[0], expected[5])
+
+
+@pytest.mark.parametrize('change, error, message', [
+    (dict(fusion=dict(type='MemNetAggregator', mode='weighting',
+                      in_channels=32, hidden_channels=8)), ValueError,
+     'fusion.in_channels'),
+    (dict(strong_test_cfg=4), TypeError, 'strong_test_cfg must be a dict'),
+])
+def test_other_bad_arguments_are_refused(change, error, message):
+    with pytest.raises(error, match=message):
+        MODELS.build(model_cfg(**change))
