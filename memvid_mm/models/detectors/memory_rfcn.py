@@ -272,6 +272,36 @@ def check_one_frame_size(data_samples: Sequence[TrackDataSample]) -> None:
             'batch_size=1 in the val/test dataloader')
 
 
+def predict_frames_in_order(model: nn.Module, inputs: Tensor,
+                            data_samples: Sequence[TrackDataSample],
+                            state: Any) -> Sequence[TrackDataSample]:
+    """Run ``model.predict_frame`` on every frame of a batch, in order.
+
+    The ``predict`` of the online models (the stock TestLoop path).
+
+    Args:
+        model (nn.Module): A model with ``predict_frame(image, sample,
+            state)`` (:class:`MemoryRFCN`, ``StrongFeatureRFCN``).
+        inputs (Tensor): (N, T, 3, H, W) normalised frames.
+        data_samples (Sequence[:obj:`TrackDataSample`]): Their samples.
+        state (Any): The model's online state, carried over between calls.
+
+    Returns:
+        Sequence[:obj:`TrackDataSample`]: ``data_samples``, every frame's
+        sample given ``pred_instances``.
+
+    Raises:
+        ValueError: When the frames of the batch differ in size
+            (:func:`check_one_frame_size`).
+    """
+    check_clip_inputs(inputs, data_samples)
+    check_one_frame_size(data_samples)
+    for n, sample in enumerate(data_samples):
+        for t in range(len(sample)):
+            model.predict_frame(inputs[n, t:t + 1], sample[t], state)
+    return data_samples
+
+
 @MODELS.register_module()
 class MemoryRFCN(BaseDetector):
     """Online video detector: R-FCN on a warped feature memory.
@@ -883,7 +913,9 @@ class MemoryRFCN(BaseDetector):
             state (MemoryState): The video's state, updated in place.
 
         Returns:
-            Tensor: M_t (1, C, h, w), detached from the state's history.
+            Tensor: M_t (1, C, h, w). As in :meth:`predict_frame`, the
+            state is detached: with gradients enabled only this frame's
+            computation has a graph.
 
         Raises:
             ValueError: With ``test_cfg.propagate='boxes'``, whose frames
@@ -1239,13 +1271,8 @@ class MemoryRFCN(BaseDetector):
                 batches; online testing serves one frame per batch (val /
                 test dataloader ``batch_size=1``).
         """
-        check_clip_inputs(inputs, data_samples)
-        check_one_frame_size(data_samples)
-        for n, sample in enumerate(data_samples):
-            for t in range(len(sample)):
-                self.predict_frame(inputs[n, t:t + 1], sample[t],
-                                   self.test_state)
-        return data_samples
+        return predict_frames_in_order(self, inputs, data_samples,
+                                       self.test_state)
 
     def _forward(self, inputs: Tensor,
                  data_samples: Sequence[TrackDataSample] = None) -> tuple:

@@ -43,8 +43,8 @@ from .clip_utils import check_clip_inputs, gather_frames
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
-from .memory_rfcn import (MemoryRFCN, check_one_frame_size, feature_stride,
-                          own_frame)
+from .memory_rfcn import (MemoryRFCN, feature_stride, own_frame,
+                          predict_frames_in_order)
 from .rfcn import check_tensor_mode_samples
 
 
@@ -141,6 +141,37 @@ def check_same_normalisation(ours: torch.nn.Module,
                 f'detector\'s preprocessor normalised')
 
 
+def build_fusion(fusion: OptConfigType,
+                 channels: int) -> MemNetAggregator:
+    """Build the fusion of the fast features and the strong memory.
+
+    Args:
+        fusion (dict, optional): A :class:`MemNetAggregator` config; its
+            ``in_channels`` default to ``channels``. None: the average.
+        channels (int): C of the fast features and the strong memory.
+
+    Returns:
+        MemNetAggregator: The fusion, ``forward(strong_memory, feature)``.
+
+    Raises:
+        TypeError: When ``fusion`` is not a MemNetAggregator config.
+        ValueError: When its ``in_channels`` is not ``channels``.
+    """
+    fusion = dict(fusion or dict(type='MemNetAggregator', mode='average'))
+    fusion_type = fusion.get('type')
+    fusion_cls = MODELS.get(fusion_type) if isinstance(fusion_type,
+                                                       str) else fusion_type
+    if not (isinstance(fusion_cls, type)
+            and issubclass(fusion_cls, MemNetAggregator)):
+        raise TypeError(f'fusion must be a MemNetAggregator config, got '
+                        f'type {fusion_type!r}')
+    fusion.setdefault('in_channels', channels)
+    if fusion['in_channels'] != channels:
+        raise ValueError(f'fusion.in_channels must be the features\' '
+                         f'{channels} channels, got {fusion["in_channels"]}')
+    return MODELS.build(fusion)
+
+
 @MODELS.register_module()
 class StrongFeatureRFCN(BaseDetector):
     """A fast R-FCN on its features averaged with a strong detector's
@@ -159,7 +190,10 @@ class StrongFeatureRFCN(BaseDetector):
             loaded strictly when the weights are initialised (a training
             start); its weights are frozen. None keeps its random
             initialisation (tests; a warning is logged). A trained
-            StrongFeatureRFCN's own checkpoint holds the strong weights.
+            StrongFeatureRFCN's own checkpoint holds the strong weights
+            (``tools/test.py`` needs no ``strong_ckpt``; a resumed
+            training reads it again before it resumes, as mmengine
+            initialises the weights first).
         strong_test_cfg (dict, optional): Replaces the strong detector's
             ``test_cfg``: ``dict(evidence_interval=4)`` is the paper's
             "ClockNet-101-FeatProp". ``propagate='boxes'`` is refused (it
@@ -224,21 +258,8 @@ class StrongFeatureRFCN(BaseDetector):
         self.strong.requires_grad_(False)
         self.strong.eval()
         self._check_strong_features_fit()
-        fusion = dict(fusion or dict(type='MemNetAggregator', mode='average'))
-        fusion_type = fusion.get('type')
-        fusion_cls = MODELS.get(fusion_type) if isinstance(
-            fusion_type, str) else fusion_type
-        if not (isinstance(fusion_cls, type)
-                and issubclass(fusion_cls, MemNetAggregator)):
-            raise TypeError(f'fusion must be a MemNetAggregator config, got '
-                            f'type {fusion_type!r}')
-        channels = self.detector.rpn_head.in_channels
-        fusion.setdefault('in_channels', channels)
-        if fusion['in_channels'] != channels:
-            raise ValueError(f'fusion.in_channels must be the features\' '
-                             f'{channels} channels, got '
-                             f'{fusion["in_channels"]}')
-        self.fusion = MODELS.build(fusion)
+        self.fusion = build_fusion(fusion,
+                                   self.detector.rpn_head.in_channels)
         # Draws the start of the strong memory in a training clip; seeded
         # with torch's seed as MemoryRFCN's evidence dropout.
         self.rng = random.Random(torch.initial_seed())
@@ -358,8 +379,8 @@ class StrongFeatureRFCN(BaseDetector):
 
         Returns:
             tuple: The flow (N, 2, H, W) with its non-finite values set
-            to 0, and their number (0-dim tensor) for
-            :meth:`MemoryRFCN.check_flows_were_finite`.
+            to 0, and their number (0-dim tensor, on the device), which
+            the caller checks (a host read).
         """
         with torch.no_grad():
             flows, count = self.strong.zero_non_finite_flows(
@@ -502,13 +523,8 @@ class StrongFeatureRFCN(BaseDetector):
         """Online detection of frames served in video order, with the state
         ``self.test_state`` (see :meth:`MemoryRFCN.predict`, whose
         one-frame-size rule this shares)."""
-        check_clip_inputs(inputs, data_samples)
-        check_one_frame_size(data_samples)
-        for n, sample in enumerate(data_samples):
-            for t in range(len(sample)):
-                self.predict_frame(inputs[n, t:t + 1], sample[t],
-                                   self.test_state)
-        return data_samples
+        return predict_frames_in_order(self, inputs, data_samples,
+                                       self.test_state)
 
     def _forward(
             self,
