@@ -142,6 +142,37 @@ def evidence_boxes(image: Tensor, result: DetDataSample) -> EvidenceBoxes:
         labels=instances.labels.clone())
 
 
+def propagated_detections(boxes: EvidenceBoxes, flow: Tensor,
+                          data_sample: DetDataSample) -> InstanceData:
+    """An evidence frame's detections moved to a later frame.
+
+    Each box moves by minus the mean of the flow inside it
+    (:func:`~memvid_mm.models.layers.propagate_boxes`), is clipped to the
+    frame's ``img_shape`` and rescaled to its original image
+    (``scale_factor``); scores and labels are the evidence frame's.
+
+    Args:
+        boxes (EvidenceBoxes): The evidence frame's detections, boxes in
+            the network input's pixels.
+        flow (Tensor): (1, 2, H, W) the finite flow from the later frame
+            to the evidence frame.
+        data_sample (:obj:`DetDataSample`): The later frame's sample.
+
+    Returns:
+        InstanceData: ``bboxes`` (n, 4) in the later frame's original
+        image, ``scores`` (n, ), ``labels`` (n, ).
+    """
+    moved = propagate_boxes(boxes.bboxes, flow[0])
+    height, width = data_sample.metainfo.get('img_shape',
+                                             flow.shape[-2:])[:2]
+    moved[:, 0::2] = moved[:, 0::2].clamp(0, width)
+    moved[:, 1::2] = moved[:, 1::2].clamp(0, height)
+    scale_x, scale_y = data_sample.metainfo.get('scale_factor', (1, 1))
+    moved /= moved.new_tensor([scale_x, scale_y, scale_x, scale_y])
+    return InstanceData(
+        bboxes=moved, scores=boxes.scores.clone(), labels=boxes.labels.clone())
+
+
 def evidence_keep_mask(num_frames: int, drop_prob: float,
                        rng: random.Random) -> List[bool]:
     """Which clip frames keep their image evidence during training.
@@ -1028,17 +1059,9 @@ class MemoryRFCN(BaseDetector):
                              "test_cfg.propagate='boxes')")
         flows, count = self.zero_non_finite_flows(
             {boxes.frame_id: self.motion(image, boxes.image)})
-        moved = propagate_boxes(boxes.bboxes, flows[boxes.frame_id][0])
-        height, width = data_sample.metainfo.get('img_shape',
-                                                 image.shape[-2:])[:2]
-        moved[:, 0::2] = moved[:, 0::2].clamp(0, width)
-        moved[:, 1::2] = moved[:, 1::2].clamp(0, height)
-        scale_x, scale_y = data_sample.metainfo.get('scale_factor', (1, 1))
-        moved /= moved.new_tensor([scale_x, scale_y, scale_x, scale_y])
         state.skip(video_id, frame_id)
-        data_sample.pred_instances = InstanceData(
-            bboxes=moved, scores=boxes.scores.clone(),
-            labels=boxes.labels.clone())
+        data_sample.pred_instances = propagated_detections(
+            boxes, flows[boxes.frame_id], data_sample)
         self.check_flows_were_finite(count, flows, state, video_id, frame_id)
         return data_sample
 

@@ -28,23 +28,26 @@ from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmcv.ops import batched_nms
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, TrackDataSample
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
+from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ...utils import full_checkpoint_loading, load_fitting_checkpoint
 from ..aggregators import MemNetAggregator
-from ..layers import DelayedMemory, StrongFeatureState
+from ..layers import DelayedMemory, EvidenceBoxes, StrongFeatureState
 from .clip_utils import check_clip_inputs, gather_frames
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
-from .memory_rfcn import (MemoryRFCN, feature_stride, own_frame,
-                          predict_frames_in_order)
+from .memory_rfcn import (MemoryRFCN, evidence_boxes, feature_stride,
+                          own_frame, predict_frames_in_order,
+                          propagated_detections)
 from .rfcn import check_tensor_mode_samples
 
 
@@ -141,6 +144,59 @@ def check_same_normalisation(ours: torch.nn.Module,
                 f'detector\'s preprocessor normalised')
 
 
+def merge_detections(first: InstanceData, second: InstanceData,
+                     nms_cfg: dict, max_per_img: int) -> InstanceData:
+    """Two detectors' detections of a frame, merged by class-wise NMS.
+
+    Args:
+        first (InstanceData): ``bboxes`` (n1, 4), ``scores`` (n1, ),
+            ``labels`` (n1, ).
+        second (InstanceData): The same, (n2, ...), in the same image.
+        nms_cfg (dict): mmcv's ``batched_nms`` settings (the fast R-FCN's
+            ``test_cfg.rcnn.nms``).
+        max_per_img (int): Detections kept, highest scores first.
+
+    Returns:
+        InstanceData: Up to ``max_per_img`` detections of the union.
+    """
+    bboxes = torch.cat([first.bboxes, second.bboxes])
+    scores = torch.cat([first.scores, second.scores])
+    labels = torch.cat([first.labels, second.labels])
+    if bboxes.numel() == 0:
+        return InstanceData(bboxes=bboxes, scores=scores, labels=labels)
+    _, keep = batched_nms(bboxes, scores, labels, dict(nms_cfg))
+    keep = keep[:max_per_img]
+    return InstanceData(
+        bboxes=bboxes[keep], scores=scores[keep], labels=labels[keep])
+
+
+def parse_strong_feature_test_cfg(test_cfg: OptConfigType) -> dict:
+    """Check ``StrongFeatureRFCN``'s ``test_cfg`` and fill in its default.
+
+    Args:
+        test_cfg (dict, optional): ``propagate``: ``'features'`` (the
+            strong memory, warped, averaged with the fast features) or
+            ``'boxes'`` (the paper's "BoxProp" baseline of Table 3: the
+            strong detector's detections of frame t - delay, moved by the
+            mean flow inside each box, merged with the fast detector's
+            own by NMS).
+
+    Returns:
+        dict: The setting.
+    """
+    settings = dict(propagate='features')
+    test_cfg = dict(test_cfg or {})
+    unknown = set(test_cfg) - set(settings)
+    if unknown:
+        raise ValueError(f'unknown StrongFeatureRFCN test_cfg keys: '
+                         f'{sorted(unknown)}')
+    settings.update(test_cfg)
+    if settings['propagate'] not in ('features', 'boxes'):
+        raise ValueError(f"test_cfg.propagate must be 'features' or "
+                         f"'boxes', got {settings['propagate']!r}")
+    return settings
+
+
 def build_fusion(fusion: OptConfigType,
                  channels: int) -> MemNetAggregator:
     """Build the fusion of the fast features and the strong memory.
@@ -209,6 +265,10 @@ class StrongFeatureRFCN(BaseDetector):
             weighting (Eq. 4 applied to the two detectors; "more advanced
             aggregation schemes are possible"). Defaults to None: the
             average.
+        test_cfg (dict, optional): ``propagate='features'`` (default) or
+            ``'boxes'``, the paper's "BoxProp" baseline
+            (:func:`parse_strong_feature_test_cfg`); the fast detector's
+            own ``test_cfg`` sets its RPN / R-FCN behaviour.
         data_preprocessor (dict, optional): ``TrackDataPreprocessor``; the
             strong config's must normalise alike.
         init_cfg (dict or list[dict], optional): Initialization config.
@@ -234,6 +294,7 @@ class StrongFeatureRFCN(BaseDetector):
                  strong_test_cfg: OptConfigType = None,
                  delay: int = 3,
                  fusion: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
@@ -260,6 +321,7 @@ class StrongFeatureRFCN(BaseDetector):
         self._check_strong_features_fit()
         self.fusion = build_fusion(fusion,
                                    self.detector.rpn_head.in_channels)
+        self.test_cfg = parse_strong_feature_test_cfg(test_cfg)
         # Draws the start of the strong memory in a training clip; seeded
         # with torch's seed as MemoryRFCN's evidence dropout.
         self.rng = random.Random(torch.initial_seed())
@@ -482,29 +544,43 @@ class StrongFeatureRFCN(BaseDetector):
                 this frame's output read that flow).
         """
         image = own_frame(image)
-        try:
-            with torch.no_grad():
-                strong_memory = self.strong.online_memory(
-                    image, data_sample, state.strong)
-        except Exception:
-            if state.strong.is_empty:  # reset before it raised
-                state.delayed = []
-            raise
-        if state.strong.frame_index == 1:  # the strong memory (re)started
-            state.delayed = []
+        strong_memory = self._advance_strong(image, data_sample, state)
         frame_id = int(data_sample.metainfo['frame_id'])
-        state.delayed.append(DelayedMemory(frame_id, image, strong_memory))
-        feature = self.extract_feat(image)
-        count = flow = None
+        if self.test_cfg['propagate'] == 'boxes':
+            state.delayed.append(
+                DelayedMemory(frame_id, image, None,
+                              self.strong_detections(image, strong_memory,
+                                                     data_sample)))
+        else:
+            state.delayed.append(
+                DelayedMemory(frame_id, image, strong_memory))
+        delivered = None
         if state.delayed[0].frame_id == frame_id - self.delay:
             delivered = state.delayed.pop(0)
-            memory = delivered.memory
-            if self.delay:
-                flow, count = self.strong_flows(image, delivered.image)
-                memory = self.warp_strong_memory(memory, flow)
-            feature = self.fuse(feature, memory)
-        result = self.detector._head_predict((feature, ), [data_sample],
-                                             rescale=True)[0]
+        flow = count = None
+        if delivered is not None and self.delay:
+            flow, count = self.strong_flows(image, delivered.image)
+        feature = self.extract_feat(image)
+        if self.test_cfg['propagate'] == 'boxes':
+            result = self.detector._head_predict((feature, ), [data_sample],
+                                                 rescale=True)[0]
+            if delivered is not None:
+                if flow is None:
+                    flow = image.new_zeros((1, 2) + tuple(image.shape[-2:]))
+                rcnn_cfg = self.detector.test_cfg.rcnn
+                result.pred_instances = merge_detections(
+                    result.pred_instances,
+                    propagated_detections(delivered.boxes, flow,
+                                          data_sample), rcnn_cfg.nms,
+                    rcnn_cfg.max_per_img)
+        else:
+            if delivered is not None:
+                memory = delivered.memory
+                if flow is not None:
+                    memory = self.warp_strong_memory(memory, flow)
+                feature = self.fuse(feature, memory)
+            result = self.detector._head_predict((feature, ), [data_sample],
+                                                 rescale=True)[0]
         if count is not None and int(count):
             # only this frame's output read the zeroed flow: the state,
             # strong memories and delayed queue, stays valid
@@ -516,6 +592,45 @@ class StrongFeatureRFCN(BaseDetector):
                 f'not finite, or an overflow in half precision); the '
                 f'state is kept')
         return result
+
+    def _advance_strong(self, image: Tensor, data_sample: DetDataSample,
+                        state: StrongFeatureState) -> Tensor:
+        """The strong detector's step on a frame (M_t (1, C, h, w),
+        :meth:`MemoryRFCN.online_memory`); ``state.delayed`` is emptied
+        where the strong memory restarts, also when the step raised after
+        resetting it."""
+        try:
+            with torch.no_grad():
+                strong_memory = self.strong.online_memory(
+                    image, data_sample, state.strong)
+        except Exception:
+            if state.strong.is_empty:  # reset before it raised
+                state.delayed = []
+            raise
+        if state.strong.frame_index == 1:  # the strong memory (re)started
+            state.delayed = []
+        return strong_memory
+
+    def strong_detections(self, image: Tensor, strong_memory: Tensor,
+                          data_sample: DetDataSample) -> EvidenceBoxes:
+        """The strong detector's detections on its memory M_t, kept to
+        propagate them (``test_cfg.propagate='boxes'``).
+
+        Args:
+            image (Tensor): The frame (1, 3, H, W), normalised.
+            strong_memory (Tensor): M_t (1, C, h, w).
+            data_sample (:obj:`DetDataSample`): The frame's sample (not
+                changed).
+
+        Returns:
+            EvidenceBoxes: The detections, boxes in the network input's
+            pixels.
+        """
+        sample = DetDataSample(metainfo=data_sample.metainfo)
+        with torch.no_grad():
+            result = self.strong.detector._head_predict(
+                (strong_memory, ), [sample], rescale=True)[0]
+        return evidence_boxes(image, result)
 
     def predict(self, inputs: Tensor,
                 data_samples: Sequence[TrackDataSample]

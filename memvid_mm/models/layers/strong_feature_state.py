@@ -4,35 +4,40 @@
 Shape shorthand: C channels, h/w feature map size, H/W image size.
 """
 from dataclasses import dataclass, field
-from typing import List, Union
+from typing import List, Optional, Union
 
 import torch
 from torch import Tensor
 
-from .memory_state import MemoryState
+from .memory_state import EvidenceBoxes, MemoryState
 
 
 @dataclass
 class DelayedMemory:
-    """A strong memory computed for a frame but not yet delivered.
+    """A strong detector's output for a frame, not yet delivered.
 
     Attributes:
-        frame_id (int): The frame s whose memory it is.
+        frame_id (int): The frame s whose output it is.
         image (Tensor): ``(1, 3, H, W)`` frame s (normalised), to compute
             the flow from the frame it is delivered to.
-        memory (Tensor): ``(1, C, h, w)`` the strong detector's M_s.
+        memory (Tensor | None): ``(1, C, h, w)`` the strong detector's
+            M_s; None when its detections are propagated instead.
+        boxes (EvidenceBoxes | None): The strong detector's detections of
+            frame s (``test_cfg.propagate='boxes'``); None otherwise.
     """
 
     frame_id: int
     image: Tensor
-    memory: Tensor
+    memory: Optional[Tensor] = None
+    boxes: Optional[EvidenceBoxes] = None
 
     def map_tensors(self, fn) -> 'DelayedMemory':
         """Return a copy whose tensors are ``fn(tensor)``."""
         return DelayedMemory(
             frame_id=self.frame_id,
             image=fn(self.image),
-            memory=fn(self.memory))
+            memory=None if self.memory is None else fn(self.memory),
+            boxes=None if self.boxes is None else self.boxes.map_tensors(fn))
 
 
 @dataclass
@@ -43,11 +48,11 @@ class StrongFeatureState:
         strong (MemoryState): The strong detector's memories, advanced
             every frame; it decides when the stream resets (a new video,
             frame 0, a gap in ``frame_id``).
-        delayed (list[DelayedMemory]): The strong memories of the last
-            frames, oldest first, of which the fast detector at frame t
-            reads only the one of frame t - delay (the strong detector's
-            latency); at most ``delay`` are kept between frames. Emptied
-            when ``strong`` resets.
+        delayed (list[DelayedMemory]): The strong memories (or
+            detections) of the last frames, oldest first, of which the
+            fast detector at frame t reads only the one of frame t - delay
+            (the strong detector's latency); at most ``delay`` are kept
+            between frames. Emptied when ``strong`` resets.
     """
 
     strong: MemoryState = field(default_factory=MemoryState)

@@ -5,9 +5,12 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
+from mmengine.structures import InstanceData
 
 from memvid_mm.models.detectors import MemoryRFCN, StrongFeatureRFCN
-from memvid_mm.models.detectors.strong_feature_rfcn import without_init_cfgs
+from memvid_mm.models.detectors.memory_rfcn import propagated_detections
+from memvid_mm.models.detectors.strong_feature_rfcn import (merge_detections,
+                                                            without_init_cfgs)
 from memvid_mm.models.layers import MemoryState, StrongFeatureState
 from .clip_data import packed_clips
 
@@ -355,3 +358,68 @@ def test_a_non_finite_flow_to_the_delayed_memory_keeps_the_state(
 def test_other_bad_arguments_are_refused(change, error, message):
     with pytest.raises(error, match=message):
         MODELS.build(model_cfg(**change))
+
+
+def test_merge_detections_suppresses_overlaps_within_a_class():
+    first = InstanceData(
+        bboxes=torch.tensor([[0., 0., 10., 10.], [20., 20., 30., 30.]]),
+        scores=torch.tensor([0.9, 0.5]), labels=torch.tensor([0, 1]))
+    second = InstanceData(
+        bboxes=torch.tensor([[1., 0., 10., 10.], [0., 0., 10., 10.]]),
+        scores=torch.tensor([0.8, 0.7]), labels=torch.tensor([0, 2]))
+    merged = merge_detections(first, second,
+                              dict(type='nms', iou_threshold=0.5), 10)
+    # the class-0 box of the second set overlaps a better one: suppressed
+    assert merged.scores.tolist() == pytest.approx([0.9, 0.7, 0.5])
+    assert merged.labels.tolist() == [0, 2, 1]
+    top = merge_detections(first, second,
+                           dict(type='nms', iou_threshold=0.5), 2)
+    assert top.labels.tolist() == [0, 2]
+    empty = InstanceData(bboxes=torch.zeros(0, 4), scores=torch.zeros(0),
+                         labels=torch.zeros(0, dtype=torch.long))
+    assert len(merge_detections(empty, empty, dict(type='nms',
+                                                   iou_threshold=0.5),
+                                10)) == 0
+
+
+def test_box_propagation_merges_the_delayed_strong_detections():
+    """The paper's "BoxProp" baseline (``test_cfg.propagate='boxes'``): the
+    fast detector's own detections at t with the strong detector's of
+    t - delay, moved by the mean flow in each box, by class-wise NMS."""
+    torch.manual_seed(0)
+    model = MODELS.build(
+        model_cfg(test_cfg=dict(propagate='boxes'))).eval()
+    frames = video_frames(model, 4, seed=2)
+    outputs = run_online(model, frames)
+    strong_state = MemoryState()
+    rcnn = model.detector.test_cfg.rcnn
+    with torch.no_grad():
+        strong_boxes = []
+        for image, sample in frames:
+            memory = model.strong.online_memory(image, copy.deepcopy(sample),
+                                                strong_state)
+            strong_boxes.append(
+                model.strong_detections(image, memory, sample))
+        assert all(len(boxes.scores) for boxes in strong_boxes)
+        for t, (image, sample) in enumerate(frames):
+            fast = model.detector.predict(image, [copy.deepcopy(sample)])[0]
+            expected = fast.pred_instances
+            if t >= model.delay:
+                source = t - model.delay
+                flow = model.strong.motion(image, frames[source][0])
+                expected = merge_detections(
+                    expected,
+                    propagated_detections(strong_boxes[source], flow,
+                                          sample), rcnn.nms,
+                    rcnn.max_per_img)
+            assert_same(outputs[t], (expected.bboxes, expected.scores))
+            if t >= model.delay:  # strong detections made it in
+                assert torch.isin(outputs[t][1],
+                                  strong_boxes[source].scores).any()
+
+
+def test_test_cfg_is_checked():
+    with pytest.raises(ValueError, match='unknown StrongFeatureRFCN'):
+        MODELS.build(model_cfg(test_cfg=dict(interval=2)))
+    with pytest.raises(ValueError, match="'features' or 'boxes'"):
+        MODELS.build(model_cfg(test_cfg=dict(propagate='memory')))
