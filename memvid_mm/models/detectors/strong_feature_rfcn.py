@@ -562,25 +562,11 @@ class StrongFeatureRFCN(BaseDetector):
             flow, count = self.strong_flows(image, delivered.image)
         feature = self.extract_feat(image)
         if self.test_cfg['propagate'] == 'boxes':
-            result = self.detector._head_predict((feature, ), [data_sample],
-                                                 rescale=True)[0]
-            if delivered is not None:
-                if flow is None:
-                    flow = image.new_zeros((1, 2) + tuple(image.shape[-2:]))
-                rcnn_cfg = self.detector.test_cfg.rcnn
-                result.pred_instances = merge_detections(
-                    result.pred_instances,
-                    propagated_detections(delivered.boxes, flow,
-                                          data_sample), rcnn_cfg.nms,
-                    rcnn_cfg.max_per_img)
+            result = self._detect_with_strong_boxes(feature, data_sample,
+                                                    delivered, flow)
         else:
-            if delivered is not None:
-                memory = delivered.memory
-                if flow is not None:
-                    memory = self.warp_strong_memory(memory, flow)
-                feature = self.fuse(feature, memory)
-            result = self.detector._head_predict((feature, ), [data_sample],
-                                                 rescale=True)[0]
+            result = self._detect_on_fused_features(feature, data_sample,
+                                                    delivered, flow)
         if count is not None and int(count):
             # only this frame's output read the zeroed flow: the state,
             # strong memories and delayed queue, stays valid
@@ -591,6 +577,42 @@ class StrongFeatureRFCN(BaseDetector):
                 f'{int(count)} NaN or infinite values (weights that are '
                 f'not finite, or an overflow in half precision); the '
                 f'state is kept')
+        return result
+
+    def _detect_on_fused_features(self, feature: Tensor,
+                                  data_sample: DetDataSample,
+                                  delivered: Optional[DelayedMemory],
+                                  flow: Optional[Tensor]) -> DetDataSample:
+        """The fast head on F_t (1, C, h, w) fused with the delivered
+        strong memory, warped with ``flow`` (1, 2, H, W) (None: delay 0);
+        on F_t alone when nothing is delivered."""
+        if delivered is not None:
+            memory = delivered.memory
+            if flow is not None:
+                memory = self.warp_strong_memory(memory, flow)
+            feature = self.fuse(feature, memory)
+        return self.detector._head_predict((feature, ), [data_sample],
+                                           rescale=True)[0]
+
+    def _detect_with_strong_boxes(self, feature: Tensor,
+                                  data_sample: DetDataSample,
+                                  delivered: Optional[DelayedMemory],
+                                  flow: Optional[Tensor]) -> DetDataSample:
+        """The fast head's detections on F_t (1, C, h, w), merged with the
+        delivered strong detections moved with ``flow`` (1, 2, H, W)
+        (None: delay 0, not moved) ("BoxProp")."""
+        result = self.detector._head_predict((feature, ), [data_sample],
+                                             rescale=True)[0]
+        if delivered is None:
+            return result
+        if flow is None:
+            height, width = delivered.image.shape[-2:]
+            flow = feature.new_zeros((1, 2, height, width))
+        rcnn_cfg = self.detector.test_cfg.rcnn
+        result.pred_instances = merge_detections(
+            result.pred_instances,
+            propagated_detections(delivered.boxes, flow, data_sample),
+            rcnn_cfg.nms, rcnn_cfg.max_per_img)
         return result
 
     def _advance_strong(self, image: Tensor, data_sample: DetDataSample,

@@ -423,3 +423,23 @@ def test_test_cfg_is_checked():
         MODELS.build(model_cfg(test_cfg=dict(interval=2)))
     with pytest.raises(ValueError, match="'features' or 'boxes'"):
         MODELS.build(model_cfg(test_cfg=dict(propagate='memory')))
+
+
+def test_box_propagation_without_delay_merges_the_current_boxes():
+    torch.manual_seed(0)
+    model = MODELS.build(
+        model_cfg(delay=0, test_cfg=dict(propagate='boxes'))).eval()
+    frames = video_frames(model, 2, seed=3)
+    outputs = run_online(model, frames)
+    strong_state = MemoryState()
+    rcnn = model.detector.test_cfg.rcnn
+    with torch.no_grad():
+        for t, (image, sample) in enumerate(frames):
+            memory = model.strong.online_memory(image, copy.deepcopy(sample),
+                                                strong_state)
+            strong = model.strong.detector._head_predict(
+                (memory, ), [copy.deepcopy(sample)])[0].pred_instances
+            fast = model.detector.predict(image, [copy.deepcopy(sample)])[0]
+            expected = merge_detections(fast.pred_instances, strong,
+                                        rcnn.nms, rcnn.max_per_img)
+            assert_same(outputs[t], (expected.bboxes, expected.scores))
