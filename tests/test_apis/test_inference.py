@@ -31,16 +31,24 @@ def scores(result):
     return result.pred_instances.scores.clone()
 
 
-def test_interleaved_videos_keep_separate_states(model):
-    video_a, video_b = frames(1), frames(2)
+def interleaved_inferencer(model, num_frames):
+    """Stream videos 'a' and 'b' frame by frame, interleaved; check each
+    frame's scores against the video streamed alone; return the
+    inferencer."""
+    video_a, video_b = frames(1, num_frames), frames(2, num_frames)
     alone = OnlineVideoInferencer(model)
     expected_a = [scores(alone(f, 'a', t)) for t, f in enumerate(video_a)]
     expected_b = [scores(alone(f, 'b', t)) for t, f in enumerate(video_b)]
     mixed = OnlineVideoInferencer(model)
-    for t in range(4):
+    for t in range(num_frames):
         assert torch.equal(scores(mixed(video_a[t], 'a', t)), expected_a[t])
         assert torch.equal(scores(mixed(video_b[t], 'b', t)), expected_b[t])
     assert set(mixed.states) == {'a', 'b'}
+    return mixed
+
+
+def test_interleaved_videos_keep_separate_states(model):
+    mixed = interleaved_inferencer(model, 4)
     assert mixed.states['a'].frame_index == 4
     mixed.close('a')
     assert set(mixed.states) == {'b'}
@@ -48,15 +56,8 @@ def test_interleaved_videos_keep_separate_states(model):
 
 def test_streams_the_two_detector_model_with_a_state_per_video():
     torch.manual_seed(0)
-    model = init_video_detector(STRONG_FEATURE_CFG)
-    video_a, video_b = frames(1, 5), frames(2, 5)
-    alone = OnlineVideoInferencer(model)
-    expected_a = [scores(alone(f, 'a', t)) for t, f in enumerate(video_a)]
-    expected_b = [scores(alone(f, 'b', t)) for t, f in enumerate(video_b)]
-    mixed = OnlineVideoInferencer(model)
-    for t in range(5):
-        assert torch.equal(scores(mixed(video_a[t], 'a', t)), expected_a[t])
-        assert torch.equal(scores(mixed(video_b[t], 'b', t)), expected_b[t])
+    mixed = interleaved_inferencer(
+        init_video_detector(STRONG_FEATURE_CFG), 5)
     state = mixed.states['a']
     assert isinstance(state, StrongFeatureState)
     assert state.strong.frame_index == 5
