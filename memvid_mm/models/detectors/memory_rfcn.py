@@ -142,7 +142,7 @@ def evidence_boxes(image: Tensor, result: DetDataSample) -> EvidenceBoxes:
         labels=instances.labels.clone())
 
 
-def propagated_detections(boxes: EvidenceBoxes, flow: Tensor,
+def propagated_detections(boxes: EvidenceBoxes, flow: Optional[Tensor],
                           data_sample: DetDataSample) -> InstanceData:
     """An evidence frame's detections moved to a later frame.
 
@@ -154,17 +154,19 @@ def propagated_detections(boxes: EvidenceBoxes, flow: Tensor,
     Args:
         boxes (EvidenceBoxes): The evidence frame's detections, boxes in
             the network input's pixels.
-        flow (Tensor): (1, 2, H, W) the finite flow from the later frame
-            to the evidence frame.
+        flow (Tensor, optional): (1, 2, H, W) the finite flow from the
+            later frame to the evidence frame; None for the evidence
+            frame itself (the boxes stay where they are).
         data_sample (:obj:`DetDataSample`): The later frame's sample.
 
     Returns:
         InstanceData: ``bboxes`` (n, 4) in the later frame's original
         image, ``scores`` (n, ), ``labels`` (n, ).
     """
-    moved = propagate_boxes(boxes.bboxes, flow[0])
+    moved = (boxes.bboxes.clone() if flow is None else propagate_boxes(
+        boxes.bboxes, flow[0]))
     height, width = data_sample.metainfo.get('img_shape',
-                                             flow.shape[-2:])[:2]
+                                             boxes.image.shape[-2:])[:2]
     moved[:, 0::2] = moved[:, 0::2].clamp(0, width)
     moved[:, 1::2] = moved[:, 1::2].clamp(0, height)
     scale_x, scale_y = data_sample.metainfo.get('scale_factor', (1, 1))
@@ -754,9 +756,9 @@ class MemoryRFCN(BaseDetector):
         state.write(memories, anchor_imgs, anchor_ids, video_id, frame_id)
         return self.aggregator.combine(current)
 
-    def _clip_memories(self, inputs: Tensor, keep: Sequence[bool],
-                       clip_stride: int,
-                       output_frames: Sequence[int]) -> Dict[int, Tensor]:
+    def clip_memories(self, inputs: Tensor, keep: Sequence[bool],
+                      clip_stride: int,
+                      output_frames: Sequence[int]) -> Dict[int, Tensor]:
         """Run the memory over N clips and return M_t at the given positions.
 
         A position without image evidence leaves every memory at its anchor
@@ -839,7 +841,7 @@ class MemoryRFCN(BaseDetector):
         repeats its earliest frame) counts its repeats as frames of a
         paused video: the same image, no motion, the clocks running on.
         Positions that neither keep evidence nor carry a loss are not run
-        (:meth:`_clip_memories`): nothing the loss sees depends on them.
+        (:meth:`clip_memories`): nothing the loss sees depends on them.
         """
         check_clip_inputs(inputs, data_samples)
         num_frames = inputs.shape[1]
@@ -863,7 +865,7 @@ class MemoryRFCN(BaseDetector):
         keep = evidence_keep_mask(num_frames, self.evidence_drop_prob,
                                   self.rng)
         frame_inds = loss_frame_indices(num_frames, self.loss_frames)
-        memories = self._clip_memories(inputs, keep, clip_stride, frame_inds)
+        memories = self.clip_memories(inputs, keep, clip_stride, frame_inds)
         _, samples = gather_frames(inputs, data_samples, frame_inds)
         memory = torch.stack([memories[t] for t in frame_inds], dim=1)
         return self.detector._head_loss((memory.flatten(0, 1), ), samples)
@@ -1308,7 +1310,7 @@ class MemoryRFCN(BaseDetector):
         """
         check_tensor_mode_samples(data_samples)
         last = inputs.shape[1] - 1
-        memories = self._clip_memories(
+        memories = self.clip_memories(
             inputs, [True] * inputs.shape[1],
             self.clip_stride_of(data_samples, default=1), [last])
         _, samples = gather_frames(inputs, data_samples, [last])

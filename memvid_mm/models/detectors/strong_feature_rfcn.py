@@ -426,7 +426,7 @@ class StrongFeatureRFCN(BaseDetector):
         length = position - start + 1
         keep = [i % interval == 0 for i in range(length)]
         with torch.no_grad():
-            memories = self.strong._clip_memories(
+            memories = self.strong.clip_memories(
                 inputs[:, start:position + 1], keep, 1, [length - 1])
         return memories[length - 1]
 
@@ -472,12 +472,7 @@ class StrongFeatureRFCN(BaseDetector):
         """
         check_clip_inputs(inputs, data_samples)
         num_frames = inputs.shape[1]
-        if num_frames < self.delay + 1:
-            raise ValueError(
-                f'StrongFeatureRFCN with delay={self.delay} trains on clips '
-                f'of at least {self.delay + 1} frames (the key frame and the '
-                f'frame {self.delay} before it), got {num_frames}; set the '
-                f"train pipeline's CausalClipSample(num_frames=...)")
+        self._check_clip_length(num_frames)
         clip_stride = MemoryRFCN.clip_stride_of(data_samples, default=1)
         if clip_stride != 1:
             raise ValueError(
@@ -490,6 +485,16 @@ class StrongFeatureRFCN(BaseDetector):
         feature = self._fused_clip_feature(inputs, start, position)
         _, samples = gather_frames(inputs, data_samples, [key])
         return self.detector._head_loss((feature, ), samples)
+
+    def _check_clip_length(self, num_frames: int) -> None:
+        """Refuse clips without the frame ``delay`` before the key frame
+        (``loss`` and tensor mode read the strong memory there)."""
+        if num_frames < self.delay + 1:
+            raise ValueError(
+                f'StrongFeatureRFCN with delay={self.delay} needs clips of '
+                f'at least {self.delay + 1} frames (the key frame and the '
+                f'frame {self.delay} before it), got {num_frames}; set the '
+                f"pipeline's CausalClipSample(num_frames=...)")
 
     def _fused_clip_feature(self, inputs: Tensor, start: int,
                             position: int) -> Tensor:
@@ -548,12 +553,13 @@ class StrongFeatureRFCN(BaseDetector):
         frame_id = int(data_sample.metainfo['frame_id'])
         if self.test_cfg['propagate'] == 'boxes':
             state.delayed.append(
-                DelayedMemory(frame_id, image, None,
-                              self.strong_detections(image, strong_memory,
-                                                     data_sample)))
+                DelayedMemory(
+                    frame_id, image,
+                    boxes=self.strong_detections(image, strong_memory,
+                                                 data_sample)))
         else:
             state.delayed.append(
-                DelayedMemory(frame_id, image, strong_memory))
+                DelayedMemory(frame_id, image, memory=strong_memory))
         delivered = None
         if state.delayed[0].frame_id == frame_id - self.delay:
             delivered = state.delayed.pop(0)
@@ -605,9 +611,6 @@ class StrongFeatureRFCN(BaseDetector):
                                              rescale=True)[0]
         if delivered is None:
             return result
-        if flow is None:
-            height, width = delivered.image.shape[-2:]
-            flow = feature.new_zeros((1, 2, height, width))
         rcnn_cfg = self.detector.test_cfg.rcnn
         result.pred_instances = merge_detections(
             result.pred_instances,
@@ -674,10 +677,7 @@ class StrongFeatureRFCN(BaseDetector):
         ``img_shape``)."""
         check_tensor_mode_samples(data_samples)
         num_frames = inputs.shape[1]
-        if num_frames < self.delay + 1:
-            raise ValueError(f'tensor mode needs clips of at least '
-                             f'{self.delay + 1} frames (delay={self.delay}),'
-                             f' got {num_frames}')
+        self._check_clip_length(num_frames)
         key = num_frames - 1
         feature = self._fused_clip_feature(inputs, 0, key - self.delay)
         _, samples = gather_frames(inputs, data_samples, [key])

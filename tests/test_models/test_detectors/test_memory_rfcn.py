@@ -187,7 +187,7 @@ def test_clip_skips_only_steps_nothing_later_sees(clocknet_cfg,
         ][5]
 
     skipped = memory_and_grads(
-        lambda: model._clip_memories(inputs, keep, 1, [5])[5])
+        lambda: model.clip_memories(inputs, keep, 1, [5])[5])
     reference = memory_and_grads(every_step)
     assert torch.equal(skipped[0], reference[0])
     assert skipped[2].keys() == reference[2].keys()
@@ -198,7 +198,7 @@ def test_clip_skips_only_steps_nothing_later_sees(clocknet_cfg,
     # every step from 1 to 5
     assert (skipped[1], reference[1]) == (3, 8)
     # the loss frames are computed, with or without evidence
-    both = model._clip_memories(inputs, keep, 1, [3, 5])
+    both = model.clip_memories(inputs, keep, 1, [3, 5])
     assert sorted(both) == [3, 5]
 
 
@@ -543,13 +543,13 @@ def test_tensor_mode_runs_the_clocks_at_the_clip_stride(
     batch = preprocess(
         model, packed_clips(1, 3, clip_stride=clip_stride), False)
     strides = []
-    clip_memories = model._clip_memories
+    clip_memories = model.clip_memories
 
     def recorded(inputs, keep, stride, output_frames):
         strides.append(stride)
         return clip_memories(inputs, keep, stride, output_frames)
 
-    monkeypatch.setattr(model, '_clip_memories', recorded)
+    monkeypatch.setattr(model, 'clip_memories', recorded)
     with torch.no_grad():
         model(batch['inputs'], batch['data_samples'], mode='tensor')
     assert strides == [clip_stride]
@@ -1189,8 +1189,8 @@ def test_loss_pairs_each_memory_with_its_own_frame(memnet_cfg, monkeypatch):
     monkeypatch.setattr(model.detector, '_head_loss', head_loss)
     with torch.no_grad():
         model.loss(batch['inputs'], batch['data_samples'])
-        expected = model._clip_memories(batch['inputs'], [True] * 3, 1,
-                                        [0, 1, 2])
+        expected = model.clip_memories(batch['inputs'], [True] * 3, 1,
+                                       [0, 1, 2])
     assert len(seen['samples']) == seen['memory'].shape[0] == 6
     for row, sample in enumerate(seen['samples']):
         clip, position = divmod(sample.img_id, 1000)
@@ -1272,7 +1272,7 @@ def test_clip_clocks_run_at_the_clip_stride(clocknet_cfg):
     model = build(clocknet_cfg).eval()
     inputs = preprocess(model, packed_clips(1, 3), False)['inputs']
     with torch.no_grad():
-        clip = model._clip_memories(inputs, [True] * 3, 4, [2])[2]
+        clip = model.clip_memories(inputs, [True] * 3, 4, [2])[2]
         feats = [model.extract_feat(inputs[:, t]) for t in range(3)]
 
         def online(step):
