@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """Every config under configs/ loads and its model builds."""
+import ast
 import glob
 import os.path as osp
 import shutil
@@ -49,6 +50,48 @@ def test_config_loads_and_builds(path):
     psi = getattr(getattr(model, 'aggregator', None), 'memnets', None)
     if psi is not None and any(True for _ in psi.parameters()):
         assert cfg.get('find_unused_parameters') is True
+
+
+def _local_bases(path):
+    """The config files that ``path`` names in ``_base_``, as absolute
+    paths; ``mmdet::`` bases are left out (they are MMDetection's)."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), filename=path)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(target, 'id', None) == '_base_'
+                for target in node.targets):
+            bases = ast.literal_eval(node.value)
+            bases = [bases] if isinstance(bases, str) else bases
+            return [
+                osp.normpath(osp.join(osp.dirname(path), base))
+                for base in bases if not base.startswith('mmdet::')
+            ]
+    return []
+
+
+def _inheritance_levels(path):
+    """The longest chain of ``_base_`` links from ``path`` down to a config
+    that inherits nothing local: 0 for such a config itself."""
+    return max((1 + _inheritance_levels(base)
+                for base in _local_bases(path)),
+               default=0)
+
+
+def test_inheritance_levels_helper_counts_the_longest_chain():
+    clocknet = osp.join(REPO_ROOT, 'configs', 'clocknet_r101_vid.py')
+    # clocknet_r101_vid -> clocknet 7e -> memnet-3 -> _base_ files
+    assert _inheritance_levels(clocknet) == 3
+    base = osp.join(REPO_ROOT, 'configs', '_base_', 'default_runtime.py')
+    assert _inheritance_levels(base) == 0
+
+
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=[osp.relpath(p, REPO_ROOT) for p in CONFIGS])
+def test_config_inherits_at_most_three_levels(path):
+    # MMDetection's rule (docs/en/user_guides/config.md): one primitive
+    # config per folder, and at most 3 levels of inheritance
+    assert _inheritance_levels(path) <= 3
 
 
 def test_clocknet_r101_vid_is_the_paper_model():
