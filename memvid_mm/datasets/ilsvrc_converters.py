@@ -699,15 +699,7 @@ def convert_vid(root: str,
                          f'{unknown_classes!r}')
     writer = _CocoVIDWriter(make_categories(class_table))
     fgfa = _read_fgfa_lines(key_frame_list) if key_frame_list else None
-    # val.txt is read once: its frames are checked against the XMLs below
-    val_frames = read_val_frame_list(root) if split == 'val' else None
-    videos = sorted(val_frames) if split == 'val' else read_vid_video_list(
-        root, split)
-    if not videos:
-        listed_in = 'val.txt' if split == 'val' else 'train_<k>.txt'
-        raise ValueError(
-            f'VID {split}: {osp.join(root, "ImageSets", "VID", listed_in)} '
-            'lists no videos')
+    val_frames, videos = _vid_split_videos(root, split)
     without_images: List[str] = []
     size_mismatches: List[str] = []
     trackid_repeats: List[str] = []
@@ -721,19 +713,87 @@ def convert_vid(root: str,
             _check_val_frames(val_frames[name], root, name, num_frames)
         if not check_video_images(root, name, num_frames):
             without_images.append(name)
-        if split == 'val':
-            key_frames = []  # mmtrack's test mode asserts none
-        elif fgfa is not None:
-            key_frames = _fgfa_video_key_frames(fgfa, key_frame_list, name,
-                                                num_frames)
-        else:
-            key_frames = select_key_frames(num_frames, num_key_frames)
+        key_frames = _vid_key_frames(split, name, num_frames, num_key_frames,
+                                     fgfa, key_frame_list)
         writer.out['videos'].append(
             dict(id=video_id, name=name, vid_train_frames=key_frames))
         _convert_video(writer, root, split, name, video_id, num_frames,
                        set(key_frames), check_images, unknown_classes,
                        size_mismatches, trackid_repeats)
     _raise_size_mismatches(size_mismatches, f'VID {split}')
+    _warn_of_vid_irregularities(writer, split, trackid_repeats, without_images)
+    _log_summary(writer, f'VID {split}')
+    return writer.out
+
+
+def _vid_split_videos(
+        root: str,
+        split: str) -> Tuple[Optional[Dict[str, Dict[int, int]]], List[str]]:
+    """The videos of a VID split, from its ImageSets list.
+
+    Args:
+        root (str): ILSVRC2015 root.
+        split (str): ``'train'`` or ``'val'``.
+
+    Returns:
+        tuple: The val frame list (:func:`read_val_frame_list`, read once:
+        its frames are checked against the XMLs) or None for train; and
+        the video names, sorted for val.
+
+    Raises:
+        ValueError: If the list names no video.
+    """
+    val_frames = read_val_frame_list(root) if split == 'val' else None
+    videos = sorted(val_frames) if split == 'val' else read_vid_video_list(
+        root, split)
+    if not videos:
+        listed_in = 'val.txt' if split == 'val' else 'train_<k>.txt'
+        raise ValueError(
+            f'VID {split}: {osp.join(root, "ImageSets", "VID", listed_in)} '
+            'lists no videos')
+    return val_frames, videos
+
+
+def _vid_key_frames(split: str, name: str, num_frames: int,
+                    num_key_frames: int,
+                    fgfa: Optional[Dict[str, List[Tuple[int, int, int]]]],
+                    key_frame_list: Optional[str]) -> List[int]:
+    """The 0-based training key frames of one video.
+
+    Args:
+        split (str): ``'train'`` or ``'val'``.
+        name (str): The video, as listed.
+        num_frames (int): Its frames.
+        num_key_frames (int): Key frames to select when no FGFA list is
+            given (:func:`select_key_frames`).
+        fgfa (dict, optional): The FGFA list's entries per video
+            (:func:`_read_fgfa_lines`), or None.
+        key_frame_list (str, optional): That list's path, for messages.
+
+    Returns:
+        list[int]: Empty for val (mmtrack's test mode asserts none); else
+        the FGFA list's frames of the video or the selected ones.
+    """
+    if split == 'val':
+        return []  # mmtrack's test mode asserts none
+    if fgfa is not None:
+        return _fgfa_video_key_frames(fgfa, key_frame_list, name, num_frames)
+    return select_key_frames(num_frames, num_key_frames)
+
+
+def _warn_of_vid_irregularities(writer: _CocoVIDWriter, split: str,
+                                trackid_repeats: List[str],
+                                without_images: List[str]) -> None:
+    """Log the warnings of a converted VID split: trackids that change
+    class, frames that repeat a trackid and videos without images.
+
+    Args:
+        writer (_CocoVIDWriter): The split's writer, with its counts.
+        split (str): ``'train'`` or ``'val'``.
+        trackid_repeats (list[str]): Frames giving a trackid to two or
+            more objects.
+        without_images (list[str]): Videos with no image directory.
+    """
     changed = writer.counts['trackids_that_change_class']
     if changed:
         print_log(
@@ -754,8 +814,6 @@ def convert_vid(root: str,
         f'{without_images[:3]}); their annotation XMLs could not be checked '
         'against their JPEG frames, so frames missing at the end would go '
         'unnoticed')
-    _log_summary(writer, f'VID {split}')
-    return writer.out
 
 
 def _check_fgfa_list(fgfa: Dict[str, List[Tuple[int, int, int]]],

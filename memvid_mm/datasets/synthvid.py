@@ -608,6 +608,48 @@ def render_video(
         frames). At least one frame has an object.
     """
     check_blur_mode(blur)
+    tracks, canvas, camera_velocity, schedule, motion = _draw_scene(
+        rng, num_frames, width, height, speed_offset, degradations)
+    frames, objects = [], []
+    for t in range(num_frames):
+        ox, oy = motion.camera_offsets[t]
+        background = canvas[oy:oy + height, ox:ox + width]
+        frame = background.copy()
+        frame_objects = _paste_objects(frame, tracks, t, width, height)
+        frame = _degrade_frame(rng, frame, background, frame_objects,
+                               schedule[t], tracks, t, camera_velocity, blur)
+        frames.append(frame)
+        objects.append(frame_objects)
+    if not any(objects):  # nothing ever in view: draw the video again
+        return render_video(rng, num_frames, width, height, speed_offset,
+                            blur, degradations)
+    return frames, objects, schedule, motion
+
+
+def _draw_scene(
+    rng: np.random.Generator, num_frames: int, width: int, height: int,
+    speed_offset: int, degradations: Sequence[str]
+) -> Tuple[List[_Track], np.ndarray, np.ndarray, List[str], SceneMotion]:
+    """Draw what a video shows, in this order: the objects and their
+    motion, the camera path, the background and the degradation schedule.
+
+    Args:
+        rng (np.random.Generator): The video's own random generator.
+        num_frames (int): Number of frames L.
+        width (int): Frame width W.
+        height (int): Frame height H.
+        speed_offset (int): Object j gets the speed class
+            ``SPEED_CLASSES[(speed_offset + j) % 3]``.
+        degradations (Sequence[str]): The kinds degraded runs draw from.
+
+    Returns:
+        tuple: ``tracks`` (1 to 3 :class:`_Track`, in drawing order), the
+        background ``canvas`` ``(H + 2 Py, W + 2 Px, 3)`` uint8 BGR (``P``
+        the camera's largest offset plus 2 px), the camera's velocity
+        ``(2, )`` (x, y) in pixels per frame, the
+        ``schedule`` (per frame ``'none'`` or a degradation kind) and the
+        :class:`SceneMotion`.
+    """
     tracks = [
         _sample_track(rng, width, height, num_frames,
                       SPEED_CLASSES[(speed_offset + j) % len(SPEED_CLASSES)])
@@ -621,46 +663,85 @@ def render_video(
     motion = SceneMotion(
         tracks=tracks,
         camera_offsets=(pan[None] + np.round(camera)).astype(np.int64))
-    frames, objects = [], []
-    for t in range(num_frames):
-        ox, oy = motion.camera_offsets[t]
-        background = canvas[oy:oy + height, ox:ox + width]
-        frame = background.copy()
-        frame_objects = []
-        for trackid, track in enumerate(tracks):  # later tracks are in front
-            box = track.box(t)
-            sprite, mask = render_sprite(track.label, box[2] - box[0],
-                                         box[3] - box[1], track.bright,
-                                         track.dark)
-            _paste(frame, sprite, mask, box)
-            shown = visible_box(box, width, height)
-            for obj in frame_objects:
-                if shown is not None and _covered_fraction(
-                        obj['bbox'], [shown]) > 0.1:
-                    obj['occluded'] = True
-            if shown is not None:
-                frame_objects.append(
-                    dict(
-                        trackid=trackid,
-                        label=track.label,
-                        bbox=shown,
-                        occluded=False))
-        if schedule[t] == 'occlusion':
-            for obj in frame_objects:
+    return tracks, canvas, camera_velocity, schedule, motion
+
+
+def _paste_objects(frame: np.ndarray, tracks: Sequence[_Track], t: int,
+                   width: int, height: int) -> List[dict]:
+    """Paste every track's sprite into frame ``t``, later tracks in front,
+    and annotate the objects in view.
+
+    An object is marked occluded when a later (front) object's visible box
+    covers more than a tenth of its own.
+
+    Args:
+        frame (np.ndarray): ``(H, W, 3)`` uint8 BGR background of the frame,
+            painted in place.
+        tracks (Sequence[_Track]): The objects, in drawing order.
+        t (int): The frame index.
+        width (int): Frame width W.
+        height (int): Frame height H.
+
+    Returns:
+        list[dict]: Per object in view, ``trackid``, ``label``, ``bbox``
+        (x1, y1, x2, y2) clipped to the image and ``occluded``.
+    """
+    frame_objects = []
+    for trackid, track in enumerate(tracks):  # later tracks are in front
+        box = track.box(t)
+        sprite, mask = render_sprite(track.label, box[2] - box[0],
+                                     box[3] - box[1], track.bright, track.dark)
+        _paste(frame, sprite, mask, box)
+        shown = visible_box(box, width, height)
+        for obj in frame_objects:
+            if shown is not None and _covered_fraction(obj['bbox'],
+                                                       [shown]) > 0.1:
                 obj['occluded'] = True
-        if schedule[t] == 'blur' and blur == 'motion':
-            frame = render_long_exposure(
-                background, tracks, t, camera_velocity,
-                float(rng.uniform(*MOTION_BLUR_EXPOSURE)))
-        else:
-            frame = apply_degradation(frame, schedule[t],
-                                      [o['bbox'] for o in frame_objects], rng)
-        frames.append(frame)
-        objects.append(frame_objects)
-    if not any(objects):  # nothing ever in view: draw the video again
-        return render_video(rng, num_frames, width, height, speed_offset,
-                            blur, degradations)
-    return frames, objects, schedule, motion
+        if shown is not None:
+            frame_objects.append(
+                dict(
+                    trackid=trackid,
+                    label=track.label,
+                    bbox=shown,
+                    occluded=False))
+    return frame_objects
+
+
+def _degrade_frame(rng: np.random.Generator, frame: np.ndarray,
+                   background: np.ndarray, frame_objects: List[dict],
+                   kind: str, tracks: Sequence[_Track], t: int,
+                   camera_velocity: np.ndarray, blur: str) -> np.ndarray:
+    """Apply frame ``t``'s scheduled degradation.
+
+    An ``occlusion`` frame marks all its objects occluded (in place). A
+    ``blur`` frame with ``blur == 'motion'`` is rendered again as a long
+    exposure of ``background`` and ``tracks``; every other kind goes
+    through :func:`apply_degradation`.
+
+    Args:
+        rng (np.random.Generator): The video's own random generator.
+        frame (np.ndarray): ``(H, W, 3)`` uint8 BGR rendered frame.
+        background (np.ndarray): ``(H, W, 3)`` uint8 BGR background
+            without objects.
+        frame_objects (list[dict]): The frame's objects
+            (:func:`_paste_objects`).
+        kind (str): ``'none'`` or a degradation kind.
+        tracks (Sequence[_Track]): The objects, in drawing order.
+        t (int): The frame index.
+        camera_velocity (np.ndarray): ``(2, )`` camera motion per frame.
+        blur (str): One of :data:`BLUR_MODES`.
+
+    Returns:
+        np.ndarray: ``(H, W, 3)`` uint8 BGR degraded frame.
+    """
+    if kind == 'occlusion':
+        for obj in frame_objects:
+            obj['occluded'] = True
+    if kind == 'blur' and blur == 'motion':
+        return render_long_exposure(background, tracks, t, camera_velocity,
+                                    float(rng.uniform(*MOTION_BLUR_EXPOSURE)))
+    return apply_degradation(frame, kind, [o['bbox'] for o in frame_objects],
+                             rng)
 
 
 def _frame_xml(folder: str, frame_id: int, width: int, height: int,

@@ -169,9 +169,38 @@ def check_training_start(runner: Runner,
     if not misfits and other_classes is None:
         return None
     model_name = type(model).__name__
-    # the parameters that would not load, and (a separate matter) labels
-    # that meant other classes
     partial = not resume and is_partial_start(cfg)
+    found = _start_problems(model_name, misfits, other_classes, resume,
+                            partial)
+    if resume:
+        raise ValueError(f'cannot resume from {filename}: it {found}')
+    if not partial:
+        raise ValueError(
+            f'load_from {filename} {found}. Set load_from_partial=True '
+            f'(--cfg-options load_from_partial=True) to train from it on '
+            f'purpose, e.g. a head fine-tuned to other classes')
+    return f'load_from_partial: {filename} {found}'
+
+
+def _start_problems(model_name: str, misfits: Sequence[str],
+                    other_classes: Optional[str], resume: bool,
+                    partial: bool) -> str:
+    """Say what does not fit in a start checkpoint: the parameters that
+    would not load, and (a separate matter) labels that meant other
+    classes.
+
+    Args:
+        model_name (str): The model's class name.
+        misfits (Sequence[str]): :func:`start_checkpoint_misfits`.
+        other_classes (str, optional): :func:`class_difference`; None
+            when the classes agree.
+        resume (bool): Whether the run resumes.
+        partial (bool): Whether ``load_from_partial`` lets it start.
+
+    Returns:
+        str: The problems, joined by ``'; and it '``, each phrased to
+        follow ``it``.
+    """
     problems = []
     if misfits:
         problems.append(
@@ -186,15 +215,7 @@ def check_training_start(runner: Runner,
             f'was trained on {other_classes}, so its head '
             f'{"learns" if partial else "would learn"} classes under the '
             'labels of others')
-    found = '; and it '.join(problems)
-    if resume:
-        raise ValueError(f'cannot resume from {filename}: it {found}')
-    if not partial:
-        raise ValueError(
-            f'load_from {filename} {found}. Set load_from_partial=True '
-            f'(--cfg-options load_from_partial=True) to train from it on '
-            f'purpose, e.g. a head fine-tuned to other classes')
-    return f'load_from_partial: {filename} {found}'
+    return '; and it '.join(problems)
 
 
 def _log_memory_only_start(runner: Runner, missing: Sequence[str],

@@ -816,6 +816,37 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
         memory time (flow + warp + aggregation) per frame.
     """
     device = torch.device(args.device)
+    models = _watched_models(args, device)
+    periods = [clock_period(model) for model, _ in models]
+    for config, period in zip(args.configs, periods):
+        warn_of_partial_periods(config, period, args.frames, 'timed')
+    # padded as the models' data preprocessors pad (608x1008 for 600x1000)
+    divisor = math.lcm(*(pad_size_divisor(model) for model, _ in models))
+    pad_h, pad_w = padded_shape(args.shape, divisor)
+    print(f'frames of {args.shape[0]}x{args.shape[1]} zero-padded to '
+          f'{pad_h}x{pad_w} (pad_size_divisor {divisor}), as the models\' '
+          'data preprocessors pad them')
+    frames = make_frames(args.warmup + args.frames, args.shape, device,
+                         divisor)
+    frame_seconds, frame_faults, counts_faults = _time_interleaved(
+        models, frames, args.warmup)
+    return _result_rows(args, models, frame_seconds, frame_faults,
+                        counts_faults, periods)
+
+
+def _watched_models(args: argparse.Namespace,
+                    device: torch.device) -> List[tuple]:
+    """Build and hook every config (:func:`watched_model`) and give every
+    model whose detector has the first model's architecture the first
+    model's detector weights (:func:`share_weights`), printing which do.
+
+    Args:
+        args (Namespace): The tool's arguments.
+        device (torch.device): Where the models run.
+
+    Returns:
+        list[tuple]: ``(model, timer)`` per config, in order.
+    """
     models = [
         watched_model(config, device,
                       None if args.no_section_times else args.section_timer,
@@ -831,23 +862,33 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
         else:
             share_weights(first_detector, model.detector)
             print(f'{config}: detector weights shared with the first model')
-    periods = [clock_period(model) for model, _ in models]
-    for config, period in zip(args.configs, periods):
-        warn_of_partial_periods(config, period, args.frames, 'timed')
-    # padded as the models' data preprocessors pad (608x1008 for 600x1000)
-    divisor = math.lcm(*(pad_size_divisor(model) for model, _ in models))
-    pad_h, pad_w = padded_shape(args.shape, divisor)
-    print(f'frames of {args.shape[0]}x{args.shape[1]} zero-padded to '
-          f'{pad_h}x{pad_w} (pad_size_divisor {divisor}), as the models\' '
-          'data preprocessors pad them')
-    frames = make_frames(args.warmup + args.frames, args.shape, device,
-                         divisor)
+    return models
+
+
+def _time_interleaved(
+        models: List[tuple], frames: Sequence[tuple],
+        warmup: int) -> Tuple[List[List[float]], List[int], bool]:
+    """Run the frames online through every model, interleaved: frame t of
+    every model before frame t + 1 of any, the models' order rotating by
+    one every frame. The timers are reset after the ``warmup`` frames.
+
+    Args:
+        models (list[tuple]): ``(model, timer)`` per config.
+        frames (Sequence[tuple]): ``(inputs, samples)`` of
+            :func:`make_frames`; ``inputs`` ``(1, 3, H, W)``.
+        warmup (int): Leading frames that are not timed.
+
+    Returns:
+        tuple[list[list[float]], list[int], bool]: Per model, the seconds
+        of each timed frame and the minor page faults over the timed
+        frames; and whether page faults are counted (POSIX only).
+    """
     frame_seconds = [[] for _ in models]
     counts_faults = minor_page_faults() is not None
     frame_faults = [0 for _ in models]
     with torch.no_grad():
         for t, (inputs, samples) in enumerate(frames):
-            if t == args.warmup:
+            if t == warmup:
                 for _, timer in models:
                     timer.reset()
             for j in range(len(models)):
@@ -856,11 +897,32 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
                 faults = minor_page_faults()
                 start = timer._now()
                 model.predict(inputs, samples)
-                if t >= args.warmup:
+                if t >= warmup:
                     frame_seconds[i].append(timer._now() - start)
                     if counts_faults:
                         frame_faults[i] += minor_page_faults() - faults
                 timer.collect()  # event-timed sections, outside the frame
+    return frame_seconds, frame_faults, counts_faults
+
+
+def _result_rows(args: argparse.Namespace, models: List[tuple],
+                 frame_seconds: List[List[float]], frame_faults: List[int],
+                 counts_faults: bool, periods: List[int]) -> List[dict]:
+    """The table's figures per config, from the timed frames.
+
+    Args:
+        args (Namespace): The tool's arguments.
+        models (list[tuple]): ``(model, timer)`` per config.
+        frame_seconds (list[list[float]]): Per model, the F timed frames'
+            seconds.
+        frame_faults (list[int]): Per model, the minor page faults over the
+            timed frames.
+        counts_faults (bool): Whether page faults were counted.
+        periods (list[int]): Per model, :func:`clock_period`.
+
+    Returns:
+        list[dict]: See :func:`benchmark`.
+    """
     first_seconds = torch.tensor(frame_seconds[0], dtype=torch.float64)
     first_timer = models[0][1]
     rows = []
@@ -903,14 +965,15 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
     return rows
 
 
-def main() -> None:
-    args = parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device_type = torch.device(args.device).type
-    prepare_cpu(device_type, args.cpu_malloc)
-    if args.cudnn_benchmark:
-        torch.backends.cudnn.benchmark = True
+def _print_settings(args: argparse.Namespace, device_type: str) -> None:
+    """Print the line of settings above the table: input, frames, device,
+    torch, warp sampler, weight layout, FlowNet placement, evidence
+    interval and section timing.
+
+    Args:
+        args (Namespace): The tool's arguments.
+        device_type (str): ``'cuda'`` or ``'cpu'``.
+    """
     device_name = (
         f'{torch.cuda.get_device_name(args.device)}, cuDNN TF32 '
         f'{"allowed" if torch.backends.cudnn.allow_tf32 else "off"}, '
@@ -934,7 +997,17 @@ def main() -> None:
           ('off' if args.no_section_times else
            'by CUDA events, no synchronisation' if args.section_timer ==
            'events' else 'by wall time, synchronised'))
-    rows = benchmark(args)
+
+
+def _print_table(rows: List[dict], no_section_times: bool) -> None:
+    """Print :func:`benchmark`'s rows as a Markdown table.
+
+    Args:
+        rows (list[dict]): :func:`benchmark`'s rows, the first model's
+            first.
+        no_section_times (bool): Whether sections went untimed (their
+            columns read n/a).
+    """
     base_ms = rows[0]['ms']
     print('| config | ms/frame | median ms | x first | median x first | '
           'NF | NW | flow % | '
@@ -943,7 +1016,7 @@ def main() -> None:
           'page faults/frame | backbone/frame |')
     print('|' + '---|' * 18)
     for row in rows:
-        if args.no_section_times:
+        if no_section_times:
             sections = ' | '.join(['n/a'] * 8)
         else:
             sections = (
@@ -963,6 +1036,17 @@ def main() -> None:
               + ('n/a' if row['page_faults'] is None else
                  f"{row['page_faults']:.0f}") +
               f" | {row['backbone_runs']:.3f} |")
+
+
+def _print_notes(rows: List[dict]) -> None:
+    """Print the notes under the table: a two-detector model's fast
+    thread, and a ClockNet's FlowNet calls shared between memories.
+
+    Args:
+        rows (list[dict]): :func:`benchmark`'s rows, the first model's
+            first.
+    """
+    base_ms = rows[0]['ms']
     for row in rows:
         if row['strong_ms'] > 0:
             fast_ms = row['ms'] - row['strong_ms']
@@ -975,6 +1059,20 @@ def main() -> None:
                   f"{row['memories']} memories share the flow of an anchor "
                   f"frame they share, {row['nf']:.2f} calls a frame (the "
                   f"paper counts NF = K = {row['memories']})")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device_type = torch.device(args.device).type
+    prepare_cpu(device_type, args.cpu_malloc)
+    if args.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
+    _print_settings(args, device_type)
+    rows = benchmark(args)
+    _print_table(rows, args.no_section_times)
+    _print_notes(rows)
 
 
 if __name__ == '__main__':

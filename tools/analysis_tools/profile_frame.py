@@ -205,6 +205,113 @@ def section_rows(events, frames: int, on_cuda: bool) -> List[Dict]:
     return rows
 
 
+def _profile(model: torch.nn.Module, frames: Sequence[tuple],
+             device: torch.device) -> list:
+    """Run ``frames`` online through ``model`` under ``torch.profiler``
+    (host activity, and the kernels on CUDA, where the device is
+    synchronised before and after).
+
+    Args:
+        model (nn.Module): The model, its sections marked
+            (:func:`mark_sections`).
+        frames (Sequence[tuple]): ``(inputs, samples)`` of
+            :func:`benchmark.make_frames`; ``inputs`` ``(1, 3, H, W)``.
+        device (torch.device): Where the model runs.
+
+    Returns:
+        list: ``profile.key_averages()`` of the run.
+    """
+    on_cuda = device.type == 'cuda'
+    activities = [ProfilerActivity.CPU]
+    if on_cuda:
+        activities.append(ProfilerActivity.CUDA)
+    with torch.no_grad():
+        if on_cuda:
+            torch.cuda.synchronize(device)
+        with profile(activities=activities) as prof:
+            for inputs, samples in frames:
+                model.predict(inputs, samples)
+            if on_cuda:
+                torch.cuda.synchronize(device)
+    return prof.key_averages()
+
+
+def _print_setting(args: argparse.Namespace, device: torch.device,
+                   padded: Sequence[int]) -> None:
+    """Print the line above the tables: config, input and padded shape,
+    frames, device (threads and malloc on the CPU), weight layout, torch.
+
+    Args:
+        args (Namespace): The tool's arguments.
+        device (torch.device): Where the model ran.
+        padded (Sequence[int]): The zero-padded frame's height and width.
+    """
+    where = (f'{torch.cuda.get_device_name(device)}, cuDNN benchmark '
+             f'{"on" if torch.backends.cudnn.benchmark else "off"}'
+             if device.type == 'cuda' else
+             f'CPU, {torch.get_num_threads()} threads, '
+             f'malloc {args.cpu_malloc}')
+    where += (', weights channels-last' if args.channels_last else
+              ', weights contiguous')
+    pad_h, pad_w = padded
+    print(f'{args.config}: input {args.shape[0]}x{args.shape[1]} '
+          f'(zero-padded to {pad_h}x{pad_w}), {args.frames} profiled '
+          f'frames after {args.warmup}, {where}, '
+          f'torch {torch.__version__}; per frame:')
+
+
+def _print_sections(events, counts: Dict, frame_syncing_ops: float,
+                    args: argparse.Namespace, on_cuda: bool) -> None:
+    """Print the sections' table and the syncing ops per frame.
+
+    Args:
+        events: ``profile.key_averages()``.
+        counts (dict): Per section, ``gflops`` and ``syncing_ops`` per call
+            (:func:`count_sections`).
+        frame_syncing_ops (float): Syncing ops per warm-up frame.
+        args (Namespace): The tool's arguments (``frames``, ``warmup``).
+        on_cuda (bool): Whether kernel times were recorded.
+    """
+    print('| section | calls | host ms | device ms | GFLOPs per call | '
+          'syncing ops per call |')
+    print('|---|---|---|---|---|---|')
+    for row in section_rows(events, args.frames, on_cuda):
+        device_ms = ('n/a' if row['device_ms'] is None else
+                     f"{row['device_ms']:.3f}")
+        count = counts.get(row['name'])
+        count = ('n/a | n/a' if count is None else
+                 f"{count['gflops']:.3f} | {count['syncing_ops']:.2f}")
+        print(f"| {row['name']} | {row['calls']:.2f} | "
+              f"{row['host_ms']:.3f} | {device_ms} | {count} |")
+    counted_on = (f'the {args.warmup - 1} warm-up frame(s) after the first, '
+                  f'which starts the memory' if args.warmup > 1 else
+                  'the one warm-up frame, which starts the memory')
+    print(f'\nsyncing ops per frame (host reads of device values and '
+          f'tensors made from host data, on {counted_on}; mmcv\'s NMS not '
+          f'seen): {frame_syncing_ops:.2f}')
+
+
+def _print_operations(events, rows: int, frames: int, on_cuda: bool) -> None:
+    """Print the ``rows`` operations with the largest self time (of their
+    kernels on CUDA, of the host on the CPU), per frame.
+
+    Args:
+        events: ``profile.key_averages()``.
+        rows (int): Operations listed.
+        frames (int): Profiled frames.
+        on_cuda (bool): Whether kernel times were recorded.
+    """
+    sort_key = 'self_device_time_total' if on_cuda else 'self_cpu_time_total'
+    operations = [e for e in events if not e.key.startswith(SECTION_PREFIX)]
+    operations.sort(key=lambda e: getattr(e, sort_key), reverse=True)
+    print(f'\n| operation | calls | self {"device" if on_cuda else "host"} '
+          'ms |')
+    print('|---|---|---|')
+    for event in operations[:rows]:
+        print(f'| {event.key} | {event.count / frames:.1f} | '
+              f'{getattr(event, sort_key) / 1000 / frames:.3f} |')
+
+
 def main() -> None:
     args = parse_args()
     if args.threads:
@@ -225,55 +332,10 @@ def main() -> None:
     # the warm-up frames count the FLOPs and syncing ops of the sections
     counts, frame_syncing_ops = count_sections(model, frames[:args.warmup])
     mark_sections(model)
-    activities = [ProfilerActivity.CPU]
-    if on_cuda:
-        activities.append(ProfilerActivity.CUDA)
-    with torch.no_grad():
-        if on_cuda:
-            torch.cuda.synchronize(device)
-        with profile(activities=activities) as prof:
-            for inputs, samples in frames[args.warmup:]:
-                model.predict(inputs, samples)
-            if on_cuda:
-                torch.cuda.synchronize(device)
-    events = prof.key_averages()
-    where = (f'{torch.cuda.get_device_name(device)}, cuDNN benchmark '
-             f'{"on" if torch.backends.cudnn.benchmark else "off"}'
-             if on_cuda else f'CPU, {torch.get_num_threads()} threads, '
-             f'malloc {args.cpu_malloc}')
-    where += (', weights channels-last' if args.channels_last else
-              ', weights contiguous')
-    pad_h, pad_w = frames[0][0].shape[-2:]
-    print(f'{args.config}: input {args.shape[0]}x{args.shape[1]} '
-          f'(zero-padded to {pad_h}x{pad_w}), {args.frames} profiled '
-          f'frames after {args.warmup}, {where}, '
-          f'torch {torch.__version__}; per frame:')
-    print('| section | calls | host ms | device ms | GFLOPs per call | '
-          'syncing ops per call |')
-    print('|---|---|---|---|---|---|')
-    for row in section_rows(events, args.frames, on_cuda):
-        device_ms = ('n/a' if row['device_ms'] is None else
-                     f"{row['device_ms']:.3f}")
-        count = counts.get(row['name'])
-        count = ('n/a | n/a' if count is None else
-                 f"{count['gflops']:.3f} | {count['syncing_ops']:.2f}")
-        print(f"| {row['name']} | {row['calls']:.2f} | "
-              f"{row['host_ms']:.3f} | {device_ms} | {count} |")
-    counted_on = (f'the {args.warmup - 1} warm-up frame(s) after the first, '
-                  f'which starts the memory' if args.warmup > 1 else
-                  'the one warm-up frame, which starts the memory')
-    print(f'\nsyncing ops per frame (host reads of device values and '
-          f'tensors made from host data, on {counted_on}; mmcv\'s NMS not '
-          f'seen): {frame_syncing_ops:.2f}')
-    sort_key = 'self_device_time_total' if on_cuda else 'self_cpu_time_total'
-    operations = [e for e in events if not e.key.startswith(SECTION_PREFIX)]
-    operations.sort(key=lambda e: getattr(e, sort_key), reverse=True)
-    print(f'\n| operation | calls | self {"device" if on_cuda else "host"} '
-          'ms |')
-    print('|---|---|---|')
-    for event in operations[:args.rows]:
-        print(f'| {event.key} | {event.count / args.frames:.1f} | '
-              f'{getattr(event, sort_key) / 1000 / args.frames:.3f} |')
+    events = _profile(model, frames[args.warmup:], device)
+    _print_setting(args, device, frames[0][0].shape[-2:])
+    _print_sections(events, counts, frame_syncing_ops, args, on_cuda)
+    _print_operations(events, args.rows, args.frames, on_cuda)
 
 
 if __name__ == '__main__':

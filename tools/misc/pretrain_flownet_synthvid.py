@@ -30,7 +30,7 @@ import json
 import os
 import os.path as osp
 import time
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -111,18 +111,30 @@ def hflip(batch: Dict[str, Tensor], flip: Tensor) -> Dict[str, Tensor]:
     return out
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
-    args = parse_args(argv)
-    flush_denormals_on_cpu()
-    torch.manual_seed(args.seed)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    settings = load_synthvid_settings(args.data_root)
-    preprocessor = cfg.model.data_preprocessor
+def _normalisation(preprocessor: dict) -> Tuple[Tensor, Tensor]:
+    """The data preprocessor's ``mean`` and ``std`` as ``(1, 3, 1, 1)``
+    float32 tensors, for :func:`normalise`."""
     mean = torch.tensor(preprocessor.mean, dtype=torch.float32).view(
         1, 3, 1, 1)
     std = torch.tensor(preprocessor.std, dtype=torch.float32).view(1, 3, 1, 1)
+    return mean, std
+
+
+def _flow_pairs(args: argparse.Namespace,
+                settings: dict) -> Tuple[SynthVIDFlowPairs, SynthVIDFlowPairs]:
+    """The training pairs (SynthVID's ``flow`` stream) and the val pairs.
+
+    Args:
+        args (Namespace): The tool's arguments (``num_videos``,
+            ``max_gap``, ``batch_size``).
+        settings (dict): The generator settings of ``synthvid.json``.
+
+    Returns:
+        tuple[SynthVIDFlowPairs, SynthVIDFlowPairs]: Train and val pairs.
+
+    Raises:
+        ValueError: If the training pairs cannot fill one batch.
+    """
     train_pairs = SynthVIDFlowPairs.from_settings(
         'flow', args.num_videos, settings, max_gap=args.max_gap)
     val_pairs = SynthVIDFlowPairs.from_settings(
@@ -130,18 +142,36 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     if len(train_pairs) < args.batch_size:
         raise ValueError(f'{len(train_pairs)} training pairs cannot fill a '
                          f'batch of {args.batch_size}; raise --num-videos')
-    motion = build_motion(cfg)
-    optimizer = torch.optim.Adam(motion.parameters(), lr=args.lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=args.iters)
-    generator = torch.Generator().manual_seed(args.seed)
-    loader = DataLoader(
-        train_pairs,
-        batch_size=args.batch_size,
-        shuffle=True,
-        drop_last=True,
-        generator=generator)
-    start, it, running = time.time(), 0, 0.0
+    return train_pairs, val_pairs
+
+
+def _train_motion(motion: nn.Module, loader: DataLoader,
+                  generator: torch.Generator, optimizer: torch.optim.Optimizer,
+                  scheduler: torch.optim.lr_scheduler.LRScheduler,
+                  mean: Tensor, std: Tensor, args: argparse.Namespace,
+                  start: float) -> None:
+    """Train ``motion`` for ``args.iters`` iterations, epoch after epoch.
+
+    Each batch is mirrored per sample with probability 1/2 (drawn from
+    ``generator`` after the loader's own draws) and its images
+    normalised; the train EPE is printed every 100 iterations.
+
+    Args:
+        motion (nn.Module): The FlowNet to train.
+        loader (DataLoader): Shuffled batches of :class:`SynthVIDFlowPairs`
+            (``img_cur``, ``img_prev`` ``(N, 3, H, W)``, ``flow``
+            ``(N, 2, H, W)``, ``object_mask`` ``(N, H, W)``).
+        generator (torch.Generator): The loader's generator, which also
+            draws the flips.
+        optimizer (Optimizer): Over ``motion``'s parameters.
+        scheduler (LRScheduler): Stepped every iteration.
+        mean (Tensor): ``(1, 3, 1, 1)`` normalisation mean.
+        std (Tensor): ``(1, 3, 1, 1)`` normalisation std.
+        args (Namespace): The tool's arguments (``iters``, ``batch_size``,
+            ``balance_objects``).
+        start (float): ``time.time()`` at the start, for the log.
+    """
+    it, running = 0, 0.0
     while it < args.iters:
         for batch in loader:
             flip = torch.rand(args.batch_size, generator=generator) < 0.5
@@ -164,10 +194,19 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                 running = 0.0
             if it == args.iters:
                 break
-    results = flow_epe_report(motion, val_pairs, preprocessor.mean,
-                              preprocessor.std, args.val_pairs)
-    results.update(
-        iters=args.iters, train_s=time.time() - start, seed=args.seed)
+
+
+def _save_results(args: argparse.Namespace, motion: nn.Module,
+                  results: Dict[str, object]) -> None:
+    """Write the checkpoint (``state_dict`` of ``motion`` and ``meta``) to
+    ``args.out`` and ``results`` to the JSON beside it, and print them.
+
+    Args:
+        args (Namespace): The tool's arguments (``out``, ``config``).
+        motion (nn.Module): The trained FlowNet.
+        results (dict): :func:`flow_epe_report`'s val results, with
+            ``iters``, ``train_s`` and ``seed``.
+    """
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     torch.save(
         dict(
@@ -183,6 +222,38 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     for kind, epe in results['moving_epe_by_degradation'].items():
         print(f'  moving objects, current frame {kind}: {epe["epe"]:.3f} px '
               f'(zero flow {epe["zero_flow_epe"]:.3f}, {epe["pixels"]} px)')
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
+    args = parse_args(argv)
+    flush_denormals_on_cpu()
+    torch.manual_seed(args.seed)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    settings = load_synthvid_settings(args.data_root)
+    preprocessor = cfg.model.data_preprocessor
+    mean, std = _normalisation(preprocessor)
+    train_pairs, val_pairs = _flow_pairs(args, settings)
+    motion = build_motion(cfg)
+    optimizer = torch.optim.Adam(motion.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=args.iters)
+    generator = torch.Generator().manual_seed(args.seed)
+    loader = DataLoader(
+        train_pairs,
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=generator)
+    start = time.time()
+    _train_motion(motion, loader, generator, optimizer, scheduler, mean, std,
+                  args, start)
+    results = flow_epe_report(motion, val_pairs, preprocessor.mean,
+                              preprocessor.std, args.val_pairs)
+    results.update(
+        iters=args.iters, train_s=time.time() - start, seed=args.seed)
+    _save_results(args, motion, results)
     return results
 
 

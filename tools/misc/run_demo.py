@@ -55,7 +55,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import mmcv
 import mmdet
@@ -545,19 +545,27 @@ def compare_gains(work_dir: str, data_root: str,
         return f.read().strip()
 
 
-def main() -> None:
-    args = parse_args()
-    os.chdir(REPO_ROOT)
-    suffix = degradations_suffix(args.degradations)
-    data_root = DATA_ROOTS[args.blur] + suffix
-    work_dir = args.work_dir or WORK_DIRS[args.blur] + suffix
-    os.makedirs(work_dir, exist_ok=True)
-    start = time.time()
-    prepare_data(work_dir, data_root, args.blur, args.degradations,
-                 args.overwrite)
-    data = tree_digest(data_root)
-    flownet = pretrain_flownet(work_dir, data_root, args.seed, data,
-                               args.overwrite)
+def _run_stages(
+    work_dir: str, data_root: str, data: str, flownet: str, seed: int,
+    overwrite: bool
+) -> Tuple[Dict[str, dict], Dict[str, str], Dict[str, Dict[str, float]]]:
+    """Run every stage of :data:`STAGES` in order (:func:`run_stage`),
+    each from its ``init_from`` stage's checkpoint and, for the memory
+    models, the pre-trained FlowNet; print one line per stage.
+
+    Args:
+        work_dir (str): The demo's work dir.
+        data_root (str): The SynthVID root.
+        data (str): Digest of the SynthVID files (:func:`tree_digest`).
+        flownet (str): The pre-trained FlowNet checkpoint.
+        seed (int): Training seed.
+        overwrite (bool): Train even if finished results are there.
+
+    Returns:
+        tuple[dict, dict, dict]: Per stage name, its results
+        (:func:`run_stage`) and its model dir; and the results of the
+        stages that are tested, in order.
+    """
     results = {}
     model_dirs = {}
     stages = {}
@@ -572,7 +580,7 @@ def main() -> None:
             options.append(f'model.motion.init_cfg.checkpoint={flownet}')
             inputs.append(flownet)
         stages[name] = run_stage(config, model_dirs[name], options, inputs,
-                                 data, evaluate, args.seed, args.overwrite,
+                                 data, evaluate, seed, overwrite,
                                  data_root_options(data_root))
         trained = ('kept (trained in {:.0f} s before)'
                    if stages[name].get('kept') else 'trained in {:.0f} s')
@@ -582,11 +590,24 @@ def main() -> None:
               flush=True)
         if evaluate:
             results[name] = stages[name]
-    for name, config, _, evaluate, uses_flownet in STAGES:
-        if evaluate and uses_flownet:
-            results[f'{name}, true flow (diagnostic)'] = test_with_true_flow(
-                config, stages[name], model_dirs[name], data_root,
-                args.overwrite)
+    return stages, model_dirs, results
+
+
+def _report(args: argparse.Namespace, work_dir: str, data_root: str,
+            results: Dict[str, Dict[str, float]], model_dirs: Dict[str, str],
+            start: float) -> None:
+    """Write the metrics table and the gains (:func:`compare_gains`) to
+    ``results.md`` in ``work_dir`` and print them.
+
+    Args:
+        args (Namespace): The demo's arguments (``blur``,
+            ``degradations``, ``seed``).
+        work_dir (str): The demo's work dir.
+        data_root (str): The SynthVID root.
+        results (dict): Per shown row, its VID metrics.
+        model_dirs (dict): Per stage name, its model dir.
+        start (float): ``time.time()`` when the demo started.
+    """
     table = format_table(results)
     gains = compare_gains(work_dir, data_root, model_dirs)
     with open(osp.join(work_dir, 'results.md'), 'w',
@@ -600,6 +621,30 @@ def main() -> None:
     print('\nGains over the per-frame R-FCN (AP x 100):\n')
     print(gains)
     print(f'\ndemo finished in {time.time() - start:.0f} s')
+
+
+def main() -> None:
+    args = parse_args()
+    os.chdir(REPO_ROOT)
+    suffix = degradations_suffix(args.degradations)
+    data_root = DATA_ROOTS[args.blur] + suffix
+    work_dir = args.work_dir or WORK_DIRS[args.blur] + suffix
+    os.makedirs(work_dir, exist_ok=True)
+    start = time.time()
+    prepare_data(work_dir, data_root, args.blur, args.degradations,
+                 args.overwrite)
+    data = tree_digest(data_root)
+    flownet = pretrain_flownet(work_dir, data_root, args.seed, data,
+                               args.overwrite)
+    stages, model_dirs, results = _run_stages(work_dir, data_root, data,
+                                              flownet, args.seed,
+                                              args.overwrite)
+    for name, config, _, evaluate, uses_flownet in STAGES:
+        if evaluate and uses_flownet:
+            results[f'{name}, true flow (diagnostic)'] = test_with_true_flow(
+                config, stages[name], model_dirs[name], data_root,
+                args.overwrite)
+    _report(args, work_dir, data_root, results, model_dirs, start)
 
 
 if __name__ == '__main__':
