@@ -11,7 +11,8 @@ Example::
         result.pred_instances.bboxes  # (R, 4) x1y1x2y2, original image
 
 Several videos can be interleaved: each ``video_id`` keeps its own state
-(a :class:`MemoryState`, or a :class:`StrongFeatureState` for a
+(a :class:`MemoryState`; a :class:`SplitHalvesState` with
+``test_cfg.split_halves``; a :class:`StrongFeatureState` for a
 :class:`StrongFeatureRFCN`), created on its first frame and dropped by
 :meth:`OnlineVideoInferencer.close`.
 """
@@ -27,7 +28,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from ..models.detectors import MemoryRFCN, StrongFeatureRFCN
-from ..models.layers import MemoryState, StrongFeatureState
+from ..models.layers import MemoryState, SplitHalvesState, StrongFeatureState
 from ..utils import full_checkpoint_loading, load_fitting_checkpoint
 from ..utils.checkpoint import trained_classes
 
@@ -155,7 +156,7 @@ class OnlineVideoInferencer:
                             f'StrongFeatureRFCN, got {type(model).__name__}')
         self.model = model
         self.pipeline = _inference_pipeline(model.cfg)
-        self.states: Dict[Hashable, Union[MemoryState,
+        self.states: Dict[Hashable, Union[MemoryState, SplitHalvesState,
                                           StrongFeatureState]] = {}
 
     def close(self, video_id: Hashable) -> None:

@@ -22,7 +22,7 @@ import logging
 import numbers
 import random
 import warnings
-from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -36,14 +36,17 @@ from torch import Tensor, nn
 
 from ..aggregators import ClockNetAggregator, MemNetAggregator
 from ..layers import (EvidenceBoxes, EvidenceMotion, MemoryState, SideStreams,
-                      extrapolate_flow, extrapolated_anchor_flows,
-                      flow_acceleration, propagate_boxes)
+                      SplitHalvesState, extrapolate_flow,
+                      extrapolated_anchor_flows, flow_acceleration,
+                      propagate_boxes)
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
 from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
 from .rfcn import check_tensor_mode_samples
+from .split_halves import (check_split_halves, merge_half_detections,
+                           raw_detections, split_frame_halves)
 
 #: A frame's flows made finite and the number of values that were not
 #: (:meth:`MemoryRFCN.zero_non_finite_flows`), for
@@ -56,19 +59,22 @@ def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
 
     Args:
         test_cfg (dict, optional): ``concurrent_flow`` (bool),
-            ``evidence_interval`` (int >= 1), ``anticipate`` (bool) and
-            ``propagate`` (``'features'`` or ``'boxes'``); the last two
-            need ``evidence_interval`` > 1, and boxes are not anticipated.
+            ``evidence_interval`` (int >= 1), ``anticipate`` (bool),
+            ``propagate`` (``'features'`` or ``'boxes'``) and
+            ``split_halves`` (bool); ``anticipate`` and ``'boxes'`` need
+            ``evidence_interval`` > 1, boxes are not anticipated, and
+            split halves propagate features.
 
     Returns:
-        dict: The four settings.
+        dict: The five settings.
     """
     test_cfg = dict(test_cfg or {})
     defaults = dict(
         concurrent_flow=False,
         evidence_interval=1,
         anticipate=False,
-        propagate='features')
+        propagate='features',
+        split_halves=False)
     unknown = set(test_cfg) - set(defaults)
     if unknown:
         raise ValueError(f'unknown MemoryRFCN test_cfg keys: '
@@ -97,6 +103,11 @@ def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
         raise ValueError("test_cfg.propagate='boxes' needs "
                          'test_cfg.evidence_interval > 1 and no anticipate '
                          '(the baseline moves boxes with FlowNet\'s flows)')
+    if check_split_halves(settings['split_halves']) and \
+            settings['propagate'] == 'boxes':
+        raise ValueError("test_cfg.split_halves=True needs test_cfg."
+                         "propagate='features' (each half's memory is "
+                         'detected on; its boxes are not propagated)')
     return settings
 
 
@@ -384,6 +395,12 @@ class MemoryRFCN(BaseDetector):
               by the mean of FlowNet's flow inside it
               (:mod:`~memvid_mm.models.layers.box_propagation`); the head
               runs at evidence frames only.
+            - ``split_halves`` (bool, default False): the paper's "(split)"
+              baseline of Table 3: each frame's left and right halves are
+              detected apart, each with its own memory, and their
+              detections merged before NMS (:meth:`predict_frame_in_halves`,
+              :mod:`~memvid_mm.models.detectors.split_halves`); the state
+              is then a :class:`SplitHalvesState`.
         data_preprocessor (dict, optional): ``TrackDataPreprocessor``.
         init_cfg (dict or list[dict], optional): Initialization config.
 
@@ -440,7 +457,7 @@ class MemoryRFCN(BaseDetector):
         self.rng = random.Random(torch.initial_seed())
         # The online state of the stock TestLoop path (``predict``); other
         # callers hand their own states to ``predict_frame``.
-        self.test_state = MemoryState()
+        self.test_state = self.new_online_state()
         # Whether a reset in the middle of a video (a gap in frame_id, or
         # another video's frame that is not its first) was logged (once).
         self.warned_out_of_order = False
@@ -870,9 +887,11 @@ class MemoryRFCN(BaseDetector):
         memory = torch.stack([memories[t] for t in frame_inds], dim=1)
         return self.detector._head_loss((memory.flatten(0, 1), ), samples)
 
-    @staticmethod
-    def new_online_state() -> MemoryState:
-        """An empty state for one video stream of :meth:`predict_frame`."""
+    def new_online_state(self) -> Union[MemoryState, SplitHalvesState]:
+        """An empty state for one video stream of :meth:`predict_frame`:
+        a :class:`SplitHalvesState` with ``test_cfg.split_halves``."""
+        if self.test_cfg['split_halves']:
+            return SplitHalvesState()
         return MemoryState()
 
     def predict_frame(self, image: Tensor, data_sample: DetDataSample,
@@ -911,6 +930,8 @@ class MemoryRFCN(BaseDetector):
                 (checked after the head, see
                 :meth:`check_flows_were_finite`; ``state`` is reset).
         """
+        if self.test_cfg['split_halves']:
+            return self.predict_frame_in_halves(image, data_sample, state)
         image, video_id, frame_id, img_shape, evidence = \
             self._start_online_step(image, data_sample, state)
         if self.test_cfg['propagate'] == 'boxes' and not evidence:
@@ -927,6 +948,51 @@ class MemoryRFCN(BaseDetector):
             self.check_flows_were_finite(count, flows, state, video_id,
                                          frame_id)
         return result
+
+    def predict_frame_in_halves(self, image: Tensor,
+                                data_sample: DetDataSample,
+                                state: SplitHalvesState) -> DetDataSample:
+        """Detect objects in one frame's two halves apart, online
+        (``test_cfg.split_halves``, the "(split)" baseline).
+
+        Each half (:func:`split_frame_halves`, padded to the data
+        preprocessor's ``pad_size_divisor``) advances its own memory
+        (:meth:`online_memory`); R-FCN's detections of both, before NMS,
+        are merged and then suppressed as a whole frame's
+        (:func:`merge_half_detections`).
+
+        Args:
+            image (Tensor): The frame (1, 3, H, W), normalised.
+            data_sample (:obj:`DetDataSample`): Its sample.
+            state (SplitHalvesState): The video's state, one memory per
+                half, updated in place.
+
+        Returns:
+            :obj:`DetDataSample`: ``data_sample`` with ``pred_instances``
+            (``bboxes`` (R, 4) in the original image, ``scores`` (R,),
+            ``labels`` (R,)).
+
+        Raises:
+            TypeError: When ``state`` is not a :class:`SplitHalvesState`.
+            ValueError: As :meth:`online_memory`, for either half.
+        """
+        if not isinstance(state, SplitHalvesState):
+            raise TypeError(f'with test_cfg.split_halves=True the online '
+                            f'state is a SplitHalvesState (new_online_state'
+                            f'()), got {type(state).__name__}')
+        halves = split_frame_halves(
+            image, data_sample,
+            getattr(self.data_preprocessor, 'pad_size_divisor',
+                    self.feature_stride))
+        detections = []
+        for half, half_state in zip(halves, (state.left, state.right)):
+            memory = self.online_memory(half.image, half.sample, half_state)
+            detections.append(
+                raw_detections(self.detector, (memory, ), half.sample))
+        data_sample.pred_instances = merge_half_detections(
+            detections, [half.x_offset for half in halves],
+            self.detector.test_cfg.rcnn, data_sample.metainfo['scale_factor'])
+        return data_sample
 
     def online_memory(self, image: Tensor, data_sample: DetDataSample,
                       state: MemoryState) -> Tensor:

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
-from mmdet.structures import TrackDataSample
+from mmdet.structures import DetDataSample, TrackDataSample
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
@@ -17,6 +17,8 @@ from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
+from .split_halves import (check_split_halves, merge_half_detections,
+                           raw_detections, split_frame_halves)
 
 
 @MODELS.register_module()
@@ -34,6 +36,12 @@ class PerFrameVideoDetector(BaseDetector):
             ``RFCN``), built with its own ``train_cfg`` / ``test_cfg``.
         loss_frames (str): Frames of a training clip that get a loss:
             ``'last'`` (the key frame) or ``'all'``. Defaults to ``'last'``.
+        test_cfg (dict, optional): ``split_halves`` (bool, default False):
+            the paper's "(split)" baseline of Table 3, each frame's left
+            and right halves detected apart and their detections merged
+            before NMS (:mod:`~memvid_mm.models.detectors.split_halves`;
+            a two-stage image detector). The image detector's own
+            ``test_cfg`` sets its RPN / RoI head behaviour.
         data_preprocessor (dict, optional): Usually
             ``TrackDataPreprocessor``. Defaults to None.
         init_cfg (dict or list[dict], optional): Initialization config.
@@ -46,12 +54,26 @@ class PerFrameVideoDetector(BaseDetector):
     def __init__(self,
                  detector: ConfigType,
                  loss_frames: str = 'last',
+                 test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         loss_frame_indices(1, loss_frames)  # validates the choice
+        test_cfg = dict(test_cfg or {})
+        self.split_halves = check_split_halves(
+            test_cfg.pop('split_halves', False))
+        if test_cfg:
+            raise ValueError(f'unknown PerFrameVideoDetector test_cfg keys: '
+                             f'{sorted(test_cfg)}')
         self.detector = MODELS.build(detector)
+        if self.split_halves and not (hasattr(self.detector, 'rpn_head')
+                                      and hasattr(self.detector, 'roi_head')):
+            raise ValueError(
+                f'test_cfg.split_halves=True merges the halves\' detections '
+                f'before the RoI head\'s NMS: it needs a two-stage detector '
+                f'(rpn_head and roi_head), got '
+                f'{type(self.detector).__name__}')
         self.register_load_state_dict_pre_hook(refuse_foreign_state_dict)
         self.detector.register_load_state_dict_pre_hook(
             refuse_video_detector_state_dict)
@@ -120,8 +142,39 @@ class PerFrameVideoDetector(BaseDetector):
         check_clip_inputs(inputs, data_samples)
         frame_inds = range(inputs.shape[1])
         images, samples = gather_frames(inputs, data_samples, frame_inds)
-        self.detector.predict(images, samples, rescale=True)
+        if self.split_halves:
+            for index, sample in enumerate(samples):
+                self.predict_frame_in_halves(images[index:index + 1], sample)
+        else:
+            self.detector.predict(images, samples, rescale=True)
         return data_samples
+
+    def predict_frame_in_halves(self, image: Tensor,
+                                data_sample: DetDataSample) -> DetDataSample:
+        """Detect objects in a frame's left and right halves apart, then
+        merge their detections before NMS (``test_cfg.split_halves``).
+
+        Args:
+            image (Tensor): The frame (1, 3, H, W), normalised.
+            data_sample (:obj:`DetDataSample`): Its sample.
+
+        Returns:
+            :obj:`DetDataSample`: ``data_sample`` with ``pred_instances``
+            (``bboxes`` (R, 4) in the original image, ``scores`` (R,),
+            ``labels`` (R,)).
+        """
+        halves = split_frame_halves(
+            image, data_sample,
+            getattr(self.data_preprocessor, 'pad_size_divisor', 1))
+        detections = [
+            raw_detections(self.detector,
+                           self.detector.extract_feat(half.image),
+                           half.sample) for half in halves
+        ]
+        data_sample.pred_instances = merge_half_detections(
+            detections, [half.x_offset for half in halves],
+            self.detector.test_cfg.rcnn, data_sample.metainfo['scale_factor'])
+        return data_sample
 
     def _forward(
             self,

@@ -313,6 +313,10 @@ class StrongFeatureRFCN(BaseDetector):
         if self.strong.test_cfg['propagate'] != 'features':
             raise ValueError("strong_test_cfg.propagate must be 'features': "
                              'the fast detector reads the strong memory')
+        if self.strong.test_cfg['split_halves']:
+            raise ValueError('strong_test_cfg.split_halves must be False: '
+                             'the fast detector reads the strong memory of '
+                             'the whole frame')
         check_same_normalisation(self.data_preprocessor,
                                  self.strong.data_preprocessor)
         self.strong_ckpt = strong_ckpt

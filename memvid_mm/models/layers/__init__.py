@@ -10,6 +10,7 @@ from .flow_warp import (WARP_INTERPOLATIONS, WARP_SAMPLERS, cubic_weights,
                         warp_by_displacement)
 from .memory_state import EvidenceBoxes, EvidenceMotion, MemoryState
 from .side_streams import SideStreams
+from .split_halves_state import SplitHalvesState
 from .strong_feature_state import DelayedMemory, StrongFeatureState
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     'sample_by_grid_sample', 'scale_flow_', 'MemoryState', 'SideStreams',
     'EvidenceMotion', 'EvidenceBoxes', 'compose_flows', 'flow_acceleration',
     'extrapolate_flow', 'extrapolated_anchor_flows', 'mean_flow_in_boxes',
-    'propagate_boxes', 'DelayedMemory', 'StrongFeatureState'
+    'propagate_boxes', 'DelayedMemory', 'StrongFeatureState',
+    'SplitHalvesState'
 ]
