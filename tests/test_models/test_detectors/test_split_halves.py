@@ -305,12 +305,3 @@ def test_strong_detector_must_not_split():
         strong_test_cfg=dict(evidence_interval=4, split_halves=True))
     with pytest.raises(ValueError, match='split_halves must be False'):
         MODELS.build(cfg)
-
-
-def test_split_halves_state_resets_and_moves_both_halves():
-    state = SplitHalvesState()
-    state.left.video_id, state.right.video_id = 1, 1
-    moved = state.to('cpu')
-    assert moved is not state and moved.left.video_id == 1
-    state.reset()
-    assert state.left.is_empty and state.right.is_empty
