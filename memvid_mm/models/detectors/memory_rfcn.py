@@ -22,7 +22,8 @@ import logging
 import numbers
 import random
 import warnings
-from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Dict, Hashable, List, NamedTuple, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 import torch
@@ -52,6 +53,25 @@ from .split_halves import (check_split_halves, merge_half_detections,
 #: (:meth:`MemoryRFCN.zero_non_finite_flows`), for
 #: :meth:`MemoryRFCN.check_flows_were_finite`.
 FlowCheck = Tuple[Optional[Tensor], Dict[Hashable, Tensor]]
+
+
+class PendingFlowChecks(NamedTuple):
+    """The finiteness checks of an online frame's flows, not yet made.
+
+    :meth:`MemoryRFCN.online_memory_unchecked` returns them so that its
+    caller can read the counts back to the host after its own head, as
+    :meth:`MemoryRFCN.predict_frame` does, and not before (on CUDA the
+    host read waits for the flows).
+
+    Attributes:
+        checks (list[FlowCheck]): The ``(count, flows)`` pairs.
+        video_id (Hashable): Video of the frame, for the message.
+        frame_id (int): Id of the frame, for the message.
+    """
+
+    checks: List[FlowCheck]
+    video_id: Hashable
+    frame_id: int
 
 
 def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
@@ -957,8 +977,8 @@ class MemoryRFCN(BaseDetector):
 
         Each half (:func:`split_frame_halves`, padded to the data
         preprocessor's ``pad_size_divisor``) advances its own memory
-        (:meth:`online_memory`); R-FCN's detections of both, before NMS,
-        are merged and then suppressed as a whole frame's
+        (:meth:`online_memory_unchecked`); R-FCN's detections of both,
+        before NMS, are merged and then suppressed as a whole frame's
         (:func:`merge_half_detections`).
 
         Args:
@@ -974,7 +994,9 @@ class MemoryRFCN(BaseDetector):
 
         Raises:
             TypeError: When ``state`` is not a :class:`SplitHalvesState`.
-            ValueError: As :meth:`online_memory`, for either half.
+            ValueError: As :meth:`online_memory`, for either half; a
+                non-finite flow in either (checked after the merge) resets
+                both halves' memories.
         """
         if not isinstance(state, SplitHalvesState):
             raise TypeError(f'with test_cfg.split_halves=True the online '
@@ -984,14 +1006,22 @@ class MemoryRFCN(BaseDetector):
             image, data_sample,
             getattr(self.data_preprocessor, 'pad_size_divisor',
                     self.feature_stride))
-        detections = []
+        detections, pending = [], []
         for half, half_state in zip(halves, (state.left, state.right)):
-            memory = self.online_memory(half.image, half.sample, half_state)
+            memory, checks = self.online_memory_unchecked(
+                half.image, half.sample, half_state)
+            pending.append(checks)
             detections.append(
                 raw_detections(self.detector, (memory, ), half.sample))
         data_sample.pred_instances = merge_half_detections(
             detections, [half.x_offset for half in halves],
             self.detector.test_cfg.rcnn, data_sample.metainfo['scale_factor'])
+        try:  # after the head, as predict_frame
+            for checks, half_state in zip(pending, (state.left, state.right)):
+                self.check_pending_flows(checks, half_state)
+        except ValueError:
+            state.reset()  # the halves' memories stay in step
+            raise
         return data_sample
 
     def online_memory(self, image: Tensor, data_sample: DetDataSample,
@@ -1001,9 +1031,9 @@ class MemoryRFCN(BaseDetector):
 
         The memory path of :meth:`predict_frame` (the same resets, checks,
         evidence schedule, propagation and anticipation), for a model that
-        reads the memory itself: the strong detector of
-        :class:`StrongFeatureRFCN`. FlowNet's flows are checked for NaN
-        and infinities before returning.
+        reads the memory itself. FlowNet's flows are checked for NaN and
+        infinities before returning (a host read;
+        :meth:`online_memory_unchecked` leaves it to the caller).
 
         Args:
             image (Tensor): The frame (1, 3, H, W), normalised.
@@ -1021,6 +1051,37 @@ class MemoryRFCN(BaseDetector):
                 between evidence frames have no memory output; and as
                 :meth:`predict_frame`.
         """
+        memory, pending = self.online_memory_unchecked(image, data_sample,
+                                                       state)
+        self.check_pending_flows(pending, state)
+        return memory
+
+    def online_memory_unchecked(
+            self, image: Tensor, data_sample: DetDataSample,
+            state: MemoryState) -> Tuple[Tensor, PendingFlowChecks]:
+        """:meth:`online_memory` without its host read: the flows'
+        finiteness is returned to check later.
+
+        For a model that runs more work on the device after the memory
+        step (the fast detector of :class:`StrongFeatureRFCN`, the other
+        half of a split frame) and checks after it, with
+        :meth:`check_pending_flows`, so that on CUDA the host does not
+        wait for FlowNet before launching that work. Until the check, the
+        memory may have been warped with flows whose non-finite values
+        were set to 0.
+
+        Args:
+            image (Tensor): The frame (1, 3, H, W), normalised.
+            data_sample (:obj:`DetDataSample`): Its sample.
+            state (MemoryState): The video's state, updated in place.
+
+        Returns:
+            tuple: M_t (1, C, h, w) and the frame's
+            :class:`PendingFlowChecks`.
+
+        Raises:
+            ValueError: As :meth:`online_memory`, but for non-finite flows.
+        """
         if self.test_cfg['propagate'] == 'boxes':
             raise ValueError("online_memory needs test_cfg.propagate="
                              "'features': with 'boxes' the frames between "
@@ -1029,10 +1090,23 @@ class MemoryRFCN(BaseDetector):
             self._start_online_step(image, data_sample, state)
         memory, flow_checks = self._online_memory_step(
             state, image, video_id, frame_id, img_shape, evidence)
-        for count, flows in flow_checks:
-            self.check_flows_were_finite(count, flows, state, video_id,
-                                         frame_id)
-        return memory
+        return memory, PendingFlowChecks(flow_checks, video_id, frame_id)
+
+    def check_pending_flows(self, pending: PendingFlowChecks,
+                            state: MemoryState) -> None:
+        """Make the checks :meth:`online_memory_unchecked` left pending.
+
+        Args:
+            pending (PendingFlowChecks): The frame's checks.
+            state (MemoryState): The state its step advanced; reset before
+                raising (:meth:`check_flows_were_finite`).
+
+        Raises:
+            ValueError: When a flow of the frame held NaN or infinities.
+        """
+        for count, flows in pending.checks:
+            self.check_flows_were_finite(count, flows, state,
+                                         pending.video_id, pending.frame_id)
 
     def _start_online_step(
             self, image: Tensor, data_sample: DetDataSample,

@@ -45,8 +45,8 @@ from .clip_utils import check_clip_inputs, gather_frames
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
-from .memory_rfcn import (MemoryRFCN, evidence_boxes, feature_stride,
-                          own_frame, predict_frames_in_order,
+from .memory_rfcn import (MemoryRFCN, PendingFlowChecks, evidence_boxes,
+                          feature_stride, own_frame, predict_frames_in_order,
                           propagated_detections)
 from .rfcn import check_tensor_mode_samples
 
@@ -546,14 +546,17 @@ class StrongFeatureRFCN(BaseDetector):
             ``labels`` (R,)).
 
         Raises:
-            ValueError: As :meth:`MemoryRFCN.online_memory` (when it
-                resets ``state.strong``, ``state.delayed`` is emptied too),
-                and when the flow to the delayed memory held a NaN or an
+            ValueError: As :meth:`MemoryRFCN.online_memory` (its flows
+                checked after the head, so that on CUDA the fast detector
+                is launched without waiting for the strong FlowNet; when
+                it resets ``state.strong``, ``state.delayed`` is emptied
+                too), and when the flow to the delayed memory held a NaN or an
                 infinity (checked after the head; ``state`` is kept: only
                 this frame's output read that flow).
         """
         image = own_frame(image)
-        strong_memory = self._advance_strong(image, data_sample, state)
+        strong_memory, strong_checks = self._advance_strong(
+            image, data_sample, state)
         frame_id = int(data_sample.metainfo['frame_id'])
         if self.test_cfg['propagate'] == 'boxes':
             state.delayed.append(
@@ -577,6 +580,9 @@ class StrongFeatureRFCN(BaseDetector):
         else:
             result = self._detect_on_fused_features(feature, data_sample,
                                                     delivered, flow)
+        # The host reads come after the head (on CUDA they wait for the
+        # flows): first the strong step's own flows
+        self._check_strong_step(strong_checks, state)
         if count is not None and int(count):
             # only this frame's output read the zeroed flow: the state,
             # strong memories and delayed queue, stays valid
@@ -622,15 +628,17 @@ class StrongFeatureRFCN(BaseDetector):
             rcnn_cfg.nms, rcnn_cfg.max_per_img)
         return result
 
-    def _advance_strong(self, image: Tensor, data_sample: DetDataSample,
-                        state: StrongFeatureState) -> Tensor:
+    def _advance_strong(
+            self, image: Tensor, data_sample: DetDataSample,
+            state: StrongFeatureState) -> Tuple[Tensor, PendingFlowChecks]:
         """The strong detector's step on a frame (M_t (1, C, h, w),
-        :meth:`MemoryRFCN.online_memory`); ``state.delayed`` is emptied
+        :meth:`MemoryRFCN.online_memory_unchecked`) and its flow checks,
+        left for :meth:`_check_strong_step`; ``state.delayed`` is emptied
         where the strong memory restarts, also when the step raised after
         resetting it."""
         try:
             with torch.no_grad():
-                strong_memory = self.strong.online_memory(
+                strong_memory, checks = self.strong.online_memory_unchecked(
                     image, data_sample, state.strong)
         except Exception:
             if state.strong.is_empty:  # reset before it raised
@@ -638,7 +646,18 @@ class StrongFeatureRFCN(BaseDetector):
             raise
         if state.strong.frame_index == 1:  # the strong memory (re)started
             state.delayed = []
-        return strong_memory
+        return strong_memory, checks
+
+    def _check_strong_step(self, checks: PendingFlowChecks,
+                           state: StrongFeatureState) -> None:
+        """Raise if the strong step's flows held NaN or infinities; the
+        strong memory is then reset and ``state.delayed`` emptied (the
+        frame's own strong memory joined it)."""
+        try:
+            self.strong.check_pending_flows(checks, state.strong)
+        except ValueError:
+            state.delayed = []
+            raise
 
     def strong_detections(self, image: Tensor, strong_memory: Tensor,
                           data_sample: DetDataSample) -> EvidenceBoxes:

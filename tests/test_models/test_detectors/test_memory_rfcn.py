@@ -843,6 +843,28 @@ def test_online_memory_step_has_no_syncing_op(
     assert recorder.ops == ['_local_scalar_dense']
 
 
+def test_online_memory_unchecked_leaves_the_host_read_to_the_caller(
+        clocknet_cfg):
+    model = build(clocknet_cfg).eval()
+    checked, unchecked = MemoryState(), MemoryState()
+    with torch.no_grad():
+        for t in range(6):
+            image, sample = frame_inputs(model, t)
+            expected = model.online_memory(image, sample, checked)
+            with SyncingOpRecorder() as recorder:
+                memory, pending = model.online_memory_unchecked(
+                    image, sample, unchecked)
+            assert recorder.ops == [], t
+            assert torch.equal(memory, expected)
+            assert (pending.video_id, pending.frame_id) == (3, t)
+            with SyncingOpRecorder() as recorder:
+                model.check_pending_flows(pending, unchecked)
+            # one read per flow check; frame 0 has no flow to check
+            reads = sum(count is not None for count, _ in pending.checks)
+            assert reads == (1 if t else 0)
+            assert recorder.ops == ['_local_scalar_dense'] * reads
+
+
 @pytest.mark.parametrize('concurrent_flow', [False, True])
 def test_cuda_online_memory_step_does_not_synchronise(
         clocknet_cfg, cuda_device, concurrent_flow):

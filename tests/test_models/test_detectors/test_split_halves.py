@@ -282,6 +282,34 @@ def _track_sample(frame_sample):
     return track
 
 
+def test_a_non_finite_flow_in_one_half_resets_both(split_clocknet,
+                                                   monkeypatch):
+    model = split_clocknet
+    frames = video_frames(model, 3, seed=4)
+    state = model.new_online_state()
+    with torch.no_grad():
+        for image, sample in frames[:2]:
+            model.predict_frame(image, copy.deepcopy(sample), state)
+    image, sample = frames[2]
+    right_half = split_frame_halves(image, sample, 16)[1].image
+    motion = model.motion.forward
+    poisoned = []
+
+    def nan_in_the_right_half(current, *args):
+        flow = motion(current, *args)
+        if torch.equal(current[:1], right_half):
+            poisoned.append(True)
+            return flow * float('nan')
+        return flow
+
+    monkeypatch.setattr(model.motion, 'forward', nan_in_the_right_half)
+    with pytest.raises(ValueError, match='frame 2: FlowNet gave'):
+        with torch.no_grad():
+            model.predict_frame(image, copy.deepcopy(sample), state)
+    assert poisoned  # only the right half's flows were not finite
+    assert state.left.is_empty and state.right.is_empty
+
+
 def test_split_memory_refusals(split_clocknet):
     image, sample = video_frames(split_clocknet, 1)[0]
     with pytest.raises(TypeError, match='SplitHalvesState'):

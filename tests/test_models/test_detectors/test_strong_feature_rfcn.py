@@ -12,6 +12,7 @@ from memvid_mm.models.detectors.memory_rfcn import propagated_detections
 from memvid_mm.models.detectors.strong_feature_rfcn import (merge_detections,
                                                             without_init_cfgs)
 from memvid_mm.models.layers import MemoryState, StrongFeatureState
+from memvid_mm.utils import SyncingOpRecorder
 from .clip_data import packed_clips
 
 FAST_CFG = 'configs/rfcn/rfcn_r18-w8-d8_1xb4-ft3e_synthvid.py'
@@ -327,6 +328,30 @@ def test_non_finite_strong_flows_empty_the_delayed_queue(model, monkeypatch):
     with pytest.raises(ValueError, match='NaN'):
         run_online(model, frames[4:], state)
     assert state.strong.is_empty and state.delayed == []
+
+
+@pytest.mark.parametrize('delay', [0, 2])
+def test_no_host_read_before_the_fast_backbone(delay):
+    """The strong step, its flow checks pending, and the flow to the
+    delayed memory reach the fast backbone without a syncing op: on CUDA
+    the host launches the fast detector without waiting for the strong
+    FlowNet (the checks come after the head)."""
+    torch.manual_seed(0)
+    built = MODELS.build(model_cfg(delay=delay)).eval()
+    state = StrongFeatureState()
+    for image, sample in video_frames(built, 4):
+        with SyncingOpRecorder() as recorder:
+            before_backbone = []
+            hook = built.detector.backbone.register_forward_pre_hook(
+                lambda module, args: before_backbone.append(list(
+                    recorder.ops)))
+            try:
+                with torch.no_grad():
+                    built.predict_frame(image, copy.deepcopy(sample), state)
+            finally:
+                hook.remove()
+        assert before_backbone == [[]]
+        assert '_local_scalar_dense' in recorder.ops  # the checks, later
 
 
 def test_a_non_finite_flow_to_the_delayed_memory_keeps_the_state(
