@@ -1002,10 +1002,16 @@ class MemoryRFCN(BaseDetector):
             raise TypeError(f'with test_cfg.split_halves=True the online '
                             f'state is a SplitHalvesState (new_online_state'
                             f'()), got {type(state).__name__}')
+        video_id, frame_id = self._check_online_frame(image, data_sample)
         halves = split_frame_halves(
             image, data_sample,
             getattr(self.data_preprocessor, 'pad_size_divisor',
                     self.feature_stride))
+        for half, half_state in zip(halves, (state.left, state.right)):
+            # before either half advances: a width change may alter only
+            # the right half's size
+            self.check_frame_size(half_state, half.image, half.sample,
+                                  video_id, frame_id)
         detections, pending = [], []
         for half, half_state in zip(halves, (state.left, state.right)):
             memory, checks = self.online_memory_unchecked(
@@ -1259,25 +1265,54 @@ class MemoryRFCN(BaseDetector):
             tuple[int, int]: The frame's ``img_shape`` (H, W) before
             padding.
         """
+        img_shape = self.check_frame_size(state, image, data_sample,
+                                          video_id, frame_id)
         if state.needs_reset(video_id, frame_id):
             if state.is_out_of_order(video_id, frame_id) and \
                     not self.warned_out_of_order:
                 self._log_out_of_order(state, video_id, frame_id)
             state.reset()
+        return img_shape
+
+    @staticmethod
+    def check_frame_size(state: MemoryState, image: Tensor,
+                         data_sample: DetDataSample, video_id: Any,
+                         frame_id: int) -> Tuple[int, int]:
+        """Refuse a frame that continues a sequence at another size.
+
+        Changes nothing: a frame that starts a sequence (a new video, frame
+        0, a gap; ``state`` would reset) may have any size.
+
+        Args:
+            state (MemoryState): The video's state.
+            image (Tensor): The frame (1, 3, H, W), padded.
+            data_sample (:obj:`DetDataSample`): Its sample.
+            video_id (Hashable): Video of the frame.
+            frame_id (int): Id of the frame.
+
+        Returns:
+            tuple[int, int]: The frame's ``img_shape`` (H, W) before
+            padding.
+
+        Raises:
+            ValueError: When the frame's ``img_shape`` or its padded size
+                differs from the sequence's.
+        """
         img_shape = tuple(
             data_sample.metainfo.get('img_shape', image.shape[-2:]))[:2]
-        if not state.is_empty:
-            # img_shape (before padding) and the padded input: either may
-            # change while the other stays (a small change of aspect ratio
-            # pads to the same input)
-            recorded = state.img_shape or img_shape
-            padded = tuple(state.anchor_imgs[0].shape[-2:])
-            if recorded != img_shape or padded != tuple(image.shape[-2:]):
-                raise ValueError(
-                    f'video {video_id}: frame {frame_id} is {img_shape} '
-                    f'(H, W; padded to {tuple(image.shape[-2:])}) after '
-                    f'frames of {recorded} (padded to {padded}); the memory '
-                    f'can only be warped between frames of one size')
+        if state.is_empty or state.needs_reset(video_id, frame_id):
+            return img_shape
+        # img_shape (before padding) and the padded input: either may
+        # change while the other stays (a small change of aspect ratio
+        # pads to the same input)
+        recorded = state.img_shape or img_shape
+        padded = tuple(state.anchor_imgs[0].shape[-2:])
+        if recorded != img_shape or padded != tuple(image.shape[-2:]):
+            raise ValueError(
+                f'video {video_id}: frame {frame_id} is {img_shape} '
+                f'(H, W; padded to {tuple(image.shape[-2:])}) after '
+                f'frames of {recorded} (padded to {padded}); the memory '
+                f'can only be warped between frames of one size')
         return img_shape
 
     def takes_image_evidence(self, state: MemoryState) -> bool:

@@ -92,24 +92,29 @@ def test_split_frame_halves_refuses_what_cannot_be_halved():
                            16)
 
 
-def test_merge_shifts_the_right_half_and_suppresses_across_the_cut():
-    # 2 classes + background; class-agnostic boxes (R, 4)
+def test_merge_shifts_the_right_half_then_suppresses_class_wise():
+    # 2 classes + background; class-agnostic boxes (R, 4), each half's
+    # clipped to it (raw_detections), so boxes of different halves never
+    # overlap and the NMS acts within a half
     left = InstanceData(
         bboxes=torch.tensor([[10., 0., 20., 10.]]),
         scores=torch.tensor([[0.9, 0.0, 0.1]]))
     right = InstanceData(
-        bboxes=torch.tensor([[0., 0., 10., 10.], [-1., 0., 9., 10.]]),
-        scores=torch.tensor([[0.0, 0.8, 0.2], [0.7, 0.0, 0.3]]))
-    merged = merge_half_detections([left, right], [0, 10], RCNN_CFG,
+        bboxes=torch.tensor([[0., 0., 10., 10.], [1., 0., 10., 10.],
+                             [0., 0., 9., 10.]]),
+        scores=torch.tensor([[0.8, 0.0, 0.2], [0.7, 0.0, 0.3],
+                             [0.0, 0.6, 0.4]]))
+    merged = merge_half_detections([left, right], [0, 20], RCNN_CFG,
                                    (0.5, 1.0))
-    # the right half's second box lands on the left one (same class,
-    # IoU 0.81): suppressed; its first keeps its class
-    assert merged.labels.tolist() == [0, 1]
-    assert torch.allclose(merged.scores, torch.tensor([0.9, 0.8]))
-    # shifted by 10 in the network input, then x divided by w_scale 0.5
-    assert torch.equal(merged.bboxes,
-                       torch.tensor([[20., 0., 40., 10.], [20., 0., 40.,
-                                                           10.]]))
+    # the right half's second box overlaps its first (class 0, IoU 0.9):
+    # suppressed; its third is of class 1 and stays
+    assert merged.labels.tolist() == [0, 0, 1]
+    assert torch.allclose(merged.scores, torch.tensor([0.9, 0.8, 0.6]))
+    # shifted by 20 in the network input, then x divided by w_scale 0.5
+    assert torch.equal(
+        merged.bboxes,
+        torch.tensor([[20., 0., 40., 10.], [40., 0., 60., 10.],
+                      [40., 0., 58., 10.]]))
 
 
 def test_merge_of_halves_without_proposals_is_empty():
@@ -308,6 +313,29 @@ def test_a_non_finite_flow_in_one_half_resets_both(split_clocknet,
             model.predict_frame(image, copy.deepcopy(sample), state)
     assert poisoned  # only the right half's flows were not finite
     assert state.left.is_empty and state.right.is_empty
+
+
+def test_a_width_only_the_right_half_sees_is_refused_before_either_moves(
+        split_clocknet):
+    """56 to 57 columns keeps the left half at 28 but makes the right one
+    29: the frame is refused and neither half's memory advances."""
+    model = split_clocknet
+    state = model.new_online_state()
+    frames = video_frames(model, 2)
+    with torch.no_grad():
+        for image, sample in frames:
+            model.predict_frame(image, copy.deepcopy(sample), state)
+    image, sample = frames[1]
+    wider = torch.nn.functional.pad(image, (0, 8))
+    sample = copy.deepcopy(sample)
+    sample.set_metainfo(dict(frame_id=2, img_shape=(48, 57)))
+    left_before = [m.clone() for m in state.left.memories]
+    with pytest.raises(ValueError, match=r'frame 2 is \(48, 29\)'):
+        with torch.no_grad():
+            model.predict_frame(wider, sample, state)
+    assert state.left.frame_index == state.right.frame_index == 2
+    assert all(
+        torch.equal(m, b) for m, b in zip(state.left.memories, left_before))
 
 
 def test_split_memory_refusals(split_clocknet):
