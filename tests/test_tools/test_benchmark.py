@@ -416,3 +416,14 @@ def test_two_detector_model_counts_its_flows_and_the_strong_step():
     assert float(rows[1][9]) == 0  # no aggregation in the fast thread
     assert f"{two}: the strong detector's step took" in stdout
     assert 'the fast thread (the frame without it)' in stdout
+
+
+def test_split_halves_models_are_refused(tmp_path):
+    """The "(split)" baseline's halves would run on two devices, and the
+    tool's sections time a whole frame's head: it is not timed."""
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    config = tmp_path / 'split.py'
+    config.write_text(f"_base_ = '{osp.join(REPO_ROOT, CLOCKNET_CFG)}'\n"
+                      'model = dict(test_cfg=dict(split_halves=True))\n')
+    with pytest.raises(ValueError, match='split_halves=True'):
+        tool.build_model(str(config), torch.device('cpu'))

@@ -624,8 +624,16 @@ def build_model(config: str,
 
     Returns:
         torch.nn.Module: The model, with freshly initialised weights.
+
+    Raises:
+        ValueError: For a config with ``test_cfg.split_halves=True``.
     """
     cfg = Config.fromfile(config)
+    if (cfg.model.get('test_cfg') or {}).get('split_halves'):
+        raise ValueError(
+            f'{config}: test_cfg.split_halves=True (the "(split)" baseline) '
+            f'is not timed by this tool: its sections time a whole frame\'s '
+            f'head, and the two halves would run on two devices')
     if warp_sampler is not None and 'warp' in cfg.model:
         cfg.model.warp.sampler = warp_sampler
     # only the settings an option asks for, so that a config's own stay
