@@ -38,12 +38,12 @@ NF = K (the tool says so under the table).
 
 A ``StrongFeatureRFCN`` (the two-detector presets) runs its fast detector
 and its strong one frame by frame in one process: besides the frame time,
-the tool times the strong detector's step (``online_memory``) apart and
-prints the fast thread's time, the frame without it, which is what the
-paper's system spends per frame where the strong detector runs on another
-device. Its flow and warp columns are those of the delayed strong memory
-to the frame (one of each per frame once the memories arrive). The
-options that set a memory model's ``test_cfg`` or FlowWarp
+the tool times the strong detector's step (``online_memory_unchecked``)
+apart and prints the fast thread's time, the frame without it, which is
+what the paper's system spends per frame where the strong detector runs
+on another device. Its flow and warp columns are those of the delayed
+strong memory to the frame (one of each per frame once the memories
+arrive). The options that set a memory model's ``test_cfg`` or FlowWarp
 (``--evidence-interval``, ``--anticipate``, ``--concurrent-flow``,
 ``--warp-sampler``) do not reach its strong detector, whose settings are
 its config's ``strong_test_cfg`` and ``strong_config``.
@@ -706,14 +706,15 @@ def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
         ``StrongFeatureRFCN`` the fast detector's ``features`` and
         ``head``, ``flow`` and ``warp`` of the delayed strong memory to
         the frame, and ``strong``, the strong detector's whole step
-        (``online_memory``, the second thread of the paper's system).
+        (``online_memory_unchecked``, the second thread of the paper's
+        system; its flows' finiteness is read after the fast head).
     """
     parts = [('features', model.detector, 'extract_feat'),
              ('head', model.detector, '_head_predict')]
     if hasattr(model, 'strong'):
         parts += [('flow', model, 'strong_flows'),
                   ('warp', model, 'warp_strong_memory'),
-                  ('strong', model.strong, 'online_memory')]
+                  ('strong', model.strong, 'online_memory_unchecked')]
     elif hasattr(model, 'motion'):
         parts += [('flow', model.motion, 'forward'),
                   ('flow', model, 'zero_non_finite_flows'),
