@@ -46,8 +46,8 @@ from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
 from .rfcn import check_tensor_mode_samples
-from .split_halves import (check_split_halves, merge_half_detections,
-                           raw_detections, split_frame_halves)
+from .split_halves import (check_split_halves, detect_split_frame,
+                           split_frame_halves)
 
 #: A frame's flows made finite and the number of values that were not
 #: (:meth:`MemoryRFCN.zero_non_finite_flows`), for
@@ -957,16 +957,14 @@ class MemoryRFCN(BaseDetector):
         if self.test_cfg['propagate'] == 'boxes' and not evidence:
             return self.predict_by_box_propagation(image, data_sample, state,
                                                    video_id, frame_id)
-        memory, flow_checks = self._online_memory_step(
+        memory, pending = self._online_memory_step(
             state, image, video_id, frame_id, img_shape, evidence)
         result = self.detector._head_predict((memory, ), [data_sample],
                                              rescale=True)[0]
         if self.test_cfg['propagate'] == 'boxes':
             state.evidence_boxes = evidence_boxes(image, result)
         # Checked after the head: see check_flows_were_finite.
-        for count, flows in flow_checks:
-            self.check_flows_were_finite(count, flows, state, video_id,
-                                         frame_id)
+        self.check_pending_flows(pending, state)
         return result
 
     def predict_frame_in_halves(self, image: Tensor,
@@ -1012,16 +1010,13 @@ class MemoryRFCN(BaseDetector):
             # the right half's size
             self.check_frame_size(half_state, half.image, half.sample,
                                   video_id, frame_id)
-        detections, pending = [], []
+        memories, pending = [], []
         for half, half_state in zip(halves, (state.left, state.right)):
             memory, checks = self.online_memory_unchecked(
                 half.image, half.sample, half_state)
+            memories.append((memory, ))
             pending.append(checks)
-            detections.append(
-                raw_detections(self.detector, (memory, ), half.sample))
-        data_sample.pred_instances = merge_half_detections(
-            detections, [half.x_offset for half in halves],
-            self.detector.test_cfg.rcnn, data_sample.metainfo['scale_factor'])
+        detect_split_frame(self.detector, halves, memories, data_sample)
         try:  # after the head, as predict_frame
             for checks, half_state in zip(pending, (state.left, state.right)):
                 self.check_pending_flows(checks, half_state)
@@ -1094,9 +1089,8 @@ class MemoryRFCN(BaseDetector):
                              'evidence frames have no memory')
         image, video_id, frame_id, img_shape, evidence = \
             self._start_online_step(image, data_sample, state)
-        memory, flow_checks = self._online_memory_step(
-            state, image, video_id, frame_id, img_shape, evidence)
-        return memory, PendingFlowChecks(flow_checks, video_id, frame_id)
+        return self._online_memory_step(state, image, video_id,
+                                        frame_id, img_shape, evidence)
 
     def check_pending_flows(self, pending: PendingFlowChecks,
                             state: MemoryState) -> None:
@@ -1142,7 +1136,7 @@ class MemoryRFCN(BaseDetector):
     def _online_memory_step(
         self, state: MemoryState, image: Tensor, video_id: Any,
         frame_id: int, img_shape: Tuple, evidence: bool
-    ) -> Tuple[Tensor, List[FlowCheck]]:
+    ) -> Tuple[Tensor, PendingFlowChecks]:
         """The memory step of an online frame, its flows' finiteness left
         to check.
 
@@ -1156,8 +1150,8 @@ class MemoryRFCN(BaseDetector):
             evidence (bool): Whether it takes image evidence.
 
         Returns:
-            tuple: M_t (1, C, h, w), and the ``(count, flows)`` pairs that
-            :meth:`check_flows_were_finite` must see (the anchor flows,
+            tuple: M_t (1, C, h, w), and the :class:`PendingFlowChecks`
+            that :meth:`check_pending_flows` must make (the anchor flows,
             and the motion flows when anticipating).
         """
         flows, feature = self.online_flows_and_feature(
@@ -1172,7 +1166,7 @@ class MemoryRFCN(BaseDetector):
                                          evidence))
         state.detach_()
         state.img_shape = img_shape
-        return memory, flow_checks
+        return memory, PendingFlowChecks(flow_checks, video_id, frame_id)
 
     def predict_by_box_propagation(self, image: Tensor,
                                    data_sample: DetDataSample,

@@ -17,8 +17,8 @@ from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
-from .split_halves import (check_split_halves, merge_half_detections,
-                           raw_detections, split_frame_halves)
+from .split_halves import (check_split_halves, detect_split_frame,
+                           split_frame_halves)
 
 
 @MODELS.register_module()
@@ -166,15 +166,10 @@ class PerFrameVideoDetector(BaseDetector):
         halves = split_frame_halves(
             image, data_sample,
             getattr(self.data_preprocessor, 'pad_size_divisor', 1))
-        detections = [
-            raw_detections(self.detector,
-                           self.detector.extract_feat(half.image),
-                           half.sample) for half in halves
-        ]
-        data_sample.pred_instances = merge_half_detections(
-            detections, [half.x_offset for half in halves],
-            self.detector.test_cfg.rcnn, data_sample.metainfo['scale_factor'])
-        return data_sample
+        return detect_split_frame(
+            self.detector, halves,
+            [self.detector.extract_feat(half.image) for half in halves],
+            data_sample)
 
     def _forward(
             self,

@@ -178,3 +178,35 @@ def merge_half_detections(halves: Sequence[InstanceData],
                                   rcnn_test_cfg.max_per_img)
     return InstanceData(
         bboxes=dets[:, :-1], scores=dets[:, -1], labels=labels)
+
+
+def detect_split_frame(image_detector: nn.Module,
+                       halves: Sequence[FrameHalf],
+                       half_features: Sequence[Tuple[Tensor]],
+                       data_sample: DetDataSample) -> DetDataSample:
+    """Detect a split frame: each half's detections before NMS
+    (:func:`raw_detections`), merged (:func:`merge_half_detections`).
+
+    Args:
+        image_detector (nn.Module): The two-stage detector whose RPN and
+            RoI head run on the features; its ``test_cfg.rcnn`` sets the
+            merge's NMS.
+        halves (Sequence[FrameHalf]): The frame's halves
+            (:func:`split_frame_halves`).
+        half_features (Sequence[tuple[Tensor]]): Each half's feature maps,
+            each (1, C, h', w').
+        data_sample (:obj:`DetDataSample`): The frame's sample.
+
+    Returns:
+        :obj:`DetDataSample`: ``data_sample`` with ``pred_instances``
+        (``bboxes`` (D, 4) in the original image, ``scores`` (D,),
+        ``labels`` (D,)).
+    """
+    detections = [
+        raw_detections(image_detector, x, half.sample)
+        for half, x in zip(halves, half_features)
+    ]
+    data_sample.pred_instances = merge_half_detections(
+        detections, [half.x_offset for half in halves],
+        image_detector.test_cfg.rcnn, data_sample.metainfo['scale_factor'])
+    return data_sample
