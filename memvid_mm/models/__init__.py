@@ -1,7 +1,8 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 from . import (aggregators, detectors, layers, motion, necks,  # noqa: F401
                roi_heads)
-from .aggregators import ClockNetAggregator, MemNetAggregator
+from .aggregators import (CausalFGFAAggregator, ClockNetAggregator,
+                          MemNetAggregator)
 from .detectors import RFCN, MemoryRFCN, PerFrameVideoDetector
 from .layers import EvidenceMotion, MemoryState, SideStreams
 from .motion import FlowNetSimple
@@ -9,7 +10,8 @@ from .necks import FlowWarp
 from .roi_heads import RFCNBBoxHead, RFCNRoIHead
 
 __all__ = [
-    'ClockNetAggregator', 'MemNetAggregator', 'RFCN', 'MemoryRFCN',
+    'CausalFGFAAggregator', 'ClockNetAggregator', 'MemNetAggregator', 'RFCN',
+    'MemoryRFCN',
     'PerFrameVideoDetector', 'EvidenceMotion', 'MemoryState', 'SideStreams',
     'FlowNetSimple',
     'FlowWarp', 'RFCNBBoxHead', 'RFCNRoIHead'

@@ -256,7 +256,7 @@ def test_imagenet_vid_data_settings_come_from_the_data_set_base(
 
 @pytest.mark.parametrize(
     'path', [p for p in IMAGENET_VID_CONFIGS if 'memnet' in p
-             or 'clocknet' in p],
+             or 'clocknet' in p or 'causal_fgfa' in p],
     ids=lambda p: osp.relpath(p, REPO_ROOT))
 def test_memory_configs_restate_the_per_frame_training_data(path):
     # Only the clip sampler and the clip metadata packed with the inputs

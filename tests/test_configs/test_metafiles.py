@@ -31,6 +31,8 @@ RESULT_SOURCES = {
     ('README.md', ['MemNet-3']),
     'clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid':
     ('README.md', ['ClockNet']),
+    'causal-fgfa_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid':
+    ('docs/synthvid_results.md', ['Causal FGFA', '0']),
     'rfcn_r18-w8-d8_1xb4-ft3e_synthvid':
     ('docs/synthvid_results.md', ['fast R-FCN (control)', '0']),
     'strong-feature_rfcn_r18-w8-d8_clocknet-featprop_1xb4-ft3e_synthvid':
@@ -66,7 +68,7 @@ def _reported_row(relpath, leading_cells):
 
 
 def test_model_index_imports_every_metafile():
-    assert len(METAFILES) == 5
+    assert len(METAFILES) == 6
     assert sorted(_load_yaml('model-index.yml')['Import']) == METAFILES
 
 

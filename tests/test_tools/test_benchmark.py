@@ -63,7 +63,20 @@ def test_benchmark_reports_nf_and_nw_per_model():
             'frame (the paper counts NF = K = 3)') in stdout
 
 
-def test_ratio_interval_brackets_the_ratio_of_means():
+def test_causal_fgfa_warps_each_past_frame_of_its_full_window():
+    fgfa = ('configs/causal_fgfa/'
+            'causal-fgfa_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
+    stdout, rows = benchmark_rows('--configs', RFCN_CFG, fgfa, '--shape',
+                                  '64', '96', '--frames', '11', '--warmup',
+                                  '10')
+    # frames 10..20 of a video: the 11-frame window is full, a flow and a
+    # warp for each of the 10 past frames, none for the one leaving it
+    assert (float(rows[1][5]), float(rows[1][6])) == (10.0, 10.0)
+    assert float(rows[1][9]) > 0  # the embedding weighting is timed
+    assert (f'{fgfa}: causal FGFA over 11 frames: a flow and a warp for '
+            'each of the 10 past frames once the window is full') in stdout
+    assert 'NF counts FlowNet calls' not in stdout
+
     tool = load_tool('tools/analysis_tools/benchmark.py')
     first = torch.tensor([1.0, 2.0, 1.5, 1.2, 1.8, 1.1])
     # a constant per-frame ratio leaves no doubt about the ratio of means

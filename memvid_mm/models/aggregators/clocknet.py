@@ -344,6 +344,18 @@ class ClockNetAggregator(BaseModule):
         """
         return takes_evidence(frame_index, self.strides)
 
+    def overwritten_memories(self, frame_index: int) -> List[int]:
+        """None: every memory's psi reads its warped memory.
+
+        Args:
+            frame_index (int): Frames since the reset.
+
+        Returns:
+            list[int]: Empty (see
+            ``CausalFGFAAggregator.overwritten_memories``).
+        """
+        return []
+
     def psi_without_clip_updates(self, num_frames: int,
                                  clip_stride: int) -> List[int]:
         """Memories whose own learned psi a training clip never applies.

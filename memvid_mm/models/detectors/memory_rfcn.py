@@ -35,7 +35,8 @@ from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from ..aggregators import ClockNetAggregator, MemNetAggregator
+from ..aggregators import (CausalFGFAAggregator, ClockNetAggregator,
+                           MemNetAggregator)
 from ..layers import (EvidenceBoxes, EvidenceMotion, MemoryState, SideStreams,
                       SplitHalvesState, extrapolate_flow,
                       extrapolated_anchor_flows, flow_acceleration,
@@ -247,6 +248,14 @@ def check_aggregator_channels(aggregator: ClockNetAggregator,
                          f'that reads the memory, got '
                          f'{type(detector).__name__}')
     feature_channels = rpn_head.in_channels
+    if isinstance(aggregator, CausalFGFAAggregator):
+        if aggregator.in_channels != feature_channels:
+            raise ValueError(
+                f'aggregator has in_channels={aggregator.in_channels}, but '
+                f'the detector features that detector.rpn_head reads have '
+                f'in_channels={feature_channels}: set the aggregator\'s '
+                f'in_channels to {feature_channels}')
+        return
     for k, memnet in enumerate(aggregator.memnets):
         if memnet.in_channels != feature_channels:
             raise ValueError(
@@ -255,6 +264,59 @@ def check_aggregator_channels(aggregator: ClockNetAggregator,
                 f'that detector.rpn_head reads (in_channels='
                 f'{feature_channels}): set the aggregator\'s in_channels to '
                 f'{feature_channels}')
+
+
+def check_every_frame_evidence(aggregator: nn.Module, drop_prob: float,
+                               evidence_interval: int) -> None:
+    """Refuse frames without image evidence for causal FGFA.
+
+    Its memories hold the window's frames only while every frame
+    overwrites the oldest (:mod:`~memvid_mm.models.aggregators.causal_fgfa`),
+    so it takes neither evidence dropout in training nor an evidence
+    interval (propagation, anticipation, moved boxes) in testing.
+
+    Args:
+        aggregator (nn.Module): The built aggregator.
+        drop_prob (float): ``train_cfg.evidence_drop_prob``.
+        evidence_interval (int): ``test_cfg.evidence_interval``.
+
+    Raises:
+        ValueError: Naming the setting.
+    """
+    if not isinstance(aggregator, CausalFGFAAggregator):
+        return
+    if drop_prob != 0:
+        raise ValueError(f'CausalFGFAAggregator needs image evidence at '
+                         f'every frame: set train_cfg.evidence_drop_prob=0.0'
+                         f', got {drop_prob}')
+    if evidence_interval != 1:
+        raise ValueError(f'CausalFGFAAggregator needs image evidence at '
+                         f'every frame: test_cfg.evidence_interval must be '
+                         f'1, got {evidence_interval}')
+
+
+def check_clip_in_window(aggregator: nn.Module, num_frames: int,
+                         clip_stride: int) -> None:
+    """Refuse causal FGFA training clips longer than its window.
+
+    Args:
+        aggregator (nn.Module): The built aggregator.
+        num_frames (int): Clip positions T.
+        clip_stride (int): Frames between clip positions.
+
+    Raises:
+        ValueError: When the clip's first frame would be out of the last
+            position's window ((T - 1) * stride >= K).
+    """
+    if not isinstance(aggregator, CausalFGFAAggregator):
+        return
+    span = (num_frames - 1) * clip_stride
+    if span >= aggregator.num_frames:
+        raise ValueError(
+            f'{num_frames}-frame clips of stride {clip_stride} span {span + 1}'
+            f' frames, more than the {aggregator.num_frames}-frame window '
+            f'of CausalFGFAAggregator(num_frames={aggregator.num_frames}): '
+            f'shorten the clips (CausalClipSample) or widen the window')
 
 
 def feature_stride(detector: nn.Module) -> int:
@@ -465,6 +527,8 @@ class MemoryRFCN(BaseDetector):
             raise ValueError(f'unknown MemoryRFCN train_cfg keys: '
                              f'{sorted(train_cfg)}')
         self.test_cfg = parse_test_cfg(test_cfg)
+        check_every_frame_evidence(self.aggregator, self.evidence_drop_prob,
+                                   self.test_cfg['evidence_interval'])
         # The CUDA stream FlowNet runs on beside the backbone
         # (concurrent_flow), one per device for the model's lifetime.
         self.flow_streams = SideStreams()
@@ -539,10 +603,12 @@ class MemoryRFCN(BaseDetector):
             agg_type
         if agg_cls is not None and issubclass(agg_cls, MemNetAggregator):
             return ClockNetAggregator(strides=(1, ), memnet=cfg)
-        if agg_cls is not None and issubclass(agg_cls, ClockNetAggregator):
+        if agg_cls is not None and issubclass(
+                agg_cls, (ClockNetAggregator, CausalFGFAAggregator)):
             return MODELS.build(cfg)
-        raise TypeError(f'aggregator must be a MemNetAggregator or '
-                        f'ClockNetAggregator config, got type {agg_type!r}')
+        raise TypeError(f'aggregator must be a MemNetAggregator, '
+                        f'ClockNetAggregator or CausalFGFAAggregator config, '
+                        f'got type {agg_type!r}')
 
     @property
     def concurrent_flow(self) -> bool:
@@ -569,24 +635,52 @@ class MemoryRFCN(BaseDetector):
                              f'map from the detector neck, got {len(feats)}')
         return feats[0]
 
-    def anchor_flows(self, state: MemoryState,
-                     image: Tensor) -> Dict[Hashable, Tensor]:
-        """FlowNet from the current image to every memory's anchor frame.
+    def warped_memories(self, state: MemoryState,
+                        frame_index: Optional[int] = None) -> List[int]:
+        """The memories that the next frame warps to itself.
+
+        All of them, but those the aggregator overwrites unread at the
+        frame (``overwritten_memories``: none for MemNet and ClockNet, the
+        window's oldest frame for causal FGFA).
+
+        Args:
+            state (MemoryState): The per-video state (not changed).
+            frame_index (int, optional): The frame's place in the clock
+                schedule. Defaults to None, meaning ``state.frame_index``.
+
+        Returns:
+            list[int]: Memory indices k, ascending; empty for an empty
+            state.
+        """
+        if state.is_empty:
+            return []
+        index = state.frame_index if frame_index is None else frame_index
+        overwritten = set(self.aggregator.overwritten_memories(index))
+        return [k for k in range(state.num_memories) if k not in overwritten]
+
+    def anchor_flows(self, state: MemoryState, image: Tensor,
+                     frame_index: Optional[int] = None
+                     ) -> Dict[Hashable, Tensor]:
+        """FlowNet from the current image to the memories' anchor frames.
 
         Args:
             state (MemoryState): The per-video state (not changed).
             image (Tensor): The current frame (N, 3, H, W), normalised.
+            frame_index (int, optional): The frame's place in the clock
+                schedule (:meth:`warped_memories`). Defaults to None,
+                meaning ``state.frame_index``.
 
         Returns:
             dict: One flow (N, 2, H, W) per distinct anchor frame id of the
-            K memories (NF of the frame; memories that share an anchor
-            share its flow); empty for an empty state.
+            memories the frame warps (:meth:`warped_memories`; NF of the
+            frame; memories that share an anchor share its flow); empty
+            for an empty state.
         """
         flows = {}
-        for anchor_id, anchor_img in zip(state.anchor_frame_ids,
-                                         state.anchor_imgs):
+        for k in self.warped_memories(state, frame_index):
+            anchor_id = state.anchor_frame_ids[k]
             if anchor_id not in flows:
-                flows[anchor_id] = self.motion(image, anchor_img)
+                flows[anchor_id] = self.motion(image, state.anchor_imgs[k])
         return flows
 
     def flows_beside_features(
@@ -745,8 +839,9 @@ class MemoryRFCN(BaseDetector):
 
         Returns:
             Tensor: M_t, the K memories at this frame combined by the
-            aggregator (``combine``: their mean or a learned per-pixel
-            weighting), (N, C, h, w).
+            aggregator (:meth:`combine`: their mean, a learned per-pixel
+            weighting, or causal FGFA's embedding weighting),
+            (N, C, h, w).
         """
         num_memories = len(self.strides)
         if not state.is_empty and state.num_memories != num_memories:
@@ -762,36 +857,119 @@ class MemoryRFCN(BaseDetector):
             state.write([feature] * num_memories, [image] * num_memories,
                         [frame_id] * num_memories, video_id, frame_id)
             return feature
-        if feature is None:
-            ticks = [False] * num_memories
-        else:
-            ticks = self.aggregator.takes_evidence(
-                state.frame_index if frame_index is None else frame_index)
+        index = state.frame_index if frame_index is None else frame_index
+        ticks = ([False] * num_memories if feature is None else
+                 self.aggregator.takes_evidence(index))
+        warped_ks = self.warped_memories(state, index)
+        flows = self._step_flows(state, image, feature is not None, index,
+                                 flows, video_id, frame_id)
+        check_frame_covers_map(image.shape[-2:], state.memories[0].shape[-2:],
+                               self.feature_stride)
+        current, stored = self._warp_and_update(state, image, feature,
+                                                frame_id, ticks, warped_ks,
+                                                flows)
+        state.write(*stored, video_id, frame_id)
+        return self.combine(current, ticks)
+
+    def _step_flows(self, state: MemoryState, image: Tensor,
+                    has_feature: bool, frame_index: int,
+                    flows: Optional[Dict[Hashable, Tensor]],
+                    video_id: Hashable,
+                    frame_id: int) -> Dict[Hashable, Tensor]:
+        """The flows of :meth:`memory_step`: checked when given, else
+        computed and checked.
+
+        Args:
+            state (MemoryState): The per-video state, not empty.
+            image (Tensor): The current frame (N, 3, H, W).
+            has_feature (bool): Whether the frame has image features.
+            frame_index (int): The frame's place in the clock schedule.
+            flows (dict, optional): Flows computed beforehand.
+            video_id (Hashable): Video of the frame, for messages.
+            frame_id (int): Id of the frame, for messages.
+
+        Returns:
+            dict: One flow per anchor of the memories to warp
+            (:meth:`warped_memories`).
+        """
+        warped_ks = self.warped_memories(state, frame_index)
+        overwritten = sorted(set(range(state.num_memories)) - set(warped_ks))
+        if overwritten and not has_feature:
+            raise ValueError(
+                f'video {video_id}: frame {frame_id}: '
+                f'{type(self.aggregator).__name__} needs image features at '
+                f'every frame (it overwrites memories {overwritten} with '
+                f'them)')
+        anchors = {state.anchor_frame_ids[k] for k in warped_ks}
         if flows is None:
             flows, non_finite_count = self.zero_non_finite_flows(
-                self.anchor_flows(state, image))
+                self.anchor_flows(state, image, frame_index))
             self.check_flows_were_finite(non_finite_count, flows, state,
                                          video_id, frame_id)
-        elif set(flows) != set(state.anchor_frame_ids):
-            raise ValueError(f'flows are for anchor frames {sorted(flows)}, '
-                             f'the memories are at '
-                             f'{sorted(set(state.anchor_frame_ids))}')
-        memories = list(state.memories)
-        check_frame_covers_map(image.shape[-2:], memories[0].shape[-2:],
-                               self.feature_stride)
-        anchor_imgs = list(state.anchor_imgs)
+        elif set(flows) != anchors:
+            raise ValueError(
+                f'flows are for anchor frames {sorted(flows)}, the memories '
+                f'to warp are at {sorted(anchors)}')
+        return flows
+
+    def _warp_and_update(
+        self, state: MemoryState, image: Tensor, feature: Optional[Tensor],
+        frame_id: int, ticks: Sequence[bool], warped_ks: Sequence[int],
+        flows: Dict[Hashable, Tensor]
+    ) -> Tuple[List[Tensor], Tuple[List[Tensor], List[Tensor], List[int]]]:
+        """Warp the memories to the frame and update those that take its
+        evidence.
+
+        Args:
+            state (MemoryState): The per-video state, not empty (not
+                changed).
+            image (Tensor): The current frame (N, 3, H, W).
+            feature (Tensor, optional): F_t (N, C, h, w).
+            frame_id (int): Id of the frame.
+            ticks (Sequence[bool]): K flags, which memories take evidence.
+            warped_ks (Sequence[int]): The memories to warp
+                (:meth:`warped_memories`); the others are overwritten
+                unread.
+            flows (dict): The flows to the anchors of ``warped_ks``.
+
+        Returns:
+            tuple: The K memories (N, C, h, w) aligned to the frame, and
+            what the state stores after it (:meth:`MemoryState.write`'s
+            memories, anchor images and anchor frame ids): a memory that
+            took evidence aligned to the frame, the others unchanged at
+            their anchors.
+        """
+        memories, anchor_imgs = list(state.memories), list(state.anchor_imgs)
         anchor_ids = list(state.anchor_frame_ids)
         current = []
         for k, tick in enumerate(ticks):
-            warped = self.warp(
-                memories[k], flows[anchor_ids[k]], check_finite=False)
+            warped = None
+            if k in warped_ks:
+                warped = self.warp(
+                    memories[k], flows[anchor_ids[k]], check_finite=False)
             if tick:
                 warped = self.aggregator.update(k, warped, feature)
                 memories[k], anchor_imgs[k] = warped, image
                 anchor_ids[k] = frame_id
             current.append(warped)
-        state.write(memories, anchor_imgs, anchor_ids, video_id, frame_id)
-        return self.aggregator.combine(current)
+        return current, (memories, anchor_imgs, anchor_ids)
+
+    def combine(self, memories: Sequence[Tensor],
+                ticks: Sequence[bool]) -> Tensor:
+        """M_t from the K memories aligned to the frame: the aggregator's
+        ``combine``, given for causal FGFA which memory holds F_t.
+
+        Args:
+            memories (Sequence[Tensor]): K tensors (N, C, h, w).
+            ticks (Sequence[bool]): Which memories took the frame's
+                evidence.
+
+        Returns:
+            Tensor: M_t (N, C, h, w).
+        """
+        if isinstance(self.aggregator, CausalFGFAAggregator):
+            return self.aggregator.combine(memories, newest=ticks.index(True))
+        return self.aggregator.combine(memories)
 
     def clip_memories(self, inputs: Tensor, keep: Sequence[bool],
                       clip_stride: int,
@@ -889,6 +1067,7 @@ class MemoryRFCN(BaseDetector):
                 f'FlowNet, the warp and psi would get no gradient; set the '
                 f'train pipeline\'s CausalClipSample(num_frames=...)')
         clip_stride = self.clip_stride_of(data_samples)
+        check_clip_in_window(self.aggregator, num_frames, clip_stride)
         untrained = self.aggregator.psi_without_clip_updates(
             num_frames, clip_stride)
         if untrained:

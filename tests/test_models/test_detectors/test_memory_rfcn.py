@@ -589,6 +589,7 @@ def test_aggregator_must_be_a_memory_aggregator(memnet_cfg):
     dict(type='ClockNetAggregator', strides=(1, 4), share_memnet=False,
          memnet=dict(type='MemNetAggregator', in_channels=128,
                      mode='weighting', hidden_channels=8)),
+    dict(type='CausalFGFAAggregator', in_channels=32, num_frames=3),
 ])
 def test_aggregator_of_other_channels_is_refused_at_build(
         memnet_cfg, aggregator):

@@ -1,0 +1,171 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
+"""MemoryRFCN with the causal FGFA baseline's aggregator."""
+import copy
+
+import pytest
+import torch
+
+from memvid_mm.models.aggregators import cosine_weights
+from memvid_mm.models.layers import MemoryState
+from .clip_data import packed_clips
+from .test_memory_rfcn import (build, frame_data, online_scores, preprocess,
+                               tiny_cfg)
+
+
+def fgfa_cfg(num_frames=4, **train_cfg) -> dict:
+    cfg = tiny_cfg(
+        type='CausalFGFAAggregator', in_channels=64, num_frames=num_frames)
+    cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='last',
+                         **train_cfg)
+    return cfg
+
+
+def perturbed_fgfa(num_frames=4, seed=0):
+    """A causal FGFA model whose embedding is not the fresh one."""
+    model = build(fgfa_cfg(num_frames)).eval()
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for param in model.aggregator.parameters():
+            param.add_(torch.randn_like(param) * 0.3)
+    return model
+
+
+def window_by_hand(model, images, feats, t, num_frames):
+    """FGFA over frames t - K + 1 .. t (before 0: frame 0 again), each
+    warped to t with FlowNet's flow from t to it, weighted by cosine
+    similarity of embeddings with F_t."""
+    frames = [max(a, 0) for a in range(t - num_frames + 1, t + 1)]
+    warped = [
+        feats[t] if a == t else model.warp(
+            feats[a], model.motion(images[t], images[a]))
+        for a in frames
+    ]
+    embed = model.aggregator.embed
+    weights = cosine_weights([embed(w) for w in warped], embed(feats[t]))
+    return sum(weights[:, i:i + 1] * w for i, w in enumerate(warped))
+
+
+def test_online_output_aggregates_the_window_of_past_frames():
+    model = perturbed_fgfa(num_frames=4, seed=1)
+    images = [torch.randn(1, 3, 64, 64) for _ in range(9)]
+    state = MemoryState()
+    with torch.no_grad():
+        feats = [model.extract_feat(image) for image in images]
+        for t in range(9):
+            online = model.memory_step(state, images[t], feats[t], 'v', t)
+            if t == 0:
+                assert torch.equal(online, feats[0])
+                continue
+            expected = window_by_hand(model, images, feats, t, 4)
+            assert torch.allclose(online, expected, atol=1e-5), t
+    # memory k holds the last frame = k (mod 4)
+    assert state.anchor_frame_ids == [8, 5, 6, 7]
+
+
+def test_flows_and_warps_only_for_the_past_frames_kept():
+    """NF = NW = K - 1 once the window is full, no flow to the frame that
+    leaves it; before, one flow per distinct past frame."""
+    model = build(fgfa_cfg(num_frames=4)).eval()
+    counts = dict(flow=0, warp=0)
+    model.motion.register_forward_hook(
+        lambda *_: counts.__setitem__('flow', counts['flow'] + 1))
+    model.warp.register_forward_hook(
+        lambda *_: counts.__setitem__('warp', counts['warp'] + 1))
+    per_frame = []
+    for t in range(8):
+        counts.update(flow=0, warp=0)
+        online_scores(model, [frame_data(0, t)])
+        per_frame.append((counts['flow'], counts['warp']))
+    assert per_frame == [(0, 0), (1, 3), (2, 3), (3, 3), (3, 3), (3, 3),
+                         (3, 3), (3, 3)]
+
+
+def test_online_output_is_causal_and_resets_between_videos():
+    model = perturbed_fgfa(num_frames=3, seed=2)
+    frames = [frame_data(7, t) for t in range(5)]
+    reference = online_scores(model, frames)
+    model.test_state.reset()
+    changed = online_scores(
+        model, frames[:2] + [frame_data(7, t, seed=99) for t in range(2, 5)])
+    for t in range(2):
+        assert torch.equal(reference[t][1], changed[t][1]), t
+    assert any(not torch.equal(reference[t][1], changed[t][1])
+               for t in range(2, 5))
+    # frame 0 of another video starts afresh, as on a fresh model
+    first = online_scores(model, [frame_data(8, 0)])
+    model.test_state.reset()
+    assert torch.equal(first[0][1],
+                       online_scores(model, [frame_data(8, 0)])[0][1])
+
+
+def test_training_reaches_the_embedding_flownet_and_every_frame():
+    model = build(fgfa_cfg(num_frames=4))
+    model.train()
+    with torch.no_grad():  # a fresh embedding of zero bias is symmetric
+        for param in model.aggregator.parameters():
+            param.add_(torch.randn_like(param) * 0.3)
+    batch = preprocess(model, packed_clips(1, 3), True)
+    inputs = batch['inputs'].clone().requires_grad_(True)
+    losses = model.loss(inputs, batch['data_samples'])
+    sum(v for k, v in losses.items() if 'loss' in k and
+        not isinstance(v, list)).backward()
+    assert (inputs.grad.abs().sum(dim=(0, 2, 3, 4)) > 0).all()
+    for name in ('motion', 'aggregator'):
+        grads = [p.grad for p in getattr(model, name).parameters()
+                 if p.grad is not None]
+        assert grads and any(g.abs().sum() > 0 for g in grads), name
+
+
+def test_training_clips_must_fit_the_window():
+    model = build(fgfa_cfg(num_frames=4)).train()
+    batch = preprocess(model, packed_clips(1, 3, clip_stride=2), True)
+    with pytest.raises(ValueError, match='span 5 frames.*4-frame window'):
+        model.loss(**batch)
+
+
+@pytest.mark.parametrize('train_cfg,test_cfg,match', [
+    (dict(evidence_drop_prob=0.5), None, 'evidence_drop_prob=0.0'),
+    (dict(evidence_drop_prob=0.0), dict(evidence_interval=4),
+     'evidence_interval must be 1'),
+    (dict(evidence_drop_prob=0.0),
+     dict(evidence_interval=4, propagate='boxes'),
+     'evidence_interval must be 1'),
+])
+def test_frames_without_evidence_are_refused(train_cfg, test_cfg, match):
+    cfg = fgfa_cfg()
+    cfg.train_cfg = train_cfg
+    cfg.test_cfg = test_cfg
+    with pytest.raises(ValueError, match=match):
+        build(cfg)
+
+
+def test_memory_step_without_features_is_refused():
+    model = build(fgfa_cfg(num_frames=3)).eval()
+    image = torch.randn(1, 3, 64, 64)
+    state = MemoryState()
+    with torch.no_grad():
+        model.memory_step(state, image, model.extract_feat(image), 'v', 0)
+        before = copy.copy(state.anchor_frame_ids)
+        with pytest.raises(ValueError,
+                           match=r'frame 1: CausalFGFAAggregator needs '
+                           r'image features at every frame'):
+            model.memory_step(state, image, None, 'v', 1)
+    assert state.anchor_frame_ids == before and state.last_frame_id == 0
+
+
+def test_given_flows_must_be_those_of_the_memories_it_warps():
+    model = build(fgfa_cfg(num_frames=3)).eval()
+    images = [torch.randn(1, 3, 64, 64) for _ in range(3)]
+    state = MemoryState()
+    with torch.no_grad():
+        for t in range(2):
+            model.memory_step(state, images[t],
+                              model.extract_feat(images[t]), 'v', t)
+        # memories hold frames 0, 1, 0; frame 2 overwrites memory 2 and
+        # warps memories 0 and 1: flows to frame 0 and frame 1
+        assert model.anchor_flows(state, images[2]).keys() == {0, 1}
+        feature = model.extract_feat(images[2])
+        flow = model.motion(images[2], images[1])
+        with pytest.raises(ValueError, match=r'to warp are at \[0, 1\]'):
+            model.memory_step(state, images[2], feature, 'v', 2,
+                              flows={1: flow})
