@@ -73,9 +73,16 @@ def test_causal_fgfa_warps_each_past_frame_of_its_full_window():
     # warp for each of the 10 past frames, none for the one leaving it
     assert (float(rows[1][5]), float(rows[1][6])) == (10.0, 10.0)
     assert float(rows[1][9]) > 0  # the embedding weighting is timed
-    assert (f'{fgfa}: causal FGFA over 11 frames: a flow and a warp for '
-            'each of the 10 past frames once the window is full') in stdout
+    assert (f'{fgfa}: causal FGFA over 11 frames: a warp for each of the '
+            '10 past frames once the window is full, and a flow for each'
+            ) in stdout
     assert 'NF counts FlowNet calls' not in stdout
+    # Cau. FGFA*: one flow a frame, the older ones composed
+    stdout, rows = benchmark_rows('--configs', RFCN_CFG, fgfa, '--shape',
+                                  '64', '96', '--frames', '11', '--warmup',
+                                  '10', '--chain-flows')
+    assert (float(rows[1][5]), float(rows[1][6])) == (1.0, 10.0)
+    assert 'flows chained' in stdout
 
     tool = load_tool('tools/analysis_tools/benchmark.py')
     first = torch.tensor([1.0, 2.0, 1.5, 1.2, 1.8, 1.1])

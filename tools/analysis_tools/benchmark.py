@@ -44,7 +44,8 @@ what the paper's system spends per frame where the strong detector runs
 on another device. Its flow and warp columns are those of the delayed
 strong memory to the frame (one of each per frame once the memories
 arrive). The options that set a memory model's ``test_cfg`` or FlowWarp
-(``--evidence-interval``, ``--anticipate``, ``--concurrent-flow``,
+(``--evidence-interval``, ``--anticipate``, ``--chain-flows``,
+``--concurrent-flow``,
 ``--warp-sampler``) do not reach its strong detector, whose settings are
 its config's ``strong_test_cfg`` and ``strong_config``.
 
@@ -204,6 +205,12 @@ def parse_args() -> argparse.Namespace:
         '--anticipate', action='store_true',
         help='with --evidence-interval > 1: the frames between read no '
         'image, their flows are extrapolated (test_cfg.anticipate)')
+    parser.add_argument(
+        '--chain-flows', action='store_true',
+        help='memory models compute one flow a frame, to the frame before, '
+        'and compose the flows to older anchors from the last frame\'s '
+        '(test_cfg.chain_flows; causal FGFA so is the paper\'s Cau. '
+        'FGFA*); the composition is not in a section')
     args = parser.parse_args()
     if args.preset is None and not args.configs:
         parser.error('give --preset or --configs')
@@ -213,6 +220,8 @@ def parse_args() -> argparse.Namespace:
         parser.error('--evidence-interval must be at least 1')
     if args.anticipate and args.evidence_interval == 1:
         parser.error('--anticipate needs --evidence-interval > 1')
+    if args.chain_flows and args.evidence_interval != 1:
+        parser.error('--chain-flows needs --evidence-interval 1')
     if args.concurrent_flow and torch.device(args.device).type != 'cuda':
         parser.error('--concurrent-flow needs a CUDA --device')
     if args.section_timer == 'events' and torch.device(
@@ -601,7 +610,8 @@ def build_model(config: str,
                 channels_last: bool = False,
                 concurrent_flow: bool = False,
                 evidence_interval: int = 1,
-                anticipate: bool = False) -> torch.nn.Module:
+                anticipate: bool = False,
+                chain_flows: bool = False) -> torch.nn.Module:
     """Build ``config``'s model in eval mode on ``device``.
 
     Args:
@@ -622,6 +632,8 @@ def build_model(config: str,
             to 1.
         anticipate (bool): Set ``test_cfg.anticipate`` of a memory model.
             Defaults to False.
+        chain_flows (bool): Set ``test_cfg.chain_flows`` of a memory
+            model. Defaults to False.
 
     Returns:
         torch.nn.Module: The model, with freshly initialised weights.
@@ -645,6 +657,8 @@ def build_model(config: str,
         settings['evidence_interval'] = evidence_interval
     if anticipate:
         settings['anticipate'] = True
+    if chain_flows:
+        settings['chain_flows'] = True
     if settings and 'motion' in cfg.model:
         cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {},
                                   **settings)
@@ -790,12 +804,14 @@ def watched_model(config: str,
                   channels_last: bool = False,
                   concurrent_flow: bool = False,
                   evidence_interval: int = 1,
-                  anticipate: bool = False) -> tuple:
+                  anticipate: bool = False,
+                  chain_flows: bool = False) -> tuple:
     """Build ``config`` (:func:`build_model`) and hook a
     :class:`SectionTimer` (``section_timer``, None: count only) onto its
     parts."""
     model = build_model(config, device, warp_sampler, channels_last,
-                        concurrent_flow, evidence_interval, anticipate)
+                        concurrent_flow, evidence_interval, anticipate,
+                        chain_flows)
     timer = SectionTimer(device, section_timer)
     parts = section_parts(model)
     by_modules = {name for name, _, method in parts if method == 'forward'}
@@ -864,7 +880,8 @@ def _watched_models(args: argparse.Namespace,
                       None if args.no_section_times else args.section_timer,
                       args.warp_sampler, args.channels_last,
                       args.concurrent_flow, args.evidence_interval,
-                      args.anticipate) for config in args.configs
+                      args.anticipate, args.chain_flows)
+        for config in args.configs
     ]
     first_detector = models[0][0].detector
     for config, (model, _) in zip(args.configs[1:], models[1:]):
@@ -1007,7 +1024,8 @@ def _print_settings(args: argparse.Namespace, device_type: str) -> None:
           f'FlowNet {"beside" if args.concurrent_flow else "after"} the '
           f'backbone, memory models\' image evidence every '
           f'{args.evidence_interval} frame(s)'
-          f'{" (anticipating between)" if args.anticipate else ""}, '
+          f'{" (anticipating between)" if args.anticipate else ""}'
+          f'{", flows chained" if args.chain_flows else ""}, '
           f'section times ' +
           ('off' if args.no_section_times else
            'by CUDA events, no synchronisation' if args.section_timer ==
@@ -1072,11 +1090,12 @@ def _print_notes(rows: List[dict]) -> None:
                   f"{fast_ms / base_ms:.3f}x first")
         if row['window']:
             print(f"{row['config']}: causal FGFA over {row['memories']} "
-                  f"frames: a flow and a warp for each of the "
-                  f"{row['memories'] - 1} past frames once the window is "
-                  f"full (the paper counts NF = NW = 10 for its 11); "
-                  f"{row['nf']:.2f} flows and {row['nw']:.2f} warps a frame "
-                  f"here, fewer while it fills from a video's first frame")
+                  f"frames: a warp for each of the {row['memories'] - 1} "
+                  f"past frames once the window is full, and a flow for "
+                  f"each (the paper counts NF = NW = 10 for its 11) or, "
+                  f"with --chain-flows, one; {row['nf']:.2f} flows and "
+                  f"{row['nw']:.2f} warps a frame here, fewer while it "
+                  f"fills from a video's first frame")
         elif 0 < row['nf'] < row['memories']:
             print(f"{row['config']}: NF counts FlowNet calls; its "
                   f"{row['memories']} memories share the flow of an anchor "

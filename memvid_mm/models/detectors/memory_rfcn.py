@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from ..aggregators import (CausalFGFAAggregator, ClockNetAggregator,
                            MemNetAggregator)
 from ..layers import (EvidenceBoxes, EvidenceMotion, MemoryState, SideStreams,
-                      SplitHalvesState, extrapolate_flow,
+                      SplitHalvesState, compose_flows, extrapolate_flow,
                       extrapolated_anchor_flows, flow_acceleration,
                       propagate_boxes)
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
@@ -82,12 +82,13 @@ def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
         test_cfg (dict, optional): ``concurrent_flow`` (bool),
             ``evidence_interval`` (int >= 1), ``anticipate`` (bool),
             ``propagate`` (``'features'`` or ``'boxes'``) and
-            ``split_halves`` (bool); ``anticipate`` and ``'boxes'`` need
-            ``evidence_interval`` > 1, boxes are not anticipated, and
-            split halves propagate features.
+            ``split_halves`` (bool) and ``chain_flows`` (bool);
+            ``anticipate`` and ``'boxes'`` need ``evidence_interval`` > 1,
+            boxes are not anticipated, split halves propagate features,
+            and chained flows need ``evidence_interval`` = 1.
 
     Returns:
-        dict: The five settings.
+        dict: The six settings.
     """
     test_cfg = dict(test_cfg or {})
     defaults = dict(
@@ -95,13 +96,14 @@ def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
         evidence_interval=1,
         anticipate=False,
         propagate='features',
-        split_halves=False)
+        split_halves=False,
+        chain_flows=False)
     unknown = set(test_cfg) - set(defaults)
     if unknown:
         raise ValueError(f'unknown MemoryRFCN test_cfg keys: '
                          f'{sorted(unknown)}')
     settings = {**defaults, **test_cfg}
-    for name in ('concurrent_flow', 'anticipate'):
+    for name in ('concurrent_flow', 'anticipate', 'chain_flows'):
         if not isinstance(settings[name], bool):
             raise TypeError(f'test_cfg.{name} must be a bool, got '
                             f'{settings[name]!r}')
@@ -124,6 +126,10 @@ def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
         raise ValueError("test_cfg.propagate='boxes' needs "
                          'test_cfg.evidence_interval > 1 and no anticipate '
                          '(the baseline moves boxes with FlowNet\'s flows)')
+    if settings['chain_flows'] and interval != 1:
+        raise ValueError('test_cfg.chain_flows=True needs '
+                         'test_cfg.evidence_interval=1 (it chains the flows '
+                         'of consecutive frames with image evidence)')
     if check_split_halves(settings['split_halves']) and \
             settings['propagate'] == 'boxes':
         raise ValueError("test_cfg.split_halves=True needs test_cfg."
@@ -483,6 +489,14 @@ class MemoryRFCN(BaseDetector):
               detections merged before NMS (:meth:`predict_frame_in_halves`,
               :mod:`~memvid_mm.models.detectors.split_halves`); the state
               is then a :class:`SplitHalvesState`.
+            - ``chain_flows`` (bool, default False): FlowNet computes only
+              the flow from each frame to the frame before; the flow to
+              an older anchor a is composed from the last frame's,
+              ``D_{t,a} = compose(D_{t,t-1}, D_{t-1,a})``
+              (:meth:`chained_flows`), so NF = 1 and the composition's
+              errors add up over the frames. The paper's "Cau. FGFA*"
+              ("aggregating displacement fields in an online manner").
+              Needs ``evidence_interval`` = 1.
         data_preprocessor (dict, optional): ``TrackDataPreprocessor``.
         init_cfg (dict or list[dict], optional): Initialization config.
 
@@ -683,13 +697,88 @@ class MemoryRFCN(BaseDetector):
                 flows[anchor_id] = self.motion(image, state.anchor_imgs[k])
         return flows
 
+    def frame_flows(self, state: MemoryState,
+                    image: Tensor) -> Dict[Hashable, Tensor]:
+        """The online frame's flows to the anchors of the memories it
+        warps: :meth:`chained_flows` with ``test_cfg.chain_flows``, else
+        FlowNet's to each (:meth:`anchor_flows`).
+
+        Args:
+            state (MemoryState): The per-video state (not changed).
+            image (Tensor): The current frame (N, 3, H, W), normalised.
+
+        Returns:
+            dict: One flow (N, 2, H, W) per anchor frame id.
+        """
+        if self.test_cfg['chain_flows']:
+            return self.chained_flows(state, image)
+        return self.anchor_flows(state, image)
+
+    def chained_flows(self, state: MemoryState,
+                      image: Tensor) -> Dict[Hashable, Tensor]:
+        """The flows to the anchors, from one FlowNet call (Cau. FGFA*).
+
+        FlowNet gives ``D_{t,t-1}`` from the frame to the last one
+        (``state.previous_img``); the flow to an older anchor a is
+        ``compose_flows(D_{t,t-1}, D_{t-1,a})`` with the last frame's flow
+        to it (``state.previous_flows``, which :meth:`record_chained_flows`
+        kept).
+
+        Args:
+            state (MemoryState): The per-video state (not changed).
+            image (Tensor): The current frame (N, 3, H, W), normalised.
+
+        Returns:
+            dict: One flow (N, 2, H, W) per anchor frame id of the
+            memories the frame warps; empty for an empty state.
+        """
+        warped_ks = self.warped_memories(state)
+        if not warped_ks:
+            return {}
+        if state.previous_img is None:
+            raise ValueError('chained flows need the last frame\'s image '
+                             'and flows in the state (test_cfg.chain_flows '
+                             'keeps them from the first frame of a video)')
+        step = self.motion(image, state.previous_img)
+        flows = {}
+        for k in warped_ks:
+            anchor_id = state.anchor_frame_ids[k]
+            if anchor_id in flows:
+                continue
+            if anchor_id == state.last_frame_id:
+                flows[anchor_id] = step
+            elif anchor_id in state.previous_flows:
+                flows[anchor_id] = compose_flows(
+                    step, state.previous_flows[anchor_id])
+            else:
+                raise ValueError(
+                    f'no flow from frame {state.last_frame_id} to the anchor '
+                    f'frame {anchor_id} to chain')
+        return flows
+
+    @staticmethod
+    def record_chained_flows(state: MemoryState, image: Tensor,
+                             flows: Dict[Hashable, Tensor]) -> None:
+        """Keep the frame's image and flows for the next frame's
+        :meth:`chained_flows` (``test_cfg.chain_flows``).
+
+        Args:
+            state (MemoryState): The state, just written for the frame.
+            image (Tensor): The frame (N, 3, H, W).
+            flows (dict): Its flows to the anchors of the memories it
+                warped (made finite); the memories that keep an old anchor
+                are among them.
+        """
+        state.previous_img = image
+        state.previous_flows = dict(flows)
+
     def flows_beside_features(
             self, state: MemoryState,
             image: Tensor) -> Tuple[Dict[Hashable, Tensor], Tensor]:
         """The frame's flows and features, computed side by side on CUDA.
 
         FlowNet reads only the images, the backbone only the current one,
-        so the flows (:meth:`anchor_flows`) are launched on a second CUDA
+        so the flows (:meth:`frame_flows`) are launched on a second CUDA
         stream while the features are extracted on the current stream; the
         GPU can run the two at once where one leaves it idle. The current
         stream then waits for the flows, so everything after reads them
@@ -703,7 +792,7 @@ class MemoryRFCN(BaseDetector):
                 a CUDA device.
 
         Returns:
-            tuple: The flows of :meth:`anchor_flows` and F_t (N, C, h, w).
+            tuple: The flows of :meth:`frame_flows` and F_t (N, C, h, w).
         """
         if not image.is_cuda:
             raise ValueError('flows_beside_features needs a CUDA image, got '
@@ -712,7 +801,7 @@ class MemoryRFCN(BaseDetector):
         side = self.flow_streams.get(image.device)
         side.wait_stream(current)  # the images are written
         with torch.cuda.stream(side):
-            flows = self.anchor_flows(state, image)
+            flows = self.frame_flows(state, image)
         feature = self.extract_feat(image)
         current.wait_stream(side)
         for flow in flows.values():
@@ -723,7 +812,7 @@ class MemoryRFCN(BaseDetector):
     def flows_and_feature(
             self, state: MemoryState,
             image: Tensor) -> Tuple[Dict[Hashable, Tensor], Tensor]:
-        """The frame's :meth:`anchor_flows` and F_t, as online testing
+        """The frame's :meth:`frame_flows` and F_t, as online testing
         computes them: side by side on CUDA when ``concurrent_flow``
         (:meth:`flows_beside_features`), else one after the other.
 
@@ -741,11 +830,11 @@ class MemoryRFCN(BaseDetector):
         if state.is_empty:
             return {}, self.extract_feat(image)
         if not any(self.aggregator.takes_evidence(state.frame_index)):
-            return self.anchor_flows(state, image), None
+            return self.frame_flows(state, image), None
         if self.concurrent_flow and image.is_cuda:
             return self.flows_beside_features(state, image)
         feature = self.extract_feat(image)
-        return self.anchor_flows(state, image), feature
+        return self.frame_flows(state, image), feature
 
     @staticmethod
     def zero_non_finite_flows(
@@ -1339,6 +1428,8 @@ class MemoryRFCN(BaseDetector):
         memory = self.memory_step(
             state, image, feature, video_id, frame_id, flows=flows)
         flow_checks = [(non_finite_count, flows)]
+        if self.test_cfg['chain_flows']:
+            self.record_chained_flows(state, image, flows)
         if self.test_cfg['anticipate']:
             flow_checks.append(
                 self.record_anticipation(state, image, flows, frame_id,

@@ -122,6 +122,13 @@ class MemoryState:
             evidence frame when anticipating; None otherwise.
         evidence_boxes (EvidenceBoxes | None): The detections of the last
             evidence frame when propagating boxes; None otherwise.
+        previous_img (Tensor | None): ``(N, 3, H, W)`` the last frame's
+            image, kept by online prediction only when it chains flows
+            (``test_cfg.chain_flows``); None otherwise.
+        previous_flows (dict[int, Tensor]): ``{a: D_{t-1,a}}``, the flows
+            ``(N, 2, H, W)`` from the last frame t-1 to the anchors of the
+            memories it warped, kept with ``previous_img``; empty
+            otherwise.
     """
 
     video_id: Optional[Union[int, str]] = None
@@ -134,6 +141,8 @@ class MemoryState:
     recent_imgs: List[Tensor] = field(default_factory=list)
     evidence_motion: Optional[EvidenceMotion] = None
     evidence_boxes: Optional[EvidenceBoxes] = None
+    previous_img: Optional[Tensor] = None
+    previous_flows: Dict[int, Tensor] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -157,6 +166,8 @@ class MemoryState:
         self.recent_imgs = []
         self.evidence_motion = None
         self.evidence_boxes = None
+        self.previous_img = None
+        self.previous_flows = {}
 
     def needs_reset(self, video_id: Any, frame_id: int) -> bool:
         """Whether the frame ``(video_id, frame_id)`` starts a new sequence.
@@ -284,7 +295,13 @@ class MemoryState:
             evidence_motion=(None if self.evidence_motion is None else
                              self.evidence_motion.map_tensors(fn)),
             evidence_boxes=(None if self.evidence_boxes is None else
-                            self.evidence_boxes.map_tensors(fn)))
+                            self.evidence_boxes.map_tensors(fn)),
+            previous_img=(None if self.previous_img is None else
+                          fn(self.previous_img)),
+            previous_flows={
+                a: fn(f)
+                for a, f in self.previous_flows.items()
+            })
 
     def detach(self) -> 'MemoryState':
         """Return a copy whose tensors are detached from the graph.
@@ -309,6 +326,12 @@ class MemoryState:
         if self.evidence_boxes is not None:
             self.evidence_boxes = self.evidence_boxes.map_tensors(
                 lambda t: t.detach())
+        if self.previous_img is not None:
+            self.previous_img = self.previous_img.detach()
+        self.previous_flows = {
+            a: f.detach()
+            for a, f in self.previous_flows.items()
+        }
 
     def to(self, device: Union[str, torch.device]) -> 'MemoryState':
         """Return a copy whose tensors live on ``device``.

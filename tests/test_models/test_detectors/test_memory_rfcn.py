@@ -1475,7 +1475,7 @@ def test_evidence_interval_one_is_the_default(memnet_cfg):
     explicit.load_state_dict(default.state_dict())
     assert default.test_cfg == explicit.test_cfg == dict(
         concurrent_flow=False, evidence_interval=1, anticipate=False,
-        propagate='features', split_halves=False)
+        propagate='features', split_halves=False, chain_flows=False)
     for (boxes, scores), (boxes1, scores1) in zip(
             online_scores(default, frames), online_scores(explicit, frames)):
         assert torch.equal(boxes, boxes1) and torch.equal(scores, scores1)

@@ -169,3 +169,96 @@ def test_given_flows_must_be_those_of_the_memories_it_warps():
         with pytest.raises(ValueError, match=r'to warp are at \[0, 1\]'):
             model.memory_step(state, images[2], feature, 'v', 2,
                               flows={1: flow})
+
+
+def chained_model(num_frames=4, seed=3):
+    model = perturbed_fgfa(num_frames, seed)
+    model.test_cfg['chain_flows'] = True
+    return model
+
+
+def online_memories(model, images, video_id=5):
+    """M_t of each image, online, frame ids 0, 1, ..."""
+    state = MemoryState()
+    memories = []
+    with torch.no_grad():
+        for t, image in enumerate(images):
+            sample = frame_sample(video_id, t, image)
+            memories.append(model.online_memory(image, sample, state))
+    return memories, state
+
+
+def frame_sample(video_id, frame_id, image):
+    from mmdet.structures import DetDataSample
+    shape = tuple(image.shape[-2:])
+    return DetDataSample(metainfo=dict(
+        video_id=video_id, frame_id=frame_id, img_shape=shape,
+        ori_shape=shape, pad_shape=shape, scale_factor=(1.0, 1.0)))
+
+
+def test_chained_flows_are_the_composed_flows_of_consecutive_frames():
+    """Cau. FGFA*: D_{t,a} = compose(D_{t,t-1}, D_{t-1,a}), one FlowNet
+    call a frame; the memories are those of the composed flows."""
+    from memvid_mm.models.layers import compose_flows
+    model = chained_model(num_frames=4)
+    images = [torch.randn(1, 3, 64, 64) for _ in range(7)]
+    calls = []
+    model.motion.register_forward_hook(lambda *_: calls.append(1))
+    chained, state = online_memories(model, images)
+    assert len(calls) == 6  # one flow a frame after the first
+    assert sorted(state.previous_flows) == [3, 4, 5]
+    reference = MemoryState()
+    flows = {}  # flows[t][a] = D_{t,a}
+    with torch.no_grad():
+        for t, image in enumerate(images):
+            flows[t] = {}
+            if t > 0:
+                step = model.motion(image, images[t - 1])
+                flows[t] = {a: step if a == t - 1 else
+                            compose_flows(step, flows[t - 1][a])
+                            for a in range(max(0, t - 4), t)}
+            needed = {reference.anchor_frame_ids[k]
+                      for k in model.warped_memories(reference)}
+            memory = model.memory_step(
+                reference, image, model.extract_feat(image), 5, t,
+                flows={a: flows[t][a] for a in needed})
+            assert torch.allclose(chained[t], memory, atol=1e-5), t
+    # chaining is not FlowNet's own flow to the anchor
+    plain, _ = online_memories(perturbed_fgfa(4, seed=3), images)
+    assert not torch.allclose(plain[6], chained[6], atol=1e-4)
+
+
+def test_chained_flows_change_nothing_for_memnet():
+    """MemNet's only anchor is the last frame: its flow is FlowNet's."""
+    cfg = tiny_cfg()
+    model = build(cfg).eval()
+    chained = build(cfg).eval()
+    chained.load_state_dict(model.state_dict())
+    chained.test_cfg['chain_flows'] = True
+    images = [torch.randn(1, 3, 64, 64) for _ in range(4)]
+    for a, b in zip(online_memories(model, images)[0],
+                    online_memories(chained, images)[0]):
+        assert torch.equal(a, b)
+
+
+def test_chained_flows_restart_with_the_video():
+    model = chained_model(num_frames=3)
+    images = [torch.randn(1, 3, 64, 64) for _ in range(3)]
+    _, state = online_memories(model, images)
+    assert state.previous_img is not None and state.previous_flows
+    with torch.no_grad():
+        model.online_memory(images[0], frame_sample(6, 0, images[0]), state)
+    # a new video: only its first frame's image, no flows to chain
+    assert state.previous_flows == {}
+    assert torch.equal(state.previous_img, images[0])
+
+
+@pytest.mark.parametrize('test_cfg,error', [
+    (dict(chain_flows=True, evidence_interval=4), ValueError),
+    (dict(chain_flows=1), TypeError),
+])
+def test_chain_flows_settings_are_checked(test_cfg, error):
+    cfg = tiny_cfg()
+    cfg.test_cfg = test_cfg
+    with pytest.raises(error, match='chain_flows'):
+        build(cfg)

@@ -176,3 +176,22 @@ def test_evidence_boxes_are_copied_detached_and_reset():
     assert state.evidence_boxes.bboxes.requires_grad
     state.reset()
     assert state.evidence_boxes is None
+
+
+def test_chained_flow_fields_are_detached_copied_and_reset():
+    state = MemoryState()
+    _write(state, 'v', 0)
+    flow = torch.randn(1, 2, 12, 20, requires_grad=True) * 2
+    state.previous_img = torch.randn(1, 3, 12, 20, requires_grad=True) * 2
+    state.previous_flows = {0: flow}
+    copy = state.detach()
+    assert not copy.previous_img.requires_grad
+    assert not copy.previous_flows[0].requires_grad
+    assert torch.equal(copy.previous_flows[0], flow.detach())
+    assert state.previous_flows[0].requires_grad  # the original untouched
+    assert torch.equal(state.to('cpu').previous_img, state.previous_img)
+    state.detach_()
+    assert not state.previous_img.requires_grad
+    assert not state.previous_flows[0].requires_grad
+    state.reset()
+    assert state.previous_img is None and state.previous_flows == {}
