@@ -1,12 +1,12 @@
 # Causal FGFA (Table 1, "Cau. FGFA"): R-FCN R-101 on the features of the
 # current frame and the 10 before it, each warped to the current frame
 # along FlowNet's flow and weighted per pixel by the cosine similarity of
-# its embedding with the current frame's (FGFA's adaptive weights, over the
-# past only; NF = NW = 10 per frame). The embedding is mmtrack's FGFA one
-# (EmbedAggregator(num_convs=1, channels=1024, kernel_size=3); its weights
-# load). Every frame keeps its image evidence; the 3-frame clips take every
-# 4th frame, so training sees references 4 and 8 frames back, as FGFA
-# trains on two references drawn from the frames around the key frame.
+# its embedding with the current frame's (FGFA's adaptive weights and
+# embedding network, 1x1 to 512, 3x3 to 512, 1x1 to 2048 channels, over the
+# past only; NF = NW = 10 per frame). Every frame keeps its image evidence;
+# the 3-frame clips take every 4th frame, so that the last frame aggregates
+# itself and references 4 and 8 frames back, each weighted once, as FGFA
+# trains on a key frame and two references drawn from the frames near it.
 _base_ = '../memnet/memnet-3_rfcn_r101-dc5_8xb1-7e_imagenetvid.py'
 custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 model = dict(
@@ -15,8 +15,8 @@ model = dict(
         type='CausalFGFAAggregator',
         in_channels=1024,
         num_frames=11,
-        num_convs=1,
-        kernel_size=3),
+        embed_channels=(512, 512, 2048),
+        embed_kernel_sizes=(1, 3, 1)),
     train_cfg=dict(evidence_drop_prob=0.0, loss_frames='last'))
 
 train_pipeline = [

@@ -84,6 +84,8 @@ def test_causal_fgfa_warps_each_past_frame_of_its_full_window():
     assert (float(rows[1][5]), float(rows[1][6])) == (1.0, 10.0)
     assert 'flows chained' in stdout
 
+
+def test_ratio_interval_brackets_the_ratio_of_means():
     tool = load_tool('tools/analysis_tools/benchmark.py')
     first = torch.tensor([1.0, 2.0, 1.5, 1.2, 1.8, 1.1])
     # a constant per-frame ratio leaves no doubt about the ratio of means

@@ -16,17 +16,21 @@ past frame a, stored aligned to a (its anchor), and at frame t
   of the window, t - K, leaves it; it is not read, so it needs no flow);
 * every other memory is warped from its anchor to t,
   ``warp(F_a, flow(I_t, I_a))``;
-* the output is ``sum_a w_a * warp(F_a)`` over the K frames ``t - K + 1
-  .. t``, with ``w_a`` at every pixel the softmax over a of the cosine
-  similarity between the embeddings ``e(warp(F_a))`` and ``e(F_t)``
-  (``e``: a few convs, FGFA's embedding network).
+* the output is ``sum_a w_a * warp(F_a)`` over the distinct frames a of
+  the window ``t - K + 1 .. t``, each once, with ``w_a`` at every pixel
+  the softmax over a of the cosine similarity between the embeddings
+  ``e(warp(F_a))`` and ``e(F_t)`` (``e``: a few convs, FGFA's embedding
+  network: 1x1 to 512, 3x3 to 512, 1x1 to 2048 channels for 1024-channel
+  features).
 
 So NF = NW = K - 1 per frame, the number of past frames, as the paper
 counts for Cau. FGFA (10). At the start of a video all memories hold
-``F_0`` (as FGFA's test-time window repeats the first frame of a video
-where it reaches before it), so frame 0 weighs more there until the
-window has filled. Every frame must take image evidence: with frames
-without it, a memory would keep its features past the window.
+``F_0``; the window then weights the frames it has, each once (FGFA's
+test-time window repeats a video's first frame instead, which gives it
+the weight of every frame it stands for; in training on short clips, all
+in that state, the clip's first frame would outweigh the others). Every
+frame must take image evidence: with frames without it, a memory would
+keep its features past the window.
 
 Shape shorthand: N batch, C channels, h/w feature size, K memories.
 """
@@ -41,6 +45,19 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from .clocknet import check_same_memory_shapes
+
+
+def check_int(name: str, value: int, least: int) -> None:
+    """Raise a ValueError unless ``value`` is an int (not a bool) >= least.
+
+    Args:
+        name (str): The argument, for the message.
+        value (int): Its value.
+        least (int): The smallest value allowed.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            value < least:
+        raise ValueError(f'{name} must be ints >= {least}, got {value!r}')
 
 
 def cosine_weights(embeddings: Sequence[Tensor], reference: Tensor) -> Tensor:
@@ -70,19 +87,23 @@ class CausalFGFAAggregator(BaseModule):
     weighted by embedding similarity (see this module's docstring).
 
     ``MemoryRFCN`` runs it as it runs ClockNet's memories
-    (:meth:`takes_evidence`, :meth:`update`, :meth:`combine`), and warps
-    and computes flows only for the memories :meth:`overwritten_memories`
-    does not name.
+    (:meth:`takes_evidence`, :meth:`update`, :meth:`combine`, given one
+    memory per distinct frame), and warps and computes flows only for the
+    memories :meth:`overwritten_memories` does not name.
 
     Args:
         in_channels (int): Channels C of the features.
         num_frames (int): K, the frames aggregated: the current one and
             the K - 1 before it. The paper's Cau. FGFA aggregates 10 past
             frames, K = 11. Defaults to 11.
-        num_convs (int): Convs of the embedding network, each C to C
-            channels, a ReLU between two (mmtrack's ``EmbedAggregator``;
-            its parameter names, so its weights load). Defaults to 1.
-        kernel_size (int): Their kernel size. Defaults to 3.
+        embed_channels (Sequence[int]): Output channels of each conv of
+            the embedding network, a ReLU between two. Defaults to
+            ``(512, 512, 2048)``, FGFA's.
+        embed_kernel_sizes (Sequence[int]): Their (odd) kernel sizes.
+            Defaults to ``(1, 3, 1)``, FGFA's. (mmtrack's
+            ``EmbedAggregator(num_convs=1, channels=C, kernel_size=3)`` is
+            ``embed_channels=(C,)``, ``embed_kernel_sizes=(3,)``, with its
+            parameter names.)
         init_cfg (dict or list[dict], optional): Initialization config.
             Defaults to None.
     """
@@ -90,31 +111,41 @@ class CausalFGFAAggregator(BaseModule):
     def __init__(self,
                  in_channels: int,
                  num_frames: int = 11,
-                 num_convs: int = 1,
-                 kernel_size: int = 3,
+                 embed_channels: Sequence[int] = (512, 512, 2048),
+                 embed_kernel_sizes: Sequence[int] = (1, 3, 1),
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value, least in (('in_channels', in_channels, 1),
-                                   ('num_frames', num_frames, 2),
-                                   ('num_convs', num_convs, 1),
-                                   ('kernel_size', kernel_size, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or \
-                    value < least:
-                raise ValueError(f'{name} must be an int >= {least}, got '
-                                 f'{value!r}')
-        if kernel_size % 2 == 0:
-            raise ValueError(f'kernel_size must be odd (the embedding keeps '
-                             f'the map size), got {kernel_size}')
+                                   ('num_frames', num_frames, 2)):
+            check_int(name, value, least)
+        embed_channels, embed_kernel_sizes = tuple(embed_channels), tuple(
+            embed_kernel_sizes)
+        if not embed_channels or \
+                len(embed_channels) != len(embed_kernel_sizes):
+            raise ValueError(
+                f'embed_channels and embed_kernel_sizes must be non-empty '
+                f'and of one length, got {embed_channels} and '
+                f'{embed_kernel_sizes}')
+        for channels, kernel_size in zip(embed_channels, embed_kernel_sizes):
+            check_int('embed_channels', channels, 1)
+            check_int('embed_kernel_sizes', kernel_size, 1)
+            if kernel_size % 2 == 0:
+                raise ValueError(f'embed_kernel_sizes must be odd (the '
+                                 f'embedding keeps the map size), got '
+                                 f'{embed_kernel_sizes}')
         self.in_channels = in_channels
         self.num_frames = num_frames
+        inputs = (in_channels, ) + embed_channels[:-1]
+        last = len(embed_channels) - 1
         self.embed_convs = nn.ModuleList([
             ConvModule(
-                in_channels,
-                in_channels,
+                c_in,
+                c_out,
                 kernel_size,
                 padding=kernel_size // 2,
-                act_cfg=None if i == num_convs - 1 else dict(type='ReLU'))
-            for i in range(num_convs)
+                act_cfg=None if i == last else dict(type='ReLU'))
+            for i, (c_in, c_out, kernel_size) in enumerate(
+                zip(inputs, embed_channels, embed_kernel_sizes))
         ])
 
     @property
@@ -186,38 +217,41 @@ class CausalFGFAAggregator(BaseModule):
         return feature
 
     def embed(self, feature: Tensor) -> Tensor:
-        """The embedding network ``e``: ``(N, C, h, w)`` to the same."""
+        """The embedding network ``e``: ``(N, C, h, w)`` to
+        ``(N, embed_channels[-1], h, w)``."""
         for conv in self.embed_convs:
             feature = conv(feature)
         return feature
 
     def combine(self, memories: Sequence[Tensor], newest: int) -> Tensor:
-        """Weight the K memories aligned to the current frame.
+        """Weight the window's frames aligned to the current frame.
 
         Args:
-            memories (Sequence[Tensor]): K tensors ``(N, C, h, w)``.
-            newest (int): Index of the memory that holds the current
-                frame's features ``F_t``, whose embedding the others are
-                compared with.
+            memories (Sequence[Tensor]): One ``(N, C, h, w)`` map per
+                distinct frame of the window (1 to K), warped to the
+                current frame.
+            newest (int): Index in ``memories`` of the current frame's
+                features ``F_t``, whose embedding the others are compared
+                with.
 
         Returns:
             Tensor: ``(N, C, h, w)``, ``sum_k w_k * memories[k]``
             (:func:`cosine_weights`).
         """
-        if len(memories) != self.num_frames:
-            raise ValueError(f'expected {self.num_frames} memories, got '
-                             f'{len(memories)}')
-        if not 0 <= newest < self.num_frames:
-            raise ValueError(f'newest must be in [0, {self.num_frames}), '
+        if not 1 <= len(memories) <= self.num_frames:
+            raise ValueError(f'expected 1 to {self.num_frames} memories, '
+                             f'got {len(memories)}')
+        if not 0 <= newest < len(memories):
+            raise ValueError(f'newest must be in [0, {len(memories)}), '
                              f'got {newest}')
         check_same_memory_shapes(memories)
         if memories[0].size(1) != self.in_channels:
             raise ValueError(f'CausalFGFAAggregator combines memories of '
                              f'(N, {self.in_channels}, h, w), got '
                              f'{tuple(memories[0].shape)}')
-        stacked = torch.stack(list(memories), dim=1)  # [N, K, C, h, w]
+        stacked = torch.stack(list(memories), dim=1)  # [N, L, C, h, w]
         embeddings = self.embed(stacked.flatten(0, 1)).unflatten(
-            0, stacked.shape[:2])
+            0, stacked.shape[:2])  # [N, L, E, h, w]
         weights = cosine_weights(embeddings.unbind(1),
                                  embeddings[:, newest])
         return (weights.unsqueeze(2) * stacked).sum(dim=1)

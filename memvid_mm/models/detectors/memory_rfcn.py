@@ -958,7 +958,7 @@ class MemoryRFCN(BaseDetector):
                                                 frame_id, ticks, warped_ks,
                                                 flows)
         state.write(*stored, video_id, frame_id)
-        return self.combine(current, ticks)
+        return self.combine(current, ticks, stored[2])
 
     def _step_flows(self, state: MemoryState, image: Tensor,
                     has_feature: bool, frame_index: int,
@@ -1043,22 +1043,33 @@ class MemoryRFCN(BaseDetector):
             current.append(warped)
         return current, (memories, anchor_imgs, anchor_ids)
 
-    def combine(self, memories: Sequence[Tensor],
-                ticks: Sequence[bool]) -> Tensor:
+    def combine(self, memories: Sequence[Tensor], ticks: Sequence[bool],
+                anchor_ids: Sequence[int]) -> Tensor:
         """M_t from the K memories aligned to the frame: the aggregator's
-        ``combine``, given for causal FGFA which memory holds F_t.
+        ``combine``; causal FGFA's gets one memory per distinct frame
+        (memories that hold one frame, as at a video's start, count once)
+        and which of them is F_t.
 
         Args:
             memories (Sequence[Tensor]): K tensors (N, C, h, w).
             ticks (Sequence[bool]): Which memories took the frame's
                 evidence.
+            anchor_ids (Sequence[int]): The frame each memory holds
+                (after the frame's update).
 
         Returns:
             Tensor: M_t (N, C, h, w).
         """
-        if isinstance(self.aggregator, CausalFGFAAggregator):
-            return self.aggregator.combine(memories, newest=ticks.index(True))
-        return self.aggregator.combine(memories)
+        if not isinstance(self.aggregator, CausalFGFAAggregator):
+            return self.aggregator.combine(memories)
+        first_of_frame = {}
+        for k, anchor_id in enumerate(anchor_ids):
+            first_of_frame.setdefault(anchor_id, k)
+        distinct = list(first_of_frame.values())
+        newest = distinct.index(
+            first_of_frame[anchor_ids[list(ticks).index(True)]])
+        return self.aggregator.combine([memories[k] for k in distinct],
+                                       newest=newest)
 
     def clip_memories(self, inputs: Tensor, keep: Sequence[bool],
                       clip_stride: int,

@@ -12,7 +12,8 @@ def build(**kwargs) -> CausalFGFAAggregator:
 
 
 def test_each_frame_overwrites_the_memory_of_its_residue():
-    fgfa = build(in_channels=4, num_frames=4)
+    fgfa = build(in_channels=4, num_frames=4, embed_channels=(4, ),
+                 embed_kernel_sizes=(3, ))
     assert fgfa.num_memories == 4 and fgfa.strides == (4, 4, 4, 4)
     assert fgfa.takes_evidence(0) == [True] * 4
     assert fgfa.overwritten_memories(0) == [0, 1, 2, 3]
@@ -65,15 +66,33 @@ def fgfa_by_hand(fgfa, memories, newest):
     return out.float()
 
 
-@pytest.mark.parametrize('num_convs,newest', [(1, 0), (2, 2)])
-def test_combine_is_fgfa_s_embedding_weighting(num_convs, newest):
-    torch.manual_seed(num_convs)
-    fgfa = build(in_channels=6, num_frames=3, num_convs=num_convs)
-    memories = [torch.randn(2, 6, 4, 5) for _ in range(3)]
+@pytest.mark.parametrize('embedding,newest,num_memories', [
+    (dict(embed_channels=(6, ), embed_kernel_sizes=(3, )), 0, 3),
+    (dict(embed_channels=(3, 3, 12), embed_kernel_sizes=(1, 3, 1)), 2, 3),
+    (dict(embed_channels=(3, 3, 12), embed_kernel_sizes=(1, 3, 1)), 1, 2),
+])
+def test_combine_is_fgfa_s_embedding_weighting(embedding, newest,
+                                               num_memories):
+    torch.manual_seed(newest)
+    fgfa = build(in_channels=6, num_frames=3, **embedding)
+    with torch.no_grad():  # biases off zero: no embedding of zero length
+        for param in fgfa.parameters():
+            param.add_(torch.randn_like(param) * 0.5)
+    memories = [torch.randn(2, 6, 4, 5) for _ in range(num_memories)]
     out = fgfa.combine(memories, newest=newest)
     assert out.shape == (2, 6, 4, 5)
     assert torch.allclose(out, fgfa_by_hand(fgfa, memories, newest),
                           atol=1e-5)
+
+
+def test_the_default_embedding_is_fgfa_s():
+    """FGFA: 1x1 to 512, 3x3 to 512, 1x1 to 2048, ReLUs between."""
+    fgfa = build(in_channels=1024)
+    shapes = [tuple(m.conv.weight.shape) for m in fgfa.embed_convs]
+    assert shapes == [(512, 1024, 1, 1), (512, 512, 3, 3),
+                      (2048, 512, 1, 1)]
+    assert [m.with_activation for m in fgfa.embed_convs] == [
+        True, True, False]
 
 
 def test_the_newest_memory_weighs_at_least_as_much_as_any_other():
@@ -88,14 +107,15 @@ def test_the_newest_memory_weighs_at_least_as_much_as_any_other():
 
 
 def test_equal_memories_combine_to_themselves():
-    fgfa = build(in_channels=4, num_frames=5)
+    fgfa = build(in_channels=4, num_frames=5, embed_channels=(4, 4, 8))
     memory = torch.randn(1, 4, 3, 7)
     assert torch.allclose(fgfa.combine([memory] * 5, newest=3), memory,
                           atol=1e-6)
 
 
 def test_gradients_reach_the_embedding_and_every_memory():
-    fgfa = build(in_channels=4, num_frames=3)
+    fgfa = build(in_channels=4, num_frames=3, embed_channels=(4, ),
+                 embed_kernel_sizes=(3, ))
     memories = [torch.randn(1, 4, 3, 3, requires_grad=True)
                 for _ in range(3)]
     fgfa.combine(memories, newest=1).square().sum().backward()
@@ -104,9 +124,11 @@ def test_gradients_reach_the_embedding_and_every_memory():
 
 
 def test_parameter_names_are_mmtrack_embed_aggregator_s():
-    """mmtrack's EmbedAggregator(num_convs=2, channels=C, kernel_size=3):
-    ConvModules ``embed_convs.{i}`` with a ``conv`` each, no norm."""
-    fgfa = build(in_channels=8, num_frames=3, num_convs=2)
+    """mmtrack's EmbedAggregator(num_convs=2, channels=C, kernel_size=3)
+    (its source): ConvModules ``embed_convs.{i}`` with a ``conv`` each, no
+    norm, a ReLU after all but the last."""
+    fgfa = build(in_channels=8, num_frames=3, embed_channels=(8, 8),
+                 embed_kernel_sizes=(3, 3))
     mmtrack_state = {
         f'embed_convs.{i}.conv.{name}': torch.randn(shape)
         for i in range(2)
@@ -115,15 +137,19 @@ def test_parameter_names_are_mmtrack_embed_aggregator_s():
     fgfa.load_state_dict(mmtrack_state, strict=True)
     assert torch.equal(fgfa.embed_convs[1].conv.bias,
                        mmtrack_state['embed_convs.1.conv.bias'])
+    assert [m.with_activation for m in fgfa.embed_convs] == [True, False]
 
 
 def test_combine_refuses_wrong_inputs():
-    fgfa = build(in_channels=4, num_frames=3)
+    fgfa = build(in_channels=4, num_frames=3, embed_channels=(4, ),
+                 embed_kernel_sizes=(3, ))
     memory = torch.randn(1, 4, 3, 3)
-    with pytest.raises(ValueError, match='expected 3 memories'):
-        fgfa.combine([memory] * 2, newest=0)
+    with pytest.raises(ValueError, match='1 to 3 memories'):
+        fgfa.combine([memory] * 4, newest=0)
+    with pytest.raises(ValueError, match='1 to 3 memories'):
+        fgfa.combine([], newest=0)
     with pytest.raises(ValueError, match='newest'):
-        fgfa.combine([memory] * 3, newest=3)
+        fgfa.combine([memory] * 2, newest=2)
     with pytest.raises(ValueError, match='one shape'):
         fgfa.combine([memory, memory, torch.randn(2, 4, 3, 3)], newest=0)
     with pytest.raises(ValueError, match=r'\(N, 4, h, w\)'):
@@ -134,8 +160,10 @@ def test_combine_refuses_wrong_inputs():
     (dict(in_channels=0), 'in_channels'),
     (dict(in_channels=4, num_frames=1), 'num_frames'),
     (dict(in_channels=4, num_frames=True), 'num_frames'),
-    (dict(in_channels=4, num_convs=0), 'num_convs'),
-    (dict(in_channels=4, kernel_size=2), 'odd'),
+    (dict(in_channels=4, embed_channels=()), 'non-empty'),
+    (dict(in_channels=4, embed_channels=(4, 4)), 'one length'),
+    (dict(in_channels=4, embed_channels=(0, 4, 4)), 'embed_channels'),
+    (dict(in_channels=4, embed_kernel_sizes=(1, 2, 1)), 'odd'),
 ])
 def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):

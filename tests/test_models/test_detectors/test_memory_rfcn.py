@@ -363,19 +363,26 @@ def test_state_resets_on_frame_gap(memnet_cfg):
     assert model.test_state.last_frame_id == 7
 
 
-def test_clocknet_flow_and_warp_counts(clocknet_cfg):
-    """NF = number of distinct anchors, NW = K per frame (strides 1, 4, 8)."""
-    model = build(clocknet_cfg).eval()
+def flow_and_warp_counts(model, num_frames):
+    """(FlowNet calls, FlowWarp calls) of each of the first frames of a
+    video, run online."""
     counts = dict(flow=0, warp=0)
     model.motion.register_forward_hook(
         lambda *_: counts.__setitem__('flow', counts['flow'] + 1))
     model.warp.register_forward_hook(
         lambda *_: counts.__setitem__('warp', counts['warp'] + 1))
     per_frame = []
-    for t in range(10):
+    for t in range(num_frames):
         counts.update(flow=0, warp=0)
         online_scores(model, [frame_data(0, t)])
         per_frame.append((counts['flow'], counts['warp']))
+    return per_frame
+
+
+def test_clocknet_flow_and_warp_counts(clocknet_cfg):
+    """NF = number of distinct anchors, NW = K per frame (strides 1, 4, 8)."""
+    model = build(clocknet_cfg).eval()
+    per_frame = flow_and_warp_counts(model, 10)
     # anchors before frame t: memory 1 at t-1, memory 2 at 4*floor((t-1)/4),
     # memory 3 at 8*floor((t-1)/8); NF counts the distinct ones.
     expected = [(0, 0)]

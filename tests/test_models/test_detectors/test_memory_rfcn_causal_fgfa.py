@@ -4,17 +4,19 @@ import copy
 
 import pytest
 import torch
+from mmdet.structures import DetDataSample
 
 from memvid_mm.models.aggregators import cosine_weights
-from memvid_mm.models.layers import MemoryState
+from memvid_mm.models.layers import MemoryState, compose_flows
 from .clip_data import packed_clips
-from .test_memory_rfcn import (build, frame_data, online_scores, preprocess,
-                               tiny_cfg)
+from .test_memory_rfcn import (build, flow_and_warp_counts, frame_data,
+                               online_scores, preprocess, tiny_cfg)
 
 
 def fgfa_cfg(num_frames=4, **train_cfg) -> dict:
     cfg = tiny_cfg(
-        type='CausalFGFAAggregator', in_channels=64, num_frames=num_frames)
+        type='CausalFGFAAggregator', in_channels=64, num_frames=num_frames,
+        embed_channels=(16, 16, 32))
     cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='last',
                          **train_cfg)
     return cfg
@@ -31,10 +33,10 @@ def perturbed_fgfa(num_frames=4, seed=0):
 
 
 def window_by_hand(model, images, feats, t, num_frames):
-    """FGFA over frames t - K + 1 .. t (before 0: frame 0 again), each
+    """FGFA over frames t - K + 1 .. t (those from 0 on, each once), each
     warped to t with FlowNet's flow from t to it, weighted by cosine
     similarity of embeddings with F_t."""
-    frames = [max(a, 0) for a in range(t - num_frames + 1, t + 1)]
+    frames = range(max(0, t - num_frames + 1), t + 1)
     warped = [
         feats[t] if a == t else model.warp(
             feats[a], model.motion(images[t], images[a]))
@@ -66,16 +68,7 @@ def test_flows_and_warps_only_for_the_past_frames_kept():
     """NF = NW = K - 1 once the window is full, no flow to the frame that
     leaves it; before, one flow per distinct past frame."""
     model = build(fgfa_cfg(num_frames=4)).eval()
-    counts = dict(flow=0, warp=0)
-    model.motion.register_forward_hook(
-        lambda *_: counts.__setitem__('flow', counts['flow'] + 1))
-    model.warp.register_forward_hook(
-        lambda *_: counts.__setitem__('warp', counts['warp'] + 1))
-    per_frame = []
-    for t in range(8):
-        counts.update(flow=0, warp=0)
-        online_scores(model, [frame_data(0, t)])
-        per_frame.append((counts['flow'], counts['warp']))
+    per_frame = flow_and_warp_counts(model, 8)
     assert per_frame == [(0, 0), (1, 3), (2, 3), (3, 3), (3, 3), (3, 3),
                          (3, 3), (3, 3)]
 
@@ -121,6 +114,11 @@ def test_training_clips_must_fit_the_window():
     batch = preprocess(model, packed_clips(1, 3, clip_stride=2), True)
     with pytest.raises(ValueError, match='span 5 frames.*4-frame window'):
         model.loss(**batch)
+    # a clip that just fits: its first frame is the window's oldest
+    fits = build(fgfa_cfg(num_frames=5)).train()
+    losses = fits.loss(**preprocess(fits, packed_clips(1, 3, clip_stride=2),
+                                    True))
+    assert torch.isfinite(losses['loss_cls'])
 
 
 @pytest.mark.parametrize('train_cfg,test_cfg,match', [
@@ -189,7 +187,6 @@ def online_memories(model, images, video_id=5):
 
 
 def frame_sample(video_id, frame_id, image):
-    from mmdet.structures import DetDataSample
     shape = tuple(image.shape[-2:])
     return DetDataSample(metainfo=dict(
         video_id=video_id, frame_id=frame_id, img_shape=shape,
@@ -199,7 +196,6 @@ def frame_sample(video_id, frame_id, image):
 def test_chained_flows_are_the_composed_flows_of_consecutive_frames():
     """Cau. FGFA*: D_{t,a} = compose(D_{t,t-1}, D_{t-1,a}), one FlowNet
     call a frame; the memories are those of the composed flows."""
-    from memvid_mm.models.layers import compose_flows
     model = chained_model(num_frames=4)
     images = [torch.randn(1, 3, 64, 64) for _ in range(7)]
     calls = []
@@ -226,6 +222,34 @@ def test_chained_flows_are_the_composed_flows_of_consecutive_frames():
     # chaining is not FlowNet's own flow to the anchor
     plain, _ = online_memories(perturbed_fgfa(4, seed=3), images)
     assert not torch.allclose(plain[6], chained[6], atol=1e-4)
+
+
+def test_chained_flows_reach_clocknet_s_older_anchors():
+    """ClockNet (1, 4, 8) with chained flows: its stride-4 and stride-8
+    memories are warped with flows composed frame by frame."""
+    cfg = tiny_cfg(
+        type='ClockNetAggregator', strides=(1, 4, 8),
+        memnet=dict(type='MemNetAggregator', in_channels=64,
+                    mode='average'))
+    model = build(cfg).eval()
+    model.test_cfg['chain_flows'] = True
+    images = [torch.randn(1, 3, 64, 64) for _ in range(10)]
+    chained, _ = online_memories(model, images)
+    reference = MemoryState()
+    flows = {}
+    with torch.no_grad():
+        for t, image in enumerate(images):
+            flows[t] = {}
+            if t > 0:
+                step = model.motion(image, images[t - 1])
+                flows[t] = {a: step if a == t - 1 else
+                            compose_flows(step, flows[t - 1][a])
+                            for a in range(t)}
+            needed = set(reference.anchor_frame_ids)
+            memory = model.memory_step(
+                reference, image, model.extract_feat(image), 5, t,
+                flows={a: flows[t][a] for a in needed})
+            assert torch.allclose(chained[t], memory, atol=1e-5), t
 
 
 def test_chained_flows_change_nothing_for_memnet():
