@@ -193,6 +193,26 @@ def frame_sample(video_id, frame_id, image):
         ori_shape=shape, pad_shape=shape, scale_factor=(1.0, 1.0)))
 
 
+def memories_of_chained_flows_by_hand(model, images):
+    """M_t of each frame from ``memory_step`` given the flows composed by
+    hand, ``D_{t,a} = compose(D_{t,t-1}, D_{t-1,a})``."""
+    state, flows, memories = MemoryState(), {}, []
+    with torch.no_grad():
+        for t, image in enumerate(images):
+            flows[t] = {}  # flows[t][a] = D_{t,a}
+            if t > 0:
+                step = model.motion(image, images[t - 1])
+                flows[t] = {a: step if a == t - 1 else
+                            compose_flows(step, flows[t - 1][a])
+                            for a in range(t)}
+            needed = {state.anchor_frame_ids[k]
+                      for k in model.warped_memories(state)}
+            memories.append(model.memory_step(
+                state, image, model.extract_feat(image), 5, t,
+                flows={a: flows[t][a] for a in needed}))
+    return memories
+
+
 def test_chained_flows_are_the_composed_flows_of_consecutive_frames():
     """Cau. FGFA*: D_{t,a} = compose(D_{t,t-1}, D_{t-1,a}), one FlowNet
     call a frame; the memories are those of the composed flows."""
@@ -203,22 +223,9 @@ def test_chained_flows_are_the_composed_flows_of_consecutive_frames():
     chained, state = online_memories(model, images)
     assert len(calls) == 6  # one flow a frame after the first
     assert sorted(state.previous_flows) == [3, 4, 5]
-    reference = MemoryState()
-    flows = {}  # flows[t][a] = D_{t,a}
-    with torch.no_grad():
-        for t, image in enumerate(images):
-            flows[t] = {}
-            if t > 0:
-                step = model.motion(image, images[t - 1])
-                flows[t] = {a: step if a == t - 1 else
-                            compose_flows(step, flows[t - 1][a])
-                            for a in range(max(0, t - 4), t)}
-            needed = {reference.anchor_frame_ids[k]
-                      for k in model.warped_memories(reference)}
-            memory = model.memory_step(
-                reference, image, model.extract_feat(image), 5, t,
-                flows={a: flows[t][a] for a in needed})
-            assert torch.allclose(chained[t], memory, atol=1e-5), t
+    for t, memory in enumerate(memories_of_chained_flows_by_hand(
+            model, images)):
+        assert torch.allclose(chained[t], memory, atol=1e-5), t
     # chaining is not FlowNet's own flow to the anchor
     plain, _ = online_memories(perturbed_fgfa(4, seed=3), images)
     assert not torch.allclose(plain[6], chained[6], atol=1e-4)
@@ -235,21 +242,9 @@ def test_chained_flows_reach_clocknet_s_older_anchors():
     model.test_cfg['chain_flows'] = True
     images = [torch.randn(1, 3, 64, 64) for _ in range(10)]
     chained, _ = online_memories(model, images)
-    reference = MemoryState()
-    flows = {}
-    with torch.no_grad():
-        for t, image in enumerate(images):
-            flows[t] = {}
-            if t > 0:
-                step = model.motion(image, images[t - 1])
-                flows[t] = {a: step if a == t - 1 else
-                            compose_flows(step, flows[t - 1][a])
-                            for a in range(t)}
-            needed = set(reference.anchor_frame_ids)
-            memory = model.memory_step(
-                reference, image, model.extract_feat(image), 5, t,
-                flows={a: flows[t][a] for a in needed})
-            assert torch.allclose(chained[t], memory, atol=1e-5), t
+    for t, memory in enumerate(memories_of_chained_flows_by_hand(
+            model, images)):
+        assert torch.allclose(chained[t], memory, atol=1e-5), t
 
 
 def test_chained_flows_change_nothing_for_memnet():
