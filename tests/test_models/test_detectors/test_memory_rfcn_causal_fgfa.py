@@ -10,7 +10,8 @@ from memvid_mm.models.aggregators import cosine_weights
 from memvid_mm.models.layers import MemoryState, compose_flows
 from .clip_data import packed_clips
 from .test_memory_rfcn import (build, flow_and_warp_counts, frame_data,
-                               online_scores, preprocess, tiny_cfg)
+                               frame_inputs, online_scores, preprocess,
+                               tiny_cfg)
 
 
 def fgfa_cfg(num_frames=4, **train_cfg) -> dict:
@@ -281,3 +282,21 @@ def test_chain_flows_settings_are_checked(test_cfg, error):
     cfg.test_cfg = test_cfg
     with pytest.raises(error, match='chain_flows'):
         build(cfg)
+
+
+def test_each_split_half_chains_its_own_flows():
+    """With split_halves each half's state keeps its own last image and
+    flows, and each half's memory is the one of its own chained flows."""
+    model = chained_model(num_frames=3)
+    model.test_cfg['split_halves'] = True
+    state = model.new_online_state()
+    with torch.no_grad():
+        for t in range(4):
+            image, sample = frame_inputs(model, t, size=(64, 128))
+            model.predict_frame(image, sample, state)
+    for half, cols in ((state.left, slice(0, 64)),
+                       (state.right, slice(64, 128))):
+        assert torch.equal(half.previous_img, image[..., cols])
+        assert sorted(half.previous_flows) == [1, 2]
+    assert not torch.equal(state.left.previous_flows[2],
+                           state.right.previous_flows[2])
