@@ -41,9 +41,9 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
 from mmdet.utils import OptMultiConfig
-from mmengine.model import BaseModule
 from torch import Tensor
 
+from .base import BaseMemoryAggregator
 from .clocknet import check_same_memory_shapes
 
 
@@ -82,14 +82,14 @@ def cosine_weights(embeddings: Sequence[Tensor], reference: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class CausalFGFAAggregator(BaseModule):
+class CausalFGFAAggregator(BaseMemoryAggregator):
     """The causal FGFA baseline: K past frames' features, flow-warped and
     weighted by embedding similarity (see this module's docstring).
 
     ``MemoryRFCN`` runs it as it runs ClockNet's memories
-    (:meth:`takes_evidence`, :meth:`update`, :meth:`combine`, given one
-    memory per distinct frame), and warps and computes flows only for the
-    memories :meth:`overwritten_memories` does not name.
+    (:meth:`takes_evidence`, :meth:`update`, :meth:`combine_step`), and
+    warps and computes flows only for the memories
+    :meth:`overwritten_memories` does not name.
 
     Args:
         in_channels (int): Channels C of the features.
@@ -189,11 +189,56 @@ class CausalFGFAAggregator(BaseModule):
         return [k for k, take in enumerate(self.takes_evidence(frame_index))
                 if take]
 
-    def psi_without_clip_updates(self, num_frames: int,
-                                 clip_stride: int) -> List[int]:
-        """None: no memory has parameters of its own (see
-        ``ClockNetAggregator.psi_without_clip_updates``)."""
-        return []
+    def check_channels(self, channels: int) -> None:
+        """Refuse features of other channels than ``in_channels``.
+
+        Args:
+            channels (int): The detector features' channels C.
+        """
+        if self.in_channels != channels:
+            raise ValueError(
+                f'aggregator has in_channels={self.in_channels}, but the '
+                f'detector features that detector.rpn_head reads have '
+                f'in_channels={channels}: set the aggregator\'s '
+                f'in_channels to {channels}')
+
+    def check_evidence_schedule(self, drop_prob: float,
+                                evidence_interval: int) -> None:
+        """Refuse frames without image evidence: the memories hold the
+        window's frames only while every frame overwrites the oldest, so
+        neither evidence dropout in training nor an evidence interval
+        (propagation, anticipation, moved boxes) in testing.
+
+        Args:
+            drop_prob (float): ``train_cfg.evidence_drop_prob``.
+            evidence_interval (int): ``test_cfg.evidence_interval``.
+        """
+        if drop_prob != 0:
+            raise ValueError(f'CausalFGFAAggregator needs image evidence at '
+                             f'every frame: set train_cfg.evidence_drop_prob'
+                             f'=0.0, got {drop_prob}')
+        if evidence_interval != 1:
+            raise ValueError(f'CausalFGFAAggregator needs image evidence at '
+                             f'every frame: test_cfg.evidence_interval must '
+                             f'be 1, got {evidence_interval}')
+
+    def check_training_clip(self, num_frames: int, clip_stride: int) -> None:
+        """Refuse training clips longer than the window: the clip's first
+        frame would be out of the last position's window
+        (``(T - 1) * stride >= K``).
+
+        Args:
+            num_frames (int): Clip positions T.
+            clip_stride (int): Frames between clip positions.
+        """
+        span = (num_frames - 1) * clip_stride
+        if span >= self.num_frames:
+            raise ValueError(
+                f'{num_frames}-frame clips of stride {clip_stride} span '
+                f'{span + 1} frames, more than the {self.num_frames}-frame '
+                f'window of CausalFGFAAggregator(num_frames='
+                f'{self.num_frames}): shorten the clips (CausalClipSample) '
+                f'or widen the window')
 
     def update(self, k: int, warped_memory: Tensor, feature: Tensor) -> Tensor:
         """Memory k takes the current frame's features, its old ones left.
@@ -222,6 +267,30 @@ class CausalFGFAAggregator(BaseModule):
         for conv in self.embed_convs:
             feature = conv(feature)
         return feature
+
+    def combine_step(self, memories: Sequence[Tensor], ticks: Sequence[bool],
+                     anchor_ids: Sequence[int]) -> Tensor:
+        """M_t of a memory step: :meth:`combine` of one memory per distinct
+        frame (memories that hold one frame, as at a video's start, count
+        once), F_t's the newest.
+
+        Args:
+            memories (Sequence[Tensor]): K tensors ``(N, C, h, w)`` aligned
+                to the frame.
+            ticks (Sequence[bool]): Which memory took the frame's features.
+            anchor_ids (Sequence[int]): The frame each memory holds after
+                the frame's update.
+
+        Returns:
+            Tensor: ``(N, C, h, w)``.
+        """
+        first_of_frame = {}
+        for k, anchor_id in enumerate(anchor_ids):
+            first_of_frame.setdefault(anchor_id, k)
+        distinct = list(first_of_frame.values())
+        newest = distinct.index(
+            first_of_frame[anchor_ids[list(ticks).index(True)]])
+        return self.combine([memories[k] for k in distinct], newest=newest)
 
     def combine(self, memories: Sequence[Tensor], newest: int) -> Tensor:
         """Weight the window's frames aligned to the current frame.

@@ -42,10 +42,10 @@ import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
 from mmdet.utils import OptConfigType, OptMultiConfig
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from ..layers.flow_warp import flow_warp
+from .base import BaseMemoryAggregator
 from .memnet import weight_logit_cnn
 
 FlowFn = Callable[[Tensor, Tensor], Tensor]
@@ -259,7 +259,7 @@ def clocknet_reference(features: Sequence[Tensor],
 
 
 @MODELS.register_module()
-class ClockNetAggregator(BaseModule):
+class ClockNetAggregator(BaseMemoryAggregator):
     """ClockNet's K memories: schedule, per-memory psi and combination.
 
     The detector runs the loop (see this module's docstring and
@@ -344,17 +344,20 @@ class ClockNetAggregator(BaseModule):
         """
         return takes_evidence(frame_index, self.strides)
 
-    def overwritten_memories(self, frame_index: int) -> List[int]:
-        """None: every memory's psi reads its warped memory.
+    def check_channels(self, channels: int) -> None:
+        """Refuse a psi built for other channels than the features'.
 
         Args:
-            frame_index (int): Frames since the reset.
-
-        Returns:
-            list[int]: Empty (see
-            ``CausalFGFAAggregator.overwritten_memories``).
+            channels (int): The detector features' channels C.
         """
-        return []
+        for k, memnet in enumerate(self.memnets):
+            if memnet.in_channels != channels:
+                raise ValueError(
+                    f'aggregator psi {k} has in_channels={memnet.in_channels}'
+                    f', but the memory has the channels of the detector '
+                    f'features that detector.rpn_head reads (in_channels='
+                    f'{channels}): set the aggregator\'s in_channels to '
+                    f'{channels}')
 
     def psi_without_clip_updates(self, num_frames: int,
                                  clip_stride: int) -> List[int]:

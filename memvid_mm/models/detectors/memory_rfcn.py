@@ -35,7 +35,7 @@ from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from ..aggregators import (CausalFGFAAggregator, ClockNetAggregator,
+from ..aggregators import (BaseMemoryAggregator, ClockNetAggregator,
                            MemNetAggregator)
 from ..layers import (EvidenceBoxes, EvidenceMotion, MemoryState, SideStreams,
                       SplitHalvesState, compose_flows, extrapolate_flow,
@@ -231,18 +231,19 @@ def evidence_keep_mask(num_frames: int, drop_prob: float,
     return [True] + [rng.random() >= drop_prob for _ in range(num_frames - 1)]
 
 
-def check_aggregator_channels(aggregator: ClockNetAggregator,
+def check_aggregator_channels(aggregator: BaseMemoryAggregator,
                               detector: nn.Module) -> None:
     """Refuse an aggregator built for other channels than the detector's.
 
     The memory M_t has the channels C of the per-frame features F_t, and the
-    detector's RPN reads it, so each psi's ``in_channels`` must be the
-    ``in_channels`` of ``detector.rpn_head``. Checked when the model is
+    detector's RPN reads it, so the aggregator (each psi, or causal FGFA's
+    embedding) must read the ``in_channels`` of ``detector.rpn_head``
+    (``aggregator.check_channels``). Checked when the model is
     built; otherwise the first frame would pass (M_1 = F_1) and the second
     would fail inside psi.
 
     Args:
-        aggregator (ClockNetAggregator): The built aggregator.
+        aggregator (BaseMemoryAggregator): The built aggregator.
         detector (nn.Module): The built image detector (an ``RFCN``).
 
     Raises:
@@ -253,76 +254,7 @@ def check_aggregator_channels(aggregator: ClockNetAggregator,
         raise ValueError(f'MemoryRFCN needs a detector with an rpn_head '
                          f'that reads the memory, got '
                          f'{type(detector).__name__}')
-    feature_channels = rpn_head.in_channels
-    if isinstance(aggregator, CausalFGFAAggregator):
-        if aggregator.in_channels != feature_channels:
-            raise ValueError(
-                f'aggregator has in_channels={aggregator.in_channels}, but '
-                f'the detector features that detector.rpn_head reads have '
-                f'in_channels={feature_channels}: set the aggregator\'s '
-                f'in_channels to {feature_channels}')
-        return
-    for k, memnet in enumerate(aggregator.memnets):
-        if memnet.in_channels != feature_channels:
-            raise ValueError(
-                f'aggregator psi {k} has in_channels={memnet.in_channels}, '
-                f'but the memory has the channels of the detector features '
-                f'that detector.rpn_head reads (in_channels='
-                f'{feature_channels}): set the aggregator\'s in_channels to '
-                f'{feature_channels}')
-
-
-def check_every_frame_evidence(aggregator: nn.Module, drop_prob: float,
-                               evidence_interval: int) -> None:
-    """Refuse frames without image evidence for causal FGFA.
-
-    Its memories hold the window's frames only while every frame
-    overwrites the oldest (:mod:`~memvid_mm.models.aggregators.causal_fgfa`),
-    so it takes neither evidence dropout in training nor an evidence
-    interval (propagation, anticipation, moved boxes) in testing.
-
-    Args:
-        aggregator (nn.Module): The built aggregator.
-        drop_prob (float): ``train_cfg.evidence_drop_prob``.
-        evidence_interval (int): ``test_cfg.evidence_interval``.
-
-    Raises:
-        ValueError: Naming the setting.
-    """
-    if not isinstance(aggregator, CausalFGFAAggregator):
-        return
-    if drop_prob != 0:
-        raise ValueError(f'CausalFGFAAggregator needs image evidence at '
-                         f'every frame: set train_cfg.evidence_drop_prob=0.0'
-                         f', got {drop_prob}')
-    if evidence_interval != 1:
-        raise ValueError(f'CausalFGFAAggregator needs image evidence at '
-                         f'every frame: test_cfg.evidence_interval must be '
-                         f'1, got {evidence_interval}')
-
-
-def check_clip_in_window(aggregator: nn.Module, num_frames: int,
-                         clip_stride: int) -> None:
-    """Refuse causal FGFA training clips longer than its window.
-
-    Args:
-        aggregator (nn.Module): The built aggregator.
-        num_frames (int): Clip positions T.
-        clip_stride (int): Frames between clip positions.
-
-    Raises:
-        ValueError: When the clip's first frame would be out of the last
-            position's window ((T - 1) * stride >= K).
-    """
-    if not isinstance(aggregator, CausalFGFAAggregator):
-        return
-    span = (num_frames - 1) * clip_stride
-    if span >= aggregator.num_frames:
-        raise ValueError(
-            f'{num_frames}-frame clips of stride {clip_stride} span {span + 1}'
-            f' frames, more than the {aggregator.num_frames}-frame window '
-            f'of CausalFGFAAggregator(num_frames={aggregator.num_frames}): '
-            f'shorten the clips (CausalClipSample) or widen the window')
+    aggregator.check_channels(rpn_head.in_channels)
 
 
 def feature_stride(detector: nn.Module) -> int:
@@ -541,8 +473,8 @@ class MemoryRFCN(BaseDetector):
             raise ValueError(f'unknown MemoryRFCN train_cfg keys: '
                              f'{sorted(train_cfg)}')
         self.test_cfg = parse_test_cfg(test_cfg)
-        check_every_frame_evidence(self.aggregator, self.evidence_drop_prob,
-                                   self.test_cfg['evidence_interval'])
+        self.aggregator.check_evidence_schedule(
+            self.evidence_drop_prob, self.test_cfg['evidence_interval'])
         # The CUDA stream FlowNet runs on beside the backbone
         # (concurrent_flow), one per device for the model's lifetime.
         self.flow_streams = SideStreams()
@@ -610,15 +542,14 @@ class MemoryRFCN(BaseDetector):
                     f'would un-normalise the images wrongly')
 
     @staticmethod
-    def _build_aggregator(cfg: ConfigType) -> ClockNetAggregator:
+    def _build_aggregator(cfg: ConfigType) -> BaseMemoryAggregator:
         """Build the aggregator; a MemNet becomes a ClockNet with K = 1."""
         agg_type = cfg['type']
         agg_cls = MODELS.get(agg_type) if isinstance(agg_type, str) else \
             agg_type
         if agg_cls is not None and issubclass(agg_cls, MemNetAggregator):
             return ClockNetAggregator(strides=(1, ), memnet=cfg)
-        if agg_cls is not None and issubclass(
-                agg_cls, (ClockNetAggregator, CausalFGFAAggregator)):
+        if agg_cls is not None and issubclass(agg_cls, BaseMemoryAggregator):
             return MODELS.build(cfg)
         raise TypeError(f'aggregator must be a MemNetAggregator, '
                         f'ClockNetAggregator or CausalFGFAAggregator config, '
@@ -928,7 +859,7 @@ class MemoryRFCN(BaseDetector):
 
         Returns:
             Tensor: M_t, the K memories at this frame combined by the
-            aggregator (:meth:`combine`: their mean, a learned per-pixel
+            aggregator (``combine_step``: their mean, a learned per-pixel
             weighting, or causal FGFA's embedding weighting),
             (N, C, h, w).
         """
@@ -958,7 +889,7 @@ class MemoryRFCN(BaseDetector):
                                                 frame_id, ticks, warped_ks,
                                                 flows)
         state.write(*stored, video_id, frame_id)
-        return self.combine(current, ticks, stored[2])
+        return self.aggregator.combine_step(current, ticks, stored[2])
 
     def _step_flows(self, state: MemoryState, image: Tensor,
                     has_feature: bool, frame_index: int,
@@ -1042,34 +973,6 @@ class MemoryRFCN(BaseDetector):
                 anchor_ids[k] = frame_id
             current.append(warped)
         return current, (memories, anchor_imgs, anchor_ids)
-
-    def combine(self, memories: Sequence[Tensor], ticks: Sequence[bool],
-                anchor_ids: Sequence[int]) -> Tensor:
-        """M_t from the K memories aligned to the frame: the aggregator's
-        ``combine``; causal FGFA's gets one memory per distinct frame
-        (memories that hold one frame, as at a video's start, count once)
-        and which of them is F_t.
-
-        Args:
-            memories (Sequence[Tensor]): K tensors (N, C, h, w).
-            ticks (Sequence[bool]): Which memories took the frame's
-                evidence.
-            anchor_ids (Sequence[int]): The frame each memory holds
-                (after the frame's update).
-
-        Returns:
-            Tensor: M_t (N, C, h, w).
-        """
-        if not isinstance(self.aggregator, CausalFGFAAggregator):
-            return self.aggregator.combine(memories)
-        first_of_frame = {}
-        for k, anchor_id in enumerate(anchor_ids):
-            first_of_frame.setdefault(anchor_id, k)
-        distinct = list(first_of_frame.values())
-        newest = distinct.index(
-            first_of_frame[anchor_ids[list(ticks).index(True)]])
-        return self.aggregator.combine([memories[k] for k in distinct],
-                                       newest=newest)
 
     def clip_memories(self, inputs: Tensor, keep: Sequence[bool],
                       clip_stride: int,
@@ -1167,7 +1070,7 @@ class MemoryRFCN(BaseDetector):
                 f'FlowNet, the warp and psi would get no gradient; set the '
                 f'train pipeline\'s CausalClipSample(num_frames=...)')
         clip_stride = self.clip_stride_of(data_samples)
-        check_clip_in_window(self.aggregator, num_frames, clip_stride)
+        self.aggregator.check_training_clip(num_frames, clip_stride)
         untrained = self.aggregator.psi_without_clip_updates(
             num_frames, clip_stride)
         if untrained:
