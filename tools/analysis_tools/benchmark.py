@@ -113,7 +113,6 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from memvid_mm.evaluation.functional.bootstrap import percentile_interval
-from memvid_mm.models.aggregators import CausalFGFAAggregator
 from memvid_mm.models.layers import WARP_SAMPLERS
 from memvid_mm.models.layers.flow_warp import resolve_sampler
 from memvid_mm.utils import flush_denormals_on_cpu
@@ -169,6 +168,33 @@ def parse_args() -> argparse.Namespace:
         '--shape', nargs=2, type=int, help='input height and width')
     add_frame_arguments(parser, 'timed', frames=24)
     parser.add_argument('--device', default='cpu')
+    add_section_timing_arguments(parser)
+    parser.add_argument(
+        '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
+        help="set the memory models' FlowWarp sampler (default: the "
+        "configs' own, 'auto': grid_sample on CUDA, gather on the CPU)")
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch default)')
+    add_execution_arguments(parser)
+    add_memory_test_arguments(parser)
+    args = parser.parse_args()
+    if args.preset is None and not args.configs:
+        parser.error('give --preset or --configs')
+    check_frame_counts(parser, args, min_warmup=1)
+    check_cudnn_benchmark_argument(parser, args)
+    check_memory_test_arguments(parser, args)
+    check_section_timing_arguments(parser, args)
+    preset = PRESETS.get(args.preset, {})
+    args.configs = args.configs or preset['configs']
+    args.shape = tuple(args.shape or preset.get('shape', (600, 1000)))
+    check_shape(parser, args.shape)
+    return args
+
+
+def add_section_timing_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--no-section-times`` and ``--section-timer`` (how the flow,
+    warp, aggregation and other sections are timed, see
+    :class:`SectionTimer`)."""
     parser.add_argument(
         '--no-section-times', action='store_true',
         help='count flows and warps but do not time the sections; on CUDA '
@@ -182,13 +208,31 @@ def parse_args() -> argparse.Namespace:
         'only), CUDA events at both ends and no synchronisation inside a '
         'frame, so the frame runs as unhooked and a section takes the GPU '
         'time between its events')
-    parser.add_argument(
-        '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
-        help="set the memory models' FlowWarp sampler (default: the "
-        "configs' own, 'auto': grid_sample on CUDA, gather on the CPU)")
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch default)')
-    add_execution_arguments(parser)
+
+
+def check_section_timing_arguments(parser: argparse.ArgumentParser,
+                                   args: argparse.Namespace) -> None:
+    """Refuse ``--section-timer events`` off CUDA or with
+    ``--no-section-times``, and ``--concurrent-flow`` with "sync" section
+    times (which would run the two streams one after the other)."""
+    if args.section_timer == 'events' and torch.device(
+            args.device).type != 'cuda':
+        parser.error('--section-timer events needs a CUDA --device')
+    if args.section_timer == 'events' and args.no_section_times:
+        parser.error('--section-timer events times the sections; drop '
+                     '--no-section-times')
+    if args.concurrent_flow and not (args.no_section_times
+                                     or args.section_timer == 'events'):
+        parser.error('--concurrent-flow needs --no-section-times or '
+                     '--section-timer events: "sync" section timing '
+                     'synchronises the device, which would run the two '
+                     'streams one after the other')
+
+
+def add_memory_test_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options that set the memory models' ``test_cfg``:
+    ``--concurrent-flow``, ``--evidence-interval``, ``--anticipate`` and
+    ``--chain-flows``."""
     parser.add_argument(
         '--concurrent-flow', action='store_true',
         help='CUDA only, with --no-section-times or --section-timer '
@@ -211,11 +255,11 @@ def parse_args() -> argparse.Namespace:
         'and compose the flows to older anchors from the last frame\'s '
         '(test_cfg.chain_flows; causal FGFA so is the paper\'s Cau. '
         'FGFA*); the composition is not in a section')
-    args = parser.parse_args()
-    if args.preset is None and not args.configs:
-        parser.error('give --preset or --configs')
-    check_frame_counts(parser, args, min_warmup=1)
-    check_cudnn_benchmark_argument(parser, args)
+
+
+def check_memory_test_arguments(parser: argparse.ArgumentParser,
+                                args: argparse.Namespace) -> None:
+    """Refuse memory-model options that do not go together or need CUDA."""
     if args.evidence_interval < 1:
         parser.error('--evidence-interval must be at least 1')
     if args.anticipate and args.evidence_interval == 1:
@@ -224,23 +268,6 @@ def parse_args() -> argparse.Namespace:
         parser.error('--chain-flows needs --evidence-interval 1')
     if args.concurrent_flow and torch.device(args.device).type != 'cuda':
         parser.error('--concurrent-flow needs a CUDA --device')
-    if args.section_timer == 'events' and torch.device(
-            args.device).type != 'cuda':
-        parser.error('--section-timer events needs a CUDA --device')
-    if args.section_timer == 'events' and args.no_section_times:
-        parser.error('--section-timer events times the sections; drop '
-                     '--no-section-times')
-    if args.concurrent_flow and not (args.no_section_times
-                                     or args.section_timer == 'events'):
-        parser.error('--concurrent-flow needs --no-section-times or '
-                     '--section-timer events: "sync" section timing '
-                     'synchronises the device, which would run the two '
-                     'streams one after the other')
-    preset = PRESETS.get(args.preset, {})
-    args.configs = args.configs or preset['configs']
-    args.shape = tuple(args.shape or preset.get('shape', (600, 1000)))
-    check_shape(parser, args.shape)
-    return args
 
 
 def check_shape(parser: argparse.ArgumentParser,
@@ -734,10 +761,8 @@ def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
         parts += [('flow', model.motion, 'forward'),
                   ('flow', model, 'zero_non_finite_flows'),
                   ('warp', model.warp, 'forward')]
-        if not isinstance(model.aggregator, CausalFGFAAggregator):
-            # causal FGFA has no psi: its update only stores F_t
-            parts += [('aggregation', memnet, 'forward')
-                      for memnet in model.aggregator.memnets]
+        parts += [('aggregation', psi, 'forward')
+                  for psi in model.aggregator.psi_modules()]
         parts.append(('aggregation', model.aggregator, 'combine'))
     return parts
 
@@ -977,9 +1002,9 @@ def _result_rows(args: argparse.Namespace, models: List[tuple],
                 median_ratio=float((own / first).quantile(0.5)),
                 ratio_interval=(low, high),
                 memories=len(getattr(model, 'strides', ())),
-                window=isinstance(
-                    getattr(model, 'aggregator', None),
-                    CausalFGFAAggregator),
+                window=getattr(
+                    getattr(model, 'aggregator', None), 'holds_frame_window',
+                    False),
                 decomposes=decomposes,
                 page_faults=faults / args.frames if counts_faults else None,
                 memory_ms=1000 * sum(timer.seconds[k] for k in

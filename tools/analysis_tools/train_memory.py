@@ -98,6 +98,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, as in tools/train.py')
     args = parser.parse_args(argv)
+    check_arguments(parser, args)
+    return args
+
+
+def check_arguments(parser: argparse.ArgumentParser,
+                    args: argparse.Namespace) -> None:
+    """Refuse a ``--shape`` below 32x32 and ``--frames`` or
+    ``--clip-stride`` below 1, and turn ``--kept`` into clip-frame counts
+    (``None`` for 'all') in place."""
     if min(args.shape) < 32:
         parser.error(f'--shape must be at least 32x32, got {args.shape}')
     args.frames = args.frames or [1]
@@ -116,7 +125,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             parser.error(f"--kept takes numbers of at least 1 or 'all', got "
                          f'{value!r}')
     args.kept = kept
-    return args
 
 
 class SavedTensorMeter:

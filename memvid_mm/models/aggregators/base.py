@@ -7,7 +7,7 @@ Shape shorthand: N batch, C channels, h/w feature size, K memories.
 from typing import List, Sequence
 
 from mmengine.model import BaseModule
-from torch import Tensor
+from torch import Tensor, nn
 
 
 class BaseMemoryAggregator(BaseModule):
@@ -18,7 +18,14 @@ class BaseMemoryAggregator(BaseModule):
     the settings checks and hooks whose defaults suit a memory whose
     every update reads its warped memory (:class:`ClockNetAggregator`)
     and that :class:`CausalFGFAAggregator` overrides.
+
+    Attributes:
+        holds_frame_window (bool): True when the K memories are the last K
+            frames' features, each kept unmixed (a sliding window), not
+            recurrent memories. False here.
     """
+
+    holds_frame_window = False
 
     def check_channels(self, channels: int) -> None:
         """Raise a ValueError unless the aggregator reads features of
@@ -47,6 +54,16 @@ class BaseMemoryAggregator(BaseModule):
             num_frames (int): Clip positions T.
             clip_stride (int): Frames between clip positions.
         """
+
+    def psi_modules(self) -> List[nn.Module]:
+        """The modules whose ``forward`` is a memory update's psi, each
+        call one update (the benchmark times them as aggregation).
+
+        Returns:
+            list[nn.Module]: Distinct modules, none if no update has a
+            psi of its own.
+        """
+        raise NotImplementedError
 
     def psi_without_clip_updates(self, num_frames: int,
                                  clip_stride: int) -> List[int]:

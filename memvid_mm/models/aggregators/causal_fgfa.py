@@ -108,6 +108,8 @@ class CausalFGFAAggregator(BaseMemoryAggregator):
             Defaults to None.
     """
 
+    holds_frame_window = True
+
     def __init__(self,
                  in_channels: int,
                  num_frames: int = 11,
@@ -175,6 +177,14 @@ class CausalFGFAAggregator(BaseMemoryAggregator):
             return [True] * self.num_frames
         return [k == frame_index % self.num_frames
                 for k in range(self.num_frames)]
+
+    def psi_modules(self) -> List[nn.Module]:
+        """None: an update only stores the frame's features.
+
+        Returns:
+            list[nn.Module]: Empty.
+        """
+        return []
 
     def overwritten_memories(self, frame_index: int) -> List[int]:
         """The memories whose old features the frame's update discards

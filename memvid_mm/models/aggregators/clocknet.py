@@ -359,6 +359,14 @@ class ClockNetAggregator(BaseMemoryAggregator):
                     f'{channels}): set the aggregator\'s in_channels to '
                     f'{channels}')
 
+    def psi_modules(self) -> List[nn.Module]:
+        """The psi modules, one shared by all memories or one each.
+
+        Returns:
+            list[nn.Module]: ``self.memnets``.
+        """
+        return list(self.memnets)
+
     def psi_without_clip_updates(self, num_frames: int,
                                  clip_stride: int) -> List[int]:
         """Memories whose own learned psi a training clip never applies.

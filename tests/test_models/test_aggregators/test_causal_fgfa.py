@@ -22,6 +22,8 @@ def test_each_frame_overwrites_the_memory_of_its_residue():
         assert flags == [k == t % 4 for k in range(4)], t
         assert fgfa.overwritten_memories(t) == [t % 4]
     assert fgfa.psi_without_clip_updates(3, 1) == []
+    # a sliding window of frames, with no psi to time
+    assert fgfa.holds_frame_window and fgfa.psi_modules() == []
     with pytest.raises(ValueError, match='frame_index'):
         fgfa.takes_evidence(-1)
 

@@ -224,6 +224,10 @@ def test_share_memnet_option():
     assert shared.num_memories == 3 and len(shared.memnets) == 1
     separate = ClockNetAggregator((1, 4, 8), memnet=cfg, share_memnet=False)
     assert len(separate.memnets) == 3
+    # the modules a benchmark times as psi: the shared one, or each copy
+    assert shared.psi_modules() == [shared.memnets[0]]
+    assert separate.psi_modules() == list(separate.memnets)
+    assert not shared.holds_frame_window
     with torch.no_grad():
         separate.memnets[2].memory_weight_cnn[2].bias.fill_(10.)
     memory, feature = torch.randn(1, 3, 2, 2), torch.randn(1, 3, 2, 2)
