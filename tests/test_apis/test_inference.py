@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -210,7 +211,8 @@ def test_loading_a_checkpoint_keeps_safe_loading_for_the_caller(
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
     untrusted = str(tmp_path / 'untrusted.pth')
     torch.save(Payload(), untrusted)
-    with pytest.raises(Exception, match='Weights only load failed'):
+    with pytest.raises(pickle.UnpicklingError,
+                       match='Weights only load failed'):
         torch.load(untrusted)
     assert not Payload.ran
 

@@ -408,7 +408,8 @@ def test_frame_of_another_size_is_an_error(tiny_synthvid_copy):
             show_progress=False)
 
 
-def test_unknown_synset_is_an_error_or_a_counted_skip(tiny_synthvid_copy):
+def test_unknown_synset_is_an_error_or_a_counted_skip(tiny_synthvid_copy,
+                                                      log_records):
     _xml(
         _xml_path(tiny_synthvid_copy, 2), [('n01234567', (1, 1, 9, 9), 7),
                                            ('n90000002', (2, 2, 8, 8), 8)])
@@ -426,6 +427,9 @@ def test_unknown_synset_is_an_error_or_a_counted_skip(tiny_synthvid_copy):
         show_progress=False)
     anns = [a for a in coco['annotations'] if a['image_id'] == 3]
     assert [(a['category_id'], a['bbox']) for a in anns] == [(2, [2, 2, 6, 6])]
+    summary = log_records[-1].getMessage()
+    assert summary.startswith('VID train: ')
+    assert '  skipped unknown class: 1\n' in summary
     # The ImageNet table does not know SynthVID's synsets.
     with pytest.raises(ValueError, match='n9000000'):
         convert_vid(

@@ -82,7 +82,7 @@ def test_video_file_to_a_video_file(checkpoint, tmp_path):
     assert drawn.fps == pytest.approx(10)
 
 
-def test_bad_inputs_are_named(checkpoint, tmp_path):
+def test_bad_inputs_are_named(checkpoint, tmp_path, capsys):
     demo = load_demo()
     with pytest.raises(FileNotFoundError, match='input not found: .*nope'):
         demo.main([CLOCKNET_CFG, checkpoint, str(tmp_path / 'nope'),
@@ -108,8 +108,10 @@ def test_bad_inputs_are_named(checkpoint, tmp_path):
     with pytest.raises(ValueError, match=r'out\.mov: write a video as'):
         demo.main([CLOCKNET_CFG, checkpoint, str(empty), '--out',
                    str(tmp_path / 'out.mov')])
+    capsys.readouterr()
     with pytest.raises(SystemExit):  # neither --out nor --show
         demo.main([CLOCKNET_CFG, checkpoint, str(empty)])
+    assert 'give --out or --show (or both)' in capsys.readouterr().err
 
 
 def test_a_video_file_refuses_a_frame_of_another_size(tmp_path):

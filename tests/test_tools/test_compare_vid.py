@@ -120,11 +120,12 @@ def test_gains_on_one_degradation_kind(val_ann, tmp_path, capsys):
         tool.main([val_ann, base, model, '--degradation', 'fog'])
 
 
-def test_bad_arguments(val_ann, tmp_path):
+def test_bad_arguments(val_ann, tmp_path, capsys):
     tool = load_tool('tools/analysis_tools/compare_vid.py')
     base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)
     with pytest.raises(SystemExit):
         tool.main([val_ann, base, base, '--names', 'only-one'])
+    assert '--names needs 2 names' in capsys.readouterr().err
     with open(tmp_path / 'short.pkl', 'wb') as f:
         pickle.dump(pickle.load(open(base, 'rb'))[1:], f)
     with pytest.raises(ValueError, match='short.pkl: .*missing'):

@@ -181,7 +181,7 @@ def test_data_of_another_blur_mode_is_not_reused(tmp_path):
         tool.prepare_data(str(tmp_path), str(root), 'frame', ['blur'], False)
 
 
-def test_narrowed_degradations_get_their_own_data_root(monkeypatch):
+def test_narrowed_degradations_get_their_own_data_root(monkeypatch, capsys):
     tool = load_tool('tools/misc/run_demo.py')
     monkeypatch.setattr('sys.argv', ['run_demo.py'])
     args = tool.parse_args()
@@ -195,6 +195,7 @@ def test_narrowed_degradations_get_their_own_data_root(monkeypatch):
                         ['run_demo.py', '--degradations', 'dim', 'dim'])
     with pytest.raises(SystemExit):
         tool.parse_args()
+    assert '--degradations names a kind twice' in capsys.readouterr().err
 
 
 def test_stage_is_trained_again_when_the_sources_change(

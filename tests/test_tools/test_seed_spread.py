@@ -98,12 +98,16 @@ def test_bad_files_are_named(tmp_path):
         tool.main(['--model', 'A', good, '--model', 'A', good])
 
 
-def test_command_line_needs_a_reference_and_files(tmp_path):
+def test_command_line_needs_a_reference_and_files(tmp_path, capsys):
     good = _write(tmp_path / 'good.json', mAP=0.5)
     with pytest.raises(SystemExit):
         tool.parse_args(['--model', 'R-FCN', good])
+    assert 'give a reference and at least one other --model' in \
+        capsys.readouterr().err
     with pytest.raises(SystemExit):
         tool.parse_args(['--model', 'R-FCN', good, '--model', 'MemNet'])
+    assert '--model MemNet needs at least one metrics' in \
+        capsys.readouterr().err
 
 
 def test_a_file_given_twice_for_one_model_is_named(tmp_path):

@@ -43,7 +43,8 @@ def test_a_checkpoint_that_does_not_fit_names_file_and_keys(
     assert message in str(err.value)
 
 
-@pytest.mark.parametrize('content', [None, b'', b'\x80\x02 garbage' * 8])
+@pytest.mark.parametrize(
+    'content', [None, b'', b'\x80\x02 garbage' * 8, b'not a checkpoint'])
 def test_an_unreadable_checkpoint_names_the_file(tmp_path, content):
     # torch.load's own errors (OSError, RuntimeError, KeyError,
     # UnpicklingError, EOFError) name no file
@@ -83,7 +84,11 @@ def test_a_wrapped_models_checkpoint_fits_and_bn_counts_may_miss(tmp_path):
     source = small_model()
     state_dict = {f'module.{k}': v for k, v in source.state_dict().items()}
     state_dict.pop('module.1.num_batches_tracked')
-    load_fitting_checkpoint(small_model(), save(tmp_path, state_dict))
+    target = small_model()
+    load_fitting_checkpoint(target, save(tmp_path, state_dict))
+    for key, value in source.state_dict().items():
+        if key != '1.num_batches_tracked':
+            assert torch.equal(target.state_dict()[key], value), key
 
 
 def test_a_checkpoint_with_nan_weights_is_refused(tmp_path):
@@ -93,14 +98,6 @@ def test_a_checkpoint_with_nan_weights_is_refused(tmp_path):
     with pytest.raises(ValueError, match=f'checkpoint {path} holds NaN or '
                        r'infinite values in 1 tensors \(1.running_var\)'):
         load_fitting_checkpoint(small_model(), path)
-
-
-def test_an_unreadable_checkpoint_keeps_its_own_error(tmp_path):
-    path = tmp_path / 'broken.pth'
-    path.write_bytes(b'not a checkpoint')
-    with pytest.raises(Exception) as err:
-        load_fitting_checkpoint(small_model(), str(path))
-    assert 'does not fit' not in str(err.value)
 
 
 def with_classes(classes):

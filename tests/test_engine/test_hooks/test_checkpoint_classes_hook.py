@@ -56,6 +56,11 @@ def test_passes_matching_unbuilt_or_unrecorded_classes():
     # only the built loops are the run's: the test loop is still a config
     hook.after_load_checkpoint(runner_with(train=CLASSES),
                                checkpoint_of(CLASSES))
+    # ... and the built one is checked
+    with pytest.raises(CheckpointClassesError,
+                       match=r'train_dataloader\.dataset .*another order'):
+        hook.after_load_checkpoint(runner_with(train=CLASSES),
+                                   checkpoint_of(CLASSES[::-1]))
     # a checkpoint not saved by mmengine's runner records no classes
     hook.after_load_checkpoint(
         runner_with(test=('box', 'disc')), dict(state_dict={}))

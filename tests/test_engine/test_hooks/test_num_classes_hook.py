@@ -50,6 +50,9 @@ def test_checks_only_built_loops_with_classes():
     hook = HOOKS.build(dict(type='NumClassesHook'))
     # the test loop is still a config: not this run's
     hook.before_run(runner_with(4, train=CLASSES))
+    # ... and the built one is checked
+    with pytest.raises(ValueError, match='train_dataloader.dataset has 4'):
+        hook.before_run(runner_with(3, train=CLASSES))
     # a data set without classes metainfo cannot be checked
     runner = runner_with(4)
     runner._test_loop = BuiltLoop(runner, DataLoader([]))

@@ -396,18 +396,21 @@ def test_perfect_detections_score_one_in_every_split():
 
 
 def test_invalid_inputs_raise():
-    with pytest.raises(ValueError, match='frames'):
+    with pytest.raises(ValueError, match='det_results has 1 frames but '
+                       'annotations has 2'):
         evaluate([det([], [])], [gt([]), gt([])])
     with pytest.raises(ValueError, match='labels must lie'):
         evaluate([det([BOX_A], [0.5], [3])], [gt([BOX_A])], num_classes=2)
-    with pytest.raises(ValueError, match='shape'):
+    with pytest.raises(ValueError, match=r"det_results\[0\]\['bboxes'\] "
+                       r"must have shape \('n', 4\), got \(2, 3\)"):
         evaluate([
             dict(
                 bboxes=np.zeros((2, 3)),
                 scores=np.zeros(2),
                 labels=np.zeros(2, int))
         ], [gt([])])
-    with pytest.raises(ValueError, match='scores'):
+    with pytest.raises(ValueError, match=r'det_results\[0\]: scores\[0\] = '
+                       'nan is not finite'):
         evaluate([det([BOX_A], [np.nan])], [gt([BOX_A])])
     with pytest.raises(ValueError, match='lo <= hi'):
         evaluate([det([], [])], [gt([])], speed_ranges=dict(x=(0.9, 0.1)))

@@ -468,7 +468,8 @@ def test_offline_rescoring_rejects_bad_dumps(ann_file, tmp_path):
     with pytest.raises(ValueError, match='labels must lie'):
         bad = dict(good[0], labels=np.full_like(good[0]['labels'], 7))
         run([bad] + good[1:])
-    with pytest.raises(TypeError, match='list'):
+    with pytest.raises(TypeError, match=r'bad\.pkl: the dump must be a '
+                       r'list of per-frame dicts, got dict'):
         run({'img_id': 1})
     with pytest.raises(ValueError, match='not registered'):
         tool.main([

@@ -325,7 +325,9 @@ def test_non_finite_strong_flows_empty_the_delayed_queue(model, monkeypatch):
     forward = model.strong.motion.forward
     monkeypatch.setattr(model.strong.motion, 'forward',
                         lambda *args: forward(*args) * float('nan'))
-    with pytest.raises(ValueError, match='NaN'):
+    with pytest.raises(ValueError, match=r'video 3: frame 4: FlowNet gave '
+                       r'a flow \(1, 2, 64, 64\) with 8192 NaN or infinite '
+                       'values'):
         run_online(model, frames[4:], state)
     assert state.strong.is_empty and state.delayed == []
 

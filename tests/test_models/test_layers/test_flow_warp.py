@@ -164,7 +164,8 @@ def test_flow_to_feature_displacement_rescales_to_cells():
     assert torch.allclose(disp[:, 0], torch.full((2, 16, 8), 3. / 8))
     assert torch.allclose(disp[:, 1], torch.full((2, 16, 8), -4.0))
     assert torch.equal(flow_to_feature_displacement(flow, (32, 64)), flow)
-    with pytest.raises(ValueError, match='flow'):
+    with pytest.raises(ValueError, match=r'flow must have shape \(N, 2, '
+                       r'H, W\), got \(1, 3, 4, 4\)'):
         flow_to_feature_displacement(torch.zeros(1, 3, 4, 4), (2, 2))
 
 
