@@ -8,6 +8,7 @@ from mmdet.structures import DetDataSample
 
 from memvid_mm.models.aggregators import cosine_weights
 from memvid_mm.models.layers import MemoryState, compose_flows
+from memvid_mm.utils import SyncingOpRecorder
 from .clip_data import packed_clips
 from .test_memory_rfcn import (build, flow_and_warp_counts, frame_data,
                                frame_inputs, online_scores, preprocess,
@@ -300,3 +301,83 @@ def test_each_split_half_chains_its_own_flows():
         assert sorted(half.previous_flows) == [1, 2]
     assert not torch.equal(state.left.previous_flows[2],
                            state.right.previous_flows[2])
+
+
+def window_model(kind):
+    """The models of the no-sync tests: causal FGFA, Cau. FGFA* (chained
+    flows) and ClockNet (1, 4, 8) with chained flows, FlowNet at half
+    resolution (the paper's: its flow is resized)."""
+    if kind == 'clocknet-chained':
+        cfg = tiny_cfg(
+            type='ClockNetAggregator', strides=(1, 4, 8),
+            memnet=dict(type='MemNetAggregator', in_channels=64,
+                        mode='average'))
+    else:
+        cfg = fgfa_cfg(num_frames=4)
+    cfg.motion.img_scale_factor = 0.5
+    cfg.test_cfg = dict(chain_flows=kind.endswith('chained'))
+    return build(cfg).eval()
+
+
+WINDOW_MODELS = ['fgfa', 'fgfa-chained', 'clocknet-chained']
+
+
+@pytest.mark.parametrize('kind', WINDOW_MODELS)
+def test_online_memory_has_no_syncing_op(kind):
+    """The flows (chained or not), the finite guard, the warps and the
+    embedding weighting of an online frame run no op that would wait for
+    a CUDA device; the finite check is left to the caller."""
+    model = window_model(kind)
+    state = MemoryState()
+    with torch.no_grad():
+        for t in range(9):
+            image, sample = frame_inputs(model, t)
+            with SyncingOpRecorder() as recorder:
+                _, pending = model.online_memory_unchecked(
+                    image, sample, state)
+            assert recorder.ops == [], t
+            model.check_pending_flows(pending, state)
+    assert state.frame_index == 9
+
+
+@pytest.mark.parametrize('kind', WINDOW_MODELS)
+def test_cuda_online_memory_does_not_synchronise(kind, cuda_device):
+    """The CUDA twin: torch's sync debug mode raises on any synchronising
+    call of the frame's memory."""
+    model = window_model(kind).to(cuda_device)
+    state = MemoryState()
+    with torch.no_grad():
+        for t in range(9):
+            image, sample = frame_inputs(model, t)
+            image = image.to(cuda_device)
+            torch.cuda.synchronize(cuda_device)
+            torch.cuda.set_sync_debug_mode('error')
+            try:
+                _, pending = model.online_memory_unchecked(
+                    image, sample, state)
+            finally:
+                torch.cuda.set_sync_debug_mode('default')
+            model.check_pending_flows(pending, state)
+    assert state.frame_index == 9
+
+
+@pytest.mark.parametrize('chain_flows', [False, True])
+def test_cuda_online_causal_fgfa_matches_cpu(chain_flows, cuda_device):
+    """Causal FGFA (and Cau. FGFA*) give the CPU's memories on CUDA, and
+    keep their chained state there."""
+    model = chained_model(4) if chain_flows else perturbed_fgfa(4, seed=3)
+    model_gpu = copy.deepcopy(model).to(cuda_device)
+    images = [torch.randn(1, 3, 64, 64) for _ in range(9)]
+    on_cpu, cpu_state = online_memories(model, images)
+    on_gpu, gpu_state = online_memories(
+        model_gpu, [image.to(cuda_device) for image in images])
+    for t, (cpu_memory, gpu_memory) in enumerate(zip(on_cpu, on_gpu)):
+        assert gpu_memory.device.type == 'cuda'
+        scale = cpu_memory.abs().max()
+        assert (gpu_memory.cpu() - cpu_memory).abs().max() <= 1e-4 * scale, t
+    assert gpu_state.anchor_frame_ids == cpu_state.anchor_frame_ids
+    if chain_flows:
+        assert gpu_state.previous_img.device.type == 'cuda'
+        assert sorted(gpu_state.previous_flows) == [5, 6, 7]
+        assert all(flow.device.type == 'cuda'
+                   for flow in gpu_state.previous_flows.values())
