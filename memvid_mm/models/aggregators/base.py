@@ -14,10 +14,11 @@ class BaseMemoryAggregator(BaseModule):
     """The K memories' schedule, update and combination.
 
     Subclasses define ``strides``, ``num_memories``, ``takes_evidence``,
-    ``update``, ``combine`` and ``check_channels``; the methods here are
-    the settings checks and hooks whose defaults suit a memory whose
-    every update reads its warped memory (:class:`ClockNetAggregator`)
-    and that :class:`CausalFGFAAggregator` overrides.
+    ``update``, ``combine``, ``check_channels`` and ``psi_modules``; the
+    other methods here are the settings checks and hooks whose defaults
+    suit a memory whose every update reads its warped memory
+    (:class:`ClockNetAggregator`) and that :class:`CausalFGFAAggregator`
+    overrides.
 
     Attributes:
         holds_frame_window (bool): True when the K memories are the last K
