@@ -66,11 +66,36 @@ def start_checkpoint_misfits(model: nn.Module,
             f'the "detector." prefix (e.g. {bare[0]}): load such a '
             f'checkpoint with model.detector.init_cfg=dict(type='
             f'"Pretrained", checkpoint=...) instead')
-    missing = [
-        key for key in missing if not key.startswith(tuple(allowed_missing))
-    ]
+    # a prefix may be missing whole (a per-frame start), not in part
+    absent = absent_prefixes(loaded, allowed_missing)
+    loaded_keys = set(loaded)
+    for prefix in sorted(set(allowed_missing) - set(absent)):
+        expected_keys = [key for key in expected if key.startswith(prefix)]
+        held = [key for key in expected_keys if key in loaded_keys]
+        if any(key.startswith(prefix) for key in missing):
+            misfits.append(
+                f'{prefix}* only in part ({len(held)} of the model\'s '
+                f'{len(expected_keys)} entries; a per-frame start holds '
+                f'none, which come from their own initialisation, a memory '
+                f'model\'s checkpoint all)')
+    missing = [key for key in missing if not key.startswith(tuple(absent))]
     misfits += format_misfits(unexpected, missing, mismatched)
     return misfits
+
+
+def absent_prefixes(keys: Sequence[str],
+                    prefixes: Sequence[str]) -> List[str]:
+    """The prefixes under which a checkpoint holds no key.
+
+    Args:
+        keys (Sequence[str]): The checkpoint's keys, unwrapped.
+        prefixes (Sequence[str]): Key prefixes, e.g.
+            :data:`MEMORY_ONLY_PREFIXES`.
+
+    Returns:
+        list[str]: Those of ``prefixes`` that no key starts with.
+    """
+    return [p for p in prefixes if not any(k.startswith(p) for k in keys)]
 
 
 def is_partial_start(cfg: Config) -> bool:
@@ -160,7 +185,7 @@ def check_training_start(runner: Runner,
         model, state_dict, differences,
         () if resume else MEMORY_ONLY_PREFIXES)
     if not resume:
-        _log_memory_only_start(runner, differences[1], filename)
+        _log_memory_only_start(runner, state_dict, differences[1], filename)
     classes = runner.train_dataloader.dataset.metainfo.get('classes')
     trained = trained_classes(checkpoint, filename)
     other_classes = (None if classes is None or trained is None else
@@ -218,15 +243,17 @@ def _start_problems(model_name: str, misfits: Sequence[str],
     return '; and it '.join(problems)
 
 
-def _log_memory_only_start(runner: Runner, missing: Sequence[str],
-                           filename: str) -> None:
+def _log_memory_only_start(runner: Runner, state_dict: Mapping[str, Tensor],
+                           missing: Sequence[str], filename: str) -> None:
     """Log which of :data:`MEMORY_ONLY_PREFIXES` ``load_from`` leaves to
-    their own initialisation (a per-frame start of a memory model), from
-    the ``missing`` keys of :func:`state_dict_differences`."""
+    their own initialisation (a per-frame start of a memory model): those
+    the checkpoint (``state_dict``) holds no key of and the model has
+    ``missing`` keys of (:func:`state_dict_differences`)."""
+    loaded = [re.sub(r'^module\.', '', key) for key in state_dict]
     left = sorted({
         prefix
-        for prefix in MEMORY_ONLY_PREFIXES for key in missing
-        if key.startswith(prefix)
+        for prefix in absent_prefixes(loaded, MEMORY_ONLY_PREFIXES)
+        for key in missing if key.startswith(prefix)
     })
     if left:
         sources = [

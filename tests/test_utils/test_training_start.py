@@ -211,3 +211,36 @@ def test_heads_must_predict_the_data_sets_classes():
     with pytest.raises(ValueError, match=r'detector.bbox_head \(Identity\) '
                        r'predicts 3 classes, but the train set has 4'):
         check_num_classes(model, CLASSES + ('cross', ), 'the train set')
+
+
+class TwoPartMotionModel(VideoModel):
+    """A stand-in whose FlowNet has two layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.motion = nn.Sequential(nn.Conv2d(2, 2, 1), nn.Conv2d(2, 2, 1))
+
+
+def test_load_from_with_part_of_the_memory_weights_is_refused(tmp_path):
+    """A prefix that a per-frame start lacks may be missing whole, not in
+    part: the rest would mix with its own initialisation unsaid."""
+    model = TwoPartMotionModel()
+    part = {k: v for k, v in model.state_dict().items()
+            if not k.startswith('motion.1.')}
+    path = save_start(tmp_path, part)
+    runner = fake_runner(tmp_path, model, load_from=path)
+    with pytest.raises(ValueError,
+                       match=rf'load_from {path} does not fit the model '
+                       r"\(TwoPartMotionModel\), .*: motion\.\* only in part "
+                       r"\(2 of the model's 4 entries; .*\); missing keys in "
+                       r'source state_dict: motion\.1\.weight, '
+                       r'motion\.1\.bias'):
+        check_training_start(runner)
+    # nor does the log say the checkpoint holds none of them
+    assert runner.logger.infos == []
+    # the whole FlowNet missing is a per-frame start
+    runner = fake_runner(tmp_path, model,
+                         load_from=save_start(tmp_path, detector_only(model),
+                                              name='per_frame.pth'))
+    assert check_training_start(runner) is None
+    assert 'holds no motion.* weights' in runner.logger.infos[0]
