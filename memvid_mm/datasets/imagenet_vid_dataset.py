@@ -6,8 +6,8 @@ import logging
 import math
 import numbers
 from collections import Counter
-from typing import (Any, Callable, Dict, Hashable, Iterable, Iterator, List,
-                    Sequence, Tuple, Union)
+from typing import (Any, Callable, Container, Dict, Hashable, Iterable,
+                    Iterator, List, Sequence, Tuple, Union)
 
 import numpy as np
 from mmdet.datasets import BaseVideoDataset
@@ -82,9 +82,13 @@ def load_coco_vid(ann_file: str, backend_args: dict = None) -> dict:
     return data
 
 
-def _check_entries(entries: List[dict], keys: Sequence[str], what: str,
-                   ann_file: str) -> Dict[Any, dict]:
-    """Index entries by ``id``; error on missing keys or repeated ids."""
+def _check_entries(entries: List[dict],
+                   keys: Sequence[str],
+                   what: str,
+                   ann_file: str,
+                   int_ids: bool = False) -> Dict[Any, dict]:
+    """Index entries by ``id``; error on missing keys, ids that are not
+    an int or a str (only an int with ``int_ids``) or repeated ids."""
     by_id: Dict[Any, dict] = {}
     for entry in entries:
         missing = [
@@ -93,6 +97,10 @@ def _check_entries(entries: List[dict], keys: Sequence[str], what: str,
         if missing:
             raise ValueError(f'{ann_file}: {what} entry {entry!r:.200} lacks '
                              f'{missing}')
+        if int_ids and not _is_int(entry['id']):
+            raise ValueError(f'{ann_file}: {what} entry {entry!r:.200} has '
+                             f"id {entry['id']!r:.50}; expected an int (the "
+                             'evaluation numbers the frames by it)')
         if not _is_id(entry['id']):
             raise ValueError(f'{ann_file}: {what} entry {entry!r:.200} has '
                              f"id {entry['id']!r:.50}; expected an int or a "
@@ -193,6 +201,28 @@ def check_image(img: dict, ann_file: str) -> None:
             raise ValueError(f'{where} has {key} {img[key]!r:.50}; expected '
                              'a positive int (pixels)')
     _check_flags(img, _IMAGE_FLAGS, where)
+
+
+def check_annotation_references(ann: dict, images: Container,
+                                category_ids: Container,
+                                ann_file: str) -> None:
+    """Check that an annotation's ``image_id`` and ``category_id`` are ids
+    (a bool is not: ``True`` would find the id 1) of a known image and
+    category.
+
+    Args:
+        ann (dict): One CocoVID ``annotations`` entry.
+        images (Container): The image ids.
+        category_ids (Container): The category ids.
+        ann_file (str): File name for the error message.
+
+    Raises:
+        ValueError: Naming the file, the annotation id and the reference.
+    """
+    for key, known in (('image_id', images), ('category_id', category_ids)):
+        if not _is_id(ann[key]) or ann[key] not in known:
+            raise ValueError(f"{ann_file}: annotation {ann['id']} has "
+                             f'unknown {key} {ann[key]!r:.50}')
 
 
 def check_annotation_fields(ann: dict, ann_file: str) -> None:
@@ -525,7 +555,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
 
     def _check_images(self, entries: List[dict]) -> Dict[Any, dict]:
         """Index the images by id; error on bad fields."""
-        images = _check_entries(entries, _IMAGE_KEYS, 'image', self.ann_file)
+        images = _check_entries(
+            entries, _IMAGE_KEYS, 'image', self.ann_file, int_ids=True)
         for img in images.values():
             check_image(img, self.ann_file)
         return images
@@ -585,13 +616,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
         """Check the annotations against ``images`` and the categories."""
         anns = _check_entries(entries, _ANN_KEYS, 'annotation', self.ann_file)
         for ann in anns.values():
-            if ann['image_id'] not in images:
-                raise ValueError(f"{self.ann_file}: annotation {ann['id']} "
-                                 f"refers to unknown image {ann['image_id']}")
-            if ann['category_id'] not in self._all_cat_names:
-                raise ValueError(
-                    f"{self.ann_file}: annotation {ann['id']} has unknown "
-                    f"category_id {ann['category_id']}")
+            check_annotation_references(ann, images, self._all_cat_names,
+                                        self.ann_file)
             check_bbox(ann, self.ann_file)
             check_annotation_fields(ann, self.ann_file)
         # A track has one box per frame. In test mode a second box of a

@@ -447,9 +447,15 @@ def test_malformed_json_names_the_file(tmp_path):
     (lambda c: c['images'][0].pop('file_name'), r'image entry .* lacks'),
     (lambda c: c['images'].append(dict(c['images'][0])), 'image id 1 '
      'repeats'),
-    (lambda c: c['annotations'][0].update(image_id=99), 'unknown image 99'),
+    (lambda c: c['annotations'][0].update(image_id=99),
+     'annotation 1 has unknown image_id 99'),
     (lambda c: c['annotations'][0].update(category_id=77),
-     'unknown category_id 77'),
+     'annotation 1 has unknown category_id 77'),
+    # True == 1 would find image 1 and category 1
+    (lambda c: c['annotations'][0].update(image_id=True),
+     'annotation 1 has unknown image_id True'),
+    (lambda c: c['annotations'][0].update(category_id=True),
+     'annotation 1 has unknown category_id True'),
     (lambda c: c['annotations'].append(dict(c['annotations'][0])),
      'annotation id 1 repeats'),
     (lambda c: c['categories'].pop(0), r"\['airplane'\] of metainfo"),
@@ -628,7 +634,12 @@ def test_annotation_file_without_images_names_the_file(tmp_path):
     (lambda c: c['images'][1].update(file_name=7),
      r'ids.json: image 2 \(7\) has no file_name'),
     (lambda c: c['images'][1].update(id=[2]),
-     r"ids.json: image entry .* has id \[2\]; expected an int or a str"),
+     r"ids.json: image entry .* has id \[2\]; expected an int \(the "
+     'evaluation numbers the frames by it\\)'),
+    # the metric reads image ids as ints: 'img_2' failed after the whole
+    # test, and '2' and '02' became one frame
+    (lambda c: c['images'][1].update(id='img_2'),
+     r"ids.json: image entry .* has id 'img_2'; expected an int"),
     (lambda c: c['images'][1].update(video_id=[1]),
      r'ids.json: image 2 .* has video_id \[1\]; expected an int or a str'),
     (lambda c: c['annotations'][0].update(id=None),
