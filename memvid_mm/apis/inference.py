@@ -175,8 +175,10 @@ class OnlineVideoInferencer:
             image (np.ndarray): The frame, (H, W, 3) uint8 BGR.
             video_id (Hashable): Which stream the frame belongs to (not
                 None).
-            frame_id (int): Its index in the stream, from 0; a gap or a
-                restart at 0 resets the stream's memory.
+            frame_id (int): Its index in the stream, from 0; any id but
+                the next (a gap, a repeat, an earlier one or a restart at
+                0) resets the stream's memory, and the model logs the first
+                such restart mid-video, once.
 
         Returns:
             :obj:`DetDataSample`: ``pred_instances`` in image coordinates.
