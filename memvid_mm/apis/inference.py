@@ -17,6 +17,7 @@ Several videos can be interleaved: each ``video_id`` keeps its own state
 :meth:`OnlineVideoInferencer.close`.
 """
 import copy
+import logging
 from typing import Dict, Hashable, Optional, Union
 
 import numpy as np
@@ -25,6 +26,7 @@ from mmdet.registry import DATASETS, MODELS
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.dataset import Compose
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 from ..models.detectors import MemoryRFCN, StrongFeatureRFCN
@@ -42,7 +44,9 @@ def init_video_detector(config: Union[str, Config],
         config (str or Config): Config file or object.
         checkpoint (str, optional): Checkpoint to load; it must fit the
             model key for key and shape for shape (a RuntimeError names
-            what does not). Defaults to None.
+            what does not). Defaults to None: the model keeps the random
+            weights it was built with (no ``init_cfg`` is applied either),
+            with a logged warning; for tests of the plumbing only.
         device (str): Device to put the model on. Defaults to ``'cpu'``.
 
     Returns:
@@ -59,7 +63,14 @@ def init_video_detector(config: Union[str, Config],
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = MODELS.build(cfg.model)
     dataset_meta = None
-    if checkpoint is not None:
+    if checkpoint is None:
+        print_log(
+            f'init_video_detector got no checkpoint: the '
+            f'{type(model).__name__} keeps the random weights it was built '
+            f'with, so its detections mean nothing',
+            logger='current',
+            level=logging.WARNING)
+    else:
         with full_checkpoint_loading():  # only for this trusted load
             loaded = load_fitting_checkpoint(model, checkpoint)
         if trained_classes(loaded, checkpoint) is not None:

@@ -149,6 +149,22 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
         init_video_detector(MEMNET_CFG, path)
 
 
+def test_no_checkpoint_is_said_in_the_log(tmp_path, log_records):
+    model = init_video_detector(RFCN_CFG)
+    warnings = [r.getMessage() for r in log_records
+                if r.levelname == 'WARNING']
+    assert warnings == [
+        'init_video_detector got no checkpoint: the PerFrameVideoDetector '
+        'keeps the random weights it was built with, so its detections mean '
+        'nothing'
+    ]
+    path = str(tmp_path / 'rfcn.pth')
+    torch.save(dict(state_dict=model.state_dict()), path)
+    log_records.clear()
+    init_video_detector(RFCN_CFG, path)
+    assert not any('no checkpoint' in r.getMessage() for r in log_records)
+
+
 def test_class_names_come_with_the_model(tmp_path):
     """From the checkpoint's meta when the runner saved it, else the config."""
     model = init_video_detector(RFCN_CFG)
