@@ -57,3 +57,20 @@ def test_a_fast_checkpoint_of_another_model_or_other_classes_is_refused():
                  meta=dict(dataset_meta=dict(classes=CLASSES[::-1])))
     with pytest.raises(ValueError, match='strong.pth on'):
         tool.join_checkpoints(other, strong, 'fast.pth', 'strong.pth')
+
+
+def test_the_strong_classes_are_kept_when_only_it_records_them():
+    tool = load_tool(TOOL)
+    strong = dict(state_dict={'detector.w': torch.ones(1)},
+                  meta=dict(dataset_meta=dict(classes=CLASSES)))
+    fast = dict(state_dict={'detector.w': torch.zeros(1)})
+    joined = tool.join_checkpoints(fast, strong, 'fast.pth', 'strong.pth')
+    assert joined['meta']['dataset_meta']['classes'] == CLASSES
+    # the fast meta's other entries stay
+    fast['meta'] = dict(seed=3)
+    joined = tool.join_checkpoints(fast, strong, 'fast.pth', 'strong.pth')
+    assert joined['meta'] == dict(seed=3, dataset_meta=dict(classes=CLASSES))
+    strong.pop('meta')
+    assert 'meta' not in tool.join_checkpoints(
+        dict(state_dict=fast['state_dict']), strong, 'fast.pth',
+        'strong.pth')

@@ -6,7 +6,8 @@ The two-detector system's "BoxProp" baseline
 (``model.test_cfg.propagate=boxes``) runs a per-frame fast R-FCN beside
 the strong memory detector, neither trained with the other. This tool
 writes the checkpoint ``tools/test.py`` loads for it: the fast
-checkpoint's ``detector.*`` weights and its meta (classes), and the strong
+checkpoint's ``detector.*`` weights and its meta (classes; the strong
+checkpoint's classes when only it records them), and the strong
 checkpoint's weights under ``strong.``. Every key of the fast checkpoint
 must be a ``detector.*`` key (a ``PerFrameVideoDetector``'s), and the
 two must record the same classes when both record them.
@@ -58,7 +59,9 @@ def join_checkpoints(fast: Mapping, strong: Mapping, fast_name: str,
 
     Returns:
         dict: ``state_dict`` (the fast ``detector.*`` and the strong
-        weights under ``strong.``) and the fast checkpoint's ``meta``.
+        weights under ``strong.``) and the fast checkpoint's ``meta``,
+        with the strong checkpoint's ``dataset_meta`` when only that one
+        records classes.
 
     Raises:
         ValueError: When the fast checkpoint holds keys outside
@@ -84,6 +87,12 @@ def join_checkpoints(fast: Mapping, strong: Mapping, fast_name: str,
     joined = dict(state_dict=state_dict)
     if 'meta' in fast:
         joined['meta'] = fast['meta']
+    if fast_classes is None and strong_classes is not None:
+        # the strong detector's classes are the only record (its labels
+        # and the fast ones meet in one class-wise NMS)
+        joined['meta'] = dict(
+            joined.get('meta') or {},
+            dataset_meta=strong['meta']['dataset_meta'])
     return joined
 
 
