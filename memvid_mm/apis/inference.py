@@ -33,6 +33,7 @@ from ..models.detectors import MemoryRFCN, StrongFeatureRFCN
 from ..models.layers import MemoryState, SplitHalvesState, StrongFeatureState
 from ..utils import full_checkpoint_loading, load_fitting_checkpoint
 from ..utils.checkpoint import trained_classes
+from ..utils.trained_settings import other_model_settings
 
 
 def init_video_detector(config: Union[str, Config],
@@ -73,6 +74,9 @@ def init_video_detector(config: Union[str, Config],
     else:
         with full_checkpoint_loading():  # only for this trusted load
             loaded = load_fitting_checkpoint(model, checkpoint)
+        settings = other_model_settings(loaded, cfg.model, checkpoint)
+        if settings is not None:
+            print_log(settings, logger='current', level=logging.WARNING)
         if trained_classes(loaded, checkpoint) is not None:
             dataset_meta = loaded['meta']['dataset_meta']
     model.dataset_meta = dataset_meta or _test_dataset_meta(cfg)

@@ -22,6 +22,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner, load_checkpoint
 from torch import Tensor, nn
 
+from .trained_settings import other_model_settings
+
 # The first line of mmengine's strict-loading error (runner/checkpoint.py).
 _MISMATCH = 'do not match exactly'
 
@@ -369,7 +371,8 @@ def check_checkpoint_classes(checkpoint: Mapping, classes: Sequence[str],
 def load_test_checkpoint(runner: Runner, filename: str) -> dict:
     """Load a checkpoint to test with ``runner``: it must fit the model
     (:func:`load_fitting_checkpoint`) and its classes the test data set
-    (:func:`check_checkpoint_classes`).
+    (:func:`check_checkpoint_classes`); model settings other than those it
+    was trained with are logged (:func:`other_model_settings`).
 
     Builds the runner's test loop (``runner.test()`` then uses it). A
     checkpoint that records no classes is loaded with a warning that its
@@ -383,6 +386,9 @@ def load_test_checkpoint(runner: Runner, filename: str) -> dict:
         dict: The loaded checkpoint.
     """
     checkpoint = load_fitting_checkpoint(runner, filename)
+    settings = other_model_settings(checkpoint, runner.cfg.model, filename)
+    if settings is not None:
+        runner.logger.warning(settings)
     classes = runner.test_dataloader.dataset.metainfo.get('classes')
     if classes is None:
         return checkpoint

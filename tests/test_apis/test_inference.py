@@ -1,4 +1,5 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
+import copy
 import os
 import pickle
 
@@ -163,6 +164,34 @@ def test_no_checkpoint_is_said_in_the_log(tmp_path, log_records):
     log_records.clear()
     init_video_detector(RFCN_CFG, path)
     assert not any('no checkpoint' in r.getMessage() for r in log_records)
+
+
+def test_settings_other_than_the_trained_ones_are_said(
+        tmp_path, log_records):
+    """FlowNet's input scale changes no key: the checkpoint fits, and the
+    log says the config is not what it was trained with."""
+    cfg = Config.fromfile(MEMNET_CFG)
+    model = init_video_detector(cfg)
+    trained = copy.deepcopy(cfg)
+    trained.model.motion.img_scale_factor = 0.5
+    path = str(tmp_path / 'memnet.pth')
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(cfg=trained.pretty_text)), path)
+    log_records.clear()
+    init_video_detector(cfg, path)
+    warnings = [r.getMessage() for r in log_records
+                if r.levelname == 'WARNING']
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f'checkpoint {path} was trained with '
+                                  'other model settings')
+    assert warnings[0].endswith(
+        'model.motion.img_scale_factor: 0.5 in training, '
+        f'{cfg.model.motion.img_scale_factor!r} here')
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(cfg=cfg.pretty_text)), path)
+    log_records.clear()
+    init_video_detector(cfg, path)
+    assert not [r for r in log_records if r.levelname == 'WARNING']
 
 
 def test_class_names_come_with_the_model(tmp_path):

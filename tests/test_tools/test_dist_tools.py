@@ -123,8 +123,10 @@ def test_two_process_test_matches_one_process(trained_memnet, synthvid_root):
             cmd = [sys.executable, 'tools/test.py', cfg, checkpoint]
         else:
             cmd = ['bash', 'tools/dist_test.sh', cfg, checkpoint, '2']
-        run(cmd + ['--work-dir', work_dir, '--out', out, '--metrics-out',
-                   metrics_out])
+        proc = run(cmd + ['--work-dir', work_dir, '--out', out,
+                          '--metrics-out', metrics_out])
+        # the config is the one the checkpoint was trained with
+        assert 'other model settings' not in proc.stdout + proc.stderr
         with open(metrics_out) as f:
             metrics = json.load(f)
         with open(out, 'rb') as f:
@@ -160,6 +162,21 @@ def test_test_refuses_a_checkpoint_that_does_not_fit(trained_memnet,
     assert f'checkpoint {partial} does not fit the model (MemoryRFCN)' in (
         stderr)
     assert 'missing keys in source state_dict: motion.' in stderr
+
+
+def test_test_logs_model_settings_other_than_the_trained_ones(
+        trained_memnet, tmp_path):
+    """FlowNet at half resolution changes no key of the checkpoint: the
+    test runs, and says that the config is not the trained one."""
+    cfg, checkpoint, work_dir = trained_memnet
+    proc = run([
+        sys.executable, 'tools/test.py', cfg, checkpoint, '--work-dir',
+        str(tmp_path), '--cfg-options', 'model.motion.img_scale_factor=0.5'
+    ])
+    assert (f'checkpoint {checkpoint} was trained with other model settings'
+            in proc.stdout + proc.stderr)
+    assert ('model.motion.img_scale_factor: 1.0 in training, 0.5 here'
+            in proc.stdout + proc.stderr)
 
 
 def test_test_refuses_a_checkpoint_of_other_classes(trained_memnet,

@@ -66,8 +66,8 @@ def test_the_strong_classes_are_kept_when_only_it_records_them():
     fast = dict(state_dict={'detector.w': torch.zeros(1)})
     joined = tool.join_checkpoints(fast, strong, 'fast.pth', 'strong.pth')
     assert joined['meta']['dataset_meta']['classes'] == CLASSES
-    # the fast meta's other entries stay
-    fast['meta'] = dict(seed=3)
+    # the fast meta's other entries stay, but the per-frame model's config
+    fast['meta'] = dict(seed=3, cfg="model = dict(type='RFCN')")
     joined = tool.join_checkpoints(fast, strong, 'fast.pth', 'strong.pth')
     assert joined['meta'] == dict(seed=3, dataset_meta=dict(classes=CLASSES))
     strong.pop('meta')

@@ -59,9 +59,10 @@ def join_checkpoints(fast: Mapping, strong: Mapping, fast_name: str,
 
     Returns:
         dict: ``state_dict`` (the fast ``detector.*`` and the strong
-        weights under ``strong.``) and the fast checkpoint's ``meta``,
-        with the strong checkpoint's ``dataset_meta`` when only that one
-        records classes.
+        weights under ``strong.``) and the fast checkpoint's ``meta``
+        but its ``cfg`` (the per-frame model's), with the strong
+        checkpoint's ``dataset_meta`` when only that one records
+        classes.
 
     Raises:
         ValueError: When the fast checkpoint holds keys outside
@@ -86,7 +87,11 @@ def join_checkpoints(fast: Mapping, strong: Mapping, fast_name: str,
          for key, value in strong_state.items()})
     joined = dict(state_dict=state_dict)
     if 'meta' in fast:
-        joined['meta'] = fast['meta']
+        # the fast detector's training config is not the joined model's
+        joined['meta'] = {
+            key: value
+            for key, value in fast['meta'].items() if key != 'cfg'
+        }
     if fast_classes is None and strong_classes is not None:
         # the strong detector's classes are the only record (its labels
         # and the fast ones meet in one class-wise NMS)
