@@ -265,10 +265,12 @@ def _flatten_checked(frames: Sequence[dict], fields: Dict[str, tuple],
 
 
 def _frame_name(frames: Sequence[dict], index: int, what: str) -> str:
-    """``what[index]`` with the frame's ``video_id`` / ``frame_id``."""
+    """``what[index]`` with the frame's ``img_id`` / ``video_id`` /
+    ``frame_id``, those it has."""
     frame = frames[index]
     ids = ', '.join(f'{key}={_id_repr(frame[key])}'
-                    for key in ('video_id', 'frame_id') if key in frame)
+                    for key in ('img_id', 'video_id', 'frame_id')
+                    if key in frame)
     return f'{what}[{index}]' + (f' ({ids})' if ids else '')
 
 
@@ -780,8 +782,11 @@ def _check_speed_ranges(
 
 def _resolve_classes(num_classes: Optional[int],
                      class_names: Optional[Sequence[str]], det: dict,
-                     gt: dict) -> Tuple[int, List[str]]:
-    """Number and names of the classes; checks the labels."""
+                     gt: dict, det_results: Sequence[dict],
+                     annotations: Sequence[dict]) -> Tuple[int, List[str]]:
+    """Number and names of the classes; checks the labels, naming the
+    frame (of ``det_results`` or ``annotations``) of the first label out
+    of range."""
     if class_names is not None:
         class_names = [str(name) for name in class_names]
         if num_classes is not None and num_classes != len(class_names):
@@ -794,11 +799,15 @@ def _resolve_classes(num_classes: Optional[int],
                 gt['labels'].max(initial=-1))) + 1
     if class_names is None:
         class_names = [str(i) for i in range(num_classes)]
-    for what, labels in (('det_results', det['labels']), ('annotations',
-                                                          gt['labels'])):
-        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-            raise ValueError(f'{what} labels must lie in [0, {num_classes}), '
-                             f'got [{labels.min()}, {labels.max()}]')
+    for what, flat, frames in (('det_results', det, det_results),
+                               ('annotations', gt, annotations)):
+        labels = flat['labels']
+        outside = (labels < 0) | (labels >= num_classes)
+        if outside.any():
+            _check_rows(
+                outside, labels, flat['frame'], frames, what, 'labels',
+                f'is outside [0, {num_classes}), where labels must lie '
+                f'(they span [{labels.min()}, {labels.max()}])')
     return num_classes, class_names
 
 
@@ -840,10 +849,12 @@ def eval_vid_map(det_results: Sequence[dict],
         all GTs and ``num_dets`` (C,) detections per class.
 
     Raises:
-        ValueError: On malformed input, naming the frame (its index and,
-            for the GT, ``video_id`` / ``frame_id``): arrays of the wrong
-            shape, non-finite boxes or scores, reversed GT boxes (x2 < x1
-            or y2 < y1), non-integer labels or labels outside ``[0, C)``,
+        ValueError: On malformed input, naming the frame (its index and
+            the ``img_id`` / ``video_id`` / ``frame_id`` it has, as
+            ``frames_to_eval_inputs`` of ``vid_frames`` gives them): arrays
+            of the wrong shape, non-finite boxes or scores, reversed GT
+            boxes (x2 < x1 or y2 < y1), non-integer labels or labels
+            outside ``[0, C)``,
             ``motion_ious`` outside [0, 1], or, where the motion IoU is
             computed, a ``frame_id`` that is not an integer (bools are
             not) or a repeated frame.
@@ -855,7 +866,7 @@ def eval_vid_map(det_results: Sequence[dict],
     det = _flatten_detections(det_results)
     gt = _flatten_annotations(annotations)
     num_classes, class_names = _resolve_classes(num_classes, class_names, det,
-                                                gt)
+                                                gt, det_results, annotations)
     # class-major, descending score: the AP ranking and, per frame and
     # class, the devkit's processing order
     rank = rank_detections(det['labels'], det['scores'], num_classes)

@@ -160,15 +160,18 @@ def frames_to_eval_inputs(
     """
     det_results, annotations = [], []
     for frame in frames:
-        det_results.append({key: frame[key] for key in PRED_KEYS})
+        # the ids name the frame in eval_vid_map's errors
+        ids = {key: frame[key] for key in ('img_id', 'video_id', 'frame_id')
+               if key in frame}
+        det_results.append(
+            dict({key: frame[key] for key in PRED_KEYS}, **ids))
         annotations.append(
             dict(
                 bboxes=frame['gt_bboxes'],
                 labels=frame['gt_labels'],
                 instance_ids=frame['gt_instance_ids'],
                 ignore_flags=frame['gt_ignore_flags'],
-                video_id=frame['video_id'],
-                frame_id=frame['frame_id']))
+                **ids))
         if 'gt_motion_ious' in frame:
             annotations[-1]['motion_ious'] = frame['gt_motion_ious']
     return det_results, annotations

@@ -399,8 +399,12 @@ def test_invalid_inputs_raise():
     with pytest.raises(ValueError, match='det_results has 1 frames but '
                        'annotations has 2'):
         evaluate([det([], [])], [gt([]), gt([])])
-    with pytest.raises(ValueError, match='labels must lie'):
-        evaluate([det([BOX_A], [0.5], [3])], [gt([BOX_A])], num_classes=2)
+    with pytest.raises(ValueError,
+                       match=r'det_results\[1\]: labels\[0\] = 3 is '
+                       r'outside \[0, 2\), where labels must lie \(they '
+                       r'span \[0, 3\]\)'):
+        evaluate([det([BOX_A], [0.5], [0]), det([BOX_A], [0.5], [3])],
+                 [gt([BOX_A]), gt([BOX_A])], num_classes=2)
     with pytest.raises(ValueError, match=r"det_results\[0\]\['bboxes'\] "
                        r"must have shape \('n', 4\), got \(2, 3\)"):
         evaluate([

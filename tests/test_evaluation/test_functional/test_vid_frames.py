@@ -96,6 +96,24 @@ def test_evaluate_vid_frames_reports_table_and_metrics():
         evaluate_vid_frames([])
 
 
+def test_bad_predictions_name_the_frame_by_its_ids():
+    """Not by its place in the list of frames, which the caller never
+    sees (the metric's records, merged from the ranks)."""
+    frames = [record(1), record(7, video_id=3, frame_id=4, score=np.nan)]
+    with pytest.raises(ValueError,
+                       match=r'det_results\[1\] \(img_id=7, video_id=3, '
+                       r'frame_id=4\): scores\[0\] = nan is not finite'):
+        evaluate_vid_frames(frames, with_coco_ap50=False)
+    frames[1] = dict(record(7, video_id=3, frame_id=4),
+                     labels=np.array([5]))
+    with pytest.raises(ValueError,
+                       match=r'det_results\[1\] \(img_id=7, video_id=3, '
+                       r'frame_id=4\): labels\[0\] = 5 is outside \[0, '
+                       r'1\)'):
+        evaluate_vid_frames(frames, class_names=['airplane'],
+                            with_coco_ap50=False)
+
+
 def test_repeated_video_frame_with_another_img_id_raises():
     # two records claim frame 1 of video 5
     frames = [record(1, 5, 0), record(2, 5, 1), record(3, 5, 1)]

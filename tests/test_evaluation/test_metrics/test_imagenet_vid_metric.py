@@ -465,7 +465,9 @@ def test_offline_rescoring_rejects_bad_dumps(ann_file, tmp_path):
                        match=f"img_id {good[0]['img_id']}: dumped img_path "
                        f"'{other}' is not the annotation file's"):
         run([dict(good[0], img_path=other)] + good[1:])
-    with pytest.raises(ValueError, match='labels must lie'):
+    with pytest.raises(ValueError,
+                       match=rf"bad\.pkl: img_id {good[0]['img_id']}: labels "
+                       r'must lie in \[0, 3\)'):
         bad = dict(good[0], labels=np.full_like(good[0]['labels'], 7))
         run([bad] + good[1:])
     with pytest.raises(TypeError, match=r'bad\.pkl: the dump must be a '
