@@ -76,8 +76,7 @@ def start_checkpoint_misfits(model: nn.Module,
             misfits.append(
                 f'{prefix}* only in part ({len(held)} of the model\'s '
                 f'{len(expected_keys)} entries; a per-frame start holds '
-                f'none, which come from their own initialisation, a memory '
-                f'model\'s checkpoint all)')
+                f'none of them, a memory model\'s checkpoint all)')
     missing = [key for key in missing if not key.startswith(tuple(absent))]
     misfits += format_misfits(unexpected, missing, mismatched)
     return misfits

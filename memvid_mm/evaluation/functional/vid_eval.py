@@ -854,10 +854,9 @@ def eval_vid_map(det_results: Sequence[dict],
             ``frames_to_eval_inputs`` of ``vid_frames`` gives them): arrays
             of the wrong shape, non-finite boxes or scores, reversed GT
             boxes (x2 < x1 or y2 < y1), non-integer labels or labels
-            outside ``[0, C)``,
-            ``motion_ious`` outside [0, 1], or, where the motion IoU is
-            computed, a ``frame_id`` that is not an integer (bools are
-            not) or a repeated frame.
+            outside ``[0, C)``, ``motion_ious`` outside [0, 1], or, where
+            the motion IoU is computed, a ``frame_id`` that is not an
+            integer (bools are not) or a repeated frame.
     """
     if len(det_results) != len(annotations):
         raise ValueError(f'det_results has {len(det_results)} frames but '
