@@ -62,7 +62,10 @@ def init_video_detector(config: Union[str, Config],
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    model = MODELS.build(cfg.model)
+    # a copy: building may fill nested configs in (TwoStageDetector's
+    # roi_head takes its test_cfg), and cfg.model is compared with the
+    # checkpoint's below
+    model = MODELS.build(copy.deepcopy(cfg.model))
     dataset_meta = None
     if checkpoint is None:
         print_log(

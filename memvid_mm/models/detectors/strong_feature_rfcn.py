@@ -39,6 +39,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ...utils import full_checkpoint_loading, load_fitting_checkpoint
+from ...utils.trained_settings import other_model_settings
 from ..aggregators import MemNetAggregator
 from ..layers import DelayedMemory, EvidenceBoxes, StrongFeatureState
 from .clip_utils import check_clip_inputs, gather_frames
@@ -308,8 +309,10 @@ class StrongFeatureRFCN(BaseDetector):
         self.register_load_state_dict_pre_hook(refuse_foreign_state_dict)
         self.detector.register_load_state_dict_pre_hook(
             refuse_video_detector_state_dict)
-        self.strong = MODELS.build(
-            strong_model_cfg(strong_config, strong_test_cfg))
+        # kept to compare with the config strong_ckpt records
+        self.strong_model_config = strong_model_cfg(strong_config,
+                                                    strong_test_cfg)
+        self.strong = MODELS.build(copy.deepcopy(self.strong_model_config))
         if self.strong.test_cfg['propagate'] != 'features':
             raise ValueError("strong_test_cfg.propagate must be 'features': "
                              'the fast detector reads the strong memory')
@@ -374,7 +377,10 @@ class StrongFeatureRFCN(BaseDetector):
     def init_weights(self) -> None:
         """Initialise as mmengine does, check the fast detector's
         ``init_cfg`` checkpoint (:func:`check_detector_pretrained`), then
-        load ``strong_ckpt`` into the strong detector, strictly."""
+        load ``strong_ckpt`` into the strong detector, strictly, and log
+        the strong model settings that differ from those it was trained
+        with (:func:`other_model_settings`; ``strong_test_cfg`` among
+        them)."""
         super().init_weights()
         check_detector_pretrained(self)
         if self.strong_ckpt is None:
@@ -385,7 +391,14 @@ class StrongFeatureRFCN(BaseDetector):
                 level=logging.WARNING)
             return
         with full_checkpoint_loading():  # a trusted file, as load_from
-            load_fitting_checkpoint(self.strong, self.strong_ckpt)
+            loaded = load_fitting_checkpoint(self.strong, self.strong_ckpt)
+        settings = other_model_settings(loaded, self.strong_model_config,
+                                        self.strong_ckpt)
+        if settings is not None:
+            print_log(
+                f'StrongFeatureRFCN: strong_ckpt {settings}',
+                logger='current',
+                level=logging.WARNING)
 
     def extract_feat(self, images: Tensor) -> Tensor:
         """The fast detector's features F (B, C, h, w) of (B, 3, H, W)."""

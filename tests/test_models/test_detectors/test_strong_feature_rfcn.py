@@ -255,6 +255,29 @@ def test_strong_ckpt_is_loaded_strictly(model, tmp_path):
         MODELS.build(model_cfg(strong_ckpt=str(bad))).init_weights()
 
 
+def test_strong_settings_other_than_the_trained_ones_are_said(
+        model, tmp_path, log_records):
+    """The ClockNet's strides change no key of its checkpoint: the log
+    says the strong config is not the one it was trained with, and names
+    strong_test_cfg's change too."""
+    trained = Config.fromfile(STRONG_CFG)
+    trained.model.aggregator.strides = (1, 2, 4)
+    path = tmp_path / 'strong.pth'
+    torch.save(dict(state_dict=model.strong.state_dict(),
+                    meta=dict(cfg=trained.pretty_text)), path)
+    log_records.clear()
+    MODELS.build(model_cfg(strong_ckpt=str(path))).init_weights()
+    warnings = [r.getMessage() for r in log_records
+                if r.levelname == 'WARNING']
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        f'StrongFeatureRFCN: strong_ckpt checkpoint {path} was trained with '
+        'other model settings')
+    assert warnings[0].endswith(
+        'model.aggregator.strides: [1, 2, 4] in training, [1, 4, 8] here; '
+        'model.test_cfg.evidence_interval: absent in training, 4 here')
+
+
 def test_without_init_cfgs_drops_nested_init_cfgs():
     cfg = dict(
         init_cfg=dict(type='Pretrained'),
