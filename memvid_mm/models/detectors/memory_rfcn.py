@@ -882,7 +882,7 @@ class MemoryRFCN(BaseDetector):
                  self.aggregator.takes_evidence(index))
         warped_ks = self.warped_memories(state, index)
         flows = self._step_flows(state, image, feature is not None, index,
-                                 flows, video_id, frame_id)
+                                 warped_ks, flows, video_id, frame_id)
         check_frame_covers_map(image.shape[-2:], state.memories[0].shape[-2:],
                                self.feature_stride)
         current, stored = self._warp_and_update(state, image, feature,
@@ -893,6 +893,7 @@ class MemoryRFCN(BaseDetector):
 
     def _step_flows(self, state: MemoryState, image: Tensor,
                     has_feature: bool, frame_index: int,
+                    warped_ks: Sequence[int],
                     flows: Optional[Dict[Hashable, Tensor]],
                     video_id: Hashable,
                     frame_id: int) -> Dict[Hashable, Tensor]:
@@ -904,15 +905,15 @@ class MemoryRFCN(BaseDetector):
             image (Tensor): The current frame (N, 3, H, W).
             has_feature (bool): Whether the frame has image features.
             frame_index (int): The frame's place in the clock schedule.
+            warped_ks (Sequence[int]): The memories it warps
+                (:meth:`warped_memories`).
             flows (dict, optional): Flows computed beforehand.
             video_id (Hashable): Video of the frame, for messages.
             frame_id (int): Id of the frame, for messages.
 
         Returns:
-            dict: One flow per anchor of the memories to warp
-            (:meth:`warped_memories`).
+            dict: One flow per anchor of the memories to warp.
         """
-        warped_ks = self.warped_memories(state, frame_index)
         overwritten = sorted(set(range(state.num_memories)) - set(warped_ks))
         if overwritten and not has_feature:
             raise ValueError(
