@@ -8,4 +8,4 @@ model = dict(
             depth=18,
             init_cfg=dict(
                 type='Pretrained', checkpoint='torchvision://resnet18')),
-        neck=dict(in_channels=[512])))
+        neck=dict(in_channels=512)))

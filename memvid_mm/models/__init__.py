@@ -1,18 +1,20 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
-from . import (aggregators, detectors, layers, motion, necks,  # noqa: F401
-               roi_heads)
+from . import (aggregators, dense_heads, detectors, layers,  # noqa: F401
+               motion, necks, roi_heads)
 from .aggregators import (CausalFGFAAggregator, ClockNetAggregator,
                           MemNetAggregator)
-from .detectors import RFCN, MemoryRFCN, PerFrameVideoDetector
+from .dense_heads import Conv1x1RPNHead
+from .detectors import (RFCN, MemoryRFCN, PerFrameVideoDetector,
+                        StrongFeatureRFCN)
 from .layers import EvidenceMotion, MemoryState, SideStreams
 from .motion import FlowNetSimple
-from .necks import FlowWarp
+from .necks import FeatureEmbedding, FlowWarp
 from .roi_heads import RFCNBBoxHead, RFCNRoIHead
 
 __all__ = [
-    'CausalFGFAAggregator', 'ClockNetAggregator', 'MemNetAggregator', 'RFCN',
-    'MemoryRFCN',
-    'PerFrameVideoDetector', 'EvidenceMotion', 'MemoryState', 'SideStreams',
-    'FlowNetSimple',
-    'FlowWarp', 'RFCNBBoxHead', 'RFCNRoIHead'
+    'CausalFGFAAggregator', 'ClockNetAggregator', 'MemNetAggregator',
+    'Conv1x1RPNHead', 'RFCN', 'MemoryRFCN', 'PerFrameVideoDetector',
+    'StrongFeatureRFCN', 'EvidenceMotion', 'MemoryState', 'SideStreams',
+    'FlowNetSimple', 'FeatureEmbedding', 'FlowWarp', 'RFCNBBoxHead',
+    'RFCNRoIHead'
 ]

@@ -140,4 +140,5 @@ def other_model_settings(checkpoint: Mapping, model_cfg: Mapping,
     return (f'checkpoint {filename} was trained with other model settings '
             f'than the config has (on purpose for a test-time setting such '
             f'as test_cfg.chain_flows; otherwise is it the config of another '
-            f'model?): {"; ".join(differences)}')
+            f'model? A key absent in training may also be a misspelt one, '
+            f'which the model does not read): {"; ".join(differences)}')

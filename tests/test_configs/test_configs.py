@@ -100,6 +100,17 @@ def test_clocknet_r101_vid_is_the_paper_model():
     assert cfg.model.type == 'MemoryRFCN'
     assert cfg.model.detector.backbone.depth == 101
     assert cfg.model.detector.backbone.dilations == (1, 1, 1, 2)
+    # FGFA's R-FCN: a dilated 3x3 embedding to 1024-d whose first 512
+    # channels a 1x1 RPN reads and the other 512 the R-FCN head
+    detector = cfg.model.detector
+    assert detector.neck == dict(
+        type='FeatureEmbedding', in_channels=2048, out_channels=1024,
+        dilation=6)
+    assert detector.rpn_channels == 512
+    assert detector.rpn_head.type == 'Conv1x1RPNHead'
+    assert detector.rpn_head.in_channels == 512
+    assert 'feat_channels' not in detector.rpn_head
+    assert detector.roi_head.bbox_head.in_channels == 512
     assert tuple(cfg.model.aggregator.strides) == (1, 4, 8)
     assert cfg.model.train_cfg.evidence_drop_prob == 0.8
     datasets = cfg.train_dataloader.dataset.datasets

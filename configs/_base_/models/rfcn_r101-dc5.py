@@ -1,10 +1,11 @@
-# R-FCN (Dai et al., 2016) as in the Memory Warps paper: ResNet-101 with a
-# dilated conv5 (stride 16), a 3x3 conv + ReLU embedding to 1024-d that both
-# the RPN and the R-FCN head read, 7x7 position-sensitive score maps,
-# class-agnostic box regression. Trained and tested as FGFA's MXNet R-FCN,
-# whose set-up the paper follows: OHEM (the 128 RoIs of highest loss of
-# all 300 proposals and the ground truth), NMS at IoU 0.3 and up to 300
-# detections per image.
+# R-FCN (Dai et al., 2016) as in the Memory Warps paper, wired as the MXNet
+# R-FCN of DFF and FGFA whose set-up the paper follows: ResNet-101 with a
+# dilated conv5 (stride 16), a 3x3 conv (dilation 6) + ReLU embedding to
+# 1024-d split in two halves, the first 512 channels read by the RPN's 1x1
+# convs, the other 512 by the 7x7 position-sensitive score maps;
+# class-agnostic box regression. Trained and tested as FGFA's R-FCN: OHEM
+# (the 128 RoIs of highest loss of all 300 proposals and the ground truth),
+# NMS at IoU 0.3 and up to 300 detections per image.
 num_classes = 30
 model = dict(
     type='PerFrameVideoDetector',
@@ -30,16 +31,14 @@ model = dict(
             init_cfg=dict(
                 type='Pretrained', checkpoint='torchvision://resnet101')),
         neck=dict(
-            type='ChannelMapper',
-            in_channels=[2048],
+            type='FeatureEmbedding',
+            in_channels=2048,
             out_channels=1024,
-            kernel_size=3,
-            norm_cfg=None,
-            act_cfg=dict(type='ReLU')),
+            dilation=6),
+        rpn_channels=512,
         rpn_head=dict(
-            type='RPNHead',
-            in_channels=1024,
-            feat_channels=512,
+            type='Conv1x1RPNHead',
+            in_channels=512,
             anchor_generator=dict(
                 type='AnchorGenerator',
                 scales=[4, 8, 16, 32],
@@ -58,7 +57,7 @@ model = dict(
             bbox_head=dict(
                 type='RFCNBBoxHead',
                 num_classes=num_classes,
-                in_channels=1024,
+                in_channels=512,
                 roi_feat_size=7,
                 featmap_stride=16,
                 roi_op='align',

@@ -18,12 +18,38 @@ model = dict(
             norm_cfg=dict(type='BN', requires_grad=True),
             norm_eval=False,
             init_cfg=None),
-        neck=dict(in_channels=[128], out_channels=64),
+        # not the R-101 model's FGFA wiring (a dilated embedding split
+        # between a 1x1 RPN and the R-FCN head): both heads read the whole
+        # embedding, and the RPN has mmdet's 3x3 conv, as the SynthVID
+        # results were measured
+        neck=dict(
+            _delete_=True,
+            type='ChannelMapper',
+            in_channels=[128],
+            out_channels=64,
+            kernel_size=3,
+            norm_cfg=None,
+            act_cfg=dict(type='ReLU')),
+        rpn_channels=None,
         rpn_head=dict(
+            _delete_=True,
+            type='RPNHead',
             in_channels=64,
             feat_channels=64,
             # the anchor sizes of the stride-16 model: 16, 32 and 48 px
-            anchor_generator=dict(scales=[2, 4, 6], strides=[8])),
+            anchor_generator=dict(
+                type='AnchorGenerator',
+                scales=[2, 4, 6],
+                ratios=[0.5, 1.0, 2.0],
+                strides=[8]),
+            bbox_coder=dict(
+                type='DeltaXYWHBBoxCoder',
+                target_means=[0.0, 0.0, 0.0, 0.0],
+                target_stds=[1.0, 1.0, 1.0, 1.0]),
+            loss_cls=dict(
+                type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
+            loss_bbox=dict(
+                type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0)),
         roi_head=dict(
             bbox_head=dict(
                 num_classes=num_classes,

@@ -3,11 +3,11 @@
 import logging
 import os.path as osp
 import warnings
-from typing import Optional, Sequence
+from typing import Optional
 
 import mmcv
 from mmdet.registry import HOOKS
-from mmdet.structures import DetDataSample, TrackDataSample
+from mmdet.structures import DetDataSample, TrackSampleList
 from mmengine.dist import get_world_size, is_main_process
 from mmengine.fileio import get
 from mmengine.hooks import Hook
@@ -101,7 +101,7 @@ class VIDVisualizationHook(Hook):
                           'drawings and stores nothing in vis_backends.')
 
     def after_val_iter(self, runner: Runner, batch_idx: int, data_batch: dict,
-                       outputs: Sequence[TrackDataSample]) -> None:
+                       outputs: TrackSampleList) -> None:
         """Draw the selected frames of a val iteration to the backends.
 
         Args:
@@ -116,7 +116,7 @@ class VIDVisualizationHook(Hook):
 
     def after_test_iter(self, runner: Runner, batch_idx: int,
                         data_batch: dict,
-                        outputs: Sequence[TrackDataSample]) -> None:
+                        outputs: TrackSampleList) -> None:
         """Draw the selected frames of a test iteration.
 
         Args:
@@ -142,7 +142,7 @@ class VIDVisualizationHook(Hook):
         self._draw_outputs(runner, outputs, out_dir)
 
     def _draw_outputs(self, runner: Runner,
-                      outputs: Sequence[TrackDataSample],
+                      outputs: TrackSampleList,
                       out_dir: Optional[str]) -> None:
         """Draw every frame of ``outputs`` whose ``frame_id`` is selected.
 

@@ -11,6 +11,7 @@ not used). Results of all ranks are gathered with mmdet's
 ``collect_tracking_results`` and merged by ``img_id``, so every frame
 counts exactly once whatever the number of ranks and videos.
 """
+import copy
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -295,7 +296,8 @@ def append_dump_metric(evaluator: Union[dict, list],
 
     Returns:
         dict | list: The evaluator config whose only dump is ``out_file``
-        (a new list, or the evaluator dict with a new ``metrics`` list).
+        (a new list, or a copy of the evaluator dict with a new
+        ``metrics`` list; the given config is left alone).
     """
     if not str(out_file).endswith(('.pkl', '.pickle')):
         raise ValueError(f'the dump must be a .pkl or .pickle file, got '
@@ -313,6 +315,7 @@ def append_dump_metric(evaluator: Union[dict, list],
         metrics = evaluator['metrics']
         if isinstance(metrics, dict):
             metrics = [metrics]
+        evaluator = copy.copy(evaluator)  # the caller's is left alone
         evaluator['metrics'] = others(metrics) + [dump_metric]
         return evaluator
     return others([evaluator]) + [dump_metric]

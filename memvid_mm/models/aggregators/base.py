@@ -30,7 +30,7 @@ class BaseMemoryAggregator(BaseModule):
 
     def check_channels(self, channels: int) -> None:
         """Raise a ValueError unless the aggregator reads features of
-        ``channels`` channels (those the detector's RPN reads).
+        ``channels`` channels (the detector's ``feature_channels``).
 
         Args:
             channels (int): The detector features' channels C.

@@ -208,8 +208,8 @@ class CausalFGFAAggregator(BaseMemoryAggregator):
         if self.in_channels != channels:
             raise ValueError(
                 f'aggregator has in_channels={self.in_channels}, but the '
-                f'detector features that detector.rpn_head reads have '
-                f'in_channels={channels}: set the aggregator\'s '
+                f'detector features have {channels} channels (detector.'
+                f'feature_channels): set the aggregator\'s '
                 f'in_channels to {channels}')
 
     def check_evidence_schedule(self, drop_prob: float,

@@ -355,9 +355,9 @@ class ClockNetAggregator(BaseMemoryAggregator):
                 raise ValueError(
                     f'aggregator psi {k} has in_channels={memnet.in_channels}'
                     f', but the memory has the channels of the detector '
-                    f'features that detector.rpn_head reads (in_channels='
-                    f'{channels}): set the aggregator\'s in_channels to '
-                    f'{channels}')
+                    f'features, which have {channels} channels (detector.'
+                    f'feature_channels): set the aggregator\'s in_channels '
+                    f'to {channels}')
 
     def psi_modules(self) -> List[nn.Module]:
         """The psi modules, one shared by all memories or one each.

@@ -6,14 +6,14 @@ input, in time order, the key frame last), C, H, W image channels and size.
 """
 from typing import List, Sequence, Tuple
 
-from mmdet.structures import DetDataSample, TrackDataSample
+from mmdet.structures import DetDataSample, TrackDataSample, TrackSampleList
 from torch import Tensor
 
 LOSS_FRAME_CHOICES = ('last', 'all')
 
 
 def check_clip_inputs(inputs: Tensor,
-                      data_samples: Sequence[TrackDataSample]) -> None:
+                      data_samples: TrackSampleList) -> None:
     """Check that ``inputs`` (N, T, 3, H, W) matches the N samples of T.
 
     Raises:
@@ -68,7 +68,7 @@ def loss_frame_indices(num_frames: int, loss_frames: str) -> List[int]:
 
 
 def gather_frames(
-        inputs: Tensor, data_samples: Sequence[TrackDataSample],
+        inputs: Tensor, data_samples: TrackSampleList,
         frame_inds: Sequence[int]) -> Tuple[Tensor, List[DetDataSample]]:
     """Collect the given clip positions of every clip as one image batch.
 

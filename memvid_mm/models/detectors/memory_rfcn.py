@@ -29,14 +29,13 @@ import numpy as np
 import torch
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample, TrackDataSample
+from mmdet.structures import DetDataSample, OptTrackSampleList, TrackSampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from ..aggregators import (BaseMemoryAggregator, ClockNetAggregator,
-                           MemNetAggregator)
+from ..aggregators import BaseMemoryAggregator, MemNetAggregator
 from ..layers import (EvidenceBoxes, EvidenceMotion, MemoryState, SideStreams,
                       SplitHalvesState, compose_flows, extrapolate_flow,
                       extrapolated_anchor_flows, flow_acceleration,
@@ -236,8 +235,8 @@ def check_aggregator_channels(aggregator: BaseMemoryAggregator,
     """Refuse an aggregator built for other channels than the detector's.
 
     The memory M_t has the channels C of the per-frame features F_t, and the
-    detector's RPN reads it, so the aggregator (each psi, or causal FGFA's
-    embedding) must read the ``in_channels`` of ``detector.rpn_head``
+    detector's heads read it, so the aggregator (each psi, or causal FGFA's
+    embedding) must read the detector's ``feature_channels``
     (``aggregator.check_channels``). Checked when the model is
     built; otherwise the first frame would pass (M_1 = F_1) and the second
     would fail inside psi.
@@ -249,12 +248,11 @@ def check_aggregator_channels(aggregator: BaseMemoryAggregator,
     Raises:
         ValueError: Naming both channel counts.
     """
-    rpn_head = getattr(detector, 'rpn_head', None)
-    if rpn_head is None or not hasattr(rpn_head, 'in_channels'):
-        raise ValueError(f'MemoryRFCN needs a detector with an rpn_head '
-                         f'that reads the memory, got '
-                         f'{type(detector).__name__}')
-    aggregator.check_channels(rpn_head.in_channels)
+    channels = getattr(detector, 'feature_channels', None)
+    if channels is None:
+        raise ValueError(f'MemoryRFCN needs an RFCN detector, whose heads '
+                         f'read the memory, got {type(detector).__name__}')
+    aggregator.check_channels(channels)
 
 
 def feature_stride(detector: nn.Module) -> int:
@@ -308,11 +306,11 @@ def check_frame_covers_map(image_hw: Sequence[int], feature_hw: Sequence[int],
             f'preprocessor\'s pad_size_divisor)')
 
 
-def check_one_frame_size(data_samples: Sequence[TrackDataSample]) -> None:
+def check_one_frame_size(data_samples: TrackSampleList) -> None:
     """Refuse a test batch of frames of different ``img_shape``.
 
     Args:
-        data_samples (Sequence[TrackDataSample]): The batch, N samples of
+        data_samples (TrackSampleList): The batch, N samples of
             T frames each.
 
     Raises:
@@ -337,8 +335,8 @@ def check_one_frame_size(data_samples: Sequence[TrackDataSample]) -> None:
 
 
 def predict_frames_in_order(model: nn.Module, inputs: Tensor,
-                            data_samples: Sequence[TrackDataSample],
-                            state: Any) -> Sequence[TrackDataSample]:
+                            data_samples: TrackSampleList,
+                            state: Any) -> TrackSampleList:
     """Run ``model.predict_frame`` on every frame of a batch, in order.
 
     The ``predict`` of the online models (the stock TestLoop path).
@@ -430,13 +428,29 @@ class MemoryRFCN(BaseDetector):
               ("aggregating displacement fields in an online manner").
               Needs ``evidence_interval`` = 1.
         data_preprocessor (dict, optional): ``TrackDataPreprocessor``.
+            Defaults to None.
         init_cfg (dict or list[dict], optional): Initialization config.
+            Defaults to None.
 
     Training takes ordered clips (N, T, 3, H, W) and back-propagates through
     time into FlowNet, the aggregator and every frame's backbone. Testing is
     strictly online: one frame at a time, the state kept in an explicit
     :class:`MemoryState` (``self.test_state``) that resets on a new video, on
     ``frame_id == 0`` and on a gap in ``frame_id``.
+
+    Input contract: ``inputs`` (N, T, 3, H, W), axis 1 time in video
+    order, the key frame last, normalised by the data preprocessor (whose
+    mean, std and channel order FlowNet undoes, so they must match
+    ``motion``'s); one :class:`TrackDataSample` per clip whose T frames
+    carry ``gt_instances`` (boxes (x1, y1, x2, y2) in the input image) in
+    training, and ``video_id`` / ``frame_id`` / ``img_shape`` /
+    ``scale_factor`` metainfo. ``loss`` returns mmdet's RPN and R-FCN
+    losses (``loss_rpn_cls``, ``loss_rpn_bbox``, ``loss_cls``,
+    ``loss_bbox``, ``acc``) of the annotated frames ``loss_frames`` picks;
+    ``predict`` runs the given frames one by one in order (the stock
+    TestLoop serves one, N = T = 1) and gives each frame's sample
+    ``pred_instances`` (``bboxes`` (R, 4) as (x1, y1, x2, y2) in the
+    original image, ``scores`` (R,), ``labels`` (R,)).
     """
 
     def __init__(self,
@@ -548,7 +562,8 @@ class MemoryRFCN(BaseDetector):
         agg_cls = MODELS.get(agg_type) if isinstance(agg_type, str) else \
             agg_type
         if agg_cls is not None and issubclass(agg_cls, MemNetAggregator):
-            return ClockNetAggregator(strides=(1, ), memnet=cfg)
+            return MODELS.build(
+                dict(type='ClockNetAggregator', strides=(1, ), memnet=cfg))
         if agg_cls is not None and issubclass(agg_cls, BaseMemoryAggregator):
             return MODELS.build(cfg)
         raise TypeError(f'aggregator must be a MemNetAggregator, '
@@ -573,7 +588,18 @@ class MemoryRFCN(BaseDetector):
         check_detector_pretrained(self)
 
     def extract_feat(self, images: Tensor) -> Tensor:
-        """Per-frame features F (B, C, h, w) of images (B, 3, H, W)."""
+        """Per-frame features F_t: the detector's backbone and embedding.
+
+        Args:
+            images (Tensor): (B, 3, H, W) normalised frames.
+
+        Returns:
+            Tensor: (B, C, h, w) the embedded features, C the detector's
+            ``feature_channels``.
+
+        Raises:
+            ValueError: If the detector's neck gives more than one map.
+        """
         feats = self.detector.extract_feat(images)
         if len(feats) != 1:
             raise ValueError(f'MemoryRFCN needs a single embedded feature '
@@ -1016,7 +1042,7 @@ class MemoryRFCN(BaseDetector):
         return outputs
 
     @staticmethod
-    def clip_stride_of(data_samples: Sequence[TrackDataSample],
+    def clip_stride_of(data_samples: TrackSampleList,
                        default: Optional[int] = None) -> int:
         """The temporal stride of the training clips, from their metainfo.
 
@@ -1025,7 +1051,7 @@ class MemoryRFCN(BaseDetector):
         a batch must share it.
 
         Args:
-            data_samples (Sequence[TrackDataSample]): The N clips.
+            data_samples (TrackSampleList): The N clips.
             default (int, optional): The stride of clips without the
                 metainfo. Defaults to None: such clips are an error.
 
@@ -1046,7 +1072,7 @@ class MemoryRFCN(BaseDetector):
         return int(strides.pop())
 
     def loss(self, inputs: Tensor,
-             data_samples: Sequence[TrackDataSample]) -> dict:
+             data_samples: TrackSampleList) -> dict:
         """Losses of N ordered clips (N, T, 3, H, W), through time.
 
         Image evidence of each frame but the first is dropped with
@@ -1061,6 +1087,21 @@ class MemoryRFCN(BaseDetector):
         paused video: the same image, no motion, the clocks running on.
         Positions that neither keep evidence nor carry a loss are not run
         (:meth:`clip_memories`): nothing the loss sees depends on them.
+
+        Args:
+            inputs (Tensor): (N, T, 3, H, W) normalised clips, T >= 2, axis
+                1 time in video order, the key frame last.
+            data_samples (list[:obj:`TrackDataSample`]): N samples of T
+                frames, the loss frames with ``gt_instances``.
+
+        Returns:
+            dict[str, Tensor | list[Tensor]]: The RPN losses
+            (``loss_rpn_cls``, ``loss_rpn_bbox``) and the R-FCN head's
+            (``loss_cls``, ``loss_bbox``, ``acc``).
+
+        Raises:
+            ValueError: If the clips have fewer than 2 frames, or the
+                aggregator cannot train on them.
         """
         check_clip_inputs(inputs, data_samples)
         num_frames = inputs.shape[1]
@@ -1091,8 +1132,12 @@ class MemoryRFCN(BaseDetector):
         return self.detector._head_loss((memory.flatten(0, 1), ), samples)
 
     def new_online_state(self) -> Union[MemoryState, SplitHalvesState]:
-        """An empty state for one video stream of :meth:`predict_frame`:
-        a :class:`SplitHalvesState` with ``test_cfg.split_halves``."""
+        """An empty state for one video stream of :meth:`predict_frame`.
+
+        Returns:
+            MemoryState | SplitHalvesState: A :class:`SplitHalvesState` with
+            ``test_cfg.split_halves``, else a :class:`MemoryState`.
+        """
         if self.test_cfg['split_halves']:
             return SplitHalvesState()
         return MemoryState()
@@ -1634,13 +1679,25 @@ class MemoryRFCN(BaseDetector):
         self.warned_out_of_order = True
 
     def predict(self, inputs: Tensor,
-                data_samples: Sequence[TrackDataSample]
-                ) -> Sequence[TrackDataSample]:
+                data_samples: TrackSampleList
+                ) -> TrackSampleList:
         """Online detection of frames served in video order.
 
         Frames are processed one by one, in the order given, with the state
         ``self.test_state`` that carries over between calls; the output of a
         frame never depends on a later frame.
+
+        Args:
+            inputs (Tensor): (N, T, 3, H, W) normalised frames; clip n's
+                frames are taken in time order, the clips in batch order.
+            data_samples (list[:obj:`TrackDataSample`]): N samples of T
+                frames each, with ``video_id``, ``frame_id``,
+                ``img_shape`` and ``scale_factor``.
+
+        Returns:
+            list[:obj:`TrackDataSample`]: ``data_samples``, each frame with
+            ``pred_instances`` (``bboxes`` (R, 4) as (x1, y1, x2, y2) in
+            the original image, ``scores`` (R,), ``labels`` (R,)).
 
         Raises:
             ValueError: When the frames of the batch differ in size. The
@@ -1654,13 +1711,22 @@ class MemoryRFCN(BaseDetector):
                                        self.test_state)
 
     def _forward(self, inputs: Tensor,
-                 data_samples: Sequence[TrackDataSample] = None) -> tuple:
+                 data_samples: OptTrackSampleList = None) -> tuple:
         """Raw head outputs at the last frame of clips (N, T, 3, H, W).
 
         Every frame keeps its evidence; the clocks run with the clips'
         ``clip_stride`` metainfo, as in :meth:`loss` (1 without it).
         ``data_samples`` is required (the RPN reads ``img_shape``); its
         default is ``BaseModel.forward``'s.
+
+        Args:
+            inputs (Tensor): (N, T, 3, H, W) normalised clips.
+            data_samples (list[:obj:`TrackDataSample`]): N samples of T
+                frames each.
+
+        Returns:
+            tuple: One item, the R-FCN head's raw ``(cls_score (R, K + 1),
+            bbox_pred (R, 4))`` on the last frames' memories.
         """
         check_tensor_mode_samples(data_samples)
         last = inputs.shape[1] - 1

@@ -5,11 +5,9 @@ Shape shorthand in this module: N clips in a batch, T frames per clip
 (axis 1 of the inputs is time, in time order, the key frame last), 3 RGB
 channels, H/W input image size, C feature channels, h/w feature map size.
 """
-from typing import Optional, Sequence
-
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample, TrackDataSample
+from mmdet.structures import DetDataSample, OptTrackSampleList, TrackSampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
@@ -102,7 +100,7 @@ class PerFrameVideoDetector(BaseDetector):
         return self.detector.extract_feat(images)
 
     def loss(self, inputs: Tensor,
-             data_samples: Sequence[TrackDataSample]) -> dict:
+             data_samples: TrackSampleList) -> dict:
         """Detection losses of the loss frames of N clips (N, T, 3, H, W).
 
         Args:
@@ -123,8 +121,8 @@ class PerFrameVideoDetector(BaseDetector):
         return self.detector.loss(images, samples)
 
     def predict(self, inputs: Tensor,
-                data_samples: Sequence[TrackDataSample]
-                ) -> Sequence[TrackDataSample]:
+                data_samples: TrackSampleList
+                ) -> TrackSampleList:
         """Detect objects in every frame of (N, T, 3, H, W).
 
         Args:
@@ -174,7 +172,7 @@ class PerFrameVideoDetector(BaseDetector):
     def _forward(
             self,
             inputs: Tensor,
-            data_samples: Optional[Sequence[TrackDataSample]] = None
+            data_samples: OptTrackSampleList = None
     ) -> tuple:
         """Raw outputs of the image detector for every frame."""
         num_frames = inputs.shape[1]

@@ -5,12 +5,13 @@ Shape shorthand in this module: N images in a batch, 3 RGB channels, H/W
 input image size, C feature channels, h/w feature map size, G ground-truth
 boxes of an image, R detections of an image.
 """
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, SampleList
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -59,7 +60,9 @@ class RFCN(TwoStageDetector):
 
     The detector is mmdet's :class:`TwoStageDetector` (backbone, the 3x3
     conv + ReLU embedding as neck, RPN, :class:`RFCNRoIHead`); the RPN and
-    the R-FCN head read the same embedded map. ``loss``, ``predict`` and
+    the R-FCN head read the same embedded map, or, with ``rpn_channels``,
+    its first channels and the rest, as DFF's and FGFA's MXNet R-FCN split
+    their 1024-d embedding into two halves of 512. ``loss``, ``predict`` and
     ``_forward`` are split into feature extraction and ``_head_loss`` /
     ``_head_predict`` / ``_head_forward``, so a video detector can run the
     very same head path on memory features instead of per-frame features.
@@ -68,7 +71,123 @@ class RFCN(TwoStageDetector):
     are (x1, y1, x2, y2) in the input image. ``predict`` returns the samples
     with ``pred_instances`` (``bboxes`` (R, 4), ``scores`` (R,), ``labels``
     (R,)), in the original image when ``rescale=True``.
+
+    Args:
+        backbone (dict): The backbone.
+        neck (dict, optional): The embedding, one map of C channels.
+            Defaults to None.
+        rpn_head (dict, optional): The RPN head. Defaults to None.
+        roi_head (dict, optional): The :class:`RFCNRoIHead`. Defaults to
+            None.
+        train_cfg (dict, optional): ``rpn``, ``rpn_proposal`` and ``rcnn``
+            training settings. Defaults to None.
+        test_cfg (dict, optional): ``rpn`` and ``rcnn`` test settings.
+            Defaults to None.
+        rpn_channels (int, optional): The RPN reads the embedding's first
+            ``rpn_channels`` channels (its ``in_channels``) and the R-FCN
+            head the remaining ones (its ``bbox_head.in_channels``).
+            Defaults to None: both read every channel.
+        data_preprocessor (dict, optional): The data preprocessor. Defaults
+            to None.
+        init_cfg (dict or list[dict], optional): Initialisation. Defaults to
+            None.
+
+    Raises:
+        ValueError: If ``rpn_channels`` is not a positive int or differs
+            from ``rpn_head.in_channels``.
     """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 neck: OptConfigType = None,
+                 rpn_head: OptConfigType = None,
+                 roi_head: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 rpn_channels: Optional[int] = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            rpn_head=rpn_head,
+            roi_head=roi_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        if rpn_channels is not None:
+            if not (self.with_rpn and self.with_roi_head):
+                raise ValueError('RFCN rpn_channels splits the features '
+                                 'between rpn_head and roi_head: give both')
+            if isinstance(rpn_channels, bool) or not isinstance(
+                    rpn_channels, int) or rpn_channels < 1:
+                raise ValueError(f'RFCN rpn_channels must be a positive int '
+                                 f'or None, got {rpn_channels!r}')
+            if self.rpn_head.in_channels != rpn_channels:
+                raise ValueError(
+                    f'RFCN rpn_channels={rpn_channels} but rpn_head.'
+                    f'in_channels={self.rpn_head.in_channels}: the RPN '
+                    f'reads the first rpn_channels channels of the '
+                    f'embedding')
+        self.rpn_channels = rpn_channels
+
+    @property
+    def feature_channels(self) -> int:
+        """Channels of the embedded map the heads read (C)."""
+        if self.rpn_channels is None:
+            return self.rpn_head.in_channels
+        return self.rpn_channels + self.roi_head.bbox_head.in_channels
+
+    def rpn_features(self, x: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+        """The part of the feature maps that the RPN reads.
+
+        Args:
+            x (Sequence[Tensor]): Feature maps, each (N, C, h, w).
+
+        Returns:
+            tuple[Tensor]: Each (N, rpn_channels, h, w), or the maps
+            themselves without ``rpn_channels``.
+
+        Raises:
+            ValueError: If a map does not have ``feature_channels``
+                channels while the channels are split.
+        """
+        if self.rpn_channels is None:
+            return tuple(x)
+        self._check_split_channels(x)
+        return tuple(level[:, :self.rpn_channels] for level in x)
+
+    def rcnn_features(self, x: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+        """The part of the feature maps that the R-FCN head reads.
+
+        Args:
+            x (Sequence[Tensor]): Feature maps, each (N, C, h, w).
+
+        Returns:
+            tuple[Tensor]: Each (N, C - rpn_channels, h, w), or the maps
+            themselves without ``rpn_channels``.
+
+        Raises:
+            ValueError: If a map does not have ``feature_channels``
+                channels while the channels are split.
+        """
+        if self.rpn_channels is None:
+            return tuple(x)
+        self._check_split_channels(x)
+        return tuple(level[:, self.rpn_channels:] for level in x)
+
+    def _check_split_channels(self, x: Sequence[Tensor]) -> None:
+        """Refuse maps whose channels the split would share out wrongly."""
+        for level in x:
+            if level.dim() != 4 or level.shape[1] != self.feature_channels:
+                raise ValueError(
+                    f'RFCN splits {self.feature_channels}-channel features '
+                    f'(rpn_channels={self.rpn_channels} + roi_head.'
+                    f'bbox_head.in_channels='
+                    f'{self.roi_head.bbox_head.in_channels}), got a map '
+                    f'{tuple(level.shape)}: set the embedding (neck) '
+                    f'out_channels to {self.feature_channels}')
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> dict:
@@ -127,13 +246,14 @@ class RFCN(TwoStageDetector):
         """
         proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
         rpn_losses, rpn_results = self.rpn_head.loss_and_predict(
-            x, rpn_data_samples(batch_data_samples),
+            self.rpn_features(x), rpn_data_samples(batch_data_samples),
             proposal_cfg=proposal_cfg)
         losses = {(f'rpn_{key}' if 'loss' in key and 'rpn' not in key else
                    key): value
                   for key, value in rpn_losses.items()}
         losses.update(
-            self.roi_head.loss(x, rpn_results, batch_data_samples))
+            self.roi_head.loss(
+                self.rcnn_features(x), rpn_results, batch_data_samples))
         return losses
 
     def _head_predict(self,
@@ -142,9 +262,12 @@ class RFCN(TwoStageDetector):
                       rescale: bool = True) -> SampleList:
         """Detections computed on given feature maps (each (N, C, h, w))."""
         rpn_results = self.rpn_head.predict(
-            x, batch_data_samples, rescale=False)
+            self.rpn_features(x), batch_data_samples, rescale=False)
         results = self.roi_head.predict(
-            x, rpn_results, batch_data_samples, rescale=rescale)
+            self.rcnn_features(x),
+            rpn_results,
+            batch_data_samples,
+            rescale=rescale)
         return self.add_pred_to_datasample(batch_data_samples, results)
 
     def _head_forward(self, x: tuple,
@@ -152,5 +275,6 @@ class RFCN(TwoStageDetector):
         """RPN proposals and raw R-FCN outputs on given feature maps."""
         check_tensor_mode_samples(batch_data_samples)
         rpn_results = self.rpn_head.predict(
-            x, batch_data_samples, rescale=False)
-        return (self.roi_head.forward(x, rpn_results, batch_data_samples), )
+            self.rpn_features(x), batch_data_samples, rescale=False)
+        return (self.roi_head.forward(
+            self.rcnn_features(x), rpn_results, batch_data_samples), )

@@ -26,6 +26,8 @@ from mmdet.utils import ConfigType
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
+from .rfcn import RFCN
+
 
 @dataclass
 class FrameHalf:
@@ -128,9 +130,16 @@ def raw_detections(image_detector: nn.Module, x: Tuple[Tensor],
         clipped to its ``img_shape``; ``scores`` (R, K + 1), the last
         column the background's.
     """
-    rpn_results = image_detector.rpn_head.predict(x, [sample], rescale=False)
+    rpn_x, rcnn_x = x, x
+    if isinstance(image_detector, RFCN):  # the heads may read apart
+        rpn_x = image_detector.rpn_features(x)
+        rcnn_x = image_detector.rcnn_features(x)
+    rpn_results = image_detector.rpn_head.predict(
+        rpn_x, [sample], rescale=False)
     return image_detector.roi_head.predict_bbox(
-        x, [sample.metainfo], rpn_results, rcnn_test_cfg=None,
+        rcnn_x, [sample.metainfo],
+        rpn_results,
+        rcnn_test_cfg=None,
         rescale=False)[0]
 
 

@@ -24,14 +24,14 @@ import copy
 import logging
 import random
 from pathlib import Path
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from mmcv.ops import batched_nms
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample, TrackDataSample
+from mmdet.structures import DetDataSample, OptTrackSampleList, TrackSampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
@@ -271,8 +271,9 @@ class StrongFeatureRFCN(BaseDetector):
             (:func:`parse_strong_feature_test_cfg`); the fast detector's
             own ``test_cfg`` sets its RPN / R-FCN behaviour.
         data_preprocessor (dict, optional): ``TrackDataPreprocessor``; the
-            strong config's must normalise alike.
+            strong config's must normalise alike. Defaults to None.
         init_cfg (dict or list[dict], optional): Initialization config.
+            Defaults to None.
 
     The fast detector, its head and a learned fusion are trained; the
     strong detector, FlowNet and the warp are the strong model's, frozen
@@ -286,6 +287,15 @@ class StrongFeatureRFCN(BaseDetector):
     the whole video online). Testing is online with an explicit
     :class:`StrongFeatureState`; the first ``delay`` frames of a video,
     before any strong memory is delivered, get the fast features alone.
+
+    Input contract: as :class:`MemoryRFCN`'s, ``inputs`` (N, T, 3, H, W)
+    normalised frames, axis 1 time in video order, the key frame last.
+    ``loss`` returns the fast detector's RPN and R-FCN losses at the key
+    frames (``loss_rpn_cls``, ``loss_rpn_bbox``, ``loss_cls``,
+    ``loss_bbox``, ``acc``); ``predict`` runs the frames one by one in
+    order and gives each frame's sample ``pred_instances`` (``bboxes``
+    (R, 4) as (x1, y1, x2, y2) in the original image, ``scores`` (R,),
+    ``labels`` (R,)).
     """
 
     def __init__(self,
@@ -326,8 +336,7 @@ class StrongFeatureRFCN(BaseDetector):
         self.strong.requires_grad_(False)
         self.strong.eval()
         self._check_strong_features_fit()
-        self.fusion = build_fusion(fusion,
-                                   self.detector.rpn_head.in_channels)
+        self.fusion = build_fusion(fusion, self.detector.feature_channels)
         self.test_cfg = parse_strong_feature_test_cfg(test_cfg)
         # Draws the start of the strong memory in a training clip; seeded
         # with torch's seed as MemoryRFCN's evidence dropout.
@@ -339,12 +348,12 @@ class StrongFeatureRFCN(BaseDetector):
     def _check_strong_features_fit(self) -> None:
         """Refuse a fast detector whose features cannot be averaged with
         the strong memory (other channels or another stride)."""
-        fast_channels = getattr(self.detector.rpn_head, 'in_channels', None)
-        strong_channels = self.strong.detector.rpn_head.in_channels
+        fast_channels = getattr(self.detector, 'feature_channels', None)
+        strong_channels = self.strong.detector.feature_channels
         if fast_channels != strong_channels:
             raise ValueError(
                 f'the fast detector\'s features have {fast_channels} '
-                f'channels (detector.rpn_head.in_channels), the strong '
+                f'channels (detector.feature_channels), the strong '
                 f'memory {strong_channels}: set the fast embedding (neck) '
                 f'out_channels to {strong_channels}')
         fast_stride = feature_stride(self.detector)
@@ -401,7 +410,17 @@ class StrongFeatureRFCN(BaseDetector):
                 level=logging.WARNING)
 
     def extract_feat(self, images: Tensor) -> Tensor:
-        """The fast detector's features F (B, C, h, w) of (B, 3, H, W)."""
+        """The fast detector's features F_t: its backbone and embedding.
+
+        Args:
+            images (Tensor): (B, 3, H, W) normalised frames.
+
+        Returns:
+            Tensor: (B, C, h, w) the embedded features.
+
+        Raises:
+            ValueError: If the detector's neck gives more than one map.
+        """
         feats = self.detector.extract_feat(images)
         if len(feats) != 1:
             raise ValueError(f'StrongFeatureRFCN needs a single embedded '
@@ -467,13 +486,21 @@ class StrongFeatureRFCN(BaseDetector):
         return flows[0], count
 
     def warp_strong_memory(self, memory: Tensor, flow: Tensor) -> Tensor:
-        """Warp a strong memory (N, C, h, w) with a finite flow
-        (N, 2, H, W) to the current frame, with the strong warp."""
+        """Warp a strong memory to the current frame with the strong warp.
+
+        Args:
+            memory (Tensor): (N, C, h, w) the strong memory.
+            flow (Tensor): (N, 2, H, W) a finite flow in image pixels, from
+                the current frame to the memory's.
+
+        Returns:
+            Tensor: (N, C, h, w) the warped memory, without gradient.
+        """
         with torch.no_grad():
             return self.strong.warp(memory, flow, check_finite=False)
 
     def loss(self, inputs: Tensor,
-             data_samples: Sequence[TrackDataSample]) -> dict:
+             data_samples: TrackSampleList) -> dict:
         """Losses at the key frame (the last) of N clips (N, T, 3, H, W).
 
         Args:
@@ -694,23 +721,44 @@ class StrongFeatureRFCN(BaseDetector):
         return evidence_boxes(image, result)
 
     def predict(self, inputs: Tensor,
-                data_samples: Sequence[TrackDataSample]
-                ) -> Sequence[TrackDataSample]:
+                data_samples: TrackSampleList
+                ) -> TrackSampleList:
         """Online detection of frames served in video order, with the state
         ``self.test_state`` (see :meth:`MemoryRFCN.predict`, whose
-        one-frame-size rule this shares)."""
+        one-frame-size rule this shares).
+
+        Args:
+            inputs (Tensor): (N, T, 3, H, W) normalised frames.
+            data_samples (list[:obj:`TrackDataSample`]): N samples of T
+                frames each, with ``video_id``, ``frame_id``,
+                ``img_shape`` and ``scale_factor``.
+
+        Returns:
+            list[:obj:`TrackDataSample`]: ``data_samples``, each frame with
+            ``pred_instances``.
+        """
         return predict_frames_in_order(self, inputs, data_samples,
                                        self.test_state)
 
     def _forward(
             self,
             inputs: Tensor,
-            data_samples: Optional[Sequence[TrackDataSample]] = None
+            data_samples: OptTrackSampleList = None
     ) -> tuple:
         """Raw head outputs at the last frame of clips (N, T, 3, H, W),
         T >= ``delay`` + 1, the strong memory computed from the clip's
         first frame. ``data_samples`` is required (the RPN reads
-        ``img_shape``)."""
+        ``img_shape``).
+
+        Args:
+            inputs (Tensor): (N, T, 3, H, W) normalised clips.
+            data_samples (list[:obj:`TrackDataSample`]): N samples of T
+                frames each.
+
+        Returns:
+            tuple: One item, the fast R-FCN head's raw ``(cls_score
+            (R, K + 1), bbox_pred (R, 4))`` at the key frames.
+        """
         check_tensor_mode_samples(data_samples)
         num_frames = inputs.shape[1]
         self._check_clip_length(num_frames)

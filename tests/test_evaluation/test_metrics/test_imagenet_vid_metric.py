@@ -766,6 +766,7 @@ def test_append_dump_metric_to_every_evaluator_form():
     evaluator = dict(type='Evaluator', metrics=[metric])
     assert append_dump_metric(evaluator, 'd.pkl') == dict(
         type='Evaluator', metrics=[metric, dump])
+    assert evaluator == dict(type='Evaluator', metrics=[metric])  # alone
     with pytest.raises(ValueError, match='d.json'):
         append_dump_metric(metric, 'd.json')
 

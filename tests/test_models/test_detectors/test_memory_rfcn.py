@@ -14,6 +14,7 @@ from memvid_mm.models.detectors.memory_rfcn import evidence_keep_mask
 from memvid_mm.models.layers import MemoryState
 from memvid_mm.utils import SyncingOpRecorder
 from .clip_data import packed_clips
+from .fgfa_wiring import fgfa_wired
 
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 
@@ -98,6 +99,44 @@ def test_loss_returns_finite_scalars(memnet_cfg):
     grads = [p.grad for p in model.motion.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads), \
         'no gradient reached FlowNet'
+
+
+def test_memory_on_an_embedding_split_between_the_heads(clocknet_cfg):
+    """FGFA's wiring (the paper-scale configs): the memory holds the whole
+    embedding; the RPN reads its first channels and the R-FCN head the
+    rest, in training and online."""
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.detector = fgfa_wired(cfg.detector, 24, 40)
+    model = build(cfg)
+    assert model.detector.feature_channels == 64
+    model.train()
+    losses = model.loss(**preprocess(model, packed_clips(1, 3), True))
+    sum(sum(v) if isinstance(v, list) else v
+        for k, v in losses.items() if 'loss' in k).backward()
+    for module in (model.motion, model.detector.rpn_head,
+                   model.detector.roi_head):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0
+                   for p in module.parameters())
+
+    model.eval()
+    seen = []
+    model.detector.rpn_head.rpn_cls.register_forward_pre_hook(
+        lambda module, args: seen.append(('rpn', args[0])))
+    model.detector.roi_head.bbox_head.conv_cls.register_forward_pre_hook(
+        lambda module, args: seen.append(('rcnn', args[0])))
+    head_predict = model.detector._head_predict
+
+    def recording(x, *args, **kwargs):
+        seen.append(('memory', x[0]))
+        return head_predict(x, *args, **kwargs)
+
+    model.detector._head_predict = recording
+    online_scores(model, [frame_data(3, i) for i in range(3)])
+    assert [name for name, _ in seen] == ['memory', 'rpn', 'rcnn'] * 3
+    for i in range(0, 9, 3):
+        memory, rpn_input, rcnn_input = (x for _, x in seen[i:i + 3])
+        assert memory.shape[1] == 64
+        assert torch.equal(torch.cat([rpn_input, rcnn_input], 1), memory)
 
 
 @pytest.mark.parametrize('sampler', ['gather', 'grid_sample'])
@@ -600,14 +639,15 @@ def test_aggregator_must_be_a_memory_aggregator(memnet_cfg):
 ])
 def test_aggregator_of_other_channels_is_refused_at_build(
         memnet_cfg, aggregator):
-    """The tiny features have 64 channels (what the RPN reads); an
+    """The tiny features have 64 channels (what the heads read); an
     aggregator for others fails when built, not at the second frame."""
     cfg = copy.deepcopy(memnet_cfg)
     cfg.aggregator = aggregator
     channels = aggregator.get('in_channels',
                               aggregator.get('memnet', {}).get('in_channels'))
     with pytest.raises(ValueError,
-                       match=rf'in_channels={channels}.*in_channels=64'):
+                       match=rf'in_channels={channels}.*have 64 channels '
+                       r'\(detector.feature_channels\)'):
         build(cfg)
 
 

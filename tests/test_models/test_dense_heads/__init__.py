@@ -1,0 +1,1 @@
+# Copyright (c) memvid_mm contributors. All rights reserved.
