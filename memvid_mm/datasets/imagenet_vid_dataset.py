@@ -5,9 +5,11 @@ import json
 import logging
 import math
 import numbers
+import os.path as osp
+import re
 from collections import Counter
 from typing import (Any, Callable, Container, Dict, Hashable, Iterable,
-                    Iterator, List, Sequence, Tuple, Union)
+                    Iterator, List, Optional, Sequence, Tuple, Union)
 
 import numpy as np
 from mmdet.datasets import BaseVideoDataset
@@ -244,6 +246,76 @@ def check_annotation_fields(ann: dict, ann_file: str) -> None:
                          ' expected an int (-1 for none)')
 
 
+def check_tracks(anns: Iterable[dict], images: Dict[Any, dict],
+                 ann_file: str) -> None:
+    """Check that every box of a video of several frames has a track.
+
+    The evaluation's motion-speed splits (``mAP_fast`` etc.) take a box's
+    motion IoU from the boxes of its track (``instance_id`` >= 0) in the
+    neighbouring frames; a box without one would count as fast however it
+    moves, so the metric refuses it, but only after the whole test. Boxes
+    of one-frame videos (images without ``video_id``, e.g. ImageNet DET)
+    need no track, as in the metric.
+
+    Args:
+        anns (Iterable[dict]): The annotations that are ground truth in
+            test mode (of the class list, not ``ignore``), with an int
+            ``instance_id`` if any.
+        images (dict): Image entries by id.
+        ann_file (str): File name for the error message.
+
+    Raises:
+        ValueError: Naming the file, the first such annotation, its image
+            and video, and how many there are.
+    """
+    num_frames = Counter(img['video_id'] for img in images.values()
+                         if 'video_id' in img)
+    untracked = [
+        a for a in anns if not _is_tracked(a)
+        and num_frames[images[a['image_id']].get('video_id')] > 1
+    ]
+    if not untracked:
+        return
+    ann = untracked[0]
+    img = images[ann['image_id']]
+    got = (f"instance_id {ann['instance_id']}"
+           if 'instance_id' in ann else 'no instance_id')
+    raise ValueError(
+        f"{ann_file}: annotation {ann['id']} (image {img['id']}, "
+        f"{img['file_name']}, of video {img['video_id']} with "
+        f"{num_frames[img['video_id']]} frames) has {got}; in test mode a "
+        "box of a video needs its track's instance_id >= 0, else the "
+        'motion-speed splits count it as fast (boxes of the file without '
+        f'one: {len(untracked)})')
+
+
+def check_degradation(images: Sequence[dict], ann_file: str) -> None:
+    """Check that every image or none has a ``degradation`` value.
+
+    SynthVID's frames carry one, ImageNet VID's none; absent or null is no
+    value. The evaluation (the metric with ``degradation_key``, the
+    offline tools) splits the frames into clean and degraded by it and
+    refuses a frame without one, which would be neither, but only after
+    the whole test; this is its rule and message.
+
+    Args:
+        images (Sequence[dict]): The image entries of the file.
+        ann_file (str): File name for the error message.
+
+    Raises:
+        ValueError: Naming the file, how many images lack a value and the
+            first few (id and ``file_name``).
+    """
+    lacking = [img for img in images if img.get('degradation') is None]
+    if not lacking or len(lacking) == len(images):
+        return
+    examples = ', '.join(f"img_id {img['id']!r} ({img['file_name']})"
+                         for img in lacking[:3])
+    raise ValueError(f'{ann_file}: {len(lacking)} of {len(images)} frames '
+                     f'carry no degradation value, e.g. {examples}; all or '
+                     'none must')
+
+
 def _check_flags(entry: dict, keys: Sequence[str], where: str) -> None:
     """Error (prefixed with ``where``) if a present flag is not a flag."""
     for key in keys:
@@ -362,14 +434,24 @@ def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
         ``frame_id``.
 
     Raises:
-        ValueError: If an image with a ``video_id`` has no int
-            ``frame_id`` (bools are not), a video's ``frame_id`` values are
-            not exactly 0..n-1, or a frame's size differs from the video's
-            first frame.
+        ValueError: Naming the image if one with a ``video_id`` has no int
+            ``frame_id`` (bools are not) or one with a ``frame_id`` has no
+            ``video_id`` while other images have one; naming the video if
+            its ``frame_id`` values are not exactly 0..n-1, a frame's size
+            differs from its first frame's, or its frames are out of the
+            order of their file names (see :func:`check_frame_order`).
     """
     videos: Dict[Any, List[dict]] = {}
     single_id = _first_single_video_id(images)
+    in_videos = any('video_id' in img for img in images)
     for img in images:
+        if 'video_id' not in img and in_videos and 'frame_id' in img:
+            raise ValueError(
+                f"{ann_file}: image {img['id']} ({img['file_name']}) has "
+                f"frame_id {img['frame_id']!r:.50} but no video_id, unlike "
+                'other images of the file; a video frame needs both (an '
+                'image with neither is a one-frame image, as in ImageNet '
+                'DET)')
         if 'video_id' not in img:
             single_id += 1
             videos[('single',
@@ -397,8 +479,50 @@ def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
                     f"{ann_file}: frame {f['file_name']} is {f['width']}x"
                     f"{f['height']} but video {f['video_id']} is "
                     f'{size[1]}x{size[0]}')
+        check_frame_order(frames, ann_file)
         out.append(frames)
     return out
+
+
+def _file_number(file_name: str) -> Optional[int]:
+    """The last number in the base name (without extension) of a file;
+    None if it has none."""
+    numbers = re.findall(r'[0-9]+', osp.splitext(osp.basename(file_name))[0])
+    return int(numbers[-1]) if numbers else None
+
+
+def check_frame_order(frames: List[dict], ann_file: str) -> None:
+    """Check that a video's ``frame_id`` order is its file names' order.
+
+    The online models see the frames in ``frame_id`` order, so two swapped
+    ``frame_id`` values would go unnoticed but change the results. When the
+    base name (without extension) of every frame's ``file_name`` contains a
+    number (ILSVRC's and SynthVID's ``<video>/000000.JPEG``), the last such
+    number must not decrease in ``frame_id`` order. Videos in which some
+    file name carries no number are not checked; equal numbers pass.
+
+    Args:
+        frames (list[dict]): The image entries of one video, sorted by
+            ``frame_id``.
+        ann_file (str): File name for the error message.
+
+    Raises:
+        ValueError: Naming the file, the video and the first two images
+            out of order.
+    """
+    numbers = [_file_number(f['file_name']) for f in frames]
+    if None in numbers:
+        return
+    for i in range(1, len(frames)):
+        if numbers[i] < numbers[i - 1]:
+            first, second = frames[i - 1], frames[i]
+            raise ValueError(
+                f"{ann_file}: video {first['video_id']}: image "
+                f"{first['id']} ({first['file_name']}) has frame_id "
+                f"{first['frame_id']}, before image {second['id']} "
+                f"({second['file_name']}) with frame_id "
+                f"{second['frame_id']}; frame_id must follow the order of "
+                'the file names (the last number in them)')
 
 
 def _first_single_video_id(images: List[dict]) -> int:
@@ -449,12 +573,22 @@ class ImagenetVIDDataset(BaseVideoDataset):
     int, a ``frame_id`` that is not an int, a flag (``is_vid_train_frame``,
     ``iscrowd``, ``ignore``, ``occluded``, ``generated``) that is not
     true/false or 0/1, an ``instance_id`` that is not an int, two images
-    with the same ``file_name`` (but see below), and in test mode two
+    with the same ``file_name`` (but see below), an image with a
+    ``frame_id`` but no ``video_id`` where other images have one (an image
+    with neither is a one-frame (DET) image), two frames of a video whose
+    ``frame_id`` order is not the order of the last number in their file
+    names (see :func:`check_frame_order`; videos whose file names carry no
+    number are not checked), and in test mode two
     annotations of the same box of one track (same image, ``bbox``,
     category of the class list and ``instance_id`` >= 0) or two boxes of
     one track in one image (same image and ``instance_id`` >= 0, categories
     of the class list; named with the image's ``file_name``): the track's
-    motion IoU would be ambiguous. Logged, not errors: in training, such
+    motion IoU would be ambiguous. Also in test mode, where the evaluation
+    needs them (training uses neither; DET files have neither): a box of
+    the class list, not ``ignore``, in a video of several frames without
+    an ``instance_id`` >= 0 (:func:`check_tracks`), and images of which
+    some but not all carry a ``degradation`` (:func:`check_degradation`).
+    Logged, not errors: in training, such
     boxes of one track in one image, kept (training uses no track) and
     counted in one warning; in training, a one-frame (DET) image entry
     that repeats an earlier one with the same fields and boxes, as mmtrack
@@ -559,6 +693,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
             entries, _IMAGE_KEYS, 'image', self.ann_file, int_ids=True)
         for img in images.values():
             check_image(img, self.ann_file)
+        if self.test_mode:
+            check_degradation(list(images.values()), self.ann_file)
         return images
 
     def _check_repeated_images(self, images: Dict[Any, dict],
@@ -646,6 +782,9 @@ class ImagenetVIDDataset(BaseVideoDataset):
                     f"image {image_id} ({images[image_id]['file_name']}); a "
                     'track has one box per frame, else its motion IoU (the '
                     'speed split) is ambiguous')
+            check_tracks(
+                filter(self._is_instance, anns.values()), images,
+                self.ann_file)
         elif same_frame:
             first, second, (image_id, instance_id) = same_frame[0]
             print_log(

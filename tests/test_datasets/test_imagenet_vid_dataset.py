@@ -924,3 +924,114 @@ def test_boxes_beyond_the_image_are_kept_with_one_warning(
     frame = dataset.get_data_info(0)['images'][3]
     assert [i['bbox'] for i in frame['instances']][:2] == [[40, 10, 70, 30],
                                                            [-5, 2, 5, 12]]
+
+
+MMTRACK_VIDEO = 'train/ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000'
+
+
+@pytest.mark.parametrize('edit,got', [
+    (lambda ann: ann.pop('instance_id'), 'no instance_id'),
+    (lambda ann: ann.update(instance_id=-1), 'instance_id -1'),
+])
+def test_untracked_box_of_a_video_is_refused_in_test_mode(
+        tmp_path, edit, got):
+    coco = _mmtrack_vid_json()
+    edit(coco['annotations'][0])
+    ann_file = _dump(coco, tmp_path / 'untracked.json')
+    ImagenetVIDDataset(ann_file=ann_file, pipeline=[])  # training: no track
+    with pytest.raises(ValueError) as error:
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[], test_mode=True)
+    assert str(error.value) == (
+        f'{ann_file}: annotation 1 (image 2, {MMTRACK_VIDEO}/000001.JPEG, '
+        f'of video 1 with 4 frames) has {got}; in test mode a box of a '
+        "video needs its track's instance_id >= 0, else the motion-speed "
+        'splits count it as fast (boxes of the file without one: 1)')
+
+
+def test_boxes_that_need_no_track_load_in_test_mode(tmp_path):
+    """Ignored boxes, boxes outside the class list and boxes of one-frame
+    videos (DET images) are no ground truth of the speed splits."""
+    coco = _mmtrack_vid_json()
+    coco['annotations'][0].update(instance_id=-1, ignore=True)
+    coco['categories'].append(dict(id=31, name='other', encode_name=None))
+    del coco['annotations'][1]['instance_id']
+    coco['annotations'][1]['category_id'] = 31
+    coco['images'].append(
+        dict(coco['images'][0], id=9, video_id=2, file_name='v2/0.JPEG'))
+    coco['annotations'].append(
+        dict(id=9, image_id=9, category_id=1, bbox=[1, 1, 9, 9]))
+    ann_file = _dump(coco, tmp_path / 'no_tracks_needed.json')
+    dataset = ImagenetVIDDataset(
+        ann_file=ann_file, pipeline=[], test_mode=True)
+    assert dataset.num_videos == 2
+    det_file = _dump(_mmtrack_det_json(), tmp_path / 'det.json')
+    dataset = ImagenetVIDDataset(
+        ann_file=det_file, pipeline=[], test_mode=True)
+    assert dataset.num_videos == 2
+
+
+@pytest.mark.parametrize('value', ['drop', None])
+def test_some_frames_without_degradation_are_refused_in_test_mode(
+        tmp_path, value):
+    coco = _mmtrack_vid_json()
+    for img in coco['images']:
+        img['degradation'] = 'none'
+    if value == 'drop':
+        del coco['images'][2]['degradation']
+    else:
+        coco['images'][2]['degradation'] = value
+    ann_file = _dump(coco, tmp_path / 'partial.json')
+    ImagenetVIDDataset(ann_file=ann_file, pipeline=[])  # training: unused
+    with pytest.raises(ValueError) as error:
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[], test_mode=True)
+    assert str(error.value) == (
+        f'{ann_file}: 1 of 4 frames carry no degradation value, e.g. img_id '
+        f'3 ({MMTRACK_VIDEO}/000002.JPEG); all or none must')
+
+
+def test_frame_without_video_id_names_the_image(tmp_path):
+    coco = _mmtrack_vid_json()
+    del coco['images'][2]['video_id']
+    ann_file = _dump(coco, tmp_path / 'no_video_id.json')
+    with pytest.raises(ValueError) as error:
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    assert str(error.value) == (
+        f'{ann_file}: image 3 ({MMTRACK_VIDEO}/000002.JPEG) has frame_id 2 '
+        'but no video_id, unlike other images of the file; a video frame '
+        'needs both (an image with neither is a one-frame image, as in '
+        'ImageNet DET)')
+    # a file of one-frame images only may give them a frame_id
+    det = _mmtrack_det_json()
+    for img in det['images']:
+        img['frame_id'] = 0
+    det_file = _dump(det, tmp_path / 'det_frame_ids.json')
+    assert ImagenetVIDDataset(ann_file=det_file, pipeline=[]).num_videos == 2
+
+
+def test_frames_out_of_the_file_names_order_are_refused(tmp_path):
+    coco = _mmtrack_vid_json()
+    coco['images'][1]['frame_id'], coco['images'][2]['frame_id'] = 2, 1
+    ann_file = _dump(coco, tmp_path / 'swapped.json')
+    with pytest.raises(ValueError) as error:
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    assert str(error.value) == (
+        f'{ann_file}: video 1: image 3 ({MMTRACK_VIDEO}/000002.JPEG) has '
+        f'frame_id 1, before image 2 ({MMTRACK_VIDEO}/000001.JPEG) with '
+        'frame_id 2; frame_id must follow the order of the file names (the '
+        'last number in them)')
+
+
+@pytest.mark.parametrize('names', [
+    ['c7_f8', 'c7_f9', 'c7_f10', 'c7_f11'],  # numbers, not text, compared
+    ['d', 'c', 'b', 'a'],  # no number: not checked
+    ['f3', 'f2', 'x', 'f0'],  # a name without a number: not checked
+])
+def test_frame_order_follows_the_last_number_of_the_file_names(
+        tmp_path, names):
+    coco = _mmtrack_vid_json()
+    for img, name in zip(coco['images'], names):
+        img['file_name'] = f'v9/{name}.JPEG'
+    ann_file = _dump(coco, tmp_path / 'names.json')
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    assert [f['file_name'] for f in dataset.get_data_info(0)['images']
+            ] == [f'v9/{name}.JPEG' for name in names]
