@@ -3,6 +3,9 @@
 
 The memory model sees each frame once, in order, and never a later one
 (:class:`memvid_mm.apis.OnlineVideoInferencer`), as a camera would feed it.
+The config must be one of a memory model (``MemoryRFCN``, e.g. MemNet or
+ClockNet, or ``StrongFeatureRFCN``); any other (a per-frame R-FCN's
+``PerFrameVideoDetector``) is refused before its checkpoint is read.
 
 Example::
 
@@ -15,7 +18,8 @@ The frames of a folder are fed in the natural order of their names: runs
 of digits compare as numbers, so ``frame_2.jpg`` comes before
 ``frame_10.jpg`` (zero-padded names such as ``000010.JPEG`` keep their
 order); two names that differ only in leading zeros (``frame_1.jpg``,
-``frame_01.jpg``) have no order and are refused.
+``frame_01.jpg``) or in their extension (``frame_5.jpg``,
+``frame_5.png``) have no order and are refused.
 
 Output: a video file (``.mp4`` / ``.avi``, at the input's frame rate, or
 ``--fps`` for a folder of frames) or a folder of drawn frames, and a line
@@ -51,9 +55,13 @@ import cv2
 import mmcv
 import numpy as np
 import torch
+from mmdet.registry import MODELS
 from mmdet.visualization import DetLocalVisualizer
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 from memvid_mm.apis import OnlineVideoInferencer, init_video_detector
+from memvid_mm.models import MemoryRFCN, StrongFeatureRFCN
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 #: The video files the demo writes, and their OpenCV codecs.
@@ -110,6 +118,34 @@ def natural_key(name: str) -> Tuple[Union[str, int], ...]:
     return tuple(int(part) if i % 2 else part for i, part in enumerate(parts))
 
 
+def check_memory_config(cfg: Config, config: str) -> None:
+    """Refuse a config of a model the demo cannot run online, from its
+    ``model.type`` alone (before the checkpoint is read).
+
+    Args:
+        cfg (Config): The demo's config.
+        config (str): Its file, for the message.
+
+    Raises:
+        TypeError: When ``model.type`` is no :class:`MemoryRFCN` nor
+            :class:`StrongFeatureRFCN` (an unknown type is left to the
+            build to name).
+    """
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model_type = cfg.model.get('type')
+    model_class = (
+        model_type if isinstance(model_type, type) else
+        MODELS.get(model_type))
+    if model_class is None or issubclass(model_class,
+                                         (MemoryRFCN, StrongFeatureRFCN)):
+        return
+    raise TypeError(
+        f'{config}: the online demo needs a memory model (a MemoryRFCN or a '
+        f'StrongFeatureRFCN config, e.g. configs/memnet/ or '
+        f'configs/clocknet/), got model.type {model_class.__name__}; test a '
+        f'per-frame detector with tools/test.py')
+
+
 def frame_files(folder: str) -> List[str]:
     """The image files of ``folder``, in the natural order of their names.
 
@@ -117,25 +153,34 @@ def frame_files(folder: str) -> List[str]:
         folder (str): A folder of frames.
 
     Returns:
-        list[str]: Their paths, sorted by :func:`natural_key`.
+        list[str]: Their paths, sorted by :func:`natural_key` of their
+        names without the extension.
 
     Raises:
         ValueError: When the folder holds no image file, or two names that
-            differ only in leading zeros (``frame_1.jpg``, ``frame_01.jpg``:
-            no order between them).
+            differ only in leading zeros (``frame_1.jpg``, ``frame_01.jpg``)
+            or in their extension (``frame_5.jpg``, ``frame_5.png``): no
+            order between them.
     """
-    keyed = sorted((natural_key(name), name) for name in os.listdir(folder)
+    keyed = sorted((natural_key(osp.splitext(name)[0]), natural_key(name),
+                    name) for name in os.listdir(folder)
                    if osp.splitext(name)[1].lower() in IMAGE_SUFFIXES)
     if not keyed:
         raise ValueError(f'{folder}: no image files ({IMAGE_SUFFIXES})')
-    names = [name for _, name in keyed]
-    for (key, first), (next_key, second) in zip(keyed, keyed[1:]):
+    for (key, _, first), (next_key, _, second) in zip(keyed, keyed[1:]):
         if key == next_key:
+            (stem, suffix), (next_stem, next_suffix) = (osp.splitext(first),
+                                                        osp.splitext(second))
+            differences = [
+                what for what, differ in (('leading zeros', stem != next_stem),
+                                          ('extension', suffix != next_suffix))
+                if differ
+            ]
             raise ValueError(
                 f'{folder}: frames {first} and {second} have the same '
-                'number (they differ in leading zeros only): no order '
-                'between them')
-    return [osp.join(folder, name) for name in names]
+                f'number (they differ in {" and ".join(differences)} only): '
+                'no order between them')
+    return [osp.join(folder, name) for _, _, name in keyed]
 
 
 def check_out(source: str, out: Optional[str]) -> None:
@@ -317,6 +362,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         model's calls, reading and drawing excluded).
 
     Raises:
+        TypeError: For a config of no memory model (before its checkpoint
+            is read, see :func:`check_memory_config`).
         ValueError: For an ``--out`` that is the input (before anything
             is written, see :func:`check_out`), and for the bad inputs of
             :func:`read_frames` and :class:`FrameSink`. A video short of
@@ -325,7 +372,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     """
     args = parse_args(argv)
     check_out(args.input, args.out)
-    model = init_video_detector(args.config, args.checkpoint, args.device)
+    cfg = Config.fromfile(args.config)
+    check_memory_config(cfg, args.config)
+    model = init_video_detector(cfg, args.checkpoint, args.device)
     inferencer = OnlineVideoInferencer(model)
     visualizer = DetLocalVisualizer.get_instance('memvid_mm_video_demo')
     visualizer.dataset_meta = model.dataset_meta

@@ -27,9 +27,9 @@ from mmengine.utils import mkdir_or_exist
 from memvid_mm.engine import NonEmptyDatasetHook, register_missing_hooks
 from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
 from memvid_mm.utils import (allow_full_checkpoint_loading,
-                             exit_after_distributed_run, finish_distributed,
-                             flush_denormals_on_cpu, load_test_checkpoint,
-                             prepare_cpu_distributed)
+                             check_checkpoint_file, exit_after_distributed_run,
+                             finish_distributed, flush_denormals_on_cpu,
+                             load_test_checkpoint, prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -100,6 +100,8 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
 def main() -> bool:
     """Run the tool; return whether the run was distributed."""
     args = parse_args()
+    # a work directory is refused before anything is built
+    check_checkpoint_file(args.checkpoint)
     allow_full_checkpoint_loading()
     if not torch.cuda.is_available():
         flush_denormals_on_cpu()

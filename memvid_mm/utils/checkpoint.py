@@ -12,6 +12,8 @@ R-FCN into a memory model, or a resumed run) is checked by
 :mod:`.training_start`.
 """
 import contextlib
+import glob
+import os.path as osp
 import pickle
 import re
 from typing import (Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
@@ -59,7 +61,8 @@ def naming_unreadable_checkpoint(filename: str,
             ``'checkpoint'``.
 
     Raises:
-        ValueError: Naming ``filename`` and the original error.
+        ValueError: Naming ``filename``, saying it may be truncated or not
+            a checkpoint, and the original error.
     """
     try:
         yield
@@ -68,8 +71,61 @@ def naming_unreadable_checkpoint(filename: str,
     except CHECKPOINT_READ_ERRORS as err:
         if isinstance(err, RuntimeError) and _MISMATCH in str(err):
             raise
-        raise ValueError(f'cannot read {what} {filename}: '
+        raise ValueError(f'cannot read {what} {filename} (the file may be '
+                         f'truncated, or not a checkpoint): '
                          f'{type(err).__name__}: {err}') from err
+
+
+def checkpoint_in(directory: str) -> Optional[Tuple[str, str]]:
+    """The checkpoint a work directory points to, else its newest.
+
+    Args:
+        directory (str): A directory, e.g. a training's ``work_dir``.
+
+    Returns:
+        tuple[str, str], optional: The checkpoint file and how it was
+        found (``'its last_checkpoint'``, written by mmengine's
+        ``CheckpointHook``, or ``'the newest .pth in it'``); None when the
+        directory holds no ``.pth`` file.
+    """
+    pointer = osp.join(directory, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer, encoding='utf-8') as f:
+            latest = f.read().strip()
+        # the path as the training named it, maybe from another directory
+        for path in (latest, osp.join(directory, osp.basename(latest))):
+            if latest and osp.isfile(path):
+                return path, 'its last_checkpoint'
+    files = [
+        path for path in glob.glob(osp.join(directory, '*.pth'))
+        if osp.isfile(path)
+    ]
+    if not files:
+        return None
+    return max(files, key=osp.getmtime), 'the newest .pth in it'
+
+
+def check_checkpoint_file(filename: str) -> None:
+    """Refuse a directory given as a checkpoint, before anything is built.
+
+    mmengine would say of an existing directory that it ``can not be
+    found``.
+
+    Args:
+        filename (str): The checkpoint argument.
+
+    Raises:
+        IsADirectoryError: When ``filename`` is a directory; the message
+            names it and suggests its last (or newest) checkpoint, if any.
+    """
+    if not osp.isdir(filename):
+        return
+    found = checkpoint_in(filename)
+    hint = (f', e.g. {found[0]} ({found[1]})' if found is not None else
+            '; it holds no .pth file')
+    raise IsADirectoryError(
+        f'checkpoint {filename} is a directory, but a checkpoint file (.pth) '
+        f'is expected{hint}')
 
 
 def non_finite_keys(state_dict: Dict[str, Tensor]) -> List[str]:
@@ -243,7 +299,10 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
         ValueError: When the file cannot be read as a checkpoint, or a
             loaded tensor holds a NaN or an infinity (a training that
             diverged); the message names the file (and the keys).
+        IsADirectoryError: When ``filename`` is a directory
+            (:func:`check_checkpoint_file`).
     """
+    check_checkpoint_file(filename)
     model = unwrapped(target.model if isinstance(target, Runner) else target)
     try:
         with naming_unreadable_checkpoint(filename):

@@ -175,6 +175,37 @@ def test_frames_are_taken_in_natural_order(tmp_path):
         demo.frame_files(str(tmp_path))
 
 
+def test_one_frame_number_under_two_extensions_is_refused(tmp_path):
+    """Both were fed, one after the other, as two frames."""
+    demo = load_demo()
+    for name in ('frame_4.jpg', 'frame_5.jpg', 'frame_5.png', 'frame_6.png'):
+        (tmp_path / name).touch()
+    with pytest.raises(ValueError) as err:
+        demo.frame_files(str(tmp_path))
+    assert str(err.value) == (
+        f'{tmp_path}: frames frame_5.jpg and frame_5.png have the same '
+        'number (they differ in extension only): no order between them')
+    (tmp_path / 'frame_5.png').unlink()
+    (tmp_path / 'frame_05.png').touch()
+    with pytest.raises(ValueError, match=r'frames frame_5.jpg and '
+                       r'frame_05.png .* \(they differ in leading zeros and '
+                       r'extension only\)'):
+        demo.frame_files(str(tmp_path))
+
+
+def test_a_per_frame_config_is_refused_before_its_checkpoint(tmp_path):
+    rfcn = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
+    never_read = str(tmp_path / 'missing.pth')
+    with pytest.raises(TypeError) as err:
+        load_demo().main([rfcn, never_read, str(tmp_path), '--out',
+                          str(tmp_path / 'drawn')])
+    assert str(err.value) == (
+        f'{rfcn}: the online demo needs a memory model (a MemoryRFCN or a '
+        'StrongFeatureRFCN config, e.g. configs/memnet/ or '
+        'configs/clocknet/), got model.type PerFrameVideoDetector; test a '
+        'per-frame detector with tools/test.py')
+
+
 def test_out_over_the_input_is_refused(checkpoint, tmp_path):
     """Nothing is written: the input frames and video stay as they were."""
     demo = load_demo()

@@ -449,3 +449,21 @@ def test_split_halves_models_are_refused(tmp_path):
                       'model = dict(test_cfg=dict(split_halves=True))\n')
     with pytest.raises(ValueError, match='split_halves=True'):
         tool.build_model(str(config), torch.device('cpu'))
+
+
+@pytest.mark.parametrize('preset', ['paper', 'tiny', 'paper-two-detector',
+                                    'tiny-two-detector'])
+def test_presets_find_their_configs_from_any_directory(
+        tmp_path, monkeypatch, preset):
+    """They were relative to the repository root: from elsewhere the run
+    failed with a bare FileNotFoundError."""
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    monkeypatch.chdir(tmp_path)
+    configs = tool.parse_args(['--preset', preset]).configs
+    assert [osp.realpath(c) for c in configs] == [
+        osp.realpath(osp.join(REPO_ROOT, c))
+        for c in tool.PRESETS[preset]['configs']
+    ]
+    assert all(osp.isfile(c) for c in configs)
+    monkeypatch.chdir(REPO_ROOT)  # the table names them as before
+    assert tool.preset_configs(preset) == tool.PRESETS[preset]['configs']

@@ -164,6 +164,23 @@ def test_test_refuses_a_checkpoint_that_does_not_fit(trained_memnet,
     assert 'missing keys in source state_dict: motion.' in stderr
 
 
+def test_test_refuses_a_directory_before_building_anything(tmp_path):
+    """mmengine said of a work directory that it 'can not be found'."""
+    work_dir = tmp_path / 'memnet'
+    work_dir.mkdir()
+    (work_dir / 'epoch_1.pth').write_bytes(b'')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
+    stderr = run_refused([
+        'tools/test.py', MEMNET_CFG,
+        str(work_dir), '--work-dir',
+        str(tmp_path / 'logs')
+    ])
+    assert (f'IsADirectoryError: checkpoint {work_dir} is a directory, but a '
+            f'checkpoint file (.pth) is expected, e.g. {work_dir}/epoch_1.pth '
+            '(its last_checkpoint)') in stderr
+    assert not (tmp_path / 'logs').exists()  # no runner was built
+
+
 def test_test_logs_model_settings_other_than_the_trained_ones(
         trained_memnet, tmp_path):
     """FlowNet at half resolution changes no key of the checkpoint: the

@@ -57,7 +57,11 @@ def test_flownet_and_memory_model_checkpoints_score_alike(
     assert sum(k['pixels'] for k in by_kind.values()) > 0
     with open(out) as f:
         assert json.load(f)['epe'] == pytest.approx(report['epe'])
-    from_detector = tool.main([CLOCKNET_CFG, detector_file, *common])
+    # without --data-root, the test dataloader's data_root
+    from_detector = tool.main([
+        CLOCKNET_CFG, detector_file, *common[2:], '--cfg-options',
+        f'test_dataloader.dataset.data_root={data_root}'
+    ])
     assert from_detector['epe'] == pytest.approx(report['epe'])
     assert from_detector['moving_epe'] == pytest.approx(report['moving_epe'])
 
@@ -69,6 +73,21 @@ def test_a_checkpoint_that_does_not_fit_is_named(tmp_path, data_root):
         dict(state_dict=FlowNetSimple(width_divisor=4).state_dict()), wrong)
     with pytest.raises(ValueError, match='wider.pth does not fit'):
         tool.main([CLOCKNET_CFG, wrong, '--data-root', data_root])
+
+
+def test_a_missing_data_root_is_named(tmp_path):
+    tool = load_tool('tools/analysis_tools/flow_epe_synthvid.py')
+    with pytest.raises(FileNotFoundError) as err:
+        tool.main([
+            CLOCKNET_CFG,
+            str(tmp_path / 'flownet.pth'), '--cfg-options',
+            f'test_dataloader.dataset.data_root={tmp_path}/'
+        ])
+    assert str(err.value) == (
+        f'{tmp_path}/synthvid.json not found: generate SynthVID first '
+        '(python tools/misc/gen_synthvid.py --out DATA_ROOT); the SynthVID '
+        "root is set with --data-root (default: the config's "
+        'test_dataloader.dataset.data_root)')
 
 
 def test_report_without_moving_pixels_prints_nan():

@@ -59,14 +59,47 @@ def test_pretrained_flownet_loads_into_the_memory_config(tmp_path):
                if k.startswith('predict_flow'))
 
 
+def missing_settings_message(data_root) -> str:
+    return (f'{data_root}/synthvid.json not found: generate SynthVID first '
+            '(python tools/misc/gen_synthvid.py --out DATA_ROOT); the '
+            'SynthVID root is set with --data-root (default: the config\'s '
+            'test_dataloader.dataset.data_root)')
+
+
 def test_missing_synthvid_settings_are_named(tmp_path):
     tool = load_tool('tools/misc/pretrain_flownet_synthvid.py')
-    with pytest.raises(FileNotFoundError, match='synthvid.json'):
+    with pytest.raises(FileNotFoundError) as err:
         tool.main([
             MEMNET_CFG, '--out',
             str(tmp_path / 'f.pth'), '--data-root',
             str(tmp_path)
         ])
+    assert str(err.value) == missing_settings_message(tmp_path)
+
+
+def test_the_data_root_defaults_to_the_config_s(tmp_path):
+    """Without --data-root the test dataloader's data_root is read (it
+    was data/synthvid, whatever the config said); --data-root wins."""
+    tool = load_tool('tools/misc/pretrain_flownet_synthvid.py')
+    data_root = tmp_path / 'synthvid'
+    data_root.mkdir()
+    _write_settings(data_root, num_frames=5)
+    args = [
+        MEMNET_CFG, '--out',
+        str(tmp_path / 'f.pth'), '--num-videos', '2', '--iters', '1',
+        '--batch-size', '2', '--max-gap', '2', '--val-pairs', '2'
+    ]
+    in_config = ['--cfg-options', f'test_dataloader.dataset.data_root='
+                 f'{data_root}/']
+    assert tool.main(args + in_config)['iters'] == 1
+    with pytest.raises(FileNotFoundError) as err:
+        tool.main(args + ['--data-root', str(tmp_path)] + in_config)
+    assert str(err.value) == missing_settings_message(tmp_path)
+    missing = tmp_path / 'none'
+    with pytest.raises(FileNotFoundError) as err:
+        tool.main(args + ['--cfg-options', 'test_dataloader.dataset.'
+                          f'data_root={missing}/'])
+    assert str(err.value) == missing_settings_message(missing)
 
 
 def test_too_few_pairs_for_a_batch(tmp_path):

@@ -1,10 +1,13 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """load_fitting_checkpoint refuses a checkpoint that does not fit."""
+import os
+
 import pytest
 import torch
 from torch import nn
 
-from memvid_mm.utils import check_checkpoint_classes, load_fitting_checkpoint
+from memvid_mm.utils import (check_checkpoint_classes, check_checkpoint_file,
+                             load_fitting_checkpoint)
 
 
 def small_model():
@@ -53,10 +56,35 @@ def test_an_unreadable_checkpoint_names_the_file(tmp_path, content):
         data = f.read()
     with open(path, 'wb') as f:
         f.write(data[:len(data) // 2] if content is None else content)
-    with pytest.raises(ValueError, match=f'cannot read checkpoint {path}: '):
+    with pytest.raises(ValueError, match=f'cannot read checkpoint {path} '
+                       r'\(the file may be truncated, or not a '
+                       r'checkpoint\): [A-Za-z]+Error: '):
         load_fitting_checkpoint(small_model(), path)
     with pytest.raises(FileNotFoundError):
         load_fitting_checkpoint(small_model(), str(tmp_path / 'none.pth'))
+
+
+def test_a_directory_is_refused_with_a_checkpoint_in_it(tmp_path):
+    """mmengine said of a directory that it 'can not be found'."""
+    work_dir = tmp_path / 'memnet'
+    work_dir.mkdir()
+    message = (f'checkpoint {work_dir} is a directory, but a checkpoint '
+               'file (.pth) is expected')
+    with pytest.raises(IsADirectoryError) as err:
+        check_checkpoint_file(str(work_dir))
+    assert str(err.value) == f'{message}; it holds no .pth file'
+    old, new = save(work_dir, {}, 'epoch_1.pth'), save(work_dir, {},
+                                                       'epoch_2.pth')
+    os.utime(old, (1, 1))
+    with pytest.raises(IsADirectoryError) as err:
+        load_fitting_checkpoint(small_model(), str(work_dir))
+    assert str(err.value) == f'{message}, e.g. {new} (the newest .pth in it)'
+    # mmengine's CheckpointHook names the last one saved in last_checkpoint
+    (work_dir / 'last_checkpoint').write_text(old)
+    with pytest.raises(IsADirectoryError) as err:
+        check_checkpoint_file(str(work_dir))
+    assert str(err.value) == f'{message}, e.g. {old} (its last_checkpoint)'
+    check_checkpoint_file(old)  # a file passes
 
 
 @pytest.mark.parametrize('change, message', [

@@ -66,6 +66,9 @@ caching allocator does on CUDA, so the times are those of the computation;
 ``--cpu-malloc system`` keeps glibc's defaults. The table gives the page
 faults per frame of each model either way.
 
+The presets' configs are those of the repository the tool is in, found
+from any working directory.
+
 Examples::
 
     # the paper's scale: R-101, 600x1000 (pretrained weights not needed)
@@ -101,6 +104,7 @@ import argparse
 import ctypes
 import ctypes.util
 import math
+import os.path as osp
 import time
 from collections import defaultdict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -122,6 +126,10 @@ try:  # POSIX only; page faults are not counted elsewhere
 except ImportError:
     resource = None
 
+#: The repository this tool lives in; the presets' configs are in it.
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+#: Configs relative to :data:`REPO_ROOT` (see :func:`preset_configs`).
 PRESETS = {
     'paper': dict(
         shape=(600, 1000),
@@ -160,7 +168,24 @@ PRESETS = {
 }
 
 
-def parse_args() -> argparse.Namespace:
+def preset_configs(preset: str) -> List[str]:
+    """The configs of a preset, found from any working directory.
+
+    Args:
+        preset (str): A key of :data:`PRESETS`.
+
+    Returns:
+        list[str]: Its configs in the repository of this tool, relative to
+        the working directory (``configs/...`` from the repository root,
+        as the table names them).
+    """
+    return [
+        osp.relpath(osp.join(REPO_ROOT, config))
+        for config in PRESETS[preset]['configs']
+    ]
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Online speed benchmark')
     parser.add_argument('--preset', choices=sorted(PRESETS))
     parser.add_argument('--configs', nargs='+', help='configs to time')
@@ -177,7 +202,7 @@ def parse_args() -> argparse.Namespace:
                         help='torch CPU threads (default: torch default)')
     add_execution_arguments(parser)
     add_memory_test_arguments(parser)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.preset is None and not args.configs:
         parser.error('give --preset or --configs')
     check_frame_counts(parser, args, min_warmup=1)
@@ -185,7 +210,7 @@ def parse_args() -> argparse.Namespace:
     check_memory_test_arguments(parser, args)
     check_section_timing_arguments(parser, args)
     preset = PRESETS.get(args.preset, {})
-    args.configs = args.configs or preset['configs']
+    args.configs = args.configs or preset_configs(args.preset)
     args.shape = tuple(args.shape or preset.get('shape', (600, 1000)))
     check_shape(parser, args.shape)
     return args

@@ -1,14 +1,16 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """End-point error of a SynthVID FlowNet, per degradation of the frame.
 
-Scores the FlowNet of a memory config on SynthVID val frame pairs against
-the exact flow, as ``pretrain_flownet_synthvid.py`` does after training,
-and breaks the error on moving objects down by the degradation of the
-current frame (``none``, ``blur``, ``noise``, ``occlusion``, ``dim``). The
-checkpoint is either a pre-trained FlowNet (the ``state_dict`` of the
-motion network alone, as ``pretrain_flownet_synthvid.py`` writes it) or a
-trained memory model, whose ``motion.*`` weights are scored, so one can see
-what end-to-end detector training did to the flow.
+Scores the FlowNet of a memory config on SynthVID val frame pairs (of the
+root ``--data-root``, by default the config's test dataloader's
+``data_root``) against the exact flow, as ``pretrain_flownet_synthvid.py``
+does after training, and breaks the error on moving objects down by the
+degradation of the current frame (``none``, ``blur``, ``noise``,
+``occlusion``, ``dim``). The checkpoint is either a pre-trained FlowNet
+(the ``state_dict`` of the motion network alone, as
+``pretrain_flownet_synthvid.py`` writes it) or a trained memory model,
+whose ``motion.*`` weights are scored, so one can see what end-to-end
+detector training did to the flow.
 
 Example::
 
@@ -28,9 +30,10 @@ from torch import Tensor, nn
 
 import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
 from memvid_mm.apis import build_config_motion
-from memvid_mm.datasets import SynthVIDFlowPairs, load_synthvid_settings
+from memvid_mm.datasets import SynthVIDFlowPairs
 from memvid_mm.evaluation.functional import flow_epe_report
-from memvid_mm.utils import allow_full_checkpoint_loading
+from memvid_mm.utils import (allow_full_checkpoint_loading,
+                             load_config_synthvid_settings)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -40,8 +43,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         'checkpoint',
         help='pre-trained FlowNet or trained memory model checkpoint')
-    parser.add_argument('--data-root', default='data/synthvid',
-                        help='SynthVID root holding synthvid.json')
+    parser.add_argument(
+        '--data-root',
+        help='SynthVID root holding synthvid.json (default: the test '
+        "dataloader's data_root)")
     parser.add_argument('--max-gap', type=int, default=8,
                         help='largest frame distance of a scored pair')
     parser.add_argument('--val-pairs', type=int, default=400,
@@ -102,8 +107,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    settings = load_config_synthvid_settings(cfg, args.data_root)
     motion = build_motion(cfg, args.checkpoint)
-    settings = load_synthvid_settings(args.data_root)
     pairs = SynthVIDFlowPairs.from_settings(
         'val', settings['num_val_videos'], settings, max_gap=args.max_gap)
     preprocessor = cfg.model.data_preprocessor

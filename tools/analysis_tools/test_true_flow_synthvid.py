@@ -39,7 +39,8 @@ from torch import Tensor, nn
 from memvid_mm.datasets import (SceneMotion, load_synthvid_settings,
                                 render_split)
 from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
-from memvid_mm.utils import allow_full_checkpoint_loading, load_test_checkpoint
+from memvid_mm.utils import (allow_full_checkpoint_loading, config_data_root,
+                             load_test_checkpoint)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -152,7 +153,7 @@ def tested_data_root(cfg: Config, data_root: Optional[str]) -> str:
         ValueError: When ``data_root`` is another directory: its flow would
             be applied to frames it was not rendered for.
     """
-    tested = cfg.test_dataloader.dataset.data_root
+    tested = config_data_root(cfg)
     if data_root is not None and (osp.realpath(data_root) !=
                                   osp.realpath(tested)):
         raise ValueError(

@@ -3,8 +3,9 @@
 
 The paper (and the ImageNet VID configs) start from a FlowNet pre-trained on
 Flying Chairs; nothing can be downloaded for SynthVID, so this tool plays
-that part. With the generator settings of ``DATA_ROOT/synthvid.json`` it
-renders ``--num-videos`` videos of SynthVID's ``flow`` stream (never
+that part. With the generator settings of ``DATA_ROOT/synthvid.json``
+(``--data-root``, by default the config's test dataloader's ``data_root``)
+it renders ``--num-videos`` videos of SynthVID's ``flow`` stream (never
 written, disjoint from train and val, like Flying Chairs for the paper),
 samples frame pairs up to ``--max-gap`` frames apart with their exact flow
 (:class:`memvid_mm.datasets.SynthVIDFlowPairs`) and trains the config's
@@ -39,9 +40,10 @@ from torch.utils.data import DataLoader
 
 import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
 from memvid_mm.apis import build_config_motion
-from memvid_mm.datasets import SynthVIDFlowPairs, load_synthvid_settings
+from memvid_mm.datasets import SynthVIDFlowPairs
 from memvid_mm.evaluation.functional import flow_epe_report
-from memvid_mm.utils import flush_denormals_on_cpu
+from memvid_mm.utils import (flush_denormals_on_cpu,
+                             load_config_synthvid_settings)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -49,8 +51,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Pre-train a FlowNet on SynthVID ground-truth flow')
     parser.add_argument('config', help='config whose model.motion to train')
     parser.add_argument('--out', required=True, help='checkpoint to write')
-    parser.add_argument('--data-root', default='data/synthvid',
-                        help='SynthVID root holding synthvid.json')
+    parser.add_argument(
+        '--data-root',
+        help='SynthVID root holding synthvid.json (default: the test '
+        "dataloader's data_root)")
     parser.add_argument('--num-videos', type=int, default=300,
                         help='videos of the flow stream to train on')
     parser.add_argument('--iters', type=int, default=3000)
@@ -231,7 +235,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    settings = load_synthvid_settings(args.data_root)
+    settings = load_config_synthvid_settings(cfg, args.data_root)
     preprocessor = cfg.model.data_preprocessor
     mean, std = _normalisation(preprocessor)
     train_pairs, val_pairs = _flow_pairs(args, settings)
