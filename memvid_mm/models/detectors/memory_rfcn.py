@@ -23,7 +23,7 @@ import numbers
 import random
 import warnings
 from typing import (Any, Dict, Hashable, List, NamedTuple, Optional, Sequence,
-                    Tuple, Union)
+                    Set, Tuple, Union)
 
 import numpy as np
 import torch
@@ -502,9 +502,10 @@ class MemoryRFCN(BaseDetector):
         # The online state of the stock TestLoop path (``predict``); other
         # callers hand their own states to ``predict_frame``.
         self.test_state = self.new_online_state()
-        # Whether a reset in the middle of a video (a gap in frame_id, or
-        # another video's frame that is not its first) was logged (once).
-        self.warned_out_of_order = False
+        # The videos whose reset in the middle (a gap in frame_id, or a
+        # frame after another video's that is not its first) was logged:
+        # once per video, also when a stream holds several.
+        self.videos_restarted_midway: Set[Hashable] = set()
 
     def train(self, mode: bool = True) -> 'MemoryRFCN':
         """Set the training mode; entering it ends online testing.
@@ -1493,7 +1494,7 @@ class MemoryRFCN(BaseDetector):
                                           video_id, frame_id)
         if state.needs_reset(video_id, frame_id):
             if state.is_out_of_order(video_id, frame_id) and \
-                    not self.warned_out_of_order:
+                    video_id not in self.videos_restarted_midway:
                 self._log_out_of_order(state, video_id, frame_id)
             state.reset()
         return img_shape
@@ -1661,7 +1662,7 @@ class MemoryRFCN(BaseDetector):
 
     def _log_out_of_order(self, state: MemoryState, video_id: Any,
                           frame_id: int) -> None:
-        """Warn, once per model, that the memory restarts mid-video."""
+        """Warn, once per video, that the memory restarts mid-video."""
         if video_id == state.video_id:
             what = (f'video {video_id}: frame {frame_id} does not follow '
                     f'frame {state.last_frame_id}')
@@ -1673,10 +1674,11 @@ class MemoryRFCN(BaseDetector):
             f'{what}; the memory restarts from this frame. Memory models '
             f'need every frame of a video in order, from frame 0 (no '
             f'frame_interval, no interleaved videos; for several videos at '
-            f'once keep one MemoryState per video); this is logged once.',
+            f'once keep one MemoryState per video); this is logged once '
+            f'per video.',
             logger='current',
             level=logging.WARNING)
-        self.warned_out_of_order = True
+        self.videos_restarted_midway.add(video_id)
 
     def predict(self, inputs: Tensor,
                 data_samples: TrackSampleList

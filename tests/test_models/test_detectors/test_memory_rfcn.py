@@ -668,28 +668,35 @@ def test_normalisation_must_match_flownet(memnet_cfg):
     build(cfg)
 
 
-def test_frame_gap_reset_is_logged_once(memnet_cfg, log_records):
+def test_frame_gap_reset_is_logged_once_per_video(memnet_cfg, log_records):
     model = build(memnet_cfg).eval()
     online_scores(model, [frame_data(3, t) for t in (0, 1, 5, 9)])
     online_scores(model, [frame_data(4, 0)])  # a new video: no gap
+    online_scores(model, [frame_data(4, 2)])  # another video's gap
     messages = [
         r.getMessage() for r in log_records if r.levelno == logging.WARNING
     ]
-    assert len(messages) == 1, messages
+    assert len(messages) == 2, messages
     assert 'video 3: frame 5 does not follow frame 1' in messages[0]
+    assert 'video 4: frame 2 does not follow frame 0' in messages[1]
+    assert 'logged once per video' in messages[1]
     assert model.test_state.video_id == 4
+    assert model.videos_restarted_midway == {3, 4}
 
 
 def test_interleaved_videos_are_logged(memnet_cfg, log_records):
     """Frames of two videos in turn restart the memory at every frame."""
     model = build(memnet_cfg).eval()
-    online_scores(model, [frame_data(v, t) for t in (0, 1) for v in (5, 6)])
+    online_scores(model,
+                  [frame_data(v, t) for t in (0, 1, 2) for v in (5, 6)])
     messages = [
         r.getMessage() for r in log_records if r.levelno == logging.WARNING
     ]
-    assert len(messages) == 1, messages
+    assert len(messages) == 2, messages  # once for each video
     assert ('video 5: frame 1 follows frame 0 of video 6, not frame 0'
             in messages[0])
+    assert ('video 6: frame 1 follows frame 1 of video 5, not frame 0'
+            in messages[1])
     assert 'one MemoryState per video' in messages[0]
 
 
