@@ -32,24 +32,11 @@ model = dict(
             act_cfg=dict(type='ReLU')),
         rpn_channels=None,
         rpn_head=dict(
-            _delete_=True,
             type='RPNHead',
             in_channels=64,
             feat_channels=64,
             # the anchor sizes of the stride-16 model: 16, 32 and 48 px
-            anchor_generator=dict(
-                type='AnchorGenerator',
-                scales=[2, 4, 6],
-                ratios=[0.5, 1.0, 2.0],
-                strides=[8]),
-            bbox_coder=dict(
-                type='DeltaXYWHBBoxCoder',
-                target_means=[0.0, 0.0, 0.0, 0.0],
-                target_stds=[1.0, 1.0, 1.0, 1.0]),
-            loss_cls=dict(
-                type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-            loss_bbox=dict(
-                type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0)),
+            anchor_generator=dict(scales=[2, 4, 6], strides=[8])),
         roi_head=dict(
             bbox_head=dict(
                 num_classes=num_classes,

@@ -139,43 +139,28 @@ class RFCN(TwoStageDetector):
             return self.rpn_head.in_channels
         return self.rpn_channels + self.roi_head.bbox_head.in_channels
 
-    def rpn_features(self, x: Sequence[Tensor]) -> Tuple[Tensor, ...]:
-        """The part of the feature maps that the RPN reads.
+    def head_features(
+        self, x: Sequence[Tensor]
+    ) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...]]:
+        """The parts of the feature maps that the RPN and the head read.
 
         Args:
             x (Sequence[Tensor]): Feature maps, each (N, C, h, w).
 
         Returns:
-            tuple[Tensor]: Each (N, rpn_channels, h, w), or the maps
-            themselves without ``rpn_channels``.
+            tuple: The RPN's maps, each (N, rpn_channels, h, w), and the
+            R-FCN head's, each (N, C - rpn_channels, h, w); without
+            ``rpn_channels`` both are the maps themselves.
 
         Raises:
             ValueError: If a map does not have ``feature_channels``
                 channels while the channels are split.
         """
         if self.rpn_channels is None:
-            return tuple(x)
+            return tuple(x), tuple(x)
         self._check_split_channels(x)
-        return tuple(level[:, :self.rpn_channels] for level in x)
-
-    def rcnn_features(self, x: Sequence[Tensor]) -> Tuple[Tensor, ...]:
-        """The part of the feature maps that the R-FCN head reads.
-
-        Args:
-            x (Sequence[Tensor]): Feature maps, each (N, C, h, w).
-
-        Returns:
-            tuple[Tensor]: Each (N, C - rpn_channels, h, w), or the maps
-            themselves without ``rpn_channels``.
-
-        Raises:
-            ValueError: If a map does not have ``feature_channels``
-                channels while the channels are split.
-        """
-        if self.rpn_channels is None:
-            return tuple(x)
-        self._check_split_channels(x)
-        return tuple(level[:, self.rpn_channels:] for level in x)
+        return (tuple(level[:, :self.rpn_channels] for level in x),
+                tuple(level[:, self.rpn_channels:] for level in x))
 
     def _check_split_channels(self, x: Sequence[Tensor]) -> None:
         """Refuse maps whose channels the split would share out wrongly."""
@@ -245,15 +230,15 @@ class RFCN(TwoStageDetector):
             dict[str, Tensor]: RPN losses prefixed ``rpn_`` and head losses.
         """
         proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
+        rpn_x, rcnn_x = self.head_features(x)
         rpn_losses, rpn_results = self.rpn_head.loss_and_predict(
-            self.rpn_features(x), rpn_data_samples(batch_data_samples),
+            rpn_x, rpn_data_samples(batch_data_samples),
             proposal_cfg=proposal_cfg)
         losses = {(f'rpn_{key}' if 'loss' in key and 'rpn' not in key else
                    key): value
                   for key, value in rpn_losses.items()}
         losses.update(
-            self.roi_head.loss(
-                self.rcnn_features(x), rpn_results, batch_data_samples))
+            self.roi_head.loss(rcnn_x, rpn_results, batch_data_samples))
         return losses
 
     def _head_predict(self,
@@ -261,20 +246,19 @@ class RFCN(TwoStageDetector):
                       batch_data_samples: SampleList,
                       rescale: bool = True) -> SampleList:
         """Detections computed on given feature maps (each (N, C, h, w))."""
+        rpn_x, rcnn_x = self.head_features(x)
         rpn_results = self.rpn_head.predict(
-            self.rpn_features(x), batch_data_samples, rescale=False)
+            rpn_x, batch_data_samples, rescale=False)
         results = self.roi_head.predict(
-            self.rcnn_features(x),
-            rpn_results,
-            batch_data_samples,
-            rescale=rescale)
+            rcnn_x, rpn_results, batch_data_samples, rescale=rescale)
         return self.add_pred_to_datasample(batch_data_samples, results)
 
     def _head_forward(self, x: tuple,
                       batch_data_samples: SampleList) -> tuple:
         """RPN proposals and raw R-FCN outputs on given feature maps."""
         check_tensor_mode_samples(batch_data_samples)
+        rpn_x, rcnn_x = self.head_features(x)
         rpn_results = self.rpn_head.predict(
-            self.rpn_features(x), batch_data_samples, rescale=False)
-        return (self.roi_head.forward(
-            self.rcnn_features(x), rpn_results, batch_data_samples), )
+            rpn_x, batch_data_samples, rescale=False)
+        return (self.roi_head.forward(rcnn_x, rpn_results,
+                                      batch_data_samples), )

@@ -132,8 +132,7 @@ def raw_detections(image_detector: nn.Module, x: Tuple[Tensor],
     """
     rpn_x, rcnn_x = x, x
     if isinstance(image_detector, RFCN):  # the heads may read apart
-        rpn_x = image_detector.rpn_features(x)
-        rcnn_x = image_detector.rcnn_features(x)
+        rpn_x, rcnn_x = image_detector.head_features(x)
     rpn_results = image_detector.rpn_head.predict(
         rpn_x, [sample], rescale=False)
     return image_detector.roi_head.predict_bbox(

@@ -1,30 +1,21 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
+import copy
+import os.path as osp
+
 import pytest
 import torch
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmengine.config import ConfigDict
+from mmengine.config import Config, ConfigDict
 from mmengine.structures import InstanceData
 
 from memvid_mm.models.dense_heads import Conv1x1RPNHead
 
-TRAIN_CFG = ConfigDict(
-    assigner=dict(
-        type='MaxIoUAssigner',
-        pos_iou_thr=0.7,
-        neg_iou_thr=0.3,
-        min_pos_iou=0.3,
-        match_low_quality=True,
-        ignore_iof_thr=-1),
-    sampler=dict(
-        type='RandomSampler',
-        num=64,
-        pos_fraction=0.5,
-        neg_pos_ub=-1,
-        add_gt_as_proposals=False),
-    allowed_border=-1,
-    pos_weight=-1,
-    debug=False)
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__))))
+#: The R-101 R-FCN of the ImageNet VID configs, whose RPN this head is.
+R101 = Config.fromfile(
+    osp.join(REPO_ROOT, 'configs', '_base_', 'models',
+             'rfcn_r101-dc5.py')).model.detector
 PROPOSAL_CFG = ConfigDict(
     nms_pre=200,
     max_per_img=50,
@@ -33,23 +24,13 @@ PROPOSAL_CFG = ConfigDict(
 
 
 def head_cfg(**kwargs):
-    cfg = dict(
-        type='Conv1x1RPNHead',
+    """The R-101 configs' RPN head on 8 channels, 6 anchors a cell."""
+    cfg = copy.deepcopy(R101.rpn_head)
+    cfg.update(
         in_channels=8,
-        anchor_generator=dict(
-            type='AnchorGenerator',
-            scales=[2, 4],
-            ratios=[0.5, 1.0, 2.0],
-            strides=[16]),
-        bbox_coder=dict(
-            type='DeltaXYWHBBoxCoder',
-            target_means=[0.0, 0.0, 0.0, 0.0],
-            target_stds=[1.0, 1.0, 1.0, 1.0]),
-        loss_cls=dict(
-            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-        loss_bbox=dict(type='SmoothL1Loss', beta=1.0 / 9.0, loss_weight=1.0),
-        train_cfg=TRAIN_CFG,
+        train_cfg=R101.train_cfg.rpn,
         test_cfg=PROPOSAL_CFG)
+    cfg.anchor_generator.scales = [2, 4]
     cfg.update(kwargs)
     return cfg
 

@@ -69,12 +69,13 @@ def test_uneven_split_and_whole_map_without_it():
     model = MODELS.build(split_cfg(rpn_channels=16, rcnn_channels=48))
     x = (torch.randn(1, 64, 12, 20), )
     assert model.feature_channels == 64
-    assert torch.equal(model.rpn_features(x)[0], x[0][:, :16])
-    assert torch.equal(model.rcnn_features(x)[0], x[0][:, 16:])
+    (rpn_x, ), (rcnn_x, ) = model.head_features(x)
+    assert torch.equal(rpn_x, x[0][:, :16])
+    assert torch.equal(rcnn_x, x[0][:, 16:])
     whole = MODELS.build(Config.fromfile(TINY).model.detector)
     assert whole.rpn_channels is None and whole.feature_channels == 64
-    assert whole.rpn_features(x)[0] is x[0]
-    assert whole.rcnn_features(x)[0] is x[0]
+    (rpn_x, ), (rcnn_x, ) = whole.head_features(x)
+    assert rpn_x is x[0] and rcnn_x is x[0]
 
 
 def test_features_the_split_does_not_fit_are_refused():
@@ -85,7 +86,7 @@ def test_features_the_split_does_not_fit_are_refused():
                r'\(1, 48, 12, 20\): set the embedding \(neck\) out_channels '
                r'to 64')
     with pytest.raises(ValueError, match=message):
-        model.rcnn_features(x)
+        model.head_features(x)
     _, samples = batch(1)
     with pytest.raises(ValueError, match=message):
         model._head_predict(x, samples)
