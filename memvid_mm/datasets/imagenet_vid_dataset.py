@@ -60,7 +60,7 @@ def load_json_object(path: str, name: str) -> dict:
     return data
 
 
-def load_coco_vid(ann_file: str, backend_args: dict = None) -> dict:
+def load_coco_vid(ann_file: str, backend_args: Optional[dict] = None) -> dict:
     """Read a CocoVID JSON file and check its top-level structure.
 
     Args:

@@ -64,7 +64,7 @@ Protocol (every rule below is tested in
   empty-frame rule (the in-split share of the data set); it is what this
   module implements.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.logging import MMLogger, print_log
@@ -169,8 +169,8 @@ def vid_average_precision(tp: np.ndarray, fp: np.ndarray,
     return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
 
 
-def _frame_array(frame: dict, key: str, shape_tail: tuple, dtype, index: int,
-                 what: str) -> np.ndarray:
+def _frame_array(frame: dict, key: str, shape_tail: tuple,
+                 dtype: np.dtype, index: int, what: str) -> np.ndarray:
     """Read ``frame[key]`` as an array of shape ``(n, *shape_tail)``."""
     if key not in frame:
         raise ValueError(f'{what}[{index}] has no {key!r}')
@@ -205,7 +205,8 @@ def _flatten(frames: Sequence[dict], fields: Dict[str, tuple],
         return _flatten_checked(frames, fields, what)
 
 
-def _flatten_fast(frames: Sequence[dict], fields: Dict[str, tuple]):
+def _flatten_fast(frames: Sequence[dict],
+                  fields: Dict[str, tuple]) -> Tuple[dict, np.ndarray]:
     """Vectorised :func:`_flatten` for well-formed input; raises if not."""
     flat, counts = {}, None
     for key, (tail, dtype, required) in fields.items():
@@ -227,7 +228,7 @@ def _flatten_fast(frames: Sequence[dict], fields: Dict[str, tuple]):
     return flat, np.repeat(np.arange(len(frames)), counts)
 
 
-def _as_array(value) -> np.ndarray:
+def _as_array(value: Any) -> np.ndarray:
     """Numpy view of an array-like (torch tensors are moved to CPU)."""
     if hasattr(value, 'detach'):
         value = value.detach().cpu().numpy()
@@ -505,7 +506,7 @@ def _index_videos(
     return names, video_index, frame_ids
 
 
-def _is_integer(value) -> bool:
+def _is_integer(value: Any) -> bool:
     """Whether ``value`` is an integer scalar; bools are not.
 
     An int, a numpy integer or a 0-d integer array / tensor is.
@@ -521,7 +522,7 @@ def _is_integer(value) -> bool:
     return array.ndim == 0 and np.issubdtype(array.dtype, np.integer)
 
 
-def _id_repr(value) -> str:
+def _id_repr(value: Any) -> str:
     """``repr`` of an id, numpy scalars shown as Python values."""
     return repr(value.item() if isinstance(value, np.generic) else value)
 
@@ -926,7 +927,7 @@ def format_vid_table(results: dict) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
 
-    def fmt(row):
+    def fmt(row: Sequence[str]) -> str:
         cells = [row[0].ljust(widths[0])]
         cells += [cell.rjust(w) for cell, w in zip(row[1:], widths[1:])]
         return '| ' + ' | '.join(cells) + ' |'

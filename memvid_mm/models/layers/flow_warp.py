@@ -64,7 +64,7 @@ Conventions:
   even for a zero flow; this module does not have that bug.)
 """
 import math
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -95,7 +95,7 @@ def coordinate_dtype(disp_dtype: torch.dtype) -> torch.dtype:
 
 def make_base_grid(h: int,
                    w: int,
-                   device: torch.device = None,
+                   device: Optional[torch.device] = None,
                    dtype: torch.dtype = torch.float32) -> Tensor:
     """Build the identity sampling grid in pixel coordinates.
 

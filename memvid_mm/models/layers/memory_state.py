@@ -5,7 +5,7 @@ Shape shorthand: N batch (one video stream per row), C channels, h/w
 feature map size, H/W image size, K number of memories.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -35,7 +35,7 @@ class EvidenceMotion:
     acceleration: Tensor
     anchor_flows: Dict[int, Tensor] = field(default_factory=dict)
 
-    def map_tensors(self, fn) -> 'EvidenceMotion':
+    def map_tensors(self, fn: Callable[[Tensor], Tensor]) -> 'EvidenceMotion':
         """Return a copy whose tensors are ``fn(tensor)``."""
         return EvidenceMotion(
             frame_id=self.frame_id,
@@ -66,7 +66,7 @@ class EvidenceBoxes:
     scores: Tensor
     labels: Tensor
 
-    def map_tensors(self, fn) -> 'EvidenceBoxes':
+    def map_tensors(self, fn: Callable[[Tensor], Tensor]) -> 'EvidenceBoxes':
         """Return a copy whose tensors are ``fn(tensor)``."""
         return EvidenceBoxes(
             frame_id=self.frame_id,
@@ -281,7 +281,7 @@ class MemoryState:
         self.last_frame_id = int(frame_id)
         self.frame_index += 1
 
-    def _map_tensors(self, fn) -> 'MemoryState':
+    def _map_tensors(self, fn: Callable[[Tensor], Tensor]) -> 'MemoryState':
         """Return a copy whose tensors are ``fn(tensor)``."""
         return MemoryState(
             video_id=self.video_id,

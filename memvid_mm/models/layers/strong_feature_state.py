@@ -4,7 +4,7 @@
 Shape shorthand: C channels, h/w feature map size, H/W image size.
 """
 from dataclasses import dataclass, field
-from typing import List, Optional, Union
+from typing import Callable, List, Optional, Union
 
 import torch
 from torch import Tensor
@@ -31,7 +31,7 @@ class DelayedMemory:
     memory: Optional[Tensor] = None
     boxes: Optional[EvidenceBoxes] = None
 
-    def map_tensors(self, fn) -> 'DelayedMemory':
+    def map_tensors(self, fn: Callable[[Tensor], Tensor]) -> 'DelayedMemory':
         """Return a copy whose tensors are ``fn(tensor)``."""
         return DelayedMemory(
             frame_id=self.frame_id,
