@@ -196,7 +196,7 @@ class OnlineVideoInferencer:
             frame_id (int): Its index in the stream, from 0; any id but
                 the next (a gap, a repeat, an earlier one or a restart at
                 0) resets the stream's memory, and the model logs the first
-                such restart mid-video, once.
+                such restart mid-video of each video.
 
         Returns:
             :obj:`DetDataSample`: ``pred_instances`` in image coordinates.

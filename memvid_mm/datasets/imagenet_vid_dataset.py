@@ -18,6 +18,7 @@ from mmengine import fileio
 from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import print_log
 
+from ..evaluation.functional import check_degradation_values
 from .class_tables import IMAGENET_VID_CLASSES
 
 # Single images (DET) without ``video_id`` become one-frame videos with ids
@@ -287,33 +288,6 @@ def check_tracks(anns: Iterable[dict], images: Dict[Any, dict],
         "box of a video needs its track's instance_id >= 0, else the "
         'motion-speed splits count it as fast (boxes of the file without '
         f'one: {len(untracked)})')
-
-
-def check_degradation(images: Sequence[dict], ann_file: str) -> None:
-    """Check that every image or none has a ``degradation`` value.
-
-    SynthVID's frames carry one, ImageNet VID's none; absent or null is no
-    value. The evaluation (the metric with ``degradation_key``, the
-    offline tools) splits the frames into clean and degraded by it and
-    refuses a frame without one, which would be neither, but only after
-    the whole test; this is its rule and message.
-
-    Args:
-        images (Sequence[dict]): The image entries of the file.
-        ann_file (str): File name for the error message.
-
-    Raises:
-        ValueError: Naming the file, how many images lack a value and the
-            first few (id and ``file_name``).
-    """
-    lacking = [img for img in images if img.get('degradation') is None]
-    if not lacking or len(lacking) == len(images):
-        return
-    examples = ', '.join(f"img_id {img['id']!r} ({img['file_name']})"
-                         for img in lacking[:3])
-    raise ValueError(f'{ann_file}: {len(lacking)} of {len(images)} frames '
-                     f'carry no degradation value, e.g. {examples}; all or '
-                     'none must')
 
 
 def _check_flags(entry: dict, keys: Sequence[str], where: str) -> None:
@@ -587,7 +561,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
     needs them (training uses neither; DET files have neither): a box of
     the class list, not ``ignore``, in a video of several frames without
     an ``instance_id`` >= 0 (:func:`check_tracks`), and images of which
-    some but not all carry a ``degradation`` (:func:`check_degradation`).
+    some but not all carry a ``degradation``
+    (:func:`~memvid_mm.evaluation.functional.check_degradation_values`).
     Logged, not errors: in training, such
     boxes of one track in one image, kept (training uses no track) and
     counted in one warning; in training, a one-frame (DET) image entry
@@ -693,8 +668,14 @@ class ImagenetVIDDataset(BaseVideoDataset):
             entries, _IMAGE_KEYS, 'image', self.ann_file, int_ids=True)
         for img in images.values():
             check_image(img, self.ann_file)
-        if self.test_mode:
-            check_degradation(list(images.values()), self.ann_file)
+        if self.test_mode:  # the evaluation's rule, before the test
+            check_degradation_values([
+                dict(
+                    img_id=img['id'],
+                    file_name=img['file_name'],
+                    degradation=img.get('degradation'))
+                for img in images.values()
+            ], self.ann_file)
         return images
 
     def _check_repeated_images(self, images: Dict[Any, dict],

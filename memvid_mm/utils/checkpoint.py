@@ -182,6 +182,12 @@ def does_not_fit(filename: str, model: nn.Module,
         f'{details}')
 
 
+def unwrapped_key(key: str) -> str:
+    """A checkpoint key as mmengine loads it: without the leading
+    ``module.`` of a wrapped (distributed) model."""
+    return re.sub(r'^module\.', '', key)
+
+
 def state_dict_differences(
     model: nn.Module, state_dict: Mapping[str, Tensor]
 ) -> Tuple[List[str], List[str], List[Tuple[str, tuple, tuple]]]:
@@ -201,7 +207,7 @@ def state_dict_differences(
         shape)`` of each key of another shape.
     """
     expected = model.state_dict()
-    loaded = {re.sub(r'^module\.', '', k): v for k, v in state_dict.items()}
+    loaded = {unwrapped_key(k): v for k, v in state_dict.items()}
     unexpected = [key for key in loaded if key not in expected]
     missing = [
         key for key in expected

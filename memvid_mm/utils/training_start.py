@@ -7,7 +7,6 @@ trains on with a logged list of keys. ``CheckpointFitHook`` calls
 :func:`check_training_start` on the checkpoint a training loads
 (``tools/train.py`` registers the hook where a config lacks it).
 """
-import re
 from typing import List, Mapping, Optional, Sequence
 
 from mmengine.config import Config
@@ -17,7 +16,8 @@ from torch import Tensor, nn
 
 from .checkpoint import (check_finite_weights, class_difference,
                          format_misfits, naming_unreadable_checkpoint,
-                         state_dict_differences, trained_classes, unwrapped)
+                         state_dict_differences, trained_classes, unwrapped,
+                         unwrapped_key)
 
 #: Keys of a video detector that a per-frame start (``load_from`` a trained
 #: R-FCN) does not hold: FlowNet comes from its own ``init_cfg``, psi and
@@ -57,7 +57,7 @@ def start_checkpoint_misfits(model: nn.Module,
     """
     unexpected, missing, mismatched = differences
     expected = model.state_dict()
-    loaded = [re.sub(r'^module\.', '', key) for key in state_dict]
+    loaded = [unwrapped_key(key) for key in state_dict]
     bare = [key for key in loaded if f'detector.{key}' in expected]
     misfits = []
     if bare and not any(key in expected for key in loaded):
@@ -248,7 +248,7 @@ def _log_memory_only_start(runner: Runner, state_dict: Mapping[str, Tensor],
     their own initialisation (a per-frame start of a memory model): those
     the checkpoint (``state_dict``) holds no key of and the model has
     ``missing`` keys of (:func:`state_dict_differences`)."""
-    loaded = [re.sub(r'^module\.', '', key) for key in state_dict]
+    loaded = [unwrapped_key(key) for key in state_dict]
     left = sorted({
         prefix
         for prefix in absent_prefixes(loaded, MEMORY_ONLY_PREFIXES)
