@@ -15,8 +15,9 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from memvid_mm.engine import (CheckpointFitHook, NonEmptyDatasetHook,
-                              NumClassesHook, register_missing_hooks)
+from memvid_mm.engine import (CheckpointClassesHook, CheckpointFitHook,
+                              NonEmptyDatasetHook, NumClassesHook,
+                              register_missing_hooks)
 from memvid_mm.utils import (allow_full_checkpoint_loading,
                              apply_resume_option, exit_after_distributed_run,
                              finish_distributed, flush_denormals_on_cpu,
@@ -82,10 +83,12 @@ def main() -> bool:
     if nothing_to_resume:
         runner.logger.warning(nothing_to_resume)
     # refused before training, also for a config without the hooks: a head
-    # of other classes than the data, an empty data set, and (in mmengine's
-    # lenient load) a checkpoint that does not fit
+    # of other classes than the data, an empty data set, (in mmengine's
+    # lenient load) a checkpoint that does not fit, and a strong_ckpt of
+    # other classes
     register_missing_hooks(
-        runner, (NumClassesHook, NonEmptyDatasetHook, CheckpointFitHook))
+        runner, (NumClassesHook, NonEmptyDatasetHook, CheckpointFitHook,
+                 CheckpointClassesHook))
     runner.train()
     return finish_distributed()
 

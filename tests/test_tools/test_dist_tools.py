@@ -494,6 +494,37 @@ def test_strong_feature_rfcn_trains_and_tests_with_two_processes(
         assert 'vid/mAP' in json.load(f)
 
 
+def test_training_refuses_a_strong_ckpt_of_other_classes(
+        trained_memnet, synthvid_root, tmp_path):
+    """tools/train.py refuses, before the first iteration, a strong_ckpt
+    trained on the data set's classes in another order (box propagation
+    would read its labels as others), also for a config without
+    CheckpointClassesHook (the tool adds it)."""
+    strong_cfg, strong_ckpt, _ = trained_memnet
+    checkpoint = torch.load(strong_ckpt, map_location='cpu',
+                            weights_only=False)
+    classes = checkpoint['meta']['dataset_meta']['classes']
+    checkpoint['meta']['dataset_meta']['classes'] = list(classes)[::-1]
+    reordered = str(tmp_path / 'reordered.pth')
+    torch.save(checkpoint, reordered)
+    cfg = small_config(
+        STRONG_FEATURE_CFG, synthvid_root, str(tmp_path / 'sf.py'), **{
+            'model.strong_config': strong_cfg,
+            'model.strong_ckpt': reordered
+        })
+    without_hook = Config.fromfile(cfg)
+    without_hook.default_hooks.pop('checkpoint_classes')
+    without_hook.dump(cfg)
+    assert 'CheckpointClassesHook' not in Config.fromfile(cfg).pretty_text
+    stderr = run_refused(
+        ['tools/train.py', cfg, '--work-dir', str(tmp_path)])
+    assert (f'CheckpointClassesError: strong_ckpt {reordered} was trained '
+            f'on classes {tuple(classes[::-1])!r} (label order), but '
+            f'train_dataloader.dataset lists {tuple(classes)!r}: the same '
+            'classes in another order') in stderr
+    assert 'Iter(train)' not in stderr
+
+
 def test_validation_in_two_process_training_scores_the_saved_checkpoint(
         synthvid_root, tmp_path):
     """The tiny R-FCN trains its BN: without syncing the buffers, rank 1

@@ -6,7 +6,9 @@ from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.runner import BaseLoop, Runner
 
-from ...utils import check_checkpoint_classes
+from ...models.detectors import StrongFeatureRFCN
+from ...utils import CheckpointClassesError, check_checkpoint_classes
+from ...utils.checkpoint import class_difference, unwrapped
 from ...utils.training_start import is_partial_start, loaded_checkpoint_file
 
 
@@ -50,6 +52,12 @@ class CheckpointClassesHook(Hook):
     cannot be checked and passes, and so does a training's ``load_from``
     with ``load_from_partial=True``, which starts from what fits on purpose
     (e.g. a head of other classes; ``CheckpointFitHook`` logs what).
+
+    Before a training it also compares the classes of a
+    :class:`StrongFeatureRFCN`'s ``strong_ckpt`` (recorded by its
+    ``init_weights``) with each data set's: box propagation outputs the
+    strong detector's labels. ``load_from_partial`` does not let these
+    through, as it concerns ``load_from`` only.
     """
 
     priority = 'VERY_HIGH'
@@ -77,3 +85,33 @@ class CheckpointClassesHook(Hook):
                 check_checkpoint_classes(checkpoint, classes,
                                          loaded_checkpoint_file(runner),
                                          f'{name}.dataset')
+
+    def before_train(self, runner: Runner) -> None:
+        """Compare the classes of a :class:`StrongFeatureRFCN`'s
+        ``strong_ckpt`` with each data set's; mmengine calls this after it
+        has initialised the weights (which loads ``strong_ckpt``).
+
+        Args:
+            runner (Runner): The runner about to train.
+
+        Raises:
+            CheckpointClassesError: Naming ``strong_ckpt``, the data set
+                and both class lists.
+        """
+        model = unwrapped(runner.model)
+        if not isinstance(model, StrongFeatureRFCN):
+            return
+        trained = model.strong_ckpt_classes
+        if trained is None:  # no strong_ckpt, or one without classes
+            return
+        for name, dataset in built_loop_datasets(runner):
+            classes = getattr(dataset, 'metainfo', {}).get('classes')
+            difference = (None if classes is None else class_difference(
+                trained, classes, f'{name}.dataset'))
+            if difference is not None:
+                raise CheckpointClassesError(
+                    f'strong_ckpt {model.strong_ckpt} was trained on '
+                    f'{difference}, so the strong detector\'s labels would '
+                    f'be read as the wrong classes. Use a strong detector '
+                    f'trained on the classes (and their order) of the data '
+                    f'set')

@@ -39,6 +39,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ...utils import full_checkpoint_loading, load_fitting_checkpoint
+from ...utils.checkpoint import trained_classes
 from ...utils.trained_settings import other_model_settings
 from ..aggregators import MemNetAggregator
 from ..layers import DelayedMemory, EvidenceBoxes, StrongFeatureState
@@ -245,7 +246,9 @@ class StrongFeatureRFCN(BaseDetector):
             ``strong_ckpt``.
         strong_ckpt (str, optional): The strong detector's checkpoint,
             loaded strictly when the weights are initialised (a training
-            start); its weights are frozen. None keeps its random
+            start); its weights are frozen. Its classes must be the data
+            set's, in order (``CheckpointClassesHook`` refuses a training
+            otherwise). None keeps its random
             initialisation (tests; a warning is logged). A trained
             StrongFeatureRFCN's own checkpoint holds the strong weights
             (``tools/test.py`` needs no ``strong_ckpt``; a resumed
@@ -333,6 +336,10 @@ class StrongFeatureRFCN(BaseDetector):
         check_same_normalisation(self.data_preprocessor,
                                  self.strong.data_preprocessor)
         self.strong_ckpt = strong_ckpt
+        # The classes, in label order, that strong_ckpt records; set when
+        # init_weights loads it (CheckpointClassesHook compares them with
+        # the run's data sets before training).
+        self.strong_ckpt_classes: Optional[Tuple[str, ...]] = None
         self.strong.requires_grad_(False)
         self.strong.eval()
         self._check_strong_features_fit()
@@ -386,10 +393,16 @@ class StrongFeatureRFCN(BaseDetector):
     def init_weights(self) -> None:
         """Initialise as mmengine does, check the fast detector's
         ``init_cfg`` checkpoint (:func:`check_detector_pretrained`), then
-        load ``strong_ckpt`` into the strong detector, strictly, and log
-        the strong model settings that differ from those it was trained
-        with (:func:`other_model_settings`; ``strong_test_cfg`` among
-        them)."""
+        load ``strong_ckpt`` into the strong detector, strictly, record
+        the classes it was trained on in ``strong_ckpt_classes`` (None
+        when it records none, with a warning), and log the strong model
+        settings that differ from those it was trained with
+        (:func:`other_model_settings`; ``strong_test_cfg`` among them).
+
+        The strong detector's labels are the output of box propagation
+        (``test_cfg.propagate='boxes'``), so its classes must be the data
+        set's, in order: ``CheckpointClassesHook`` refuses a training
+        whose data sets list others."""
         super().init_weights()
         check_detector_pretrained(self)
         if self.strong_ckpt is None:
@@ -401,6 +414,14 @@ class StrongFeatureRFCN(BaseDetector):
             return
         with full_checkpoint_loading():  # a trusted file, as load_from
             loaded = load_fitting_checkpoint(self.strong, self.strong_ckpt)
+        self.strong_ckpt_classes = trained_classes(loaded, self.strong_ckpt)
+        if self.strong_ckpt_classes is None:
+            print_log(
+                f'StrongFeatureRFCN: strong_ckpt {self.strong_ckpt} records '
+                f"no classes (meta['dataset_meta']['classes']), so they "
+                f"cannot be compared with the data set's",
+                logger='current',
+                level=logging.WARNING)
         settings = other_model_settings(loaded, self.strong_model_config,
                                         self.strong_ckpt)
         if settings is not None:

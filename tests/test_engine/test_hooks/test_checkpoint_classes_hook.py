@@ -1,10 +1,11 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """CheckpointClassesHook; under MMDetection's own tools/test.py it is
 tested in tests/test_tools/test_dist_tools.py."""
+import copy
 import types
 
 import pytest
-from mmdet.registry import HOOKS
+from mmdet.registry import HOOKS, MODELS
 from mmengine.config import Config
 from torch.utils.data import DataLoader
 
@@ -100,3 +101,47 @@ def test_a_resume_names_the_file_it_resumes_from(tmp_path):
             CheckpointClassesError,
             match='^checkpoint iter_20.pth was trained on classes'):
         hook.after_load_checkpoint(runner, checkpoint_of(('a', 'b')))
+
+
+@pytest.fixture(scope='module')
+def two_detectors():
+    """The SynthVID two-detector model, without its checkpoints."""
+    cfg = Config.fromfile('configs/strong_feature/strong-feature_rfcn_r18-w8-'
+                          'd8_clocknet-featprop_1xb4-ft3e_synthvid.py')
+    model = copy.deepcopy(cfg.model)
+    model.strong_ckpt = None
+    return MODELS.build(model)
+
+
+def test_a_strong_ckpt_of_other_classes_is_refused_before_training(
+        two_detectors):
+    """Box propagation outputs the strong detector's labels: its
+    strong_ckpt's classes must be each built data set's, in order, also
+    with load_from_partial (which concerns load_from only)."""
+    hook = HOOKS.build(dict(type='CheckpointClassesHook'))
+    runner = runner_with(train=CLASSES, val=CLASSES)
+    runner.model = two_detectors
+    two_detectors.strong_ckpt = 'clocknet.pth'
+    two_detectors.strong_ckpt_classes = CLASSES
+    hook.before_train(runner)
+    for classes, what in ((CLASSES[::-1], 'the same classes in another '
+                           'order'), (('a', 'b'), 'other classes')):
+        two_detectors.strong_ckpt_classes = classes
+        for runner in (runner_with(train=CLASSES, val=CLASSES),
+                       runner_with(cfg=dict(load_from_partial=True),
+                                   train=CLASSES)):
+            runner.model = two_detectors
+            with pytest.raises(
+                    CheckpointClassesError,
+                    match=r'^strong_ckpt clocknet\.pth was trained on '
+                    r'classes .* but train_dataloader\.dataset lists .*: ' +
+                    what + r", so the strong detector's labels would be "
+                    'read as the wrong classes'):
+                hook.before_train(runner)
+    # none recorded (no strong_ckpt, or one not saved by mmengine's
+    # runner: init_weights warns), and other models, are not compared
+    two_detectors.strong_ckpt_classes = None
+    runner.model = two_detectors
+    hook.before_train(runner)
+    runner.model = types.SimpleNamespace()
+    hook.before_train(runner)

@@ -255,6 +255,33 @@ def test_strong_ckpt_is_loaded_strictly(model, tmp_path):
         MODELS.build(model_cfg(strong_ckpt=str(bad))).init_weights()
 
 
+def test_strong_ckpt_classes_are_recorded_or_their_absence_said(
+        model, tmp_path, log_records):
+    """``init_weights`` records the classes strong_ckpt was trained on
+    (CheckpointClassesHook compares them with the data sets), and warns
+    when the checkpoint records none."""
+    assert model.strong_ckpt_classes is None  # nothing loaded
+    classes = ['disc', 'box', 'triangle', 'cross']
+    recorded = tmp_path / 'strong.pth'
+    torch.save(dict(state_dict=model.strong.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=classes))), recorded)
+    built = MODELS.build(model_cfg(strong_ckpt=str(recorded)))
+    log_records.clear()
+    built.init_weights()
+    assert built.strong_ckpt_classes == tuple(classes)
+    assert not [r for r in log_records if r.levelname == 'WARNING']
+    unrecorded = tmp_path / 'bare.pth'
+    torch.save(dict(state_dict=model.strong.state_dict()), unrecorded)
+    built = MODELS.build(model_cfg(strong_ckpt=str(unrecorded)))
+    built.init_weights()
+    assert built.strong_ckpt_classes is None
+    assert [r.getMessage() for r in log_records
+            if r.levelname == 'WARNING'] == [
+                f'StrongFeatureRFCN: strong_ckpt {unrecorded} records no '
+                "classes (meta['dataset_meta']['classes']), so they cannot "
+                "be compared with the data set's"]
+
+
 def test_strong_settings_other_than_the_trained_ones_are_said(
         model, tmp_path, log_records):
     """The ClockNet's strides change no key of its checkpoint: the log
@@ -263,8 +290,10 @@ def test_strong_settings_other_than_the_trained_ones_are_said(
     trained = Config.fromfile(STRONG_CFG)
     trained.model.aggregator.strides = (1, 2, 4)
     path = tmp_path / 'strong.pth'
+    classes = ['disc', 'box', 'triangle', 'cross']
     torch.save(dict(state_dict=model.strong.state_dict(),
-                    meta=dict(cfg=trained.pretty_text)), path)
+                    meta=dict(cfg=trained.pretty_text,
+                              dataset_meta=dict(classes=classes))), path)
     log_records.clear()
     MODELS.build(model_cfg(strong_ckpt=str(path))).init_weights()
     warnings = [r.getMessage() for r in log_records
