@@ -1,4 +1,8 @@
 # Runtime shared by every memvid_mm config (MMDetection 3.x conventions).
+# MMDetection's _base_/default_runtime.py restated, with memvid_mm's hooks:
+# inheriting it as 'mmdet::_base_/default_runtime.py' would add
+# _scope_='mmdet' to each of its entries and make every config load import
+# pkg_resources, which warns that it is deprecated.
 default_scope = 'mmdet'
 custom_imports = dict(imports=['memvid_mm'], allow_failed_imports=False)
 
