@@ -32,6 +32,7 @@ from mmengine.registry import init_default_scope
 from ..models.detectors import MemoryRFCN, StrongFeatureRFCN
 from ..models.layers import MemoryState, SplitHalvesState, StrongFeatureState
 from ..utils import full_checkpoint_loading, load_fitting_checkpoint
+from ..utils.argument_checks import is_int
 from ..utils.checkpoint import trained_classes
 from ..utils.trained_settings import other_model_settings
 
@@ -153,8 +154,7 @@ def check_frame(image: np.ndarray, video_id: Hashable,
                          f'{image.dtype}')
     if video_id is None:
         raise ValueError(f'{where}: video_id must not be None')
-    if isinstance(frame_id, bool) or not isinstance(
-            frame_id, (int, np.integer)) or frame_id < 0:
+    if not is_int(frame_id) or frame_id < 0:
         raise ValueError(f'{where}: frame_id must be an int >= 0')
 
 

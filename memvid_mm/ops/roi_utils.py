@@ -9,6 +9,8 @@ from typing import List, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from ..utils.argument_checks import is_int
+
 BoxesType = Union[Tensor, Sequence[Tensor]]
 
 # Upper bound on the number of elements of the gathered sample tensor of one
@@ -30,17 +32,17 @@ def pair_output_size(output_size: Union[int, Sequence[int]],
     Returns:
         tuple[int, int]: ``(kh, kw)``.
     """
-    if isinstance(output_size, int):
+    if is_int(output_size):
         size = (output_size, output_size)
     elif isinstance(output_size, (tuple, list)) and len(output_size) == 2:
         size = tuple(output_size)
     else:
         raise ValueError(f'`{name}` must be an int or a pair of ints, '
                          f'got {output_size!r}')
-    if not all(isinstance(s, int) and s > 0 for s in size):
+    if not all(is_int(s) and s > 0 for s in size):
         raise ValueError(
             f'`{name}` must hold positive ints, got {output_size!r}')
-    return size
+    return tuple(int(s) for s in size)
 
 
 def convert_boxes_to_rois(boxes: BoxesType, input: Tensor) -> Tensor:

@@ -133,8 +133,9 @@ def test_invalid_arguments():
         ps_roi_align(x, [torch.zeros(2, 5)], 3)
     with pytest.raises(ValueError, match='batch indices'):
         ps_roi_align(x, torch.tensor([[1., 0., 0., 2., 2.]]), 3)
-    with pytest.raises(ValueError, match='output_size'):
-        ps_roi_align(x, torch.zeros(1, 5), (3, 0))
+    for bad in ((3, 0), True, (3, True)):
+        with pytest.raises(ValueError, match='output_size'):
+            ps_roi_align(x, torch.zeros(1, 5), bad)
     with pytest.raises(ValueError, match='input'):
         ps_roi_align(x[0], torch.zeros(1, 5), 3)
 

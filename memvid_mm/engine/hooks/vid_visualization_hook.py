@@ -16,6 +16,8 @@ from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 from mmengine.visualization import Visualizer
 
+from ...utils.argument_checks import is_int
+
 
 def video_and_frame_name(img_path: str) -> tuple:
     """Split a frame path ``.../<video>/<frame file>`` into its two names.
@@ -82,7 +84,7 @@ class VIDVisualizationHook(Hook):
                  wait_time: float = 0.,
                  test_out_dir: Optional[str] = None,
                  backend_args: Optional[dict] = None) -> None:
-        if not isinstance(frame_interval, int) or frame_interval < 1:
+        if not is_int(frame_interval) or frame_interval < 1:
             raise ValueError(f'frame_interval must be a positive int, got '
                              f'{frame_interval!r}')
         self._visualizer: Visualizer = Visualizer.get_current_instance()

@@ -43,6 +43,7 @@ from mmdet.registry import MODELS
 from mmdet.utils import OptMultiConfig
 from torch import Tensor
 
+from ...utils.argument_checks import is_int
 from .base import BaseMemoryAggregator
 from .clocknet import check_same_memory_shapes
 
@@ -55,8 +56,7 @@ def check_int(name: str, value: int, least: int) -> None:
         value (int): Its value.
         least (int): The smallest value allowed.
     """
-    if isinstance(value, bool) or not isinstance(value, int) or \
-            value < least:
+    if not is_int(value) or value < least:
         raise ValueError(f'{name} must be ints >= {least}, got {value!r}')
 
 

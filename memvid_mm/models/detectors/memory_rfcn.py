@@ -25,7 +25,6 @@ import warnings
 from typing import (Any, Dict, Hashable, List, NamedTuple, Optional, Sequence,
                     Set, Tuple, Union)
 
-import numpy as np
 import torch
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
@@ -35,6 +34,7 @@ from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
+from ...utils.argument_checks import is_int
 from ..aggregators import BaseMemoryAggregator, MemNetAggregator
 from ..layers import (EvidenceBoxes, EvidenceMotion, MemoryState, SideStreams,
                       SplitHalvesState, compose_flows, extrapolate_flow,
@@ -107,8 +107,7 @@ def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
             raise TypeError(f'test_cfg.{name} must be a bool, got '
                             f'{settings[name]!r}')
     interval = settings['evidence_interval']
-    if isinstance(interval, bool) or not isinstance(
-            interval, (int, np.integer)) or interval < 1:
+    if not is_int(interval) or interval < 1:
         raise ValueError(f'test_cfg.evidence_interval must be an int >= 1, '
                          f'got {interval!r}')
     settings['evidence_interval'] = int(interval)
@@ -270,7 +269,7 @@ def feature_stride(detector: nn.Module) -> int:
     """
     head = getattr(getattr(detector, 'roi_head', None), 'bbox_head', None)
     stride = getattr(head, 'featmap_stride', None)
-    if not isinstance(stride, int) or stride < 1:
+    if not is_int(stride) or stride < 1:
         raise ValueError(f'MemoryRFCN needs the stride of its detector\'s '
                          f'features (roi_head.bbox_head.featmap_stride), '
                          f'got {stride!r} from {type(detector).__name__}')
@@ -1466,8 +1465,7 @@ class MemoryRFCN(BaseDetector):
         if frame_id is None:
             raise ValueError('online MemoryRFCN needs "frame_id" in the '
                              'frame metainfo (PackTrackInputs meta_keys)')
-        if not isinstance(frame_id, (int, np.integer)) or isinstance(
-                frame_id, (bool, np.bool_)):
+        if not is_int(frame_id):
             raise TypeError(
                 f'video {video_id}: frame_id must be an int, got '
                 f'{frame_id!r} ({type(frame_id).__name__})')

@@ -15,6 +15,8 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ...utils.argument_checks import is_int
+
 
 def rpn_data_samples(batch_data_samples: SampleList) -> SampleList:
     """Class-agnostic copies of the samples for the RPN (labels set to 0).
@@ -120,8 +122,7 @@ class RFCN(TwoStageDetector):
             if not (self.with_rpn and self.with_roi_head):
                 raise ValueError('RFCN rpn_channels splits the features '
                                  'between rpn_head and roi_head: give both')
-            if isinstance(rpn_channels, bool) or not isinstance(
-                    rpn_channels, int) or rpn_channels < 1:
+            if not is_int(rpn_channels) or rpn_channels < 1:
                 raise ValueError(f'RFCN rpn_channels must be a positive int '
                                  f'or None, got {rpn_channels!r}')
             if self.rpn_head.in_channels != rpn_channels:

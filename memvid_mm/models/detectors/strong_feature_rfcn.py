@@ -26,7 +26,6 @@ import random
 from pathlib import Path
 from typing import Any, Optional, Tuple, Union
 
-import numpy as np
 import torch
 from mmcv.ops import batched_nms
 from mmdet.models.detectors import BaseDetector
@@ -39,6 +38,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ...utils import full_checkpoint_loading, load_fitting_checkpoint
+from ...utils.argument_checks import is_int
 from ...utils.checkpoint import trained_classes
 from ...utils.trained_settings import other_model_settings
 from ..aggregators import MemNetAggregator
@@ -313,8 +313,7 @@ class StrongFeatureRFCN(BaseDetector):
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if isinstance(delay, (bool, np.bool_)) or not isinstance(
-                delay, (int, np.integer)) or delay < 0:
+        if not is_int(delay) or delay < 0:
             raise ValueError(f'delay must be an int >= 0 (frames), got '
                              f'{delay!r}')
         self.delay = int(delay)

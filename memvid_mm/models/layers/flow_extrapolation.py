@@ -32,6 +32,7 @@ from typing import Dict, Hashable, Iterable
 
 from torch import Tensor
 
+from ...utils.argument_checks import is_int
 from .flow_warp import flow_warp
 
 
@@ -95,7 +96,7 @@ def extrapolate_flow(velocity: Tensor, acceleration: Tensor,
         Tensor: (N, 2, H, W) ``D_{t+j,t} = j * v + j * (j + 1) / 2 * b``,
         on frame t's pixels (see the module docstring).
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+    if not is_int(steps) or steps < 1:
         raise ValueError(f'steps must be an int >= 1, got {steps!r}')
     _check_same_flow_shapes(velocity=velocity, acceleration=acceleration)
     return steps * velocity + (steps * (steps + 1) / 2) * acceleration

@@ -51,6 +51,7 @@ from torch import Tensor
 
 from ...ops.deterministic import resize_bilinear
 from ...utils import naming_unreadable_checkpoint, non_finite_keys
+from ...utils.argument_checks import is_int
 from ..layers.flow_warp import scale_flow_
 
 # Encoder: (name, in_channels, out_channels, kernel_size) per conv; the
@@ -84,7 +85,7 @@ def scaled_architecture(width_divisor: int) -> tuple:
         tuple: ``(encoder, decoder, final_in_channels)`` shaped like
         ``_ENCODER``, ``_DECODER`` and ``_FINAL_IN_CHANNELS``.
     """
-    if not isinstance(width_divisor, int) or width_divisor < 1 or \
+    if not is_int(width_divisor) or width_divisor < 1 or \
             64 % width_divisor:
         raise ValueError('width_divisor must be a divisor of 64 (1, 2, 4, '
                          f'8, ...), got {width_divisor!r}')

@@ -11,6 +11,8 @@ from mmdet.utils import OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from ...utils.argument_checks import is_int
+
 
 @MODELS.register_module()
 class FeatureEmbedding(BaseModule):
@@ -46,12 +48,10 @@ class FeatureEmbedding(BaseModule):
         for name, value in (('in_channels', in_channels),
                             ('out_channels', out_channels),
                             ('dilation', dilation)):
-            if isinstance(value, bool) or not isinstance(value, int) \
-                    or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f'FeatureEmbedding {name} must be a '
                                  f'positive int, got {value!r}')
-        if isinstance(kernel_size, bool) or not isinstance(
-                kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        if not is_int(kernel_size) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f'FeatureEmbedding kernel_size must be a '
                              f'positive odd int (the map keeps its size), '
                              f'got {kernel_size!r}')

@@ -17,6 +17,8 @@ from mmdet.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ...utils.argument_checks import is_int
+
 
 def select_hard_examples(roi_losses: Tensor, batch_inds: Tensor,
                          num_per_img: int) -> Tensor:
@@ -116,7 +118,7 @@ class RFCNRoIHead(StandardRoIHead):
             raise ValueError('train_cfg.ohem must be a dict such as '
                              f'dict(num=128), got {ohem!r:.100}')
         num = ohem.get('num')
-        if not isinstance(num, int) or num < 1:
+        if not is_int(num) or num < 1:
             raise ValueError('train_cfg.ohem.num must be a positive int, '
                              f'got {num!r}')
         return num

@@ -121,7 +121,8 @@ def test_random_key_frame_without_key_frame_id(tmp_path):
 @pytest.mark.parametrize(
     'kwargs',
     [dict(num_frames=0),
-     dict(stride=0), dict(num_frames=2.5)])
+     dict(stride=0), dict(num_frames=2.5), dict(num_frames=True),
+     dict(stride=True)])
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         CausalClipSample(**kwargs)

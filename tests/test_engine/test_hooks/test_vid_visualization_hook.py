@@ -145,7 +145,7 @@ def test_refuses_a_frame_without_frame_id(runner, tmp_path):
         hook.after_test_iter(runner, 0, {}, [clip])
 
 
-@pytest.mark.parametrize('frame_interval', [0, -1, 1.5])
+@pytest.mark.parametrize('frame_interval', [0, -1, 1.5, True])
 def test_refuses_a_bad_frame_interval(frame_interval):
     with pytest.raises(ValueError, match='frame_interval'):
         VIDVisualizationHook(frame_interval=frame_interval)

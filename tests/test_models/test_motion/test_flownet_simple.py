@@ -388,8 +388,9 @@ def test_width_divisor_gives_a_lighter_network_of_the_same_layout():
     with torch.no_grad():
         flow = light(torch.randn(1, 3, 64, 96), torch.randn(1, 3, 64, 96))
     assert flow.shape == (1, 2, 64, 96)
-    with pytest.raises(ValueError, match='width_divisor'):
-        FlowNetSimple(width_divisor=3)
+    for bad in (3, True):
+        with pytest.raises(ValueError, match='width_divisor'):
+            FlowNetSimple(width_divisor=bad)
 
 
 @pytest.mark.parametrize('hw, level_hws', [

@@ -190,6 +190,8 @@ def test_invalid_configs_raise():
         MODELS.build(cfg)
     with pytest.raises(ValueError, match='ohem.num must be a positive'):
         MODELS.build(_roi_head_cfg(ohem=0))  # refused when built
+    with pytest.raises(ValueError, match='ohem.num must be a positive'):
+        MODELS.build(_roi_head_cfg(ohem=True))  # not one RoI
     # --cfg-options ...ohem=dict(num=128) passes a str: named, not a
     # missing attribute
     cfg = _roi_head_cfg()
