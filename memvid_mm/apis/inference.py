@@ -178,7 +178,13 @@ class OnlineVideoInferencer:
                                           StrongFeatureState]] = {}
 
     def close(self, video_id: Hashable) -> None:
-        """Forget the state of ``video_id``."""
+        """Forget the state of ``video_id``.
+
+        A video without a state (never fed, or closed already) is ignored.
+
+        Args:
+            video_id (Hashable): The stream whose state is dropped.
+        """
         self.states.pop(video_id, None)
 
     @torch.no_grad()

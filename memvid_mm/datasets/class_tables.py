@@ -84,7 +84,19 @@ def check_class_table(class_table: Sequence[Sequence[str]]) -> ClassTable:
 
 
 def class_names(class_table: Sequence[Sequence[str]]) -> Tuple[str, ...]:
-    """Return the class names of a class table, in label order."""
+    """Return the class names of a class table, in label order.
+
+    Args:
+        class_table (Sequence[Sequence[str]]): ``(synset, name)`` pairs,
+            checked by :func:`check_class_table`.
+
+    Returns:
+        tuple[str, ...]: The names, the second item of each pair.
+
+    Raises:
+        TypeError: If an entry is not a pair of strings.
+        ValueError: If the table is empty or a synset or name repeats.
+    """
     return tuple(name for _, name in check_class_table(class_table))
 
 

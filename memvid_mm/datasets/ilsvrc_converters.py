@@ -150,6 +150,12 @@ def read_image_size(img_path: str) -> Tuple[int, int]:
     The stored pixels, not turned by an EXIF orientation tag (as
     ``LoadVIDFrame`` loads them).
 
+    Args:
+        img_path (str): The image file.
+
+    Returns:
+        tuple[int, int]: ``(height, width)`` of the decoded image.
+
     Raises:
         FileNotFoundError: If the image does not exist.
         ValueError: If the file cannot be decoded as an image.
@@ -377,7 +383,14 @@ def _is_whole_number(token: str) -> bool:
 
 
 def val_frame_list_path(root: str) -> str:
-    """``ImageSets/VID/val.txt`` of an ILSVRC2015 root."""
+    """``ImageSets/VID/val.txt`` of an ILSVRC2015 root.
+
+    Args:
+        root (str): ILSVRC2015 root.
+
+    Returns:
+        str: The path of the list (whether or not the file exists).
+    """
     return osp.join(root, 'ImageSets', 'VID', 'val.txt')
 
 
@@ -610,12 +623,31 @@ class _CocoVIDWriter:
         self.counts: Counter = Counter()
 
     def add_image(self, **fields) -> int:
+        """Append an ``images`` entry with the next id (from 1).
+
+        Args:
+            **fields: The entry's other keys (``file_name``, ``height``,
+                ...).
+
+        Returns:
+            int: The new image's id.
+        """
         image = dict(id=len(self.out['images']) + 1)
         image.update(fields)
         self.out['images'].append(image)
         return image['id']
 
     def add_annotation(self, bbox: Sequence[float], **fields) -> None:
+        """Append an ``annotations`` entry with the next id (from 1).
+
+        The box is stored as COCO ``[x1, y1, w, h]`` with its ``area`` and
+        ``iscrowd=False``, and the entry is counted for its
+        ``category_id``.
+
+        Args:
+            bbox (Sequence[float]): ``(x1, y1, x2, y2)`` box.
+            **fields: The entry's other keys; ``category_id`` is required.
+        """
         x1, y1, x2, y2 = bbox
         w, h = x2 - x1, y2 - y1
         ann = dict(id=len(self.out['annotations']) + 1)
@@ -984,13 +1016,14 @@ def read_det_image_list(root: str,
         class_indices (Sequence[int], optional): Read only
             ``ImageSets/DET/train_<k>.txt`` for these k (the DET indices of
             the wanted classes); all ``train_<k>.txt`` files when None.
+            Defaults to None.
         image_list (str, optional): A list file (e.g. FGFA's
             ``Lists/DET_train_30classes.txt``) whose first column names the
             images relative to ``Data/DET``; used instead of ImageSets. It
             is a sampling list: an image it names twice is returned twice,
             as mmtrack's converter writes one image entry per line. The
             ImageSets, one per class, name an image once per class, and
-            give it once.
+            give it once. Defaults to None.
 
     Returns:
         list[str]: Sorted image names, e.g. ``'train/ILSVRC2013_train/...'``.
@@ -1042,8 +1075,9 @@ def convert_det(root: str,
         class_table (Sequence[Sequence[str]]): ``(synset, name)`` pairs.
             Defaults to the 30 VID classes.
         class_indices (Sequence[int], optional): See
-            :func:`read_det_image_list`.
+            :func:`read_det_image_list`. Defaults to None.
         image_list (str, optional): See :func:`read_det_image_list`.
+            Defaults to None.
         check_images (bool): Decode every image and check its size.
             Defaults to False.
         show_progress (bool): Show a tqdm bar. Defaults to True.
@@ -1104,7 +1138,12 @@ def convert_det(root: str,
 
 
 def save_json(data: dict, out_file: str) -> None:
-    """Write a CocoVID dict as JSON, creating the directory."""
+    """Write a CocoVID dict as JSON, creating the directory.
+
+    Args:
+        data (dict): The CocoVID dict.
+        out_file (str): The JSON file to write (overwritten if it exists).
+    """
     out_dir = osp.dirname(osp.abspath(out_file))
     os.makedirs(out_dir, exist_ok=True)
     with open(out_file, 'w') as f:

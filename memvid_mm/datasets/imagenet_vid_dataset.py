@@ -67,6 +67,7 @@ def load_coco_vid(ann_file: str, backend_args: Optional[dict] = None) -> dict:
     Args:
         ann_file (str): Path (or URI) of the file.
         backend_args (dict, optional): mmengine file backend arguments.
+            Defaults to None.
 
     Returns:
         dict: The parsed file; ``images``, ``annotations`` and
@@ -385,6 +386,10 @@ def extends_beyond_image(ann: dict, img_info: dict) -> bool:
     Args:
         ann (dict): Annotation whose ``bbox`` passed :func:`check_bbox`.
         img_info (dict): Its image, with ``width`` and ``height``.
+
+    Returns:
+        bool: Whether the box ``[x1, y1, w, h]`` reaches more than 1 pixel
+        outside the image (see :func:`box_extends_beyond`).
     """
     x1, y1, w, h = ann['bbox']
     return box_extends_beyond((x1, y1, x1 + w, y1 + h), img_info['width'],
@@ -612,7 +617,18 @@ class ImagenetVIDDataset(BaseVideoDataset):
         self._fully_initialized = True
 
     def load_data_list(self) -> List[dict]:
-        """Load and check the CocoVID file; one dict per video."""
+        """Load and check the CocoVID file; one dict per video.
+
+        Returns:
+            list[dict]: Per video, in the order of :func:`group_frames`:
+            ``video_id``, ``images`` (its frames' parsed infos, by
+            ``frame_id``) and ``video_length``.
+
+        Raises:
+            FileNotFoundError: If the annotation file does not exist.
+            ValueError: If the file is not valid CocoVID JSON, has no
+                images, or one of its entries fails the checks.
+        """
         data = load_coco_vid(self.ann_file, self.backend_args)
         self._set_categories(data['categories'])
         images = self._check_images(data['images'])
@@ -920,7 +936,16 @@ class ImagenetVIDDataset(BaseVideoDataset):
             generated=bool(ann.get('generated', False)))
 
     def filter_data(self) -> List[dict]:
-        """Keep every frame; in training drop videos below ``min_size``."""
+        """Keep every frame; in training drop videos below ``min_size``.
+
+        ``min_size`` comes from ``filter_cfg`` (32 when not given); a video
+        is dropped when its first frame's shorter side is below it. The
+        number dropped is logged.
+
+        Returns:
+            list[dict]: The kept videos of ``data_list`` (all of them in
+            test mode).
+        """
         if self.test_mode:
             return self.data_list
         min_size = (self.filter_cfg or {}).get('min_size', 32)
@@ -988,7 +1013,19 @@ class ImagenetVIDDataset(BaseVideoDataset):
         return indices
 
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
-        """Subset videos in place (``indices`` index videos)."""
+        """Subset videos in place (``indices`` index videos).
+
+        The key frames are found again in the kept videos.
+
+        Args:
+            indices (Sequence[int] | int): Video indices to keep, or, as an
+                int, the number of first (positive) or last (negative)
+                videos to keep, as mmengine's ``get_subset_``.
+
+        Raises:
+            IndexError: If a video index lies outside
+                ``[-num_videos, num_videos)``.
+        """
         indices = self._checked_video_indices(indices)
         with self._length_in_videos():
             super().get_subset_(indices)
@@ -996,7 +1033,21 @@ class ImagenetVIDDataset(BaseVideoDataset):
 
     def get_subset(self, indices: Union[Sequence[int],
                                         int]) -> 'ImagenetVIDDataset':
-        """Return a subset of the videos (``indices`` index videos)."""
+        """Return a subset of the videos (``indices`` index videos).
+
+        Args:
+            indices (Sequence[int] | int): Video indices to keep, or, as an
+                int, the number of first (positive) or last (negative)
+                videos to keep, as mmengine's ``get_subset``.
+
+        Returns:
+            ImagenetVIDDataset: A new dataset of those videos, with its own
+            key frames; ``self`` is unchanged.
+
+        Raises:
+            IndexError: If a video index lies outside
+                ``[-num_videos, num_videos)``.
+        """
         indices = self._checked_video_indices(indices)
         with self._length_in_videos():
             sub = super().get_subset(indices)
@@ -1009,6 +1060,13 @@ class ImagenetVIDDataset(BaseVideoDataset):
 
         A negative ``idx`` counts from the last video; mmengine would count
         it from ``len(self)``, which in training counts key frames.
+
+        Args:
+            idx (int): Video index.
+
+        Returns:
+            dict: A copy of the video's info (``video_id``, ``images``,
+            ``video_length``) with ``sample_idx`` set.
         """
         if idx < 0 and self._is_video_index(idx):
             idx += self.num_videos
@@ -1016,12 +1074,13 @@ class ImagenetVIDDataset(BaseVideoDataset):
 
     @property
     def num_videos(self) -> int:
-        """Number of videos."""
+        """int: Number of videos."""
         return BaseDataset.__len__(self)
 
     @property
     def key_frames(self) -> np.ndarray:
-        """``(K, 2)`` int64 ``(video_idx, frame_idx)`` training samples."""
+        """np.ndarray: ``(K, 2)`` int64 ``(video_idx, frame_idx)`` training
+        samples (a copy)."""
         return self._key_frames.copy()
 
     @force_full_init
@@ -1049,7 +1108,18 @@ class ImagenetVIDDataset(BaseVideoDataset):
         return super().prepare_data(idx)
 
     def get_cat_ids(self, idx: Union[int, Tuple[int, int]]) -> List[int]:
-        """Labels of key frame ``idx`` (training) or as mmdet's base."""
+        """Labels of key frame ``idx`` (training) or as mmdet's base.
+
+        Args:
+            idx (int | tuple[int, int]): In training, an int is a key-frame
+                index; in test mode an int is a video index (the labels of
+                all its frames). A tuple is always ``(video_idx,
+                frame_idx)``.
+
+        Returns:
+            list[int]: The ``bbox_label`` of each of the frame's (or
+            video's) instances, ignored ones included.
+        """
         if not self.test_mode and not isinstance(idx, tuple):
             idx = tuple(int(i) for i in self._key_frames[idx])
         return super().get_cat_ids(idx)

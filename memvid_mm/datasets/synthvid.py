@@ -125,7 +125,15 @@ class _Track:
     dark: Tuple[int, int, int]
 
     def box(self, t: int) -> np.ndarray:
-        """Integer box ``(x1, y1, x2, y2)`` at frame t (not clipped)."""
+        """Integer box ``(x1, y1, x2, y2)`` at frame t (not clipped).
+
+        Args:
+            t (int): Frame index.
+
+        Returns:
+            np.ndarray: ``(4,)`` int64 box; its sides are at least 3
+            pixels.
+        """
         dt = t - self.t_mid
         scale = float(np.clip(1.0 + self.zoom * dt, 0.5, 1.6))
         w = max(3, int(round(self.size * scale * np.sqrt(self.aspect))))
@@ -305,7 +313,18 @@ def _sample_track(rng: np.random.Generator, width: int, height: int,
 
 def visible_box(box: np.ndarray, width: int,
                 height: int) -> Optional[np.ndarray]:
-    """Clip a box to the image; None when less than a quarter is inside."""
+    """Clip a box to the image; None when less than a quarter is inside.
+
+    Args:
+        box (np.ndarray): ``(4,)`` box ``(x1, y1, x2, y2)``.
+        width (int): Image width.
+        height (int): Image height.
+
+    Returns:
+        np.ndarray, optional: The box clipped to ``[0, width]`` x
+        ``[0, height]``; None when the clipped box is less than 2 pixels
+        wide or high, or holds less than a quarter of the box's area.
+    """
     clipped = np.clip(box, 0, [width, height, width, height])
     area = (box[2] - box[0]) * (box[3] - box[1])
     inside = (clipped[2] - clipped[0]) * (clipped[3] - clipped[1])
@@ -316,7 +335,15 @@ def visible_box(box: np.ndarray, width: int,
 
 def check_degradations(degradations: Sequence[str]) -> None:
     """Raise a ValueError unless ``degradations`` is a non-empty sequence of
-    distinct kinds of :data:`DEGRADATIONS`."""
+    distinct kinds of :data:`DEGRADATIONS`.
+
+    Args:
+        degradations (Sequence[str]): The degradation kinds to check (a
+            single string is refused).
+
+    Raises:
+        ValueError: Naming the allowed kinds and ``degradations``.
+    """
     if isinstance(degradations, str) or not degradations or any(
             kind not in DEGRADATIONS for kind in degradations) or len(
                 set(degradations)) != len(degradations):
@@ -554,7 +581,14 @@ def apply_degradation(img: np.ndarray, kind: str, boxes: Sequence[np.ndarray],
 
 
 def check_blur_mode(blur: str) -> None:
-    """Raise a ValueError unless ``blur`` is one of :data:`BLUR_MODES`."""
+    """Raise a ValueError unless ``blur`` is one of :data:`BLUR_MODES`.
+
+    Args:
+        blur (str): The blur mode to check.
+
+    Raises:
+        ValueError: Naming the allowed modes and ``blur``.
+    """
     if blur not in BLUR_MODES:
         raise ValueError(f'blur must be one of {BLUR_MODES}, got {blur!r}')
 
@@ -1077,7 +1111,16 @@ def _ious(box: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 def speed_split(motion_ious: np.ndarray) -> Dict[str, float]:
-    """Fractions of fast (< 0.7), medium and slow (> 0.9) boxes."""
+    """Fractions of fast (< 0.7), medium and slow (> 0.9) boxes.
+
+    Args:
+        motion_ious (np.ndarray): ``(G,)`` motion IoU of each box.
+
+    Returns:
+        dict[str, float]: ``fast``, ``medium`` (0.7 to 0.9, both
+        included) and ``slow``, each a fraction of the G boxes (all 0.0
+        when there is none).
+    """
     n = max(len(motion_ious), 1)
     return dict(
         fast=float((motion_ious < 0.7).sum()) / n,

@@ -47,7 +47,14 @@ from .roi_utils import (BoxesType, check_batch_range, check_input,
 
 
 def round_half_away(x: Tensor) -> Tensor:
-    """Round like C's ``round``: halves go away from zero."""
+    """Round like C's ``round``: halves go away from zero.
+
+    Args:
+        x (Tensor): Floating-point values, any shape.
+
+    Returns:
+        Tensor: ``x`` rounded to whole numbers, same shape and dtype.
+    """
     whole = x.trunc()
     frac = x - whole
     return whole + torch.where(frac.abs() >= 0.5, x.sign(),

@@ -27,7 +27,8 @@ def pair_output_size(output_size: Union[int, Sequence[int]],
     Args:
         output_size (int | Sequence[int]): Number of bins, ``k`` or
             ``(kh, kw)``.
-        name (str): Argument name used in error messages.
+        name (str): Argument name used in error messages. Defaults to
+            ``'output_size'``.
 
     Returns:
         tuple[int, int]: ``(kh, kw)``.
@@ -114,6 +115,13 @@ def coord_dtype(input: Tensor) -> torch.dtype:
 
     float32 for half precision inputs (float16 has a 0.5 pixel resolution
     at 600 pixels), the input dtype otherwise.
+
+    Args:
+        input (Tensor): The floating-point feature map.
+
+    Returns:
+        torch.dtype: ``torch.float32`` for a float16 or bfloat16 input,
+        else ``input.dtype``.
     """
     if input.dtype in (torch.float16, torch.bfloat16):
         return torch.float32
@@ -134,7 +142,14 @@ def check_batch_range(low: int, high: int, num_images: int) -> None:
 
 
 def host_ints(*scalars: Tensor) -> List[int]:
-    """Copy 0-dim tensors to the host with one device synchronisation."""
+    """Copy 0-dim tensors to the host with one device synchronisation.
+
+    Args:
+        *scalars (Tensor): 0-dim tensors on one device.
+
+    Returns:
+        list[int]: Their values as ints, in order.
+    """
     return [int(v) for v in torch.stack(scalars).tolist()]
 
 
@@ -199,7 +214,20 @@ def chunked_ps_gather_sum(input: Tensor, batch_inds: Tensor, offsets: Tensor,
                           weights: Tensor) -> Tensor:
     """:func:`ps_gather_sum` over chunks of RoIs (bounded peak memory).
 
-    Args and returns as :func:`ps_gather_sum`.
+    The RoIs are split by :func:`roi_chunks` so that one chunk gathers at
+    most about :data:`MAX_GATHER_ELEMENTS` values; the chunks' outputs are
+    concatenated.
+
+    Args:
+        input (Tensor): ``(B, C_out * kh * kw, H, W)``.
+        batch_inds (Tensor): ``(K,)`` long batch index of each RoI.
+        offsets (Tensor): ``(K, kh, kw, S)`` long, cell ``y * W + x`` read
+            by sample ``s`` of a bin; must lie in ``[0, H * W)``.
+        weights (Tensor): ``(K, kh, kw, S)`` weight of each sample, in the
+            input dtype (0 for padding samples).
+
+    Returns:
+        Tensor: ``(K, C_out, kh, kw)``, as :func:`ps_gather_sum` gives.
     """
     num_rois, kh, kw, num_samples = offsets.shape
     per_roi = input.size(1) * num_samples

@@ -60,6 +60,9 @@ def naming_unreadable_checkpoint(filename: str,
         what (str): What it is, for the message. Defaults to
             ``'checkpoint'``.
 
+    Yields:
+        None: The ``with`` block, whose read of ``filename`` is watched.
+
     Raises:
         ValueError: Naming ``filename``, saying it may be truncated or not
             a checkpoint, and the original error.
@@ -184,7 +187,14 @@ def does_not_fit(filename: str, model: nn.Module,
 
 def unwrapped_key(key: str) -> str:
     """A checkpoint key as mmengine loads it: without the leading
-    ``module.`` of a wrapped (distributed) model."""
+    ``module.`` of a wrapped (distributed) model.
+
+    Args:
+        key (str): A state dict key.
+
+    Returns:
+        str: ``key`` without a leading ``module.`` (only the first one).
+    """
     return re.sub(r'^module\.', '', key)
 
 
@@ -226,6 +236,12 @@ def format_misfits(unexpected: Sequence[str], missing: Sequence[str],
                    ) -> List[str]:
     """Word :func:`state_dict_differences` as mmengine's strict load.
 
+    Args:
+        unexpected (Sequence[str]): Keys in the checkpoint only.
+        missing (Sequence[str]): Keys in the model only.
+        mismatched (Sequence[tuple[str, tuple, tuple]]): ``(key,
+            checkpoint shape, model shape)`` of each key of another shape.
+
     Returns:
         list[str]: One line per kind of misfit; empty when there is none.
     """
@@ -260,7 +276,15 @@ def state_dict_misfits(model: nn.Module,
 
 
 def unwrapped(model: nn.Module) -> nn.Module:
-    """The model inside a wrapper (DDP, ...), or ``model`` itself."""
+    """The model inside a wrapper (DDP, ...), or ``model`` itself.
+
+    Args:
+        model (nn.Module): A model, wrapped or not.
+
+    Returns:
+        nn.Module: ``model.module`` for a model wrapper (one level), else
+        ``model``.
+    """
     return model.module if is_model_wrapper(model) else model
 
 

@@ -80,6 +80,10 @@ def full_checkpoint_loading() -> Iterator[None]:
     The environment variable that :func:`allow_full_checkpoint_loading`
     sets is restored (or removed) on leaving the block, so later loads of
     the caller's program keep PyTorch's ``weights_only`` default.
+
+    Yields:
+        None: The ``with`` block, run with full checkpoint loading allowed
+        (unless the user forces weights-only loading).
     """
     before = os.environ.get(NO_WEIGHTS_ONLY_LOAD)
     allow_full_checkpoint_loading()
@@ -184,6 +188,9 @@ def exit_after_distributed_run() -> NoReturn:
     flushes the logs and the standard streams and leaves with exit status
     0 by ``os._exit``, which skips that teardown. Only for the end of a
     tool's ``__main__``: no code may need to run after it.
+
+    Returns:
+        NoReturn: It does not return; the process exits.
     """
     logging.shutdown()
     sys.stdout.flush()

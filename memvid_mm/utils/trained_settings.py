@@ -26,7 +26,15 @@ NOT_COMPARED = ('init_cfg', 'train_cfg', 'pretrained', 'strong_ckpt')
 
 def plain(value: Any) -> Any:
     """``value`` with tuples as lists and config dicts as dicts, so that a
-    config read back from text compares equal to the one it was."""
+    config read back from text compares equal to the one it was.
+
+    Args:
+        value (Any): A config value.
+
+    Returns:
+        Any: A copy where every mapping, at any depth, is a ``dict`` and
+        every list or tuple a ``list``; other values as they are.
+    """
     if isinstance(value, Mapping):
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

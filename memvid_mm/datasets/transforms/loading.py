@@ -7,7 +7,16 @@ from mmdet.registry import TRANSFORMS
 
 
 def frame_name(results: dict) -> str:
-    """``'<img_path> (video V, frame F)'`` for error messages."""
+    """``'<img_path> (video V, frame F)'`` for error messages.
+
+    Args:
+        results (dict): The pipeline's results; ``img_path`` is required,
+            ``video_id`` and ``frame_id`` are named when present.
+
+    Returns:
+        str: The image path, followed by the video and frame in
+        parentheses when the results have them.
+    """
     where = [
         f'{label} {results[key]!r}'
         for key, label in (('video_id', 'video'), ('frame_id', 'frame'))

@@ -11,7 +11,15 @@ from torch import nn
 
 def floating_buffers(model: nn.Module) -> list:
     """The floating-point buffers of ``model`` (BN running statistics and
-    the like; ``num_batches_tracked`` counts alike on every rank)."""
+    the like; ``num_batches_tracked`` counts alike on every rank).
+
+    Args:
+        model (nn.Module): The model, maybe wrapped.
+
+    Returns:
+        list[Tensor]: Its floating-point buffers, in ``model.buffers()``
+        order.
+    """
     return [buffer for buffer in model.buffers() if buffer.is_floating_point()]
 
 
@@ -45,8 +53,10 @@ class SyncBuffersEveryIterHook(Hook):
         Args:
             runner (Runner): The runner of the training process.
             batch_idx (int): Index of the iteration in the epoch.
-            data_batch (dict, optional): The iteration's data.
-            outputs (Sequence, optional): The iteration's outputs.
+            data_batch (dict, optional): The iteration's data. Defaults to
+                None.
+            outputs (Sequence, optional): The iteration's outputs. Defaults
+                to None.
         """
         if is_distributed():
             all_reduce_params(floating_buffers(runner.model), op='mean')

@@ -834,6 +834,7 @@ def eval_vid_map(det_results: Sequence[dict],
         num_classes (int, optional): C. Defaults to ``len(class_names)``,
             else one more than the largest label.
         class_names (Sequence[str], optional): Names for the table.
+            Defaults to None (the labels ``'0'``, ``'1'``, ...).
         speed_ranges (dict | Sequence, optional): ``{name: (lo, hi)}`` or
             ``[(name, (lo, hi)), ...]``, both ends inclusive. Defaults to
             ``None``: ``all (0, 1)``, ``fast (0, 0.7)``,

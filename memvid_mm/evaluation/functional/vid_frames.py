@@ -45,7 +45,16 @@ COCO_MAX_DETS = (100, 300, 1000)
 
 
 def to_numpy(value: Any, dtype: DTypeLike) -> np.ndarray:
-    """Convert a tensor / array / list to a numpy array of ``dtype``."""
+    """Convert a tensor / array / list to a numpy array of ``dtype``.
+
+    Args:
+        value (Any): A tensor (detached and copied to the host), an array
+            or anything ``np.asarray`` takes.
+        dtype (DTypeLike): The array's dtype.
+
+    Returns:
+        np.ndarray: ``value`` as an array of ``dtype``.
+    """
     if hasattr(value, 'detach'):
         value = value.detach().cpu().numpy()
     return np.asarray(value, dtype=dtype)
@@ -96,7 +105,16 @@ def _values_equal(a: Any, b: Any) -> bool:
 
 
 def frames_equal(a: dict, b: dict) -> bool:
-    """Whether two frame records have the same keys and content."""
+    """Whether two frame records have the same keys and content.
+
+    Args:
+        a (dict): A frame record.
+        b (dict): Another frame record.
+
+    Returns:
+        bool: True when the keys are the same and every value is equal
+        (arrays: same dtype and element-wise equal).
+    """
     return a.keys() == b.keys() and all(
         _values_equal(a[key], b[key]) for key in a)
 
@@ -405,7 +423,8 @@ def evaluate_vid_frames(frames: Sequence[dict],
             ``ValueError``; merge copies with :func:`merge_frame_records`).
         class_names (Sequence[str], optional): Class names; label ``i`` is
             ``class_names[i]``. Defaults to None (inferred from labels).
-        speed_ranges (dict, optional): See :func:`eval_vid_map`.
+        speed_ranges (dict, optional): See :func:`eval_vid_map`. Defaults
+            to None.
         with_coco_ap50 (bool): Also compute ``bbox_mAP_50``. Defaults to
             True.
         coco_backend (str): ``backend`` of :func:`coco_ap50`. Defaults to

@@ -272,8 +272,16 @@ class CausalFGFAAggregator(BaseMemoryAggregator):
         return feature
 
     def embed(self, feature: Tensor) -> Tensor:
-        """The embedding network ``e``: ``(N, C, h, w)`` to
-        ``(N, embed_channels[-1], h, w)``."""
+        """The embedding network ``e``, applied to features.
+
+        Args:
+            feature (Tensor): ``(N, C, h, w)`` features, C =
+                ``in_channels``.
+
+        Returns:
+            Tensor: ``(N, E, h, w)`` embedding, E = ``embed_channels[-1]``
+            (the convs are padded, so h and w are kept).
+        """
         for conv in self.embed_convs:
             feature = conv(feature)
         return feature

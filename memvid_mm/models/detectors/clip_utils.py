@@ -16,6 +16,11 @@ def check_clip_inputs(inputs: Tensor,
                       data_samples: TrackSampleList) -> None:
     """Check that ``inputs`` (N, T, 3, H, W) matches the N samples of T.
 
+    Args:
+        inputs (Tensor): ``(N, T, 3, H, W)`` clips, time on axis 1.
+        data_samples (list[:obj:`TrackDataSample`]): One sample per clip,
+            each of T frames.
+
     Raises:
         TypeError: If a sample is not a :obj:`TrackDataSample`.
         ValueError: If ``inputs`` is not 5-D with 3 channels, the sample

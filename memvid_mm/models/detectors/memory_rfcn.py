@@ -572,12 +572,13 @@ class MemoryRFCN(BaseDetector):
 
     @property
     def concurrent_flow(self) -> bool:
-        """``test_cfg.concurrent_flow``: FlowNet on a second CUDA stream."""
+        """bool: ``test_cfg.concurrent_flow``: FlowNet on a second CUDA
+        stream."""
         return self.test_cfg['concurrent_flow']
 
     @property
     def strides(self) -> Tuple[int, ...]:
-        """Temporal strides of the K memories."""
+        """tuple[int]: Temporal strides of the K memories."""
         return tuple(self.aggregator.strides)
 
     def init_weights(self) -> None:

@@ -49,7 +49,16 @@ def rpn_data_samples(batch_data_samples: SampleList) -> SampleList:
 
 
 def check_tensor_mode_samples(data_samples: Optional[Sequence]) -> None:
-    """Raise a ValueError when tensor mode gets no data samples."""
+    """Raise a ValueError when tensor mode gets no data samples.
+
+    Args:
+        data_samples (Sequence, optional): The data samples given to
+            tensor mode.
+
+    Raises:
+        ValueError: When ``data_samples`` is None (the RPN needs each
+            image's ``img_shape``).
+    """
     if data_samples is None:
         raise ValueError("tensor mode (mode='tensor', _forward) needs the "
                          "data samples: the RPN reads each image's "
@@ -135,7 +144,7 @@ class RFCN(TwoStageDetector):
 
     @property
     def feature_channels(self) -> int:
-        """Channels of the embedded map the heads read (C)."""
+        """int: Channels of the embedded map the heads read (C)."""
         if self.rpn_channels is None:
             return self.rpn_head.in_channels
         return self.rpn_channels + self.roi_head.bbox_head.in_channels

@@ -579,7 +579,11 @@ class StrongFeatureRFCN(BaseDetector):
 
     @staticmethod
     def new_online_state() -> StrongFeatureState:
-        """An empty state for one video stream of :meth:`predict_frame`."""
+        """An empty state for one video stream of :meth:`predict_frame`.
+
+        Returns:
+            StrongFeatureState: A new state with empty memories.
+        """
         return StrongFeatureState()
 
     def predict_frame(self, image: Tensor, data_sample: DetDataSample,

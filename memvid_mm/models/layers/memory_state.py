@@ -36,7 +36,16 @@ class EvidenceMotion:
     anchor_flows: Dict[int, Tensor] = field(default_factory=dict)
 
     def map_tensors(self, fn: Callable[[Tensor], Tensor]) -> 'EvidenceMotion':
-        """Return a copy whose tensors are ``fn(tensor)``."""
+        """Return a copy whose tensors are ``fn(tensor)``.
+
+        Args:
+            fn (Callable[[Tensor], Tensor]): Applied to ``velocity``,
+                ``acceleration`` and each of ``anchor_flows``.
+
+        Returns:
+            EvidenceMotion: The copy, with the same ``frame_id``; ``self``
+            is unchanged.
+        """
         return EvidenceMotion(
             frame_id=self.frame_id,
             velocity=fn(self.velocity),
@@ -67,7 +76,16 @@ class EvidenceBoxes:
     labels: Tensor
 
     def map_tensors(self, fn: Callable[[Tensor], Tensor]) -> 'EvidenceBoxes':
-        """Return a copy whose tensors are ``fn(tensor)``."""
+        """Return a copy whose tensors are ``fn(tensor)``.
+
+        Args:
+            fn (Callable[[Tensor], Tensor]): Applied to ``image``,
+                ``bboxes``, ``scores`` and ``labels``.
+
+        Returns:
+            EvidenceBoxes: The copy, with the same ``frame_id``; ``self``
+            is unchanged.
+        """
         return EvidenceBoxes(
             frame_id=self.frame_id,
             image=fn(self.image),
@@ -308,6 +326,10 @@ class MemoryState:
 
         Like ``Tensor.detach`` it does not modify ``self``; use
         ``state = state.detach()`` to cut back-propagation through time.
+
+        Returns:
+            MemoryState: The copy; its tensors share storage with
+            ``self``'s.
         """
         return self._map_tensors(lambda t: t.detach())
 

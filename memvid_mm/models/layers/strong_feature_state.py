@@ -32,7 +32,17 @@ class DelayedMemory:
     boxes: Optional[EvidenceBoxes] = None
 
     def map_tensors(self, fn: Callable[[Tensor], Tensor]) -> 'DelayedMemory':
-        """Return a copy whose tensors are ``fn(tensor)``."""
+        """Return a copy whose tensors are ``fn(tensor)``.
+
+        Args:
+            fn (Callable[[Tensor], Tensor]): Applied to ``image``,
+                ``memory`` (when not None) and the tensors of ``boxes``
+                (when not None).
+
+        Returns:
+            DelayedMemory: The copy, with the same ``frame_id``; ``self``
+            is unchanged.
+        """
         return DelayedMemory(
             frame_id=self.frame_id,
             image=fn(self.image),

@@ -105,7 +105,15 @@ def scaled_architecture(width_divisor: int) -> tuple:
 
 
 def crop_to(x: Tensor, hw: Tuple[int, int]) -> Tensor:
-    """The top-left ``(h, w)`` cells of ``x`` (``(N, C, >= h, >= w)``)."""
+    """The top-left ``(h, w)`` cells of ``x`` (``(N, C, >= h, >= w)``).
+
+    Args:
+        x (Tensor): ``(N, C, H', W')`` map, ``H' >= h`` and ``W' >= w``.
+        hw (tuple[int, int]): ``(h, w)``, the size to keep.
+
+    Returns:
+        Tensor: ``(N, C, h, w)``, a view of ``x``.
+    """
     return x[:, :, :hw[0], :hw[1]]
 
 

@@ -23,7 +23,16 @@ GridKey = Tuple[int, int, torch.device, torch.dtype]
 
 
 def non_finite_flow_message(shape: Sequence[int], count: int) -> str:
-    """The error message for a flow of ``shape`` with ``count`` bad values."""
+    """The error message for a flow of ``shape`` with ``count`` bad values.
+
+    Args:
+        shape (Sequence[int]): The flow's shape, e.g. ``(N, 2, H, W)``.
+        count (int): Its number of NaN or infinite values.
+
+    Returns:
+        str: The part of the message that names the shape, the count and
+        where such a flow comes from; callers add where it was found.
+    """
     return (f'a flow {tuple(shape)} with {count} NaN or infinite values, '
             f'which would wreck the memory; they come from the motion '
             f'network (weights that are not finite, or an overflow in half '

@@ -103,13 +103,20 @@ class RFCNRoIHead(StandardRoIHead):
 
     def init_bbox_head(self, bbox_roi_extractor: OptConfigType,
                        bbox_head: ConfigType) -> None:
-        """Build the bbox head; there is no RoI extractor."""
+        """Build the bbox head; there is no RoI extractor.
+
+        Args:
+            bbox_roi_extractor (dict, optional): Not used (the constructor
+                has refused one that is not None);
+                ``self.bbox_roi_extractor`` is set to None.
+            bbox_head (dict): :class:`RFCNBBoxHead` config.
+        """
         self.bbox_roi_extractor = None
         self.bbox_head = MODELS.build(bbox_head)
 
     @property
     def ohem_num(self) -> int:
-        """RoIs kept per image by OHEM, 0 when OHEM is off."""
+        """int: RoIs kept per image by OHEM, 0 when OHEM is off."""
         ohem = self.train_cfg.get('ohem') if self.train_cfg else None
         if not ohem:
             return 0

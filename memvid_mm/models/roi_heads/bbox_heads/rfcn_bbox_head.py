@@ -147,7 +147,8 @@ class RFCNBBoxHead(BBoxHead):
 
     @property
     def spatial_scale(self) -> float:
-        """Feature map size over image size, ``1 / featmap_stride``."""
+        """float: Feature map size over image size,
+        ``1 / featmap_stride``."""
         return 1.0 / self.featmap_stride
 
     def score_maps(self, x: FeatsType) -> Tuple[Tensor, Tensor]:
