@@ -77,21 +77,29 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='config of a memory model')
     parser.add_argument('checkpoint', help='its trained checkpoint')
     parser.add_argument(
-        'input', help='a video file or a folder of frames (taken in the '
+        'input',
+        help='a video file or a folder of frames (taken in the '
         'natural order of their names: frame_2 before frame_10)')
     parser.add_argument(
-        '--out', help='a video file (.mp4, .avi) or a folder for the drawn '
+        '--out',
+        help='a video file (.mp4, .avi) or a folder for the drawn '
         'frames; not the input itself')
     parser.add_argument(
         '--show', action='store_true', help='show the drawn frames')
     parser.add_argument(
-        '--wait-time', type=float, default=0.001,
+        '--wait-time',
+        type=float,
+        default=0.001,
         help='seconds each shown frame stays (with --show)')
     parser.add_argument(
-        '--score-thr', type=float, default=0.3,
+        '--score-thr',
+        type=float,
+        default=0.3,
         help='draw the detections scoring at least this')
     parser.add_argument(
-        '--fps', type=float, default=25.0,
+        '--fps',
+        type=float,
+        default=25.0,
         help='frame rate of a video written from a folder of frames')
     parser.add_argument('--device', default='cpu', help='e.g. cuda:0')
     args = parser.parse_args(argv)
@@ -134,8 +142,7 @@ def check_memory_config(cfg: Config, config: str) -> None:
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model_type = cfg.model.get('type')
     model_class = (
-        model_type if isinstance(model_type, type) else
-        MODELS.get(model_type))
+        model_type if isinstance(model_type, type) else MODELS.get(model_type))
     if model_class is None or issubclass(model_class,
                                          (MemoryRFCN, StrongFeatureRFCN)):
         return
@@ -162,9 +169,10 @@ def frame_files(folder: str) -> List[str]:
             or in their extension (``frame_5.jpg``, ``frame_5.png``): no
             order between them.
     """
-    keyed = sorted((natural_key(osp.splitext(name)[0]), natural_key(name),
-                    name) for name in os.listdir(folder)
-                   if osp.splitext(name)[1].lower() in IMAGE_SUFFIXES)
+    keyed = sorted(
+        (natural_key(osp.splitext(name)[0]), natural_key(name), name)
+        for name in os.listdir(folder)
+        if osp.splitext(name)[1].lower() in IMAGE_SUFFIXES)
     if not keyed:
         raise ValueError(f'{folder}: no image files ({IMAGE_SUFFIXES})')
     for (key, _, first), (next_key, _, second) in zip(keyed, keyed[1:]):
@@ -211,8 +219,9 @@ def check_out(source: str, out: Optional[str]) -> None:
                          '--out')
 
 
-def read_frames(source: str) -> Tuple[Iterator[Tuple[str, np.ndarray]],
-                                      Optional[float]]:
+def read_frames(
+        source: str
+) -> Tuple[Iterator[Tuple[str, np.ndarray]], Optional[float]]:
     """The frames of a video file or a folder, in order, as BGR uint8.
 
     Args:
@@ -328,9 +337,9 @@ class FrameSink:
                 print(f'{self.out}: frames of {size[0]}x{size[1]} are '
                       f'written as {even[0]}x{even[1]}, padded with black '
                       f'(the {self.codec} codec writes even sizes only)')
-            self.writer = cv2.VideoWriter(
-                self.out, cv2.VideoWriter_fourcc(*self.codec), self.fps,
-                even)
+            self.writer = cv2.VideoWriter(self.out,
+                                          cv2.VideoWriter_fourcc(*self.codec),
+                                          self.fps, even)
             if not self.writer.isOpened():
                 raise ValueError(f'cannot write video {self.out} (codec '
                                  f'{self.codec})')
@@ -339,9 +348,14 @@ class FrameSink:
                 f'frame {name} is {size[0]}x{size[1]}, the video {self.out} '
                 f'{self.size[0]}x{self.size[1]}: write a folder instead')
         if even != size:
-            frame = cv2.copyMakeBorder(frame, 0, even[1] - size[1], 0,
-                                       even[0] - size[0],
-                                       cv2.BORDER_CONSTANT, value=0)
+            frame = cv2.copyMakeBorder(
+                frame,
+                0,
+                even[1] - size[1],
+                0,
+                even[0] - size[0],
+                cv2.BORDER_CONSTANT,
+                value=0)
         self.writer.write(frame)
 
     def close(self) -> None:
@@ -389,8 +403,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                 torch.cuda.synchronize()
             model_seconds += time.perf_counter() - start
             visualizer.add_datasample(
-                name, mmcv.bgr2rgb(frame), data_sample=result, draw_gt=False,
-                show=args.show, wait_time=args.wait_time,
+                name,
+                mmcv.bgr2rgb(frame),
+                data_sample=result,
+                draw_gt=False,
+                show=args.show,
+                wait_time=args.wait_time,
                 pred_score_thr=args.score_thr)
             if sink is not None:
                 sink.write(name, mmcv.rgb2bgr(visualizer.get_image()))

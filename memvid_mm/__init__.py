@@ -25,7 +25,10 @@ if not digit_version('2.0.0') <= digit_version(mmcv.__version__) < \
     raise ImportError(f'memvid_mm needs mmcv>=2.0.0,<2.2.0, but '
                       f'mmcv=={mmcv.__version__} is installed.')
 
+# yapf: disable
 from . import (apis, datasets, engine, evaluation, models,  # noqa: E402,F401
                ops, utils)
+
+# yapf: enable
 
 __all__ = ['__version__', 'version_info']

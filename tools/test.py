@@ -38,10 +38,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument(
-        '--out', type=str,
+        '--out',
+        type=str,
         help='dump per-frame predictions to this pickle file (.pkl)')
     parser.add_argument(
-        '--metrics-out', type=str,
+        '--metrics-out',
+        type=str,
         help='write the metrics returned by the test loop to this JSON file')
     parser.add_argument(
         '--show', action='store_true', help='show the drawn frames')
@@ -51,18 +53,25 @@ def parse_args() -> argparse.Namespace:
         '<work_dir>/<timestamp>, one sub-folder per video (in a distributed '
         "test rank 0's videos only)")
     parser.add_argument(
-        '--wait-time', type=float, default=2,
+        '--wait-time',
+        type=float,
+        default=2,
         help='seconds each shown frame stays (with --show)')
     parser.add_argument(
-        '--frame-interval', type=int,
+        '--frame-interval',
+        type=int,
         help='draw the frames whose frame_id is a multiple of this '
         "(default: the visualization hook's frame_interval)")
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings in the config, key=value')
     parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if args.frame_interval is not None and not (args.show or args.show_dir):

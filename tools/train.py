@@ -31,19 +31,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--amp', action='store_true', help='enable automatic mixed precision')
     parser.add_argument(
-        '--auto-scale-lr', action='store_true',
+        '--auto-scale-lr',
+        action='store_true',
         help='scale the learning rate by the actual batch size')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from the given checkpoint, or the latest one in the '
         'work dir when no path is given (with none there yet, start from '
         'load_from)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings in the config, key=value')
     parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -86,9 +94,8 @@ def main() -> bool:
     # of other classes than the data, an empty data set, (in mmengine's
     # lenient load) a checkpoint that does not fit, and a strong_ckpt of
     # other classes
-    register_missing_hooks(
-        runner, (NumClassesHook, NonEmptyDatasetHook, CheckpointFitHook,
-                 CheckpointClassesHook))
+    register_missing_hooks(runner, (NumClassesHook, NonEmptyDatasetHook,
+                                    CheckpointFitHook, CheckpointClassesHook))
     runner.train()
     return finish_distributed()
 

@@ -12,8 +12,8 @@ model = dict(
         _delete_=True,
         type='ClockNetAggregator',
         strides=(1, 4, 8),
-        memnet=dict(
-            type='MemNetAggregator', in_channels=1024, mode='average')))
+        memnet=dict(type='MemNetAggregator', in_channels=1024,
+                    mode='average')))
 optim_wrapper = dict(optimizer=dict(lr=0.005))
 auto_scale_lr = dict(base_batch_size=4)
 train_pipeline = [

@@ -17,8 +17,7 @@ model = dict(
             'https://download.openmmlab.com/mmtracking/pretrained_weights/'
             'flownet_simple.pth')),
     warp=dict(type='FlowWarp'),
-    aggregator=dict(
-        type='MemNetAggregator', in_channels=1024, mode='average'),
+    aggregator=dict(type='MemNetAggregator', in_channels=1024, mode='average'),
     train_cfg=dict(evidence_drop_prob=0.8, loss_frames='last'))
 
 train_pipeline = [

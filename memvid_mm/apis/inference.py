@@ -87,8 +87,8 @@ def init_video_detector(config: Union[str, Config],
     num_classes = _head_num_classes(model)
     classes = model.dataset_meta['classes']
     if num_classes is not None and len(classes) != num_classes:
-        source = (f"checkpoint {checkpoint}'s meta" if dataset_meta else
-                  "the config's test dataset")
+        source = (f"checkpoint {checkpoint}'s meta"
+                  if dataset_meta else "the config's test dataset")
         raise ValueError(f'{source} names {len(classes)} classes '
                          f'{tuple(classes)!r:.200} but the model predicts '
                          f'{num_classes}')
@@ -132,8 +132,7 @@ def _inference_pipeline(cfg: Config) -> Compose:
     return Compose(pipeline)
 
 
-def check_frame(image: np.ndarray, video_id: Hashable,
-                frame_id: int) -> None:
+def check_frame(image: np.ndarray, video_id: Hashable, frame_id: int) -> None:
     """Raise a ValueError naming what is wrong with a frame to detect in.
 
     Args:
@@ -250,8 +249,7 @@ class OnlineVideoInferencer:
         state = self.states[video_id]
         try:
             return self.model.predict_frame(data['inputs'][0],
-                                            data['data_samples'][0][0],
-                                            state)
+                                            data['data_samples'][0][0], state)
         except ValueError as error:
             # the model sees the resized network input; name the caller's
             raise ValueError(f'{error} (the image passed in is '

@@ -163,9 +163,8 @@ def read_image_size(img_path: str) -> Tuple[int, int]:
     if not osp.isfile(img_path):
         raise FileNotFoundError(f'image file not found: {img_path}')
     data = np.fromfile(img_path, dtype=np.uint8)
-    img = cv2.imdecode(
-        data, cv2.IMREAD_COLOR
-        | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR
+                       | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if img is None:
         raise ValueError(f'cannot decode image file (corrupt?): {img_path}')
     return int(img.shape[0]), int(img.shape[1])
@@ -299,8 +298,7 @@ def count_boxes_beyond(objects: Sequence[dict], height: int,
     Returns:
         int: The number of boxes past the border.
     """
-    return sum(
-        box_extends_beyond(o['bbox'], width, height) for o in objects)
+    return sum(box_extends_beyond(o['bbox'], width, height) for o in objects)
 
 
 def _warn_boxes_beyond(beyond: List[Tuple[str, int]], where: str) -> None:
@@ -360,8 +358,7 @@ def read_vid_video_list(root: str, split: str) -> List[str]:
                 f'no ImageSets/VID/train_<k>.txt files in {set_dir}')
         names = {
             tokens[0]
-            for path in files
-            for tokens in _read_lines(path)
+            for path in files for tokens in _read_lines(path)
             if len(tokens) < 2 or tokens[1] != '-1'
         }
     elif split == 'val':
@@ -527,8 +524,7 @@ def list_video_frames(ann_dir: str) -> int:
 def _first_names(names: Sequence[str], limit: int = 5) -> str:
     """``'000011, 000012'``: the first ``limit`` names, then a count."""
     more = len(names) - limit
-    return ', '.join(names[:limit]) + (f' and {more} more' if more > 0 else
-                                       '')
+    return ', '.join(names[:limit]) + (f' and {more} more' if more > 0 else '')
 
 
 def _frame_names(frames: Sequence[int], limit: int = 5) -> str:
@@ -566,8 +562,9 @@ def check_video_images(root: str, name: str, num_frames: int) -> bool:
         return False
     suffix = '.JPEG'
     annotated = {f'{i:06d}{suffix}' for i in range(num_frames)}
-    no_xml = sorted(n for n in os.listdir(img_dir)
-                    if n.endswith(suffix) and n not in annotated)
+    no_xml = sorted(
+        n for n in os.listdir(img_dir)
+        if n.endswith(suffix) and n not in annotated)
     if no_xml:
         raise ValueError(
             f'video {name}: {len(no_xml)} JPEG frames in {img_dir} have no '
@@ -676,8 +673,7 @@ def _frame_size(info: dict, xml_path: str, img_path: str, check_images: bool,
     return info['height'], info['width']
 
 
-def _raise_size_mismatches(size_mismatches: Sequence[str],
-                           where: str) -> None:
+def _raise_size_mismatches(size_mismatches: Sequence[str], where: str) -> None:
     """Raise a ValueError listing the images whose size is not their XML's.
 
     Args:
@@ -899,8 +895,8 @@ def _warn(found: list, message: str) -> None:
         print_log(message, logger='current', level=logging.WARNING)
 
 
-def _check_one_box_per_trackid(objects: List[dict], xml_path: str,
-                               split: str, trackid_repeats: List[str]) -> None:
+def _check_one_box_per_trackid(objects: List[dict], xml_path: str, split: str,
+                               trackid_repeats: List[str]) -> None:
     """Refuse, in val, a ``<trackid>`` given to two objects of a frame.
 
     A val track has one box per frame, else its motion IoU (the speed
@@ -972,8 +968,9 @@ def _convert_video(writer: _CocoVIDWriter, root: str, split: str, name: str,
 
 def _add_video_objects(writer: _CocoVIDWriter, objects: List[dict],
                        xml_path: str, video_id: int, image_id: int,
-                       tracks: Dict[str, Tuple[int, set]],
-                       unknown_classes: str) -> None:
+                       tracks: Dict[str,
+                                    Tuple[int,
+                                          set]], unknown_classes: str) -> None:
     """Add the annotations of one VID frame; ``tracks`` grows.
 
     ``tracks`` maps a ``<trackid>`` of the video to its ``instance_id`` and

@@ -359,8 +359,7 @@ def is_degenerate_box(ann: dict, img_info: dict) -> bool:
             or ann.get('area', w * h) <= 0)
 
 
-def box_extends_beyond(box: Sequence[float], width: int,
-                       height: int) -> bool:
+def box_extends_beyond(box: Sequence[float], width: int, height: int) -> bool:
     """Whether a box reaches more than 1 px past the image border.
 
     ILSVRC boxes may touch the border (``x2 == width``), so 1 px is
@@ -716,9 +715,7 @@ class ImagenetVIDDataset(BaseVideoDataset):
         """
         repeats = list(_repeats(images.values(), lambda im: im['file_name']))
         for first, second, file_name in repeats:
-            in_videos = [
-                i for i in (first, second) if 'video_id' in images[i]
-            ]
+            in_videos = [i for i in (first, second) if 'video_id' in images[i]]
             if self.test_mode or in_videos:
                 why = (f'image {in_videos[0]} is a video frame'
                        if in_videos else 'in test mode it would be scored '
@@ -768,10 +765,11 @@ class ImagenetVIDDataset(BaseVideoDataset):
         same_frame = list(
             _repeats(tracked, lambda a: (a['image_id'], a['instance_id'])))
         if self.test_mode:
-            _check_unique(tracked, _box_identity,
-                          'annotations {0} and {1} are the same box '
-                          '(image_id, bbox, category_id, instance_id) {2}',
-                          self.ann_file)
+            _check_unique(
+                tracked, _box_identity,
+                'annotations {0} and {1} are the same box '
+                '(image_id, bbox, category_id, instance_id) {2}',
+                self.ann_file)
             for first, second, (image_id, instance_id) in same_frame:
                 raise ValueError(
                     f'{self.ann_file}: annotations {first} and {second} give '
@@ -950,8 +948,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
             return self.data_list
         min_size = (self.filter_cfg or {}).get('min_size', 32)
         kept = [
-            v for v in self.data_list if min(
-                v['images'][0]['width'], v['images'][0]['height']) >= min_size
+            v for v in self.data_list if
+            min(v['images'][0]['width'], v['images'][0]['height']) >= min_size
         ]
         if len(kept) < len(self.data_list):
             print_log(

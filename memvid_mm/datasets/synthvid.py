@@ -180,17 +180,19 @@ class SceneMotion:
         flow = np.empty((2, height, width), np.float32)
         flow[:] = (self.camera_offsets[t_cur] -
                    self.camera_offsets[t_prev])[:, None, None]
-        for track, (x1, y1, x2, y2), mask in self._object_pixels(
-                t_cur, width, height):
+        for track, (x1, y1, x2,
+                    y2), mask in self._object_pixels(t_cur, width, height):
             cur, prev = track.box(t_cur), track.box(t_prev)
             w, h = cur[2] - cur[0], cur[3] - cur[1]
             xs, ys = np.arange(x1, x2), np.arange(y1, y2)
             # Sprite pixel i (centre (i + 0.5) / w of the shape) at size w
             # sits where the same shape point is at size w' in t_prev.
-            dx = (prev[0] + (xs - cur[0] + 0.5) *
-                  (prev[2] - prev[0]) / w - 0.5 - xs)
-            dy = (prev[1] + (ys - cur[1] + 0.5) *
-                  (prev[3] - prev[1]) / h - 0.5 - ys)
+            dx = (
+                prev[0] + (xs - cur[0] + 0.5) * (prev[2] - prev[0]) / w - 0.5 -
+                xs)
+            dy = (
+                prev[1] + (ys - cur[1] + 0.5) * (prev[3] - prev[1]) / h - 0.5 -
+                ys)
             region = flow[:, y1:y2, x1:x2]
             region[0][mask] = np.broadcast_to(dx[None, :], mask.shape)[mask]
             region[1][mask] = np.broadcast_to(dy[:, None], mask.shape)[mask]
@@ -446,7 +448,8 @@ def _desaturate_half(img: np.ndarray) -> np.ndarray:
     return (0.5 * img + 0.5 * grey).astype(np.uint8)
 
 
-def smear(img: np.ndarray, displacement: np.ndarray,
+def smear(img: np.ndarray,
+          displacement: np.ndarray,
           border: int = cv2.BORDER_REFLECT) -> np.ndarray:
     """Linear motion blur along a displacement.
 
@@ -501,8 +504,7 @@ def render_long_exposure(background: np.ndarray, tracks: Sequence[_Track],
     for track in tracks:
         box = track.box(t)
         sprite, mask = render_sprite(track.label, box[2] - box[0],
-                                     box[3] - box[1], track.bright,
-                                     track.dark)
+                                     box[3] - box[1], track.bright, track.dark)
         layer = np.zeros((height, width, 3), np.float32)
         cover = np.zeros((height, width), np.float32)
         _paste(layer, sprite, mask, box)
@@ -655,8 +657,8 @@ def render_video(
         frames.append(frame)
         objects.append(frame_objects)
     if not any(objects):  # nothing ever in view: draw the video again
-        return render_video(rng, num_frames, width, height, speed_offset,
-                            blur, degradations)
+        return render_video(rng, num_frames, width, height, speed_offset, blur,
+                            degradations)
     return frames, objects, schedule, motion
 
 
@@ -811,15 +813,15 @@ def _video_name(split: str, index: int) -> str:
     return f'val/SynthVID_val_{index:08d}'
 
 
-def render_split(split: str,
-                 num_videos: int,
-                 num_frames: int = 40,
-                 width: int = 160,
-                 height: int = 96,
-                 seed: int = 0,
-                 blur: str = 'frame',
-                 degradations: Sequence[str] = DEGRADATIONS
-                 ) -> Iterator[tuple]:
+def render_split(
+        split: str,
+        num_videos: int,
+        num_frames: int = 40,
+        width: int = 160,
+        height: int = 96,
+        seed: int = 0,
+        blur: str = 'frame',
+        degradations: Sequence[str] = DEGRADATIONS) -> Iterator[tuple]:
     """Render the videos of one split in order, without writing them.
 
     Video ``i`` of a split is drawn from child ``i`` of
@@ -845,8 +847,8 @@ def render_split(split: str,
     if split not in SPLIT_STREAMS:
         raise ValueError(f'split must be one of {sorted(SPLIT_STREAMS)}, '
                          f'got {split!r}')
-    children = np.random.SeedSequence([seed, SPLIT_STREAMS[split]
-                                       ]).spawn(num_videos)
+    children = np.random.SeedSequence([seed,
+                                       SPLIT_STREAMS[split]]).spawn(num_videos)
     for index, child in enumerate(children):
         yield render_video(
             np.random.default_rng(child),

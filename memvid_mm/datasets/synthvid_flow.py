@@ -75,7 +75,8 @@ class SynthVIDFlowPairs(Dataset):
         self.pairs: List[Tuple[int, int, int]] = [
             (v, t, gap) for v in range(num_videos)
             for t in range(1, num_frames)
-            for gap in range(1, min(t, max_gap) + 1)
+            for gap in range(1,
+                             min(t, max_gap) + 1)
         ]
 
     @classmethod
@@ -149,5 +150,5 @@ def _jpeg_round_trip(img: np.ndarray, quality: int) -> np.ndarray:
 
 def _to_rgb_tensor(img: np.ndarray) -> Tensor:
     """``(H, W, 3)`` uint8 BGR -> ``(3, H, W)`` float32 RGB."""
-    return torch.from_numpy(np.ascontiguousarray(
-        img[..., ::-1].transpose(2, 0, 1))).float()
+    return torch.from_numpy(
+        np.ascontiguousarray(img[..., ::-1].transpose(2, 0, 1))).float()

@@ -1,6 +1,8 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
+# yapf: disable
 from . import (aggregators, dense_heads, detectors, layers,  # noqa: F401
                motion, necks, roi_heads)
+# yapf: enable
 from .aggregators import (CausalFGFAAggregator, ClockNetAggregator,
                           MemNetAggregator)
 from .dense_heads import Conv1x1RPNHead

@@ -83,8 +83,8 @@ def _resize_axis(x: Tensor, dim: int, out_size: int) -> Tensor:
     on CUDA, forward and backward)."""
     position_dtype = torch.float64 if x.dtype == torch.float64 else \
         torch.float32
-    lower, upper, weight = linear_resize_taps(x.size(dim), out_size,
-                                              x.device, position_dtype)
+    lower, upper, weight = linear_resize_taps(
+        x.size(dim), out_size, x.device, position_dtype)
     shape = [1] * x.dim()
     shape[dim] = out_size
     weight = weight.to(x.dtype).view(shape)
@@ -114,8 +114,7 @@ def resize_bilinear(x: Tensor,
             f'resize_bilinear needs (N, C, H, W), got {tuple(x.shape)}')
     h, w = int(size[0]), int(size[1])
     if deterministic is None:
-        deterministic = deterministic_cuda_required(x.device,
-                                                    x.requires_grad)
+        deterministic = deterministic_cuda_required(x.device, x.requires_grad)
     if not deterministic:
         return F.interpolate(
             x, size=(h, w), mode='bilinear', align_corners=False)
@@ -128,8 +127,8 @@ def _scan_sum(x: Tensor, dim: int) -> Tensor:
     while shift < n:
         shape = list(x.shape)
         shape[dim] = shift
-        x = x + torch.cat((x.new_zeros(shape), x.narrow(dim, 0, n - shift)),
-                          dim)
+        x = x + torch.cat(
+            (x.new_zeros(shape), x.narrow(dim, 0, n - shift)), dim)
         shift *= 2
     return x
 

@@ -151,8 +151,7 @@ def ps_roi_align(input: Tensor,
     roi_size = rois[:, 3:5] * spatial_scale - 0.5 - start  # [K, 2]
     bin_size = roi_size / roi_size.new_tensor([kw, kh])  # [K, 2] (x, y)
     if sampling_ratio > 0:
-        grid = batch_inds.new_full((rois.size(0), 2),
-                                   sampling_ratio)  # [K, 2]
+        grid = batch_inds.new_full((rois.size(0), 2), sampling_ratio)  # [K, 2]
     else:
         grid = bin_size.ceil().long()  # [K, 2] (grid_w, grid_h)
     grid = grid.clamp(min=0)

@@ -16,13 +16,10 @@ __all__ = [
     'allow_full_checkpoint_loading', 'apply_resume_option',
     'CheckpointClassesError', 'check_checkpoint_file',
     'check_checkpoint_classes', 'check_num_classes', 'check_training_start',
-    'exit_after_distributed_run',
-    'finish_distributed',
+    'exit_after_distributed_run', 'finish_distributed',
     'flush_denormals_on_cpu', 'ForeignStateDictError',
-    'full_checkpoint_loading',
-    'config_data_root', 'load_config_synthvid_settings',
-    'load_fitting_checkpoint', 'load_test_checkpoint',
-    'naming_unreadable_checkpoint',
-    'non_finite_keys',
+    'full_checkpoint_loading', 'config_data_root',
+    'load_config_synthvid_settings', 'load_fitting_checkpoint',
+    'load_test_checkpoint', 'naming_unreadable_checkpoint', 'non_finite_keys',
     'prepare_cpu_distributed', 'SyncingOpRecorder'
 ]

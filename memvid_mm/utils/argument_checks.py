@@ -19,5 +19,5 @@ def is_int(value: Any) -> bool:
         bool: True for an int or a numpy integer, False for anything else
         (a bool or a numpy bool among them).
     """
-    return isinstance(value, (int, np.integer)) and not isinstance(
-        value, (bool, np.bool_))
+    return isinstance(
+        value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))

@@ -124,8 +124,8 @@ def check_checkpoint_file(filename: str) -> None:
     if not osp.isdir(filename):
         return
     found = checkpoint_in(filename)
-    hint = (f', e.g. {found[0]} ({found[1]})' if found is not None else
-            '; it holds no .pth file')
+    hint = (f', e.g. {found[0]} ({found[1]})'
+            if found is not None else '; it holds no .pth file')
     raise IsADirectoryError(
         f'checkpoint {filename} is a directory, but a checkpoint file (.pth) '
         f'is expected{hint}')
@@ -231,9 +231,9 @@ def state_dict_differences(
     return unexpected, missing, mismatched
 
 
-def format_misfits(unexpected: Sequence[str], missing: Sequence[str],
-                   mismatched: Sequence[Tuple[str, tuple, tuple]]
-                   ) -> List[str]:
+def format_misfits(
+        unexpected: Sequence[str], missing: Sequence[str],
+        mismatched: Sequence[Tuple[str, tuple, tuple]]) -> List[str]:
     """Word :func:`state_dict_differences` as mmengine's strict load.
 
     Args:
@@ -351,9 +351,9 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
     return checkpoint
 
 
-def trained_classes(checkpoint: Mapping,
-                    filename: Optional[str] = None
-                    ) -> Optional[Tuple[str, ...]]:
+def trained_classes(
+        checkpoint: Mapping,
+        filename: Optional[str] = None) -> Optional[Tuple[str, ...]]:
     """The class names, in label order, that a checkpoint's model learned.
 
     The runner records the training data set's ``metainfo`` in the

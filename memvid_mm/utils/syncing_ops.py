@@ -58,13 +58,12 @@ class SyncingOpRecorder(TorchDispatchMode):
         ops (list[str]): Names of the recorded ops, in call order.
     """
 
-    SYNCING_OPS = frozenset(
-        ('_local_scalar_dense', 'is_nonzero', 'equal', 'nonzero',
-         'masked_select', '_unique', '_unique2', 'unique_dim',
-         'unique_consecutive', 'lift_fresh'))
+    SYNCING_OPS = frozenset(('_local_scalar_dense', 'is_nonzero', 'equal',
+                             'nonzero', 'masked_select', '_unique', '_unique2',
+                             'unique_dim', 'unique_consecutive', 'lift_fresh'))
     # indexing ops that count the True values of a boolean index first
-    MASK_INDEXING_OPS = frozenset(('index', 'index_put', 'index_put_',
-                                   '_index_put_impl_'))
+    MASK_INDEXING_OPS = frozenset(
+        ('index', 'index_put', 'index_put_', '_index_put_impl_'))
 
     def __init__(self) -> None:
         super().__init__()

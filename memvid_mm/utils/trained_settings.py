@@ -65,8 +65,7 @@ def flat_settings(cfg: Mapping, prefix: str) -> Dict[str, Any]:
     return flat
 
 
-def model_setting_differences(trained: Mapping,
-                              current: Mapping) -> List[str]:
+def model_setting_differences(trained: Mapping, current: Mapping) -> List[str]:
     """The model settings that differ between two model configs.
 
     Args:

@@ -38,7 +38,7 @@ def start_checkpoint_misfits(model: nn.Module,
                              state_dict: Mapping[str, Tensor],
                              differences: tuple,
                              allowed_missing: Sequence[str] = ()
-                             ) -> List[str]:
+                             ) -> List[str]:  # yapf: disable
     """What of ``model`` a training start from ``state_dict`` would leave
     at its initialisation, or could not load.
 
@@ -82,8 +82,7 @@ def start_checkpoint_misfits(model: nn.Module,
     return misfits
 
 
-def absent_prefixes(keys: Sequence[str],
-                    prefixes: Sequence[str]) -> List[str]:
+def absent_prefixes(keys: Sequence[str], prefixes: Sequence[str]) -> List[str]:
     """The prefixes under which a checkpoint holds no key.
 
     Args:
@@ -180,16 +179,15 @@ def check_training_start(runner: Runner,
     state_dict = checkpoint.get('state_dict', checkpoint)
     check_finite_weights(state_dict, f'{what} checkpoint {filename}')
     differences = state_dict_differences(model, state_dict)
-    misfits = start_checkpoint_misfits(
-        model, state_dict, differences,
-        () if resume else MEMORY_ONLY_PREFIXES)
+    misfits = start_checkpoint_misfits(model, state_dict, differences,
+                                       () if resume else MEMORY_ONLY_PREFIXES)
     if not resume:
         _log_memory_only_start(runner, state_dict, differences[1], filename)
     classes = runner.train_dataloader.dataset.metainfo.get('classes')
     trained = trained_classes(checkpoint, filename)
-    other_classes = (None if classes is None or trained is None else
-                     class_difference(trained, classes,
-                                      'train_dataloader.dataset'))
+    other_classes = (None if classes is None
+                     or trained is None else class_difference(
+                         trained, classes, 'train_dataloader.dataset'))
     if not misfits and other_classes is None:
         return None
     model_name = type(model).__name__
@@ -227,13 +225,12 @@ def _start_problems(model_name: str, misfits: Sequence[str],
     """
     problems = []
     if misfits:
-        problems.append(
-            f'does not fit the model ({model_name})' +
-            (f"; is it another config's checkpoint? {'; '.join(misfits)}"
-             if resume else
-             f', so training {"starts" if partial else "would start"} with '
-             'these parameters at their random initialisation: '
-             f'{"; ".join(misfits)}'))
+        problems.append(f'does not fit the model ({model_name})' + (
+            f"; is it another config's checkpoint? {'; '.join(misfits)}"
+            if resume else
+            f', so training {"starts" if partial else "would start"} with '
+            'these parameters at their random initialisation: '
+            f'{"; ".join(misfits)}'))
     if other_classes:
         problems.append(
             f'was trained on {other_classes}, so its head '

@@ -25,8 +25,9 @@ def model():
 
 def frames(seed, num=4):
     rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
-            for _ in range(num)]
+    return [
+        rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(num)
+    ]
 
 
 def scores(result):
@@ -58,8 +59,7 @@ def test_interleaved_videos_keep_separate_states(model):
 
 def test_streams_the_two_detector_model_with_a_state_per_video():
     torch.manual_seed(0)
-    mixed = interleaved_inferencer(
-        init_video_detector(STRONG_FEATURE_CFG), 5)
+    mixed = interleaved_inferencer(init_video_detector(STRONG_FEATURE_CFG), 5)
     state = mixed.states['a']
     assert isinstance(state, StrongFeatureState)
     assert state.strong.frame_index == 5
@@ -122,8 +122,9 @@ def test_a_frame_of_another_size_names_the_image_and_keeps_the_state(model):
     assert (state.last_frame_id, state.frame_index) == (2, 3)
     # a small change of aspect ratio pads to the same network input
     narrower = np.zeros((64, 94, 3), dtype=np.uint8)
-    with pytest.raises(ValueError, match='the image passed in is '
-                       r'\(64, 94\) \(H, W\)'):
+    with pytest.raises(
+            ValueError, match='the image passed in is '
+            r'\(64, 94\) \(H, W\)'):
         inferencer(narrower, 'v', 3)
     assert (state.last_frame_id, state.frame_index) == (2, 3)
 
@@ -144,16 +145,17 @@ def test_streams_on_cuda(cuda_device):
 def test_a_checkpoint_of_another_model_is_refused(tmp_path):
     """An R-FCN checkpoint leaves MemNet's FlowNet random: refused."""
     path = str(tmp_path / 'rfcn.pth')
-    torch.save(dict(state_dict=init_video_detector(RFCN_CFG).state_dict()),
-               path)
+    torch.save(
+        dict(state_dict=init_video_detector(RFCN_CFG).state_dict()), path)
     with pytest.raises(RuntimeError, match=f'checkpoint {path} does not fit'):
         init_video_detector(MEMNET_CFG, path)
 
 
 def test_no_checkpoint_is_said_in_the_log(tmp_path, log_records):
     model = init_video_detector(RFCN_CFG)
-    warnings = [r.getMessage() for r in log_records
-                if r.levelname == 'WARNING']
+    warnings = [
+        r.getMessage() for r in log_records if r.levelname == 'WARNING'
+    ]
     assert warnings == [
         'init_video_detector got no checkpoint: the PerFrameVideoDetector '
         'keeps the random weights it was built with, so its detections mean '
@@ -166,8 +168,7 @@ def test_no_checkpoint_is_said_in_the_log(tmp_path, log_records):
     assert not any('no checkpoint' in r.getMessage() for r in log_records)
 
 
-def test_settings_other_than_the_trained_ones_are_said(
-        tmp_path, log_records):
+def test_settings_other_than_the_trained_ones_are_said(tmp_path, log_records):
     """FlowNet's input scale changes no key: the checkpoint fits, and the
     log says the config is not what it was trained with."""
     cfg = Config.fromfile(MEMNET_CFG)
@@ -175,20 +176,24 @@ def test_settings_other_than_the_trained_ones_are_said(
     trained = copy.deepcopy(cfg)
     trained.model.motion.img_scale_factor = 0.5
     path = str(tmp_path / 'memnet.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(cfg=trained.pretty_text)), path)
+    torch.save(
+        dict(
+            state_dict=model.state_dict(), meta=dict(cfg=trained.pretty_text)),
+        path)
     log_records.clear()
     init_video_detector(cfg, path)
-    warnings = [r.getMessage() for r in log_records
-                if r.levelname == 'WARNING']
+    warnings = [
+        r.getMessage() for r in log_records if r.levelname == 'WARNING'
+    ]
     assert len(warnings) == 1
     assert warnings[0].startswith(f'checkpoint {path} was trained with '
                                   'other model settings')
     assert warnings[0].endswith(
         'model.motion.img_scale_factor: 0.5 in training, '
         f'{cfg.model.motion.img_scale_factor!r} here')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(cfg=cfg.pretty_text)), path)
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=dict(cfg=cfg.pretty_text)),
+        path)
     log_records.clear()
     init_video_detector(cfg, path)
     assert not [r for r in log_records if r.levelname == 'WARNING']
@@ -197,20 +202,22 @@ def test_settings_other_than_the_trained_ones_are_said(
 def test_class_names_come_with_the_model(tmp_path):
     """From the checkpoint's meta when the runner saved it, else the config."""
     model = init_video_detector(RFCN_CFG)
-    assert model.dataset_meta['classes'] == (
-        'disc', 'box', 'triangle', 'cross')
+    assert model.dataset_meta['classes'] == ('disc', 'box', 'triangle',
+                                             'cross')
     path = str(tmp_path / 'rfcn.pth')
     torch.save(
-        dict(state_dict=model.state_dict(),
-             meta=dict(dataset_meta=dict(classes=('a', 'b', 'c', 'd')))),
-        path)
-    assert init_video_detector(RFCN_CFG, path).dataset_meta['classes'] == (
-        'a', 'b', 'c', 'd')
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=dict(classes=('a', 'b', 'c', 'd')))), path)
+    assert init_video_detector(RFCN_CFG,
+                               path).dataset_meta['classes'] == ('a', 'b', 'c',
+                                                                 'd')
     # names of another class count would label every detection wrongly
     for classes in (('a', 'b'), tuple('abcdefgh')):
         torch.save(
-            dict(state_dict=model.state_dict(),
-                 meta=dict(dataset_meta=dict(classes=classes))), path)
+            dict(
+                state_dict=model.state_dict(),
+                meta=dict(dataset_meta=dict(classes=classes))), path)
         with pytest.raises(
                 ValueError,
                 match=f"checkpoint {path}'s meta names {len(classes)} classes "
@@ -218,19 +225,24 @@ def test_class_names_come_with_the_model(tmp_path):
             init_video_detector(RFCN_CFG, path)
     # malformed metadata is named, not read letter by letter or skipped
     torch.save(
-        dict(state_dict=model.state_dict(),
-             meta=dict(dataset_meta=dict(classes='abcd'))), path)
-    with pytest.raises(ValueError, match=f'checkpoint {path}: '
-                       r"meta\['dataset_meta'\]\['classes'\] must be a list"):
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=dict(classes='abcd'))), path)
+    with pytest.raises(
+            ValueError,
+            match=f'checkpoint {path}: '
+            r"meta\['dataset_meta'\]\['classes'\] must be a list"):
         init_video_detector(RFCN_CFG, path)
     # a checkpoint whose meta records no classes: the config's test set
     torch.save(dict(state_dict=model.state_dict(), meta=None), path)
-    assert init_video_detector(RFCN_CFG, path).dataset_meta['classes'] == (
-        'disc', 'box', 'triangle', 'cross')
+    assert init_video_detector(RFCN_CFG,
+                               path).dataset_meta['classes'] == ('disc', 'box',
+                                                                 'triangle',
+                                                                 'cross')
     cfg = Config.fromfile(RFCN_CFG)
     cfg.test_dataloader.dataset.metainfo = dict(classes=('disc', 'box'))
-    with pytest.raises(ValueError,
-                       match="the config's test dataset names 2 classes"):
+    with pytest.raises(
+            ValueError, match="the config's test dataset names 2 classes"):
         init_video_detector(cfg)
 
 
@@ -256,8 +268,8 @@ def test_loading_a_checkpoint_keeps_safe_loading_for_the_caller(
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
     untrusted = str(tmp_path / 'untrusted.pth')
     torch.save(Payload(), untrusted)
-    with pytest.raises(pickle.UnpicklingError,
-                       match='Weights only load failed'):
+    with pytest.raises(
+            pickle.UnpicklingError, match='Weights only load failed'):
         torch.load(untrusted)
     assert not Payload.ran
 

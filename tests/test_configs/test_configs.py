@@ -73,8 +73,7 @@ def _local_bases(path):
 def _inheritance_levels(path):
     """The longest chain of ``_base_`` links from ``path`` down to a config
     that inherits nothing local: 0 for such a config itself."""
-    return max((1 + _inheritance_levels(base)
-                for base in _local_bases(path)),
+    return max((1 + _inheritance_levels(base) for base in _local_bases(path)),
                default=0)
 
 
@@ -95,8 +94,8 @@ def test_config_inherits_at_most_three_levels(path):
 
 
 def test_clocknet_r101_vid_is_the_paper_model():
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs',
-                                   'clocknet_r101_vid.py'))
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'clocknet_r101_vid.py'))
     assert cfg.model.type == 'MemoryRFCN'
     assert cfg.model.detector.backbone.depth == 101
     assert cfg.model.detector.backbone.dilations == (1, 1, 1, 2)
@@ -104,7 +103,9 @@ def test_clocknet_r101_vid_is_the_paper_model():
     # channels a 1x1 RPN reads and the other 512 the R-FCN head
     detector = cfg.model.detector
     assert detector.neck == dict(
-        type='FeatureEmbedding', in_channels=2048, out_channels=1024,
+        type='FeatureEmbedding',
+        in_channels=2048,
+        out_channels=1024,
         dilation=6)
     assert detector.rpn_channels == 512
     assert detector.rpn_head.type == 'Conv1x1RPNHead'
@@ -130,9 +131,10 @@ def test_strong_feature_r101_is_the_papers_two_detector_system():
     """R-FCN-18 beside the Table 1 ClockNet-101 with evidence every 4
     frames (Sec. 5.3), their 1024-d embeddings averaged."""
     cfg = Config.fromfile(
-        osp.join(REPO_ROOT, 'configs', 'strong_feature',
-                 'strong-feature_rfcn_r18-dc5_clocknet-r101-featprop_'
-                 '4xb1-7e_imagenetvid.py'))
+        osp.join(
+            REPO_ROOT, 'configs', 'strong_feature',
+            'strong-feature_rfcn_r18-dc5_clocknet-r101-featprop_'
+            '4xb1-7e_imagenetvid.py'))
     assert cfg.model.type == 'StrongFeatureRFCN'
     assert cfg.model.detector.backbone.depth == 18
     assert cfg.model.detector.neck.out_channels == 1024
@@ -178,10 +180,7 @@ def test_memnet_strd_checkpoint_fits_the_propagating_variant():
     model, propagating = MODELS.build(cfg.model), MODELS.build(variant.model)
     assert (model.strides, propagating.strides) == ((1, ), (4, ))
     shapes = {k: v.shape for k, v in model.state_dict().items()}
-    assert shapes == {
-        k: v.shape
-        for k, v in propagating.state_dict().items()
-    }
+    assert shapes == {k: v.shape for k, v in propagating.state_dict().items()}
 
 
 def test_clocknet_10_is_clocknet_on_10_frame_clips_with_checkpointing():
@@ -266,8 +265,10 @@ def test_imagenet_vid_data_settings_come_from_the_data_set_base(
 
 
 @pytest.mark.parametrize(
-    'path', [p for p in IMAGENET_VID_CONFIGS if 'memnet' in p
-             or 'clocknet' in p or 'causal_fgfa' in p],
+    'path', [
+        p for p in IMAGENET_VID_CONFIGS
+        if 'memnet' in p or 'clocknet' in p or 'causal_fgfa' in p
+    ],
     ids=lambda p: osp.relpath(p, REPO_ROOT))
 def test_memory_configs_restate_the_per_frame_training_data(path):
     # Only the clip sampler and the clip metadata packed with the inputs
@@ -333,7 +334,8 @@ def test_paper_schedule_steps_the_lr_down_after_four_thirds_of_an_epoch(
             model=_Scalar(),
             work_dir=str(tmp_path),
             train_dataloader=DataLoader(
-                [torch.ones(1)] * iters_per_epoch, batch_size=1,
+                [torch.ones(1)] * iters_per_epoch,
+                batch_size=1,
                 collate_fn=list),
             train_cfg=dict(
                 type=cfg.train_cfg.type, max_epochs=cfg.train_cfg.max_epochs),

@@ -27,14 +27,14 @@ RESULT_SOURCES = {
     ('README.md', ['Faster R-CNN (per-frame)']),
     'rfcn_r18-tiny-d8_1xb4-ft3e_synthvid':
     ('README.md', ['R-FCN (per-frame)']),
-    'memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid':
-    ('README.md', ['MemNet-3']),
-    'clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid':
-    ('README.md', ['ClockNet']),
+    'memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid': ('README.md', ['MemNet-3'
+                                                                   ]),
+    'clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid': ('README.md', ['ClockNet'
+                                                                   ]),
     'causal-fgfa_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid':
     ('docs/synthvid_results.md', ['Causal FGFA', '0']),
-    'rfcn_r18-w8-d8_1xb4-ft3e_synthvid':
-    ('docs/synthvid_results.md', ['fast R-FCN (control)', '0']),
+    'rfcn_r18-w8-d8_1xb4-ft3e_synthvid': ('docs/synthvid_results.md',
+                                          ['fast R-FCN (control)', '0']),
     'strong-feature_rfcn_r18-w8-d8_clocknet-featprop_1xb4-ft3e_synthvid':
     ('docs/synthvid_results.md', ['fast + ClockNet-FeatProp, delay 3', '0']),
 }
@@ -76,8 +76,7 @@ def test_every_config_is_listed_once_under_its_own_name():
     listed = [model['Config'] for _, model in _models()]
     assert sorted(listed) == CONFIGS
     for _, model in _models():
-        assert model['Name'] == osp.splitext(osp.basename(
-            model['Config']))[0]
+        assert model['Name'] == osp.splitext(osp.basename(model['Config']))[0]
 
 
 @pytest.mark.parametrize('metafile', METAFILES)

@@ -255,14 +255,13 @@ def test_missing_image_sets_name_the_path(tmp_path):
         convert_vid(str(tmp_path), 'val', show_progress=False)
 
 
-@pytest.mark.parametrize('split, listed', [('train', '/v1 -1\n'),
-                                           ('val', '')])
+@pytest.mark.parametrize('split, listed', [('train', '/v1 -1\n'), ('val', '')])
 def test_split_without_videos_names_its_list(tmp_path, split, listed):
     # an empty split would convert to a file that fails only at loading
     sets = tmp_path / 'ImageSets' / 'VID'
     sets.mkdir(parents=True)
-    (sets / ('train_1.txt' if split == 'train' else 'val.txt')).write_text(
-        listed)
+    (sets /
+     ('train_1.txt' if split == 'train' else 'val.txt')).write_text(listed)
     with pytest.raises(ValueError, match=f'VID {split}: .* lists no videos'):
         convert_vid(str(tmp_path), split, show_progress=False)
 
@@ -336,8 +335,9 @@ def test_val_list_must_list_every_annotated_frame(tiny_synthvid_copy):
     with open(path) as f:
         lines = f.readlines()
     with open(path, 'w') as f:
-        f.writelines(line for line in lines
-                     if not line.startswith('SynthVID_val_00000000/000005 '))
+        f.writelines(
+            line for line in lines
+            if not line.startswith('SynthVID_val_00000000/000005 '))
     with pytest.raises(
             ValueError,
             match=r'val.txt: video val/SynthVID_val_00000000 has 1 annotated '
@@ -476,16 +476,18 @@ def test_check_images_catches_missing_corrupt_and_resized_images(
 def test_check_images_lists_every_image_of_another_size(tiny_synthvid_copy):
     root = tiny_synthvid_copy
     for frame_id in (2, 7):
-        cv2.imwrite(_img_path(root, frame_id), np.zeros((40, 64, 3),
-                                                        np.uint8))
+        cv2.imwrite(_img_path(root, frame_id), np.zeros((40, 64, 3), np.uint8))
     with pytest.raises(ValueError) as error:
-        convert_vid(root, 'train', SYNTHVID_CLASS_TABLE, check_images=True,
-                    show_progress=False)
+        convert_vid(
+            root,
+            'train',
+            SYNTHVID_CLASS_TABLE,
+            check_images=True,
+            show_progress=False)
     lines = str(error.value).splitlines()
     assert lines[0].startswith('VID train: 2 images differ in size')
-    assert [line.split('/')[-1] for line in lines[1:]] == [
-        '000002.xml says 64x48', '000007.xml says 64x48'
-    ]
+    assert [line.split('/')[-1] for line in lines[1:]
+            ] == ['000002.xml says 64x48', '000007.xml says 64x48']
     assert all(' is 64x40 but ' in line for line in lines[1:])
 
 
@@ -497,8 +499,12 @@ def test_check_images_reads_the_stored_pixels_not_the_exif_turn(
     exif[0x0112] = 6  # turn 90 degrees: shown as 48x64
     Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(
         _img_path(root, 3), format='JPEG', exif=exif.tobytes())
-    coco = convert_vid(root, 'train', SYNTHVID_CLASS_TABLE,
-                       check_images=True, show_progress=False)
+    coco = convert_vid(
+        root,
+        'train',
+        SYNTHVID_CLASS_TABLE,
+        check_images=True,
+        show_progress=False)
     assert (coco['images'][3]['width'], coco['images'][3]['height']) == (64,
                                                                          48)
 
@@ -569,9 +575,10 @@ def test_det_conversion_restricts_to_the_class_table(tmp_path):
                                               (2, 5, [3, 3, 6, 6], -1)]
     # Restricting the image sets by class index: train_7.txt lists only an
     # image without a class of the table, and an empty file is refused.
-    with pytest.raises(ValueError,
-                       match='none of the 1 listed images .* has an object '
-                       'of the class table'):
+    with pytest.raises(
+            ValueError,
+            match='none of the 1 listed images .* has an object '
+            'of the class table'):
         convert_det(
             str(tmp_path),
             SYNTHVID_CLASS_TABLE,
@@ -619,12 +626,14 @@ def test_det_image_list_keeps_a_repeated_image_as_often_as_listed(
         SYNTHVID_CLASS_TABLE,
         image_list=str(lst),
         show_progress=False)
-    assert [(im['id'], im['file_name']) for im in coco['images']] == [
-        (1, f'train/{keys[0]}.JPEG'), (2, f'train/{keys[3]}.JPEG'),
-        (3, f'train/{keys[3]}.JPEG')
-    ]
-    assert [(a['image_id'], a['bbox']) for a in coco['annotations']
-            ] == [(1, [1, 2, 10, 10]), (2, [1, 1, 3, 3]), (3, [1, 1, 3, 3])]
+    assert [(im['id'], im['file_name'])
+            for im in coco['images']] == [(1, f'train/{keys[0]}.JPEG'),
+                                          (2, f'train/{keys[3]}.JPEG'),
+                                          (3, f'train/{keys[3]}.JPEG')]
+    assert [(a['image_id'], a['bbox'])
+            for a in coco['annotations']] == [(1, [1, 2, 10, 10]),
+                                              (2, [1, 1, 3, 3]),
+                                              (3, [1, 1, 3, 3])]
     warnings = [
         r.getMessage() for r in log_records if r.levelno == logging.WARNING
     ]
@@ -762,15 +771,14 @@ def test_trackid_that_changes_class_stays_one_instance_as_in_mmtrack(
         tiny_synthvid_copy, log_records):
     """mmtrack maps a <trackid> to one instance whatever its class: the
     boxes follow one object, and the motion IoU uses only the boxes."""
-    for frame, synset in ((3, 'n90000001'), (4, 'n90000001'),
-                          (5, 'n90000002'), (6, 'n90000001')):
-        _xml(_xml_path(tiny_synthvid_copy, frame),
-             [(synset, (40, 30, 50, 40), 77)])
+    for frame, synset in ((3, 'n90000001'), (4, 'n90000001'), (5, 'n90000002'),
+                          (6, 'n90000001')):
+        _xml(
+            _xml_path(tiny_synthvid_copy, frame),
+            [(synset, (40, 30, 50, 40), 77)])
     coco = _convert_train(tiny_synthvid_copy)
-    tracked = [
-        (a['category_id'], a['instance_id']) for a in coco['annotations']
-        if a['bbox'] == [40, 30, 10, 10]
-    ]
+    tracked = [(a['category_id'], a['instance_id'])
+               for a in coco['annotations'] if a['bbox'] == [40, 30, 10, 10]]
     assert [c for c, _ in tracked] == [1, 1, 2, 1]
     assert len({i for _, i in tracked}) == 1
     warnings = [
@@ -820,8 +828,10 @@ def test_fgfa_key_frame_list_warns_of_missing_videos_and_names_wrong_lengths(
                    f'{TRAIN_VIDEO}x 1 4 12\n')
     log_records.clear()
     _convert_train(tiny_synthvid_copy, key_frame_list=str(lst))
-    warned = [r.getMessage() for r in log_records
-              if 'do not exist' in r.getMessage()]
+    warned = [
+        r.getMessage() for r in log_records
+        if 'do not exist' in r.getMessage()
+    ]
     assert len(warned) == 1, warned
     assert (f'1 listed videos do not exist under Annotations/VID (first: '
             f'{TRAIN_VIDEO}x at line 3' in warned[0])

@@ -207,9 +207,10 @@ def test_getitem_is_a_causal_clip_of_the_key_frame(tiny_synthvid):
         sample = dataset[i]['data_samples']
         assert len(sample) == T
         phase = frame_idx % 2
-        assert [f.metainfo['frame_id'] for f in sample
-                ] == [max(phase, frame_idx - 4),
-                      max(phase, frame_idx - 2), frame_idx]
+        assert [f.metainfo['frame_id'] for f in sample] == [
+            max(phase, frame_idx - 4),
+            max(phase, frame_idx - 2), frame_idx
+        ]
         assert sample[T - 1].metainfo['video_id'] == \
             dataset.get_data_info(int(video_idx))['video_id']
         assert len(sample[T - 1].gt_instances) > 0
@@ -266,9 +267,10 @@ def test_subset_indexes_videos_with_fewer_key_frames_than_videos(
     sub = dataset.get_subset([1])
     assert sub.num_videos == 1 and len(sub) == 0
     assert sub.get_data_info(0)['video_id'] == coco['videos'][1]['id']
-    with pytest.raises(IndexError,
-                       match=r'one_key_frame.json: video indices \[2\] are '
-                       'out of range for 2 videos'):
+    with pytest.raises(
+            IndexError,
+            match=r'one_key_frame.json: video indices \[2\] are '
+            'out of range for 2 videos'):
         dataset.get_subset([0, 2])
     dataset.get_subset_([-1])
     assert dataset.num_videos == 1 and len(dataset) == 0
@@ -443,28 +445,30 @@ def test_malformed_json_names_the_file(tmp_path):
         ImagenetVIDDataset(ann_file=str(path))
 
 
-@pytest.mark.parametrize('edit,match', [
-    (lambda c: c['images'][0].pop('file_name'), r'image entry .* lacks'),
-    (lambda c: c['images'].append(dict(c['images'][0])), 'image id 1 '
-     'repeats'),
-    (lambda c: c['annotations'][0].update(image_id=99),
-     'annotation 1 has unknown image_id 99'),
-    (lambda c: c['annotations'][0].update(category_id=77),
-     'annotation 1 has unknown category_id 77'),
-    # True == 1 would find image 1 and category 1
-    (lambda c: c['annotations'][0].update(image_id=True),
-     'annotation 1 has unknown image_id True'),
-    (lambda c: c['annotations'][0].update(category_id=True),
-     'annotation 1 has unknown category_id True'),
-    (lambda c: c['annotations'].append(dict(c['annotations'][0])),
-     'annotation id 1 repeats'),
-    (lambda c: c['categories'].pop(0), r"\['airplane'\] of metainfo"),
-    (lambda c: c['images'][2].update(frame_id=7), 'frame_ids'),
-    (lambda c: c['images'][2].update(frame_id=1), 'frame_ids'),
-    (lambda c: c['images'][3].pop('frame_id'), 'no integer frame_id'),
-    (lambda c: c['images'][2].update(width=80),
-     '000002.JPEG is 80x48 but video 1 is 64x48'),
-])
+@pytest.mark.parametrize(
+    'edit,match',
+    [
+        (lambda c: c['images'][0].pop('file_name'), r'image entry .* lacks'),
+        (lambda c: c['images'].append(dict(c['images'][0])), 'image id 1 '
+         'repeats'),
+        (lambda c: c['annotations'][0].update(image_id=99),
+         'annotation 1 has unknown image_id 99'),
+        (lambda c: c['annotations'][0].update(category_id=77),
+         'annotation 1 has unknown category_id 77'),
+        # True == 1 would find image 1 and category 1
+        (lambda c: c['annotations'][0].update(image_id=True),
+         'annotation 1 has unknown image_id True'),
+        (lambda c: c['annotations'][0].update(category_id=True),
+         'annotation 1 has unknown category_id True'),
+        (lambda c: c['annotations'].append(dict(c['annotations'][0])),
+         'annotation id 1 repeats'),
+        (lambda c: c['categories'].pop(0), r"\['airplane'\] of metainfo"),
+        (lambda c: c['images'][2].update(frame_id=7), 'frame_ids'),
+        (lambda c: c['images'][2].update(frame_id=1), 'frame_ids'),
+        (lambda c: c['images'][3].pop('frame_id'), 'no integer frame_id'),
+        (lambda c: c['images'][2].update(width=80),
+         '000002.JPEG is 80x48 but video 1 is 64x48'),
+    ])
 def test_inconsistent_annotations_name_the_file(tmp_path, edit, match):
     coco = _mmtrack_vid_json()
     if 'airplane' in match:
@@ -538,18 +542,16 @@ def _with_extra_tracks(boxes, areas):
     return coco
 
 
-def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path,
-                                                       log_records):
+def test_degenerate_boxes_are_skipped_with_one_warning(tmp_path, log_records):
     # zero width, width < 1, outside the 64x48 image, zero area
     degenerate = ([5, 5, 0, 8], [5, 5, 0.5, 8], [100, 100, 5, 5], [5, 5, 8, 8])
     coco = _with_extra_tracks(degenerate,
-                              [box[2] * box[3] for box in degenerate[:3]] +
-                              [0])
+                              [box[2] * box[3]
+                               for box in degenerate[:3]] + [0])
     ann_file = _dump(coco, tmp_path / 'degenerate.json')
     dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
     warned = [
-        r for r in log_records
-        if 'degenerate ground-truth' in r.getMessage()
+        r for r in log_records if 'degenerate ground-truth' in r.getMessage()
     ]
     assert len(warned) == 1 and warned[0].levelno == logging.WARNING
     assert 'degenerate.json: skipped 4 degenerate' in warned[0].getMessage()
@@ -565,9 +567,10 @@ def test_degenerate_boxes_are_kept_in_test_mode(tmp_path, log_records):
     dataset = ImagenetVIDDataset(
         ann_file=ann_file, pipeline=[], test_mode=True)
     instances = dataset.get_data_info(0)['images'][3]['instances']
-    assert [(i['bbox'], i['instance_id']) for i in instances] == [
-        ([5, 5, 13, 13], 2), ([60, 10, 60, 40], 10), ([5, 5, 25, 5], 11)
-    ]
+    assert [(i['bbox'], i['instance_id'])
+            for i in instances] == [([5, 5, 13, 13], 2), ([60, 10, 60,
+                                                           40], 10),
+                                    ([5, 5, 25, 5], 11)]
     warned = [
         r.getMessage() for r in log_records
         if 'degenerate ground-truth' in r.getMessage()
@@ -628,25 +631,27 @@ def test_annotation_file_without_images_names_the_file(tmp_path):
         ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
 
 
-@pytest.mark.parametrize('edit, match', [
-    (lambda c: c['images'][1].update(file_name=None),
-     r'ids.json: image 2 \(None\) has no file_name'),
-    (lambda c: c['images'][1].update(file_name=7),
-     r'ids.json: image 2 \(7\) has no file_name'),
-    (lambda c: c['images'][1].update(id=[2]),
-     r"ids.json: image entry .* has id \[2\]; expected an int \(the "
-     'evaluation numbers the frames by it\\)'),
-    # the metric reads image ids as ints: 'img_2' failed after the whole
-    # test, and '2' and '02' became one frame
-    (lambda c: c['images'][1].update(id='img_2'),
-     r"ids.json: image entry .* has id 'img_2'; expected an int"),
-    (lambda c: c['images'][1].update(video_id=[1]),
-     r'ids.json: image 2 .* has video_id \[1\]; expected an int or a str'),
-    (lambda c: c['annotations'][0].update(id=None),
-     r'ids.json: annotation entry .* has id None'),
-    (lambda c: c['categories'][0].update(name=None),
-     r'ids.json: category 1 has name None; expected a str'),
-])
+@pytest.mark.parametrize(
+    'edit, match',
+    [
+        (lambda c: c['images'][1].update(file_name=None),
+         r'ids.json: image 2 \(None\) has no file_name'),
+        (lambda c: c['images'][1].update(file_name=7),
+         r'ids.json: image 2 \(7\) has no file_name'),
+        (lambda c: c['images'][1].update(id=[2]),
+         r"ids.json: image entry .* has id \[2\]; expected an int \(the "
+         'evaluation numbers the frames by it\\)'),
+        # the metric reads image ids as ints: 'img_2' failed after the whole
+        # test, and '2' and '02' became one frame
+        (lambda c: c['images'][1].update(id='img_2'),
+         r"ids.json: image entry .* has id 'img_2'; expected an int"),
+        (lambda c: c['images'][1].update(video_id=[1]),
+         r'ids.json: image 2 .* has video_id \[1\]; expected an int or a str'),
+        (lambda c: c['annotations'][0].update(id=None),
+         r'ids.json: annotation entry .* has id None'),
+        (lambda c: c['categories'][0].update(name=None),
+         r'ids.json: category 1 has name None; expected a str'),
+    ])
 def test_ids_names_and_file_names_of_the_wrong_type_name_the_entry(
         tmp_path, edit, match):
     # each was a TypeError from os.path.join, a dict or sorted() before
@@ -738,21 +743,19 @@ def _repeat_frame_0(coco):
      r'.*000000.JPEG.* \(image 1 is a video frame'),
     (_repeat_frame_0, True,
      r'images 1 and 4 have the same file_name .*000000.JPEG'),
-    (lambda c: c['annotations'].append(dict(c['annotations'][0], id=7)),
-     True, 'annotations 1 and 7 are the same box'),
+    (lambda c: c['annotations'].append(dict(c['annotations'][0], id=7)), True,
+     'annotations 1 and 7 are the same box'),
 ])
-def test_repeated_image_or_annotation_names_both_ids(tmp_path, edit,
-                                                     test_mode, match):
+def test_repeated_image_or_annotation_names_both_ids(tmp_path, edit, test_mode,
+                                                     match):
     coco = _mmtrack_vid_json()
     edit(coco)
     ann_file = _dump(coco, tmp_path / 'repeats.json')
     with pytest.raises(ValueError, match=f'repeats.json: {match}'):
-        ImagenetVIDDataset(
-            ann_file=ann_file, pipeline=[], test_mode=test_mode)
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[], test_mode=test_mode)
 
 
-def test_same_box_of_another_track_or_unused_class_is_not_a_repeat(
-        tmp_path):
+def test_same_box_of_another_track_or_unused_class_is_not_a_repeat(tmp_path):
     coco = _mmtrack_vid_json()
     coco['annotations'].append(
         dict(coco['annotations'][0], id=7, instance_id=9))
@@ -782,8 +785,7 @@ def test_two_boxes_of_one_track_in_a_frame_are_refused_in_test_mode(
     no track: there both boxes are kept, with one warning."""
     coco = _mmtrack_vid_json()
     coco['annotations'][1]['category_id'] = 2
-    coco['annotations'].append(
-        dict(coco['annotations'][1], id=7, **change))
+    coco['annotations'].append(dict(coco['annotations'][1], id=7, **change))
     ann_file = _dump(coco, tmp_path / 'two_boxes.json')
     video = 'train/ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000'
     match = (r'annotations 2 and 7 are the same box' if not change else
@@ -836,8 +838,7 @@ def _det_json_listing_image_1_twice():
     coco['images'].append(dict(coco['images'][0], id=3))
     coco['annotations'] += [
         dict(a, id=a['id'] + 10, image_id=3, bbox=list(a['bbox']))
-        for a in coco['annotations']
-        if a['image_id'] == 1
+        for a in coco['annotations'] if a['image_id'] == 1
     ]
     return coco
 
@@ -880,8 +881,7 @@ def test_repeated_det_image_that_differs_or_is_tested_is_refused(
             ValueError,
             match=r"det_listed_twice.json: images 1 and 3 have the same "
             rf"file_name 'train/x/1.JPEG' .*{match}"):
-        ImagenetVIDDataset(
-            ann_file=ann_file, pipeline=[], test_mode=test_mode)
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[], test_mode=test_mode)
 
 
 def test_det_images_never_share_a_real_video_id(tmp_path):
@@ -933,8 +933,7 @@ MMTRACK_VIDEO = 'train/ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000'
     (lambda ann: ann.pop('instance_id'), 'no instance_id'),
     (lambda ann: ann.update(instance_id=-1), 'instance_id -1'),
 ])
-def test_untracked_box_of_a_video_is_refused_in_test_mode(
-        tmp_path, edit, got):
+def test_untracked_box_of_a_video_is_refused_in_test_mode(tmp_path, edit, got):
     coco = _mmtrack_vid_json()
     edit(coco['annotations'][0])
     ann_file = _dump(coco, tmp_path / 'untracked.json')
@@ -1021,11 +1020,13 @@ def test_frames_out_of_the_file_names_order_are_refused(tmp_path):
         'last number in them)')
 
 
-@pytest.mark.parametrize('names', [
-    ['c7_f8', 'c7_f9', 'c7_f10', 'c7_f11'],  # numbers, not text, compared
-    ['d', 'c', 'b', 'a'],  # no number: not checked
-    ['f3', 'f2', 'x', 'f0'],  # a name without a number: not checked
-])
+@pytest.mark.parametrize(
+    'names',
+    [
+        ['c7_f8', 'c7_f9', 'c7_f10', 'c7_f11'],  # numbers, not text, compared
+        ['d', 'c', 'b', 'a'],  # no number: not checked
+        ['f3', 'f2', 'x', 'f0'],  # a name without a number: not checked
+    ])
 def test_frame_order_follows_the_last_number_of_the_file_names(
         tmp_path, names):
     coco = _mmtrack_vid_json()

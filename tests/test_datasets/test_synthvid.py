@@ -236,8 +236,8 @@ def test_degradations_hide_the_frame_content():
     dim = apply_degradation(frame, 'dim', [box], rng)
     assert dim.mean() < 0.25 * frame.mean()
     blur = apply_degradation(frame, 'blur', [box], rng)
-    assert (cv2.Laplacian(blur, cv2.CV_32F).var()
-            < 0.2 * cv2.Laplacian(frame, cv2.CV_32F).var())
+    assert (cv2.Laplacian(blur, cv2.CV_32F).var() <
+            0.2 * cv2.Laplacian(frame, cv2.CV_32F).var())
     noise = apply_degradation(frame, 'noise', [box], rng)
     assert np.abs(noise.astype(float) - frame).mean() > 30
     occl = apply_degradation(frame, 'occlusion', [box], rng)
@@ -259,8 +259,8 @@ def test_smear_spreads_a_line_along_the_displacement_only():
     assert spread.min() <= 8 and spread.max() >= 12  # 7 px wide
     assert across[10].max() < 0.25 * img.max()
     np.testing.assert_allclose(along[3:-3], img[3:-3], atol=1e-4)
-    np.testing.assert_array_equal(
-        smear(img, np.array([0.4, 0.3])), img)  # under a pixel: unchanged
+    np.testing.assert_array_equal(smear(img, np.array([0.4, 0.3])),
+                                  img)  # under a pixel: unchanged
 
 
 def _track(label, x, y, velocity):
@@ -284,8 +284,8 @@ def test_long_exposure_blurs_fast_objects_and_leaves_slow_ones_sharp():
     across = _track(2, 80, 32, (0.0, 3.0))
     along = _track(2, 135, 32, (3.0, 0.0))
     tracks = [slow, across, along]
-    blurred = render_long_exposure(background, tracks, 0, np.zeros(2),
-                                   exposure=6.0)
+    blurred = render_long_exposure(
+        background, tracks, 0, np.zeros(2), exposure=6.0)
     sprite, mask = render_sprite(2, 24, 24, slow.bright, slow.dark)
 
     def stripe_contrast(img, box):
@@ -306,8 +306,7 @@ def test_long_exposure_blurs_fast_objects_and_leaves_slow_ones_sharp():
     x1, y1, x2, y2 = along.box(0)
     row = (y1 + y2) // 2 + 4
     assert np.abs(blurred[row, x2 + 2].astype(int) - 120).max() > 6
-    assert np.abs(blurred[y1 - 4, (x1 + x2) // 2].astype(int) -
-                  120).max() < 3
+    assert np.abs(blurred[y1 - 4, (x1 + x2) // 2].astype(int) - 120).max() < 3
 
 
 def test_motion_blur_mode_changes_only_the_blur_frames():
@@ -361,8 +360,8 @@ def test_degradations_narrow_the_kinds_and_keep_the_scene():
     assert set(two[2]) == {'none', 'noise', 'dim'}
 
 
-@pytest.mark.parametrize('degradations', [(), ('fog', ), ('blur', 'blur'),
-                                          'blur'])
+@pytest.mark.parametrize('degradations', [(), ('fog', ),
+                                          ('blur', 'blur'), 'blur'])
 def test_bad_degradations_are_refused(degradations):
     with pytest.raises(ValueError, match='degradations must be distinct'):
         render_video(
@@ -370,8 +369,13 @@ def test_bad_degradations_are_refused(degradations):
 
 
 def test_generator_settings_record_the_blur_mode(tmp_path):
-    settings = dict(num_train_videos=1, num_val_videos=1, num_frames=2,
-                    width=32, height=32, seed=0)
+    settings = dict(
+        num_train_videos=1,
+        num_val_videos=1,
+        num_frames=2,
+        width=32,
+        height=32,
+        seed=0)
     path = tmp_path / 'synthvid.json'
     path.write_text(json.dumps(settings))
     # written before blur modes existed: its blur frames were 'frame'
@@ -384,8 +388,8 @@ def test_generator_settings_record_the_blur_mode(tmp_path):
     path.write_text(json.dumps(dict(settings, degradations=['dim'])))
     assert load_synthvid_settings(str(tmp_path))['degradations'] == ['dim']
     path.write_text(json.dumps(dict(settings, degradations=['haze'])))
-    with pytest.raises(ValueError,
-                       match='synthvid.json: degradations must be'):
+    with pytest.raises(
+            ValueError, match='synthvid.json: degradations must be'):
         load_synthvid_settings(str(tmp_path))
     path.write_text(json.dumps(dict(settings, blur='sideways')))
     with pytest.raises(ValueError, match='synthvid.json: blur must be'):
@@ -399,8 +403,9 @@ def test_generator_settings_record_the_blur_mode(tmp_path):
     with pytest.raises(ValueError, match='malformed JSON in .*synthvid.json'):
         load_synthvid_settings(str(tmp_path))
     path.write_text('[1, 2]')
-    with pytest.raises(ValueError, match='synthvid.json must hold a JSON '
-                       'object'):
+    with pytest.raises(
+            ValueError, match='synthvid.json must hold a JSON '
+            'object'):
         load_synthvid_settings(str(tmp_path))
 
 
@@ -425,8 +430,7 @@ def test_refuses_to_mix_with_an_existing_split(tmp_path):
     ]
 
 
-def test_overwrite_removes_the_converted_annotations_of_the_split(
-        tmp_path):
+def test_overwrite_removes_the_converted_annotations_of_the_split(tmp_path):
     kwargs = dict(num_val_videos=1, num_frames=3, width=32, height=32)
     generate_synthvid(str(tmp_path), num_train_videos=1, **kwargs)
     converted = tmp_path / 'annotations' / 'imagenet_vid_val.json'
@@ -450,7 +454,10 @@ def test_bad_arguments_raise(tmp_path):
     generate_synthvid(str(tmp_path), num_train_videos=1, **kwargs)
     with pytest.raises(ValueError, match='blur must be one of'):
         generate_synthvid(
-            str(tmp_path), num_train_videos=1, overwrite=True, blur='fog',
+            str(tmp_path),
+            num_train_videos=1,
+            overwrite=True,
+            blur='fog',
             **kwargs)
     with pytest.raises(ValueError, match='degradations must be'):
         generate_synthvid(

@@ -78,8 +78,13 @@ def test_pairs_hold_the_written_frames(tiny_synthvid):
 
 
 def test_pairs_from_settings_draw_the_settings_degradations():
-    settings = dict(num_frames=40, width=64, height=48, seed=3,
-                    blur='motion', degradations=['occlusion'])
+    settings = dict(
+        num_frames=40,
+        width=64,
+        height=48,
+        seed=3,
+        blur='motion',
+        degradations=['occlusion'])
     pairs = SynthVIDFlowPairs.from_settings('flow', 3, settings)
     kinds = {kind for video in pairs.degradations for kind in video}
     assert kinds == {'none', 'occlusion'}
@@ -98,12 +103,11 @@ def test_flow_pairs():
     assert item['flow'].shape == (2, 48, 64) and int(item['gap']) == 2
     np.testing.assert_array_equal(item['object_mask'].numpy(),
                                   pairs.motions[0].object_mask(2, 64, 48))
-    np.testing.assert_array_equal(
-        item['flow'].numpy(), pairs.motions[0].backward_flow(2, 0, 64, 48))
+    np.testing.assert_array_equal(item['flow'].numpy(),
+                                  pairs.motions[0].backward_flow(2, 0, 64, 48))
     _, _, schedule, _ = next(render_split('train', 2, 6, 64, 48, 0))
-    assert [pairs[i]['degradation'] for i in range(9)] == [
-        schedule[t] for t in (1, 2, 2, 3, 3, 4, 4, 5, 5)
-    ]
+    assert [pairs[i]['degradation'] for i in range(9)
+            ] == [schedule[t] for t in (1, 2, 2, 3, 3, 4, 4, 5, 5)]
     # RGB order: the BGR frame's channels are reversed.
     raw = SynthVIDFlowPairs(
         'train', 1, 6, 64, 48, 0, max_gap=1, jpeg_quality=0)

@@ -35,18 +35,21 @@ def checkpoint(tmp_path_factory):
     with DefaultScope.overwrite_default_scope('mmdet'):
         model = MODELS.build(cfg.model)
     path = str(tmp_path_factory.mktemp('ckpt') / 'clocknet.pth')
-    classes = tuple(f'class{i}' for i in range(
-        cfg.model.detector.roi_head.bbox_head.num_classes))
+    classes = tuple(
+        f'class{i}'
+        for i in range(cfg.model.detector.roi_head.bbox_head.num_classes))
     torch.save(
-        dict(state_dict=model.state_dict(),
-             meta=dict(dataset_meta=dict(classes=classes))), path)
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=dict(classes=classes))), path)
     return path
 
 
 def frames(num=4):
     rng = np.random.default_rng(0)
-    return [rng.integers(0, 256, SIZE + (3, ), dtype=np.uint8)
-            for _ in range(num)]
+    return [
+        rng.integers(0, 256, SIZE + (3, ), dtype=np.uint8) for _ in range(num)
+    ]
 
 
 def test_folder_of_frames_to_a_folder(checkpoint, tmp_path):
@@ -56,9 +59,9 @@ def test_folder_of_frames_to_a_folder(checkpoint, tmp_path):
         mmcv.imwrite(frame, str(src / f'{i:06d}.png'))
     (src / 'notes.txt').write_text('not a frame')
     out = str(tmp_path / 'drawn')
-    summary = load_demo().main([
-        CLOCKNET_CFG, checkpoint, str(src), '--out', out, '--score-thr', '0'
-    ])
+    summary = load_demo().main(
+        [CLOCKNET_CFG, checkpoint,
+         str(src), '--out', out, '--score-thr', '0'])
     assert summary['frames'] == 4 and summary['fps'] > 0
     assert sorted(os.listdir(out)) == [f'{i:06d}.png' for i in range(4)]
     drawn = mmcv.imread(osp.join(out, '000000.png'))
@@ -85,29 +88,47 @@ def test_video_file_to_a_video_file(checkpoint, tmp_path):
 def test_bad_inputs_are_named(checkpoint, tmp_path, capsys):
     demo = load_demo()
     with pytest.raises(FileNotFoundError, match='input not found: .*nope'):
-        demo.main([CLOCKNET_CFG, checkpoint, str(tmp_path / 'nope'),
-                   '--out', str(tmp_path / 'o')])
+        demo.main([
+            CLOCKNET_CFG, checkpoint,
+            str(tmp_path / 'nope'), '--out',
+            str(tmp_path / 'o')
+        ])
     empty = tmp_path / 'empty'
     empty.mkdir()
     with pytest.raises(ValueError, match='empty: no image files'):
-        demo.main([CLOCKNET_CFG, checkpoint, str(empty), '--out',
-                   str(tmp_path / 'o')])
+        demo.main([
+            CLOCKNET_CFG, checkpoint,
+            str(empty), '--out',
+            str(tmp_path / 'o')
+        ])
     (empty / '000000.jpg').write_bytes(b'not a jpeg')
     with pytest.raises(ValueError, match='cannot decode frame .*000000.jpg'):
-        demo.main([CLOCKNET_CFG, checkpoint, str(empty), '--out',
-                   str(tmp_path / 'o')])
+        demo.main([
+            CLOCKNET_CFG, checkpoint,
+            str(empty), '--out',
+            str(tmp_path / 'o')
+        ])
     (empty / '000000.jpg').write_bytes(b'')  # OpenCV raises on no bytes
     with pytest.raises(ValueError, match='cannot decode frame .*000000.jpg'):
-        demo.main([CLOCKNET_CFG, checkpoint, str(empty), '--out',
-                   str(tmp_path / 'o')])
+        demo.main([
+            CLOCKNET_CFG, checkpoint,
+            str(empty), '--out',
+            str(tmp_path / 'o')
+        ])
     not_video = tmp_path / 'clip.mp4'
     not_video.write_bytes(b'not a video')
     with pytest.raises(ValueError, match='cannot open video .*clip.mp4'):
-        demo.main([CLOCKNET_CFG, checkpoint, str(not_video), '--out',
-                   str(tmp_path / 'o')])
+        demo.main([
+            CLOCKNET_CFG, checkpoint,
+            str(not_video), '--out',
+            str(tmp_path / 'o')
+        ])
     with pytest.raises(ValueError, match=r'out\.mov: write a video as'):
-        demo.main([CLOCKNET_CFG, checkpoint, str(empty), '--out',
-                   str(tmp_path / 'out.mov')])
+        demo.main([
+            CLOCKNET_CFG, checkpoint,
+            str(empty), '--out',
+            str(tmp_path / 'out.mov')
+        ])
     capsys.readouterr()
     with pytest.raises(SystemExit):  # neither --out nor --show
         demo.main([CLOCKNET_CFG, checkpoint, str(empty)])
@@ -118,8 +139,10 @@ def test_a_video_file_refuses_a_frame_of_another_size(tmp_path):
     """OpenCV would drop it from the file without an error."""
     sink = load_demo().FrameSink(str(tmp_path / 'drawn.avi'), fps=10)
     sink.write('000000.jpg', np.zeros(SIZE + (3, ), np.uint8))
-    with pytest.raises(ValueError, match='frame 000001.jpg is 64x48, the '
-                       'video .*drawn.avi 96x64'):
+    with pytest.raises(
+            ValueError,
+            match='frame 000001.jpg is 64x48, the '
+            'video .*drawn.avi 96x64'):
         sink.write('000001.jpg', np.zeros((48, 64, 3), np.uint8))
     sink.close()
 
@@ -146,8 +169,8 @@ def test_a_video_file_keeps_the_last_row_and_column_of_odd_sizes(
 
 
 def write_avi(path, num):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10,
-                             SIZE[::-1])
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10, SIZE[::-1])
     for frame in frames(num):
         writer.write(frame)
     writer.release()
@@ -158,20 +181,19 @@ def test_frames_are_taken_in_natural_order(tmp_path):
     demo = load_demo()
     for i in range(12):
         (tmp_path / f'frame_{i}.jpg').touch()
-    assert [osp.basename(p) for p in demo.frame_files(str(tmp_path))] == [
-        f'frame_{i}.jpg' for i in range(12)
-    ]
+    assert [osp.basename(p) for p in demo.frame_files(str(tmp_path))
+            ] == [f'frame_{i}.jpg' for i in range(12)]
     padded = tmp_path / 'vid'  # ImageNet VID's names keep their order
     padded.mkdir()
     for i in (10, 2, 0, 1):
         (padded / f'{i:06d}.JPEG').touch()
-    assert [osp.basename(p) for p in demo.frame_files(str(padded))] == [
-        f'{i:06d}.JPEG' for i in (0, 1, 2, 10)
-    ]
+    assert [osp.basename(p) for p in demo.frame_files(str(padded))
+            ] == [f'{i:06d}.JPEG' for i in (0, 1, 2, 10)]
     (tmp_path / 'frame_01.jpg').touch()
-    with pytest.raises(ValueError,
-                       match='frames frame_01.jpg and frame_1.jpg have the '
-                       'same number'):
+    with pytest.raises(
+            ValueError,
+            match='frames frame_01.jpg and frame_1.jpg have the '
+            'same number'):
         demo.frame_files(str(tmp_path))
 
 
@@ -187,9 +209,11 @@ def test_one_frame_number_under_two_extensions_is_refused(tmp_path):
         'number (they differ in extension only): no order between them')
     (tmp_path / 'frame_5.png').unlink()
     (tmp_path / 'frame_05.png').touch()
-    with pytest.raises(ValueError, match=r'frames frame_5.jpg and '
-                       r'frame_05.png .* \(they differ in leading zeros and '
-                       r'extension only\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'frames frame_5.jpg and '
+            r'frame_05.png .* \(they differ in leading zeros and '
+            r'extension only\)'):
         demo.frame_files(str(tmp_path))
 
 
@@ -197,8 +221,11 @@ def test_a_per_frame_config_is_refused_before_its_checkpoint(tmp_path):
     rfcn = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
     never_read = str(tmp_path / 'missing.pth')
     with pytest.raises(TypeError) as err:
-        load_demo().main([rfcn, never_read, str(tmp_path), '--out',
-                          str(tmp_path / 'drawn')])
+        load_demo().main([
+            rfcn, never_read,
+            str(tmp_path), '--out',
+            str(tmp_path / 'drawn')
+        ])
     assert str(err.value) == (
         f'{rfcn}: the online demo needs a memory model (a MemoryRFCN or a '
         'StrongFeatureRFCN config, e.g. configs/memnet/ or '
@@ -214,8 +241,10 @@ def test_out_over_the_input_is_refused(checkpoint, tmp_path):
     mmcv.imwrite(frames(1)[0], str(src / '000000.png'))
     before = (src / '000000.png').read_bytes()
     for out in (str(src), str(src) + '/', str(src / '..' / 'frames')):
-        with pytest.raises(ValueError, match=f'--out {out} is the input '
-                           f'folder of frames {src}: the drawn frames'):
+        with pytest.raises(
+                ValueError,
+                match=f'--out {out} is the input '
+                f'folder of frames {src}: the drawn frames'):
             demo.main([CLOCKNET_CFG, checkpoint, str(src), '--out', out])
     video = tmp_path / 'in.avi'
     write_avi(video, 2)
@@ -223,10 +252,12 @@ def test_out_over_the_input_is_refused(checkpoint, tmp_path):
     link = tmp_path / 'link.avi'
     link.symlink_to(video)
     for out in (video, link):
-        with pytest.raises(ValueError,
-                           match=f'--out {out} is the input video {video}'):
-            demo.main([CLOCKNET_CFG, checkpoint, str(video), '--out',
-                       str(out)])
+        with pytest.raises(
+                ValueError, match=f'--out {out} is the input video {video}'):
+            demo.main(
+                [CLOCKNET_CFG, checkpoint,
+                 str(video), '--out',
+                 str(out)])
     assert os.listdir(src) == ['000000.png']
     assert (src / '000000.png').read_bytes() == before
     assert video.read_bytes() == video_bytes
@@ -244,8 +275,10 @@ def test_a_video_short_of_its_declared_frames_is_an_error(
     src.write_bytes(data[:int(len(data) * 0.6)])
     assert cv2.VideoCapture(str(src)).get(cv2.CAP_PROP_FRAME_COUNT) == 6
     out = str(tmp_path / 'drawn.avi')
-    with pytest.raises(ValueError, match=r'cut.avi: (\d) frames decoded, '
-                       r'but its container declares 6') as error:
+    with pytest.raises(
+            ValueError,
+            match=r'cut.avi: (\d) frames decoded, '
+            r'but its container declares 6') as error:
         load_demo().main([CLOCKNET_CFG, checkpoint, str(src), '--out', out])
     decoded = int(error.value.args[0].split(': ')[1].split()[0])
     assert 0 < decoded < 6

@@ -11,5 +11,5 @@ def test_registers_only_the_hooks_the_runner_lacks():
     runner.register_hook = runner.hooks.append
     register_missing_hooks(runner, (NumClassesHook, NonEmptyDatasetHook))
     assert runner.hooks[0] is own
-    assert [type(hook) for hook in runner.hooks] == [NumClassesHook,
-                                                     NonEmptyDatasetHook]
+    assert [type(hook)
+            for hook in runner.hooks] == [NumClassesHook, NonEmptyDatasetHook]

@@ -34,11 +34,10 @@ def test_linear_resize_taps_follow_pixel_centres():
         weight, torch.tensor([0., 0.25, 0.75, 0.25, 0.75, 0.25, 0.75, 0.25]))
 
 
-@pytest.mark.parametrize('in_hw,out_hw', [((40, 64), (5, 8)),
-                                          ((5, 8), (20, 32)),
-                                          ((7, 9), (11, 5)),
-                                          ((6, 6), (6, 6)),
-                                          ((1, 3), (4, 1))])
+@pytest.mark.parametrize('in_hw,out_hw',
+                         [((40, 64), (5, 8)), ((5, 8), (20, 32)),
+                          ((7, 9), (11, 5)), ((6, 6), (6, 6)),
+                          ((1, 3), (4, 1))])
 def test_resize_bilinear_equals_interpolate_with_gradient(in_hw, out_hw):
     x = torch.randn(2, 3, *in_hw, dtype=torch.float64, requires_grad=True)
     reference = F.interpolate(

@@ -17,8 +17,8 @@ def load_tool(path: str) -> ModuleType:
         ModuleType: The executed module, named after the file.
     """
     name = osp.splitext(osp.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO_ROOT, path))
+    spec = importlib.util.spec_from_file_location(name,
+                                                  osp.join(REPO_ROOT, path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

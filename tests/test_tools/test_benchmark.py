@@ -20,7 +20,10 @@ def benchmark_rows(*args):
     """Run the tool with ``args``; return its stdout and table rows."""
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/benchmark.py', *args],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [[cell.strip() for cell in line.split('|')[1:-1]]
             for line in proc.stdout.splitlines()
@@ -30,8 +33,8 @@ def benchmark_rows(*args):
 
 def test_benchmark_reports_nf_and_nw_per_model():
     configs = [RFCN_CFG, CLOCKNET_CFG]
-    stdout, rows = benchmark_rows('--configs', *configs, '--shape', '64',
-                                  '96', '--frames', '8', '--warmup', '1')
+    stdout, rows = benchmark_rows('--configs', *configs, '--shape', '64', '96',
+                                  '--frames', '8', '--warmup', '1')
     assert (f'{CLOCKNET_CFG}: detector weights shared with the first model'
             in stdout)
     assert [r[0] for r in rows] == configs
@@ -66,9 +69,8 @@ def test_benchmark_reports_nf_and_nw_per_model():
 def test_causal_fgfa_warps_each_past_frame_of_its_full_window():
     fgfa = ('configs/causal_fgfa/'
             'causal-fgfa_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
-    stdout, rows = benchmark_rows('--configs', RFCN_CFG, fgfa, '--shape',
-                                  '64', '96', '--frames', '11', '--warmup',
-                                  '10')
+    stdout, rows = benchmark_rows('--configs', RFCN_CFG, fgfa, '--shape', '64',
+                                  '96', '--frames', '11', '--warmup', '10')
     # frames 10..20 of a video: the 11-frame window is full, a flow and a
     # warp for each of the 10 past frames, none for the one leaving it
     assert (float(rows[1][5]), float(rows[1][6])) == (10.0, 10.0)
@@ -78,9 +80,9 @@ def test_causal_fgfa_warps_each_past_frame_of_its_full_window():
             ) in stdout
     assert 'NF counts FlowNet calls' not in stdout
     # Cau. FGFA*: one flow a frame, the older ones composed
-    stdout, rows = benchmark_rows('--configs', RFCN_CFG, fgfa, '--shape',
-                                  '64', '96', '--frames', '11', '--warmup',
-                                  '10', '--chain-flows')
+    stdout, rows = benchmark_rows('--configs', RFCN_CFG, fgfa, '--shape', '64',
+                                  '96', '--frames', '11', '--warmup', '10',
+                                  '--chain-flows')
     assert (float(rows[1][5]), float(rows[1][6])) == (1.0, 10.0)
     assert 'flows chained' in stdout
 
@@ -106,9 +108,9 @@ def test_reused_malloc_memory_stops_the_page_faults_of_every_frame():
     big activations; with reuse the frames run on the pages of the last."""
     faults = {}
     for mode in ('system', 'reuse'):
-        stdout, rows = benchmark_rows(
-            '--configs', RFCN_CFG, '--shape', '960', '1600', '--frames', '2',
-            '--warmup', '4', '--threads', '2', '--cpu-malloc', mode)
+        stdout, rows = benchmark_rows('--configs', RFCN_CFG, '--shape', '960',
+                                      '1600', '--frames', '2', '--warmup', '4',
+                                      '--threads', '2', '--cpu-malloc', mode)
         assert f'malloc {mode}' in stdout
         faults[mode] = float(rows[0][16])
     assert faults['system'] > 1000
@@ -162,10 +164,10 @@ def test_no_section_times_still_counts_flows_and_warps():
 def test_medians_are_over_whole_periods_of_the_clocks():
     tool = load_tool('tools/analysis_tools/benchmark.py')
     device = torch.device('cpu')
-    assert tool.clock_period(tool.build_model(
-        osp.join(REPO_ROOT, CLOCKNET_CFG), device)) == 8
-    assert tool.clock_period(tool.build_model(
-        osp.join(REPO_ROOT, RFCN_CFG), device)) == 1
+    assert tool.clock_period(
+        tool.build_model(osp.join(REPO_ROOT, CLOCKNET_CFG), device)) == 8
+    assert tool.clock_period(
+        tool.build_model(osp.join(REPO_ROOT, RFCN_CFG), device)) == 1
     seconds = torch.arange(1.0, 19.0)  # 18 frames: two periods of 8 + 2
     assert tool.per_period(seconds, 8).tolist() == [36.0, 100.0]
     assert tool.per_period(seconds, 1).tolist() == seconds.tolist()
@@ -209,12 +211,13 @@ def test_warp_sampler_is_set_in_the_memory_models():
 def test_channels_last_stores_the_weights_nhwc():
     tool = load_tool('tools/analysis_tools/benchmark.py')
     model = tool.build_model(
-        osp.join(REPO_ROOT, CLOCKNET_CFG), torch.device('cpu'),
+        osp.join(REPO_ROOT, CLOCKNET_CFG),
+        torch.device('cpu'),
         channels_last=True)
     convs = [p for p in model.parameters() if p.dim() == 4]
     assert len(convs) > 20
-    assert all(p.is_contiguous(memory_format=torch.channels_last)
-               for p in convs)
+    assert all(
+        p.is_contiguous(memory_format=torch.channels_last) for p in convs)
     stdout, rows = benchmark_rows('--configs', RFCN_CFG, CLOCKNET_CFG,
                                   '--shape', '64', '96', '--frames', '2',
                                   '--warmup', '1', '--channels-last')
@@ -236,13 +239,17 @@ def test_concurrent_flow_is_set_in_the_memory_models_and_needs_cuda():
         tool.build_model(
             osp.join(REPO_ROOT, RFCN_CFG), device, concurrent_flow=True),
         'concurrent_flow')
-    for extra, message in (
-            (['--no-section-times'], '--concurrent-flow needs a CUDA'),
-            (['--device', 'cuda'], 'needs --no-section-times')):
-        proc = subprocess.run(
-            [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
-             'tiny', '--concurrent-flow', *extra],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    for extra, message in ((['--no-section-times'],
+                            '--concurrent-flow needs a CUDA'),
+                           (['--device', 'cuda'], 'needs --no-section-times')):
+        proc = subprocess.run([
+            sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
+            'tiny', '--concurrent-flow', *extra
+        ],
+                              cwd=REPO_ROOT,
+                              capture_output=True,
+                              text=True,
+                              timeout=60)
         assert proc.returncode == 2 and message in proc.stderr
 
 
@@ -278,8 +285,8 @@ def test_event_timer_adds_section_times_when_collected():
     collect(), once the frame is done."""
     tool = load_tool('tools/analysis_tools/benchmark.py')
     FakeEvent.clock, FakeEvent.waited = 0.0, []
-    timer = tool.SectionTimer(torch.device('cpu'), timer='events',
-                              event_factory=FakeEvent)
+    timer = tool.SectionTimer(
+        torch.device('cpu'), timer='events', event_factory=FakeEvent)
     flow, warp = Step(0.25), Step(0.5)
     timer.watch('flow', flow)
     timer.watch('warp', warp)
@@ -290,8 +297,11 @@ def test_event_timer_adds_section_times_when_collected():
     assert dict(timer.seconds) == {}  # nothing read during the frames
     assert dict(timer.calls) == {'flow': 2, 'warp': 4}
     timer.collect()
-    assert timer.seconds == pytest.approx(
-        {'flow': 0.5, 'warp': 2.0, 'head': 4.0})
+    assert timer.seconds == pytest.approx({
+        'flow': 0.5,
+        'warp': 2.0,
+        'head': 4.0
+    })
     assert len(FakeEvent.waited) == 8  # each call's end event, once
     timer.collect()
     assert timer.seconds['warp'] == pytest.approx(2.0)
@@ -304,41 +314,55 @@ def test_event_timer_adds_section_times_when_collected():
     (['--device', 'cuda', '--no-section-times'], 'drop --no-section-times'),
 ])
 def test_event_section_timer_arguments_are_checked(extra, message):
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
-         'tiny', '--section-timer', 'events', *extra],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([
+        sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
+        'tiny', '--section-timer', 'events', *extra
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
     assert proc.returncode == 2 and message in proc.stderr
 
 
-@pytest.mark.parametrize('extra, message', [
-    (['--frames', '0'], '--frames must be at least 1, got 0'),
-    # frame 0 of a memory has no flow: always a warm-up frame
-    (['--warmup', '0'], '--warmup must be at least 1, got 0'),
-    (['--shape', '0', '96'], '--shape must be a height and a width of at '
-     'least 1 pixel, got 0 96'),
-])
+@pytest.mark.parametrize(
+    'extra, message',
+    [
+        (['--frames', '0'], '--frames must be at least 1, got 0'),
+        # frame 0 of a memory has no flow: always a warm-up frame
+        (['--warmup', '0'], '--warmup must be at least 1, got 0'),
+        (['--shape', '0', '96'], '--shape must be a height and a width of at '
+         'least 1 pixel, got 0 96'),
+    ])
 def test_frame_counts_and_shape_are_checked(extra, message):
     # a negative warm-up once timed the cold first frame and divided by
     # one frame more than it timed
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
-         'tiny', *extra],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([
+        sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
+        'tiny', *extra
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
     assert proc.returncode == 2 and message in proc.stderr
 
 
 def test_cudnn_benchmark_is_refused_off_cuda():
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
-         'tiny', '--cudnn-benchmark'],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([
+        sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
+        'tiny', '--cudnn-benchmark'
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
     assert proc.returncode == 2
     assert '--cudnn-benchmark needs a CUDA --device' in proc.stderr
 
 
-@pytest.mark.parametrize('section_times', [
-    ['--no-section-times'], ['--section-timer', 'events']])
+@pytest.mark.parametrize(
+    'section_times', [['--no-section-times'], ['--section-timer', 'events']])
 def test_runs_on_cuda_with_concurrent_flow(cuda_device, section_times):
     stdout, rows = benchmark_rows('--preset', 'tiny', '--device', 'cuda',
                                   '--frames', '4', '--warmup', '2',
@@ -396,29 +420,38 @@ def test_evidence_interval_is_set_in_the_memory_models():
     tool = load_tool('tools/analysis_tools/benchmark.py')
     device = torch.device('cpu')
     memnet = tool.build_model(
-        osp.join(REPO_ROOT, MEMNET_CFG), device, evidence_interval=3,
+        osp.join(REPO_ROOT, MEMNET_CFG),
+        device,
+        evidence_interval=3,
         anticipate=True)
     assert (memnet.test_cfg['evidence_interval'],
             memnet.test_cfg['anticipate']) == (3, True)
     assert tool.clock_period(memnet) == 3
-    assert tool.clock_period(tool.build_model(
-        osp.join(REPO_ROOT, CLOCKNET_CFG), device, evidence_interval=3)) == 24
-    stdout, rows = benchmark_rows('--configs', RFCN_CFG, MEMNET_CFG,
-                                  '--shape', '64', '96', '--frames', '8',
-                                  '--warmup', '1', '--evidence-interval', '4')
+    assert tool.clock_period(
+        tool.build_model(
+            osp.join(REPO_ROOT, CLOCKNET_CFG), device,
+            evidence_interval=3)) == 24
+    stdout, rows = benchmark_rows('--configs', RFCN_CFG, MEMNET_CFG, '--shape',
+                                  '64', '96', '--frames', '8', '--warmup', '1',
+                                  '--evidence-interval', '4')
     assert "memory models' image evidence every 4 frame(s)," in stdout
     assert 'warning' not in stdout
     # frames 1..8: FlowNet at each, the backbone at frames 4 and 8 only
     assert [float(v) for v in rows[1][5:7]] == [1.0, 1.0]
     assert [float(r[17]) for r in rows] == [1.0, 0.25]
     assert rows[1][14] == 'n/a'
-    for extra, message in (
-            (['--evidence-interval', '0'], 'must be at least 1'),
-            (['--anticipate'], '--anticipate needs --evidence-interval > 1')):
-        proc = subprocess.run(
-            [sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
-             'tiny', *extra],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    for extra, message in ((['--evidence-interval',
+                             '0'], 'must be at least 1'),
+                           (['--anticipate'],
+                            '--anticipate needs --evidence-interval > 1')):
+        proc = subprocess.run([
+            sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
+            'tiny', *extra
+        ],
+                              cwd=REPO_ROOT,
+                              capture_output=True,
+                              text=True,
+                              timeout=60)
         assert proc.returncode == 2 and message in proc.stderr
 
 
@@ -451,10 +484,10 @@ def test_split_halves_models_are_refused(tmp_path):
         tool.build_model(str(config), torch.device('cpu'))
 
 
-@pytest.mark.parametrize('preset', ['paper', 'tiny', 'paper-two-detector',
-                                    'tiny-two-detector'])
-def test_presets_find_their_configs_from_any_directory(
-        tmp_path, monkeypatch, preset):
+@pytest.mark.parametrize(
+    'preset', ['paper', 'tiny', 'paper-two-detector', 'tiny-two-detector'])
+def test_presets_find_their_configs_from_any_directory(tmp_path, monkeypatch,
+                                                       preset):
     """They were relative to the repository root: from elsewhere the run
     failed with a bare FileNotFoundError."""
     tool = load_tool('tools/analysis_tools/benchmark.py')

@@ -16,28 +16,29 @@ def test_forward_backward_returns_the_output_and_both_gradients():
     assert torch.equal(out, feat * coords)
     assert torch.allclose(feat_grad, 2 * feat * coords**2)
     assert torch.allclose(coords_grad, 2 * feat**2 * coords)
-    assert tool.relative_difference(torch.tensor([2., -4.]),
-                                    torch.tensor([2., -3.])) == 0.25
+    assert tool.relative_difference(
+        torch.tensor([2., -4.]), torch.tensor([2., -3.])) == 0.25
 
 
 def test_reports_both_layouts_of_every_interpolation():
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark_grid_sample.py',
-         '--shapes', 'tiny', '--repeats', '4', '--threads', '2'],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([
+        sys.executable, 'tools/analysis_tools/benchmark_grid_sample.py',
+        '--shapes', 'tiny', '--repeats', '4', '--threads', '2'
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [[cell.strip() for cell in line.split('|')[1:-1]]
-            for line in proc.stdout.splitlines()
-            if line.startswith('| tiny')]
+            for line in proc.stdout.splitlines() if line.startswith('| tiny')]
     assert [row[1] for row in rows] == ['bilinear', 'bicubic']
     for row in rows:
         forward = dict(item.rsplit(' ', 1) for item in row[2].split(', '))
-        assert list(forward) == ['grid_sample', 'grid_sample folded',
-                                 'gather']
+        assert list(forward) == ['grid_sample', 'grid_sample folded', 'gather']
         both = dict(item.rsplit(' ', 1) for item in row[3].split(', '))
         assert list(both) == ['grid_sample', 'grid_sample folded']
-        assert all(float(ms) > 0 for ms in [*forward.values(),
-                                            *both.values()])
+        assert all(float(ms) > 0 for ms in [*forward.values(), *both.values()])
         # on the CPU the two layouts give the same outputs bit for bit
         assert row[4] == 'True'
         output, map_grad, position_grad = map(float, row[5].split(', '))

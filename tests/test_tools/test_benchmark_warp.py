@@ -20,17 +20,22 @@ def test_count_operations_leaves_out_views():
 
 
 def test_reports_every_shape_interpolation_and_sampler():
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark_warp.py',
-         '--repeats', '2', '--threads', '2'],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([
+        sys.executable, 'tools/analysis_tools/benchmark_warp.py', '--repeats',
+        '2', '--threads', '2'
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [[cell.strip() for cell in line.split('|')[1:-1]]
             for line in proc.stdout.splitlines()
             if line.startswith('| paper') or line.startswith('| tiny')]
-    assert [(r[1], r[2]) for r in rows] == [
-        ('bilinear', 'grid_sample'), ('bilinear', 'gather'),
-        ('bicubic', 'grid_sample'), ('bicubic', 'gather')] * 2
+    assert [(r[1], r[2]) for r in rows] == [('bilinear', 'grid_sample'),
+                                            ('bilinear', 'gather'),
+                                            ('bicubic', 'grid_sample'),
+                                            ('bicubic', 'gather')] * 2
     counts = {}
     for row in rows:
         ops, computing, ms = int(row[3]), int(row[4]), float(row[5])

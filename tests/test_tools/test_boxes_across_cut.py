@@ -33,7 +33,11 @@ def test_counts_boxes_across_the_middle_per_speed_split():
     ]
     rows = {
         row['split']: row
-        for row in tool.boxes_across_cut(frames, {1: 40, 2: 40, 3: 40})
+        for row in tool.boxes_across_cut(frames, {
+            1: 40,
+            2: 40,
+            3: 40
+        })
     }
     assert (rows['all']['boxes'], rows['all']['across']) == (6, 3)
     assert (rows['fast']['boxes'], rows['fast']['across']) == (3, 0)
@@ -47,8 +51,13 @@ def test_counts_boxes_across_the_middle_per_speed_split():
 def test_prints_the_table_of_an_annotation_file(tmp_path, capsys):
     root = str(tmp_path)
     generate_synthvid(
-        root, num_train_videos=1, num_val_videos=3, num_frames=12,
-        width=64, height=48, seed=3)
+        root,
+        num_train_videos=1,
+        num_val_videos=3,
+        num_frames=12,
+        width=64,
+        height=48,
+        seed=3)
     ann_file = osp.join(root, 'val.json')
     save_json(
         convert_vid(root, 'val', SYNTHVID_CLASS_TABLE, show_progress=False),
@@ -56,9 +65,9 @@ def test_prints_the_table_of_an_annotation_file(tmp_path, capsys):
     with open(ann_file) as f:
         coco = json.load(f)
     widths = {img['id']: img['width'] for img in coco['images']}
-    across = sum(
-        ann['bbox'][0] < widths[ann['image_id']] / 2 <
-        ann['bbox'][0] + ann['bbox'][2] for ann in coco['annotations'])
+    across = sum(ann['bbox'][0] < widths[ann['image_id']] /
+                 2 < ann['bbox'][0] + ann['bbox'][2]
+                 for ann in coco['annotations'])
     load_tool('tools/analysis_tools/boxes_across_cut.py').main([ann_file])
     lines = [
         line for line in capsys.readouterr().out.splitlines()

@@ -18,8 +18,13 @@ from . import load_tool
 def val_ann(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('synthvid_compare'))
     generate_synthvid(
-        root, num_train_videos=1, num_val_videos=6, num_frames=16,
-        width=64, height=48, seed=5)
+        root,
+        num_train_videos=1,
+        num_val_videos=6,
+        num_frames=16,
+        width=64,
+        height=48,
+        seed=5)
     ann_file = osp.join(root, 'val.json')
     save_json(
         convert_vid(root, 'val', SYNTHVID_CLASS_TABLE, show_progress=False),
@@ -68,8 +73,8 @@ def test_gains_and_intervals(val_ann, tmp_path, capsys):
     model = _dump(val_ann, tmp_path / 'model.pkl', on_degraded=True)
     report = tmp_path / 'gains.md'
     results = tool.main([
-        val_ann, base, model, '--names', 'blind', 'sees', '--bootstrap',
-        '20', '--out',
+        val_ann, base, model, '--names', 'blind', 'sees', '--bootstrap', '20',
+        '--out',
         str(report)
     ])
     rows = results['sees']
@@ -105,9 +110,9 @@ def test_gains_on_one_degradation_kind(val_ann, tmp_path, capsys):
             if img['degradation'] == 'blur'
         ]
     num_videos = len({img['video_id'] for img in blur})
-    rows = tool.main([
-        val_ann, base, model, '--degradation', 'blur', '--bootstrap', '10'
-    ])[model]
+    rows = tool.main(
+        [val_ann, base, model, '--degradation', 'blur', '--bootstrap',
+         '10'])[model]
     # only blur frames: the base sees nothing, the model everything
     assert rows['mAP']['base'] == pytest.approx(0.0)
     assert rows['mAP']['model'] == pytest.approx(100.0)
@@ -150,15 +155,18 @@ def test_unreadable_or_mismatched_dumps_are_named(val_ann, tmp_path):
     swapped = tuple(names[1::-1] + names[2:])
     with open(tmp_path / 'swapped.pkl', 'wb') as f:
         pickle.dump([dict(e, classes=swapped) for e in entries], f)
-    with pytest.raises(ValueError,
-                       match=r'swapped.pkl: the dump was written with the '
-                       r'classes \[' + repr(names[1])):
+    with pytest.raises(
+            ValueError,
+            match=r'swapped.pkl: the dump was written with the '
+            r'classes \[' + repr(names[1])):
         tool.main([val_ann, base, str(tmp_path / 'swapped.pkl')])
     # the same names in the same order: scored as before
     with open(tmp_path / 'named.pkl', 'wb') as f:
         pickle.dump([dict(e, classes=tuple(names)) for e in entries], f)
-    rows = tool.main([val_ann, base, str(tmp_path / 'named.pkl'),
-                      '--bootstrap', '2'])[str(tmp_path / 'named.pkl')]
+    rows = tool.main(
+        [val_ann, base,
+         str(tmp_path / 'named.pkl'), '--bootstrap',
+         '2'])[str(tmp_path / 'named.pkl')]
     assert rows['mAP']['gain'] == pytest.approx(0.0)
 
 
@@ -177,6 +185,7 @@ def test_dumps_of_another_annotation_file_are_refused(val_ann, tmp_path):
     tool = load_tool('tools/analysis_tools/compare_vid.py')
     base = _dump(val_ann, tmp_path / 'base.pkl', False, record=val_ann)
     model = _dump(val_ann, tmp_path / 'model.pkl', True, record=val_ann)
+
     # another data set with the same frames: the boxes moved
 
     def move_boxes(data):
@@ -184,16 +193,16 @@ def test_dumps_of_another_annotation_file_are_refused(val_ann, tmp_path):
             ann['bbox'][0] += 8
 
     other = edited_copy(val_ann, str(tmp_path / 'other.json'), move_boxes)
-    with pytest.raises(ValueError,
-                       match=f'base.pkl: the dump was made with the '
-                       f'annotation file {val_ann} .* but scored with '
-                       f'{other} '):
+    with pytest.raises(
+            ValueError,
+            match=f'base.pkl: the dump was made with the '
+            f'annotation file {val_ann} .* but scored with '
+            f'{other} '):
         tool.main([other, base, model, '--bootstrap', '2'])
     with pytest.warns(UserWarning, match='overrides the check'):
-        rows = tool.main([
-            other, base, model, '--bootstrap', '2',
-            '--allow-other-ann-file'
-        ])[model]
+        rows = tool.main(
+            [other, base, model, '--bootstrap', '2',
+             '--allow-other-ann-file'])[model]
     assert rows['mAP']['model'] < 100.0  # scored against the moved boxes
     assert tool.main([val_ann, base, model, '--bootstrap',
                       '2'])[model]['mAP']['model'] == pytest.approx(100.0)
@@ -204,8 +213,7 @@ def test_frames_without_degradation_are_refused(val_ann, tmp_path):
     base = _dump(val_ann, tmp_path / 'base.pkl', on_degraded=False)
     with open(val_ann) as f:
         images = json.load(f)['images']
-    dropped = next(img['id'] for img in images
-                   if img['degradation'] != 'none')
+    dropped = next(img['id'] for img in images if img['degradation'] != 'none')
 
     def drop_its_degradation(data):
         for img in data['images']:
@@ -214,7 +222,8 @@ def test_frames_without_degradation_are_refused(val_ann, tmp_path):
 
     partial = edited_copy(val_ann, str(tmp_path / 'partial.json'),
                           drop_its_degradation)
-    with pytest.raises(ValueError,
-                       match=f'partial.json: 1 of {len(images)} frames carry '
-                       f'no degradation value, e.g. img_id {dropped} '):
+    with pytest.raises(
+            ValueError,
+            match=f'partial.json: 1 of {len(images)} frames carry '
+            f'no degradation value, e.g. img_id {dropped} '):
         tool.main([partial, base, base, '--bootstrap', '2'])

@@ -41,10 +41,19 @@ def free_port() -> int:
 def run(cmd, **env):
     # CPU processes on any machine: with CUDA visible, two ranks would ask
     # for two GPUs (rank 1 fails with 'invalid device ordinal' on one GPU)
-    full_env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
-                    OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='', **env)
+    full_env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PORT=str(free_port()),
+        OMP_NUM_THREADS='1',
+        CUDA_VISIBLE_DEVICES='',
+        **env)
     proc = subprocess.run(
-        cmd, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True,
+        cmd,
+        cwd=REPO_ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
         timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
@@ -53,8 +62,12 @@ def run(cmd, **env):
 def run_refused(cmd) -> str:
     """Run a tool that must fail, on the CPU; return its stderr."""
     proc = subprocess.run(
-        [sys.executable] + cmd, cwd=REPO_ROOT, capture_output=True,
-        text=True, timeout=300, env=dict(os.environ, CUDA_VISIBLE_DEVICES=''))
+        [sys.executable] + cmd,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES=''))
     assert proc.returncode != 0, proc.stdout[-3000:]
     return proc.stderr
 
@@ -63,8 +76,13 @@ def run_refused(cmd) -> str:
 def synthvid_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('synthvid'))
     generate_synthvid(
-        root, num_train_videos=3, num_val_videos=3, num_frames=8, width=96,
-        height=64, seed=3)
+        root,
+        num_train_videos=3,
+        num_val_videos=3,
+        num_frames=8,
+        width=96,
+        height=64,
+        seed=3)
     for split in ('train', 'val'):
         save_json(
             convert_vid(root, split, SYNTHVID_CLASS_TABLE),
@@ -72,8 +90,7 @@ def synthvid_root(tmp_path_factory):
     return root
 
 
-def small_config(base: str, data_root: str, out_file: str,
-                 **overrides) -> str:
+def small_config(base: str, data_root: str, out_file: str, **overrides) -> str:
     """Shrink a SynthVID config for a short run and write it to a file."""
     cfg = Config.fromfile(osp.join(REPO_ROOT, base))
     cfg.train_dataloader.dataset.data_root = data_root + '/'
@@ -84,8 +101,8 @@ def small_config(base: str, data_root: str, out_file: str,
         cfg[split].dataset.data_root = data_root + '/'
         cfg[split].num_workers = 0
         cfg[split].persistent_workers = False
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=4,
-                         val_interval=100)
+    cfg.train_cfg = dict(
+        type='IterBasedTrainLoop', max_iters=4, val_interval=100)
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=4, by_epoch=False)
@@ -102,11 +119,11 @@ def trained_memnet(synthvid_root, tmp_path_factory):
     """MemNet-3 trained for 4 iterations by 2 CPU processes."""
     work_dir = str(tmp_path_factory.mktemp('memnet'))
     # No FlowNet weights: `make demo` pre-trains them, tests do not.
-    cfg = small_config(
-        MEMNET_CFG, synthvid_root, osp.join(work_dir, 'memnet.py'),
-        **{'model.motion.init_cfg': None})
-    proc = run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
-                work_dir])
+    cfg = small_config(MEMNET_CFG, synthvid_root,
+                       osp.join(work_dir, 'memnet.py'),
+                       **{'model.motion.init_cfg': None})
+    proc = run(
+        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir])
     assert 'Iter(train) [4/4]' in proc.stdout + proc.stderr
     checkpoint = osp.join(work_dir, 'iter_4.pth')
     assert osp.exists(checkpoint)
@@ -123,8 +140,9 @@ def test_two_process_test_matches_one_process(trained_memnet, synthvid_root):
             cmd = [sys.executable, 'tools/test.py', cfg, checkpoint]
         else:
             cmd = ['bash', 'tools/dist_test.sh', cfg, checkpoint, '2']
-        proc = run(cmd + ['--work-dir', work_dir, '--out', out,
-                          '--metrics-out', metrics_out])
+        proc = run(cmd + [
+            '--work-dir', work_dir, '--out', out, '--metrics-out', metrics_out
+        ])
         # the config is the one the checkpoint was trained with
         assert 'other model settings' not in proc.stdout + proc.stderr
         with open(metrics_out) as f:
@@ -150,8 +168,7 @@ def test_two_process_test_matches_one_process(trained_memnet, synthvid_root):
         assert (a['scores'] == b['scores']).all()
 
 
-def test_test_refuses_a_checkpoint_that_does_not_fit(trained_memnet,
-                                                     tmp_path):
+def test_test_refuses_a_checkpoint_that_does_not_fit(trained_memnet, tmp_path):
     """A checkpoint without FlowNet fails instead of testing a random one."""
     cfg, checkpoint, work_dir = trained_memnet
     partial = without_keys(checkpoint, 'motion.',
@@ -196,8 +213,7 @@ def test_test_logs_model_settings_other_than_the_trained_ones(
             in proc.stdout + proc.stderr)
 
 
-def test_test_refuses_a_checkpoint_of_other_classes(trained_memnet,
-                                                    tmp_path):
+def test_test_refuses_a_checkpoint_of_other_classes(trained_memnet, tmp_path):
     """The test set's classes in another order than the training set's:
     every label would be scored as the wrong class."""
     cfg, checkpoint, work_dir = trained_memnet
@@ -221,10 +237,15 @@ def run_stock_mmdet_refused(tool: str, args) -> str:
     import mmdet
     path = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', tool)
     proc = subprocess.run(
-        [sys.executable, path] + args, cwd=REPO_ROOT, capture_output=True,
-        text=True, timeout=300,
-        env=dict(os.environ, CUDA_VISIBLE_DEVICES='',
-                 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1'))
+        [sys.executable, path] + args,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(
+            os.environ,
+            CUDA_VISIBLE_DEVICES='',
+            TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1'))
     assert proc.returncode != 0, proc.stdout[-3000:]
     return proc.stderr
 
@@ -247,14 +268,13 @@ def test_stock_mmdet_test_refuses_a_checkpoint_of_other_classes(
     assert 'test_dataloader.dataset lists' in stderr
 
 
-def refused_training(refuse, cfg: str, load_from: str,
-                     work_dir: str) -> str:
+def refused_training(refuse, cfg: str, load_from: str, work_dir: str) -> str:
     """Start a one-iteration training of ``cfg`` from ``load_from`` with
     ``refuse`` (a tool's arguments to its stderr; the tool must fail);
     check that it saved no checkpoint and return its stderr."""
     stderr = refuse([
-        cfg, '--work-dir', work_dir, '--cfg-options',
-        f'load_from={load_from}', 'train_cfg.max_iters=1'
+        cfg, '--work-dir', work_dir, '--cfg-options', f'load_from={load_from}',
+        'train_cfg.max_iters=1'
     ])
     assert not glob.glob(osp.join(work_dir, '*.pth'))
     return stderr
@@ -282,15 +302,16 @@ def test_stock_mmdet_tools_refuse_a_checkpoint_that_does_not_fit(
     no_flownet = without_keys(checkpoint, 'motion.',
                               str(tmp_path / 'no_flownet.pth'))
     stderr = run_stock_mmdet_refused(
-        'test.py', [cfg, no_flownet, '--work-dir', str(tmp_path / 'test')])
+        'test.py', [cfg, no_flownet, '--work-dir',
+                    str(tmp_path / 'test')])
     assert (f'checkpoint {no_flownet} does not fit the model (MemoryRFCN)'
             in stderr)
     assert 'missing keys in source state_dict: motion.' in stderr
     no_head = without_keys(checkpoint, 'detector.roi_head.',
                            str(tmp_path / 'no_head.pth'))
     stderr = refused_training(
-        lambda args: run_stock_mmdet_refused('train.py', args), cfg,
-        no_head, str(tmp_path / 'train'))
+        lambda args: run_stock_mmdet_refused('train.py', args), cfg, no_head,
+        str(tmp_path / 'train'))
     assert (f'load_from {no_head} does not fit the model (MemoryRFCN)'
             in stderr)
     assert 'missing keys in source state_dict: detector.roi_head.' in stderr
@@ -311,9 +332,8 @@ def refused_by_both_train_tools(cfg, hook, tmp_path, *args):
          'without_hook.py'),
     ]:
         work_dir = tmp_path / config[:-3]
-        stderr = refuse(
-            [str(tmp_path / config), '--work-dir',
-             str(work_dir)] + list(args))
+        stderr = refuse([str(tmp_path / config), '--work-dir',
+                         str(work_dir)] + list(args))
         refusals.append((stderr, work_dir))
     return refusals
 
@@ -326,9 +346,12 @@ def test_a_head_of_other_classes_is_refused_before_training(
     iteration, and memvid_mm's tools/train.py adds the hook to a config
     without it."""
     three_classes = list(SYNTHVID_CLASSES[:3])
-    cfg = Config.fromfile(small_config(
-        MEMNET_CFG, synthvid_root, str(tmp_path / 'memnet.py'),
-        **{'model.motion.init_cfg': None, 'load_from': None}))
+    cfg = Config.fromfile(
+        small_config(MEMNET_CFG, synthvid_root, str(tmp_path / 'memnet.py'),
+                     **{
+                         'model.motion.init_cfg': None,
+                         'load_from': None
+                     }))
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[split].dataset.metainfo = dict(classes=three_classes)
     for stderr, work_dir in refused_by_both_train_tools(
@@ -347,9 +370,9 @@ def test_an_empty_training_set_is_refused_before_training(
     configs' NonEmptyDatasetHook names the file, and memvid_mm's
     tools/train.py adds the hook to a config without it."""
     val_file = osp.join('annotations', VID_ANN_FILES['val'])
-    cfg = Config.fromfile(small_config(
-        RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'),
-        **{'train_dataloader.dataset.ann_file': val_file}))
+    cfg = Config.fromfile(
+        small_config(RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'),
+                     **{'train_dataloader.dataset.ann_file': val_file}))
     for stderr, _ in refused_by_both_train_tools(cfg, 'non_empty_dataset',
                                                  tmp_path):
         assert (f'train_dataloader.dataset ({synthvid_root}/{val_file}) has '
@@ -377,8 +400,8 @@ def test_train_adds_the_fit_hook_to_a_config_without_it(
     ('configs/clocknet_r101_vid.py', 6),
     ('configs/clocknet/clocknet-10_rfcn_r101-dc5_4xb1-7e_imagenetvid.py', 10),
 ])
-def test_clocknet_r101_vid_trains_with_two_processes(
-        synthvid_root, tmp_path, config, num_frames):
+def test_clocknet_r101_vid_trains_with_two_processes(synthvid_root, tmp_path,
+                                                     config, num_frames):
     """The paper-scale configs run a few iterations on 2 CPU processes.
 
     Only the data (SynthVID instead of ImageNet VID, which CI does not have)
@@ -399,13 +422,14 @@ def test_clocknet_r101_vid_trains_with_two_processes(
     base = str(tmp_path / 'clocknet_base.py')
     cfg.dump(base)
     small = small_config(
-        base, synthvid_root, str(tmp_path / 'clocknet.py'),
-        **{
+        base, synthvid_root, str(tmp_path / 'clocknet.py'), **{
             'train_cfg.max_iters': 2,
             'default_hooks.checkpoint.interval': 2
         })
-    proc = run(['bash', 'tools/dist_train.sh', small, '2', '--work-dir',
-                str(tmp_path)])
+    proc = run([
+        'bash', 'tools/dist_train.sh', small, '2', '--work-dir',
+        str(tmp_path)
+    ])
     assert 'Iter(train) [2/2]' in proc.stdout + proc.stderr
     assert osp.exists(tmp_path / 'iter_2.pth')
 
@@ -435,13 +459,14 @@ def test_strong_feature_r101_config_trains_with_two_processes(
     base = str(tmp_path / 'sf_base.py')
     cfg.dump(base)
     small = small_config(
-        base, synthvid_root, str(tmp_path / 'sf.py'),
-        **{
+        base, synthvid_root, str(tmp_path / 'sf.py'), **{
             'train_cfg.max_iters': 2,
             'default_hooks.checkpoint.interval': 2
         })
-    proc = run(['bash', 'tools/dist_train.sh', small, '2', '--work-dir',
-                str(tmp_path)])
+    proc = run([
+        'bash', 'tools/dist_train.sh', small, '2', '--work-dir',
+        str(tmp_path)
+    ])
     assert 'Iter(train) [2/2]' in proc.stdout + proc.stderr
     assert 'no strong_ckpt' in proc.stdout + proc.stderr
     assert osp.exists(tmp_path / 'iter_2.pth')
@@ -449,18 +474,24 @@ def test_strong_feature_r101_config_trains_with_two_processes(
 
 def test_per_frame_rfcn_trains_and_tests_with_two_processes(
         synthvid_root, tmp_path):
-    cfg = small_config(RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'),
-                       **{'train_cfg.max_iters': 2,
-                          'default_hooks.checkpoint.interval': 2})
-    run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
-         str(tmp_path)])
+    cfg = small_config(
+        RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'), **{
+            'train_cfg.max_iters': 2,
+            'default_hooks.checkpoint.interval': 2
+        })
+    run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(tmp_path)])
     metrics_out = str(tmp_path / 'metrics.json')
-    run(['bash', 'tools/dist_test.sh', cfg, str(tmp_path / 'iter_2.pth'),
-         '2', '--work-dir', str(tmp_path), '--metrics-out', metrics_out])
+    run([
+        'bash', 'tools/dist_test.sh', cfg,
+        str(tmp_path / 'iter_2.pth'), '2', '--work-dir',
+        str(tmp_path), '--metrics-out', metrics_out
+    ])
     with open(metrics_out) as f:
         metrics = json.load(f)
-    assert {'vid/mAP', 'vid/mAP_fast', 'vid/mAP_medium', 'vid/mAP_slow',
-            'vid/bbox_mAP_50'} <= set(metrics)
+    assert {
+        'vid/mAP', 'vid/mAP_fast', 'vid/mAP_medium', 'vid/mAP_slow',
+        'vid/bbox_mAP_50'
+    } <= set(metrics)
 
 
 def test_strong_feature_rfcn_trains_and_tests_with_two_processes(
@@ -470,26 +501,28 @@ def test_strong_feature_rfcn_trains_and_tests_with_two_processes(
     training as they came from ``strong_ckpt``, and tests online."""
     strong_cfg, strong_ckpt, _ = trained_memnet
     cfg = small_config(
-        STRONG_FEATURE_CFG, synthvid_root, str(tmp_path / 'sf.py'),
-        **{
+        STRONG_FEATURE_CFG, synthvid_root, str(tmp_path / 'sf.py'), **{
             'model.strong_config': strong_cfg,
             'model.strong_ckpt': strong_ckpt,
             'train_cfg.max_iters': 2,
             'default_hooks.checkpoint.interval': 2
         })
-    run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
-         str(tmp_path)])
-    trained = torch.load(str(tmp_path / 'iter_2.pth'), map_location='cpu',
-                         weights_only=False)['state_dict']
-    strong = torch.load(strong_ckpt, map_location='cpu',
-                        weights_only=False)['state_dict']
-    assert {k[len('strong.'):] for k in trained
-            if k.startswith('strong.')} == set(strong)
+    run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(tmp_path)])
+    trained = torch.load(
+        str(tmp_path / 'iter_2.pth'), map_location='cpu',
+        weights_only=False)['state_dict']
+    strong = torch.load(
+        strong_ckpt, map_location='cpu', weights_only=False)['state_dict']
+    assert {k[len('strong.'):]
+            for k in trained if k.startswith('strong.')} == set(strong)
     for key, value in strong.items():
         assert torch.equal(trained[f'strong.{key}'], value), key
     metrics_out = str(tmp_path / 'metrics.json')
-    run(['bash', 'tools/dist_test.sh', cfg, str(tmp_path / 'iter_2.pth'),
-         '2', '--work-dir', str(tmp_path), '--metrics-out', metrics_out])
+    run([
+        'bash', 'tools/dist_test.sh', cfg,
+        str(tmp_path / 'iter_2.pth'), '2', '--work-dir',
+        str(tmp_path), '--metrics-out', metrics_out
+    ])
     with open(metrics_out) as f:
         assert 'vid/mAP' in json.load(f)
 
@@ -501,8 +534,8 @@ def test_training_refuses_a_strong_ckpt_of_other_classes(
     would read its labels as others), also for a config without
     CheckpointClassesHook (the tool adds it)."""
     strong_cfg, strong_ckpt, _ = trained_memnet
-    checkpoint = torch.load(strong_ckpt, map_location='cpu',
-                            weights_only=False)
+    checkpoint = torch.load(
+        strong_ckpt, map_location='cpu', weights_only=False)
     classes = checkpoint['meta']['dataset_meta']['classes']
     checkpoint['meta']['dataset_meta']['classes'] = list(classes)[::-1]
     reordered = str(tmp_path / 'reordered.pth')
@@ -516,8 +549,7 @@ def test_training_refuses_a_strong_ckpt_of_other_classes(
     without_hook.default_hooks.pop('checkpoint_classes')
     without_hook.dump(cfg)
     assert 'CheckpointClassesHook' not in Config.fromfile(cfg).pretty_text
-    stderr = run_refused(
-        ['tools/train.py', cfg, '--work-dir', str(tmp_path)])
+    stderr = run_refused(['tools/train.py', cfg, '--work-dir', str(tmp_path)])
     assert (f'CheckpointClassesError: strong_ckpt {reordered} was trained '
             f'on classes {tuple(classes[::-1])!r} (label order), but '
             f'train_dataloader.dataset lists {tuple(classes)!r}: the same '
@@ -532,11 +564,13 @@ def test_validation_in_two_process_training_scores_the_saved_checkpoint(
     checkpoint (rank 0's) does not hold."""
     train_dump = str(tmp_path / 'val_in_training.pkl')
     cfg = small_config(
-        RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'),
-        **{
-            'train_cfg.max_iters': 2,
-            'train_cfg.val_interval': 2,
-            'default_hooks.checkpoint.interval': 2,
+        RFCN_CFG, synthvid_root, str(tmp_path / 'rfcn.py'), **{
+            'train_cfg.max_iters':
+            2,
+            'train_cfg.val_interval':
+            2,
+            'default_hooks.checkpoint.interval':
+            2,
             'val_evaluator': [
                 dict(type='ImagenetVIDMetric', degradation_key='degradation'),
                 dict(type='DumpVIDResults', out_file_path=train_dump)
@@ -544,11 +578,13 @@ def test_validation_in_two_process_training_scores_the_saved_checkpoint(
         })
     assert Config.fromfile(cfg).default_hooks.sync_buffers.type == \
         'SyncBuffersEveryIterHook'
-    run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
-         str(tmp_path)])
+    run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(tmp_path)])
     test_dump = str(tmp_path / 'test.pkl')
-    run([sys.executable, 'tools/test.py', cfg, str(tmp_path / 'iter_2.pth'),
-         '--work-dir', str(tmp_path), '--out', test_dump])
+    run([
+        sys.executable, 'tools/test.py', cfg,
+        str(tmp_path / 'iter_2.pth'), '--work-dir',
+        str(tmp_path), '--out', test_dump
+    ])
     with open(train_dump, 'rb') as f:
         in_training = {d['img_id']: d for d in pickle.load(f)}
     with open(test_dump, 'rb') as f:
@@ -556,10 +592,12 @@ def test_validation_in_two_process_training_scores_the_saved_checkpoint(
     assert set(in_training) == set(tested)
     assert sum(len(d['scores']) for d in tested.values()) > 0
     for img_id, det in tested.items():
-        assert torch.equal(torch.as_tensor(in_training[img_id]['bboxes']),
-                           torch.as_tensor(det['bboxes'])), img_id
-        assert torch.equal(torch.as_tensor(in_training[img_id]['scores']),
-                           torch.as_tensor(det['scores'])), img_id
+        assert torch.equal(
+            torch.as_tensor(in_training[img_id]['bboxes']),
+            torch.as_tensor(det['bboxes'])), img_id
+        assert torch.equal(
+            torch.as_tensor(in_training[img_id]['scores']),
+            torch.as_tensor(det['scores'])), img_id
 
 
 def test_clocknet_with_learned_psi_trains_with_two_processes(
@@ -572,15 +610,15 @@ def test_clocknet_with_learned_psi_trains_with_two_processes(
     """
     cfg = small_config(
         'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py',
-        synthvid_root, str(tmp_path / 'clocknet.py'),
-        **{
+        synthvid_root, str(tmp_path / 'clocknet.py'), **{
             'model.motion.init_cfg': None,
             'model.train_cfg.evidence_drop_prob': 0.99,
             'train_cfg.max_iters': 3,
             'default_hooks.checkpoint.interval': 3
         })
-    proc = run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
-                str(tmp_path)])
+    proc = run(
+        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
+         str(tmp_path)])
     assert 'Iter(train) [3/3]' in proc.stdout + proc.stderr
 
 
@@ -588,8 +626,10 @@ def test_test_show_dir_draws_frames_per_video(trained_memnet, synthvid_root,
                                               tmp_path):
     """``--show-dir`` draws every ``--frame-interval``-th frame per video."""
     cfg, checkpoint, _ = trained_memnet
-    run([sys.executable, 'tools/test.py', cfg, checkpoint, '--work-dir',
-         str(tmp_path), '--show-dir', 'vis', '--frame-interval', '3'])
+    run([
+        sys.executable, 'tools/test.py', cfg, checkpoint, '--work-dir',
+        str(tmp_path), '--show-dir', 'vis', '--frame-interval', '3'
+    ])
     [vis_dir] = glob.glob(str(tmp_path / '*' / 'vis'))
     with open(osp.join(synthvid_root, 'annotations',
                        VID_ANN_FILES['val'])) as f:
@@ -611,9 +651,11 @@ def test_resume_with_nothing_to_resume_starts_from_load_from(
     train from random weights), and the run's log says so."""
     cfg, checkpoint, _ = trained_memnet
     work_dir = str(tmp_path / 'fresh')
-    run([sys.executable, 'tools/train.py', cfg, '--work-dir', work_dir,
-         '--resume', '--cfg-options', f'load_from={checkpoint}',
-         'train_cfg.max_iters=1'])
+    run([
+        sys.executable, 'tools/train.py', cfg, '--work-dir', work_dir,
+        '--resume', '--cfg-options', f'load_from={checkpoint}',
+        'train_cfg.max_iters=1'
+    ])
     [log_file] = glob.glob(osp.join(work_dir, '*', '*.log'))
     with open(log_file) as f:
         log = f.read()

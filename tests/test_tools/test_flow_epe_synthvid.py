@@ -32,8 +32,7 @@ def data_root(tmp_path):
     return str(root)
 
 
-def test_flownet_and_memory_model_checkpoints_score_alike(
-        tmp_path, data_root):
+def test_flownet_and_memory_model_checkpoints_score_alike(tmp_path, data_root):
     tool = load_tool('tools/analysis_tools/flow_epe_synthvid.py')
     torch.manual_seed(0)
     flownet = FlowNetSimple(
@@ -96,7 +95,11 @@ def test_report_without_moving_pixels_prints_nan():
     tool = load_tool('tools/analysis_tools/flow_epe_synthvid.py')
     nan = float('nan')
     table = tool.format_report(
-        dict(epe=1.0, zero_flow_epe=2.0, moving_epe=nan,
-             moving_zero_flow_epe=nan, pairs=1,
-             moving_epe_by_degradation={}))
+        dict(
+            epe=1.0,
+            zero_flow_epe=2.0,
+            moving_epe=nan,
+            moving_zero_flow_epe=nan,
+            pairs=1,
+            moving_epe_by_degradation={}))
     assert table.splitlines()[-1] == '| all | nan | nan | |'

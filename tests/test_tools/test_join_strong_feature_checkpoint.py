@@ -20,8 +20,9 @@ CLASSES = ('disc', 'box', 'triangle', 'cross')
 
 def saved(path, model, classes=CLASSES):
     torch.save(
-        dict(state_dict=model.state_dict(),
-             meta=dict(dataset_meta=dict(classes=classes))), path)
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=dict(classes=classes))), path)
     return str(path)
 
 
@@ -35,8 +36,12 @@ def test_the_joined_checkpoint_loads_strictly_into_the_two_detector_model(
     strong_file = saved(tmp_path / 'strong.pth', two_detector.strong)
     out = tmp_path / 'out' / 'joined.pth'
     proc = subprocess.run(
-        [sys.executable, TOOL, fast_file, strong_file, str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        [sys.executable, TOOL, fast_file, strong_file,
+         str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     joined = torch.load(out, map_location='cpu', weights_only=False)
     assert joined['meta']['dataset_meta']['classes'] == CLASSES
@@ -47,22 +52,27 @@ def test_the_joined_checkpoint_loads_strictly_into_the_two_detector_model(
 
 def test_a_fast_checkpoint_of_another_model_or_other_classes_is_refused():
     tool = load_tool(TOOL)
-    strong = dict(state_dict={'detector.w': torch.ones(1)},
-                  meta=dict(dataset_meta=dict(classes=CLASSES)))
-    memory = dict(state_dict={'detector.w': torch.ones(1),
-                              'motion.w': torch.ones(1)})
+    strong = dict(
+        state_dict={'detector.w': torch.ones(1)},
+        meta=dict(dataset_meta=dict(classes=CLASSES)))
+    memory = dict(state_dict={
+        'detector.w': torch.ones(1),
+        'motion.w': torch.ones(1)
+    })
     with pytest.raises(ValueError, match='fast.pth is not a per-frame'):
         tool.join_checkpoints(memory, strong, 'fast.pth', 'strong.pth')
-    other = dict(state_dict={'detector.w': torch.ones(1)},
-                 meta=dict(dataset_meta=dict(classes=CLASSES[::-1])))
+    other = dict(
+        state_dict={'detector.w': torch.ones(1)},
+        meta=dict(dataset_meta=dict(classes=CLASSES[::-1])))
     with pytest.raises(ValueError, match='strong.pth on'):
         tool.join_checkpoints(other, strong, 'fast.pth', 'strong.pth')
 
 
 def test_the_strong_classes_are_kept_when_only_it_records_them():
     tool = load_tool(TOOL)
-    strong = dict(state_dict={'detector.w': torch.ones(1)},
-                  meta=dict(dataset_meta=dict(classes=CLASSES)))
+    strong = dict(
+        state_dict={'detector.w': torch.ones(1)},
+        meta=dict(dataset_meta=dict(classes=CLASSES)))
     fast = dict(state_dict={'detector.w': torch.zeros(1)})
     joined = tool.join_checkpoints(fast, strong, 'fast.pth', 'strong.pth')
     assert joined['meta']['dataset_meta']['classes'] == CLASSES
@@ -72,5 +82,4 @@ def test_the_strong_classes_are_kept_when_only_it_records_them():
     assert joined['meta'] == dict(seed=3, dataset_meta=dict(classes=CLASSES))
     strong.pop('meta')
     assert 'meta' not in tool.join_checkpoints(
-        dict(state_dict=fast['state_dict']), strong, 'fast.pth',
-        'strong.pth')
+        dict(state_dict=fast['state_dict']), strong, 'fast.pth', 'strong.pth')

@@ -89,16 +89,20 @@ def test_the_data_root_defaults_to_the_config_s(tmp_path):
         str(tmp_path / 'f.pth'), '--num-videos', '2', '--iters', '1',
         '--batch-size', '2', '--max-gap', '2', '--val-pairs', '2'
     ]
-    in_config = ['--cfg-options', f'test_dataloader.dataset.data_root='
-                 f'{data_root}/']
+    in_config = [
+        '--cfg-options', f'test_dataloader.dataset.data_root='
+        f'{data_root}/'
+    ]
     assert tool.main(args + in_config)['iters'] == 1
     with pytest.raises(FileNotFoundError) as err:
         tool.main(args + ['--data-root', str(tmp_path)] + in_config)
     assert str(err.value) == missing_settings_message(tmp_path)
     missing = tmp_path / 'none'
     with pytest.raises(FileNotFoundError) as err:
-        tool.main(args + ['--cfg-options', 'test_dataloader.dataset.'
-                          f'data_root={missing}/'])
+        tool.main(args + [
+            '--cfg-options', 'test_dataloader.dataset.'
+            f'data_root={missing}/'
+        ])
     assert str(err.value) == missing_settings_message(missing)
 
 

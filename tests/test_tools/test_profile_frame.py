@@ -15,11 +15,15 @@ MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 
 def run_tool(config, *args):
     """Run the tool on a 64x96 input; return the finished process."""
-    return subprocess.run(
-        [sys.executable, 'tools/analysis_tools/profile_frame.py', config,
-         '--shape', '64', '96', '--frames', '2', '--warmup', '1',
-         '--threads', '2', *args],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run([
+        sys.executable, 'tools/analysis_tools/profile_frame.py', config,
+        '--shape', '64', '96', '--frames', '2', '--warmup', '1', '--threads',
+        '2', *args
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
 
 
 def profile_tables(config, *args):
@@ -40,18 +44,19 @@ def profile_tables(config, *args):
 
 
 def test_memory_model_sections_and_operations():
-    sections, operations, stdout = profile_tables(
-        MEMNET_CFG, '--rows', '7', '--warp-sampler', 'gather')
+    sections, operations, stdout = profile_tables(MEMNET_CFG, '--rows', '7',
+                                                  '--warp-sampler', 'gather')
     assert 'weights contiguous' in stdout
-    assert set(sections) == {'features', 'head', 'flow', 'flow: finite',
-                             'warp', 'aggregation: psi',
-                             'aggregation: combine'}
+    assert set(sections) == {
+        'features', 'head', 'flow', 'flow: finite', 'warp', 'aggregation: psi',
+        'aggregation: combine'
+    }
     # MemNet: one flow and one warp per frame after the first
     for name in ('features', 'head', 'flow', 'flow: finite', 'warp',
                  'aggregation: psi', 'aggregation: combine'):
         assert float(sections[name][0]) == 1.0
-    assert all(float(row[1]) > 0 and row[2] == 'n/a'
-               for row in sections.values())
+    assert all(
+        float(row[1]) > 0 and row[2] == 'n/a' for row in sections.values())
     assert len(operations) == 7
     # ordered by self time
     times = [float(row[2]) for row in operations]
@@ -90,14 +95,13 @@ def test_sections_report_syncing_ops():
         assert float(sections[name][4]) == 0, name
     head = float(sections['head'][4])
     assert head > 0
-    per_frame = float(stdout.split('syncing ops per frame')[1].split(
-        ': ')[1].split()[0])
+    per_frame = float(
+        stdout.split('syncing ops per frame')[1].split(': ')[1].split()[0])
     assert per_frame == pytest.approx(head + 1)
 
 
 def test_per_frame_model_has_only_features_and_head():
-    sections, operations, stdout = profile_tables(RFCN_CFG,
-                                                  '--channels-last')
+    sections, operations, stdout = profile_tables(RFCN_CFG, '--channels-last')
     assert 'weights channels-last' in stdout
     assert set(sections) == {'features', 'head'}
     assert not any(row[0].startswith('section::') for row in operations)

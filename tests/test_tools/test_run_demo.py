@@ -159,8 +159,14 @@ def converted_synthvid_root(tmp_path):
     root = tmp_path / 'synthvid'
     (root / 'annotations').mkdir(parents=True)
     (root / 'annotations' / 'imagenet_vid_val.json').write_text('{}')
-    settings = dict(num_train_videos=1, num_val_videos=1, num_frames=2,
-                    width=32, height=32, seed=0, blur='frame')
+    settings = dict(
+        num_train_videos=1,
+        num_val_videos=1,
+        num_frames=2,
+        width=32,
+        height=32,
+        seed=0,
+        blur='frame')
     (root / 'synthvid.json').write_text(json.dumps(settings))
     return root
 
@@ -174,10 +180,12 @@ def test_data_of_another_blur_mode_is_not_reused(tmp_path):
     tool.prepare_data(str(tmp_path), str(root), 'frame', every_kind,
                       False)  # kept
     with pytest.raises(SystemExit, match="'frame' blur, not 'motion'"):
-        tool.prepare_data(str(tmp_path), str(root), 'motion', every_kind,
-                          False)
-    with pytest.raises(SystemExit, match=r"degraded by \['blur', 'noise', "
-                       r"'occlusion', 'dim'\], not \['blur'\]"):
+        tool.prepare_data(
+            str(tmp_path), str(root), 'motion', every_kind, False)
+    with pytest.raises(
+            SystemExit,
+            match=r"degraded by \['blur', 'noise', "
+            r"'occlusion', 'dim'\], not \['blur'\]"):
         tool.prepare_data(str(tmp_path), str(root), 'frame', ['blur'], False)
 
 
@@ -246,8 +254,7 @@ def test_data_made_by_other_sources_is_made_again(tmp_path, monkeypatch):
     every_kind = ['blur', 'noise', 'occlusion', 'dim']
 
     def prepare():
-        tool.prepare_data(str(tmp_path), str(root), 'frame', every_kind,
-                          False)
+        tool.prepare_data(str(tmp_path), str(root), 'frame', every_kind, False)
 
     prepare()  # made before the record existed: generated again
     assert [cmd[1] for cmd in commands] == [

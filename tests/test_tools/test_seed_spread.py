@@ -31,8 +31,8 @@ def test_spread_by_hand():
 
 def test_gain_of_means_welch_by_hand():
     # base mean 2, variance 2; model mean 6, variance 4
-    gain, error = tool.gain_of_means(np.array([1.0, 3.0]),
-                                     np.array([4.0, 6.0, 8.0]))
+    gain, error = tool.gain_of_means(
+        np.array([1.0, 3.0]), np.array([4.0, 6.0, 8.0]))
     assert gain == pytest.approx(4.0)
     assert error == pytest.approx(math.sqrt(4 / 3 + 2 / 2))
     gain, error = tool.gain_of_means(np.array([1.0]), np.array([4.0, 6.0]))
@@ -47,21 +47,22 @@ def test_report_from_files(tmp_path):
         _write(tmp_path / 'b2.json', mAP=0.7, mAP_fast=0.5, mAP_slow=0.7),
     ]
     model = [
-        _write(tmp_path / f'm{i}.json', mAP=0.8, mAP_fast=fast,
-               mAP_slow=slow)
-        for i, (fast, slow) in enumerate([(0.7, 0.6), (0.8, 0.6),
-                                          (0.9, 0.6)])
+        _write(tmp_path / f'm{i}.json', mAP=0.8, mAP_fast=fast, mAP_slow=slow)
+        for i, (fast, slow) in enumerate([(0.7, 0.6), (0.8, 0.6), (0.9, 0.6)])
     ]
     out = tmp_path / 'report.md'
-    report = tool.main(['--model', 'R-FCN', *base, '--model', 'MemNet',
-                        *model, '--out', str(out)])
+    report = tool.main([
+        '--model', 'R-FCN', *base, '--model', 'MemNet', *model, '--out',
+        str(out)
+    ])
     assert out.read_text().strip() == report
     lines = report.splitlines()
     rfcn = next(line for line in lines if line.startswith('| R-FCN |'))
     # mAP 50 and 70: mean 60, sd 14.1
     assert '| 2 | 60.0 ± 14.1 (50.0-70.0) |' in rfcn
-    gains = next(line for line in lines if line.startswith('| MemNet |')
-                 and '±' in line and 'gain' not in line and '(' not in line)
+    gains = next(
+        line for line in lines if line.startswith('| MemNet |') and '±' in line
+        and 'gain' not in line and '(' not in line)
     cells = [cell.strip() for cell in gains.strip('|').split('|')]
     # mAP: 80 - 60, error sqrt(0 / 3 + 200 / 2) = 10
     assert cells[1] == '+20.0 ± 10.0'
@@ -117,12 +118,12 @@ def test_a_file_given_twice_for_one_model_is_named(tmp_path):
     with pytest.raises(ValueError, match='m.json is given twice'):
         tool.main(['--model', 'R-FCN', base, '--model', 'MemNet', run, run])
     same = osp.join(str(tmp_path), '.', 'm.json')  # the same file
-    with pytest.raises(ValueError,
-                       match=r'/\./m.json is given twice .*\(as .*m.json'):
+    with pytest.raises(
+            ValueError, match=r'/\./m.json is given twice .*\(as .*m.json'):
         tool.stack_runs([run, same])
     # the same file for two models is not one model's runs counted twice
-    assert 'MemNet' in tool.main(['--model', 'R-FCN', run, '--model',
-                                  'MemNet', run])
+    assert 'MemNet' in tool.main(
+        ['--model', 'R-FCN', run, '--model', 'MemNet', run])
 
 
 @pytest.mark.parametrize('value,match', [

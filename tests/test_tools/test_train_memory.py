@@ -97,8 +97,8 @@ def test_keep_first_frames_refuses_what_cannot_be(tool):
 
 def test_activations_grow_with_the_clip_and_its_kept_frames(tool):
     args = [CLOCKNET_CFG, '--shape', '48', '80', '--threads', '1']
-    rows = tool.main(args + ['--frames', '2', '4', '--kept', 'all', '1',
-                             '--backward'])
+    rows = tool.main(
+        args + ['--frames', '2', '4', '--kept', 'all', '1', '--backward'])
     by_clip = {(row['frames'], row['kept']): row for row in rows}
     assert sorted(by_clip) == [(2, 1), (2, 2), (4, 1), (4, 4)]
     mib = {key: row['activations_mib'] for key, row in by_clip.items()}
@@ -130,8 +130,9 @@ def test_bad_arguments_are_refused(tool, capsys, argv, message):
 
 def test_with_cp_needs_a_backbone(tool):
     cfg = Config(dict(model=dict(type='Anything')))
-    with pytest.raises(ValueError, match='--with-cp needs a model with a '
-                       'backbone'):
+    with pytest.raises(
+            ValueError, match='--with-cp needs a model with a '
+            'backbone'):
         tool.build_training_model(cfg, True, torch.device('cpu'))
 
 
@@ -142,8 +143,10 @@ def test_header_tells_a_config_that_checkpoints_itself(tool, capsys):
 
 
 def test_warp_sampler_is_set_and_named(tool, capsys):
-    args = [CLOCKNET_CFG, '--shape', '96', '160', '--frames', '4',
-            '--kept', '1', '--warp-sampler']
+    args = [
+        CLOCKNET_CFG, '--shape', '96', '160', '--frames', '4', '--kept', '1',
+        '--warp-sampler'
+    ]
     gather = tool.main(args + ['gather'])[0]
     assert 'warp sampler gather, cpu' in capsys.readouterr().out
     grid_sample = tool.main(args + ['grid_sample'])[0]
@@ -151,19 +154,22 @@ def test_warp_sampler_is_set_and_named(tool, capsys):
     # the two samplers save different tensors for backward
     assert gather['activations_mib'] != grid_sample['activations_mib']
     # the same row again: the same images, RoIs and bytes
-    assert tool.main(args + ['gather'])[0]['activations_mib'] == gather[
-        'activations_mib']
+    assert tool.main(
+        args + ['gather'])[0]['activations_mib'] == gather['activations_mib']
     tool.main([RFCN_CFG, '--shape', '48', '80'])
     assert 'warp sampler none (per-frame)' in capsys.readouterr().out
-    with pytest.raises(ValueError, match='--warp-sampler needs a memory '
-                       'model'):
+    with pytest.raises(
+            ValueError, match='--warp-sampler needs a memory '
+            'model'):
         tool.main([RFCN_CFG, '--warp-sampler', 'gather'])
 
 
 def test_on_cuda_the_same_activations_and_the_peak(tool, cuda_device):
     # the sampler CUDA's 'auto' picks, on both devices
-    args = [CLOCKNET_CFG, '--shape', '48', '80', '--frames', '3', '--kept',
-            'all', '--backward', '--warp-sampler', 'grid_sample']
+    args = [
+        CLOCKNET_CFG, '--shape', '48', '80', '--frames', '3', '--kept', 'all',
+        '--backward', '--warp-sampler', 'grid_sample'
+    ]
     on_cpu = tool.main(args)[0]
     on_cuda = tool.main(args + ['--device', str(cuda_device)])[0]
     # the same saved tensors, up to the RoIs the random boxes give
@@ -173,8 +179,8 @@ def test_on_cuda_the_same_activations_and_the_peak(tool, cuda_device):
     assert on_cuda['cuda_peak_mib'] > on_cuda['activations_mib']
 
 
-@pytest.mark.parametrize('config', [CLOCKNET_CFG, CLOCKNET10_CFG],
-                         ids=['tiny', 'r101-10-frames'])
+@pytest.mark.parametrize(
+    'config', [CLOCKNET_CFG, CLOCKNET10_CFG], ids=['tiny', 'r101-10-frames'])
 def test_checkpointing_the_backbone_changes_no_gradient(tool, config):
     grads, losses = [], []
     for with_cp in (False, True):
@@ -183,8 +189,8 @@ def test_checkpointing_the_backbone_changes_no_gradient(tool, config):
         model = tool.build_training_model(cfg, False, torch.device('cpu'))
         tool.keep_first_frames(model, 4, 3)
         torch.manual_seed(1)
-        inputs, samples = tool.make_clip(4, (64, 96), 1,
-                                         torch.device('cpu'), 16)
+        inputs, samples = tool.make_clip(4, (64, 96), 1, torch.device('cpu'),
+                                         16)
         torch.manual_seed(2)  # the same proposals sampled
         loss, _ = model.parse_losses(model.loss(inputs, samples))
         loss.backward()
@@ -197,11 +203,10 @@ def test_checkpointing_the_backbone_changes_no_gradient(tool, config):
     assert losses[0] == losses[1]
     plain, checkpointed = grads
     assert plain.keys() == checkpointed.keys()
-    assert any(name.startswith('detector.backbone.layer4')
-               for name in plain)
+    assert any(name.startswith('detector.backbone.layer4') for name in plain)
     for name in plain:
-        torch.testing.assert_close(checkpointed[name], plain[name],
-                                   rtol=0, atol=0, msg=name)
+        torch.testing.assert_close(
+            checkpointed[name], plain[name], rtol=0, atol=0, msg=name)
 
 
 def test_clip_is_zero_padded_as_the_data_preprocessor_pads(tool, capsys):
@@ -209,8 +214,7 @@ def test_clip_is_zero_padded_as_the_data_preprocessor_pads(tool, capsys):
     rows = tool.main([CLOCKNET_CFG, '--shape', '60', '100', '--frames', '2'])
     assert 'input 60x100 (zero-padded to 64x112)' in capsys.readouterr().out
     assert rows[0]['activations_mib'] > 0
-    inputs, samples = tool.make_clip(2, (60, 100), 1, torch.device('cpu'),
-                                     16)
+    inputs, samples = tool.make_clip(2, (60, 100), 1, torch.device('cpu'), 16)
     assert inputs.shape == (1, 2, 3, 64, 112)
     assert not inputs[..., 60:, :].any() and not inputs[..., 100:].any()
     for sample in samples[0].video_data_samples:

@@ -43,8 +43,7 @@ def registered_frames(tool, motion, num, padded_shape):
     return true_flow, frames
 
 
-def test_true_flow_returns_the_scene_flow_of_registered_frames(
-        tool, motion):
+def test_true_flow_returns_the_scene_flow_of_registered_frames(tool, motion):
     true_flow, frames = registered_frames(tool, motion, 4, (48, 64))
     flow = true_flow(frames[3], frames[0])
     assert flow.shape == (1, 2, 48, 64)
@@ -82,8 +81,9 @@ def test_true_flow_refuses_what_it_cannot_know(tool, motion):
         other(unknown, known)
     big = torch.zeros(1, 3, 96, 128)
     resized = tool.TrueFlow({'A': motion}, (64, 48))
-    with pytest.raises(ValueError, match='rendered at 64x48 but are tested '
-                       'at 128x96'):
+    with pytest.raises(
+            ValueError, match='rendered at 64x48 but are tested '
+            'at 128x96'):
         resized.register(big, 'x/A/000001.JPEG', 1, (96, 128))
     with pytest.raises(ValueError, match='smaller than its img_shape'):
         resized.register(big[:, :, :40], 'x/A/000001.JPEG', 1, (48, 64))
@@ -95,11 +95,22 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
                                                       monkeypatch):
     root = str(tmp_path / 'synthvid')
     # 160x96: the size the SynthVID configs test at, so no resizing.
-    generate_synthvid(root, num_train_videos=1, num_val_videos=2,
-                      num_frames=5, width=160, height=96, seed=2)
+    generate_synthvid(
+        root,
+        num_train_videos=1,
+        num_val_videos=2,
+        num_frames=5,
+        width=160,
+        height=96,
+        seed=2)
     save_json(
-        dict(num_train_videos=1, num_val_videos=2, num_frames=5, width=160,
-             height=96, seed=2), osp.join(root, 'synthvid.json'))
+        dict(
+            num_train_videos=1,
+            num_val_videos=2,
+            num_frames=5,
+            width=160,
+            height=96,
+            seed=2), osp.join(root, 'synthvid.json'))
     save_json(
         convert_vid(root, 'val', SYNTHVID_CLASS_TABLE),
         osp.join(root, 'annotations', VID_ANN_FILES['val']))
@@ -141,12 +152,14 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
     # MemNet: one flow per frame after the first of each video.
     assert metrics['true_flow_calls'] == 2 * (5 - 1)
     # at the padded size: 192x128 with pad_size_divisor 64
-    assert flow_shapes == ({(1, 2, 96, 160)} if pad_size_divisor == 1 else
-                           {(1, 2, 128, 192)})
+    assert flow_shapes == ({(1, 2, 96,
+                             160)} if pad_size_divisor == 1 else {(1, 2, 128,
+                                                                   192)})
     assert osp.exists(tmp_path / 'metrics.json')
     # another root than the frames tested: their flow would be wrong
-    with pytest.raises(ValueError, match='is not the data_root of the '
-                       'frames tested'):
+    with pytest.raises(
+            ValueError, match='is not the data_root of the '
+            'frames tested'):
         tool.main([
             config_file, checkpoint, '--data-root',
             str(tmp_path), '--work-dir',
@@ -158,8 +171,9 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
         state_dict=torch.load(checkpoint)['state_dict'],
         meta=dict(dataset_meta=dict(classes=reordered)))
     torch.save(trained, str(tmp_path / 'reordered.pth'))
-    with pytest.raises(ValueError, match='the same classes in another '
-                       'order'):
+    with pytest.raises(
+            ValueError, match='the same classes in another '
+            'order'):
         tool.main([
             config_file,
             str(tmp_path / 'reordered.pth'), '--work-dir',
@@ -167,12 +181,20 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
         ])
     # settings that render other videos than the frames on disk
     save_json(
-        dict(num_train_videos=1, num_val_videos=2, num_frames=5, width=160,
-             height=96, seed=3), osp.join(root, 'synthvid.json'))
-    with pytest.raises(ValueError, match='000000.JPEG is not the frame .*'
-                       'synthvid.json renders'):
-        tool.main([config_file, checkpoint, '--work-dir',
-                   str(tmp_path / 'work')])
+        dict(
+            num_train_videos=1,
+            num_val_videos=2,
+            num_frames=5,
+            width=160,
+            height=96,
+            seed=3), osp.join(root, 'synthvid.json'))
+    with pytest.raises(
+            ValueError,
+            match='000000.JPEG is not the frame .*'
+            'synthvid.json renders'):
+        tool.main(
+            [config_file, checkpoint, '--work-dir',
+             str(tmp_path / 'work')])
     with pytest.raises(FileNotFoundError, match='synthvid.json'):
         tool.main([
             config_file, checkpoint, '--work-dir',

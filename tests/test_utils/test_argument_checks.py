@@ -11,10 +11,12 @@ def test_ints_and_numpy_ints_are_ints(value):
     assert is_int(value)
 
 
-@pytest.mark.parametrize(
-    'value',
-    [True, False, np.bool_(True), 2.0, '3', None, (1, ),
-     torch.tensor(3), np.array(3)])
+@pytest.mark.parametrize('value', [
+    True, False,
+    np.bool_(True), 2.0, '3', None, (1, ),
+    torch.tensor(3),
+    np.array(3)
+])
 def test_bools_floats_and_containers_are_not(value):
     """A bool is an int to Python, not a count; a 0-d array or tensor is
     not taken for its value."""

@@ -56,9 +56,11 @@ def test_an_unreadable_checkpoint_names_the_file(tmp_path, content):
         data = f.read()
     with open(path, 'wb') as f:
         f.write(data[:len(data) // 2] if content is None else content)
-    with pytest.raises(ValueError, match=f'cannot read checkpoint {path} '
-                       r'\(the file may be truncated, or not a '
-                       r'checkpoint\): [A-Za-z]+Error: '):
+    with pytest.raises(
+            ValueError,
+            match=f'cannot read checkpoint {path} '
+            r'\(the file may be truncated, or not a '
+            r'checkpoint\): [A-Za-z]+Error: '):
         load_fitting_checkpoint(small_model(), path)
     with pytest.raises(FileNotFoundError):
         load_fitting_checkpoint(small_model(), str(tmp_path / 'none.pth'))
@@ -97,14 +99,15 @@ def test_a_directory_is_refused_with_a_checkpoint_in_it(tmp_path):
 def test_every_rank_refuses_a_checkpoint_that_does_not_fit(
         tmp_path, monkeypatch, change, message):
     """mmengine's strict load raises on rank 0 only; rank 1 of 2 here."""
-    monkeypatch.setattr('mmengine.runner.checkpoint.get_dist_info',
-                        lambda: (1, 2))
+    monkeypatch.setattr('mmengine.runner.checkpoint.get_dist_info', lambda:
+                        (1, 2))
     state_dict = small_model().state_dict()
     change(state_dict)
     path = save(tmp_path, state_dict)
-    with pytest.raises(RuntimeError,
-                       match=f'checkpoint {path} does not fit the model '
-                       fr'\(Sequential\).*{message}'):
+    with pytest.raises(
+            RuntimeError,
+            match=f'checkpoint {path} does not fit the model '
+            fr'\(Sequential\).*{message}'):
         load_fitting_checkpoint(small_model(), path)
 
 
@@ -123,8 +126,10 @@ def test_a_checkpoint_with_nan_weights_is_refused(tmp_path):
     state_dict = small_model().state_dict()
     state_dict['1.running_var'][2] = float('inf')
     path = save(tmp_path, state_dict)
-    with pytest.raises(ValueError, match=f'checkpoint {path} holds NaN or '
-                       r'infinite values in 1 tensors \(1.running_var\)'):
+    with pytest.raises(
+            ValueError,
+            match=f'checkpoint {path} holds NaN or '
+            r'infinite values in 1 tensors \(1.running_var\)'):
         load_fitting_checkpoint(small_model(), path)
 
 
@@ -136,20 +141,23 @@ def test_checkpoint_classes_must_be_the_test_classes_in_order():
     trained = ('disc', 'box', 'triangle')
     assert check_checkpoint_classes(
         with_classes(trained), list(trained), 'c.pth', 'the test set')
-    with pytest.raises(ValueError, match=r"checkpoint c.pth was trained on "
-                       r"classes \('disc', 'box', 'triangle'\) .* the test "
-                       r"set lists \('box', 'disc', 'triangle'\): the same "
-                       'classes in another order'):
-        check_checkpoint_classes(with_classes(trained),
-                                 ('box', 'disc', 'triangle'), 'c.pth',
-                                 'the test set')
+    with pytest.raises(
+            ValueError,
+            match=r"checkpoint c.pth was trained on "
+            r"classes \('disc', 'box', 'triangle'\) .* the test "
+            r"set lists \('box', 'disc', 'triangle'\): the same "
+            'classes in another order'):
+        check_checkpoint_classes(
+            with_classes(trained), ('box', 'disc', 'triangle'), 'c.pth',
+            'the test set')
     with pytest.raises(ValueError, match='other classes'):
-        check_checkpoint_classes(with_classes(trained),
-                                 ('disc', 'box', 'cross'), 'c.pth', 'x')
+        check_checkpoint_classes(
+            with_classes(trained), ('disc', 'box', 'cross'), 'c.pth', 'x')
 
 
 @pytest.mark.parametrize('checkpoint', [
-    dict(state_dict={}), dict(state_dict={}, meta=dict()),
+    dict(state_dict={}),
+    dict(state_dict={}, meta=dict()),
     dict(state_dict={}, meta=dict(dataset_meta=dict()))
 ])
 def test_a_checkpoint_without_classes_cannot_be_checked(checkpoint):

@@ -22,16 +22,17 @@ def test_prepare_cpu_distributed_leaves_a_single_process_run_alone():
 
 def test_exit_after_distributed_run_flushes_and_exits_zero():
     """Logs and buffered output reach their files before ``os._exit``."""
-    code = (
-        'import logging, sys\n'
-        'from memvid_mm.utils import exit_after_distributed_run\n'
-        'logging.basicConfig(stream=sys.stderr, level=logging.INFO)\n'
-        'logging.getLogger("t").info("logged")\n'
-        'print("printed", end="")\n'
-        'exit_after_distributed_run()\n'
-        'print("not reached")\n')
+    code = ('import logging, sys\n'
+            'from memvid_mm.utils import exit_after_distributed_run\n'
+            'logging.basicConfig(stream=sys.stderr, level=logging.INFO)\n'
+            'logging.getLogger("t").info("logged")\n'
+            'print("printed", end="")\n'
+            'exit_after_distributed_run()\n'
+            'print("not reached")\n')
     proc = subprocess.run([sys.executable, '-c', code],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout == 'printed'
     assert 'logged' in proc.stderr
@@ -50,8 +51,7 @@ def test_full_checkpoint_loading_restores_the_variable(monkeypatch):
         assert os.environ[name] == before
 
 
-def test_full_checkpoint_loading_leaves_forced_weights_only_alone(
-        monkeypatch):
+def test_full_checkpoint_loading_leaves_forced_weights_only_alone(monkeypatch):
     monkeypatch.setenv('TORCH_FORCE_WEIGHTS_ONLY_LOAD', 'true')
     monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
     with full_checkpoint_loading():
@@ -59,16 +59,19 @@ def test_full_checkpoint_loading_leaves_forced_weights_only_alone(
 
 
 def resume_config(work_dir, resume):
-    cfg = Config(dict(work_dir=str(work_dir), load_from='rfcn.pth',
-                      resume=False))
+    cfg = Config(
+        dict(work_dir=str(work_dir), load_from='rfcn.pth', resume=False))
     apply_resume_option(cfg, resume)
     return cfg
 
 
 def test_resume_without_a_checkpoint_yet_keeps_the_config(tmp_path):
     for config_resumes in (False, True):
-        cfg = Config(dict(work_dir=str(tmp_path), load_from='rfcn.pth',
-                          resume=config_resumes))
+        cfg = Config(
+            dict(
+                work_dir=str(tmp_path),
+                load_from='rfcn.pth',
+                resume=config_resumes))
         note = apply_resume_option(cfg, 'auto')
         assert (cfg.resume, cfg.load_from) == (config_resumes, 'rfcn.pth')
         assert 'no checkpoint in' in note and 'load_from=rfcn.pth' in note
@@ -77,8 +80,8 @@ def test_resume_without_a_checkpoint_yet_keeps_the_config(tmp_path):
 def test_resume_takes_the_latest_checkpoint_of_the_work_dir(tmp_path):
     latest = str(tmp_path / 'epoch_2.pth')
     (tmp_path / 'last_checkpoint').write_text(latest)
-    cfg = Config(dict(work_dir=str(tmp_path), load_from='rfcn.pth',
-                      resume=False))
+    cfg = Config(
+        dict(work_dir=str(tmp_path), load_from='rfcn.pth', resume=False))
     assert apply_resume_option(cfg, 'auto') is None
     assert (cfg.resume, cfg.load_from) == (True, latest)
 

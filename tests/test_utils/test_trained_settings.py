@@ -9,8 +9,10 @@ from memvid_mm.utils.trained_settings import (model_setting_differences,
 
 CLOCKNET = dict(
     type='MemoryRFCN',
-    motion=dict(type='FlowNetSimple', img_scale_factor=0.5,
-                init_cfg=dict(type='Pretrained', checkpoint='a/flow.pth')),
+    motion=dict(
+        type='FlowNetSimple',
+        img_scale_factor=0.5,
+        init_cfg=dict(type='Pretrained', checkpoint='a/flow.pth')),
     aggregator=dict(type='ClockNetAggregator', strides=(1, 4, 8)),
     train_cfg=dict(evidence_drop_prob=0.8),
     test_cfg=dict(chain_flows=False))
@@ -18,13 +20,16 @@ CLOCKNET = dict(
 
 def trained_with(model: dict, **cfg) -> dict:
     """A checkpoint as mmengine's runner saves it: the config's text."""
-    return dict(state_dict={}, meta=dict(
-        cfg=Config(dict(model=model, **cfg)).pretty_text))
+    return dict(
+        state_dict={},
+        meta=dict(cfg=Config(dict(model=model, **cfg)).pretty_text))
 
 
 def test_the_same_settings_say_nothing():
-    checkpoint = trained_with(CLOCKNET, custom_imports=dict(
-        imports=['not_installed_here'], allow_failed_imports=False))
+    checkpoint = trained_with(
+        CLOCKNET,
+        custom_imports=dict(
+            imports=['not_installed_here'], allow_failed_imports=False))
     current = copy.deepcopy(CLOCKNET)
     # read back from text, tuples may be lists; where the weights came
     # from and training settings are not compared
@@ -56,7 +61,8 @@ def test_differences_are_leaves_in_key_order():
         dict(b=dict(c=1, d=[1, 2]), a=2),
         dict(b=dict(c=1, d=(1, 3)), a=2, e=dict())) == [
             "model.b.d: [1, 2] in training, [1, 3] here",
-            'model.e: absent in training, {} here']
+            'model.e: absent in training, {} here'
+        ]
 
 
 def test_an_unreadable_recorded_config_is_said():

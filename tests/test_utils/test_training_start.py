@@ -36,23 +36,30 @@ class RecordingLogger:
 def fake_runner(tmp_path, model, classes=CLASSES, **cfg):
     """What check_training_start reads of a runner."""
     return SimpleNamespace(
-        cfg=cfg, model=model, work_dir=str(tmp_path),
-        _load_from=cfg.get('load_from'), _resume=cfg.get('resume', False),
+        cfg=cfg,
+        model=model,
+        work_dir=str(tmp_path),
+        _load_from=cfg.get('load_from'),
+        _resume=cfg.get('resume', False),
         logger=RecordingLogger(),
-        train_dataloader=SimpleNamespace(dataset=SimpleNamespace(
-            metainfo=dict(classes=classes))))
+        train_dataloader=SimpleNamespace(
+            dataset=SimpleNamespace(metainfo=dict(classes=classes))))
 
 
 def save_start(tmp_path, state_dict, classes=CLASSES, name='start.pth'):
     path = str(tmp_path / name)
-    torch.save(dict(state_dict=state_dict,
-                    meta=dict(dataset_meta=dict(classes=classes))), path)
+    torch.save(
+        dict(
+            state_dict=state_dict,
+            meta=dict(dataset_meta=dict(classes=classes))), path)
     return path
 
 
 def detector_only(model):
-    return {k: v for k, v in model.state_dict().items()
-            if k.startswith('detector.')}
+    return {
+        k: v
+        for k, v in model.state_dict().items() if k.startswith('detector.')
+    }
 
 
 def test_training_starts_from_a_fitting_or_per_frame_checkpoint(tmp_path):
@@ -66,9 +73,11 @@ def test_training_starts_from_a_fitting_or_per_frame_checkpoint(tmp_path):
     assert check_training_start(fake_runner(tmp_path, model)) is None
     # the per-frame start says what keeps its own initialisation
     assert logs[0] == []
-    assert logs[1] == [f'load_from {path} holds no motion.* weights: they '
-                       'keep their own initialisation (motion.init_cfg for '
-                       'FlowNet)']
+    assert logs[1] == [
+        f'load_from {path} holds no motion.* weights: they '
+        'keep their own initialisation (motion.init_cfg for '
+        'FlowNet)'
+    ]
 
 
 class TwoDetectorModel(nn.Module):
@@ -104,16 +113,20 @@ def test_load_from_that_would_leave_random_weights_is_refused(tmp_path):
          r'.* \(3, 4\).*other classes'),
         (save_start(tmp_path, no_head, name='no_head.pth'),
          'missing keys in source state_dict: detector.2.weight'),
-        (save_start(tmp_path, dict(model.state_dict(), extra=torch.ones(1)),
-                    name='extra.pth'), 'unexpected key .*: extra'),
+        (save_start(
+            tmp_path,
+            dict(model.state_dict(), extra=torch.ones(1)),
+            name='extra.pth'), 'unexpected key .*: extra'),
         (save_start(tmp_path, model.detector.state_dict(), name='bare.pth'),
          'keys are the image detector\'s without the "detector." prefix .*'
          'model.detector.init_cfg'),
     ]
     for path, message in cases:
-        with pytest.raises(ValueError, match=f'load_from {path} does not fit '
-                           f'the model \\(VideoModel\\).*{message}.*'
-                           'load_from_partial=True'):
+        with pytest.raises(
+                ValueError,
+                match=f'load_from {path} does not fit '
+                f'the model \\(VideoModel\\).*{message}.*'
+                'load_from_partial=True'):
             check_training_start(fake_runner(tmp_path, model, load_from=path))
     # every parameter fits, but the labels meant other classes: not said to
     # start at random, and no test-time advice
@@ -138,8 +151,8 @@ def test_load_from_that_would_leave_random_weights_is_refused(tmp_path):
         'its head learns classes under the labels of others')
     # on purpose: trained from what fits, and said
     said = check_training_start(
-        fake_runner(tmp_path, model, load_from=other_classes,
-                    load_from_partial=True))
+        fake_runner(
+            tmp_path, model, load_from=other_classes, load_from_partial=True))
     assert said.startswith(f'load_from_partial: {other_classes} does not '
                            'fit the model (VideoModel), so training starts '
                            'with these parameters at their random '
@@ -157,20 +170,22 @@ def test_a_non_finite_start_is_refused_even_when_partial(tmp_path):
     state_dict = detector_only(model)
     state_dict['detector.0.weight'][0, 0, 0, 0] = float('nan')
     path = save_start(tmp_path, state_dict)
-    with pytest.raises(ValueError, match=f'load_from checkpoint {path} holds '
-                       'NaN or infinite values in 1 tensors '
-                       r'\(detector.0.weight\)'):
-        check_training_start(fake_runner(tmp_path, model, load_from=path,
-                                         load_from_partial=True))
+    with pytest.raises(
+            ValueError,
+            match=f'load_from checkpoint {path} holds '
+            'NaN or infinite values in 1 tensors '
+            r'\(detector.0.weight\)'):
+        check_training_start(
+            fake_runner(
+                tmp_path, model, load_from=path, load_from_partial=True))
 
 
 def test_resume_needs_a_checkpoint_of_this_model(tmp_path):
     model = VideoModel()
     # every parameter fits, but it learned the classes in another order:
     # said as such, not as another config's checkpoint
-    order = save_start(tmp_path, model.state_dict(), ('box', 'disc',
-                                                      'triangle'),
-                       'order.pth')
+    order = save_start(tmp_path, model.state_dict(),
+                       ('box', 'disc', 'triangle'), 'order.pth')
     with pytest.raises(ValueError) as refused:
         check_training_start(
             fake_runner(tmp_path, model, resume=True, load_from=order))
@@ -181,14 +196,21 @@ def test_resume_needs_a_checkpoint_of_this_model(tmp_path):
         'order, so its head would learn classes under the labels of others')
     # a per-frame checkpoint is a start, not a run of this model to resume
     path = save_start(tmp_path, detector_only(model))
-    with pytest.raises(ValueError, match=f'cannot resume from {path}: .*'
-                       'missing keys in source state_dict: motion.weight'):
+    with pytest.raises(
+            ValueError,
+            match=f'cannot resume from {path}: .*'
+            'missing keys in source state_dict: motion.weight'):
         check_training_start(
-            fake_runner(tmp_path, model, resume=True, load_from=path,
-                        load_from_partial=True))
+            fake_runner(
+                tmp_path,
+                model,
+                resume=True,
+                load_from=path,
+                load_from_partial=True))
     # the latest checkpoint of the work dir, when no path is given
-    other = save_start(tmp_path, VideoModel(4).state_dict(),
-                       CLASSES + ('cross', ), 'epoch_1.pth')
+    other = save_start(tmp_path,
+                       VideoModel(4).state_dict(), CLASSES + ('cross', ),
+                       'epoch_1.pth')
     with open(tmp_path / 'last_checkpoint', 'w') as f:
         f.write(other)
     with pytest.raises(ValueError, match=f'cannot resume from {other}'):
@@ -208,8 +230,10 @@ def test_heads_must_predict_the_data_sets_classes():
     model.detector.bbox_head.num_classes = 3
     check_num_classes(model, CLASSES, 'x')
     check_num_classes(model, None, 'x')  # no classes metainfo: unchecked
-    with pytest.raises(ValueError, match=r'detector.bbox_head \(Identity\) '
-                       r'predicts 3 classes, but the train set has 4'):
+    with pytest.raises(
+            ValueError,
+            match=r'detector.bbox_head \(Identity\) '
+            r'predicts 3 classes, but the train set has 4'):
         check_num_classes(model, CLASSES + ('cross', ), 'the train set')
 
 
@@ -225,22 +249,27 @@ def test_load_from_with_part_of_the_memory_weights_is_refused(tmp_path):
     """A prefix that a per-frame start lacks may be missing whole, not in
     part: the rest would mix with its own initialisation unsaid."""
     model = TwoPartMotionModel()
-    part = {k: v for k, v in model.state_dict().items()
-            if not k.startswith('motion.1.')}
+    part = {
+        k: v
+        for k, v in model.state_dict().items() if not k.startswith('motion.1.')
+    }
     path = save_start(tmp_path, part)
     runner = fake_runner(tmp_path, model, load_from=path)
-    with pytest.raises(ValueError,
-                       match=rf'load_from {path} does not fit the model '
-                       r"\(TwoPartMotionModel\), .*: motion\.\* only in part "
-                       r"\(2 of the model's 4 entries; .*\); missing keys in "
-                       r'source state_dict: motion\.1\.weight, '
-                       r'motion\.1\.bias'):
+    with pytest.raises(
+            ValueError,
+            match=rf'load_from {path} does not fit the model '
+            r"\(TwoPartMotionModel\), .*: motion\.\* only in part "
+            r"\(2 of the model's 4 entries; .*\); missing keys in "
+            r'source state_dict: motion\.1\.weight, '
+            r'motion\.1\.bias'):
         check_training_start(runner)
     # nor does the log say the checkpoint holds none of them
     assert runner.logger.infos == []
     # the whole FlowNet missing is a per-frame start
-    runner = fake_runner(tmp_path, model,
-                         load_from=save_start(tmp_path, detector_only(model),
-                                              name='per_frame.pth'))
+    runner = fake_runner(
+        tmp_path,
+        model,
+        load_from=save_start(
+            tmp_path, detector_only(model), name='per_frame.pth'))
     assert check_training_start(runner) is None
     assert 'holds no motion.* weights' in runner.logger.infos[0]

@@ -131,14 +131,16 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 #: Configs relative to :data:`REPO_ROOT` (see :func:`preset_configs`).
 PRESETS = {
-    'paper': dict(
+    'paper':
+    dict(
         shape=(600, 1000),
         configs=[
             'configs/rfcn/rfcn_r101-dc5_8xb1-7e_imagenetvid.py',
             'configs/memnet/memnet-6_rfcn_r101-dc5_8xb1-7e_imagenetvid.py',
             'configs/clocknet_r101_vid.py',
         ]),
-    'tiny': dict(
+    'tiny':
+    dict(
         shape=(96, 160),
         configs=[
             'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py',
@@ -148,7 +150,8 @@ PRESETS = {
         ]),
     # the two-detector system (Sec. 4.2, 5.3): R-FCN-18, R-FCN-18 beside
     # ClockNet-101 with evidence every 4 frames, and ClockNet-101
-    'paper-two-detector': dict(
+    'paper-two-detector':
+    dict(
         shape=(600, 1000),
         configs=[
             'configs/rfcn/rfcn_r18-dc5_8xb1-7e_imagenetvid.py',
@@ -156,7 +159,8 @@ PRESETS = {
             'r101-featprop_4xb1-7e_imagenetvid.py',
             'configs/clocknet_r101_vid.py',
         ]),
-    'tiny-two-detector': dict(
+    'tiny-two-detector':
+    dict(
         shape=(96, 160),
         configs=[
             'configs/rfcn/rfcn_r18-w8-d8_1xb4-ft3e_synthvid.py',
@@ -195,11 +199,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu')
     add_section_timing_arguments(parser)
     parser.add_argument(
-        '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
+        '--warp-sampler',
+        choices=('auto', ) + WARP_SAMPLERS,
         help="set the memory models' FlowWarp sampler (default: the "
         "configs' own, 'auto': grid_sample on CUDA, gather on the CPU)")
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch default)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch CPU threads (default: torch default)')
     add_execution_arguments(parser)
     add_memory_test_arguments(parser)
     args = parser.parse_args(argv)
@@ -221,13 +229,16 @@ def add_section_timing_arguments(parser: argparse.ArgumentParser) -> None:
     warp, aggregation and other sections are timed, see
     :class:`SectionTimer`)."""
     parser.add_argument(
-        '--no-section-times', action='store_true',
+        '--no-section-times',
+        action='store_true',
         help='count flows and warps but do not time the sections; on CUDA '
         'every "sync" section time costs two synchronisations, so this '
         'gives the frame times of an unhooked run (section columns read '
         'n/a)')
     parser.add_argument(
-        '--section-timer', choices=SECTION_TIMERS, default='sync',
+        '--section-timer',
+        choices=SECTION_TIMERS,
+        default='sync',
         help='how sections are timed: "sync" (default), wall time with the '
         'device synchronised at both ends of each section; "events" (CUDA '
         'only), CUDA events at both ends and no synchronisation inside a '
@@ -259,23 +270,28 @@ def add_memory_test_arguments(parser: argparse.ArgumentParser) -> None:
     ``--concurrent-flow``, ``--evidence-interval``, ``--anticipate`` and
     ``--chain-flows``."""
     parser.add_argument(
-        '--concurrent-flow', action='store_true',
+        '--concurrent-flow',
+        action='store_true',
         help='CUDA only, with --no-section-times or --section-timer '
         'events: the memory models run FlowNet on a second CUDA stream '
         'while the backbone runs (MemoryRFCN test_cfg.concurrent_flow; the '
         'same outputs)')
     parser.add_argument(
-        '--evidence-interval', type=int, default=1,
+        '--evidence-interval',
+        type=int,
+        default=1,
         help='memory models take image evidence (run the backbone) every '
         'this many frames and propagate their memories between (MemoryRFCN '
         'test_cfg.evidence_interval; the paper\'s Sec. 5.2); default 1, '
         'every frame')
     parser.add_argument(
-        '--anticipate', action='store_true',
+        '--anticipate',
+        action='store_true',
         help='with --evidence-interval > 1: the frames between read no '
         'image, their flows are extrapolated (test_cfg.anticipate)')
     parser.add_argument(
-        '--chain-flows', action='store_true',
+        '--chain-flows',
+        action='store_true',
         help='memory models compute one flow a frame, to the frame before, '
         'and compose the flows to older anchors from the last frame\'s '
         '(test_cfg.chain_flows; causal FGFA so is the paper\'s Cau. '
@@ -295,8 +311,7 @@ def check_memory_test_arguments(parser: argparse.ArgumentParser,
         parser.error('--concurrent-flow needs a CUDA --device')
 
 
-def check_shape(parser: argparse.ArgumentParser,
-                shape: Sequence[int]) -> None:
+def check_shape(parser: argparse.ArgumentParser, shape: Sequence[int]) -> None:
     """Refuse an input ``--shape`` with a height or width below 1 (it
     would fail deep inside the first convolution)."""
     if min(shape) < 1:
@@ -316,11 +331,15 @@ def add_frame_arguments(parser: argparse.ArgumentParser, measured: str,
         frames (int): Default ``--frames``.
     """
     parser.add_argument(
-        '--frames', type=int, default=frames,
+        '--frames',
+        type=int,
+        default=frames,
         help=f'{measured} frames (a whole number of the clock period of '
         'each model: 8 for ClockNet)')
     parser.add_argument(
-        '--warmup', type=int, default=9,
+        '--warmup',
+        type=int,
+        default=9,
         help=f'frames before the {measured} ones (at least 1: the first '
         'frame of a memory has no flow)')
 
@@ -344,17 +363,21 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     (:func:`build_model`'s ``channels_last``) and ``--cpu-malloc`` (see
     :func:`prepare_cpu`)."""
     parser.add_argument(
-        '--cpu-malloc', choices=('reuse', 'system'), default='reuse',
+        '--cpu-malloc',
+        choices=('reuse', 'system'),
+        default='reuse',
         help='CPU only: "reuse" makes glibc malloc keep freed memory for '
         'the next frame instead of returning it to the kernel (default); '
         '"system" keeps glibc\'s defaults')
     parser.add_argument(
-        '--cudnn-benchmark', action='store_true',
+        '--cudnn-benchmark',
+        action='store_true',
         help='CUDA only: let cuDNN time its algorithms for each input shape '
         'during the warm-up and keep the fastest (torch.backends.cudnn.'
         'benchmark; the configs leave it off, env_cfg.cudnn_benchmark)')
     parser.add_argument(
-        '--channels-last', action='store_true',
+        '--channels-last',
+        action='store_true',
         help='store every 4-d weight channels-last (NHWC), so convolutions '
         'run the NHWC kernels that tensor-core GPUs prefer; the same '
         'computation up to rounding (default: contiguous, NCHW)')
@@ -588,8 +611,9 @@ def ratio_of_means_interval(seconds: torch.Tensor,
     generator = torch.Generator().manual_seed(seed)
     frames = torch.randint(
         len(seconds), (num_resamples, len(seconds)), generator=generator)
-    ratios = (seconds.double()[frames].mean(dim=1) /
-              first_seconds.double()[frames].mean(dim=1))
+    ratios = (
+        seconds.double()[frames].mean(dim=1) /
+        first_seconds.double()[frames].mean(dim=1))
     return percentile_interval(ratios.numpy(), level)
 
 
@@ -651,8 +675,8 @@ def make_frames(num: int, shape: Sequence[int], device: torch.device,
         sample = frame_sample(frame_id, shape, pad_shape)
         track_sample = TrackDataSample()
         track_sample.video_data_samples = [sample]
-        frames.append((padded_images(1, shape, pad_shape).to(device),
-                       [track_sample]))
+        frames.append((padded_images(1, shape,
+                                     pad_shape).to(device), [track_sample]))
     return frames
 
 
@@ -712,8 +736,7 @@ def build_model(config: str,
     if chain_flows:
         settings['chain_flows'] = True
     if settings and 'motion' in cfg.model:
-        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {},
-                                  **settings)
+        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, **settings)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloaded
@@ -728,8 +751,11 @@ def weight_mismatch(source: torch.nn.Module,
     src_state, dst_state = source.state_dict(), target.state_dict()
     return sorted(
         set(src_state) ^ set(dst_state)
-        | {k for k in set(src_state) & set(dst_state)
-           if src_state[k].shape != dst_state[k].shape})
+        | {
+            k
+            for k in set(src_state) & set(dst_state)
+            if src_state[k].shape != dst_state[k].shape
+        })
 
 
 def share_weights(source: torch.nn.Module, target: torch.nn.Module) -> None:
@@ -871,8 +897,8 @@ def watched_model(config: str,
         else:
             # features and head: calls counted too (a backbone skipped at
             # frames where no memory takes evidence)
-            timer.watch_method(name, owner, method,
-                               count=name not in by_modules)
+            timer.watch_method(
+                name, owner, method, count=name not in by_modules)
     return model, timer
 
 
@@ -1010,13 +1036,14 @@ def _result_rows(args: argparse.Namespace, models: List[tuple],
         seconds = torch.tensor(seconds, dtype=torch.float64)
         total = float(seconds.sum())
         low, high = ratio_of_means_interval(seconds, first_seconds)
-        own, first = (per_period(seconds, period),
-                      per_period(first_seconds, period))
+        own, first = (per_period(seconds,
+                                 period), per_period(first_seconds, period))
         frames_per_value = period if own.numel() < seconds.numel() else 1
         # R-FCN's frame plus the memory's time: only where the model runs
         # the first model's backbone on every frame, one after the other
-        decomposes = (timer.calls['features'] == first_timer.calls['features']
-                      and not args.concurrent_flow)
+        decomposes = (
+            timer.calls['features'] == first_timer.calls['features']
+            and not args.concurrent_flow)
         rows.append(
             dict(
                 config=config,
@@ -1032,9 +1059,9 @@ def _result_rows(args: argparse.Namespace, models: List[tuple],
                     False),
                 decomposes=decomposes,
                 page_faults=faults / args.frames if counts_faults else None,
-                memory_ms=1000 * sum(timer.seconds[k] for k in
-                                     ('flow', 'warp', 'aggregation')) /
-                args.frames,
+                memory_ms=1000 *
+                sum(timer.seconds[k]
+                    for k in ('flow', 'warp', 'aggregation')) / args.frames,
                 features_ms=1000 * timer.seconds['features'] / args.frames,
                 head_ms=1000 * timer.seconds['head'] / args.frames,
                 nf=timer.calls['flow'] / args.frames,
@@ -1102,22 +1129,21 @@ def _print_table(rows: List[dict], no_section_times: bool) -> None:
         if no_section_times:
             sections = ' | '.join(['n/a'] * 8)
         else:
-            sections = (
-                f"{100 * row['flow']:.2f} | {100 * row['warp']:.3f} | "
-                f"{100 * row['aggregation']:.3f} | "
-                f"{100 * (row['warp'] + row['aggregation']):.3f} | "
-                f"{row['features_ms']:.1f} | {row['head_ms']:.1f} | "
-                f"{row['memory_ms']:.1f} | " +
-                (f"{(base_ms + row['memory_ms']) / base_ms:.3f}"
-                 if row['decomposes'] else 'n/a'))
+            sections = (f"{100 * row['flow']:.2f} | {100 * row['warp']:.3f} | "
+                        f"{100 * row['aggregation']:.3f} | "
+                        f"{100 * (row['warp'] + row['aggregation']):.3f} | "
+                        f"{row['features_ms']:.1f} | {row['head_ms']:.1f} | "
+                        f"{row['memory_ms']:.1f} | " +
+                        (f"{(base_ms + row['memory_ms']) / base_ms:.3f}"
+                         if row['decomposes'] else 'n/a'))
         print(f"| {row['config']} | {row['ms']:.1f} | "
               f"{row['median_ms']:.1f} | "
               f"{row['ms'] / base_ms:.3f} | {row['median_ratio']:.3f} | "
               f"{row['nf']:.2f} | {row['nw']:.2f} | {sections} | "
               f"{row['ratio_interval'][0]:.3f}-"
-              f"{row['ratio_interval'][1]:.3f} | "
-              + ('n/a' if row['page_faults'] is None else
-                 f"{row['page_faults']:.0f}") +
+              f"{row['ratio_interval'][1]:.3f} | " +
+              ('n/a' if row['page_faults'] is None else
+               f"{row['page_faults']:.0f}") +
               f" | {row['backbone_runs']:.3f} |")
 
 

@@ -91,14 +91,18 @@ def benchmark_shape(shape: Tuple[int, int, int, int], interpolation: str,
     n, _, h, w = shape
     generator = torch.Generator().manual_seed(0)
     feat = torch.randn(*shape, generator=generator).to(device)
-    coords = layers.make_base_grid(h, w, device=device) + (
-        torch.randn(n, 2, h, w, generator=generator) * 2).to(device)
+    coords = layers.make_base_grid(
+        h, w, device=device) + (torch.randn(n, 2, h, w, generator=generator) *
+                                2).to(device)
     samplers = {
-        'grid_sample': lambda f, c: layers.sample_by_grid_sample(
+        'grid_sample':
+        lambda f, c: layers.sample_by_grid_sample(
             f, c, interpolation, fold_channels=False),
-        'grid_sample folded': lambda f, c: layers.sample_by_grid_sample(
+        'grid_sample folded':
+        lambda f, c: layers.sample_by_grid_sample(
             f, c, interpolation, fold_channels=True),
-        'gather': lambda f, c: layers.sample_by_gather(f, c, interpolation),
+        'gather':
+        lambda f, c: layers.sample_by_gather(f, c, interpolation),
     }
     row = dict(forward={}, forward_backward={})
     with torch.no_grad():
@@ -117,8 +121,9 @@ def benchmark_shape(shape: Tuple[int, int, int, int], interpolation: str,
     plain = forward_backward(samplers['grid_sample'], feat, coords)
     folded = forward_backward(samplers['grid_sample folded'], feat, coords)
     row['same_output'] = torch.equal(plain[0], folded[0])
-    row['differences'] = [relative_difference(a, b)
-                          for a, b in zip(plain, folded)]
+    row['differences'] = [
+        relative_difference(a, b) for a, b in zip(plain, folded)
+    ]
     return row
 
 
@@ -126,18 +131,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, help='torch CPU threads')
-    parser.add_argument('--repeats', type=int, default=200,
-                        help='timed forward calls (forward + backward: a '
-                        'quarter as many)')
-    parser.add_argument('--shapes', nargs='+', choices=sorted(SHAPES),
-                        default=sorted(SHAPES))
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=200,
+        help='timed forward calls (forward + backward: a '
+        'quarter as many)')
+    parser.add_argument(
+        '--shapes', nargs='+', choices=sorted(SHAPES), default=sorted(SHAPES))
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    where = (torch.cuda.get_device_name(device) + ', CUDA events'
-             if device.type == 'cuda' else
-             f'CPU, {torch.get_num_threads()} threads, wall time')
+    where = (
+        torch.cuda.get_device_name(device) + ', CUDA events' if device.type
+        == 'cuda' else f'CPU, {torch.get_num_threads()} threads, wall time')
     print(f'{where}, torch {torch.__version__}; median ms of '
           f'{args.repeats} forward calls and {max(1, args.repeats // 4)} '
           'forward + backward ones')

@@ -49,9 +49,8 @@ SHAPES = {
 NON_COMPUTING = frozenset({
     'aten::view', 'aten::expand', 'aten::select', 'aten::unbind',
     'aten::reshape', 'aten::unsqueeze', 'aten::slice', 'aten::_unsafe_view',
-    'aten::alias', 'aten::as_strided', 'aten::flatten',
-    'aten::promote_types', 'aten::detach', 'aten::lift_fresh',
-    'aten::detach_', 'aten::permute'
+    'aten::alias', 'aten::as_strided', 'aten::flatten', 'aten::promote_types',
+    'aten::detach', 'aten::lift_fresh', 'aten::detach_', 'aten::permute'
 })
 
 
@@ -111,8 +110,8 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     for shape_name, (feat_shape, flow_hw) in SHAPES.items():
         feat = torch.randn(*feat_shape, generator=generator).to(device)
-        flow = (torch.randn(feat_shape[0], 2, *flow_hw, generator=generator)
-                * 5).to(device)
+        flow = (torch.randn(feat_shape[0], 2, *flow_hw, generator=generator) *
+                5).to(device)
         for interpolation in layers.WARP_INTERPOLATIONS:
             for sampler in layers.WARP_SAMPLERS:
                 neck = FlowWarp(interpolation=interpolation, sampler=sampler)

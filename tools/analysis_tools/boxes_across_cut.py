@@ -41,8 +41,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def boxes_across_cut(frames: Sequence[dict],
-                     widths: Dict[int, int]) -> List[dict]:
+def boxes_across_cut(frames: Sequence[dict], widths: Dict[int,
+                                                          int]) -> List[dict]:
     """Count the boxes that cross their frame's middle column, per split.
 
     Args:
@@ -65,8 +65,7 @@ def boxes_across_cut(frames: Sequence[dict],
     ])
     boxes = np.concatenate([f['gt_bboxes'] for f in frames]).reshape(-1, 4)
     cuts = np.concatenate([
-        np.full(len(f['gt_bboxes']), widths[f['img_id']] / 2)
-        for f in frames
+        np.full(len(f['gt_bboxes']), widths[f['img_id']] / 2) for f in frames
     ])
     ious = np.concatenate(motion)
     across = (boxes[:, 0] < cuts) & (cuts < boxes[:, 2])

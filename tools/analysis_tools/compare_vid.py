@@ -60,13 +60,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('base', help='dump of the reference detector')
     parser.add_argument('models', nargs='+', help='dumps of the others')
     parser.add_argument(
-        '--names', nargs='+',
+        '--names',
+        nargs='+',
         help='display names: the reference, then one per model')
-    parser.add_argument('--bootstrap', type=int, default=200,
-                        help='resamples of the videos (default 200)')
+    parser.add_argument(
+        '--bootstrap',
+        type=int,
+        default=200,
+        help='resamples of the videos (default 200)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--classes', nargs='+',
+        '--classes',
+        nargs='+',
         help='class names in label order (see eval_vid.py)')
     parser.add_argument(
         '--degradation',
@@ -124,8 +129,7 @@ def gain_rows(base: Dict[str, float], model: Dict[str, float],
             gain=100 * (model[key] - base[key]),
             interval=(100 * low, 100 * high))
     for name, first, second in SPLIT_CONTRASTS:
-        gain = ((model[first] - base[first]) -
-                (model[second] - base[second]))
+        gain = ((model[first] - base[first]) - (model[second] - base[second]))
         low, high = percentile_interval(samples[first] - samples[second])
         rows[f'gain {name}'] = dict(
             base=float('nan'),
@@ -164,8 +168,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     with_degradation = has_degradation(frames[0])
     if args.degradation is not None:
         frames = [
-            select_degradation(records, args.degradation)
-            for records in frames
+            select_degradation(records, args.degradation) for records in frames
         ]
         with_degradation = False  # one kind: no clean / degraded split
 

@@ -47,10 +47,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--data-root',
         help='SynthVID root holding synthvid.json (default: the test '
         "dataloader's data_root)")
-    parser.add_argument('--max-gap', type=int, default=8,
-                        help='largest frame distance of a scored pair')
-    parser.add_argument('--val-pairs', type=int, default=400,
-                        help='val pairs to score (evenly spaced)')
+    parser.add_argument(
+        '--max-gap',
+        type=int,
+        default=8,
+        help='largest frame distance of a scored pair')
+    parser.add_argument(
+        '--val-pairs',
+        type=int,
+        default=400,
+        help='val pairs to score (evenly spaced)')
     parser.add_argument('--out', help='also write the report here (JSON)')
     parser.add_argument(
         '--cfg-options',

@@ -29,11 +29,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='FlowNet motion statistics')
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('--pairs', type=int, default=100,
-                        help='consecutive frame pairs to measure')
     parser.add_argument(
-        '--data-root',
-        help="the test set's data root (default: the config's)")
+        '--pairs',
+        type=int,
+        default=100,
+        help='consecutive frame pairs to measure')
+    parser.add_argument(
+        '--data-root', help="the test set's data root (default: the config's)")
     return parser.parse_args()
 
 
@@ -59,9 +61,10 @@ def main() -> None:
     stats = defaultdict(list)
     for cur, prev in pairs:
         imgs = [
-            torch.from_numpy(
-                cv2.imread(osp.join(img_root, img['file_name']))).permute(
-                    2, 0, 1)[None].float() for img in (cur, prev)
+            torch.from_numpy(cv2.imread(osp.join(img_root,
+                                                 img['file_name']))).permute(
+                                                     2, 0, 1)[None].float()
+            for img in (cur, prev)
         ]
         imgs = [(img[:, [2, 1, 0]] - preprocessor.mean) / preprocessor.std
                 for img in imgs]
@@ -74,8 +77,9 @@ def main() -> None:
                 continue
             px, py, pw, ph = boxes[prev['id']][track]
             stats['object_motion'].append(
-                float(np.hypot(px + pw / 2 - x - w / 2,
-                               py + ph / 2 - y - h / 2)))
+                float(
+                    np.hypot(px + pw / 2 - x - w / 2,
+                             py + ph / 2 - y - h / 2)))
             x1, y1 = int(max(0, x)), int(max(0, y))
             inside = magnitude[y1:int(y + h), x1:int(x + w)]
             if inside.numel():

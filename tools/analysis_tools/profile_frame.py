@@ -54,16 +54,21 @@ SECTION_PREFIX = 'section::'
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config of the model to profile')
-    parser.add_argument('--shape', nargs=2, type=int, default=(600, 1000),
-                        help='input height and width (default 600 1000)')
+    parser.add_argument(
+        '--shape',
+        nargs=2,
+        type=int,
+        default=(600, 1000),
+        help='input height and width (default 600 1000)')
     # the warm-up frames after the first count the FLOPs
     benchmark.add_frame_arguments(parser, 'profiled', frames=8)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, help='torch CPU threads')
-    parser.add_argument('--rows', type=int, default=25,
-                        help='operations listed')
     parser.add_argument(
-        '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
+        '--rows', type=int, default=25, help='operations listed')
+    parser.add_argument(
+        '--warp-sampler',
+        choices=('auto', ) + WARP_SAMPLERS,
         help='the FlowWarp sampler of a memory model (default: the '
         "config's)")
     benchmark.add_execution_arguments(parser)
@@ -251,8 +256,8 @@ def _print_setting(args: argparse.Namespace, device: torch.device,
              if device.type == 'cuda' else
              f'CPU, {torch.get_num_threads()} threads, '
              f'malloc {args.cpu_malloc}')
-    where += (', weights channels-last' if args.channels_last else
-              ', weights contiguous')
+    where += (', weights channels-last'
+              if args.channels_last else ', weights contiguous')
     pad_h, pad_w = padded
     print(f'{args.config}: input {args.shape[0]}x{args.shape[1]} '
           f'(zero-padded to {pad_h}x{pad_w}), {args.frames} profiled '

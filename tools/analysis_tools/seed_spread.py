@@ -142,8 +142,7 @@ def spread(values: np.ndarray) -> Dict[str, float]:
         runs=len(values))
 
 
-def gain_of_means(base: np.ndarray,
-                  model: np.ndarray) -> Tuple[float, float]:
+def gain_of_means(base: np.ndarray, model: np.ndarray) -> Tuple[float, float]:
     """Difference of the means and its Welch standard error.
 
     Args:
@@ -158,8 +157,8 @@ def gain_of_means(base: np.ndarray,
     gain = float(model.mean() - base.mean())
     if len(base) < 2 or len(model) < 2:
         return gain, math.nan
-    error = math.sqrt(model.var(ddof=1) / len(model) +
-                      base.var(ddof=1) / len(base))
+    error = math.sqrt(
+        model.var(ddof=1) / len(model) + base.var(ddof=1) / len(base))
     return gain, error
 
 
@@ -177,8 +176,10 @@ def spread_table(runs: Dict[str, Dict[str, np.ndarray]]) -> str:
     """
     first = next(iter(runs.values()))
     keys = [key for key in METRICS if key in first]
-    lines = ['| model | runs | ' + ' | '.join(keys) + ' |',
-             '|---|---|' + '---|' * len(keys)]
+    lines = [
+        '| model | runs | ' + ' | '.join(keys) + ' |',
+        '|---|---|' + '---|' * len(keys)
+    ]
     for name, metrics in runs.items():
         cells = []
         for key in keys:
@@ -194,12 +195,13 @@ def gain_table(base_name: str, base: Dict[str, np.ndarray],
                models: Dict[str, Dict[str, np.ndarray]]) -> str:
     """Markdown: gains of the means over the reference, ± standard error,
     for every metric and split contrast."""
-    contrasts = [c for c in SPLIT_CONTRASTS
-                 if c[1] in base and c[2] in base]
+    contrasts = [c for c in SPLIT_CONTRASTS if c[1] in base and c[2] in base]
     keys = [key for key in METRICS if key in base]
     header = keys + [f'gain {name}' for name, _, _ in contrasts]
-    lines = [f'| gain over {base_name} | ' + ' | '.join(header) + ' |',
-             '|---|' + '---|' * len(header)]
+    lines = [
+        f'| gain over {base_name} | ' + ' | '.join(header) + ' |',
+        '|---|' + '---|' * len(header)
+    ]
     for name, metrics in models.items():
         cells = []
         for key in keys:
@@ -232,7 +234,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         'AP x 100: mean ± sample standard deviation (min-max) over runs',
         spread_table(runs),
         'Gains of the means ± standard error (Welch; runs unpaired)',
-        gain_table(names[0], base, {n: runs[n] for n in names[1:]})
+        gain_table(names[0], base, {n: runs[n]
+                                    for n in names[1:]})
     ])
     print(report)
     if args.out:

@@ -124,8 +124,7 @@ class TrueFlow(nn.Module):
                              f'{prev_video}')
         self.num_calls += 1
         width, height = self.image_size
-        flow = self.motions[video].backward_flow(t_cur, t_prev, width,
-                                                 height)
+        flow = self.motions[video].backward_flow(t_cur, t_prev, width, height)
         padded = img_cur.new_zeros((1, 2) + tuple(img_cur.shape[-2:]))
         padded[0, :, :height, :width] = torch.from_numpy(flow)
         return padded

@@ -69,33 +69,55 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Activation memory of one training step per clip length')
     parser.add_argument('config', help='config of a video detector')
-    parser.add_argument('--shape', nargs=2, type=int, default=(600, 1000),
-                        help='input height and width (default 600 1000)')
-    parser.add_argument('--frames', nargs='+', type=int, default=None,
-                        help='clip lengths T (default: 1)')
     parser.add_argument(
-        '--kept', nargs='+', default=None,
+        '--shape',
+        nargs=2,
+        type=int,
+        default=(600, 1000),
+        help='input height and width (default 600 1000)')
+    parser.add_argument(
+        '--frames',
+        nargs='+',
+        type=int,
+        default=None,
+        help='clip lengths T (default: 1)')
+    parser.add_argument(
+        '--kept',
+        nargs='+',
+        default=None,
         help="frames that keep their image evidence, from the clip's "
         "first: numbers, or 'all' (default: all; memory models only)")
-    parser.add_argument('--clip-stride', type=int, default=1,
-                        help='frames between clip positions (default 1)')
     parser.add_argument(
-        '--with-cp', action='store_true',
+        '--clip-stride',
+        type=int,
+        default=1,
+        help='frames between clip positions (default 1)')
+    parser.add_argument(
+        '--with-cp',
+        action='store_true',
         help="gradient checkpointing in the detector's backbone blocks "
         '(backbone.with_cp=True; a config may set it itself): their '
         'activations are recomputed in the backward pass instead of kept')
     parser.add_argument(
-        '--warp-sampler', choices=('auto', ) + WARP_SAMPLERS,
+        '--warp-sampler',
+        choices=('auto', ) + WARP_SAMPLERS,
         help="set a memory model's FlowWarp sampler (default: the config's; "
         "'auto' is gather on the CPU and grid_sample on CUDA, and the two "
         'save different tensors for backward)')
-    parser.add_argument('--backward', action='store_true',
-                        help='also run (and time) the backward pass')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch default)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--backward',
+        action='store_true',
+        help='also run (and time) the backward pass')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch CPU threads (default: torch default)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the config, as in tools/train.py')
     args = parser.parse_args(argv)
     check_arguments(parser, args)
@@ -273,8 +295,8 @@ def make_clip(num_frames: int, shape: Sequence[int], clip_stride: int,
         sample = benchmark.frame_sample(
             frame_id, shape, pad_shape, clip_stride=clip_stride)
         sample.gt_instances = InstanceData(
-            bboxes=boxes.to(device), labels=torch.tensor([0, 1],
-                                                         device=device))
+            bboxes=boxes.to(device),
+            labels=torch.tensor([0, 1], device=device))
         frames.append(sample)
     track_sample = TrackDataSample()
     track_sample.video_data_samples = frames
@@ -371,13 +393,12 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    model = build_training_model(cfg, args.with_cp, device,
-                                 args.warp_sampler)
+    model = build_training_model(cfg, args.with_cp, device, args.warp_sampler)
     backbone = backbone_config(cfg)
     with_cp = backbone is not None and bool(backbone.get('with_cp'))
-    sampler = ('none (per-frame)' if 'warp' not in cfg.model else
-               resolve_sampler(cfg.model.warp.get('sampler', 'auto'),
-                               device, True))
+    sampler = ('none (per-frame)'
+               if 'warp' not in cfg.model else resolve_sampler(
+                   cfg.model.warp.get('sampler', 'auto'), device, True))
     trainable = sum(p.numel() * p.element_size() for p in model.parameters()
                     if p.requires_grad)
     pad_h, pad_w = benchmark.padded_shape(args.shape,
@@ -400,10 +421,10 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     for row in rows:
         print(f"| {row['frames']} | {row['kept']} | "
               f"{row['activations_mib']:.1f} | {row['forward_s']:.2f} | " +
-              ('n/a' if row['backward_s'] is None else
-               f"{row['backward_s']:.2f}") + ' | ' +
-              ('n/a' if row['cuda_peak_mib'] is None else
-               f"{row['cuda_peak_mib']:.1f}") + ' |')
+              ('n/a'
+               if row['backward_s'] is None else f"{row['backward_s']:.2f}") +
+              ' | ' + ('n/a' if row['cuda_peak_mib'] is None else
+                       f"{row['cuda_peak_mib']:.1f}") + ' |')
     return rows
 
 

@@ -34,8 +34,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Join a per-frame fast detector and a memory model '
         'into one StrongFeatureRFCN checkpoint')
-    parser.add_argument('fast', help='checkpoint of a per-frame detector '
-                        '(keys detector.*)')
+    parser.add_argument(
+        'fast', help='checkpoint of a per-frame detector '
+        '(keys detector.*)')
     parser.add_argument('strong', help='checkpoint of a MemoryRFCN')
     parser.add_argument('out', help='the joined checkpoint to write')
     return parser.parse_args()

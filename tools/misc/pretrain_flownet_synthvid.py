@@ -55,17 +55,26 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--data-root',
         help='SynthVID root holding synthvid.json (default: the test '
         "dataloader's data_root)")
-    parser.add_argument('--num-videos', type=int, default=300,
-                        help='videos of the flow stream to train on')
+    parser.add_argument(
+        '--num-videos',
+        type=int,
+        default=300,
+        help='videos of the flow stream to train on')
     parser.add_argument('--iters', type=int, default=3000)
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--lr', type=float, default=1e-3)
-    parser.add_argument('--max-gap', type=int, default=8,
-                        help='largest frame distance of a training pair '
-                        '(ClockNet warps a memory over up to its stride '
-                        'in frames)')
-    parser.add_argument('--val-pairs', type=int, default=400,
-                        help='val pairs to score (evenly spaced)')
+    parser.add_argument(
+        '--max-gap',
+        type=int,
+        default=8,
+        help='largest frame distance of a training pair '
+        '(ClockNet warps a memory over up to its stride '
+        'in frames)')
+    parser.add_argument(
+        '--val-pairs',
+        type=int,
+        default=400,
+        help='val pairs to score (evenly spaced)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--balance-objects',
@@ -118,8 +127,8 @@ def hflip(batch: Dict[str, Tensor], flip: Tensor) -> Dict[str, Tensor]:
 def _normalisation(preprocessor: dict) -> Tuple[Tensor, Tensor]:
     """The data preprocessor's ``mean`` and ``std`` as ``(1, 3, 1, 1)``
     float32 tensors, for :func:`normalise`."""
-    mean = torch.tensor(preprocessor.mean, dtype=torch.float32).view(
-        1, 3, 1, 1)
+    mean = torch.tensor(
+        preprocessor.mean, dtype=torch.float32).view(1, 3, 1, 1)
     std = torch.tensor(preprocessor.std, dtype=torch.float32).view(1, 3, 1, 1)
     return mean, std
 
@@ -192,9 +201,11 @@ def _train_motion(motion: nn.Module, loader: DataLoader,
             it += 1
             running += losses['epe'].item()
             if it % 100 == 0:
-                print(f'iter {it}/{args.iters}: train EPE '
-                      f'{running / 100:.3f} px, '
-                      f'{time.time() - start:.0f} s', flush=True)
+                print(
+                    f'iter {it}/{args.iters}: train EPE '
+                    f'{running / 100:.3f} px, '
+                    f'{time.time() - start:.0f} s',
+                    flush=True)
                 running = 0.0
             if it == args.iters:
                 break
@@ -216,8 +227,7 @@ def _save_results(args: argparse.Namespace, motion: nn.Module,
         dict(
             state_dict=motion.state_dict(),
             meta=dict(config=args.config, val=results)), args.out)
-    with open(osp.splitext(args.out)[0] + '.json', 'w',
-              encoding='utf-8') as f:
+    with open(osp.splitext(args.out)[0] + '.json', 'w', encoding='utf-8') as f:
         json.dump(results, f, indent=1)
     print(f'val EPE {results["epe"]:.3f} px (zero flow '
           f'{results["zero_flow_epe"]:.3f}); on moving objects '

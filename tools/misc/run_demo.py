@@ -85,8 +85,8 @@ STAGES = [
     ('R-FCN 6e', 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py', None,
      False, False),
     ('R-FCN (per-frame)',
-     'configs/rfcn/rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py', 'R-FCN 6e',
-     True, False),
+     'configs/rfcn/rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py', 'R-FCN 6e', True,
+     False),
     ('MemNet-3',
      'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py',
      'R-FCN 6e', True, True),
@@ -136,7 +136,9 @@ def parse_args() -> argparse.Namespace:
         help='default: work_dirs/demo (--blur frame) or '
         'work_dirs/demo_motion-blur (--blur motion)')
     parser.add_argument(
-        '--seed', type=int, default=0,
+        '--seed',
+        type=int,
+        default=0,
         help='random seed of every training (not of the data; default 0)')
     parser.add_argument(
         '--degradations',
@@ -147,7 +149,8 @@ def parse_args() -> argparse.Namespace:
         'gets its own data root and default work dir, with the suffix '
         '_only-<kinds>')
     parser.add_argument(
-        '--overwrite', action='store_true',
+        '--overwrite',
+        action='store_true',
         help='regenerate the data and retrain every model')
     args = parser.parse_args()
     if len(set(args.degradations)) != len(args.degradations):
@@ -206,9 +209,11 @@ def prepare_data(work_dir: str, data_root: str, blur: str,
         if (read_record(record_file) or {}).get('code') == data_code:
             print(f'SynthVID found in {data_root}')
             return
-        print(f'SynthVID in {data_root} was not made by the current '
-              f'sources of {", ".join(DATA_CODE_PATHS)}; generating it '
-              'again', flush=True)
+        print(
+            f'SynthVID in {data_root} was not made by the current '
+            f'sources of {", ".join(DATA_CODE_PATHS)}; generating it '
+            'again',
+            flush=True)
     gen = [
         sys.executable, 'tools/misc/gen_synthvid.py', '--out', data_root,
         '--blur', blur, '--degradations', *degradations, '--no-convert',
@@ -216,8 +221,8 @@ def prepare_data(work_dir: str, data_root: str, blur: str,
     ]
     run(gen, osp.join(work_dir, 'gen_synthvid.log'))
     convert = [
-        sys.executable, 'tools/dataset_converters/imagenet2coco_vid.py',
-        '-i', data_root, '-o', ann_dir, '--classes', 'synthvid'
+        sys.executable, 'tools/dataset_converters/imagenet2coco_vid.py', '-i',
+        data_root, '-o', ann_dir, '--classes', 'synthvid'
     ]
     run(convert, osp.join(work_dir, 'convert.log'))
     with open(record_file, 'w', encoding='utf-8') as f:
@@ -295,8 +300,7 @@ def tree_digest(root: str) -> str:
     return files_digest(walk_files(root), root)
 
 
-def source_digest(paths: Sequence[str],
-                  excluded: Sequence[str] = ()) -> str:
+def source_digest(paths: Sequence[str], excluded: Sequence[str] = ()) -> str:
     """SHA-256 over the ``.py`` files under ``paths``: names and contents.
 
     Args:
@@ -332,8 +336,8 @@ def library_versions() -> Dict[str, str]:
         memvid_mm=memvid_mm.__version__)
 
 
-def stage_key(config: str, options: List[str], seed: int,
-              inputs: List[str], data: str) -> dict:
+def stage_key(config: str, options: List[str], seed: int, inputs: List[str],
+              data: str) -> dict:
     """What a stage's results depend on, to decide whether to keep them.
 
     Args:
@@ -416,8 +420,10 @@ def pretrain_flownet(work_dir: str, data_root: str, seed: int, data: str,
         str(seed), *options
     ], osp.join(osp.dirname(checkpoint), 'pretrain.log'))
     with open(record_file, 'w', encoding='utf-8') as f:
-        json.dump(dict(key=key, checkpoint=checkpoint, pretrain_s=seconds),
-                  f, indent=1)
+        json.dump(
+            dict(key=key, checkpoint=checkpoint, pretrain_s=seconds),
+            f,
+            indent=1)
     print(f'FlowNet pre-trained in {seconds:.0f} s', flush=True)
     return checkpoint
 
@@ -451,8 +457,13 @@ def test(config: str, checkpoint: str, model_dir: str,
     return metrics
 
 
-def run_stage(config: str, model_dir: str, options: List[str],
-              inputs: List[str], data: str, evaluate: bool, seed: int,
+def run_stage(config: str,
+              model_dir: str,
+              options: List[str],
+              inputs: List[str],
+              data: str,
+              evaluate: bool,
+              seed: int,
               overwrite: bool,
               test_options: Optional[List[str]] = None) -> Dict[str, float]:
     """Train (and test) one stage with ``seed``, unless finished results
@@ -487,8 +498,7 @@ def run_stage(config: str, model_dir: str, options: List[str],
     results['checkpoint'] = last_checkpoint(model_dir)
     if evaluate:
         results.update(
-            test(config, results['checkpoint'], model_dir, test_options
-                 or []))
+            test(config, results['checkpoint'], model_dir, test_options or []))
     with open(done_file, 'w', encoding='utf-8') as f:
         json.dump(results, f, indent=1)
     return results
@@ -528,8 +538,8 @@ def format_table(results: Dict[str, Dict[str, float]]) -> str:
     return '\n'.join(lines)
 
 
-def compare_gains(work_dir: str, data_root: str,
-                  model_dirs: Dict[str, str]) -> str:
+def compare_gains(work_dir: str, data_root: str, model_dirs: Dict[str,
+                                                                  str]) -> str:
     """Run ``compare_vid.py`` on the test dumps; return its report."""
     reference, models = COMPARED
     report_file = osp.join(work_dir, 'gains.md')
@@ -584,10 +594,10 @@ def _run_stages(
                                  data_root_options(data_root))
         trained = ('kept (trained in {:.0f} s before)'
                    if stages[name].get('kept') else 'trained in {:.0f} s')
-        print(f'{name}: ' + trained.format(stages[name]['train_s']) +
-              (f', mAP {100 * stages[name]["vid/mAP"]:.1f}'
-               if evaluate else ''),
-              flush=True)
+        print(
+            f'{name}: ' + trained.format(stages[name]['train_s']) +
+            (f', mAP {100 * stages[name]["vid/mAP"]:.1f}' if evaluate else ''),
+            flush=True)
         if evaluate:
             results[name] = stages[name]
     return stages, model_dirs, results
@@ -610,8 +620,7 @@ def _report(args: argparse.Namespace, work_dir: str, data_root: str,
     """
     table = format_table(results)
     gains = compare_gains(work_dir, data_root, model_dirs)
-    with open(osp.join(work_dir, 'results.md'), 'w',
-              encoding='utf-8') as f:
+    with open(osp.join(work_dir, 'results.md'), 'w', encoding='utf-8') as f:
         f.write(table + '\n\n' + gains + '\n')
     print(f'\nSynthVID val ({args.blur} blur, degraded by '
           f'{", ".join(args.degradations)}; {data_root}), official '

@@ -36,8 +36,7 @@ model = dict(
             rpn=dict(sampler=dict(num=64)),
             rpn_proposal=dict(nms_pre=600, max_per_img=100),
             rcnn=dict(
-                assigner=dict(match_low_quality=False),
-                sampler=dict(num=64))),
+                assigner=dict(match_low_quality=False), sampler=dict(num=64))),
         test_cfg=dict(
-            rpn=dict(nms_pre=600, max_per_img=100),
-            rcnn=dict(max_per_img=50))))
+            rpn=dict(nms_pre=600, max_per_img=100), rcnn=dict(
+                max_per_img=50))))

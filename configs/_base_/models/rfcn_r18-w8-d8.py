@@ -7,5 +7,4 @@
 # 1024-d).
 _base_ = './rfcn_r18-tiny-d8.py'
 model = dict(
-    detector=dict(
-        backbone=dict(base_channels=8), neck=dict(in_channels=[64])))
+    detector=dict(backbone=dict(base_channels=8), neck=dict(in_channels=[64])))

@@ -71,12 +71,13 @@ class CausalClipSample(BaseFrameSample):
     ) -> None:
         # a bool is an int in Python, not a frame count (memvid_mm.utils'
         # is_int cannot be imported here: memvid_mm.utils imports datasets)
-        if isinstance(num_frames, bool) or not isinstance(
-                num_frames, int) or num_frames < 1:
+        if isinstance(
+                num_frames,
+                bool) or not isinstance(num_frames, int) or num_frames < 1:
             raise ValueError(
                 f'num_frames must be an int >= 1, got {num_frames!r}')
-        if isinstance(stride, bool) or not isinstance(stride,
-                                                      int) or stride < 1:
+        if isinstance(stride,
+                      bool) or not isinstance(stride, int) or stride < 1:
             raise ValueError(f'stride must be an int >= 1, got {stride!r}')
         super().__init__(collect_video_keys=list(collect_video_keys))
         self.num_frames = num_frames

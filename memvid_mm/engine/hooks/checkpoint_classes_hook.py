@@ -28,8 +28,8 @@ def built_loop_datasets(runner: Runner) -> List[Tuple[str, object]]:
         on, for the built loops.
     """
     loops = (('train_dataloader', runner._train_loop),
-             ('val_dataloader', runner._val_loop),
-             ('test_dataloader', runner._test_loop))
+             ('val_dataloader', runner._val_loop), ('test_dataloader',
+                                                    runner._test_loop))
     return [(name, loop.dataloader.dataset) for name, loop in loops
             if isinstance(loop, BaseLoop)]
 

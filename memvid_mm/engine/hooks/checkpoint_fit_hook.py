@@ -66,6 +66,6 @@ class CheckpointFitHook(Hook):
             return
         filename = loaded_checkpoint_file(runner)
         if filename is not None:
-            check_checkpoint_fits(unwrapped(runner.model),
-                                  checkpoint.get('state_dict', checkpoint),
-                                  filename)
+            check_checkpoint_fits(
+                unwrapped(runner.model),
+                checkpoint.get('state_dict', checkpoint), filename)

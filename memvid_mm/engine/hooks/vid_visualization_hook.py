@@ -116,8 +116,7 @@ class VIDVisualizationHook(Hook):
         if self.draw:
             self._draw_outputs(runner, outputs, out_dir=None)
 
-    def after_test_iter(self, runner: Runner, batch_idx: int,
-                        data_batch: dict,
+    def after_test_iter(self, runner: Runner, batch_idx: int, data_batch: dict,
                         outputs: TrackSampleList) -> None:
         """Draw the selected frames of a test iteration.
 
@@ -135,7 +134,8 @@ class VIDVisualizationHook(Hook):
                 'VIDVisualizationHook: in a distributed test only rank 0 '
                 "draws (MMDetection's visualizer is master_only), so only "
                 'its videos are drawn; test with one process to draw all',
-                logger='current', level=logging.WARNING)
+                logger='current',
+                level=logging.WARNING)
             self.warned_distributed = True
         out_dir = None
         if self.test_out_dir is not None:
@@ -143,8 +143,7 @@ class VIDVisualizationHook(Hook):
                                self.test_out_dir)
         self._draw_outputs(runner, outputs, out_dir)
 
-    def _draw_outputs(self, runner: Runner,
-                      outputs: TrackSampleList,
+    def _draw_outputs(self, runner: Runner, outputs: TrackSampleList,
                       out_dir: Optional[str]) -> None:
         """Draw every frame of ``outputs`` whose ``frame_id`` is selected.
 

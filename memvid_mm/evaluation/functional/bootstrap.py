@@ -62,11 +62,10 @@ def resample_videos(videos: Sequence[Sequence[dict]],
     return frames
 
 
-def resampled_scores(
-        detector_frames: Sequence[Sequence[dict]],
-        score: Callable[[List[dict]], Dict[str, float]],
-        num_resamples: int = 200,
-        seed: int = 0) -> List[Dict[str, np.ndarray]]:
+def resampled_scores(detector_frames: Sequence[Sequence[dict]],
+                     score: Callable[[List[dict]], Dict[str, float]],
+                     num_resamples: int = 200,
+                     seed: int = 0) -> List[Dict[str, np.ndarray]]:
     """Scores of several detectors on the same resamples of the videos.
 
     Args:
@@ -105,16 +104,16 @@ def resampled_scores(
         for videos, detector_values in zip(per_detector_videos, values):
             for key, value in score(resample_videos(videos, picks)).items():
                 detector_values.setdefault(key, []).append(value)
-    return [{key: np.asarray(v) for key, v in detector_values.items()}
+    return [{key: np.asarray(v)
+             for key, v in detector_values.items()}
             for detector_values in values]
 
 
-def paired_video_bootstrap(
-        base_frames: Sequence[dict],
-        model_frames: Sequence[dict],
-        score: Callable[[List[dict]], Dict[str, float]],
-        num_resamples: int = 200,
-        seed: int = 0) -> Dict[str, np.ndarray]:
+def paired_video_bootstrap(base_frames: Sequence[dict],
+                           model_frames: Sequence[dict],
+                           score: Callable[[List[dict]], Dict[str, float]],
+                           num_resamples: int = 200,
+                           seed: int = 0) -> Dict[str, np.ndarray]:
     """Resampled metric differences ``score(model) - score(base)``.
 
     Both detectors are scored on the same resamples

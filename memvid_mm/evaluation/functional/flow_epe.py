@@ -25,8 +25,9 @@ def moving_object_mask(flow: Tensor, object_mask: Tensor) -> Tensor:
         by more than :data:`MIN_OBJECT_MOTION`.
     """
     background = flow[:, ~object_mask]  # [2, num_background_pixels]
-    camera = (background[:, :1] if background.numel() else
-              flow.new_zeros(2, 1))  # [2, 1]
+    camera = (
+        background[:, :1] if background.numel() else flow.new_zeros(2, 1)
+    )  # [2, 1]
     relative = (flow - camera[:, :, None]).norm(dim=0)  # [H, W]
     return object_mask & (relative > MIN_OBJECT_MOTION)
 
@@ -42,8 +43,8 @@ def _check_flow_shapes(index: int, flow: Tensor, target: Tensor,
         target (Tensor): The pair's true flow.
         object_mask (Tensor): The pair's object mask.
     """
-    if (target.dim() != 3 or target.shape[0] != 2
-            or tuple(flow.shape) != (1, *target.shape)
+    if (target.dim() != 3 or target.shape[0] != 2 or tuple(flow.shape) !=
+        (1, *target.shape)
             or tuple(object_mask.shape) != tuple(target.shape[1:])):
         raise ValueError(
             f'pair {index}: the predicted flow must be (1, 2, H, W) and the '
@@ -124,11 +125,10 @@ def flow_epe_report(motion: nn.Module, pairs: Dataset,
     report = dict(
         epe=sums['epe'] / sums['pixels'],
         zero_flow_epe=sums['zero_epe'] / sums['pixels'],
-        moving_epe=_mean(sum(k['epe'] for k in by_kind.values()),
-                         moving_pixels),
+        moving_epe=_mean(
+            sum(k['epe'] for k in by_kind.values()), moving_pixels),
         moving_zero_flow_epe=_mean(
-            sum(k['zero_flow_epe'] for k in by_kind.values()),
-            moving_pixels),
+            sum(k['zero_flow_epe'] for k in by_kind.values()), moving_pixels),
         pairs=len(indices))
     report['moving_epe_by_degradation'] = {
         name: dict(

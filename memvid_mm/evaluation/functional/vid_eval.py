@@ -169,8 +169,8 @@ def vid_average_precision(tp: np.ndarray, fp: np.ndarray,
     return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
 
 
-def _frame_array(frame: dict, key: str, shape_tail: tuple,
-                 dtype: np.dtype, index: int, what: str) -> np.ndarray:
+def _frame_array(frame: dict, key: str, shape_tail: tuple, dtype: np.dtype,
+                 index: int, what: str) -> np.ndarray:
     """Read ``frame[key]`` as an array of shape ``(n, *shape_tail)``."""
     if key not in frame:
         raise ValueError(f'{what}[{index}] has no {key!r}')
@@ -364,8 +364,7 @@ def _flatten_detections(det_results: Sequence[dict]) -> dict:
     _check_rows(~np.isfinite(det['bboxes']).all(axis=1), det['bboxes'],
                 det_frame, det_results, 'det_results', 'bboxes',
                 'is not finite')
-    det['labels'] = _integer_labels(det, det_frame, det_results,
-                                    'det_results')
+    det['labels'] = _integer_labels(det, det_frame, det_results, 'det_results')
     det['frame'] = det_frame
     return det
 
@@ -405,8 +404,7 @@ def compute_motion_iou(annotations: Sequence[dict],
     _check_gt_boxes(gt['bboxes'], gt_frame, annotations)
     names, video_index, frame_ids = _index_videos(annotations)
     if check_tracks:
-        _check_tracked_videos(gt['instance_ids'], gt_frame, names,
-                              video_index)
+        _check_tracked_videos(gt['instance_ids'], gt_frame, names, video_index)
     motion = _motion_iou_flat(gt['bboxes'], gt['instance_ids'], gt_frame,
                               video_index, frame_ids, window)
     return np.split(
@@ -548,8 +546,7 @@ def _check_tracked_videos(instance_ids: np.ndarray, gt_frame: np.ndarray,
     num_videos = len(video_names)
     num_frames = np.bincount(video_index, minlength=num_videos)
     gt_video = video_index[gt_frame]
-    untracked = np.bincount(
-        gt_video[instance_ids < 0], minlength=num_videos)
+    untracked = np.bincount(gt_video[instance_ids < 0], minlength=num_videos)
     bad = np.flatnonzero((num_frames > 1) & (untracked > 0))
     if bad.size:
         video = bad[0]
@@ -782,8 +779,8 @@ def _check_speed_ranges(
 
 
 def _resolve_classes(num_classes: Optional[int],
-                     class_names: Optional[Sequence[str]], det: dict,
-                     gt: dict, det_results: Sequence[dict],
+                     class_names: Optional[Sequence[str]], det: dict, gt: dict,
+                     det_results: Sequence[dict],
                      annotations: Sequence[dict]) -> Tuple[int, List[str]]:
     """Number and names of the classes; checks the labels, naming the
     frame (of ``det_results`` or ``annotations``) of the first label out

@@ -179,10 +179,11 @@ def frames_to_eval_inputs(
     det_results, annotations = [], []
     for frame in frames:
         # the ids name the frame in eval_vid_map's errors
-        ids = {key: frame[key] for key in ('img_id', 'video_id', 'frame_id')
-               if key in frame}
-        det_results.append(
-            dict({key: frame[key] for key in PRED_KEYS}, **ids))
+        ids = {
+            key: frame[key]
+            for key in ('img_id', 'video_id', 'frame_id') if key in frame
+        }
+        det_results.append(dict({key: frame[key] for key in PRED_KEYS}, **ids))
         annotations.append(
             dict(
                 bboxes=frame['gt_bboxes'],
@@ -407,14 +408,14 @@ def has_degradation(frames: Sequence[dict]) -> bool:
         for frame in frames)
 
 
-def evaluate_vid_frames(frames: Sequence[dict],
-                        class_names: Optional[Sequence[str]] = None,
-                        speed_ranges: Optional[dict] = None,
-                        with_coco_ap50: bool = True,
-                        coco_backend: str = 'numpy',
-                        with_degradation: bool = False,
-                        logger: Union[MMLogger, str] = 'silent'
-                        ) -> Tuple[dict, str]:
+def evaluate_vid_frames(
+        frames: Sequence[dict],
+        class_names: Optional[Sequence[str]] = None,
+        speed_ranges: Optional[dict] = None,
+        with_coco_ap50: bool = True,
+        coco_backend: str = 'numpy',
+        with_degradation: bool = False,
+        logger: Union[MMLogger, str] = 'silent') -> Tuple[dict, str]:
     """Score frame records: VID mAP per speed, COCO AP50, degradations.
 
     Args:
@@ -660,8 +661,7 @@ def check_same_image(dump_frame: dict, gt_frame: dict) -> None:
     Raises:
         ValueError: Naming the ``img_id`` and both names.
     """
-    img_path, file_name = dump_frame.get('img_path'), gt_frame.get(
-        'file_name')
+    img_path, file_name = dump_frame.get('img_path'), gt_frame.get('file_name')
     if not (isinstance(img_path, str) and isinstance(file_name, str)):
         return
     if not _slashed(img_path).endswith(_slashed(file_name)):

@@ -74,10 +74,9 @@ def cosine_weights(embeddings: Sequence[Tensor], reference: Tensor) -> Tensor:
         pixel; equal embeddings give equal weights.
     """
     reference = nn.functional.normalize(reference, dim=1)
-    similarities = [
-        (nn.functional.normalize(embedding, dim=1) * reference).sum(
-            dim=1, keepdim=True) for embedding in embeddings
-    ]
+    similarities = [(nn.functional.normalize(embedding, dim=1) *
+                     reference).sum(dim=1, keepdim=True)
+                    for embedding in embeddings]
     return torch.softmax(torch.cat(similarities, dim=1), dim=1)
 
 
@@ -175,8 +174,9 @@ class CausalFGFAAggregator(BaseMemoryAggregator):
             raise ValueError(f'frame_index must be >= 0, got {frame_index}')
         if frame_index == 0:
             return [True] * self.num_frames
-        return [k == frame_index % self.num_frames
-                for k in range(self.num_frames)]
+        return [
+            k == frame_index % self.num_frames for k in range(self.num_frames)
+        ]
 
     def psi_modules(self) -> List[nn.Module]:
         """None: an update only stores the frame's features.
@@ -196,8 +196,10 @@ class CausalFGFAAggregator(BaseMemoryAggregator):
         Returns:
             list[int]: The memories that take evidence at the frame.
         """
-        return [k for k, take in enumerate(self.takes_evidence(frame_index))
-                if take]
+        return [
+            k for k, take in enumerate(self.takes_evidence(frame_index))
+            if take
+        ]
 
     def check_channels(self, channels: int) -> None:
         """Refuse features of other channels than ``in_channels``.
@@ -339,6 +341,5 @@ class CausalFGFAAggregator(BaseMemoryAggregator):
         stacked = torch.stack(list(memories), dim=1)  # [N, L, C, h, w]
         embeddings = self.embed(stacked.flatten(0, 1)).unflatten(
             0, stacked.shape[:2])  # [N, L, E, h, w]
-        weights = cosine_weights(embeddings.unbind(1),
-                                 embeddings[:, newest])
+        weights = cosine_weights(embeddings.unbind(1), embeddings[:, newest])
         return (weights.unsqueeze(2) * stacked).sum(dim=1)

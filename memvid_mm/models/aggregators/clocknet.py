@@ -198,14 +198,14 @@ def weighted_combine_memories(memories: Sequence[Tensor],
     return total
 
 
-def clocknet_reference(features: Sequence[Tensor],
-                       imgs: Sequence[Tensor],
-                       strides: Sequence[int],
-                       flow_fn: FlowFn,
-                       update_fn: UpdateFn,
-                       warp_fn: WarpFn = flow_warp,
-                       combine_fn: CombineFn = combine_memories
-                       ) -> List[Tensor]:
+def clocknet_reference(
+        features: Sequence[Tensor],
+        imgs: Sequence[Tensor],
+        strides: Sequence[int],
+        flow_fn: FlowFn,
+        update_fn: UpdateFn,
+        warp_fn: WarpFn = flow_warp,
+        combine_fn: CombineFn = combine_memories) -> List[Tensor]:
     """Run the whole ClockNet recurrence over a sequence (reference).
 
     A plain, readable implementation of the semantics in this module's
@@ -386,8 +386,8 @@ class ClockNetAggregator(BaseMemoryAggregator):
         if self.share_memnet:
             return []
         return [
-            k for k in memories_without_clip_updates(
-                self.strides, num_frames, clip_stride)
+            k for k in memories_without_clip_updates(self.strides, num_frames,
+                                                     clip_stride)
             if any(p.requires_grad for p in self.memnets[k].parameters())
         ]
 

@@ -12,8 +12,7 @@ from torch import Tensor
 LOSS_FRAME_CHOICES = ('last', 'all')
 
 
-def check_clip_inputs(inputs: Tensor,
-                      data_samples: TrackSampleList) -> None:
+def check_clip_inputs(inputs: Tensor, data_samples: TrackSampleList) -> None:
     """Check that ``inputs`` (N, T, 3, H, W) matches the N samples of T.
 
     Args:

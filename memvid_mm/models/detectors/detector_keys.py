@@ -29,8 +29,8 @@ from ...utils import ForeignStateDictError, naming_unreadable_checkpoint
 from ...utils.checkpoint import state_dict_misfits
 
 
-def refuse_foreign_state_dict(module: nn.Module, state_dict: dict,
-                              prefix: str, *args) -> None:
+def refuse_foreign_state_dict(module: nn.Module, state_dict: dict, prefix: str,
+                              *args) -> None:
     """Load pre-hook of a video detector with an image ``detector``.
 
     Registered with ``register_load_state_dict_pre_hook``; mmengine's
@@ -52,8 +52,9 @@ def refuse_foreign_state_dict(module: nn.Module, state_dict: dict,
     own_keys = set(module.state_dict(prefix=prefix))
     keys = [key for key in state_dict if key.startswith(prefix)]
     detector_prefix = prefix + 'detector.'
-    if any(key.startswith(detector_prefix) and key in own_keys
-           for key in keys):
+    if any(
+            key.startswith(detector_prefix) and key in own_keys
+            for key in keys):
         return
     foreign = [key for key in keys if key not in own_keys]
     if not foreign:
@@ -97,8 +98,9 @@ def refuse_video_detector_state_dict(module: nn.Module, state_dict: dict,
         return
     wrapped_prefix = prefix + 'detector.'
     wrapped = [
-        key for key in state_dict if key.startswith(wrapped_prefix)
-        and prefix + key[len(wrapped_prefix):] in own_keys
+        key for key in state_dict
+        if key.startswith(wrapped_prefix) and prefix +
+        key[len(wrapped_prefix):] in own_keys
     ]
     if wrapped:
         raise ForeignStateDictError(

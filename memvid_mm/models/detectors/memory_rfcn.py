@@ -199,8 +199,9 @@ def propagated_detections(boxes: EvidenceBoxes, flow: Optional[Tensor],
         InstanceData: ``bboxes`` (n, 4) in the later frame's original
         image, ``scores`` (n, ), ``labels`` (n, ).
     """
-    moved = (boxes.bboxes.clone() if flow is None else propagate_boxes(
-        boxes.bboxes, flow[0]))
+    moved = (
+        boxes.bboxes.clone() if flow is None else propagate_boxes(
+            boxes.bboxes, flow[0]))
     height, width = data_sample.metainfo.get('img_shape',
                                              boxes.image.shape[-2:])[:2]
     moved[:, 0::2] = moved[:, 0::2].clamp(0, width)
@@ -607,7 +608,8 @@ class MemoryRFCN(BaseDetector):
                              f'map from the detector neck, got {len(feats)}')
         return feats[0]
 
-    def warped_memories(self, state: MemoryState,
+    def warped_memories(self,
+                        state: MemoryState,
                         frame_index: Optional[int] = None) -> List[int]:
         """The memories that the next frame warps to itself.
 
@@ -630,9 +632,11 @@ class MemoryRFCN(BaseDetector):
         overwritten = set(self.aggregator.overwritten_memories(index))
         return [k for k in range(state.num_memories) if k not in overwritten]
 
-    def anchor_flows(self, state: MemoryState, image: Tensor,
-                     frame_index: Optional[int] = None
-                     ) -> Dict[Hashable, Tensor]:
+    def anchor_flows(
+            self,
+            state: MemoryState,
+            image: Tensor,
+            frame_index: Optional[int] = None) -> Dict[Hashable, Tensor]:
         """FlowNet from the current image to the memories' anchor frames.
 
         Args:
@@ -818,9 +822,9 @@ class MemoryRFCN(BaseDetector):
 
     @staticmethod
     def check_flows_were_finite(non_finite_count: Optional[Tensor],
-                                flows: Dict[Hashable, Tensor],
-                                state: MemoryState, video_id: Hashable,
-                                frame_id: int) -> None:
+                                flows: Dict[Hashable,
+                                            Tensor], state: MemoryState,
+                                video_id: Hashable, frame_id: int) -> None:
         """Raise if a frame's flows held NaN or infinite values.
 
         Reads one number back to the host. On CUDA that waits for the
@@ -905,8 +909,8 @@ class MemoryRFCN(BaseDetector):
                         [frame_id] * num_memories, video_id, frame_id)
             return feature
         index = state.frame_index if frame_index is None else frame_index
-        ticks = ([False] * num_memories if feature is None else
-                 self.aggregator.takes_evidence(index))
+        ticks = ([False] * num_memories
+                 if feature is None else self.aggregator.takes_evidence(index))
         warped_ks = self.warped_memories(state, index)
         flows = self._step_flows(state, image, feature is not None, index,
                                  warped_ks, flows, video_id, frame_id)
@@ -918,11 +922,10 @@ class MemoryRFCN(BaseDetector):
         state.write(*stored, video_id, frame_id)
         return self.aggregator.combine_step(current, ticks, stored[2])
 
-    def _step_flows(self, state: MemoryState, image: Tensor,
-                    has_feature: bool, frame_index: int,
-                    warped_ks: Sequence[int],
-                    flows: Optional[Dict[Hashable, Tensor]],
-                    video_id: Hashable,
+    def _step_flows(self, state: MemoryState, image: Tensor, has_feature: bool,
+                    frame_index: int, warped_ks: Sequence[int],
+                    flows: Optional[Dict[Hashable,
+                                         Tensor]], video_id: Hashable,
                     frame_id: int) -> Dict[Hashable, Tensor]:
         """The flows of :meth:`memory_step`: checked when given, else
         computed and checked.
@@ -1072,8 +1075,7 @@ class MemoryRFCN(BaseDetector):
                              f'got {sorted(strides)}')
         return int(strides.pop())
 
-    def loss(self, inputs: Tensor,
-             data_samples: TrackSampleList) -> dict:
+    def loss(self, inputs: Tensor, data_samples: TrackSampleList) -> dict:
         """Losses of N ordered clips (N, T, 3, H, W), through time.
 
         Image evidence of each frame but the first is dropped with
@@ -1186,8 +1188,9 @@ class MemoryRFCN(BaseDetector):
         if self.test_cfg['propagate'] == 'boxes' and not evidence:
             return self.predict_by_box_propagation(image, data_sample, state,
                                                    video_id, frame_id)
-        memory, pending = self._online_memory_step(
-            state, image, video_id, frame_id, img_shape, evidence)
+        memory, pending = self._online_memory_step(state, image, video_id,
+                                                   frame_id, img_shape,
+                                                   evidence)
         result = self.detector._head_predict((memory, ), [data_sample],
                                              rescale=True)[0]
         if self.test_cfg['propagate'] == 'boxes':
@@ -1318,8 +1321,8 @@ class MemoryRFCN(BaseDetector):
                              'evidence frames have no memory')
         image, video_id, frame_id, img_shape, evidence = \
             self._start_online_step(image, data_sample, state)
-        return self._online_memory_step(state, image, video_id,
-                                        frame_id, img_shape, evidence)
+        return self._online_memory_step(state, image, video_id, frame_id,
+                                        img_shape, evidence)
 
     def check_pending_flows(self, pending: PendingFlowChecks,
                             state: MemoryState) -> None:
@@ -1334,8 +1337,8 @@ class MemoryRFCN(BaseDetector):
             ValueError: When a flow of the frame held NaN or infinities.
         """
         for count, flows in pending.checks:
-            self.check_flows_were_finite(count, flows, state,
-                                         pending.video_id, pending.frame_id)
+            self.check_flows_were_finite(count, flows, state, pending.video_id,
+                                         pending.frame_id)
 
     def _start_online_step(
             self, image: Tensor, data_sample: DetDataSample,
@@ -1363,9 +1366,9 @@ class MemoryRFCN(BaseDetector):
                 self.takes_image_evidence(state))
 
     def _online_memory_step(
-        self, state: MemoryState, image: Tensor, video_id: Any,
-        frame_id: int, img_shape: Tuple, evidence: bool
-    ) -> Tuple[Tensor, PendingFlowChecks]:
+            self, state: MemoryState, image: Tensor, video_id: Any,
+            frame_id: int, img_shape: Tuple,
+            evidence: bool) -> Tuple[Tensor, PendingFlowChecks]:
         """The memory step of an online frame, its flows' finiteness left
         to check.
 
@@ -1383,8 +1386,8 @@ class MemoryRFCN(BaseDetector):
             that :meth:`check_pending_flows` must make (the anchor flows,
             and the motion flows when anticipating).
         """
-        flows, feature = self.online_flows_and_feature(
-            state, image, frame_id, evidence)
+        flows, feature = self.online_flows_and_feature(state, image, frame_id,
+                                                       evidence)
         flows, non_finite_count = self.zero_non_finite_flows(flows)
         memory = self.memory_step(
             state, image, feature, video_id, frame_id, flows=flows)
@@ -1467,9 +1470,8 @@ class MemoryRFCN(BaseDetector):
             raise ValueError('online MemoryRFCN needs "frame_id" in the '
                              'frame metainfo (PackTrackInputs meta_keys)')
         if not is_int(frame_id):
-            raise TypeError(
-                f'video {video_id}: frame_id must be an int, got '
-                f'{frame_id!r} ({type(frame_id).__name__})')
+            raise TypeError(f'video {video_id}: frame_id must be an int, got '
+                            f'{frame_id!r} ({type(frame_id).__name__})')
         return video_id, frame_id
 
     def _start_online_frame(self, state: MemoryState, image: Tensor,
@@ -1489,8 +1491,8 @@ class MemoryRFCN(BaseDetector):
             tuple[int, int]: The frame's ``img_shape`` (H, W) before
             padding.
         """
-        img_shape = self.check_frame_size(state, image, data_sample,
-                                          video_id, frame_id)
+        img_shape = self.check_frame_size(state, image, data_sample, video_id,
+                                          frame_id)
         if state.needs_reset(video_id, frame_id):
             if state.is_out_of_order(video_id, frame_id) and \
                     video_id not in self.videos_restarted_midway:
@@ -1549,13 +1551,12 @@ class MemoryRFCN(BaseDetector):
             bool: True for the first frame of a memory and every
             ``test_cfg.evidence_interval``-th frame after it.
         """
-        return (state.is_empty or state.frame_index %
-                self.test_cfg['evidence_interval'] == 0)
+        return (state.is_empty
+                or state.frame_index % self.test_cfg['evidence_interval'] == 0)
 
     def online_flows_and_feature(
-        self, state: MemoryState, image: Tensor, frame_id: int,
-        evidence: bool
-    ) -> Tuple[Dict[Hashable, Tensor], Optional[Tensor]]:
+            self, state: MemoryState, image: Tensor, frame_id: int,
+            evidence: bool) -> Tuple[Dict[Hashable, Tensor], Optional[Tensor]]:
         """The flows and F_t of the next online frame.
 
         Args:
@@ -1607,9 +1608,9 @@ class MemoryRFCN(BaseDetector):
                                          state.anchor_frame_ids)
 
     def record_anticipation(
-        self, state: MemoryState, image: Tensor,
-        flows: Dict[Hashable, Tensor], frame_id: int, evidence: bool
-    ) -> Tuple[Optional[Tensor], Dict[Hashable, Tensor]]:
+            self, state: MemoryState, image: Tensor,
+            flows: Dict[Hashable, Tensor], frame_id: int,
+            evidence: bool) -> Tuple[Optional[Tensor], Dict[Hashable, Tensor]]:
         """Keep what anticipation needs, after a frame's memory step.
 
         At an evidence frame e, FlowNet's ``D_{e,e-1}`` and
@@ -1641,8 +1642,8 @@ class MemoryRFCN(BaseDetector):
             if len(recent) > 1:
                 motion_flows['previous'] = self.motion(recent[-1], recent[-2])
             motion_flows, count = self.zero_non_finite_flows(motion_flows)
-            zeros = image.new_zeros(
-                (image.shape[0], 2) + tuple(image.shape[-2:]))
+            zeros = image.new_zeros((image.shape[0], 2) +
+                                    tuple(image.shape[-2:]))
             velocity = motion_flows.get('velocity', zeros)
             acceleration = zeros
             if 'previous' in motion_flows:
@@ -1680,8 +1681,7 @@ class MemoryRFCN(BaseDetector):
         self.videos_restarted_midway.add(video_id)
 
     def predict(self, inputs: Tensor,
-                data_samples: TrackSampleList
-                ) -> TrackSampleList:
+                data_samples: TrackSampleList) -> TrackSampleList:
         """Online detection of frames served in video order.
 
         Frames are processed one by one, in the order given, with the state
@@ -1711,7 +1711,8 @@ class MemoryRFCN(BaseDetector):
         return predict_frames_in_order(self, inputs, data_samples,
                                        self.test_state)
 
-    def _forward(self, inputs: Tensor,
+    def _forward(self,
+                 inputs: Tensor,
                  data_samples: OptTrackSampleList = None) -> tuple:
         """Raw head outputs at the last frame of clips (N, T, 3, H, W).
 

@@ -99,8 +99,7 @@ class PerFrameVideoDetector(BaseDetector):
         images = inputs.flatten(0, 1)  # [N*T, 3, H, W]
         return self.detector.extract_feat(images)
 
-    def loss(self, inputs: Tensor,
-             data_samples: TrackSampleList) -> dict:
+    def loss(self, inputs: Tensor, data_samples: TrackSampleList) -> dict:
         """Detection losses of the loss frames of N clips (N, T, 3, H, W).
 
         Args:
@@ -121,8 +120,7 @@ class PerFrameVideoDetector(BaseDetector):
         return self.detector.loss(images, samples)
 
     def predict(self, inputs: Tensor,
-                data_samples: TrackSampleList
-                ) -> TrackSampleList:
+                data_samples: TrackSampleList) -> TrackSampleList:
         """Detect objects in every frame of (N, T, 3, H, W).
 
         Args:
@@ -166,19 +164,16 @@ class PerFrameVideoDetector(BaseDetector):
             getattr(self.data_preprocessor, 'pad_size_divisor', 1))
         return detect_split_frame(
             self.detector, halves,
-            [self.detector.extract_feat(half.image) for half in halves],
-            data_sample)
+            [self.detector.extract_feat(half.image)
+             for half in halves], data_sample)
 
-    def _forward(
-            self,
-            inputs: Tensor,
-            data_samples: OptTrackSampleList = None
-    ) -> tuple:
+    def _forward(self,
+                 inputs: Tensor,
+                 data_samples: OptTrackSampleList = None) -> tuple:
         """Raw outputs of the image detector for every frame."""
         num_frames = inputs.shape[1]
         images = inputs.flatten(0, 1)  # [N*T, 3, H, W]
         samples = None
         if data_samples is not None:
-            _, samples = gather_frames(inputs, data_samples,
-                                       range(num_frames))
+            _, samples = gather_frames(inputs, data_samples, range(num_frames))
         return self.detector._forward(images, samples)

@@ -42,8 +42,7 @@ def rpn_data_samples(batch_data_samples: SampleList) -> SampleList:
             ignored = sample.ignored_instances
             boxes = ignored.get('bboxes', gt.bboxes[:0])
             rpn_sample.ignored_instances = InstanceData(
-                bboxes=boxes,
-                labels=gt.labels.new_zeros(len(boxes)))
+                bboxes=boxes, labels=gt.labels.new_zeros(len(boxes)))
         rpn_samples.append(rpn_sample)
     return rpn_samples
 
@@ -150,7 +149,7 @@ class RFCN(TwoStageDetector):
         return self.rpn_channels + self.roi_head.bbox_head.in_channels
 
     def head_features(
-        self, x: Sequence[Tensor]
+            self, x: Sequence[Tensor]
     ) -> Tuple[Tuple[Tensor, ...], Tuple[Tensor, ...]]:
         """The parts of the feature maps that the RPN and the head read.
 
@@ -242,11 +241,14 @@ class RFCN(TwoStageDetector):
         proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
         rpn_x, rcnn_x = self.head_features(x)
         rpn_losses, rpn_results = self.rpn_head.loss_and_predict(
-            rpn_x, rpn_data_samples(batch_data_samples),
+            rpn_x,
+            rpn_data_samples(batch_data_samples),
             proposal_cfg=proposal_cfg)
-        losses = {(f'rpn_{key}' if 'loss' in key and 'rpn' not in key else
-                   key): value
-                  for key, value in rpn_losses.items()}
+        losses = {
+            (f'rpn_{key}' if 'loss' in key and 'rpn' not in key else key):
+            value
+            for key, value in rpn_losses.items()
+        }
         losses.update(
             self.roi_head.loss(rcnn_x, rpn_results, batch_data_samples))
         return losses
@@ -263,8 +265,7 @@ class RFCN(TwoStageDetector):
             rcnn_x, rpn_results, batch_data_samples, rescale=rescale)
         return self.add_pred_to_datasample(batch_data_samples, results)
 
-    def _head_forward(self, x: tuple,
-                      batch_data_samples: SampleList) -> tuple:
+    def _head_forward(self, x: tuple, batch_data_samples: SampleList) -> tuple:
         """RPN proposals and raw R-FCN outputs on given feature maps."""
         check_tensor_mode_samples(batch_data_samples)
         rpn_x, rcnn_x = self.head_features(x)

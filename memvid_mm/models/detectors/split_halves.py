@@ -169,8 +169,8 @@ def merge_half_detections(halves: Sequence[InstanceData],
         if num_rois == 0:  # no proposal in this half
             continue
         shift = half.bboxes.new_tensor([x_offset, 0, x_offset, 0])
-        boxes.append((half.bboxes.view(num_rois, -1, 4) + shift).view(
-            num_rois, -1))
+        boxes.append(
+            (half.bboxes.view(num_rois, -1, 4) + shift).view(num_rois, -1))
         scores.append(half.scores)
     if not boxes:
         empty = halves[0].bboxes.new_zeros((0, 4))
@@ -182,14 +182,11 @@ def merge_half_detections(halves: Sequence[InstanceData],
     inverse = [1 / s for s in scale_factor]
     boxes = scale_boxes(boxes.view(-1, 4), inverse).view(boxes.shape[0], -1)
     dets, labels = multiclass_nms(boxes, scores, rcnn_test_cfg.score_thr,
-                                  rcnn_test_cfg.nms,
-                                  rcnn_test_cfg.max_per_img)
-    return InstanceData(
-        bboxes=dets[:, :-1], scores=dets[:, -1], labels=labels)
+                                  rcnn_test_cfg.nms, rcnn_test_cfg.max_per_img)
+    return InstanceData(bboxes=dets[:, :-1], scores=dets[:, -1], labels=labels)
 
 
-def detect_split_frame(image_detector: nn.Module,
-                       halves: Sequence[FrameHalf],
+def detect_split_frame(image_detector: nn.Module, halves: Sequence[FrameHalf],
                        half_features: Sequence[Tuple[Tensor]],
                        data_sample: DetDataSample) -> DetDataSample:
     """Detect a split frame: each half's detections before NMS

@@ -146,8 +146,8 @@ def check_same_normalisation(ours: torch.nn.Module,
                 f'detector\'s preprocessor normalised')
 
 
-def merge_detections(first: InstanceData, second: InstanceData,
-                     nms_cfg: dict, max_per_img: int) -> InstanceData:
+def merge_detections(first: InstanceData, second: InstanceData, nms_cfg: dict,
+                     max_per_img: int) -> InstanceData:
     """Two detectors' detections of a frame, merged by class-wise NMS.
 
     Args:
@@ -199,8 +199,7 @@ def parse_strong_feature_test_cfg(test_cfg: OptConfigType) -> dict:
     return settings
 
 
-def build_fusion(fusion: OptConfigType,
-                 channels: int) -> MemNetAggregator:
+def build_fusion(fusion: OptConfigType, channels: int) -> MemNetAggregator:
     """Build the fusion of the fast features and the strong memory.
 
     Args:
@@ -482,8 +481,8 @@ class StrongFeatureRFCN(BaseDetector):
         length = position - start + 1
         keep = [i % interval == 0 for i in range(length)]
         with torch.no_grad():
-            memories = self.strong.clip_memories(
-                inputs[:, start:position + 1], keep, 1, [length - 1])
+            memories = self.strong.clip_memories(inputs[:, start:position + 1],
+                                                 keep, 1, [length - 1])
         return memories[length - 1]
 
     def strong_flows(self, image: Tensor,
@@ -519,8 +518,7 @@ class StrongFeatureRFCN(BaseDetector):
         with torch.no_grad():
             return self.strong.warp(memory, flow, check_finite=False)
 
-    def loss(self, inputs: Tensor,
-             data_samples: TrackSampleList) -> dict:
+    def loss(self, inputs: Tensor, data_samples: TrackSampleList) -> dict:
         """Losses at the key frame (the last) of N clips (N, T, 3, H, W).
 
         Args:
@@ -568,8 +566,8 @@ class StrongFeatureRFCN(BaseDetector):
         key = inputs.shape[1] - 1
         memory = self.strong_clip_memory(inputs, start, position)
         if position != key:
-            flow, count = self.strong_flows(inputs[:, key],
-                                            inputs[:, position])
+            flow, count = self.strong_flows(inputs[:, key], inputs[:,
+                                                                   position])
             if int(count):
                 raise ValueError(f'the strong FlowNet gave {int(count)} '
                                  f'NaN or infinite flow values on a '
@@ -625,7 +623,8 @@ class StrongFeatureRFCN(BaseDetector):
         if self.test_cfg['propagate'] == 'boxes':
             state.delayed.append(
                 DelayedMemory(
-                    frame_id, image,
+                    frame_id,
+                    image,
                     boxes=self.strong_detections(image, strong_memory,
                                                  data_sample)))
         else:
@@ -740,13 +739,13 @@ class StrongFeatureRFCN(BaseDetector):
         """
         sample = DetDataSample(metainfo=data_sample.metainfo)
         with torch.no_grad():
-            result = self.strong.detector._head_predict(
-                (strong_memory, ), [sample], rescale=True)[0]
+            result = self.strong.detector._head_predict((strong_memory, ),
+                                                        [sample],
+                                                        rescale=True)[0]
         return evidence_boxes(image, result)
 
     def predict(self, inputs: Tensor,
-                data_samples: TrackSampleList
-                ) -> TrackSampleList:
+                data_samples: TrackSampleList) -> TrackSampleList:
         """Online detection of frames served in video order, with the state
         ``self.test_state`` (see :meth:`MemoryRFCN.predict`, whose
         one-frame-size rule this shares).
@@ -764,11 +763,9 @@ class StrongFeatureRFCN(BaseDetector):
         return predict_frames_in_order(self, inputs, data_samples,
                                        self.test_state)
 
-    def _forward(
-            self,
-            inputs: Tensor,
-            data_samples: OptTrackSampleList = None
-    ) -> tuple:
+    def _forward(self,
+                 inputs: Tensor,
+                 data_samples: OptTrackSampleList = None) -> tuple:
         """Raw head outputs at the last frame of clips (N, T, 3, H, W),
         T >= ``delay`` + 1, the strong memory computed from the clip's
         first frame. ``data_samples`` is required (the RPN reads

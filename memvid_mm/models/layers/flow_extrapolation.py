@@ -102,11 +102,10 @@ def extrapolate_flow(velocity: Tensor, acceleration: Tensor,
     return steps * velocity + (steps * (steps + 1) / 2) * acceleration
 
 
-def extrapolated_anchor_flows(flow_to_evidence: Tensor,
-                              evidence_frame_id: int,
-                              anchor_flows: Dict[Hashable, Tensor],
-                              anchor_frame_ids: Iterable[int]
-                              ) -> Dict[Hashable, Tensor]:
+def extrapolated_anchor_flows(
+        flow_to_evidence: Tensor, evidence_frame_id: int,
+        anchor_flows: Dict[Hashable, Tensor],
+        anchor_frame_ids: Iterable[int]) -> Dict[Hashable, Tensor]:
     """Flows from an anticipated frame to every memory's anchor frame.
 
     A memory anchored at the last evidence frame e is warped with the

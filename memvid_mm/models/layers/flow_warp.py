@@ -461,8 +461,7 @@ def sample_by_gather(feat: Tensor, coords: Tensor,
     out = None
     # one gather per tap, accumulated tap by tap: a (N, C, h, w) map of
     # memory at a time, and few operations (kernel launches on a GPU)
-    for index, weight in zip(
-            tap_cells.flatten(0, 1), weights.flatten(0, 1)):
+    for index, weight in zip(tap_cells.flatten(0, 1), weights.flatten(0, 1)):
         values = flat.gather(cell_dim, index.view(per_cell).expand(flat.shape))
         term = values * weight.view(per_cell)
         out = term if out is None else out + term
@@ -541,8 +540,7 @@ def sample_by_grid_sample(feat: Tensor, coords: Tensor, interpolation: str,
     padded = F.pad(feat.to(coords.dtype), (0, size - w, 0, size - h))
     if fold_channels:
         padded = padded.reshape(n * c, 1, size, size)
-        grid = grid.unsqueeze(1).expand(n, c, h, w, 2).reshape(
-            n * c, h, w, 2)
+        grid = grid.unsqueeze(1).expand(n, c, h, w, 2).reshape(n * c, h, w, 2)
     out = F.grid_sample(
         padded,
         grid,  # [N, h, w, 2], or [N * C, h, w, 2] folded
@@ -638,5 +636,4 @@ def flow_warp(feat: Tensor,
     disp = flow_to_feature_displacement(flow, (h, w))
     base_grid = make_base_grid(
         h, w, device=disp.device, dtype=coordinate_dtype(disp.dtype))
-    return warp_by_displacement(feat, disp, base_grid, interpolation,
-                                sampler)
+    return warp_by_displacement(feat, disp, base_grid, interpolation, sampler)

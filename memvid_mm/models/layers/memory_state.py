@@ -314,12 +314,10 @@ class MemoryState:
                              self.evidence_motion.map_tensors(fn)),
             evidence_boxes=(None if self.evidence_boxes is None else
                             self.evidence_boxes.map_tensors(fn)),
-            previous_img=(None if self.previous_img is None else
-                          fn(self.previous_img)),
-            previous_flows={
-                a: fn(f)
-                for a, f in self.previous_flows.items()
-            })
+            previous_img=(None if self.previous_img is None else fn(
+                self.previous_img)),
+            previous_flows={a: fn(f)
+                            for a, f in self.previous_flows.items()})
 
     def detach(self) -> 'MemoryState':
         """Return a copy whose tensors are detached from the graph.

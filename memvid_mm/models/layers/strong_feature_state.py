@@ -84,5 +84,6 @@ class StrongFeatureState:
         """
         return StrongFeatureState(
             strong=self.strong.to(device),
-            delayed=[d.map_tensors(lambda t: t.to(device))
-                     for d in self.delayed])
+            delayed=[
+                d.map_tensors(lambda t: t.to(device)) for d in self.delayed
+            ])

@@ -93,9 +93,9 @@ def scaled_architecture(width_divisor: int) -> tuple:
     def scale(channels: int) -> int:
         return channels if channels == 6 else channels // width_divisor
 
-    encoder = tuple((name, tuple((scale(cin), scale(cout), k)
-                                 for cin, cout, k in convs))
-                    for name, convs in _ENCODER)
+    encoder = tuple(
+        (name, tuple((scale(cin), scale(cout), k) for cin, cout, k in convs))
+        for name, convs in _ENCODER)
     out_of = {name: convs[-1][1] for name, convs in encoder}
     decoder, in_channels = [], out_of['conv6']
     for level, _, deconv_out in _DECODER:
@@ -180,8 +180,8 @@ def multiscale_epe_loss(raw_flows: Sequence[Tensor], target: Tensor,
         cover = crop_to(F.avg_pool2d(valid, stride), cells)
         level_target = crop_to(F.avg_pool2d(target, stride),
                                cells) / cover.clamp(min=1e-6)
-        cell_weight = crop_to(F.avg_pool2d(pixel_weight, stride),
-                              cells) * (cover > 0.5)
+        cell_weight = crop_to(F.avg_pool2d(pixel_weight, stride), cells) * (
+            cover > 0.5)
         epe = (raw - level_target).norm(dim=1, keepdim=True)  # [N, 1, ...]
         loss = loss + weight * (epe * cell_weight).sum() / \
             cell_weight.sum().clamp(min=1e-6)
@@ -382,10 +382,9 @@ class FlowNetSimple(BaseModule):
         """
         pretrained = pretrained_init_cfg(self.init_cfg)
         if pretrained is not None:
-            self.load_pretrained(**{
-                k: v
-                for k, v in pretrained.items() if k != 'type'
-            })
+            self.load_pretrained(
+                **{k: v
+                   for k, v in pretrained.items() if k != 'type'})
             self._is_init = True
             return
         super().init_weights()
@@ -532,8 +531,7 @@ class FlowNetSimple(BaseModule):
             flows.append(flow)  # [N, 2, ceil(h / 2**level), ...]
             skip = skips[level - 2]
             x = torch.cat(
-                (skip,
-                 crop_like(getattr(self, f'deconv{level - 1}')(x), skip),
+                (skip, crop_like(getattr(self, f'deconv{level - 1}')(x), skip),
                  crop_like(
                      getattr(self, f'upsample_flow{level - 1}')(flow), skip)),
                 dim=1)
@@ -597,13 +595,14 @@ class FlowNetSimple(BaseModule):
                 x, size=net_hw, mode='bilinear', align_corners=False)
         return x  # [N, 6, h, w]
 
-    def loss(self,
-             img_cur: Tensor,
-             img_prev: Tensor,
-             gt_flow: Tensor,
-             pixel_weight: Optional[Tensor] = None,
-             level_weights: Sequence[float] = (0.005, 0.01, 0.02, 0.08,
-                                               0.32)) -> Dict[str, Tensor]:
+    def loss(
+        self,
+        img_cur: Tensor,
+        img_prev: Tensor,
+        gt_flow: Tensor,
+        pixel_weight: Optional[Tensor] = None,
+        level_weights: Sequence[float] = (0.005, 0.01, 0.02, 0.08, 0.32)
+    ) -> Dict[str, Tensor]:
         """Multi-scale end-point-error loss against a known flow.
 
         A multi-scale loss like FlowNet's: the target, converted to raw
@@ -641,8 +640,8 @@ class FlowNetSimple(BaseModule):
                              f'got {tuple(gt_flow.shape)} for images '
                              f'{tuple(img_cur.shape)}')
         if pixel_weight is None:
-            pixel_weight = gt_flow.new_ones(gt_flow.size(0), 1,
-                                            *gt_flow.shape[-2:])
+            pixel_weight = gt_flow.new_ones(
+                gt_flow.size(0), 1, *gt_flow.shape[-2:])
         if pixel_weight.shape != (gt_flow.size(0), 1) + gt_flow.shape[-2:] \
                 or (pixel_weight < 0).any():
             raise ValueError('pixel_weight must be (N, 1, H, W) and >= 0, '

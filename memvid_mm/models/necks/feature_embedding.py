@@ -37,17 +37,19 @@ class FeatureEmbedding(BaseModule):
             initialises ``feat_conv_3x3``.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 kernel_size: int = 3,
-                 dilation: int = 6,
-                 init_cfg: OptMultiConfig = dict(
-                     type='Normal', layer='Conv2d', std=0.01)) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        dilation: int = 6,
+        init_cfg: OptMultiConfig = dict(
+            type='Normal', layer='Conv2d', std=0.01)
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         for name, value in (('in_channels', in_channels),
-                            ('out_channels', out_channels),
-                            ('dilation', dilation)):
+                            ('out_channels', out_channels), ('dilation',
+                                                             dilation)):
             if not is_int(value) or value < 1:
                 raise ValueError(f'FeatureEmbedding {name} must be a '
                                  f'positive int, got {value!r}')

@@ -170,8 +170,7 @@ class FlowWarp(BaseModule):
         check_flow_matches_feat(feat, flow)
         h, w = feat.shape[-2:]
         disp = flow_to_feature_displacement(flow, (h, w))
-        grid = self.base_grid(h, w, disp.device,
-                              coordinate_dtype(disp.dtype))
+        grid = self.base_grid(h, w, disp.device, coordinate_dtype(disp.dtype))
         return warp_by_displacement(feat, disp, grid, self.interpolation,
                                     self.sampler)
 

@@ -118,11 +118,13 @@ def test_random_key_frame_without_key_frame_id(tmp_path):
     assert keys <= set(range(6)) and len(keys) > 2
 
 
-@pytest.mark.parametrize(
-    'kwargs',
-    [dict(num_frames=0),
-     dict(stride=0), dict(num_frames=2.5), dict(num_frames=True),
-     dict(stride=True)])
+@pytest.mark.parametrize('kwargs', [
+    dict(num_frames=0),
+    dict(stride=0),
+    dict(num_frames=2.5),
+    dict(num_frames=True),
+    dict(stride=True)
+])
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         CausalClipSample(**kwargs)
@@ -143,8 +145,8 @@ def _pipeline(num_frames=3, scale=None):
     resize = (
         dict(
             type='RandomResize', scale=[(40, 30),
-                                        (112, 80)], keep_ratio=True) if scale
-        is None else dict(type='Resize', scale=scale, keep_ratio=True))
+                                        (112, 80)], keep_ratio=True) if
+        scale is None else dict(type='Resize', scale=scale, keep_ratio=True))
     return Compose([
         dict(type='CausalClipSample', num_frames=num_frames, stride=2),
         dict(

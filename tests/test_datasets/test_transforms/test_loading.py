@@ -27,8 +27,12 @@ def test_frame_without_annotated_size_loads_unchecked(frame_file):
 def test_transposed_frame_names_the_file_and_both_sizes(frame_file):
     with pytest.raises(ValueError) as error:
         LoadVIDFrame()(
-            dict(img_path=frame_file, height=10, width=6, video_id=3,
-                 frame_id=7))
+            dict(
+                img_path=frame_file,
+                height=10,
+                width=6,
+                video_id=3,
+                frame_id=7))
     assert str(error.value).startswith(
         f'frame {frame_file} (video 3, frame 7) is 10x6 pixels but its '
         'annotation says 6x10')

@@ -24,7 +24,9 @@ def runner_with(load_from=None, cfg=None, work_dir='work_dirs/x', **loops):
         _load_from=load_from,
         _resume=cfg.get('resume', False),
         work_dir=work_dir,
-        _train_loop=dict(), _val_loop=None, _test_loop=dict())
+        _train_loop=dict(),
+        _val_loop=None,
+        _test_loop=dict())
     for name, classes in loops.items():
         loader = DataLoader(ClassesDataset(classes))
         setattr(runner, f'_{name}_loop', BuiltLoop(runner, loader))
@@ -39,14 +41,16 @@ def test_refuses_reordered_classes_of_a_built_loop_and_names_it():
     hook = HOOKS.build(dict(type='CheckpointClassesHook'))
     reordered = ('box', 'disc', 'triangle', 'cross')
     runner = runner_with('rfcn.pth', test=reordered)
-    with pytest.raises(CheckpointClassesError,
-                       match=r'checkpoint rfcn\.pth was trained on classes .*'
-                       r'but test_dataloader\.dataset lists .*another order'):
+    with pytest.raises(
+            CheckpointClassesError,
+            match=r'checkpoint rfcn\.pth was trained on classes .*'
+            r'but test_dataloader\.dataset lists .*another order'):
         hook.after_load_checkpoint(runner, checkpoint_of(CLASSES))
     runner = runner_with(train=CLASSES, val=('disc', 'box', 'cross'))
-    with pytest.raises(CheckpointClassesError,
-                       match=r'^the checkpoint .* val_dataloader\.dataset '
-                       r'.*other classes'):
+    with pytest.raises(
+            CheckpointClassesError,
+            match=r'^the checkpoint .* val_dataloader\.dataset '
+            r'.*other classes'):
         hook.after_load_checkpoint(runner, checkpoint_of(CLASSES))
 
 
@@ -55,13 +59,14 @@ def test_passes_matching_unbuilt_or_unrecorded_classes():
     hook.after_load_checkpoint(
         runner_with(train=CLASSES, val=CLASSES), checkpoint_of(CLASSES))
     # only the built loops are the run's: the test loop is still a config
-    hook.after_load_checkpoint(runner_with(train=CLASSES),
-                               checkpoint_of(CLASSES))
+    hook.after_load_checkpoint(
+        runner_with(train=CLASSES), checkpoint_of(CLASSES))
     # ... and the built one is checked
-    with pytest.raises(CheckpointClassesError,
-                       match=r'train_dataloader\.dataset .*another order'):
-        hook.after_load_checkpoint(runner_with(train=CLASSES),
-                                   checkpoint_of(CLASSES[::-1]))
+    with pytest.raises(
+            CheckpointClassesError,
+            match=r'train_dataloader\.dataset .*another order'):
+        hook.after_load_checkpoint(
+            runner_with(train=CLASSES), checkpoint_of(CLASSES[::-1]))
     # a checkpoint not saved by mmengine's runner records no classes
     hook.after_load_checkpoint(
         runner_with(test=('box', 'disc')), dict(state_dict={}))
@@ -75,9 +80,9 @@ def test_a_partial_training_start_passes_but_not_a_resume_or_a_test():
     partial = dict(load_from_partial=True)
     hook.after_load_checkpoint(
         runner_with('coco.pth', partial, train=CLASSES, val=CLASSES), other)
-    for runner in (runner_with('coco.pth', dict(partial, resume=True),
-                               train=CLASSES),
-                   runner_with('coco.pth', partial, test=CLASSES)):
+    for runner in (runner_with(
+            'coco.pth', dict(partial, resume=True),
+            train=CLASSES), runner_with('coco.pth', partial, test=CLASSES)):
         with pytest.raises(CheckpointClassesError, match='other classes'):
             hook.after_load_checkpoint(runner, other)
 
@@ -128,8 +133,8 @@ def test_a_strong_ckpt_of_other_classes_is_refused_before_training(
                            'order'), (('a', 'b'), 'other classes')):
         two_detectors.strong_ckpt_classes = classes
         for runner in (runner_with(train=CLASSES, val=CLASSES),
-                       runner_with(cfg=dict(load_from_partial=True),
-                                   train=CLASSES)):
+                       runner_with(
+                           cfg=dict(load_from_partial=True), train=CLASSES)):
             runner.model = two_detectors
             with pytest.raises(
                     CheckpointClassesError,

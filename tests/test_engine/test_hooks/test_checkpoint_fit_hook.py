@@ -39,10 +39,15 @@ class RecordingLogger:
 def runner_with(model, load_from='start.pth', training=True, **cfg):
     """A runner stand-in, in a training (its train loop built) or a test."""
     runner = types.SimpleNamespace(
-        cfg=dict(load_from=load_from, **cfg), model=model,
-        _load_from=load_from, _resume=cfg.get('resume', False),
-        work_dir='work_dirs/x', logger=RecordingLogger(),
-        _train_loop=dict(), _val_loop=None, _test_loop=dict())
+        cfg=dict(load_from=load_from, **cfg),
+        model=model,
+        _load_from=load_from,
+        _resume=cfg.get('resume', False),
+        work_dir='work_dirs/x',
+        logger=RecordingLogger(),
+        _train_loop=dict(),
+        _val_loop=None,
+        _test_loop=dict())
     if training:
         loader = DataLoader(ClassesDataset(CLASSES))
         runner._train_loop = BuiltLoop(runner, loader)
@@ -51,13 +56,15 @@ def runner_with(model, load_from='start.pth', training=True, **cfg):
 
 
 def checkpoint_of(state_dict):
-    return dict(state_dict=state_dict,
-                meta=dict(dataset_meta=dict(classes=CLASSES)))
+    return dict(
+        state_dict=state_dict, meta=dict(dataset_meta=dict(classes=CLASSES)))
 
 
 def per_frame(model):
-    return {k: v for k, v in model.state_dict().items()
-            if k.startswith('detector.')}
+    return {
+        k: v
+        for k, v in model.state_dict().items() if k.startswith('detector.')
+    }
 
 
 def test_a_training_takes_a_per_frame_start_and_no_other_misfit():
@@ -65,42 +72,49 @@ def test_a_training_takes_a_per_frame_start_and_no_other_misfit():
     not exist here) is not read again."""
     hook = HOOKS.build(dict(type='CheckpointFitHook'))
     model = VideoModel()
-    hook.after_load_checkpoint(runner_with(model),
-                               checkpoint_of(per_frame(model)))
+    hook.after_load_checkpoint(
+        runner_with(model), checkpoint_of(per_frame(model)))
     no_head = per_frame(model)
     del no_head['detector.1.weight']
-    with pytest.raises(ValueError, match=r'^load_from start\.pth does not '
-                       'fit the model .*missing keys in source state_dict: '
-                       r'detector\.1\.weight'):
+    with pytest.raises(
+            ValueError,
+            match=r'^load_from start\.pth does not '
+            'fit the model .*missing keys in source state_dict: '
+            r'detector\.1\.weight'):
         hook.after_load_checkpoint(runner_with(model), checkpoint_of(no_head))
     # on purpose: logged
     runner = runner_with(model, load_from_partial=True)
     hook.after_load_checkpoint(runner, checkpoint_of(no_head))
-    [(level, message)] = [r for r in runner.logger.records
-                          if r[0] == 'warning']
+    [(level, message)
+     ] = [r for r in runner.logger.records if r[0] == 'warning']
     assert message.startswith('load_from_partial: start.pth does not fit')
     # a resume must fit exactly
     with pytest.raises(ValueError, match=r'^cannot resume from start\.pth'):
-        hook.after_load_checkpoint(runner_with(model, resume=True),
-                                   checkpoint_of(per_frame(model)))
+        hook.after_load_checkpoint(
+            runner_with(model, resume=True), checkpoint_of(per_frame(model)))
 
 
 def test_a_test_needs_a_checkpoint_that_fits_exactly():
     hook = HOOKS.build(dict(type='CheckpointFitHook'))
     model = VideoModel()
-    hook.after_load_checkpoint(runner_with(model, training=False),
-                               checkpoint_of(model.state_dict()))
-    with pytest.raises(RuntimeError, match=r'^checkpoint start\.pth does not '
-                       r'fit the model \(VideoModel\).*missing keys in source '
-                       r'state_dict: motion\.weight, motion\.bias'):
-        hook.after_load_checkpoint(runner_with(model, training=False),
-                                   checkpoint_of(per_frame(model)))
+    hook.after_load_checkpoint(
+        runner_with(model, training=False), checkpoint_of(model.state_dict()))
+    with pytest.raises(
+            RuntimeError,
+            match=r'^checkpoint start\.pth does not '
+            r'fit the model \(VideoModel\).*missing keys in source '
+            r'state_dict: motion\.weight, motion\.bias'):
+        hook.after_load_checkpoint(
+            runner_with(model, training=False),
+            checkpoint_of(per_frame(model)))
     diverged = model.state_dict()
     diverged['motion.bias'] = torch.full((2, ), float('nan'))
-    with pytest.raises(ValueError, match=r'^checkpoint start\.pth holds NaN '
-                       r'or infinite values in 1 tensors \(motion\.bias\)'):
-        hook.after_load_checkpoint(runner_with(model, training=False),
-                                   checkpoint_of(diverged))
+    with pytest.raises(
+            ValueError,
+            match=r'^checkpoint start\.pth holds NaN '
+            r'or infinite values in 1 tensors \(motion\.bias\)'):
+        hook.after_load_checkpoint(
+            runner_with(model, training=False), checkpoint_of(diverged))
 
 
 def test_an_explicit_load_is_the_callers():

@@ -26,20 +26,23 @@ def runner_with(**sizes):
         _train_loop=dict(), _val_loop=None, _test_loop=dict())
     for name, size in sizes.items():
         dataset = SizedDataset(size, f'{name}.json')
-        setattr(runner, f'_{name}_loop',
-                BuiltLoop(runner, DataLoader(dataset)))
+        setattr(runner, f'_{name}_loop', BuiltLoop(runner,
+                                                   DataLoader(dataset)))
     return runner
 
 
 def test_refuses_an_empty_data_set_of_a_built_loop():
     hook = HOOKS.build(dict(type='NonEmptyDatasetHook'))
     hook.before_run(runner_with(train=3, val=1))
-    with pytest.raises(ValueError,
-                       match=r'^train_dataloader\.dataset \(train\.json\) '
-                       'has no training samples.*is_vid_train_frame'):
+    with pytest.raises(
+            ValueError,
+            match=r'^train_dataloader\.dataset \(train\.json\) '
+            'has no training samples.*is_vid_train_frame'):
         hook.before_run(runner_with(train=0, val=1))
-    with pytest.raises(ValueError, match=r'^val_dataloader\.dataset '
-                       r'\(val\.json\) has no videos or images'):
+    with pytest.raises(
+            ValueError,
+            match=r'^val_dataloader\.dataset '
+            r'\(val\.json\) has no videos or images'):
         hook.before_run(runner_with(train=2, val=0))
     # a loop still given as a config is not this run's
     hook.before_run(runner_with(test=1))

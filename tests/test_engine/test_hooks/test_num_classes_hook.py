@@ -37,10 +37,11 @@ def runner_with(num_classes, **loops):
 def test_refuses_a_head_of_another_class_count_before_the_run():
     hook = HOOKS.build(dict(type='NumClassesHook'))
     hook.before_run(runner_with(4, train=CLASSES, val=CLASSES))
-    with pytest.raises(ValueError,
-                       match=r'^bbox_head \(Identity\) predicts 4 classes, '
-                       r'but val_dataloader\.dataset has 3 .*set its '
-                       r'num_classes to 3'):
+    with pytest.raises(
+            ValueError,
+            match=r'^bbox_head \(Identity\) predicts 4 classes, '
+            r'but val_dataloader\.dataset has 3 .*set its '
+            r'num_classes to 3'):
         hook.before_run(runner_with(4, train=CLASSES, val=CLASSES[:3]))
     with pytest.raises(ValueError, match='test_dataloader.dataset has 4'):
         hook.before_run(runner_with(3, test=CLASSES))

@@ -15,8 +15,9 @@ from memvid_mm.engine.hooks.sync_buffers_hook import floating_buffers
 def test_floating_buffers_are_the_bn_statistics():
     bn = nn.BatchNorm2d(3)
     buffers = floating_buffers(nn.Sequential(nn.Conv2d(3, 3, 1), bn))
-    assert [id(b) for b in buffers] == [id(bn.running_mean),
-                                        id(bn.running_var)]
+    assert [id(b)
+            for b in buffers] == [id(bn.running_mean),
+                                  id(bn.running_var)]
 
 
 def test_runs_before_the_checkpoint_hook_and_is_a_no_op_in_one_process():

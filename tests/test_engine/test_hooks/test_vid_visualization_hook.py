@@ -16,8 +16,8 @@ from mmengine.structures import InstanceData
 
 from memvid_mm.engine import VIDVisualizationHook
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+REPO_ROOT = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 H, W = 32, 48
 
 
@@ -26,8 +26,12 @@ def make_frame(root, video: str, frame_id: int) -> DetDataSample:
     img_path = osp.join(root, video, f'{frame_id:06d}.JPEG')
     mmcv.imwrite(np.full((H, W, 3), 40 * frame_id % 255, np.uint8), img_path)
     frame = DetDataSample(
-        metainfo=dict(img_path=img_path, frame_id=frame_id, video_id=video,
-                      img_shape=(H, W), ori_shape=(H, W)))
+        metainfo=dict(
+            img_path=img_path,
+            frame_id=frame_id,
+            video_id=video,
+            img_shape=(H, W),
+            ori_shape=(H, W)))
     box = torch.tensor([[4., 4., 20., 16.]])
     frame.gt_instances = InstanceData(
         bboxes=box, labels=torch.tensor([1]), instances_ids=torch.tensor([7]))
@@ -47,12 +51,15 @@ def make_clip(root, video: str, frame_ids) -> TrackDataSample:
 def runner(tmp_path):
     """A runner stand-in with the attributes the hook reads."""
     visualizer = DetLocalVisualizer.get_instance(
-        f'vid_vis_{tmp_path.name}', save_dir=str(tmp_path / 'vis_data'),
+        f'vid_vis_{tmp_path.name}',
+        save_dir=str(tmp_path / 'vis_data'),
         vis_backends=[dict(type='LocalVisBackend')])
     visualizer.dataset_meta = dict(classes=('disc', 'box'))
     return SimpleNamespace(
-        work_dir=str(tmp_path / 'work_dir'), timestamp='20240101_000000',
-        iter=0, visualizer=visualizer)
+        work_dir=str(tmp_path / 'work_dir'),
+        timestamp='20240101_000000',
+        iter=0,
+        visualizer=visualizer)
 
 
 def drawn_files(runner, show_dir='vis'):
@@ -65,8 +72,11 @@ def drawn_files(runner, show_dir='vis'):
 
 def test_draws_every_interval_frame_per_video(runner, tmp_path):
     hook = HOOKS.build(
-        dict(type='VIDVisualizationHook', draw=True, frame_interval=2,
-             test_out_dir='vis'))
+        dict(
+            type='VIDVisualizationHook',
+            draw=True,
+            frame_interval=2,
+            test_out_dir='vis'))
     frames = tmp_path / 'Data' / 'VID' / 'val'
     # online testing: one frame per iteration, two videos one after the
     # other, whose frames have the same file names
@@ -103,8 +113,8 @@ def test_draw_false_writes_nothing(runner, tmp_path):
     hook.after_test_iter(runner, 0, {}, [clip])
     hook.after_val_iter(runner, 0, {}, [clip])
     assert not osp.exists(runner.work_dir)
-    assert not glob.glob(str(tmp_path / 'vis_data' / '**' / '*.png'),
-                         recursive=True)
+    assert not glob.glob(
+        str(tmp_path / 'vis_data' / '**' / '*.png'), recursive=True)
 
 
 def test_val_draws_to_the_vis_backends(runner, tmp_path):
@@ -125,7 +135,8 @@ def test_only_rank_0_draws(runner, tmp_path, monkeypatch, log_records):
     monkeypatch.setattr(dist_utils, 'get_rank', lambda group=None: 1)
     monkeypatch.setattr(
         importlib.import_module(VIDVisualizationHook.__module__),
-        'get_world_size', lambda group=None: 2)
+        'get_world_size',
+        lambda group=None: 2)
     hook = VIDVisualizationHook(
         draw=True, frame_interval=1, test_out_dir='vis')
     clip = make_clip(tmp_path / 'val', 'video_d', range(3))

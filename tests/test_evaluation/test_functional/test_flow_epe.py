@@ -18,8 +18,12 @@ def _pair(object_flow, camera_flow, degradation):
     object_mask[1:3, 1:3] = True
     flow[:, object_mask] = torch.tensor(object_flow).view(2, 1)
     img = torch.full((3, 4, 6), 100.0)
-    return dict(img_cur=img, img_prev=img, flow=flow, object_mask=object_mask,
-                degradation=degradation)
+    return dict(
+        img_cur=img,
+        img_prev=img,
+        flow=flow,
+        object_mask=object_mask,
+        degradation=degradation)
 
 
 class ConstantFlow(nn.Module):
@@ -35,8 +39,9 @@ class ConstantFlow(nn.Module):
 def test_moving_object_mask_is_relative_to_the_camera():
     pair = _pair((3.0, 1.0), (3.0, 0.0), 'none')
     # The object moves 1 px against the camera: moving.
-    assert torch.equal(moving_object_mask(pair['flow'], pair['object_mask']),
-                       pair['object_mask'])
+    assert torch.equal(
+        moving_object_mask(pair['flow'], pair['object_mask']),
+        pair['object_mask'])
     # Moving with the camera (0.4 px apart): not moving.
     pair = _pair((3.0, 0.4), (3.0, 0.0), 'none')
     assert not moving_object_mask(pair['flow'], pair['object_mask']).any()

@@ -396,25 +396,33 @@ def test_perfect_detections_score_one_in_every_split():
 
 
 def test_invalid_inputs_raise():
-    with pytest.raises(ValueError, match='det_results has 1 frames but '
-                       'annotations has 2'):
+    with pytest.raises(
+            ValueError, match='det_results has 1 frames but '
+            'annotations has 2'):
         evaluate([det([], [])], [gt([]), gt([])])
-    with pytest.raises(ValueError,
-                       match=r'det_results\[1\]: labels\[0\] = 3 is '
-                       r'outside \[0, 2\), where labels must lie \(they '
-                       r'span \[0, 3\]\)'):
-        evaluate([det([BOX_A], [0.5], [0]), det([BOX_A], [0.5], [3])],
-                 [gt([BOX_A]), gt([BOX_A])], num_classes=2)
-    with pytest.raises(ValueError, match=r"det_results\[0\]\['bboxes'\] "
-                       r"must have shape \('n', 4\), got \(2, 3\)"):
+    with pytest.raises(
+            ValueError,
+            match=r'det_results\[1\]: labels\[0\] = 3 is '
+            r'outside \[0, 2\), where labels must lie \(they '
+            r'span \[0, 3\]\)'):
+        evaluate([det([BOX_A], [0.5], [0]),
+                  det([BOX_A], [0.5], [3])],
+                 [gt([BOX_A]), gt([BOX_A])],
+                 num_classes=2)
+    with pytest.raises(
+            ValueError,
+            match=r"det_results\[0\]\['bboxes'\] "
+            r"must have shape \('n', 4\), got \(2, 3\)"):
         evaluate([
             dict(
                 bboxes=np.zeros((2, 3)),
                 scores=np.zeros(2),
                 labels=np.zeros(2, int))
         ], [gt([])])
-    with pytest.raises(ValueError, match=r'det_results\[0\]: scores\[0\] = '
-                       'nan is not finite'):
+    with pytest.raises(
+            ValueError,
+            match=r'det_results\[0\]: scores\[0\] = '
+            'nan is not finite'):
         evaluate([det([BOX_A], [np.nan])], [gt([BOX_A])])
     with pytest.raises(ValueError, match='lo <= hi'):
         evaluate([det([], [])], [gt([])], speed_ranges=dict(x=(0.9, 0.1)))
@@ -453,8 +461,8 @@ def test_bad_ground_truth_boxes_raise_in_motion_iou():
 def test_non_integer_detection_label_raises_naming_the_frame():
     dets = [det([BOX_A], [0.9]), dict(det([BOX_A], [0.9]), labels=[1.9])]
     anns = [gt([BOX_A], frame=f) for f in range(2)]
-    with pytest.raises(ValueError,
-                       match=r'det_results\[1\]: labels\[0\] = 1.9'):
+    with pytest.raises(
+            ValueError, match=r'det_results\[1\]: labels\[0\] = 1.9'):
         evaluate(dets, anns, num_classes=2)
     # integral floats (e.g. a float tensor of labels) are fine
     dets[1]['labels'] = np.array([0.])

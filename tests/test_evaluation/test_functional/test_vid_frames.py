@@ -79,8 +79,8 @@ def test_degradation_subsets():
     with pytest.raises(ValueError, match='all or none'):
         degradation_subsets([record(1, degradation='none'), record(2)])
     # null is no value either (the metric reads absent metainfo as None)
-    with pytest.raises(ValueError,
-                       match=r'1 of 2 frames .* e\.g\. img_id 2; all or'):
+    with pytest.raises(
+            ValueError, match=r'1 of 2 frames .* e\.g\. img_id 2; all or'):
         degradation_subsets(
             [record(1, degradation='blur'),
              record(2, degradation=None)])
@@ -100,18 +100,19 @@ def test_bad_predictions_name_the_frame_by_its_ids():
     """Not by its place in the list of frames, which the caller never
     sees (the metric's records, merged from the ranks)."""
     frames = [record(1), record(7, video_id=3, frame_id=4, score=np.nan)]
-    with pytest.raises(ValueError,
-                       match=r'det_results\[1\] \(img_id=7, video_id=3, '
-                       r'frame_id=4\): scores\[0\] = nan is not finite'):
+    with pytest.raises(
+            ValueError,
+            match=r'det_results\[1\] \(img_id=7, video_id=3, '
+            r'frame_id=4\): scores\[0\] = nan is not finite'):
         evaluate_vid_frames(frames, with_coco_ap50=False)
-    frames[1] = dict(record(7, video_id=3, frame_id=4),
-                     labels=np.array([5]))
-    with pytest.raises(ValueError,
-                       match=r'det_results\[1\] \(img_id=7, video_id=3, '
-                       r'frame_id=4\): labels\[0\] = 5 is outside \[0, '
-                       r'1\)'):
-        evaluate_vid_frames(frames, class_names=['airplane'],
-                            with_coco_ap50=False)
+    frames[1] = dict(record(7, video_id=3, frame_id=4), labels=np.array([5]))
+    with pytest.raises(
+            ValueError,
+            match=r'det_results\[1\] \(img_id=7, video_id=3, '
+            r'frame_id=4\): labels\[0\] = 5 is outside \[0, '
+            r'1\)'):
+        evaluate_vid_frames(
+            frames, class_names=['airplane'], with_coco_ap50=False)
 
 
 def test_repeated_video_frame_with_another_img_id_raises():
@@ -151,10 +152,12 @@ def test_select_degradation_keeps_the_speed_of_the_whole_track():
     frame 25 (a subset alone would give it no neighbours at all)."""
     kinds = {2: 'blur', 25: 'blur'}
     frames = [
-        record(t, frame_id=t,
-               gt_boxes=[[0, 0, 99, 99] if t < 20 else
-                         [60 * (t - 19), 0, 60 * (t - 19) + 99, 99]],
-               degradation=kinds.get(t, 'none')) for t in range(30)
+        record(
+            t,
+            frame_id=t,
+            gt_boxes=[[0, 0, 99, 99] if t < 20 else
+                      [60 * (t - 19), 0, 60 * (t - 19) + 99, 99]],
+            degradation=kinds.get(t, 'none')) for t in range(30)
     ]
     for frame in frames:  # detected where the GT is
         frame['bboxes'] = frame['gt_bboxes'].astype(np.float32)
@@ -174,8 +177,9 @@ def test_select_degradation_keeps_the_speed_of_the_whole_track():
 def test_select_degradation_refuses_untracked_boxes_of_a_video():
     # their motion IoU would be 0: a still box counted as fast
     frames = [
-        dict(record(t, 3, t, degradation='none'),
-             gt_instance_ids=np.array([-1])) for t in range(3)
+        dict(
+            record(t, 3, t, degradation='none'),
+            gt_instance_ids=np.array([-1])) for t in range(3)
     ]
     with pytest.raises(ValueError, match='video 3 .*instance_id >= 0'):
         select_degradation(frames, 'none')
@@ -184,12 +188,12 @@ def test_select_degradation_refuses_untracked_boxes_of_a_video():
 def test_coco_ap50_uses_the_largest_max_dets_as_cocoeval_does():
     # two frames of 2 detections each: 1 kept per image loses a GT
     frames = [
-        dict(record(i, frame_id=i, gt_boxes=[[0, 0, 99, 99],
-                                             [200, 0, 299, 99]]),
-             bboxes=np.array([[0, 0, 99, 99], [200, 0, 299, 99]],
-                             np.float32),
-             scores=np.array([0.9, 0.8], np.float32),
-             labels=np.array([0, 0])) for i in (1, 2)
+        dict(
+            record(
+                i, frame_id=i, gt_boxes=[[0, 0, 99, 99], [200, 0, 299, 99]]),
+            bboxes=np.array([[0, 0, 99, 99], [200, 0, 299, 99]], np.float32),
+            scores=np.array([0.9, 0.8], np.float32),
+            labels=np.array([0, 0])) for i in (1, 2)
     ]
     full = coco_ap50(frames, 1, max_dets=(1, 10, 100))
     assert full == pytest.approx(1.0)
@@ -202,8 +206,9 @@ def test_dump_class_names():
     assert dump_class_names([entry, dict(entry, img_id=2)]) is None  # old
     names = ('cat', 'dog')
     assert dump_class_names([dict(entry, classes=names)]) == ['cat', 'dog']
-    with pytest.raises(ValueError, match=r'entry 1 \(img_id=2\) has '
-                       r'classes None'):
+    with pytest.raises(
+            ValueError, match=r'entry 1 \(img_id=2\) has '
+            r'classes None'):
         dump_class_names([dict(entry, classes=names), dict(entry, img_id=2)])
     with pytest.raises(ValueError, match=r"entry 1 .*\('dog', 'cat'\)"):
         dump_class_names([

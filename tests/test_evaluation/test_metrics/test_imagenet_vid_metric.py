@@ -114,8 +114,10 @@ def load_frames(ann_file, dataset_type='ImagenetVIDDataset'):
                     ori_shape=(img['height'], img['width']),
                     ori_video_length=video['video_length'],
                     instances=img['instances'],
-                    **{key: img[key]
-                       for key in ('degradation', ) if key in img}))
+                    **{
+                        key: img[key]
+                        for key in ('degradation', ) if key in img
+                    }))
     return frames
 
 
@@ -455,23 +457,28 @@ def test_offline_rescoring_rejects_bad_dumps(ann_file, tmp_path):
     # an x, y, w, h dump would be scored as boxes of another size
     xywh = good[0]['bboxes'].copy()
     xywh[0] = [20, 30, 10, 15]
-    with pytest.raises(ValueError,
-                       match=r'1 bboxes have x2 < x1 or y2 < y1, '
-                       r'e\.g\. row 0'):
+    with pytest.raises(
+            ValueError,
+            match=r'1 bboxes have x2 < x1 or y2 < y1, '
+            r'e\.g\. row 0'):
         run([dict(good[0], bboxes=xywh)] + good[1:])
     # same ids, another file: the frames are another data set's
     other = good[0]['img_path'].replace('.JPEG', '_other.JPEG')
-    with pytest.raises(ValueError,
-                       match=f"img_id {good[0]['img_id']}: dumped img_path "
-                       f"'{other}' is not the annotation file's"):
+    with pytest.raises(
+            ValueError,
+            match=f"img_id {good[0]['img_id']}: dumped img_path "
+            f"'{other}' is not the annotation file's"):
         run([dict(good[0], img_path=other)] + good[1:])
-    with pytest.raises(ValueError,
-                       match=rf"bad\.pkl: img_id {good[0]['img_id']}: labels "
-                       r'must lie in \[0, 3\)'):
+    with pytest.raises(
+            ValueError,
+            match=rf"bad\.pkl: img_id {good[0]['img_id']}: labels "
+            r'must lie in \[0, 3\)'):
         bad = dict(good[0], labels=np.full_like(good[0]['labels'], 7))
         run([bad] + good[1:])
-    with pytest.raises(TypeError, match=r'bad\.pkl: the dump must be a '
-                       r'list of per-frame dicts, got dict'):
+    with pytest.raises(
+            TypeError,
+            match=r'bad\.pkl: the dump must be a '
+            r'list of per-frame dicts, got dict'):
         run({'img_id': 1})
     with pytest.raises(ValueError, match='not registered'):
         tool.main([
@@ -552,16 +559,19 @@ def test_offline_rescoring_checks_the_annotation_file(ann_file, tmp_path):
         tool.main([path, other, '--no-coco'])
     # the file it was made with, and a copy of it elsewhere: no warning
     copy = str(tmp_path / 'copy' / 'vid_val.json')
-    shutil.copytree(osp.dirname(ann_file), osp.dirname(copy),
-                    ignore=shutil.ignore_patterns('*.pkl', 'other.json'))
+    shutil.copytree(
+        osp.dirname(ann_file),
+        osp.dirname(copy),
+        ignore=shutil.ignore_patterns('*.pkl', 'other.json'))
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         own = tool.main([path, ann_file, '--no-coco'])
         assert tool.main([path, copy, '--no-coco']) == own
     # on purpose: scored against the other boxes, with a warning
-    with pytest.warns(UserWarning,
-                      match=f'results.pkl was made with the annotation file '
-                      f'{ann_file} .*--allow-other-ann-file overrides'):
+    with pytest.warns(
+            UserWarning,
+            match=f'results.pkl was made with the annotation file '
+            f'{ann_file} .*--allow-other-ann-file overrides'):
         forced = tool.main(
             [path, other, '--no-coco', '--allow-other-ann-file'])
     assert forced['mAP'] < own['mAP']
@@ -573,18 +583,20 @@ def test_offline_rescoring_warns_on_a_dump_without_the_record(
     preds = predict(frames, np.random.default_rng(20))
     path = str(tmp_path / 'old.pkl')
     dump(frames, preds, path)  # as dumps were before the record
-    with pytest.warns(UserWarning,
-                      match='old.pkl records no annotation file .* could not '
-                      f'check that it was made with {ann_file}'):
+    with pytest.warns(
+            UserWarning,
+            match='old.pkl records no annotation file .* could not '
+            f'check that it was made with {ann_file}'):
         metrics = load_tool().main([path, ann_file, '--no-coco'])
     assert 0 < metrics['mAP'] < 1
     # a record on some entries only, or a malformed one, is refused
     entries = dump(frames, preds, path, ann_file=ann_file)
     tool = load_tool()
-    for bad, pattern in (([dict(e, ann_file=None) for e in entries[:1]] +
-                          entries[1:], 'dump entry 0 .* has ann_file None'),
-                         ([dict(e, ann_file='x.json') for e in entries],
-                          '"ann_file" must be a dict')):
+    for bad, pattern in (([dict(e, ann_file=None)
+                           for e in entries[:1]] + entries[1:],
+                          'dump entry 0 .* has ann_file None'),
+                         ([dict(e, ann_file='x.json')
+                           for e in entries], '"ann_file" must be a dict')):
         with open(path, 'wb') as f:
             pickle.dump(bad, f)
         with pytest.raises(ValueError, match=f'old.pkl: .*{pattern}'):
@@ -619,8 +631,8 @@ def test_offline_rescoring_refuses_frames_without_degradation(tmp_path):
 
 
 def test_dataset_ann_file_joins_data_root_as_mmengine():
-    assert dataset_ann_file(
-        dict(data_root='data/x/', ann_file='a/v.json')) == 'data/x/a/v.json'
+    assert dataset_ann_file(dict(data_root='data/x/',
+                                 ann_file='a/v.json')) == 'data/x/a/v.json'
     assert dataset_ann_file(dict(ann_file='a/v.json')) == 'a/v.json'
     assert dataset_ann_file(dict(data_root='data/x',
                                  ann_file='/abs/v.json')) == '/abs/v.json'
@@ -632,7 +644,8 @@ def test_append_dump_metric_records_the_annotation_file():
     assert append_dump_metric(metric, 'd.pkl', 'data/v.json') == [
         metric,
         dict(
-            type='DumpVIDResults', out_file_path='d.pkl',
+            type='DumpVIDResults',
+            out_file_path='d.pkl',
             ann_file='data/v.json')
     ]
 
@@ -645,13 +658,11 @@ def test_unreadable_dump_is_named(ann_file, tmp_path):
     with open(good, 'rb') as f:
         raw = f.read()
     tool = load_tool()
-    for name, data in (('trunc.pkl', raw[:len(raw) // 2]), ('empty.pkl',
-                                                            b'')):
+    for name, data in (('trunc.pkl', raw[:len(raw) // 2]), ('empty.pkl', b'')):
         path = str(tmp_path / name)
         with open(path, 'wb') as f:
             f.write(data)
-        with pytest.raises(ValueError,
-                           match=f'{name}: not a readable pickle'):
+        with pytest.raises(ValueError, match=f'{name}: not a readable pickle'):
             tool.main([path, ann_file])
 
 
@@ -670,8 +681,8 @@ def test_malformed_annotation_file_is_named(ann_file, tmp_path):
     del data['categories'][1]['name']
     nameless = tmp_path / 'nameless.json'
     nameless.write_text(json.dumps(data))
-    with pytest.raises(ValueError,
-                       match='nameless.json: category id 2 has no "name"'):
+    with pytest.raises(
+            ValueError, match='nameless.json: category id 2 has no "name"'):
         tool.main([path, str(nameless)])
 
 
@@ -742,8 +753,9 @@ def test_one_pixel_wide_or_tall_gts_count_as_in_the_devkit(tmp_path):
     # one detection on each GT, the thin ones scored highest
     preds = [
         InstanceData(
-            bboxes=torch.tensor([[60, 10, 60, 50], [10, 60, 40, 60],
-                                 [10, 10, 30, 30]], dtype=torch.float32),
+            bboxes=torch.tensor(
+                [[60, 10, 60, 50], [10, 60, 40, 60], [10, 10, 30, 30]],
+                dtype=torch.float32),
             scores=torch.tensor([0.9, 0.85, 0.8]),
             labels=torch.tensor([0, 0, 0]))
     ]
@@ -780,6 +792,4 @@ def test_append_dump_metric_replaces_an_earlier_dump():
     assert append_dump_metric([metric, old], 'new.pkl') == [metric, new]
     assert append_dump_metric(old, 'new.pkl') == [new]
     evaluator = dict(type='Evaluator', metrics=[old, metric])
-    assert append_dump_metric(evaluator, 'new.pkl')['metrics'] == [
-        metric, new
-    ]
+    assert append_dump_metric(evaluator, 'new.pkl')['metrics'] == [metric, new]

@@ -12,8 +12,11 @@ def build(**kwargs) -> CausalFGFAAggregator:
 
 
 def test_each_frame_overwrites_the_memory_of_its_residue():
-    fgfa = build(in_channels=4, num_frames=4, embed_channels=(4, ),
-                 embed_kernel_sizes=(3, ))
+    fgfa = build(
+        in_channels=4,
+        num_frames=4,
+        embed_channels=(4, ),
+        embed_kernel_sizes=(3, ))
     assert fgfa.num_memories == 4 and fgfa.strides == (4, 4, 4, 4)
     assert fgfa.takes_evidence(0) == [True] * 4
     assert fgfa.overwritten_memories(0) == [0, 1, 2, 3]
@@ -46,8 +49,8 @@ def fgfa_by_hand(fgfa, memories, newest):
         x = memory
         for i, module in enumerate(fgfa.embed_convs):
             conv = module.conv
-            x = F.conv2d(x, conv.weight, conv.bias,
-                         padding=conv.kernel_size[0] // 2)
+            x = F.conv2d(
+                x, conv.weight, conv.bias, padding=conv.kernel_size[0] // 2)
             if i < len(fgfa.embed_convs) - 1:
                 x = x.clamp(min=0)
         embeddings.append(x)
@@ -83,18 +86,15 @@ def test_combine_is_fgfa_s_embedding_weighting(embedding, newest,
     memories = [torch.randn(2, 6, 4, 5) for _ in range(num_memories)]
     out = fgfa.combine(memories, newest=newest)
     assert out.shape == (2, 6, 4, 5)
-    assert torch.allclose(out, fgfa_by_hand(fgfa, memories, newest),
-                          atol=1e-5)
+    assert torch.allclose(out, fgfa_by_hand(fgfa, memories, newest), atol=1e-5)
 
 
 def test_the_default_embedding_is_fgfa_s():
     """FGFA: 1x1 to 512, 3x3 to 512, 1x1 to 2048, ReLUs between."""
     fgfa = build(in_channels=1024)
     shapes = [tuple(m.conv.weight.shape) for m in fgfa.embed_convs]
-    assert shapes == [(512, 1024, 1, 1), (512, 512, 3, 3),
-                      (2048, 512, 1, 1)]
-    assert [m.with_activation for m in fgfa.embed_convs] == [
-        True, True, False]
+    assert shapes == [(512, 1024, 1, 1), (512, 512, 3, 3), (2048, 512, 1, 1)]
+    assert [m.with_activation for m in fgfa.embed_convs] == [True, True, False]
 
 
 def test_the_newest_memory_weighs_at_least_as_much_as_any_other():
@@ -111,15 +111,17 @@ def test_the_newest_memory_weighs_at_least_as_much_as_any_other():
 def test_equal_memories_combine_to_themselves():
     fgfa = build(in_channels=4, num_frames=5, embed_channels=(4, 4, 8))
     memory = torch.randn(1, 4, 3, 7)
-    assert torch.allclose(fgfa.combine([memory] * 5, newest=3), memory,
-                          atol=1e-6)
+    assert torch.allclose(
+        fgfa.combine([memory] * 5, newest=3), memory, atol=1e-6)
 
 
 def test_gradients_reach_the_embedding_and_every_memory():
-    fgfa = build(in_channels=4, num_frames=3, embed_channels=(4, ),
-                 embed_kernel_sizes=(3, ))
-    memories = [torch.randn(1, 4, 3, 3, requires_grad=True)
-                for _ in range(3)]
+    fgfa = build(
+        in_channels=4,
+        num_frames=3,
+        embed_channels=(4, ),
+        embed_kernel_sizes=(3, ))
+    memories = [torch.randn(1, 4, 3, 3, requires_grad=True) for _ in range(3)]
     fgfa.combine(memories, newest=1).square().sum().backward()
     assert all(m.grad.abs().sum() > 0 for m in memories)
     assert fgfa.embed_convs[0].conv.weight.grad.abs().sum() > 0
@@ -129,8 +131,11 @@ def test_parameter_names_are_mmtrack_embed_aggregator_s():
     """mmtrack's EmbedAggregator(num_convs=2, channels=C, kernel_size=3)
     (its source): ConvModules ``embed_convs.{i}`` with a ``conv`` each, no
     norm, a ReLU after all but the last."""
-    fgfa = build(in_channels=8, num_frames=3, embed_channels=(8, 8),
-                 embed_kernel_sizes=(3, 3))
+    fgfa = build(
+        in_channels=8,
+        num_frames=3,
+        embed_channels=(8, 8),
+        embed_kernel_sizes=(3, 3))
     mmtrack_state = {
         f'embed_convs.{i}.conv.{name}': torch.randn(shape)
         for i in range(2)
@@ -143,8 +148,11 @@ def test_parameter_names_are_mmtrack_embed_aggregator_s():
 
 
 def test_combine_refuses_wrong_inputs():
-    fgfa = build(in_channels=4, num_frames=3, embed_channels=(4, ),
-                 embed_kernel_sizes=(3, ))
+    fgfa = build(
+        in_channels=4,
+        num_frames=3,
+        embed_channels=(4, ),
+        embed_kernel_sizes=(3, ))
     memory = torch.randn(1, 4, 3, 3)
     with pytest.raises(ValueError, match='1 to 3 memories'):
         fgfa.combine([memory] * 4, newest=0)

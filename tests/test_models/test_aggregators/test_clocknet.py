@@ -70,8 +70,8 @@ def test_combine_memories_is_mean():
                            memnet=two_channels).combine(memories),
         combine_memories(memories))
     with pytest.raises(ValueError, match='expected 2'):
-        ClockNetAggregator(strides=(1, 2),
-                           memnet=two_channels).combine(memories)
+        ClockNetAggregator(
+            strides=(1, 2), memnet=two_channels).combine(memories)
 
 
 @pytest.mark.parametrize('combine', ['average', 'weighting'])
@@ -101,11 +101,13 @@ def test_memories_of_other_channels_are_refused(combine):
         combine=combine,
         combine_hidden_channels=2)
     memories = [torch.randn(1, 6, 5, 7) for _ in range(2)]
-    with pytest.raises(ValueError, match=r'^ClockNetAggregator combines '
-                       r'memories of \(N, 4, h, w\) .*\(1, 6, 5, 7\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'^ClockNetAggregator combines '
+            r'memories of \(N, 4, h, w\) .*\(1, 6, 5, 7\)'):
         aggregator.combine(memories)
-    assert aggregator.combine([m[:, :4] for m in memories]).shape == (1, 4,
-                                                                      5, 7)
+    assert aggregator.combine([m[:, :4]
+                               for m in memories]).shape == (1, 4, 5, 7)
 
 
 def test_memories_are_warped_from_their_anchor_frames():
@@ -145,8 +147,8 @@ def test_each_memory_is_warped_with_the_flow_to_its_own_anchor():
 
     imgs = [torch.full((1, 3, 8, 8), float(t)) for t in range(10)]
     features = [torch.randn(1, 2, 2, 2) for _ in range(10)]
-    clocknet_reference(features, imgs, (1, 4, 8), tagged_flow,
-                       lambda k, m, f: (m + f) / 2, recording_warp)
+    clocknet_reference(features, imgs, (1, 4, 8), tagged_flow, lambda k, m, f:
+                       (m + f) / 2, recording_warp)
     assert warps == [
         100 * t + anchor for t in range(1, 10) for anchor in ANCHORS_1_4_8[t]
     ]
@@ -251,8 +253,11 @@ def test_memories_without_clip_updates():
 
 
 def test_only_an_own_learned_psi_counts_as_untrained():
-    learned = dict(type='MemNetAggregator', in_channels=3, mode='weighting',
-                   hidden_channels=4)
+    learned = dict(
+        type='MemNetAggregator',
+        in_channels=3,
+        mode='weighting',
+        hidden_channels=4)
     own = ClockNetAggregator((1, 4, 8), memnet=learned, share_memnet=False)
     assert own.psi_without_clip_updates(6, 1) == [2]
     shared = ClockNetAggregator((1, 4, 8), memnet=learned)
@@ -282,9 +287,10 @@ def test_weighting_combine_starts_as_the_average_and_learns():
     features, imgs = _sequence(9)
     memnet = dict(type='MemNetAggregator', in_channels=3)
     average = ClockNetAggregator((1, 4, 8), memnet=memnet)
-    weighting = ClockNetAggregator(
-        (1, 4, 8), memnet=memnet, combine='weighting',
-        combine_hidden_channels=4)
+    weighting = ClockNetAggregator((1, 4, 8),
+                                   memnet=memnet,
+                                   combine='weighting',
+                                   combine_hidden_channels=4)
     assert len(weighting.combine_cnns) == 3
     assert weighting.combine_cnns[0][0].in_channels == 6  # [M^k, M^r]
     # zero-initialised last convs: exactly the paper's average at first
@@ -306,7 +312,8 @@ def test_weighting_combine_starts_as_the_average_and_learns():
 
 def test_weighting_combine_reference_is_the_smallest_stride():
     memnet = dict(type='MemNetAggregator', in_channels=3)
-    clocknet = ClockNetAggregator((8, 1, 4), memnet=memnet,
+    clocknet = ClockNetAggregator((8, 1, 4),
+                                  memnet=memnet,
                                   combine='weighting',
                                   combine_hidden_channels=4)
     assert clocknet.reference_index == 1
@@ -338,12 +345,15 @@ def test_default_memnet_and_bad_strides():
     for bad in ((), (1, 0), (1, 2.5), 4, (True, 4), ('1', 4)):
         with pytest.raises(ValueError, match='strides must be'):
             ClockNetAggregator(strides=bad)
-    with pytest.raises(ValueError, match=r'strides must differ from each '
-                       r'other .* got \(1, 4, 4\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'strides must differ from each '
+            r'other .* got \(1, 4, 4\)'):
         ClockNetAggregator(strides=(1, 4, 4))
     # a config's string is truthy: it would share psi without a word
-    with pytest.raises(TypeError, match="share_memnet must be a bool, got "
-                       "'False'"):
+    with pytest.raises(
+            TypeError, match="share_memnet must be a bool, got "
+            "'False'"):
         ClockNetAggregator(share_memnet='False')
 
 

@@ -27,9 +27,7 @@ def head_cfg(**kwargs):
     """The R-101 configs' RPN head on 8 channels, 6 anchors a cell."""
     cfg = copy.deepcopy(R101.rpn_head)
     cfg.update(
-        in_channels=8,
-        train_cfg=R101.train_cfg.rpn,
-        test_cfg=PROPOSAL_CFG)
+        in_channels=8, train_cfg=R101.train_cfg.rpn, test_cfg=PROPOSAL_CFG)
     cfg.anchor_generator.scales = [2, 4]
     cfg.update(kwargs)
     return cfg
@@ -69,8 +67,9 @@ def test_losses_and_proposals_are_the_rpns():
     torch.manual_seed(0)
     head = MODELS.build(head_cfg())
     head.init_weights()
-    sample = DetDataSample(metainfo=dict(
-        img_shape=(64, 80), pad_shape=(64, 80), scale_factor=(1.0, 1.0)))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(64, 80), pad_shape=(64, 80), scale_factor=(1.0, 1.0)))
     sample.gt_instances = InstanceData(
         bboxes=torch.tensor([[8.0, 8.0, 40.0, 48.0]]),
         labels=torch.zeros(1, dtype=torch.long))

@@ -8,11 +8,11 @@ from memvid_mm.models.detectors.clip_utils import (check_clip_inputs,
 from memvid_mm.utils import SyncingOpRecorder
 
 
-@pytest.mark.parametrize('frame_inds', [[0], [1, 2], [2], [0, 2], [2, 0],
-                                        [-1], range(3)])
+@pytest.mark.parametrize('frame_inds', [[0], [1, 2], [2], [0, 2], [2, 0], [-1],
+                                        range(3)])
 def test_gather_frames_orders_clip_major(frame_inds):
-    inputs = torch.arange(2 * 3).float().view(2, 3, 1, 1, 1).expand(
-        2, 3, 3, 4, 5)
+    inputs = torch.arange(2 * 3).float().view(2, 3, 1, 1,
+                                              1).expand(2, 3, 3, 4, 5)
     samples = [[f'clip{n}-frame{t}' for t in range(3)] for n in range(2)]
     images, gathered = gather_frames(inputs, samples, frame_inds)
     frame_inds = list(frame_inds)

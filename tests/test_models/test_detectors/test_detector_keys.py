@@ -28,8 +28,10 @@ def build(kind, **detector_overrides):
 
 def bare_detector_state(model):
     """The image detector's weights as its own checkpoint names them."""
-    return {key: value.clone()
-            for key, value in model.detector.state_dict().items()}
+    return {
+        key: value.clone()
+        for key, value in model.detector.state_dict().items()
+    }
 
 
 @pytest.mark.parametrize('kind', sorted(CONFIGS))
@@ -53,32 +55,35 @@ def test_video_detector_checkpoint_into_the_image_detector_is_refused(
     path = str(tmp_path / 'video.pth')
     torch.save(dict(state_dict=build(kind).state_dict()), path)
     with pytest.raises(ValueError, match='is a video detector'):
-        load_checkpoint(model.detector, path, map_location='cpu',
-                        strict=False)
+        load_checkpoint(model.detector, path, map_location='cpu', strict=False)
     # its own (bare) keys load into it
     model.detector.load_state_dict(bare_detector_state(build(kind)))
 
 
 def test_another_model_is_refused():
     model = build('memory')
-    state = {'backbone.stem.weight': torch.zeros(3), 'head.fc.bias':
-             torch.zeros(2)}
+    state = {
+        'backbone.stem.weight': torch.zeros(3),
+        'head.fc.bias': torch.zeros(2)
+    }
     with pytest.raises(ValueError, match='another model'):
         model.load_state_dict(state, strict=False)
 
 
 def test_partial_and_per_frame_state_dicts_load():
     model = build('memory')
-    motion_only = {'motion.' + key: value
-                   for key, value in build('memory').motion.state_dict()
-                   .items()}
+    motion_only = {
+        'motion.' + key: value
+        for key, value in build('memory').motion.state_dict().items()
+    }
     missing, unexpected = model.load_state_dict(motion_only, strict=False)
     assert not unexpected and missing
     per_frame = build('per_frame').state_dict()  # detector.* only
     missing, unexpected = model.load_state_dict(per_frame, strict=False)
     assert not unexpected
-    assert all(key.startswith('motion.') or key.startswith('aggregator.')
-               for key in missing)
+    assert all(
+        key.startswith('motion.') or key.startswith('aggregator.')
+        for key in missing)
     model.load_state_dict(build('memory').state_dict())  # its own: strict
 
 
@@ -95,8 +100,7 @@ def test_image_detector_checkpoint_loads_by_init_cfg(tmp_path):
 
 def test_strict_test_loading_names_the_checkpoint(tmp_path):
     path = str(tmp_path / 'rfcn.pth')
-    torch.save(dict(state_dict=bare_detector_state(build('per_frame'))),
-               path)
+    torch.save(dict(state_dict=bare_detector_state(build('per_frame'))), path)
     with pytest.raises(ForeignStateDictError, match=f'checkpoint {path}:'):
         load_fitting_checkpoint(build('memory'), path)
 
@@ -110,20 +114,24 @@ def test_init_cfg_checkpoint_must_fit_the_image_detector(kind, tmp_path):
     cases = {
         'missing.pth': (state, 'missing keys in source state_dict: '
                         'backbone.conv1.weight'),
-        'flownet.pth': ({'motion.conv1.weight': torch.zeros(1)},
-                        'unexpected key .*: motion.conv1.weight'),
+        'flownet.pth': ({
+            'motion.conv1.weight': torch.zeros(1)
+        }, 'unexpected key .*: motion.conv1.weight'),
     }
     for name, (state_dict, message) in cases.items():
         path = str(tmp_path / name)
         torch.save(dict(state_dict=state_dict), path)
         model = build(kind, init_cfg=dict(type='Pretrained', checkpoint=path))
-        with pytest.raises(ValueError, match=f'model.detector.init_cfg '
-                           f'checkpoint {path} does not fit the image '
-                           f'detector .*{message}'):
+        with pytest.raises(
+                ValueError,
+                match=f'model.detector.init_cfg '
+                f'checkpoint {path} does not fit the image '
+                f'detector .*{message}'):
             model.init_weights()
     # with a prefix, as mmengine's PretrainedInit takes it
     whole = str(tmp_path / 'whole.pth')
     torch.save(dict(state_dict=build(kind).state_dict()), whole)
-    model = build(kind, init_cfg=dict(type='Pretrained', checkpoint=whole,
-                                      prefix='detector'))
+    model = build(
+        kind,
+        init_cfg=dict(type='Pretrained', checkpoint=whole, prefix='detector'))
     model.init_weights()

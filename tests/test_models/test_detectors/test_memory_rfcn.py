@@ -51,8 +51,12 @@ def preprocess(model, data, training):
 def frame_data(video_id, frame_id, seed=0, size=(64, 64)):
     """One frame (N = 1, T = 1) of a video, as served by TrackImgSampler."""
     return packed_clips(
-        num_clips=1, num_frames=1, video_ids=[video_id],
-        first_frame_id=frame_id, seed=seed + 101 * frame_id, size=size)
+        num_clips=1,
+        num_frames=1,
+        video_ids=[video_id],
+        first_frame_id=frame_id,
+        seed=seed + 101 * frame_id,
+        size=size)
 
 
 def frame_inputs(model, frame_id, size=(64, 64)):
@@ -86,8 +90,8 @@ def test_loss_returns_finite_scalars(memnet_cfg):
     model = build(memnet_cfg)
     model.train()
     losses = model.loss(**preprocess(model, packed_clips(2, 3), True))
-    assert {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox'} <= set(
-        losses)
+    assert {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox'
+            } <= set(losses)
     total = 0
     for name, value in losses.items():
         values = value if isinstance(value, list) else [value]
@@ -111,8 +115,9 @@ def test_memory_on_an_embedding_split_between_the_heads(clocknet_cfg):
     assert model.detector.feature_channels == 64
     model.train()
     losses = model.loss(**preprocess(model, packed_clips(1, 3), True))
-    sum(sum(v) if isinstance(v, list) else v
-        for k, v in losses.items() if 'loss' in k).backward()
+    sum(
+        sum(v) if isinstance(v, list) else v for k, v in losses.items()
+        if 'loss' in k).backward()
     for module in (model.motion, model.detector.rpn_head,
                    model.detector.roi_head):
         assert any(p.grad is not None and p.grad.abs().sum() > 0
@@ -150,12 +155,13 @@ def test_gradients_reach_earlier_frames(memnet_cfg, sampler):
     batch = preprocess(model, packed_clips(1, 3), True)
     inputs = batch['inputs'].clone().requires_grad_(True)
     losses = model.loss(inputs, batch['data_samples'])
-    sum(v for k, v in losses.items() if 'loss' in k and
-        not isinstance(v, list)).backward()
+    sum(v for k, v in losses.items()
+        if 'loss' in k and not isinstance(v, list)).backward()
     per_frame = inputs.grad.abs().sum(dim=(0, 2, 3, 4))  # [T]
     assert (per_frame > 0).all(), per_frame
-    flow_grads = [p.grad for p in model.motion.parameters()
-                  if p.grad is not None]
+    flow_grads = [
+        p.grad for p in model.motion.parameters() if p.grad is not None
+    ]
     assert flow_grads and any(g.abs().sum() > 0 for g in flow_grads)
 
 
@@ -172,8 +178,7 @@ def test_warp_samplers_give_the_same_losses(memnet_cfg):
         losses = model.loss(batch['inputs'], batch['data_samples'])
         totals[sampler] = sum(v for k, v in losses.items()
                               if 'loss' in k and not isinstance(v, list))
-    assert torch.allclose(
-        totals['grid_sample'], totals['gather'], rtol=1e-5)
+    assert torch.allclose(totals['grid_sample'], totals['gather'], rtol=1e-5)
 
 
 def test_evidence_dropout_skips_features(memnet_cfg, monkeypatch):
@@ -188,8 +193,7 @@ def test_evidence_dropout_skips_features(memnet_cfg, monkeypatch):
     assert seen == [2], 'only the first frame of each clip keeps evidence'
 
 
-def test_clip_skips_only_steps_nothing_later_sees(clocknet_cfg,
-                                                  monkeypatch):
+def test_clip_skips_only_steps_nothing_later_sees(clocknet_cfg, monkeypatch):
     """A position without evidence and without a loss changes no memory:
     skipping its step gives the same M_t and gradients bit for bit, with
     fewer FlowNet calls."""
@@ -221,8 +225,8 @@ def test_clip_skips_only_steps_nothing_later_sees(clocknet_cfg,
         feat_at = {0: feats[:, 0], 2: feats[:, 1]}
         state = MemoryState()
         return [
-            model.memory_step(state, inputs[:, t], feat_at.get(t), None, t,
-                              t) for t in range(6)
+            model.memory_step(state, inputs[:, t], feat_at.get(t), None, t, t)
+            for t in range(6)
         ][5]
 
     skipped = memory_and_grads(
@@ -267,13 +271,18 @@ def test_loss_frames_all(memnet_cfg):
 def test_training_warns_of_an_own_psi_that_clips_never_apply(clocknet_cfg):
     cfg = copy.deepcopy(clocknet_cfg)
     cfg.aggregator.share_memnet = False
-    cfg.aggregator.memnet = dict(type='MemNetAggregator', in_channels=64,
-                                 mode='weighting', hidden_channels=8)
+    cfg.aggregator.memnet = dict(
+        type='MemNetAggregator',
+        in_channels=64,
+        mode='weighting',
+        hidden_channels=8)
     model = build(cfg).train()
     batch = preprocess(model, packed_clips(1, 3), True)
-    with pytest.warns(UserWarning, match=r'memories \[1, 2\] \(strides '
-                      r'\[4, 8\]\) take no evidence after the first frame '
-                      'of 3-frame clips of stride 1'):
+    with pytest.warns(
+            UserWarning,
+            match=r'memories \[1, 2\] \(strides '
+            r'\[4, 8\]\) take no evidence after the first frame '
+            'of 3-frame clips of stride 1'):
         model.loss(batch['inputs'], batch['data_samples'])
 
 
@@ -297,8 +306,10 @@ def test_bad_config_raises(memnet_cfg):
         build(cfg)
     for bad in (None, True, '0.8', float('nan')):
         cfg.train_cfg = dict(evidence_drop_prob=bad)
-        with pytest.raises(ValueError, match='evidence_drop_prob must be a '
-                           f'number in \\[0, 1\\), got {bad!r}'):
+        with pytest.raises(
+                ValueError,
+                match='evidence_drop_prob must be a '
+                f'number in \\[0, 1\\), got {bad!r}'):
             build(cfg)
 
 
@@ -350,8 +361,7 @@ def test_backbone_runs_only_where_a_memory_takes_evidence(clocknet_cfg):
     cfg.aggregator.strides = (4, 8)
     model = build(cfg).eval()
     calls = []
-    model.detector.backbone.register_forward_hook(
-        lambda *_: calls.append(t))
+    model.detector.backbone.register_forward_hook(lambda *_: calls.append(t))
     reference = MemoryState()
     with torch.no_grad():
         for t in range(10):
@@ -361,8 +371,7 @@ def test_backbone_runs_only_where_a_memory_takes_evidence(clocknet_cfg):
             model.memory_step(reference, image, feature, 3, t)
     assert sorted(calls) == sorted(list(range(10)) + [0, 4, 8])
     assert model.test_state.anchor_frame_ids == [8, 8]
-    for memory, expected in zip(model.test_state.memories,
-                                reference.memories):
+    for memory, expected in zip(model.test_state.memories, reference.memories):
         assert torch.equal(memory, expected)
 
 
@@ -435,7 +444,9 @@ def test_online_memnet_is_the_memnet_recurrence(memnet_cfg):
     """M_1 = F_1, M_t = psi(warp(M_{t-1}, flow(I_t, I_{t-1})), F_t)."""
     cfg = copy.deepcopy(memnet_cfg)
     cfg.aggregator = dict(
-        type='MemNetAggregator', in_channels=64, mode='weighting',
+        type='MemNetAggregator',
+        in_channels=64,
+        mode='weighting',
         hidden_channels=8)
     model = perturb_aggregator(build(cfg).eval(), seed=3)
     images = [torch.randn(1, 3, 64, 64) for _ in range(5)]
@@ -458,15 +469,17 @@ def test_online_clocknet_equals_the_reference_recurrence(clocknet_cfg):
     cfg.aggregator.combine = 'weighting'
     cfg.aggregator.combine_hidden_channels = 8
     cfg.aggregator.memnet = dict(
-        type='MemNetAggregator', in_channels=64, mode='weighting',
+        type='MemNetAggregator',
+        in_channels=64,
+        mode='weighting',
         hidden_channels=8)
     # neither psi nor the combination is the mean
     model = perturb_aggregator(build(cfg).eval(), seed=4)
     images = [torch.randn(1, 3, 64, 64) for _ in range(10)]
     with torch.no_grad():
         feats = [model.extract_feat(image) for image in images]
-        reference = model.aggregator.run_sequence(feats, images,
-                                                  model.motion, model.warp)
+        reference = model.aggregator.run_sequence(feats, images, model.motion,
+                                                  model.warp)
         state = MemoryState()
         for t in range(10):
             online = model.memory_step(state, images[t], feats[t], 'v', t)
@@ -489,8 +502,8 @@ def test_memory_step_first_write_is_the_feature(memnet_cfg):
         model.memory_step(MemoryState(), image, None, 'v', 0)
 
 
-def test_memory_step_refuses_a_state_of_another_model(
-        memnet_cfg, clocknet_cfg):
+def test_memory_step_refuses_a_state_of_another_model(memnet_cfg,
+                                                      clocknet_cfg):
     memnet, clocknet = build(memnet_cfg).eval(), build(clocknet_cfg).eval()
     image = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -520,14 +533,13 @@ def test_anchor_flows_are_one_flow_per_distinct_anchor(clocknet_cfg):
                                              state.anchor_imgs):
                 assert torch.equal(flows[anchor_id],
                                    model.motion(image, anchor_img))
-            memory = model.memory_step(state, image, feature, 'v', t,
-                                       flows=flows)
+            memory = model.memory_step(
+                state, image, feature, 'v', t, flows=flows)
             expected = model.memory_step(reference, image, feature, 'v', t)
             assert torch.equal(memory, expected), t
     assert sorted(flows) == [0, 4, 5]
     with pytest.raises(ValueError, match=r'flows are for anchor frames \[5'):
-        model.memory_step(state, images[0], None, 'v', 7,
-                          flows={5: flows[5]})
+        model.memory_step(state, images[0], None, 'v', 7, flows={5: flows[5]})
 
 
 def test_test_cfg_refuses_unknown_keys_and_non_bools(memnet_cfg):
@@ -586,8 +598,8 @@ def test_tensor_mode_runs_the_clocks_at_the_clip_stride(
     """As in ``loss``: a strided clip's positions are clip_stride frames
     apart for the ClockNet schedule."""
     model = build(clocknet_cfg).eval()
-    batch = preprocess(
-        model, packed_clips(1, 3, clip_stride=clip_stride), False)
+    batch = preprocess(model, packed_clips(1, 3, clip_stride=clip_stride),
+                       False)
     strides = []
     clip_memories = model.clip_memories
 
@@ -607,8 +619,10 @@ def test_wrong_input_shape_raises(memnet_cfg):
     with pytest.raises(ValueError, match=r'\(N, T, 3, H, W\)'):
         model.loss(batch['inputs'][0], batch['data_samples'])
     frames = [sample[0] for sample in batch['data_samples']]
-    with pytest.raises(TypeError, match='one TrackDataSample per clip .* '
-                       'got DetDataSample'):
+    with pytest.raises(
+            TypeError,
+            match='one TrackDataSample per clip .* '
+            'got DetDataSample'):
         model.predict(batch['inputs'], frames)
 
 
@@ -618,8 +632,10 @@ def test_online_frame_of_another_dtype_raises(memnet_cfg):
     model = build(memnet_cfg).eval()
     image, sample = frame_inputs(model, 0)
     for dtype in (torch.uint8, torch.float64):
-        with pytest.raises(TypeError, match=f'video 3: frame 0: the frame is '
-                           f'{dtype}, the model\'s weights torch.float32'):
+        with pytest.raises(
+                TypeError,
+                match=f'video 3: frame 0: the frame is '
+                f'{dtype}, the model\'s weights torch.float32'):
             model.predict_frame(image.to(dtype), sample, MemoryState())
 
 
@@ -632,9 +648,15 @@ def test_aggregator_must_be_a_memory_aggregator(memnet_cfg):
 
 @pytest.mark.parametrize('aggregator', [
     dict(type='MemNetAggregator', in_channels=32, mode='average'),
-    dict(type='ClockNetAggregator', strides=(1, 4), share_memnet=False,
-         memnet=dict(type='MemNetAggregator', in_channels=128,
-                     mode='weighting', hidden_channels=8)),
+    dict(
+        type='ClockNetAggregator',
+        strides=(1, 4),
+        share_memnet=False,
+        memnet=dict(
+            type='MemNetAggregator',
+            in_channels=128,
+            mode='weighting',
+            hidden_channels=8)),
     dict(type='CausalFGFAAggregator', in_channels=32, num_frames=3),
 ])
 def test_aggregator_of_other_channels_is_refused_at_build(
@@ -645,19 +667,21 @@ def test_aggregator_of_other_channels_is_refused_at_build(
     cfg.aggregator = aggregator
     channels = aggregator.get('in_channels',
                               aggregator.get('memnet', {}).get('in_channels'))
-    with pytest.raises(ValueError,
-                       match=rf'in_channels={channels}.*have 64 channels '
-                       r'\(detector.feature_channels\)'):
+    with pytest.raises(
+            ValueError,
+            match=rf'in_channels={channels}.*have 64 channels '
+            r'\(detector.feature_channels\)'):
         build(cfg)
 
 
 def test_normalisation_must_match_flownet(memnet_cfg):
     """FlowNet un-normalises the images: the two settings must agree."""
-    for preprocessor, message in (
-            (dict(mean=[103.53, 116.28, 123.675]), 'data_preprocessor.mean'),
-            (dict(std=[1., 1., 1.]), 'data_preprocessor.std'),
-            (dict(bgr_to_rgb=False), 'bgr_to_rgb'),
-            (dict(mean=None, std=None), 'normalises')):
+    for preprocessor, message in ((dict(mean=[103.53, 116.28, 123.675]),
+                                   'data_preprocessor.mean'),
+                                  (dict(std=[1., 1., 1.]),
+                                   'data_preprocessor.std'),
+                                  (dict(bgr_to_rgb=False), 'bgr_to_rgb'),
+                                  (dict(mean=None, std=None), 'normalises')):
         cfg = copy.deepcopy(memnet_cfg)
         cfg.data_preprocessor.update(preprocessor)
         with pytest.raises(ValueError, match=message):
@@ -687,8 +711,7 @@ def test_frame_gap_reset_is_logged_once_per_video(memnet_cfg, log_records):
 def test_interleaved_videos_are_logged(memnet_cfg, log_records):
     """Frames of two videos in turn restart the memory at every frame."""
     model = build(memnet_cfg).eval()
-    online_scores(model,
-                  [frame_data(v, t) for t in (0, 1, 2) for v in (5, 6)])
+    online_scores(model, [frame_data(v, t) for t in (0, 1, 2) for v in (5, 6)])
     messages = [
         r.getMessage() for r in log_records if r.levelno == logging.WARNING
     ]
@@ -736,10 +759,10 @@ def test_predict_frame_takes_one_frame(memnet_cfg):
     model = build(memnet_cfg).eval()
     image, sample = frame_inputs(model, 0)
     with torch.no_grad(), pytest.raises(
-            ValueError, match=r'video 3: frame 0: .*one frame '
+            ValueError,
+            match=r'video 3: frame 0: .*one frame '
             r'\(1, 3, H, W\), got \(2, 3, 64, 64\)'):
-        model.predict_frame(image.expand(2, -1, -1, -1), sample,
-                            MemoryState())
+        model.predict_frame(image.expand(2, -1, -1, -1), sample, MemoryState())
 
 
 def test_predict_refuses_a_batch_of_frames_of_two_sizes(memnet_cfg):
@@ -749,7 +772,8 @@ def test_predict_refuses_a_batch_of_frames_of_two_sizes(memnet_cfg):
     batch = preprocess(model, data, False)
     assert batch['inputs'].shape[-2:] == (64, 96)  # padded to the larger
     with torch.no_grad(), pytest.raises(
-            ValueError, match=r'\(64, 64\) \(video 1, frame 2\), '
+            ValueError,
+            match=r'\(64, 64\) \(video 1, frame 2\), '
             r'\(64, 96\) \(video 2, frame 0\).*batch_size=1'):
         model.predict(**batch)
     assert model.test_state.is_empty
@@ -798,8 +822,7 @@ def nan_flownet(model, monkeypatch, bad_values=3):
     monkeypatch.setattr(model.motion, 'forward', nan_forward)
 
 
-def test_online_non_finite_flow_raises_after_the_head(memnet_cfg,
-                                                      monkeypatch):
+def test_online_non_finite_flow_raises_after_the_head(memnet_cfg, monkeypatch):
     """Checked after the head (no wait between flow and warp), with the
     frame named and the state reset."""
     model = build(memnet_cfg).eval()
@@ -836,9 +859,11 @@ def test_memory_step_refuses_a_non_finite_flow(clocknet_cfg, monkeypatch):
                               'v', t)
         nan_flownet(model, monkeypatch, bad_values=2)
         # at t = 5 the anchors are frames 4, 4 and 0: two flows
-        with pytest.raises(ValueError, match=r'video v: frame 5: FlowNet '
-                           r'gave a flow \(1, 2, 64, 64\) with 4 NaN.*the 2 '
-                           r'flow\(s\)'):
+        with pytest.raises(
+                ValueError,
+                match=r'video v: frame 5: FlowNet '
+                r'gave a flow \(1, 2, 64, 64\) with 4 NaN.*the 2 '
+                r'flow\(s\)'):
             model.memory_step(state, images[5], None, 'v', 5)
     assert state.is_empty
 
@@ -857,27 +882,30 @@ def test_zeroed_flows_keep_the_memory_finite(memnet_cfg, monkeypatch):
     images = [torch.randn(1, 3, 64, 64) for _ in range(2)]
     state = MemoryState()
     with torch.no_grad():
-        model.memory_step(state, images[0], model.extract_feat(images[0]),
-                          'v', 0)
+        model.memory_step(state, images[0], model.extract_feat(images[0]), 'v',
+                          0)
         nan_flownet(model, monkeypatch, bad_values=40)
         flows, count = model.zero_non_finite_flows(
             model.anchor_flows(state, images[1]))
         assert int(count) == 40 and torch.isfinite(flows[0]).all()
-        memory = model.memory_step(state, images[1],
-                                   model.extract_feat(images[1]), 'v', 1,
-                                   flows=flows)
+        memory = model.memory_step(
+            state,
+            images[1],
+            model.extract_feat(images[1]),
+            'v',
+            1,
+            flows=flows)
     assert torch.isfinite(memory).all()
     assert model.zero_non_finite_flows({}) == ({}, None)
 
 
 @pytest.mark.parametrize('aggregator', ['memnet', 'clocknet'])
-def test_online_memory_step_has_no_syncing_op(
-        aggregator, memnet_cfg, clocknet_cfg):
+def test_online_memory_step_has_no_syncing_op(aggregator, memnet_cfg,
+                                              clocknet_cfg):
     """The flows, the finite guard, the K warps and the aggregation of an
     online frame run no op that would wait for a CUDA device (the finite
     check comes after the head)."""
-    cfg = copy.deepcopy(memnet_cfg if aggregator == 'memnet' else
-                        clocknet_cfg)
+    cfg = copy.deepcopy(memnet_cfg if aggregator == 'memnet' else clocknet_cfg)
     cfg.motion.img_scale_factor = 0.5  # the paper's: the flow is resized
     model = build(cfg).eval()
     state = MemoryState()
@@ -921,8 +949,9 @@ def test_online_memory_unchecked_leaves_the_host_read_to_the_caller(
 
 
 @pytest.mark.parametrize('concurrent_flow', [False, True])
-def test_cuda_online_memory_step_does_not_synchronise(
-        clocknet_cfg, cuda_device, concurrent_flow):
+def test_cuda_online_memory_step_does_not_synchronise(clocknet_cfg,
+                                                      cuda_device,
+                                                      concurrent_flow):
     """The CUDA twin of the syncing-op test: torch's sync debug mode raises
     on any synchronising call in the flows, the finite guard, the K warps
     and the aggregation of an online ClockNet frame."""
@@ -965,10 +994,11 @@ def channels_last_memories_match(cfg, device, rtol):
     state, nhwc_state = MemoryState(), MemoryState()
     with torch.no_grad():
         for t in range(9):
-            image = torch.randn(1, 3, 64, 64, generator=torch.Generator(
-            ).manual_seed(t)).to(device)
-            memory = model.memory_step(state, image,
-                                       model.extract_feat(image), 'v', t)
+            image = torch.randn(
+                1, 3, 64, 64,
+                generator=torch.Generator().manual_seed(t)).to(device)
+            memory = model.memory_step(state, image, model.extract_feat(image),
+                                       'v', t)
             nhwc_memory = nhwc.memory_step(nhwc_state, image,
                                            nhwc.extract_feat(image), 'v', t)
             scale = memory.abs().max()
@@ -1005,9 +1035,9 @@ def test_cuda_online_clocknet_matches_cpu(clocknet_cfg, cuda_device):
             on_cpu = model.memory_step(cpu_state, image,
                                        model.extract_feat(image), 'v', t)
             image_gpu = image.to(cuda_device)
-            on_gpu = model_gpu.memory_step(
-                gpu_state, image_gpu, model_gpu.extract_feat(image_gpu), 'v',
-                t)
+            on_gpu = model_gpu.memory_step(gpu_state, image_gpu,
+                                           model_gpu.extract_feat(image_gpu),
+                                           'v', t)
             assert on_gpu.device.type == 'cuda'
             scale = on_cpu.abs().max()
             assert (on_gpu.cpu() - on_cpu).abs().max() <= 1e-4 * scale, t
@@ -1015,8 +1045,8 @@ def test_cuda_online_clocknet_matches_cpu(clocknet_cfg, cuda_device):
     assert all(m.device.type == 'cuda' for m in gpu_state.memories)
 
 
-def test_cuda_concurrent_flow_gives_the_same_memories(
-        clocknet_cfg, cuda_device):
+def test_cuda_concurrent_flow_gives_the_same_memories(clocknet_cfg,
+                                                      cuda_device):
     """FlowNet on a side stream beside the backbone: the same memories."""
     cfg = copy.deepcopy(clocknet_cfg)
     cfg.test_cfg = dict(concurrent_flow=True)
@@ -1046,8 +1076,8 @@ def test_cuda_concurrent_flow_gives_the_same_memories(
     assert calls[0] != default
 
 
-def test_cuda_online_predict_keeps_its_state_on_the_gpu(memnet_cfg,
-                                                        cuda_device):
+def test_cuda_online_predict_keeps_its_state_on_the_gpu(
+        memnet_cfg, cuda_device):
     model = build(memnet_cfg).to(cuda_device).eval()
     for t in range(3):
         batch = preprocess(model, frame_data(0, t), False)
@@ -1061,8 +1091,8 @@ def test_cuda_online_predict_keeps_its_state_on_the_gpu(memnet_cfg,
     assert all(m.device.type == 'cuda' for m in model.test_state.memories)
 
 
-def test_cuda_gradients_reach_flownet_and_earlier_frames(memnet_cfg,
-                                                         cuda_device):
+def test_cuda_gradients_reach_flownet_and_earlier_frames(
+        memnet_cfg, cuda_device):
     cfg = copy.deepcopy(memnet_cfg)
     cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='last')
     model = build(cfg).to(cuda_device).train()
@@ -1075,8 +1105,9 @@ def test_cuda_gradients_reach_flownet_and_earlier_frames(memnet_cfg,
     total.backward()
     per_frame = inputs.grad.abs().sum(dim=(0, 2, 3, 4))  # [T]
     assert (per_frame > 0).all(), per_frame
-    flow_grads = [p.grad for p in model.motion.parameters()
-                  if p.grad is not None]
+    flow_grads = [
+        p.grad for p in model.motion.parameters() if p.grad is not None
+    ]
     assert flow_grads and any(g.abs().sum() > 0 for g in flow_grads)
     assert all(g.device.type == 'cuda' for g in flow_grads)
 
@@ -1204,8 +1235,8 @@ def test_clocknet_trains_and_predicts_under_autocast(clocknet_cfg,
     totals = {}
     for dtype in (torch.float32, half):
         torch.manual_seed(0)  # the same RPN and R-FCN samples
-        with torch.autocast('cpu', dtype=dtype,
-                            enabled=dtype is not torch.float32):
+        with torch.autocast(
+                'cpu', dtype=dtype, enabled=dtype is not torch.float32):
             losses = model.loss(batch['inputs'], batch['data_samples'])
         totals[dtype] = sum(v for k, v in losses.items()
                             if 'loss' in k and not isinstance(v, list))
@@ -1215,8 +1246,9 @@ def test_clocknet_trains_and_predicts_under_autocast(clocknet_cfg,
     assert not torch.equal(totals[half], totals[torch.float32])
     assert torch.allclose(totals[half], totals[torch.float32], rtol=0.05)
     totals[half].backward()
-    flow_grads = [p.grad for p in model.motion.parameters()
-                  if p.grad is not None]
+    flow_grads = [
+        p.grad for p in model.motion.parameters() if p.grad is not None
+    ]
     assert flow_grads and all(torch.isfinite(g).all() for g in flow_grads)
     assert any(g.abs().sum() > 0 for g in flow_grads)
 
@@ -1245,8 +1277,7 @@ def test_cuda_amp_training_steps(clocknet_cfg, cuda_device):
         log_vars = model.train_step(packed_clips(2, 4), optim_wrapper)
         assert torch.isfinite(log_vars['loss'])
     assert any(not torch.equal(before, p)
-               for before, p in zip(flownet_before,
-                                    model.motion.parameters()))
+               for before, p in zip(flownet_before, model.motion.parameters()))
 
 
 def test_loss_pairs_each_memory_with_its_own_frame(memnet_cfg, monkeypatch):
@@ -1290,9 +1321,9 @@ class ScriptedDraws:
 
 def test_evidence_keep_mask_drops_at_the_configured_rate():
     """A frame keeps its evidence when the draw is >= drop_prob."""
-    assert evidence_keep_mask(4, 0.8, ScriptedDraws([0.79, 0.8, 0.81])) == [
-        True, False, True, True
-    ]
+    assert evidence_keep_mask(4, 0.8,
+                              ScriptedDraws([0.79, 0.8, 0.81
+                                             ])) == [True, False, True, True]
     rng = random.Random(0)
     kept = [
         keep for _ in range(2000)
@@ -1355,8 +1386,8 @@ def test_clip_clocks_run_at_the_clip_stride(clocknet_cfg):
         def online(step):
             state = MemoryState()
             for t in range(3):
-                memory = model.memory_step(state, inputs[:, t], feats[t],
-                                           'v', t, step * t)
+                memory = model.memory_step(state, inputs[:, t], feats[t], 'v',
+                                           t, step * t)
             return memory, state.anchor_frame_ids
 
         strided, anchors = online(4)
@@ -1378,10 +1409,9 @@ def test_tensor_mode_is_the_head_on_the_last_memory(clocknet_cfg):
         state = MemoryState()
         for t in range(4):
             memory = model.memory_step(state, inputs[:, t],
-                                       model.extract_feat(inputs[:, t]),
-                                       'v', t)
-        expected = model.detector._head_forward((memory, ),
-                                                [samples[0][3]])
+                                       model.extract_feat(inputs[:, t]), 'v',
+                                       t)
+        expected = model.detector._head_forward((memory, ), [samples[0][3]])
         first = model.detector._head_forward(
             (model.extract_feat(inputs[:, 0]), ), [samples[0][3]])
 
@@ -1394,8 +1424,7 @@ def test_tensor_mode_is_the_head_on_the_last_memory(clocknet_cfg):
     assert len(got) == len(want) > 0
     for a, b in zip(got, want):
         assert torch.allclose(a, b, atol=1e-4)
-    assert any(not torch.allclose(a, b, atol=1e-3)
-               for a, b in zip(got, other))
+    assert any(not torch.allclose(a, b, atol=1e-3) for a, b in zip(got, other))
 
 
 def test_each_memory_is_warped_with_the_flow_to_its_own_anchor(
@@ -1428,8 +1457,7 @@ def test_each_memory_is_warped_with_the_flow_to_its_own_anchor(
     ]
 
 
-def test_a_frame_not_a_multiple_of_the_feature_stride_is_refused(
-        memnet_cfg):
+def test_a_frame_not_a_multiple_of_the_feature_stride_is_refused(memnet_cfg):
     """At stride 8 a 14-pixel side has 2 cells: FlowWarp's own check (14 is
     a multiple of 2) would pass it, and its rescaling by 2 / 14 = 1 / 7
     would make every displacement 8/7 too long."""
@@ -1443,10 +1471,11 @@ def test_a_frame_not_a_multiple_of_the_feature_stride_is_refused(
         state = MemoryState()
         model.memory_step(state, torch.randn(1, 3, 14, 24),
                           torch.randn(1, 64, 2, 3), 'w', 0)
-        with pytest.raises(ValueError,
-                           match=r'^frames of 14x24 \(padded\) are not 8 '
-                           r'times their 2x3 feature map .*pad the frames '
-                           r'to a multiple of 8 .*pad_size_divisor'):
+        with pytest.raises(
+                ValueError,
+                match=r'^frames of 14x24 \(padded\) are not 8 '
+                r'times their 2x3 feature map .*pad the frames '
+                r'to a multiple of 8 .*pad_size_divisor'):
             model.memory_step(state, torch.randn(1, 3, 14, 24),
                               torch.randn(1, 64, 2, 3), 'w', 1)
 
@@ -1454,9 +1483,11 @@ def test_a_frame_not_a_multiple_of_the_feature_stride_is_refused(
 def test_a_detector_without_a_feature_stride_is_refused(memnet_cfg):
     cfg = copy.deepcopy(memnet_cfg)
     cfg['detector']['roi_head']['bbox_head']['featmap_stride'] = None
-    with pytest.raises(ValueError, match=r'MemoryRFCN needs the stride of '
-                       r'its detector\'s features \(roi_head\.bbox_head\.'
-                       r'featmap_stride\), got None'):
+    with pytest.raises(
+            ValueError,
+            match=r'MemoryRFCN needs the stride of '
+            r'its detector\'s features \(roi_head\.bbox_head\.'
+            r'featmap_stride\), got None'):
         build(cfg)
 
 
@@ -1470,14 +1501,14 @@ def with_test_cfg(cfg, **test_cfg):
     (dict(evidence_interval=0), ValueError, 'evidence_interval must be an'),
     (dict(evidence_interval=True), ValueError, 'evidence_interval must be'),
     (dict(evidence_interval=2.0), ValueError, 'evidence_interval must be'),
-    (dict(anticipate=1, evidence_interval=4), TypeError,
-     'anticipate must be a bool'),
+    (dict(anticipate=1,
+          evidence_interval=4), TypeError, 'anticipate must be a bool'),
     (dict(anticipate=True), ValueError, 'needs test_cfg.evidence_interval'),
     (dict(propagate='box', evidence_interval=4), ValueError,
      "propagate must be 'features' or 'boxes'"),
     (dict(propagate='boxes'), ValueError, "propagate='boxes' needs"),
-    (dict(propagate='boxes', evidence_interval=4, anticipate=True),
-     ValueError, 'and no anticipate'),
+    (dict(propagate='boxes', evidence_interval=4,
+          anticipate=True), ValueError, 'and no anticipate'),
 ])
 def test_test_cfg_checks_propagation_settings(memnet_cfg, test_cfg, error,
                                               match):
@@ -1517,8 +1548,7 @@ def test_propagation_runs_the_backbone_every_interval(clocknet_cfg):
     assert model.test_state.anchor_frame_ids == [8, 8, 8]
     assert flownet_per_frame[1:4] == [1, 1, 1]  # all anchored at frame 0
     assert flownet_per_frame[5:8] == [2, 2, 2]  # frames 4 and 0
-    for memory, expected in zip(model.test_state.memories,
-                                reference.memories):
+    for memory, expected in zip(model.test_state.memories, reference.memories):
         assert torch.equal(memory, expected)
 
 
@@ -1528,8 +1558,12 @@ def test_evidence_interval_one_is_the_default(memnet_cfg):
     explicit = build(with_test_cfg(memnet_cfg, evidence_interval=1)).eval()
     explicit.load_state_dict(default.state_dict())
     assert default.test_cfg == explicit.test_cfg == dict(
-        concurrent_flow=False, evidence_interval=1, anticipate=False,
-        propagate='features', split_halves=False, chain_flows=False)
+        concurrent_flow=False,
+        evidence_interval=1,
+        anticipate=False,
+        propagate='features',
+        split_halves=False,
+        chain_flows=False)
     for (boxes, scores), (boxes1, scores1) in zip(
             online_scores(default, frames), online_scores(explicit, frames)):
         assert torch.equal(boxes, boxes1) and torch.equal(scores, scores1)
@@ -1637,8 +1671,7 @@ def test_anticipation_composes_flows_to_older_anchors(clocknet_cfg):
         if t >= 5:
             assert model.test_state.anchor_frame_ids == [4, 0]
             for flow, anchor in zip(warped, (4, 0)):
-                expected = model.motion(image,
-                                        torch.full_like(image, anchor))
+                expected = model.motion(image, torch.full_like(image, anchor))
                 assert torch.allclose(
                     flow[..., 16:], expected[..., 16:], atol=1e-5), t
     assert sorted(model.test_state.evidence_motion.anchor_flows) == [0]
@@ -1686,8 +1719,8 @@ def test_box_propagation_runs_the_head_at_evidence_frames_only(memnet_cfg):
         online_scores(boxes, [frame])
         per_frame.append((len(backbone) - before[0], len(head) - before[1],
                           len(flownet) - before[2]))
-    assert per_frame == [(1, 1, 0), (0, 0, 1), (0, 0, 1), (0, 0, 1),
-                         (1, 1, 1), (0, 0, 1), (0, 0, 1)]
+    assert per_frame == [(1, 1, 0), (0, 0, 1), (0, 0, 1), (0, 0, 1), (1, 1, 1),
+                         (0, 0, 1), (0, 0, 1)]
     boxes.test_state.reset()
     by_boxes = online_scores(boxes, frames)
     for t in (0, 4):
@@ -1733,6 +1766,8 @@ def test_box_propagation_refuses_a_state_without_boxes(memnet_cfg):
     state = MemoryState()
     with torch.no_grad():
         features.predict_frame(*frame_inputs(features, 0), state)
-        with pytest.raises(ValueError, match='frame 1: no detections of an '
-                           'evidence frame to propagate'):
+        with pytest.raises(
+                ValueError,
+                match='frame 1: no detections of an '
+                'evidence frame to propagate'):
             boxes.predict_frame(*frame_inputs(boxes, 1), state)

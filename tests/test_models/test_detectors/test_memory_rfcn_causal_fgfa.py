@@ -17,10 +17,12 @@ from .test_memory_rfcn import (build, flow_and_warp_counts, frame_data,
 
 def fgfa_cfg(num_frames=4, **train_cfg) -> dict:
     cfg = tiny_cfg(
-        type='CausalFGFAAggregator', in_channels=64, num_frames=num_frames,
+        type='CausalFGFAAggregator',
+        in_channels=64,
+        num_frames=num_frames,
         embed_channels=(16, 16, 32))
-    cfg.train_cfg = dict(evidence_drop_prob=0.0, loss_frames='last',
-                         **train_cfg)
+    cfg.train_cfg = dict(
+        evidence_drop_prob=0.0, loss_frames='last', **train_cfg)
     return cfg
 
 
@@ -40,8 +42,8 @@ def window_by_hand(model, images, feats, t, num_frames):
     similarity of embeddings with F_t."""
     frames = range(max(0, t - num_frames + 1), t + 1)
     warped = [
-        feats[t] if a == t else model.warp(
-            feats[a], model.motion(images[t], images[a]))
+        feats[t] if a == t else model.warp(feats[a],
+                                           model.motion(images[t], images[a]))
         for a in frames
     ]
     embed = model.aggregator.embed
@@ -102,12 +104,14 @@ def test_training_reaches_the_embedding_flownet_and_every_frame():
     batch = preprocess(model, packed_clips(1, 3), True)
     inputs = batch['inputs'].clone().requires_grad_(True)
     losses = model.loss(inputs, batch['data_samples'])
-    sum(v for k, v in losses.items() if 'loss' in k and
-        not isinstance(v, list)).backward()
+    sum(v for k, v in losses.items()
+        if 'loss' in k and not isinstance(v, list)).backward()
     assert (inputs.grad.abs().sum(dim=(0, 2, 3, 4)) > 0).all()
     for name in ('motion', 'aggregator'):
-        grads = [p.grad for p in getattr(model, name).parameters()
-                 if p.grad is not None]
+        grads = [
+            p.grad for p in getattr(model, name).parameters()
+            if p.grad is not None
+        ]
         assert grads and any(g.abs().sum() > 0 for g in grads), name
 
 
@@ -118,8 +122,8 @@ def test_training_clips_must_fit_the_window():
         model.loss(**batch)
     # a clip that just fits: its first frame is the window's oldest
     fits = build(fgfa_cfg(num_frames=5)).train()
-    losses = fits.loss(**preprocess(fits, packed_clips(1, 3, clip_stride=2),
-                                    True))
+    losses = fits.loss(
+        **preprocess(fits, packed_clips(1, 3, clip_stride=2), True))
     assert torch.isfinite(losses['loss_cls'])
 
 
@@ -127,9 +131,9 @@ def test_training_clips_must_fit_the_window():
     (dict(evidence_drop_prob=0.5), None, 'evidence_drop_prob=0.0'),
     (dict(evidence_drop_prob=0.0), dict(evidence_interval=4),
      'evidence_interval must be 1'),
-    (dict(evidence_drop_prob=0.0),
-     dict(evidence_interval=4, propagate='boxes'),
-     'evidence_interval must be 1'),
+    (dict(evidence_drop_prob=0.0), dict(
+        evidence_interval=4,
+        propagate='boxes'), 'evidence_interval must be 1'),
 ])
 def test_frames_without_evidence_are_refused(train_cfg, test_cfg, match):
     cfg = fgfa_cfg()
@@ -146,9 +150,10 @@ def test_memory_step_without_features_is_refused():
     with torch.no_grad():
         model.memory_step(state, image, model.extract_feat(image), 'v', 0)
         before = copy.copy(state.anchor_frame_ids)
-        with pytest.raises(ValueError,
-                           match=r'frame 1: CausalFGFAAggregator needs '
-                           r'image features at every frame'):
+        with pytest.raises(
+                ValueError,
+                match=r'frame 1: CausalFGFAAggregator needs '
+                r'image features at every frame'):
             model.memory_step(state, image, None, 'v', 1)
     assert state.anchor_frame_ids == before and state.last_frame_id == 0
 
@@ -159,16 +164,16 @@ def test_given_flows_must_be_those_of_the_memories_it_warps():
     state = MemoryState()
     with torch.no_grad():
         for t in range(2):
-            model.memory_step(state, images[t],
-                              model.extract_feat(images[t]), 'v', t)
+            model.memory_step(state, images[t], model.extract_feat(images[t]),
+                              'v', t)
         # memories hold frames 0, 1, 0; frame 2 overwrites memory 2 and
         # warps memories 0 and 1: flows to frame 0 and frame 1
         assert model.anchor_flows(state, images[2]).keys() == {0, 1}
         feature = model.extract_feat(images[2])
         flow = model.motion(images[2], images[1])
         with pytest.raises(ValueError, match=r'to warp are at \[0, 1\]'):
-            model.memory_step(state, images[2], feature, 'v', 2,
-                              flows={1: flow})
+            model.memory_step(
+                state, images[2], feature, 'v', 2, flows={1: flow})
 
 
 def chained_model(num_frames=4, seed=3):
@@ -190,9 +195,14 @@ def online_memories(model, images, video_id=5):
 
 def frame_sample(video_id, frame_id, image):
     shape = tuple(image.shape[-2:])
-    return DetDataSample(metainfo=dict(
-        video_id=video_id, frame_id=frame_id, img_shape=shape,
-        ori_shape=shape, pad_shape=shape, scale_factor=(1.0, 1.0)))
+    return DetDataSample(
+        metainfo=dict(
+            video_id=video_id,
+            frame_id=frame_id,
+            img_shape=shape,
+            ori_shape=shape,
+            pad_shape=shape,
+            scale_factor=(1.0, 1.0)))
 
 
 def memories_of_chained_flows_by_hand(model, images):
@@ -204,14 +214,24 @@ def memories_of_chained_flows_by_hand(model, images):
             flows[t] = {}  # flows[t][a] = D_{t,a}
             if t > 0:
                 step = model.motion(image, images[t - 1])
-                flows[t] = {a: step if a == t - 1 else
-                            compose_flows(step, flows[t - 1][a])
-                            for a in range(t)}
-            needed = {state.anchor_frame_ids[k]
-                      for k in model.warped_memories(state)}
-            memories.append(model.memory_step(
-                state, image, model.extract_feat(image), 5, t,
-                flows={a: flows[t][a] for a in needed}))
+                flows[t] = {
+                    a: step if a == t -
+                    1 else compose_flows(step, flows[t - 1][a])
+                    for a in range(t)
+                }
+            needed = {
+                state.anchor_frame_ids[k]
+                for k in model.warped_memories(state)
+            }
+            memories.append(
+                model.memory_step(
+                    state,
+                    image,
+                    model.extract_feat(image),
+                    5,
+                    t,
+                    flows={a: flows[t][a]
+                           for a in needed}))
     return memories
 
 
@@ -225,8 +245,8 @@ def test_chained_flows_are_the_composed_flows_of_consecutive_frames():
     chained, state = online_memories(model, images)
     assert len(calls) == 6  # one flow a frame after the first
     assert sorted(state.previous_flows) == [3, 4, 5]
-    for t, memory in enumerate(memories_of_chained_flows_by_hand(
-            model, images)):
+    for t, memory in enumerate(
+            memories_of_chained_flows_by_hand(model, images)):
         assert torch.allclose(chained[t], memory, atol=1e-5), t
     # chaining is not FlowNet's own flow to the anchor
     plain, _ = online_memories(perturbed_fgfa(4, seed=3), images)
@@ -237,15 +257,15 @@ def test_chained_flows_reach_clocknet_s_older_anchors():
     """ClockNet (1, 4, 8) with chained flows: its stride-4 and stride-8
     memories are warped with flows composed frame by frame."""
     cfg = tiny_cfg(
-        type='ClockNetAggregator', strides=(1, 4, 8),
-        memnet=dict(type='MemNetAggregator', in_channels=64,
-                    mode='average'))
+        type='ClockNetAggregator',
+        strides=(1, 4, 8),
+        memnet=dict(type='MemNetAggregator', in_channels=64, mode='average'))
     model = build(cfg).eval()
     model.test_cfg['chain_flows'] = True
     images = [torch.randn(1, 3, 64, 64) for _ in range(10)]
     chained, _ = online_memories(model, images)
-    for t, memory in enumerate(memories_of_chained_flows_by_hand(
-            model, images)):
+    for t, memory in enumerate(
+            memories_of_chained_flows_by_hand(model, images)):
         assert torch.allclose(chained[t], memory, atol=1e-5), t
 
 
@@ -257,8 +277,9 @@ def test_chained_flows_change_nothing_for_memnet():
     chained.load_state_dict(model.state_dict())
     chained.test_cfg['chain_flows'] = True
     images = [torch.randn(1, 3, 64, 64) for _ in range(4)]
-    for a, b in zip(online_memories(model, images)[0],
-                    online_memories(chained, images)[0]):
+    for a, b in zip(
+            online_memories(model, images)[0],
+            online_memories(chained, images)[0]):
         assert torch.equal(a, b)
 
 
@@ -295,8 +316,8 @@ def test_each_split_half_chains_its_own_flows():
         for t in range(4):
             image, sample = frame_inputs(model, t, size=(64, 128))
             model.predict_frame(image, sample, state)
-    for half, cols in ((state.left, slice(0, 64)),
-                       (state.right, slice(64, 128))):
+    for half, cols in ((state.left, slice(0,
+                                          64)), (state.right, slice(64, 128))):
         assert torch.equal(half.previous_img, image[..., cols])
         assert sorted(half.previous_flows) == [1, 2]
     assert not torch.equal(state.left.previous_flows[2],
@@ -309,9 +330,10 @@ def window_model(kind):
     resolution (the paper's: its flow is resized)."""
     if kind == 'clocknet-chained':
         cfg = tiny_cfg(
-            type='ClockNetAggregator', strides=(1, 4, 8),
-            memnet=dict(type='MemNetAggregator', in_channels=64,
-                        mode='average'))
+            type='ClockNetAggregator',
+            strides=(1, 4, 8),
+            memnet=dict(
+                type='MemNetAggregator', in_channels=64, mode='average'))
     else:
         cfg = fgfa_cfg(num_frames=4)
     cfg.motion.img_scale_factor = 0.5

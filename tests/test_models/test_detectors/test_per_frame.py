@@ -52,8 +52,9 @@ def test_tensor_mode(model):
     num_clips, num_frames = data['inputs'].shape[:2]
     with torch.no_grad():
         images = data['inputs'].flatten(0, 1)  # [N*T, 3, H, W]
-        samples = [clip[t] for clip in data['data_samples']
-                   for t in range(num_frames)]
+        samples = [
+            clip[t] for clip in data['data_samples'] for t in range(num_frames)
+        ]
         proposals = detector.rpn_head.predict(
             detector.extract_feat(images), samples, rescale=False)
     num_rois = sum(len(p) for p in proposals)

@@ -38,8 +38,10 @@ def record_head_inputs(model):
     seen = {}
 
     def keep(name):
+
         def hook(module, args):
             seen[name] = args[0].detach().clone()
+
         return hook
 
     model.rpn_head.rpn_cls.register_forward_pre_hook(keep('rpn'))

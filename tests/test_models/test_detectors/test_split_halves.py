@@ -74,8 +74,7 @@ def test_split_frame_halves_tile_the_frame():
     assert not right.image[..., 26:].any()
     assert left.sample.img_shape == (60, 25)
     assert right.sample.img_shape == (60, 26)
-    assert right.sample.pad_shape == right.sample.batch_input_shape == (64,
-                                                                        32)
+    assert right.sample.pad_shape == right.sample.batch_input_shape == (64, 32)
     assert right.sample.frame_id == 4 and right.sample.video_id == 2
     assert sample.img_shape == (60, 51)  # the frame's sample is unchanged
 
@@ -84,8 +83,8 @@ def test_split_frame_halves_refuses_what_cannot_be_halved():
     image = torch.zeros(1, 3, 16, 16)
     with pytest.raises(ValueError, match=r'frame 7: cannot split.*\(16, 1\)'):
         split_frame_halves(
-            image,
-            DetDataSample(metainfo=dict(img_shape=(16, 1), frame_id=7)), 16)
+            image, DetDataSample(metainfo=dict(img_shape=(16, 1), frame_id=7)),
+            16)
     with pytest.raises(ValueError, match='cannot split'):
         split_frame_halves(image,
                            DetDataSample(metainfo=dict(img_shape=(16, 20))),
@@ -102,8 +101,8 @@ def test_merge_shifts_the_right_half_then_suppresses_class_wise():
     right = InstanceData(
         bboxes=torch.tensor([[0., 0., 10., 10.], [1., 0., 10., 10.],
                              [0., 0., 9., 10.]]),
-        scores=torch.tensor([[0.8, 0.0, 0.2], [0.7, 0.0, 0.3],
-                             [0.0, 0.6, 0.4]]))
+        scores=torch.tensor([[0.8, 0.0, 0.2], [0.7, 0.0, 0.3], [0.0, 0.6,
+                                                                0.4]]))
     merged = merge_half_detections([left, right], [0, 20], RCNN_CFG,
                                    (0.5, 1.0))
     # the right half's second box overlaps its first (class 0, IoU 0.9):
@@ -138,8 +137,8 @@ def test_one_whole_frame_merged_is_the_heads_prediction(path):
         merged = merge_half_detections([raw_detections(detector, x, sample)],
                                        [0], detector.test_cfg.rcnn,
                                        sample.scale_factor)
-        expected = detector.predict(image, [copy.deepcopy(sample)],
-                                    rescale=True)[0].pred_instances
+        expected = detector.predict(
+            image, [copy.deepcopy(sample)], rescale=True)[0].pred_instances
     assert_same_detections(merged, expected)
 
 
@@ -217,21 +216,16 @@ def test_split_memory_keeps_one_memory_per_half(split_clocknet):
                                          state).pred_instances
             halves = split_frame_halves(image, sample, 16)
             detections = [
-                raw_detections(
-                    whole.detector,
-                    (whole.online_memory(half.image, half.sample,
-                                         half_state), ), half.sample)
-                for half, half_state in zip(halves, (left_state,
-                                                     right_state))
+                raw_detections(whole.detector, (whole.online_memory(
+                    half.image, half.sample, half_state), ), half.sample)
+                for half, half_state in zip(halves, (left_state, right_state))
             ]
-        expected = merge_half_detections(detections,
-                                         [0, FRAME_SIZE[1] // 2],
+        expected = merge_half_detections(detections, [0, FRAME_SIZE[1] // 2],
                                          whole.detector.test_cfg.rcnn,
                                          sample.scale_factor)
         assert_same_detections(result, expected)
     assert state.left.frame_index == state.right.frame_index == 5
-    for ours, theirs in ((state.left, left_state), (state.right,
-                                                    right_state)):
+    for ours, theirs in ((state.left, left_state), (state.right, right_state)):
         for memory, reference in zip(ours.memories, theirs.memories):
             assert torch.equal(memory, reference)
 
@@ -343,7 +337,9 @@ def test_split_memory_refusals(split_clocknet):
     with pytest.raises(TypeError, match='SplitHalvesState'):
         split_clocknet.predict_frame(image, sample, MemoryState())
     cfg = model_cfg(
-        CLOCKNET_CFG, split_halves=True, evidence_interval=4,
+        CLOCKNET_CFG,
+        split_halves=True,
+        evidence_interval=4,
         propagate='boxes')
     with pytest.raises(ValueError, match="split_halves=True needs.*'feat"):
         MODELS.build(cfg)

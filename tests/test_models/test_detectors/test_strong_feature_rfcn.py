@@ -80,8 +80,9 @@ def assert_same(a, b):
 def head_output(model, feature, sample):
     """The fast head's (bboxes, scores) on a given feature map."""
     with torch.no_grad():
-        result = model.detector._head_predict(
-            (feature, ), [copy.deepcopy(sample)], rescale=True)[0]
+        result = model.detector._head_predict((feature, ),
+                                              [copy.deepcopy(sample)],
+                                              rescale=True)[0]
     return result.pred_instances.bboxes, result.pred_instances.scores
 
 
@@ -126,8 +127,8 @@ def test_training_feature_is_the_fast_features_averaged_with_the_warped_strong_m
         state = MemoryState()
         memory = None
         for t in (1, 2, 3):
-            feature = model.strong.extract_feat(
-                inputs[:, t]) if t == 1 else None
+            feature = model.strong.extract_feat(inputs[:,
+                                                       t]) if t == 1 else None
             memory = model.strong.memory_step(state, inputs[:, t], feature,
                                               None, t, t - 1)
         flow = model.strong.motion(inputs[:, 5], inputs[:, 3])
@@ -140,8 +141,8 @@ def test_loss_refuses_clips_shorter_than_the_delay_or_strided(model):
     with pytest.raises(ValueError, match='at least 3 frames'):
         model.loss(**preprocess(model, packed_clips(1, 2), True))
     with pytest.raises(ValueError, match='stride 2'):
-        model.loss(**preprocess(
-            model, packed_clips(1, 4, clip_stride=2), True))
+        model.loss(
+            **preprocess(model, packed_clips(1, 4, clip_stride=2), True))
 
 
 def test_the_first_delay_frames_get_the_fast_features_alone(model):
@@ -172,8 +173,7 @@ def test_a_frame_reads_the_strong_memory_of_delay_frames_before(model):
             assert_same(outputs[t], head_output(model, fused, sample))
 
 
-def test_output_ignores_the_frames_between_the_delayed_one_and_itself(
-        model):
+def test_output_ignores_the_frames_between_the_delayed_one_and_itself(model):
     """At frame t only frames <= t - delay and t itself are read."""
     frames = video_frames(model, 6, seed=1)
     outputs = run_online(model, frames)
@@ -247,10 +247,11 @@ def test_strong_ckpt_is_loaded_strictly(model, tmp_path):
     # a per-frame R-FCN's checkpoint does not fit the strong memory model
     bad = tmp_path / 'rfcn.pth'
     torch.save(
-        dict(state_dict={
-            f'detector.{k}': v
-            for k, v in model.strong.detector.state_dict().items()
-        }), bad)
+        dict(
+            state_dict={
+                f'detector.{k}': v
+                for k, v in model.strong.detector.state_dict().items()
+            }), bad)
     with pytest.raises(RuntimeError, match='rfcn.pth'):
         MODELS.build(model_cfg(strong_ckpt=str(bad))).init_weights()
 
@@ -263,8 +264,10 @@ def test_strong_ckpt_classes_are_recorded_or_their_absence_said(
     assert model.strong_ckpt_classes is None  # nothing loaded
     classes = ['disc', 'box', 'triangle', 'cross']
     recorded = tmp_path / 'strong.pth'
-    torch.save(dict(state_dict=model.strong.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=classes))), recorded)
+    torch.save(
+        dict(
+            state_dict=model.strong.state_dict(),
+            meta=dict(dataset_meta=dict(classes=classes))), recorded)
     built = MODELS.build(model_cfg(strong_ckpt=str(recorded)))
     log_records.clear()
     built.init_weights()
@@ -279,7 +282,8 @@ def test_strong_ckpt_classes_are_recorded_or_their_absence_said(
             if r.levelname == 'WARNING'] == [
                 f'StrongFeatureRFCN: strong_ckpt {unrecorded} records no '
                 "classes (meta['dataset_meta']['classes']), so they cannot "
-                "be compared with the data set's"]
+                "be compared with the data set's"
+            ]
 
 
 def test_strong_settings_other_than_the_trained_ones_are_said(
@@ -291,13 +295,17 @@ def test_strong_settings_other_than_the_trained_ones_are_said(
     trained.model.aggregator.strides = (1, 2, 4)
     path = tmp_path / 'strong.pth'
     classes = ['disc', 'box', 'triangle', 'cross']
-    torch.save(dict(state_dict=model.strong.state_dict(),
-                    meta=dict(cfg=trained.pretty_text,
-                              dataset_meta=dict(classes=classes))), path)
+    torch.save(
+        dict(
+            state_dict=model.strong.state_dict(),
+            meta=dict(
+                cfg=trained.pretty_text, dataset_meta=dict(classes=classes))),
+        path)
     log_records.clear()
     MODELS.build(model_cfg(strong_ckpt=str(path))).init_weights()
-    warnings = [r.getMessage() for r in log_records
-                if r.levelname == 'WARNING']
+    warnings = [
+        r.getMessage() for r in log_records if r.levelname == 'WARNING'
+    ]
     assert len(warnings) == 1
     assert warnings[0].startswith(
         f'StrongFeatureRFCN: strong_ckpt checkpoint {path} was trained with '
@@ -352,8 +360,7 @@ def test_other_normalisation_of_the_strong_detector_is_refused():
 
 def test_learned_fusion_starts_as_the_average_and_is_trained():
     torch.manual_seed(0)
-    fusion = dict(type='MemNetAggregator', mode='weighting',
-                  hidden_channels=8)
+    fusion = dict(type='MemNetAggregator', mode='weighting', hidden_channels=8)
     weighted = MODELS.build(model_cfg(fusion=fusion))
     assert weighted.fusion.in_channels == 64
     feature, memory = torch.randn(2, 1, 64, 4, 4).unbind(0)
@@ -377,9 +384,11 @@ def test_non_finite_strong_flows_empty_the_delayed_queue(model, monkeypatch):
     forward = model.strong.motion.forward
     monkeypatch.setattr(model.strong.motion, 'forward',
                         lambda *args: forward(*args) * float('nan'))
-    with pytest.raises(ValueError, match=r'video 3: frame 4: FlowNet gave '
-                       r'a flow \(1, 2, 64, 64\) with 8192 NaN or infinite '
-                       'values'):
+    with pytest.raises(
+            ValueError,
+            match=r'video 3: frame 4: FlowNet gave '
+            r'a flow \(1, 2, 64, 64\) with 8192 NaN or infinite '
+            'values'):
         run_online(model, frames[4:], state)
     assert state.strong.is_empty and state.delayed == []
 
@@ -397,8 +406,8 @@ def test_no_host_read_before_the_fast_backbone(delay):
         with SyncingOpRecorder() as recorder:
             before_backbone = []
             hook = built.detector.backbone.register_forward_pre_hook(
-                lambda module, args: before_backbone.append(list(
-                    recorder.ops)))
+                lambda module, args: before_backbone.append(
+                    list(recorder.ops)))
             try:
                 with torch.no_grad():
                     built.predict_frame(image, copy.deepcopy(sample), state)
@@ -429,9 +438,12 @@ def test_a_non_finite_flow_to_the_delayed_memory_keeps_the_state(
 
 
 @pytest.mark.parametrize('change, error, message', [
-    (dict(fusion=dict(type='MemNetAggregator', mode='weighting',
-                      in_channels=32, hidden_channels=8)), ValueError,
-     'fusion.in_channels'),
+    (dict(
+        fusion=dict(
+            type='MemNetAggregator',
+            mode='weighting',
+            in_channels=32,
+            hidden_channels=8)), ValueError, 'fusion.in_channels'),
     (dict(strong_test_cfg=4), TypeError, 'strong_test_cfg must be a dict'),
 ])
 def test_other_bad_arguments_are_refused(change, error, message):
@@ -442,23 +454,27 @@ def test_other_bad_arguments_are_refused(change, error, message):
 def test_merge_detections_suppresses_overlaps_within_a_class():
     first = InstanceData(
         bboxes=torch.tensor([[0., 0., 10., 10.], [20., 20., 30., 30.]]),
-        scores=torch.tensor([0.9, 0.5]), labels=torch.tensor([0, 1]))
+        scores=torch.tensor([0.9, 0.5]),
+        labels=torch.tensor([0, 1]))
     second = InstanceData(
         bboxes=torch.tensor([[1., 0., 10., 10.], [0., 0., 10., 10.]]),
-        scores=torch.tensor([0.8, 0.7]), labels=torch.tensor([0, 2]))
+        scores=torch.tensor([0.8, 0.7]),
+        labels=torch.tensor([0, 2]))
     merged = merge_detections(first, second,
                               dict(type='nms', iou_threshold=0.5), 10)
     # the class-0 box of the second set overlaps a better one: suppressed
     assert merged.scores.tolist() == pytest.approx([0.9, 0.7, 0.5])
     assert merged.labels.tolist() == [0, 2, 1]
-    top = merge_detections(first, second,
-                           dict(type='nms', iou_threshold=0.5), 2)
+    top = merge_detections(first, second, dict(type='nms', iou_threshold=0.5),
+                           2)
     assert top.labels.tolist() == [0, 2]
-    empty = InstanceData(bboxes=torch.zeros(0, 4), scores=torch.zeros(0),
-                         labels=torch.zeros(0, dtype=torch.long))
-    assert len(merge_detections(empty, empty, dict(type='nms',
-                                                   iou_threshold=0.5),
-                                10)) == 0
+    empty = InstanceData(
+        bboxes=torch.zeros(0, 4),
+        scores=torch.zeros(0),
+        labels=torch.zeros(0, dtype=torch.long))
+    assert len(
+        merge_detections(empty, empty, dict(type='nms', iou_threshold=0.5),
+                         10)) == 0
 
 
 def test_box_propagation_merges_the_delayed_strong_detections():
@@ -466,8 +482,7 @@ def test_box_propagation_merges_the_delayed_strong_detections():
     fast detector's own detections at t with the strong detector's of
     t - delay, moved by the mean flow in each box, by class-wise NMS."""
     torch.manual_seed(0)
-    model = MODELS.build(
-        model_cfg(test_cfg=dict(propagate='boxes'))).eval()
+    model = MODELS.build(model_cfg(test_cfg=dict(propagate='boxes'))).eval()
     frames = video_frames(model, 4, seed=2)
     outputs = run_online(model, frames)
     strong_state = MemoryState()
@@ -477,8 +492,7 @@ def test_box_propagation_merges_the_delayed_strong_detections():
         for image, sample in frames:
             memory = model.strong.online_memory(image, copy.deepcopy(sample),
                                                 strong_state)
-            strong_boxes.append(
-                model.strong_detections(image, memory, sample))
+            strong_boxes.append(model.strong_detections(image, memory, sample))
         assert all(len(boxes.scores) for boxes in strong_boxes)
         for t, (image, sample) in enumerate(frames):
             fast = model.detector.predict(image, [copy.deepcopy(sample)])[0]
@@ -488,9 +502,8 @@ def test_box_propagation_merges_the_delayed_strong_detections():
                 flow = model.strong.motion(image, frames[source][0])
                 expected = merge_detections(
                     expected,
-                    propagated_detections(strong_boxes[source], flow,
-                                          sample), rcnn.nms,
-                    rcnn.max_per_img)
+                    propagated_detections(strong_boxes[source], flow, sample),
+                    rcnn.nms, rcnn.max_per_img)
             assert_same(outputs[t], (expected.bboxes, expected.scores))
             if t >= model.delay:  # strong detections made it in
                 assert torch.isin(outputs[t][1],
@@ -506,8 +519,8 @@ def test_test_cfg_is_checked():
 
 def test_box_propagation_without_delay_merges_the_current_boxes():
     torch.manual_seed(0)
-    model = MODELS.build(
-        model_cfg(delay=0, test_cfg=dict(propagate='boxes'))).eval()
+    model = MODELS.build(model_cfg(delay=0,
+                                   test_cfg=dict(propagate='boxes'))).eval()
     frames = video_frames(model, 2, seed=3)
     outputs = run_online(model, frames)
     strong_state = MemoryState()
@@ -519,6 +532,6 @@ def test_box_propagation_without_delay_merges_the_current_boxes():
             strong = model.strong.detector._head_predict(
                 (memory, ), [copy.deepcopy(sample)])[0].pred_instances
             fast = model.detector.predict(image, [copy.deepcopy(sample)])[0]
-            expected = merge_detections(fast.pred_instances, strong,
-                                        rcnn.nms, rcnn.max_per_img)
+            expected = merge_detections(fast.pred_instances, strong, rcnn.nms,
+                                        rcnn.max_per_img)
             assert_same(outputs[t], (expected.bboxes, expected.scores))

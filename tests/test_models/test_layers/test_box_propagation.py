@@ -22,15 +22,14 @@ def test_mean_is_over_the_pixels_whose_centres_are_inside():
         [-5.0, -5.0, 1.0, 1.0],  # clipped: column 0, row 0
     ])
     out = mean_flow_in_boxes(flow, boxes)
-    expected = torch.tensor([[3.5, 25.0], [2.5, 15.0], [2.5, 5.0],
-                             [0.0, 0.0]])
+    expected = torch.tensor([[3.5, 25.0], [2.5, 15.0], [2.5, 5.0], [0.0, 0.0]])
     assert torch.allclose(out, expected)
 
 
 def test_a_box_between_pixel_centres_takes_the_nearest_pixel():
     flow = ramp_flow()
-    out = mean_flow_in_boxes(flow, torch.tensor([[3.1, 2.1, 3.3, 2.2],
-                                                 [20.0, 20.0, 30.0, 30.0]]))
+    out = mean_flow_in_boxes(
+        flow, torch.tensor([[3.1, 2.1, 3.3, 2.2], [20.0, 20.0, 30.0, 30.0]]))
     # the centre (3.2, 2.15) is in pixel (3, 2); far outside: the corner
     assert torch.allclose(out, torch.tensor([[3.0, 20.0], [7.0, 50.0]]))
 
@@ -40,8 +39,8 @@ def test_boxes_move_against_the_backward_flow():
     flow = torch.full((2, 6, 8), -2.0)
     flow[1] = 1.0
     boxes = torch.tensor([[1.0, 1.0, 3.0, 4.0]])
-    assert torch.equal(propagate_boxes(boxes, flow),
-                       torch.tensor([[3.0, 0.0, 5.0, 3.0]]))
+    assert torch.equal(
+        propagate_boxes(boxes, flow), torch.tensor([[3.0, 0.0, 5.0, 3.0]]))
     assert propagate_boxes(boxes[:0], flow).shape == (0, 4)
 
 

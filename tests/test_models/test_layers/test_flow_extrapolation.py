@@ -64,8 +64,10 @@ def test_anchor_flows_compose_with_the_older_anchors():
     assert sorted(flows) == [4, 8]
     assert flows[8] is to_evidence
     assert torch.equal(flows[4][0, 0, :, 4:], torch.full((6, 4), -4.0))
-    with pytest.raises(ValueError, match='to anchor frame 0; the flows known'
-                       r' are to \[4\]'):
+    with pytest.raises(
+            ValueError,
+            match='to anchor frame 0; the flows known'
+            r' are to \[4\]'):
         extrapolated_anchor_flows(to_evidence, 8, {4: older}, [8, 0])
 
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+# yapf: disable
 from memvid_mm.models.layers import (WARP_INTERPOLATIONS, WARP_SAMPLERS,
                                      cubic_weights,
                                      flow_to_feature_displacement, flow_warp,
@@ -10,6 +11,7 @@ from memvid_mm.models.layers import (WARP_INTERPOLATIONS, WARP_SAMPLERS,
                                      make_base_grid, padded_grid_size,
                                      sample_by_grid_sample, scale_flow_,
                                      warp_by_displacement)
+# yapf: enable
 from memvid_mm.models.layers.flow_warp import (check_deterministic_backward,
                                                memory_format_of,
                                                resolve_sampler)
@@ -85,8 +87,11 @@ def test_zero_flow_is_identity(sampler):
 def test_integer_flow_equals_roll_on_interior(sampler):
     h, w, dx, dy = 7, 9, 2, -1
     feat = torch.randn(2, 3, h, w)
-    out = warp_by_displacement(feat, _constant_disp(2, h, w, dx, dy),
-                               make_base_grid(h, w), sampler=sampler)
+    out = warp_by_displacement(
+        feat,
+        _constant_disp(2, h, w, dx, dy),
+        make_base_grid(h, w),
+        sampler=sampler)
     # out[y, x] = feat[y + dy, x + dx]
     rolled = torch.roll(feat, shifts=(-dy, -dx), dims=(2, 3))
     assert torch.equal(out[:, :, 1:, :w - 2], rolled[:, :, 1:, :w - 2])
@@ -114,8 +119,11 @@ def test_no_shrink_regression_of_mmtrack_normalisation(sampler):
 def test_fractional_flow_interpolates_bilinearly(sampler):
     h, w = 4, 6
     ramp = _ramp(h, w)
-    out = warp_by_displacement(ramp, _constant_disp(1, h, w, 0.25, 0.),
-                               make_base_grid(h, w), sampler=sampler)
+    out = warp_by_displacement(
+        ramp,
+        _constant_disp(1, h, w, 0.25, 0.),
+        make_base_grid(h, w),
+        sampler=sampler)
     assert torch.allclose(out[..., :-1], ramp[..., :-1] + 0.25)
     # the last column mixes the border value with the zero outside
     assert torch.allclose(out[..., -1], torch.full((1, 1, h), 0.75 * 5))
@@ -164,8 +172,10 @@ def test_flow_to_feature_displacement_rescales_to_cells():
     assert torch.allclose(disp[:, 0], torch.full((2, 16, 8), 3. / 8))
     assert torch.allclose(disp[:, 1], torch.full((2, 16, 8), -4.0))
     assert torch.equal(flow_to_feature_displacement(flow, (32, 64)), flow)
-    with pytest.raises(ValueError, match=r'flow must have shape \(N, 2, '
-                       r'H, W\), got \(1, 3, 4, 4\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'flow must have shape \(N, 2, '
+            r'H, W\), got \(1, 3, 4, 4\)'):
         flow_to_feature_displacement(torch.zeros(1, 3, 4, 4), (2, 2))
 
 
@@ -183,7 +193,8 @@ def test_flow_to_feature_displacement_refuses_a_map_not_covering_the_image(
         flow_warp(torch.zeros(1, 4, *feat_hw), flow)
     # a map finer than the flow is rescaled up when the sides divide
     assert flow_to_feature_displacement(
-        _constant_disp(1, 4, 8, 1., 2.), (8, 16)).unique().tolist() == [2., 4.]
+        _constant_disp(1, 4, 8, 1., 2.),
+        (8, 16)).unique().tolist() == [2., 4.]
 
 
 def test_flow_warp_shifts_by_flow_over_stride():
@@ -235,17 +246,21 @@ def test_bad_shapes_raise_value_error():
 
 
 def test_an_integer_flow_is_refused():
-    with pytest.raises(ValueError, match='flow must be a floating-point '
-                       'displacement, got torch.int64'):
-        flow_warp(torch.zeros(1, 4, 6, 10),
-                  torch.zeros(1, 2, 48, 80, dtype=torch.long))
+    with pytest.raises(
+            ValueError,
+            match='flow must be a floating-point '
+            'displacement, got torch.int64'):
+        flow_warp(
+            torch.zeros(1, 4, 6, 10),
+            torch.zeros(1, 2, 48, 80, dtype=torch.long))
 
 
 def test_flow_warp_names_flow_and_feat_on_a_batch_mismatch():
     # the error names the caller's tensors, not the resized displacement
-    with pytest.raises(ValueError,
-                       match=r'flow \(2, 2, 96, 160\) and feat '
-                       r'\(1, 4, 6, 10\) must have the same batch size'):
+    with pytest.raises(
+            ValueError,
+            match=r'flow \(2, 2, 96, 160\) and feat '
+            r'\(1, 4, 6, 10\) must have the same batch size'):
         flow_warp(torch.zeros(1, 4, 6, 10), torch.zeros(2, 2, 96, 160))
     with pytest.raises(ValueError, match=r'flow must have shape'):
         flow_warp(torch.zeros(1, 4, 6, 10), torch.zeros(1, 3, 96, 160))
@@ -301,8 +316,7 @@ def test_repeated_subcell_warps_blur_less_with_bicubic(sampler):
                                           sampler)
         assert warped.argmax() == 11  # both arrive where the blob went
         peaks[interpolation] = warped.max().item()
-        errors[interpolation] = ((warped - exact).norm() /
-                                 exact.norm()).item()
+        errors[interpolation] = ((warped - exact).norm() / exact.norm()).item()
     assert peaks['bilinear'] < 0.8 < 0.95 < peaks['bicubic']
     assert errors['bicubic'] < 0.5 * errors['bilinear']
 
@@ -336,8 +350,18 @@ def test_cuda_matches_cpu(interpolation, sampler, cuda_device):
 
 
 def test_padded_grid_size_is_the_next_power_of_two_plus_one():
-    sizes = {1: 3, 2: 3, 3: 3, 4: 5, 5: 5, 6: 9, 38: 65, 63: 65, 65: 65,
-             66: 129}
+    sizes = {
+        1: 3,
+        2: 3,
+        3: 3,
+        4: 5,
+        5: 5,
+        6: 9,
+        38: 65,
+        63: 65,
+        65: 65,
+        66: 129
+    }
     assert {s: padded_grid_size(s) for s in sizes} == sizes
     with pytest.raises(ValueError, match='size >= 1'):
         padded_grid_size(0)
@@ -355,8 +379,7 @@ def test_grid_sample_sampler_is_exact_at_integer_positions(
     feat = torch.randn(2, 3, h, w, generator=gen, dtype=dtype)
     disp = torch.randint(-6, 7, (2, 2, h, w), generator=gen).to(dtype)
     base = make_base_grid(h, w, dtype=dtype)
-    out = warp_by_displacement(feat, disp, base, interpolation,
-                               'grid_sample')
+    out = warp_by_displacement(feat, disp, base, interpolation, 'grid_sample')
     assert torch.equal(
         out, warp_by_displacement(feat, disp, base, interpolation, 'gather'))
     # every output cell is one input cell or zero
@@ -364,7 +387,8 @@ def test_grid_sample_sampler_is_exact_at_integer_positions(
     idx_y = base[0, 1].long() + disp[:, 1].long()
     inside = (idx_x >= 0) & (idx_x < w) & (idx_y >= 0) & (idx_y < h)
     batch = torch.arange(2).view(2, 1, 1).expand(2, h, w)
-    expected = feat.permute(0, 2, 3, 1)[batch, idx_y.clamp(0, h - 1),
+    expected = feat.permute(0, 2, 3, 1)[batch,
+                                        idx_y.clamp(0, h - 1),
                                         idx_x.clamp(0, w - 1)]
     expected = expected * inside.unsqueeze(-1)
     assert torch.equal(out.permute(0, 2, 3, 1), expected)
@@ -408,8 +432,9 @@ def test_folding_the_channels_into_the_batch_changes_no_output(
     summed over the channels in another order)."""
     gen = torch.Generator().manual_seed(5)
     feat = torch.randn(2, 6, 9, 14, generator=gen, dtype=dtype)
-    coords = make_base_grid(9, 14, dtype=dtype) + torch.randn(
-        2, 2, 9, 14, generator=gen, dtype=dtype) * 3
+    coords = make_base_grid(
+        9, 14, dtype=dtype) + torch.randn(
+            2, 2, 9, 14, generator=gen, dtype=dtype) * 3
     results = []
     for fold_channels in (False, True):
         feat_s = feat.clone().requires_grad_()
@@ -487,8 +512,11 @@ def test_grid_sample_check_is_off_without_deterministic_algorithms():
 
 def test_unknown_sampler_is_refused():
     with pytest.raises(ValueError, match='sampler'):
-        warp_by_displacement(torch.zeros(1, 2, 4, 5), torch.zeros(1, 2, 4, 5),
-                             make_base_grid(4, 5), sampler='nearest')
+        warp_by_displacement(
+            torch.zeros(1, 2, 4, 5),
+            torch.zeros(1, 2, 4, 5),
+            make_base_grid(4, 5),
+            sampler='nearest')
 
 
 @pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
@@ -555,5 +583,5 @@ def test_scale_flow_matches_a_scale_tensor_bit_for_bit():
     scaled_grad, = torch.autograd.grad(scaled, flow, grad)
     assert torch.equal(scaled_grad, expected_grad)
     channels_last = flow.detach().to(memory_format=torch.channels_last)
-    assert scale_flow_(channels_last, 2.0, 3.0).is_contiguous(
-        memory_format=torch.channels_last)
+    assert scale_flow_(channels_last, 2.0,
+                       3.0).is_contiguous(memory_format=torch.channels_last)

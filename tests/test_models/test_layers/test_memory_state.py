@@ -109,11 +109,10 @@ def test_detach_in_place_keeps_the_values_and_the_bookkeeping():
     feat = torch.randn(1, 4, 3, 5, requires_grad=True) * 2
     _write(state, 'v', 0, value=feat)
     state.detach_()
-    assert all(not t.requires_grad
-               for t in state.memories + state.anchor_imgs)
+    assert all(not t.requires_grad for t in state.memories + state.anchor_imgs)
     assert torch.equal(state.memories[0], feat.detach())
-    assert (state.video_id, state.last_frame_id,
-            state.frame_index) == ('v', 0, 1)
+    assert (state.video_id, state.last_frame_id, state.frame_index) == ('v', 0,
+                                                                        1)
 
 
 def _with_anticipation(state):
@@ -121,7 +120,9 @@ def _with_anticipation(state):
     flow = torch.randn(1, 2, 12, 20, requires_grad=True) * 2
     state.recent_imgs = [torch.randn(1, 3, 12, 20, requires_grad=True) * 2]
     state.evidence_motion = EvidenceMotion(
-        frame_id=0, velocity=flow, acceleration=flow * 0,
+        frame_id=0,
+        velocity=flow,
+        acceleration=flow * 0,
         anchor_flows={-4: flow + 1})
     return flow
 
@@ -133,9 +134,10 @@ def test_anticipation_fields_are_detached_copied_and_reset():
     copy = state.detach()
     motion = copy.evidence_motion
     assert motion is not state.evidence_motion and motion.frame_id == 0
-    assert not any(t.requires_grad for t in (
-        motion.velocity, motion.acceleration, motion.anchor_flows[-4],
-        copy.recent_imgs[0]))
+    assert not any(
+        t.requires_grad
+        for t in (motion.velocity, motion.acceleration,
+                  motion.anchor_flows[-4], copy.recent_imgs[0]))
     assert torch.equal(motion.anchor_flows[-4], flow.detach() + 1)
     assert state.evidence_motion.velocity.requires_grad  # untouched
     assert state.to('cpu').evidence_motion.velocity.device.type == 'cpu'
@@ -165,14 +167,19 @@ def test_evidence_boxes_are_copied_detached_and_reset():
     _write(state, 'v', 0)
     boxes = torch.rand(3, 4, requires_grad=True) * 2
     state.evidence_boxes = EvidenceBoxes(
-        frame_id=0, image=torch.randn(1, 3, 12, 20), bboxes=boxes,
-        scores=torch.rand(3), labels=torch.tensor([0, 2, 1]))
+        frame_id=0,
+        image=torch.randn(1, 3, 12, 20),
+        bboxes=boxes,
+        scores=torch.rand(3),
+        labels=torch.tensor([0, 2, 1]))
     copy = state.detach()
     assert not copy.evidence_boxes.bboxes.requires_grad
     assert torch.equal(copy.evidence_boxes.labels, torch.tensor([0, 2, 1]))
     moved = state.to('meta').evidence_boxes
-    assert {t.device.type for t in (moved.image, moved.bboxes, moved.scores,
-                                    moved.labels)} == {'meta'}
+    assert {
+        t.device.type
+        for t in (moved.image, moved.bboxes, moved.scores, moved.labels)
+    } == {'meta'}
     assert state.evidence_boxes.bboxes.requires_grad
     state.reset()
     assert state.evidence_boxes is None

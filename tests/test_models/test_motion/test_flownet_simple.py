@@ -68,8 +68,7 @@ def _constant_raw(value_x, value_y, calls=None):
     def raw(x):
         if calls is not None:
             calls.append(x.clone())
-        out = x.new_empty(x.size(0), 2, -(-x.size(2) // 4),
-                          -(-x.size(3) // 4))
+        out = x.new_empty(x.size(0), 2, -(-x.size(2) // 4), -(-x.size(3) // 4))
         out[:, 0] = value_x
         out[:, 1] = value_y
         return out
@@ -125,10 +124,13 @@ def test_pretrained_init_cfg_loads_strictly(tmp_path):
     # a list init_cfg (which mmengine allows) loads strictly too
     for init_cfg in (dict(type='Pretrained', checkpoint=str(plain)),
                      dict(type='Pretrained', checkpoint=str(wrapped)),
-                     dict(type='Pretrained', checkpoint=str(detector),
-                          prefix='motion.'),
-                     [dict(type='Kaiming', layer='Conv2d'),
-                      dict(type='Pretrained', checkpoint=str(plain))]):
+                     dict(
+                         type='Pretrained',
+                         checkpoint=str(detector),
+                         prefix='motion.'), [
+                             dict(type='Kaiming', layer='Conv2d'),
+                             dict(type='Pretrained', checkpoint=str(plain))
+                         ]):
         target = FlowNetSimple(width_divisor=8, init_cfg=init_cfg)
         target.init_weights()
         for key, value in source.state_dict().items():
@@ -165,9 +167,10 @@ def test_pretrained_init_cfg_loads_strictly(tmp_path):
     target = FlowNetSimple(
         width_divisor=8,
         init_cfg=dict(type='Pretrained', checkpoint=str(diverged)))
-    with pytest.raises(ValueError,
-                       match='diverged.pth holds NaN or infinite values in '
-                       'conv2.0.conv.weight'):
+    with pytest.raises(
+            ValueError,
+            match='diverged.pth holds NaN or infinite values in '
+            'conv2.0.conv.weight'):
         target.init_weights()
 
 
@@ -180,17 +183,18 @@ def test_unreadable_checkpoint_or_missing_prefix_names_the_file(tmp_path):
     target.load_pretrained(str(detector), prefix='motion')
     assert torch.equal(target.conv1[0].conv.weight,
                        source.conv1[0].conv.weight)
-    with pytest.raises(RuntimeError,
-                       match="detector.pth has no key under the prefix "
-                       "'flow.'"):
+    with pytest.raises(
+            RuntimeError,
+            match="detector.pth has no key under the prefix "
+            "'flow.'"):
         target.load_pretrained(str(detector), prefix='flow.')
     truncated = tmp_path / 'truncated.pth'
     truncated.write_bytes(detector.read_bytes()[:200])
     garbage = tmp_path / 'garbage.pth'
     garbage.write_bytes(b'\x80\x02 not a checkpoint' * 8)
     for path in (truncated, garbage):
-        with pytest.raises(ValueError,
-                           match=f'cannot read FlowNet checkpoint {path}'):
+        with pytest.raises(
+                ValueError, match=f'cannot read FlowNet checkpoint {path}'):
             target.load_pretrained(str(path))
 
 
@@ -244,9 +248,12 @@ def mmtrack_forward(model, imgs):
         up_flow = getattr(model, f'upsample_flow{level - 1}')(flow)
         deconv = getattr(model, f'deconv{level - 1}')(x)
         x = torch.cat((skip, deconv[..., :skip.size(2), :skip.size(3)],
-                       up_flow[..., :skip.size(2), :skip.size(3)]), dim=1)
+                       up_flow[..., :skip.size(2), :skip.size(3)]),
+                      dim=1)
     flow = torch.nn.functional.interpolate(
-        model.predict_flow(x), scale_factor=8, mode='bilinear',
+        model.predict_flow(x),
+        scale_factor=8,
+        mode='bilinear',
         align_corners=False)
     return flow * 8 * 5
 
@@ -262,7 +269,8 @@ def test_flow_equals_mmtrack_for_sizes_not_divisible_by_64(flownet, hw):
     img_prev = _normalise(torch.rand(1, 3, *hw) * 255)
     flow_mean = torch.tensor([0.411, 0.432, 0.450]).view(1, 3, 1, 1)
     imgs = torch.cat([(img * STD + MEAN) / 255 - flow_mean
-                      for img in (img_cur, img_prev)], dim=1)
+                      for img in (img_cur, img_prev)],
+                     dim=1)
     with torch.no_grad():
         ours = flownet(img_cur, img_prev)
         reference = mmtrack_forward(flownet, imgs)
@@ -326,13 +334,17 @@ def test_bad_inputs_raise_value_error(flownet):
     with pytest.raises(ValueError, match='img_cur'):
         flownet(torch.zeros(1, 1, 64, 64), torch.zeros(1, 1, 64, 64))
     # raw uint8 frames are not the detector-normalised images it undoes
-    with pytest.raises(ValueError, match='floating-point images .* got '
-                       'torch.uint8 and torch.uint8'):
-        flownet(torch.zeros(1, 3, 64, 64, dtype=torch.uint8),
-                torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
+    with pytest.raises(
+            ValueError,
+            match='floating-point images .* got '
+            'torch.uint8 and torch.uint8'):
+        flownet(
+            torch.zeros(1, 3, 64, 64, dtype=torch.uint8),
+            torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
     for bad in (0, -0.5, float('nan'), float('inf')):
-        with pytest.raises(ValueError, match='img_scale_factor must be '
-                           'finite and > 0'):
+        with pytest.raises(
+                ValueError, match='img_scale_factor must be '
+                'finite and > 0'):
             FlowNetSimple(img_scale_factor=bad)
 
 
@@ -414,8 +426,8 @@ def _constant_raw_flows(value_x, value_y):
     def raw_flows(x):
         outs = []
         for stride in (64, 32, 16, 8, 4):
-            out = x.new_empty(x.size(0), 2, -(-x.size(2) // stride),
-                              -(-x.size(3) // stride))
+            out = x.new_empty(
+                x.size(0), 2, -(-x.size(2) // stride), -(-x.size(3) // stride))
             out[:, 0], out[:, 1] = value_x, value_y
             outs.append(out)
         return outs

@@ -30,17 +30,19 @@ def test_hand_computed_pixel_weights_and_level_weight():
     5 / 4, times the level weight 2."""
     target = torch.tensor([[[[3.0, 0.0]], [[4.0, 0.0]]]])  # [1, 2, 1, 2]
     pixel_weight = torch.tensor([[[[1.0, 3.0]]]])  # [1, 1, 1, 2]
-    loss = multiscale_epe_loss([torch.zeros(1, 2, 1, 2)], target,
-                               pixel_weight, (2.0, ), (1, ))
+    loss = multiscale_epe_loss([torch.zeros(1, 2, 1, 2)], target, pixel_weight,
+                               (2.0, ), (1, ))
     assert loss.item() == pytest.approx(2.5, rel=1e-6)
 
 
 def test_zero_for_the_true_flow_and_differentiable():
     target = torch.full((2, 2, 4, 4), 0.5)
-    raw = [torch.full((2, 2, 1, 1), 0.5, requires_grad=True),
-           torch.full((2, 2, 2, 2), 0.5, requires_grad=True)]
-    loss = multiscale_epe_loss(raw, target, torch.ones(2, 1, 4, 4),
-                               (1.0, 1.0), (4, 2))
+    raw = [
+        torch.full((2, 2, 1, 1), 0.5, requires_grad=True),
+        torch.full((2, 2, 2, 2), 0.5, requires_grad=True)
+    ]
+    loss = multiscale_epe_loss(raw, target, torch.ones(2, 1, 4, 4), (1.0, 1.0),
+                               (4, 2))
     assert loss.item() == pytest.approx(0.0, abs=1e-7)
     moved = [r.detach() + 1.0 for r in raw]
     for r in moved:
@@ -69,12 +71,12 @@ def test_equals_the_loss_of_flownet_simple(monkeypatch):
                         level_weights)
     (h, w), (H, W) = x.shape[-2:], gt_flow.shape[-2:]
     target = F.interpolate(gt_flow, size=(h, w), mode='area')
-    target = scale_flow_(target, w / W, h / H) / (
-        model.flow_scale_factor * 4)
+    target = scale_flow_(target, w / W, h / H) / (model.flow_scale_factor * 4)
     weight = F.interpolate(pixel_weight, size=(h, w), mode='area')
     loss = multiscale_epe_loss(raw_flows, target, weight, level_weights,
                                model.prediction_strides)
     unit = model.flow_scale_factor * 4 / model.img_scale_factor
     assert loss.item() > 0
-    assert torch.equal(losses['loss_flow'], loss * unit), (
-        losses['loss_flow'].item(), (loss * unit).item())
+    assert torch.equal(losses['loss_flow'],
+                       loss * unit), (losses['loss_flow'].item(),
+                                      (loss * unit).item())

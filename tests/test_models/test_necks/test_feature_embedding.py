@@ -15,8 +15,8 @@ def test_embeds_by_a_dilated_conv_and_relu_keeping_the_map_size():
     feature = torch.randn(2, 8, 5, 7)
     (out, ) = neck((feature, ))
     expected = F.relu(
-        F.conv2d(feature, neck.conv.weight, neck.conv.bias, padding=6,
-                 dilation=6))
+        F.conv2d(
+            feature, neck.conv.weight, neck.conv.bias, padding=6, dilation=6))
     assert out.shape == (2, 6, 5, 7)
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
 

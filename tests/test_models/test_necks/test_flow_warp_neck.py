@@ -58,8 +58,10 @@ def test_list_and_tuple_keep_their_kind(neck):
     assert [o.shape for o in out] == [f.shape for f in feats]
     with pytest.raises(TypeError, match='feats'):
         neck({'a': feats[0]}, flow)
-    with pytest.raises(ValueError, match=r'flow \(2, 2, 32, 48\) and feat '
-                       r'\(1, 4, 8, 12\) must have the same batch size'):
+    with pytest.raises(
+            ValueError,
+            match=r'flow \(2, 2, 32, 48\) and feat '
+            r'\(1, 4, 8, 12\) must have the same batch size'):
         neck(feats, torch.zeros(2, 2, 32, 48))
 
 
@@ -169,8 +171,10 @@ def test_non_finite_flow_is_refused(sampler, bad):
     neck = FlowWarp(sampler=sampler)
     flow = torch.zeros(1, 2, 8, 8)
     flow[0, 1, 3, 4] = bad
-    with pytest.raises(ValueError, match=r'flow \(1, 2, 8, 8\) with 1 NaN '
-                       'or infinite values'):
+    with pytest.raises(
+            ValueError,
+            match=r'flow \(1, 2, 8, 8\) with 1 NaN '
+            'or infinite values'):
         neck([torch.randn(1, 3, 4, 4)], flow)
 
 

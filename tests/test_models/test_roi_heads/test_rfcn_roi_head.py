@@ -126,10 +126,16 @@ def test_select_hard_examples():
 
 
 def test_ohem_that_keeps_every_sampled_roi_is_refused():
-    sampler = dict(type='RandomSampler', num=128, pos_fraction=0.25,
-                   neg_pos_ub=-1, add_gt_as_proposals=True)
-    with pytest.raises(ValueError, match=r'ohem.num \(128\) keeps every '
-                       r'one of the 128 RoIs'):
+    sampler = dict(
+        type='RandomSampler',
+        num=128,
+        pos_fraction=0.25,
+        neg_pos_ub=-1,
+        add_gt_as_proposals=True)
+    with pytest.raises(
+            ValueError,
+            match=r'ohem.num \(128\) keeps every '
+            r'one of the 128 RoIs'):
         MODELS.build(_roi_head_cfg(ohem=128, sampler=sampler))
 
 
@@ -196,9 +202,10 @@ def test_invalid_configs_raise():
     # missing attribute
     cfg = _roi_head_cfg()
     cfg.train_cfg['ohem'] = 'dict(num=128)'
-    with pytest.raises(ValueError,
-                       match="train_cfg.ohem must be a dict such as "
-                       r"dict\(num=128\), got 'dict\(num=128\)'"):
+    with pytest.raises(
+            ValueError,
+            match="train_cfg.ohem must be a dict such as "
+            r"dict\(num=128\), got 'dict\(num=128\)'"):
         MODELS.build(cfg)
 
 
