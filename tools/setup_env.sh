@@ -24,6 +24,6 @@ MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} FORCE_CUDA=0 \
 $PIP install -q 'mmdet==3.3.0'
 $PIP install -q -r requirements/tests.txt
 $PIP install -q --no-build-isolation --no-deps -e .
-$VENV/bin/python -c "import mmcv.ops, mmdet, memvid_mm" 
+$VENV/bin/python -c "import mmcv.ops, mmdet, memvid_mm"
 touch "$VENV/.memvid_ready"
 echo "[setup_env] done"

@@ -389,7 +389,7 @@ def trained_classes(
     if not isinstance(classes, (list, tuple)) or not all(
             isinstance(c, str) for c in classes):
         raise ValueError(f"{name}: meta['dataset_meta']['classes'] must be a "
-                         f"list of class names, got {classes!r:.80}")
+                         f'list of class names, got {classes!r:.80}')
     return tuple(classes)
 
 

@@ -101,7 +101,7 @@ def apply_resume_option(cfg: Config, resume: Optional[str]) -> Optional[str]:
 
     ``--resume`` without a path resumes from the latest checkpoint of the
     work dir. When there is none yet (the first start of a job that is
-    always launched with ``--resume``, as on clusters that pre-empt jobs),
+    always launched with ``--resume``, as on clusters that preempt jobs),
     the config is left as it is: the run starts from its ``load_from``,
     which is how a memory model starts from its per-frame R-FCN. mmengine's
     own auto-resume would set ``load_from`` aside and train from random

@@ -754,7 +754,7 @@ def test_same_trackid_twice_in_a_frame_is_kept_in_train_refused_in_val(
     ]
     assert any(
         'VID train: 1 frames give a trackid to two or more objects (first: '
-        f"{_xml_path(tiny_synthvid_copy, 6)})" in w for w in warnings)
+        f'{_xml_path(tiny_synthvid_copy, 6)})' in w for w in warnings)
     _xml(_xml_path(tiny_synthvid_copy, 2, VAL_VIDEO), objects)
     with pytest.raises(
             ValueError,

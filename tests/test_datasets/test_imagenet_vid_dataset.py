@@ -440,7 +440,7 @@ def test_malformed_json_names_the_file(tmp_path):
         ImagenetVIDDataset(ann_file=str(path))
     path.write_text('{"images": [], "categories": []}')
     with pytest.raises(
-            ValueError, match="broken.json has no list "
+            ValueError, match='broken.json has no list '
             "'annotations'"):
         ImagenetVIDDataset(ann_file=str(path))
 
@@ -639,7 +639,7 @@ def test_annotation_file_without_images_names_the_file(tmp_path):
         (lambda c: c['images'][1].update(file_name=7),
          r'ids.json: image 2 \(7\) has no file_name'),
         (lambda c: c['images'][1].update(id=[2]),
-         r"ids.json: image entry .* has id \[2\]; expected an int \(the "
+         r'ids.json: image entry .* has id \[2\]; expected an int \(the '
          'evaluation numbers the frames by it\\)'),
         # the metric reads image ids as ints: 'img_2' failed after the whole
         # test, and '2' and '02' became one frame
@@ -857,7 +857,7 @@ def test_repeated_det_image_is_sampled_as_often_as_listed_in_training(
     assert frames[0]['instances'] == frames[1]['instances']
     warned = _warnings_with(log_records, 'repeat an')
     assert warned == [
-        f"{ann_file}: 1 one-frame images repeat an earlier image (first: "
+        f'{ann_file}: 1 one-frame images repeat an earlier image (first: '
         "images 1 and 3, 'train/x/1.JPEG'); each is kept and sampled as "
         'often as it is listed, as in mmtrack'
     ]
@@ -879,7 +879,7 @@ def test_repeated_det_image_that_differs_or_is_tested_is_refused(
     ann_file = _dump(coco, tmp_path / 'det_listed_twice.json')
     with pytest.raises(
             ValueError,
-            match=r"det_listed_twice.json: images 1 and 3 have the same "
+            match=r'det_listed_twice.json: images 1 and 3 have the same '
             rf"file_name 'train/x/1.JPEG' .*{match}"):
         ImagenetVIDDataset(ann_file=ann_file, pipeline=[], test_mode=test_mode)
 

@@ -382,7 +382,7 @@ def test_runs_on_cuda(cuda_device):
                                   '--frames', '4', '--warmup', '2')
     assert torch.cuda.get_device_name() in stdout and 'TF32' in stdout
     assert 'cuDNN benchmark off' in stdout
-    assert "default auto is grid_sample here" in stdout
+    assert 'default auto is grid_sample here' in stdout
     assert len(rows) == 3
     # MemNet: one flow and one warp a frame; ClockNet frames 2..5: 2 and 3
     assert [float(v) for v in rows[1][5:7]] == [1.0, 1.0]

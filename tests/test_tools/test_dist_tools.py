@@ -677,7 +677,7 @@ def test_train_refuses_a_load_from_of_other_classes(trained_memnet, tmp_path):
         str(tmp_path / 'work'))
     assert (f"load_from {reordered} was trained on classes ('box', 'disc', "
             "'triangle', 'cross') (label order), but train_dataloader."
-            "dataset lists" in stderr)
+            'dataset lists' in stderr)
     assert 'random initialisation' not in stderr
     assert 'the same classes in another order' in stderr
     # on purpose: load_from_partial trains from it (CheckpointClassesHook

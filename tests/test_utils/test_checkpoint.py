@@ -143,7 +143,7 @@ def test_checkpoint_classes_must_be_the_test_classes_in_order():
         with_classes(trained), list(trained), 'c.pth', 'the test set')
     with pytest.raises(
             ValueError,
-            match=r"checkpoint c.pth was trained on "
+            match=r'checkpoint c.pth was trained on '
             r"classes \('disc', 'box', 'triangle'\) .* the test "
             r"set lists \('box', 'disc', 'triangle'\): the same "
             'classes in another order'):

@@ -60,7 +60,7 @@ def test_differences_are_leaves_in_key_order():
     assert model_setting_differences(
         dict(b=dict(c=1, d=[1, 2]), a=2),
         dict(b=dict(c=1, d=(1, 3)), a=2, e=dict())) == [
-            "model.b.d: [1, 2] in training, [1, 3] here",
+            'model.b.d: [1, 2] in training, [1, 3] here',
             'model.e: absent in training, {} here'
         ]
 

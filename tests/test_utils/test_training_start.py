@@ -258,7 +258,7 @@ def test_load_from_with_part_of_the_memory_weights_is_refused(tmp_path):
     with pytest.raises(
             ValueError,
             match=rf'load_from {path} does not fit the model '
-            r"\(TwoPartMotionModel\), .*: motion\.\* only in part "
+            r'\(TwoPartMotionModel\), .*: motion\.\* only in part '
             r"\(2 of the model's 4 entries; .*\); missing keys in "
             r'source state_dict: motion\.1\.weight, '
             r'motion\.1\.bias'):

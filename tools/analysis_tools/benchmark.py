@@ -1162,13 +1162,13 @@ def _print_notes(rows: List[dict]) -> None:
             fast_ms = row['ms'] - row['strong_ms']
             print(f"{row['config']}: the strong detector's step took "
                   f"{row['strong_ms']:.1f} ms/frame; the fast thread "
-                  f"(the frame without it) {fast_ms:.1f} ms/frame, "
-                  f"{fast_ms / base_ms:.3f}x first")
+                  f'(the frame without it) {fast_ms:.1f} ms/frame, '
+                  f'{fast_ms / base_ms:.3f}x first')
         if row['window']:
             print(f"{row['config']}: causal FGFA over {row['memories']} "
                   f"frames: a warp for each of the {row['memories'] - 1} "
-                  f"past frames once the window is full, and a flow for "
-                  f"each (the paper counts NF = NW = 10 for its 11) or, "
+                  f'past frames once the window is full, and a flow for '
+                  f'each (the paper counts NF = NW = 10 for its 11) or, '
                   f"with --chain-flows, one; {row['nf']:.2f} flows and "
                   f"{row['nw']:.2f} warps a frame here, fewer while it "
                   f"fills from a video's first frame")

@@ -130,7 +130,7 @@ def parse_test_cfg(test_cfg: OptConfigType) -> Dict[str, Any]:
                          'of consecutive frames with image evidence)')
     if check_split_halves(settings['split_halves']) and \
             settings['propagate'] == 'boxes':
-        raise ValueError("test_cfg.split_halves=True needs test_cfg."
+        raise ValueError('test_cfg.split_halves=True needs test_cfg.'
                          "propagate='features' (each half's memory is "
                          'detected on; its boxes are not propagated)')
     return settings
@@ -1316,7 +1316,7 @@ class MemoryRFCN(BaseDetector):
             ValueError: As :meth:`online_memory`, but for non-finite flows.
         """
         if self.test_cfg['propagate'] == 'boxes':
-            raise ValueError("online_memory needs test_cfg.propagate="
+            raise ValueError('online_memory needs test_cfg.propagate='
                              "'features': with 'boxes' the frames between "
                              'evidence frames have no memory')
         image, video_id, frame_id, img_shape, evidence = \

@@ -504,7 +504,7 @@ def test_offline_rescoring_checks_the_class_order(ann_file, tmp_path):
     path = str(tmp_path / 'results.pkl')
     dump(frames, preds, path, classes=CLASSES[::-1])
     tool = load_tool()
-    pattern = (r"results.pkl: the dump was written with the classes "
+    pattern = (r'results.pkl: the dump was written with the classes '
                r"\['bird', 'bicycle', 'airplane'\] .* but is scored with "
                r"\['airplane', 'bicycle', 'bird'\]")
     with pytest.raises(ValueError, match=pattern):

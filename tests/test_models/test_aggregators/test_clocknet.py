@@ -352,7 +352,7 @@ def test_default_memnet_and_bad_strides():
         ClockNetAggregator(strides=(1, 4, 4))
     # a config's string is truthy: it would share psi without a word
     with pytest.raises(
-            TypeError, match="share_memnet must be a bool, got "
+            TypeError, match='share_memnet must be a bool, got '
             "'False'"):
         ClockNetAggregator(share_memnet='False')
 

@@ -185,7 +185,7 @@ def test_unreadable_checkpoint_or_missing_prefix_names_the_file(tmp_path):
                        source.conv1[0].conv.weight)
     with pytest.raises(
             RuntimeError,
-            match="detector.pth has no key under the prefix "
+            match='detector.pth has no key under the prefix '
             "'flow.'"):
         target.load_pretrained(str(detector), prefix='flow.')
     truncated = tmp_path / 'truncated.pth'

@@ -204,7 +204,7 @@ def test_invalid_configs_raise():
     cfg.train_cfg['ohem'] = 'dict(num=128)'
     with pytest.raises(
             ValueError,
-            match="train_cfg.ohem must be a dict such as "
+            match='train_cfg.ohem must be a dict such as '
             r"dict\(num=128\), got 'dict\(num=128\)'"):
         MODELS.build(cfg)
 
