@@ -309,6 +309,28 @@ def test_motion_iou_by_track_and_frame_window():
     np.testing.assert_allclose(motion[6], [1.0])
 
 
+def test_motion_iou_window_reaches_ten_frames_each_way():
+    """FGFA's window is ``frame_id`` +- 10, both ends included.
+
+    A track seen at frames 0 and 10 only pairs the two boxes (IoU 90/110,
+    a medium-speed object); one seen at frames 0 and 11 has no neighbour
+    (motion IoU 0, fast). Pinned by hand in :func:`compute_motion_iou` and
+    in the speed splits of :func:`eval_vid_map`, which compute it alike.
+    """
+    near = [gt([BOX_A], frame=0), gt([[10, 0, 109, 99]], frame=10)]
+    far = [
+        gt([BOX_A], video=1, frame=0),
+        gt([[10, 0, 109, 99]], video=1, frame=11)
+    ]
+    motion = compute_motion_iou(near + far)
+    np.testing.assert_allclose(
+        np.concatenate(motion), [90 / 110] * 2 + [0] * 2)
+    dets = [det(ann['bboxes'], [0.9]) for ann in near + far]
+    res = evaluate(dets, near + far)
+    np.testing.assert_array_equal(res['num_pos_medium'], [2])
+    np.testing.assert_array_equal(res['num_pos_fast'], [2])
+
+
 def test_repeated_video_frame_raises():
     anns = [gt([BOX_A], frame=0), gt([BOX_A], frame=1), gt([BOX_A], frame=1)]
     dets = [det([BOX_A], [0.9]) for _ in anns]

@@ -169,6 +169,38 @@ def test_outputs_follow_the_clock_hand_worked():
         assert torch.allclose(out, torch.full((1, 1, 2, 2), sum(mems) / 3))
 
 
+def test_a_memory_without_evidence_enters_the_output_warped():
+    """Hand-worked with a moving scene: memory k enters frame t's output
+    warped to t even where it takes no evidence, not as stored at its
+    anchor. (Under a zero flow the two are the same map.)
+
+    Strides (1, 2) on a 1 x 4 map; the flow from frame t to anchor a is
+    ``dx = t - a`` cells (content moving one cell left per frame), so a
+    warp reads ``m[x + t - a]`` (zero beyond the map).
+    """
+    features = [
+        torch.tensor([1., 2., 3., 4.]).view(1, 1, 1, 4),
+        torch.zeros(1, 1, 1, 4),
+        torch.full((1, 1, 1, 4), 4.)
+    ]
+    imgs = [torch.full((1, 3, 1, 4), float(t)) for t in range(3)]
+
+    def frames_apart(img_cur, img_anchor):
+        dx = img_cur[:, :1] - img_anchor[:, :1]
+        return torch.cat((dx, torch.zeros_like(dx)), dim=1)
+
+    clocknet = ClockNetAggregator(
+        strides=(1, 2), memnet=dict(type='MemNetAggregator', in_channels=1))
+    outs = clocknet.run_sequence(features, imgs, frames_apart)
+    # t = 1: both warped by 1 to [2, 3, 4, 0]; memory 0 averages with F_1
+    # to [1, 1.5, 2, 0], memory 1 (no evidence) stays [2, 3, 4, 0]
+    # t = 2: memory 0 warped by 1 ([1.5, 2, 0, 0]) and memory 1 by 2 from
+    # F_0 ([3, 4, 0, 0]), both averaged with F_2 = 4
+    expected = [[1., 2., 3., 4.], [1.5, 2.25, 3., 0.], [3.125, 3.5, 2., 2.]]
+    for out, values in zip(outs, expected):
+        assert torch.equal(out, torch.tensor(values).view(1, 1, 1, 4))
+
+
 def test_first_frame_memories_equal_features():
     features, imgs = _sequence(1)
     outs = clocknet_reference(features, imgs, (1, 4, 8), _toy_flow,

@@ -9,6 +9,7 @@ from memvid_mm.models.aggregators import (MemNetAggregator,
                                           average_memory_update,
                                           memory_update_weights,
                                           weighted_memory_update)
+from memvid_mm.models.aggregators.memnet import weight_logit_cnn
 
 
 def _perturb_last_convs(memnet):
@@ -88,6 +89,25 @@ def test_weighting_mode_starts_as_average_and_learns():
     for name, param in memnet.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
     assert memory.grad.abs().sum() > 0 and feature.grad.abs().sum() > 0
+
+
+def test_weight_logit_cnn_is_conv_relu_conv():
+    """The weight CNN is 3x3 conv -> ReLU -> 1x1 conv, not a linear map.
+
+    With the 3x3 kernel an identity tap (centre 1) and the 1x1 conv a
+    copy, the logit of a map is the map's positive part, zero padding
+    included.
+    """
+    cnn = weight_logit_cnn(1, 1)
+    # the last conv starts at zero: equal logits, a plain mean
+    x = torch.tensor([[[[-2., 3.], [0.5, -1.]]]])
+    assert torch.equal(cnn(x), torch.zeros(1, 1, 2, 2))
+    with torch.no_grad():
+        cnn[0].weight.zero_()
+        cnn[0].weight[0, 0, 1, 1] = 1.
+        cnn[0].bias.zero_()
+        cnn[2].weight.fill_(1.)
+    assert torch.equal(cnn(x), torch.tensor([[[[0., 3.], [0.5, 0.]]]]))
 
 
 def test_bad_arguments_raise_value_error():

@@ -161,6 +161,32 @@ def test_far_outside_reads_zeros(interpolation, sampler):
         assert torch.equal(out, torch.zeros_like(feat))
 
 
+@samplers
+@pytest.mark.parametrize('interpolation', WARP_INTERPOLATIONS)
+def test_a_tall_map_warps_as_its_transpose(interpolation, sampler):
+    """Rows and columns are treated alike on a map taller than wide.
+
+    Warping a (9 x 3) map is warping its (3 x 9) transpose with dx and dy
+    swapped, transposed back; and a zero flow keeps every row, also those
+    below row ``w - 1``. The other tests use wide maps only, on which a row
+    coordinate bounded by the width instead of the height goes unseen.
+    """
+    torch.manual_seed(0)
+    h, w = 9, 3
+    feat = torch.randn(1, 2, h, w)
+    disp = torch.randn(1, 2, h, w) * 2
+    tall = warp_by_displacement(feat, disp, make_base_grid(h, w),
+                                interpolation, sampler)
+    wide = warp_by_displacement(
+        feat.transpose(2, 3).contiguous(),
+        disp.flip(1).transpose(2, 3).contiguous(), make_base_grid(w, h),
+        interpolation, sampler)
+    assert torch.allclose(tall, wide.transpose(2, 3), atol=1e-6)
+    still = warp_by_displacement(feat, torch.zeros_like(disp),
+                                 make_base_grid(h, w), interpolation, sampler)
+    assert torch.equal(still, feat)
+
+
 def test_flow_to_feature_displacement_rescales_to_cells():
     flow = _constant_disp(2, 32, 64, 3., -8.)
     disp = flow_to_feature_displacement(flow, (8, 16))

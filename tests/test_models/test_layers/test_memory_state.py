@@ -77,6 +77,17 @@ def test_out_of_order_is_a_reset_in_the_middle_of_a_video():
     assert state.is_frame_gap('a', 5) and not state.is_frame_gap('b', 4)
 
 
+def test_frame_zero_of_the_video_held_restarts_it_without_a_gap():
+    """Frame 0 of the video the state holds is a new pass over it: a reset
+    of its own (``needs_reset``), neither a gap in the video
+    (``is_frame_gap``) nor out of order, whatever frame came last."""
+    state = MemoryState()
+    _write(state, 'v', 7)
+    assert state.needs_reset('v', 0)
+    assert not state.is_frame_gap('v', 0)
+    assert not state.is_out_of_order('v', 0)
+
+
 def test_write_validates_lengths():
     state = MemoryState()
     with pytest.raises(ValueError, match='same length'):
