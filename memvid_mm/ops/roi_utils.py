@@ -219,12 +219,10 @@ def chunked_ps_gather_sum(input: Tensor, batch_inds: Tensor, offsets: Tensor,
     concatenated.
 
     Args:
-        input (Tensor): ``(B, C_out * kh * kw, H, W)``.
-        batch_inds (Tensor): ``(K,)`` long batch index of each RoI.
-        offsets (Tensor): ``(K, kh, kw, S)`` long, cell ``y * W + x`` read
-            by sample ``s`` of a bin; must lie in ``[0, H * W)``.
-        weights (Tensor): ``(K, kh, kw, S)`` weight of each sample, in the
-            input dtype (0 for padding samples).
+        input (Tensor): As for :func:`ps_gather_sum`.
+        batch_inds (Tensor): As for :func:`ps_gather_sum`.
+        offsets (Tensor): As for :func:`ps_gather_sum`.
+        weights (Tensor): As for :func:`ps_gather_sum`.
 
     Returns:
         Tensor: ``(K, C_out, kh, kw)``, as :func:`ps_gather_sum` gives.
