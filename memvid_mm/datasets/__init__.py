@@ -12,6 +12,7 @@ from .synthvid import (BLUR_MODES, DEGRADATIONS, SceneMotion, box_motion_ious,
                        generate_synthvid, load_synthvid_settings,
                        render_preview, render_split, render_video, speed_split)
 from .synthvid_flow import SynthVIDFlowPairs
+from .synthvid_root import config_data_root, load_config_synthvid_settings
 
 __all__ = [
     'CLASS_TABLES', 'IMAGENET_VID_CLASS_TABLE', 'IMAGENET_VID_CLASSES',
@@ -22,5 +23,6 @@ __all__ = [
     'SYNTHVID_CLASS_TABLE', 'SYNTHVID_CLASSES', 'generate_synthvid',
     'render_preview', 'render_split', 'render_video', 'SceneMotion',
     'SynthVIDFlowPairs', 'box_motion_ious', 'speed_split', 'BLUR_MODES',
-    'load_synthvid_settings'
+    'load_synthvid_settings', 'config_data_root',
+    'load_config_synthvid_settings'
 ]

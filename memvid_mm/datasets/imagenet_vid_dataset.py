@@ -19,6 +19,7 @@ from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import print_log
 
 from ..evaluation.functional import check_degradation_values
+from ..utils.argument_checks import is_int
 from .class_tables import IMAGENET_VID_CLASSES
 
 # Single images (DET) without ``video_id`` become one-frame videos with ids
@@ -101,7 +102,7 @@ def _check_entries(entries: List[dict],
         if missing:
             raise ValueError(f'{ann_file}: {what} entry {entry!r:.200} lacks '
                              f'{missing}')
-        if int_ids and not _is_int(entry['id']):
+        if int_ids and not is_int(entry['id']):
             raise ValueError(f'{ann_file}: {what} entry {entry!r:.200} has '
                              f"id {entry['id']!r:.50}; expected an int (the "
                              'evaluation numbers the frames by it)')
@@ -121,19 +122,14 @@ def _is_finite_number(value: Any) -> bool:
             and math.isfinite(value))
 
 
-def _is_int(value: Any) -> bool:
-    """Whether ``value`` is an int (bools are not)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_id(value: Any) -> bool:
     """Whether ``value`` can be a CocoVID id: an int (not a bool) or a str."""
-    return _is_int(value) or isinstance(value, str)
+    return is_int(value) or isinstance(value, str)
 
 
 def _is_flag(value: Any) -> bool:
     """Whether ``value`` is a CocoVID flag: a bool, or the int 0 or 1."""
-    return isinstance(value, bool) or (_is_int(value) and value in (0, 1))
+    return isinstance(value, bool) or (is_int(value) and value in (0, 1))
 
 
 def _repeats(entries: Iterable[dict],
@@ -201,7 +197,7 @@ def check_image(img: dict, ann_file: str) -> None:
         raise ValueError(f"{where} has video_id {img['video_id']!r:.50}; "
                          'expected an int or a str')
     for key in ('width', 'height'):
-        if not (_is_int(img[key]) and img[key] > 0):
+        if not (is_int(img[key]) and img[key] > 0):
             raise ValueError(f'{where} has {key} {img[key]!r:.50}; expected '
                              'a positive int (pixels)')
     _check_flags(img, _IMAGE_FLAGS, where)
@@ -243,7 +239,7 @@ def check_annotation_fields(ann: dict, ann_file: str) -> None:
     """
     where = f"{ann_file}: annotation {ann['id']}"
     _check_flags(ann, _ANN_FLAGS, where)
-    if 'instance_id' in ann and not _is_int(ann['instance_id']):
+    if 'instance_id' in ann and not is_int(ann['instance_id']):
         raise ValueError(f"{where} has instance_id {ann['instance_id']!r:.50};"
                          ' expected an int (-1 for none)')
 
@@ -435,7 +431,7 @@ def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
             videos[('single',
                     single_id)] = [dict(img, video_id=single_id, frame_id=0)]
             continue
-        if not _is_int(img.get('frame_id')):
+        if not is_int(img.get('frame_id')):
             raise ValueError(
                 f"{ann_file}: image {img['id']} ({img['file_name']}) has a "
                 'video_id but no integer frame_id (got '

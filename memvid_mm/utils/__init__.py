@@ -9,7 +9,6 @@ from .launch import (allow_full_checkpoint_loading, apply_resume_option,
                      flush_denormals_on_cpu, full_checkpoint_loading,
                      prepare_cpu_distributed)
 from .syncing_ops import SyncingOpRecorder
-from .synthvid_root import config_data_root, load_config_synthvid_settings
 from .training_start import check_training_start
 
 __all__ = [
@@ -18,8 +17,7 @@ __all__ = [
     'check_checkpoint_classes', 'check_num_classes', 'check_training_start',
     'exit_after_distributed_run', 'finish_distributed',
     'flush_denormals_on_cpu', 'ForeignStateDictError',
-    'full_checkpoint_loading', 'config_data_root',
-    'load_config_synthvid_settings', 'load_fitting_checkpoint',
+    'full_checkpoint_loading', 'load_fitting_checkpoint',
     'load_test_checkpoint', 'naming_unreadable_checkpoint', 'non_finite_keys',
     'prepare_cpu_distributed', 'SyncingOpRecorder'
 ]

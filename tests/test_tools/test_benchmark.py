@@ -16,6 +16,15 @@ CLOCKNET_CFG = (
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
 
 
+def tiny_benchmark(*extra):
+    """Run the tool on the tiny preset with ``extra`` options; return the
+    finished process (for the checks of bad options, which exit at once)."""
+    tool = 'tools/analysis_tools/benchmark.py'
+    command = [sys.executable, tool, '--preset', 'tiny', *extra]
+    return subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+
+
 def benchmark_rows(*args):
     """Run the tool with ``args``; return its stdout and table rows."""
     proc = subprocess.run(
@@ -242,14 +251,7 @@ def test_concurrent_flow_is_set_in_the_memory_models_and_needs_cuda():
     for extra, message in ((['--no-section-times'],
                             '--concurrent-flow needs a CUDA'),
                            (['--device', 'cuda'], 'needs --no-section-times')):
-        proc = subprocess.run([
-            sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
-            'tiny', '--concurrent-flow', *extra
-        ],
-                              cwd=REPO_ROOT,
-                              capture_output=True,
-                              text=True,
-                              timeout=60)
+        proc = tiny_benchmark('--concurrent-flow', *extra)
         assert proc.returncode == 2 and message in proc.stderr
 
 
@@ -314,14 +316,7 @@ def test_event_timer_adds_section_times_when_collected():
     (['--device', 'cuda', '--no-section-times'], 'drop --no-section-times'),
 ])
 def test_event_section_timer_arguments_are_checked(extra, message):
-    proc = subprocess.run([
-        sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
-        'tiny', '--section-timer', 'events', *extra
-    ],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True,
-                          timeout=60)
+    proc = tiny_benchmark('--section-timer', 'events', *extra)
     assert proc.returncode == 2 and message in proc.stderr
 
 
@@ -337,26 +332,12 @@ def test_event_section_timer_arguments_are_checked(extra, message):
 def test_frame_counts_and_shape_are_checked(extra, message):
     # a negative warm-up once timed the cold first frame and divided by
     # one frame more than it timed
-    proc = subprocess.run([
-        sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
-        'tiny', *extra
-    ],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True,
-                          timeout=60)
+    proc = tiny_benchmark(*extra)
     assert proc.returncode == 2 and message in proc.stderr
 
 
 def test_cudnn_benchmark_is_refused_off_cuda():
-    proc = subprocess.run([
-        sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
-        'tiny', '--cudnn-benchmark'
-    ],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True,
-                          timeout=60)
+    proc = tiny_benchmark('--cudnn-benchmark')
     assert proc.returncode == 2
     assert '--cudnn-benchmark needs a CUDA --device' in proc.stderr
 
@@ -444,14 +425,7 @@ def test_evidence_interval_is_set_in_the_memory_models():
                              '0'], 'must be at least 1'),
                            (['--anticipate'],
                             '--anticipate needs --evidence-interval > 1')):
-        proc = subprocess.run([
-            sys.executable, 'tools/analysis_tools/benchmark.py', '--preset',
-            'tiny', *extra
-        ],
-                              cwd=REPO_ROOT,
-                              capture_output=True,
-                              text=True,
-                              timeout=60)
+        proc = tiny_benchmark(*extra)
         assert proc.returncode == 2 and message in proc.stderr
 
 

@@ -95,22 +95,15 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
                                                       monkeypatch):
     root = str(tmp_path / 'synthvid')
     # 160x96: the size the SynthVID configs test at, so no resizing.
-    generate_synthvid(
-        root,
+    settings = dict(
         num_train_videos=1,
         num_val_videos=2,
         num_frames=5,
         width=160,
         height=96,
         seed=2)
-    save_json(
-        dict(
-            num_train_videos=1,
-            num_val_videos=2,
-            num_frames=5,
-            width=160,
-            height=96,
-            seed=2), osp.join(root, 'synthvid.json'))
+    generate_synthvid(root, **settings)
+    save_json(settings, osp.join(root, 'synthvid.json'))
     save_json(
         convert_vid(root, 'val', SYNTHVID_CLASS_TABLE),
         osp.join(root, 'annotations', VID_ANN_FILES['val']))
@@ -180,14 +173,7 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
             str(tmp_path / 'work')
         ])
     # settings that render other videos than the frames on disk
-    save_json(
-        dict(
-            num_train_videos=1,
-            num_val_videos=2,
-            num_frames=5,
-            width=160,
-            height=96,
-            seed=3), osp.join(root, 'synthvid.json'))
+    save_json(dict(settings, seed=3), osp.join(root, 'synthvid.json'))
     with pytest.raises(
             ValueError,
             match='000000.JPEG is not the frame .*'

@@ -36,11 +36,10 @@ from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 from torch import Tensor, nn
 
-from memvid_mm.datasets import (SceneMotion, load_synthvid_settings,
-                                render_split)
+from memvid_mm.datasets import (SceneMotion, config_data_root,
+                                load_synthvid_settings, render_split)
 from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
-from memvid_mm.utils import (allow_full_checkpoint_loading, config_data_root,
-                             load_test_checkpoint)
+from memvid_mm.utils import allow_full_checkpoint_loading, load_test_checkpoint
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -40,10 +40,9 @@ from torch.utils.data import DataLoader
 
 import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
 from memvid_mm.apis import build_config_motion
-from memvid_mm.datasets import SynthVIDFlowPairs
+from memvid_mm.datasets import SynthVIDFlowPairs, load_config_synthvid_settings
 from memvid_mm.evaluation.functional import flow_epe_report
-from memvid_mm.utils import (flush_denormals_on_cpu,
-                             load_config_synthvid_settings)
+from memvid_mm.utils import flush_denormals_on_cpu
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

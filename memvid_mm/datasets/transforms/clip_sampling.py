@@ -8,6 +8,8 @@ from typing import Dict, List, Sequence, Tuple
 from mmdet.datasets.transforms import BaseFrameSample
 from mmdet.registry import TRANSFORMS
 
+from ...utils.argument_checks import is_int
+
 
 def causal_clip_indices(key_frame_id: int, num_frames: int,
                         stride: int) -> Tuple[List[int], List[int]]:
@@ -69,19 +71,14 @@ class CausalClipSample(BaseFrameSample):
         stride: int = 1,
         collect_video_keys: Sequence[str] = ('video_id', 'video_length')
     ) -> None:
-        # a bool is an int in Python, not a frame count (memvid_mm.utils'
-        # is_int cannot be imported here: memvid_mm.utils imports datasets)
-        if isinstance(
-                num_frames,
-                bool) or not isinstance(num_frames, int) or num_frames < 1:
+        if not is_int(num_frames) or num_frames < 1:
             raise ValueError(
                 f'num_frames must be an int >= 1, got {num_frames!r}')
-        if isinstance(stride,
-                      bool) or not isinstance(stride, int) or stride < 1:
+        if not is_int(stride) or stride < 1:
             raise ValueError(f'stride must be an int >= 1, got {stride!r}')
         super().__init__(collect_video_keys=list(collect_video_keys))
-        self.num_frames = num_frames
-        self.stride = stride
+        self.num_frames = int(num_frames)
+        self.stride = int(stride)
 
     def transform(self, video_infos: dict) -> Dict[str, List]:
         """Sample the clip.

@@ -11,7 +11,7 @@ from typing import Optional
 
 from mmengine.config import Config
 
-from ..datasets import load_synthvid_settings
+from .synthvid import load_synthvid_settings
 
 #: Where the default root comes from, for the messages.
 CONFIG_DATA_ROOT = "the config's test_dataloader.dataset.data_root"
