@@ -193,8 +193,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Online speed benchmark')
     parser.add_argument('--preset', choices=sorted(PRESETS))
     parser.add_argument('--configs', nargs='+', help='configs to time')
-    parser.add_argument(
-        '--shape', nargs=2, type=int, help='input height and width')
+    add_shape_argument(parser, default=None)
     add_frame_arguments(parser, 'timed', frames=24)
     parser.add_argument('--device', default='cpu')
     add_section_timing_arguments(parser)
@@ -309,6 +308,28 @@ def check_memory_test_arguments(parser: argparse.ArgumentParser,
         parser.error('--chain-flows needs --evidence-interval 1')
     if args.concurrent_flow and torch.device(args.device).type != 'cuda':
         parser.error('--concurrent-flow needs a CUDA --device')
+
+
+def add_shape_argument(parser: argparse.ArgumentParser,
+                       default: Optional[Tuple[int, int]]) -> None:
+    """Add ``--shape H W``, the input frames' height and width, which this
+    tool shares with ``profile_frame.py`` and ``train_memory.py``.
+
+    Args:
+        parser (ArgumentParser): The tool's parser.
+        default (tuple[int, int], optional): Default height and width;
+            None for this tool, where the preset's shape (else 600x1000)
+            applies.
+    """
+    shown = ("the preset's, else 600 1000"
+             if default is None else f'{default[0]} {default[1]}')
+    parser.add_argument(
+        '--shape',
+        nargs=2,
+        type=int,
+        default=default,
+        metavar=('H', 'W'),
+        help=f'input height and width (default {shown})')
 
 
 def check_shape(parser: argparse.ArgumentParser, shape: Sequence[int]) -> None:

@@ -54,12 +54,7 @@ SECTION_PREFIX = 'section::'
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config of the model to profile')
-    parser.add_argument(
-        '--shape',
-        nargs=2,
-        type=int,
-        default=(600, 1000),
-        help='input height and width (default 600 1000)')
+    benchmark.add_shape_argument(parser, default=(600, 1000))
     # the warm-up frames after the first count the FLOPs
     benchmark.add_frame_arguments(parser, 'profiled', frames=8)
     parser.add_argument('--device', default='cpu')

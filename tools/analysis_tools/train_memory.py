@@ -69,12 +69,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Activation memory of one training step per clip length')
     parser.add_argument('config', help='config of a video detector')
-    parser.add_argument(
-        '--shape',
-        nargs=2,
-        type=int,
-        default=(600, 1000),
-        help='input height and width (default 600 1000)')
+    benchmark.add_shape_argument(parser, default=(600, 1000))
     parser.add_argument(
         '--frames',
         nargs='+',
