@@ -174,7 +174,11 @@ def _frame_array(frame: dict, key: str, shape_tail: tuple, dtype: np.dtype,
     """Read ``frame[key]`` as an array of shape ``(n, *shape_tail)``."""
     if key not in frame:
         raise ValueError(f'{what}[{index}] has no {key!r}')
-    arr = np.asarray(_as_array(frame[key]), dtype=dtype)
+    try:
+        arr = np.asarray(_as_array(frame[key]), dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f'{what}[{index}][{key!r}] is not a numeric array '
+                         f'({e})') from None
     if arr.size == 0:
         return arr.reshape((0, ) + shape_tail)
     if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
@@ -191,12 +195,17 @@ def _flatten(frames: Sequence[dict], fields: Dict[str, tuple],
     ``fields`` maps a key to ``(shape_tail, dtype, required)``. An optional
     key must be in every frame or in none.
     """
+    for i, frame in enumerate(frames):
+        if not isinstance(frame, dict):
+            raise TypeError(f'{what}[{i}] must be a dict, got {type(frame)}')
     for key in [key for key, field in fields.items() if not field[2]]:
-        present = sum(isinstance(f, dict) and key in f for f in frames)
-        if present not in (0, len(frames)):
-            raise ValueError(f'{key!r} must be given in every frame of '
-                             f'{what} or in none ({present} of '
-                             f'{len(frames)} have it)')
+        has = [key in frame for frame in frames]
+        if any(has) and not all(has):
+            raise ValueError(
+                f'{_frame_name(frames, has.index(False), what)} has no '
+                f'{key!r}, but {what}[{has.index(True)}] has: give it in '
+                f'every frame or in none ({sum(has)} of {len(frames)} '
+                'have it)')
     try:
         return _flatten_fast(frames, fields)
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -241,8 +250,6 @@ def _flatten_checked(frames: Sequence[dict], fields: Dict[str, tuple],
     parts = {key: [] for key in fields}
     counts = np.zeros(len(frames), dtype=np.int64)
     for i, frame in enumerate(frames):
-        if not isinstance(frame, dict):
-            raise TypeError(f'{what}[{i}] must be a dict, got {type(frame)}')
         n = None
         for key, (tail, dtype, required) in fields.items():
             if not required and key not in frame:
@@ -407,9 +414,9 @@ def compute_motion_iou(annotations: Sequence[dict],
         _check_tracked_videos(gt['instance_ids'], gt_frame, names, video_index)
     motion = _motion_iou_flat(gt['bboxes'], gt['instance_ids'], gt_frame,
                               video_index, frame_ids, window)
-    return np.split(
-        motion,
-        np.cumsum(np.bincount(gt_frame, minlength=len(annotations)))[:-1])
+    counts = np.bincount(gt_frame, minlength=len(annotations))
+    # F + 1 pieces, the last one empty: also right for F = 0
+    return np.split(motion, np.cumsum(counts))[:-1]
 
 
 def _motion_iou_flat(boxes: np.ndarray, instance_ids: np.ndarray,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from memvid_mm.evaluation.functional import coco_ap50
+from memvid_mm.evaluation.functional import coco_ap50, coco_box_ap50
 
 
 def random_frames(rng, num_frames=25, num_classes=3, crowd_rate=0.15):
@@ -99,3 +99,23 @@ def test_equal_iou_goes_to_the_gt_listed_last():
 def test_unknown_backend_raises():
     with pytest.raises(ValueError, match='backend'):
         coco_ap50(random_frames(np.random.default_rng(0), 2), 3, backend='x')
+
+
+def test_annotations_without_ignore_flags_have_no_crowd():
+    # two GTs, one found: precision 1 up to recall 1/2, then 0 ->
+    # 101-point AP 51 / 101; the same with every flag given as False
+    dets = [
+        dict(
+            bboxes=np.array([[0, 0, 100, 100]], np.float32),
+            scores=np.array([0.9], np.float32),
+            labels=np.zeros(1, np.int64))
+    ]
+    anns = [
+        dict(
+            bboxes=np.array([[0, 0, 100, 100], [200, 0, 300, 100]], float),
+            labels=np.zeros(2, np.int64))
+    ]
+    ap = coco_box_ap50(dets, anns, 1)
+    assert ap == pytest.approx(51 / 101)
+    assert coco_box_ap50(dets, [dict(anns[0], ignore_flags=np.zeros(2, bool))],
+                         1) == ap

@@ -10,8 +10,10 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from memvid_mm.evaluation.functional import (compute_motion_iou, eval_vid_map,
+                                             format_vid_table,
                                              gt_iou_thresholds,
                                              pairwise_iou_inclusive,
                                              vid_average_precision)
@@ -346,7 +348,8 @@ def test_repeated_video_frame_raises():
     assert evaluate(dets, anns)['mAP'] == 1.0
 
 
-@pytest.mark.parametrize('frame_id', [1.5, 2.0, '2', True, None])
+@pytest.mark.parametrize('frame_id',
+                         [1.5, 2.0, '2', True, None, [[0], [1, 2]]])
 def test_non_integer_frame_id_raises_naming_the_frame(frame_id):
     anns = [gt([BOX_A], video=7, frame=f) for f in range(3)]
     anns[2]['frame_id'] = frame_id
@@ -489,6 +492,194 @@ def test_non_integer_detection_label_raises_naming_the_frame():
     # integral floats (e.g. a float tensor of labels) are fine
     dets[1]['labels'] = np.array([0.])
     assert evaluate(dets, anns)['mAP'] == 1.0
+
+
+def assert_same_results(a, b):
+    """Every entry of two eval_vid_map results equal (nan equals nan)."""
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_equal(a[key], b[key], err_msg=key)
+
+
+def as_lists(frames):
+    """The frames with every array as a plain (nested) list."""
+    return [{
+        key: value.tolist() if isinstance(value, np.ndarray) else value
+        for key, value in frame.items()
+    } for frame in frames]
+
+
+def test_plain_lists_with_an_empty_box_list_score_as_arrays():
+    # frame 1 has neither detections nor GT: as lists its boxes are [], of
+    # shape (0,), not (0, 4). Frame 0: det on A (TP); frame 2: GT B missed:
+    # AP 1/2
+    dets = [det([BOX_A], [0.9]), det([], []), det([], [])]
+    anns = [gt([BOX_A], frame=0), gt([], frame=1), gt([BOX_B], frame=2)]
+    assert as_lists(dets)[1]['bboxes'] == []
+    res = evaluate(as_lists(dets), as_lists(anns))
+    assert res['mAP'] == pytest.approx(0.5)
+    assert_same_results(res, evaluate(dets, anns))
+
+
+def test_torch_tensors_score_as_numpy_arrays():
+    # the boxes and scores of a model's output may still require grad
+    dets = [det([BOX_A, BACKGROUND], [0.9, 0.8]), det([BOX_B], [0.7])]
+    anns = [gt([BOX_A], frame=0), gt([BOX_B], frame=1)]
+    tensors = [
+        dict(
+            bboxes=torch.tensor(d['bboxes'], requires_grad=True),
+            scores=torch.tensor(d['scores'], requires_grad=True),
+            labels=torch.from_numpy(d['labels'])) for d in dets
+    ]
+    res = evaluate(tensors, anns)
+    # ranking TP, FP, TP with 2 positives: AP 5/6
+    assert res['mAP'] == pytest.approx(5 / 6)
+    assert_same_results(res, evaluate(dets, anns))
+
+
+@pytest.mark.parametrize('what', ['det_results', 'annotations'])
+def test_frame_that_is_not_a_dict_raises_naming_it(what):
+    dets = [det([BOX_A], [0.9]), det([BOX_B], [0.7])]
+    anns = [gt([BOX_A], frame=0), gt([BOX_B], frame=1)]
+    frames = dict(det_results=dets, annotations=anns)
+    frames[what][1] = [BOX_B]
+    with pytest.raises(
+            TypeError,
+            match=rf'{what}\[1\] must be a dict, got '
+            r"<class 'list'>"):
+        evaluate(frames['det_results'], frames['annotations'])
+
+
+@pytest.mark.parametrize('what,key', [('det_results', 'scores'),
+                                      ('annotations', 'labels')])
+def test_frame_without_a_required_key_raises_naming_frame_and_key(what, key):
+    dets = [det([BOX_A], [0.9]), det([BOX_B], [0.7])]
+    anns = [gt([BOX_A], frame=0), gt([BOX_B], frame=1)]
+    frames = dict(det_results=dets, annotations=anns)
+    del frames[what][1][key]
+    with pytest.raises(ValueError, match=rf"{what}\[1\] has no '{key}'"):
+        evaluate(dets, anns)
+
+
+def test_boxes_and_labels_of_different_counts_raise_naming_the_frame():
+    dets = [det([BOX_A], [0.9]), det([BOX_B], [0.7], labels=[0, 0])]
+    anns = [gt([BOX_A], frame=0), gt([BOX_B], frame=1)]
+    with pytest.raises(
+            ValueError, match=r'det_results\[1\] has 1 boxes but 2 '
+            r"'labels'"):
+        evaluate(dets, anns)
+
+
+@pytest.mark.parametrize('key',
+                         ['instance_ids', 'ignore_flags', 'motion_ious'])
+def test_optional_key_in_only_some_frames_raises_naming_the_frame(key):
+    # e.g. frame records of which only some carry gt_motion_ious: on
+    # 176k frames the error must say which frame lacks the key
+    anns = [gt([BOX_A], motion=[1.], frame=f) for f in range(3)]
+    for ann in anns:
+        ann['ignore_flags'] = np.zeros(1, bool)
+    del anns[1][key]
+    dets = [det([BOX_A], [0.9]) for _ in anns]
+    with pytest.raises(
+            ValueError,
+            match=r'annotations\[1\] \(video_id=0, frame_id=1\) has no '
+            f"'{key}'"):
+        evaluate(dets, anns)
+
+
+@pytest.mark.parametrize(
+    'bad,key', [
+        (dict(bboxes=[BOX_A, [0, 0, 9]], scores=[0.9, 0.8],
+              labels=[0, 0]), 'bboxes'),
+        (dict(bboxes=[BOX_A], scores=[0.9], labels=['cat']), 'labels'),
+    ],
+    ids=['ragged_boxes', 'class_name_as_label'])
+def test_unconvertible_values_raise_naming_the_frame_and_key(bad, key):
+    # a ragged box list, a class name for a label: not numeric arrays
+    dets = [det([BOX_A], [0.9]), bad]
+    anns = [gt([BOX_A], frame=0), gt([BOX_A], frame=1)]
+    with pytest.raises(ValueError, match=rf"det_results\[1\]\['{key}'\]"):
+        evaluate(dets, anns)
+
+
+def test_no_frames_give_nan_in_every_split():
+    res = evaluate([], [], class_names=['a'])
+    for split, _ in res['speed_ranges']:
+        suffix = '' if split == 'all' else f'_{split}'
+        assert math.isnan(res['mAP' + suffix])
+        assert np.isnan(res['AP' + suffix]).all()
+        np.testing.assert_array_equal(res['num_pos' + suffix], [0])
+    np.testing.assert_array_equal(res['num_dets'], [0])
+
+
+def test_motion_iou_of_no_frames_is_an_empty_list():
+    # one (G_f,) array per frame: none for no frame
+    assert compute_motion_iou([]) == []
+
+
+def test_missing_video_id_raises_when_the_motion_iou_needs_it():
+    anns = [gt([BOX_A], frame=0), gt([BOX_A], frame=1)]
+    del anns[1]['video_id']
+    dets = [det([BOX_A], [0.9]) for _ in anns]
+    with pytest.raises(
+            ValueError,
+            match=r"annotations\[1\] has no 'video_id' \(needed for the "
+            r'motion IoU\)'):
+        evaluate(dets, anns)
+
+
+def test_speed_splits_without_instance_ids_or_motion_ious_raise():
+    anns = [gt([BOX_A], frame=f) for f in range(2)]
+    for ann in anns:
+        del ann['instance_ids']
+    dets = [det([BOX_A], [0.9]) for _ in anns]
+    with pytest.raises(
+            ValueError,
+            match=r'annotations need "instance_ids" \(or "motion_ious"\) '
+            'for the motion-speed splits'):
+        evaluate(dets, anns)
+
+
+def test_empty_speed_ranges_raise():
+    with pytest.raises(ValueError, match='speed_ranges must not be empty'):
+        evaluate([det([], [])], [gt([])], speed_ranges={})
+
+
+@pytest.mark.parametrize('ranges,item', [
+    (dict(all=0.5), "('all', 0.5)"),
+    ([('all', (0., 'x'))], "('all', (0.0, 'x'))"),
+    (['all'], "'all'"),
+])
+def test_speed_range_without_two_bounds_raises_naming_it(ranges, item):
+    with pytest.raises(
+            ValueError,
+            match=r'speed_ranges must map names to \(lo, hi\), got ' +
+            re.escape(item)):
+        evaluate([det([], [])], [gt([])], speed_ranges=ranges)
+
+
+def test_repeated_speed_range_name_raises():
+    with pytest.raises(
+            ValueError,
+            match=r"speed_ranges names must be unique, got \['a', 'a'\]"):
+        evaluate([det([], [])], [gt([])],
+                 speed_ranges=[('a', (0., 1.)), ('a', (0., .5))])
+
+
+def test_num_classes_disagreeing_with_class_names_raises():
+    with pytest.raises(
+            ValueError, match='num_classes=3 but 2 class_names given'):
+        evaluate([det([], [])], [gt([])],
+                 num_classes=3,
+                 class_names=['a', 'b'])
+
+
+def test_table_goes_to_stdout_without_a_logger(capsys):
+    dets, anns = [det([BOX_A], [0.9])], [gt([BOX_A])]
+    res = evaluate(dets, anns, logger=None)
+    assert format_vid_table(res) in capsys.readouterr().out
+    evaluate(dets, anns, logger='silent')
+    assert capsys.readouterr().out == ''
 
 
 # --- reference: a literal loop transcription of the devkit + FGFA --------

@@ -6,7 +6,10 @@ from memvid_mm.evaluation.functional import (coco_ap50, evaluate_vid_frames,
                                              instances_to_gt,
                                              merge_frame_records,
                                              select_degradation)
-from memvid_mm.evaluation.functional.vid_frames import (degradation_subsets,
+from memvid_mm.evaluation.functional.vid_frames import (GT_KEYS,
+                                                        attach_ground_truth,
+                                                        check_dump_frames,
+                                                        degradation_subsets,
                                                         dump_class_names)
 
 
@@ -217,3 +220,100 @@ def test_dump_class_names():
         ])
     with pytest.raises(ValueError, match='sequence of class names'):
         dump_class_names([dict(entry, classes='cat')])
+
+
+def test_instance_without_a_label_raises_naming_it():
+    with pytest.raises(
+            ValueError,
+            match=r'instances\[1\] needs "bbox" and "bbox_label", got keys '
+            r"\['bbox', 'instance_id'\]"):
+        instances_to_gt([
+            dict(bbox=[0, 0, 9, 9], bbox_label=0),
+            dict(bbox=[0, 0, 9, 9], instance_id=2)
+        ])
+
+
+def test_pycocotools_backend_without_a_non_crowd_gt_is_nan():
+    # COCOeval has no category to average, as the numpy backend
+    crowd_only = dict(record(1), gt_ignore_flags=np.array([True]))
+    for frames in ([crowd_only], [record(1, gt_boxes=[])]):
+        assert np.isnan(coco_ap50(frames, 1, backend='pycocotools'))
+        assert np.isnan(coco_ap50(frames, 1, backend='numpy'))
+
+
+def test_pycocotools_backend_without_detections_is_zero():
+    # (pycocotools' loadRes refuses an empty result list)
+    frame = dict(
+        record(1),
+        bboxes=np.zeros((0, 4), np.float32),
+        scores=np.zeros(0, np.float32),
+        labels=np.zeros(0, np.int64))
+    assert coco_ap50([frame], 1, backend='pycocotools') == 0.
+    assert coco_ap50([frame], 1, backend='numpy') == 0.
+
+
+def test_degradation_subset_without_frames_is_nan():
+    frames = [
+        record(1, degradation='none'),
+        record(2, frame_id=1, degradation='none')
+    ]
+    metrics, report = evaluate_vid_frames(
+        frames, with_coco_ap50=False, with_degradation=True)
+    assert metrics['mAP_clean'] == metrics['mAP'] == 1.0
+    assert np.isnan(metrics['mAP_degraded'])
+    assert 'mAP_degraded: nan' in report
+
+
+def test_dump_entry_that_is_not_a_dict_raises_naming_it():
+    with pytest.raises(
+            TypeError, match='dump entry 1 must be a dict, got str'):
+        check_dump_frames([record(1), 'record(2)'])
+
+
+@pytest.mark.parametrize(
+    'bad,match', [
+        (dict(scores=['high']),
+         r'non-numeric predictions \(could not convert'),
+        (dict(scores=np.array([0.9, 0.8])),
+         r'scores \(2,\) and labels \(1,\) must be \(1,\)'),
+        (dict(labels=np.array([0, 0])),
+         r'scores \(1,\) and labels \(2,\) must be \(1,\)'),
+        (dict(scores=np.array([np.inf])), 'non-finite bboxes or scores'),
+        (dict(bboxes=np.array([[0, 0, np.nan, 99]])),
+         'non-finite bboxes or scores'),
+        (dict(labels=np.array([0.5])), 'labels must be integers'),
+    ],
+    ids=[
+        'text_score', 'two_scores', 'two_labels', 'inf_score', 'nan_box',
+        'fractional_label'
+    ])
+def test_malformed_dump_entry_raises_naming_it(bad, match):
+    entries = [record(1), dict(record(7), **bad)]
+    with pytest.raises(
+            ValueError, match=r'dump entry 1 \(img_id=7\): ' + match):
+        check_dump_frames(entries)
+
+
+def gt_frame(frame, **extra):
+    """The annotation file's frame of a record (ids and GT only)."""
+    keys = ('img_id', 'video_id', 'frame_id') + GT_KEYS
+    return dict({key: frame[key] for key in keys}, **extra)
+
+
+def test_dump_entry_with_empty_lists_is_scored_as_no_detections():
+    # [] has shape (0,), not (0, 4): still an entry without detections
+    entry = dict(record(1), bboxes=[], scores=[], labels=[])
+    check_dump_frames([entry])
+    records = attach_ground_truth([entry], [gt_frame(record(1))])
+    assert records[0]['bboxes'].shape == (0, 4)
+    metrics, _ = evaluate_vid_frames(records, with_coco_ap50=False)
+    assert metrics['mAP'] == 0.0  # the GT is missed
+
+
+def test_frames_without_img_path_are_joined_without_comparing_names():
+    # only frames with both img_path and file_name are compared
+    entry = dict(record(1), img_path=None)
+    records = attach_ground_truth(
+        [entry], [gt_frame(record(1), file_name='val/other.JPEG')])
+    assert records[0]['img_path'] is None
+    np.testing.assert_array_equal(records[0]['gt_bboxes'], [[0, 0, 99, 99]])

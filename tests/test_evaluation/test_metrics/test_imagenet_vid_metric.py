@@ -23,6 +23,7 @@ from mmengine.structures import InstanceData
 from memvid_mm.evaluation import (DumpVIDResults, ImagenetVIDMetric,
                                   append_dump_metric, dataset_ann_file)
 from memvid_mm.evaluation.functional import eval_vid_map, instances_to_gt
+from memvid_mm.evaluation.metrics import frame_record
 
 CLASSES = ('airplane', 'bicycle', 'bird')
 SPLIT_KEYS = ('mAP', 'mAP_fast', 'mAP_medium', 'mAP_slow')
@@ -793,3 +794,70 @@ def test_append_dump_metric_replaces_an_earlier_dump():
     assert append_dump_metric(old, 'new.pkl') == [new]
     evaluator = dict(type='Evaluator', metrics=[old, metric])
     assert append_dump_metric(evaluator, 'new.pkl')['metrics'] == [metric, new]
+
+
+# --- malformed steps and arguments ----------------------------------------
+
+#: Frame 0 of a 2-frame video, as the test-time dataset hands it.
+META = dict(
+    img_id=1,
+    video_id=1,
+    frame_id=0,
+    img_path='val/v/000000.JPEG',
+    ori_video_length=2,
+    instances=[dict(bbox=[0, 0, 9, 9], bbox_label=0, instance_id=1)])
+
+
+def one_box():
+    return InstanceData(
+        bboxes=torch.tensor([[0., 0., 9., 9.]]),
+        scores=torch.tensor([0.9]),
+        labels=torch.tensor([0]))
+
+
+def test_frame_record_without_predictions_raises():
+    with pytest.raises(
+            ValueError, match='the data sample has no pred_instances'):
+        frame_record(DetDataSample(metainfo=META))
+
+
+def test_frame_without_video_id_metainfo_raises_naming_it():
+    meta = {key: value for key, value in META.items() if key != 'video_id'}
+    with pytest.raises(
+            ValueError, match="the data sample has no 'video_id' metainfo"):
+        ImagenetVIDMetric().process(None, image_steps([meta], [one_box()]))
+
+
+def test_image_step_without_predictions_raises():
+    steps = image_steps([META], [one_box()])
+    del steps[0]['video_data_samples'][0].pred_instances
+    with pytest.raises(
+            ValueError, match='no frame of the step carries pred_instances'):
+        ImagenetVIDMetric().process(None, steps)
+
+
+def test_unknown_coco_backend_raises_naming_it():
+    with pytest.raises(
+            ValueError,
+            match="coco_backend must be 'numpy' or 'pycocotools', got "
+            "'pycoco'"):
+        ImagenetVIDMetric(coco_backend='pycoco')
+
+
+@pytest.mark.parametrize('ann_file', ['', 3])
+def test_dump_ann_file_that_is_not_a_path_raises(ann_file):
+    with pytest.raises(
+            ValueError,
+            match='ann_file must be the path of the annotation file, got '
+            f'{ann_file!r}'):
+        DumpVIDResults('r.pkl', ann_file=ann_file)
+
+
+def test_append_dump_metric_to_an_evaluator_with_one_metric_dict():
+    metric = dict(type='ImagenetVIDMetric')
+    evaluator = dict(type='Evaluator', metrics=metric)
+    assert append_dump_metric(evaluator, 'd.pkl') == dict(
+        type='Evaluator',
+        metrics=[metric,
+                 dict(type='DumpVIDResults', out_file_path='d.pkl')])
+    assert evaluator == dict(type='Evaluator', metrics=metric)  # alone
