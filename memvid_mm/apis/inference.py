@@ -105,7 +105,7 @@ def _head_num_classes(model: torch.nn.Module) -> Optional[int]:
 def _test_dataset_meta(cfg: Config) -> dict:
     """``{'classes': ...}`` of the test dataset of ``cfg``."""
     dataset = cfg.test_dataloader.dataset
-    classes = dataset.get('metainfo', {}).get('classes')
+    classes = (dataset.get('metainfo') or {}).get('classes')
     if classes is None:
         classes = DATASETS.get(dataset.type).METAINFO['classes']
     return dict(classes=tuple(classes))

@@ -5,6 +5,7 @@ The CocoVID category ids are ``1..C`` in table order, ``name`` is the class
 name and ``encode_name`` the synset id, as mmtrack's ILSVRC converters write.
 """
 import os.path as osp
+from collections import abc
 from typing import Sequence, Tuple
 
 ClassTable = Tuple[Tuple[str, str], ...]
@@ -68,7 +69,8 @@ def check_class_table(class_table: Sequence[Sequence[str]]) -> ClassTable:
                         f'pairs, but got the string {class_table!r}')
     table = []
     for entry in class_table:
-        if (isinstance(entry, (str, bytes)) or len(entry) != 2
+        if (isinstance(entry, (str, bytes))
+                or not isinstance(entry, abc.Sequence) or len(entry) != 2
                 or not all(isinstance(x, str) and x for x in entry)):
             raise TypeError('class_table entries must be (synset, name) '
                             f'pairs of non-empty strings, but got {entry!r}')

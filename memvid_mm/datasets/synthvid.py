@@ -46,6 +46,7 @@ Randomness comes only from ``numpy.random.Generator``: split ``train`` uses
 into one child per video, so a video does not depend on how many are made.
 """
 import glob
+import math
 import os
 import os.path as osp
 import shutil
@@ -283,18 +284,28 @@ def render_sprite(label: int, width: int, height: int, bright: Sequence[int],
     return img, mask
 
 
+#: Largest object size, as a fraction of the frame height.
+_MAX_SIZE = 0.36
+#: Least distance of an object's centre from the frame border at ``t_mid``,
+#: as a fraction of its size.
+_MARGIN = 0.6
+#: The narrowest frame, per pixel of height, that fits the largest object
+#: with its margins.
+_MIN_WIDTH_PER_HEIGHT = 2 * _MARGIN * _MAX_SIZE
+
+
 def _sample_track(rng: np.random.Generator, width: int, height: int,
                   num_frames: int, speed: str) -> _Track:
     """Draw one object of a speed class: class, size, colour and path."""
     label = int(rng.integers(len(SYNTHVID_CLASS_TABLE)))
-    size = float(rng.uniform(0.16, 0.36) * height)
+    size = float(rng.uniform(0.16, _MAX_SIZE) * height)
     aspect = float(rng.uniform(0.8, 1.25)) if label != 0 else float(
         rng.uniform(0.9, 1.1))
     ratio = rng.uniform(*SPEED_RANGES[speed])
     angle = rng.uniform(0, 2 * np.pi)
     velocity = ratio * size * np.array([np.cos(angle), np.sin(angle)])
     zoom = 0.0 if speed == 'slow' else float(rng.uniform(-0.004, 0.004))
-    margin = size * 0.6
+    margin = size * _MARGIN
     centre = np.array([
         rng.uniform(margin, width - margin),
         rng.uniform(margin, height - margin)
@@ -900,6 +911,12 @@ def generate_split(out_dir: str,
         raise ValueError('need num_videos >= 1, num_frames >= 1 and frames '
                          f'of at least 16x16, got {num_videos}, {num_frames}'
                          f', {width}x{height}')
+    if width < _MIN_WIDTH_PER_HEIGHT * height:
+        raise ValueError(
+            f'frames of {width}x{height} are too narrow for the objects '
+            f'(up to {_MAX_SIZE} of the height, {_MARGIN} of their size '
+            f'from each side): need a width of at least '
+            f'{math.ceil(_MIN_WIDTH_PER_HEIGHT * height)}')
     check_blur_mode(blur)  # before an existing split is cleared
     check_degradations(degradations)
     _clear_split(out_dir, split, overwrite)
@@ -1230,6 +1247,12 @@ def render_preview(root: str,
         rows.append(np.concatenate(tiles, axis=1))
     sheet = np.concatenate(rows, axis=0)
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    if not cv2.imwrite(out_file, sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
+    try:
+        written = cv2.imwrite(out_file, sheet,
+                              [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    except cv2.error as err:  # e.g. no writer for the file's extension
+        raise ValueError(f'cannot write preview image {out_file}: '
+                         f'{err}') from err
+    if not written:
         raise ValueError(f'cannot write preview image {out_file}')
     return sheet

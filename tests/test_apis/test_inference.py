@@ -9,6 +9,7 @@ import torch
 from mmengine.config import Config
 
 from memvid_mm.apis import OnlineVideoInferencer, init_video_detector
+from memvid_mm.datasets import IMAGENET_VID_CLASSES
 from memvid_mm.models.layers import StrongFeatureState
 
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
@@ -244,6 +245,22 @@ def test_class_names_come_with_the_model(tmp_path):
     with pytest.raises(
             ValueError, match="the config's test dataset names 2 classes"):
         init_video_detector(cfg)
+
+
+@pytest.mark.parametrize(
+    'metainfo', ['absent', None, dict()], ids=['absent', 'None', 'empty'])
+def test_class_names_of_a_test_dataset_without_metainfo_are_its_types(
+        metainfo):
+    """As the data set itself: without ``metainfo['classes']`` it has the
+    classes of its type's ``METAINFO`` (ImageNet VID's 30)."""
+    cfg = Config.fromfile(RFCN_CFG)
+    cfg.model.detector.roi_head.bbox_head.num_classes = 30
+    if metainfo == 'absent':
+        del cfg.test_dataloader.dataset.metainfo
+    else:
+        cfg.test_dataloader.dataset.metainfo = metainfo
+    model = init_video_detector(cfg)
+    assert model.dataset_meta['classes'] == IMAGENET_VID_CLASSES
 
 
 class Payload:

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import os.path as osp
+import re
 import shutil
 import xml.etree.ElementTree as ET
 
@@ -12,10 +13,13 @@ import numpy as np
 import pytest
 
 from memvid_mm.datasets import (IMAGENET_VID_CLASS_TABLE, IMAGENET_VID_CLASSES,
-                                SYNTHVID_CLASS_TABLE, check_class_table,
-                                convert_det, convert_vid, load_class_table,
-                                parse_voc_xml, select_key_frames)
-from memvid_mm.datasets.ilsvrc_converters import read_vid_video_list
+                                SYNTHVID_CLASS_TABLE, SYNTHVID_CLASSES,
+                                check_class_table, class_names, convert_det,
+                                convert_vid, load_class_table, parse_voc_xml,
+                                select_key_frames)
+from memvid_mm.datasets.ilsvrc_converters import (read_fgfa_key_frames,
+                                                  read_val_frame_list,
+                                                  read_vid_video_list)
 
 TRAIN_VIDEO = 'train/SynthVID_VID_train_0000/SynthVID_train_00000000'
 VID_IMAGE_KEYS = {
@@ -103,6 +107,29 @@ def test_class_table_checks_and_files(tmp_path):
         load_class_table(str(f))
     with pytest.raises(ValueError, match='class table'):
         load_class_table('no_such_table')
+
+
+def test_class_table_given_as_a_string_is_refused():
+    """A string would otherwise be read as one entry per character."""
+    with pytest.raises(
+            TypeError,
+            match='class_table must be a sequence of .* but got the string '
+            "'n1 cat'"):
+        check_class_table('n1 cat')
+
+
+@pytest.mark.parametrize('entry', [5, None])
+def test_class_table_entry_that_is_not_a_pair_is_named(entry):
+    with pytest.raises(
+            TypeError,
+            match=r'class_table entries must be \(synset, name\) pairs of '
+            f'non-empty strings, but got {entry}'):
+        check_class_table([('n1', 'cat'), entry])
+
+
+def test_class_names_are_the_second_items_in_label_order():
+    assert class_names(SYNTHVID_CLASS_TABLE) == SYNTHVID_CLASSES
+    assert class_names([['n2', 'dog'], ('n1', 'cat')]) == ('dog', 'cat')
 
 
 def test_vid_output_has_the_cocovid_fields(tiny_synthvid):
@@ -861,3 +888,94 @@ def test_fgfa_key_frame_list_warns_of_missing_videos_and_names_wrong_lengths(
     assert [v['name'] for v in coco['videos']] == [TRAIN_VIDEO]
     warned = [r for r in log_records if 'not in ImageSets' in r.getMessage()]
     assert len(warned) == 1 and '1 listed videos' in warned[0].getMessage()
+
+
+def _remove_object_child(path, tag):
+    """Remove ``<tag>`` from the first ``<object>`` of an XML file."""
+    tree = ET.parse(path)
+    obj = tree.getroot().find('object')
+    obj.remove(obj.find(tag))
+    tree.write(path)
+
+
+@pytest.mark.parametrize('tag', ['name', 'bndbox'])
+def test_object_without_name_or_box_names_the_file(tiny_synthvid_copy, tag):
+    path = _xml_path(tiny_synthvid_copy, 3)
+    _xml(path, [('n90000001', (5, 5, 9, 9), 0)])
+    _remove_object_child(path, tag)
+    match = {
+        'name': '000003.xml: <object> has no <name> value',
+        'bndbox': '000003.xml: <object> n90000001 has no <bndbox>'
+    }[tag]
+    with pytest.raises(ValueError, match=match):
+        _convert_train(tiny_synthvid_copy)
+
+
+@pytest.mark.parametrize('size', [(0, 48), (64, -48)])
+def test_image_size_that_is_not_positive_names_the_file(
+        tiny_synthvid_copy, size):
+    path = _xml_path(tiny_synthvid_copy, 2)
+    _xml(path, [('n90000001', (5, 5, 9, 9), 0)], size=size)
+    with pytest.raises(
+            ValueError,
+            match=f'000002.xml: image size {size[0]}x{size[1]} is not '
+            'positive'):
+        _convert_train(tiny_synthvid_copy)
+
+
+def test_split_other_than_train_or_val_is_refused(tmp_path):
+    with pytest.raises(
+            ValueError, match="split must be 'train' or 'val', got 'test'"):
+        convert_vid(str(tmp_path), 'test', show_progress=False)
+
+
+def test_unknown_classes_other_than_error_or_skip_is_refused(tmp_path):
+    with pytest.raises(
+            ValueError,
+            match="unknown_classes must be 'error' or 'skip', got 'drop'"):
+        convert_vid(
+            str(tmp_path),
+            'train',
+            unknown_classes='drop',
+            show_progress=False)
+
+
+def test_val_frame_list_skips_blank_lines_and_counts_them(tmp_path):
+    sets = tmp_path / 'ImageSets' / 'VID'
+    sets.mkdir(parents=True)
+    (sets / 'val.txt').write_text('v9/000000 1\n\n  \nv9/000001 2\n'
+                                  'v8/000000 3\n')
+    # frame -> line number, as the messages name the lines
+    assert read_val_frame_list(str(tmp_path)) == {
+        'val/v9': {
+            0: 1,
+            1: 4
+        },
+        'val/v8': {
+            0: 5
+        }
+    }
+
+
+def test_fgfa_key_frames_are_0_based_per_video(tmp_path):
+    lst = tmp_path / 'VID_train_15frames.txt'
+    lst.write_text('a/v1 1 3 12\n\na/v1 1 10 12\nb/v2 1 1 5\n')
+    assert read_fgfa_key_frames(str(lst)) == {'a/v1': [2, 9], 'b/v2': [0]}
+
+
+def test_listed_video_without_annotation_directory_names_it(
+        tiny_synthvid_copy):
+    ann_dir = osp.dirname(_xml_path(tiny_synthvid_copy, 0))
+    shutil.rmtree(ann_dir)
+    with pytest.raises(
+            FileNotFoundError,
+            match=f'video annotation dir not found: {re.escape(ann_dir)}$'):
+        _convert_train(tiny_synthvid_copy)
+
+
+def test_det_without_image_sets_names_the_folder(tmp_path):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'no ImageSets/DET/train_<k>\.txt files in ' +
+            re.escape(osp.join(str(tmp_path), 'ImageSets', 'DET'))):
+        convert_det(str(tmp_path), SYNTHVID_CLASS_TABLE, show_progress=False)

@@ -3,6 +3,7 @@ import json
 import logging
 import os
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
@@ -276,6 +277,83 @@ def test_subset_indexes_videos_with_fewer_key_frames_than_videos(
     assert dataset.num_videos == 1 and len(dataset) == 0
 
 
+def test_subset_of_an_int_keeps_the_first_or_last_videos(tiny_synthvid):
+    """As mmengine's: a positive int keeps the first videos, a negative
+    one the last; the key frames are those of the kept videos."""
+    dataset = _synthvid(tiny_synthvid)
+    key_frames = [tuple(k) for k in dataset.key_frames]
+
+    def key_frames_of(video):
+        return [(0, frame) for v, frame in key_frames if v == video]
+
+    for count, video in ((1, 0), (-1, 1)):
+        sub = dataset.get_subset(count)
+        assert sub.num_videos == 1
+        assert sub.get_data_info(0)['video_id'] == \
+            dataset.get_data_info(video)['video_id']
+        assert [tuple(k) for k in sub.key_frames] == key_frames_of(video)
+    dataset.get_subset_(-1)
+    assert dataset.num_videos == 1
+    assert [tuple(k) for k in dataset.key_frames] == key_frames_of(1)
+
+
+def test_training_cat_ids_of_a_video_frame_pair_are_that_frames(tmp_path):
+    """In training an int is a key-frame index; a (video, frame) pair
+    reaches any frame, also one that is not a key frame."""
+    ann_file = _dump(_mmtrack_vid_json(), tmp_path / 'vid.json')
+    dataset = ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    assert [tuple(k) for k in dataset.key_frames] == [(0, 1)]
+    assert dataset.get_cat_ids(0) == [29]  # zebra, on key frame 1
+    assert dataset.get_cat_ids((0, 3)) == [0]  # airplane, not a key frame
+    assert dataset.get_cat_ids((0, 0)) == []
+
+
+def _with_small_video(coco, width, height):
+    """``coco`` with a second, 2-frame video of ``width`` x ``height``."""
+    video = 'train/ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000001'
+    coco['videos'].append(dict(id=2, name=video, vid_train_frames=[0, 1]))
+    coco['images'] += [
+        dict(
+            file_name=f'{video}/{t:06d}.JPEG',
+            height=height,
+            width=width,
+            id=10 + t,
+            frame_id=t,
+            video_id=2,
+            is_vid_train_frame=True) for t in range(2)
+    ]
+    coco['annotations'].append(
+        dict(
+            id=10,
+            video_id=2,
+            image_id=10,
+            category_id=1,
+            instance_id=10,
+            bbox=[1, 1, 8, 8],
+            area=64,
+            iscrowd=False,
+            occluded=False,
+            generated=False))
+    return coco
+
+
+def test_training_drops_videos_below_min_size_with_a_log(
+        tmp_path, log_records):
+    coco = _with_small_video(_mmtrack_vid_json(), 40, 30)
+    ann_file = _dump(coco, tmp_path / 'sizes.json')
+    dataset = ImagenetVIDDataset(
+        ann_file=ann_file, pipeline=[], filter_cfg=dict(min_size=32))
+    assert dataset.num_videos == 1
+    assert dataset.get_data_info(0)['video_id'] == 1
+    assert [tuple(k) for k in dataset.key_frames] == [(0, 1)]
+    assert any(r.getMessage() == f'{ann_file}: dropped 1 videos smaller '
+               'than min_size=32' for r in log_records)
+    # the 30 px high video is the one dropped: 30 passes min_size=30
+    dataset = ImagenetVIDDataset(
+        ann_file=ann_file, pipeline=[], filter_cfg=dict(min_size=30))
+    assert dataset.num_videos == 2
+
+
 def test_test_mode_serves_frames(tiny_synthvid):
     dataset = _synthvid(tiny_synthvid, 'val')
     assert len(dataset) == 2
@@ -524,6 +602,18 @@ def test_malformed_bbox_names_the_file_and_annotation(tmp_path, bbox):
     coco['annotations'][1]['bbox'] = bbox
     ann_file = _dump(coco, tmp_path / 'bad_box.json')
     with pytest.raises(ValueError, match='bad_box.json: annotation 2 .*bbox'):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+
+
+@pytest.mark.parametrize('area', [float('inf'), '64', None, True, [64]])
+def test_malformed_area_names_the_file_and_annotation(tmp_path, area):
+    coco = _mmtrack_vid_json()
+    coco['annotations'][1]['area'] = area
+    ann_file = _dump(coco, tmp_path / 'bad_area.json')
+    with pytest.raises(
+            ValueError,
+            match='bad_area.json: annotation 2 has a malformed area '
+            f'{re.escape(repr(area))}; expected a finite number'):
         ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
 
 

@@ -3,6 +3,7 @@ import filecmp
 import json
 import os
 import os.path as osp
+import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
@@ -14,6 +15,7 @@ from memvid_mm.datasets import (DEGRADATIONS, SYNTHVID_CLASS_TABLE,
                                 SYNTHVID_CLASSES, box_motion_ious, convert_vid,
                                 generate_synthvid, render_preview, speed_split)
 from memvid_mm.datasets.synthvid import (_Track, apply_degradation,
+                                         generate_split,
                                          load_synthvid_settings,
                                          render_long_exposure, render_sprite,
                                          render_video, smear)
@@ -152,6 +154,24 @@ def test_speed_classes_are_all_well_represented(medium_synthvid):
     assert split['slow'] == pytest.approx(slow)
 
 
+def test_motion_iou_leaves_out_boxes_without_a_neighbour_in_the_window():
+    images = [
+        dict(id=i, frame_id=t) for i, t in ((1, 0), (2, 1), (3, 20), (4, 5))
+    ]
+    annotations = [
+        dict(image_id=1, instance_id=5, bbox=[0, 0, 10, 10]),
+        dict(image_id=2, instance_id=5, bbox=[5, 0, 10, 10]),
+        # 19 frames after its nearest box: beyond the window of 10
+        dict(image_id=3, instance_id=5, bbox=[0, 0, 10, 10]),
+        dict(image_id=4, instance_id=6, bbox=[0, 0, 10, 10]),  # alone
+    ]
+    ious = box_motion_ious(dict(images=images, annotations=annotations))
+    # the two boxes of frames 0 and 1 overlap by 50 of 150 pixels
+    np.testing.assert_allclose(ious, [1 / 3, 1 / 3])
+    assert box_motion_ious(
+        dict(images=images, annotations=annotations), window=0).size == 0
+
+
 def test_degradations_are_frequent_varied_and_recorded(medium_synthvid):
     _, coco = medium_synthvid
     kinds = [im['degradation'] for im in coco['images']]
@@ -225,6 +245,13 @@ def test_classes_have_distinct_shapes_and_textures():
             iou = (masks[i] & masks[j]).sum() / (masks[i] | masks[j]).sum()
             tex = np.mean(imgs[i] != imgs[j])
             assert iou < 0.9 or tex > 0.2, (i, j)
+
+
+@pytest.mark.parametrize('label', [-1, 4])
+def test_sprite_of_an_unknown_label_is_refused(label):
+    with pytest.raises(
+            ValueError, match=rf'label must be in \[0, 3\], got {label}'):
+        render_sprite(label, 30, 30, (0, 200, 255), (0, 60, 90))
 
 
 def test_degradations_hide_the_frame_content():
@@ -417,6 +444,24 @@ def test_preview_png(tiny_synthvid, tmp_path):
     assert cv2.imread(str(out)).shape == sheet.shape
 
 
+def test_preview_that_cannot_be_written_names_the_file(tiny_synthvid,
+                                                       tmp_path):
+    out = str(tmp_path / 'sheet.png')
+    os.mkdir(out)  # a folder where the file should go
+    with pytest.raises(
+            ValueError, match=f'cannot write preview image {re.escape(out)}'):
+        render_preview(tiny_synthvid, out, num_rows=1, num_cols=2)
+
+
+def test_preview_of_an_unknown_image_format_names_the_file(
+        tiny_synthvid, tmp_path):
+    out = str(tmp_path / 'sheet.pgn')  # a typo of .png
+    with pytest.raises(
+            ValueError, match=f'cannot write preview image {re.escape(out)}'):
+        render_preview(tiny_synthvid, out, num_rows=1, num_cols=2)
+    assert not osp.exists(out)
+
+
 def test_refuses_to_mix_with_an_existing_split(tmp_path):
     kwargs = dict(num_val_videos=1, num_frames=3, width=32, height=32)
     generate_synthvid(str(tmp_path), num_train_videos=3, **kwargs)
@@ -467,6 +512,27 @@ def test_bad_arguments_raise(tmp_path):
             degradations=('fog', ),
             **kwargs)
     assert os.listdir(tmp_path / 'Data' / 'VID' / 'val')  # not cleared
+
+
+def test_split_other_than_train_or_val_is_refused(tmp_path):
+    with pytest.raises(
+            ValueError, match="split must be 'train' or 'val', got 'test'"):
+        generate_split(str(tmp_path), 'test', 1)
+    assert os.listdir(tmp_path) == []
+
+
+def test_frames_too_narrow_for_the_objects_are_refused(tmp_path):
+    """Objects are up to 0.36 H high (and 1.2 times that wide with their
+    margin): a 16x48 frame passed the 16x16 check and then failed in
+    numpy's uniform() with 'high - low < 0'."""
+    with pytest.raises(ValueError, match='16x48'):
+        generate_synthvid(
+            str(tmp_path),
+            num_train_videos=4,
+            num_val_videos=1,
+            num_frames=2,
+            width=16,
+            height=48)
 
 
 def test_cli_generates_converts_and_previews(tmp_path):

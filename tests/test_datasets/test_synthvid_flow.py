@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from memvid_mm.datasets import SynthVIDFlowPairs, render_split, render_video
+from memvid_mm.datasets import (SceneMotion, SynthVIDFlowPairs, render_split,
+                                render_video)
+from memvid_mm.datasets.synthvid import _Track
 from memvid_mm.models.layers.flow_warp import flow_warp
 
 
@@ -136,6 +138,27 @@ def test_object_mask_is_where_objects_move_differently():
     assert not (mask & ~in_boxes).any()
     with pytest.raises(ValueError, match='outside the video'):
         motion.object_mask(12, 160, 96)
+
+
+def test_an_object_out_of_view_leaves_no_mask_and_the_camera_flow():
+    """An object whose box lies wholly outside the frame draws no pixel:
+    every pixel moves with the camera."""
+    outside = _Track(
+        label=0,
+        size=8.0,
+        aspect=1.0,
+        centre=np.array([-20.0, 10.0]),
+        t_mid=0.0,
+        velocity=np.array([1.0, 0.0]),
+        zoom=0.0,
+        bright=(255, 255, 255),
+        dark=(0, 0, 0))
+    assert outside.box(1)[2] <= 0  # left of the frame in both frames
+    motion = SceneMotion(
+        tracks=[outside], camera_offsets=np.array([[0, 0], [3, 1]]))
+    assert not motion.object_mask(1, 32, 24).any()
+    flow = motion.backward_flow(1, 0, 32, 24)
+    assert (flow[0] == 3).all() and (flow[1] == 1).all()
 
 
 def test_a_larger_split_keeps_the_videos_of_a_smaller_one():

@@ -1,13 +1,21 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """load_fitting_checkpoint refuses a checkpoint that does not fit."""
+import logging
 import os
 
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.evaluator import BaseMetric
+from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
 from torch import nn
+from torch.utils.data import DataLoader
 
 from memvid_mm.utils import (check_checkpoint_classes, check_checkpoint_file,
-                             load_fitting_checkpoint)
+                             load_fitting_checkpoint, load_test_checkpoint)
+from ..test_engine.test_hooks.runner_stand_ins import ClassesDataset
 
 
 def small_model():
@@ -87,6 +95,38 @@ def test_a_directory_is_refused_with_a_checkpoint_in_it(tmp_path):
         check_checkpoint_file(str(work_dir))
     assert str(err.value) == f'{message}, e.g. {old} (its last_checkpoint)'
     check_checkpoint_file(old)  # a file passes
+
+
+def test_a_moved_work_dir_names_its_last_checkpoint_by_file_name(tmp_path):
+    """last_checkpoint holds the path the training wrote, here a folder
+    since moved: the file of that name in the directory is meant."""
+    work_dir = tmp_path / 'memnet'
+    work_dir.mkdir()
+    last = save(work_dir, {}, 'epoch_1.pth')
+    newer = save(work_dir, {}, 'epoch_2.pth')
+    os.utime(last, (1, 1))
+    (work_dir / 'last_checkpoint').write_text(
+        str(tmp_path / 'old_place' / 'memnet' / 'epoch_1.pth') + '\n')
+    with pytest.raises(IsADirectoryError) as err:
+        check_checkpoint_file(str(work_dir))
+    assert str(err.value).endswith(f', e.g. {last} (its last_checkpoint)')
+    assert newer not in str(err.value)
+
+
+@pytest.mark.parametrize('pointer', ['epoch_3.pth', ''])
+def test_a_last_checkpoint_naming_no_file_falls_back_to_the_newest(
+        tmp_path, pointer):
+    work_dir = tmp_path / 'memnet'
+    work_dir.mkdir()
+    old = save(work_dir, {}, 'epoch_1.pth')
+    new = save(work_dir, {}, 'epoch_2.pth')
+    os.utime(old, (1, 1))
+    # epoch_3.pth was removed after the pointer was written
+    (work_dir /
+     'last_checkpoint').write_text(str(work_dir / pointer) if pointer else '')
+    with pytest.raises(IsADirectoryError) as err:
+        check_checkpoint_file(str(work_dir))
+    assert str(err.value).endswith(f', e.g. {new} (the newest .pth in it)')
 
 
 @pytest.mark.parametrize('change, message', [
@@ -177,3 +217,113 @@ def test_malformed_class_metadata_is_named(checkpoint, match):
     with pytest.raises(ValueError, match=match):
         check_checkpoint_classes(checkpoint, ('a', 'b', 'c', 'd'), 'c.pth',
                                  'x')
+
+
+class _Head(nn.Module):
+
+    def __init__(self, num_classes):
+        super().__init__()
+        self.num_classes = num_classes
+        self.fc = nn.Linear(1, num_classes)
+
+
+class _Detector(BaseModel):
+    """A model whose head predicts ``num_classes`` classes."""
+
+    def __init__(self, num_classes=2):
+        super().__init__()
+        self.head = _Head(num_classes)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return []
+
+
+class _NoMetric(BaseMetric):
+
+    def process(self, data_batch, data_samples):
+        pass
+
+    def compute_metrics(self, results):
+        return {}
+
+
+def _test_runner(tmp_path, classes, model_cfg):
+    """A runner that tests a 2-class ``_Detector`` on a data set of
+    ``classes``, its config's ``model`` being ``model_cfg``."""
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        return Runner(
+            model=_Detector(),
+            work_dir=str(tmp_path / 'work_dir'),
+            test_dataloader=DataLoader(ClassesDataset(classes)),
+            test_cfg=dict(),
+            test_evaluator=[_NoMetric()],
+            default_hooks=dict(logger=None, checkpoint=None),
+            cfg=Config(dict(model=model_cfg)),
+            default_scope='mmengine',
+            experiment_name=f'test_checkpoint_{tmp_path.name}')
+
+
+def _trained(tmp_path, classes, model_cfg):
+    """A checkpoint of a trained 2-class ``_Detector`` as the runner saves
+    it: its weights, classes and config."""
+    model = _Detector()
+    with torch.no_grad():
+        model.head.fc.weight.normal_()
+    path = str(tmp_path / 'trained.pth')
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(
+                dataset_meta=dict(classes=classes),
+                cfg=Config(dict(model=model_cfg)).pretty_text)), path)
+    return path, model
+
+
+def _warnings_of(runner):
+    """The WARNING records of ``runner.logger`` from now on."""
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    runner.logger.addHandler(handler)
+    return records
+
+
+def test_a_test_checkpoint_of_the_test_classes_loads_without_a_warning(
+        tmp_path):
+    model_cfg = dict(type='Detector', depth=18)
+    path, trained = _trained(tmp_path, ['a', 'b'], model_cfg)
+    runner = _test_runner(tmp_path, ('a', 'b'), model_cfg)
+    warnings = _warnings_of(runner)
+    checkpoint = load_test_checkpoint(runner, path)
+    assert checkpoint['meta']['dataset_meta']['classes'] == ['a', 'b']
+    assert torch.equal(runner.model.head.fc.weight, trained.head.fc.weight)
+    assert warnings == []
+
+
+def test_a_test_checkpoint_of_other_model_settings_is_said_in_the_log(
+        tmp_path):
+    path, _ = _trained(tmp_path, ['a', 'b'], dict(type='Detector', depth=50))
+    runner = _test_runner(tmp_path, ('a', 'b'),
+                          dict(type='Detector', depth=18))
+    warnings = _warnings_of(runner)
+    load_test_checkpoint(runner, path)
+    assert [r.getMessage() for r in warnings] == [
+        f'checkpoint {path} was trained with other model settings than the '
+        'config has (on purpose for a test-time setting such as '
+        'test_cfg.chain_flows; otherwise is it the config of another model? '
+        'A key absent in training may also be a misspelt one, which the '
+        'model does not read): model.depth: 50 in training, 18 here'
+    ]
+
+
+def test_a_test_data_set_without_classes_loads_the_checkpoint_unchecked(
+        tmp_path):
+    """Nothing names what the labels mean: neither the classes nor their
+    number is compared."""
+    model_cfg = dict(type='Detector')
+    path, trained = _trained(tmp_path, ['a', 'b', 'c'], model_cfg)
+    runner = _test_runner(tmp_path, None, model_cfg)
+    warnings = _warnings_of(runner)
+    load_test_checkpoint(runner, path)
+    assert torch.equal(runner.model.head.fc.weight, trained.head.fc.weight)
+    assert warnings == []

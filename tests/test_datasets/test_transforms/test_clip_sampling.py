@@ -135,6 +135,18 @@ def test_bad_key_frame_id_raises(tmp_path):
         CausalClipSample()(dict(_video(tmp_path), key_frame_id=6))
 
 
+@pytest.mark.parametrize('num_images, video_length', [(3, 4), (0, 0)])
+def test_video_length_other_than_its_images_names_the_video(
+        tmp_path, num_images, video_length):
+    video = dict(
+        _video(tmp_path, num_frames=num_images), video_length=video_length)
+    with pytest.raises(
+            ValueError,
+            match=f'video 7 has video_length {video_length} and '
+            f'{num_images} images'):
+        CausalClipSample()(video)
+
+
 def test_registered_and_repr():
     t = TRANSFORMS.build(dict(type='CausalClipSample', num_frames=5, stride=3))
     assert isinstance(t, CausalClipSample)

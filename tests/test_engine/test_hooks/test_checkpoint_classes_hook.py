@@ -72,6 +72,21 @@ def test_passes_matching_unbuilt_or_unrecorded_classes():
         runner_with(test=('box', 'disc')), dict(state_dict={}))
 
 
+def test_a_data_set_without_classes_is_not_compared():
+    """Its labels name no classes to compare; the other data sets of the
+    run are still compared."""
+    hook = HOOKS.build(dict(type='CheckpointClassesHook'))
+    runner = runner_with('rfcn.pth', train=None, val=CLASSES[::-1])
+    with pytest.raises(
+            CheckpointClassesError,
+            match=r'^checkpoint rfcn\.pth was trained on classes .* but '
+            r'val_dataloader\.dataset lists .*another order'):
+        hook.after_load_checkpoint(runner, checkpoint_of(CLASSES))
+    runner = runner_with('rfcn.pth')
+    runner._test_loop = BuiltLoop(runner, DataLoader([]))  # no metainfo
+    hook.after_load_checkpoint(runner, checkpoint_of(CLASSES))
+
+
 def test_a_partial_training_start_passes_but_not_a_resume_or_a_test():
     """``load_from_partial=True`` starts a training from a checkpoint of
     other classes on purpose (tools/train.py logs it)."""

@@ -128,6 +128,29 @@ def test_val_draws_to_the_vis_backends(runner, tmp_path):
     assert saved == ['video_a_000000_12.png', 'video_a_000002_12.png']
 
 
+def test_test_without_out_dir_draws_to_the_vis_backends(runner, tmp_path):
+    hook = VIDVisualizationHook(draw=True, frame_interval=2)
+    runner.iter = 5
+    hook.after_test_iter(runner, 0, {},
+                         [make_clip(tmp_path / 'val', 'video_a', range(3))])
+    saved = sorted(
+        osp.basename(path) for path in glob.glob(
+            str(tmp_path / 'vis_data' / '**' / '*.png'), recursive=True))
+    assert saved == ['video_a_000000_5.png', 'video_a_000002_5.png']
+    assert not osp.exists(runner.work_dir)
+
+
+def test_show_drops_the_vis_backends_with_a_warning(runner):
+    assert runner.visualizer._vis_backends  # LocalVisBackend
+    with pytest.warns(
+            UserWarning,
+            match='show=True displays the drawings and stores nothing in '
+            'vis_backends'):
+        hook = VIDVisualizationHook(draw=True, show=True)
+    assert hook._visualizer is runner.visualizer
+    assert runner.visualizer._vis_backends == {}
+
+
 def test_only_rank_0_draws(runner, tmp_path, monkeypatch, log_records):
     """MMDetection's visualizer draws on rank 0 only; the other ranks do
     not even read their frames, and the limit is logged."""
