@@ -701,6 +701,12 @@ class MemoryRFCN(BaseDetector):
             raise ValueError('chained flows need the last frame\'s image '
                              'and flows in the state (test_cfg.chain_flows '
                              'keeps them from the first frame of a video)')
+        if state.previous_frame_id != state.last_frame_id:
+            raise ValueError(
+                f'no flows from frame {state.last_frame_id} to chain: the '
+                f'state holds those of frame {state.previous_frame_id} '
+                f'(frame {state.last_frame_id} was advanced without '
+                f'test_cfg.chain_flows)')
         step = self.motion(image, state.previous_img)
         flows = {}
         for k in warped_ks:
@@ -733,6 +739,7 @@ class MemoryRFCN(BaseDetector):
         """
         state.previous_img = image
         state.previous_flows = dict(flows)
+        state.previous_frame_id = state.last_frame_id
 
     def flows_beside_features(
             self, state: MemoryState,

@@ -15,6 +15,7 @@ from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
+from .rfcn import check_tensor_mode_samples
 from .split_halves import (check_split_halves, detect_split_frame,
                            split_frame_halves)
 
@@ -173,6 +174,8 @@ class PerFrameVideoDetector(BaseDetector):
         """Raw outputs of the image detector for every frame."""
         num_frames = inputs.shape[1]
         images = inputs.flatten(0, 1)  # [N*T, 3, H, W]
+        if getattr(self.detector, 'with_rpn', False):
+            check_tensor_mode_samples(data_samples)  # two-stage: img_shape
         samples = None
         if data_samples is not None:
             _, samples = gather_frames(inputs, data_samples, range(num_frames))

@@ -147,6 +147,9 @@ class MemoryState:
             ``(N, 2, H, W)`` from the last frame t-1 to the anchors of the
             memories it warped, kept with ``previous_img``; empty
             otherwise.
+        previous_frame_id (int | None): ``frame_id`` of the frame whose
+            image and flows ``previous_img`` and ``previous_flows`` are;
+            None when they are not kept.
     """
 
     video_id: Optional[Union[int, str]] = None
@@ -161,6 +164,7 @@ class MemoryState:
     evidence_boxes: Optional[EvidenceBoxes] = None
     previous_img: Optional[Tensor] = None
     previous_flows: Dict[int, Tensor] = field(default_factory=dict)
+    previous_frame_id: Optional[int] = None
 
     @property
     def is_empty(self) -> bool:
@@ -186,6 +190,7 @@ class MemoryState:
         self.evidence_boxes = None
         self.previous_img = None
         self.previous_flows = {}
+        self.previous_frame_id = None
 
     def needs_reset(self, video_id: Any, frame_id: int) -> bool:
         """Whether the frame ``(video_id, frame_id)`` starts a new sequence.
@@ -317,7 +322,8 @@ class MemoryState:
             previous_img=(None if self.previous_img is None else fn(
                 self.previous_img)),
             previous_flows={a: fn(f)
-                            for a, f in self.previous_flows.items()})
+                            for a, f in self.previous_flows.items()},
+            previous_frame_id=self.previous_frame_id)
 
     def detach(self) -> 'MemoryState':
         """Return a copy whose tensors are detached from the graph.

@@ -416,3 +416,16 @@ def test_gradients_reach_flownet_and_earlier_features(flownet):
                  'predict_flow.conv.weight'):
         grad = flownet.get_parameter(name).grad
         assert grad is not None and grad.abs().sum() > 0, name
+
+
+def test_combine_memories_needs_a_memory():
+    with pytest.raises(
+            ValueError, match='combine_memories needs at least one memory'):
+        combine_memories([])
+
+
+def test_reference_needs_one_image_per_feature():
+    features, imgs = _sequence(3)
+    with pytest.raises(ValueError, match='got 3 features but 2 images'):
+        clocknet_reference(features, imgs[:2], (1, 4), _toy_flow,
+                           lambda k, memory, feature: feature)

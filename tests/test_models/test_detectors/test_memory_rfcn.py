@@ -7,6 +7,7 @@ import random
 import pytest
 import torch
 from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 
 from memvid_mm.models.detectors import MemoryRFCN
@@ -17,6 +18,8 @@ from .clip_data import packed_clips
 from .fgfa_wiring import fgfa_wired
 
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
+FASTER_RCNN_CFG = ('configs/faster_rcnn/'
+                   'faster-rcnn_r18-tiny-d8_1xb4-6e_synthvid.py')
 
 
 def tiny_cfg(**aggregator) -> dict:
@@ -1771,3 +1774,121 @@ def test_box_propagation_refuses_a_state_without_boxes(memnet_cfg):
                 match='frame 1: no detections of an '
                 'evidence frame to propagate'):
             boxes.predict_frame(*frame_inputs(boxes, 1), state)
+
+
+def test_a_detector_without_rfcn_heads_is_refused(memnet_cfg):
+    """The heads read the memory: a detector without ``feature_channels``
+    (a Faster R-CNN) is named when the model is built."""
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.detector = copy.deepcopy(
+        Config.fromfile(FASTER_RCNN_CFG).model.detector)
+    with pytest.raises(
+            ValueError,
+            match='MemoryRFCN needs an RFCN detector, whose heads read the '
+            'memory, got FasterRCNN'):
+        build(cfg)
+
+
+def test_unknown_train_cfg_keys_are_refused(memnet_cfg):
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.train_cfg = dict(evidence_drop_prob=0.5, loss_frame='all')
+    with pytest.raises(
+            ValueError,
+            match=r"unknown MemoryRFCN train_cfg keys: \['loss_frame'\]"):
+        build(cfg)
+
+
+def test_a_neck_with_several_maps_is_refused(memnet_cfg):
+    """The memory holds one map: an embedding of two backbone stages is
+    named at the first frame."""
+    cfg = copy.deepcopy(memnet_cfg)
+    cfg.detector.backbone.out_indices = (2, 3)
+    cfg.detector.neck.in_channels = [64, 128]
+    model = build(cfg).eval()
+    with torch.no_grad(), pytest.raises(
+            ValueError,
+            match='MemoryRFCN needs a single embedded feature map from the '
+            'detector neck, got 2'):
+        model.predict_frame(*frame_inputs(model, 0), MemoryState())
+
+
+def test_chained_flows_of_an_empty_state_are_empty(memnet_cfg):
+    model = build(with_test_cfg(memnet_cfg, chain_flows=True)).eval()
+    flownet = call_counter(model.motion)
+    assert model.chained_flows(MemoryState(), torch.randn(1, 3, 64, 64)) == {}
+    assert flownet == []
+
+
+def test_chained_flows_refuse_a_state_written_without_them(memnet_cfg):
+    """A state another model advanced without ``chain_flows`` holds no
+    last image to chain from; it is refused and left as it was."""
+    plain = build(memnet_cfg).eval()
+    chained = build(with_test_cfg(memnet_cfg, chain_flows=True)).eval()
+    state = MemoryState()
+    with torch.no_grad():
+        for t in range(2):
+            plain.online_memory(*frame_inputs(plain, t), state)
+        with pytest.raises(
+                ValueError,
+                match='chained flows need the last frame\'s image and '
+                'flows in the state'):
+            chained.online_memory(*frame_inputs(chained, 2), state)
+    assert (state.last_frame_id, state.frame_index) == (1, 2)
+
+
+@pytest.mark.parametrize('aggregator', ['memnet', 'clocknet'])
+def test_chained_flows_refuse_a_last_frame_advanced_without_them(
+        aggregator, memnet_cfg, clocknet_cfg):
+    """Frame 5 advanced by ``memory_step``, which keeps no chained flows:
+    the state still holds frame 4's image and flows. Chaining them would
+    warp the memories anchored at frame 5 with the flow to frame 4, so the
+    next frame is refused, naming frame 5."""
+    cfg = memnet_cfg if aggregator == 'memnet' else clocknet_cfg
+    model = build(with_test_cfg(cfg, chain_flows=True)).eval()
+    state = MemoryState()
+    with torch.no_grad():
+        for t in range(5):
+            model.online_memory(*frame_inputs(model, t), state)
+        image, _ = frame_inputs(model, 5)
+        model.memory_step(state, image, model.extract_feat(image), 3, 5)
+        assert state.last_frame_id == 5
+        with pytest.raises(ValueError, match=r'from frame 5 .*to chain'):
+            model.chained_flows(state, frame_inputs(model, 6)[0])
+
+
+def test_training_refuses_clips_of_different_strides(memnet_cfg):
+    model = build(memnet_cfg)
+    data = packed_clips(2, 3)
+    for frame in data['data_samples'][1]:
+        frame.set_metainfo(dict(clip_stride=2))
+    with pytest.raises(
+            ValueError,
+            match=r'clips of one batch must share clip_stride, '
+            r'got \[1, 2\]'):
+        model.loss(**preprocess(model, data, True))
+
+
+def test_online_memory_refuses_box_propagation(memnet_cfg):
+    """With propagate='boxes' the frames between evidence frames have no
+    memory to return."""
+    model = build(
+        with_test_cfg(memnet_cfg, evidence_interval=4,
+                      propagate='boxes')).eval()
+    state = MemoryState()
+    with torch.no_grad(), pytest.raises(
+            ValueError,
+            match="online_memory needs test_cfg.propagate='features'"):
+        model.online_memory(*frame_inputs(model, 0), state)
+    assert state.is_empty
+
+
+def test_online_frame_without_frame_id_is_refused(memnet_cfg):
+    model = build(memnet_cfg).eval()
+    image, sample = frame_inputs(model, 0)
+    metainfo = {k: v for k, v in sample.metainfo.items() if k != 'frame_id'}
+    with torch.no_grad(), pytest.raises(
+            ValueError,
+            match='online MemoryRFCN needs "frame_id" in the frame '
+            'metainfo'):
+        model.predict_frame(image, DetDataSample(metainfo=metainfo),
+                            MemoryState())

@@ -91,3 +91,80 @@ def test_rfcn_head_path_matches_predict():
         via_head = detector._head_predict(feats, [copy.deepcopy(sample)])[0]
     assert torch.equal(direct.pred_instances.scores,
                        via_head.pred_instances.scores)
+
+
+def test_extract_feat_gives_every_frame_s_features_clip_major(model):
+    model.eval()
+    data = model.data_preprocessor(packed_clips(2, 2, num_classes=4), False)
+    inputs = data['inputs']
+    with torch.no_grad():
+        feats = model.extract_feat(inputs)
+        assert len(feats) == 1 and feats[0].shape[0] == 4
+        for clip in range(2):
+            for t in range(2):
+                alone = model.detector.extract_feat(inputs[clip, t:t + 1])
+                assert torch.allclose(
+                    feats[0][2 * clip + t], alone[0][0], atol=1e-5), (clip, t)
+
+
+def test_tensor_mode_without_samples_names_them(model):
+    """A two-stage detector's RPN reads each frame's img_shape: without
+    the data samples the message says so, for R-FCN and Faster R-CNN
+    alike."""
+    model.eval()
+    data = model.data_preprocessor(packed_clips(1, 2, num_classes=4), False)
+    with torch.no_grad(), pytest.raises(
+            ValueError, match='tensor mode .* needs the data samples'):
+        model(data['inputs'], mode='tensor')
+
+
+def retinanet_cfg():
+    """The Faster R-CNN baseline's backbone and embedding under a tiny
+    single-stage RetinaNet head."""
+    cfg = copy.deepcopy(Config.fromfile(CONFIGS[1]).model)
+    detector = cfg.detector
+    cfg.detector = dict(
+        type='RetinaNet',
+        backbone=detector.backbone,
+        neck=detector.neck,
+        bbox_head=dict(
+            type='RetinaHead',
+            num_classes=4,
+            in_channels=64,
+            stacked_convs=1,
+            feat_channels=16,
+            anchor_generator=dict(
+                type='AnchorGenerator',
+                octave_base_scale=4,
+                scales_per_octave=1,
+                ratios=[1.0],
+                strides=[8]),
+            bbox_coder=dict(
+                type='DeltaXYWHBBoxCoder',
+                target_means=[0., 0., 0., 0.],
+                target_stds=[1., 1., 1., 1.]),
+            loss_cls=dict(
+                type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25),
+            loss_bbox=dict(type='L1Loss')))
+    return cfg
+
+
+def test_single_stage_tensor_mode_needs_no_samples():
+    """A single-stage head reads the features alone: tensor mode without
+    data samples gives its outputs for every frame, clip-major."""
+    model = MODELS.build(retinanet_cfg()).eval()
+    data = model.data_preprocessor(packed_clips(2, 2, num_classes=4), False)
+    inputs = data['inputs']
+    with torch.no_grad():
+        cls_scores, bbox_preds = model(inputs, mode='tensor')
+        assert cls_scores[0].shape == (4, 4, 8, 8)  # N * T frames
+        assert bbox_preds[0].shape == (4, 4, 8, 8)
+        for clip in range(2):
+            for t in range(2):
+                alone = model.detector._forward(inputs[clip, t:t + 1])
+                assert torch.allclose(
+                    cls_scores[0][2 * clip + t], alone[0][0][0],
+                    atol=1e-5), (clip, t)
+                assert torch.allclose(
+                    bbox_preds[0][2 * clip + t], alone[1][0][0],
+                    atol=1e-5), (clip, t)

@@ -535,3 +535,127 @@ def test_box_propagation_without_delay_merges_the_current_boxes():
             expected = merge_detections(fast.pred_instances, strong, rcnn.nms,
                                         rcnn.max_per_img)
             assert_same(outputs[t], (expected.bboxes, expected.scores))
+
+
+def test_no_strong_test_cfg_keeps_the_strong_config_s():
+    strong = Config.fromfile(STRONG_CFG)
+    strong.model.test_cfg = dict(evidence_interval=2)
+    built = MODELS.build(model_cfg(strong_config=strong, strong_test_cfg=None))
+    assert built.strong.test_cfg['evidence_interval'] == 2
+
+
+@pytest.mark.parametrize('change, setting', [
+    (dict(bgr_to_rgb=False), 'bgr_to_rgb'),
+    (dict(mean=None, std=None), 'mean and std'),
+])
+def test_a_fast_preprocessor_that_normalises_otherwise_is_refused(
+        change, setting):
+    """The strong detector reads the images the fast detector's data
+    preprocessor made: a switch it does not share is named."""
+    cfg = model_cfg()
+    cfg['data_preprocessor'].update(change)
+    with pytest.raises(
+            ValueError, match=f'the data preprocessors differ in {setting}'):
+        MODELS.build(cfg)
+
+
+def test_no_strong_ckpt_is_said_when_the_weights_are_initialised(log_records):
+    built = MODELS.build(model_cfg())
+    log_records.clear()
+    built.init_weights()
+    assert built.strong_ckpt_classes is None
+    assert [
+        r.getMessage() for r in log_records if r.levelname == 'WARNING'
+    ] == [
+        'StrongFeatureRFCN: no strong_ckpt, the strong detector keeps its '
+        'random initialisation'
+    ]
+
+
+def test_a_fast_neck_with_several_maps_is_refused():
+    cfg = model_cfg()
+    cfg['detector'].backbone.out_indices = (2, 3)
+    cfg['detector'].neck.in_channels = [32, 64]
+    built = MODELS.build(cfg).eval()
+    with torch.no_grad(), pytest.raises(
+            ValueError,
+            match='StrongFeatureRFCN needs a single embedded feature map '
+            'from the detector neck, got 2'):
+        built.extract_feat(video_frames(built, 1)[0][0])
+
+
+def test_tensor_mode_without_delay_fuses_the_key_frame_s_memory_unwarped():
+    """delay=0: the key frame's fast features averaged with the strong
+    memory of the key frame itself, which no flow moves."""
+    torch.manual_seed(0)
+    built = MODELS.build(model_cfg(delay=0)).eval()
+    frames = video_frames(built, 3)
+    inputs = torch.stack([image[0] for image, _ in frames])[None]
+    samples = [[sample for _, sample in frames]]
+    strong_state = MemoryState()
+    with torch.no_grad():
+        outputs = built._forward(inputs, samples)
+        for image, sample in frames:
+            memory = built.strong.online_memory(image, copy.deepcopy(sample),
+                                                strong_state)
+        fused = (built.extract_feat(frames[2][0]) + memory) / 2
+        expected = built.detector._head_forward((fused, ), [frames[2][1]])
+    for got, want in zip(outputs[0], expected[0]):
+        torch.testing.assert_close(got, want)
+
+
+def test_training_refuses_a_non_finite_strong_flow(model, monkeypatch):
+    """delay=2 on 3-frame clips: the strong memory of position 0 is warped
+    to the key frame with a flow of NaNs."""
+    forward = model.strong.motion.forward
+    monkeypatch.setattr(model.strong.motion, 'forward',
+                        lambda *args: forward(*args) * float('nan'))
+    with pytest.raises(
+            ValueError,
+            match='the strong FlowNet gave 8192 NaN or infinite flow '
+            'values on a training clip'):
+        model.loss(**preprocess(model, packed_clips(1, 3), True))
+
+
+def test_a_strong_step_failing_after_its_reset_empties_the_delayed_queue(
+        model, monkeypatch):
+    """A new video resets the strong memory; when its first step then
+    fails (here the strong backbone), no memory of the old video stays
+    queued for the new one."""
+    state = StrongFeatureState()
+    run_online(model, video_frames(model, 4, video_id=1), state)
+    assert [d.frame_id for d in state.delayed] == [2, 3]
+
+    def out_of_memory(images):
+        raise RuntimeError('out of memory')
+
+    monkeypatch.setattr(model.strong, 'extract_feat', out_of_memory)
+    with pytest.raises(RuntimeError, match='out of memory'):
+        run_online(model, video_frames(model, 1, video_id=2), state)
+    assert state.strong.is_empty and state.delayed == []
+
+
+def test_a_frame_the_strong_detector_refuses_keeps_the_state(model):
+    state = StrongFeatureState()
+    frames = video_frames(model, 4)
+    run_online(model, frames[:3], state)
+    assert [d.frame_id for d in state.delayed] == [1, 2]
+    image, sample = frames[3]
+    with torch.no_grad(), pytest.raises(
+            TypeError, match='video 3: frame 3: the frame is torch.float64'):
+        model.predict_frame(image.double(), copy.deepcopy(sample), state)
+    assert [d.frame_id for d in state.delayed] == [1, 2]
+    assert state.strong.last_frame_id == 2
+
+
+def test_strong_config_may_be_the_config_file(model):
+    built = MODELS.build(model_cfg(strong_config=STRONG_CFG))
+    assert built.strong_model_config == model.strong_model_config
+    assert 'init_cfg' not in built.strong_model_config.motion
+
+
+def test_new_online_state_is_empty_and_new(model):
+    state = model.new_online_state()
+    assert isinstance(state, StrongFeatureState)
+    assert state.strong.is_empty and state.delayed == []
+    assert model.new_online_state() is not state

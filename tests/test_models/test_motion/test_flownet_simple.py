@@ -507,3 +507,13 @@ def test_cuda_matches_cpu(flownet, cuda_device):
     flow.pow(2).mean().backward()
     grad = on_gpu.get_parameter('conv1.0.conv.weight').grad
     assert grad is not None and grad.abs().sum() > 0
+
+
+def test_checkpoint_without_a_state_dict_names_the_file(tmp_path):
+    """A readable file that holds no dict (here a bare tensor)."""
+    path = tmp_path / 'tensor.pth'
+    torch.save(torch.zeros(3), path)
+    with pytest.raises(
+            RuntimeError,
+            match=f'FlowNet checkpoint {path} holds no state dict'):
+        FlowNetSimple(width_divisor=8).load_pretrained(str(path))

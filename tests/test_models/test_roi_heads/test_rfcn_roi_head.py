@@ -335,3 +335,59 @@ def test_two_stage_detector(ohem, roi_op):
     assert cls_score.shape[0] > 0
     assert cls_score.shape[1] == NUM_CLASSES + 1
     assert bbox_pred.shape == (cls_score.shape[0], 4)
+
+
+def test_loss_needs_proposals_for_every_image():
+    roi_head = MODELS.build(_roi_head_cfg())
+    feats, proposals, samples = _inputs([3, 2])
+    with pytest.raises(
+            ValueError,
+            match='rpn_results_list and batch_data_samples must have the '
+            'same length'):
+        roi_head.loss(feats, proposals[:1], samples)
+
+
+def _bbox_head(**kwargs):
+    cfg = dict(
+        type='RFCNBBoxHead',
+        num_classes=3,
+        in_channels=8,
+        roi_feat_size=3,
+        featmap_stride=16,
+        roi_op='pool')
+    cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+def test_bbox_head_keeps_a_given_init_cfg():
+    """Its own init_cfg (Normal on the score-map convs) is only the
+    default."""
+    init_cfg = dict(type='Constant', val=0.5, bias=0.0, layer='Conv2d')
+    head = _bbox_head(init_cfg=init_cfg)
+    assert head.init_cfg == init_cfg
+    head.init_weights()
+    for conv in (head.conv_cls, head.conv_reg):
+        assert (conv.weight == 0.5).all() and (conv.bias == 0).all()
+
+
+def test_roi_losses_read_the_deltas_of_each_roi_s_own_class():
+    """Class-specific regression: RoI 0 (class 1) is scored on its class-1
+    deltas only; RoI 1 (background, no box weight) on none."""
+    head = _bbox_head(reg_class_agnostic=False)
+    cls_score = torch.tensor([[0.5, 2.0, -1.0, 0.0], [1.0, 0.0, 0.0, 3.0]])
+    bbox_pred = torch.full((2, 12), 9.0)  # [R, 4 * 3 classes]
+    bbox_pred[0, 4:8] = torch.tensor([0.5, 0.0, 0.0, -2.0])
+    labels = torch.tensor([1, 3])
+    bbox_weights = torch.tensor([[1.0] * 4, [0.0] * 4])
+    losses = head.roi_losses(cls_score, bbox_pred, labels, torch.ones(2),
+                             torch.zeros(2, 4), bbox_weights)
+    cls_losses = torch.nn.functional.cross_entropy(
+        cls_score, labels, reduction='none')
+    # smooth L1 (beta 1): 0.5 * 0.5 ** 2 + (2 - 0.5)
+    expected = cls_losses + torch.tensor([1.625, 0.0])
+    assert torch.allclose(losses, expected), losses
+
+
+def test_bbox_head_repr_names_its_pooling():
+    assert ("roi_op='pool', roi_feat_size=(3, 3), featmap_stride=16"
+            in repr(_bbox_head()))
