@@ -98,6 +98,14 @@ SPEED_CLASSES: Tuple[str, ...] = ('fast', 'medium', 'slow')
 # Hue (degrees) of each class, BGR conversion below.
 _CLASS_HUES = (20.0, 215.0, 120.0, 300.0)
 _MIN_VISIBLE = 0.25
+#: Largest object size, as a fraction of the frame height.
+_MAX_SIZE = 0.36
+#: Least distance of an object's centre from the frame border at ``t_mid``,
+#: as a fraction of its size.
+_MARGIN = 0.6
+#: The narrowest frame, per pixel of height, that fits the largest object
+#: with its margins.
+_MIN_WIDTH_PER_HEIGHT = 2 * _MARGIN * _MAX_SIZE
 
 
 @dataclass
@@ -282,16 +290,6 @@ def render_sprite(label: int, width: int, height: int, bright: Sequence[int],
     img = np.where(light[..., None], np.asarray(bright, np.uint8),
                    np.asarray(dark, np.uint8)).astype(np.uint8)
     return img, mask
-
-
-#: Largest object size, as a fraction of the frame height.
-_MAX_SIZE = 0.36
-#: Least distance of an object's centre from the frame border at ``t_mid``,
-#: as a fraction of its size.
-_MARGIN = 0.6
-#: The narrowest frame, per pixel of height, that fits the largest object
-#: with its margins.
-_MIN_WIDTH_PER_HEIGHT = 2 * _MARGIN * _MAX_SIZE
 
 
 def _sample_track(rng: np.random.Generator, width: int, height: int,
