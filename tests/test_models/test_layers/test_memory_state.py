@@ -202,7 +202,10 @@ def test_chained_flow_fields_are_detached_copied_and_reset():
     flow = torch.randn(1, 2, 12, 20, requires_grad=True) * 2
     state.previous_img = torch.randn(1, 3, 12, 20, requires_grad=True) * 2
     state.previous_flows = {0: flow}
+    state.previous_frame_id = 0
     copy = state.detach()
+    assert copy.previous_frame_id == 0
+    assert state.to('cpu').previous_frame_id == 0
     assert not copy.previous_img.requires_grad
     assert not copy.previous_flows[0].requires_grad
     assert torch.equal(copy.previous_flows[0], flow.detach())
@@ -211,5 +214,7 @@ def test_chained_flow_fields_are_detached_copied_and_reset():
     state.detach_()
     assert not state.previous_img.requires_grad
     assert not state.previous_flows[0].requires_grad
+    assert state.previous_frame_id == 0
     state.reset()
     assert state.previous_img is None and state.previous_flows == {}
+    assert state.previous_frame_id is None
