@@ -7,6 +7,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 
 from .clip_data import packed_clips
+from .tiny_retinanet import tiny_retinanet
 
 CONFIGS = [
     'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py',
@@ -122,30 +123,7 @@ def retinanet_cfg():
     """The Faster R-CNN baseline's backbone and embedding under a tiny
     single-stage RetinaNet head."""
     cfg = copy.deepcopy(Config.fromfile(CONFIGS[1]).model)
-    detector = cfg.detector
-    cfg.detector = dict(
-        type='RetinaNet',
-        backbone=detector.backbone,
-        neck=detector.neck,
-        bbox_head=dict(
-            type='RetinaHead',
-            num_classes=4,
-            in_channels=64,
-            stacked_convs=1,
-            feat_channels=16,
-            anchor_generator=dict(
-                type='AnchorGenerator',
-                octave_base_scale=4,
-                scales_per_octave=1,
-                ratios=[1.0],
-                strides=[8]),
-            bbox_coder=dict(
-                type='DeltaXYWHBBoxCoder',
-                target_means=[0., 0., 0., 0.],
-                target_stds=[1., 1., 1., 1.]),
-            loss_cls=dict(
-                type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25),
-            loss_bbox=dict(type='L1Loss')))
+    cfg.detector = tiny_retinanet(cfg.detector)
     return cfg
 
 

@@ -16,6 +16,7 @@ from memvid_mm.models.detectors.split_halves import (merge_half_detections,
                                                      split_frame_halves)
 from memvid_mm.models.layers import MemoryState, SplitHalvesState
 from .clip_data import packed_clips
+from .tiny_retinanet import tiny_retinanet
 
 PER_FRAME_CFGS = [
     'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py',
@@ -170,21 +171,7 @@ def test_per_frame_split_detects_the_halves_apart(path):
 
 def test_per_frame_split_needs_a_two_stage_detector():
     cfg = model_cfg(PER_FRAME_CFGS[0], split_halves=True)
-    cfg.detector = dict(
-        type='RetinaNet',
-        backbone=cfg.detector.backbone,
-        neck=cfg.detector.neck,
-        bbox_head=dict(
-            type='RetinaHead',
-            num_classes=4,
-            in_channels=cfg.detector.neck.out_channels,
-            anchor_generator=dict(
-                type='AnchorGenerator',
-                octave_base_scale=4,
-                scales_per_octave=1,
-                ratios=[1.0],
-                strides=[8]),
-            bbox_coder=dict(type='DeltaXYWHBBoxCoder')))
+    cfg.detector = tiny_retinanet(cfg.detector)
     with pytest.raises(ValueError, match='two-stage detector.*RetinaNet'):
         MODELS.build(cfg)
     cfg = model_cfg(PER_FRAME_CFGS[0], split_half=True)
