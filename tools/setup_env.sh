@@ -18,7 +18,8 @@ $PIP install -q --upgrade pip 'setuptools>=77,<81' wheel
 $PIP install -q torch==2.13.0
 $PIP install -q 'numpy>=2,<3' opencv-python-headless 'mmengine==0.10.7' \
     ninja psutil
-echo "[setup_env] building mmcv 2.1.0 from source (20-30 min on 2 cores)"
+echo "[setup_env] mmcv 2.1.0: built from source (about 20-30 min on 2 "\
+"cores) unless pip's wheel cache holds the wheel of an earlier build"
 MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} FORCE_CUDA=0 \
     $PIP install -q --no-build-isolation 'mmcv==2.1.0'
 $PIP install -q 'mmdet==3.3.0'
