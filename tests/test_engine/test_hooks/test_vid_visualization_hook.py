@@ -70,6 +70,13 @@ def drawn_files(runner, show_dir='vis'):
         if osp.isfile(path))
 
 
+def backend_images(tmp_path):
+    """Names of the PNGs the vis backends saved under ``vis_data``."""
+    return sorted(
+        osp.basename(path) for path in glob.glob(
+            str(tmp_path / 'vis_data' / '**' / '*.png'), recursive=True))
+
+
 def test_draws_every_interval_frame_per_video(runner, tmp_path):
     hook = HOOKS.build(
         dict(
@@ -113,8 +120,7 @@ def test_draw_false_writes_nothing(runner, tmp_path):
     hook.after_test_iter(runner, 0, {}, [clip])
     hook.after_val_iter(runner, 0, {}, [clip])
     assert not osp.exists(runner.work_dir)
-    assert not glob.glob(
-        str(tmp_path / 'vis_data' / '**' / '*.png'), recursive=True)
+    assert backend_images(tmp_path) == []
 
 
 def test_val_draws_to_the_vis_backends(runner, tmp_path):
@@ -122,10 +128,9 @@ def test_val_draws_to_the_vis_backends(runner, tmp_path):
     runner.iter = 12
     hook.after_val_iter(runner, 0, {},
                         [make_clip(tmp_path / 'val', 'video_a', range(3))])
-    saved = sorted(
-        osp.basename(path) for path in glob.glob(
-            str(tmp_path / 'vis_data' / '**' / '*.png'), recursive=True))
-    assert saved == ['video_a_000000_12.png', 'video_a_000002_12.png']
+    assert backend_images(tmp_path) == [
+        'video_a_000000_12.png', 'video_a_000002_12.png'
+    ]
 
 
 def test_test_without_out_dir_draws_to_the_vis_backends(runner, tmp_path):
@@ -133,10 +138,9 @@ def test_test_without_out_dir_draws_to_the_vis_backends(runner, tmp_path):
     runner.iter = 5
     hook.after_test_iter(runner, 0, {},
                          [make_clip(tmp_path / 'val', 'video_a', range(3))])
-    saved = sorted(
-        osp.basename(path) for path in glob.glob(
-            str(tmp_path / 'vis_data' / '**' / '*.png'), recursive=True))
-    assert saved == ['video_a_000000_5.png', 'video_a_000002_5.png']
+    assert backend_images(tmp_path) == [
+        'video_a_000000_5.png', 'video_a_000002_5.png'
+    ]
     assert not osp.exists(runner.work_dir)
 
 
