@@ -634,7 +634,9 @@ class ImagenetVIDDataset(BaseVideoDataset):
         for ann in anns:
             anns_per_img[ann['image_id']].append(ann)
         self._check_repeated_images(images, anns_per_img)
-        self._log_skipped(data, anns)
+        videos = _check_entries(
+            data.get('videos', []), ('id', ), 'video', self.ann_file)
+        self._log_skipped(data, videos, anns)
         data_list = []
         for frames in group_frames(list(images.values()), self.ann_file):
             parsed = [
@@ -849,7 +851,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
                 logger='current',
                 level=logging.WARNING)
 
-    def _log_skipped(self, data: dict, anns: Any) -> None:
+    def _log_skipped(self, data: dict, videos: Dict[Any, dict],
+                     anns: Any) -> None:
         """Log what is ignored: other categories, empty videos, defaults."""
         other = Counter(self._all_cat_names[a['category_id']] for a in anns
                         if a['category_id'] not in self.cat2label)
@@ -859,10 +862,7 @@ class ImagenetVIDDataset(BaseVideoDataset):
                 f'class list: {dict(other)}',
                 logger='current')
         with_images = {i.get('video_id') for i in data['images']}
-        empty = [
-            v.get('id') for v in data.get('videos', [])
-            if isinstance(v, dict) and v.get('id') not in with_images
-        ]
+        empty = [i for i in videos if i not in with_images]
         if empty:
             print_log(
                 f'{self.ann_file}: skipping {len(empty)} videos without '

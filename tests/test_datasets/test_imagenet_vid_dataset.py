@@ -741,6 +741,13 @@ def test_annotation_file_without_images_names_the_file(tmp_path):
          r'ids.json: annotation entry .* has id None'),
         (lambda c: c['categories'][0].update(name=None),
          r'ids.json: category 1 has name None; expected a str'),
+        # was a bare TypeError (unhashable type) from the empty-video count
+        (lambda c: c['videos'][0].update(id=[1]),
+         r'ids.json: video entry .* has id \[1\]; expected an int or a str'),
+        (lambda c: c['videos'][0].pop('id'),
+         r'ids.json: video entry .* lacks'),
+        (lambda c: c['videos'].append(dict(c['videos'][0])),
+         'ids.json: video id 1 repeats'),
     ])
 def test_ids_names_and_file_names_of_the_wrong_type_name_the_entry(
         tmp_path, edit, match):

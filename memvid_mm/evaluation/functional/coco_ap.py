@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from .vid_eval import (_flatten_annotations, _flatten_detections, _group_pairs,
-                       rank_detections)
+                       check_frames_aligned, rank_detections)
 
 #: pycocotools' area range ``all`` and recall thresholds.
 AREA_RANGE = (0., 1e10)
@@ -151,7 +151,12 @@ def coco_box_ap50(det_results: Sequence[dict],
     Returns:
         float: AP50 in [0, 1]; ``nan`` when no category has a non-ignored
         GT.
+
+    Raises:
+        ValueError: For lists of other lengths or frame orders
+            (:func:`~.vid_eval.check_frames_aligned`) and malformed frames.
     """
+    check_frames_aligned(det_results, annotations)
     det = _flatten_detections(det_results)
     gt = _flatten_annotations(annotations)
     crowd = gt['ignore_flags']

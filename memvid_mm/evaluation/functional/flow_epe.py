@@ -1,7 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """End-point error (EPE) of a motion network on SynthVID frame pairs."""
 from collections import defaultdict
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -98,10 +98,42 @@ def flow_epe_report(motion: nn.Module, pairs: Dataset,
                          f'{num_pairs} of {len(pairs)}')
     mean = torch.tensor(img_norm_mean, dtype=torch.float32).view(1, 3, 1, 1)
     std = torch.tensor(img_norm_std, dtype=torch.float32).view(1, 3, 1, 1)
-    was_training = motion.training
-    motion.eval()
     indices = range(0, len(pairs), max(1, len(pairs) // num_pairs))
     indices = indices[:num_pairs]
+    was_training = motion.training
+    motion.eval()
+    try:  # the caller's mode back also when a pair is refused
+        sums, by_kind = _sum_epe(motion, pairs, indices, mean, std)
+    finally:
+        motion.train(was_training)
+    moving_pixels = sum(k['pixels'] for k in by_kind.values())
+    report = dict(
+        epe=sums['epe'] / sums['pixels'],
+        zero_flow_epe=sums['zero_epe'] / sums['pixels'],
+        moving_epe=_mean(
+            sum(k['epe'] for k in by_kind.values()), moving_pixels),
+        moving_zero_flow_epe=_mean(
+            sum(k['zero_flow_epe'] for k in by_kind.values()), moving_pixels),
+        pairs=len(indices))
+    report['moving_epe_by_degradation'] = {
+        name: dict(
+            epe=kind['epe'] / kind['pixels'],
+            zero_flow_epe=kind['zero_flow_epe'] / kind['pixels'],
+            pixels=kind['pixels'])
+        for name, kind in sorted(by_kind.items()) if kind['pixels']
+    }
+    return report
+
+
+def _sum_epe(motion: nn.Module, pairs: Dataset, indices: Sequence[int],
+             mean: Tensor, std: Tensor) -> Tuple[dict, Dict[str, dict]]:
+    """Summed EPEs of :func:`flow_epe_report` over the pairs ``indices``.
+
+    Returns:
+        tuple[dict, dict]: ``epe``, ``zero_epe`` and ``pixels`` over all
+        pixels; per degradation kind, ``epe``, ``zero_flow_epe`` and
+        ``pixels`` over the moving-object pixels.
+    """
     sums = dict(epe=0.0, zero_epe=0.0, pixels=0)
     by_kind = defaultdict(lambda: dict(epe=0.0, zero_flow_epe=0.0, pixels=0))
     for index in indices:
@@ -120,21 +152,4 @@ def flow_epe_report(motion: nn.Module, pairs: Dataset,
         kind['epe'] += epe[moving].sum().item()
         kind['zero_flow_epe'] += zero_epe[moving].sum().item()
         kind['pixels'] += int(moving.sum())
-    motion.train(was_training)
-    moving_pixels = sum(k['pixels'] for k in by_kind.values())
-    report = dict(
-        epe=sums['epe'] / sums['pixels'],
-        zero_flow_epe=sums['zero_epe'] / sums['pixels'],
-        moving_epe=_mean(
-            sum(k['epe'] for k in by_kind.values()), moving_pixels),
-        moving_zero_flow_epe=_mean(
-            sum(k['zero_flow_epe'] for k in by_kind.values()), moving_pixels),
-        pairs=len(indices))
-    report['moving_epe_by_degradation'] = {
-        name: dict(
-            epe=kind['epe'] / kind['pixels'],
-            zero_flow_epe=kind['zero_flow_epe'] / kind['pixels'],
-            pixels=kind['pixels'])
-        for name, kind in sorted(by_kind.items()) if kind['pixels']
-    }
-    return report
+    return sums, by_kind

@@ -282,6 +282,33 @@ def _frame_name(frames: Sequence[dict], index: int, what: str) -> str:
     return f'{what}[{index}]' + (f' ({ids})' if ids else '')
 
 
+def check_frames_aligned(det_results: Sequence[dict],
+                         annotations: Sequence[dict]) -> None:
+    """Raise a ValueError unless the i-th detections are the i-th frame's.
+
+    The two lists must be as long, and where both dicts of a position carry
+    ``img_id``, ``video_id`` or ``frame_id``, the values must agree: frames
+    paired by position but given in another order would be scored against
+    other frames' boxes.
+
+    Args:
+        det_results (Sequence[dict]): Per-frame detections.
+        annotations (Sequence[dict]): Per-frame ground truth.
+    """
+    if len(det_results) != len(annotations):
+        raise ValueError(f'det_results has {len(det_results)} frames but '
+                         f'annotations has {len(annotations)}')
+    for index, (det, ann) in enumerate(zip(det_results, annotations)):
+        for key in ('img_id', 'video_id', 'frame_id'):
+            if key in det and key in ann and \
+                    _plain(det[key]) != _plain(ann[key]):
+                raise ValueError(
+                    f'{_frame_name(det_results, index, "det_results")} is '
+                    f'not the frame of '
+                    f'{_frame_name(annotations, index, "annotations")}: '
+                    f'the two lists must be in the same frame order')
+
+
 def _check_rows(bad: np.ndarray, values: np.ndarray, row_frame: np.ndarray,
                 frames: Sequence[dict], what: str, key: str,
                 problem: str) -> None:
@@ -527,9 +554,14 @@ def _is_integer(value: Any) -> bool:
     return array.ndim == 0 and np.issubdtype(array.dtype, np.integer)
 
 
+def _plain(value: Any) -> Any:
+    """An id with numpy scalars as Python values."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _id_repr(value: Any) -> str:
     """``repr`` of an id, numpy scalars shown as Python values."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
+    return repr(_plain(value))
 
 
 def _check_tracked_videos(instance_ids: np.ndarray, gt_frame: np.ndarray,
@@ -862,11 +894,10 @@ def eval_vid_map(det_results: Sequence[dict],
             boxes (x2 < x1 or y2 < y1), non-integer labels or labels
             outside ``[0, C)``, ``motion_ious`` outside [0, 1], or, where
             the motion IoU is computed, a ``frame_id`` that is not an
-            integer (bools are not) or a repeated frame.
+            integer (bools are not) or a repeated frame; and lists of
+            other lengths or frame orders (:func:`check_frames_aligned`).
     """
-    if len(det_results) != len(annotations):
-        raise ValueError(f'det_results has {len(det_results)} frames but '
-                         f'annotations has {len(annotations)}')
+    check_frames_aligned(det_results, annotations)
     splits = _check_speed_ranges(speed_ranges)
     det = _flatten_detections(det_results)
     gt = _flatten_annotations(annotations)

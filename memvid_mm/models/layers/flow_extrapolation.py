@@ -76,7 +76,10 @@ def flow_acceleration(flow: Tensor, previous_flow: Tensor) -> Tensor:
     Returns:
         Tensor: (N, 2, H, W) ``b(p) = D_{t,t-1}(p) - D_{t-1,t-2}(p +
         D_{t,t-1}(p))``, the change of the one-frame displacement at
-        frame t's pixel ``p`` (zero for a constant velocity).
+        frame t's pixel ``p``: zero for a constant velocity, except where
+        ``p + D_{t,t-1}(p)`` lies outside the image, where the earlier
+        field reads as zeros and ``b = v`` (such a pixel's extrapolated
+        position is outside the image either way).
     """
     _check_same_flow_shapes(flow=flow, previous_flow=previous_flow)
     return flow - flow_warp(previous_flow, flow)

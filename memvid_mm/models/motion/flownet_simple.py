@@ -418,12 +418,14 @@ class FlowNetSimple(BaseModule):
         """
         with naming_unreadable_checkpoint(checkpoint, 'FlowNet checkpoint'):
             loaded = _load_checkpoint(checkpoint, map_location=map_location)
-        if not isinstance(loaded, dict):
+        if isinstance(loaded, dict):
+            loaded = loaded.get('state_dict', loaded)
+        if not isinstance(loaded, dict):  # also {'state_dict': None}
             raise RuntimeError(f'FlowNet checkpoint {checkpoint} holds '
                                f'no state dict')
         state_dict = {
             re.sub(r'^module\.', '', k): v
-            for k, v in loaded.get('state_dict', loaded).items()
+            for k, v in loaded.items()
         }
         if prefix is not None:  # as mmengine's _load_checkpoint_with_prefix,
             # whose bare assert would name neither the file nor the prefix

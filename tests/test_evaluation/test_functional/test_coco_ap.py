@@ -119,3 +119,22 @@ def test_annotations_without_ignore_flags_have_no_crowd():
     assert ap == pytest.approx(51 / 101)
     assert coco_box_ap50(dets, [dict(anns[0], ignore_flags=np.zeros(2, bool))],
                          1) == ap
+
+
+def test_frames_of_other_lengths_or_order_raise():
+    # paired by position, other frames' boxes were scored without an error
+    frames = random_frames(np.random.default_rng(0), 2)
+    dets = [dict(f, img_id=f['img_id']) for f in frames]
+    anns = [
+        dict(bboxes=f['gt_bboxes'], labels=f['gt_labels'], img_id=f['img_id'])
+        for f in frames
+    ]
+    with pytest.raises(
+            ValueError, match='det_results has 2 frames but '
+            'annotations has 1'):
+        coco_box_ap50(dets, anns[:1], 3)
+    with pytest.raises(
+            ValueError,
+            match=r'det_results\[0\] \(img_id=2, .*\) is not the frame of '
+            r'annotations\[0\] \(img_id=1\)'):
+        coco_box_ap50(dets[::-1], anns, 3)

@@ -80,9 +80,11 @@ def test_wrong_shaped_flow_raises_naming_the_shapes(shape):
     pairs = [_pair((2.0, 0.0), (0.0, 0.0), 'none')]
     wrong = ConstantFlow(torch.zeros(shape))
     wrong.forward = lambda img_cur, img_prev: wrong.flow  # as it is
+    wrong.train()
     shapes = re.escape(f'got {shape}, (2, 4, 6) and (4, 6)')
     with pytest.raises(ValueError, match=r'pair 0: .*' + shapes):
         flow_epe_report(wrong, pairs, (0., 0., 0.), (1., 1., 1.), 1)
+    assert wrong.training  # the caller's mode is back after the error
 
 
 def test_object_mask_of_another_size_raises():

@@ -420,6 +420,25 @@ def test_perfect_detections_score_one_in_every_split():
         assert res[key] == 1.0, key
 
 
+def test_frames_in_another_order_raise():
+    # paired by position, they used to be scored against each other's
+    # boxes: mAP 0.0 instead of 1.0
+    anns = [gt([BOX_A], frame=0), gt([BOX_B], frame=1)]
+    dets = [
+        dict(det([BOX_B], [0.9]), video_id=0, frame_id=1),
+        dict(det([BOX_A], [0.9]), video_id=0, frame_id=0)
+    ]
+    with pytest.raises(
+            ValueError,
+            match=r'det_results\[0\] \(video_id=0, frame_id=1\) is not the '
+            r'frame of annotations\[0\] \(video_id=0, frame_id=0\)'):
+        evaluate(dets, anns)
+    assert evaluate(dets[::-1], anns)['mAP'] == 1.0
+    # numpy ids are the same ids
+    dets[1]['frame_id'] = np.int64(0)
+    assert evaluate(dets[::-1], anns)['mAP'] == 1.0
+
+
 def test_invalid_inputs_raise():
     with pytest.raises(
             ValueError, match='det_results has 1 frames but '

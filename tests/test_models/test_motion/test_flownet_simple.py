@@ -509,10 +509,14 @@ def test_cuda_matches_cpu(flownet, cuda_device):
     assert grad is not None and grad.abs().sum() > 0
 
 
-def test_checkpoint_without_a_state_dict_names_the_file(tmp_path):
-    """A readable file that holds no dict (here a bare tensor)."""
-    path = tmp_path / 'tensor.pth'
-    torch.save(torch.zeros(3), path)
+@pytest.mark.parametrize(
+    'content', [torch.zeros(3), dict(state_dict=None)],
+    ids=['tensor', 'state_dict-None'])
+def test_checkpoint_without_a_state_dict_names_the_file(tmp_path, content):
+    """A readable file that holds no dict, or no dict under 'state_dict'
+    (that was a bare AttributeError)."""
+    path = tmp_path / 'no_state_dict.pth'
+    torch.save(content, path)
     with pytest.raises(
             RuntimeError,
             match=f'FlowNet checkpoint {path} holds no state dict'):
