@@ -463,7 +463,8 @@ def test_split_halves_models_are_refused(tmp_path):
 def test_presets_find_their_configs_from_any_directory(tmp_path, monkeypatch,
                                                        preset):
     """They were relative to the repository root: from elsewhere the run
-    failed with a bare FileNotFoundError."""
+    failed with a bare FileNotFoundError (the two-detector presets' strong
+    configs too)."""
     tool = load_tool('tools/analysis_tools/benchmark.py')
     monkeypatch.chdir(tmp_path)
     configs = tool.parse_args(['--preset', preset]).configs
@@ -472,5 +473,10 @@ def test_presets_find_their_configs_from_any_directory(tmp_path, monkeypatch,
         for c in tool.PRESETS[preset]['configs']
     ]
     assert all(osp.isfile(c) for c in configs)
+    if preset == 'tiny-two-detector':
+        # its strong detector's config too (strong_config is relative to
+        # the repository root); the paper-scale one builds the same way
+        two = tool.build_model(configs[1], torch.device('cpu'))
+        assert type(two.strong).__name__ == 'MemoryRFCN'
     monkeypatch.chdir(REPO_ROOT)  # the table names them as before
     assert tool.preset_configs(preset) == tool.PRESETS[preset]['configs']

@@ -67,7 +67,8 @@ caching allocator does on CUDA, so the times are those of the computation;
 faults per frame of each model either way.
 
 The presets' configs are those of the repository the tool is in, found
-from any working directory.
+from any working directory, as are the strong detectors' configs that the
+repository's two-detector configs name (:func:`resolve_repo_strong_config`).
 
 Examples::
 
@@ -739,6 +740,7 @@ def build_model(config: str,
         ValueError: For a config with ``test_cfg.split_halves=True``.
     """
     cfg = Config.fromfile(config)
+    resolve_repo_strong_config(cfg, config)
     if (cfg.model.get('test_cfg') or {}).get('split_halves'):
         raise ValueError(
             f'{config}: test_cfg.split_halves=True (the "(split)" baseline) '
@@ -764,6 +766,29 @@ def build_model(config: str,
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model.to(device).eval()
+
+
+def resolve_repo_strong_config(cfg: Config, config: str) -> None:
+    """Find the strong detector's config of a repository config from here.
+
+    The repository's configs, as the tools run from its root, name a
+    ``StrongFeatureRFCN``'s ``strong_config`` relative to that root; in a
+    config under the repository's ``configs/`` such a relative path is
+    made relative to the working directory, so that the presets run from
+    anywhere. Other configs keep theirs (relative to the working
+    directory, as mmdet's ``teacher_config``).
+
+    Args:
+        cfg (Config): The loaded config; its ``model.strong_config`` is
+            updated in place.
+        config (str): The file ``cfg`` was loaded from.
+    """
+    strong_config = cfg.model.get('strong_config')
+    configs_dir = osp.realpath(osp.join(REPO_ROOT, 'configs')) + osp.sep
+    if isinstance(strong_config, str) and not osp.isabs(strong_config) \
+            and osp.realpath(config).startswith(configs_dir):
+        cfg.model.strong_config = osp.relpath(
+            osp.join(REPO_ROOT, strong_config))
 
 
 def weight_mismatch(source: torch.nn.Module,
