@@ -120,3 +120,16 @@ def test_imagenet_vid_models_give_no_results_or_weights():
         if model['Name'].endswith('imagenetvid') or \
                 model['Name'] == 'clocknet_r101_vid':
             assert 'Results' not in model and 'Weights' not in model
+
+
+def test_metafiles_give_no_speed_and_synthvid_resources():
+    """The README says so: the R-101 heads have not been timed on a GPU
+    since their FGFA wiring (ClockNet's entry kept the old head's H200
+    time), and the SynthVID models train in one CPU process (they took
+    their collection's GPUs)."""
+    for metafile, model in _models():
+        metadata = model.get('Metadata', {})
+        assert 'inference time (ms/im)' not in metadata, model['Name']
+        if metadata.get('Training Data') == 'SynthVID':
+            assert metadata['Training Resources'] == '1x CPU (2 cores)', (
+                metafile, model['Name'])
