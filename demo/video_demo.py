@@ -45,6 +45,7 @@ refused too: convert it to ``.mp4`` or to a folder of frames. More frames
 than declared are all processed.
 """
 import argparse
+import math
 import os
 import os.path as osp
 import re
@@ -100,11 +101,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--fps',
         type=float,
         default=25.0,
-        help='frame rate of a video written from a folder of frames')
+        help='frame rate of a video written from a folder of frames (or '
+        'from a video whose container gives no frame rate)')
     parser.add_argument('--device', default='cpu', help='e.g. cuda:0')
     args = parser.parse_args(argv)
     if args.out is None and not args.show:
         parser.error('give --out or --show (or both)')
+    # OpenCV's writer fails on 0, < 0 or NaN naming only the codec, and
+    # hangs on inf
+    if not (math.isfinite(args.fps) and args.fps > 0):
+        parser.error(f'--fps must be a finite number > 0, got {args.fps}')
     return args
 
 
@@ -230,7 +236,8 @@ def read_frames(
     Returns:
         tuple: An iterator of ``(name, frame)`` (the frame's file name, or
         its index in the video) and the video's frame rate (None for a
-        folder).
+        folder, or a video whose container gives none: 0, or a value that
+        is not a finite number > 0).
 
     Raises:
         FileNotFoundError: When ``source`` does not exist.
@@ -283,7 +290,8 @@ def read_frames(
                 f'declares {declared} (damaged or cut short); the {index} '
                 'decoded were processed')
 
-    return from_video(), capture.get(cv2.CAP_PROP_FPS) or None
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return from_video(), fps if math.isfinite(fps) and fps > 0 else None
 
 
 class FrameSink:

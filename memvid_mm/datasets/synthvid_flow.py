@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..utils.argument_checks import is_int
 from .synthvid import DEGRADATIONS, SceneMotion, render_split
 
 
@@ -57,9 +58,11 @@ class SynthVIDFlowPairs(Dataset):
                  jpeg_quality: int = 90,
                  blur: str = 'frame',
                  degradations: Sequence[str] = DEGRADATIONS) -> None:
-        if max_gap < 1 or num_frames <= 1:
-            raise ValueError('need max_gap >= 1 and num_frames > 1, got '
-                             f'max_gap={max_gap}, num_frames={num_frames}')
+        if not (is_int(max_gap) and is_int(num_frames)) or max_gap < 1 \
+                or num_frames <= 1:
+            raise ValueError('need ints max_gap >= 1 and num_frames > 1, '
+                             f'got max_gap={max_gap!r}, '
+                             f'num_frames={num_frames!r}')
         self.width, self.height = width, height
         self.frames: List[List[np.ndarray]] = []
         self.degradations: List[List[str]] = []

@@ -116,8 +116,12 @@ def test_flow_pairs():
     frames, _, _, _ = next(render_split('train', 1, 6, 64, 48, 0))
     np.testing.assert_array_equal(raw[0]['img_cur'].numpy(),
                                   frames[1][..., ::-1].transpose(2, 0, 1))
-    with pytest.raises(ValueError, match='max_gap'):
-        SynthVIDFlowPairs('train', 1, 6, 64, 48, 0, max_gap=0)
+    # NaN passed the check as no limit, 1.5 failed later, not naming it
+    for max_gap in (0, float('nan'), 1.5, True):
+        with pytest.raises(ValueError, match=f'max_gap={max_gap!r}'):
+            SynthVIDFlowPairs('train', 1, 6, 64, 48, 0, max_gap=max_gap)
+    with pytest.raises(ValueError, match='num_frames=6.0'):
+        SynthVIDFlowPairs('train', 1, 6.0, 64, 48, 0)
 
 
 def test_object_mask_is_where_objects_move_differently():

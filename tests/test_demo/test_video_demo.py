@@ -133,6 +133,16 @@ def test_bad_inputs_are_named(checkpoint, tmp_path, capsys):
     with pytest.raises(SystemExit):  # neither --out nor --show
         demo.main([CLOCKNET_CFG, checkpoint, str(empty)])
     assert 'give --out or --show (or both)' in capsys.readouterr().err
+    # OpenCV's writer blamed the codec for these (after the model had
+    # loaded) and hung on inf
+    for fps in ('0', '-5', 'nan', 'inf'):
+        with pytest.raises(SystemExit):
+            demo.main([
+                CLOCKNET_CFG, checkpoint,
+                str(empty), '--out',
+                str(tmp_path / 'o.mp4'), '--fps', fps
+            ])
+        assert '--fps must be a finite number > 0' in capsys.readouterr().err
 
 
 def test_a_video_file_refuses_a_frame_of_another_size(tmp_path):
