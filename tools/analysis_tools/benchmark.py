@@ -184,10 +184,13 @@ def preset_configs(preset: str) -> List[str]:
         the working directory (``configs/...`` from the repository root,
         as the table names them).
     """
-    return [
-        osp.relpath(osp.join(REPO_ROOT, config))
-        for config in PRESETS[preset]['configs']
-    ]
+    return [from_repo_root(config) for config in PRESETS[preset]['configs']]
+
+
+def from_repo_root(path: str) -> str:
+    """``path``, relative to :data:`REPO_ROOT`, made relative to the
+    working directory."""
+    return osp.relpath(osp.join(REPO_ROOT, path))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -787,8 +790,7 @@ def resolve_repo_strong_config(cfg: Config, config: str) -> None:
     configs_dir = osp.realpath(osp.join(REPO_ROOT, 'configs')) + osp.sep
     if isinstance(strong_config, str) and not osp.isabs(strong_config) \
             and osp.realpath(config).startswith(configs_dir):
-        cfg.model.strong_config = osp.relpath(
-            osp.join(REPO_ROOT, strong_config))
+        cfg.model.strong_config = from_repo_root(strong_config)
 
 
 def weight_mismatch(source: torch.nn.Module,
