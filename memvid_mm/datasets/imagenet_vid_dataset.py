@@ -310,7 +310,8 @@ def check_bbox(ann: dict, ann_file: str) -> None:
     """Check that an annotation's ``bbox`` is a well-formed COCO box.
 
     Well-formed is a list of exactly 4 finite numbers ``[x, y, w, h]`` with
-    ``w >= 0`` and ``h >= 0`` (and, when given, a finite ``area``).
+    ``w >= 0``, ``h >= 0`` and finite corners ``x + w``, ``y + h`` (and,
+    when given, a finite ``area``).
     Degenerate but well-formed boxes (``w`` or ``h`` below 1, zero area,
     outside the image) pass; the dataset skips them in training as mmdet
     does and keeps them in test mode for the evaluation.
@@ -332,6 +333,11 @@ def check_bbox(ann: dict, ann_file: str) -> None:
     if bbox[2] < 0 or bbox[3] < 0:
         raise ValueError(f'{where} has a bbox {bbox!r} with a negative '
                          'width or height; expected [x, y, w, h]')
+    if not (math.isfinite(bbox[0] + bbox[2])
+            and math.isfinite(bbox[1] + bbox[3])):
+        raise ValueError(f'{where} has a bbox {bbox!r} whose corner x + w '
+                         'or y + h is not a finite number; expected [x, y, '
+                         'w, h] in pixels')
     if 'area' in ann and not _is_finite_number(ann['area']):
         raise ValueError(f"{where} has a malformed area {ann['area']!r:.100};"
                          ' expected a finite number')

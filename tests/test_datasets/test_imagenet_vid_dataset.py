@@ -585,6 +585,7 @@ def test_boxes_of_classes_outside_the_list_are_ignored(tmp_path):
     assert [tuple(k) for k in dataset.key_frames] == []
 
 
+# the last two are finite numbers whose corner x + w or y + h is inf
 @pytest.mark.parametrize('bbox', [
     [1, 2, float('nan'), 20],
     [1, 2, 10, float('inf')],
@@ -596,6 +597,8 @@ def test_boxes_of_classes_outside_the_list_are_ignored(tmp_path):
     [1, '2', 10, 20],
     [1, 2, -10, 20],
     [1, 2, 10, -1],
+    [1e308, 2, 1e308, 20],
+    [1, 1e308, 10, 1.7e308],
 ])
 def test_malformed_bbox_names_the_file_and_annotation(tmp_path, bbox):
     coco = _mmtrack_vid_json()

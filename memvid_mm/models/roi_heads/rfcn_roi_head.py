@@ -18,6 +18,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ...utils.argument_checks import is_int
+from .bbox_heads import single_feature_map
 
 
 def select_hard_examples(roi_losses: Tensor, batch_inds: Tensor,
@@ -152,7 +153,8 @@ class RFCNRoIHead(StandardRoIHead):
         ``rpn_results_list`` are left unchanged.
 
         Args:
-            x (tuple[Tensor]): The one ``(B, C_in, H, W)`` map, as a 1-tuple.
+            x (Tensor | tuple[Tensor]): The one ``(B, C_in, H, W)`` map, or
+                a 1-tuple of it (a neck output).
             rpn_results_list (list[InstanceData]): Proposals (``bboxes``)
                 of every image.
             batch_data_samples (list[DetDataSample]): With ``gt_instances``.
@@ -163,6 +165,7 @@ class RFCNRoIHead(StandardRoIHead):
         if len(rpn_results_list) != len(batch_data_samples):
             raise ValueError('rpn_results_list and batch_data_samples '
                              'must have the same length')
+        feat = single_feature_map(x, self.bbox_head.in_channels)
         gts, gts_ignore, _ = unpack_gt_instances(batch_data_samples)
         sampling_results = []
         for i, rpn_results in enumerate(rpn_results_list):
@@ -171,11 +174,8 @@ class RFCNRoIHead(StandardRoIHead):
                                                       gts_ignore[i])
             sampling_results.append(
                 self.bbox_sampler.sample(
-                    assign_result,
-                    priors,
-                    gts[i],
-                    feats=[lvl_feat[i][None] for lvl_feat in x]))
-        return self.bbox_loss(x, sampling_results)['loss_bbox']
+                    assign_result, priors, gts[i], feats=[feat[i][None]]))
+        return self.bbox_loss((feat, ), sampling_results)['loss_bbox']
 
     def bbox_loss(self, x: Tuple[Tensor],
                   sampling_results: List[SamplingResult]) -> dict:

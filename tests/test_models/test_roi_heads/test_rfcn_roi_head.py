@@ -78,6 +78,38 @@ def test_loss_with_and_without_gt(roi_op):
     assert losses['loss_bbox'] == 0
 
 
+MMDET_OHEM_SAMPLER = dict(
+    type='OHEMSampler',
+    num=16,
+    pos_fraction=0.25,
+    neg_pos_ub=-1,
+    add_gt_as_proposals=True)
+
+
+@pytest.mark.parametrize('ohem,sampler', [(None, None), (8, None),
+                                          (None, MMDET_OHEM_SAMPLER)])
+def test_loss_takes_the_map_bare_or_as_a_1_tuple(ohem, sampler):
+    # mmdet's OHEMSampler scores the RoIs on the feats the head hands it
+    roi_head = MODELS.build(_roi_head_cfg(ohem=ohem, sampler=sampler))
+    feats, proposals, samples = _inputs([3, 2])
+    torch.manual_seed(1)
+    from_tuple = roi_head.loss(feats, proposals, samples)
+    torch.manual_seed(1)
+    from_map = roi_head.loss(feats[0], proposals, samples)
+    assert from_tuple.keys() == from_map.keys()
+    for key in from_tuple:
+        assert torch.equal(from_tuple[key], from_map[key])
+
+
+def test_loss_refuses_several_levels_or_other_channels():
+    roi_head = MODELS.build(_roi_head_cfg())
+    feats, proposals, samples = _inputs([3, 2])
+    with pytest.raises(ValueError, match='single feature map, got 2 levels'):
+        roi_head.loss(feats * 2, proposals, samples)
+    with pytest.raises(ValueError, match=r'expects features \(B, 8, H, W\)'):
+        roi_head.loss(feats[0][:, :4], proposals, samples)
+
+
 def test_loss_leaves_proposals_unchanged():
     roi_head = MODELS.build(_roi_head_cfg())
     feats, proposals, samples = _inputs([2])
