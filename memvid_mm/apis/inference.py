@@ -33,7 +33,7 @@ from ..models.detectors import MemoryRFCN, StrongFeatureRFCN
 from ..models.layers import MemoryState, SplitHalvesState, StrongFeatureState
 from ..utils import full_checkpoint_loading, load_fitting_checkpoint
 from ..utils.argument_checks import is_int
-from ..utils.checkpoint import trained_classes
+from ..utils.checkpoint import check_num_classes, trained_classes
 from ..utils.trained_settings import other_model_settings
 
 
@@ -59,7 +59,7 @@ def init_video_detector(config: Union[str, Config],
 
     Raises:
         ValueError: If those class names are not as many as the classes
-            the model's box head predicts.
+            a box head of the model predicts (the strong detector's too).
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     init_default_scope(cfg.get('default_scope', 'mmdet'))
@@ -84,22 +84,12 @@ def init_video_detector(config: Union[str, Config],
         if trained_classes(loaded, checkpoint) is not None:
             dataset_meta = loaded['meta']['dataset_meta']
     model.dataset_meta = dataset_meta or _test_dataset_meta(cfg)
-    num_classes = _head_num_classes(model)
-    classes = model.dataset_meta['classes']
-    if num_classes is not None and len(classes) != num_classes:
-        source = (f"checkpoint {checkpoint}'s meta"
-                  if dataset_meta else "the config's test dataset")
-        raise ValueError(f'{source} names {len(classes)} classes '
-                         f'{tuple(classes)!r:.200} but the model predicts '
-                         f'{num_classes}')
+    source = (f"checkpoint {checkpoint}'s meta"
+              if dataset_meta else "the config's test dataset")
+    # every head: a strong detector's boxes reach the output too
+    check_num_classes(model, model.dataset_meta['classes'], source)
     model.cfg = cfg
     return model.to(device).eval()
-
-
-def _head_num_classes(model: torch.nn.Module) -> Optional[int]:
-    """The class count of the wrapped detector's box head, if it has one."""
-    roi_head = getattr(getattr(model, 'detector', None), 'roi_head', None)
-    return getattr(getattr(roi_head, 'bbox_head', None), 'num_classes', None)
 
 
 def _test_dataset_meta(cfg: Config) -> dict:
@@ -139,7 +129,7 @@ def check_frame(image: np.ndarray, video_id: Hashable, frame_id: int) -> None:
         image (np.ndarray): Must be (H, W, 3) uint8 (BGR, as OpenCV reads
             it), H, W >= 1; a float image in [0, 1] or an RGBA one would give
             detections without a warning.
-        video_id (Hashable): Must not be None.
+        video_id (Hashable): Must be hashable and not None.
         frame_id (int): Must be an int >= 0.
     """
     where = f'video {video_id!r}, frame {frame_id!r}'
@@ -153,6 +143,11 @@ def check_frame(image: np.ndarray, video_id: Hashable, frame_id: int) -> None:
                          f'{image.dtype}')
     if video_id is None:
         raise ValueError(f'{where}: video_id must not be None')
+    try:  # it keys the video's state
+        hash(video_id)
+    except TypeError:
+        raise ValueError(f'{where}: video_id must be hashable (a str or an '
+                         f'int), got a {type(video_id).__name__}') from None
     if not is_int(frame_id) or frame_id < 0:
         raise ValueError(f'{where}: frame_id must be an int >= 0')
 

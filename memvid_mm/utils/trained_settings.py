@@ -101,10 +101,14 @@ def recorded_model_cfg(checkpoint: Mapping, filename: str) -> Optional[dict]:
         not saved by mmengine's runner) or one without ``model``.
 
     Raises:
-        ValueError: Naming the file when the recorded text is not a
-            readable config.
+        ValueError: Naming the file when ``meta`` is not a dict or the
+            recorded text is not a readable config.
     """
-    text = (checkpoint.get('meta') or {}).get('cfg')
+    meta = checkpoint.get('meta')
+    if meta is not None and not isinstance(meta, Mapping):
+        raise ValueError(f'checkpoint {filename}: meta must be a dict, got '
+                         f'{type(meta).__name__}')
+    text = (meta or {}).get('cfg')
     if not isinstance(text, str):
         return None
     with tempfile.TemporaryDirectory() as folder:

@@ -68,6 +68,19 @@ def test_streams_the_two_detector_model_with_a_state_per_video():
     assert [d.frame_id for d in state.delayed] == [2, 3, 4]
 
 
+def test_the_strong_detector_must_predict_the_classes_too():
+    """Its boxes reach the output with propagate='boxes'."""
+    cfg = Config.fromfile(STRONG_FEATURE_CFG)
+    strong = Config.fromfile(cfg.model.strong_config)
+    strong.model.detector.roi_head.bbox_head.num_classes = 30
+    cfg.model.strong_config = dict(model=strong.model.to_dict())
+    with pytest.raises(
+            ValueError,
+            match=r'strong.detector.roi_head.bbox_head \(RFCNBBoxHead\) '
+            "predicts 30 classes, but the config's test dataset has 4"):
+        init_video_detector(cfg)
+
+
 def test_results_are_in_image_coordinates(model):
     inferencer = OnlineVideoInferencer(model)
     result = inferencer(frames(3, 1)[0], 'v', 0)
@@ -88,6 +101,7 @@ def test_bad_inputs_raise(model):
         # a float image in [0, 1] would give detections without a word
         (frame.astype(np.float32) / 255, 'v', 0, 'must be uint8 .*float32'),
         (frame, None, 0, 'video_id must not be None'),
+        (frame, ['v'], 0, 'video_id must be hashable .*got a list'),
         (frame, 'v', -1, "video 'v', frame -1: frame_id must be an int"),
         (frame, 'v', 1.0, 'frame_id must be an int'),
         # resized to a frame 0 pixels high, which OpenCV refuses unnamed
@@ -221,9 +235,15 @@ def test_class_names_come_with_the_model(tmp_path):
                 meta=dict(dataset_meta=dict(classes=classes))), path)
         with pytest.raises(
                 ValueError,
-                match=f"checkpoint {path}'s meta names {len(classes)} classes "
-                r'.* but the model predicts 4'):
+                match=r'detector.roi_head.bbox_head \(RFCNBBoxHead\) '
+                f"predicts 4 classes, but checkpoint {path}'s meta has "
+                f'{len(classes)}'):
             init_video_detector(RFCN_CFG, path)
+    # a meta that is not a dict is named, not an AttributeError
+    torch.save(dict(state_dict=model.state_dict(), meta='abc'), path)
+    with pytest.raises(
+            ValueError, match=f'checkpoint {path}: meta must be a dict'):
+        init_video_detector(RFCN_CFG, path)
     # malformed metadata is named, not read letter by letter or skipped
     torch.save(
         dict(
@@ -243,7 +263,8 @@ def test_class_names_come_with_the_model(tmp_path):
     cfg = Config.fromfile(RFCN_CFG)
     cfg.test_dataloader.dataset.metainfo = dict(classes=('disc', 'box'))
     with pytest.raises(
-            ValueError, match="the config's test dataset names 2 classes"):
+            ValueError,
+            match="predicts 4 classes, but the config's test dataset has 2"):
         init_video_detector(cfg)
 
 

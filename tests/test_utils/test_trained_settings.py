@@ -72,3 +72,10 @@ def test_an_unreadable_recorded_config_is_said():
         "checkpoint c.pth: its meta['cfg'] is not a readable config (")
     assert message.endswith(
         'its model settings are not compared with the config')
+
+
+def test_a_meta_that_is_not_a_dict_is_said():
+    checkpoint = dict(state_dict={}, meta='abc')
+    assert other_model_settings(checkpoint, CLOCKNET, 'c.pth') == (
+        'checkpoint c.pth: meta must be a dict, got str; its model settings '
+        'are not compared with the config')
