@@ -19,9 +19,10 @@
 # versions.txt, cuda_tests.log, bench.log (every benchmark),
 # dist_tests.log, profile_memnet6.log, tests.log. Each step has its own
 # time limit and none runs past $DEADLINE seconds (default 540) from the
-# start: give the device command a little more than that. Every step runs
-# even if one before it fails; the exit status is 1 if any failed or was
-# cut short or left out by the deadline.
+# start, the mmcv build included: give the device command a little more
+# than that. Every step after the build runs even if one before it fails;
+# the exit status is 1 if any failed or was cut short or left out by the
+# deadline (a failed or cut-short build ends the script at once).
 #
 # MMCV_CUDA_OPS=all (default) builds every CUDA kernel of mmcv, the normal
 # build. MMCV_CUDA_OPS=nms builds mmcv's C++ ops for the CPU and only the CUDA
@@ -44,6 +45,17 @@ OUT=$(cd "$OUT" && pwd)
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 
 step() { echo "[cuda_check] $(date +%T) $*"; }
+
+DEADLINE=${DEADLINE:-540}
+within() {  # within CAP CMD...: CMD for at most CAP s, and not past DEADLINE
+    local cap=$1 left=$(( DEADLINE - SECONDS ))
+    shift
+    if [ $left -lt 15 ]; then
+        echo "[cuda_check] NOT run, the deadline is near: $*"
+        return 124
+    fi
+    timeout $(( left < cap ? left : cap )) "$@"
+}
 
 step "installing wheels from $WHEELS"
 $PY -m pip install -q --no-index --no-deps "$WHEELS"/*.whl || exit 1
@@ -85,13 +97,16 @@ done
 ARCH=$($PY -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability())')
 step "building mmcv ($MMCV_CUDA_OPS CUDA ops) for sm $ARCH on $(nproc) cores"
 start=$SECONDS
+# within the deadline too: a full build can outlast a short lease
 CPATH=$SHIM${CPATH:+:$CPATH} MMCV_CUDA_ARGS="-I$SHIM" MMCV_WITH_OPS=1 \
     FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=$ARCH MAX_JOBS=$(nproc) \
-    $PY -m pip install -v --no-index --no-deps --no-build-isolation \
+    within "$DEADLINE" $PY -m pip install -v --no-index --no-deps \
+    --no-build-isolation \
     "$BUILD" > "$OUT/mmcv_build.log" 2>&1
 rc=$?
 step "mmcv build rc $rc in $((SECONDS - start)) s"
 if [ $rc -ne 0 ]; then
+    [ $rc -eq 124 ] && echo "[cuda_check] mmcv build cut short by DEADLINE"
     grep -n -m 20 -i 'error' "$OUT/mmcv_build.log"
     tail -n 30 "$OUT/mmcv_build.log"
     exit 1
@@ -114,16 +129,6 @@ print(f'torch {torch.__version__} (CUDA {torch.version.cuda}), mmcv '
 EOF
 
 failed=0
-DEADLINE=${DEADLINE:-540}
-within() {  # within CAP CMD...: CMD for at most CAP s, and not past DEADLINE
-    local cap=$1 left=$(( DEADLINE - SECONDS ))
-    shift
-    if [ $left -lt 15 ]; then
-        echo "[cuda_check] NOT run, the deadline is near: $*"
-        return 124
-    fi
-    timeout $(( left < cap ? left : cap )) "$@"
-}
 # One log per kind (a lent machine returns few files): every benchmark
 # appends to bench.log under a header line.
 BENCH_LOG=$OUT/bench.log
