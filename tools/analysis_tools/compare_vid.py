@@ -39,6 +39,7 @@ from memvid_mm.evaluation.functional import (evaluate_vid_frames,
                                              select_degradation)
 from memvid_mm.evaluation.functional.bootstrap import (percentile_interval,
                                                        resampled_scores)
+from memvid_mm.utils.output_paths import check_not_an_input
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from eval_vid import add_allow_other_ann_file  # noqa: E402
@@ -158,6 +159,14 @@ def format_rows(name: str, base_name: str, rows: Dict[str, dict]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     """Run the tool; returns the rows per model name."""
     args = parse_args(argv)
+    check_not_an_input(
+        args.out, '--out', {
+            'the annotation file': args.ann_file,
+            **{
+                f'dump {i}': dump
+                for i, dump in enumerate([args.base, *args.models], 1)
+            }
+        })
     names = args.names or [args.base, *args.models]
     class_names, gt_frames = load_gt_frames(args.ann_file, args.classes)
     frames = [

@@ -49,6 +49,7 @@ from memvid_mm.evaluation.functional import (attach_ground_truth,
                                              dump_class_names,
                                              evaluate_vid_frames, file_sha256,
                                              has_degradation, instances_to_gt)
+from memvid_mm.utils.output_paths import check_not_an_input
 
 #: What unpickling a truncated or foreign file raises.
 UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError,
@@ -318,6 +319,10 @@ def load_dump_frames(dump: str,
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Run the tool; returns the metrics it printed."""
     args = parse_args(argv)
+    check_not_an_input(args.out, '--out', {
+        'the dump': args.dump,
+        'the annotation file': args.ann_file
+    })
     classes, gt_frames = load_gt_frames(args.ann_file, args.classes,
                                         args.dataset_type)
     frames = load_dump_frames(args.dump, gt_frames, classes, args.ann_file,

@@ -33,6 +33,7 @@ from memvid_mm.apis import build_config_motion
 from memvid_mm.datasets import SynthVIDFlowPairs, load_config_synthvid_settings
 from memvid_mm.evaluation.functional import flow_epe_report
 from memvid_mm.utils import allow_full_checkpoint_loading
+from memvid_mm.utils.output_paths import check_not_an_input
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -108,6 +109,10 @@ def format_report(report: Dict[str, object]) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     args = parse_args(argv)
+    check_not_an_input(args.out, '--out', {
+        'the config': args.config,
+        'the checkpoint': args.checkpoint
+    })
     allow_full_checkpoint_loading()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:

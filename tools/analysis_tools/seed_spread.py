@@ -30,6 +30,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from memvid_mm.utils.output_paths import check_not_an_input
+
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 # the metrics and split contrasts that compare_vid.py reports
 from compare_vid import METRICS, SPLIT_CONTRASTS  # noqa: E402
@@ -218,6 +220,11 @@ def gain_table(base_name: str, base: Dict[str, np.ndarray],
 def main(argv: Optional[Sequence[str]] = None) -> str:
     """Run the tool; returns the report."""
     args = parse_args(argv)
+    check_not_an_input(
+        args.out, '--out', {
+            f'a metrics file of --model {name}': path
+            for name, *paths in args.model for path in paths
+        })
     runs: Dict[str, Dict[str, np.ndarray]] = {}
     for name, *paths in args.model:
         if name in runs:

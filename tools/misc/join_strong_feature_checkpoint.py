@@ -28,6 +28,7 @@ import torch
 from memvid_mm.utils import (allow_full_checkpoint_loading,
                              naming_unreadable_checkpoint)
 from memvid_mm.utils.checkpoint import trained_classes
+from memvid_mm.utils.output_paths import check_not_an_input
 
 
 def parse_args() -> argparse.Namespace:
@@ -104,6 +105,10 @@ def join_checkpoints(fast: Mapping, strong: Mapping, fast_name: str,
 
 def main() -> None:
     args = parse_args()
+    check_not_an_input(args.out, 'out', {
+        'the fast checkpoint': args.fast,
+        'the strong checkpoint': args.strong
+    })
     allow_full_checkpoint_loading()
     joined = join_checkpoints(
         read_checkpoint(args.fast), read_checkpoint(args.strong), args.fast,

@@ -43,6 +43,7 @@ from memvid_mm.apis import build_config_motion
 from memvid_mm.datasets import SynthVIDFlowPairs, load_config_synthvid_settings
 from memvid_mm.evaluation.functional import flow_epe_report
 from memvid_mm.utils import flush_denormals_on_cpu
+from memvid_mm.utils.output_paths import check_not_an_input
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -239,6 +240,7 @@ def _save_results(args: argparse.Namespace, motion: nn.Module,
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     args = parse_args(argv)
+    check_not_an_input(args.out, '--out', {'the config': args.config})
     flush_denormals_on_cpu()
     torch.manual_seed(args.seed)
     cfg = Config.fromfile(args.config)
