@@ -7,43 +7,44 @@ import pytest
 
 from . import load_tool
 
-ANN, DUMP, DUMP2 = 'ann.json', 'dets.pkl', 'other.pkl'
-CONFIG, CHECKPOINT = 'model.py', 'model.pth'
+FILES = ('ann.json', 'dets.pkl', 'other.pkl', 'model.py', 'model.pth')
 
-# (tool, arguments, the input named in the error); 'main_argv' tools take
-# their arguments, the others read sys.argv
+# (tool, its arguments, the start of the error): the files above,
+# one output among the inputs
 CASES = [
-    ('tools/analysis_tools/eval_vid.py', [DUMP, ANN, '--out', DUMP],
-     f'--out {DUMP} is the dump'),
-    ('tools/analysis_tools/eval_vid.py', [DUMP, ANN, '--out', ANN],
-     f'--out {ANN} is the annotation file'),
-    ('tools/analysis_tools/compare_vid.py',
-     [ANN, DUMP, DUMP2, '--out', DUMP2], f'--out {DUMP2} is dump 2'),
-    ('tools/analysis_tools/seed_spread.py',
-     ['--model', 'a', DUMP, '--model', 'b', DUMP2, '--out', DUMP2],
-     f'--out {DUMP2} is a metrics file of --model b'),
-    ('tools/analysis_tools/flow_epe_synthvid.py',
-     [CONFIG, CHECKPOINT, '--out', CHECKPOINT],
-     f'--out {CHECKPOINT} is the checkpoint'),
-    ('tools/analysis_tools/test_true_flow_synthvid.py',
-     [CONFIG, CHECKPOINT, '--out', DUMP, '--metrics-out', DUMP],
-     f'--metrics-out {DUMP} is the --out dump'),
-    ('tools/misc/pretrain_flownet_synthvid.py', [CONFIG, '--out', CONFIG],
-     f'--out {CONFIG} is the config'),
-    ('tools/test.py', [CONFIG, CHECKPOINT, '--out', CHECKPOINT],
-     f'--out {CHECKPOINT} is the checkpoint'),
-    ('tools/test.py', [CONFIG, CHECKPOINT, '--out', DUMP, '--metrics-out',
-                       DUMP], f'--metrics-out {DUMP} is the --out dump'),
-    ('tools/misc/join_strong_feature_checkpoint.py',
-     [CHECKPOINT, DUMP, DUMP], f'out {DUMP} is the strong checkpoint'),
+    ('analysis_tools/eval_vid.py', 'dets.pkl ann.json --out dets.pkl',
+     '--out dets.pkl is the dump'),
+    ('analysis_tools/eval_vid.py', 'dets.pkl ann.json --out ann.json',
+     '--out ann.json is the annotation file'),
+    ('analysis_tools/compare_vid.py',
+     'ann.json dets.pkl other.pkl --out other.pkl',
+     '--out other.pkl is dump 2'),
+    ('analysis_tools/seed_spread.py',
+     '--model a dets.pkl --model b other.pkl --out other.pkl',
+     '--out other.pkl is a metrics file of --model b'),
+    ('analysis_tools/flow_epe_synthvid.py',
+     'model.py model.pth --out model.pth',
+     '--out model.pth is the checkpoint'),
+    ('analysis_tools/test_true_flow_synthvid.py',
+     'model.py model.pth --out dets.pkl --metrics-out dets.pkl',
+     '--metrics-out dets.pkl is the --out dump'),
+    ('misc/pretrain_flownet_synthvid.py', 'model.py --out model.py',
+     '--out model.py is the config'),
+    ('test.py', 'model.py model.pth --out model.pth',
+     '--out model.pth is the checkpoint'),
+    ('test.py', 'model.py model.pth --out dets.pkl --metrics-out dets.pkl',
+     '--metrics-out dets.pkl is the --out dump'),
+    ('misc/join_strong_feature_checkpoint.py', 'model.pth dets.pkl dets.pkl',
+     'out dets.pkl is the strong checkpoint'),
 ]
 
 
 @pytest.mark.parametrize('tool,args,message', CASES)
 def test_an_output_that_is_an_input_is_refused(tool, args, message, tmp_path,
                                                monkeypatch):
+    tool, args = f'tools/{tool}', args.split()
     monkeypatch.chdir(tmp_path)
-    for name in (ANN, DUMP, DUMP2, CONFIG, CHECKPOINT):
+    for name in FILES:
         (tmp_path / name).write_text(name)
     main = load_tool(tool).main
     with pytest.raises(ValueError, match=message):
@@ -52,5 +53,5 @@ def test_an_output_that_is_an_input_is_refused(tool, args, message, tmp_path,
         else:
             monkeypatch.setattr(sys, 'argv', [tool, *args])
             main()
-    for name in (ANN, DUMP, DUMP2, CONFIG, CHECKPOINT):
+    for name in FILES:
         assert (tmp_path / name).read_text() == name

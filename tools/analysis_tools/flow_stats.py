@@ -16,6 +16,7 @@ import argparse
 import json
 import os.path as osp
 from collections import defaultdict
+from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -25,7 +26,7 @@ from mmengine.config import Config
 from memvid_mm.apis import init_video_detector
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='FlowNet motion statistics')
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -36,12 +37,30 @@ def parse_args() -> argparse.Namespace:
         help='consecutive frame pairs to measure')
     parser.add_argument(
         '--data-root', help="the test set's data root (default: the config's)")
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.pairs < 1:
+        parser.error(f'--pairs must be at least 1, got {args.pairs}')
+    return args
 
 
-def main() -> None:
-    args = parse_args()
+def read_frame(path: str) -> torch.Tensor:
+    """A frame as a ``(1, 3, H, W)`` float BGR tensor, naming the file
+    that cannot be read."""
+    img = cv2.imread(path)
+    if img is None:
+        raise ValueError(f'cannot read the frame {path} (missing, truncated '
+                         'or not an image)')
+    return torch.from_numpy(img).permute(2, 0, 1)[None].float()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
+    """Run the tool; return the samples of each statistic."""
+    args = parse_args(argv)
     cfg = Config.fromfile(args.config)
+    if 'motion' not in cfg.model:
+        raise ValueError(f'{args.config}: model has no motion network '
+                         f'(model.motion; a {cfg.model.type}): give a memory '
+                         'model config')
     model = init_video_detector(cfg, args.checkpoint)
     dataset = cfg.test_dataloader.dataset
     data_root = args.data_root or dataset.data_root
@@ -56,14 +75,15 @@ def main() -> None:
               for img in coco['images']}
     pairs = [(frames[key], frames[(key[0], key[1] - 1)])
              for key in sorted(frames) if (key[0], key[1] - 1) in frames]
+    if not pairs:
+        raise ValueError(f'{ann_file} has no two consecutive frames of a '
+                         'video')
     pairs = pairs[::max(1, len(pairs) // args.pairs)][:args.pairs]
     preprocessor = model.data_preprocessor
     stats = defaultdict(list)
     for cur, prev in pairs:
         imgs = [
-            torch.from_numpy(cv2.imread(osp.join(img_root,
-                                                 img['file_name']))).permute(
-                                                     2, 0, 1)[None].float()
+            read_frame(osp.join(img_root, img['file_name']))
             for img in (cur, prev)
         ]
         imgs = [(img[:, [2, 1, 0]] - preprocessor.mean) / preprocessor.std
@@ -89,8 +109,12 @@ def main() -> None:
                        ('flow_objects', 'mean |flow| inside object boxes'),
                        ('object_motion', 'mean object box-centre motion')):
         values = np.array(stats[key])
+        if not len(values):
+            print(f'{label}: no samples')
+            continue
         print(f'{label}: {values.mean():.2f} px (max {values.max():.2f}, '
               f'{len(values)} samples)')
+    return {key: np.array(values) for key, values in stats.items()}
 
 
 if __name__ == '__main__':
