@@ -74,6 +74,17 @@ def test_a_checkpoint_that_does_not_fit_is_named(tmp_path, data_root):
         tool.main([CLOCKNET_CFG, wrong, '--data-root', data_root])
 
 
+def test_a_detector_checkpoint_without_flownet_is_named(tmp_path, data_root):
+    tool = load_tool('tools/analysis_tools/flow_epe_synthvid.py')
+    per_frame = str(tmp_path / 'rfcn.pth')
+    torch.save(dict(state_dict={'detector.w': torch.zeros(1)}), per_frame)
+    with pytest.raises(
+            ValueError,
+            match='rfcn.pth holds no FlowNet weights: no motion.* keys, but '
+            'detector.* ones'):
+        tool.main([CLOCKNET_CFG, per_frame, '--data-root', data_root])
+
+
 def test_a_missing_data_root_is_named(tmp_path):
     tool = load_tool('tools/analysis_tools/flow_epe_synthvid.py')
     with pytest.raises(FileNotFoundError) as err:

@@ -38,6 +38,7 @@ import pickle
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
+from mmdet.datasets import BaseVideoDataset
 from mmdet.registry import DATASETS
 from mmengine.fileio import load
 
@@ -143,18 +144,24 @@ def load_gt_frames(
 
     Raises:
         ValueError: If the file has no categories, the dataset type is not
-            registered, a class is no category of the file, or only some
-            frames carry a ``degradation`` value (absent or null), as the
-            test-time metric refuses; names the file and the frames.
+            a registered video dataset, a class is no category of the file,
+            or only some frames carry a ``degradation`` value (absent or
+            null), as the test-time metric refuses; names the file and the
+            frames.
     """
     if classes is None:  # every category, sorted by id
         classes = category_names(ann_file)
     if not classes:
         raise ValueError(f'{ann_file} has no categories and no --classes '
                          'were given')
-    if DATASETS.get(dataset_type) is None:
+    dataset_class = DATASETS.get(dataset_type)
+    if dataset_class is None:
         raise ValueError(f'dataset type {dataset_type!r} is not registered; '
                          'try --dataset-type BaseVideoDataset')
+    if not issubclass(dataset_class, BaseVideoDataset):
+        raise ValueError(f'dataset type {dataset_type!r} is not a video '
+                         "dataset (mmdet's BaseVideoDataset); try "
+                         '--dataset-type BaseVideoDataset')
     dataset = DATASETS.build(
         dict(
             type=dataset_type,

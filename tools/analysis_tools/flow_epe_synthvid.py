@@ -68,7 +68,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def motion_state_dict(checkpoint: str) -> Dict[str, Tensor]:
-    """The FlowNet weights of a FlowNet or memory model checkpoint."""
+    """The FlowNet weights of a FlowNet or memory model checkpoint; a
+    checkpoint of a detector without FlowNet is a ValueError naming it."""
     loaded = _load_checkpoint(checkpoint, map_location='cpu')
     state = loaded.get('state_dict', loaded) if isinstance(loaded,
                                                            dict) else None
@@ -78,6 +79,11 @@ def motion_state_dict(checkpoint: str) -> Dict[str, Tensor]:
         key[len('motion.'):]: value
         for key, value in state.items() if key.startswith('motion.')
     }
+    if not prefixed and any(key.startswith('detector.') for key in state):
+        raise ValueError(f'{checkpoint} holds no FlowNet weights: no '
+                         'motion.* keys, but detector.* ones (a per-frame '
+                         'detector?); give a FlowNet or a memory model '
+                         'checkpoint')
     return prefixed or state
 
 

@@ -486,6 +486,14 @@ def test_offline_rescoring_rejects_bad_dumps(ann_file, tmp_path):
             str(tmp_path / 'good.pkl'), ann_file, '--dataset-type',
             'NoSuchDataset'
         ])
+    # an image dataset would parse the file as images and fail unnamed
+    with pytest.raises(
+            ValueError,
+            match="dataset type 'CocoDataset' is not a video dataset"):
+        tool.main([
+            str(tmp_path / 'good.pkl'), ann_file, '--dataset-type',
+            'CocoDataset'
+        ])
 
 
 def test_dump_carries_the_class_names(ann_file, tmp_path):
