@@ -19,23 +19,31 @@ from memvid_mm.datasets.synthvid import (_Track, apply_degradation,
                                          load_synthvid_settings,
                                          render_long_exposure, render_sprite,
                                          render_video, smear)
+from memvid_mm.evaluation.functional import compute_motion_iou
 
 TRAIN_VIDEO = 'train/SynthVID_VID_train_0000/SynthVID_train_00000000'
 
 
 def _motion_ious(coco, window=10):
-    """Independent ILSVRC motion IoU: mean IoU with the same object within
-    +-window frames, per box (boxes without neighbours are skipped)."""
-    frame_of = {im['id']: im['frame_id'] for im in coco['images']}
+    """Independent ILSVRC motion IoU: mean IoU (inclusive, as the devkit)
+    with the same track within +-window frames of its video, per box; 0
+    for a box without a neighbour there."""
+    frame_of = {
+        im['id']: (im['video_id'], im['frame_id'])
+        for im in coco['images']
+    }
     tracks = defaultdict(dict)
     for ann in coco['annotations']:
-        tracks[ann['instance_id']][frame_of[ann['image_id']]] = ann['bbox']
+        video, frame = frame_of[ann['image_id']]
+        tracks[video, ann['instance_id']][frame] = ann['bbox']
 
     def iou(a, b):
-        iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-        ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+        iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]) + 1
+        ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]) + 1
         inter = max(iw, 0) * max(ih, 0)
-        return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+        area_a = (a[2] + 1) * (a[3] + 1)
+        area_b = (b[2] + 1) * (b[3] + 1)
+        return inter / (area_a + area_b - inter)
 
     out = []
     for boxes in tracks.values():
@@ -44,8 +52,7 @@ def _motion_ious(coco, window=10):
                 iou(box, boxes[k]) for k in range(t - window, t + window + 1)
                 if k != t and k in boxes
             ]
-            if near:
-                out.append(sum(near) / len(near))
+            out.append(sum(near) / len(near) if near else 0.0)
     return np.array(out)
 
 
@@ -154,9 +161,10 @@ def test_speed_classes_are_all_well_represented(medium_synthvid):
     assert split['slow'] == pytest.approx(slow)
 
 
-def test_motion_iou_leaves_out_boxes_without_a_neighbour_in_the_window():
+def test_motion_iou_is_the_metrics_with_0_without_a_neighbour():
     images = [
-        dict(id=i, frame_id=t) for i, t in ((1, 0), (2, 1), (3, 20), (4, 5))
+        dict(id=i, video_id=v, frame_id=t)
+        for i, v, t in ((1, 1, 0), (2, 1, 1), (3, 1, 20), (4, 1, 5), (5, 2, 1))
     ]
     annotations = [
         dict(image_id=1, instance_id=5, bbox=[0, 0, 10, 10]),
@@ -164,12 +172,30 @@ def test_motion_iou_leaves_out_boxes_without_a_neighbour_in_the_window():
         # 19 frames after its nearest box: beyond the window of 10
         dict(image_id=3, instance_id=5, bbox=[0, 0, 10, 10]),
         dict(image_id=4, instance_id=6, bbox=[0, 0, 10, 10]),  # alone
+        # the same track id in another video is another track
+        dict(image_id=5, instance_id=5, bbox=[0, 0, 10, 10]),
     ]
-    ious = box_motion_ious(dict(images=images, annotations=annotations))
-    # the two boxes of frames 0 and 1 overlap by 50 of 150 pixels
-    np.testing.assert_allclose(ious, [1 / 3, 1 / 3])
-    assert box_motion_ious(
-        dict(images=images, annotations=annotations), window=0).size == 0
+    coco = dict(images=images, annotations=annotations)
+    # the boxes of frames 0 and 1 overlap by 6 x 11 of 2 x 11 x 11 - 66
+    # pixels, counted inclusively as the ILSVRC devkit (and the metric)
+    np.testing.assert_allclose(
+        box_motion_ious(coco), [66 / 176, 66 / 176, 0, 0, 0])
+    np.testing.assert_allclose(box_motion_ious(coco, window=0), 0)
+    frames = [
+        dict(
+            video_id=img['video_id'],
+            frame_id=img['frame_id'],
+            bboxes=np.array([[x, y, x + w, y + h]
+                             for x, y, w, h in (a['bbox'] for a in annotations
+                                                if a['image_id'] == img['id'])
+                             ]).reshape(-1, 4),
+            instance_ids=np.array([
+                a['instance_id'] for a in annotations
+                if a['image_id'] == img['id']
+            ])) for img in images
+    ]
+    np.testing.assert_array_equal(
+        box_motion_ious(coco), np.concatenate(compute_motion_iou(frames)))
 
 
 def test_degradations_are_frequent_varied_and_recorded(medium_synthvid):
