@@ -30,7 +30,7 @@ from memvid_mm.utils import (allow_full_checkpoint_loading,
                              check_checkpoint_file, exit_after_distributed_run,
                              finish_distributed, flush_denormals_on_cpu,
                              load_test_checkpoint, prepare_cpu_distributed)
-from memvid_mm.utils.output_paths import check_not_an_input
+from memvid_mm.utils.output_paths import check_test_outputs
 
 
 def parse_args() -> argparse.Namespace:
@@ -112,10 +112,8 @@ def main() -> bool:
     args = parse_args()
     # a work directory is refused before anything is built
     check_checkpoint_file(args.checkpoint)
-    inputs = {'the config': args.config, 'the checkpoint': args.checkpoint}
-    check_not_an_input(args.out, '--out', inputs)
-    check_not_an_input(args.metrics_out, '--metrics-out',
-                       dict(inputs, **{'the --out dump': args.out}))
+    check_test_outputs(args.config, args.checkpoint, args.out,
+                       args.metrics_out)
     allow_full_checkpoint_loading()
     if not torch.cuda.is_available():
         flush_denormals_on_cpu()

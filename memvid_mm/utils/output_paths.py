@@ -38,3 +38,17 @@ def check_not_an_input(output: Optional[str], option: str,
             raise ValueError(
                 f'{option} {output} is {what} ({path}): writing it would '
                 'overwrite that input; give another file')
+
+
+def check_test_outputs(config: str, checkpoint: str, out: Optional[str],
+                       metrics_out: Optional[str]) -> None:
+    """The ``--out`` dump and ``--metrics-out`` JSON of a test tool: neither
+    may be the config or the checkpoint, nor the metrics the dump.
+
+    Raises:
+        ValueError: As :func:`check_not_an_input`.
+    """
+    inputs = {'the config': config, 'the checkpoint': checkpoint}
+    check_not_an_input(out, '--out', inputs)
+    check_not_an_input(metrics_out, '--metrics-out',
+                       dict(inputs, **{'the --out dump': out}))

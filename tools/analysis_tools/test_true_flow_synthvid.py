@@ -40,7 +40,7 @@ from memvid_mm.datasets import (SceneMotion, config_data_root,
                                 load_synthvid_settings, render_split)
 from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
 from memvid_mm.utils import allow_full_checkpoint_loading, load_test_checkpoint
-from memvid_mm.utils.output_paths import check_not_an_input
+from memvid_mm.utils.output_paths import check_test_outputs
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -250,10 +250,8 @@ def install_true_flow(model: nn.Module, true_flow: TrueFlow) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    inputs = {'the config': args.config, 'the checkpoint': args.checkpoint}
-    check_not_an_input(args.out, '--out', inputs)
-    check_not_an_input(args.metrics_out, '--metrics-out',
-                       dict(inputs, **{'the --out dump': args.out}))
+    check_test_outputs(args.config, args.checkpoint, args.out,
+                       args.metrics_out)
     allow_full_checkpoint_loading()
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
