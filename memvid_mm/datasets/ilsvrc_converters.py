@@ -253,7 +253,9 @@ def parse_voc_xml(xml_path: str) -> dict:
             raise ValueError(f'{xml_path}: image size {width}x{height} is '
                              'not positive')
     degradation = root.find('degradation')
-    objects = [_parse_object(obj, xml_path) for obj in root.iter('object')]
+    # direct children only, as mmtrack reads them: an <object> nested in
+    # another element is not a box of the image
+    objects = [_parse_object(obj, xml_path) for obj in root.findall('object')]
     return dict(
         width=width,
         height=height,
@@ -356,16 +358,18 @@ def read_vid_video_list(root: str, split: str) -> List[str]:
         if not files:
             raise FileNotFoundError(
                 f'no ImageSets/VID/train_<k>.txt files in {set_dir}')
+        # prefixed before the set, so that a video listed with and
+        # without 'train/' is one video
         names = {
-            tokens[0]
+            _with_split_prefix(tokens[0], split)
             for path in files for tokens in _read_lines(path)
             if len(tokens) < 2 or tokens[1] != '-1'
         }
     elif split == 'val':
-        names = set(read_val_frame_list(root))
+        names = set(read_val_frame_list(root))  # prefixed there
     else:
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    return sorted(_with_split_prefix(n, split) for n in names)
+    return sorted(names)
 
 
 def _with_split_prefix(name: str, split: str) -> str:
@@ -933,8 +937,11 @@ def _convert_video(writer: _CocoVIDWriter, root: str, split: str, name: str,
         xml_path = osp.join(root, 'Annotations', 'VID', prefix + '.xml')
         img_path = osp.join(root, 'Data', 'VID', prefix + '.JPEG')
         info = parse_voc_xml(xml_path)
-        _check_one_box_per_trackid(info['objects'], xml_path, split,
-                                   trackid_repeats)
+        # a box of a skipped synset is not written, so its trackid cannot
+        # clash (unknown_classes='error' refuses it in _add_video_objects)
+        _check_one_box_per_trackid(
+            [o for o in info['objects'] if o['name'] in writer.synset2cat],
+            xml_path, split, trackid_repeats)
         height, width = _frame_size(info, xml_path, img_path, check_images,
                                     size_mismatches)
         if video_size is None:
@@ -1041,12 +1048,14 @@ def read_det_image_list(root: str,
     for path in files:
         if not osp.isfile(path):
             raise FileNotFoundError(f'DET image set not found: {path}')
+        # prefixed before the union, so that an image listed with and
+        # without 'train/' is given once
         names |= {
-            tokens[0]
+            _with_split_prefix(tokens[0], 'train')
             for tokens in _read_lines(path)
             if len(tokens) < 2 or tokens[1] != '-1'
         }
-    return sorted(_with_split_prefix(n, 'train') for n in names)
+    return sorted(names)
 
 
 def convert_det(root: str,

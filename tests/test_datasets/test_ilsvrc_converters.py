@@ -267,9 +267,11 @@ def test_video_list_accepts_split_prefixes(tmp_path):
     sets = tmp_path / 'ImageSets' / 'VID'
     sets.mkdir(parents=True)
     (sets / 'train_1.txt').write_text('a/v1 1\ntrain/a/v2 1\n')
-    (sets / 'train_2.txt').write_text('a/v1 1\na/v3 -1\n')
+    # a/v1 is listed three times, once with the prefix: one video
+    (sets / 'train_2.txt').write_text('a/v1 1\na/v3 -1\ntrain/a/v1 1\n')
     (sets / 'train_15frames.txt').write_text('x/y 1 2 3\n')
-    (sets / 'val.txt').write_text('v9/000000 1\nv9/000001 2\nv8/000000 3\n')
+    (sets / 'val.txt').write_text('v9/000000 1\nv9/000001 2\nv8/000000 3\n'
+                                  'val/v8/000001 4\n')
     assert read_vid_video_list(str(tmp_path),
                                'train') == ['train/a/v1', 'train/a/v2']
     assert read_vid_video_list(str(tmp_path), 'val') == ['val/v8', 'val/v9']
@@ -466,6 +468,51 @@ def test_unknown_synset_is_an_error_or_a_counted_skip(tiny_synthvid_copy,
             show_progress=False)
 
 
+def test_skipped_synset_does_not_count_for_the_val_trackid_check(
+        tiny_synthvid_copy):
+    """A box of a synset outside the table is not written with
+    ``unknown_classes='skip'``, so its trackid cannot clash with a kept
+    box's."""
+    _xml(
+        _xml_path(tiny_synthvid_copy, 2, VAL_VIDEO),
+        [('n01234567', (1, 1, 9, 9), 4), ('n90000002', (2, 2, 8, 8), 4)])
+    coco = convert_vid(
+        tiny_synthvid_copy,
+        'val',
+        SYNTHVID_CLASS_TABLE,
+        unknown_classes='skip',
+        show_progress=False)
+    image_id = next(im['id'] for im in coco['images']
+                    if im['file_name'] == f'{VAL_VIDEO}/000002.JPEG')
+    assert [(a['category_id'], a['bbox']) for a in coco['annotations']
+            if a['image_id'] == image_id] == [(2, [2, 2, 6, 6])]
+    # with 'error' the unknown synset is what is named
+    with pytest.raises(ValueError, match='000002.xml: synset n01234567'):
+        convert_vid(
+            tiny_synthvid_copy,
+            'val',
+            SYNTHVID_CLASS_TABLE,
+            show_progress=False)
+
+
+def test_object_nested_in_another_element_is_not_a_box(tmp_path):
+    """Only the annotation's own ``<object>`` children are boxes, as
+    mmtrack reads them."""
+    path = str(tmp_path / 'a.xml')
+    _xml(path, [('n90000002', (2, 2, 8, 8), 0)])
+    tree = ET.parse(path)
+    part = ET.SubElement(tree.getroot().find('object'), 'part')
+    nested = ET.SubElement(part, 'object')
+    ET.SubElement(nested, 'name').text = 'n90000001'
+    box = ET.SubElement(nested, 'bndbox')
+    for tag, v in zip(('xmin', 'ymin', 'xmax', 'ymax'), (3, 3, 5, 5)):
+        ET.SubElement(box, tag).text = str(v)
+    tree.write(path)
+    objects = parse_voc_xml(path)['objects']
+    assert [(o['name'], o['bbox'])
+            for o in objects] == [('n90000002', (2, 2, 8, 8))]
+
+
 def test_missing_trackid_is_an_error(tiny_synthvid_copy):
     _xml(_xml_path(tiny_synthvid_copy, 2), [('n90000002', (2, 2, 8, 8), None)])
     with pytest.raises(ValueError, match='000002.xml.*trackid'):
@@ -617,6 +664,20 @@ def test_det_conversion_restricts_to_the_class_table(tmp_path):
             SYNTHVID_CLASS_TABLE,
             class_indices=[3],
             show_progress=False)
+
+
+def test_det_image_sets_give_an_image_once_with_or_without_prefix(
+        tmp_path, log_records):
+    """The per-class ImageSets name an image once per class; one written
+    with ``train/`` and once without is still one image entry."""
+    keys = _make_det(str(tmp_path))
+    sets = tmp_path / 'ImageSets' / 'DET'
+    (sets / 'train_2.txt').write_text(f'train/{keys[0]} 1\n{keys[1]} 1\n')
+    coco = convert_det(
+        str(tmp_path), SYNTHVID_CLASS_TABLE, show_progress=False)
+    assert [im['file_name'] for im in coco['images']
+            ] == [f'train/{keys[0]}.JPEG', f'train/{keys[1]}.JPEG']
+    assert not [r for r in log_records if r.levelno == logging.WARNING]
 
 
 def test_det_image_list_and_missing_xml(tmp_path):
