@@ -256,7 +256,10 @@ class StrongFeatureRFCN(BaseDetector):
         strong_test_cfg (dict, optional): Replaces the strong detector's
             ``test_cfg``: ``dict(evidence_interval=4)`` is the paper's
             "ClockNet-101-FeatProp". ``propagate='boxes'`` is refused (it
-            gives no features). Defaults to None: its config's.
+            gives no features), and so are ``split_halves``,
+            ``anticipate`` and ``chain_flows`` (training builds the strong
+            memory of the whole frame with FlowNet's flows, as at test
+            time only without them). Defaults to None: its config's.
         delay (int): The strong detector's latency in frames: at frame t
             the fast detector reads its memory of frame t - delay. 0 reads
             the current frame's, unwarped (no latency, the upper bound).
@@ -331,6 +334,14 @@ class StrongFeatureRFCN(BaseDetector):
             raise ValueError('strong_test_cfg.split_halves must be False: '
                              'the fast detector reads the strong memory of '
                              'the whole frame')
+        for name in ('anticipate', 'chain_flows'):
+            if self.strong.test_cfg[name]:
+                raise ValueError(
+                    f'strong_test_cfg.{name} must be False: training '
+                    "builds the strong memory with FlowNet's flow from each "
+                    'frame to its evidence frame (strong_clip_memory), so '
+                    'the fast detector would be trained on other strong '
+                    'features than it reads online')
         check_same_normalisation(self.data_preprocessor,
                                  self.strong.data_preprocessor)
         self.strong_ckpt = strong_ckpt
