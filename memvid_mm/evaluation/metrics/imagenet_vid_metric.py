@@ -73,10 +73,28 @@ def frame_record(data_sample: Union[DetDataSample, dict],
 
 
 class _VIDFrameMetric(BaseVideoMetric):
-    """Records one frame record per evaluated frame."""
+    """Records one frame record per evaluated frame.
+
+    Args:
+        collect_device (str): Device to gather results on: ``'cpu'``, the
+            only one mmdet's ``collect_tracking_results`` implements (it
+            raises for ``'gpu'`` after the whole test pass, so it is
+            refused here). Defaults to ``'cpu'``.
+        prefix (str, optional): Metric name prefix. Defaults to None.
+    """
 
     with_gt = True
     degradation_key = None
+
+    def __init__(self,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        if collect_device != 'cpu':
+            raise ValueError(
+                f"collect_device must be 'cpu', got {collect_device!r}: "
+                "mmdet's collect_tracking_results gathers video results "
+                'on the CPU only')
+        super().__init__(collect_device=collect_device, prefix=prefix)
 
     def process_image(self, data_samples: Sequence,
                       ori_video_len: int) -> None:
@@ -135,8 +153,8 @@ class ImagenetVIDMetric(_VIDFrameMetric):
             to ``'numpy'``.
         degradation_key (str, optional): Metainfo key holding each frame's
             degradation type (SynthVID). Defaults to None.
-        collect_device (str): Device to gather results on. Defaults to
-            ``'cpu'``.
+        collect_device (str): Device to gather results on; only ``'cpu'``
+            (see :class:`_VIDFrameMetric`). Defaults to ``'cpu'``.
         prefix (str, optional): Metric name prefix. Defaults to ``'vid'``.
     """
 
@@ -204,8 +222,8 @@ class DumpVIDResults(_VIDFrameMetric):
 
     Args:
         out_file_path (str): Output path, ending in ``.pkl`` / ``.pickle``.
-        collect_device (str): Device to gather results on. Defaults to
-            ``'cpu'``.
+        collect_device (str): Device to gather results on; only ``'cpu'``
+            (see :class:`_VIDFrameMetric`). Defaults to ``'cpu'``.
         ann_file (str, optional): The annotation file of the tested
             dataset, as the dataset reads it (``data_root`` joined, see
             :func:`dataset_ann_file`). Defaults to None (not recorded).

@@ -852,6 +852,20 @@ def test_unknown_coco_backend_raises_naming_it():
         ImagenetVIDMetric(coco_backend='pycoco')
 
 
+@pytest.mark.parametrize(
+    'build', [ImagenetVIDMetric, lambda **kw: DumpVIDResults('r.pkl', **kw)])
+def test_collect_device_other_than_cpu_is_refused_at_build(build):
+    """mmdet's collect_tracking_results raises for 'gpu' only after the
+    whole test pass (on one rank too); the metrics refuse it when built."""
+    with pytest.raises(
+            NotImplementedError, match='GPU collecting has not been'):
+        base_video_metric.collect_tracking_results([{}], 'gpu')
+    with pytest.raises(
+            ValueError, match="collect_device must be 'cpu', got 'gpu'"):
+        build(collect_device='gpu')
+    assert build(collect_device='cpu').collect_device == 'cpu'
+
+
 @pytest.mark.parametrize('ann_file', ['', 3])
 def test_dump_ann_file_that_is_not_a_path_raises(ann_file):
     with pytest.raises(
