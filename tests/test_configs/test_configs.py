@@ -314,11 +314,11 @@ class _Scalar(BaseModel):
 
 
 @pytest.mark.parametrize('iters_per_epoch', [6, 7, 10])
-def test_paper_schedule_steps_the_lr_down_after_four_thirds_of_an_epoch(
+def test_paper_schedule_steps_the_lr_down_after_eight_thirds_of_an_epoch(
         iters_per_epoch, tmp_path):
     cfg = Config.fromfile(
         osp.join(REPO_ROOT, 'configs', 'clocknet',
-                 'clocknet_rfcn_r101-dc5_4xb1-2e_imagenetvid.py'))
+                 'clocknet_rfcn_r101-dc5_4xb1-4e_imagenetvid.py'))
     clocknet = Config.fromfile(
         osp.join(REPO_ROOT, 'configs', 'clocknet_r101_vid.py'))
     for key in ('model', 'train_dataloader', 'val_dataloader',
@@ -347,8 +347,9 @@ def test_paper_schedule_steps_the_lr_down_after_four_thirds_of_an_epoch(
             experiment_name=(
                 f'paper_schedule_{iters_per_epoch}_{tmp_path.name}'))
         runner.train()
-    step = int(4 / 3 * iters_per_epoch)  # 8, 9, 13
-    assert len(lrs.lrs) == 2 * iters_per_epoch
+    # the paper's 4/3 of an epoch that holds each image and its flipped copy
+    step = int(8 / 3 * iters_per_epoch)  # 16, 18, 26
+    assert len(lrs.lrs) == 4 * iters_per_epoch
     assert lrs.lrs[:step] == pytest.approx([0.001] * step)
     assert lrs.lrs[step:] == pytest.approx([0.0001] *
-                                           (2 * iters_per_epoch - step))
+                                           (4 * iters_per_epoch - step))
