@@ -1,5 +1,6 @@
-# Per-frame tiny Faster R-CNN on SynthVID: ResNet-18 at 1/4 width with a
-# dilated conv5, trained from scratch (`make demo`, first stage).
+# Per-frame tiny Faster R-CNN on SynthVID: ResNet-18 at 1/4 width with
+# dilated conv4 and conv5 (output stride 8), trained from scratch (`make
+# demo`, first stage).
 _base_ = [
     '../_base_/models/faster-rcnn_r18-tiny-d8.py',
     '../_base_/datasets/synthvid.py',

@@ -29,9 +29,10 @@ always use the half-pixel offset, i.e. ``aligned=True`` of ``roi_align``):
 Deviations from torchvision, only in corner cases: a RoI with an empty
 adaptive grid (``ceil(roi_h / kh) == 0``, i.e. ``-kh < roi_h <= 0``, with
 ``sampling_ratio <= 0``) gives 0 where torchvision divides 0 by 0 (NaN);
-float16/bfloat16 inputs get their coordinates and weights in float32
-(torchvision's CUDA kernel computes them in half precision). Box
-coordinates receive no gradient.
+float16/bfloat16 inputs get their sample coordinates and bilinear weights
+computed in float32 (torchvision's CUDA kernel computes them in half
+precision); the weights are then rounded to the input's dtype, and the
+weighted sum runs in it. Box coordinates receive no gradient.
 
 Implementation (no Python loop over RoIs, bins, channels or samples):
 every bin uses the largest grid ``Gh x Gw`` of all RoIs and zero weights

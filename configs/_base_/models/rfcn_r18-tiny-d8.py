@@ -3,7 +3,7 @@
 # backbones), trained from scratch, a 3x3 conv + ReLU embedding to 64-d,
 # 3x3 position-sensitive score maps. Stride 8 gives the 160x96 SynthVID
 # frames a 20x12 map on which objects (15-35 px) span 2-4 cells; at stride
-# 16 (10x6, 1-2 cells) this R-FCN reached only 55 mAP
+# 16 (10x6, 1-2 cells) this R-FCN reached only 48.9 mAP on the 32-video val
 # (docs/synthvid_results.md, "Ablations").
 _base_ = './rfcn_r101-dc5.py'
 num_classes = 4
