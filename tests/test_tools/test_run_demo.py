@@ -154,11 +154,12 @@ def test_every_stage_reads_the_data_root_of_its_blur_mode(demo, tmp_path):
 
 
 def converted_synthvid_root(tmp_path):
-    """A SynthVID root as ``prepare_data`` finds it: the val JSON and
-    ``synthvid.json`` of frame blur and every degradation kind."""
+    """A SynthVID root as ``prepare_data`` finds it: the train and val
+    JSON and ``synthvid.json`` of frame blur and every degradation kind."""
     root = tmp_path / 'synthvid'
     (root / 'annotations').mkdir(parents=True)
-    (root / 'annotations' / 'imagenet_vid_val.json').write_text('{}')
+    for split in ('train', 'val'):
+        (root / 'annotations' / f'imagenet_vid_{split}.json').write_text('{}')
     settings = dict(
         num_train_videos=1,
         num_val_videos=1,
@@ -266,3 +267,45 @@ def test_data_made_by_other_sources_is_made_again(tmp_path, monkeypatch):
     source.write_text('v = 2\n')
     prepare()
     assert len(commands) == 4
+
+
+def test_half_made_data_is_not_taken_for_finished(tmp_path, monkeypatch):
+    """A regeneration interrupted before the conversion leaves no record
+    behind, and data without its train JSON is made again."""
+    tool = load_tool('tools/misc/run_demo.py')
+    root = converted_synthvid_root(tmp_path)
+    record = root / tool.DATA_RECORD
+    record.write_text(
+        json.dumps(dict(code=tool.source_digest(tool.DATA_CODE_PATHS))))
+    every_kind = ['blur', 'noise', 'occlusion', 'dim']
+
+    def interrupted(cmd, log_file):
+        raise SystemExit('stage failed')
+
+    monkeypatch.setattr(tool, 'run', interrupted)
+    with pytest.raises(SystemExit, match='stage failed'):
+        tool.prepare_data(str(tmp_path), str(root), 'frame', every_kind, True)
+    assert not record.exists()
+    commands = []
+    monkeypatch.setattr(tool, 'run',
+                        lambda cmd, log_file: commands.append(cmd) or 1.0)
+    record.write_text(
+        json.dumps(dict(code=tool.source_digest(tool.DATA_CODE_PATHS))))
+    (root / 'annotations' / 'imagenet_vid_train.json').unlink()
+    tool.prepare_data(str(tmp_path), str(root), 'frame', every_kind, False)
+    assert [cmd[1] for cmd in commands] == [
+        'tools/misc/gen_synthvid.py',
+        'tools/dataset_converters/imagenet2coco_vid.py'
+    ]
+
+
+def test_table_refuses_metrics_without_a_column():
+    tool = load_tool('tools/misc/run_demo.py')
+    full = {key: 0.5 for _, key in tool.COLUMNS}
+    assert '| R-FCN | 50.0 | 50.0 |' in tool.format_table({'R-FCN': full})
+    partial = dict(full)
+    del partial['vid/mAP_degraded']
+    with pytest.raises(
+            SystemExit,
+            match=r"the metrics of MemNet-3 have no \['vid/mAP_degraded'\]"):
+        tool.format_table({'R-FCN': full, 'MemNet-3': partial})

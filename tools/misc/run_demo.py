@@ -191,10 +191,13 @@ def prepare_data(work_dir: str, data_root: str, blur: str,
     unless it is already there, made by the current ``DATA_CODE_PATHS``
     (recorded in ``DATA_RECORD`` beside it)."""
     ann_dir = osp.join(data_root, 'annotations')
-    val_ann = osp.join(ann_dir, 'imagenet_vid_val.json')
+    anns = [
+        osp.join(ann_dir, f'imagenet_vid_{split}.json')
+        for split in ('train', 'val')
+    ]
     record_file = osp.join(data_root, DATA_RECORD)
     data_code = source_digest(DATA_CODE_PATHS)
-    if osp.exists(val_ann) and not overwrite:
+    if all(osp.exists(ann) for ann in anns) and not overwrite:
         settings = load_synthvid_settings(data_root)
         found = settings['blur']
         if found != blur:
@@ -214,6 +217,9 @@ def prepare_data(work_dir: str, data_root: str, blur: str,
             f'sources of {", ".join(DATA_CODE_PATHS)}; generating it '
             'again',
             flush=True)
+    # the record goes first, so that data left half made by an interrupted
+    # run is not taken for finished by the next
+    remove_if_exists(record_file)
     gen = [
         sys.executable, 'tools/misc/gen_synthvid.py', '--out', data_root,
         '--blur', blur, '--degradations', *degradations, '--no-convert',
@@ -530,10 +536,11 @@ def format_table(results: Dict[str, Dict[str, float]]) -> str:
     header = '| model | ' + ' | '.join(c for c, _ in COLUMNS) + ' |'
     lines = [header, '|' + '---|' * (len(COLUMNS) + 1)]
     for name, metrics in results.items():
-        cells = []
-        for _, key in COLUMNS:
-            value = metrics.get(key)
-            cells.append('n/a' if value is None else f'{100 * value:.1f}')
+        missing = [key for _, key in COLUMNS if key not in metrics]
+        if missing:
+            raise SystemExit(f'the metrics of {name} have no {missing}: '
+                             'the demo prints every column of every model')
+        cells = [f'{100 * metrics[key]:.1f}' for _, key in COLUMNS]
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
