@@ -26,7 +26,7 @@ setup(
     'video object detection for MMDetection 3.x',
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
+    packages=find_packages(include=('memvid_mm', 'memvid_mm.*')),
     include_package_data=True,
     python_requires='>=3.8',
     install_requires=parse_requirements('requirements/runtime.txt'),

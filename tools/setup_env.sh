@@ -11,8 +11,22 @@ PYTHON=${PYTHON:-python3.11}
 if [ -f "$VENV/.memvid_ready" ]; then
     exit 0
 fi
+python_version() {
+    "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'
+}
 echo "[setup_env] creating $VENV with $($PYTHON --version)"
-$PYTHON -m venv "$VENV"
+# venv keeps the interpreter of an existing environment (an interrupted
+# run's, or one made by another Python): one of another version is cleared
+VENV_FLAGS=()
+if [ -e "$VENV" ]; then
+    HAVE=$(python_version "$VENV/bin/python" 2>/dev/null || echo none)
+    WANT=$(python_version "$PYTHON")
+    if [ "$HAVE" != "$WANT" ]; then
+        echo "[setup_env] $VENV holds Python $HAVE, not $WANT: clearing it"
+        VENV_FLAGS=(--clear)
+    fi
+fi
+$PYTHON -m venv "${VENV_FLAGS[@]}" "$VENV"
 PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip 'setuptools>=77,<81' wheel
 $PIP install -q torch==2.13.0
