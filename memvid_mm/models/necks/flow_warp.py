@@ -97,8 +97,8 @@ class FlowWarp(BaseModule):
     new key. :meth:`warp` samples in at least float32 whatever the dtype of
     the flow (half-precision coordinates would misplace features), so a
     float16 or bfloat16 flow uses the float32 grid. At most
-    ``max_cached_grids`` grids are kept (oldest evicted first), which bounds
-    memory under multi-scale training.
+    ``max_cached_grids`` grids are kept (the least recently used evicted
+    first), which bounds memory under multi-scale training.
 
     Args:
         interpolation (str): ``'bilinear'`` (the paper) or ``'bicubic'``,
@@ -155,6 +155,9 @@ class FlowWarp(BaseModule):
             if len(self.grid_cache) >= self.max_cached_grids:
                 self.grid_cache.popitem(last=False)
             self.grid_cache[key] = grid
+        else:
+            # least recently used first: a shape used every frame stays
+            self.grid_cache.move_to_end(key)
         return grid
 
     def warp(self, feat: Tensor, flow: Tensor) -> Tensor:

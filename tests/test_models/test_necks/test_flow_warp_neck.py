@@ -89,6 +89,11 @@ def test_grid_cache_is_bounded(grid_calls):
     assert [k[:2] for k in neck.grid_cache] == [(4, 4), (8, 8)]
     neck(torch.randn(1, 1, 2, 2), flow)  # evicted, so rebuilt
     assert len(grid_calls) == 4
+    # the least recently used goes: 8x8 was used after 2x2, so 2x2 goes
+    neck(torch.randn(1, 1, 8, 8), flow)
+    neck(torch.randn(1, 1, 4, 4), flow)
+    assert [k[:2] for k in neck.grid_cache] == [(8, 8), (4, 4)]
+    assert len(grid_calls) == 5
     with pytest.raises(ValueError, match='max_cached_grids'):
         FlowWarp(max_cached_grids=0)
 
