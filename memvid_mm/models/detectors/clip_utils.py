@@ -53,6 +53,32 @@ def check_clip_inputs(inputs: Tensor, data_samples: TrackSampleList) -> None:
                     f'the (H, W) {(height, width)} of the inputs')
 
 
+def check_key_frame_last(data_samples: TrackSampleList) -> None:
+    """Refuse training clips whose key frame is not the last frame.
+
+    The detectors take the loss of the last frame as the key frame's
+    (causal clips, as :class:`CausalClipSample` packs them). A pipeline
+    that puts it elsewhere (mmdet's reference-frame samplers put
+    reference frames after it) would move the loss to another frame.
+
+    Args:
+        data_samples (list[:obj:`TrackDataSample`]): N samples of T
+            frames; one without ``key_frames_inds`` metainfo is not
+            checked.
+
+    Raises:
+        ValueError: If a sample's ``key_frames_inds`` is not ``[T - 1]``.
+    """
+    for sample in data_samples:
+        key_inds = sample.metainfo.get('key_frames_inds')
+        if key_inds is not None and list(key_inds) != [len(sample) - 1]:
+            raise ValueError(
+                f'training clips must end at their key frame, got '
+                f'key_frames_inds {list(key_inds)} in a clip of '
+                f'{len(sample)} frames; sample clips with CausalClipSample, '
+                'not a sampler of reference frames around the key frame')
+
+
 def loss_frame_indices(num_frames: int, loss_frames: str) -> List[int]:
     """Clip positions that receive a detection loss.
 

@@ -41,7 +41,8 @@ from ..layers import (EvidenceBoxes, EvidenceMotion, MemoryState, SideStreams,
                       extrapolated_anchor_flows, flow_acceleration,
                       propagate_boxes)
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
-from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
+from .clip_utils import (check_clip_inputs, check_key_frame_last,
+                         gather_frames, loss_frame_indices)
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
@@ -1114,6 +1115,7 @@ class MemoryRFCN(BaseDetector):
                 aggregator cannot train on them.
         """
         check_clip_inputs(inputs, data_samples)
+        check_key_frame_last(data_samples)
         num_frames = inputs.shape[1]
         if num_frames < 2:
             raise ValueError(

@@ -11,7 +11,8 @@ from mmdet.structures import DetDataSample, OptTrackSampleList, TrackSampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
-from .clip_utils import check_clip_inputs, gather_frames, loss_frame_indices
+from .clip_utils import (check_clip_inputs, check_key_frame_last,
+                         gather_frames, loss_frame_indices)
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
@@ -116,6 +117,7 @@ class PerFrameVideoDetector(BaseDetector):
             ``loss_frames`` says), batched clip-major.
         """
         check_clip_inputs(inputs, data_samples)
+        check_key_frame_last(data_samples)
         frame_inds = loss_frame_indices(inputs.shape[1], self.loss_frames)
         images, samples = gather_frames(inputs, data_samples, frame_inds)
         return self.detector.loss(images, samples)

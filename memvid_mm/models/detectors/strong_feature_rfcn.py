@@ -43,7 +43,7 @@ from ...utils.checkpoint import trained_classes
 from ...utils.trained_settings import other_model_settings
 from ..aggregators import MemNetAggregator
 from ..layers import DelayedMemory, EvidenceBoxes, StrongFeatureState
-from .clip_utils import check_clip_inputs, gather_frames
+from .clip_utils import check_clip_inputs, check_key_frame_last, gather_frames
 from .detector_keys import (check_detector_pretrained,
                             refuse_foreign_state_dict,
                             refuse_video_detector_state_dict)
@@ -544,6 +544,7 @@ class StrongFeatureRFCN(BaseDetector):
             the strong memory is drawn once per batch.
         """
         check_clip_inputs(inputs, data_samples)
+        check_key_frame_last(data_samples)
         num_frames = inputs.shape[1]
         self._check_clip_length(num_frames)
         clip_stride = MemoryRFCN.clip_stride_of(data_samples, default=1)

@@ -4,6 +4,7 @@ import torch
 from mmdet.structures import DetDataSample, TrackDataSample
 
 from memvid_mm.models.detectors.clip_utils import (check_clip_inputs,
+                                                   check_key_frame_last,
                                                    gather_frames)
 from memvid_mm.utils import SyncingOpRecorder
 
@@ -54,3 +55,19 @@ def test_clip_inputs_are_checked():
     ]:
         with pytest.raises(ValueError, match=match):
             check_clip_inputs(inputs, samples)
+
+
+def test_key_frame_must_be_the_last_of_a_training_clip():
+    """mmdet's reference-frame samplers put frames after the key frame;
+    the loss of the last frame would then be another frame's."""
+    sample = TrackDataSample()
+    sample.video_data_samples = [DetDataSample() for _ in range(3)]
+    check_key_frame_last([sample])  # no key_frames_inds: not checked
+    sample.set_metainfo(dict(key_frames_inds=[2]))
+    check_key_frame_last([sample])
+    sample.set_metainfo(dict(key_frames_inds=[1]))
+    with pytest.raises(
+            ValueError,
+            match=r'training clips must end at their key frame, got '
+            r'key_frames_inds \[1\] in a clip of 3 frames'):
+        check_key_frame_last([sample])

@@ -89,6 +89,15 @@ def perturb_aggregator(model, seed):
     return model
 
 
+def test_loss_refuses_a_key_frame_before_the_end_of_the_clip(memnet_cfg):
+    model = build(memnet_cfg)
+    model.train()
+    batch = preprocess(model, packed_clips(1, 3), True)
+    batch['data_samples'][0].set_metainfo(dict(key_frames_inds=[1]))
+    with pytest.raises(ValueError, match='must end at their key frame'):
+        model.loss(**batch)
+
+
 def test_loss_returns_finite_scalars(memnet_cfg):
     model = build(memnet_cfg)
     model.train()

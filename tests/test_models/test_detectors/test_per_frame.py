@@ -30,6 +30,14 @@ def test_loss_on_key_frames(model):
     total.backward()
 
 
+def test_loss_refuses_a_key_frame_before_the_end_of_the_clip(model):
+    model.train()
+    data = model.data_preprocessor(packed_clips(1, 2, num_classes=4), True)
+    data['data_samples'][0].set_metainfo(dict(key_frames_inds=[0]))
+    with pytest.raises(ValueError, match='must end at their key frame'):
+        model.loss(**data)
+
+
 def test_predict_every_frame(model):
     model.eval()
     data = model.data_preprocessor(packed_clips(1, 3, num_classes=4), False)
