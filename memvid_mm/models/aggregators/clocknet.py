@@ -46,7 +46,7 @@ from torch import Tensor
 
 from ..layers.flow_warp import flow_warp
 from .base import BaseMemoryAggregator
-from .memnet import weight_logit_cnn
+from .memnet import MemNetAggregator, weight_logit_cnn
 
 FlowFn = Callable[[Tensor, Tensor], Tensor]
 WarpFn = Callable[[Tensor, Tensor], Tensor]
@@ -305,8 +305,9 @@ class ClockNetAggregator(BaseMemoryAggregator):
             raise TypeError(f'share_memnet must be a bool, got '
                             f'{share_memnet!r}')
         if memnet is None:
+            # the class, not its name: found under any default scope
             memnet = dict(
-                type='MemNetAggregator', in_channels=1024, mode='average')
+                type=MemNetAggregator, in_channels=1024, mode='average')
         self.share_memnet = share_memnet
         num_modules = 1 if share_memnet else len(self.strides)
         self.memnets = nn.ModuleList(

@@ -35,7 +35,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from ...utils.argument_checks import is_int
-from ..aggregators import BaseMemoryAggregator, MemNetAggregator
+from ..aggregators import (BaseMemoryAggregator, ClockNetAggregator,
+                           MemNetAggregator)
 from ..layers import (EvidenceBoxes, EvidenceMotion, MemoryState, SideStreams,
                       SplitHalvesState, compose_flows, extrapolate_flow,
                       extrapolated_anchor_flows, flow_acceleration,
@@ -564,8 +565,9 @@ class MemoryRFCN(BaseDetector):
         agg_cls = MODELS.get(agg_type) if isinstance(agg_type, str) else \
             agg_type
         if agg_cls is not None and issubclass(agg_cls, MemNetAggregator):
+            # the class, not its name: found under any default scope
             return MODELS.build(
-                dict(type='ClockNetAggregator', strides=(1, ), memnet=cfg))
+                dict(type=ClockNetAggregator, strides=(1, ), memnet=cfg))
         if agg_cls is not None and issubclass(agg_cls, BaseMemoryAggregator):
             return MODELS.build(cfg)
         raise TypeError(f'aggregator must be a MemNetAggregator, '

@@ -214,7 +214,8 @@ def build_fusion(fusion: OptConfigType, channels: int) -> MemNetAggregator:
         TypeError: When ``fusion`` is not a MemNetAggregator config.
         ValueError: When its ``in_channels`` is not ``channels``.
     """
-    fusion = dict(fusion or dict(type='MemNetAggregator', mode='average'))
+    # the class, not its name: found under any default scope
+    fusion = dict(fusion or dict(type=MemNetAggregator, mode='average'))
     fusion_type = fusion.get('type')
     fusion_cls = MODELS.get(fusion_type) if isinstance(fusion_type,
                                                        str) else fusion_type

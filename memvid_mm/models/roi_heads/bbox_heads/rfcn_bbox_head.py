@@ -114,9 +114,13 @@ class RFCNBBoxHead(BBoxHead):
                 f"roi_op must be 'pool' or 'align', got {roi_op!r}")
         bins_hw = pair_output_size(roi_feat_size, 'roi_feat_size')
         # with_avg_pool=True keeps BBoxHead's throw-away fc layers small;
-        # they are replaced by the 1x1 score-map convs below.
+        # they are replaced by the 1x1 score-map convs below. They are
+        # given as the class, which needs no registry: mmdet's default
+        # type='Linear' is mmdet's and fails under another default scope.
         super().__init__(
             with_avg_pool=True,
+            cls_predictor_cfg=dict(type=nn.Linear),
+            reg_predictor_cfg=dict(type=nn.Linear),
             roi_feat_size=roi_feat_size,
             in_channels=in_channels,
             num_classes=num_classes,
