@@ -11,8 +11,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
-from memvid_mm.models.aggregators import (ClockNetAggregator,
-                                          MemNetAggregator)
+from memvid_mm.models.aggregators import ClockNetAggregator, MemNetAggregator
 from memvid_mm.models.detectors.strong_feature_rfcn import build_fusion
 
 REPO_ROOT = osp.dirname(
