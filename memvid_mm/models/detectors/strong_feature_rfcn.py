@@ -258,9 +258,10 @@ class StrongFeatureRFCN(BaseDetector):
             ``test_cfg``: ``dict(evidence_interval=4)`` is the paper's
             "ClockNet-101-FeatProp". ``propagate='boxes'`` is refused (it
             gives no features), and so are ``split_halves``,
-            ``anticipate`` and ``chain_flows`` (training builds the strong
-            memory of the whole frame with FlowNet's flows, as at test
-            time only without them). Defaults to None: its config's.
+            ``anticipate`` and ``chain_flows``: training builds the strong
+            memory of the whole frame with FlowNet's flows to its evidence
+            frames, which is what the strong detector reads online only
+            without them. Defaults to None: its config's.
         delay (int): The strong detector's latency in frames: at frame t
             the fast detector reads its memory of frame t - delay. 0 reads
             the current frame's, unwarped (no latency, the upper bound).
