@@ -316,6 +316,21 @@ def test_a_test_checkpoint_of_other_model_settings_is_said_in_the_log(
     ]
 
 
+def test_a_test_checkpoint_without_classes_loads_with_a_warning(tmp_path):
+    model = _Detector()
+    path = str(tmp_path / 'no_classes.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+    runner = _test_runner(tmp_path, ('a', 'b'), dict(type='Detector'))
+    warnings = _warnings_of(runner)
+    load_test_checkpoint(runner, path)
+    assert torch.equal(runner.model.head.fc.weight, model.head.fc.weight)
+    assert [r.getMessage() for r in warnings] == [
+        f"checkpoint {path} records no class names (meta['dataset_meta']"
+        "['classes']), so they cannot be checked against the test data "
+        "set's ('a', 'b'); the labels are read in that order"
+    ]
+
+
 def test_a_test_data_set_without_classes_loads_the_checkpoint_unchecked(
         tmp_path):
     """Nothing names what the labels mean: neither the classes nor their

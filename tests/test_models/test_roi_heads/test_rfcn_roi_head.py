@@ -157,17 +157,19 @@ def test_select_hard_examples():
     assert select_hard_examples(torch.zeros(0), batch[:0], 3).numel() == 0
 
 
-def test_ohem_that_keeps_every_sampled_roi_is_refused():
+@pytest.mark.parametrize('sampled', [128, 64])
+def test_ohem_that_keeps_every_sampled_roi_is_refused(sampled):
+    """A sampler of as many RoIs as OHEM keeps, or fewer."""
     sampler = dict(
         type='RandomSampler',
-        num=128,
+        num=sampled,
         pos_fraction=0.25,
         neg_pos_ub=-1,
         add_gt_as_proposals=True)
     with pytest.raises(
             ValueError,
             match=r'ohem.num \(128\) keeps every '
-            r'one of the 128 RoIs'):
+            f'one of the {sampled} RoIs'):
         MODELS.build(_roi_head_cfg(ohem=128, sampler=sampler))
 
 
