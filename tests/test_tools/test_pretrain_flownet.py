@@ -127,3 +127,17 @@ def test_balanced_pixel_weight():
     assert weight[0, 0][mask[0]].sum().item() == pytest.approx(10.0)
     assert weight[0, 0][~mask[0]].sum().item() == pytest.approx(10.0)
     assert torch.equal(weight[1], torch.ones(1, 4, 5))  # no object
+
+
+@pytest.mark.parametrize('iters', ['0', '-1'])
+def test_no_training_iteration_is_refused(tmp_path, iters):
+    """It would write an untrained FlowNet as a pre-trained one."""
+    tool = load_tool('tools/misc/pretrain_flownet_synthvid.py')
+    _write_settings(tmp_path, num_frames=3)
+    with pytest.raises(ValueError, match=f'--iters must be >= 1, got {iters}'):
+        tool.main([
+            MEMNET_CFG, '--out',
+            str(tmp_path / 'f.pth'), '--data-root',
+            str(tmp_path), '--iters', iters
+        ])
+    assert not (tmp_path / 'f.pth').exists()

@@ -240,6 +240,9 @@ def _save_results(args: argparse.Namespace, motion: nn.Module,
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     args = parse_args(argv)
+    if args.iters < 1:
+        # 0 would write an untrained FlowNet as a pre-trained one
+        raise ValueError(f'--iters must be >= 1, got {args.iters}')
     check_not_an_input(args.out, '--out', {'the config': args.config})
     flush_denormals_on_cpu()
     torch.manual_seed(args.seed)
