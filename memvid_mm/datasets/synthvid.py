@@ -960,7 +960,11 @@ def _clear_split(out_dir: str, split: str, overwrite: bool) -> None:
 
     The split is its frames, XMLs and image set files, and the CocoVID
     file converted from them (``annotations/imagenet_vid_<split>.json``),
-    which would otherwise pair the old boxes with the new frames.
+    which would otherwise pair the old boxes with the new frames. Without
+    ``overwrite`` it only checks that there is none.
+
+    Raises:
+        FileExistsError: If the split exists and ``overwrite`` is False.
     """
     dirs = [
         osp.join(out_dir, d, 'VID', split) for d in ('Data', 'Annotations')
@@ -1036,6 +1040,11 @@ def generate_synthvid(out_dir: str,
         dict: ``{'train': counts, 'val': counts}``, see
         :func:`generate_split`.
     """
+    if not overwrite:
+        # both splits are refused before either is written, so that a
+        # refused run leaves no new train split beside an old val one
+        for split in ('train', 'val'):
+            _clear_split(out_dir, split, overwrite=False)
     return {
         split:
         generate_split(out_dir, split, n, num_frames, width, height, seed,

@@ -4,6 +4,7 @@ import json
 import os
 import os.path as osp
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
@@ -499,6 +500,21 @@ def test_refuses_to_mix_with_an_existing_split(tmp_path):
     assert sorted(videos) == [
         'SynthVID_train_00000000', 'SynthVID_train_00000001'
     ]
+
+
+def test_a_refused_run_writes_no_split(tmp_path):
+    """With only the val split left, a run of another seed is refused
+    before it writes a train split beside the old val one."""
+    kwargs = dict(num_val_videos=1, num_frames=3, width=32, height=32)
+    generate_synthvid(str(tmp_path), num_train_videos=1, seed=1, **kwargs)
+    for top in ('Data', 'Annotations'):
+        shutil.rmtree(tmp_path / top / 'VID' / 'train')
+    for image_set in (tmp_path / 'ImageSets' / 'VID').glob('train_*.txt'):
+        image_set.unlink()
+    with pytest.raises(FileExistsError, match='val split'):
+        generate_synthvid(str(tmp_path), num_train_videos=1, seed=2, **kwargs)
+    assert not (tmp_path / 'Data' / 'VID' / 'train').exists()
+    assert not list((tmp_path / 'ImageSets' / 'VID').glob('train_*.txt'))
 
 
 def test_overwrite_removes_the_converted_annotations_of_the_split(tmp_path):
