@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """Frame loading that checks the image against its annotation."""
+import warnings
 from typing import Optional
 
 from mmcv.transforms import LoadImageFromFile
@@ -38,7 +39,11 @@ class LoadVIDFrame(LoadImageFromFile):
     without ``width`` and ``height`` are loaded unchecked. A missing file
     raises a ``FileNotFoundError``, one that cannot be read or decoded an
     ``OSError``, each naming the frame (OpenCV's own error for an empty
-    file names nothing).
+    file names nothing). With ``ignore_empty=True`` a frame that cannot be
+    loaded gives None and a warning that names it. mmcv's
+    ``TransformBroadcaster`` cannot leave one frame out of a clip and
+    stops with a ``ValueError`` that names no frame, so the warning is the
+    message that says which frame it was.
 
     Unlike ``LoadImageFromFile`` it decodes the stored pixels as they are
     and does not turn the image by its EXIF orientation tag
@@ -77,8 +82,8 @@ class LoadVIDFrame(LoadImageFromFile):
 
         Returns:
             dict or None: ``results`` with ``img`` (H, W, 3), ``img_shape``
-            and ``ori_shape``; None for an unreadable file when
-            ``ignore_empty`` is set.
+            and ``ori_shape``; None, with a warning that names the frame,
+            for an unreadable file when ``ignore_empty`` is set.
 
         Raises:
             FileNotFoundError: If the file does not exist.
@@ -93,7 +98,11 @@ class LoadVIDFrame(LoadImageFromFile):
         except Exception as error:  # mmcv raises whatever the backend does
             raise OSError(f'cannot load frame {frame_name(results)}: '
                           f'{type(error).__name__}: {error}') from error
-        if loaded is None or 'height' not in results or \
+        if loaded is None:
+            warnings.warn(f'skipped frame {frame_name(results)}: it cannot '
+                          'be loaded and ignore_empty is set')
+            return None
+        if 'height' not in results or \
                 'width' not in results:
             return loaded
         height, width = loaded['img'].shape[:2]

@@ -42,11 +42,31 @@ def test_unreadable_frame_names_the_file(tmp_path):
     missing = str(tmp_path / 'missing.JPEG')
     with pytest.raises(FileNotFoundError, match='missing.JPEG'):
         LoadVIDFrame()(dict(img_path=missing, height=6, width=10))
-    assert LoadVIDFrame(ignore_empty=True)(dict(img_path=missing)) is None
+    with pytest.warns(UserWarning, match=r'skipped frame .*missing.JPEG'):
+        assert LoadVIDFrame(ignore_empty=True)(dict(img_path=missing)) is None
     empty = tmp_path / 'empty.JPEG'
     empty.write_bytes(b'')
     with pytest.raises(OSError, match='empty.JPEG'):
         LoadVIDFrame()(dict(img_path=str(empty)))
+
+
+def test_frame_skipped_in_a_clip_is_named(frame_file, tmp_path):
+    """mmcv's broadcaster refuses a clip with a skipped frame with an error
+    that names no frame; the warning before it names the frame."""
+    from mmcv.transforms import TransformBroadcaster
+    missing = str(tmp_path / 'missing.JPEG')
+    broadcaster = TransformBroadcaster(
+        transforms=[dict(type='LoadVIDFrame', ignore_empty=True)],
+        mapping=dict(img_path='img_path', frame_id='frame_id'),
+        remapping=dict(img='img'),
+        allow_nonexist_keys=True)
+    with pytest.warns(UserWarning) as warned, pytest.raises(
+            ValueError, match='should not return None'):
+        broadcaster(dict(img_path=[frame_file, missing], frame_id=[0, 1]))
+    assert [str(warning.message) for warning in warned] == [
+        f'skipped frame {missing} (frame 1): it cannot be loaded and '
+        'ignore_empty is set'
+    ]
 
 
 def write_jpeg_with_orientation(path: str, orientation: int) -> np.ndarray:
