@@ -94,8 +94,11 @@ class FlowWarp(BaseModule):
     keyed by ``(h, w, device, dtype)``, so it is built once per shape,
     device and dtype rather than on every call. It is not part of the
     state dict and needs no ``.to()``: a new device or dtype is simply a
-    new key. :meth:`warp` samples in at least float32 whatever the dtype of
-    the flow (half-precision coordinates would misplace features), so a
+    new key. Moving or casting the module (``.to()``, ``.cuda()``,
+    ``.cpu()``, ``.half()``) empties the cache, so that the grids of a
+    device the model has left do not stay there. :meth:`warp` samples in
+    at least float32 whatever the dtype of the flow (half-precision
+    coordinates would misplace features), so a
     float16 or bfloat16 flow uses the float32 grid. At most
     ``max_cached_grids`` grids are kept (the least recently used evicted
     first), which bounds memory under multi-scale training.
@@ -134,6 +137,13 @@ class FlowWarp(BaseModule):
                              f'{max_cached_grids}')
         self.max_cached_grids = max_cached_grids
         self.grid_cache: Dict[GridKey, Tensor] = OrderedDict()
+
+    def _apply(self, fn, recurse: bool = True) -> 'FlowWarp':
+        """Empty ``grid_cache``, then move or cast the module as
+        ``nn.Module`` does (every ``.to()``, ``.cuda()``, ``.cpu()`` and
+        dtype cast goes through here)."""
+        self.grid_cache.clear()
+        return super()._apply(fn, recurse)
 
     def base_grid(self, h: int, w: int, device: torch.device,
                   dtype: torch.dtype) -> Tensor:

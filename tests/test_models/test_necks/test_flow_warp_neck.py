@@ -136,6 +136,24 @@ def test_bicubic_neck_matches_flow_warp():
         FlowWarp(interpolation='area')
 
 
+def test_moving_the_module_empties_the_grid_cache(neck, grid_calls):
+    """The grids of a device the model has left are not kept."""
+    flow = torch.zeros(1, 2, 16, 16)
+    neck(torch.randn(1, 1, 4, 4), flow)
+    assert len(neck.grid_cache) == 1
+    neck.to('cpu')
+    assert neck.grid_cache == {}
+    neck(torch.randn(1, 1, 4, 4), flow)
+    neck.half()
+    assert neck.grid_cache == {}
+    neck(torch.randn(1, 1, 4, 4), flow)
+    assert len(grid_calls) == 3
+    # the detector's .to() reaches its neck
+    model = torch.nn.Sequential(neck)
+    model.to(torch.float32)
+    assert neck.grid_cache == {}
+
+
 def test_cuda_input_gets_its_own_cuda_grid(neck, cuda_device):
     feat = torch.randn(1, 4, 8, 12)
     flow = torch.randn(1, 2, 32, 48) * 3
@@ -147,6 +165,8 @@ def test_cuda_input_gets_its_own_cuda_grid(neck, cuda_device):
     assert devices == {'cpu', 'cuda'}
     assert all(grid.device.type == key[2].type
                for key, grid in neck.grid_cache.items())
+    neck.cpu()
+    assert neck.grid_cache == {}
 
 
 @pytest.mark.parametrize('sampler', ['grid_sample', 'gather'])
