@@ -107,6 +107,9 @@ _MARGIN = 0.6
 #: The narrowest frame, per pixel of height, that fits the largest object
 #: with its margins.
 _MIN_WIDTH_PER_HEIGHT = 2 * _MARGIN * _MAX_SIZE
+# the generator settings of a SynthVID root, which
+# tools/misc/gen_synthvid.py writes and load_synthvid_settings reads
+SETTINGS_FILE = 'synthvid.json'
 
 
 @dataclass
@@ -870,6 +873,37 @@ def render_split(
             degradations=degradations)
 
 
+def check_split_arguments(split: str, num_videos: int, num_frames: int,
+                          width: int, height: int, blur: str,
+                          degradations: Sequence[str]) -> None:
+    """Raise a ValueError for arguments :func:`generate_split` cannot use.
+
+    Args:
+        split (str): ``'train'`` or ``'val'``.
+        num_videos (int): Number of videos, ``>= 1``.
+        num_frames (int): Frames per video, ``>= 1``.
+        width (int): Frame width, at least 16 and wide enough for the
+            objects at ``height``.
+        height (int): Frame height, at least 16.
+        blur (str): One of :data:`BLUR_MODES`.
+        degradations (Sequence[str]): Kinds of :data:`DEGRADATIONS`.
+    """
+    if split not in ('train', 'val'):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    if num_videos < 1 or num_frames < 1 or min(width, height) < 16:
+        raise ValueError(f'the {split} split needs num_videos >= 1, '
+                         'num_frames >= 1 and frames of at least 16x16, got '
+                         f'{num_videos}, {num_frames}, {width}x{height}')
+    if width < _MIN_WIDTH_PER_HEIGHT * height:
+        raise ValueError(
+            f'frames of {width}x{height} are too narrow for the objects '
+            f'(up to {_MAX_SIZE} of the height, {_MARGIN} of their size '
+            f'from each side): need a width of at least '
+            f'{math.ceil(_MIN_WIDTH_PER_HEIGHT * height)}')
+    check_blur_mode(blur)
+    check_degradations(degradations)
+
+
 def generate_split(out_dir: str,
                    split: str,
                    num_videos: int,
@@ -904,20 +938,8 @@ def generate_split(out_dir: str,
         dict: Counts: ``videos``, ``frames``, ``boxes`` and per degradation
         kind of :data:`DEGRADATIONS` the number of frames.
     """
-    if split not in ('train', 'val'):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    if num_videos < 1 or num_frames < 1 or min(width, height) < 16:
-        raise ValueError('need num_videos >= 1, num_frames >= 1 and frames '
-                         f'of at least 16x16, got {num_videos}, {num_frames}'
-                         f', {width}x{height}')
-    if width < _MIN_WIDTH_PER_HEIGHT * height:
-        raise ValueError(
-            f'frames of {width}x{height} are too narrow for the objects '
-            f'(up to {_MAX_SIZE} of the height, {_MARGIN} of their size '
-            f'from each side): need a width of at least '
-            f'{math.ceil(_MIN_WIDTH_PER_HEIGHT * height)}')
-    check_blur_mode(blur)  # before an existing split is cleared
-    check_degradations(degradations)
+    check_split_arguments(split, num_videos, num_frames, width, height, blur,
+                          degradations)  # before an existing split is cleared
     _clear_split(out_dir, split, overwrite)
     stats = dict(videos=num_videos, frames=0, boxes=0)
     stats.update({kind: 0 for kind in DEGRADATIONS})
@@ -1028,7 +1050,10 @@ def generate_synthvid(out_dir: str,
         height (int): Frame height. Defaults to 96.
         seed (int): Seed; train and val use different streams of it.
             Defaults to 0.
-        overwrite (bool): Replace existing splits. Defaults to False.
+        overwrite (bool): Replace existing splits, and delete the
+            settings file of the old data (``synthvid.json``, which
+            ``tools/misc/gen_synthvid.py`` writes when both splits are
+            done). Defaults to False.
         show_progress (bool): Show tqdm bars. Defaults to False.
         blur (str): How ``blur`` frames are smeared, one of
             :data:`BLUR_MODES`. Defaults to ``'frame'``.
@@ -1040,11 +1065,18 @@ def generate_synthvid(out_dir: str,
         dict: ``{'train': counts, 'val': counts}``, see
         :func:`generate_split`.
     """
-    if not overwrite:
-        # both splits are refused before either is written, so that a
-        # refused run leaves no new train split beside an old val one
-        for split in ('train', 'val'):
+    # both splits are checked, and refused, before either is written, so
+    # that a refused run leaves no new train split beside an old val one
+    for split, n in (('train', num_train_videos), ('val', num_val_videos)):
+        check_split_arguments(split, n, num_frames, width, height, blur,
+                              degradations)
+        if not overwrite:
             _clear_split(out_dir, split, overwrite=False)
+    settings_path = osp.join(out_dir, SETTINGS_FILE)
+    if overwrite and osp.exists(settings_path):
+        # the settings of the data being replaced: a run stopped midway
+        # would leave them to describe frames they did not make
+        os.remove(settings_path)
     return {
         split:
         generate_split(out_dir, split, n, num_frames, width, height, seed,
@@ -1069,7 +1101,7 @@ def load_synthvid_settings(data_root: str) -> dict:
         ``num_val_videos``, ``num_frames``, ``width``, ``height``, ``seed``,
         ``blur`` and ``degradations``.
     """
-    path = osp.join(data_root, 'synthvid.json')
+    path = osp.join(data_root, SETTINGS_FILE)
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'{path} not found: generate SynthVID first '

@@ -534,6 +534,46 @@ def test_overwrite_removes_the_converted_annotations_of_the_split(tmp_path):
         generate_synthvid(str(other), num_train_videos=1, **kwargs)
 
 
+def test_overwrite_deletes_the_old_settings_before_writing(
+        tmp_path, monkeypatch):
+    """A regeneration stopped midway leaves no settings file that would
+    describe its frames as the old data's."""
+    import memvid_mm.datasets.synthvid as synthvid_module
+    kwargs = dict(num_val_videos=1, num_frames=3, width=32, height=32)
+    generate_synthvid(str(tmp_path), num_train_videos=1, **kwargs)
+    settings = tmp_path / 'synthvid.json'
+    settings.write_text('{"seed": 0}')
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synthvid_module, 'render_split', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate_synthvid(
+            str(tmp_path), num_train_videos=1, overwrite=True, **kwargs)
+    assert not settings.exists()
+    with pytest.raises(FileNotFoundError, match='generate SynthVID first'):
+        load_synthvid_settings(str(tmp_path))
+
+
+def test_bad_val_arguments_leave_the_train_split(tmp_path):
+    """Both splits' arguments are checked before either is cleared."""
+    kwargs = dict(num_frames=3, width=32, height=32)
+    generate_synthvid(
+        str(tmp_path), num_train_videos=1, num_val_videos=1, **kwargs)
+    (tmp_path / 'synthvid.json').write_text('{"seed": 0}')
+    with pytest.raises(ValueError, match='the val split needs num_videos'):
+        generate_synthvid(
+            str(tmp_path),
+            num_train_videos=2,
+            num_val_videos=0,
+            overwrite=True,
+            **kwargs)
+    videos = os.listdir(tmp_path / 'Data/VID/train/SynthVID_VID_train_0000')
+    assert videos == ['SynthVID_train_00000000']
+    assert (tmp_path / 'synthvid.json').exists()
+
+
 def test_bad_arguments_raise(tmp_path):
     with pytest.raises(ValueError, match='num_videos'):
         generate_synthvid('/nonexistent', num_train_videos=0)

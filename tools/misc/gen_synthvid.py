@@ -21,6 +21,7 @@ from memvid_mm.datasets import (BLUR_MODES, DEGRADATIONS, SYNTHVID_CLASS_TABLE,
                                 VID_ANN_FILES, box_motion_ious, convert_vid,
                                 generate_synthvid, render_preview, save_json,
                                 speed_split)
+from memvid_mm.datasets.synthvid import SETTINGS_FILE
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -81,7 +82,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
                       osp.join(args.out, 'annotations', VID_ANN_FILES[split]))
             stats[split]['speed_split'] = speed_split(box_motion_ious(coco))
     meta = dict(vars(args), class_table=SYNTHVID_CLASS_TABLE, stats=stats)
-    with open(osp.join(args.out, 'synthvid.json'), 'w') as f:
+    # written last: with --overwrite the old data's settings are gone from
+    # the start, so an interrupted run leaves none that describe its frames
+    with open(osp.join(args.out, SETTINGS_FILE), 'w') as f:
         json.dump(meta, f, indent=1)
     print(json.dumps(stats, indent=1))
     if args.preview:
