@@ -230,6 +230,9 @@ def read_frames(
 ) -> Tuple[Iterator[Tuple[str, np.ndarray]], Optional[float]]:
     """The frames of a video file or a folder, in order, as BGR uint8.
 
+    A folder's frames are decoded as stored, not turned by their EXIF
+    orientation tag, as ``LoadVIDFrame`` (so ``tools/test.py``) reads them.
+
     Args:
         source (str): A video file or a folder of frames.
 
@@ -243,8 +246,8 @@ def read_frames(
         FileNotFoundError: When ``source`` does not exist.
         ValueError: When a video cannot be opened, or a frame file cannot
             be decoded (raised when that frame is reached), or a video
-            yields fewer frames than its container declares (damaged or
-            cut short; raised after the last frame decoded).
+            yields no frame, or fewer frames than its container declares
+            (damaged or cut short; raised after the last frame decoded).
     """
     if not osp.exists(source):
         raise FileNotFoundError(f'input not found: {source}')
@@ -254,7 +257,8 @@ def read_frames(
         def from_files() -> Iterator[Tuple[str, np.ndarray]]:
             for path in files:
                 try:
-                    frame = mmcv.imread(path)
+                    # the stored pixels, as LoadVIDFrame reads them
+                    frame = mmcv.imread(path, flag='color_ignore_orientation')
                 except Exception as error:  # OpenCV on an empty file
                     raise ValueError(
                         f'cannot decode frame {path}: '
@@ -284,6 +288,10 @@ def read_frames(
                 index += 1
         finally:
             capture.release()
+        if index == 0:
+            raise ValueError(
+                f'video {source}: no frame could be decoded (its container '
+                f'declares {declared})')
         if index < declared:
             raise ValueError(
                 f'video {source}: {index} frames decoded, but its container '

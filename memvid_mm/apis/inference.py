@@ -33,7 +33,8 @@ from ..models.detectors import MemoryRFCN, StrongFeatureRFCN
 from ..models.layers import MemoryState, SplitHalvesState, StrongFeatureState
 from ..utils import full_checkpoint_loading, load_fitting_checkpoint
 from ..utils.argument_checks import is_int
-from ..utils.checkpoint import check_num_classes, trained_classes
+from ..utils.checkpoint import (check_checkpoint_file, check_num_classes,
+                                trained_classes)
 from ..utils.trained_settings import other_model_settings
 
 
@@ -58,9 +59,13 @@ def init_video_detector(config: Union[str, Config],
         else from the test dataset of ``cfg``.
 
     Raises:
+        IsADirectoryError: If ``checkpoint`` is a directory (a
+            ``work_dir``); raised before the model is built.
         ValueError: If those class names are not as many as the classes
             a box head of the model predicts (the strong detector's too).
     """
+    if checkpoint is not None:
+        check_checkpoint_file(checkpoint)  # before the model is built
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     # a copy: building may fill nested configs in (TwoStageDetector's
@@ -203,6 +208,8 @@ class OnlineVideoInferencer:
 
         Raises:
             RuntimeError: When the model is in training mode.
+            TypeError: When the model's weights are not float32 (cast to
+                half or double; ``torch.autocast`` keeps them float32).
             ValueError: For an image that is not an (H, W, 3) uint8 array,
                 a ``video_id`` of None or a negative ``frame_id``; and,
                 from the model, with the image's own (H, W) in the message:
@@ -221,6 +228,13 @@ class OnlineVideoInferencer:
                 'BatchNorm layers would use and update the statistics of '
                 'each frame); call model.eval() first (init_video_detector '
                 'returns it so)')
+        weight_dtype = next(self.model.parameters()).dtype
+        if weight_dtype != torch.float32:
+            raise TypeError(
+                'OnlineVideoInferencer runs float32 models (the data '
+                "preprocessor gives float32 frames), but the model's weights "
+                f'are {weight_dtype}; keep them float32 (torch.autocast runs '
+                'half precision with float32 weights)')
         try:
             data = self.pipeline(
                 dict(
@@ -228,9 +242,7 @@ class OnlineVideoInferencer:
                     img_id=[frame_id],
                     img_path=[None],
                     frame_id=[frame_id],
-                    video_id=[video_id],
-                    video_length=[1],
-                    ori_video_length=[1]))
+                    video_id=[video_id]))
         except Exception as err:  # e.g. OpenCV's resize of a 1-pixel side
             raise ValueError(
                 f'video {video_id!r}, frame {frame_id!r}: the test pipeline '

@@ -321,3 +321,37 @@ def test_a_model_in_training_mode_is_refused(model):
         assert inferencer.states == {}
     finally:
         model.eval()
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float64])
+def test_a_model_cast_from_float32_is_refused(model, dtype):
+    """The data preprocessor gives float32 frames: a model cast to another
+    dtype is refused by the inferencer, not deep in the network."""
+    cast = copy.deepcopy(model)
+    inferencer = OnlineVideoInferencer(cast)
+    inferencer(frames(5)[0], 'v', 0)
+    cast.to(dtype)
+    with pytest.raises(TypeError, match=f'weights are {dtype}'):
+        inferencer(frames(5)[0], 'w', 0)
+    assert set(inferencer.states) == {'v'}
+
+
+def test_results_carry_no_made_up_video_length(model):
+    """The stream's length is unknown online: the results do not say 1."""
+    result = OnlineVideoInferencer(model)(frames(5)[0], 'v', 0)
+    assert 'video_length' not in result.metainfo
+    assert 'ori_video_length' not in result.metainfo
+    assert (result.metainfo['video_id'], result.metainfo['frame_id']) == \
+        ('v', 0)
+
+
+def test_a_directory_checkpoint_is_refused_before_the_model_is_built(
+        tmp_path, monkeypatch):
+    import memvid_mm.apis.inference as inference_module
+
+    def no_build(*args, **kwargs):
+        raise AssertionError('the model was built')
+
+    monkeypatch.setattr(inference_module.MODELS, 'build', no_build)
+    with pytest.raises(IsADirectoryError, match='is a directory'):
+        init_video_detector(MEMNET_CFG, str(tmp_path))

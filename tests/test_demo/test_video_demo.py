@@ -293,3 +293,38 @@ def test_a_video_short_of_its_declared_frames_is_an_error(
     decoded = int(error.value.args[0].split(': ')[1].split()[0])
     assert 0 < decoded < 6
     assert len(mmcv.VideoReader(out)) == decoded
+
+
+def test_a_video_of_no_frames_is_an_error(checkpoint, tmp_path):
+    """A container that opens but decodes no frame is not a finished run of
+    0 frames (nothing would be written to --out)."""
+    src = tmp_path / 'empty.avi'
+    write_avi(src, 0)
+    assert cv2.VideoCapture(str(src)).isOpened()
+    out = tmp_path / 'drawn.avi'
+    with pytest.raises(
+            ValueError, match=r'empty.avi: no frame could be decoded'):
+        load_demo().main(
+            [CLOCKNET_CFG, checkpoint,
+             str(src), '--out',
+             str(out)])
+    assert not out.exists()
+
+
+def test_folder_frames_are_read_as_stored_like_load_vid_frame(tmp_path):
+    """The demo draws the pixels the test pipeline detects in: a JPEG's
+    EXIF orientation tag does not turn it."""
+    from PIL import Image
+
+    from memvid_mm.datasets.transforms import LoadVIDFrame
+    stored = np.zeros((48, 64, 3), np.uint8)
+    stored[:10, :10] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 3  # turn by 180 degrees
+    path = tmp_path / '000000.jpg'
+    Image.fromarray(stored).save(path, exif=exif.tobytes(), quality=100)
+    frames_read, _ = load_demo().read_frames(str(tmp_path))
+    (_, frame), = list(frames_read)
+    loaded = LoadVIDFrame()(dict(img_path=str(path)))['img']
+    assert np.array_equal(frame, loaded)
+    assert frame[:10, :10].mean() > 200
