@@ -24,12 +24,13 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 
-from memvid_mm.engine import NonEmptyDatasetHook, register_missing_hooks
+from memvid_mm.engine import (LoadTestCheckpointHook, NonEmptyDatasetHook,
+                              register_missing_hooks)
 from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
 from memvid_mm.utils import (allow_full_checkpoint_loading,
                              check_checkpoint_file, exit_after_distributed_run,
                              finish_distributed, flush_denormals_on_cpu,
-                             load_test_checkpoint, prepare_cpu_distributed)
+                             prepare_cpu_distributed)
 from memvid_mm.utils.output_paths import check_test_outputs
 
 
@@ -112,15 +113,16 @@ def main() -> bool:
     args = parse_args()
     # a work directory is refused before anything is built
     check_checkpoint_file(args.checkpoint)
-    check_test_outputs(args.config, args.checkpoint, args.out,
-                       args.metrics_out)
-    allow_full_checkpoint_loading()
-    if not torch.cuda.is_available():
-        flush_denormals_on_cpu()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    ann_file = dataset_ann_file(cfg.test_dataloader.dataset)
+    check_test_outputs(args.config, args.checkpoint, args.out,
+                       args.metrics_out, ann_file)
+    allow_full_checkpoint_loading()
+    if not torch.cuda.is_available():
+        flush_denormals_on_cpu()
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -128,10 +130,10 @@ def main() -> bool:
                                 osp.splitext(osp.basename(args.config))[0])
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
-    # loaded below, strictly: a test checkpoint must fit the model
+    # loaded by LoadTestCheckpointHook, strictly: a test checkpoint must fit
+    # the model
     cfg.load_from = None
     if args.out is not None:
-        ann_file = dataset_ann_file(cfg.test_dataloader.dataset)
         if ann_file is None:
             warnings.warn('--out: test_dataloader.dataset has no ann_file (a '
                           'dataset wrapper?), so the dump records no '
@@ -144,7 +146,9 @@ def main() -> bool:
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
-    load_test_checkpoint(runner, args.checkpoint)
+    # loaded after the other hooks' before_run, where the runner would load
+    # load_from (mmengine's EMAHook sets up its EMA model there)
+    runner.register_hook(LoadTestCheckpointHook(args.checkpoint))
     # an empty test set is refused, also for a config without the hook
     register_missing_hooks(runner, (NonEmptyDatasetHook, ))
     metrics = runner.test()

@@ -21,7 +21,9 @@ from typing import (Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
 
 import torch
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
 from torch import Tensor, nn
 
 from .trained_settings import other_model_settings
@@ -333,18 +335,25 @@ def load_fitting_checkpoint(target: Union[Runner, nn.Module],
             (:func:`check_checkpoint_file`).
     """
     check_checkpoint_file(filename)
-    model = unwrapped(target.model if isinstance(target, Runner) else target)
+    runner = target if isinstance(target, Runner) else None
+    model = unwrapped(target.model if runner is not None else target)
+    # the steps of Runner.load_checkpoint, with the hooks outside the
+    # guard: an error a hook raises is its own, not an unreadable file
+    with naming_unreadable_checkpoint(filename):
+        checkpoint = _load_checkpoint(filename, map_location='cpu')
+    if runner is not None:
+        runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)
     try:
         with naming_unreadable_checkpoint(filename):
-            if isinstance(target, Runner):
-                checkpoint = target.load_checkpoint(filename, strict=True)
-            else:
-                checkpoint = load_checkpoint(
-                    target, filename, map_location='cpu', strict=True)
+            checkpoint = _load_checkpoint_to_model(
+                model, checkpoint, strict=True)
     except ForeignStateDictError as err:  # a video detector's key check
         raise ForeignStateDictError(f'checkpoint {filename}: {err}') from err
     except RuntimeError as err:  # mmengine's strict load, on rank 0
         raise does_not_fit(filename, model, str(err)) from err
+    if runner is not None:
+        runner._has_loaded = True  # as Runner.load_checkpoint sets it
+        runner.logger.info(f'Load checkpoint from {filename}')
     # on the ranks but 0 mmengine's strict load only loads what fits
     check_checkpoint_fits(model, checkpoint.get('state_dict', checkpoint),
                           filename)

@@ -40,15 +40,32 @@ def check_not_an_input(output: Optional[str], option: str,
                 'overwrite that input; give another file')
 
 
-def check_test_outputs(config: str, checkpoint: str, out: Optional[str],
-                       metrics_out: Optional[str]) -> None:
+def check_test_outputs(config: str,
+                       checkpoint: str,
+                       out: Optional[str],
+                       metrics_out: Optional[str],
+                       ann_file: Optional[str] = None) -> None:
     """The ``--out`` dump and ``--metrics-out`` JSON of a test tool: neither
-    may be the config or the checkpoint, nor the metrics the dump.
+    may be the config, the checkpoint or the test annotation file, nor the
+    metrics the dump.
+
+    Args:
+        config (str): The config file.
+        checkpoint (str): The checkpoint file.
+        out (str, optional): The ``--out`` dump.
+        metrics_out (str, optional): The ``--metrics-out`` JSON.
+        ann_file (str, optional): The test data set's annotation file
+            (:func:`~memvid_mm.evaluation.dataset_ann_file` of the
+            config's test dataset). Defaults to None (not checked).
 
     Raises:
         ValueError: As :func:`check_not_an_input`.
     """
-    inputs = {'the config': config, 'the checkpoint': checkpoint}
+    inputs = {
+        'the config': config,
+        'the checkpoint': checkpoint,
+        'the test annotation file': ann_file
+    }
     check_not_an_input(out, '--out', inputs)
     check_not_an_input(metrics_out, '--metrics-out',
                        dict(inputs, **{'the --out dump': out}))

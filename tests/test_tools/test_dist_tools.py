@@ -198,6 +198,45 @@ def test_test_refuses_a_directory_before_building_anything(tmp_path):
     assert not (tmp_path / 'logs').exists()  # no runner was built
 
 
+def test_test_runs_a_config_with_mmengines_ema_hook(trained_memnet, tmp_path):
+    """The checkpoint is loaded after the hooks' before_run, where EMAHook
+    builds its EMA model (loaded before, the hook had none and the error
+    blamed the file). The runner saves the EMA weights as the state_dict,
+    so the hook changes no result."""
+    cfg, checkpoint, _ = trained_memnet
+    with_ema = Config.fromfile(cfg)
+    with_ema.custom_hooks = [dict(type='EMAHook')]
+    with_ema_file = str(tmp_path / 'with_ema.py')
+    with_ema.dump(with_ema_file)
+    metrics = {}
+    for name, config in (('plain', cfg), ('ema', with_ema_file)):
+        out = str(tmp_path / f'{name}.json')
+        run([
+            sys.executable, 'tools/test.py', config, checkpoint, '--work-dir',
+            str(tmp_path / name), '--metrics-out', out
+        ])
+        with open(out) as f:
+            metrics[name] = json.load(f)
+    assert metrics['ema'] == metrics['plain']
+
+
+def test_test_refuses_outputs_over_the_test_annotations(
+        trained_memnet, synthvid_root, tmp_path):
+    cfg, checkpoint, _ = trained_memnet
+    ann_file = osp.join(synthvid_root, 'annotations', VID_ANN_FILES['val'])
+    with open(ann_file, 'rb') as f:
+        before = f.read()
+    for option in ('--metrics-out', '--out'):
+        stderr = run_refused([
+            'tools/test.py', cfg, checkpoint, '--work-dir',
+            str(tmp_path / 'logs'), option, ann_file
+        ])
+        assert (f'{option} {ann_file} is the test annotation file' in stderr)
+    with open(ann_file, 'rb') as f:
+        assert f.read() == before
+    assert not (tmp_path / 'logs').exists()  # refused before a runner
+
+
 def test_test_logs_model_settings_other_than_the_trained_ones(
         trained_memnet, tmp_path):
     """FlowNet at half resolution changes no key of the checkpoint: the

@@ -194,3 +194,33 @@ def test_tool_refuses_a_per_frame_config(tool, tmp_path):
                         'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py')
     with pytest.raises(ValueError, match='model.type MemoryRFCN'):
         tool.main([rfcn_cfg, str(tmp_path / 'unused.pth')])
+
+
+def test_tool_refuses_a_config_with_an_ema_hook(tool, tmp_path):
+    """Loaded before runner.test(), the checkpoint would meet an EMAHook
+    without its EMA model, and the hook would swap weights by parameter
+    order, which the replaced FlowNet changes."""
+    cfg = Config.fromfile(MEMNET_CFG)
+    cfg.custom_hooks = [dict(type='EMAHook', momentum=0.001)]
+    path = str(tmp_path / 'with_ema.py')
+    cfg.dump(path)
+    with pytest.raises(ValueError, match='custom_hooks has an EMAHook'):
+        tool.main([path, str(tmp_path / 'unused.pth')])
+
+
+def test_tool_refuses_outputs_over_the_test_annotations(tool, tmp_path):
+    cfg = Config.fromfile(MEMNET_CFG)
+    ann_file = osp.join(cfg.test_dataloader.dataset.data_root,
+                        cfg.test_dataloader.dataset.ann_file)
+    with pytest.raises(
+            ValueError,
+            match=f'--metrics-out {ann_file} is the test annotation file'):
+        tool.main([
+            MEMNET_CFG,
+            str(tmp_path / 'unused.pth'), '--metrics-out', ann_file
+        ])
+
+
+def test_tool_refuses_a_directory_before_building(tool, tmp_path):
+    with pytest.raises(IsADirectoryError, match='is a directory'):
+        tool.main([MEMNET_CFG, str(tmp_path)])

@@ -342,3 +342,28 @@ def test_a_test_data_set_without_classes_loads_the_checkpoint_unchecked(
     load_test_checkpoint(runner, path)
     assert torch.equal(runner.model.head.fc.weight, trained.head.fc.weight)
     assert warnings == []
+
+
+def test_an_error_of_a_hook_is_not_blamed_on_the_file(tmp_path):
+    """A hook's after_load_checkpoint error passes as it is: the file was
+    read (it used to be reported as a truncated checkpoint)."""
+    from mmengine.hooks import Hook
+
+    class SetUpInBeforeRun(Hook):
+
+        def after_load_checkpoint(self, runner, checkpoint):
+            self.not_set_up_yet
+
+    model_cfg = dict(type='Detector')
+    path, trained = _trained(tmp_path, ['a', 'b'], model_cfg)
+    runner = _test_runner(tmp_path, ('a', 'b'), model_cfg)
+    runner.register_hook(SetUpInBeforeRun())
+    with pytest.raises(AttributeError, match='not_set_up_yet') as error:
+        load_fitting_checkpoint(runner, path)
+    assert 'cannot read checkpoint' not in str(error.value)
+    # a file that is not a checkpoint is still named
+    (tmp_path / 'broken.pth').write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match='cannot read checkpoint .*broken'):
+        load_fitting_checkpoint(
+            _test_runner(tmp_path, ('a', 'b'), model_cfg),
+            str(tmp_path / 'broken.pth'))

@@ -39,7 +39,8 @@ from torch import Tensor, nn
 from memvid_mm.datasets import (SceneMotion, config_data_root,
                                 load_synthvid_settings, render_split)
 from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
-from memvid_mm.utils import allow_full_checkpoint_loading, load_test_checkpoint
+from memvid_mm.utils import (allow_full_checkpoint_loading,
+                             check_checkpoint_file, load_test_checkpoint)
 from memvid_mm.utils.output_paths import check_test_outputs
 
 
@@ -248,14 +249,43 @@ def install_true_flow(model: nn.Module, true_flow: TrueFlow) -> None:
     model.predict_frame = registered_predict_frame
 
 
+def check_no_ema_hook(cfg: Config, config: str) -> None:
+    """Refuse a config with mmengine's ``EMAHook``.
+
+    The checkpoint is loaded before ``runner.test()`` (its FlowNet must fit
+    before the true flow replaces it), where the hook has no EMA model yet,
+    and the hook swaps the EMA weights in by the order of the parameters,
+    which the replaced FlowNet changes. The runner saves the EMA weights as
+    the checkpoint's ``state_dict``, so the test needs no hook.
+
+    Args:
+        cfg (Config): The config.
+        config (str): Its file, for the message.
+    """
+    hook_types = [hook.get('type') for hook in cfg.get('custom_hooks') or []]
+    names = [
+        getattr(hook_type, '__name__', str(hook_type)).split('.')[-1]
+        for hook_type in hook_types
+    ]
+    if 'EMAHook' in names:
+        raise ValueError(
+            f'{config}: custom_hooks has an EMAHook, which this tool cannot '
+            'run; the checkpoint\'s state_dict holds the EMA weights '
+            'already, so test without it (--cfg-options custom_hooks=[] or '
+            'a config without the hook)')
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    check_test_outputs(args.config, args.checkpoint, args.out,
-                       args.metrics_out)
-    allow_full_checkpoint_loading()
+    check_checkpoint_file(args.checkpoint)  # a work dir, before building
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    check_test_outputs(args.config, args.checkpoint, args.out,
+                       args.metrics_out,
+                       dataset_ann_file(cfg.test_dataloader.dataset))
+    check_no_ema_hook(cfg, args.config)
+    allow_full_checkpoint_loading()
     if cfg.model.get('type') != 'MemoryRFCN':
         raise ValueError(f'{args.config}: the true flow replaces the FlowNet '
                          f'of a memory model (model.type MemoryRFCN), got '
