@@ -12,7 +12,7 @@ from mmengine.dist import get_world_size, is_main_process
 from mmengine.fileio import get
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.runner import BaseLoop, Runner
 from mmengine.utils import mkdir_or_exist
 from mmengine.visualization import Visualizer
 
@@ -32,6 +32,27 @@ def video_and_frame_name(img_path: str) -> tuple:
     """
     video_dir, frame_name = osp.split(img_path)
     return osp.basename(video_dir), frame_name
+
+
+def backend_step(runner: Runner, batch_idx: int) -> int:
+    """The step a drawing is recorded at in the ``vis_backends``.
+
+    In a training's validation it is the training iteration
+    (``runner.iter``), as mmengine's hooks record it. In a test, or a
+    validation on its own, it is the batch's index in the loop:
+    ``runner.iter`` there would build the train loop, training data set
+    included (slow for ImageNet VID, and an error where only the test data
+    is at hand).
+
+    Args:
+        runner (:obj:`Runner`): The runner.
+        batch_idx (int): Index of the batch in the val or test loop.
+
+    Returns:
+        int: The step.
+    """
+    train_loop = getattr(runner, '_train_loop', None)
+    return runner.iter if isinstance(train_loop, BaseLoop) else batch_idx
 
 
 @HOOKS.register_module()
@@ -114,7 +135,11 @@ class VIDVisualizationHook(Hook):
                 per clip, each holding T frames.
         """
         if self.draw:
-            self._draw_outputs(runner, outputs, out_dir=None)
+            self._draw_outputs(
+                runner,
+                outputs,
+                out_dir=None,
+                step=backend_step(runner, batch_idx))
 
     def after_test_iter(self, runner: Runner, batch_idx: int, data_batch: dict,
                         outputs: TrackSampleList) -> None:
@@ -141,18 +166,20 @@ class VIDVisualizationHook(Hook):
         if self.test_out_dir is not None:
             out_dir = osp.join(runner.work_dir, runner.timestamp,
                                self.test_out_dir)
-        self._draw_outputs(runner, outputs, out_dir)
+        self._draw_outputs(runner, outputs, out_dir,
+                           backend_step(runner, batch_idx))
 
     def _draw_outputs(self, runner: Runner, outputs: TrackSampleList,
-                      out_dir: Optional[str]) -> None:
+                      out_dir: Optional[str], step: int) -> None:
         """Draw every frame of ``outputs`` whose ``frame_id`` is selected.
 
         Args:
-            runner (:obj:`Runner`): The runner; ``runner.iter`` is the step
-                recorded in the ``vis_backends``.
+            runner (:obj:`Runner`): The runner.
             outputs (Sequence[:obj:`TrackDataSample`]): Model outputs.
             out_dir (str, optional): Folder of the drawn files; None draws
                 to the display or the ``vis_backends``.
+            step (int): Step recorded in the ``vis_backends``
+                (:func:`backend_step`).
 
         Raises:
             ValueError: When a frame has no ``frame_id`` metainfo.
@@ -166,7 +193,7 @@ class VIDVisualizationHook(Hook):
                         f'VIDVisualizationHook needs "frame_id" in the '
                         f'metainfo of frame {frame.metainfo.get("img_path")}')
                 if frame_id % self.frame_interval == 0:
-                    self._draw_frame(frame, runner.iter, out_dir)
+                    self._draw_frame(frame, step, out_dir)
 
     def _draw_frame(self, frame: DetDataSample, step: int,
                     out_dir: Optional[str]) -> None:
@@ -182,7 +209,9 @@ class VIDVisualizationHook(Hook):
         if not is_main_process():
             return  # the visualizer draws on rank 0 only (master_only)
         img_bytes = get(frame.img_path, backend_args=self.backend_args)
-        img = mmcv.imfrombytes(img_bytes, channel_order='rgb')
+        # the stored pixels, as LoadVIDFrame reads them for the model
+        img = mmcv.imfrombytes(
+            img_bytes, flag='color_ignore_orientation', channel_order='rgb')
         video_name, frame_name = video_and_frame_name(frame.img_path)
         out_file = None
         if out_dir is not None:

@@ -15,6 +15,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from memvid_mm.engine import VIDVisualizationHook
+from .runner_stand_ins import BuiltLoop
 
 REPO_ROOT = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -123,25 +124,60 @@ def test_draw_false_writes_nothing(runner, tmp_path):
     assert backend_images(tmp_path) == []
 
 
-def test_val_draws_to_the_vis_backends(runner, tmp_path):
+class RunnerWithoutTraining(SimpleNamespace):
+    """A runner of a test or validation on its own: reading ``iter`` would
+    build the train loop (mmengine's ``Runner.iter``)."""
+
+    @property
+    def iter(self):
+        raise AssertionError('runner.iter built the train loop')
+
+
+def test_val_in_training_draws_at_the_training_iteration(runner, tmp_path):
     hook = VIDVisualizationHook(draw=True, frame_interval=2)
+    runner._train_loop = BuiltLoop(runner, [])
     runner.iter = 12
-    hook.after_val_iter(runner, 0, {},
+    hook.after_val_iter(runner, 3, {},
                         [make_clip(tmp_path / 'val', 'video_a', range(3))])
     assert backend_images(tmp_path) == [
         'video_a_000000_12.png', 'video_a_000002_12.png'
     ]
 
 
-def test_test_without_out_dir_draws_to_the_vis_backends(runner, tmp_path):
+@pytest.mark.parametrize('loop', ['val', 'test'])
+def test_without_training_draws_at_the_batch_index(runner, tmp_path, loop):
+    """A test, or a validation on its own, leaves the train loop unbuilt:
+    its training data may not even be on the machine."""
+    alone = RunnerWithoutTraining(**vars(runner), _train_loop=dict(type='x'))
     hook = VIDVisualizationHook(draw=True, frame_interval=2)
-    runner.iter = 5
-    hook.after_test_iter(runner, 0, {},
-                         [make_clip(tmp_path / 'val', 'video_a', range(3))])
+    getattr(hook, f'after_{loop}_iter')(
+        alone, 5, {}, [make_clip(tmp_path / 'val', 'video_a', range(3))])
     assert backend_images(tmp_path) == [
         'video_a_000000_5.png', 'video_a_000002_5.png'
     ]
     assert not osp.exists(runner.work_dir)
+
+
+def test_frames_are_drawn_as_stored_like_load_vid_frame(
+        runner, tmp_path, monkeypatch):
+    """The boxes are in the stored pixels the model saw: an EXIF
+    orientation tag does not turn the drawn frame."""
+    from PIL import Image
+    frame = make_frame(tmp_path / 'val', 'video_a', 0)
+    stored = np.zeros((H, W, 3), np.uint8)
+    stored[:8, :8] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 3  # turn by 180 degrees
+    Image.fromarray(stored).save(
+        frame.img_path, format='JPEG', exif=exif.tobytes(), quality=100)
+    clip = TrackDataSample()
+    clip.video_data_samples = [frame]
+    drawn = []
+    hook = VIDVisualizationHook(draw=True)
+    monkeypatch.setattr(hook._visualizer, 'add_datasample',
+                        lambda name, image, **kwargs: drawn.append(image))
+    hook.after_test_iter(runner, 0, {}, [clip])
+    assert drawn[0][:8, :8].mean() > 200  # the white corner stays
 
 
 def test_show_drops_the_vis_backends_with_a_warning(runner):
