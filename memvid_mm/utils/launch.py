@@ -37,6 +37,8 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
+from .checkpoint import check_checkpoint_file
+
 
 def flush_denormals_on_cpu(device: str = 'cpu') -> bool:
     """Flush denormal floats to zero when running on the CPU.
@@ -116,6 +118,10 @@ def apply_resume_option(cfg: Config, resume: Optional[str]) -> Optional[str]:
     Returns:
         str, optional: What to log when there was nothing to resume from
         (the caller logs it to the run's log, on rank 0), else None.
+
+    Raises:
+        IsADirectoryError: When ``resume`` is a directory (a work dir given
+            as the checkpoint); the message names its latest checkpoint.
     """
     if resume is None:
         return None
@@ -125,6 +131,8 @@ def apply_resume_option(cfg: Config, resume: Optional[str]) -> Optional[str]:
             return (f'--resume: no checkpoint in {cfg.work_dir} to resume '
                     f'from yet, so the run starts from load_from='
                     f'{cfg.get("load_from")}')
+    else:
+        check_checkpoint_file(resume)  # a work dir, before the runner
     cfg.resume, cfg.load_from = True, resume
     return None
 

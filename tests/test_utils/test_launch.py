@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from mmengine.config import Config
 
 from memvid_mm.utils import (apply_resume_option, finish_distributed,
@@ -90,3 +91,15 @@ def test_resume_from_a_given_checkpoint(tmp_path):
     assert resume_config(tmp_path, 'epoch_1.pth').load_from == 'epoch_1.pth'
     assert resume_config(tmp_path, 'epoch_1.pth').resume is True
     assert resume_config(tmp_path, None).resume is False
+
+
+def test_resume_from_a_directory_is_refused_naming_its_checkpoint(tmp_path):
+    """mmengine said of a work dir that it 'can not be found', after the
+    runner and its data sets were built."""
+    latest = tmp_path / 'epoch_2.pth'
+    latest.write_bytes(b'')
+    (tmp_path / 'last_checkpoint').write_text(str(latest))
+    with pytest.raises(
+            IsADirectoryError,
+            match=f'checkpoint {tmp_path} is a directory.*{latest}'):
+        resume_config(tmp_path / 'other', str(tmp_path))
