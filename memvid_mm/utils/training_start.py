@@ -244,13 +244,22 @@ def _log_memory_only_start(runner: Runner, state_dict: Mapping[str, Tensor],
     """Log which of :data:`MEMORY_ONLY_PREFIXES` ``load_from`` leaves to
     their own initialisation (a per-frame start of a memory model): those
     the checkpoint (``state_dict``) holds no key of and the model has
-    ``missing`` keys of (:func:`state_dict_differences`)."""
+    ``missing`` keys of (:func:`state_dict_differences`). A FlowNet
+    without ``init_cfg`` starts from random weights, which is warned."""
     loaded = [unwrapped_key(key) for key in state_dict]
     left = sorted({
         prefix
         for prefix in absent_prefixes(loaded, MEMORY_ONLY_PREFIXES)
         for key in missing if key.startswith(prefix)
     })
+    motion = getattr(unwrapped(runner.model), 'motion', None)
+    if 'motion.' in left and getattr(motion, 'init_cfg', None) is None:
+        left.remove('motion.')
+        runner.logger.warning(
+            f'load_from {filename} holds no motion.* weights and '
+            f'model.motion has no init_cfg: FlowNet starts from random '
+            f'weights (the real configs load a pre-trained one, mmtrack\'s '
+            f'flownet_simple.pth, with motion.init_cfg)')
     if left:
         sources = [
             MEMORY_ONLY_SOURCES[p] for p in left if p in MEMORY_ONLY_SOURCES

@@ -19,6 +19,8 @@ class VideoModel(nn.Module):
         self.detector = nn.Sequential(
             nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Linear(4, num_classes))
         self.motion = nn.Conv2d(2, 2, 1)
+        # as a config's pre-trained FlowNet (loaded by init_weights)
+        self.motion.init_cfg = dict(type='Pretrained', checkpoint='f.pth')
 
 
 CLASSES = ('disc', 'box', 'triangle')
@@ -28,9 +30,13 @@ class RecordingLogger:
 
     def __init__(self):
         self.infos = []
+        self.warnings = []
 
     def info(self, message):
         self.infos.append(message)
+
+    def warning(self, message):
+        self.warnings.append(message)
 
 
 def fake_runner(tmp_path, model, classes=CLASSES, **cfg):
@@ -77,6 +83,24 @@ def test_training_starts_from_a_fitting_or_per_frame_checkpoint(tmp_path):
         f'load_from {path} holds no motion.* weights: they '
         'keep their own initialisation (motion.init_cfg for '
         'FlowNet)'
+    ]
+    assert runner.logger.warnings == []
+
+
+def test_a_per_frame_start_without_a_flownet_init_cfg_is_warned(tmp_path):
+    """The log said FlowNet came from motion.init_cfg when there was none:
+    it starts from random weights."""
+    model = VideoModel()
+    model.motion.init_cfg = None
+    path = save_start(tmp_path, detector_only(model))
+    runner = fake_runner(tmp_path, model, load_from=path)
+    assert check_training_start(runner) is None
+    assert runner.logger.infos == []
+    assert runner.logger.warnings == [
+        f'load_from {path} holds no motion.* weights and model.motion has '
+        'no init_cfg: FlowNet starts from random weights (the real configs '
+        "load a pre-trained one, mmtrack's flownet_simple.pth, with "
+        'motion.init_cfg)'
     ]
 
 
@@ -243,6 +267,7 @@ class TwoPartMotionModel(VideoModel):
     def __init__(self):
         super().__init__()
         self.motion = nn.Sequential(nn.Conv2d(2, 2, 1), nn.Conv2d(2, 2, 1))
+        self.motion.init_cfg = dict(type='Pretrained', checkpoint='f.pth')
 
 
 def test_load_from_with_part_of_the_memory_weights_is_refused(tmp_path):

@@ -22,6 +22,8 @@ class VideoModel(nn.Module):
         super().__init__()
         self.detector = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Linear(4, 3))
         self.motion = nn.Conv2d(2, 2, 1)
+        # as a config's pre-trained FlowNet (loaded by init_weights)
+        self.motion.init_cfg = dict(type='Pretrained', checkpoint='f.pth')
 
 
 class RecordingLogger:
