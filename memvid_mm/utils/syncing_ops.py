@@ -38,7 +38,9 @@ class SyncingOpRecorder(TorchDispatchMode):
 
     Two kinds: reads of device values on the host (``bool(t)``,
     ``t.item()``, ``int(t)``, ``t.tolist()``, ``t.cpu()``, ``nonzero``,
-    indexing with a boolean mask, ``unique``), and tensors made from host
+    indexing with a boolean mask, ``unique``, and ops whose output size is
+    read from device values: ``bincount``, ``repeat_interleave`` with a
+    tensor of repeats and no ``output_size``), and tensors made from host
     data (``torch.tensor``, ``t.new_tensor``: aten's ``lift_fresh``),
     which a CUDA device receives by a synchronous copy. Either way the GPU
     idles while the host launches the kernels after it. On the CPU these
@@ -58,9 +60,10 @@ class SyncingOpRecorder(TorchDispatchMode):
         ops (list[str]): Names of the recorded ops, in call order.
     """
 
-    SYNCING_OPS = frozenset(('_local_scalar_dense', 'is_nonzero', 'equal',
-                             'nonzero', 'masked_select', '_unique', '_unique2',
-                             'unique_dim', 'unique_consecutive', 'lift_fresh'))
+    SYNCING_OPS = frozenset(
+        ('_local_scalar_dense', 'is_nonzero', 'equal', 'nonzero',
+         'masked_select', '_unique', '_unique2', 'unique_dim',
+         'unique_consecutive', 'lift_fresh', 'bincount'))
     # indexing ops that count the True values of a boolean index first
     MASK_INDEXING_OPS = frozenset(
         ('index', 'index_put', 'index_put_', '_index_put_impl_'))
@@ -87,4 +90,7 @@ class SyncingOpRecorder(TorchDispatchMode):
                 index is not None and index.dtype in (torch.bool, torch.uint8)
                 for index in args[1]):
             self.ops.append(f'{name} (boolean mask)')
+        elif (name == 'repeat_interleave' and func._overloadname == 'Tensor'
+              and (kwargs or {}).get('output_size') is None):
+            self.ops.append(name)
         return func(*args, **(kwargs or {}))

@@ -33,3 +33,13 @@ def test_device_side_ops_are_not_recorded():
         y[:, torch.arange(2)]  # an integer index made on the device
         y.to(torch.float64)
     assert recorder.ops == []
+
+
+def test_ops_whose_output_size_is_read_from_the_device_are_recorded():
+    counts = torch.tensor([0, 2, 1])
+    with SyncingOpRecorder() as recorder:
+        torch.bincount(counts, minlength=1)
+        torch.arange(3).repeat_interleave(counts)
+        torch.arange(3).repeat_interleave(counts, output_size=3)  # no read
+        torch.arange(3).repeat_interleave(2)  # no read
+    assert recorder.ops == ['bincount', 'repeat_interleave']
