@@ -4,6 +4,8 @@ the detector's weights between the models it times."""
 import os.path as osp
 import subprocess
 import sys
+from collections import defaultdict
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -73,6 +75,9 @@ def test_benchmark_reports_nf_and_nw_per_model():
     assert (f'{CLOCKNET_CFG}: NF counts FlowNet calls; its 3 memories '
             'share the flow of an anchor frame they share, 2.25 calls a '
             'frame (the paper counts NF = K = 3)') in stdout
+    # one period of 8 frames: no blocks to resample, and the note says so
+    assert (f"{CLOCKNET_CFG}: x first's 95% interval resamples single "
+            'frames') in stdout
 
 
 def test_causal_fgfa_warps_each_past_frame_of_its_full_window():
@@ -108,6 +113,78 @@ def test_ratio_interval_brackets_the_ratio_of_means():
     assert (low, high) == tool.ratio_of_means_interval(noisy, first)
     with pytest.raises(ValueError, match='frame times'):
         tool.ratio_of_means_interval(noisy[:5], first)
+
+
+def clocknet_schedule_seconds(frames=24):
+    """Noise-free frame times: R-FCN's 1.924 s a frame, and ClockNet's
+    (strides 1, 4, 8) that plus 0.15 s per flow, 1, 2, 2, 2, 2, 3, 3, 3
+    flows over each period of 8 frames."""
+    flows = torch.tensor([1, 2, 2, 2, 2, 3, 3, 3] * (frames // 8))
+    rfcn = torch.full((frames, ), 1.924, dtype=torch.float64)
+    return rfcn + 0.15 * flows, rfcn
+
+
+def result_rows(tool, frame_seconds, periods):
+    """The tool's rows for made-up frame times of models with ``periods``
+    (the frames' count and every backbone call the same)."""
+    frames = len(frame_seconds[0])
+    models = [(SimpleNamespace(),
+               SimpleNamespace(
+                   calls=defaultdict(int, features=frames),
+                   seconds=defaultdict(float))) for _ in periods]
+    args = SimpleNamespace(
+        configs=[f'model{i}.py' for i in range(len(periods))],
+        frames=frames,
+        concurrent_flow=False)
+    return tool._result_rows(args, models,
+                             [seconds.tolist() for seconds in frame_seconds],
+                             [0] * len(periods), False, periods)
+
+
+def test_ratio_interval_resamples_whole_periods_of_the_schedule(capsys):
+    """A fixed flow schedule is no noise: frames resampled one by one
+    gave noise-free ClockNet times a 1.156-1.195 interval around 1.175."""
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    clock, rfcn = clocknet_schedule_seconds()
+    # in the table: blocks of both models' periods, whichever is first
+    for periods, order in (([1, 8], (rfcn, clock)), ([8, 1], (clock, rfcn))):
+        rows = result_rows(tool, order, periods)
+        ratio = float(order[1].mean() / order[0].mean())
+        assert rows[1]['ratio_interval'] == pytest.approx((ratio, ratio))
+        tool._print_notes(rows)
+        assert capsys.readouterr().out == (
+            "model1.py: x first's 95% interval resamples 3 blocks of 8 "
+            "frames (whole periods of its and the first model's clocks)\n")
+    low, high = tool.ratio_of_means_interval(clock, rfcn, 8)
+    ratio = float(clock.mean() / rfcn.mean())
+    assert low == pytest.approx(ratio) and high == pytest.approx(ratio)
+    # one block has no spread to resample: single frames, and a note
+    assert tool.resampled_block(16, 8) == 8
+    assert tool.resampled_block(15, 8) == tool.resampled_block(8, 8) == 1
+    low, high = tool.ratio_of_means_interval(clock[:8], rfcn[:8], 8)
+    assert low < high
+    tool._print_notes(result_rows(tool, [rfcn[:8], clock[:8]], [1, 8]))
+    assert ("model1.py: x first's 95% interval resamples single frames, so "
+            "the clocks' schedule counts as noise: the timed frames hold "
+            'fewer than two blocks of 8') in capsys.readouterr().out
+    with pytest.raises(ValueError, match='block must be at least 1'):
+        tool.ratio_of_means_interval(clock, rfcn, 0)
+
+
+def test_median_ratio_takes_whole_periods_of_both_models():
+    """With the first model periodic (ClockNet before R-FCN), splitting by
+    the row's own period (1) gave the ratio to ClockNet's median frame,
+    one of 2 flows: 0.865 where the schedule's ratio is 0.851."""
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    clock, rfcn = clocknet_schedule_seconds()
+    exact = float(clock.mean() / rfcn.mean())
+    rows = result_rows(tool, [clock, rfcn], [8, 1])
+    assert rows[1]['median_ratio'] == pytest.approx(1 / exact)
+    # the row's own median time stays over its own period: every frame
+    assert rows[1]['median_ms'] == pytest.approx(1924.0)
+    assert rows[0]['median_ms'] == pytest.approx(1000 * float(clock.mean()))
+    rows = result_rows(tool, [rfcn, clock], [1, 8])
+    assert rows[1]['median_ratio'] == pytest.approx(exact)
 
 
 @pytest.mark.skipif(
@@ -445,6 +522,47 @@ def test_two_detector_model_counts_its_flows_and_the_strong_step():
     assert float(rows[1][9]) == 0  # no aggregation in the fast thread
     assert f"{two}: the strong detector's step took" in stdout
     assert 'the fast thread (the frame without it)' in stdout
+
+
+def test_box_propagation_times_the_strong_head_as_strong_work(
+        tmp_path, monkeypatch):
+    """With test_cfg.propagate='boxes' the strong detector's R-FCN head runs
+    outside its step (strong_detections): it was left in the fast
+    thread's time. On a hand-moved clock: the step takes 2 s, the head
+    1 s, everything else nothing."""
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    config = tmp_path / 'boxprop.py'
+    strong = ('configs/clocknet/'
+              'clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
+    config.write_text("_base_ = '" + osp.join(
+        REPO_ROOT, 'configs/strong_feature/strong-feature_'
+        'rfcn_r18-w8-d8_clocknet-featprop_1xb4-ft3e_synthvid.py') +
+                      "'\nmodel = dict(strong_config='" +
+                      osp.join(REPO_ROOT, strong) +
+                      "', test_cfg=dict(propagate='boxes'))\n")
+    device = torch.device('cpu')
+    model = tool.build_model(str(config), device)
+    clock = [0.0]
+
+    def taking(seconds, method):
+
+        def call(*args, **kwargs):
+            clock[0] += seconds
+            return method(*args, **kwargs)
+
+        return call
+
+    model.strong.online_memory_unchecked = taking(
+        2.0, model.strong.online_memory_unchecked)
+    model.strong_detections = taking(1.0, model.strong_detections)
+    monkeypatch.setattr(tool, 'build_model', lambda *args, **kwargs: model)
+    model, timer = tool.watched_model(str(config), device)
+    timer._now = lambda: clock[0]
+    with torch.no_grad():
+        for inputs, samples in tool.make_frames(3, (64, 96), device, 16):
+            model.predict(inputs, samples)
+    assert timer.seconds['strong'] == pytest.approx(3 * (2.0 + 1.0))
+    assert timer.seconds['head'] == 0
 
 
 def test_split_halves_models_are_refused(tmp_path):

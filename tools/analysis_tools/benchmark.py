@@ -23,29 +23,38 @@ the ratio the first model would have with that time added (``first +
 memory``), which does not depend on how the machine's load fell on the
 shared parts (n/a for a model that runs its backbone on fewer frames than
 the first, or runs FlowNet beside it). ``x first`` comes with a 95%
-bootstrap interval (frames resampled in pairs, the same frames for both
-models), so a target can be judged against the noise of the machine.
+bootstrap interval (blocks of frames resampled in pairs, the same blocks
+for both models), so a target can be judged against the noise of the
+machine.
 
 A memory model's cost repeats with the period of its clocks (8 frames for
-ClockNet's strides 1, 4 and 8: 1, 2 or 3 flows a frame), so its medians
-are taken over whole periods of the timed frames, and ``--frames`` should
-be a whole number of every model's period (the tool warns otherwise: NF,
-NW and the times would not average over the schedule). The warm-up starts
-every memory (frame 0 has no flow) and by default runs ClockNet through
-its first stride-8 update. NF counts FlowNet calls: memories whose anchor
-frames coincide share one flow, so a ClockNet makes fewer than the paper's
-NF = K (the tool says so under the table).
+ClockNet's strides 1, 4 and 8: 1, 2 or 3 flows a frame), so its median
+time is taken over whole periods of the timed frames, and its median
+ratio to the first model and the bootstrap of its ``x first`` over
+blocks of whole periods of both models' clocks (their least common
+multiple: 8 frames for ClockNet beside R-FCN, whichever is first), so
+that the fixed schedule counts as no noise. ``--frames`` should be a
+whole number of every model's period (the tool warns otherwise: NF, NW
+and the times would not average over the schedule), and many periods for
+an interval that means much: 24 frames are only 3 blocks of ClockNet's 8
+(with fewer than two blocks the bootstrap resamples single frames; a note
+under the table gives the blocks).
+The warm-up starts every memory (frame 0 has no flow) and by default runs
+ClockNet through its first stride-8 update. NF counts FlowNet calls:
+memories whose anchor frames coincide share one flow, so a ClockNet makes
+fewer than the paper's NF = K (the tool says so under the table).
 
 A ``StrongFeatureRFCN`` (the two-detector presets) runs its fast detector
 and its strong one frame by frame in one process: besides the frame time,
-the tool times the strong detector's step (``online_memory_unchecked``)
-apart and prints the fast thread's time, the frame without it, which is
-what the paper's system spends per frame where the strong detector runs
-on another device. Its flow and warp columns are those of the delayed
-strong memory to the frame (one of each per frame once the memories
-arrive). The options that set a memory model's ``test_cfg`` or FlowWarp
-(``--evidence-interval``, ``--anticipate``, ``--chain-flows``,
-``--concurrent-flow``,
+the tool times the strong detector's work apart (its step,
+``online_memory_unchecked``, and with ``test_cfg.propagate='boxes'`` its
+head's detections, ``strong_detections``) and prints the fast thread's
+time, the frame without it, which is what the paper's system spends per
+frame where the strong detector runs on another device. Its flow and warp
+columns are those of the delayed strong memory to the frame (one of each
+per frame once the memories arrive). The options that set a memory
+model's ``test_cfg`` or FlowWarp (``--evidence-interval``,
+``--anticipate``, ``--chain-flows``, ``--concurrent-flow``,
 ``--warp-sampler``) do not reach its strong detector, whose settings are
 its config's ``strong_test_cfg`` and ``strong_config``.
 
@@ -610,18 +619,26 @@ def minor_page_faults() -> Optional[int]:
 
 def ratio_of_means_interval(seconds: torch.Tensor,
                             first_seconds: torch.Tensor,
+                            block: int = 1,
                             level: float = 0.95,
                             num_resamples: int = 2000,
                             seed: int = 0) -> Tuple[float, float]:
     """Percentile bootstrap interval of ``mean(seconds) / mean(first)``.
 
-    Frames are resampled with replacement in pairs: a resample takes the
-    same frames from both models, which ran them one after the other.
+    Whole blocks of ``block`` consecutive frames are resampled with
+    replacement, in pairs: a resample takes the same blocks from both
+    models, which ran their frames one after the other. With ``block`` a
+    multiple of both models' clock periods (:func:`clock_period`) every
+    block holds the same schedule, so a model's fixed schedule (ClockNet's
+    1, 2 or 3 flows a frame) is no noise of the resamples.
 
     Args:
         seconds (Tensor): ``(N,)`` frame times of a model.
         first_seconds (Tensor): ``(N,)`` frame times of the first model on
             the same frames.
+        block (int): Frames per resampled block; a last, incomplete block
+            is left out, and with fewer than two whole blocks single
+            frames are resampled (:func:`resampled_block`). Defaults to 1.
         level (float): Coverage of the interval. Defaults to 0.95.
         num_resamples (int): Bootstrap resamples. Defaults to 2000.
         seed (int): Seed of the resampling. Defaults to 0.
@@ -633,13 +650,28 @@ def ratio_of_means_interval(seconds: torch.Tensor,
         raise ValueError('need two (N,) tensors of frame times, got shapes '
                          f'{tuple(seconds.shape)} and '
                          f'{tuple(first_seconds.shape)}')
+    block = resampled_block(len(seconds), block)
+    # blocks of equal length: the ratio of their sums is that of the means
+    own = per_period(seconds.double(), block)
+    first = per_period(first_seconds.double(), block)
     generator = torch.Generator().manual_seed(seed)
-    frames = torch.randint(
-        len(seconds), (num_resamples, len(seconds)), generator=generator)
-    ratios = (
-        seconds.double()[frames].mean(dim=1) /
-        first_seconds.double()[frames].mean(dim=1))
+    blocks = torch.randint(
+        len(own), (num_resamples, len(own)), generator=generator)
+    ratios = own[blocks].mean(dim=1) / first[blocks].mean(dim=1)
     return percentile_interval(ratios.numpy(), level)
+
+
+def resampled_block(frames: int, block: int) -> int:
+    """The frames per block that :func:`ratio_of_means_interval` resamples:
+    ``block``, or 1 (single frames) where ``frames`` hold fewer than two
+    whole blocks (one block alone has no spread to resample).
+
+    Raises:
+        ValueError: If ``block`` is below 1.
+    """
+    if block < 1:
+        raise ValueError(f'block must be at least 1 frame, got {block}')
+    return block if frames // block >= 2 else 1
 
 
 def pad_size_divisor(model: torch.nn.Module) -> int:
@@ -846,9 +878,11 @@ def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
         calls are the section's calls (NF, NW). For a
         ``StrongFeatureRFCN`` the fast detector's ``features`` and
         ``head``, ``flow`` and ``warp`` of the delayed strong memory to
-        the frame, and ``strong``, the strong detector's whole step
-        (``online_memory_unchecked``, the second thread of the paper's
-        system; its flows' finiteness is read after the fast head).
+        the frame, and ``strong``, all the strong detector's work, the
+        second thread of the paper's system: its whole step
+        (``online_memory_unchecked``; its flows' finiteness is read after
+        the fast head) and, with ``test_cfg.propagate='boxes'``, its
+        R-FCN head on its memory (``strong_detections``).
     """
     parts = [('features', model.detector, 'extract_feat'),
              ('head', model.detector, '_head_predict')]
@@ -856,6 +890,8 @@ def section_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
         parts += [('flow', model, 'strong_flows'),
                   ('warp', model, 'warp_strong_memory'),
                   ('strong', model.strong, 'online_memory_unchecked')]
+        if model.test_cfg['propagate'] == 'boxes':
+            parts.append(('strong', model, 'strong_detections'))
     elif hasattr(model, 'motion'):
         parts += [('flow', model.motion, 'forward'),
                   ('flow', model, 'zero_non_finite_flows'),
@@ -962,10 +998,12 @@ def benchmark(args: argparse.Namespace) -> List[dict]:
 
     Returns:
         list[dict]: Per config, mean and median ms/frame, the median
-        per-frame ratio to the first model, a 95% interval of the ratio of
-        means, the minor page faults per frame, NF, NW, the backbone runs
-        per frame, the section shares, the feature and head times and the
-        memory time (flow + warp + aggregation) per frame.
+        ratio to the first model over blocks of whole periods of both
+        models' clocks (single frames for two per-frame models), a 95%
+        interval of the ratio of means (those blocks resampled), the minor
+        page faults per frame, NF, NW, the backbone runs per frame, the
+        section shares, the feature and head times and the memory time
+        (flow + warp + aggregation) per frame.
     """
     device = torch.device(args.device)
     models = _watched_models(args, device)
@@ -1083,9 +1121,12 @@ def _result_rows(args: argparse.Namespace, models: List[tuple],
             args.configs, models, frame_seconds, frame_faults, periods):
         seconds = torch.tensor(seconds, dtype=torch.float64)
         total = float(seconds.sum())
-        low, high = ratio_of_means_interval(seconds, first_seconds)
-        own, first = (per_period(seconds,
-                                 period), per_period(first_seconds, period))
+        # the ratios to the first model over blocks that hold whole
+        # periods of both models' schedules
+        block = math.lcm(period, periods[0])
+        low, high = ratio_of_means_interval(seconds, first_seconds, block)
+        interval_block = resampled_block(len(seconds), block)
+        own = per_period(seconds, period)
         frames_per_value = period if own.numel() < seconds.numel() else 1
         # R-FCN's frame plus the memory's time: only where the model runs
         # the first model's backbone on every frame, one after the other
@@ -1099,8 +1140,14 @@ def _result_rows(args: argparse.Namespace, models: List[tuple],
                 # over whole periods; the middle value, or the mean of the
                 # two middle ones (Tensor.median would give the lower one)
                 median_ms=1000 * float(own.quantile(0.5)) / frames_per_value,
-                median_ratio=float((own / first).quantile(0.5)),
+                median_ratio=float(
+                    (per_period(seconds, block) /
+                     per_period(first_seconds, block)).quantile(0.5)),
                 ratio_interval=(low, high),
+                # the blocks of both clocks' periods, and those resampled
+                periods_block=block,
+                interval_block=interval_block,
+                interval_blocks=len(seconds) // interval_block,
                 memories=len(getattr(model, 'strides', ())),
                 window=getattr(
                     getattr(model, 'aggregator', None), 'holds_frame_window',
@@ -1197,7 +1244,8 @@ def _print_table(rows: List[dict], no_section_times: bool) -> None:
 
 def _print_notes(rows: List[dict]) -> None:
     """Print the notes under the table: a two-detector model's fast
-    thread, a ClockNet's FlowNet calls shared between memories, and a
+    thread, the blocks of frames that the bootstrap of a model with clocks
+    resampled, a ClockNet's FlowNet calls shared between memories, and a
     causal FGFA's window.
 
     Args:
@@ -1212,6 +1260,18 @@ def _print_notes(rows: List[dict]) -> None:
                   f"{row['strong_ms']:.1f} ms/frame; the fast thread "
                   f'(the frame without it) {fast_ms:.1f} ms/frame, '
                   f'{fast_ms / base_ms:.3f}x first')
+        clocked = row is not rows[0] and row['periods_block'] > 1
+        if clocked and row['interval_block'] > 1:
+            print(f"{row['config']}: x first's 95% interval resamples "
+                  f"{row['interval_blocks']} blocks of "
+                  f"{row['interval_block']} frames (whole periods of its "
+                  f"and the first model's clocks)")
+        elif clocked:
+            print(f"{row['config']}: x first's 95% interval resamples "
+                  f"single frames, so the clocks' schedule counts as noise: "
+                  f'the timed frames hold fewer than two blocks of '
+                  f"{row['periods_block']} (whole periods of its and the "
+                  f"first model's clocks)")
         if row['window']:
             print(f"{row['config']}: causal FGFA over {row['memories']} "
                   f"frames: a warp for each of the {row['memories'] - 1} "
