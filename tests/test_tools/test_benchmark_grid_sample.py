@@ -2,7 +2,9 @@
 """tools/analysis_tools/benchmark_grid_sample.py times the warp's samplers."""
 import subprocess
 import sys
+from types import SimpleNamespace
 
+import pytest
 import torch
 
 from . import REPO_ROOT, load_tool
@@ -18,6 +20,21 @@ def test_forward_backward_returns_the_output_and_both_gradients():
     assert torch.allclose(coords_grad, 2 * feat**2 * coords)
     assert tool.relative_difference(
         torch.tensor([2., -4.]), torch.tensor([2., -3.])) == 0.25
+
+
+def test_median_of_an_even_number_of_calls(monkeypatch):
+    """The mean of the two middle times: 4 calls of 1, 2, 3 and 10 ms gave
+    3 ms, the upper one (the default 200 forward calls are even)."""
+    tool = load_tool('tools/analysis_tools/benchmark_grid_sample.py')
+    ticks = iter([0.0, 0.001, 1.0, 1.002, 2.0, 2.003, 3.0, 3.010])
+    monkeypatch.setattr(tool, 'time',
+                        SimpleNamespace(perf_counter=lambda: next(ticks)))
+    monkeypatch.setattr(tool, 'WARMUP', 0)
+    assert tool.median_ms(lambda: None, 4,
+                          torch.device('cpu')) == pytest.approx(2.5)
+    ticks = iter([0.0, 0.001, 1.0, 1.003, 2.0, 2.010])
+    assert tool.median_ms(lambda: None, 3,
+                          torch.device('cpu')) == pytest.approx(3.0)
 
 
 def test_reports_both_layouts_of_every_interpolation():

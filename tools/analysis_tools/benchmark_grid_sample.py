@@ -23,6 +23,7 @@ Example::
     python tools/analysis_tools/benchmark_grid_sample.py --device cuda
 """
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,8 @@ def median_ms(fn: Callable[[], object], repeats: int,
     """Median time of ``fn()`` in ms after a few untimed calls.
 
     On CUDA the time between two events around the call (the GPU's time),
-    elsewhere the wall time.
+    elsewhere the wall time. For an even number of calls the mean of the
+    two middle times (:func:`statistics.median`).
     """
     for _ in range(WARMUP):
         fn()
@@ -67,7 +69,7 @@ def median_ms(fn: Callable[[], object], repeats: int,
             start = time.perf_counter()
             fn()
             times.append(1000 * (time.perf_counter() - start))
-    return sorted(times)[len(times) // 2]
+    return statistics.median(times)
 
 
 def forward_backward(sample: Callable[[Tensor, Tensor], Tensor], feat: Tensor,
