@@ -121,9 +121,36 @@ def test_a_file_given_twice_for_one_model_is_named(tmp_path):
     with pytest.raises(
             ValueError, match=r'/\./m.json is given twice .*\(as .*m.json'):
         tool.stack_runs([run, same])
-    # the same file for two models is not one model's runs counted twice
-    assert 'MemNet' in tool.main(
-        ['--model', 'R-FCN', run, '--model', 'MemNet', run])
+
+
+def test_a_file_given_for_two_models_is_named(tmp_path):
+    """One run counted for two models made them look alike: rfcn_s1.json
+    as a ClockNet run too gave a gain of +2.0 ± 3.2 for the model."""
+    base = [_write(tmp_path / f'b{i}.json', mAP=0.5) for i in (1, 2)]
+    runs = [_write(tmp_path / f'm{i}.json', mAP=0.6) for i in (1, 2)]
+    other = _write(tmp_path / 'o.json', mAP=0.7)
+    # a run of the reference given as one of another model's
+    with pytest.raises(
+            ValueError,
+            match=r'b1.json is given for --model MemNet and for --model '
+            r'R-FCN \(the reference\): one run would count as a run of '
+            'two models'):
+        tool.main(
+            ['--model', 'R-FCN', *base, '--model', 'MemNet', runs[0], base[0]])
+    # two models after the reference, the file spelt another way
+    same = osp.join(str(tmp_path), '.', 'm2.json')
+    with pytest.raises(
+            ValueError,
+            match=r'/\./m2.json is given for --model ClockNet and for '
+            r'--model MemNet \(as .*/m2.json\)'):
+        tool.main([
+            '--model', 'R-FCN', *base, '--model', 'MemNet', *runs, '--model',
+            'ClockNet', other, same
+        ])
+    assert 'ClockNet' in tool.main([
+        '--model', 'R-FCN', *base, '--model', 'MemNet', *runs, '--model',
+        'ClockNet', other
+    ])
 
 
 @pytest.mark.parametrize('value,match', [

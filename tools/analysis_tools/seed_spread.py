@@ -12,6 +12,8 @@ model after the reference, the gain of the means with its standard error
 (Welch: ``sqrt(sd_model^2 / n_model + sd_ref^2 / n_ref)``; runs are not
 paired across models), and the same for the contrasts "gain on fast minus
 gain on medium / slow" (computed from each run's own split difference).
+A file is one run of one model: given twice, for one model or for two
+(the reference and another too), it is refused.
 
 Example::
 
@@ -134,6 +136,37 @@ def stack_runs(paths: Sequence[str]) -> Dict[str, np.ndarray]:
     }
 
 
+def check_no_run_of_two_models(models: Sequence[Sequence[str]]) -> None:
+    """Refuse a metrics file given under more than one ``--model``.
+
+    A test of one checkpoint is a run of one model: counted for two models
+    (also as a run of the reference and of another model) it would make
+    them look closer than their runs are.
+
+    Args:
+        models (Sequence[Sequence[str]]): Per ``--model``, its name and its
+            metrics files, the reference first.
+
+    Raises:
+        ValueError: Naming the file (and its other spelling, if the two
+            models name it differently) and both models.
+    """
+    # the real path of each file given so far: the model and the spelling
+    seen: Dict[str, Tuple[int, str]] = {}
+    for index, (name, *paths) in enumerate(models):
+        for path in paths:
+            real = osp.realpath(path)
+            if real in seen and seen[real][0] != index:
+                first, first_path = seen[real]
+                also = '' if first_path == path else f' (as {first_path})'
+                role = ' (the reference)' if first == 0 else ''
+                raise ValueError(
+                    f'{path} is given for --model {name} and for --model '
+                    f'{models[first][0]}{role}{also}: one run would count '
+                    'as a run of two models')
+            seen.setdefault(real, (index, path))
+
+
 def spread(values: np.ndarray) -> Dict[str, float]:
     """Mean, sample standard deviation (nan for one run), min and max."""
     return dict(
@@ -225,12 +258,15 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
             f'a metrics file of --model {name}': path
             for name, *paths in args.model for path in paths
         })
-    runs: Dict[str, Dict[str, np.ndarray]] = {}
-    for name, *paths in args.model:
-        if name in runs:
+    names: List[str] = [name for name, *_ in args.model]
+    for index, name in enumerate(names):
+        if name in names[:index]:
             raise ValueError(f'--model {name} is given twice')
-        runs[name] = stack_runs(paths)
-    names: List[str] = list(runs)
+    check_no_run_of_two_models(args.model)
+    runs: Dict[str, Dict[str, np.ndarray]] = {
+        name: stack_runs(paths)
+        for name, *paths in args.model
+    }
     base = runs[names[0]]
     for name in names[1:]:
         missing = sorted(set(base) - set(runs[name]))
