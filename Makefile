@@ -18,7 +18,7 @@ $(VENV)/.memvid_ready:
 	VENV=$(VENV) bash tools/setup_env.sh
 
 demo: env
-	$(PY) tools/misc/run_demo.py --blur $(BLUR) $(if $(DEGRADATIONS),--degradations $(DEGRADATIONS)) $(if $(WORK_DIR),--work-dir $(WORK_DIR))
+	$(PY) tools/misc/run_demo.py --blur $(BLUR) $(if $(DEGRADATIONS),--degradations $(DEGRADATIONS)) $(if $(WORK_DIR),--work-dir '$(WORK_DIR)')
 
 test: env
 	$(PY) -m pytest tests -q -p no:cacheprovider
