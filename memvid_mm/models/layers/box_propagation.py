@@ -10,6 +10,7 @@ Shape shorthand: n boxes, H/W image height and width. Boxes are
 ``(x1, y1, x2, y2)`` in the pixels of the image the flow was computed on;
 pixel ``(x, y)`` covers ``[x, x + 1) x [y, y + 1)``.
 """
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -20,14 +21,18 @@ def mean_flow_in_boxes(flow: Tensor, boxes: Tensor) -> Tensor:
     A pixel counts when its centre ``(x + 0.5, y + 0.5)`` lies in the box
     (clipped to the image); a box that covers no pixel centre takes the
     pixel nearest to its centre. Computed with a summed-area table, so the
-    cost does not grow with the boxes' areas.
+    cost does not grow with the boxes' areas. A box with a NaN coordinate
+    (from a detector whose outputs are not finite) gets a NaN mean, without
+    reading the table out of range (which on CUDA would stop the process
+    with a device-side assert) and without a host read.
 
     Args:
         flow (Tensor): (2, H, W) displacement field (dx, dy) in pixels.
         boxes (Tensor): (n, 4) boxes ``(x1, y1, x2, y2)`` in pixels.
 
     Returns:
-        Tensor: (n, 2) the mean (dx, dy) inside each box.
+        Tensor: (n, 2) the mean (dx, dy) inside each box; NaN for a box
+        with a NaN coordinate.
     """
     if flow.dim() != 3 or flow.shape[0] != 2:
         raise ValueError(f'flow must be (2, H, W), got {tuple(flow.shape)}')
@@ -36,7 +41,9 @@ def mean_flow_in_boxes(flow: Tensor, boxes: Tensor) -> Tensor:
     height, width = flow.shape[-2:]
     # summed-area table with a zero first row and column: [2, H+1, W+1]
     table = F.pad(flow.double().cumsum(1).cumsum(2), (1, 0, 1, 0))
-    boxes = boxes.double()
+    # NaN would index out of range once cast to an integer
+    finite = ~torch.isnan(boxes).any(dim=1)  # [n]
+    boxes = boxes.double().where(finite[:, None], 0.0)
     # pixels whose centres are inside: x1 <= x + 0.5 < x2
     x1 = (boxes[:, 0] - 0.5).ceil().clamp(0, width)
     x2 = (boxes[:, 2] - 0.5).ceil().clamp(0, width)
@@ -51,7 +58,8 @@ def mean_flow_in_boxes(flow: Tensor, boxes: Tensor) -> Tensor:
     sums = (table[:, y2, x2] - table[:, y1, x2] - table[:, y2, x1] +
             table[:, y1, x1])  # [2, n]
     area = ((x2 - x1) * (y2 - y1)).double()
-    return (sums / area).t().to(flow.dtype)  # [n, 2]
+    means = (sums / area).t().where(finite[:, None], float('nan'))
+    return means.to(flow.dtype)  # [n, 2]
 
 
 def propagate_boxes(boxes: Tensor, flow: Tensor) -> Tensor:

@@ -49,3 +49,17 @@ def test_bad_shapes_are_refused():
         mean_flow_in_boxes(torch.zeros(1, 2, 6, 8), torch.zeros(1, 4))
     with pytest.raises(ValueError, match=r'boxes must be \(n, 4\)'):
         mean_flow_in_boxes(torch.zeros(2, 6, 8), torch.zeros(4))
+
+
+def test_a_nan_box_gets_a_nan_shift_and_leaves_the_others():
+    """A NaN coordinate, cast to an index, read out of range (on CUDA a
+    device-side assert that stops the process)."""
+    flow = torch.ones(2, 6, 8)
+    boxes = torch.tensor([[1., 1., 4., 4.], [float('nan'), 1., 4., 4.],
+                          [0., 0., float('inf'), 3.]])
+    means = mean_flow_in_boxes(flow, boxes)
+    assert torch.equal(means[[0, 2]], torch.ones(2, 2))
+    assert torch.isnan(means[1]).all()
+    moved = propagate_boxes(boxes, flow)
+    assert torch.isnan(moved[1]).all()
+    assert torch.equal(moved[0], boxes[0] - 1)
