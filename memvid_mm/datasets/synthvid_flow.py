@@ -63,6 +63,15 @@ class SynthVIDFlowPairs(Dataset):
             raise ValueError('need ints max_gap >= 1 and num_frames > 1, '
                              f'got max_gap={max_gap!r}, '
                              f'num_frames={num_frames!r}')
+        if not is_int(num_videos) or num_videos < 1:
+            raise ValueError(
+                f'need an int num_videos >= 1, got num_videos={num_videos!r}')
+        if not (is_int(width) and is_int(height)) or min(width, height) < 16:
+            raise ValueError('need int frame sizes of at least 16x16, got '
+                             f'width={width!r}, height={height!r}')
+        if not is_int(jpeg_quality) or not 0 <= jpeg_quality <= 100:
+            raise ValueError('need an int jpeg_quality in [0, 100] (0: no '
+                             f'JPEG), got jpeg_quality={jpeg_quality!r}')
         self.width, self.height = width, height
         self.frames: List[List[np.ndarray]] = []
         self.degradations: List[List[str]] = []
