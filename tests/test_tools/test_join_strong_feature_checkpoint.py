@@ -83,3 +83,8 @@ def test_the_strong_classes_are_kept_when_only_it_records_them():
     strong.pop('meta')
     assert 'meta' not in tool.join_checkpoints(
         dict(state_dict=fast['state_dict']), strong, 'fast.pth', 'strong.pth')
+    # a meta of None is no record (it failed on None.items())
+    joined = tool.join_checkpoints(
+        dict(state_dict=fast['state_dict'], meta=None), strong, 'fast.pth',
+        'strong.pth')
+    assert 'meta' not in joined

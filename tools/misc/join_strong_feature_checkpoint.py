@@ -88,7 +88,7 @@ def join_checkpoints(fast: Mapping, strong: Mapping, fast_name: str,
         {f'strong.{key}': value
          for key, value in strong_state.items()})
     joined = dict(state_dict=state_dict)
-    if 'meta' in fast:
+    if fast.get('meta') is not None:  # a dict: trained_classes checked
         # the fast detector's training config is not the joined model's
         joined['meta'] = {
             key: value
