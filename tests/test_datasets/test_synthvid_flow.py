@@ -124,14 +124,12 @@ def test_flow_pairs():
         SynthVIDFlowPairs('train', 1, 6.0, 64, 48, 0)
     # a negative count failed in NumPy's seeding, not naming it; quality
     # -5 was taken as 0 by OpenCV with a warning
-    for kwargs, message in ((dict(num_videos=-1), 'num_videos=-1'),
-                            (dict(num_videos=0), 'num_videos=0'),
-                            (dict(width=0), 'width=0'),
-                            (dict(jpeg_quality=-5), 'jpeg_quality=-5'),
-                            (dict(jpeg_quality=101), 'jpeg_quality=101')):
+    for bad in ('num_videos=-1', 'num_videos=0', 'width=0', 'jpeg_quality=-5',
+                'jpeg_quality=101'):
+        key, value = bad.split('=')
         args = dict(num_videos=1, width=64, height=48, jpeg_quality=90)
-        args.update(kwargs)
-        with pytest.raises(ValueError, match=message):
+        args[key] = int(value)
+        with pytest.raises(ValueError, match=bad):
             SynthVIDFlowPairs('train', num_frames=6, seed=0, **args)
 
 
