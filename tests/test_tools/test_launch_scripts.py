@@ -78,7 +78,7 @@ def test_make_demo_passes_a_work_dir_with_spaces_as_one_argument(tmp_path):
                           check=True)
     [line
      ] = [line for line in proc.stdout.splitlines() if 'run_demo.py' in line]
-    # the shell make runs the line with splits it as here
+    # split as the shell that make runs the line with splits it
     words = subprocess.run(
         ['bash', '-c', 'printf "[%s]" ' + line.split('run_demo.py', 1)[1]],
         capture_output=True,
