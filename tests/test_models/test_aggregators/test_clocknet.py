@@ -429,3 +429,24 @@ def test_reference_needs_one_image_per_feature():
     with pytest.raises(ValueError, match='got 3 features but 2 images'):
         clocknet_reference(features, imgs[:2], (1, 4), _toy_flow,
                            lambda k, memory, feature: feature)
+
+
+def test_weighting_combine_with_two_memories_learns_a_weighting():
+    """Strides (1, 4) with combine='weighting' build the weight CNNs, not
+    a plain mean."""
+    memnet = dict(type='MemNetAggregator', in_channels=3)
+    clocknet = ClockNetAggregator((1, 4),
+                                  memnet=memnet,
+                                  combine='weighting',
+                                  combine_hidden_channels=4)
+    assert clocknet.combine_cnns is not None
+    assert len(clocknet.combine_cnns) == 2
+    assert clocknet.combine_cnns[1][0].in_channels == 6  # [M^k, M^r]
+    memories = [torch.randn(1, 3, 4, 6) for _ in range(2)]
+    # zero-initialised last convs: the mean at first
+    assert torch.allclose(
+        clocknet.combine(memories), (memories[0] + memories[1]) / 2, atol=1e-6)
+    # a large bias on memory 1's logit selects memory 1 alone
+    with torch.no_grad():
+        clocknet.combine_cnns[1][2].bias.fill_(30.)
+    assert torch.allclose(clocknet.combine(memories), memories[1])

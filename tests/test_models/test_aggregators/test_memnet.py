@@ -120,3 +120,12 @@ def test_bad_arguments_raise_value_error():
         memnet(torch.zeros(1, 3, 2, 2), torch.zeros(1, 3, 2, 2))
     with pytest.raises(ValueError, match='warped_memory'):
         memnet(torch.zeros(1, 4, 2, 2), torch.zeros(1, 4, 2, 3))
+
+
+def test_default_mode_is_the_parameter_free_average():
+    memnet = MemNetAggregator(4)
+    assert memnet.mode == 'average'
+    assert len(list(memnet.parameters())) == 0
+    assert not hasattr(memnet, 'memory_weight_cnn')
+    memory, feature = torch.randn(1, 4, 2, 3), torch.randn(1, 4, 2, 3)
+    assert torch.equal(memnet(memory, feature), (memory + feature) / 2)

@@ -1901,3 +1901,19 @@ def test_online_frame_without_frame_id_is_refused(memnet_cfg):
             'metainfo'):
         model.predict_frame(image, DetDataSample(metainfo=metainfo),
                             MemoryState())
+
+
+def test_state_restarted_after_a_gap_anchors_at_the_restart_frame(
+        clocknet_cfg):
+    """The memories restarted mid-video are anchored at the restart frame,
+    not at 0 (chained flows and anticipation look anchors up by id)."""
+    model = build(clocknet_cfg).eval()
+    online_scores(model, [frame_data(3, t) for t in range(3)])
+    online_scores(model, [frame_data(3, 7)])  # a gap: the state restarts
+    state = model.test_state
+    assert (state.frame_index, state.last_frame_id) == (1, 7)
+    assert state.anchor_frame_ids == [7, 7, 7]
+    # the clocks restart at frame 7: frame 8 is frame_index 1, where only
+    # the stride-1 memory takes evidence
+    online_scores(model, [frame_data(3, 8)])
+    assert state.anchor_frame_ids == [8, 7, 7]

@@ -521,3 +521,39 @@ def test_checkpoint_without_a_state_dict_names_the_file(tmp_path, content):
             RuntimeError,
             match=f'FlowNet checkpoint {path} holds no state dict'):
         FlowNetSimple(width_divisor=8).load_pretrained(str(path))
+
+
+@pytest.mark.parametrize('hw', [(100, 180), (84, 200)])
+def test_flow_is_cropped_where_the_halved_size_is_not_a_multiple_of_4(
+        flownet, hw):
+    """At H = 100 FlowNet reads 50 rows, its stride-4 grid covers 52, and
+    the x8 resize gives 104 rows, cropped to H."""
+    torch.manual_seed(2)
+    img_cur = _normalise(torch.rand(1, 3, *hw) * 255)
+    img_prev = _normalise(torch.rand(1, 3, *hw) * 255)
+    flow_mean = torch.tensor([0.411, 0.432, 0.450]).view(1, 3, 1, 1)
+    imgs = torch.cat([(img * STD + MEAN) / 255 - flow_mean
+                      for img in (img_cur, img_prev)],
+                     dim=1)
+    with torch.no_grad():
+        ours = flownet(img_cur, img_prev)
+        reference = mmtrack_forward(flownet, imgs)
+    # mmtrack's x8 resize covers the whole stride-4 grid: more rows than H
+    assert reference.size(2) > hw[0]
+    assert ours.shape == (1, 2, *hw)
+    assert torch.allclose(ours, reference[..., :hw[0], :hw[1]], atol=1e-4)
+
+
+def test_default_runs_flownet_at_half_resolution(monkeypatch):
+    model = FlowNetSimple()
+    assert model.img_scale_factor == 0.5
+    assert model.network_size((96, 160)) == (48, 80)
+    calls = []
+    monkeypatch.setattr(model, 'predict_raw_flow',
+                        _constant_raw(0.25, -0.1, calls))
+    img = torch.zeros(1, 3, 96, 160)
+    flow = model(img, img)
+    assert calls[0].shape == (1, 6, 48, 80)
+    # raw c -> c * 5 * 4 / 0.5 = 40c input pixels
+    assert torch.allclose(flow[:, 0], torch.full((1, 96, 160), 10.0))
+    assert torch.allclose(flow[:, 1], torch.full((1, 96, 160), -4.0))
