@@ -113,10 +113,13 @@ def main() -> bool:
     args = parse_args()
     # a work directory is refused before anything is built
     check_checkpoint_file(args.checkpoint)
+    check_test_outputs(args.config, args.checkpoint, args.out,
+                       args.metrics_out)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # again, with the annotation file the config reads
     ann_file = dataset_ann_file(cfg.test_dataloader.dataset)
     check_test_outputs(args.config, args.checkpoint, args.out,
                        args.metrics_out, ann_file)

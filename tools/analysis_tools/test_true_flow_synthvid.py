@@ -278,9 +278,12 @@ def check_no_ema_hook(cfg: Config, config: str) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     check_checkpoint_file(args.checkpoint)  # a work dir, before building
+    check_test_outputs(args.config, args.checkpoint, args.out,
+                       args.metrics_out)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # again, with the annotation file the config reads
     check_test_outputs(args.config, args.checkpoint, args.out,
                        args.metrics_out,
                        dataset_ann_file(cfg.test_dataloader.dataset))

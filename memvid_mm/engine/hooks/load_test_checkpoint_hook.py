@@ -45,4 +45,7 @@ class LoadTestCheckpointHook(Hook):
             raise RuntimeError(
                 f'LoadTestCheckpointHook loads {self.checkpoint} to test; a '
                 'training starts from load_from or --resume')
+        # the runner's load_from, as under MMDetection's tools/test.py: the
+        # checking hooks name it; load_or_resume then finds it loaded
+        runner._load_from = self.checkpoint
         load_test_checkpoint(runner, self.checkpoint)
