@@ -258,13 +258,10 @@ def mmtrack_forward(model, imgs):
     return flow * 8 * 5
 
 
-@pytest.mark.parametrize('hw', [(96, 176), (120, 200)])
-def test_flow_equals_mmtrack_for_sizes_not_divisible_by_64(flownet, hw):
-    """mmtrack's weights give mmtrack's flow: its network sees the halved
-    image unpadded (48 x 88 or 60 x 100 here; a 64-padding changes the
-    flow near the bottom and right border) and its flow is one x8
-    resize."""
-    torch.manual_seed(1)
+def ours_and_mmtrack_flow(flownet, hw, seed):
+    """``flownet``'s flow between two random frames of ``hw`` (H, W), and
+    mmtrack's forward of the same weights on them."""
+    torch.manual_seed(seed)
     img_cur = _normalise(torch.rand(1, 3, *hw) * 255)
     img_prev = _normalise(torch.rand(1, 3, *hw) * 255)
     flow_mean = torch.tensor([0.411, 0.432, 0.450]).view(1, 3, 1, 1)
@@ -274,6 +271,16 @@ def test_flow_equals_mmtrack_for_sizes_not_divisible_by_64(flownet, hw):
     with torch.no_grad():
         ours = flownet(img_cur, img_prev)
         reference = mmtrack_forward(flownet, imgs)
+    return ours, reference
+
+
+@pytest.mark.parametrize('hw', [(96, 176), (120, 200)])
+def test_flow_equals_mmtrack_for_sizes_not_divisible_by_64(flownet, hw):
+    """mmtrack's weights give mmtrack's flow: its network sees the halved
+    image unpadded (48 x 88 or 60 x 100 here; a 64-padding changes the
+    flow near the bottom and right border) and its flow is one x8
+    resize."""
+    ours, reference = ours_and_mmtrack_flow(flownet, hw, seed=1)
     assert ours.shape == reference.shape == (1, 2, *hw)
     assert torch.allclose(ours, reference, atol=1e-4)
 
@@ -528,16 +535,7 @@ def test_flow_is_cropped_where_the_halved_size_is_not_a_multiple_of_4(
         flownet, hw):
     """At H = 100 FlowNet reads 50 rows, its stride-4 grid covers 52, and
     the x8 resize gives 104 rows, cropped to H."""
-    torch.manual_seed(2)
-    img_cur = _normalise(torch.rand(1, 3, *hw) * 255)
-    img_prev = _normalise(torch.rand(1, 3, *hw) * 255)
-    flow_mean = torch.tensor([0.411, 0.432, 0.450]).view(1, 3, 1, 1)
-    imgs = torch.cat([(img * STD + MEAN) / 255 - flow_mean
-                      for img in (img_cur, img_prev)],
-                     dim=1)
-    with torch.no_grad():
-        ours = flownet(img_cur, img_prev)
-        reference = mmtrack_forward(flownet, imgs)
+    ours, reference = ours_and_mmtrack_flow(flownet, hw, seed=2)
     # mmtrack's x8 resize covers the whole stride-4 grid: more rows than H
     assert reference.size(2) > hw[0]
     assert ours.shape == (1, 2, *hw)
