@@ -62,6 +62,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from memvid_mm.apis import OnlineVideoInferencer, init_video_detector
+from memvid_mm.datasets.transforms import STORED_PIXELS
 from memvid_mm.models import MemoryRFCN, StrongFeatureRFCN
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
@@ -258,7 +259,7 @@ def read_frames(
             for path in files:
                 try:
                     # the stored pixels, as LoadVIDFrame reads them
-                    frame = mmcv.imread(path, flag='color_ignore_orientation')
+                    frame = mmcv.imread(path, flag=STORED_PIXELS)
                 except Exception as error:  # OpenCV on an empty file
                     raise ValueError(
                         f'cannot decode frame {path}: '

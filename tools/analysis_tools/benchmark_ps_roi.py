@@ -192,11 +192,13 @@ def cpu_peaks_in_subprocess(args: argparse.Namespace) -> Dict[str, object]:
     Raises:
         RuntimeError: If the process fails (its stderr's end quoted).
     """
-    options = ('--cpu-peaks-only --num-rois {} --num-classes {} --size {} {} '
-               '--warmup {}').format(args.num_rois, args.num_classes,
-                                     *args.size, args.warmup)
-    command = [sys.executable, str(Path(__file__).resolve())]
-    command += options.split()
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()), '--cpu-peaks-only', '--num-rois',
+        str(args.num_rois), '--num-classes',
+        str(args.num_classes), '--size', *map(str, args.size), '--warmup',
+        str(args.warmup)
+    ]
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError('the process measuring the CPU peaks failed:\n' +

@@ -6,6 +6,11 @@ from typing import Optional
 from mmcv.transforms import LoadImageFromFile
 from mmdet.registry import TRANSFORMS
 
+#: mmcv's decoding flag for the stored pixels, not turned by the EXIF
+#: orientation tag: the pixels the annotations' boxes are in, as the model
+#: reads them (LoadVIDFrame) and as the demo and the visualizer draw them.
+STORED_PIXELS = 'color_ignore_orientation'
+
 
 def frame_name(results: dict) -> str:
     """``'<img_path> (video V, frame F)'`` for error messages.
@@ -69,9 +74,7 @@ class LoadVIDFrame(LoadImageFromFile):
         - ori_shape
     """
 
-    def __init__(self,
-                 color_type: str = 'color_ignore_orientation',
-                 **kwargs) -> None:
+    def __init__(self, color_type: str = STORED_PIXELS, **kwargs) -> None:
         super().__init__(color_type=color_type, **kwargs)
 
     def transform(self, results: dict) -> Optional[dict]:

@@ -16,6 +16,7 @@ from mmengine.runner import BaseLoop, Runner
 from mmengine.utils import mkdir_or_exist
 from mmengine.visualization import Visualizer
 
+from ...datasets.transforms import STORED_PIXELS
 from ...utils.argument_checks import is_int
 
 
@@ -211,7 +212,7 @@ class VIDVisualizationHook(Hook):
         img_bytes = get(frame.img_path, backend_args=self.backend_args)
         # the stored pixels, as LoadVIDFrame reads them for the model
         img = mmcv.imfrombytes(
-            img_bytes, flag='color_ignore_orientation', channel_order='rgb')
+            img_bytes, flag=STORED_PIXELS, channel_order='rgb')
         video_name, frame_name = video_and_frame_name(frame.img_path)
         out_file = None
         if out_dir is not None:
