@@ -9,10 +9,11 @@ Example::
 ``--out`` dumps one record per frame (see ``DumpVIDResults``), which
 ``tools/analysis_tools/eval_vid.py`` re-scores without running the model;
 the dump records the test dataset's annotation file (its path and
-SHA-256), so that the re-scoring can refuse another file.
+SHA-256), so that the re-scoring can refuse another file. ``--metrics-out``
+writes the metrics as JSON, with the same record of the annotation file
+under ``ann_file``, which ``seed_spread.py`` compares across runs.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import warnings
@@ -22,11 +23,11 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from mmengine.utils import mkdir_or_exist
 
 from memvid_mm.engine import (LoadTestCheckpointHook, NonEmptyDatasetHook,
                               register_missing_hooks)
 from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
+from memvid_mm.evaluation.functional import write_metrics_file
 from memvid_mm.utils import (allow_full_checkpoint_loading,
                              check_checkpoint_file, exit_after_distributed_run,
                              finish_distributed, flush_denormals_on_cpu,
@@ -46,7 +47,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--metrics-out',
         type=str,
-        help='write the metrics returned by the test loop to this JSON file')
+        help='write the metrics returned by the test loop to this JSON '
+        'file, with the path and SHA-256 of the tested annotation file')
     parser.add_argument(
         '--show', action='store_true', help='show the drawn frames')
     parser.add_argument(
@@ -144,6 +146,11 @@ def main() -> bool:
                           'that it is scored with the tested one')
         cfg.test_evaluator = append_dump_metric(cfg.test_evaluator, args.out,
                                                 ann_file)
+    if args.metrics_out is not None and ann_file is None:
+        warnings.warn('--metrics-out: test_dataloader.dataset has no '
+                      'ann_file (a dataset wrapper?), so the metrics file '
+                      'records no annotation file and seed_spread.py cannot '
+                      'check that runs were scored on the same data')
     prepare_cpu_distributed(cfg, args.launcher)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
@@ -156,9 +163,7 @@ def main() -> bool:
     register_missing_hooks(runner, (NonEmptyDatasetHook, ))
     metrics = runner.test()
     if args.metrics_out is not None and is_main_process():
-        mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))
-        with open(args.metrics_out, 'w', encoding='utf-8') as f:
-            json.dump(metrics, f, indent=1)
+        write_metrics_file(args.metrics_out, metrics, ann_file)
     return finish_distributed()
 
 

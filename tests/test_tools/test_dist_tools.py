@@ -158,9 +158,11 @@ def test_two_process_test_matches_one_process(trained_memnet, synthvid_root):
     for metrics, dets in results.values():
         img_ids = [d['img_id'] for d in dets]
         assert len(img_ids) == len(set(img_ids)) == num_frames
-        # --out records the tested annotation file (data_root joined)
+        # --out and --metrics-out record the tested annotation file
+        # (data_root joined)
         assert all(d['ann_file'] == dict(path=val_ann, sha256=sha256)
                    for d in dets)
+        assert metrics['ann_file'] == dict(path=val_ann, sha256=sha256)
     assert results[1][0] == results[2][0]
     assert 'vid/mAP' in results[1][0]
     for a, b in zip(results[1][1], results[2][1]):

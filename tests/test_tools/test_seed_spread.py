@@ -12,11 +12,16 @@ from . import load_tool
 
 tool = load_tool('tools/analysis_tools/seed_spread.py')
 
+VAL_SHA256 = 'a' * 64
 
-def _write(path, **metrics):
-    """A --metrics-out file with the given vid/* metrics (fractions)."""
+
+def _write(path, ann_file=dict(path='val.json', sha256=VAL_SHA256), **metrics):
+    """A --metrics-out file with the given vid/* metrics (fractions) and
+    the record of the tested annotation file (None: no record)."""
     data = {f'vid/{key}': value for key, value in metrics.items()}
     data['vid/bbox_mAP_50'] = 0.5
+    if ann_file is not None:
+        data['ann_file'] = ann_file
     with open(path, 'w') as f:
         json.dump(data, f)
     return str(path)
@@ -172,3 +177,51 @@ def test_a_nan_outside_the_report_is_allowed(tmp_path):
     other = _write(tmp_path / 'm.json', mAP=0.6, AP_zebra=float('nan'))
     report = tool.main(['--model', 'R-FCN', base, '--model', 'MemNet', other])
     assert '| MemNet | +10.0 ± - |' in report
+
+
+def test_runs_scored_on_other_annotation_files_are_refused(tmp_path):
+    """Runs tested on different val sets would mix the data into the
+    spread and the gains; the files record what they were scored on."""
+    base = [_write(tmp_path / f'b{i}.json', mAP=0.5) for i in (1, 2)]
+    other_val = dict(path='val_big.json', sha256='b' * 64)
+    runs = [
+        _write(tmp_path / 'm1.json', mAP=0.6),
+        _write(tmp_path / 'm2.json', ann_file=other_val, mAP=0.6)
+    ]
+    with pytest.raises(
+            ValueError,
+            match=r'm2.json \(--model MemNet\) was scored on val_big.json '
+            r'\(SHA-256 bbbbbbbbbbbb...\), but .*b1.json \(--model R-FCN\) '
+            r'on val.json \(SHA-256 aaaaaaaaaaaa...\)'):
+        tool.main(['--model', 'R-FCN', *base, '--model', 'MemNet', *runs])
+    # the same bytes at another path are the same data
+    moved = _write(
+        tmp_path / 'm3.json',
+        ann_file=dict(path='/elsewhere/val.json', sha256=VAL_SHA256),
+        mAP=0.6)
+    assert 'MemNet' in tool.main(
+        ['--model', 'R-FCN', *base, '--model', 'MemNet', runs[0], moved])
+
+
+def test_files_without_a_test_set_record_pass_with_a_warning(tmp_path):
+    """Files written before tools/test.py recorded the annotation file
+    cannot be checked; the warning names them."""
+    base = _write(tmp_path / 'b.json', mAP=0.5)
+    old = [
+        _write(tmp_path / f'old{i}.json', ann_file=None, mAP=0.6)
+        for i in range(5)
+    ]
+    with pytest.warns(
+            UserWarning,
+            match=r'5 metrics file\(s\) record no tested annotation file.*'
+            r'old0.json, .*old1.json, .*old2.json and 2 more'):
+        report = tool.main(['--model', 'R-FCN', base, '--model', 'Old', *old])
+    assert '| Old | +10.0 ± - |' in report
+
+
+def test_a_malformed_test_set_record_is_named(tmp_path):
+    base = _write(tmp_path / 'b.json', mAP=0.5)
+    bad = _write(
+        tmp_path / 'bad.json', ann_file=dict(path='val.json'), mAP=0.6)
+    with pytest.raises(ValueError, match="bad.json: 'ann_file' is"):
+        tool.main(['--model', 'R-FCN', base, '--model', 'MemNet', bad])

@@ -1,6 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """tools/analysis_tools/test_true_flow_synthvid.py: the true flow in place
 of FlowNet, under the stock test loop."""
+import json
 import os.path as osp
 
 import numpy as np
@@ -14,6 +15,8 @@ from mmengine.registry import init_default_scope
 from memvid_mm.datasets import (SYNTHVID_CLASS_TABLE, VID_ANN_FILES,
                                 convert_vid, generate_synthvid, render_split,
                                 save_json)
+from memvid_mm.evaluation import dataset_ann_file
+from memvid_mm.evaluation.functional import file_sha256
 from . import REPO_ROOT, load_tool
 
 MEMNET_CFG = osp.join(
@@ -148,7 +151,13 @@ def test_tool_tests_a_memory_model_with_the_true_flow(tool, tmp_path,
     assert flow_shapes == ({(1, 2, 96,
                              160)} if pad_size_divisor == 1 else {(1, 2, 128,
                                                                    192)})
-    assert osp.exists(tmp_path / 'metrics.json')
+    # the file records the tested annotation file, for seed_spread.py
+    with open(tmp_path / 'metrics.json') as f:
+        written = json.load(f)
+    ann_file = dataset_ann_file(cfg.test_dataloader.dataset)
+    assert written['ann_file'] == dict(
+        path=ann_file, sha256=file_sha256(ann_file))
+    assert written['vid/mAP'] == metrics['vid/mAP']
     # another root than the frames tested: their flow would be wrong
     with pytest.raises(
             ValueError, match='is not the data_root of the '

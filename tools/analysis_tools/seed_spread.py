@@ -13,7 +13,10 @@ model after the reference, the gain of the means with its standard error
 paired across models), and the same for the contrasts "gain on fast minus
 gain on medium / slow" (computed from each run's own split difference).
 A file is one run of one model: given twice, for one model or for two
-(the reference and another too), it is refused.
+(the reference and another too), it is refused. Every run must be scored on
+one annotation file: files that record theirs (``tools/test.py`` writes its
+path and SHA-256 under ``ann_file``) are refused when the digests differ;
+files that record none (written before it did) pass with a warning.
 
 Example::
 
@@ -28,10 +31,12 @@ import json
 import math
 import os.path as osp
 import sys
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from memvid_mm.evaluation.functional import recorded_ann_file
 from memvid_mm.utils.output_paths import check_not_an_input
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
@@ -167,6 +172,65 @@ def check_no_run_of_two_models(models: Sequence[Sequence[str]]) -> None:
             seen.setdefault(real, (index, path))
 
 
+def load_test_set(path: str) -> Optional[dict]:
+    """The tested annotation file that a metrics file records, if any.
+
+    Returns:
+        dict | None: ``{'path': str, 'sha256': str}``, or None for a file
+        that records none.
+
+    Raises:
+        ValueError: If the record is malformed (names the file).
+    """
+    with open(path, encoding='utf-8') as f:
+        return recorded_ann_file(json.load(f), path)
+
+
+def check_one_test_set(models: Sequence[Sequence[str]]) -> None:
+    """Refuse runs scored on different annotation files.
+
+    The spread and the gains compare runs; scored on different val sets
+    their differences would mix the data with the training. A file without
+    a record (written before ``tools/test.py`` recorded one, or by a test
+    whose dataset config has no ``ann_file``) cannot be checked: it passes
+    with a warning that names it.
+
+    Args:
+        models (Sequence[Sequence[str]]): Per ``--model``, its name and its
+            metrics files, the reference first.
+
+    Raises:
+        ValueError: Naming two files of different annotation files (their
+            models, paths and digests).
+    """
+    first: Optional[Tuple[str, str, dict]] = None
+    unrecorded: List[str] = []
+    for name, *paths in models:
+        for path in paths:
+            record = load_test_set(path)
+            if record is None:
+                unrecorded.append(path)
+            elif first is None:
+                first = (name, path, record)
+            elif record['sha256'] != first[2]['sha256']:
+                first_name, first_path, first_record = first
+                raise ValueError(
+                    f'{path} (--model {name}) was scored on '
+                    f'{record["path"]} (SHA-256 {record["sha256"][:12]}...), '
+                    f'but {first_path} (--model {first_name}) on '
+                    f'{first_record["path"]} (SHA-256 '
+                    f'{first_record["sha256"][:12]}...): the runs must be '
+                    'tested on the same annotation file')
+    if unrecorded:
+        extra = len(unrecorded) - 3
+        shown = ', '.join(
+            unrecorded[:3]) + (f' and {extra} more' if extra > 0 else '')
+        warnings.warn(
+            f'{len(unrecorded)} metrics file(s) record no tested annotation '
+            f'file, so they cannot be checked to be scored on the same data '
+            f'as the others: {shown}')
+
+
 def spread(values: np.ndarray) -> Dict[str, float]:
     """Mean, sample standard deviation (nan for one run), min and max."""
     return dict(
@@ -267,6 +331,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         name: stack_runs(paths)
         for name, *paths in args.model
     }
+    check_one_test_set(args.model)
     base = runs[names[0]]
     for name in names[1:]:
         missing = sorted(set(base) - set(runs[name]))

@@ -24,7 +24,6 @@ Example::
         --out work_dirs/true_flow/clocknet_dets.pkl
 """
 import argparse
-import json
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -33,12 +32,12 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
-from mmengine.utils import mkdir_or_exist
 from torch import Tensor, nn
 
 from memvid_mm.datasets import (SceneMotion, config_data_root,
                                 load_synthvid_settings, render_split)
 from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
+from memvid_mm.evaluation.functional import write_metrics_file
 from memvid_mm.utils import (allow_full_checkpoint_loading,
                              check_checkpoint_file, load_test_checkpoint)
 from memvid_mm.utils.output_paths import check_test_outputs
@@ -310,9 +309,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     metrics['true_flow_calls'] = true_flow.num_calls
     print(f'true flow computed {true_flow.num_calls} times')
     if args.metrics_out:
-        mkdir_or_exist(osp.dirname(osp.abspath(args.metrics_out)))
-        with open(args.metrics_out, 'w', encoding='utf-8') as f:
-            json.dump(metrics, f, indent=1)
+        write_metrics_file(args.metrics_out, metrics,
+                           dataset_ann_file(cfg.test_dataloader.dataset))
     return metrics
 
 
