@@ -39,9 +39,10 @@ Protocol (every rule below is tested in
   track appears in no such frame. A negative ``instance_id`` means "no
   track" (DET-style images): motion IoU 0. A video of more than one frame
   with any GT without a track (``instance_id < 0``) is an error (those GTs
-  would count as ``fast``), and so is a ``(video_id, frame_id)`` given
-  twice. Precomputed values can be handed in as ``motion_ious`` (e.g. the
-  values FGFA ships).
+  would count as ``fast``), and so are a ``(video_id, frame_id)`` given
+  twice, a track with two boxes in one frame and an ``instance_id`` that
+  is not an integer. Precomputed values can be handed in as
+  ``motion_ious`` (e.g. the values FGFA ships).
 * Split ``[lo, hi]`` keeps the GTs with ``lo <= motion IoU <= hi``. GTs
   outside it are *ignored*: they are not positives and a detection
   matched to one is neither TP nor FP. GTs with ``ignore_flags`` set
@@ -56,8 +57,12 @@ Protocol (every rule below is tested in
   -1, a detection on background): a fractional FP equal to the share of
   *in-split* GTs among all GTs of the frame (all classes); in a frame
   without any GT, the share of in-split GTs among all GTs of the data
-  set. NOTE: the issue text says "the share of the frame's GTs that are
-  ignored"; taken literally, a background detection in a frame with GTs
+  set. GTs with ``ignore_flags`` are regions, not objects of a split: they
+  count in neither side of the share (a frame holding only such regions
+  takes the data set's share), so in ``all`` a background detection is a
+  full FP with or without them, as in the devkit and COCO. NOTE: the
+  issue text says "the share of the frame's GTs that are ignored"; taken
+  literally, a background detection in a frame with GTs
   would cost nothing in split ``all`` (no GT is ignored there), so
   ``mAP`` would no longer be the official metric. The in-split share is
   the reading that keeps ``all`` equal to the devkit and agrees with the
@@ -169,22 +174,25 @@ def vid_average_precision(tp: np.ndarray, fp: np.ndarray,
     return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
 
 
-def _frame_array(frame: dict, key: str, shape_tail: tuple, dtype: np.dtype,
-                 index: int, what: str) -> np.ndarray:
-    """Read ``frame[key]`` as an array of shape ``(n, *shape_tail)``."""
+def _frame_array(frames: Sequence[dict], index: int, key: str,
+                 shape_tail: tuple, dtype: np.dtype, what: str) -> np.ndarray:
+    """Read ``frames[index][key]`` as an array of shape
+    ``(n, *shape_tail)``; errors name the frame (:func:`_frame_name`)."""
+    frame = frames[index]
     if key not in frame:
-        raise ValueError(f'{what}[{index}] has no {key!r}')
+        raise ValueError(f'{_frame_name(frames, index, what)} has no {key!r}')
     try:
         arr = np.asarray(_as_array(frame[key]), dtype=dtype)
     except (TypeError, ValueError) as e:
-        raise ValueError(f'{what}[{index}][{key!r}] is not a numeric array '
-                         f'({e})') from None
+        raise ValueError(f'{_frame_name(frames, index, what)}: {key!r} is '
+                         f'not a numeric array ({e})') from None
     if arr.size == 0:
         return arr.reshape((0, ) + shape_tail)
     if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
-        expected = (('n', ) + shape_tail) if shape_tail else '(n,)'
-        raise ValueError(f'{what}[{index}][{key!r}] must have shape '
-                         f'{expected}, got {arr.shape}')
+        expected = '(' + ', '.join(['n', *map(str, shape_tail)
+                                    ]) + (')' if shape_tail else ',)')
+        raise ValueError(f'{_frame_name(frames, index, what)}: {key!r} must '
+                         f'have shape {expected}, got {arr.shape}')
     return arr
 
 
@@ -254,10 +262,10 @@ def _flatten_checked(frames: Sequence[dict], fields: Dict[str, tuple],
         for key, (tail, dtype, required) in fields.items():
             if not required and key not in frame:
                 continue
-            arr = _frame_array(frame, key, tail, dtype, i, what)
+            arr = _frame_array(frames, i, key, tail, dtype, what)
             if n is not None and len(arr) != n:
-                raise ValueError(f'{what}[{i}] has {n} boxes but {len(arr)} '
-                                 f'{key!r}')
+                raise ValueError(f'{_frame_name(frames, i, what)} has {n} '
+                                 f'boxes but {len(arr)} {key!r}')
             n = len(arr)
             parts[key].append(arr)
         counts[i] = n
@@ -343,6 +351,49 @@ def _integer_labels(flat: dict, row_frame: np.ndarray, frames: Sequence[dict],
     return labels.astype(np.int64)
 
 
+def _integer_instance_ids(instance_ids: np.ndarray, gt_frame: np.ndarray,
+                          annotations: Sequence[dict]) -> np.ndarray:
+    """The float ``instance_ids`` as int64; a non-integer value is an error
+    (cast, 0.7 and 0.2 would become one track)."""
+    _check_rows(instance_ids != np.round(instance_ids), instance_ids, gt_frame,
+                annotations, 'annotations', 'instance_ids',
+                'is not an integer track id')
+    return instance_ids.astype(np.int64)
+
+
+def _check_one_box_per_track(instance_ids: np.ndarray, gt_frame: np.ndarray,
+                             annotations: Sequence[dict]) -> None:
+    """Refuse a track (``instance_id >= 0``) with two boxes in one frame.
+
+    Its motion IoU would average the IoUs of both boxes with the track's
+    neighbours: a track that never moves could count as fast.
+
+    Args:
+        instance_ids (np.ndarray): (G,) int64 track ids.
+        gt_frame (np.ndarray): (G,) frame index of each GT (a frame is one
+            ``(video_id, frame_id)``).
+        annotations (Sequence[dict]): The per-frame GT, for the message.
+
+    Raises:
+        ValueError: Naming the first such frame and instance_id.
+    """
+    tracked = np.flatnonzero(instance_ids >= 0)
+    order = tracked[np.lexsort((instance_ids[tracked], gt_frame[tracked]))]
+    frame, inst = gt_frame[order], instance_ids[order]
+    repeat = np.flatnonzero((frame[1:] == frame[:-1])
+                            & (inst[1:] == inst[:-1]))
+    if repeat.size:
+        row = order[repeat[0] + 1]
+        index = int(gt_frame[row])
+        count = np.count_nonzero((gt_frame == index)
+                                 & (instance_ids == instance_ids[row]))
+        raise ValueError(
+            f'{_frame_name(annotations, index, "annotations")} has '
+            f'instance_id {instance_ids[row]} on {count} boxes: a track has '
+            'one box per frame, and its motion IoU would mix them '
+            f'({repeat.size} such repeats in all)')
+
+
 def _check_gt_boxes(boxes: np.ndarray, gt_frame: np.ndarray,
                     annotations: Sequence[dict]) -> None:
     """Error naming the frame of a non-finite or reversed GT box.
@@ -370,12 +421,15 @@ def _flatten_annotations(annotations: Sequence[dict]) -> dict:
     fields = dict(
         bboxes=((4, ), np.float64, True),
         labels=((), np.float64, True),
-        instance_ids=((), np.int64, False),
+        instance_ids=((), np.float64, False),
         ignore_flags=((), bool, False),
         motion_ious=((), np.float64, False))
     gt, gt_frame = _flatten(annotations, fields, 'annotations')
     _check_gt_boxes(gt['bboxes'], gt_frame, annotations)
     gt['labels'] = _integer_labels(gt, gt_frame, annotations, 'annotations')
+    if gt['instance_ids'] is not None:
+        gt['instance_ids'] = _integer_instance_ids(gt['instance_ids'],
+                                                   gt_frame, annotations)
     motion = gt['motion_ious']
     if motion is not None:
         # NaN fails both comparisons: it would be in every split
@@ -428,15 +482,19 @@ def compute_motion_iou(annotations: Sequence[dict],
 
     Raises:
         ValueError: If two frames share a ``(video_id, frame_id)``, a
-            ``frame_id`` is not an integer or a box is not finite or
-            reversed, or (with ``check_tracks``) a video of several
+            ``frame_id`` or ``instance_id`` is not an integer, a track has
+            two boxes in one frame, a box is not finite or reversed, or
+            (with ``check_tracks``) a video of several
             frames has an untracked GT.
     """
     fields = dict(
-        bboxes=((4, ), np.float64, True), instance_ids=((), np.int64, True))
+        bboxes=((4, ), np.float64, True), instance_ids=((), np.float64, True))
     gt, gt_frame = _flatten(annotations, fields, 'annotations')
     _check_gt_boxes(gt['bboxes'], gt_frame, annotations)
+    gt['instance_ids'] = _integer_instance_ids(gt['instance_ids'], gt_frame,
+                                               annotations)
     names, video_index, frame_ids = _index_videos(annotations)
+    _check_one_box_per_track(gt['instance_ids'], gt_frame, annotations)
     if check_tracks:
         _check_tracked_videos(gt['instance_ids'], gt_frame, names, video_index)
     motion = _motion_iou_flat(gt['bboxes'], gt['instance_ids'], gt_frame,
@@ -732,7 +790,7 @@ def _match(det: dict, gt: dict, time: np.ndarray, num_classes: int) -> dict:
 
 
 def _split_tp_fp(match: dict, frame_ranked: np.ndarray, gt_frame: np.ndarray,
-                 gt_ignored: np.ndarray,
+                 gt_ignored: np.ndarray, gt_region: np.ndarray,
                  num_frames: int) -> Tuple[np.ndarray, np.ndarray]:
     """TP / FP weights of the ranked detections for one split.
 
@@ -740,17 +798,25 @@ def _split_tp_fp(match: dict, frame_ranked: np.ndarray, gt_frame: np.ndarray,
         match (dict): Output of :func:`_match`.
         frame_ranked (np.ndarray): (D,) frame of each ranked detection.
         gt_frame (np.ndarray): (G,) frame of each GT.
-        gt_ignored (np.ndarray): (G,) bool, GT outside the split.
+        gt_ignored (np.ndarray): (G,) bool, GT outside the split (the
+            regions of ``gt_region`` included).
+        gt_region (np.ndarray): (G,) bool, GT with ``ignore_flags``
+            (``iscrowd``): a region that excuses the detections on it, not
+            an object of any split, so it counts in neither side of the
+            background share.
         num_frames (int): F.
 
     Returns:
         tuple[np.ndarray, np.ndarray]: (D,) TP and (D,) FP weights in
         ranking order.
     """
-    gts_in_frame = np.bincount(gt_frame, minlength=num_frames)
-    in_split = np.bincount(gt_frame[~gt_ignored], minlength=num_frames)
-    empty_weight = (np.count_nonzero(~gt_ignored) /
-                    len(gt_ignored)) if len(gt_ignored) else 1.
+    objects = ~gt_region
+    gts_in_frame = np.bincount(gt_frame[objects], minlength=num_frames)
+    in_split = np.bincount(
+        gt_frame[objects & ~gt_ignored], minlength=num_frames)
+    num_objects = np.count_nonzero(objects)
+    empty_weight = (np.count_nonzero(objects & ~gt_ignored) /
+                    num_objects) if num_objects else 1.
     share = np.divide(
         in_split,
         gts_in_frame,
@@ -786,6 +852,7 @@ def _split_motion(gt: dict, annotations: Sequence[dict],
                          '"motion_ious") for the motion-speed splits')
     names, video_index, frame_ids = _index_videos(annotations)
     _check_tracked_videos(gt['instance_ids'], gt['frame'], names, video_index)
+    _check_one_box_per_track(gt['instance_ids'], gt['frame'], annotations)
     return _motion_iou_flat(gt['bboxes'], gt['instance_ids'], gt['frame'],
                             video_index, frame_ids, MOTION_WINDOW)
 
@@ -894,8 +961,10 @@ def eval_vid_map(det_results: Sequence[dict],
             boxes (x2 < x1 or y2 < y1), non-integer labels or labels
             outside ``[0, C)``, ``motion_ious`` outside [0, 1], or, where
             the motion IoU is computed, a ``frame_id`` that is not an
-            integer (bools are not) or a repeated frame; and lists of
-            other lengths or frame orders (:func:`check_frames_aligned`).
+            integer (bools are not), a repeated frame, a non-integer
+            ``instance_id`` or a track with two boxes in one frame; and
+            lists of other lengths or frame orders
+            (:func:`check_frames_aligned`).
     """
     check_frames_aligned(det_results, annotations)
     splits = _check_speed_ranges(speed_ranges)
@@ -926,7 +995,7 @@ def eval_vid_map(det_results: Sequence[dict],
         if motion is not None:
             ignored |= (motion < lo) | (motion > hi)
         tp, fp = _split_tp_fp(match, frame_ranked, gt['frame'], ignored,
-                              len(annotations))
+                              ignore_flags, len(annotations))
         num_pos = np.bincount(gt['labels'][~ignored], minlength=num_classes)
         aps = np.array([
             vid_average_precision(tp[start:end], fp[start:end], npos)

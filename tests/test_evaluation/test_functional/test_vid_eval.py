@@ -282,6 +282,36 @@ def test_ignore_flags_are_ignored_in_every_split():
     assert res['mAP'] == 1.0 and res['mAP_slow'] == 1.0
 
 
+def test_ignore_flags_do_not_make_background_detections_cheap():
+    """A crowd region excuses the detections on it, nothing else. It used
+    to count as an out-of-split GT in the background share, so a far-off
+    detection in its frame cost no FP in ``all`` (AP 2/3, not 1/3) and
+    one in a frame without GT half an FP."""
+    crowd = gt([BOX_B], ids=[-1], video=0)
+    crowd['ignore_flags'] = np.array([True])
+    anns = [crowd, gt([BOX_A], ids=[-1], video=1), gt([], video=2)]
+    for ann in anns[1:]:
+        ann['ignore_flags'] = np.zeros(len(ann['labels']), bool)
+    dets = [
+        det([BACKGROUND], [0.9]),
+        det([BOX_A], [0.5]),
+        det([BACKGROUND], [0.8])
+    ]
+    # two full FPs ranked before the one TP: precision 1/3 at recall 1
+    res = evaluate(dets, anns, speed_ranges={'all': (0., 1.)})
+    assert res['mAP'] == pytest.approx(1 / 3)
+    # the same without the crowd region
+    no_crowd = [dict(gt([], video=0), ignore_flags=np.zeros(0, bool))
+                ] + anns[1:]
+    assert evaluate(
+        dets, no_crowd, speed_ranges={'all':
+                                      (0., 1.)})['mAP'] == pytest.approx(1 / 3)
+    # a detection on the region is still excused
+    dets[0] = det([BOX_B], [0.9])
+    res = evaluate(dets, anns, speed_ranges={'all': (0., 1.)})
+    assert res['mAP'] == pytest.approx(0.5)  # only the FP at 0.8 counts
+
+
 def test_motion_iou_by_track_and_frame_window():
     # track 1 (video 0): 100-wide box moving 10 px per frame, frames 0-2;
     # IoU(f0, f1) = IoU(f1, f2) = 90/110, IoU(f0, f2) = 80/120.
@@ -455,8 +485,8 @@ def test_invalid_inputs_raise():
                  num_classes=2)
     with pytest.raises(
             ValueError,
-            match=r"det_results\[0\]\['bboxes'\] "
-            r"must have shape \('n', 4\), got \(2, 3\)"):
+            match=r"det_results\[0\]: 'bboxes' "
+            r'must have shape \(n, 4\), got \(2, 3\)'):
         evaluate([
             dict(
                 bboxes=np.zeros((2, 3)),
@@ -576,7 +606,9 @@ def test_frame_without_a_required_key_raises_naming_frame_and_key(what, key):
     anns = [gt([BOX_A], frame=0), gt([BOX_B], frame=1)]
     frames = dict(det_results=dets, annotations=anns)
     del frames[what][1][key]
-    with pytest.raises(ValueError, match=rf"{what}\[1\] has no '{key}'"):
+    # the frame's ids where it has them (the annotations here)
+    ids = ' \\(video_id=0, frame_id=1\\)' if what == 'annotations' else ''
+    with pytest.raises(ValueError, match=rf"{what}\[1\]{ids} has no '{key}'"):
         evaluate(dets, anns)
 
 
@@ -615,10 +647,50 @@ def test_optional_key_in_only_some_frames_raises_naming_the_frame(key):
     ids=['ragged_boxes', 'class_name_as_label'])
 def test_unconvertible_values_raise_naming_the_frame_and_key(bad, key):
     # a ragged box list, a class name for a label: not numeric arrays
-    dets = [det([BOX_A], [0.9]), bad]
+    dets = [det([BOX_A], [0.9]), dict(bad, img_id=7)]
     anns = [gt([BOX_A], frame=0), gt([BOX_A], frame=1)]
-    with pytest.raises(ValueError, match=rf"det_results\[1\]\['{key}'\]"):
+    with pytest.raises(
+            ValueError,
+            match=rf"det_results\[1\] \(img_id=7\): '{key}' is not a "
+            'numeric array'):
         evaluate(dets, anns)
+
+
+def test_a_track_with_two_boxes_in_one_frame_raises_naming_it():
+    """Its motion IoU mixed both boxes: a track that never moves got 0.67
+    in the frames beside and counted as fast."""
+    anns = [
+        gt([BOX_A], ids=[0], frame=0),
+        gt([BOX_A, BOX_B], ids=[0, 0], frame=1),
+        gt([BOX_A], ids=[0], frame=2)
+    ]
+    match = (r'annotations\[1\] \(video_id=0, frame_id=1\) has instance_id 0 '
+             'on 2 boxes: a track has one box per frame')
+    with pytest.raises(ValueError, match=match):
+        compute_motion_iou(anns)
+    with pytest.raises(ValueError, match=match):
+        evaluate([det([], []) for _ in anns], anns)
+    # split 'all' alone needs no motion IoU
+    assert evaluate([det([BOX_A], [0.9]) for _ in anns],
+                    anns,
+                    speed_ranges={'all': (0., 1.)})['num_pos'][0] == 4
+    # untracked boxes (instance_id < 0) in a single-frame video are no track
+    single = [gt([BOX_A, BOX_B], ids=[-1, -1], video=5)]
+    np.testing.assert_array_equal(compute_motion_iou(single)[0], [0., 0.])
+
+
+def test_a_non_integer_instance_id_raises_naming_the_frame():
+    # cast, 0.7 and 0.2 became one track 0
+    anns = [gt([BOX_A, BOX_B], ids=[0.7, 0.2], frame=f) for f in range(2)]
+    match = (r'annotations\[0\] \(video_id=0, frame_id=0\): '
+             r'instance_ids\[0\] = 0.7 is not an integer track id')
+    with pytest.raises(ValueError, match=match):
+        compute_motion_iou(anns)
+    with pytest.raises(ValueError, match=match):
+        evaluate([det([], []) for _ in anns], anns)
+    # integral floats are track ids
+    anns = [gt([BOX_A], ids=[3.0], frame=f) for f in range(2)]
+    np.testing.assert_array_equal(compute_motion_iou(anns)[1], [1.])
 
 
 def test_no_frames_give_nan_in_every_split():
