@@ -432,8 +432,18 @@ def read_val_frame_list(root: str) -> Dict[str, Dict[int, int]]:
     return frames
 
 
-def _read_fgfa_lines(list_file: str) -> Dict[str, List[Tuple[int, int, int]]]:
-    """``(0-based frame, line number, num_frames)`` per video of a list."""
+def _read_fgfa_lines(
+        list_file: str,
+        split: Optional[str] = None) -> Dict[str, List[Tuple[int, int, int]]]:
+    """``(0-based frame, line number, num_frames)`` per video of a list.
+
+    Args:
+        list_file (str): Path of the list.
+        split (str, optional): Name the videos relative to ``Data/VID``,
+            prefixed with ``<split>/`` where the list leaves it out (FGFA's
+            own list has it), as the converter's other lists and ImageSets
+            are read. Defaults to None (the names as written).
+    """
     entries: Dict[str, List[Tuple[int, int, int]]] = {}
     with open(list_file) as f:
         for line_no, line in enumerate(f, 1):
@@ -445,7 +455,9 @@ def _read_fgfa_lines(list_file: str) -> Dict[str, List[Tuple[int, int, int]]]:
                 raise ValueError(f'{list_file}, line {line_no}: cannot parse '
                                  f'{line.strip()!r}; expected <video> <any> '
                                  '<frame> <num_frames>')
-            entries.setdefault(tokens[0], []).append(
+            video = tokens[0] if split is None else _with_split_prefix(
+                tokens[0], split)
+            entries.setdefault(video, []).append(
                 (int(tokens[2]) - 1, line_no, int(tokens[3])))
     return entries
 
@@ -730,7 +742,9 @@ def convert_vid(root: str,
         raise ValueError("unknown_classes must be 'error' or 'skip', got "
                          f'{unknown_classes!r}')
     writer = _CocoVIDWriter(make_categories(class_table))
-    fgfa = _read_fgfa_lines(key_frame_list) if key_frame_list else None
+    # the list's videos as ImageSets name them (key frames are for train)
+    fgfa = _read_fgfa_lines(key_frame_list,
+                            'train') if key_frame_list else None
     val_frames, videos = _vid_split_videos(root, split)
     without_images: List[str] = []
     size_mismatches: List[str] = []

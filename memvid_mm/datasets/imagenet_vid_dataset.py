@@ -72,11 +72,13 @@ def load_coco_vid(ann_file: str, backend_args: Optional[dict] = None) -> dict:
 
     Returns:
         dict: The parsed file; ``images``, ``annotations`` and
-        ``categories`` are lists.
+        ``categories`` are lists, and so is ``videos`` where it is given
+        (a DET file has none).
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If it is not valid JSON or a top-level list is missing.
+        ValueError: If it is not valid JSON, a top-level list is missing or
+            ``videos`` is there but no list.
     """
     with fileio.get_local_path(ann_file, backend_args=backend_args) as path:
         data = load_json_object(path, f'annotation file {ann_file}')
@@ -84,6 +86,11 @@ def load_coco_vid(ann_file: str, backend_args: Optional[dict] = None) -> dict:
         if not isinstance(data.get(key), list):
             raise ValueError(f'annotation file {ann_file} has no list '
                              f"'{key}'")
+    if 'videos' in data and not isinstance(data['videos'], list):
+        raise ValueError(
+            f"annotation file {ann_file}: 'videos' is "
+            f"{json.dumps(data['videos'])[:50]}, not a list (leave it out "
+            'in a file of single images)')
     return data
 
 
@@ -397,6 +404,26 @@ def extends_beyond_image(ann: dict, img_info: dict) -> bool:
                               img_info['height'])
 
 
+def _frame_id_fault(frames: List[dict]) -> str:
+    """Where the sorted ``frames`` of a video first leave 0, 1, 2, ...:
+    the repeated or the missing ``frame_id``, with the image(s) at it."""
+    for position, frame in enumerate(frames):
+        if frame['frame_id'] == position:
+            continue
+        if frame['frame_id'] < 0:
+            return (f"frame_id {frame['frame_id']} is negative "
+                    f"({frame['file_name']})")
+        if position and frame['frame_id'] == frames[position - 1]['frame_id']:
+            return (f"frame_id {frame['frame_id']} repeats (images "
+                    f"{frames[position - 1]['file_name']} and "
+                    f"{frame['file_name']})")
+        after = (f" (after {frames[position - 1]['file_name']})"
+                 if position else '')
+        return (f'frame_id {position} is missing{after}; the next is '
+                f"{frame['frame_id']} ({frame['file_name']})")
+    return 'in order'  # not reached for frames that fail the check
+
+
 def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
     """Group images into videos in time order and check each video.
 
@@ -449,9 +476,9 @@ def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
         ids = [f['frame_id'] for f in frames]
         if ids != list(range(len(frames))):
             raise ValueError(
-                f"{ann_file}: video {frames[0]['video_id']} has frame_ids "
-                f'{ids[:5]}...; expected 0..{len(frames) - 1} without gaps or '
-                'repeats')
+                f"{ann_file}: video {frames[0]['video_id']} has "
+                f'{len(frames)} frames, {_frame_id_fault(frames)}; expected '
+                f'frame_ids 0..{len(frames) - 1} without gaps or repeats')
         size = (frames[0]['height'], frames[0]['width'])
         for f in frames:
             if (f['height'], f['width']) != size:

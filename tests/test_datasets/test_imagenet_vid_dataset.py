@@ -541,8 +541,17 @@ def test_malformed_json_names_the_file(tmp_path):
         (lambda c: c['annotations'].append(dict(c['annotations'][0])),
          'annotation id 1 repeats'),
         (lambda c: c['categories'].pop(0), r"\['airplane'\] of metainfo"),
-        (lambda c: c['images'][2].update(frame_id=7), 'frame_ids'),
-        (lambda c: c['images'][2].update(frame_id=1), 'frame_ids'),
+        # the message says where the ids go wrong (it showed the first
+        # five ids, which look right for a fault further on)
+        (lambda c: c['images'][2].update(frame_id=7),
+         r'video 1 has 4 frames, frame_id 2 is missing \(after '
+         r'.*/000001.JPEG\); the next is 3 \(.*/000003.JPEG\); expected '
+         'frame_ids 0..3'),
+        (lambda c: c['images'][2].update(frame_id=1),
+         r'frame_id 1 repeats \(images .*/000001.JPEG and .*/000002.JPEG\)'),
+        (lambda c: c['images'][0].update(frame_id=-1),
+         r'frame_id -1 is negative \(.*/000000.JPEG\)'),
+        (lambda c: c.update(videos=None), "'videos' is null, not a list"),
         (lambda c: c['images'][3].pop('frame_id'), 'no integer frame_id'),
         (lambda c: c['images'][2].update(width=80),
          '000002.JPEG is 80x48 but video 1 is 64x48'),

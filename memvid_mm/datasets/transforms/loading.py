@@ -45,7 +45,8 @@ class LoadVIDFrame(LoadImageFromFile):
     raises a ``FileNotFoundError``, one that cannot be read or decoded an
     ``OSError``, each naming the frame (OpenCV's own error for an empty
     file names nothing). With ``ignore_empty=True`` a frame that cannot be
-    loaded gives None and a warning that names it. mmcv's
+    loaded (missing, unreadable or undecodable) gives None and a warning
+    that names it. mmcv's
     ``TransformBroadcaster`` cannot leave one frame out of a clip and
     stops with a ``ValueError`` that names no frame, so the warning is the
     message that says which frame it was.
@@ -93,17 +94,22 @@ class LoadVIDFrame(LoadImageFromFile):
             OSError: If the file cannot be read or decoded.
             ValueError: If the image is not ``width`` x ``height``.
         """
+        reason = ''
         try:
             loaded = super().transform(results)
         except FileNotFoundError as error:
             raise FileNotFoundError(
                 f'frame {frame_name(results)} not found') from error
         except Exception as error:  # mmcv raises whatever the backend does
-            raise OSError(f'cannot load frame {frame_name(results)}: '
-                          f'{type(error).__name__}: {error}') from error
+            if not self.ignore_empty:
+                raise OSError(f'cannot load frame {frame_name(results)}: '
+                              f'{type(error).__name__}: {error}') from error
+            # mmcv's ignore_empty covers reading and decoding errors, not
+            # a file that decodes to nothing (its assert comes after)
+            loaded, reason = None, f' ({type(error).__name__}: {error})'
         if loaded is None:
             warnings.warn(f'skipped frame {frame_name(results)}: it cannot '
-                          'be loaded and ignore_empty is set')
+                          f'be loaded{reason} and ignore_empty is set')
             return None
         if 'height' not in results or \
                 'width' not in results:

@@ -48,6 +48,18 @@ def test_unreadable_frame_names_the_file(tmp_path):
     empty.write_bytes(b'')
     with pytest.raises(OSError, match='empty.JPEG'):
         LoadVIDFrame()(dict(img_path=str(empty)))
+    # a file that decodes to nothing is skipped too, as the docstring says
+    # (it raised past ignore_empty: mmcv asserts after its try block)
+    corrupt = tmp_path / 'corrupt.JPEG'
+    corrupt.write_bytes(b'not a JPEG at all')
+    with pytest.raises(OSError, match='cannot load frame .*corrupt.JPEG'):
+        LoadVIDFrame()(dict(img_path=str(corrupt)))
+    with pytest.warns(
+            UserWarning,
+            match=r'skipped frame .*corrupt.JPEG \(frame 4\): it cannot be '
+            r'loaded \(AssertionError: .*\) and ignore_empty is set'):
+        assert LoadVIDFrame(ignore_empty=True)(dict(
+            img_path=str(corrupt), frame_id=4)) is None
 
 
 def test_frame_skipped_in_a_clip_is_named(frame_file, tmp_path):
