@@ -915,6 +915,15 @@ class MemoryRFCN(BaseDetector):
             if feature is None:
                 raise ValueError('the first frame of a memory needs image '
                                  'features (M_1 = F_1)')
+            # checked here, not one frame later against a correct frame
+            if feature.dim() != 4 or feature.size(0) != image.size(0):
+                raise ValueError(
+                    f'video {video_id}: frame {frame_id}: features of shape '
+                    f'{tuple(feature.shape)} for frames of shape '
+                    f'{tuple(image.shape)}; expected (N, C, h, w) with the '
+                    "frames' batch size N")
+            check_frame_covers_map(image.shape[-2:], feature.shape[-2:],
+                                   self.feature_stride)
             state.write([feature] * num_memories, [image] * num_memories,
                         [frame_id] * num_memories, video_id, frame_id)
             return feature

@@ -272,6 +272,33 @@ def test_evidence_dropout_follows_the_seed(memnet_cfg):
     assert drops(0) == [evidence_keep_mask(6, 0.5, fixed) for _ in range(8)]
 
 
+def test_a_first_frame_feature_that_does_not_fit_its_frame_is_refused(
+        memnet_cfg):
+    """memory_step stored any first feature; a wrong one failed only at
+    the next, correct frame, blaming its flow or the padding."""
+    model = build(memnet_cfg).eval()
+    image = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        feature = model.extract_feat(image)
+    stride = model.feature_stride
+    assert feature.shape[-2:] == (64 // stride, 64 // stride)
+    state = MemoryState()
+    with pytest.raises(
+            ValueError,
+            match=r'video v: frame 0: features of shape \(2, .*\) for frames '
+            r'of shape \(1, 3, 64, 64\)'):
+        model.memory_step(state, image, feature.expand(2, -1, -1, -1), 'v', 0)
+    with pytest.raises(
+            ValueError,
+            match=rf'frames of 64x64 \(padded\) are not {stride} times their '
+            rf'{64 // stride // 2}x{64 // stride // 2} feature map'):
+        model.memory_step(state, image, feature[..., ::2, ::2], 'v', 0)
+    assert state.is_empty  # nothing was stored
+    with torch.no_grad():
+        assert torch.equal(
+            model.memory_step(state, image, feature, 'v', 0), feature)
+
+
 def test_loss_frames_all(memnet_cfg):
     cfg = copy.deepcopy(memnet_cfg)
     cfg.train_cfg = dict(evidence_drop_prob=0.8, loss_frames='all')
@@ -506,7 +533,7 @@ def test_memory_step_first_write_is_the_feature(memnet_cfg):
     model = build(memnet_cfg).eval()
     state = MemoryState()
     image = torch.randn(1, 3, 64, 64)
-    feature = torch.randn(1, 64, 4, 4)
+    feature = torch.randn(1, 64, 8, 8)  # stride 8
     out = model.memory_step(state, image, feature, 'v', 0)
     assert torch.equal(out, feature)
     assert torch.equal(state.memories[0], feature)
@@ -1480,16 +1507,16 @@ def test_a_frame_not_a_multiple_of_the_feature_stride_is_refused(memnet_cfg):
         for t in range(2):  # 16 = 8 x 2: warped
             model.memory_step(state, torch.randn(1, 3, 16, 24),
                               torch.randn(1, 64, 2, 3), 'v', t)
+        # refused at the first frame already, before it is stored
         state = MemoryState()
-        model.memory_step(state, torch.randn(1, 3, 14, 24),
-                          torch.randn(1, 64, 2, 3), 'w', 0)
         with pytest.raises(
                 ValueError,
                 match=r'^frames of 14x24 \(padded\) are not 8 '
                 r'times their 2x3 feature map .*pad the frames '
                 r'to a multiple of 8 .*pad_size_divisor'):
             model.memory_step(state, torch.randn(1, 3, 14, 24),
-                              torch.randn(1, 64, 2, 3), 'w', 1)
+                              torch.randn(1, 64, 2, 3), 'w', 0)
+        assert state.is_empty
 
 
 def test_a_detector_without_a_feature_stride_is_refused(memnet_cfg):
