@@ -204,31 +204,25 @@ def test_val_has_no_key_frames_as_mmtrack_writes_it(tiny_synthvid):
 
 def test_fgfa_key_frame_list(tiny_synthvid_copy, tmp_path):
     lst = tmp_path / 'VID_train_15frames.txt'
-    lst.write_text(f'{TRAIN_VIDEO} 1 3 12\n{TRAIN_VIDEO} 1 10 12\n')
-    coco = convert_vid(
-        tiny_synthvid_copy,
-        'train',
-        SYNTHVID_CLASS_TABLE,
-        key_frame_list=str(lst),
-        show_progress=False)
-    keys = [(im['video_id'], im['frame_id']) for im in coco['images']
-            if im['is_vid_train_frame']]
-    assert keys == [(1, 2), (1, 9)]
+
+    def key_frames(lines):
+        """(video_id, frame_id) of the key frames with ``lines`` as the
+        list."""
+        lst.write_text(lines)
+        coco = _convert_train(tiny_synthvid_copy, key_frame_list=str(lst))
+        return [(im['video_id'], im['frame_id']) for im in coco['images']
+                if im['is_vid_train_frame']]
+
+    assert key_frames(f'{TRAIN_VIDEO} 1 3 12\n{TRAIN_VIDEO} 1 10 12\n') == [
+        (1, 2), (1, 9)
+    ]
     # the video named without train/, as ImageSets and the DET image list
     # may be: the same key frames (it matched no video and left every
     # training video without key frames); both spellings are one video
     unprefixed = TRAIN_VIDEO[len('train/'):]
     for lines in (f'{unprefixed} 1 3 12\n{unprefixed} 1 10 12\n',
                   f'{unprefixed} 1 3 12\n{TRAIN_VIDEO} 1 10 12\n'):
-        lst.write_text(lines)
-        coco = convert_vid(
-            tiny_synthvid_copy,
-            'train',
-            SYNTHVID_CLASS_TABLE,
-            key_frame_list=str(lst),
-            show_progress=False)
-        assert [(im['video_id'], im['frame_id']) for im in coco['images']
-                if im['is_vid_train_frame']] == keys
+        assert key_frames(lines) == [(1, 2), (1, 9)]
 
 
 def test_fgfa_key_frame_list_is_checked(tiny_synthvid_copy, tmp_path,
