@@ -141,3 +141,34 @@ def test_no_training_iteration_is_refused(tmp_path, iters):
             str(tmp_path), '--iters', iters
         ])
     assert not (tmp_path / 'f.pth').exists()
+
+
+@pytest.mark.parametrize(
+    'out,message',
+    [
+        # the report of --out ROOT/synthvid.pth replaced the settings the
+        # run had just read, and left the root unusable
+        ('synthvid/synthvid.pth', r'the report of --out .*synthvid.pth, '
+         r'.*synthvid/synthvid.json is the SynthVID settings'),
+        ('synthvid/synthvid.json', r'--out .*synthvid.json: the report is '
+         r'written beside the checkpoint as .*synthvid.json, which would '
+         r'replace the checkpoint'),
+        # the report replaced the checkpoint just saved
+        ('flow.json', r'--out .*flow.json: the report is written beside the '
+         'checkpoint'),
+    ])
+def test_an_output_over_an_input_is_refused_before_training(
+        tmp_path, out, message):
+    tool = load_tool('tools/misc/pretrain_flownet_synthvid.py')
+    data_root = tmp_path / 'synthvid'
+    data_root.mkdir()
+    _write_settings(data_root, num_frames=5)
+    settings = (data_root / 'synthvid.json').read_text()
+    with pytest.raises(ValueError, match=message):
+        tool.main([
+            MEMNET_CFG, '--out',
+            str(tmp_path / out), '--data-root',
+            str(data_root), '--num-videos', '2', '--iters', '1'
+        ])
+    assert (data_root / 'synthvid.json').read_text() == settings
+    assert not osp.exists(tmp_path / 'flow.json')

@@ -40,7 +40,9 @@ from torch.utils.data import DataLoader
 
 import memvid_mm.models  # noqa: F401 (registers FlowNetSimple)
 from memvid_mm.apis import build_config_motion
-from memvid_mm.datasets import SynthVIDFlowPairs, load_config_synthvid_settings
+from memvid_mm.datasets import (SynthVIDFlowPairs, config_data_root,
+                                load_config_synthvid_settings)
+from memvid_mm.datasets.synthvid import SETTINGS_FILE
 from memvid_mm.evaluation.functional import flow_epe_report
 from memvid_mm.utils import flush_denormals_on_cpu
 from memvid_mm.utils.output_paths import check_not_an_input
@@ -227,7 +229,7 @@ def _save_results(args: argparse.Namespace, motion: nn.Module,
         dict(
             state_dict=motion.state_dict(),
             meta=dict(config=args.config, val=results)), args.out)
-    with open(osp.splitext(args.out)[0] + '.json', 'w', encoding='utf-8') as f:
+    with open(report_file(args.out), 'w', encoding='utf-8') as f:
         json.dump(results, f, indent=1)
     print(f'val EPE {results["epe"]:.3f} px (zero flow '
           f'{results["zero_flow_epe"]:.3f}); on moving objects '
@@ -236,6 +238,36 @@ def _save_results(args: argparse.Namespace, motion: nn.Module,
     for kind, epe in results['moving_epe_by_degradation'].items():
         print(f'  moving objects, current frame {kind}: {epe["epe"]:.3f} px '
               f'(zero flow {epe["zero_flow_epe"]:.3f}, {epe["pixels"]} px)')
+
+
+def report_file(out: str) -> str:
+    """The JSON report written beside the checkpoint ``out``."""
+    return osp.splitext(out)[0] + '.json'
+
+
+def check_outputs(out: str, config: str, settings_file: str) -> None:
+    """Refuse a checkpoint or report path that would overwrite an input,
+    or each other, before any work.
+
+    Args:
+        out (str): ``--out``, the checkpoint.
+        config (str): The config file.
+        settings_file (str): The SynthVID root's ``synthvid.json``, read
+            for the flow pairs (the report of ``--out ROOT/synthvid.pth``
+            would replace it and leave the root unusable).
+
+    Raises:
+        ValueError: Naming the output and the input it would replace.
+    """
+    report = report_file(out)
+    if osp.realpath(report) == osp.realpath(out):
+        raise ValueError(
+            f'--out {out}: the report is written beside the checkpoint as '
+            f'{report}, which would replace the checkpoint; give --out '
+            'another extension (e.g. .pth)')
+    inputs = {'the config': config, 'the SynthVID settings': settings_file}
+    check_not_an_input(out, '--out', inputs)
+    check_not_an_input(report, f'the report of --out {out},', inputs)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
@@ -249,6 +281,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    root = config_data_root(cfg) if args.data_root is None else args.data_root
+    check_outputs(args.out, args.config, osp.join(root, SETTINGS_FILE))
     settings = load_config_synthvid_settings(cfg, args.data_root)
     preprocessor = cfg.model.data_preprocessor
     mean, std = _normalisation(preprocessor)
