@@ -28,6 +28,7 @@ this project is developed on):
 """
 import logging
 import os
+import os.path as osp
 import sys
 from contextlib import contextmanager
 from typing import Iterator, NoReturn, Optional
@@ -98,6 +99,38 @@ def full_checkpoint_loading() -> Iterator[None]:
             os.environ[NO_WEIGHTS_ONLY_LOAD] = before
 
 
+def checkpoint_of_work_dir(work_dir: str, latest: str) -> str:
+    """The file that a work dir's ``last_checkpoint`` means.
+
+    mmengine's ``CheckpointHook`` writes the checkpoint's full path. In a
+    work dir copied or moved since, that path names the old directory: a
+    reused one would resume another run, a removed one would fail though
+    the work dir holds the file. The file of that name in ``work_dir``
+    comes first; the path as written is kept where ``work_dir`` has no
+    such file (checkpoints saved to the hook's ``out_dir``, or a URI).
+
+    Args:
+        work_dir (str): The run's work dir.
+        latest (str): The path its ``last_checkpoint`` holds.
+
+    Returns:
+        str: The checkpoint to resume from.
+
+    Raises:
+        FileNotFoundError: When neither exists; names both.
+    """
+    local = osp.join(work_dir, osp.basename(latest))
+    if osp.isfile(local):
+        return local
+    if '://' in latest or osp.isfile(latest):
+        return latest
+    raise FileNotFoundError(
+        f'{osp.join(work_dir, "last_checkpoint")} names {latest}, which '
+        f'does not exist, and {work_dir} holds no {osp.basename(latest)} '
+        '(was the work dir moved, or the checkpoint removed?); give the '
+        'checkpoint with --resume PATH')
+
+
 def apply_resume_option(cfg: Config, resume: Optional[str]) -> Optional[str]:
     """Set ``cfg.resume`` and ``cfg.load_from`` for ``--resume``.
 
@@ -122,6 +155,9 @@ def apply_resume_option(cfg: Config, resume: Optional[str]) -> Optional[str]:
     Raises:
         IsADirectoryError: When ``resume`` is a directory (a work dir given
             as the checkpoint); the message names its latest checkpoint.
+        FileNotFoundError: When the work dir's ``last_checkpoint`` names a
+            file that is neither there nor in the work dir
+            (:func:`checkpoint_of_work_dir`).
     """
     if resume is None:
         return None
@@ -131,6 +167,7 @@ def apply_resume_option(cfg: Config, resume: Optional[str]) -> Optional[str]:
             return (f'--resume: no checkpoint in {cfg.work_dir} to resume '
                     f'from yet, so the run starts from load_from='
                     f'{cfg.get("load_from")}')
+        resume = checkpoint_of_work_dir(cfg.work_dir, resume)
     else:
         check_checkpoint_file(resume)  # a work dir, before the runner
     cfg.resume, cfg.load_from = True, resume

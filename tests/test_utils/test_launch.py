@@ -80,11 +80,43 @@ def test_resume_without_a_checkpoint_yet_keeps_the_config(tmp_path):
 
 def test_resume_takes_the_latest_checkpoint_of_the_work_dir(tmp_path):
     latest = str(tmp_path / 'epoch_2.pth')
+    (tmp_path / 'epoch_2.pth').write_bytes(b'')
     (tmp_path / 'last_checkpoint').write_text(latest)
     cfg = Config(
         dict(work_dir=str(tmp_path), load_from='rfcn.pth', resume=False))
     assert apply_resume_option(cfg, 'auto') is None
     assert (cfg.resume, cfg.load_from) == (True, latest)
+
+
+def test_resume_in_a_copied_work_dir_takes_its_own_checkpoint(tmp_path):
+    """last_checkpoint holds the full path of the run that wrote it: in a
+    copy of the work dir it named the original's file, another run's once
+    that directory was reused, and a missing file once it was removed."""
+    original, copy = tmp_path / 'run_a', tmp_path / 'run_b'
+    for work_dir in (original, copy):
+        work_dir.mkdir()
+        (work_dir / 'epoch_1.pth').write_bytes(b'')
+        (work_dir / 'last_checkpoint').write_text(
+            str(original / 'epoch_1.pth'))
+    assert resume_config(copy, 'auto').load_from == str(copy / 'epoch_1.pth')
+    (original / 'epoch_1.pth').unlink()
+    assert resume_config(copy, 'auto').load_from == str(copy / 'epoch_1.pth')
+    # checkpoints saved to CheckpointHook's out_dir: the path as written
+    out_dir = tmp_path / 'out' / 'run_c'
+    out_dir.mkdir(parents=True)
+    (out_dir / 'epoch_3.pth').write_bytes(b'')
+    work_dir = tmp_path / 'run_c'
+    work_dir.mkdir()
+    (work_dir / 'last_checkpoint').write_text(str(out_dir / 'epoch_3.pth'))
+    assert resume_config(work_dir,
+                         'auto').load_from == str(out_dir / 'epoch_3.pth')
+    # neither there nor here: named, before the runner is built
+    (out_dir / 'epoch_3.pth').unlink()
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'run_c/last_checkpoint names .*out/run_c/epoch_3.pth, '
+            r'which does not exist, and .*run_c holds no epoch_3.pth'):
+        resume_config(work_dir, 'auto')
 
 
 def test_resume_from_a_given_checkpoint(tmp_path):
