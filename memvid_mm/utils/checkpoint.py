@@ -81,6 +81,35 @@ def naming_unreadable_checkpoint(filename: str,
                          f'{type(err).__name__}: {err}') from err
 
 
+def pretrained_init_cfg(init_cfg: Optional[Union[dict, Sequence[dict]]],
+                        owner: str) -> Optional[dict]:
+    """The ``Pretrained`` entry of an ``init_cfg``, if it has one.
+
+    Args:
+        init_cfg (dict | list[dict], optional): A module's ``init_cfg``.
+        owner (str): Whose it is, for the message (e.g.
+            ``'FlowNetSimple'``).
+
+    Returns:
+        dict, optional: The ``init_cfg`` itself when it is a
+        ``Pretrained`` dict, the one ``Pretrained`` entry of a list, or
+        None.
+
+    Raises:
+        ValueError: When a list holds more than one ``Pretrained`` entry.
+    """
+    entries = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    pretrained = [
+        entry for entry in entries
+        if isinstance(entry, dict) and entry.get('type') == 'Pretrained'
+    ]
+    if len(pretrained) > 1:
+        raise ValueError(f'{owner} init_cfg holds {len(pretrained)} '
+                         f'Pretrained entries, expected at most one: '
+                         f'{init_cfg!r}')
+    return pretrained[0] if pretrained else None
+
+
 def checkpoint_in(directory: str) -> Optional[Tuple[str, str]]:
     """The checkpoint a work directory points to, else its newest.
 

@@ -26,7 +26,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
 from ...utils import ForeignStateDictError, naming_unreadable_checkpoint
-from ...utils.checkpoint import state_dict_misfits
+from ...utils.checkpoint import pretrained_init_cfg, state_dict_misfits
 
 
 def refuse_foreign_state_dict(module: nn.Module, state_dict: dict, prefix: str,
@@ -119,29 +119,9 @@ def _bare_detector_keys(module: nn.Module, keys: List[str],
     return [key for key in keys if key[len(prefix):] in detector_keys]
 
 
-def check_detector_pretrained(module: nn.Module) -> None:
-    """Error if ``detector.init_cfg``'s checkpoint does not fit the image
-    detector.
-
-    ``model.detector.init_cfg=dict(type='Pretrained', checkpoint=...)``
-    loads an image detector's own checkpoint (keys ``backbone.*``) into a
-    video detector's ``detector``. mmengine's ``PretrainedInit`` loads it
-    non-strictly, so a checkpoint of other classes (or another model)
-    would leave the head (or everything) at its random initialisation
-    with a logged list of keys. Called after the weights are initialised,
-    this reads the checkpoint again and raises unless it fits exactly.
-
-    Args:
-        module (nn.Module): The video detector; ``module.detector`` is its
-            image detector.
-
-    Raises:
-        ValueError: Naming the file and what does not fit.
-    """
-    init_cfg = getattr(module.detector, 'init_cfg', None)
-    if not (isinstance(init_cfg, dict)
-            and init_cfg.get('type') == 'Pretrained'):
-        return
+def _pretrained_misfits(target: nn.Module, init_cfg: dict) -> List[str]:
+    """Read a ``Pretrained`` ``init_cfg``'s checkpoint (its ``prefix``
+    taken off) and list how it does not fit ``target`` exactly."""
     filename = init_cfg['checkpoint']
     with naming_unreadable_checkpoint(filename):
         checkpoint = _load_checkpoint(filename, map_location='cpu')
@@ -153,12 +133,55 @@ def check_detector_pretrained(module: nn.Module) -> None:
             key[len(prefix):]: value
             for key, value in state_dict.items() if key.startswith(prefix)
         }
-    misfits = state_dict_misfits(module.detector, state_dict)
-    if misfits:
-        raise ValueError(
-            f'model.detector.init_cfg checkpoint {filename} does not fit '
-            f'the image detector ({type(module.detector).__name__}), so it '
-            f'would train from random weights where it does not: '
-            f'{"; ".join(misfits)}. For the backbone alone use '
-            f'model.detector.backbone.init_cfg=dict(type="Pretrained", '
-            f'prefix="backbone.", checkpoint=...)')
+    return state_dict_misfits(target, state_dict)
+
+
+def check_detector_pretrained(module: nn.Module) -> None:
+    """Error if a ``Pretrained`` ``init_cfg`` checkpoint does not fit what
+    it initialises: the image detector's or the video detector's own.
+
+    ``model.detector.init_cfg=dict(type='Pretrained', checkpoint=...)``
+    (or a list holding such an entry) loads an image detector's own
+    checkpoint (keys ``backbone.*``) into a video detector's ``detector``;
+    ``model.init_cfg`` one of the video detector (keys ``detector.*``).
+    mmengine's ``PretrainedInit`` loads it non-strictly, so a checkpoint of
+    other classes (or another model) would leave the head (or everything)
+    at its random initialisation with a logged list of keys. Called after
+    the weights are initialised, this reads the checkpoint again and
+    raises unless it fits exactly.
+
+    Args:
+        module (nn.Module): The video detector; ``module.detector`` is its
+            image detector.
+
+    Raises:
+        ValueError: Naming the ``init_cfg``, the file and what does not
+            fit.
+    """
+    detector_cfg = pretrained_init_cfg(
+        getattr(module.detector, 'init_cfg', None), 'model.detector')
+    if detector_cfg is not None:
+        misfits = _pretrained_misfits(module.detector, detector_cfg)
+        if misfits:
+            raise ValueError(
+                f'model.detector.init_cfg checkpoint '
+                f'{detector_cfg["checkpoint"]} does not fit the image '
+                f'detector ({type(module.detector).__name__}), so it would '
+                f'train from random weights where it does not: '
+                f'{"; ".join(misfits)}. For the backbone alone use '
+                f'model.detector.backbone.init_cfg=dict(type="Pretrained", '
+                f'prefix="backbone.", checkpoint=...)')
+    own_cfg = pretrained_init_cfg(
+        getattr(module, 'init_cfg', None),
+        type(module).__name__)
+    if own_cfg is not None:
+        misfits = _pretrained_misfits(module, own_cfg)
+        if misfits:
+            raise ValueError(
+                f'model.init_cfg checkpoint {own_cfg["checkpoint"]} does not '
+                f'fit the video detector ({type(module).__name__}), so it '
+                f'would train from random weights where it does not: '
+                f'{"; ".join(misfits)}. To start from a checkpoint that '
+                f'fits in part (e.g. a per-frame R-FCN for a memory model) '
+                f'use load_from, which tools/train.py checks '
+                f'(CheckpointFitHook)')

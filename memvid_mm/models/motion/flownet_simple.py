@@ -51,6 +51,7 @@ from torch import Tensor
 
 from ...ops.deterministic import resize_bilinear
 from ...utils import naming_unreadable_checkpoint, non_finite_keys
+from ...utils.checkpoint import pretrained_init_cfg
 from ...utils.argument_checks import is_int
 from ..layers.flow_warp import scale_flow_
 
@@ -220,32 +221,6 @@ def _predict_flow(in_channels: int) -> ConvModule:
     return ConvModule(in_channels, 2, 3, padding=1, bias=False, act_cfg=None)
 
 
-def pretrained_init_cfg(init_cfg: OptMultiConfig) -> Optional[dict]:
-    """The ``Pretrained`` entry of an ``init_cfg``, if it has one.
-
-    Args:
-        init_cfg (dict | list[dict], optional): A module's ``init_cfg``.
-
-    Returns:
-        dict, optional: The ``init_cfg`` itself when it is a
-        ``Pretrained`` dict, the one ``Pretrained`` entry of a list, or
-        None.
-
-    Raises:
-        ValueError: When a list holds more than one ``Pretrained`` entry.
-    """
-    entries = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
-    pretrained = [
-        entry for entry in entries
-        if isinstance(entry, dict) and entry.get('type') == 'Pretrained'
-    ]
-    if len(pretrained) > 1:
-        raise ValueError(f'FlowNetSimple init_cfg holds {len(pretrained)} '
-                         f'Pretrained entries, expected at most one: '
-                         f'{init_cfg!r}')
-    return pretrained[0] if pretrained else None
-
-
 @MODELS.register_module()
 class FlowNetSimple(BaseModule):
     """FlowNetSimple: flow between two normalised images.
@@ -380,7 +355,7 @@ class FlowNetSimple(BaseModule):
         ``init_cfg`` s the ``Pretrained`` one is loaded the same way, and
         the others are not applied: the strict load sets every parameter.
         """
-        pretrained = pretrained_init_cfg(self.init_cfg)
+        pretrained = pretrained_init_cfg(self.init_cfg, 'FlowNetSimple')
         if pretrained is not None:
             self.load_pretrained(
                 **{k: v

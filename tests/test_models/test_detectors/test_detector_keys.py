@@ -135,3 +135,47 @@ def test_init_cfg_checkpoint_must_fit_the_image_detector(kind, tmp_path):
         kind,
         init_cfg=dict(type='Pretrained', checkpoint=whole, prefix='detector'))
     model.init_weights()
+
+
+@pytest.mark.parametrize('kind', sorted(CONFIGS))
+def test_init_cfg_in_a_list_and_the_video_detector_s_own_are_checked(
+        kind, tmp_path):
+    """A Pretrained entry in a list of init_cfgs, and a Pretrained
+    init_cfg of the video detector itself, passed unchecked: a checkpoint
+    of other classes left the box head random, with a logged warning."""
+    other_cfg = copy.deepcopy(Config.fromfile(CONFIGS[kind]).model)
+    other_cfg.detector.roi_head.bbox_head.num_classes = 5
+    if kind == 'memory':
+        other_cfg.motion.init_cfg = None
+    other = MODELS.build(other_cfg)
+    bare = str(tmp_path / 'other_classes.pth')
+    torch.save(dict(state_dict=bare_detector_state(other)), bare)
+    model = build(kind, init_cfg=[dict(type='Pretrained', checkpoint=bare)])
+    with pytest.raises(
+            ValueError,
+            match=f'model.detector.init_cfg checkpoint {bare} does not fit '
+            'the image detector .*size mismatch'):
+        model.init_weights()
+    whole = str(tmp_path / 'other_classes_whole.pth')
+    torch.save(dict(state_dict=other.state_dict()), whole)
+    cfg = copy.deepcopy(Config.fromfile(CONFIGS[kind]).model)
+    if kind == 'memory':
+        cfg.motion.init_cfg = None
+    cfg.init_cfg = dict(type='Pretrained', checkpoint=whole)
+    model = MODELS.build(cfg)
+    with pytest.raises(
+            ValueError,
+            match=f'model.init_cfg checkpoint {whole} does not fit the video '
+            rf'detector \({type(model).__name__}\).*size mismatch.*use '
+            'load_from'):
+        model.init_weights()
+    # a video detector checkpoint that fits loads by model.init_cfg
+    fitting = str(tmp_path / 'fitting.pth')
+    state = build(kind).state_dict()
+    torch.save(dict(state_dict=state), fitting)
+    cfg.init_cfg = dict(type='Pretrained', checkpoint=fitting)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    assert all(
+        torch.equal(model.state_dict()[key], value)
+        for key, value in state.items())
