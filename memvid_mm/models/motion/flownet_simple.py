@@ -51,8 +51,8 @@ from torch import Tensor
 
 from ...ops.deterministic import resize_bilinear
 from ...utils import naming_unreadable_checkpoint, non_finite_keys
-from ...utils.checkpoint import pretrained_init_cfg
 from ...utils.argument_checks import is_int
+from ...utils.checkpoint import pretrained_init_cfg
 from ..layers.flow_warp import scale_flow_
 
 # Encoder: (name, in_channels, out_channels, kernel_size) per conv; the
