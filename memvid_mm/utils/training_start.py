@@ -9,6 +9,7 @@ trains on with a logged list of keys. ``CheckpointFitHook`` calls
 """
 from typing import List, Mapping, Optional, Sequence
 
+import torch
 from mmengine.config import Config
 from mmengine.runner import Runner, find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
@@ -178,6 +179,8 @@ def check_training_start(runner: Runner,
             checkpoint = _load_checkpoint(filename, map_location='cpu')
     state_dict = checkpoint.get('state_dict', checkpoint)
     check_finite_weights(state_dict, f'{what} checkpoint {filename}')
+    if not resume:
+        check_strong_detector_kept(model, state_dict, filename)
     differences = state_dict_differences(model, state_dict)
     misfits = start_checkpoint_misfits(model, state_dict, differences,
                                        () if resume else MEMORY_ONLY_PREFIXES)
@@ -237,6 +240,57 @@ def _start_problems(model_name: str, misfits: Sequence[str],
             f'{"learns" if partial else "would learn"} classes under the '
             'labels of others')
     return '; and it '.join(problems)
+
+
+def check_strong_detector_kept(model: nn.Module, state_dict: Mapping[str,
+                                                                     Tensor],
+                               filename: str) -> None:
+    """Refuse a ``load_from`` that would replace the strong detector that
+    ``strong_ckpt`` loaded.
+
+    A ``StrongFeatureRFCN`` loads its frozen strong detector from
+    ``strong_ckpt`` in ``init_weights`` and checks its classes and
+    settings there; ``load_from`` comes after. A checkpoint of an earlier
+    two-detector training holds ``strong.*`` too, and where those weights
+    are others, the run would train beside a strong detector the config
+    does not name. Called before the runner loads ``load_from`` (the
+    model then holds ``strong_ckpt``'s weights). Weights equal to them
+    (the same strong detector) pass.
+
+    Args:
+        model (nn.Module): The unwrapped model to train.
+        state_dict (Mapping[str, Tensor]): ``load_from``'s weights.
+        filename (str): ``load_from``, for the message.
+
+    Raises:
+        ValueError: Naming both files and a differing key.
+    """
+    strong_ckpt = getattr(model, 'strong_ckpt', None)
+    if strong_ckpt is None or not isinstance(
+            getattr(model, 'strong', None), nn.Module):
+        return
+    current = model.strong.state_dict()
+    differing = []
+    for key, value in state_dict.items():
+        name = unwrapped_key(key)
+        if not name.startswith('strong.'):
+            continue
+        own = current.get(name[len('strong.'):])
+        if own is None:
+            continue  # not the model's: the fit check names it
+        if own.shape != value.shape or not torch.equal(
+                own.cpu(),
+                value.cpu().to(own.dtype)):
+            differing.append(name)
+    if differing:
+        raise ValueError(
+            f'load_from {filename} holds strong.* weights other than those '
+            f'of model.strong_ckpt {strong_ckpt} ({len(differing)} '
+            f'tensors, e.g. {differing[0]}): the fast detector would train '
+            'beside its strong detector, not the one the config names and '
+            'whose classes and settings were checked. Load a checkpoint '
+            'without strong.* (or with that strong detector), or set '
+            'model.strong_ckpt=None to take load_from\'s')
 
 
 def _log_memory_only_start(runner: Runner, state_dict: Mapping[str, Tensor],

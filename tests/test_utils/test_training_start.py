@@ -125,6 +125,33 @@ def test_a_fast_detector_starts_from_its_per_frame_checkpoint(tmp_path):
     ]
 
 
+def test_load_from_may_not_replace_the_strong_ckpt_detector(tmp_path):
+    """strong_ckpt is loaded, and its classes and settings checked, in
+    init_weights; a load_from of an earlier two-detector training replaced
+    its weights with others without a word."""
+    model = TwoDetectorModel()
+    model.strong_ckpt = 'strong.pth'
+    same = save_start(tmp_path, model.state_dict(), name='same.pth')
+    runner = fake_runner(tmp_path, model, load_from=same)
+    assert check_training_start(runner) is None  # the same strong detector
+    other_state = model.state_dict()
+    other_state['strong.bias'] = other_state['strong.bias'] + 1
+    other = save_start(tmp_path, other_state, name='other.pth')
+    with pytest.raises(
+            ValueError,
+            match=f'load_from {other} holds strong.* weights other than '
+            r'those of model.strong_ckpt strong.pth \(1 tensors, e.g. '
+            r'strong.bias\).*model.strong_ckpt=None'):
+        check_training_start(fake_runner(tmp_path, model, load_from=other))
+    # resuming this run's own checkpoint; or no strong_ckpt (the strong
+    # detector comes from load_from then)
+    assert check_training_start(
+        fake_runner(tmp_path, model, load_from=other, resume=True)) is None
+    model.strong_ckpt = None
+    assert check_training_start(fake_runner(tmp_path, model,
+                                            load_from=other)) is None
+
+
 def test_load_from_that_would_leave_random_weights_is_refused(tmp_path):
     model = VideoModel()
     other_classes = save_start(tmp_path, detector_only(VideoModel(4)),
