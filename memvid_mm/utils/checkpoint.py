@@ -110,6 +110,31 @@ def pretrained_init_cfg(init_cfg: Optional[Union[dict, Sequence[dict]]],
     return pretrained[0] if pretrained else None
 
 
+def last_checkpoint_file(directory: str, latest: str) -> Optional[str]:
+    """The file a directory's ``last_checkpoint`` entry means.
+
+    mmengine's ``CheckpointHook`` writes the checkpoint's full path. In a
+    work dir copied or moved since, that path names the old directory (a
+    reused one holds another run's file), so the file of that name in
+    ``directory`` comes first; the path as written is kept where the
+    directory has no such file (checkpoints saved to the hook's
+    ``out_dir``, or a URI).
+
+    Args:
+        directory (str): The directory holding ``last_checkpoint``.
+        latest (str): The path it holds.
+
+    Returns:
+        str, optional: The checkpoint; None when neither exists.
+    """
+    local = osp.join(directory, osp.basename(latest))
+    if osp.isfile(local):
+        return local
+    if '://' in latest or osp.isfile(latest):
+        return latest
+    return None
+
+
 def checkpoint_in(directory: str) -> Optional[Tuple[str, str]]:
     """The checkpoint a work directory points to, else its newest.
 
@@ -126,10 +151,9 @@ def checkpoint_in(directory: str) -> Optional[Tuple[str, str]]:
     if osp.isfile(pointer):
         with open(pointer, encoding='utf-8') as f:
             latest = f.read().strip()
-        # the path as the training named it, maybe from another directory
-        for path in (latest, osp.join(directory, osp.basename(latest))):
-            if latest and osp.isfile(path):
-                return path, 'its last_checkpoint'
+        path = last_checkpoint_file(directory, latest) if latest else None
+        if path is not None:
+            return path, 'its last_checkpoint'
     files = [
         path for path in glob.glob(osp.join(directory, '*.pth'))
         if osp.isfile(path)

@@ -38,7 +38,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
-from .checkpoint import check_checkpoint_file
+from .checkpoint import check_checkpoint_file, last_checkpoint_file
 
 
 def flush_denormals_on_cpu(device: str = 'cpu') -> bool:
@@ -100,14 +100,9 @@ def full_checkpoint_loading() -> Iterator[None]:
 
 
 def checkpoint_of_work_dir(work_dir: str, latest: str) -> str:
-    """The file that a work dir's ``last_checkpoint`` means.
-
-    mmengine's ``CheckpointHook`` writes the checkpoint's full path. In a
-    work dir copied or moved since, that path names the old directory: a
-    reused one would resume another run, a removed one would fail though
-    the work dir holds the file. The file of that name in ``work_dir``
-    comes first; the path as written is kept where ``work_dir`` has no
-    such file (checkpoints saved to the hook's ``out_dir``, or a URI).
+    """The file to resume that a work dir's ``last_checkpoint`` means
+    (:func:`~memvid_mm.utils.checkpoint.last_checkpoint_file`: in a copied
+    or moved work dir its own file of that name).
 
     Args:
         work_dir (str): The run's work dir.
@@ -119,16 +114,14 @@ def checkpoint_of_work_dir(work_dir: str, latest: str) -> str:
     Raises:
         FileNotFoundError: When neither exists; names both.
     """
-    local = osp.join(work_dir, osp.basename(latest))
-    if osp.isfile(local):
-        return local
-    if '://' in latest or osp.isfile(latest):
-        return latest
-    raise FileNotFoundError(
-        f'{osp.join(work_dir, "last_checkpoint")} names {latest}, which '
-        f'does not exist, and {work_dir} holds no {osp.basename(latest)} '
-        '(was the work dir moved, or the checkpoint removed?); give the '
-        'checkpoint with --resume PATH')
+    path = last_checkpoint_file(work_dir, latest)
+    if path is None:
+        raise FileNotFoundError(
+            f'{osp.join(work_dir, "last_checkpoint")} names {latest}, which '
+            f'does not exist, and {work_dir} holds no '
+            f'{osp.basename(latest)} (was the work dir moved, or the '
+            'checkpoint removed?); give the checkpoint with --resume PATH')
+    return path
 
 
 def apply_resume_option(cfg: Config, resume: Optional[str]) -> Optional[str]:

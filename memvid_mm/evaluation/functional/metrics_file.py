@@ -3,17 +3,15 @@
 its metrics were scored on."""
 import json
 import os.path as osp
-import re
 from typing import Mapping, Optional
 
 from mmengine.utils import mkdir_or_exist
 
-from .vid_frames import file_sha256
+from .vid_frames import ann_file_record, is_ann_file_record
 
 # the key of the tested annotation file in a metrics JSON; the metrics'
 # own keys carry their metric's prefix (``vid/``)
 TESTED_ANN_FILE_KEY = 'ann_file'
-_SHA256 = re.compile('[0-9a-f]{64}')
 
 
 def write_metrics_file(path: str,
@@ -44,8 +42,7 @@ def write_metrics_file(path: str,
             raise ValueError(f'a metric is named {TESTED_ANN_FILE_KEY!r}, '
                              f'the key that records the tested annotation '
                              f'file in {path}')
-        record[TESTED_ANN_FILE_KEY] = dict(
-            path=ann_file, sha256=file_sha256(ann_file))
+        record[TESTED_ANN_FILE_KEY] = ann_file_record(ann_file)
     mkdir_or_exist(osp.dirname(osp.abspath(path)))
     with open(path, 'w', encoding='utf-8') as f:
         json.dump(record, f, indent=1)
@@ -71,10 +68,7 @@ def recorded_ann_file(record: Mapping[str, object],
     entry = record.get(TESTED_ANN_FILE_KEY)
     if entry is None:
         return None
-    if (not isinstance(entry, dict) or set(entry) != {'path', 'sha256'}
-            or not isinstance(entry['path'], str)
-            or not isinstance(entry['sha256'], str)
-            or not _SHA256.fullmatch(entry['sha256'])):
+    if not is_ann_file_record(entry) or set(entry) != {'path', 'sha256'}:
         raise ValueError(
             f'{path}: {TESTED_ANN_FILE_KEY!r} is {entry!r}, not the '
             "{'path': str, 'sha256': 64 hex digits} record of the tested "

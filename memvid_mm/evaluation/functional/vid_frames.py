@@ -602,6 +602,20 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+def ann_file_record(path: str) -> dict:
+    """``{'path': str, 'sha256': str}``: the record of a tested annotation
+    file that dumps and metrics files carry (the SHA-256 read now)."""
+    return dict(path=path, sha256=file_sha256(path))
+
+
+def is_ann_file_record(value: Any) -> bool:
+    """Whether ``value`` is a dict with a ``path`` str and a ``sha256`` of
+    64 lowercase hex digits (:func:`ann_file_record`)."""
+    return (isinstance(value, dict) and isinstance(value.get('path'), str)
+            and isinstance(value.get('sha256'), str)
+            and re.fullmatch('[0-9a-f]{64}', value['sha256']) is not None)
+
+
 def dump_ann_file(entries: Sequence[dict]) -> Optional[dict]:
     """The annotation file a ``DumpVIDResults`` pickle was made with.
 
@@ -623,9 +637,7 @@ def dump_ann_file(entries: Sequence[dict]) -> Optional[dict]:
     if not present:
         return None
     first = present[0]
-    if not (isinstance(first, dict) and isinstance(first.get('path'), str)
-            and isinstance(first.get('sha256'), str)
-            and re.fullmatch('[0-9a-f]{64}', first['sha256'])):
+    if not is_ann_file_record(first):
         raise ValueError('the dump\'s "ann_file" must be a dict with the '
                          'annotation file\'s "path" and "sha256" (64 hex '
                          f'digits), got {first!r:.200}')

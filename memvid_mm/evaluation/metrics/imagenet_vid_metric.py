@@ -22,7 +22,7 @@ from mmengine.fileio import dump, join_path
 from mmengine.logging import print_log
 from mmengine.utils import is_abs
 
-from ..functional.vid_frames import (evaluate_vid_frames, file_sha256,
+from ..functional.vid_frames import (ann_file_record, evaluate_vid_frames,
                                      instances_to_gt, merge_frame_records,
                                      to_numpy)
 
@@ -246,7 +246,7 @@ class DumpVIDResults(_VIDFrameMetric):
             if not isinstance(ann_file, str) or not ann_file:
                 raise ValueError('ann_file must be the path of the '
                                  f'annotation file, got {ann_file!r}')
-            self.ann_file = dict(path=ann_file, sha256=file_sha256(ann_file))
+            self.ann_file = ann_file_record(ann_file)
 
     def compute_metrics(self, results: List[dict]) -> dict:
         """Write the merged frame records; reports no metric.
