@@ -1,6 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """tools/analysis_tools/benchmark.py runs, counts flows and warps and shares
 the detector's weights between the models it times."""
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -27,11 +28,13 @@ def tiny_benchmark(*extra):
         command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
 
 
-def benchmark_rows(*args):
-    """Run the tool with ``args``; return its stdout and table rows."""
+def benchmark_rows(*args, env=None):
+    """Run the tool with ``args`` (and ``env``, the environment, when given);
+    return its stdout and table rows."""
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/benchmark.py', *args],
         cwd=REPO_ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300)
@@ -187,24 +190,58 @@ def test_median_ratio_takes_whole_periods_of_both_models():
     assert rows[1]['median_ratio'] == pytest.approx(exact)
 
 
+#: glibc settings that make malloc map fresh pages for every block over
+#: 128 KiB and unmap it when freed. glibc's defaults do the same, but raise
+#: the threshold to each larger mapped block the process frees, so how many
+#: pages a frame faults in varies from machine to machine (seen: 29,922 per
+#: frame on one, 1 on CI's); these fix it for the comparison.
+MAP_EVERY_LARGE_BLOCK = {
+    'MALLOC_MMAP_THRESHOLD_': '131072',
+    'MALLOC_TRIM_THRESHOLD_': '131072'
+}
+
+
 @pytest.mark.skipif(
     not sys.platform.startswith('linux'), reason='glibc mallopt is Linux')
 def test_reused_malloc_memory_stops_the_page_faults_of_every_frame():
-    """At a large input glibc's defaults map fresh pages for every frame's
-    big activations; with reuse the frames run on the pages of the last."""
+    """Where malloc maps fresh pages for every frame's big activations (as
+    glibc's defaults can), reuse overrides it: the frames run on the pages
+    of the last."""
+    env = {**os.environ, **MAP_EVERY_LARGE_BLOCK}
     faults = {}
     for mode in ('system', 'reuse'):
-        stdout, rows = benchmark_rows('--configs', RFCN_CFG, '--shape', '960',
-                                      '1600', '--frames', '2', '--warmup', '4',
-                                      '--threads', '2', '--cpu-malloc', mode)
-        assert f'malloc {mode}' in stdout
+        args = ('--configs', RFCN_CFG, '--shape', '960', '1600', '--frames',
+                '2', '--warmup', '4', '--threads', '2', '--cpu-malloc', mode)
+        stdout, rows = benchmark_rows(*args, env=env)
+        # the header names the environment's settings the column depends on
+        assert (f'malloc {mode} (MALLOC_MMAP_THRESHOLD_=131072, '
+                'MALLOC_TRIM_THRESHOLD_=131072)') in stdout
         faults[mode] = float(rows[0][16])
+    # seen: about 170,000 per frame
     assert faults['system'] > 1000
     # The heap grows during the warm-up frames, then its pages are reused:
-    # usually 0-2 faults per frame against ~30,000, but now and then a
-    # measured frame still grows the heap (seen: up to 8% of the system
-    # count), so the bound leaves room for that.
+    # usually 0-2 faults per frame, but now and then a measured frame still
+    # grows the heap, so the bound leaves room for that.
     assert faults['reuse'] < 0.25 * faults['system']
+
+
+def test_cpu_malloc_description_names_the_environments_malloc_settings():
+    tool = load_tool('tools/analysis_tools/benchmark.py')
+    described = tool.cpu_malloc_description('reuse', {'PATH': '/bin'})
+    assert described == 'malloc reuse'
+    environ = {
+        'MALLOC_TRIM_THRESHOLD_': '0',
+        'GLIBC_TUNABLES': 'glibc.malloc.mmap_threshold=65536',
+        'MALLOC_ARENA_MAX': '2',
+        'HOME': '/root'
+    }
+    assert tool.cpu_malloc_description('system', environ) == (
+        'malloc system (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536, '
+        'MALLOC_ARENA_MAX=2, MALLOC_TRIM_THRESHOLD_=0)')
+    # tunables of other parts of glibc say nothing about malloc
+    other_tunables = {'GLIBC_TUNABLES': 'glibc.cpu.hwcaps=-AVX2'}
+    assert tool.cpu_malloc_description('system',
+                                       other_tunables) == 'malloc system'
 
 
 def test_share_weights_makes_detectors_read_the_same_tensors():

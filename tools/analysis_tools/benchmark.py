@@ -69,11 +69,13 @@ On the CPU, glibc's malloc returns large freed blocks to the kernel, and
 every frame then pays for the kernel zeroing fresh pages for the next
 frame's tensors (hundreds of thousands of page faults per frame at
 600x1000, a cost that grows with the bytes a model allocates, and that
-varies with the machine's state). By default the tool makes malloc keep and
-reuse freed memory (``--cpu-malloc reuse``, via ``mallopt``), as PyTorch's
-caching allocator does on CUDA, so the times are those of the computation;
-``--cpu-malloc system`` keeps glibc's defaults. The table gives the page
-faults per frame of each model either way.
+varies with the machine's state: glibc raises its mmap threshold, up to
+32 MiB, to each larger mapped block the process frees). By default the
+tool makes malloc keep and reuse freed memory (``--cpu-malloc reuse``,
+via ``mallopt``), as PyTorch's caching allocator does on CUDA, so the
+times are those of the computation; ``--cpu-malloc system`` keeps glibc's
+defaults, or the environment's ``MALLOC_*`` settings, which the header
+names. The table gives the page faults per frame of each model either way.
 
 The presets' configs are those of the repository the tool is in, found
 from any working directory, as are the strong detectors' configs that the
@@ -114,6 +116,7 @@ import argparse
 import ctypes
 import ctypes.util
 import math
+import os
 import os.path as osp
 import time
 from collections import defaultdict
@@ -608,6 +611,34 @@ def keep_freed_memory() -> None:
         if libc.mallopt(param, value) != 1:
             raise RuntimeError(f'mallopt({param}, {value}) failed; pass '
                                '--cpu-malloc system')
+
+
+def cpu_malloc_description(cpu_malloc: str,
+                           environ: Optional[Dict[str, str]] = None) -> str:
+    """The malloc a CPU table ran with, for its header: ``--cpu-malloc`` and
+    the glibc malloc settings of the environment (``MALLOC_*`` variables,
+    ``GLIBC_TUNABLES`` naming ``glibc.malloc``), which change its page-fault
+    column: ``MALLOC_MMAP_THRESHOLD_=131072`` makes ``system`` map fresh
+    pages for every large block, where glibc's own threshold rises with the
+    mapped blocks a process frees, differently from machine to machine.
+
+    Args:
+        cpu_malloc (str): ``'reuse'`` or ``'system'`` (``--cpu-malloc``).
+        environ (dict[str, str], optional): The environment. Defaults to
+            None: ``os.environ``.
+
+    Returns:
+        str: E.g. ``'malloc system'``, or ``'malloc system
+        (MALLOC_MMAP_THRESHOLD_=131072)'``.
+    """
+    environ = os.environ if environ is None else environ
+    settings = [
+        f'{name}={value}' for name, value in sorted(environ.items())
+        if name.startswith('MALLOC_') or (
+            name == 'GLIBC_TUNABLES' and 'glibc.malloc' in value)
+    ]
+    return (f'malloc {cpu_malloc}' +
+            (f' ({", ".join(settings)})' if settings else ''))
 
 
 def minor_page_faults() -> Optional[int]:
@@ -1183,8 +1214,8 @@ def _print_settings(args: argparse.Namespace, device_type: str) -> None:
         f'{"allowed" if torch.backends.cudnn.allow_tf32 else "off"}, '
         f'cuDNN benchmark {"on" if torch.backends.cudnn.benchmark else "off"}'
         if device_type == 'cuda' else
-        f'CPU, {torch.get_num_threads()} threads, malloc '
-        f'{args.cpu_malloc}')
+        f'CPU, {torch.get_num_threads()} threads, '
+        f'{cpu_malloc_description(args.cpu_malloc)}')
     # FlowWarp's default 'auto', as it resolves under predict (no grad)
     sampler = args.warp_sampler or (
         f"as configured (FlowWarp's default auto is "

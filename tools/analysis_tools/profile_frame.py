@@ -250,7 +250,7 @@ def _print_setting(args: argparse.Namespace, device: torch.device,
              f'{"on" if torch.backends.cudnn.benchmark else "off"}'
              if device.type == 'cuda' else
              f'CPU, {torch.get_num_threads()} threads, '
-             f'malloc {args.cpu_malloc}')
+             f'{benchmark.cpu_malloc_description(args.cpu_malloc)}')
     where += (', weights channels-last'
               if args.channels_last else ', weights contiguous')
     pad_h, pad_w = padded
