@@ -29,6 +29,15 @@ def seed_everything():
 
 
 @pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """Undo a tool's ``--threads`` (``torch.set_num_threads``) when its
+    test ends, so that the tests after it run as they would alone."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
 def keep_weights_only_loading():
     """Undo a tool's full-unpickling switch when its test ends.
 

@@ -60,7 +60,7 @@ def test_report_from_files(tmp_path):
         '--model', 'R-FCN', *base, '--model', 'MemNet', *model, '--out',
         str(out)
     ])
-    assert out.read_text().strip() == report
+    assert out.read_text(encoding='utf-8').strip() == report
     lines = report.splitlines()
     rfcn = next(line for line in lines if line.startswith('| R-FCN |'))
     # mAP 50 and 70: mean 60, sd 14.1

@@ -393,7 +393,12 @@ def test_img_contrast_std_makes_flow_invariant_to_a_brightness_gain():
         with torch.no_grad():
             flow = model(_normalise(img_cur), _normalise(img_prev))
             dimmed = model(_normalise(img_cur * 0.1), _normalise(img_prev))
-        assert torch.allclose(dimmed, flow, atol=1e-4) == invariant
+        # float32 rounding of the dimmed input, carried through a random
+        # FlowNet, moves the flow by up to ~1.5e-6 of its largest value
+        # (seen over seeds 0-3; absolute, up to 8e-5 px, which kernels of
+        # other CPUs can double); without the option by about all of it
+        gap = (dimmed - flow).abs().max()
+        assert bool(gap <= 2e-5 * flow.abs().max()) == invariant
 
 
 def test_width_divisor_gives_a_lighter_network_of_the_same_layout():
