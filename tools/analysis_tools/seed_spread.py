@@ -70,6 +70,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def read_metrics_json(path: str) -> dict:
+    """The JSON object of one ``--metrics-out`` file.
+
+    Raises:
+        ValueError: If the file is not valid JSON or not an object; the
+            message names the file.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(f'{path}: not valid JSON ({error})') from None
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: expected a JSON object of metrics, got '
+                         f'{type(data).__name__}')
+    return data
+
+
 def load_metrics(path: str) -> Dict[str, float]:
     """The ``vid/*`` metrics of one ``--metrics-out`` file, unprefixed.
 
@@ -80,14 +98,7 @@ def load_metrics(path: str) -> Dict[str, float]:
             AP may be NaN: a class without ground truth); the message
             names the file and the metric.
     """
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except json.JSONDecodeError as error:
-        raise ValueError(f'{path}: not valid JSON ({error})') from None
-    if not isinstance(data, dict):
-        raise ValueError(f'{path}: expected a JSON object of metrics, got '
-                         f'{type(data).__name__}')
+    data = read_metrics_json(path)
     metrics = {}
     for key, value in data.items():
         if not key.startswith(METRIC_PREFIX):
@@ -180,10 +191,10 @@ def load_test_set(path: str) -> Optional[dict]:
         that records none.
 
     Raises:
-        ValueError: If the record is malformed (names the file).
+        ValueError: If the file is not a JSON object or the record is
+            malformed (names the file).
     """
-    with open(path, encoding='utf-8') as f:
-        return recorded_ann_file(json.load(f), path)
+    return recorded_ann_file(read_metrics_json(path), path)
 
 
 def check_one_test_set(models: Sequence[Sequence[str]]) -> None:
