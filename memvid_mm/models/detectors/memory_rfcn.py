@@ -41,6 +41,7 @@ from ..layers import (EvidenceBoxes, EvidenceMotion, MemoryState, SideStreams,
                       SplitHalvesState, compose_flows, extrapolate_flow,
                       extrapolated_anchor_flows, flow_acceleration,
                       propagate_boxes)
+from ..layers.flow_warp import coordinate_dtype
 from ..necks.flow_warp import non_finite_flow_message, zero_non_finite_flow
 from .clip_utils import (check_clip_inputs, check_key_frame_last,
                          gather_frames, loss_frame_indices)
@@ -679,6 +680,26 @@ class MemoryRFCN(BaseDetector):
             return self.chained_flows(state, image)
         return self.anchor_flows(state, image)
 
+    def image_grid(self, flow: Tensor) -> Tensor:
+        """The identity grid of a flow's image, from the warp's cache.
+
+        Composing flows (chained flows, anticipation) samples one
+        image-resolution flow along another; ``self.warp`` keeps the grid
+        of that shape with those of the feature maps
+        (``FlowWarp.grid_cache``), so it is built once per shape and
+        device, not at every frame.
+
+        Args:
+            flow (Tensor): (N, 2, H, W) flow in image pixels.
+
+        Returns:
+            Tensor: (1, 2, H, W) identity grid, in the coordinate dtype of
+            ``flow`` (at least float32).
+        """
+        h, w = flow.shape[-2:]
+        return self.warp.base_grid(h, w, flow.device,
+                                   coordinate_dtype(flow.dtype))
+
     def chained_flows(self, state: MemoryState,
                       image: Tensor) -> Dict[Hashable, Tensor]:
         """The flows to the anchors, from one FlowNet call (Cau. FGFA*).
@@ -720,7 +741,8 @@ class MemoryRFCN(BaseDetector):
                 flows[anchor_id] = step
             elif anchor_id in state.previous_flows:
                 flows[anchor_id] = compose_flows(
-                    step, state.previous_flows[anchor_id])
+                    step, state.previous_flows[anchor_id],
+                    self.image_grid(step))
             else:
                 raise ValueError(
                     f'no flow from frame {state.last_frame_id} to the anchor '
@@ -1600,8 +1622,7 @@ class MemoryRFCN(BaseDetector):
             return self.extrapolated_flows(state, frame_id), None
         return self.anchor_flows(state, image), None
 
-    @staticmethod
-    def extrapolated_flows(state: MemoryState,
+    def extrapolated_flows(self, state: MemoryState,
                            frame_id: int) -> Dict[Hashable, Tensor]:
         """Flows from an anticipated frame to the memories' anchor frames.
 
@@ -1625,7 +1646,8 @@ class MemoryRFCN(BaseDetector):
                                 int(frame_id) - motion.frame_id)
         return extrapolated_anchor_flows(flow, motion.frame_id,
                                          motion.anchor_flows,
-                                         state.anchor_frame_ids)
+                                         state.anchor_frame_ids,
+                                         self.image_grid(flow))
 
     def record_anticipation(
             self, state: MemoryState, image: Tensor,
@@ -1668,7 +1690,8 @@ class MemoryRFCN(BaseDetector):
             acceleration = zeros
             if 'previous' in motion_flows:
                 acceleration = flow_acceleration(velocity,
-                                                 motion_flows['previous'])
+                                                 motion_flows['previous'],
+                                                 self.image_grid(velocity))
             state.evidence_motion = EvidenceMotion(
                 frame_id=int(frame_id),
                 velocity=velocity,

@@ -28,7 +28,7 @@ keeps frame t's layout: exact for motion that is uniform over the image
 leaves the region where its displacement is written. The paper calls the
 technique simple and limited; so is this one.
 """
-from typing import Dict, Hashable, Iterable
+from typing import Dict, Hashable, Iterable, Optional
 
 from torch import Tensor
 
@@ -47,7 +47,9 @@ def _check_same_flow_shapes(**flows: Tensor) -> None:
         raise ValueError(f'the flows must have one shape, got {shapes}')
 
 
-def compose_flows(flow_ab: Tensor, flow_bc: Tensor) -> Tensor:
+def compose_flows(flow_ab: Tensor,
+                  flow_bc: Tensor,
+                  base_grid: Optional[Tensor] = None) -> Tensor:
     """The backward flow from frame a to frame c through frame b.
 
     ``D_ac(p) = D_ab(p) + D_bc(p + D_ab(p))``: follow ``p`` to frame b,
@@ -58,20 +60,27 @@ def compose_flows(flow_ab: Tensor, flow_bc: Tensor) -> Tensor:
     Args:
         flow_ab (Tensor): (N, 2, H, W) flow from frame a to frame b.
         flow_bc (Tensor): (N, 2, H, W) flow from frame b to frame c.
+        base_grid (Tensor, optional): (1, 2, H, W) identity grid of the
+            image (``FlowWarp.base_grid`` keeps one per shape). Defaults
+            to None (built for this call).
 
     Returns:
         Tensor: (N, 2, H, W) flow from frame a to frame c.
     """
     _check_same_flow_shapes(flow_ab=flow_ab, flow_bc=flow_bc)
-    return flow_ab + flow_warp(flow_bc, flow_ab)
+    return flow_ab + flow_warp(flow_bc, flow_ab, base_grid=base_grid)
 
 
-def flow_acceleration(flow: Tensor, previous_flow: Tensor) -> Tensor:
+def flow_acceleration(flow: Tensor,
+                      previous_flow: Tensor,
+                      base_grid: Optional[Tensor] = None) -> Tensor:
     """Per-pixel acceleration of the backward displacement (Sec. 4.3).
 
     Args:
         flow (Tensor): (N, 2, H, W) ``D_{t,t-1}``.
         previous_flow (Tensor): (N, 2, H, W) ``D_{t-1,t-2}``.
+        base_grid (Tensor, optional): (1, 2, H, W) identity grid of the
+            image. Defaults to None (built for this call).
 
     Returns:
         Tensor: (N, 2, H, W) ``b(p) = D_{t,t-1}(p) - D_{t-1,t-2}(p +
@@ -82,7 +91,7 @@ def flow_acceleration(flow: Tensor, previous_flow: Tensor) -> Tensor:
         position is outside the image either way).
     """
     _check_same_flow_shapes(flow=flow, previous_flow=previous_flow)
-    return flow - flow_warp(previous_flow, flow)
+    return flow - flow_warp(previous_flow, flow, base_grid=base_grid)
 
 
 def extrapolate_flow(velocity: Tensor, acceleration: Tensor,
@@ -106,9 +115,11 @@ def extrapolate_flow(velocity: Tensor, acceleration: Tensor,
 
 
 def extrapolated_anchor_flows(
-        flow_to_evidence: Tensor, evidence_frame_id: int,
+        flow_to_evidence: Tensor,
+        evidence_frame_id: int,
         anchor_flows: Dict[Hashable, Tensor],
-        anchor_frame_ids: Iterable[int]) -> Dict[Hashable, Tensor]:
+        anchor_frame_ids: Iterable[int],
+        base_grid: Optional[Tensor] = None) -> Dict[Hashable, Tensor]:
     """Flows from an anticipated frame to every memory's anchor frame.
 
     A memory anchored at the last evidence frame e is warped with the
@@ -121,6 +132,9 @@ def extrapolated_anchor_flows(
         evidence_frame_id (int): e.
         anchor_flows (dict): ``{a: D_{e,a}}`` for every anchor a != e.
         anchor_frame_ids (Iterable[int]): The K memories' anchor frames.
+        base_grid (Tensor, optional): (1, 2, H, W) identity grid of the
+            image, for :func:`compose_flows`. Defaults to None (built per
+            composition).
 
     Returns:
         dict: One (N, 2, H, W) flow per distinct anchor frame.
@@ -136,7 +150,8 @@ def extrapolated_anchor_flows(
             flows[anchor_id] = flow_to_evidence
         elif anchor_id in anchor_flows:
             flows[anchor_id] = compose_flows(flow_to_evidence,
-                                             anchor_flows[anchor_id])
+                                             anchor_flows[anchor_id],
+                                             base_grid)
         else:
             raise ValueError(
                 f'no flow from the last evidence frame {evidence_frame_id} '

@@ -611,13 +611,15 @@ def warp_by_displacement(feat: Tensor,
 def flow_warp(feat: Tensor,
               flow: Tensor,
               interpolation: str = 'bilinear',
-              sampler: str = 'auto') -> Tensor:
+              sampler: str = 'auto',
+              base_grid: Optional[Tensor] = None) -> Tensor:
     """Warp a feature map with an image-resolution flow.
 
     Resizes ``flow`` to the feature map, rescales it to feature cells
     (:func:`flow_to_feature_displacement`) and samples ``feat`` at
-    ``p + disp(p)`` (:func:`warp_by_displacement`). Builds the base grid on
-    every call; the :class:`~memvid_mm.models.necks.FlowWarp` neck caches it.
+    ``p + disp(p)`` (:func:`warp_by_displacement`). Builds the base grid
+    when it is not given; the :class:`~memvid_mm.models.necks.FlowWarp`
+    neck caches it (``FlowWarp.base_grid``).
 
     Args:
         feat (Tensor): ``(N, C, h, w)`` features of the reference frame.
@@ -627,6 +629,9 @@ def flow_warp(feat: Tensor,
             :func:`warp_by_displacement`. Defaults to ``'bilinear'``.
         sampler (str): ``'auto'``, ``'grid_sample'`` or ``'gather'``,
             see :func:`warp_by_displacement`. Defaults to ``'auto'``.
+        base_grid (Tensor, optional): ``(1, 2, h, w)`` identity grid of the
+            feature map (:func:`make_base_grid`). Defaults to None (built
+            for this call).
 
     Returns:
         Tensor: ``(N, C, h, w)`` features aligned to the target frame.
@@ -634,6 +639,7 @@ def flow_warp(feat: Tensor,
     check_flow_matches_feat(feat, flow)
     h, w = feat.shape[-2:]
     disp = flow_to_feature_displacement(flow, (h, w))
-    base_grid = make_base_grid(
-        h, w, device=disp.device, dtype=coordinate_dtype(disp.dtype))
+    if base_grid is None:
+        base_grid = make_base_grid(
+            h, w, device=disp.device, dtype=coordinate_dtype(disp.dtype))
     return warp_by_displacement(feat, disp, base_grid, interpolation, sampler)

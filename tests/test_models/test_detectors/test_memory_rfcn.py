@@ -1716,6 +1716,42 @@ def test_anticipation_composes_flows_to_older_anchors(clocknet_cfg):
     assert sorted(model.test_state.evidence_motion.anchor_flows) == [0]
 
 
+def grid_builds(monkeypatch):
+    """Count the identity grids the warp neck builds (``FlowWarp.base_grid``
+    on a cache miss); refuse any that the functional warp would build
+    for a single call (``flow_warp`` given no grid)."""
+    functional = importlib.import_module('memvid_mm.models.layers.flow_warp')
+    neck = importlib.import_module('memvid_mm.models.necks.flow_warp')
+    built = []
+    make_base_grid = functional.make_base_grid
+
+    def counted(h, w, **kwargs):
+        built.append((h, w))
+        return make_base_grid(h, w, **kwargs)
+
+    def refused(*args, **kwargs):
+        raise AssertionError('an identity grid was built for one call')
+
+    monkeypatch.setattr(neck, 'make_base_grid', counted)
+    monkeypatch.setattr(functional, 'make_base_grid', refused)
+    return built
+
+
+def test_anticipation_samples_flows_on_the_warp_s_cached_image_grid(
+        clocknet_cfg, monkeypatch):
+    """The acceleration (frames 4 and 8) and the flows composed to the
+    older anchor (frames 5-7, strides (1, 8)) sample one image-size flow
+    along another on the image's grid from the warp neck's cache: built
+    once for the video, beside the feature map's."""
+    built = grid_builds(monkeypatch)
+    cfg = copy.deepcopy(clocknet_cfg)
+    cfg.aggregator.strides = (1, 8)
+    for t, image, model, warped in anticipated_warp_flows(cfg, 12):
+        if t in (5, 6, 7):
+            assert model.test_state.anchor_frame_ids == [4, 0]
+    assert len(built) == 2 and tuple(image.shape[-2:]) in built
+
+
 def test_anticipation_state_resets_with_the_video(memnet_cfg):
     cfg = with_test_cfg(memnet_cfg, evidence_interval=2, anticipate=True)
     model = build(cfg).eval()

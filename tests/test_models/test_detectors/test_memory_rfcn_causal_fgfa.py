@@ -11,8 +11,8 @@ from memvid_mm.models.layers import MemoryState, compose_flows
 from memvid_mm.utils import SyncingOpRecorder
 from .clip_data import packed_clips
 from .test_memory_rfcn import (build, flow_and_warp_counts, frame_data,
-                               frame_inputs, online_scores, preprocess,
-                               tiny_cfg)
+                               frame_inputs, grid_builds, online_scores,
+                               preprocess, tiny_cfg)
 
 
 def fgfa_cfg(num_frames=4, **train_cfg) -> dict:
@@ -267,6 +267,21 @@ def test_chained_flows_reach_clocknet_s_older_anchors():
     for t, memory in enumerate(
             memories_of_chained_flows_by_hand(model, images)):
         assert torch.allclose(chained[t], memory, atol=1e-5), t
+
+
+def test_chained_flows_compose_on_the_warp_s_cached_image_grid(monkeypatch):
+    """Composing the flows samples on the image's grid from the warp
+    neck's cache: built once (with the feature map's), not per frame, and
+    the memories are those of flows composed on grids built per call."""
+    model = chained_model(num_frames=4)
+    images = [torch.randn(1, 3, 64, 64) for _ in range(7)]
+    by_hand = memories_of_chained_flows_by_hand(model, images)
+    model.warp.grid_cache.clear()
+    built = grid_builds(monkeypatch)
+    chained, _ = online_memories(model, images)
+    assert len(built) == 2 and (64, 64) in built
+    for t, (memory, memory1) in enumerate(zip(by_hand, chained)):
+        assert torch.equal(memory, memory1), t
 
 
 def test_chained_flows_change_nothing_for_memnet():

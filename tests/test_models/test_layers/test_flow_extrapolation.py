@@ -4,7 +4,7 @@ import torch
 
 from memvid_mm.models.layers import (compose_flows, extrapolate_flow,
                                      extrapolated_anchor_flows,
-                                     flow_acceleration)
+                                     flow_acceleration, make_base_grid)
 
 
 def uniform_flow(dx, dy=0.0, size=(6, 8)):
@@ -55,6 +55,21 @@ def test_compose_follows_the_first_flow_then_the_second():
     x = torch.arange(8.0)
     expected_dy = torch.where(x + 2 <= 7, x + 2, torch.zeros(8))
     assert torch.equal(out[0, 1], expected_dy.expand(6, 8))
+
+
+def test_a_given_image_grid_gives_the_flows_of_a_grid_built_per_call():
+    torch.manual_seed(0)
+    first, second = torch.randn(2, 1, 2, 6, 8) * 3
+    grid = make_base_grid(6, 8)
+    assert torch.equal(
+        compose_flows(first, second, grid), compose_flows(first, second))
+    assert torch.equal(
+        flow_acceleration(first, second, grid),
+        flow_acceleration(first, second))
+    flows = extrapolated_anchor_flows(first, 8, {4: second}, [8, 4], grid)
+    assert torch.equal(flows[4], compose_flows(first, second))
+    with pytest.raises(ValueError, match='base_grid must have shape'):
+        compose_flows(first, second, make_base_grid(8, 6))
 
 
 def test_anchor_flows_compose_with_the_older_anchors():
