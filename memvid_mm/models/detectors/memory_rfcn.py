@@ -687,7 +687,11 @@ class MemoryRFCN(BaseDetector):
         image-resolution flow along another; ``self.warp`` keeps the grid
         of that shape with those of the feature maps
         (``FlowWarp.grid_cache``), so it is built once per shape and
-        device, not at every frame.
+        device, not at every frame. An image grid is larger than a feature
+        map's (a 600x1000 image: 4.8 MB in float32); the cache's bound
+        (``FlowWarp.max_cached_grids``, least recently used evicted first)
+        bounds them with the rest when the image size changes from video to
+        video.
 
         Args:
             flow (Tensor): (N, 2, H, W) flow in image pixels.
