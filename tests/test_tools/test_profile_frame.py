@@ -1,5 +1,6 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """tools/analysis_tools/profile_frame.py profiles the sections of a frame."""
+import os.path as osp
 import subprocess
 import sys
 
@@ -98,6 +99,35 @@ def test_sections_report_syncing_ops():
     per_frame = float(
         stdout.split('syncing ops per frame')[1].split(': ')[1].split()[0])
     assert per_frame == pytest.approx(head + 1)
+
+
+def test_box_propagation_counts_the_strong_step_and_head_apart(tmp_path):
+    """With test_cfg.propagate='boxes' the strong detector's step and its
+    head on the memory (strong_detections) are two rows, so that each
+    row's GFLOPs per call is one kind of call's (they were one row,
+    averaged over both)."""
+    config = tmp_path / 'boxprop.py'
+    strong = 'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
+    config.write_text("_base_ = '" + osp.join(
+        REPO_ROOT, 'configs/strong_feature/strong-feature_'
+        'rfcn_r18-w8-d8_clocknet-featprop_1xb4-ft3e_synthvid.py') +
+                      "'\nmodel = dict(strong_config='" +
+                      osp.join(REPO_ROOT, strong) +
+                      "', test_cfg=dict(propagate='boxes'))\n")
+    tool = load_tool('tools/analysis_tools/profile_frame.py')
+    benchmark = load_tool('tools/analysis_tools/benchmark.py')
+    model = benchmark.build_model(str(config), torch.device('cpu'))
+    parts = {(name, method) for name, _, method in tool.profiled_parts(model)}
+    assert ('strong', 'online_memory_unchecked') in parts
+    assert ('strong: boxes', 'strong_detections') in parts
+    frames = benchmark.make_frames(4, (64, 96), torch.device('cpu'), 16)
+    counts, _ = tool.count_sections(model, frames)
+    image = frames[0][0][:, 0]
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.strong.motion(image, image)
+    # the step runs FlowNet (and the strong backbone); the head does not
+    assert counts['strong']['gflops'] > counter.get_total_flops() / 1e9
+    assert 0 < counts['strong: boxes']['gflops'] < counts['strong']['gflops']
 
 
 def test_per_frame_model_has_only_features_and_head():

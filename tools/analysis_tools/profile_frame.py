@@ -98,14 +98,19 @@ def profiled_parts(model: torch.nn.Module) -> List[Tuple[str, object, str]]:
     aggregation and of the flow apart: ``aggregation: psi`` (a memory's
     psi, Eq. 3-4) and ``aggregation: combine`` (the mean of the memories),
     ``flow`` (FlowNet) and ``flow: finite`` (the zeroing of non-finite
-    flow values, once per frame), so that a row's GFLOPs per call is the
-    FLOPs of one kind of call."""
+    flow values, once per frame), and, for a two-detector model that
+    propagates boxes, ``strong`` (the strong detector's step) and
+    ``strong: boxes`` (its R-FCN head on its memory,
+    ``strong_detections``), so that a row's GFLOPs per call is the FLOPs
+    of one kind of call."""
     parts = []
     for name, owner, method in benchmark.section_parts(model):
         if name == 'aggregation':
             name += ': combine' if method == 'combine' else ': psi'
         elif name == 'flow' and method == 'zero_non_finite_flows':
             name += ': finite'
+        elif name == 'strong' and method == 'strong_detections':
+            name += ': boxes'
         parts.append((name, owner, method))
     return parts
 
