@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from . import REPO_ROOT, load_tool
+from . import REPO_ROOT, load_tool, write_box_propagation_config
 
 RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
 CLOCKNET_CFG = (
@@ -568,17 +568,9 @@ def test_box_propagation_times_the_strong_head_as_strong_work(
     thread's time. On a hand-moved clock: the step takes 2 s, the head
     1 s, everything else nothing."""
     tool = load_tool('tools/analysis_tools/benchmark.py')
-    config = tmp_path / 'boxprop.py'
-    strong = ('configs/clocknet/'
-              'clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py')
-    config.write_text("_base_ = '" + osp.join(
-        REPO_ROOT, 'configs/strong_feature/strong-feature_'
-        'rfcn_r18-w8-d8_clocknet-featprop_1xb4-ft3e_synthvid.py') +
-                      "'\nmodel = dict(strong_config='" +
-                      osp.join(REPO_ROOT, strong) +
-                      "', test_cfg=dict(propagate='boxes'))\n")
+    config = write_box_propagation_config(tmp_path)
     device = torch.device('cpu')
-    model = tool.build_model(str(config), device)
+    model = tool.build_model(config, device)
     clock = [0.0]
 
     def taking(seconds, method):
@@ -593,7 +585,7 @@ def test_box_propagation_times_the_strong_head_as_strong_work(
         2.0, model.strong.online_memory_unchecked)
     model.strong_detections = taking(1.0, model.strong_detections)
     monkeypatch.setattr(tool, 'build_model', lambda *args, **kwargs: model)
-    model, timer = tool.watched_model(str(config), device)
+    model, timer = tool.watched_model(config, device)
     timer._now = lambda: clock[0]
     with torch.no_grad():
         for inputs, samples in tool.make_frames(3, (64, 96), device, 16):

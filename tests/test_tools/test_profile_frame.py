@@ -1,6 +1,5 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """tools/analysis_tools/profile_frame.py profiles the sections of a frame."""
-import os.path as osp
 import subprocess
 import sys
 
@@ -8,7 +7,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import REPO_ROOT, load_tool
+from . import REPO_ROOT, load_tool, write_box_propagation_config
 
 RFCN_CFG = 'configs/rfcn/rfcn_r18-tiny-d8_1xb4-6e_synthvid.py'
 MEMNET_CFG = 'configs/memnet/memnet-3_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
@@ -106,17 +105,10 @@ def test_box_propagation_counts_the_strong_step_and_head_apart(tmp_path):
     head on the memory (strong_detections) are two rows, so that each
     row's GFLOPs per call is one kind of call's (they were one row,
     averaged over both)."""
-    config = tmp_path / 'boxprop.py'
-    strong = 'configs/clocknet/clocknet_rfcn_r18-tiny-d8_1xb4-ft3e_synthvid.py'
-    config.write_text("_base_ = '" + osp.join(
-        REPO_ROOT, 'configs/strong_feature/strong-feature_'
-        'rfcn_r18-w8-d8_clocknet-featprop_1xb4-ft3e_synthvid.py') +
-                      "'\nmodel = dict(strong_config='" +
-                      osp.join(REPO_ROOT, strong) +
-                      "', test_cfg=dict(propagate='boxes'))\n")
+    config = write_box_propagation_config(tmp_path)
     tool = load_tool('tools/analysis_tools/profile_frame.py')
     benchmark = load_tool('tools/analysis_tools/benchmark.py')
-    model = benchmark.build_model(str(config), torch.device('cpu'))
+    model = benchmark.build_model(config, torch.device('cpu'))
     parts = {(name, method) for name, _, method in tool.profiled_parts(model)}
     assert ('strong', 'online_memory_unchecked') in parts
     assert ('strong: boxes', 'strong_detections') in parts
