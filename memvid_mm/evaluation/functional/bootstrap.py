@@ -8,6 +8,7 @@ drawn video. Both detectors are scored on the same resample, so the spread
 of their difference reflects which videos the set happens to hold, not the
 two models' spreads added up.
 """
+from collections import Counter
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -86,9 +87,10 @@ def resampled_scores(detector_frames: Sequence[Sequence[dict]],
         ValueError: If the detectors were not run on the same frames.
     """
     first = detector_frames[0]
-    first_ids = sorted((f['video_id'], f['img_id']) for f in first)
+    # counted, not sorted: video ids may mix ints and strs
+    first_ids = Counter((f['video_id'], f['img_id']) for f in first)
     for frames in detector_frames[1:]:
-        if sorted((f['video_id'], f['img_id']) for f in frames) != first_ids:
+        if Counter((f['video_id'], f['img_id']) for f in frames) != first_ids:
             raise ValueError('the detectors must be scored on the same '
                              'frames (same img_id and video_id)')
     first_videos = group_by_video(sorted(first, key=lambda f: f['img_id']))

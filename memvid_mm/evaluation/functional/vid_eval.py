@@ -69,7 +69,7 @@ Protocol (every rule below is tested in
   empty-frame rule (the in-split share of the data set); it is what this
   module implements.
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.logging import MMLogger, print_log
@@ -564,9 +564,11 @@ def _index_videos(
         them and (F,) the int64 ``frame_id`` of each frame.
 
     Raises:
-        ValueError: If a key is missing, a ``frame_id`` is not an integer
-            or two frames share a ``(video_id, frame_id)``, naming the
-            video and frame.
+        ValueError: If a key is missing, a ``frame_id`` is not an integer,
+            a ``video_id`` is not hashable or two frames share a
+            ``(video_id, frame_id)``, naming the video and frame. Video ids
+            are compared as Python values: ``1`` and ``'1'`` are two
+            videos.
     """
     videos, frame_ids = [], []
     for i, ann in enumerate(annotations):
@@ -578,10 +580,26 @@ def _index_videos(
             raise ValueError(
                 f'{_frame_name(annotations, i, "annotations")}: frame_id '
                 f"{ann['frame_id']!r:.50} is not an integer")
-        videos.append(ann['video_id'])
+        video = _plain(ann['video_id'])
+        try:
+            hash(video)
+        except TypeError:
+            raise ValueError(
+                f'{_frame_name(annotations, i, "annotations")}: video_id '
+                f'{video!r:.50} is not hashable; expected an int or a '
+                'str') from None
+        videos.append(video)
         frame_ids.append(int(ann['frame_id']))
-    names, video_index = np.unique(np.asarray(videos), return_inverse=True)
-    video_index = video_index.reshape(-1)
+    # indexed by the Python values, not by np.unique of an array, which
+    # would make video 1 and video '1' one video of string ids
+    index_of: Dict[Hashable, int] = {}
+    for video in videos:
+        index_of.setdefault(video, len(index_of))
+    video_index = np.array([index_of[video] for video in videos],
+                           dtype=np.int64)
+    names = np.empty(len(index_of), dtype=object)
+    for name, index in index_of.items():
+        names[index] = name
     frame_ids = np.asarray(frame_ids, dtype=np.int64).reshape(-1)
     order = np.lexsort((frame_ids, video_index))
     repeat = np.flatnonzero((video_index[order][1:] == video_index[order][:-1])

@@ -73,6 +73,23 @@ def test_paired_bootstrap_rejects_different_frames():
         paired_video_bootstrap(base, base[:-1], _mean_value)
 
 
+def test_paired_bootstrap_takes_video_ids_of_mixed_types():
+    """Video 1 and video '1' are two videos; comparing the detectors' frames
+    does not sort (an int and a str do not compare)."""
+    base = _frames([[0, 0], [1]])
+    base[0]['video_id'] = base[1]['video_id'] = 1
+    base[2]['video_id'] = '1'
+    model = [dict(f, value=f['value'] + 10) for f in base]
+    diffs = paired_video_bootstrap(
+        base, model, _mean_value, num_resamples=5, seed=0)
+    np.testing.assert_allclose(diffs['mean'], 10.0)
+    assert len(group_by_video(base)) == 2
+    moved = [dict(f) for f in base]
+    moved[2]['video_id'] = 1  # the same img_ids, other videos
+    with pytest.raises(ValueError, match='same frames'):
+        paired_video_bootstrap(base, moved, _mean_value)
+
+
 def test_percentile_interval():
     samples = np.arange(101, dtype=float)
     assert percentile_interval(samples) == pytest.approx((2.5, 97.5))

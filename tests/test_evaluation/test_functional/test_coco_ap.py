@@ -96,6 +96,28 @@ def test_equal_iou_goes_to_the_gt_listed_last():
                          backend=backend) == pytest.approx(51 / 101)
 
 
+def test_zero_width_gt_is_a_positive_no_detection_matches():
+    """A degenerate GT (width 0, kept in test mode for the devkit's AP) is
+    scored as pycocotools scores it from the annotation file, as mmtrack's
+    CocoVideoMetric did: a positive that a detection on it cannot match
+    (IoU 0), so finding the other GT after it gives precision 1/2 up to
+    recall 1/2: AP 51/101 x 1/2."""
+    frame = dict(
+        img_id=1,
+        video_id=0,
+        frame_id=0,
+        bboxes=np.array([[10, 20, 10, 80], [200, 0, 260, 60]], np.float32),
+        scores=np.array([0.9, 0.8], np.float32),
+        labels=np.zeros(2, np.int64),
+        gt_bboxes=np.array([[10, 20, 10, 80], [200, 0, 260, 60]], float),
+        gt_labels=np.zeros(2, np.int64),
+        gt_instance_ids=np.arange(2),
+        gt_ignore_flags=np.zeros(2, bool))
+    for backend in ('numpy', 'pycocotools'):
+        assert coco_ap50([frame], 1,
+                         backend=backend) == pytest.approx(51 / 101 * 0.5)
+
+
 def test_unknown_backend_raises():
     with pytest.raises(ValueError, match='backend'):
         coco_ap50(random_frames(np.random.default_rng(0), 2), 3, backend='x')

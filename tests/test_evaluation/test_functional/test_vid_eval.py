@@ -378,6 +378,41 @@ def test_repeated_video_frame_raises():
     assert evaluate(dets, anns)['mAP'] == 1.0
 
 
+def test_video_ids_of_other_types_are_other_videos():
+    """Video ``1`` and video ``'1'`` are two videos, as in the data set.
+
+    The same frame ids in both are no repeat, and track 0 of one is not
+    track 0 of the other: each stays where it is (motion IoU 1). Taken as
+    one video, its frames would repeat (an error).
+    """
+    anns = [
+        gt([BOX_A], video=1, frame=0),
+        gt([BOX_A], video=1, frame=1),
+        gt([BOX_B], video='1', frame=0),
+        gt([BOX_B], video='1', frame=1),
+    ]
+    motion = compute_motion_iou(anns)
+    np.testing.assert_allclose(np.concatenate(motion), [1.0] * 4)
+    dets = [det(ann['bboxes'], [0.9]) for ann in anns]
+    assert evaluate(dets, anns)['mAP'] == 1.0
+    # numpy ids are their Python values: np.int64(1) is video 1
+    anns[1]['video_id'] = np.int64(1)
+    np.testing.assert_allclose(
+        np.concatenate(compute_motion_iou(anns)), [1.0] * 4)
+    anns[1]['frame_id'] = 0
+    with pytest.raises(ValueError, match='video 1 has two frames'):
+        compute_motion_iou(anns)
+
+
+def test_unhashable_video_id_raises_naming_the_frame():
+    anns = [gt([BOX_A], frame=0), gt([BOX_A], frame=1)]
+    anns[1]['video_id'] = [0]
+    with pytest.raises(
+            ValueError,
+            match=r'annotations\[1\] .*video_id \[0\] is not hashable'):
+        compute_motion_iou(anns)
+
+
 @pytest.mark.parametrize('frame_id',
                          [1.5, 2.0, '2', True, None, [[0], [1, 2]]])
 def test_non_integer_frame_id_raises_naming_the_frame(frame_id):
