@@ -49,7 +49,7 @@ from typing import Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from .roi_utils import (BoxesType, check_batch_range, check_input,
+from .roi_utils import (BoxesType, check_input, check_roi_values,
                         chunked_ps_gather_sum, convert_boxes_to_rois,
                         coord_dtype, host_ints, pair_output_size)
 
@@ -159,9 +159,10 @@ def ps_roi_align(input: Tensor,
     max_gw = max_gh = 1
     if rois.size(0) > 0:
         top = grid.amax(dim=0)
-        low, high, max_gw, max_gh = host_ints(batch_inds.min(),
-                                              batch_inds.max(), top[0], top[1])
-        check_batch_range(low, high, num_images)
+        finite, low, high, max_gw, max_gh = host_ints(
+            torch.isfinite(rois).all().long(), batch_inds.min(),
+            batch_inds.max(), top[0], top[1])
+        check_roi_values(finite, low, high, num_images)
     max_gw, max_gh = max(max_gw, 1), max(max_gh, 1)
     x_index, x_weight = bilinear_axis_weights(start[:, 0], bin_size[:, 0],
                                               grid[:, 0], kw, max_gw, width)

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .deterministic import cumsum_last_two
-from .roi_utils import (BoxesType, check_batch_range, check_input,
+from .roi_utils import (BoxesType, check_input, check_roi_values,
                         chunked_ps_gather_sum, convert_boxes_to_rois,
                         coord_dtype, host_ints, pair_output_size)
 
@@ -171,8 +171,10 @@ def ps_roi_pool(input: Tensor,
     x_start, x_end = pool_bin_edges(corners[:, 0], bin_size[:, 0], kw, width)
     y_start, y_end = pool_bin_edges(corners[:, 1], bin_size[:, 1], kh, height)
     if rois.size(0) > 0:
-        low, high = host_ints(batch_inds.min(), batch_inds.max())
-        check_batch_range(low, high, num_images)
+        finite, low, high = host_ints(
+            torch.isfinite(rois).all().long(), batch_inds.min(),
+            batch_inds.max())
+        check_roi_values(finite, low, high, num_images)
     table = summed_area_table(input)  # [B, C, H + 1, W + 1]
     offsets, weights = pool_corner_grid(y_start, y_end, x_start, x_end,
                                         width + 1, table.dtype)

@@ -128,14 +128,24 @@ def coord_dtype(input: Tensor) -> torch.dtype:
     return input.dtype
 
 
-def check_batch_range(low: int, high: int, num_images: int) -> None:
-    """Raise ``ValueError`` if a RoI's batch index is out of range.
+def check_roi_values(all_finite: int, low: int, high: int,
+                     num_images: int) -> None:
+    """Raise ``ValueError`` if a RoI is not finite or its batch index is
+    out of range.
+
+    A NaN or infinite coordinate would otherwise pool zeros, or values of
+    map cells the box does not cover, without an error.
 
     Args:
+        all_finite (int): 1 when every value of the RoIs is finite, else 0.
         low (int): Smallest batch index of the RoIs.
         high (int): Largest batch index of the RoIs.
         num_images (int): ``B``.
     """
+    if not all_finite:
+        raise ValueError('`boxes` hold NaN or infinite values; RoIs must '
+                         'be finite (proposals of a model whose weights '
+                         'or inputs are not?)')
     if low < 0 or high >= num_images:
         raise ValueError(f'`boxes` batch indices must lie in [0, '
                          f'{num_images - 1}], got [{low}, {high}]')
