@@ -19,9 +19,9 @@ from memvid_mm.engine import (CheckpointClassesHook, CheckpointFitHook,
                               NonEmptyDatasetHook, NumClassesHook,
                               register_missing_hooks)
 from memvid_mm.utils import (allow_full_checkpoint_loading,
-                             apply_resume_option, exit_after_distributed_run,
-                             finish_distributed, flush_denormals_on_cpu,
-                             prepare_cpu_distributed)
+                             apply_resume_option, check_checkpoint_file,
+                             exit_after_distributed_run, finish_distributed,
+                             flush_denormals_on_cpu, prepare_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -83,6 +83,9 @@ def main() -> bool:
                              '(enable, base_batch_size) in the config')
         cfg.auto_scale_lr.enable = True
     nothing_to_resume = apply_resume_option(cfg, args.resume)
+    if cfg.get('load_from'):
+        # a work dir given as load_from, before the runner is built
+        check_checkpoint_file(cfg.load_from)
     prepare_cpu_distributed(cfg, args.launcher)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)

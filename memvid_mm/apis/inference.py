@@ -18,6 +18,7 @@ Several videos can be interleaved: each ``video_id`` keeps its own state
 """
 import copy
 import logging
+import os
 from typing import Dict, Hashable, Optional, Union
 
 import numpy as np
@@ -38,16 +39,17 @@ from ..utils.checkpoint import (check_checkpoint_file, check_num_classes,
 from ..utils.trained_settings import other_model_settings
 
 
-def init_video_detector(config: Union[str, Config],
-                        checkpoint: Optional[str] = None,
+def init_video_detector(config: Union[str, os.PathLike, Config],
+                        checkpoint: Optional[Union[str, os.PathLike]] = None,
                         device: str = 'cpu') -> torch.nn.Module:
     """Build a memvid_mm video detector from a config and a checkpoint.
 
     Args:
-        config (str or Config): Config file or object.
-        checkpoint (str, optional): Checkpoint to load; it must fit the
-            model key for key and shape for shape (a RuntimeError names
-            what does not). Defaults to None: the model keeps the random
+        config (str, os.PathLike or Config): Config file or object.
+        checkpoint (str or os.PathLike, optional): Checkpoint to load; it
+            must fit the model key for key and shape for shape (a
+            RuntimeError names what does not). Defaults to None: the
+            model keeps the random
             weights it was built with (no ``init_cfg`` is applied either),
             with a logged warning; for tests of the plumbing only.
         device (str): Device to put the model on. Defaults to ``'cpu'``.
@@ -64,7 +66,10 @@ def init_video_detector(config: Union[str, Config],
         ValueError: If those class names are not as many as the classes
             a box head of the model predicts (the strong detector's too).
     """
+    if isinstance(config, os.PathLike):
+        config = os.fspath(config)
     if checkpoint is not None:
+        checkpoint = os.fspath(checkpoint)  # mmengine takes str paths
         check_checkpoint_file(checkpoint)  # before the model is built
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     init_default_scope(cfg.get('default_scope', 'mmdet'))

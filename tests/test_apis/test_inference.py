@@ -1,6 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 import copy
 import os
+import pathlib
 import pickle
 
 import numpy as np
@@ -164,6 +165,23 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
         dict(state_dict=init_video_detector(RFCN_CFG).state_dict()), path)
     with pytest.raises(RuntimeError, match=f'checkpoint {path} does not fit'):
         init_video_detector(MEMNET_CFG, path)
+
+
+def test_paths_may_be_path_objects(tmp_path):
+    """``pathlib.Path`` config and checkpoint, as mmdet's init_detector
+    takes a Path config; the same weights as from str paths."""
+    path = tmp_path / 'rfcn.pth'
+    model = init_video_detector(RFCN_CFG)
+    torch.save(dict(state_dict=model.state_dict()), str(path))
+    from_paths = init_video_detector(pathlib.Path(RFCN_CFG), path)
+    from_strs = init_video_detector(RFCN_CFG, str(path))
+    assert from_paths.cfg.filename == from_strs.cfg.filename
+    for (key, a), b in zip(from_paths.state_dict().items(),
+                           from_strs.state_dict().values()):
+        assert torch.equal(a, b), key
+    assert torch.equal(
+        from_paths.state_dict()['detector.roi_head.bbox_head.conv_cls.weight'],
+        model.state_dict()['detector.roi_head.bbox_head.conv_cls.weight'])
 
 
 def test_no_checkpoint_is_said_in_the_log(tmp_path, log_records):

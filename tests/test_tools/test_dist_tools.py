@@ -200,6 +200,21 @@ def test_test_refuses_a_directory_before_building_anything(tmp_path):
     assert not (tmp_path / 'logs').exists()  # no runner was built
 
 
+def test_train_refuses_a_directory_as_load_from_before_building(tmp_path):
+    """A work dir as ``load_from``, as tools/test.py refuses it."""
+    work_dir = tmp_path / 'rfcn'
+    work_dir.mkdir()
+    (work_dir / 'epoch_6.pth').write_bytes(b'')
+    stderr = run_refused([
+        'tools/train.py', MEMNET_CFG, '--work-dir',
+        str(tmp_path / 'logs'), '--cfg-options', f'load_from={work_dir}'
+    ])
+    assert (f'IsADirectoryError: checkpoint {work_dir} is a directory, but a '
+            f'checkpoint file (.pth) is expected, e.g. {work_dir}/epoch_6.pth'
+            ) in stderr
+    assert not (tmp_path / 'logs').exists()  # no runner was built
+
+
 def test_test_runs_a_config_with_mmengines_ema_hook(trained_memnet, tmp_path):
     """The checkpoint is loaded after the hooks' before_run, where EMAHook
     builds its EMA model (loaded before, the hook had none and the error

@@ -58,3 +58,25 @@ def test_checks_only_built_loops_with_classes():
     runner = runner_with(4)
     runner._test_loop = BuiltLoop(runner, DataLoader([]))
     hook.before_run(runner)
+
+
+def test_refuses_data_sets_of_one_run_with_other_classes_or_order():
+    """A validation reading the train labels as other classes: the same
+    count (the head fits both) but another order, or other names."""
+    hook = HOOKS.build(dict(type='NumClassesHook'))
+    reordered = ('box', 'disc', 'triangle', 'cross')
+    with pytest.raises(
+            ValueError,
+            match=r"^train_dataloader\.dataset lists classes \('disc', "
+            r"'box', .*\(label order\), but val_dataloader\.dataset lists "
+            r"\('box', 'disc', .*the same classes in another order"):
+        hook.before_run(runner_with(4, train=CLASSES, val=reordered))
+    renamed = CLASSES[:3] + ('star', )
+    with pytest.raises(ValueError, match='other classes'):
+        hook.before_run(runner_with(4, train=CLASSES, val=renamed))
+    # one built loop has nothing to compare with; a data set without
+    # classes metainfo is not compared
+    hook.before_run(runner_with(4, test=reordered))
+    runner = runner_with(4, train=CLASSES)
+    runner._val_loop = BuiltLoop(runner, DataLoader([]))
+    hook.before_run(runner)
