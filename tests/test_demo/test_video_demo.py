@@ -52,6 +52,13 @@ def frames(num=4):
     ]
 
 
+def test_call_rate_leaves_the_warm_up_call_out():
+    call_rate = load_demo().call_rate
+    assert call_rate([2.0, 0.5, 0.25, 0.25]) == pytest.approx(3.0)
+    assert call_rate([0.5]) == pytest.approx(2.0)  # the only call
+    assert np.isnan(call_rate([]))
+
+
 def test_folder_of_frames_to_a_folder(checkpoint, tmp_path):
     src = tmp_path / 'frames'
     src.mkdir()

@@ -75,6 +75,51 @@ def test_stage_is_kept_only_for_the_same_key(demo, tmp_path):
     stage(seed=1, options=(), data='synthvid-b')
     assert len(calls) == 7
 
+    # the checkpoint the stage wrote, written over (or gone): retrained
+    kept = stage(seed=1, options=(), data='synthvid-b')
+    assert len(calls) == 7
+    with open(kept['checkpoint'], 'w') as f:
+        f.write('other weights')
+    stage(seed=1, options=(), data='synthvid-b')
+    assert len(calls) == 8
+    os.remove(tool.read_record(done_file)['checkpoint'])
+    stage(seed=1, options=(), data='synthvid-b')
+    assert len(calls) == 9
+    # a record of the same key without the digests of what it wrote
+    record = tool.read_record(done_file)
+    del record['outputs']
+    with open(done_file, 'w') as f:
+        json.dump(record, f)
+    stage(seed=1, options=(), data='synthvid-b')
+    assert len(calls) == 10
+
+
+def test_stage_with_a_test_is_kept_only_with_its_test_dump(demo, monkeypatch):
+    tool, calls, model_dir = demo
+
+    def fake_test(config, checkpoint, model_dir, options):
+        with open(osp.join(model_dir, tool.TEST_DUMP), 'w') as f:
+            f.write(f'detections of {checkpoint}')
+        return {'vid/mAP': 0.5}
+
+    monkeypatch.setattr(tool, 'test', fake_test)
+
+    def stage():
+        return tool.run_stage(CONFIG, model_dir, [], [], 'd', True, 0, False)
+
+    first = stage()
+    assert first['vid/mAP'] == 0.5
+    assert sorted(first['outputs']) == sorted(
+        [first['checkpoint'],
+         osp.join(model_dir, tool.TEST_DUMP)])
+    stage()
+    assert len(calls) == 1
+    # compare_vid.py reads the dump: another one is not this stage's
+    with open(osp.join(model_dir, tool.TEST_DUMP), 'w') as f:
+        f.write('detections of another model')
+    stage()
+    assert len(calls) == 2
+
 
 def test_interrupted_training_is_not_taken_for_a_finished_one(demo):
     tool, calls, model_dir = demo
@@ -115,15 +160,22 @@ def test_flownet_pretraining_is_kept_only_for_the_same_key(
     assert commands[0][commands[0].index('--data-root') + 1] == 'data/x'
     tool.pretrain_flownet(work_dir, 'data/x', 0, 'd', False)
     assert len(commands) == 1
-    # a FlowNet pre-trained with other options (e.g. by hand, with the
-    # tool's defaults) is not the demo's
-    monkeypatch.setattr(tool, 'FLOWNET_PRETRAIN_OPTIONS', ['--iters', '10'])
+    # a FlowNet pre-trained by hand to the same path (the tool's defaults)
+    # over the demo's is not the demo's, though its record is still there
+    with open(checkpoint, 'w') as f:
+        f.write('flownet of 3,000 iterations')
     tool.pretrain_flownet(work_dir, 'data/x', 0, 'd', False)
     assert len(commands) == 2
-    tool.pretrain_flownet(work_dir, 'data/x', 1, 'd', False)
+    with open(checkpoint) as f:
+        assert f.read() == 'flownet'
+    # a FlowNet pre-trained with other options is not the demo's
+    monkeypatch.setattr(tool, 'FLOWNET_PRETRAIN_OPTIONS', ['--iters', '10'])
+    tool.pretrain_flownet(work_dir, 'data/x', 0, 'd', False)
     assert len(commands) == 3
-    tool.pretrain_flownet(work_dir, 'data/x', 1, 'other data', False)
+    tool.pretrain_flownet(work_dir, 'data/x', 1, 'd', False)
     assert len(commands) == 4
+    tool.pretrain_flownet(work_dir, 'data/x', 1, 'other data', False)
+    assert len(commands) == 5
 
 
 def test_tree_digest_follows_file_names_and_contents(tmp_path):

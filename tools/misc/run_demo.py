@@ -55,7 +55,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import mmcv
 import mmdet
@@ -116,6 +116,8 @@ DATA_RECORD = 'demo_data.json'
 COMPARED = ('R-FCN (per-frame)', ('MemNet-3', 'ClockNet'))
 BOOTSTRAP_RESAMPLES = 200
 TRUE_FLOW_METRICS = 'true_flow_metrics.json'
+#: The per-frame test dump of a stage, in its work dir.
+TEST_DUMP = 'dets.pkl'
 COLUMNS = [('mAP', 'vid/mAP'), ('fast', 'vid/mAP_fast'),
            ('medium', 'vid/mAP_medium'), ('slow', 'vid/mAP_slow'),
            ('degraded', 'vid/mAP_degraded'), ('clean', 'vid/mAP_clean'),
@@ -379,16 +381,32 @@ def read_record(results_file: str) -> Optional[dict]:
         return json.load(f)
 
 
+def output_digests(*paths: str) -> Dict[str, str]:
+    """The digests of the files a stage wrote, by path."""
+    return {path: file_digest(path) for path in paths}
+
+
+def outputs_unchanged(outputs: Any) -> bool:
+    """Whether every file of a record's ``outputs`` is still there with the
+    digest it had when the stage wrote it."""
+    return isinstance(outputs, dict) and bool(outputs) and all(
+        osp.isfile(path) and file_digest(path) == digest
+        for path, digest in outputs.items())
+
+
 def kept_record(results_file: str, key: dict,
                 overwrite: bool) -> Optional[dict]:
     """The results of a finished stage with ``key``, or None to (re)run.
 
-    Kept only when the file records the same key and the checkpoint it
-    names still exists.
+    Kept only when the file records the same key and the files the stage
+    wrote (``outputs``: its checkpoint, and its test dump) are still there
+    with the same contents: a checkpoint written over by hand (e.g. a
+    FlowNet pre-trained with other options to the demo's path) is not the
+    stage's.
     """
     record = None if overwrite else read_record(results_file)
-    if record is None or record.get('key') != key or not osp.exists(
-            record.get('checkpoint', '')):
+    if record is None or record.get('key') != key or not outputs_unchanged(
+            record.get('outputs')):
         return None
     return record
 
@@ -409,7 +427,8 @@ def pretrain_flownet(work_dir: str, data_root: str, seed: int, data: str,
     """Pre-train the memory models' FlowNet; return its checkpoint path.
 
     A checkpoint already there is kept when ``flownet_stage.json`` beside
-    it records the same key (seed, config, options, ``data`` digest).
+    it records the same key (seed, config, options, ``data`` digest) and
+    the checkpoint's own digest (:func:`kept_record`).
     """
     checkpoint = osp.join(work_dir, FLOWNET_CHECKPOINT)
     record_file = osp.join(osp.dirname(checkpoint), 'flownet_stage.json')
@@ -427,7 +446,11 @@ def pretrain_flownet(work_dir: str, data_root: str, seed: int, data: str,
     ], osp.join(osp.dirname(checkpoint), 'pretrain.log'))
     with open(record_file, 'w', encoding='utf-8') as f:
         json.dump(
-            dict(key=key, checkpoint=checkpoint, pretrain_s=seconds),
+            dict(
+                key=key,
+                checkpoint=checkpoint,
+                outputs=output_digests(checkpoint),
+                pretrain_s=seconds),
             f,
             indent=1)
     print(f'FlowNet pre-trained in {seconds:.0f} s', flush=True)
@@ -454,7 +477,7 @@ def test(config: str, checkpoint: str, model_dir: str,
     test_s = run([
         sys.executable, 'tools/test.py', config, checkpoint, '--work-dir',
         model_dir, '--out',
-        osp.join(model_dir, 'dets.pkl'), '--metrics-out', metrics_file,
+        osp.join(model_dir, TEST_DUMP), '--metrics-out', metrics_file,
         '--cfg-options', *options
     ], osp.join(model_dir, 'test.log'))
     with open(metrics_file, encoding='utf-8') as f:
@@ -489,8 +512,10 @@ def run_stage(config: str,
             the test (the data root). Defaults to none.
 
     Returns:
-        dict: ``key``, ``checkpoint`` (the trained model), ``train_s`` and,
-        when ``evaluate``, the test metrics.
+        dict: ``key``, ``checkpoint`` (the trained model), ``train_s``,
+        ``outputs`` (the digests of the checkpoint and, when
+        ``evaluate``, of the test dump) and, when ``evaluate``, the test
+        metrics.
     """
     done_file = osp.join(model_dir, 'stage_results.json')
     options = [*options, f'randomness.seed={seed}']
@@ -502,9 +527,12 @@ def run_stage(config: str,
     remove_if_exists(done_file, osp.join(model_dir, TRUE_FLOW_METRICS))
     results = dict(key=key, train_s=train(config, model_dir, options))
     results['checkpoint'] = last_checkpoint(model_dir)
+    outputs = [results['checkpoint']]
     if evaluate:
         results.update(
             test(config, results['checkpoint'], model_dir, test_options or []))
+        outputs.append(osp.join(model_dir, TEST_DUMP))
+    results['outputs'] = output_digests(*outputs)
     with open(done_file, 'w', encoding='utf-8') as f:
         json.dump(results, f, indent=1)
     return results
@@ -553,7 +581,7 @@ def compare_gains(work_dir: str, data_root: str, model_dirs: Dict[str,
     run([
         sys.executable, 'tools/analysis_tools/compare_vid.py',
         osp.join(data_root, 'annotations', 'imagenet_vid_val.json'),
-        *(osp.join(model_dirs[name], 'dets.pkl')
+        *(osp.join(model_dirs[name], TEST_DUMP)
           for name in (reference, *models)), '--names', reference, *models,
         '--bootstrap',
         str(BOOTSTRAP_RESAMPLES), '--out', report_file
