@@ -128,21 +128,6 @@ def test_invalid_arguments():
         ps_roi_pool(x.long(), torch.zeros(1, 5), 3)
 
 
-@pytest.mark.parametrize('value', [float('nan'), float('inf'), -float('inf')])
-@pytest.mark.parametrize('column', [0, 1, 3])
-def test_non_finite_boxes_raise(value, column):
-    """A NaN or infinite coordinate or batch index is refused, not pooled
-    as zeros or as cells the box does not cover."""
-    x = torch.randn(1, 9, 5, 5)
-    rois = torch.tensor([[0., 0., 0., 3., 3.], [0., 1., 1., 4., 4.]])
-    rois[1, column] = value
-    with pytest.raises(ValueError, match='NaN or infinite'):
-        ps_roi_pool(x, rois, 3)
-    if column:  # the list form has no batch index column
-        with pytest.raises(ValueError, match='NaN or infinite'):
-            ps_roi_pool(x, [rois[:, 1:]], 3)
-
-
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
 def test_half_precision(dtype):
     gen = torch.Generator().manual_seed(6)

@@ -51,23 +51,32 @@ def test_numpy_ap50_equals_pycocotools(seed, max_dets):
     assert 0 < ours < 1
 
 
+def one_frame(bboxes, scores, gt_bboxes, gt_ignore_flags=None):
+    """The record of image 1, every box of class 0."""
+    gt_bboxes = np.array(gt_bboxes, np.float64)
+    return dict(
+        img_id=1,
+        video_id=0,
+        frame_id=0,
+        bboxes=np.array(bboxes, np.float32),
+        scores=np.array(scores, np.float32),
+        labels=np.zeros(len(scores), np.int64),
+        gt_bboxes=gt_bboxes,
+        gt_labels=np.zeros(len(gt_bboxes), np.int64),
+        gt_instance_ids=np.arange(len(gt_bboxes)),
+        gt_ignore_flags=(np.zeros(len(gt_bboxes), bool)
+                         if gt_ignore_flags is None else
+                         np.array(gt_ignore_flags)))
+
+
 def test_crowd_region_absorbs_detections():
     # one real GT (found) and a crowd region covering three detections:
     # the crowd GT is matched repeatedly (IoU = inter / det area = 1),
     # so those detections are ignored instead of counted as FPs
     crowd = [0, 0, 199, 199]
-    frame = dict(
-        img_id=1,
-        video_id=0,
-        frame_id=0,
-        bboxes=np.array([[300, 300, 350, 350], [0, 0, 50, 50],
-                         [60, 60, 90, 90], [100, 100, 150, 150]], np.float32),
-        scores=np.array([0.5, 0.9, 0.8, 0.7], np.float32),
-        labels=np.zeros(4, np.int64),
-        gt_bboxes=np.array([[300, 300, 350, 350], crowd], np.float64),
-        gt_labels=np.zeros(2, np.int64),
-        gt_instance_ids=np.arange(2),
-        gt_ignore_flags=np.array([False, True]))
+    frame = one_frame([[300, 300, 350, 350], [0, 0, 50, 50], [60, 60, 90, 90],
+                       [100, 100, 150, 150]], [0.5, 0.9, 0.8, 0.7],
+                      [[300, 300, 350, 350], crowd], [False, True])
     for backend in ('numpy', 'pycocotools'):
         assert coco_ap50([frame], 1, backend=backend) == pytest.approx(1.0)
 
@@ -77,17 +86,8 @@ def test_equal_iou_goes_to_the_gt_listed_last():
     # [25,0,125,100] has IoU 7500/12500 = 0.6 with both: pycocotools'
     # '>=' update keeps the last, G2; det2 (0.8) = G1 then takes G1: AP 1.
     # (first-wins would leave det2 an FP: AP 51/101)
-    frame = dict(
-        img_id=1,
-        video_id=0,
-        frame_id=0,
-        bboxes=np.array([[25, 0, 125, 100], [0, 0, 100, 100]], np.float32),
-        scores=np.array([0.9, 0.8], np.float32),
-        labels=np.zeros(2, np.int64),
-        gt_bboxes=np.array([[0, 0, 100, 100], [50, 0, 150, 100]], float),
-        gt_labels=np.zeros(2, np.int64),
-        gt_instance_ids=np.arange(2),
-        gt_ignore_flags=np.zeros(2, bool))
+    frame = one_frame([[25, 0, 125, 100], [0, 0, 100, 100]], [0.9, 0.8],
+                      [[0, 0, 100, 100], [50, 0, 150, 100]])
     for backend in ('numpy', 'pycocotools'):
         assert coco_ap50([frame], 1, backend=backend) == pytest.approx(1.0)
     reordered = dict(frame, gt_bboxes=frame['gt_bboxes'][::-1].copy())
@@ -102,17 +102,8 @@ def test_zero_width_gt_is_a_positive_no_detection_matches():
     CocoVideoMetric did: a positive that a detection on it cannot match
     (IoU 0), so finding the other GT after it gives precision 1/2 up to
     recall 1/2: AP 51/101 x 1/2."""
-    frame = dict(
-        img_id=1,
-        video_id=0,
-        frame_id=0,
-        bboxes=np.array([[10, 20, 10, 80], [200, 0, 260, 60]], np.float32),
-        scores=np.array([0.9, 0.8], np.float32),
-        labels=np.zeros(2, np.int64),
-        gt_bboxes=np.array([[10, 20, 10, 80], [200, 0, 260, 60]], float),
-        gt_labels=np.zeros(2, np.int64),
-        gt_instance_ids=np.arange(2),
-        gt_ignore_flags=np.zeros(2, bool))
+    boxes = [[10, 20, 10, 80], [200, 0, 260, 60]]
+    frame = one_frame(boxes, [0.9, 0.8], boxes)
     for backend in ('numpy', 'pycocotools'):
         assert coco_ap50([frame], 1,
                          backend=backend) == pytest.approx(51 / 101 * 0.5)
