@@ -28,8 +28,8 @@ test pipeline's resize, the normalisation and the model; reading and
 drawing excluded, and the first call, the warm-up, left out: see
 :func:`call_rate`). The frames are one video to the model: a frame
 whose resized size differs from the first one's (another aspect ratio)
-stops the demo with
-the inferencer's error, as does, for a video file out, any other size.
+stops the demo with the inferencer's error, as does, for a video file
+out, any other size.
 A video file out of frames of an odd width or height gets one black
 column or row (right, bottom), as its codecs write even sizes only.
 

@@ -49,9 +49,9 @@ def init_video_detector(config: Union[str, os.PathLike, Config],
         checkpoint (str or os.PathLike, optional): Checkpoint to load; it
             must fit the model key for key and shape for shape (a
             RuntimeError names what does not). Defaults to None: the
-            model keeps the random
-            weights it was built with (no ``init_cfg`` is applied either),
-            with a logged warning; for tests of the plumbing only.
+            model keeps the random weights it was built with (no
+            ``init_cfg`` is applied either), with a logged warning; for
+            tests of the plumbing only.
         device (str): Device to put the model on. Defaults to ``'cpu'``.
 
     Returns:

@@ -144,8 +144,8 @@ def check_roi_values(all_finite: int, low: int, high: int,
     """
     if not all_finite:
         raise ValueError('`boxes` hold NaN or infinite values; RoIs must '
-                         'be finite (proposals of a model whose weights '
-                         'or inputs are not?)')
+                         'be finite (non-finite proposals come from '
+                         'non-finite weights or inputs)')
     if low < 0 or high >= num_images:
         raise ValueError(f'`boxes` batch indices must lie in [0, '
                          f'{num_images - 1}], got [{low}, {high}]')
