@@ -570,7 +570,10 @@ def _index_videos(
             are compared as Python values: ``1`` and ``'1'`` are two
             videos.
     """
-    videos, frame_ids = [], []
+    # indexed by the Python values, not by np.unique of an array, which
+    # would make video 1 and video '1' one video of string ids
+    index_of: Dict[Hashable, int] = {}
+    videos, video_index, frame_ids = [], [], []
     for i, ann in enumerate(annotations):
         for key in ('video_id', 'frame_id'):
             if key not in ann:
@@ -582,7 +585,7 @@ def _index_videos(
                 f"{ann['frame_id']!r:.50} is not an integer")
         video = _plain(ann['video_id'])
         try:
-            hash(video)
+            video_index.append(index_of.setdefault(video, len(index_of)))
         except TypeError:
             raise ValueError(
                 f'{_frame_name(annotations, i, "annotations")}: video_id '
@@ -590,13 +593,7 @@ def _index_videos(
                 'str') from None
         videos.append(video)
         frame_ids.append(int(ann['frame_id']))
-    # indexed by the Python values, not by np.unique of an array, which
-    # would make video 1 and video '1' one video of string ids
-    index_of: Dict[Hashable, int] = {}
-    for video in videos:
-        index_of.setdefault(video, len(index_of))
-    video_index = np.array([index_of[video] for video in videos],
-                           dtype=np.int64)
+    video_index = np.asarray(video_index, dtype=np.int64).reshape(-1)
     names = np.empty(len(index_of), dtype=object)
     for name, index in index_of.items():
         names[index] = name
