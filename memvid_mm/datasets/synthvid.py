@@ -46,9 +46,11 @@ Randomness comes only from ``numpy.random.Generator``: split ``train`` uses
 into one child per video, so a video does not depend on how many are made.
 """
 import glob
+import json
 import math
 import os
 import os.path as osp
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -926,9 +928,12 @@ def generate_split(out_dir: str,
         height (int): Frame height. Defaults to 96.
         seed (int): Data set seed; the split's stream is
             ``SeedSequence([seed, 0 if train else 1])``. Defaults to 0.
-        overwrite (bool): Replace an existing split (its ``Data/VID``,
-            ``Annotations/VID`` folders) instead of raising
-            ``FileExistsError``. Defaults to False.
+        overwrite (bool): Replace an existing SynthVID split (its
+            ``Data/VID``, ``Annotations/VID`` folders, image sets and
+            converted CocoVID file) instead of raising ``FileExistsError``.
+            A split of other data is never deleted: it raises
+            ``FileExistsError`` naming what is not SynthVID's. Defaults to
+            False.
         show_progress (bool): Show a tqdm bar. Defaults to False.
         blur (str): One of :data:`BLUR_MODES`. Defaults to ``'frame'``.
         degradations (Sequence[str]): The kinds degraded runs draw from.
@@ -977,36 +982,125 @@ def generate_split(out_dir: str,
     return stats
 
 
+# The parts of a SynthVID video's path below ``Data/VID`` (see
+# :func:`_video_name`), one pattern per folder level.
+_VIDEO_PATH_PARTS: Dict[str, Tuple[str, ...]] = {
+    'train': ('train', r'SynthVID_VID_train_\d{4}', r'SynthVID_train_\d{8}'),
+    'val': ('val', r'SynthVID_val_\d{8}'),
+}
+
+
+def _split_paths(out_dir: str, split: str) -> Tuple[List[str], List[str]]:
+    """The folders and files of a split that exist under ``out_dir``.
+
+    Returns:
+        tuple[list[str], list[str]]: The split's ``Data/VID`` and
+        ``Annotations/VID`` folders, and its image set files and the
+        CocoVID file converted from it
+        (``annotations/imagenet_vid_<split>.json``).
+    """
+    dirs = [
+        osp.join(out_dir, d, 'VID', split) for d in ('Data', 'Annotations')
+    ]
+    files = glob.glob(
+        osp.join(out_dir, 'ImageSets', 'VID',
+                 'train_*.txt' if split == 'train' else 'val.txt'))
+    converted = osp.join(out_dir, 'annotations', VID_ANN_FILES[split])
+    if osp.exists(converted):
+        files.append(converted)
+    return [d for d in dirs if osp.exists(d)], sorted(files)
+
+
+def _first_foreign_path(split_dir: str, split: str) -> Optional[str]:
+    """The first entry of a split folder that SynthVID did not name.
+
+    SynthVID writes only its video folders (``SynthVID_VID_train_0000/
+    SynthVID_train_00000000``, ``SynthVID_val_00000000``) into a split
+    folder; what is inside a video folder is not checked.
+
+    Returns:
+        str, optional: The path of an entry of another name, or a file
+        where a folder belongs; None if there is none.
+    """
+    levels = [split_dir]
+    for part in _VIDEO_PATH_PARTS[split][1:]:
+        below = []
+        for folder in levels:
+            for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+                if not (entry.is_dir() and re.fullmatch(part, entry.name)):
+                    return entry.path
+                below.append(entry.path)
+        levels = below
+    return None
+
+
+def _is_synthvid_file(path: str, split: str) -> bool:
+    """Whether an image set or converted CocoVID file lists only SynthVID
+    videos of ``split``."""
+    name = '/'.join(_VIDEO_PATH_PARTS[split][1:])
+    if path.endswith('.txt'):
+        line = re.compile(name + (r'/\d{6} \d+' if split == 'val' else r' 1'))
+        with open(path) as f:
+            return all(
+                line.fullmatch(text.strip()) for text in f if text.strip())
+    try:
+        with open(path) as f:
+            videos = json.load(f)['videos']
+        return all(
+            re.fullmatch(f'{split}/{name}', video['name']) for video in videos)
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
 def _clear_split(out_dir: str, split: str, overwrite: bool) -> None:
     """Remove an existing split (if ``overwrite``) so no stale frame stays.
 
     The split is its frames, XMLs and image set files, and the CocoVID
     file converted from them (``annotations/imagenet_vid_<split>.json``),
     which would otherwise pair the old boxes with the new frames. Without
-    ``overwrite`` it only checks that there is none.
+    ``overwrite`` it only checks that there is none. With it, only what
+    SynthVID wrote is removed (see :func:`_check_split_is_synthvid`).
 
     Raises:
-        FileExistsError: If the split exists and ``overwrite`` is False.
+        FileExistsError: If the split exists and ``overwrite`` is False, or
+            if any of it was not written by SynthVID.
     """
-    dirs = [
-        osp.join(out_dir, d, 'VID', split) for d in ('Data', 'Annotations')
-    ]
-    sets = glob.glob(
-        osp.join(out_dir, 'ImageSets', 'VID',
-                 'train_*.txt' if split == 'train' else 'val.txt'))
-    converted = osp.join(out_dir, 'annotations', VID_ANN_FILES[split])
-    if osp.exists(converted):
-        sets.append(converted)
-    if not any(osp.exists(d) for d in dirs) and not sets:
+    dirs, files = _split_paths(out_dir, split)
+    if not dirs and not files:
         return
     if not overwrite:
         raise FileExistsError(
-            f'{out_dir} already holds a SynthVID {split} split; pass '
-            'overwrite=True (--overwrite) to replace it')
+            f'{out_dir} already holds a {split} split ({(dirs + files)[0]}); '
+            'pass overwrite=True (--overwrite) to replace it if it is '
+            "SynthVID's")
+    _check_split_is_synthvid(out_dir, split)
     for d in dirs:
-        shutil.rmtree(d, ignore_errors=True)
-    for f in sets:
+        shutil.rmtree(d)
+    for f in files:
         os.remove(f)
+
+
+def _check_split_is_synthvid(out_dir: str, split: str) -> None:
+    """Refuse to replace a split of which anything is not SynthVID's.
+
+    An ``out_dir`` that points at a real ILSVRC root (or any other data)
+    must not lose its frames, XMLs, image sets or converted annotations to
+    ``overwrite``: every folder entry has to carry a SynthVID video name,
+    every image set line has to list a SynthVID video, and the converted
+    file has to be a CocoVID file of SynthVID videos.
+
+    Raises:
+        FileExistsError: Naming the first path that is not SynthVID's.
+    """
+    dirs, files = _split_paths(out_dir, split)
+    foreign = [_first_foreign_path(d, split) for d in dirs]
+    foreign += [f for f in files if not _is_synthvid_file(f, split)]
+    foreign = [path for path in foreign if path is not None]
+    if foreign:
+        raise FileExistsError(
+            f'{foreign[0]} is not SynthVID\'s: {out_dir} holds a {split} '
+            'split of other data, which overwrite does not delete; '
+            'generate SynthVID into another folder')
 
 
 def _write_image_sets(out_dir: str, split: str, class_videos: Dict[int,
@@ -1050,10 +1144,12 @@ def generate_synthvid(out_dir: str,
         height (int): Frame height. Defaults to 96.
         seed (int): Seed; train and val use different streams of it.
             Defaults to 0.
-        overwrite (bool): Replace existing splits, and delete the
-            settings file of the old data (``synthvid.json``, which
+        overwrite (bool): Replace existing SynthVID splits, and delete
+            the settings file of the old data (``synthvid.json``, which
             ``tools/misc/gen_synthvid.py`` writes when both splits are
-            done). Defaults to False.
+            done). Splits of other data (a real ILSVRC root given by
+            mistake) are refused before anything is deleted. Defaults to
+            False.
         show_progress (bool): Show tqdm bars. Defaults to False.
         blur (str): How ``blur`` frames are smeared, one of
             :data:`BLUR_MODES`. Defaults to ``'frame'``.
@@ -1066,11 +1162,14 @@ def generate_synthvid(out_dir: str,
         :func:`generate_split`.
     """
     # both splits are checked, and refused, before either is written, so
-    # that a refused run leaves no new train split beside an old val one
+    # that a refused run leaves no new train split beside an old val one,
+    # and overwrite deletes neither if either is another data set's
     for split, n in (('train', num_train_videos), ('val', num_val_videos)):
         check_split_arguments(split, n, num_frames, width, height, blur,
                               degradations)
-        if not overwrite:
+        if overwrite:
+            _check_split_is_synthvid(out_dir, split)
+        else:
             _clear_split(out_dir, split, overwrite=False)
     settings_path = osp.join(out_dir, SETTINGS_FILE)
     if overwrite and osp.exists(settings_path):

@@ -522,7 +522,8 @@ def test_overwrite_removes_the_converted_annotations_of_the_split(tmp_path):
     generate_synthvid(str(tmp_path), num_train_videos=1, **kwargs)
     converted = tmp_path / 'annotations' / 'imagenet_vid_val.json'
     converted.parent.mkdir()
-    converted.write_text('{"made from": "the old frames"}')
+    converted.write_text(
+        '{"videos": [{"id": 1, "name": "val/SynthVID_val_00000000"}]}')
     generate_synthvid(
         str(tmp_path), num_train_videos=1, overwrite=True, **kwargs)
     assert not converted.exists()
@@ -532,6 +533,51 @@ def test_overwrite_removes_the_converted_annotations_of_the_split(tmp_path):
     (other / 'annotations' / 'imagenet_vid_train.json').write_text('{}')
     with pytest.raises(FileExistsError, match='train split'):
         generate_synthvid(str(other), num_train_videos=1, **kwargs)
+
+
+@pytest.mark.parametrize('foreign', [
+    'Data/VID/train/ILSVRC2015_VID_train_0000',
+    'Data/VID/train/SynthVID_VID_train_0000/ILSVRC2015_train_00000000',
+    'Annotations/VID/val/ILSVRC2015_val_00000000', 'Data/VID/val/notes.txt',
+    'ImageSets/VID/train_1.txt', 'annotations/imagenet_vid_val.json'
+])
+def test_overwrite_deletes_no_other_data(tmp_path, foreign):
+    """A real ILSVRC root given as ``out_dir`` by mistake keeps everything:
+    ``overwrite`` is refused, naming what is not SynthVID's."""
+    kwargs = dict(num_val_videos=1, num_frames=3, width=32, height=32)
+    generate_synthvid(str(tmp_path), num_train_videos=1, **kwargs)
+    path = tmp_path / foreign
+    if foreign.endswith('.txt') and 'ImageSets' in foreign:
+        path.write_text('ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000'
+                        ' 1\n')
+    elif foreign.endswith('.json'):
+        path.parent.mkdir()
+        path.write_text('{"videos": [{"id": 1, "name": '
+                        '"val/ILSVRC2015_val_00000000"}]}')
+    elif foreign.endswith('.txt'):
+        path.write_text('not a video')
+    else:
+        path.mkdir(parents=True)
+    before = sorted(str(p) for p in tmp_path.rglob('*'))
+    with pytest.raises(
+            FileExistsError,
+            match=f"^{re.escape(str(path))} is not SynthVID's"):
+        generate_synthvid(
+            str(tmp_path), num_train_videos=2, overwrite=True, **kwargs)
+    # neither split is touched, nor the settings
+    assert sorted(str(p) for p in tmp_path.rglob('*')) == before
+
+
+def test_overwrite_refuses_a_converted_file_it_cannot_read(tmp_path):
+    kwargs = dict(num_val_videos=1, num_frames=3, width=32, height=32)
+    generate_synthvid(str(tmp_path), num_train_videos=1, **kwargs)
+    converted = tmp_path / 'annotations' / 'imagenet_vid_train.json'
+    converted.parent.mkdir()
+    converted.write_text('{"images": []}')  # no videos: not a CocoVID file
+    with pytest.raises(FileExistsError, match="is not SynthVID's"):
+        generate_synthvid(
+            str(tmp_path), num_train_videos=1, overwrite=True, **kwargs)
+    assert converted.exists()
 
 
 def test_overwrite_deletes_the_old_settings_before_writing(

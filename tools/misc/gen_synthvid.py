@@ -50,7 +50,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--overwrite',
         action='store_true',
-        help='replace splits already in --out')
+        help='replace SynthVID splits already in --out (a split of other '
+        'data is refused, never deleted)')
     parser.add_argument(
         '--no-convert',
         action='store_true',
