@@ -443,7 +443,10 @@ def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
     Raises:
         ValueError: Naming the image if one with a ``video_id`` has no int
             ``frame_id`` (bools are not) or one with a ``frame_id`` has no
-            ``video_id`` while other images have one; naming the video if
+            ``video_id`` while other images have one, or has a ``frame_id``
+            other than 0 and no ``video_id`` (a video's frames that lost
+            their ``video_id`` would otherwise train as unrelated one-frame
+            images, without motion); naming the video if
             its ``frame_id`` values are not exactly 0..n-1, a frame's size
             differs from its first frame's, or its frames are out of the
             order of their file names (see :func:`check_frame_order`).
@@ -452,13 +455,16 @@ def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
     single_id = _first_single_video_id(images)
     in_videos = any('video_id' in img for img in images)
     for img in images:
-        if 'video_id' not in img and in_videos and 'frame_id' in img:
+        if 'video_id' not in img and 'frame_id' in img and (
+                in_videos or img['frame_id'] != 0):
+            others = ('unlike other images of the file'
+                      if in_videos else 'as no image of the file has one')
             raise ValueError(
                 f"{ann_file}: image {img['id']} ({img['file_name']}) has "
-                f"frame_id {img['frame_id']!r:.50} but no video_id, unlike "
-                'other images of the file; a video frame needs both (an '
-                'image with neither is a one-frame image, as in ImageNet '
-                'DET)')
+                f"frame_id {img['frame_id']!r:.50} but no video_id, {others}; "
+                'a video frame needs both (an image with neither, or with '
+                'frame_id 0 in a file without video_ids, is a one-frame '
+                'image, as in ImageNet DET)')
         if 'video_id' not in img:
             single_id += 1
             videos[('single',
@@ -489,6 +495,41 @@ def group_frames(images: List[dict], ann_file: str) -> List[List[dict]]:
         check_frame_order(frames, ann_file)
         out.append(frames)
     return out
+
+
+def check_frame_fields(frames: List[dict], ann_file: str) -> None:
+    """Check that every frame of a video has the same image fields.
+
+    A training clip stacks each field of its frames into one list per
+    field (mmcv's ``TransformBroadcaster`` needs them of one length), so a
+    field (say ``degradation``) on some frames of a video only would fail
+    some clips mid-epoch, with an error that names no frame.
+
+    Args:
+        frames (list[dict]): The parsed frames of one video
+            (:meth:`ImagenetVIDDataset.parse_data_info`), which hold their
+            image entry's fields.
+        ann_file (str): File name for the error message.
+
+    Raises:
+        ValueError: Naming the file, the video, the first frame whose
+            fields differ from its first frame's, and the fields.
+    """
+    first = frames[0]
+    for frame in frames[1:]:
+        if frame.keys() == first.keys():
+            continue
+        extra = sorted(frame.keys() - first.keys())
+        missing = sorted(first.keys() - frame.keys())
+        differences = [
+            f'{what} {keys}'
+            for what, keys in (('has', extra), ('lacks', missing)) if keys
+        ]
+        raise ValueError(
+            f"{ann_file}: frame {frame['file_name']} of video "
+            f"{frame['video_id']} {' and '.join(differences)} of the image "
+            f"fields of {first['file_name']}; a training clip stacks its "
+            "frames' fields, so the frames of a video need the same ones")
 
 
 def _file_number(file_name: str) -> Optional[int]:
@@ -581,8 +622,11 @@ class ImagenetVIDDataset(BaseVideoDataset):
     ``iscrowd``, ``ignore``, ``occluded``, ``generated``) that is not
     true/false or 0/1, an ``instance_id`` that is not an int, two images
     with the same ``file_name`` (but see below), an image with a
-    ``frame_id`` but no ``video_id`` where other images have one (an image
-    with neither is a one-frame (DET) image), two frames of a video whose
+    ``frame_id`` but no ``video_id`` where other images have one, or a
+    ``frame_id`` other than 0 and no ``video_id`` in a file without video
+    ids (an image with neither is a one-frame (DET) image; a file that
+    lists ``videos`` but gives no image a ``video_id`` is refused), two
+    frames of a video whose
     ``frame_id`` order is not the order of the last number in their file
     names (see :func:`check_frame_order`; videos whose file names carry no
     number are not checked), and in test mode two
@@ -596,6 +640,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
     an ``instance_id`` >= 0 (:func:`check_tracks`), and images of which
     some but not all carry a ``degradation``
     (:func:`~memvid_mm.evaluation.functional.check_degradation_values`).
+    In training, a video whose frames do not all have the same image fields
+    (:func:`check_frame_fields`; its clips would fail to stack them).
     Logged, not errors: in training, such
     boxes of one track in one image, kept (training uses no track) and
     counted in one warning; in training, a one-frame (DET) image entry
@@ -655,7 +701,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
         Raises:
             FileNotFoundError: If the annotation file does not exist.
             ValueError: If the file is not valid CocoVID JSON, has no
-                images, or one of its entries fails the checks.
+                images, lists videos but no image has a ``video_id``, or
+                one of its entries fails the checks.
         """
         data = load_coco_vid(self.ann_file, self.backend_args)
         self._set_categories(data['categories'])
@@ -669,6 +716,12 @@ class ImagenetVIDDataset(BaseVideoDataset):
         self._check_repeated_images(images, anns_per_img)
         videos = _check_entries(
             data.get('videos', []), ('id', ), 'video', self.ann_file)
+        if videos and not any('video_id' in img for img in images.values()):
+            raise ValueError(
+                f'{self.ann_file} lists videos ({len(videos)}) but none of '
+                'its images has a video_id: its frames would load as '
+                'unrelated one-frame images; give each frame its video_id '
+                'and frame_id')
         self._log_skipped(data, videos, anns)
         data_list = []
         for frames in group_frames(list(images.values()), self.ann_file):
@@ -677,6 +730,8 @@ class ImagenetVIDDataset(BaseVideoDataset):
                     dict(raw_img_info=f, raw_ann_info=anns_per_img[f['id']]))
                 for f in frames
             ]
+            if not self.test_mode:  # a test serves one frame at a time
+                check_frame_fields(parsed, self.ann_file)
             data_list.append(
                 dict(
                     video_id=frames[0]['video_id'],

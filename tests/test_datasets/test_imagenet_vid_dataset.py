@@ -1089,12 +1089,45 @@ def test_some_frames_without_degradation_are_refused_in_test_mode(
     else:
         coco['images'][2]['degradation'] = value
     ann_file = _dump(coco, tmp_path / 'partial.json')
-    ImagenetVIDDataset(ann_file=ann_file, pipeline=[])  # training: unused
+    if value is None:  # training does not read the values
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
     with pytest.raises(ValueError) as error:
         ImagenetVIDDataset(ann_file=ann_file, pipeline=[], test_mode=True)
     assert str(error.value) == (
         f'{ann_file}: 1 of 4 frames carry no degradation value, e.g. img_id '
         f'3 ({MMTRACK_VIDEO}/000002.JPEG); all or none must')
+
+
+@pytest.mark.parametrize('field', ['degradation', 'license'])
+def test_frames_of_a_video_with_other_fields_are_refused_in_training(
+        tmp_path, field):
+    """A field on some frames only would fail the clips that stack it
+    (mmcv's ``TransformBroadcaster``) mid-epoch, naming no frame."""
+    coco = _mmtrack_vid_json()
+    coco['images'][1][field] = 'none'
+    ann_file = _dump(coco, tmp_path / 'partial.json')
+    with pytest.raises(ValueError) as error:
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    assert str(error.value) == (
+        f'{ann_file}: frame {MMTRACK_VIDEO}/000001.JPEG of video 1 has '
+        f"['{field}'] of the image fields of {MMTRACK_VIDEO}/000000.JPEG; a "
+        "training clip stacks its frames' fields, so the frames of a video "
+        'need the same ones')
+    for img in coco['images']:
+        img[field] = 'none'
+    del coco['images'][2][field]
+    ann_file = _dump(coco, tmp_path / 'lacking.json')
+    with pytest.raises(
+            ValueError,
+            match=re.escape(f"000002.JPEG of video 1 lacks ['{field}'] of")):
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    if field == 'license':  # a test serves one frame at a time
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[], test_mode=True)
+    # a field the data set fills in for every frame may be left out
+    coco = _mmtrack_vid_json()
+    del coco['images'][1]['is_vid_train_frame']
+    ann_file = _dump(coco, tmp_path / 'no_flag.json')
+    ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
 
 
 def test_frame_without_video_id_names_the_image(tmp_path):
@@ -1106,14 +1139,38 @@ def test_frame_without_video_id_names_the_image(tmp_path):
     assert str(error.value) == (
         f'{ann_file}: image 3 ({MMTRACK_VIDEO}/000002.JPEG) has frame_id 2 '
         'but no video_id, unlike other images of the file; a video frame '
-        'needs both (an image with neither is a one-frame image, as in '
-        'ImageNet DET)')
-    # a file of one-frame images only may give them a frame_id
+        'needs both (an image with neither, or with frame_id 0 in a file '
+        'without video_ids, is a one-frame image, as in ImageNet DET)')
+    # a file of one-frame images only may give them frame_id 0
     det = _mmtrack_det_json()
     for img in det['images']:
         img['frame_id'] = 0
     det_file = _dump(det, tmp_path / 'det_frame_ids.json')
     assert ImagenetVIDDataset(ann_file=det_file, pipeline=[]).num_videos == 2
+
+
+def test_video_frames_that_all_lost_their_video_id_are_refused(tmp_path):
+    """Not loaded as one-frame images (which would train without motion):
+    the frame_ids beyond 0, or the videos list, tell a video file."""
+    coco = _mmtrack_vid_json()
+    for img in coco['images']:
+        del img['video_id']
+    ann_file = _dump(coco, tmp_path / 'no_video_ids.json')
+    with pytest.raises(ValueError) as error:
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    assert str(error.value) == (
+        f'{ann_file} lists videos (1) but none of its images has a '
+        'video_id: its frames would load as unrelated one-frame images; give '
+        'each frame its video_id and frame_id')
+    del coco['videos']
+    ann_file = _dump(coco, tmp_path / 'no_videos.json')
+    with pytest.raises(ValueError) as error:
+        ImagenetVIDDataset(ann_file=ann_file, pipeline=[])
+    assert str(error.value) == (
+        f'{ann_file}: image 2 ({MMTRACK_VIDEO}/000001.JPEG) has frame_id 1 '
+        'but no video_id, as no image of the file has one; a video frame '
+        'needs both (an image with neither, or with frame_id 0 in a file '
+        'without video_ids, is a one-frame image, as in ImageNet DET)')
 
 
 def test_frames_out_of_the_file_names_order_are_refused(tmp_path):
