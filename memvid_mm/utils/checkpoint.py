@@ -116,9 +116,11 @@ def last_checkpoint_file(directory: str, latest: str) -> Optional[str]:
     mmengine's ``CheckpointHook`` writes the checkpoint's full path. In a
     work dir copied or moved since, that path names the old directory (a
     reused one holds another run's file), so the file of that name in
-    ``directory`` comes first; the path as written is kept where the
-    directory has no such file (checkpoints saved to the hook's
-    ``out_dir``, or a URI).
+    ``directory`` comes first when the path as written is missing or lies
+    in another work dir (one with a ``last_checkpoint`` of its own). A
+    checkpoint saved to the hook's ``out_dir`` (which holds no
+    ``last_checkpoint``), or a URI, is taken as written, even where the
+    reused ``directory`` still holds an earlier run's file of that name.
 
     Args:
         directory (str): The directory holding ``last_checkpoint``.
@@ -127,12 +129,16 @@ def last_checkpoint_file(directory: str, latest: str) -> Optional[str]:
     Returns:
         str, optional: The checkpoint; None when neither exists.
     """
+    if '://' in latest:
+        return latest
+    in_out_dir = not osp.isfile(
+        osp.join(osp.dirname(latest), 'last_checkpoint'))
+    if osp.isfile(latest) and in_out_dir:
+        return latest
     local = osp.join(directory, osp.basename(latest))
     if osp.isfile(local):
         return local
-    if '://' in latest or osp.isfile(latest):
-        return latest
-    return None
+    return latest if osp.isfile(latest) else None
 
 
 def checkpoint_in(directory: str) -> Optional[Tuple[str, str]]:

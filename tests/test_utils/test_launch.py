@@ -110,6 +110,11 @@ def test_resume_in_a_copied_work_dir_takes_its_own_checkpoint(tmp_path):
     (work_dir / 'last_checkpoint').write_text(str(out_dir / 'epoch_3.pth'))
     assert resume_config(work_dir,
                          'auto').load_from == str(out_dir / 'epoch_3.pth')
+    # also where the reused work dir holds an earlier run's epoch_3.pth
+    (work_dir / 'epoch_3.pth').write_bytes(b'')
+    assert resume_config(work_dir,
+                         'auto').load_from == str(out_dir / 'epoch_3.pth')
+    (work_dir / 'epoch_3.pth').unlink()
     # neither there nor here: named, before the runner is built
     (out_dir / 'epoch_3.pth').unlink()
     with pytest.raises(
