@@ -4,7 +4,6 @@ import contextlib
 import json
 import logging
 import math
-import numbers
 import os.path as osp
 import re
 from collections import Counter
@@ -19,7 +18,7 @@ from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import print_log
 
 from ..evaluation.functional import check_degradation_values
-from ..utils.argument_checks import is_int
+from ..utils.argument_checks import is_finite_number, is_int
 from .class_tables import IMAGENET_VID_CLASSES
 
 # Single images (DET) without ``video_id`` become one-frame videos with ids
@@ -121,12 +120,6 @@ def _check_entries(entries: List[dict],
             raise ValueError(f"{ann_file}: {what} id {entry['id']} repeats")
         by_id[entry['id']] = entry
     return by_id
-
-
-def _is_finite_number(value: Any) -> bool:
-    """Whether ``value`` is a finite real number (bools are not)."""
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and math.isfinite(value))
 
 
 def _is_id(value: Any) -> bool:
@@ -334,7 +327,7 @@ def check_bbox(ann: dict, ann_file: str) -> None:
     bbox = ann['bbox']
     where = f"{ann_file}: annotation {ann['id']}"
     if not (isinstance(bbox, (list, tuple)) and len(bbox) == 4
-            and all(_is_finite_number(v) for v in bbox)):
+            and all(is_finite_number(v) for v in bbox)):
         raise ValueError(f'{where} has a malformed bbox {bbox!r:.100}; '
                          'expected [x, y, w, h]: 4 finite numbers')
     if bbox[2] < 0 or bbox[3] < 0:
@@ -345,7 +338,7 @@ def check_bbox(ann: dict, ann_file: str) -> None:
         raise ValueError(f'{where} has a bbox {bbox!r} whose corner x + w '
                          'or y + h is not a finite number; expected [x, y, '
                          'w, h] in pixels')
-    if 'area' in ann and not _is_finite_number(ann['area']):
+    if 'area' in ann and not is_finite_number(ann['area']):
         raise ValueError(f"{where} has a malformed area {ann['area']!r:.100};"
                          ' expected a finite number')
 
@@ -577,7 +570,7 @@ def _first_single_video_id(images: List[dict]) -> int:
     """Made-up one-frame video ids start above this (see group_frames)."""
     real = [
         math.floor(img['video_id']) for img in images
-        if _is_finite_number(img.get('video_id'))
+        if is_finite_number(img.get('video_id'))
     ]
     return max([_SINGLE_VIDEO_ID] + real)
 

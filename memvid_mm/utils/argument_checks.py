@@ -1,5 +1,7 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """Predicates shared by the argument checks of memvid_mm's modules."""
+import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -21,3 +23,18 @@ def is_int(value: Any) -> bool:
     """
     return isinstance(
         value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is a finite real number (bools are not).
+
+    Args:
+        value (Any): The value to check.
+
+    Returns:
+        bool: True for a finite int, float or numpy number, False for a
+        bool, NaN, an infinity or anything else.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, numbers.Real) and math.isfinite(value)

@@ -26,6 +26,7 @@ this project is developed on):
   no checkpoint yet drops ``load_from``; :func:`apply_resume_option` keeps
   it.
 """
+import datetime
 import logging
 import os
 import os.path as osp
@@ -38,6 +39,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
+from .argument_checks import is_finite_number
 from .checkpoint import check_checkpoint_file, last_checkpoint_file
 
 
@@ -173,19 +175,44 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
     Does nothing when ``launcher`` is ``'none'`` or CUDA is available (the
     stock NCCL path of mmengine handles GPUs).
 
+    The config's other ``env_cfg.dist_cfg`` options reach
+    ``init_process_group`` as mmengine's ``init_dist`` passes them, with
+    ``timeout`` in seconds.
+
     Args:
-        cfg (Config): The run's config; ``env_cfg.dist_cfg`` and
-            ``model_wrapper_cfg`` are updated in place for the CPU run.
+        cfg (Config): The run's config; ``env_cfg.dist_cfg.backend`` is set
+            to ``'gloo'`` and ``model_wrapper_cfg`` is set for the CPU run,
+            in place.
         launcher (str): The job launcher, ``'none'``, ``'pytorch'``,
             ``'slurm'`` or ``'mpi'``.
+
+    Raises:
+        ValueError: For another launcher than ``'pytorch'``, another
+            ``dist_cfg.init_backend`` than ``'torch'``, or a ``timeout``
+            that is not a number of seconds.
     """
     if launcher == 'none' or torch.cuda.is_available():
         return
     if launcher != 'pytorch':
         raise ValueError(f'CPU distributed runs support launcher="pytorch" '
                          f'(torchrun), got launcher="{launcher}"')
-    env_cfg = cfg.setdefault('env_cfg', {})
-    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    env_cfg = dict(cfg.get('env_cfg') or {})
+    dist_cfg = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
+    env_cfg['dist_cfg'] = dist_cfg
+    cfg['env_cfg'] = env_cfg
+    group_kwargs = dict(dist_cfg)
+    init_backend = group_kwargs.pop('init_backend', 'torch')
+    if init_backend != 'torch':
+        raise ValueError(
+            'CPU distributed runs start a torch gloo group; '
+            f'env_cfg.dist_cfg.init_backend={init_backend!r} is not supported')
+    timeout = group_kwargs.get('timeout')
+    if timeout is not None:
+        if not (is_finite_number(timeout) and timeout > 0):
+            raise ValueError(
+                'env_cfg.dist_cfg.timeout must be a positive number of '
+                f'seconds, got {timeout!r:.50}')
+        group_kwargs['timeout'] = datetime.timedelta(seconds=timeout)
     wrapper_cfg = dict(cfg.get('model_wrapper_cfg') or {})
     wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
     wrapper_cfg['device_ids'] = None
@@ -194,7 +221,7 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
                            cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper_cfg
     if not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend='gloo')
+        torch_dist.init_process_group(**group_kwargs)
 
 
 def finish_distributed() -> bool:

@@ -1,10 +1,13 @@
 # Copyright (c) memvid_mm contributors. All rights reserved.
 """The launch helpers of tools/train.py and tools/test.py."""
+import datetime
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from memvid_mm.utils import (apply_resume_option, finish_distributed,
@@ -19,6 +22,55 @@ def test_prepare_cpu_distributed_leaves_a_single_process_run_alone():
     cfg = dict(env_cfg=dict())
     prepare_cpu_distributed(cfg, 'none')
     assert cfg == dict(env_cfg=dict())
+
+
+@pytest.fixture
+def group_starts(monkeypatch):
+    """The keyword arguments of each ``init_process_group`` call, which is
+    recorded instead of made (as in a CPU run under torchrun)."""
+    import torch.distributed as torch_dist
+    starts = []
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(torch_dist, 'is_initialized', lambda: False)
+    monkeypatch.setattr(torch_dist, 'init_process_group',
+                        lambda **kwargs: starts.append(kwargs))
+    return starts
+
+
+@pytest.mark.parametrize('env_cfg', [None, {}, dict(cudnn_benchmark=False)])
+def test_prepare_cpu_distributed_records_the_gloo_backend(
+        group_starts, env_cfg):
+    cfg = Config(dict(model=dict()))
+    if env_cfg is not None:
+        cfg.env_cfg = env_cfg
+    prepare_cpu_distributed(cfg, 'pytorch')
+    assert cfg.env_cfg.dist_cfg == dict(backend='gloo')
+    kept = {} if env_cfg is None else env_cfg
+    assert cfg.env_cfg.get('cudnn_benchmark') == kept.get('cudnn_benchmark')
+    assert cfg.model_wrapper_cfg.device_ids is None
+    assert group_starts == [dict(backend='gloo')]
+
+
+def test_prepare_cpu_distributed_passes_the_dist_cfg_options(group_starts):
+    """As mmengine's ``init_dist``: the timeout in seconds, as a
+    ``timedelta``; the backend is gloo's on the CPU."""
+    cfg = Config(
+        dict(env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=7200))))
+    prepare_cpu_distributed(cfg, 'pytorch')
+    assert cfg.env_cfg.dist_cfg == dict(backend='gloo', timeout=7200)
+    assert group_starts == [
+        dict(backend='gloo', timeout=datetime.timedelta(seconds=7200))
+    ]
+    for bad, message in [
+        (dict(timeout='2h'), 'timeout must be a positive number of seconds, '
+         "got '2h'"),
+        (dict(timeout=0), 'got 0'),
+        (dict(init_backend='deepspeed'), "init_backend='deepspeed' is not"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            prepare_cpu_distributed(
+                Config(dict(env_cfg=dict(dist_cfg=bad))), 'pytorch')
+    assert len(group_starts) == 1
 
 
 def test_exit_after_distributed_run_flushes_and_exits_zero():
