@@ -21,11 +21,11 @@ import warnings
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
-from mmengine.registry import RUNNERS
+from mmengine.registry import HOOKS, RUNNERS
 from mmengine.runner import Runner
 
 from memvid_mm.engine import (LoadTestCheckpointHook, NonEmptyDatasetHook,
-                              register_missing_hooks)
+                              VIDVisualizationHook, register_missing_hooks)
 from memvid_mm.evaluation import append_dump_metric, dataset_ann_file
 from memvid_mm.evaluation.functional import write_metrics_file
 from memvid_mm.utils import (allow_full_checkpoint_loading,
@@ -93,13 +93,32 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
         args (argparse.Namespace): The parsed options.
 
     Raises:
-        ValueError: When ``cfg.default_hooks`` has no ``visualization``.
+        ValueError: When ``cfg.default_hooks`` has no ``visualization``, or
+            one of another type than :class:`VIDVisualizationHook` (e.g.
+            mmdet's ``DetVisualizationHook`` from mmdet's default runtime,
+            which cannot draw video samples).
     """
     hook = cfg.get('default_hooks', {}).get('visualization')
+    wanted = ("default_hooks.visualization=dict(type='VIDVisualizationHook')"
+              '; it draws the frames of video samples')
     if hook is None:
         raise ValueError(
-            '--show/--show-dir need a visualization hook in the config: '
-            "default_hooks.visualization=dict(type='VIDVisualizationHook')")
+            f'--show/--show-dir need a visualization hook in the config: '
+            f'{wanted}')
+    hook_type = hook.get('type')
+    if isinstance(hook_type, type):
+        hook_class = hook_type
+    else:  # looked up as the runner will build it, in the config's scope
+        with HOOKS.switch_scope_and_registry(
+                cfg.get('default_scope')) as registry:
+            hook_class = registry.get(hook_type)
+    if not (isinstance(hook_class, type)
+            and issubclass(hook_class, VIDVisualizationHook)):
+        name = getattr(hook_type, '__name__', hook_type)
+        raise ValueError(
+            f'--show/--show-dir need VIDVisualizationHook, but the config '
+            f'has default_hooks.visualization of type {name!r:.80}: set '
+            f'{wanted}')
     hook['draw'] = True
     if args.show:
         hook['show'] = True
