@@ -133,7 +133,8 @@ def apply_resume_option(cfg: Config, resume: Optional[str]) -> Optional[str]:
     work dir. When there is none yet (the first start of a job that is
     always launched with ``--resume``, as on clusters that preempt jobs),
     the config is left as it is: the run starts from its ``load_from``,
-    which is how a memory model starts from its per-frame R-FCN. mmengine's
+    which is how a memory model starts from its per-frame R-FCN (or resumes
+    from it, where the config itself sets ``resume=True``). mmengine's
     own auto-resume would set ``load_from`` aside and train from random
     weights without a word.
 
@@ -159,8 +160,10 @@ def apply_resume_option(cfg: Config, resume: Optional[str]) -> Optional[str]:
     if resume == 'auto':
         resume = find_latest_checkpoint(cfg.work_dir)
         if resume is None:
+            # mmengine resumes from load_from where the config says resume
+            how = ('resumes from' if cfg.get('resume') else 'starts from')
             return (f'--resume: no checkpoint in {cfg.work_dir} to resume '
-                    f'from yet, so the run starts from load_from='
+                    f'from yet, so the run {how} load_from='
                     f'{cfg.get("load_from")}')
         resume = checkpoint_of_work_dir(cfg.work_dir, resume)
     else:

@@ -127,7 +127,9 @@ def test_resume_without_a_checkpoint_yet_keeps_the_config(tmp_path):
                 resume=config_resumes))
         note = apply_resume_option(cfg, 'auto')
         assert (cfg.resume, cfg.load_from) == (config_resumes, 'rfcn.pth')
-        assert 'no checkpoint in' in note and 'load_from=rfcn.pth' in note
+        how = 'resumes from' if config_resumes else 'starts from'
+        assert note == (f'--resume: no checkpoint in {tmp_path} to resume '
+                        f'from yet, so the run {how} load_from=rfcn.pth')
 
 
 def test_resume_takes_the_latest_checkpoint_of_the_work_dir(tmp_path):

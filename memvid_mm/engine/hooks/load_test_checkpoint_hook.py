@@ -35,7 +35,9 @@ class LoadTestCheckpointHook(Hook):
         """Load ``checkpoint`` into the runner's model.
 
         Args:
-            runner (Runner): The runner about to test (or validate).
+            runner (Runner): The runner about to test; the checkpoint's
+                classes are checked against its test data set (also under
+                ``Runner.val``, which memvid_mm's tools do not call).
 
         Raises:
             RuntimeError: In a training, which starts from ``load_from``

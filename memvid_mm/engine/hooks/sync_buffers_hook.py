@@ -36,8 +36,10 @@ class SyncBuffersEveryIterHook(Hook):
     to no saved model. mmengine's ``SyncBuffersHook`` averages them only at
     the end of an epoch and before validation, after an iteration-based
     checkpoint of the same iteration was saved. Averaging after every
-    iteration, before the checkpoint hook (priority ``ABOVE_NORMAL``),
-    keeps checkpoints, validation and every rank on the same buffers. Does
+    iteration, before the checkpoint hook (this hook's priority
+    ``ABOVE_NORMAL`` comes before ``CheckpointHook``'s ``VERY_LOW`` and
+    ``EMAHook``'s ``NORMAL``), keeps checkpoints, validation and every rank
+    on the same buffers. Does
     nothing in a non-distributed run.
     """
 
