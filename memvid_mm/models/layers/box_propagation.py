@@ -21,10 +21,12 @@ def mean_flow_in_boxes(flow: Tensor, boxes: Tensor) -> Tensor:
     A pixel counts when its centre ``(x + 0.5, y + 0.5)`` lies in the box
     (clipped to the image); a box that covers no pixel centre takes the
     pixel nearest to its centre. Computed with a summed-area table, so the
-    cost does not grow with the boxes' areas. A box with a NaN coordinate
-    (from a detector whose outputs are not finite) gets a NaN mean, without
-    reading the table out of range (which on CUDA would stop the process
-    with a device-side assert) and without a host read.
+    cost does not grow with the boxes' areas. A box with a NaN coordinate,
+    or one that covers no pixel centre and has a NaN centre (a flat box
+    from -inf to +inf), from a detector whose outputs are not finite, gets
+    a NaN mean, without reading the table out of range (which on CUDA would
+    stop the process with a device-side assert) and without a host read.
+    Other infinite sides are clipped to the image.
 
     Args:
         flow (Tensor): (2, H, W) displacement field (dx, dy) in pixels.
@@ -32,7 +34,7 @@ def mean_flow_in_boxes(flow: Tensor, boxes: Tensor) -> Tensor:
 
     Returns:
         Tensor: (n, 2) the mean (dx, dy) inside each box; NaN for a box
-        with a NaN coordinate.
+        with a NaN coordinate, or without a pixel and with a NaN centre.
     """
     if flow.dim() != 3 or flow.shape[0] != 2:
         raise ValueError(f'flow must be (2, H, W), got {tuple(flow.shape)}')
@@ -52,6 +54,10 @@ def mean_flow_in_boxes(flow: Tensor, boxes: Tensor) -> Tensor:
     empty = (x2 <= x1) | (y2 <= y1)
     centre_x = ((boxes[:, 0] + boxes[:, 2]) / 2).floor().clamp(0, width - 1)
     centre_y = ((boxes[:, 1] + boxes[:, 3]) / 2).floor().clamp(0, height - 1)
+    # -inf + inf: an empty box whose centre is NaN has no pixel to read
+    no_centre = centre_x.isnan() | centre_y.isnan()
+    finite &= ~(empty & no_centre)
+    centre_x, centre_y = centre_x.nan_to_num(0.0), centre_y.nan_to_num(0.0)
     x1, x2 = x1.where(~empty, centre_x), x2.where(~empty, centre_x + 1)
     y1, y2 = y1.where(~empty, centre_y), y2.where(~empty, centre_y + 1)
     x1, x2, y1, y2 = (v.long() for v in (x1, x2, y1, y2))

@@ -55,11 +55,14 @@ def test_a_nan_box_gets_a_nan_shift_and_leaves_the_others():
     """A NaN coordinate, cast to an index, read out of range (on CUDA a
     device-side assert that stops the process)."""
     flow = torch.ones(2, 6, 8)
+    inf = float('inf')
     boxes = torch.tensor([[1., 1., 4., 4.], [float('nan'), 1., 4., 4.],
-                          [0., 0., float('inf'), 3.]])
+                          [0., 0., inf, 3.], [-inf, 3., inf, 3.],
+                          [-inf, 0., inf, 3.]])
     means = mean_flow_in_boxes(flow, boxes)
-    assert torch.equal(means[[0, 2]], torch.ones(2, 2))
-    assert torch.isnan(means[1]).all()
+    assert torch.equal(means[[0, 2, 4]], torch.ones(3, 2))
+    # a flat box from -inf to inf: its centre, which it reads, is NaN
+    assert torch.isnan(means[[1, 3]]).all()
     moved = propagate_boxes(boxes, flow)
     assert torch.isnan(moved[1]).all()
     assert torch.equal(moved[0], boxes[0] - 1)
