@@ -619,10 +619,9 @@ class ImagenetVIDDataset(BaseVideoDataset):
     ``frame_id`` other than 0 and no ``video_id`` in a file without video
     ids (an image with neither is a one-frame (DET) image; a file that
     lists ``videos`` but gives no image a ``video_id`` is refused), two
-    frames of a video whose
-    ``frame_id`` order is not the order of the last number in their file
-    names (see :func:`check_frame_order`; videos whose file names carry no
-    number are not checked), and in test mode two
+    frames of a video whose ``frame_id`` order is not the order of the last
+    number in their file names (see :func:`check_frame_order`; videos whose
+    file names carry no number are not checked), and in test mode two
     annotations of the same box of one track (same image, ``bbox``,
     category of the class list and ``instance_id`` >= 0) or two boxes of
     one track in one image (same image and ``instance_id`` >= 0, categories
