@@ -1073,14 +1073,15 @@ def _clear_split(out_dir: str, split: str, overwrite: bool) -> None:
             f'{out_dir} already holds a {split} split ({(dirs + files)[0]}); '
             'pass overwrite=True (--overwrite) to replace it if it is '
             "SynthVID's")
-    _check_split_is_synthvid(out_dir, split)
+    _check_split_is_synthvid(out_dir, split, dirs, files)
     for d in dirs:
         shutil.rmtree(d)
     for f in files:
         os.remove(f)
 
 
-def _check_split_is_synthvid(out_dir: str, split: str) -> None:
+def _check_split_is_synthvid(out_dir: str, split: str, dirs: List[str],
+                             files: List[str]) -> None:
     """Refuse to replace a split of which anything is not SynthVID's.
 
     An ``out_dir`` that points at a real ILSVRC root (or any other data)
@@ -1089,10 +1090,15 @@ def _check_split_is_synthvid(out_dir: str, split: str) -> None:
     every image set line has to list a SynthVID video, and the converted
     file has to be a CocoVID file of SynthVID videos.
 
+    Args:
+        out_dir (str): Data set root.
+        split (str): ``'train'`` or ``'val'``.
+        dirs (list[str]): The split's folders (:func:`_split_paths`).
+        files (list[str]): The split's files (:func:`_split_paths`).
+
     Raises:
         FileExistsError: Naming the first path that is not SynthVID's.
     """
-    dirs, files = _split_paths(out_dir, split)
     foreign = [_first_foreign_path(d, split) for d in dirs]
     foreign += [f for f in files if not _is_synthvid_file(f, split)]
     foreign = [path for path in foreign if path is not None]
@@ -1168,7 +1174,8 @@ def generate_synthvid(out_dir: str,
         check_split_arguments(split, n, num_frames, width, height, blur,
                               degradations)
         if overwrite:
-            _check_split_is_synthvid(out_dir, split)
+            _check_split_is_synthvid(out_dir, split,
+                                     *_split_paths(out_dir, split))
         else:
             _clear_split(out_dir, split, overwrite=False)
     settings_path = osp.join(out_dir, SETTINGS_FILE)
